@@ -1,0 +1,79 @@
+# trader: `make help` lists the targets. Every target installs what it needs into .venv itself.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+# The Rust build is cached outside the clone so fresh clones on this machine reuse it; nothing depends on it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/trader/target
+export PYO3_PYTHON := $(BIN)/python
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(BIN):$(PATH)
+
+DEV_STAMP := $(VENV)/.dev-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
+EXT_STAMP := $(VENV)/.ext-stamp
+RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
+
+.PHONY: help demo test test-rust test-py lint fmt bench release build clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(DEV_STAMP): requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@
+
+$(EXT_STAMP): $(DEV_STAMP) $(RUST_SRC)
+	$(BIN)/maturin develop --release --quiet
+	touch $@
+
+build: $(EXT_STAMP) ## build the extension into .venv (maturin develop --release)
+
+test: lint test-rust test-py ## everything CI runs: cargo test, clippy, fmt, ruff, mypy, stubtest, pytest
+
+test-rust: $(DEV_STAMP)
+	cargo test --locked --quiet
+
+test-py: $(EXT_STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(EXT_STAMP) ## clippy -D warnings, rustfmt --check, ruff, mypy --strict, stubtest
+	cargo clippy --locked --all-targets --features python --quiet -- -D warnings
+	cargo clippy --locked --all-targets --quiet -- -D warnings
+	cargo fmt --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest trader._core
+
+fmt: $(DEV_STAMP) ## format Rust and Python in place
+	cargo fmt
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(BENCH_STAMP): requirements/bench.txt | $(DEV_STAMP)
+	$(BIN)/pip install --quiet -r requirements/bench.txt
+	touch $@
+
+bench: $(EXT_STAMP) $(BENCH_STAMP) ## run the benches (release build) and print the ratio table
+	$(BIN)/python -m pytest benches -q -p no:randomly --benchmark-enable --benchmark-only \
+		--benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name
+
+release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install it into .venv
+	rm -rf dist
+	$(BIN)/maturin build --release --out dist
+	$(BIN)/pip install --quiet --force-reinstall --no-deps dist/*.whl
+	rm -f $(EXT_STAMP)
+	@echo "installed $$(ls dist/*.whl); try ./bin/trader --version"
+
+demo: $(EXT_STAMP) ## run a paper-trading session against the built-in simulated venues
+	$(BIN)/trader demo
+
+clean: ## remove build outputs (keeps the cargo cache)
+	rm -rf dist $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
