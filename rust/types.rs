@@ -220,6 +220,40 @@ fn positive_dec(name: &str, s: &str) -> CoreResult<Dec> {
     Ok(d)
 }
 
+/// Fast exact conversion when the unit is exactly 10^-scale: digits go straight into an `i64`.
+/// Returns `None` for anything unusual (exponent, sign, overflow, digits below the unit), and the
+/// caller falls back to the general path, which also produces the error message.
+#[inline]
+fn units_pow10(s: &[u8], scale: u32) -> Option<i64> {
+    let mut v: i64 = 0;
+    let mut frac = 0u32;
+    let mut dot = false;
+    let mut any = false;
+    for &c in s {
+        match c {
+            b'0'..=b'9' => {
+                any = true;
+                if dot {
+                    if frac == scale {
+                        if c != b'0' {
+                            return None;
+                        }
+                        continue;
+                    }
+                    frac += 1;
+                }
+                v = v.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if !any {
+        return None;
+    }
+    v.checked_mul(10i64.checked_pow(scale - frac)?)
+}
+
 fn steps_of(what: &'static str, value: Dec, unit: Dec) -> CoreResult<i64> {
     value
         .div_exact(unit)
@@ -305,12 +339,22 @@ impl InstrumentSpec {
     /// Convert a venue price string to price units; rejects values that are not whole units.
     #[inline]
     pub fn price_units(&self, s: &str) -> CoreResult<i64> {
+        if self.price_unit.mantissa == 1 {
+            if let Some(v) = units_pow10(s.as_bytes(), self.price_unit.scale) {
+                return Ok(v);
+            }
+        }
         steps_of("price", Dec::parse(s)?, self.price_unit)
     }
 
     /// Convert a venue quantity string to qty units; rejects values that are not whole units.
     #[inline]
     pub fn qty_units(&self, s: &str) -> CoreResult<i64> {
+        if self.qty_unit.mantissa == 1 {
+            if let Some(v) = units_pow10(s.as_bytes(), self.qty_unit.scale) {
+                return Ok(v);
+            }
+        }
         steps_of("quantity", Dec::parse(s)?, self.qty_unit)
     }
 
@@ -371,6 +415,21 @@ mod tests {
         // 100.25 * 1.5 = 150.375
         assert_eq!(s.notional(10025, 1500), Some(150_375_000_000_000_000_000));
         assert_eq!(s.min_notional, 5_000_000_000_000_000_000);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_unit_path_agrees_with_the_general_one(int in 0u64..10_000_000, frac in "[0-9]{0,12}", scale in 0u32..10) {
+            let s = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
+            let unit = Dec { mantissa: 1, scale };
+            let general = Dec::parse(&s).unwrap().div_exact(unit).and_then(|v| i64::try_from(v).ok());
+            let fast = units_pow10(s.as_bytes(), scale);
+            if let Some(f) = fast {
+                proptest::prop_assert_eq!(Some(f), general);
+            } else {
+                proptest::prop_assert!(general.is_none(), "fast path refused {s} at scale {scale}");
+            }
+        }
     }
 
     #[test]

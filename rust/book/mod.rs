@@ -6,6 +6,7 @@
 pub mod binance;
 pub mod checksum;
 pub mod ladder;
+mod scan;
 pub mod sequence;
 
 use crate::error::{CoreError, CoreResult};

@@ -1,0 +1,94 @@
+"""Ratio table for `make bench`.
+
+Every bench sets `benchmark.extra_info["role"]` to "ours" or "baseline" inside a pytest-benchmark
+`group`; "ours" may add `target_median_ns` (absolute goal) and `min_ratio` (goal for baseline/ours).
+At the end of an enabled run this prints one line per group and writes benches/RESULTS.md. With
+`--benchmark-disable` (as in `make test`) each bench body runs once as a smoke test and nothing is printed.
+"""
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+
+
+def _rows(config: pytest.Config) -> list[dict[str, Any]]:
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or session.disabled:
+        return []
+    out = []
+    for b in session.benchmarks:
+        d = b.as_dict(include_data=False)
+        out.append(
+            {
+                "group": d["group"] or d["name"],
+                "name": d["name"],
+                "median_ns": d["stats"]["median"] * 1e9,
+                "info": d.get("extra_info", {}),
+            }
+        )
+    return out
+
+
+def _fmt_ns(ns: float) -> str:
+    return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| group | ours (median) | baseline (median) | ratio | goal | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r["group"], []).append(r)
+    for group, members in sorted(groups.items()):
+        ours = [m for m in members if m["info"].get("role") == "ours"]
+        base = [m for m in members if m["info"].get("role") == "baseline"]
+        if not ours:
+            continue
+        o = ours[0]
+        goals = []
+        met = True
+        target = o["info"].get("target_median_ns")
+        if target is not None:
+            goals.append(f"≤ {_fmt_ns(target)}")
+            met &= o["median_ns"] <= target
+        if not base:
+            lines.append(f"| {group} | {_fmt_ns(o['median_ns'])} | - | - | {', '.join(goals)} | {'yes' if met else 'NO'} |")
+            continue
+        for b in base:
+            ratio = b["median_ns"] / o["median_ns"]
+            g = list(goals)
+            ok = met
+            min_ratio = o["info"].get("min_ratio")
+            if min_ratio is not None:
+                g.append(f"≥ {min_ratio}×")
+                ok &= ratio >= min_ratio
+            lines.append(
+                f"| {group} | {_fmt_ns(o['median_ns'])} | {_fmt_ns(b['median_ns'])} {b['name'].removeprefix('test_')} "
+                f"| {ratio:.1f}× | {', '.join(g)} | {'yes' if ok else 'NO'} |"
+            )
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rows = _rows(config)
+    if not rows:
+        return
+    lines = _table(rows)
+    terminalreporter.write_sep("=", "trader: ratios against same-run baselines")
+    for line in lines:
+        terminalreporter.write_line(line)
+    header = [
+        "# Benchmark results",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}. Written by `make bench`; ratios are baseline median / ours.",
+        "",
+    ]
+    RESULTS.write_text("\n".join(header + lines) + "\n")

@@ -1,0 +1,128 @@
+"""Order book: one level update, best bid, and a whole Binance depth message, against plain Python."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from benches.baselines import PyBook
+from trader.core import Book, InstrumentSpec, Side
+
+VECTOR = json.loads((Path(__file__).parents[1] / "tests" / "vectors" / "binance_depth.json").read_text())
+SPEC = InstrumentSpec(**VECTOR["spec"])  # tick 0.01, lot 0.00001
+PRICE_SCALE, QTY_SCALE = 2, 5
+PRICES = [100_000 + k for k in range(10)]
+QTYS = [100_000 + 7 * k for k in range(10)]
+
+
+def _messages(n: int) -> list[bytes]:
+    """n consecutive ~1.2 KB Binance diff-depth events (20 bid + 20 ask levels each)."""
+    base = VECTOR["diff"]
+    out = []
+    for k in range(n):
+        m = dict(base)
+        m["U"], m["u"] = 20 * k + 1, 20 * (k + 1)
+        m["b"] = [[p, f"{(float(q) + k % 7):.8f}" if k % 3 else q] for p, q in base["b"]]
+        out.append(json.dumps(m, separators=(",", ":")).encode())
+    return out
+
+
+MESSAGES = _messages(2000)
+
+
+@pytest.mark.benchmark(group="book.level_update")
+def test_ours_level_update(benchmark: Any) -> None:
+    book = Book(SPEC)
+    state = {"i": 0}
+
+    def run() -> None:
+        i = state["i"] = (state["i"] + 1) % 10
+        book.set_level(Side.BUY, PRICES[i], QTYS[i])
+
+    benchmark.extra_info.update(role="ours", target_median_ns=200)
+    benchmark(run)
+    assert book.best_bid() is not None and book.best_bid()[0] in PRICES  # type: ignore[index]
+
+
+@pytest.mark.benchmark(group="book.level_update")
+def test_python_sorteddict_level_update(benchmark: Any) -> None:
+    book = PyBook(PRICE_SCALE, QTY_SCALE)
+    state = {"i": 0}
+
+    def run() -> None:
+        i = state["i"] = (state["i"] + 1) % 10
+        book.set_level(True, PRICES[i], QTYS[i])
+
+    benchmark.extra_info["role"] = "baseline"
+    benchmark(run)
+    assert book.best_bid() is not None
+
+
+@pytest.mark.benchmark(group="book.best_bid")
+def test_ours_best_bid(benchmark: Any) -> None:
+    book = Book(SPEC)
+    book.apply_snapshot([(p, q) for p, q in zip(PRICES, QTYS, strict=True)], [(200_000, 1)], 1)
+    benchmark.extra_info.update(role="ours", target_median_ns=100)
+    assert benchmark(book.best_bid) == (PRICES[-1], QTYS[-1])
+
+
+@pytest.mark.benchmark(group="book.best_bid")
+def test_python_sorteddict_best_bid(benchmark: Any) -> None:
+    book = PyBook(PRICE_SCALE, QTY_SCALE)
+    for p, q in zip(PRICES, QTYS, strict=True):
+        book.set_level(True, p, q)
+    benchmark.extra_info["role"] = "baseline"
+    assert benchmark(book.best_bid) == (PRICES[-1], QTYS[-1])
+
+
+@pytest.mark.benchmark(group="book.binance_depth_message")
+def test_ours_binance_depth(benchmark: Any) -> None:
+    book = Book(SPEC)
+    book.apply_snapshot([], [], 0)
+    state = {"i": 0}
+
+    def run() -> bool:
+        i = state["i"]
+        if i == len(MESSAGES):
+            book.apply_snapshot([], [], 0)
+            i = 0
+        state["i"] = i + 1
+        return book.apply_binance_depth(MESSAGES[i])
+
+    benchmark.extra_info.update(role="ours", min_ratio=10)
+    assert benchmark(run) is True
+    assert len(book) > 0
+
+
+@pytest.mark.benchmark(group="book.binance_depth_message")
+def test_python_orjson_sorteddict_depth(benchmark: Any) -> None:
+    book = PyBook(PRICE_SCALE, QTY_SCALE)
+    book.snapshot(0)
+    state = {"i": 0}
+
+    def run() -> bool:
+        i = state["i"]
+        if i == len(MESSAGES):
+            book.snapshot(0)
+            i = 0
+        state["i"] = i + 1
+        return book.apply_binance_depth(MESSAGES[i])
+
+    benchmark.extra_info["role"] = "baseline"
+    assert benchmark(run) is True
+    assert book.best_bid() is not None
+
+
+def test_baseline_and_core_agree_on_the_book() -> None:
+    """The baseline does the same work: after the same stream both books hold the same levels."""
+    ours = Book(SPEC)
+    ours.apply_snapshot([], [], 0)
+    theirs = PyBook(PRICE_SCALE, QTY_SCALE)
+    theirs.snapshot(0)
+    for m in MESSAGES[:50]:
+        assert ours.apply_binance_depth(m) == theirs.apply_binance_depth(m)
+    assert ours.depth(Side.BUY, 100) == [(-k, q) for k, q in theirs.bids.items()]
+    assert ours.depth(Side.SELL, 100) == list(theirs.asks.items())
+    assert orjson.loads(MESSAGES[0])["u"] == 20

@@ -1,0 +1,92 @@
+"""Risk gate: one order checked (and released) from Python, against the same checks in Python."""
+
+from typing import Any
+
+import pytest
+
+from benches.baselines import PyGate, PyInstrument
+from trader.core import Approval, InstrumentSpec, RiskGate, Side
+
+T0 = 1_700_000_000_000_000_000
+STEP_NS = 10_000_000
+SPEC = InstrumentSpec("0.01", "0.001", min_qty="0.001", min_notional="5")
+
+
+def _gate() -> tuple[RiskGate, int, int]:
+    g = RiskGate(
+        max_gross_notional="10000000",
+        max_net_notional="10000000",
+        max_open_orders=1000,
+        max_orders_per_sec=1_000_000_000,
+        daily_loss_limit="1000",
+    )
+    v = g.add_venue("binance", max_gross_notional="10000000", max_open_orders=1000)
+    s = g.add_strategy("mm", max_orders_per_sec=1_000_000_000)
+    i = g.add_instrument(
+        v,
+        "BTCUSDT",
+        SPEC,
+        max_order_qty="10",
+        max_order_notional="1000000",
+        max_position="100",
+        max_open_orders=1000,
+        collar_bps=100,
+    )
+    return g, s, i
+
+
+@pytest.mark.benchmark(group="risk.check_and_release")
+def test_ours_risk_check(benchmark: Any) -> None:
+    g, s, i = _gate()
+    clock = {"now": T0}
+
+    def run() -> None:
+        # 100 orders a second over 20 prices: no duplicates, a fresh reference every second
+        now = clock["now"] = clock["now"] + STEP_NS
+        n = (now - T0) // STEP_NS
+        if n % 100 == 0:
+            g.set_reference(i, 5_000_000, 5_000_100, now)
+        a = g.check(s, i, Side.BUY, 4_999_000 - n % 20, 100, now)
+        g.on_closed(a.key)  # type: ignore[union-attr]
+
+    g.set_reference(i, 5_000_000, 5_000_100, T0)
+    benchmark.extra_info.update(role="ours", target_median_ns=1000, min_ratio=3)
+    benchmark(run)
+    g.set_reference(i, 5_000_000, 5_000_100, clock["now"])
+    a = g.check(s, i, Side.BUY, 4_998_000, 100, clock["now"])
+    assert isinstance(a, Approval)
+    assert g.open_order_count() == 1
+
+
+@pytest.mark.benchmark(group="risk.check_and_release")
+def test_python_gate_check(benchmark: Any) -> None:
+    inst = PyInstrument(
+        tick=1,
+        lot=1,
+        min_qty=1,
+        min_notional=5 * 10**18,
+        factor=10**13,
+        max_order_qty=10_000,
+        max_order_notional=10**24,
+        max_position=100_000,
+        max_open_orders=1000,
+        collar_bps=100,
+        bid=5_000_000,
+        ask=5_000_100,
+        ref_ns=T0,
+    )
+    g = PyGate(inst, max_gross=10**25, max_open=1000, per_sec=1_000_000_000, max_age_ns=2_000_000_000)
+    clock = {"now": T0}
+
+    def run() -> None:
+        now = clock["now"] = clock["now"] + STEP_NS
+        n = (now - T0) // STEP_NS
+        if n % 100 == 0:
+            inst.ref_ns = now
+        k = g.check(True, 4_999_000 - n % 20, 100, now)
+        assert isinstance(k, int), k
+        g.on_closed(k)
+
+    benchmark.extra_info["role"] = "baseline"
+    benchmark(run)
+    assert g.orders == {}

@@ -1,0 +1,3 @@
+from trader.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,418 @@
+"""Typed surface of the compiled core `trader._core` (import it through `trader.core`).
+
+Prices and quantities are `int` counts of an instrument's `price_unit` / `qty_unit`; notional values
+come back as `decimal.Decimal`; every time-dependent call takes `now_ns`. Nothing here reads a clock.
+"""
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import ClassVar, final
+
+__version__: str
+
+# ---- errors -----------------------------------------------------------------------------------
+
+class TraderError(Exception):
+    """Base class of every error raised by trader."""
+
+class InvalidInputError(TraderError, ValueError):
+    """An argument is malformed or out of its domain (a decimal that is not a multiple of its unit, a bad spec or limit)."""
+
+class ParseError(TraderError, ValueError):
+    """A venue message is malformed; nothing was applied."""
+
+class SequenceGapError(TraderError):
+    """An update does not follow the previous one. The book is now invalid and needs a resync. Attributes: expected, got."""
+
+    expected: int
+    got: int
+
+class BookNotReadyError(TraderError):
+    """The book is resyncing or invalid and cannot take incremental updates."""
+
+class UnknownInstrumentError(TraderError, LookupError):
+    """No such instrument is registered."""
+
+class UnknownOrderError(TraderError, LookupError):
+    """No order with this key is tracked."""
+
+class UnknownNameError(TraderError, LookupError):
+    """No quota, venue or strategy with this name or id is registered."""
+
+class KillSwitchLatchedError(TraderError):
+    """A latched kill switch cannot be cleared by a state change; use RiskGate.reset_kill."""
+
+# ---- values -----------------------------------------------------------------------------------
+
+@final
+class Side:
+    """Order side."""
+
+    BUY: ClassVar[Side]
+    SELL: ClassVar[Side]
+    def __int__(self) -> int: ...
+
+@final
+class InstrumentSpec:
+    """One instrument's trading rules.
+
+    `tick_size` and `lot_size` are the venue's steps as decimal strings. Prices and quantities are
+    counted in `price_unit` / `qty_unit` (by default the tick and the lot). Values that are not exact
+    multiples of their unit raise `InvalidInputError`.
+    """
+
+    def __init__(
+        self,
+        tick_size: str,
+        lot_size: str,
+        *,
+        min_qty: str | None = None,
+        max_qty: str | None = None,
+        min_notional: str | None = None,
+        price_unit: str | None = None,
+        qty_unit: str | None = None,
+    ) -> None: ...
+    @property
+    def tick_size(self) -> str: ...
+    @property
+    def lot_size(self) -> str: ...
+    @property
+    def price_unit(self) -> str: ...
+    @property
+    def qty_unit(self) -> str: ...
+    @property
+    def tick(self) -> int:
+        """Tick size counted in price units."""
+    @property
+    def lot(self) -> int:
+        """Lot size counted in qty units."""
+    @property
+    def min_qty(self) -> int: ...
+    @property
+    def max_qty(self) -> int | None: ...
+    @property
+    def min_notional(self) -> str: ...
+    def price_to_units(self, price: str) -> int:
+        """Exact conversion of a venue price string; raises `InvalidInputError` if not a whole unit."""
+    def qty_to_units(self, qty: str) -> int:
+        """Exact conversion of a venue quantity string; raises `InvalidInputError` if not a whole unit."""
+    def format_price(self, units: int) -> str:
+        """Price units as the venue's decimal string, at the unit's precision."""
+    def format_qty(self, units: int) -> str:
+        """Qty units as the venue's decimal string, at the unit's precision."""
+    def notional(self, price: int, qty: int) -> Decimal:
+        """Exact notional of `qty` at `price` in quote currency."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+# ---- order book -------------------------------------------------------------------------------
+
+@final
+class BookState:
+    """Sequence state of a book: VALID after a snapshot, INVALID after a gap, RESYNCING meanwhile."""
+
+    VALID: ClassVar[BookState]
+    INVALID: ClassVar[BookState]
+    RESYNCING: ClassVar[BookState]
+    def __int__(self) -> int: ...
+
+@final
+class Book:
+    """L2 order book of one instrument; prices and quantities in the spec's integer units.
+
+    A new book is RESYNCING until a snapshot arrives. Venue parsers apply a whole message in one call
+    and change nothing when they raise.
+    """
+
+    def __init__(self, spec: InstrumentSpec) -> None: ...
+    @property
+    def spec(self) -> InstrumentSpec: ...
+    @property
+    def state(self) -> BookState: ...
+    @property
+    def last_update_id(self) -> int: ...
+    def apply_snapshot(
+        self, bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]], last_update_id: int
+    ) -> None:
+        """Replace the book and mark it VALID at `last_update_id`."""
+    def set_level(self, side: Side, price: int, qty: int) -> None:
+        """Set one level's quantity (0 removes it), with no sequence rule."""
+    def apply_update(self, side: Side, price: int, qty: int, update_id: int) -> bool:
+        """Apply one level carrying its own id (ids must be consecutive). False if stale.
+
+        Raises `SequenceGapError` (book becomes INVALID) or `BookNotReadyError`.
+        """
+    def apply_binance_depth(self, raw: bytes) -> bool:
+        """Parse a Binance diff-depth event (spot or USD-M futures, raw or combined stream) and apply it
+        under Binance's sync rule. True if applied, False if stale. Raises `ParseError` (nothing
+        changed), `SequenceGapError` (book now INVALID) or `BookNotReadyError`.
+        """
+    def apply_binance_snapshot(self, raw: bytes) -> int:
+        """Replace the book from a Binance REST depth snapshot; returns its lastUpdateId."""
+    def begin_resync(self) -> None:
+        """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
+    def best_bid(self) -> tuple[int, int] | None:
+        """(price, qty) of the best bid."""
+    def best_ask(self) -> tuple[int, int] | None:
+        """(price, qty) of the best ask."""
+    def mid(self) -> float | None:
+        """Mid price in price units (for analytics; may fall on a half unit)."""
+    def spread(self) -> int | None: ...
+    def is_crossed(self) -> bool: ...
+    def is_locked(self) -> bool: ...
+    def depth(self, side: Side, n: int = 10) -> list[tuple[int, int]]:
+        """The best `n` levels of one side, best first."""
+    def fill_estimate(self, side: Side, qty: int) -> tuple[int, int, int] | None:
+        """Walk the book as a taker of `side` for `qty`: (filled qty, sum of price*qty, worst price)."""
+    def imbalance(self, n: int = 5) -> float | None:
+        """(bid qty - ask qty) / (bid qty + ask qty) over the best `n` levels."""
+    def kraken_checksum(self, price_decimals: int, qty_decimals: int) -> int:
+        """Kraken CRC32 of the top 10 levels formatted at the pair's precision."""
+    def __len__(self) -> int: ...
+
+def okx_checksum(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]]) -> int:
+    """OKX `books` checksum (signed CRC32) over the exact received strings (legacy: OKX now sends 0)."""
+
+def kraken_checksum(asks: Sequence[tuple[str, str]], bids: Sequence[tuple[str, str]]) -> int:
+    """Kraken book checksum (unsigned CRC32) over levels formatted at the pair's precision."""
+
+# ---- rate limiter -----------------------------------------------------------------------------
+
+@final
+class Window:
+    """One window of a quota: `limit` units per `interval_ns`.
+
+    Fixed windows count in buckets aligned to multiples of the interval since the epoch (as Binance
+    does); rolling windows are exact sliding windows (at most 100,000 units). `reserve` units are kept
+    for priority requests such as cancels.
+    """
+
+    def __init__(self, limit: int, interval_ns: int, *, rolling: bool = False, reserve: int = 0) -> None: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def interval_ns(self) -> int: ...
+    @property
+    def rolling(self) -> bool: ...
+    @property
+    def reserve(self) -> int: ...
+
+@final
+class RateLimiter:
+    """Named quotas of one or more windows; a request is charged to all of a quota's windows or none."""
+
+    def __init__(self) -> None: ...
+    def add_quota(self, name: str, windows: Sequence[Window]) -> int:
+        """Register a quota; returns its id. Raises `InvalidInputError` on a bad window or a duplicate name."""
+    def quota_id(self, name: str) -> int:
+        """The id of a named quota; raises `UnknownNameError`."""
+    def try_acquire(self, quota: int, cost: int, now_ns: int, priority: bool = False) -> int | None:
+        """None if `cost` was charged, else the earliest time (ns) the same request would pass.
+
+        Priority requests (cancels) may use each window's reserve. A cost that can never fit raises
+        `InvalidInputError`. Never sleeps.
+        """
+    def observe_usage(self, quota: int, interval_ns: int, used: int, now_ns: int) -> None:
+        """Fold in venue-reported usage for the window with `interval_ns`; it only ever raises the count."""
+    def block_until(self, quota: int, until_ns: int) -> None:
+        """Nothing (not even priority requests) passes before `until_ns`: Retry-After, bans."""
+    def usage(self, quota: int, now_ns: int) -> list[tuple[int, int, int]]:
+        """Per window: (interval_ns, used, limit)."""
+
+# ---- risk gate --------------------------------------------------------------------------------
+
+@final
+class TradingState:
+    """ACTIVE, REDUCING (only position-reducing orders) or HALTED (no new orders)."""
+
+    ACTIVE: ClassVar[TradingState]
+    REDUCING: ClassVar[TradingState]
+    HALTED: ClassVar[TradingState]
+    def __int__(self) -> int: ...
+
+@final
+class OrderType:
+    LIMIT: ClassVar[OrderType]
+    MARKET: ClassVar[OrderType]
+    def __int__(self) -> int: ...
+
+@final
+class TimeInForce:
+    GTC: ClassVar[TimeInForce]
+    IOC: ClassVar[TimeInForce]
+    FOK: ClassVar[TimeInForce]
+    GTD: ClassVar[TimeInForce]
+    def __int__(self) -> int: ...
+
+@final
+class DenyReason:
+    """Why the gate denied an order."""
+
+    UNKNOWN_INSTRUMENT: ClassVar[DenyReason]
+    UNKNOWN_STRATEGY: ClassVar[DenyReason]
+    KILL_SWITCH: ClassVar[DenyReason]
+    TRADING_HALTED: ClassVar[DenyReason]
+    TRADING_REDUCING: ClassVar[DenyReason]
+    DAILY_LOSS_LIMIT: ClassVar[DenyReason]
+    INSTRUMENT_NOT_TRADABLE: ClassVar[DenyReason]
+    INVALID_QUANTITY: ClassVar[DenyReason]
+    INVALID_PRICE: ClassVar[DenyReason]
+    NUMERIC_OVERFLOW: ClassVar[DenyReason]
+    PRICE_NOT_ON_TICK: ClassVar[DenyReason]
+    QTY_NOT_ON_LOT: ClassVar[DenyReason]
+    BELOW_MIN_QTY: ClassVar[DenyReason]
+    MAX_ORDER_QTY: ClassVar[DenyReason]
+    BELOW_MIN_NOTIONAL: ClassVar[DenyReason]
+    MAX_ORDER_NOTIONAL: ClassVar[DenyReason]
+    INVALID_EXPIRY: ClassVar[DenyReason]
+    NO_REFERENCE_PRICE: ClassVar[DenyReason]
+    PRICE_COLLAR: ClassVar[DenyReason]
+    REDUCE_ONLY_WOULD_INCREASE: ClassVar[DenyReason]
+    DUPLICATE_INTENT: ClassVar[DenyReason]
+    SELF_CROSS: ClassVar[DenyReason]
+    POSITION_LIMIT: ClassVar[DenyReason]
+    VENUE_EXPOSURE_LIMIT: ClassVar[DenyReason]
+    GROSS_EXPOSURE_LIMIT: ClassVar[DenyReason]
+    NET_EXPOSURE_LIMIT: ClassVar[DenyReason]
+    OPEN_ORDER_LIMIT: ClassVar[DenyReason]
+    ORDER_RATE_LIMIT: ClassVar[DenyReason]
+    def __int__(self) -> int: ...
+
+@final
+class Approval:
+    """An order the gate approved. Only the gate creates these; connectors accept nothing else."""
+
+    @property
+    def approved(self) -> bool: ...
+    @property
+    def key(self) -> int:
+        """The gate's key for this order: acks, fills and cancels refer to it."""
+    @property
+    def strategy(self) -> int: ...
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def order_type(self) -> OrderType: ...
+    @property
+    def price(self) -> int:
+        """Approved price in price units (a market order carries its protective price here)."""
+    @property
+    def qty(self) -> int: ...
+    @property
+    def tif(self) -> TimeInForce: ...
+    @property
+    def expire_ns(self) -> int: ...
+    @property
+    def reduce_only(self) -> bool: ...
+    @property
+    def post_only(self) -> bool: ...
+    @property
+    def approved_ns(self) -> int: ...
+    @property
+    def notional(self) -> Decimal: ...
+    def __bool__(self) -> bool: ...
+
+@final
+class Denial:
+    """A refused order: a typed reason and a one-line detail."""
+
+    @property
+    def approved(self) -> bool: ...
+    @property
+    def reason(self) -> DenyReason: ...
+    @property
+    def detail(self) -> str: ...
+    def __bool__(self) -> bool: ...
+
+@final
+class RiskGate:
+    """The one pre-trade risk gate (../shared/RELIABILITY.md §2.1-2.4).
+
+    Limits are explicit and positive; notional limits are decimal strings (or `Decimal`) in quote
+    currency. Venues, strategies and instruments get integer ids when registered.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_gross_notional: str | Decimal,
+        max_net_notional: str | Decimal,
+        max_open_orders: int,
+        max_orders_per_sec: int,
+        daily_loss_limit: str | Decimal,
+        daily_loss_halt: str | Decimal | None = None,
+        duplicate_window_ns: int = 100_000_000,
+        max_reference_age_ns: int = 2_000_000_000,
+    ) -> None: ...
+    def add_venue(self, name: str, *, max_gross_notional: str | Decimal, max_open_orders: int) -> int: ...
+    def add_strategy(self, name: str, *, max_orders_per_sec: int) -> int: ...
+    def add_instrument(
+        self,
+        venue: int,
+        symbol: str,
+        spec: InstrumentSpec,
+        *,
+        max_order_qty: str | Decimal,
+        max_order_notional: str | Decimal,
+        max_position: str | Decimal,
+        max_open_orders: int,
+        collar_bps: int,
+    ) -> int: ...
+    def instrument_id(self, venue: int, symbol: str) -> int: ...
+    def check(
+        self,
+        strategy: int,
+        instrument: int,
+        side: Side,
+        price: int,
+        qty: int,
+        now_ns: int,
+        order_type: OrderType = ...,
+        tif: TimeInForce = ...,
+        expire_ns: int = 0,
+        reduce_only: bool = False,
+        post_only: bool = False,
+    ) -> Approval | Denial:
+        """Check one order. An `Approval` is tracked as in flight and counts against every limit until
+        `on_fill` fills it or `on_closed` ends it. A market order passes price 0 and gets a protective
+        price through the collar.
+        """
+    def set_reference(self, instrument: int, bid: int, ask: int, ts_ns: int) -> None:
+        """Fresh reference prices (0 = that side is empty) for the collar and the marks."""
+    def invalidate_reference(self, instrument: int) -> None:
+        """The book behind the reference is invalid: nothing trades off it until the next reference."""
+    def set_tradable(self, instrument: int, tradable: bool) -> None: ...
+    def on_ack(self, key: int) -> None: ...
+    def on_unknown(self, key: int) -> None:
+        """The outcome is unknown (timeout, 5xx): the order keeps counting against every limit."""
+    def on_fill(self, key: int, qty: int, price: int, fee: str = "0") -> None: ...
+    def on_external_fill(self, instrument: int, side: Side, qty: int, price: int, fee: str = "0") -> None: ...
+    def on_closed(self, key: int) -> None:
+        """The order ended without further fills (canceled, rejected, expired)."""
+    def set_position(self, instrument: int, position: int, avg_price: int) -> None:
+        """Reconciliation: the venue reports this position, carried at `avg_price`."""
+    def position(self, instrument: int) -> int: ...
+    def open_quantity(self, instrument: int) -> tuple[int, int]:
+        """(buy, sell) quantity of live orders: in flight, open or unknown."""
+    def set_trading_state(
+        self, state: TradingState, *, venue: int | None = None, strategy: int | None = None
+    ) -> None: ...
+    def trading_state(self, *, venue: int | None = None, strategy: int | None = None) -> TradingState: ...
+    def is_killed(self, *, venue: int | None = None, strategy: int | None = None) -> bool: ...
+    def kill(self, reason: str, now_ns: int, *, venue: int | None = None, strategy: int | None = None) -> None:
+        """Latch HALTED for the scope; only `reset_kill` clears the latch."""
+    def reset_kill(
+        self, operator: str, now_ns: int, *, venue: int | None = None, strategy: int | None = None
+    ) -> None:
+        """Clear a latched kill (the scope stays HALTED until its state is set). Audited."""
+    def reset_daily(self, now_ns: int) -> None: ...
+    def daily_pnl(self) -> Decimal: ...
+    def gross_exposure(self) -> Decimal: ...
+    def net_exposure(self) -> tuple[Decimal, Decimal]:
+        """(worst-case long, worst-case short) notional across all instruments."""
+    def open_order_count(self) -> int: ...
+    def live_orders(self, *, venue: int | None = None, strategy: int | None = None) -> list[int]: ...
+    def unknown_orders(self) -> list[int]: ...
+    def audit_log(self) -> list[str]: ...

@@ -1,0 +1,162 @@
+//! `Book` and the checksum helpers.
+
+use pyo3::prelude::*;
+
+use super::errors::{invalid, PyResultExt};
+use super::spec::{PySide, PySpec};
+use crate::book::checksum::{kraken_checksum, okx_checksum};
+use crate::book::{Book, SeqState};
+
+/// Sequence state of a book.
+#[pyclass(module = "trader._core", name = "BookState", eq, eq_int, frozen, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PyBookState {
+    #[pyo3(name = "VALID")]
+    Valid,
+    #[pyo3(name = "INVALID")]
+    Invalid,
+    #[pyo3(name = "RESYNCING")]
+    Resyncing,
+}
+
+/// L2 order book of one instrument, prices and quantities in the spec's integer units.
+#[pyclass(module = "trader._core", name = "Book")]
+pub(crate) struct PyBook {
+    inner: Book,
+    spec: Py<PySpec>,
+}
+
+#[pymethods]
+impl PyBook {
+    #[new]
+    fn new(spec: Bound<'_, PySpec>) -> Self {
+        PyBook { inner: Book::new(spec.get().inner.clone()), spec: spec.unbind() }
+    }
+
+    #[getter]
+    fn spec(&self, py: Python<'_>) -> Py<PySpec> {
+        self.spec.clone_ref(py)
+    }
+
+    #[getter]
+    fn state(&self) -> PyBookState {
+        match self.inner.seq.state {
+            SeqState::Valid => PyBookState::Valid,
+            SeqState::Invalid { .. } => PyBookState::Invalid,
+            SeqState::Resyncing => PyBookState::Resyncing,
+        }
+    }
+
+    #[getter]
+    fn last_update_id(&self) -> u64 {
+        self.inner.seq.last_id
+    }
+
+    fn apply_snapshot(&mut self, bids: Vec<(i64, i64)>, asks: Vec<(i64, i64)>, last_update_id: u64) -> PyResult<()> {
+        self.inner.apply_snapshot(&bids, &asks, last_update_id).py()
+    }
+
+    fn set_level(&mut self, side: PySide, price: i64, qty: i64) -> PyResult<()> {
+        self.inner.set_level(side.into(), price, qty).py()
+    }
+
+    fn apply_update(&mut self, side: PySide, price: i64, qty: i64, update_id: u64) -> PyResult<bool> {
+        self.inner.apply_update(side.into(), price, qty, update_id).py()
+    }
+
+    fn apply_binance_depth(&mut self, raw: &[u8]) -> PyResult<bool> {
+        self.inner.apply_binance_depth(raw).py()
+    }
+
+    fn apply_binance_snapshot(&mut self, raw: &[u8]) -> PyResult<u64> {
+        self.inner.apply_binance_snapshot(raw).py()
+    }
+
+    fn begin_resync(&mut self) {
+        self.inner.seq.begin_resync();
+    }
+
+    fn best_bid(&self) -> Option<(i64, i64)> {
+        self.inner.best_bid()
+    }
+
+    fn best_ask(&self) -> Option<(i64, i64)> {
+        self.inner.best_ask()
+    }
+
+    fn mid(&self) -> Option<f64> {
+        self.inner.mid_x2().map(|m| m as f64 / 2.0)
+    }
+
+    fn spread(&self) -> Option<i64> {
+        self.inner.spread()
+    }
+
+    fn is_crossed(&self) -> bool {
+        self.inner.is_crossed()
+    }
+
+    fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    #[pyo3(signature = (side, n=10))]
+    fn depth(&self, side: PySide, n: usize) -> Vec<(i64, i64)> {
+        self.inner.depth(side.into(), n)
+    }
+
+    fn fill_estimate(&self, side: PySide, qty: i64) -> Option<(i64, i128, i64)> {
+        self.inner.fill_estimate(side.into(), qty).map(|f| (f.filled, f.cost, f.worst_price))
+    }
+
+    #[pyo3(signature = (n=5))]
+    fn imbalance(&self, n: usize) -> Option<f64> {
+        self.inner.imbalance(n)
+    }
+
+    fn kraken_checksum(&self, price_decimals: u32, qty_decimals: u32) -> PyResult<u32> {
+        self.inner.kraken_checksum(price_decimals, qty_decimals).py()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.bids.len() + self.inner.asks.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Book(bid={:?}, ask={:?}, levels={}/{}, last_update_id={})",
+            self.inner.best_bid(),
+            self.inner.best_ask(),
+            self.inner.bids.len(),
+            self.inner.asks.len(),
+            self.inner.seq.last_id
+        )
+    }
+}
+
+fn borrow(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+/// OKX `books` checksum (legacy; the venue now sends 0) over the exact received strings.
+#[pyfunction(name = "okx_checksum")]
+fn py_okx_checksum(bids: Vec<(String, String)>, asks: Vec<(String, String)>) -> i32 {
+    okx_checksum(&borrow(&bids), &borrow(&asks))
+}
+
+/// Kraken book checksum over levels already formatted at the pair's precision.
+#[pyfunction(name = "kraken_checksum")]
+fn py_kraken_checksum(asks: Vec<(String, String)>, bids: Vec<(String, String)>) -> PyResult<u32> {
+    if asks.iter().chain(&bids).any(|(p, q)| p.is_empty() || q.is_empty()) {
+        return Err(invalid("empty price or quantity string"));
+    }
+    Ok(kraken_checksum(&borrow(&asks), &borrow(&bids)))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBookState>()?;
+    m.add_class::<PyBook>()?;
+    m.add_function(wrap_pyfunction!(py_okx_checksum, m)?)?;
+    m.add_function(wrap_pyfunction!(py_kraken_checksum, m)?)?;
+    Ok(())
+}
