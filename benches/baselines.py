@@ -93,7 +93,9 @@ class PyInstrument:
 class PyGate:
     """The same per-order, aggregate, state and throttle checks as the core gate, in Python."""
 
-    def __init__(self, inst: PyInstrument, max_gross: int, max_open: int, per_sec: int, max_age_ns: int) -> None:
+    def __init__(
+        self, inst: PyInstrument, max_gross: int, max_open: int, per_sec: int, max_age_ns: int
+    ) -> None:
         self.inst = inst
         self.max_gross = max_gross
         self.max_open = max_open
@@ -143,7 +145,10 @@ class PyGate:
         if worst > i.max_position:
             return "position"
         mark_x2 = i.bid + i.ask
-        gross = max(abs(i.position + i.open_buy + (qty if buy else 0)), abs(i.position - i.open_sell - (0 if buy else qty)))
+        gross = max(
+            abs(i.position + i.open_buy + (qty if buy else 0)),
+            abs(i.position - i.open_sell - (0 if buy else qty)),
+        )
         if gross * mark_x2 * i.factor // 2 > self.max_gross:
             return "gross"
         if i.open_orders >= i.max_open_orders or len(self.orders) >= self.max_open:

@@ -59,7 +59,8 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
             goals.append(f"≤ {_fmt_ns(target)}")
             met &= o["median_ns"] <= target
         if not base:
-            lines.append(f"| {group} | {_fmt_ns(o['median_ns'])} | - | - | {', '.join(goals)} | {'yes' if met else 'NO'} |")
+            verdict = "yes" if met else "NO"
+            lines.append(f"| {group} | {_fmt_ns(o['median_ns'])} | - | - | {', '.join(goals)} | {verdict} |")
             continue
         for b in base:
             ratio = b["median_ns"] / o["median_ns"]
@@ -67,11 +68,12 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
             ok = met
             min_ratio = o["info"].get("min_ratio")
             if min_ratio is not None:
-                g.append(f"≥ {min_ratio}×")
+                g.append(f"≥ {min_ratio}x")
                 ok &= ratio >= min_ratio
+            base_cell = f"{_fmt_ns(b['median_ns'])} {b['name'].removeprefix('test_')}"
             lines.append(
-                f"| {group} | {_fmt_ns(o['median_ns'])} | {_fmt_ns(b['median_ns'])} {b['name'].removeprefix('test_')} "
-                f"| {ratio:.1f}× | {', '.join(g)} | {'yes' if ok else 'NO'} |"
+                f"| {group} | {_fmt_ns(o['median_ns'])} | {base_cell} | {ratio:.1f}x | {', '.join(g)} "
+                f"| {'yes' if ok else 'NO'} |"
             )
     return lines
 

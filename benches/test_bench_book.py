@@ -43,7 +43,9 @@ def test_ours_level_update(benchmark: Any) -> None:
 
     benchmark.extra_info.update(role="ours", target_median_ns=200)
     benchmark(run)
-    assert book.best_bid() is not None and book.best_bid()[0] in PRICES  # type: ignore[index]
+    best = book.best_bid()
+    assert best is not None
+    assert best[0] in PRICES
 
 
 @pytest.mark.benchmark(group="book.level_update")

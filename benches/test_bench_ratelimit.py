@@ -15,7 +15,9 @@ class PyFixedWindows:
     """Fixed windows aligned to the epoch, charged all-or-nothing: what the core does, in Python."""
 
     def __init__(self, windows: list[tuple[int, int]]) -> None:
-        self.windows = [[limit, interval, 0, 0] for limit, interval in windows]  # limit, interval, bucket, used
+        self.windows = [
+            [limit, interval, 0, 0] for limit, interval in windows
+        ]  # limit, interval, bucket, used
 
     def try_acquire(self, cost: int, now_ns: int) -> int | None:
         retry = None

@@ -17,11 +17,11 @@ def _gate() -> tuple[RiskGate, int, int]:
         max_gross_notional="10000000",
         max_net_notional="10000000",
         max_open_orders=1000,
-        max_orders_per_sec=1_000_000_000,
+        max_orders_per_sec=1000,
         daily_loss_limit="1000",
     )
     v = g.add_venue("binance", max_gross_notional="10000000", max_open_orders=1000)
-    s = g.add_strategy("mm", max_orders_per_sec=1_000_000_000)
+    s = g.add_strategy("mm", max_orders_per_sec=1000)
     i = g.add_instrument(
         v,
         "BTCUSDT",

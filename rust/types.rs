@@ -255,10 +255,11 @@ fn units_pow10(s: &[u8], scale: u32) -> Option<i64> {
 }
 
 fn steps_of(what: &'static str, value: Dec, unit: Dec) -> CoreResult<i64> {
-    value
-        .div_exact(unit)
-        .and_then(|v| i64::try_from(v).ok())
-        .ok_or_else(|| CoreError::NotOnStep { what, value: value.to_string(), step: unit.to_string() })
+    value.div_exact(unit).and_then(|v| i64::try_from(v).ok()).ok_or_else(|| CoreError::NotOnStep {
+        what,
+        value: value.to_string(),
+        step: unit.to_string(),
+    })
 }
 
 impl InstrumentSpec {
@@ -324,16 +325,7 @@ impl InstrumentSpec {
             .checked_mul(qty_unit.mantissa)
             .and_then(|m| m.checked_mul(pow10(NOTIONAL_SCALE - scale)?))
             .ok_or(CoreError::Overflow("notional factor"))?;
-        Ok(InstrumentSpec {
-            price_unit,
-            qty_unit,
-            tick,
-            lot,
-            min_qty,
-            max_qty,
-            min_notional,
-            notional_factor,
-        })
+        Ok(InstrumentSpec { price_unit, qty_unit, tick, lot, min_qty, max_qty, min_notional, notional_factor })
     }
 
     /// Convert a venue price string to price units; rejects values that are not whole units.

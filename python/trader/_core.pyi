@@ -6,9 +6,37 @@ come back as `decimal.Decimal`; every time-dependent call takes `now_ns`. Nothin
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import ClassVar, final
+from typing import ClassVar, Self, final
 
 __version__: str
+
+__all__ = [
+    "Approval",
+    "Book",
+    "BookNotReadyError",
+    "BookState",
+    "Denial",
+    "DenyReason",
+    "InstrumentSpec",
+    "InvalidInputError",
+    "KillSwitchLatchedError",
+    "OrderType",
+    "ParseError",
+    "RateLimiter",
+    "RiskGate",
+    "SequenceGapError",
+    "Side",
+    "TimeInForce",
+    "TraderError",
+    "TradingState",
+    "UnknownInstrumentError",
+    "UnknownNameError",
+    "UnknownOrderError",
+    "Window",
+    "__version__",
+    "kraken_checksum",
+    "okx_checksum",
+]
 
 # ---- errors -----------------------------------------------------------------------------------
 
@@ -16,13 +44,19 @@ class TraderError(Exception):
     """Base class of every error raised by trader."""
 
 class InvalidInputError(TraderError, ValueError):
-    """An argument is malformed or out of its domain (a decimal that is not a multiple of its unit, a bad spec or limit)."""
+    """An argument is malformed or out of its domain.
+
+    For example a decimal that is not a multiple of its unit, or a bad spec or limit.
+    """
 
 class ParseError(TraderError, ValueError):
     """A venue message is malformed; nothing was applied."""
 
 class SequenceGapError(TraderError):
-    """An update does not follow the previous one. The book is now invalid and needs a resync. Attributes: expected, got."""
+    """An update does not follow the previous one; the book is now invalid and needs a resync.
+
+    Attributes: expected, got.
+    """
 
     expected: int
     got: int
@@ -61,8 +95,8 @@ class InstrumentSpec:
     multiples of their unit raise `InvalidInputError`.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         tick_size: str,
         lot_size: str,
         *,
@@ -71,7 +105,7 @@ class InstrumentSpec:
         min_notional: str | None = None,
         price_unit: str | None = None,
         qty_unit: str | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def tick_size(self) -> str: ...
     @property
@@ -102,7 +136,7 @@ class InstrumentSpec:
         """Qty units as the venue's decimal string, at the unit's precision."""
     def notional(self, price: int, qty: int) -> Decimal:
         """Exact notional of `qty` at `price` in quote currency."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 # ---- order book -------------------------------------------------------------------------------
@@ -124,7 +158,7 @@ class Book:
     and change nothing when they raise.
     """
 
-    def __init__(self, spec: InstrumentSpec) -> None: ...
+    def __new__(cls, spec: InstrumentSpec) -> Self: ...
     @property
     def spec(self) -> InstrumentSpec: ...
     @property
@@ -187,7 +221,7 @@ class Window:
     for priority requests such as cancels.
     """
 
-    def __init__(self, limit: int, interval_ns: int, *, rolling: bool = False, reserve: int = 0) -> None: ...
+    def __new__(cls, limit: int, interval_ns: int, *, rolling: bool = False, reserve: int = 0) -> Self: ...
     @property
     def limit(self) -> int: ...
     @property
@@ -199,11 +233,11 @@ class Window:
 
 @final
 class RateLimiter:
-    """Named quotas of one or more windows; a request is charged to all of a quota's windows or none."""
+    """Named quotas of one or more windows; a request is charged to all of its windows or none."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Self: ...
     def add_quota(self, name: str, windows: Sequence[Window]) -> int:
-        """Register a quota; returns its id. Raises `InvalidInputError` on a bad window or a duplicate name."""
+        """Register a quota and return its id; `InvalidInputError` on a bad window or duplicate name."""
     def quota_id(self, name: str) -> int:
         """The id of a named quota; raises `UnknownNameError`."""
     def try_acquire(self, quota: int, cost: int, now_ns: int, priority: bool = False) -> int | None:
@@ -334,8 +368,8 @@ class RiskGate:
     currency. Venues, strategies and instruments get integer ids when registered.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         max_gross_notional: str | Decimal,
         max_net_notional: str | Decimal,
@@ -345,7 +379,7 @@ class RiskGate:
         daily_loss_halt: str | Decimal | None = None,
         duplicate_window_ns: int = 100_000_000,
         max_reference_age_ns: int = 2_000_000_000,
-    ) -> None: ...
+    ) -> Self: ...
     def add_venue(self, name: str, *, max_gross_notional: str | Decimal, max_open_orders: int) -> int: ...
     def add_strategy(self, name: str, *, max_orders_per_sec: int) -> int: ...
     def add_instrument(
@@ -401,7 +435,9 @@ class RiskGate:
     ) -> None: ...
     def trading_state(self, *, venue: int | None = None, strategy: int | None = None) -> TradingState: ...
     def is_killed(self, *, venue: int | None = None, strategy: int | None = None) -> bool: ...
-    def kill(self, reason: str, now_ns: int, *, venue: int | None = None, strategy: int | None = None) -> None:
+    def kill(
+        self, reason: str, now_ns: int, *, venue: int | None = None, strategy: int | None = None
+    ) -> None:
         """Latch HALTED for the scope; only `reset_kill` clears the latch."""
     def reset_kill(
         self, operator: str, now_ns: int, *, venue: int | None = None, strategy: int | None = None

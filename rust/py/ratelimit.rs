@@ -75,11 +75,9 @@ impl PyRateLimiter {
         let q = self.inner.quota_mut(quota).py()?;
         match q.try_acquire(cost, now_ns, priority) {
             Ok(()) => Ok(None),
-            Err(u64::MAX) => Err(invalid(format!(
-                "cost {cost} can never fit quota {:?} (max {})",
-                q.name(),
-                q.max_cost(priority)
-            ))),
+            Err(u64::MAX) => {
+                Err(invalid(format!("cost {cost} can never fit quota {:?} (max {})", q.name(), q.max_cost(priority))))
+            }
             Err(at) => Ok(Some(at)),
         }
     }

@@ -57,7 +57,8 @@ impl PySpec {
         price_unit: Option<&str>,
         qty_unit: Option<&str>,
     ) -> PyResult<Self> {
-        let inner = InstrumentSpec::new(tick_size, lot_size, min_qty, max_qty, min_notional, price_unit, qty_unit).py()?;
+        let inner =
+            InstrumentSpec::new(tick_size, lot_size, min_qty, max_qty, min_notional, price_unit, qty_unit).py()?;
         Ok(PySpec { inner })
     }
 

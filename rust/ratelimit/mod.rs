@@ -200,11 +200,9 @@ impl Quota {
     /// `X-MBX-USED-WEIGHT-1M` header). It can only raise our count, never lower it.
     pub fn observe_usage(&mut self, interval_ns: u64, used: u64, now_ns: u64) -> CoreResult<()> {
         let now = self.clock(now_ns);
-        let w = self
-            .windows
-            .iter_mut()
-            .find(|w| w.spec.interval_ns == interval_ns)
-            .ok_or_else(|| CoreError::InvalidArgument(format!("quota {:?} has no {interval_ns} ns window", self.name)))?;
+        let w = self.windows.iter_mut().find(|w| w.spec.interval_ns == interval_ns).ok_or_else(|| {
+            CoreError::InvalidArgument(format!("quota {:?} has no {interval_ns} ns window", self.name))
+        })?;
         w.advance(now);
         if used > w.used {
             let extra = used - w.used;

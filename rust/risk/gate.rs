@@ -444,7 +444,9 @@ impl RiskGate {
     }
 
     fn strategy(&self, id: u32) -> CoreResult<&Strategy> {
-        self.strategies.get(id as usize).ok_or_else(|| CoreError::UnknownName { kind: "strategy", name: id.to_string() })
+        self.strategies
+            .get(id as usize)
+            .ok_or_else(|| CoreError::UnknownName { kind: "strategy", name: id.to_string() })
     }
 
     // ---- the check ---------------------------------------------------------------------------

@@ -2,6 +2,15 @@
 //! error (RELIABILITY F-RISK-13), never "unlimited".
 
 use crate::error::{CoreError, CoreResult};
+use crate::ratelimit::MAX_ROLLING_LIMIT;
+
+fn throttle(name: &str, per_sec: u32) -> CoreResult<()> {
+    positive(name, per_sec)?;
+    if u64::from(per_sec) > MAX_ROLLING_LIMIT {
+        return Err(CoreError::InvalidSpec(format!("limit {name} must be <= {MAX_ROLLING_LIMIT}, got {per_sec}")));
+    }
+    Ok(())
+}
 
 /// Limits that apply across all venues and strategies. Notionals are in 10^-18 quote units.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +63,7 @@ impl GlobalLimits {
         positive("max_gross_notional", self.max_gross_notional)?;
         positive("max_net_notional", self.max_net_notional)?;
         positive("max_open_orders", self.max_open_orders)?;
-        positive("max_orders_per_sec", self.max_orders_per_sec)?;
+        throttle("max_orders_per_sec", self.max_orders_per_sec)?;
         positive("daily_loss_limit", self.daily_loss_limit)?;
         positive("max_reference_age_ns", self.max_reference_age_ns)?;
         if self.daily_loss_halt < self.daily_loss_limit {
@@ -73,7 +82,7 @@ impl VenueLimits {
 
 impl StrategyLimits {
     pub fn validate(&self) -> CoreResult<()> {
-        positive("max_orders_per_sec", self.max_orders_per_sec)
+        throttle("max_orders_per_sec", self.max_orders_per_sec)
     }
 }
 

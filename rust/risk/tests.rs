@@ -137,7 +137,13 @@ fn tick_and_lot_in_finer_units() {
     g.add_strategy("s", StrategyLimits { max_orders_per_sec: 10 }).unwrap();
     // Polymarket-like: price unit 0.001, tick 0.01, lot 0.01 in qty units of 0.000001
     let s = InstrumentSpec::new("0.01", "0.01", Some("5"), None, None, Some("0.001"), Some("0.000001")).unwrap();
-    let il = InstrumentLimits { max_order_qty: 100_000_000, max_order_notional: 100 * N, max_position: 1_000_000_000, max_open_orders: 5, collar_bps: 5000 };
+    let il = InstrumentLimits {
+        max_order_qty: 100_000_000,
+        max_order_notional: 100 * N,
+        max_position: 1_000_000_000,
+        max_open_orders: 5,
+        collar_bps: 5000,
+    };
     let i = g.add_instrument(v, "YES", s, il).unwrap();
     g.set_reference(i, 400, 420, T0).unwrap();
     assert_eq!(reason(g.check(&limit(0, i, Side::Buy, 405, 10_000_000), T0)), DenyReason::PriceNotOnTick);
@@ -352,8 +358,16 @@ impl Reference {
     fn new() -> Self {
         let g = global();
         let q = |n: u32| {
-            Quota::new("t", vec![WindowSpec { limit: u64::from(n), interval_ns: 1_000_000_000, kind: WindowKind::Rolling, reserve: 0 }])
-                .unwrap()
+            Quota::new(
+                "t",
+                vec![WindowSpec {
+                    limit: u64::from(n),
+                    interval_ns: 1_000_000_000,
+                    kind: WindowKind::Rolling,
+                    reserve: 0,
+                }],
+            )
+            .unwrap()
         };
         Reference {
             throttles: vec![q(g.max_orders_per_sec), q(25), q(25)],
@@ -381,11 +395,15 @@ impl Reference {
     }
     fn worst(&self, i: u32, eb: i64, es: i64) -> (i128, i128) {
         let p = self.position(i);
-        (val(p + self.open(i, Side::Buy) + eb, self.mark_x2[i as usize]), val(p - self.open(i, Side::Sell) - es, self.mark_x2[i as usize]))
+        (
+            val(p + self.open(i, Side::Buy) + eb, self.mark_x2[i as usize]),
+            val(p - self.open(i, Side::Sell) - es, self.mark_x2[i as usize]),
+        )
     }
     fn pnl(&self) -> i128 {
         let f = spec().notional_factor;
-        let cash: i128 = self.fills.iter().map(|x| -i128::from(x.1.sign()) * i128::from(x.3) * i128::from(x.2) * f).sum();
+        let cash: i128 =
+            self.fills.iter().map(|x| -i128::from(x.1.sign()) * i128::from(x.3) * i128::from(x.2) * f).sum();
         cash + (0..3).map(|i| val(self.position(i), self.mark_x2[i as usize])).sum::<i128>()
     }
     fn update_loss(&mut self) {
@@ -456,19 +474,26 @@ impl Reference {
             return None;
         }
         let dup = self.history.iter().any(|h| {
-            h.0 + self.lim.duplicate_window_ns >= now && (h.1, h.2, h.3, h.4, h.5) == (r.strategy, r.instrument, r.side, price, r.qty)
+            h.0 + self.lim.duplicate_window_ns >= now
+                && (h.1, h.2, h.3, h.4, h.5) == (r.strategy, r.instrument, r.side, price, r.qty)
         });
         if dup {
             return None;
         }
         let cross = self.orders.iter().any(|o| {
-            o.inst == r.instrument && o.side != r.side && if r.side == Side::Buy { o.price <= price } else { o.price >= price }
+            o.inst == r.instrument
+                && o.side != r.side
+                && if r.side == Side::Buy { o.price <= price } else { o.price >= price }
         });
         if cross {
             return None;
         }
         let (eb, es) = if r.side == Side::Buy { (r.qty, 0) } else { (0, r.qty) };
-        let worst = if r.side == Side::Buy { p + self.open(r.instrument, Side::Buy) + r.qty } else { self.open(r.instrument, Side::Sell) + r.qty - p };
+        let worst = if r.side == Side::Buy {
+            p + self.open(r.instrument, Side::Buy) + r.qty
+        } else {
+            self.open(r.instrument, Side::Sell) + r.qty - p
+        };
         if worst > il.max_position {
             return None;
         }
@@ -477,9 +502,13 @@ impl Reference {
             l.abs().max(s.abs())
         };
         let d_gross = gross_of(self, r.instrument, eb, es) - gross_of(self, r.instrument, 0, 0);
-        let venue_gross: i128 = (0..3u32).filter(|k| self.venue_of[*k as usize] as usize == v).map(|k| gross_of(self, k, 0, 0)).sum();
+        let venue_gross: i128 =
+            (0..3u32).filter(|k| self.venue_of[*k as usize] as usize == v).map(|k| gross_of(self, k, 0, 0)).sum();
         let all_gross: i128 = (0..3u32).map(|k| gross_of(self, k, 0, 0)).sum();
-        if d_gross > 0 && (venue_gross + d_gross > self.venue_lim[v].max_gross_notional || all_gross + d_gross > self.lim.max_gross_notional) {
+        if d_gross > 0
+            && (venue_gross + d_gross > self.venue_lim[v].max_gross_notional
+                || all_gross + d_gross > self.lim.max_gross_notional)
+        {
             return None;
         }
         let (nl, ns) = self.worst(r.instrument, eb, es);

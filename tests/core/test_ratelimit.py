@@ -3,7 +3,7 @@ import pytest
 from trader.core import InvalidInputError, RateLimiter, TraderError, UnknownNameError, Window
 
 S = 1_000_000_000
-T0 = 1_700_000_000 * S  # a multiple of 10 s and of a minute
+T0 = 1_700_000_040 * S  # a multiple of 10 s and of a minute
 
 
 def binance_spot() -> tuple[RateLimiter, int, int]:
@@ -49,7 +49,8 @@ def test_errors() -> None:
     rl, weight, _ = binance_spot()
     with pytest.raises(UnknownNameError) as e:
         rl.quota_id("nope")
-    assert isinstance(e.value, TraderError) and isinstance(e.value, LookupError)
+    assert isinstance(e.value, TraderError)
+    assert isinstance(e.value, LookupError)
     with pytest.raises(UnknownNameError):
         rl.try_acquire(99, 1, T0)
     with pytest.raises(InvalidInputError, match="can never fit"):

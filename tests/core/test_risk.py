@@ -59,7 +59,8 @@ def test_approval_carries_the_order() -> None:
     g, s, i = make_gate()
     a = g.check(s, i, Side.BUY, 4_999_000, 100, T0)
     assert isinstance(a, Approval)
-    assert a and a.approved
+    assert a
+    assert a.approved
     assert (a.strategy, a.instrument, a.side, a.price, a.qty) == (s, i, Side.BUY, 4_999_000, 100)
     assert (a.order_type, a.tif, a.expire_ns, a.reduce_only, a.post_only) == (
         OrderType.LIMIT,
@@ -77,9 +78,9 @@ def test_approval_carries_the_order() -> None:
 
 def test_only_the_gate_creates_approvals() -> None:
     with pytest.raises(TypeError):
-        Approval()  # type: ignore[call-arg]
+        Approval()
     with pytest.raises(TypeError):
-        Denial()  # type: ignore[call-arg]
+        Denial()
 
 
 @pytest.mark.parametrize(
@@ -123,7 +124,10 @@ def test_market_order_gets_a_protective_price() -> None:
     assert isinstance(a, Approval)
     assert a.price == 5_050_101  # 50001.00 * 1.01 = 50501.01
     g.invalidate_reference(i)
-    assert denied(g.check(s, i, Side.BUY, 0, 11, T0, order_type=OrderType.MARKET)) == DenyReason.NO_REFERENCE_PRICE
+    assert (
+        denied(g.check(s, i, Side.BUY, 0, 11, T0, order_type=OrderType.MARKET))
+        == DenyReason.NO_REFERENCE_PRICE
+    )
 
 
 def test_stale_reference_denies() -> None:
@@ -226,9 +230,23 @@ def test_bad_limits_are_rejected() -> None:
         )
     with pytest.raises(InvalidInputError, match="collar_bps"):
         g.add_instrument(
-            v, "X", SPEC, max_order_qty="1", max_order_notional="1", max_position="1", max_open_orders=1, collar_bps=0
+            v,
+            "X",
+            SPEC,
+            max_order_qty="1",
+            max_order_notional="1",
+            max_position="1",
+            max_open_orders=1,
+            collar_bps=0,
         )
     with pytest.raises(UnknownNameError):
         g.add_instrument(
-            9, "X", SPEC, max_order_qty="1", max_order_notional="1", max_position="1", max_open_orders=1, collar_bps=1
+            9,
+            "X",
+            SPEC,
+            max_order_qty="1",
+            max_order_notional="1",
+            max_position="1",
+            max_open_orders=1,
+            collar_bps=1,
         )

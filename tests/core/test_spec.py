@@ -50,7 +50,7 @@ def test_bad_specs_raise_typed_errors(args: tuple[str, str], kwargs: dict[str, s
 
 def test_values_off_the_unit_are_rejected() -> None:
     s = InstrumentSpec("0.01", "0.001")
-    with pytest.raises(InvalidInputError, match="price 100.255 is not a multiple of 0.01"):
+    with pytest.raises(InvalidInputError, match=r"price 100\.255 is not a multiple of 0\.01"):
         s.price_to_units("100.255")
     with pytest.raises(InvalidInputError, match="not a decimal"):
         s.qty_to_units("1,5")
