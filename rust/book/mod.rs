@@ -117,13 +117,14 @@ impl Book {
         self.asks.best()
     }
 
-    /// Twice the mid price (exact; the mid itself may fall on a half unit).
+    /// Twice the mid price (exact; the mid itself may fall on a half unit). Saturates at the i64 range.
     pub fn mid_x2(&self) -> Option<i64> {
-        Some(self.bids.best()?.0 + self.asks.best()?.0)
+        Some(self.bids.best()?.0.saturating_add(self.asks.best()?.0))
     }
 
+    /// Best ask minus best bid (negative when crossed). Saturates at the i64 range.
     pub fn spread(&self) -> Option<i64> {
-        Some(self.asks.best()?.0 - self.bids.best()?.0)
+        Some(self.asks.best()?.0.saturating_sub(self.bids.best()?.0))
     }
 
     pub fn is_crossed(&self) -> bool {
@@ -151,7 +152,7 @@ impl Book {
                 break;
             }
             let take = q.min(left);
-            cost += i128::from(p) * i128::from(take);
+            cost = cost.saturating_add(i128::from(p) * i128::from(take));
             worst = p;
             left -= take;
         }

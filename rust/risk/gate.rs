@@ -558,8 +558,8 @@ impl RiskGate {
         }
         // Reducing: only orders that shrink the position without flipping it, counting live orders.
         let reduces = match req.side {
-            Side::Buy => inst.position < 0 && inst.position + inst.open_buy + req.qty <= 0,
-            Side::Sell => inst.position > 0 && inst.position - inst.open_sell - req.qty >= 0,
+            Side::Buy => inst.position < 0 && inst.position.saturating_add(inst.open_buy).saturating_add(req.qty) <= 0,
+            Side::Sell => inst.position > 0 && inst.position.saturating_sub(inst.open_sell).saturating_sub(req.qty) >= 0,
         };
         if !reduces {
             if req.reduce_only {
@@ -585,8 +585,8 @@ impl RiskGate {
             return Err(deny(R::SelfCross, "would trade against our own resting order"));
         }
         let (worst, extra_buy, extra_sell) = match req.side {
-            Side::Buy => (inst.position + inst.open_buy + req.qty, req.qty, 0),
-            Side::Sell => (-(inst.position - inst.open_sell - req.qty), 0, req.qty),
+            Side::Buy => (inst.position.saturating_add(inst.open_buy).saturating_add(req.qty), req.qty, 0),
+            Side::Sell => (inst.open_sell.saturating_add(req.qty).saturating_sub(inst.position), 0, req.qty),
         };
         if worst > lim.max_position {
             return Err(deny(R::PositionLimit, format!("worst-case position {worst} above {}", lim.max_position)));
@@ -753,7 +753,7 @@ impl RiskGate {
         let inst = &mut self.instruments[id as usize];
         let n = inst.spec.notional(price, qty).ok_or(CoreError::Overflow("fill notional"))?;
         inst.position = inst.position.checked_add(side.sign() * qty).ok_or(CoreError::Overflow("position"))?;
-        inst.cash = inst.cash - i128::from(side.sign()) * n - fee;
+        inst.cash = inst.cash.saturating_sub(i128::from(side.sign()) * n).saturating_sub(fee);
         if inst.mark_x2 == 0 {
             inst.mark_x2 = price.saturating_mul(2);
         }

@@ -1,0 +1,35 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trader.cli import EXIT_OK, EXIT_USAGE, main
+from trader.core import core_version
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == EXIT_OK
+    assert capsys.readouterr().out.strip().endswith(f"(core {core_version})")
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == EXIT_USAGE
+    assert "usage: trader" in capsys.readouterr().err
+
+
+def test_module_and_launcher_run() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "trader", "version"], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.startswith("trader ")
+    launcher = subprocess.run(
+        ["bash", str(ROOT / "bin" / "trader"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert launcher.stdout == out.stdout
