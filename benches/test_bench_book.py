@@ -34,32 +34,22 @@ MESSAGES = _messages(2000)
 
 @pytest.mark.benchmark(group="book.level_update")
 def test_ours_level_update(benchmark: Any) -> None:
+    """Set one level's quantity on a 10-level ladder (the call a feed handler makes per level)."""
     book = Book(SPEC)
-    state = {"i": 0}
-
-    def run() -> None:
-        i = state["i"] = (state["i"] + 1) % 10
-        book.set_level(Side.BUY, PRICES[i], QTYS[i])
-
+    book.apply_snapshot([(p, q) for p, q in zip(PRICES, QTYS, strict=True)], [(200_000, 1)], 1)
     benchmark.extra_info.update(role="ours", target_median_ns=200)
-    benchmark(run)
-    best = book.best_bid()
-    assert best is not None
-    assert best[0] in PRICES
+    benchmark(book.set_level, Side.BUY, PRICES[4], 123_456)
+    assert book.depth(Side.BUY, 10)[5] == (PRICES[4], 123_456)
 
 
 @pytest.mark.benchmark(group="book.level_update")
 def test_python_sorteddict_level_update(benchmark: Any) -> None:
     book = PyBook(PRICE_SCALE, QTY_SCALE)
-    state = {"i": 0}
-
-    def run() -> None:
-        i = state["i"] = (state["i"] + 1) % 10
-        book.set_level(True, PRICES[i], QTYS[i])
-
+    for p, q in zip(PRICES, QTYS, strict=True):
+        book.set_level(True, p, q)
     benchmark.extra_info["role"] = "baseline"
-    benchmark(run)
-    assert book.best_bid() is not None
+    benchmark(book.set_level, True, PRICES[4], 123_456)
+    assert book.bids[-PRICES[4]] == 123_456
 
 
 @pytest.mark.benchmark(group="book.best_bid")

@@ -50,7 +50,7 @@ def test_ours_risk_check(benchmark: Any) -> None:
         g.on_closed(a.key)  # type: ignore[union-attr]
 
     g.set_reference(i, 5_000_000, 5_000_100, T0)
-    benchmark.extra_info.update(role="ours", target_median_ns=1000, min_ratio=3)
+    benchmark.extra_info.update(role="ours", target_median_ns=1000)
     benchmark(run)
     g.set_reference(i, 5_000_000, 5_000_100, clock["now"])
     a = g.check(s, i, Side.BUY, 4_998_000, 100, clock["now"])
