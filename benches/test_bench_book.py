@@ -37,7 +37,8 @@ def test_ours_level_update(benchmark: Any) -> None:
     """Set one level's quantity on a 10-level ladder (the call a feed handler makes per level)."""
     book = Book(SPEC)
     book.apply_snapshot([(p, q) for p, q in zip(PRICES, QTYS, strict=True)], [(200_000, 1)], 1)
-    benchmark.extra_info.update(role="ours", target_median_ns=200)
+    # the issue's goals: <= 200 ns, and faster than nautilus_trader (benches/test_bench_nautilus.py)
+    benchmark.extra_info.update(role="ours", target_median_ns=200, min_ratio=1)
     benchmark(book.set_level, Side.BUY, PRICES[4], 123_456)
     assert book.depth(Side.BUY, 10)[5] == (PRICES[4], 123_456)
 

@@ -185,6 +185,8 @@ class Book:
         """Replace the book from a Binance REST depth snapshot; returns its lastUpdateId."""
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
+    def mark_invalid(self, expected: int, got: int) -> None:
+        """A connector's own sync rule found a gap: mark the book INVALID until the next snapshot."""
     def best_bid(self) -> tuple[int, int] | None:
         """(price, qty) of the best bid."""
     def best_ask(self) -> tuple[int, int] | None:

@@ -76,6 +76,11 @@ impl PyBook {
         self.inner.seq.begin_resync();
     }
 
+    /// A connector's own sync rule found a gap: mark the book INVALID (nothing may trade off it).
+    fn mark_invalid(&mut self, expected: u64, got: u64) {
+        self.inner.seq.invalidate(expected, got);
+    }
+
     fn best_bid(&self) -> Option<(i64, i64)> {
         self.inner.best_bid()
     }

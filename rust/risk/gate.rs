@@ -559,7 +559,9 @@ impl RiskGate {
         // Reducing: only orders that shrink the position without flipping it, counting live orders.
         let reduces = match req.side {
             Side::Buy => inst.position < 0 && inst.position.saturating_add(inst.open_buy).saturating_add(req.qty) <= 0,
-            Side::Sell => inst.position > 0 && inst.position.saturating_sub(inst.open_sell).saturating_sub(req.qty) >= 0,
+            Side::Sell => {
+                inst.position > 0 && inst.position.saturating_sub(inst.open_sell).saturating_sub(req.qty) >= 0
+            }
         };
         if !reduces {
             if req.reduce_only {

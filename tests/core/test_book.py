@@ -69,6 +69,11 @@ def test_apply_update_generic_sequence() -> None:
         b.apply_update(Side.BUY, 100, 2, 12)
     b.begin_resync()
     assert b.state == BookState.RESYNCING
+    b.apply_snapshot([], [], 20)
+    b.mark_invalid(21, 25)
+    assert b.state == BookState.INVALID
+    with pytest.raises(BookNotReadyError):
+        b.apply_update(Side.BUY, 100, 2, 21)
 
 
 def test_binance_vector() -> None:
