@@ -38,6 +38,9 @@ pub enum CoreError {
     /// A named quota, venue or strategy is not registered.
     #[error("unknown {kind} {name}")]
     UnknownName { kind: &'static str, name: String },
+    /// A key, secret or passphrase is missing or malformed. The message never carries secret material.
+    #[error("credential error: {0}")]
+    Credential(String),
     /// A latched kill switch cannot be cleared by a state change; it needs `reset_kill`.
     #[error("kill switch latched for {0}; trading can be re-enabled only with reset_kill")]
     KillLatched(String),

@@ -7,6 +7,7 @@ pub mod book;
 pub mod error;
 pub mod ratelimit;
 pub mod risk;
+pub mod sign;
 pub mod types;
 
 #[cfg(feature = "python")]

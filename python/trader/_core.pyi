@@ -11,21 +11,28 @@ from typing import ClassVar, Self, final
 __version__: str
 
 __all__ = [
+    "SENSITIVE_HEADERS",
     "Approval",
+    "BinanceSigner",
     "Book",
     "BookNotReadyError",
     "BookState",
+    "BybitSigner",
+    "CredentialError",
     "Denial",
     "DenyReason",
     "InstrumentSpec",
     "InvalidInputError",
     "KillSwitchLatchedError",
+    "KrakenSigner",
+    "OkxSigner",
     "OrderType",
     "ParseError",
     "RateLimiter",
     "RiskGate",
     "SequenceGapError",
     "Side",
+    "SignedRequest",
     "TimeInForce",
     "TraderError",
     "TradingState",
@@ -72,6 +79,9 @@ class UnknownOrderError(TraderError, LookupError):
 
 class UnknownNameError(TraderError, LookupError):
     """No quota, venue or strategy with this name or id is registered."""
+
+class CredentialError(TraderError, ValueError):
+    """A key, secret or passphrase is missing or malformed. The message never carries secret material."""
 
 class KillSwitchLatchedError(TraderError):
     """A latched kill switch cannot be cleared by a state change; use RiskGate.reset_kill."""
@@ -454,3 +464,88 @@ class RiskGate:
     def live_orders(self, *, venue: int | None = None, strategy: int | None = None) -> list[int]: ...
     def unknown_orders(self) -> list[int]: ...
     def audit_log(self) -> list[str]: ...
+
+# ---- signing ----------------------------------------------------------------------------------
+
+_Param = tuple[str, str | int | bool]
+
+SENSITIVE_HEADERS: list[str]
+"""Header names whose values are credentials; redacted in every repr."""
+
+@final
+class SignedRequest:
+    """A request ready to send: what was signed is exactly what goes out."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query(self) -> str:
+        """The query string without `?` (may be empty)."""
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
+    @property
+    def target(self) -> str:
+        """`path?query`, or the path when there is no query."""
+
+@final
+class BinanceSigner:
+    """Binance HMAC-SHA256 signer (spot, USD-M futures, margin). The secret stays inside."""
+
+    def __new__(cls, api_key: str, secret: str) -> Self: ...
+    def sign(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[_Param],
+        timestamp_ms: int,
+        recv_window_ms: int | None = None,
+    ) -> SignedRequest:
+        """Params plus recvWindow and timestamp, sorted by name, form-encoded into the query string,
+        signed, and `signature` appended. The body is empty."""
+    def signature(self, payload: bytes) -> str:
+        """Hex HMAC-SHA256 of an exact payload (WebSocket API requests)."""
+
+@final
+class BybitSigner:
+    """Bybit v5 HMAC-SHA256 signer."""
+
+    def __new__(cls, api_key: str, secret: str) -> Self: ...
+    def sign(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[_Param],
+        timestamp_ms: int,
+        recv_window_ms: int = 5000,
+    ) -> SignedRequest:
+        """GET: params sorted into the query string; POST: a compact JSON body. Signed over
+        `timestamp + apiKey + recvWindow + payload`; X-BAPI-* headers."""
+    def signature(self, timestamp_ms: int, recv_window_ms: int, payload: bytes) -> str: ...
+
+@final
+class OkxSigner:
+    """OKX v5 signer: base64 HMAC-SHA256 of `timestamp + METHOD + requestPath + body`."""
+
+    def __new__(cls, api_key: str, secret: str, passphrase: str, *, simulated: bool = False) -> Self: ...
+    def sign(self, method: str, path: str, params: Sequence[_Param], timestamp_ms: int) -> SignedRequest:
+        """GET/DELETE: params in the query string (given order); POST: compact JSON body. OK-ACCESS-*
+        headers with an ISO-8601 millisecond timestamp, and x-simulated-trading."""
+    def signature(self, prehash: bytes) -> str: ...
+    def ws_login(self, timestamp_s: int) -> tuple[str, str, str, str]:
+        """(apiKey, passphrase, timestamp, sign) for the WebSocket login op."""
+
+@final
+class KrakenSigner:
+    """Kraken spot REST signer. Nonces are max(now in ms, last + 1): strictly increasing even when the
+    clock steps back; persist `last_nonce` and pass it back after a restart."""
+
+    def __new__(cls, api_key: str, secret: str, *, last_nonce: int = 0) -> Self: ...
+    @property
+    def last_nonce(self) -> int: ...
+    def sign(self, path: str, params: Sequence[_Param], now_ns: int) -> SignedRequest:
+        """POST body `nonce=<n>&<params>` (form-encoded) with API-Key and API-Sign headers."""
+    def signature(self, path: str, nonce: int, body: bytes) -> str: ...

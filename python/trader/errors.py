@@ -7,6 +7,7 @@ a caller would already catch (`ValueError`, `LookupError`) where that fits.
 
 from trader.core import (
     BookNotReadyError,
+    CredentialError,
     InvalidInputError,
     KillSwitchLatchedError,
     ParseError,
@@ -25,6 +26,7 @@ class ConfigError(TraderError, ValueError):
 __all__ = [
     "BookNotReadyError",
     "ConfigError",
+    "CredentialError",
     "InvalidInputError",
     "KillSwitchLatchedError",
     "ParseError",

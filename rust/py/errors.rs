@@ -20,6 +20,7 @@ pub(crate) struct Classes {
     pub unknown_order: Py<PyType>,
     pub unknown_name: Py<PyType>,
     pub kill_latched: Py<PyType>,
+    pub credential: Py<PyType>,
 }
 
 static CLASSES: GILOnceCell<Classes> = GILOnceCell::new();
@@ -73,6 +74,12 @@ fn build(py: Python<'_>) -> PyResult<Classes> {
             &[&t],
             "A latched kill switch cannot be cleared by a state change; use RiskGate.reset_kill.",
         )?,
+        credential: new_class(
+            py,
+            "CredentialError",
+            &[&t, &value],
+            "A key, secret or passphrase is missing or malformed. The message never carries secret material.",
+        )?,
         trader,
     })
 }
@@ -94,6 +101,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &c.unknown_order,
         &c.unknown_name,
         &c.kill_latched,
+        &c.credential,
     ] {
         let b = cls.bind(py);
         m.add(b.name()?, b)?;
@@ -116,6 +124,7 @@ fn raise(py: Python<'_>, err: &CoreError) -> PyResult<PyErr> {
         CoreError::UnknownOrder(_) => &c.unknown_order,
         CoreError::UnknownName { .. } => &c.unknown_name,
         CoreError::KillLatched(_) => &c.kill_latched,
+        CoreError::Credential(_) => &c.credential,
     };
     let value = cls.bind(py).call1((err.to_string(),))?;
     if let CoreError::SequenceGap { expected, got } = err {

@@ -6,6 +6,7 @@ mod book;
 mod errors;
 mod ratelimit;
 mod risk;
+mod sign;
 mod spec;
 
 #[pymodule]
@@ -16,5 +17,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     book::register(m)?;
     ratelimit::register(m)?;
     risk::register(m)?;
+    sign::register(m)?;
     Ok(())
 }

@@ -1,0 +1,243 @@
+//! Venue signers and `SignedRequest`. Secrets go in and never come back out.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PyString, PyTuple};
+
+use super::errors::{invalid, PyResultExt};
+use crate::sign::binance::BinanceSigner;
+use crate::sign::bybit::BybitSigner;
+use crate::sign::kraken::KrakenSigner;
+use crate::sign::okx::OkxSigner;
+use crate::sign::{Param, SignedRequest, SENSITIVE_HEADERS};
+
+fn param(k: &str, v: &Bound<'_, PyAny>) -> PyResult<Param> {
+    if let Ok(s) = v.downcast::<PyString>() {
+        Ok(Param::Str(s.to_str()?.to_owned()))
+    } else if let Ok(b) = v.downcast::<PyBool>() {
+        Ok(Param::Bool(b.is_true()))
+    } else if v.is_instance_of::<PyInt>() {
+        Ok(Param::Int(v.extract().map_err(|_| invalid(format!("parameter {k:?} does not fit 64 bits")))?))
+    } else {
+        Err(invalid(format!(
+            "parameter {k:?} must be str, int or bool, got {}",
+            v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        )))
+    }
+}
+
+fn pair(item: &Bound<'_, PyAny>) -> PyResult<(String, Param)> {
+    let t = item.downcast::<PyTuple>().map_err(|_| invalid("each parameter must be a (name, value) tuple"))?;
+    if t.len() != 2 {
+        return Err(invalid("each parameter must be a (name, value) tuple"));
+    }
+    let k = t.get_borrowed_item(0)?;
+    let k = k.downcast::<PyString>().map_err(|_| invalid("parameter names must be str"))?.to_str()?.to_owned();
+    let v = param(&k, &t.get_borrowed_item(1)?.to_owned())?;
+    Ok((k, v))
+}
+
+/// Request parameters: a sequence of (name, value) tuples with str, int or bool values.
+fn params(items: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Param)>> {
+    if let Ok(list) = items.downcast::<PyList>() {
+        let mut out = Vec::with_capacity(list.len() + 2);
+        for item in list.iter() {
+            out.push(pair(&item)?);
+        }
+        return Ok(out);
+    }
+    let mut out = Vec::new();
+    for item in items.try_iter()? {
+        out.push(pair(&item?)?);
+    }
+    Ok(out)
+}
+
+/// A request ready to send: method, path, query string, body bytes and headers.
+#[pyclass(module = "trader._core", name = "SignedRequest", frozen)]
+pub(crate) struct PySignedRequest {
+    inner: SignedRequest,
+}
+
+#[pymethods]
+impl PySignedRequest {
+    #[getter]
+    fn method(&self) -> &str {
+        &self.inner.method
+    }
+    #[getter]
+    fn path(&self) -> &str {
+        &self.inner.path
+    }
+    #[getter]
+    fn query(&self) -> &str {
+        &self.inner.query
+    }
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.body)
+    }
+    #[getter]
+    fn headers(&self) -> Vec<(String, String)> {
+        self.inner.headers.clone()
+    }
+    /// `path?query` (or just the path).
+    #[getter]
+    fn target(&self) -> String {
+        if self.inner.query.is_empty() {
+            self.inner.path.clone()
+        } else {
+            format!("{}?{}", self.inner.path, self.inner.query)
+        }
+    }
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.inner)
+    }
+}
+
+fn wrap(r: SignedRequest) -> PySignedRequest {
+    PySignedRequest { inner: r }
+}
+
+/// Binance HMAC-SHA256 signer (spot, USD-M futures, margin).
+#[pyclass(module = "trader._core", name = "BinanceSigner", frozen)]
+pub(crate) struct PyBinanceSigner {
+    inner: BinanceSigner,
+}
+
+#[pymethods]
+impl PyBinanceSigner {
+    #[new]
+    fn new(api_key: &str, secret: &str) -> PyResult<Self> {
+        Ok(PyBinanceSigner { inner: BinanceSigner::new(api_key, secret).py()? })
+    }
+    /// Sort the params with recvWindow and timestamp, sign the exact query string, append signature.
+    #[pyo3(signature = (method, path, params, timestamp_ms, recv_window_ms=None))]
+    fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Bound<'_, PyAny>,
+        timestamp_ms: u64,
+        recv_window_ms: Option<u64>,
+    ) -> PyResult<PySignedRequest> {
+        let p = self::params(params)?;
+        Ok(wrap(self.inner.sign(method, path, p, timestamp_ms, recv_window_ms).py()?))
+    }
+    /// Hex HMAC-SHA256 of an exact payload (WebSocket API requests, user-data subscriptions).
+    fn signature(&self, payload: &[u8]) -> String {
+        self.inner.signature(payload)
+    }
+    fn __repr__(&self) -> &'static str {
+        "BinanceSigner(***)"
+    }
+}
+
+/// Bybit v5 HMAC-SHA256 signer.
+#[pyclass(module = "trader._core", name = "BybitSigner", frozen)]
+pub(crate) struct PyBybitSigner {
+    inner: BybitSigner,
+}
+
+#[pymethods]
+impl PyBybitSigner {
+    #[new]
+    fn new(api_key: &str, secret: &str) -> PyResult<Self> {
+        Ok(PyBybitSigner { inner: BybitSigner::new(api_key, secret).py()? })
+    }
+    #[pyo3(signature = (method, path, params, timestamp_ms, recv_window_ms=5000))]
+    fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Bound<'_, PyAny>,
+        timestamp_ms: u64,
+        recv_window_ms: u64,
+    ) -> PyResult<PySignedRequest> {
+        let p = self::params(params)?;
+        Ok(wrap(self.inner.sign(method, path, &p, timestamp_ms, recv_window_ms).py()?))
+    }
+    /// Hex HMAC-SHA256 of `timestamp + apiKey + recvWindow + payload`.
+    fn signature(&self, timestamp_ms: u64, recv_window_ms: u64, payload: &[u8]) -> String {
+        self.inner.signature(timestamp_ms, recv_window_ms, payload)
+    }
+    fn __repr__(&self) -> &'static str {
+        "BybitSigner(***)"
+    }
+}
+
+/// OKX v5 signer (REST and WebSocket login).
+#[pyclass(module = "trader._core", name = "OkxSigner", frozen)]
+pub(crate) struct PyOkxSigner {
+    inner: OkxSigner,
+}
+
+#[pymethods]
+impl PyOkxSigner {
+    #[new]
+    #[pyo3(signature = (api_key, secret, passphrase, *, simulated=false))]
+    fn new(api_key: &str, secret: &str, passphrase: &str, simulated: bool) -> PyResult<Self> {
+        Ok(PyOkxSigner { inner: OkxSigner::new(api_key, secret, passphrase, simulated).py()? })
+    }
+    fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Bound<'_, PyAny>,
+        timestamp_ms: u64,
+    ) -> PyResult<PySignedRequest> {
+        let p = self::params(params)?;
+        Ok(wrap(self.inner.sign(method, path, &p, timestamp_ms).py()?))
+    }
+    /// base64 HMAC-SHA256 of an exact pre-hash string.
+    fn signature(&self, prehash: &[u8]) -> String {
+        self.inner.signature(prehash)
+    }
+    /// The `args[0]` of a WebSocket login: apiKey, passphrase, timestamp (seconds, as a string), sign.
+    fn ws_login(&self, timestamp_s: u64) -> PyResult<(String, String, String, String)> {
+        self.inner.ws_login(timestamp_s).py()
+    }
+    fn __repr__(&self) -> &'static str {
+        "OkxSigner(***)"
+    }
+}
+
+/// Kraken spot REST signer with a strictly increasing nonce.
+#[pyclass(module = "trader._core", name = "KrakenSigner")]
+pub(crate) struct PyKrakenSigner {
+    inner: KrakenSigner,
+}
+
+#[pymethods]
+impl PyKrakenSigner {
+    #[new]
+    #[pyo3(signature = (api_key, secret, *, last_nonce=0))]
+    fn new(api_key: &str, secret: &str, last_nonce: u64) -> PyResult<Self> {
+        Ok(PyKrakenSigner { inner: KrakenSigner::new(api_key, secret, last_nonce).py()? })
+    }
+    /// The last nonce used: persist it and pass it back as `last_nonce` after a restart.
+    #[getter]
+    fn last_nonce(&self) -> u64 {
+        self.inner.last_nonce()
+    }
+    fn sign(&mut self, path: &str, params: &Bound<'_, PyAny>, now_ns: u64) -> PyResult<PySignedRequest> {
+        let p = self::params(params)?;
+        Ok(wrap(self.inner.sign(path, p, now_ns).py()?))
+    }
+    /// API-Sign for an exact body with a given nonce.
+    fn signature(&self, path: &str, nonce: u64, body: &[u8]) -> String {
+        self.inner.signature(path, nonce, body)
+    }
+    fn __repr__(&self) -> String {
+        format!("KrakenSigner(***, last_nonce={})", self.inner.last_nonce())
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySignedRequest>()?;
+    m.add_class::<PyBinanceSigner>()?;
+    m.add_class::<PyBybitSigner>()?;
+    m.add_class::<PyOkxSigner>()?;
+    m.add_class::<PyKrakenSigner>()?;
+    m.add("SENSITIVE_HEADERS", SENSITIVE_HEADERS.to_vec())?;
+    Ok(())
+}
