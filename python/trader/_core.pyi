@@ -28,6 +28,8 @@ __all__ = [
     "OkxSigner",
     "OrderType",
     "ParseError",
+    "PolymarketOrder",
+    "PolymarketSigner",
     "RateLimiter",
     "RiskGate",
     "SequenceGapError",
@@ -549,3 +551,90 @@ class KrakenSigner:
     def sign(self, path: str, params: Sequence[_Param], now_ns: int) -> SignedRequest:
         """POST body `nonce=<n>&<params>` (form-encoded) with API-Key and API-Sign headers."""
     def signature(self, path: str, nonce: int, body: bytes) -> str: ...
+
+@final
+class PolymarketOrder:
+    """A signed CLOB V2 order: fields, EIP-712 signature and hash (the venue's order id)."""
+
+    @property
+    def salt(self) -> int: ...
+    @property
+    def maker(self) -> str: ...
+    @property
+    def signer(self) -> str: ...
+    @property
+    def token_id(self) -> str: ...
+    @property
+    def maker_amount(self) -> int: ...
+    @property
+    def taker_amount(self) -> int: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def signature_type(self) -> int: ...
+    @property
+    def timestamp_ms(self) -> int: ...
+    @property
+    def expiration(self) -> int: ...
+    @property
+    def signature(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    def body(
+        self, owner: str, order_type: str = "GTC", post_only: bool = False, defer_exec: bool = False
+    ) -> str:
+        """The `POST /order` JSON body, byte for byte as py-clob-client-v2 serializes it."""
+
+@final
+class PolymarketSigner:
+    """Polymarket wallet signer: CLOB V2 orders on the CTF and Neg Risk exchanges (EIP-712), L1 ClobAuth
+    headers and L2 HMAC headers. Signature types: 0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE (the last two
+    need `funder`, the proxy or Safe address). The private key and API secret stay inside."""
+
+    def __new__(
+        cls, private_key: str, *, chain_id: int = 137, signature_type: int = 0, funder: str | None = None
+    ) -> Self: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def funder(self) -> str: ...
+    def set_api_creds(self, api_key: str, secret: str, passphrase: str) -> None: ...
+    def l1_headers(self, timestamp_s: int, nonce: int = 0) -> list[tuple[str, str]]: ...
+    def l2_headers(
+        self, timestamp_s: int, method: str, path: str, body: bytes | None = None
+    ) -> list[tuple[str, str]]: ...
+    def order(
+        self,
+        token_id: str,
+        price: str,
+        size: str,
+        side: Side,
+        *,
+        tick_size: str,
+        neg_risk: bool,
+        salt: int,
+        timestamp_ms: int,
+        expiration: int = 0,
+        metadata: str | None = None,
+        builder: str | None = None,
+    ) -> PolymarketOrder:
+        """Amounts by py-clob-client-v2's rules in exact decimals (price on the tick, size floored to
+        0.01), then the EIP-712 signature for the exchange the market trades on."""
+    def post_order(
+        self,
+        token_id: str,
+        price: str,
+        size: str,
+        side: Side,
+        *,
+        tick_size: str,
+        neg_risk: bool,
+        salt: int,
+        timestamp_ms: int,
+        timestamp_s: int,
+        order_type: str = "GTC",
+        post_only: bool = False,
+        defer_exec: bool = False,
+        expiration: int = 0,
+    ) -> tuple[PolymarketOrder, SignedRequest]:
+        """`POST /order`: the signed order, its body serialized once, and L2 headers over that body."""

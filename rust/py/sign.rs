@@ -4,10 +4,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PyString, PyTuple};
 
 use super::errors::{invalid, PyResultExt};
+use super::spec::PySide;
 use crate::sign::binance::BinanceSigner;
 use crate::sign::bybit::BybitSigner;
 use crate::sign::kraken::KrakenSigner;
 use crate::sign::okx::OkxSigner;
+use crate::sign::polymarket::{OrderArgs, PolymarketSigner, SignatureType, SignedOrder};
 use crate::sign::{Param, SignedRequest, SENSITIVE_HEADERS};
 
 fn param(k: &str, v: &Bound<'_, PyAny>) -> PyResult<Param> {
@@ -239,5 +241,202 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyOkxSigner>()?;
     m.add_class::<PyKrakenSigner>()?;
     m.add("SENSITIVE_HEADERS", SENSITIVE_HEADERS.to_vec())?;
+    register_polymarket(m)
+}
+
+/// A signed CLOB V2 order: its fields, signature and EIP-712 hash (the venue's order id).
+#[pyclass(module = "trader._core", name = "PolymarketOrder", frozen)]
+pub(crate) struct PyPolymarketOrder {
+    inner: SignedOrder,
+}
+
+#[pymethods]
+impl PyPolymarketOrder {
+    #[getter]
+    fn salt(&self) -> u64 {
+        self.inner.salt
+    }
+    #[getter]
+    fn maker(&self) -> &str {
+        &self.inner.maker
+    }
+    #[getter]
+    fn signer(&self) -> &str {
+        &self.inner.signer
+    }
+    #[getter]
+    fn token_id(&self) -> &str {
+        &self.inner.token_id
+    }
+    #[getter]
+    fn maker_amount(&self) -> u128 {
+        self.inner.maker_amount
+    }
+    #[getter]
+    fn taker_amount(&self) -> u128 {
+        self.inner.taker_amount
+    }
+    #[getter]
+    fn side(&self) -> PySide {
+        self.inner.side.into()
+    }
+    #[getter]
+    fn signature_type(&self) -> u8 {
+        self.inner.signature_type as u8
+    }
+    #[getter]
+    fn timestamp_ms(&self) -> u64 {
+        self.inner.timestamp_ms
+    }
+    #[getter]
+    fn expiration(&self) -> u64 {
+        self.inner.expiration
+    }
+    #[getter]
+    fn signature(&self) -> &str {
+        &self.inner.signature
+    }
+    #[getter]
+    fn hash(&self) -> &str {
+        &self.inner.hash
+    }
+    /// The `POST /order` JSON body, as py-clob-client-v2 serializes it.
+    #[pyo3(signature = (owner, order_type="GTC", post_only=false, defer_exec=false))]
+    fn body(&self, owner: &str, order_type: &str, post_only: bool, defer_exec: bool) -> String {
+        self.inner.body(owner, order_type, post_only, defer_exec)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "PolymarketOrder(hash={}, side={:?}, maker_amount={}, taker_amount={})",
+            self.inner.hash, self.inner.side, self.inner.maker_amount, self.inner.taker_amount
+        )
+    }
+}
+
+/// Polymarket wallet signer: CLOB V2 orders (EIP-712), L1 and L2 headers. Keys stay inside.
+#[pyclass(module = "trader._core", name = "PolymarketSigner")]
+pub(crate) struct PyPolymarketSigner {
+    inner: PolymarketSigner,
+}
+
+fn sig_type(v: u8) -> PyResult<SignatureType> {
+    Ok(match v {
+        0 => SignatureType::Eoa,
+        1 => SignatureType::PolyProxy,
+        2 => SignatureType::PolyGnosisSafe,
+        _ => return Err(invalid(format!("signature_type {v} is not EOA (0), POLY_PROXY (1) or POLY_GNOSIS_SAFE (2)"))),
+    })
+}
+
+#[pymethods]
+impl PyPolymarketSigner {
+    #[new]
+    #[pyo3(signature = (private_key, *, chain_id=137, signature_type=0, funder=None))]
+    fn new(private_key: &str, chain_id: u64, signature_type: u8, funder: Option<&str>) -> PyResult<Self> {
+        Ok(PyPolymarketSigner {
+            inner: PolymarketSigner::new(private_key, chain_id, sig_type(signature_type)?, funder).py()?,
+        })
+    }
+    /// The signing EOA, EIP-55 checksummed.
+    #[getter]
+    fn address(&self) -> &str {
+        self.inner.address()
+    }
+    /// The address holding the funds (the maker): the EOA itself, or the proxy / Safe.
+    #[getter]
+    fn funder(&self) -> &str {
+        self.inner.funder()
+    }
+    fn set_api_creds(&mut self, api_key: &str, secret: &str, passphrase: &str) -> PyResult<()> {
+        self.inner.set_api_creds(api_key, secret, passphrase).py()
+    }
+    #[pyo3(signature = (timestamp_s, nonce=0))]
+    fn l1_headers(&self, timestamp_s: u64, nonce: u64) -> PyResult<Vec<(String, String)>> {
+        self.inner.l1_headers(timestamp_s, nonce).py()
+    }
+    #[pyo3(signature = (timestamp_s, method, path, body=None))]
+    fn l2_headers(
+        &self,
+        timestamp_s: u64,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> PyResult<Vec<(String, String)>> {
+        self.inner.l2_headers(timestamp_s, method, path, body.unwrap_or_default()).py()
+    }
+    #[pyo3(signature = (token_id, price, size, side, *, tick_size, neg_risk, salt, timestamp_ms, expiration=0, metadata=None, builder=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn order(
+        &self,
+        token_id: &str,
+        price: &str,
+        size: &str,
+        side: PySide,
+        tick_size: &str,
+        neg_risk: bool,
+        salt: u64,
+        timestamp_ms: u64,
+        expiration: u64,
+        metadata: Option<&str>,
+        builder: Option<&str>,
+    ) -> PyResult<PyPolymarketOrder> {
+        let a = OrderArgs {
+            token_id,
+            price,
+            size,
+            side: side.into(),
+            tick_size,
+            neg_risk,
+            salt,
+            timestamp_ms,
+            expiration,
+            metadata,
+            builder,
+        };
+        Ok(PyPolymarketOrder { inner: self.inner.order(&a).py()? })
+    }
+    /// `POST /order`: sign the order, serialize the body once and sign that body for the L2 headers.
+    #[pyo3(signature = (token_id, price, size, side, *, tick_size, neg_risk, salt, timestamp_ms, timestamp_s, order_type="GTC", post_only=false, defer_exec=false, expiration=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn post_order(
+        &self,
+        token_id: &str,
+        price: &str,
+        size: &str,
+        side: PySide,
+        tick_size: &str,
+        neg_risk: bool,
+        salt: u64,
+        timestamp_ms: u64,
+        timestamp_s: u64,
+        order_type: &str,
+        post_only: bool,
+        defer_exec: bool,
+        expiration: u64,
+    ) -> PyResult<(PyPolymarketOrder, PySignedRequest)> {
+        let a = OrderArgs {
+            token_id,
+            price,
+            size,
+            side: side.into(),
+            tick_size,
+            neg_risk,
+            salt,
+            timestamp_ms,
+            expiration,
+            metadata: None,
+            builder: None,
+        };
+        let (o, r) = self.inner.post_order(&a, order_type, post_only, defer_exec, timestamp_s).py()?;
+        Ok((PyPolymarketOrder { inner: o }, wrap(r)))
+    }
+    fn __repr__(&self) -> String {
+        format!("PolymarketSigner(address={})", self.inner.address())
+    }
+}
+
+pub(crate) fn register_polymarket(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyPolymarketOrder>()?;
+    m.add_class::<PyPolymarketSigner>()?;
     Ok(())
 }

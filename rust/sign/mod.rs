@@ -8,8 +8,10 @@ pub mod binance;
 pub mod bybit;
 pub mod crypto;
 pub mod encode;
+pub mod eth;
 pub mod kraken;
 pub mod okx;
+pub mod polymarket;
 pub mod secret;
 
 pub use encode::Param;
