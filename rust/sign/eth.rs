@@ -1,7 +1,8 @@
 //! Ethereum primitives for Polymarket: keccak-256, secp256k1 keys and recoverable signatures, EIP-55
 //! addresses and EIP-712 digests.
 
-use k256::ecdsa::SigningKey;
+use secp256k1::ecdsa::RecoverableSignature;
+use secp256k1::{Message, PublicKey, Secp256k1, SecretKey, SignOnly};
 use sha3::{Digest, Keccak256};
 
 use crate::error::{clip, CoreError, CoreResult};
@@ -103,28 +104,32 @@ pub fn eip712_digest(domain: &[u8; 32], struct_hash: &[u8; 32]) -> [u8; 32] {
     keccak(&[b"\x19\x01", domain, struct_hash])
 }
 
-/// A secp256k1 private key (zeroized on drop by k256) and its address.
+/// A secp256k1 private key (erased on drop) and its address, signing through libsecp256k1.
 pub struct EthKey {
-    key: SigningKey,
+    ctx: Secp256k1<SignOnly>,
+    key: SecretKey,
     address: [u8; 20],
 }
 
 impl EthKey {
     /// From 32 bytes of hex (with or without `0x`).
     pub fn from_hex(s: &str) -> CoreResult<EthKey> {
-        let raw = hex_fixed::<32>(s.trim())
+        let mut raw = hex_fixed::<32>(s.trim())
             .ok_or_else(|| CoreError::Credential("private key must be 32 bytes of hex".into()))?;
-        Self::from_bytes(&raw)
+        let k = Self::from_bytes(&raw);
+        zeroize::Zeroize::zeroize(&mut raw);
+        k
     }
 
     pub fn from_bytes(raw: &[u8; 32]) -> CoreResult<EthKey> {
-        let key = SigningKey::from_bytes(raw.into())
+        let ctx = Secp256k1::signing_only();
+        let key = SecretKey::from_slice(raw)
             .map_err(|_| CoreError::Credential("private key is not a valid secp256k1 scalar".into()))?;
-        let point = key.verifying_key().to_encoded_point(false);
-        let h = keccak(&[&point.as_bytes()[1..]]);
+        let public = PublicKey::from_secret_key(&ctx, &key).serialize_uncompressed();
+        let h = keccak(&[&public[1..]]);
         let mut address = [0u8; 20];
         address.copy_from_slice(&h[12..]);
-        Ok(EthKey { key, address })
+        Ok(EthKey { ctx, key, address })
     }
 
     pub fn address(&self) -> &[u8; 20] {
@@ -133,14 +138,18 @@ impl EthKey {
 
     /// A recoverable signature `r || s || v` with `v` in {27, 28} (low-S, RFC 6979), as eth-account makes.
     pub fn sign_hash(&self, digest: &[u8; 32]) -> CoreResult<[u8; 65]> {
-        let (sig, rec) = self
-            .key
-            .sign_prehash_recoverable(digest)
-            .map_err(|_| CoreError::Credential("secp256k1 signing failed".into()))?;
+        let sig: RecoverableSignature = self.ctx.sign_ecdsa_recoverable(&Message::from_digest(*digest), &self.key);
+        let (rec, rs) = sig.serialize_compact();
         let mut out = [0u8; 65];
-        out[..64].copy_from_slice(&sig.to_bytes());
-        out[64] = 27 + rec.to_byte();
+        out[..64].copy_from_slice(&rs);
+        out[64] = 27 + u8::try_from(rec.to_i32()).map_err(|_| CoreError::Credential("bad recovery id".into()))?;
         Ok(out)
+    }
+}
+
+impl Drop for EthKey {
+    fn drop(&mut self) {
+        self.key.non_secure_erase();
     }
 }
 
