@@ -18,6 +18,7 @@ __all__ = [
     "BookNotReadyError",
     "BookState",
     "BybitSigner",
+    "CoinbaseSigner",
     "CredentialError",
     "Denial",
     "DenyReason",
@@ -498,6 +499,9 @@ class BinanceSigner:
     """Binance HMAC-SHA256 signer (spot, USD-M futures, margin). The secret stays inside."""
 
     def __new__(cls, api_key: str, secret: str) -> Self: ...
+    @staticmethod
+    def ed25519(api_key: str, private_key_pem: str) -> BinanceSigner:
+        """A signer for an Ed25519 API key (PKCS#8 PEM private key): base64 signatures."""
     def sign(
         self,
         method: str,
@@ -509,7 +513,7 @@ class BinanceSigner:
         """Params plus recvWindow and timestamp, sorted by name, form-encoded into the query string,
         signed, and `signature` appended. The body is empty."""
     def signature(self, payload: bytes) -> str:
-        """Hex HMAC-SHA256 of an exact payload (WebSocket API requests)."""
+        """The signature of an exact payload (WebSocket API requests): hex HMAC-SHA256, or base64 Ed25519."""
 
 @final
 class BybitSigner:
@@ -638,3 +642,16 @@ class PolymarketSigner:
         expiration: int = 0,
     ) -> tuple[PolymarketOrder, SignedRequest]:
         """`POST /order`: the signed order, its body serialized once, and L2 headers over that body."""
+
+@final
+class CoinbaseSigner:
+    """Coinbase Advanced Trade (CDP keys): a fresh JWT per request, ES256 for EC keys (PEM) or EdDSA for
+    Ed25519 keys (base64), with coinbase-advanced-py's header and claims. The key stays inside."""
+
+    def __new__(cls, api_key: str, private_key: str, *, host: str = "api.coinbase.com") -> Self: ...
+    @property
+    def algorithm(self) -> str: ...
+    def jwt(self, uri: str | None, now_s: int, nonce: str) -> str:
+        """A JWT for a REST `uri` ("GET api.coinbase.com/api/v3/..."), or for the WebSocket (`None`)."""
+    def sign(self, method: str, path: str, params: Sequence[_Param], now_s: int, nonce: str) -> SignedRequest:
+        """`Authorization: Bearer <jwt>`; GET/DELETE params in the query, others as a JSON body."""

@@ -7,6 +7,7 @@ use super::errors::{invalid, PyResultExt};
 use super::spec::PySide;
 use crate::sign::binance::BinanceSigner;
 use crate::sign::bybit::BybitSigner;
+use crate::sign::coinbase::CoinbaseSigner;
 use crate::sign::kraken::KrakenSigner;
 use crate::sign::okx::OkxSigner;
 use crate::sign::polymarket::{OrderArgs, PolymarketSigner, SignatureType, SignedOrder};
@@ -111,6 +112,11 @@ impl PyBinanceSigner {
     #[new]
     fn new(api_key: &str, secret: &str) -> PyResult<Self> {
         Ok(PyBinanceSigner { inner: BinanceSigner::new(api_key, secret).py()? })
+    }
+    /// A signer for an Ed25519 API key (PKCS#8 PEM private key).
+    #[staticmethod]
+    fn ed25519(api_key: &str, private_key_pem: &str) -> PyResult<Self> {
+        Ok(PyBinanceSigner { inner: BinanceSigner::new_ed25519(api_key, private_key_pem).py()? })
     }
     /// Sort the params with recvWindow and timestamp, sign the exact query string, append signature.
     #[pyo3(signature = (method, path, params, timestamp_ms, recv_window_ms=None))]
@@ -435,7 +441,46 @@ impl PyPolymarketSigner {
     }
 }
 
+/// Coinbase Advanced Trade signer: a fresh JWT per request (ES256 or EdDSA).
+#[pyclass(module = "trader._core", name = "CoinbaseSigner", frozen)]
+pub(crate) struct PyCoinbaseSigner {
+    inner: CoinbaseSigner,
+}
+
+#[pymethods]
+impl PyCoinbaseSigner {
+    #[new]
+    #[pyo3(signature = (api_key, private_key, *, host="api.coinbase.com"))]
+    fn new(api_key: &str, private_key: &str, host: &str) -> PyResult<Self> {
+        Ok(PyCoinbaseSigner { inner: CoinbaseSigner::new(api_key, private_key, host).py()? })
+    }
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        self.inner.algorithm()
+    }
+    /// A JWT for a REST `uri` ("GET api.coinbase.com/api/v3/brokerage/accounts"), or for the WebSocket.
+    #[pyo3(signature = (uri, now_s, nonce))]
+    fn jwt(&self, uri: Option<&str>, now_s: u64, nonce: &str) -> PyResult<String> {
+        self.inner.jwt(uri, now_s, nonce).py()
+    }
+    fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Bound<'_, PyAny>,
+        now_s: u64,
+        nonce: &str,
+    ) -> PyResult<PySignedRequest> {
+        let p = self::params(params)?;
+        Ok(wrap(self.inner.sign(method, path, &p, now_s, nonce).py()?))
+    }
+    fn __repr__(&self) -> String {
+        format!("CoinbaseSigner({}, ***)", self.inner.algorithm())
+    }
+}
+
 pub(crate) fn register_polymarket(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyCoinbaseSigner>()?;
     m.add_class::<PyPolymarketOrder>()?;
     m.add_class::<PyPolymarketSigner>()?;
     Ok(())

@@ -48,7 +48,7 @@ pub fn form(params: &[(String, Param)]) -> String {
     out
 }
 
-fn json_str(out: &mut String, s: &str) {
+pub(crate) fn json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -6,6 +6,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod coinbase;
 pub mod crypto;
 pub mod encode;
 pub mod eth;
