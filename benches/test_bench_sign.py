@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from trader.core import BinanceSigner, BybitSigner, KrakenSigner, OkxSigner
+from trader.core import BinanceSigner, BybitSigner, CoinbaseSigner, KrakenSigner, OkxSigner
 
 KEY = "k" * 64
 SECRET = "s" * 64
@@ -129,3 +129,44 @@ def test_krakenex_sign(benchmark: Any) -> None:
 
     benchmark.extra_info.update(role="baseline")
     assert benchmark(run)["API-Sign"]
+
+
+@pytest.mark.benchmark(group="sign.coinbase_jwt")
+def test_ours_coinbase_jwt(benchmark: Any) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    s = CoinbaseSigner("organizations/0/apiKeys/1", pem)
+    benchmark.extra_info.update(role="ours")
+    r = benchmark(s.sign, "GET", "/api/v3/brokerage/accounts", [], 1_700_000_000, "f" * 64)
+    assert dict(r.headers)["Authorization"].startswith("Bearer ")
+
+
+@pytest.mark.benchmark(group="sign.coinbase_jwt")
+def test_coinbase_advanced_py_jwt(benchmark: Any) -> None:
+    from coinbase import jwt_generator
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    uri = jwt_generator.format_jwt_uri("GET", "/api/v3/brokerage/accounts")
+    benchmark.extra_info.update(role="baseline")
+    token = benchmark(jwt_generator.build_rest_jwt, uri, "organizations/0/apiKeys/1", pem)
+    assert token.count(".") == 2
