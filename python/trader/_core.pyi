@@ -12,6 +12,7 @@ __version__: str
 
 __all__ = [
     "SENSITIVE_HEADERS",
+    "AlpacaSigner",
     "Approval",
     "BinanceSigner",
     "Book",
@@ -24,6 +25,7 @@ __all__ = [
     "DenyReason",
     "InstrumentSpec",
     "InvalidInputError",
+    "Keystore",
     "KillSwitchLatchedError",
     "KrakenSigner",
     "OkxSigner",
@@ -476,6 +478,29 @@ SENSITIVE_HEADERS: list[str]
 """Header names whose values are credentials; redacted in every repr."""
 
 @final
+class Keystore:
+    """Secret material from an encrypted keystore (Web3 Secret Storage v3: scrypt or PBKDF2, AES-128-CTR).
+
+    Decrypted in Rust and handed to signers in place of a `str`; the plaintext never comes back to Python.
+    """
+
+    @staticmethod
+    def decrypt(keystore_json: str, password: str) -> Keystore:
+        """Raises `CredentialError` on a wrong password (MAC mismatch) or a malformed document."""
+    @staticmethod
+    def encrypt(
+        plaintext: str,
+        password: str,
+        *,
+        salt: bytes,
+        iv: bytes,
+        log_n: int = 18,
+        id: str = "00000000-0000-4000-8000-000000000000",
+    ) -> str:
+        """Keystore v3 JSON for `plaintext` (any length) with scrypt n = 2^log_n, r = 8, p = 1.
+        `salt` (32 bytes) and `iv` (16 bytes) must be fresh random bytes (`os.urandom`)."""
+
+@final
 class SignedRequest:
     """A request ready to send: what was signed is exactly what goes out."""
 
@@ -498,9 +523,9 @@ class SignedRequest:
 class BinanceSigner:
     """Binance HMAC-SHA256 signer (spot, USD-M futures, margin). The secret stays inside."""
 
-    def __new__(cls, api_key: str, secret: str) -> Self: ...
+    def __new__(cls, api_key: str, secret: str | Keystore) -> Self: ...
     @staticmethod
-    def ed25519(api_key: str, private_key_pem: str) -> BinanceSigner:
+    def ed25519(api_key: str, private_key_pem: str | Keystore) -> BinanceSigner:
         """A signer for an Ed25519 API key (PKCS#8 PEM private key): base64 signatures."""
     def sign(
         self,
@@ -519,7 +544,7 @@ class BinanceSigner:
 class BybitSigner:
     """Bybit v5 HMAC-SHA256 signer."""
 
-    def __new__(cls, api_key: str, secret: str) -> Self: ...
+    def __new__(cls, api_key: str, secret: str | Keystore) -> Self: ...
     def sign(
         self,
         method: str,
@@ -536,7 +561,9 @@ class BybitSigner:
 class OkxSigner:
     """OKX v5 signer: base64 HMAC-SHA256 of `timestamp + METHOD + requestPath + body`."""
 
-    def __new__(cls, api_key: str, secret: str, passphrase: str, *, simulated: bool = False) -> Self: ...
+    def __new__(
+        cls, api_key: str, secret: str | Keystore, passphrase: str | Keystore, *, simulated: bool = False
+    ) -> Self: ...
     def sign(self, method: str, path: str, params: Sequence[_Param], timestamp_ms: int) -> SignedRequest:
         """GET/DELETE: params in the query string (given order); POST: compact JSON body. OK-ACCESS-*
         headers with an ISO-8601 millisecond timestamp, and x-simulated-trading."""
@@ -549,7 +576,7 @@ class KrakenSigner:
     """Kraken spot REST signer. Nonces are max(now in ms, last + 1): strictly increasing even when the
     clock steps back; persist `last_nonce` and pass it back after a restart."""
 
-    def __new__(cls, api_key: str, secret: str, *, last_nonce: int = 0) -> Self: ...
+    def __new__(cls, api_key: str, secret: str | Keystore, *, last_nonce: int = 0) -> Self: ...
     @property
     def last_nonce(self) -> int: ...
     def sign(self, path: str, params: Sequence[_Param], now_ns: int) -> SignedRequest:
@@ -596,13 +623,18 @@ class PolymarketSigner:
     need `funder`, the proxy or Safe address). The private key and API secret stay inside."""
 
     def __new__(
-        cls, private_key: str, *, chain_id: int = 137, signature_type: int = 0, funder: str | None = None
+        cls,
+        private_key: str | Keystore,
+        *,
+        chain_id: int = 137,
+        signature_type: int = 0,
+        funder: str | None = None,
     ) -> Self: ...
     @property
     def address(self) -> str: ...
     @property
     def funder(self) -> str: ...
-    def set_api_creds(self, api_key: str, secret: str, passphrase: str) -> None: ...
+    def set_api_creds(self, api_key: str, secret: str | Keystore, passphrase: str | Keystore) -> None: ...
     def l1_headers(self, timestamp_s: int, nonce: int = 0) -> list[tuple[str, str]]: ...
     def l2_headers(
         self, timestamp_s: int, method: str, path: str, body: bytes | None = None
@@ -648,10 +680,20 @@ class CoinbaseSigner:
     """Coinbase Advanced Trade (CDP keys): a fresh JWT per request, ES256 for EC keys (PEM) or EdDSA for
     Ed25519 keys (base64), with coinbase-advanced-py's header and claims. The key stays inside."""
 
-    def __new__(cls, api_key: str, private_key: str, *, host: str = "api.coinbase.com") -> Self: ...
+    def __new__(
+        cls, api_key: str, private_key: str | Keystore, *, host: str = "api.coinbase.com"
+    ) -> Self: ...
     @property
     def algorithm(self) -> str: ...
     def jwt(self, uri: str | None, now_s: int, nonce: str) -> str:
         """A JWT for a REST `uri` ("GET api.coinbase.com/api/v3/..."), or for the WebSocket (`None`)."""
     def sign(self, method: str, path: str, params: Sequence[_Param], now_s: int, nonce: str) -> SignedRequest:
         """`Authorization: Bearer <jwt>`; GET/DELETE params in the query, others as a JSON body."""
+
+@final
+class AlpacaSigner:
+    """Alpaca key headers. The secret is held in Rust and only leaves in the header it must be sent in."""
+
+    def __new__(cls, key_id: str, secret: str | Keystore) -> Self: ...
+    def headers(self) -> list[tuple[str, str]]:
+        """[("APCA-API-KEY-ID", key_id), ("APCA-API-SECRET-KEY", secret)]"""

@@ -5,6 +5,7 @@ one seam.
 """
 
 from trader._core import (
+    AlpacaSigner,
     Approval,
     BinanceSigner,
     Book,
@@ -17,6 +18,7 @@ from trader._core import (
     DenyReason,
     InstrumentSpec,
     InvalidInputError,
+    Keystore,
     KillSwitchLatchedError,
     KrakenSigner,
     OkxSigner,
@@ -42,6 +44,7 @@ from trader._core import (
 from trader._core import __version__ as core_version
 
 __all__ = [
+    "AlpacaSigner",
     "Approval",
     "BinanceSigner",
     "Book",
@@ -54,6 +57,7 @@ __all__ = [
     "DenyReason",
     "InstrumentSpec",
     "InvalidInputError",
+    "Keystore",
     "KillSwitchLatchedError",
     "KrakenSigner",
     "OkxSigner",

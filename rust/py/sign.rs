@@ -11,7 +11,8 @@ use crate::sign::coinbase::CoinbaseSigner;
 use crate::sign::kraken::KrakenSigner;
 use crate::sign::okx::OkxSigner;
 use crate::sign::polymarket::{OrderArgs, PolymarketSigner, SignatureType, SignedOrder};
-use crate::sign::{Param, SignedRequest, SENSITIVE_HEADERS};
+use crate::sign::{keystore, Param, Secret, SignedRequest, SENSITIVE_HEADERS};
+use zeroize::Zeroizing;
 
 fn param(k: &str, v: &Bound<'_, PyAny>) -> PyResult<Param> {
     if let Ok(s) = v.downcast::<PyString>() {
@@ -53,6 +54,50 @@ fn params(items: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Param)>> {
         out.push(pair(&item?)?);
     }
     Ok(out)
+}
+
+/// Secret material from an encrypted keystore (v3). Decrypted in Rust; the plaintext never comes back.
+#[pyclass(module = "trader._core", name = "Keystore", frozen)]
+pub(crate) struct PyKeystore {
+    secret: Secret,
+}
+
+#[pymethods]
+impl PyKeystore {
+    /// Decrypt a keystore v3 JSON document (scrypt or PBKDF2, AES-128-CTR) with `password`.
+    #[staticmethod]
+    fn decrypt(keystore_json: &str, password: &str) -> PyResult<Self> {
+        Ok(PyKeystore { secret: keystore::decrypt(keystore_json.as_bytes(), password.as_bytes()).py()? })
+    }
+    /// Encrypt `plaintext` (an API secret, a private key) as keystore v3 JSON with scrypt (n = 2^log_n).
+    /// `salt` (32 bytes) and `iv` (16 bytes) must be fresh random bytes, e.g. `os.urandom`.
+    #[staticmethod]
+    #[pyo3(signature = (plaintext, password, *, salt, iv, log_n=18, id="00000000-0000-4000-8000-000000000000"))]
+    fn encrypt(plaintext: &str, password: &str, salt: &[u8], iv: &[u8], log_n: u8, id: &str) -> PyResult<String> {
+        let salt: &[u8; 32] = salt.try_into().map_err(|_| invalid("salt must be 32 bytes"))?;
+        let iv: &[u8; 16] = iv.try_into().map_err(|_| invalid("iv must be 16 bytes"))?;
+        keystore::encrypt(plaintext.as_bytes(), password.as_bytes(), salt, iv, log_n, id).py()
+    }
+    fn __repr__(&self) -> &'static str {
+        "Keystore(***)"
+    }
+}
+
+/// A secret given as text or as a decrypted `Keystore`.
+fn secret_text(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Zeroizing<String>> {
+    if let Ok(s) = v.downcast::<PyString>() {
+        return Ok(Zeroizing::new(s.to_str()?.to_owned()));
+    }
+    if let Ok(k) = v.downcast::<PyKeystore>() {
+        let bytes = k.get().secret.expose();
+        if what == "private key" && bytes.len() == 32 {
+            return Ok(Zeroizing::new(crate::sign::crypto::hex_lower(bytes)));
+        }
+        return std::str::from_utf8(bytes).map(|t| Zeroizing::new(t.to_owned())).map_err(|_| {
+            super::errors::to_py(crate::error::CoreError::Credential(format!("keystore {what} is not text")))
+        });
+    }
+    Err(invalid(format!("{what} must be a str or a Keystore")))
 }
 
 /// A request ready to send: method, path, query string, body bytes and headers.
@@ -110,13 +155,14 @@ pub(crate) struct PyBinanceSigner {
 #[pymethods]
 impl PyBinanceSigner {
     #[new]
-    fn new(api_key: &str, secret: &str) -> PyResult<Self> {
-        Ok(PyBinanceSigner { inner: BinanceSigner::new(api_key, secret).py()? })
+    fn new(api_key: &str, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(PyBinanceSigner { inner: BinanceSigner::new(api_key, &secret_text(secret, "secret")?).py()? })
     }
     /// A signer for an Ed25519 API key (PKCS#8 PEM private key).
     #[staticmethod]
-    fn ed25519(api_key: &str, private_key_pem: &str) -> PyResult<Self> {
-        Ok(PyBinanceSigner { inner: BinanceSigner::new_ed25519(api_key, private_key_pem).py()? })
+    fn ed25519(api_key: &str, private_key_pem: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let pem = secret_text(private_key_pem, "secret")?;
+        Ok(PyBinanceSigner { inner: BinanceSigner::new_ed25519(api_key, &pem).py()? })
     }
     /// Sort the params with recvWindow and timestamp, sign the exact query string, append signature.
     #[pyo3(signature = (method, path, params, timestamp_ms, recv_window_ms=None))]
@@ -149,8 +195,8 @@ pub(crate) struct PyBybitSigner {
 #[pymethods]
 impl PyBybitSigner {
     #[new]
-    fn new(api_key: &str, secret: &str) -> PyResult<Self> {
-        Ok(PyBybitSigner { inner: BybitSigner::new(api_key, secret).py()? })
+    fn new(api_key: &str, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(PyBybitSigner { inner: BybitSigner::new(api_key, &secret_text(secret, "secret")?).py()? })
     }
     #[pyo3(signature = (method, path, params, timestamp_ms, recv_window_ms=5000))]
     fn sign(
@@ -183,8 +229,9 @@ pub(crate) struct PyOkxSigner {
 impl PyOkxSigner {
     #[new]
     #[pyo3(signature = (api_key, secret, passphrase, *, simulated=false))]
-    fn new(api_key: &str, secret: &str, passphrase: &str, simulated: bool) -> PyResult<Self> {
-        Ok(PyOkxSigner { inner: OkxSigner::new(api_key, secret, passphrase, simulated).py()? })
+    fn new(api_key: &str, secret: &Bound<'_, PyAny>, passphrase: &Bound<'_, PyAny>, simulated: bool) -> PyResult<Self> {
+        let (secret, passphrase) = (secret_text(secret, "secret")?, secret_text(passphrase, "passphrase")?);
+        Ok(PyOkxSigner { inner: OkxSigner::new(api_key, &secret, &passphrase, simulated).py()? })
     }
     fn sign(
         &self,
@@ -219,8 +266,8 @@ pub(crate) struct PyKrakenSigner {
 impl PyKrakenSigner {
     #[new]
     #[pyo3(signature = (api_key, secret, *, last_nonce=0))]
-    fn new(api_key: &str, secret: &str, last_nonce: u64) -> PyResult<Self> {
-        Ok(PyKrakenSigner { inner: KrakenSigner::new(api_key, secret, last_nonce).py()? })
+    fn new(api_key: &str, secret: &Bound<'_, PyAny>, last_nonce: u64) -> PyResult<Self> {
+        Ok(PyKrakenSigner { inner: KrakenSigner::new(api_key, &secret_text(secret, "secret")?, last_nonce).py()? })
     }
     /// The last nonce used: persist it and pass it back as `last_nonce` after a restart.
     #[getter]
@@ -338,10 +385,9 @@ fn sig_type(v: u8) -> PyResult<SignatureType> {
 impl PyPolymarketSigner {
     #[new]
     #[pyo3(signature = (private_key, *, chain_id=137, signature_type=0, funder=None))]
-    fn new(private_key: &str, chain_id: u64, signature_type: u8, funder: Option<&str>) -> PyResult<Self> {
-        Ok(PyPolymarketSigner {
-            inner: PolymarketSigner::new(private_key, chain_id, sig_type(signature_type)?, funder).py()?,
-        })
+    fn new(private_key: &Bound<'_, PyAny>, chain_id: u64, signature_type: u8, funder: Option<&str>) -> PyResult<Self> {
+        let key = secret_text(private_key, "private key")?;
+        Ok(PyPolymarketSigner { inner: PolymarketSigner::new(&key, chain_id, sig_type(signature_type)?, funder).py()? })
     }
     /// The signing EOA, EIP-55 checksummed.
     #[getter]
@@ -353,8 +399,14 @@ impl PyPolymarketSigner {
     fn funder(&self) -> &str {
         self.inner.funder()
     }
-    fn set_api_creds(&mut self, api_key: &str, secret: &str, passphrase: &str) -> PyResult<()> {
-        self.inner.set_api_creds(api_key, secret, passphrase).py()
+    fn set_api_creds(
+        &mut self,
+        api_key: &str,
+        secret: &Bound<'_, PyAny>,
+        passphrase: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (secret, passphrase) = (secret_text(secret, "secret")?, secret_text(passphrase, "passphrase")?);
+        self.inner.set_api_creds(api_key, &secret, &passphrase).py()
     }
     #[pyo3(signature = (timestamp_s, nonce=0))]
     fn l1_headers(&self, timestamp_s: u64, nonce: u64) -> PyResult<Vec<(String, String)>> {
@@ -451,8 +503,9 @@ pub(crate) struct PyCoinbaseSigner {
 impl PyCoinbaseSigner {
     #[new]
     #[pyo3(signature = (api_key, private_key, *, host="api.coinbase.com"))]
-    fn new(api_key: &str, private_key: &str, host: &str) -> PyResult<Self> {
-        Ok(PyCoinbaseSigner { inner: CoinbaseSigner::new(api_key, private_key, host).py()? })
+    fn new(api_key: &str, private_key: &Bound<'_, PyAny>, host: &str) -> PyResult<Self> {
+        let key = secret_text(private_key, "secret")?;
+        Ok(PyCoinbaseSigner { inner: CoinbaseSigner::new(api_key, &key, host).py()? })
     }
     #[getter]
     fn algorithm(&self) -> &'static str {
@@ -479,8 +532,40 @@ impl PyCoinbaseSigner {
     }
 }
 
+/// Alpaca key headers (APCA-API-KEY-ID / APCA-API-SECRET-KEY). The secret is sent as is.
+#[pyclass(module = "trader._core", name = "AlpacaSigner", frozen)]
+pub(crate) struct PyAlpacaSigner {
+    key_id: String,
+    secret: Secret,
+}
+
+#[pymethods]
+impl PyAlpacaSigner {
+    #[new]
+    fn new(key_id: &str, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let text = secret_text(secret, "secret")?;
+        Ok(PyAlpacaSigner {
+            key_id: crate::sign::binance::api_key("alpaca", key_id).py()?,
+            secret: Secret::new("alpaca api secret", text.as_bytes().to_vec()).py()?,
+        })
+    }
+    /// The two authentication headers.
+    fn headers(&self) -> PyResult<Vec<(String, String)>> {
+        let secret = std::str::from_utf8(self.secret.expose()).map_err(|_| invalid("alpaca secret is not text"))?;
+        Ok(vec![
+            ("APCA-API-KEY-ID".to_owned(), self.key_id.clone()),
+            ("APCA-API-SECRET-KEY".to_owned(), secret.to_owned()),
+        ])
+    }
+    fn __repr__(&self) -> &'static str {
+        "AlpacaSigner(***)"
+    }
+}
+
 pub(crate) fn register_polymarket(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyAlpacaSigner>()?;
     m.add_class::<PyCoinbaseSigner>()?;
+    m.add_class::<PyKeystore>()?;
     m.add_class::<PyPolymarketOrder>()?;
     m.add_class::<PyPolymarketSigner>()?;
     Ok(())

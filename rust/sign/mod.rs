@@ -10,6 +10,7 @@ pub mod coinbase;
 pub mod crypto;
 pub mod encode;
 pub mod eth;
+pub mod keystore;
 pub mod kraken;
 pub mod okx;
 pub mod polymarket;

@@ -16,7 +16,7 @@ impl Secret {
         Ok(Secret(bytes))
     }
 
-    pub(crate) fn expose(&self) -> &[u8] {
+    pub fn expose(&self) -> &[u8] {
         &self.0
     }
 }
