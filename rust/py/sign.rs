@@ -377,7 +377,12 @@ fn sig_type(v: u8) -> PyResult<SignatureType> {
         0 => SignatureType::Eoa,
         1 => SignatureType::PolyProxy,
         2 => SignatureType::PolyGnosisSafe,
-        _ => return Err(invalid(format!("signature_type {v} is not EOA (0), POLY_PROXY (1) or POLY_GNOSIS_SAFE (2)"))),
+        3 => SignatureType::Poly1271,
+        _ => {
+            return Err(invalid(format!(
+                "signature_type {v} is not EOA (0), POLY_PROXY (1), POLY_GNOSIS_SAFE (2) or POLY_1271 (3)"
+            )))
+        }
     })
 }
 

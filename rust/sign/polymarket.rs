@@ -21,6 +21,8 @@ const DOMAIN_TYPE: &str = "EIP712Domain(string name,string version,uint256 chain
 const AUTH_DOMAIN_TYPE: &str = "EIP712Domain(string name,string version,uint256 chainId)";
 const AUTH_TYPE: &str = "ClobAuth(address address,string timestamp,uint256 nonce,string message)";
 const EXCHANGE_NAME: &str = "Polymarket CTF Exchange";
+const TYPED_DATA_SIGN: &str = "TypedDataSign(Order contents,string name,string version,uint256 chainId,\
+address verifyingContract,bytes32 salt)";
 /// CLOB V2 exchange contracts (the same on Polygon 137 and Amoy 80002).
 pub const EXCHANGE_V2: &str = "0xE111180000d2663C0091e4f400237545B87B996B";
 pub const NEG_RISK_EXCHANGE_V2: &str = "0xe2222d279d744050d28e00520010520000310F59";
@@ -32,6 +34,9 @@ pub enum SignatureType {
     Eoa = 0,
     PolyProxy = 1,
     PolyGnosisSafe = 2,
+    /// ERC-1271 smart-contract wallets (Polymarket deposit wallets): the EOA signs an ERC-7739
+    /// `TypedDataSign` wrapper and the signature carries the domain, contents hash and type string.
+    Poly1271 = 3,
 }
 
 /// Price decimals and amount decimals per tick size (py-clob-client-v2 `ROUNDING_CONFIG`; size has 2).
@@ -328,11 +333,12 @@ impl PolymarketSigner {
             Side::Buy => 0u128,
             Side::Sell => 1,
         };
+        let signer = if self.signature_type == SignatureType::Poly1271 { self.funder } else { *self.key.address() };
         let st = keccak(&[
             &self.order_typehash,
             &u256(u128::from(a.salt)),
             &address_word(&self.funder),
-            &address_word(self.key.address()),
+            &address_word(&signer),
             &token,
             &u256(maker_amount),
             &u256(taker_amount),
@@ -342,12 +348,17 @@ impl PolymarketSigner {
             &metadata,
             &builder,
         ]);
-        let digest = eip712_digest(&self.domains[usize::from(a.neg_risk)], &st);
-        let sig = self.key.sign_hash(&digest)?;
+        let domain = &self.domains[usize::from(a.neg_risk)];
+        let digest = eip712_digest(domain, &st);
+        let signature = if self.signature_type == SignatureType::Poly1271 {
+            self.sign_1271(domain, &st, &signer)?
+        } else {
+            format!("0x{}", hex_lower(&self.key.sign_hash(&digest)?))
+        };
         Ok(SignedOrder {
             salt: a.salt,
             maker: self.funder_str.clone(),
-            signer: self.address.clone(),
+            signer: checksum_address(&signer),
             token_id: a.token_id.to_owned(),
             maker_amount,
             taker_amount,
@@ -357,9 +368,36 @@ impl PolymarketSigner {
             expiration: a.expiration,
             metadata: format!("0x{}", hex_lower(&metadata)),
             builder: format!("0x{}", hex_lower(&builder)),
-            signature: format!("0x{}", hex_lower(&sig)),
+            signature,
             hash: format!("0x{}", hex_lower(&digest)),
         })
+    }
+
+    /// ERC-1271 (ERC-7739 nested typed data) signature as py-clob-client-v2 builds it for POLY_1271:
+    /// the EOA signs `TypedDataSign(contents, "DepositWallet", "1", chainId, wallet, 0)` under the
+    /// exchange domain, and the signature appends the domain separator, the contents hash, the contents
+    /// type string and its 2-byte length.
+    fn sign_1271(&self, app_domain: &[u8; 32], contents: &[u8; 32], wallet: &[u8; 20]) -> CoreResult<String> {
+        let typehash = keccak(&[TYPED_DATA_SIGN.as_bytes(), ORDER_TYPE.as_bytes()]);
+        let st = keccak(&[
+            &typehash,
+            contents,
+            &keccak(&[b"DepositWallet"]),
+            &keccak(&[b"1"]),
+            &u256(u128::from(self.chain_id)),
+            &address_word(wallet),
+            &[0u8; 32],
+        ]);
+        let inner = self.key.sign_hash(&eip712_digest(app_domain, &st))?;
+        let len = u16::try_from(ORDER_TYPE.len()).map_err(|_| CoreError::Overflow("type string"))?;
+        Ok(format!(
+            "0x{}{}{}{}{}",
+            hex_lower(&inner),
+            hex_lower(app_domain),
+            hex_lower(contents),
+            hex_lower(ORDER_TYPE.as_bytes()),
+            hex_lower(&len.to_be_bytes())
+        ))
     }
 
     /// `POST /order`: the signed order's JSON body with L2 headers over exactly those bytes.

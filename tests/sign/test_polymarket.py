@@ -110,7 +110,7 @@ def _sdk_order(
     st.integers(min_value=0, max_value=2**256 - 1),
     st.floats(min_value=0.0, max_value=0.999),
     st.integers(min_value=1_700_000_000_000, max_value=1_900_000_000_000),
-    st.sampled_from([0, 1, 2]),
+    st.sampled_from([0, 1, 2, 3]),
 )
 def test_orders_match_sdk_byte_for_byte(
     key: bytes,
@@ -162,6 +162,8 @@ def test_orders_match_sdk_byte_for_byte(
         order_to_json_v2(sdk, "owner-uuid", "GTC"), separators=(",", ":"), ensure_ascii=False
     )
     assert ours.body("owner-uuid", "GTC") == sdk_body
+    if sig_type == 3:  # ERC-1271: the wallet contract verifies it; the SDK's bytes above are the oracle
+        return
     assert Account._recover_hash(
         bytes.fromhex(ours.hash[2:]), signature=bytes.fromhex(ours.signature[2:])
     ) == (Account.from_key(pk).address)
