@@ -620,7 +620,7 @@ class PolymarketOrder:
 class PolymarketSigner:
     """Polymarket wallet signer: CLOB V2 orders on the CTF and Neg Risk exchanges (EIP-712), L1 ClobAuth
     headers and L2 HMAC headers. Signature types: 0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE, 3 POLY_1271
-    (all but EOA need `funder`: the proxy, Safe or ERC-1271 wallet). The private key and API secret stay inside."""
+    (all but EOA need `funder`: the proxy, Safe or ERC-1271 wallet). Keys stay inside."""
 
     def __new__(
         cls,
