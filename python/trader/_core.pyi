@@ -585,8 +585,16 @@ class KrakenSigner:
 
 @final
 class PolymarketOrder:
-    """A signed CLOB V2 order: fields, EIP-712 signature and hash (the venue's order id)."""
+    """A signed CLOB order (V2, or legacy V1): fields, EIP-712 signature and hash (the venue's order id)."""
 
+    @property
+    def version(self) -> int: ...
+    @property
+    def nonce(self) -> int:
+        """V1 only (0 for V2)."""
+    @property
+    def fee_rate_bps(self) -> int:
+        """V1 only (0 for V2)."""
     @property
     def salt(self) -> int: ...
     @property
@@ -653,9 +661,13 @@ class PolymarketSigner:
         expiration: int = 0,
         metadata: str | None = None,
         builder: str | None = None,
+        version: int = 2,
+        nonce: int = 0,
+        fee_rate_bps: int = 0,
     ) -> PolymarketOrder:
         """Amounts by py-clob-client-v2's rules in exact decimals (price on the tick, size floored to
-        0.01), then the EIP-712 signature for the exchange the market trades on."""
+        0.01), then the EIP-712 signature for the exchange the market trades on. `version=1` signs for the
+        legacy V1 exchange (nonce and fee_rate_bps signed; no timestamp, metadata or builder)."""
     def post_order(
         self,
         token_id: str,

@@ -306,6 +306,18 @@ pub(crate) struct PyPolymarketOrder {
 #[pymethods]
 impl PyPolymarketOrder {
     #[getter]
+    fn version(&self) -> u8 {
+        self.inner.version
+    }
+    #[getter]
+    fn nonce(&self) -> u64 {
+        self.inner.nonce
+    }
+    #[getter]
+    fn fee_rate_bps(&self) -> u64 {
+        self.inner.fee_rate_bps
+    }
+    #[getter]
     fn salt(&self) -> u64 {
         self.inner.salt
     }
@@ -427,7 +439,7 @@ impl PyPolymarketSigner {
     ) -> PyResult<Vec<(String, String)>> {
         self.inner.l2_headers(timestamp_s, method, path, body.unwrap_or_default()).py()
     }
-    #[pyo3(signature = (token_id, price, size, side, *, tick_size, neg_risk, salt, timestamp_ms, expiration=0, metadata=None, builder=None))]
+    #[pyo3(signature = (token_id, price, size, side, *, tick_size, neg_risk, salt, timestamp_ms, expiration=0, metadata=None, builder=None, version=2, nonce=0, fee_rate_bps=0))]
     #[allow(clippy::too_many_arguments)]
     fn order(
         &self,
@@ -442,6 +454,9 @@ impl PyPolymarketSigner {
         expiration: u64,
         metadata: Option<&str>,
         builder: Option<&str>,
+        version: u8,
+        nonce: u64,
+        fee_rate_bps: u64,
     ) -> PyResult<PyPolymarketOrder> {
         let a = OrderArgs {
             token_id,
@@ -455,6 +470,9 @@ impl PyPolymarketSigner {
             expiration,
             metadata,
             builder,
+            version,
+            nonce,
+            fee_rate_bps,
         };
         Ok(PyPolymarketOrder { inner: self.inner.order(&a).py()? })
     }
@@ -489,6 +507,9 @@ impl PyPolymarketSigner {
             expiration,
             metadata: None,
             builder: None,
+            version: 2,
+            nonce: 0,
+            fee_rate_bps: 0,
         };
         let (o, r) = self.inner.post_order(&a, order_type, post_only, defer_exec, timestamp_s).py()?;
         Ok((PyPolymarketOrder { inner: o }, wrap(r)))

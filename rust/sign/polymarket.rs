@@ -26,6 +26,17 @@ address verifyingContract,bytes32 salt)";
 /// CLOB V2 exchange contracts (the same on Polygon 137 and Amoy 80002).
 pub const EXCHANGE_V2: &str = "0xE111180000d2663C0091e4f400237545B87B996B";
 pub const NEG_RISK_EXCHANGE_V2: &str = "0xe2222d279d744050d28e00520010520000310F59";
+const ORDER_TYPE_V1: &str = "Order(uint256 salt,address maker,address signer,address taker,uint256 tokenId,\
+uint256 makerAmount,uint256 takerAmount,uint256 expiration,uint256 nonce,uint256 feeRateBps,uint8 side,\
+uint8 signatureType)";
+/// Legacy CLOB V1 exchanges (domain version "1"); production left V1 on 2026-04-28.
+fn v1_exchanges(chain_id: u64) -> Option<(&'static str, &'static str)> {
+    match chain_id {
+        137 => Some(("0x4bFb41d5B3570DeFd03C39a9A4D8dE6Bd8B8982E", "0xC5d563A36AE78145C45a50134d48A1215220f80a")),
+        80002 => Some(("0xdFE02Eb6733538f8Ea35D585af8DE5958AD99E40", "0xC5d563A36AE78145C45a50134d48A1215220f80a")),
+        _ => None,
+    }
+}
 pub const BYTES32_ZERO: &str = "0x0000000000000000000000000000000000000000000000000000000000000000";
 
 /// How the maker's funds are held (`signatureType`).
@@ -98,6 +109,8 @@ pub fn limit_amounts(side: Side, price: &str, size: &str, tick: &str) -> CoreRes
 /// A signed CLOB V2 order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedOrder {
+    /// Exchange version: 2 (production) or 1 (legacy).
+    pub version: u8,
     pub salt: u64,
     pub maker: String,
     pub signer: String,
@@ -110,6 +123,9 @@ pub struct SignedOrder {
     pub expiration: u64,
     pub metadata: String,
     pub builder: String,
+    /// V1 only.
+    pub nonce: u64,
+    pub fee_rate_bps: u64,
     pub signature: String,
     /// The EIP-712 hash of the order (the venue's order id).
     pub hash: String,
@@ -128,6 +144,29 @@ impl SignedOrder {
             Side::Buy => "BUY",
             Side::Sell => "SELL",
         };
+        if self.version == 1 {
+            let _ = write!(
+                s,
+                r#"{{"order":{{"salt":{},"maker":"{}","signer":"{}","taker":"0x0000000000000000000000000000000000000000","tokenId":"{}","makerAmount":"{}","takerAmount":"{}","side":"{}","expiration":"{}","nonce":"{}","feeRateBps":"{}","signatureType":{},"signature":"{}"}},"owner":"{}","orderType":"{}","deferExec":{},"postOnly":{}}}"#,
+                self.salt,
+                self.maker,
+                self.signer,
+                self.token_id,
+                self.maker_amount,
+                self.taker_amount,
+                side,
+                self.expiration,
+                self.nonce,
+                self.fee_rate_bps,
+                self.signature_type as u8,
+                self.signature,
+                owner,
+                order_type,
+                defer_exec,
+                post_only
+            );
+            return;
+        }
         let _ = write!(
             s,
             r#"{{"order":{{"salt":{},"maker":"{}","signer":"{}","tokenId":"{}","makerAmount":"{}","takerAmount":"{}","side":"{}","expiration":"{}","signatureType":{},"timestamp":"{}","metadata":"{}","builder":"{}","signature":"{}"}},"owner":"{}","orderType":"{}","deferExec":{},"postOnly":{}}}"#,
@@ -166,6 +205,10 @@ pub struct OrderArgs<'a> {
     pub expiration: u64,
     pub metadata: Option<&'a str>,
     pub builder: Option<&'a str>,
+    /// 2 (production) or 1 (legacy V1 exchange: nonce and feeRateBps are signed, no timestamp).
+    pub version: u8,
+    pub nonce: u64,
+    pub fee_rate_bps: u64,
 }
 
 struct ApiCreds {
@@ -323,8 +366,65 @@ impl PolymarketSigner {
         ])
     }
 
-    /// Build and sign a CLOB V2 limit order.
+    /// Build and sign a limit order for the V2 exchange (or the legacy V1 one).
     pub fn order(&self, a: &OrderArgs<'_>) -> CoreResult<SignedOrder> {
+        match a.version {
+            2 => self.order_v2(a),
+            1 => self.order_v1(a),
+            v => Err(CoreError::InvalidArgument(format!("exchange version {v} is not 1 or 2"))),
+        }
+    }
+
+    fn order_v1(&self, a: &OrderArgs<'_>) -> CoreResult<SignedOrder> {
+        if self.signature_type == SignatureType::Poly1271 {
+            return Err(CoreError::InvalidArgument("POLY_1271 is not supported for V1 orders".into()));
+        }
+        let (exchange, neg_risk) = v1_exchanges(self.chain_id)
+            .ok_or_else(|| CoreError::InvalidArgument(format!("no V1 exchange on chain {}", self.chain_id)))?;
+        let domain = domain_separator("1", self.chain_id, if a.neg_risk { neg_risk } else { exchange })?;
+        let (maker_amount, taker_amount) = limit_amounts(a.side, a.price, a.size, a.tick_size)?;
+        let side = match a.side {
+            Side::Buy => 0u128,
+            Side::Sell => 1,
+        };
+        let st = keccak(&[
+            &keccak(&[ORDER_TYPE_V1.as_bytes()]),
+            &u256(u128::from(a.salt)),
+            &address_word(&self.funder),
+            &address_word(self.key.address()),
+            &[0u8; 32],
+            &u256_dec(a.token_id)?,
+            &u256(maker_amount),
+            &u256(taker_amount),
+            &u256(u128::from(a.expiration)),
+            &u256(u128::from(a.nonce)),
+            &u256(u128::from(a.fee_rate_bps)),
+            &u256(side),
+            &u256(self.signature_type as u128),
+        ]);
+        let digest = eip712_digest(&domain, &st);
+        Ok(SignedOrder {
+            version: 1,
+            salt: a.salt,
+            maker: self.funder_str.clone(),
+            signer: self.address.clone(),
+            token_id: a.token_id.to_owned(),
+            maker_amount,
+            taker_amount,
+            side: a.side,
+            signature_type: self.signature_type,
+            timestamp_ms: 0,
+            expiration: a.expiration,
+            metadata: String::new(),
+            builder: String::new(),
+            nonce: a.nonce,
+            fee_rate_bps: a.fee_rate_bps,
+            signature: format!("0x{}", hex_lower(&self.key.sign_hash(&digest)?)),
+            hash: format!("0x{}", hex_lower(&digest)),
+        })
+    }
+
+    fn order_v2(&self, a: &OrderArgs<'_>) -> CoreResult<SignedOrder> {
         let (maker_amount, taker_amount) = limit_amounts(a.side, a.price, a.size, a.tick_size)?;
         let token = u256_dec(a.token_id)?;
         let metadata = bytes32("metadata", a.metadata)?;
@@ -356,6 +456,7 @@ impl PolymarketSigner {
             format!("0x{}", hex_lower(&self.key.sign_hash(&digest)?))
         };
         Ok(SignedOrder {
+            version: 2,
             salt: a.salt,
             maker: self.funder_str.clone(),
             signer: checksum_address(&signer),
@@ -368,6 +469,8 @@ impl PolymarketSigner {
             expiration: a.expiration,
             metadata: format!("0x{}", hex_lower(&metadata)),
             builder: format!("0x{}", hex_lower(&builder)),
+            nonce: 0,
+            fee_rate_bps: 0,
             signature,
             hash: format!("0x{}", hex_lower(&digest)),
         })

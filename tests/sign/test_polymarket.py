@@ -10,9 +10,10 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from py_clob_client_v2.clob_types import ApiCreds, CreateOrderOptions, OrderArgsV2, RequestArgs
+from py_clob_client_v2.clob_types import ApiCreds, CreateOrderOptions, OrderArgsV1, OrderArgsV2, RequestArgs
 from py_clob_client_v2.headers.headers import create_level_1_headers, create_level_2_headers
 from py_clob_client_v2.order_builder.builder import ROUNDING_CONFIG, OrderBuilder
+from py_clob_client_v2.order_utils.model.order_data_v1 import order_to_json_v1
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from py_clob_client_v2.signer import Signer
 
@@ -239,3 +240,66 @@ def test_bad_keys_and_wallets() -> None:
     assert KEY[2:] not in repr(s)
     with pytest.raises(CredentialError, match="base64"):
         s.set_api_creds("k", "not base64!!", "p")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys,
+    st.sampled_from(["0.01", "0.001"]),
+    st.integers(min_value=1, max_value=99),
+    st.integers(min_value=100, max_value=1_000_000),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.booleans(),
+    st.integers(min_value=0, max_value=2**255),
+    st.floats(min_value=0.0, max_value=0.999),
+    st.integers(min_value=0, max_value=200),
+    st.sampled_from([0, 1, 2]),
+)
+def test_legacy_v1_orders_match_sdk(
+    key: bytes,
+    tick: str,
+    pct: int,
+    cents: int,
+    side: Side,
+    neg_risk: bool,
+    token: int,
+    salt_r: float,
+    fee: int,
+    sig_type: int,
+) -> None:
+    """V1 (the legacy exchange, domain version "1"), against py-clob-client-v2's V1 builder (the same code
+    py-clob-client with py-order-utils runs)."""
+    pk = "0x" + key.hex()
+    price = f"{pct / 100:.2f}"
+    size = f"{cents // 100}.{cents % 100:02d}"
+    funder = None if sig_type == 0 else SAFE
+    now_ms = 1_800_000_000_000
+    ours = PolymarketSigner(pk, signature_type=sig_type, funder=funder).order(
+        str(token),
+        price,
+        size,
+        side,
+        tick_size=tick,
+        neg_risk=neg_risk,
+        salt=int(salt_r * now_ms),
+        timestamp_ms=now_ms,
+        version=1,
+        fee_rate_bps=fee,
+    )
+    side_s = "BUY" if side == Side.BUY else "SELL"
+    args = OrderArgsV1(
+        token_id=str(token), price=float(price), size=float(size), side=side_s, fee_rate_bps=fee
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(time, "time_ns", lambda: now_ms * 1_000_000)
+        mp.setattr(random, "random", lambda: salt_r)
+        sdk = OrderBuilder(Signer(pk, 137), sig_type, funder).build_order(
+            args, CreateOrderOptions(tick_size=tick, neg_risk=neg_risk), version=1, fee_rate_bps=fee
+        )
+    if (int(sdk.makerAmount), int(sdk.takerAmount)) != (ours.maker_amount, ours.taker_amount):
+        assert math.floor(float(size) * 100) != cents  # the SDK's binary-float floor, as in V2
+        return
+    assert ours.version == 1
+    assert ours.signature == sdk.signature
+    sdk_body = json.dumps(order_to_json_v1(sdk, "owner", "GTC"), separators=(",", ":"), ensure_ascii=False)
+    assert ours.body("owner") == sdk_body
