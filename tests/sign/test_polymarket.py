@@ -22,7 +22,7 @@ from trader.core import CredentialError, InvalidInputError, PolymarketSigner, Si
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 SAFE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="  # noqa: S105 - the documented test vector
+SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 TICKS = sorted(ROUNDING_CONFIG, key=float)
 
 keys = st.binary(min_size=32, max_size=32).filter(
@@ -303,3 +303,57 @@ def test_legacy_v1_orders_match_sdk(
     assert ours.signature == sdk.signature
     sdk_body = json.dumps(order_to_json_v1(sdk, "owner", "GTC"), separators=(",", ":"), ensure_ascii=False)
     assert ours.body("owner") == sdk_body
+
+
+class _FixedNow:
+    @staticmethod
+    def now() -> "_FixedNow":
+        return _FixedNow()
+
+    def replace(self, **_: object) -> "_FixedNow":
+        return self
+
+    def timestamp(self) -> float:
+        return 1_800_000_000.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    keys, st.integers(min_value=1, max_value=99), st.integers(min_value=100, max_value=100_000), st.booleans()
+)
+def test_legacy_v1_signature_matches_py_clob_client(key: bytes, pct: int, cents: int, neg_risk: bool) -> None:
+    """The V1 oracle the issue names: py-clob-client with py-order-utils."""
+    import py_order_utils.utils as pou
+    from py_clob_client.clob_types import CreateOrderOptions as V1Options
+    from py_clob_client.clob_types import OrderArgs as V1Args
+    from py_clob_client.order_builder.builder import OrderBuilder as V1Builder
+    from py_clob_client.signer import Signer as V1Signer
+
+    pk = "0x" + key.hex()
+    price, size = f"{pct / 100:.2f}", f"{cents // 100}.{cents % 100:02d}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pou, "random", lambda: 0.5)
+        mp.setattr(pou, "datetime", _FixedNow)
+        sdk = V1Builder(V1Signer(pk, 137)).create_order(
+            V1Args(token_id="1234", price=float(price), size=float(size), side="BUY"),
+            V1Options(tick_size="0.01", neg_risk=neg_risk),
+        )
+    ours = PolymarketSigner(pk).order(
+        "1234",
+        price,
+        size,
+        Side.BUY,
+        tick_size="0.01",
+        neg_risk=neg_risk,
+        salt=900_000_000,
+        timestamp_ms=0,
+        version=1,
+    )
+    if (int(sdk.order["makerAmount"]), int(sdk.order["takerAmount"])) != (
+        ours.maker_amount,
+        ours.taker_amount,
+    ):
+        assert math.floor(float(size) * 100) != cents
+        return
+    assert sdk.order["salt"] == ours.salt
+    assert sdk.signature == ours.signature

@@ -13,7 +13,7 @@ from trader.core import (
 )
 
 CANARY = "CANARYsecret0123456789"
-PASSPHRASE = "CANARYpassphrase"  # noqa: S105 - a canary, not a credential
+PASSPHRASE = "CANARYpassphrase"
 
 
 def test_no_secret_in_repr_or_attributes() -> None:
