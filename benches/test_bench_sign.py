@@ -131,21 +131,18 @@ def test_krakenex_sign(benchmark: Any) -> None:
     assert benchmark(run)["API-Sign"]
 
 
-@pytest.mark.benchmark(group="sign.coinbase_jwt")
-def test_ours_coinbase_jwt(benchmark: Any) -> None:
+def _ec_pem() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    pem = (
-        ec.generate_private_key(ec.SECP256R1())
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
-    s = CoinbaseSigner("organizations/0/apiKeys/1", pem)
+    key = ec.generate_private_key(ec.SECP256R1())
+    fmt = serialization.PrivateFormat.TraditionalOpenSSL
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+
+
+@pytest.mark.benchmark(group="sign.coinbase_jwt")
+def test_ours_coinbase_jwt(benchmark: Any) -> None:
+    s = CoinbaseSigner("organizations/0/apiKeys/1", _ec_pem())
     benchmark.extra_info.update(role="ours")
     r = benchmark(s.sign, "GET", "/api/v3/brokerage/accounts", [], 1_700_000_000, "f" * 64)
     assert dict(r.headers)["Authorization"].startswith("Bearer ")
@@ -154,19 +151,8 @@ def test_ours_coinbase_jwt(benchmark: Any) -> None:
 @pytest.mark.benchmark(group="sign.coinbase_jwt")
 def test_coinbase_advanced_py_jwt(benchmark: Any) -> None:
     from coinbase import jwt_generator
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
 
-    pem = (
-        ec.generate_private_key(ec.SECP256R1())
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
     uri = jwt_generator.format_jwt_uri("GET", "/api/v3/brokerage/accounts")
     benchmark.extra_info.update(role="baseline")
-    token = benchmark(jwt_generator.build_rest_jwt, uri, "organizations/0/apiKeys/1", pem)
+    token = benchmark(jwt_generator.build_rest_jwt, uri, "organizations/0/apiKeys/1", _ec_pem())
     assert token.count(".") == 2
