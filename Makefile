@@ -72,8 +72,10 @@ release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install i
 	rm -f $(EXT_STAMP)
 	@echo "installed $$(ls dist/*.whl); try ./bin/trader --version"
 
-demo: $(EXT_STAMP) ## run a paper-trading session against the built-in simulated venues
-	$(BIN)/trader demo
+demo: ## run a paper-trading session against the built-in simulated venues (not built yet)
+	@echo "make demo: the paper-trading engine and its simulated venues are not built yet (issue 4);" >&2
+	@echo "the core, the signers and their tests are: make test, make bench" >&2
+	@exit 1
 
 clean: ## remove build outputs (keeps the cargo cache)
 	rm -rf dist $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

@@ -72,9 +72,9 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
                 g.append(f"≥ {min_ratio}x")
                 ok &= ratio >= min_ratio
             base_cell = f"{_fmt_ns(b['median_ns'])} {b['name'].removeprefix('test_')}"
+            verdict = ("yes" if ok else "NO") if g else "-"
             lines.append(
-                f"| {group} | {_fmt_ns(o['median_ns'])} | {base_cell} | {ratio:.1f}x | {', '.join(g)} "
-                f"| {'yes' if ok else 'NO'} |"
+                f"| {group} | {_fmt_ns(o['median_ns'])} | {base_cell} | {ratio:.1f}x | {', '.join(g)} | {verdict} |"
             )
     return lines
 
