@@ -119,3 +119,39 @@ def test_baseline_and_core_agree_on_the_book() -> None:
     assert ours.depth(Side.BUY, 100) == [(-k, q) for k, q in theirs.bids.items()]
     assert ours.depth(Side.SELL, 100) == list(theirs.asks.items())
     assert orjson.loads(MESSAGES[0])["u"] == 20
+
+
+def _python_kraken_checksum(asks: list[tuple[str, str]], bids: list[tuple[str, str]]) -> int:
+    """python-kraken-sdk's way: strip the dot and leading zeros of each string, CRC32 the concatenation."""
+    import zlib
+
+    parts = []
+    for p, q in asks[:10] + bids[:10]:
+        parts.append(p.replace(".", "").lstrip("0"))
+        parts.append(q.replace(".", "").lstrip("0"))
+    return zlib.crc32("".join(parts).encode())
+
+
+KRAKEN = json.loads((Path(__file__).parents[1] / "tests" / "vectors" / "kraken_checksum.json").read_text())
+
+
+@pytest.mark.benchmark(group="book.kraken_checksum")
+def test_ours_kraken_checksum(benchmark: Any) -> None:
+    """Checksum of the book's top 10 levels, formatted at the pair's precision (done per update)."""
+    spec = InstrumentSpec("0.1", "0.00000001")
+    book = Book(spec)
+    units = (
+        [(spec.price_to_units(p), spec.qty_to_units(q)) for p, q in KRAKEN["bids"]],
+        [(spec.price_to_units(p), spec.qty_to_units(q)) for p, q in KRAKEN["asks"]],
+    )
+    book.apply_snapshot(units[0], units[1], 0)
+    benchmark.extra_info.update(role="ours")
+    assert benchmark(book.kraken_checksum, 1, 8) == KRAKEN["checksum"]
+
+
+@pytest.mark.benchmark(group="book.kraken_checksum")
+def test_python_kraken_checksum(benchmark: Any) -> None:
+    asks = [(p, q) for p, q in KRAKEN["asks"]]
+    bids = [(p, q) for p, q in KRAKEN["bids"]]
+    benchmark.extra_info["role"] = "baseline"
+    assert benchmark(_python_kraken_checksum, asks, bids) == KRAKEN["checksum"]

@@ -90,3 +90,42 @@ def test_python_gate_check(benchmark: Any) -> None:
     benchmark.extra_info["role"] = "baseline"
     benchmark(run)
     assert g.orders == {}
+
+
+@pytest.mark.benchmark(group="risk.set_reference")
+def test_ours_set_reference(benchmark: Any) -> None:
+    """Per book change: the gate's collar reference and marks (exposure and PnL re-valued)."""
+    g, s, i = _gate()
+    g.set_reference(i, 5_000_000, 5_000_100, T0)
+    a = g.check(s, i, Side.BUY, 4_999_000, 100, T0)
+    assert isinstance(a, Approval)
+    g.on_fill(a.key, 100, 4_999_000)
+    clock = {"n": 0}
+
+    def run() -> None:
+        n = clock["n"] = clock["n"] + 1
+        g.set_reference(i, 5_000_000 + n % 7, 5_000_100 + n % 7, T0 + n)
+
+    benchmark.extra_info.update(role="ours")
+    benchmark(run)
+    assert g.daily_pnl() != 0
+
+
+@pytest.mark.benchmark(group="risk.set_reference")
+def test_python_set_reference(benchmark: Any) -> None:
+    """The same bookkeeping in Python: reference, mark, position value and PnL re-valued."""
+    state = {"bid": 0, "ask": 0, "ts": 0, "mark_x2": 0, "position": 100, "cash": -4_999_000 * 100, "pnl": 0}
+    clock = {"n": 0}
+
+    def run() -> None:
+        n = clock["n"] = clock["n"] + 1
+        bid, ask = 5_000_000 + n % 7, 5_000_100 + n % 7
+        state["bid"], state["ask"], state["ts"] = bid, ask, T0 + n
+        m = bid + ask
+        if m != state["mark_x2"]:
+            state["mark_x2"] = m
+            state["pnl"] = state["cash"] + state["position"] * m // 2
+
+    benchmark.extra_info["role"] = "baseline"
+    benchmark(run)
+    assert state["pnl"] != 0
