@@ -72,10 +72,8 @@ release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install i
 	rm -f $(EXT_STAMP)
 	@echo "installed $$(ls dist/*.whl); try ./bin/trader --version"
 
-demo: ## run a paper-trading session against the built-in simulated venues (not built yet)
-	@echo "make demo: the paper-trading engine and its simulated venues are not built yet (issue 4);" >&2
-	@echo "the core, the signers and their tests are: make test, make bench" >&2
-	@exit 1
+demo: $(EXT_STAMP) ## paper-trade the market maker against the built-in simulated venue (no credentials)
+	$(BIN)/trader paper --exchange=sim --duration=120 --seed=7
 
 clean: ## remove build outputs (keeps the cargo cache)
 	rm -rf dist $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

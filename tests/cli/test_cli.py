@@ -33,3 +33,22 @@ def test_module_and_launcher_run() -> None:
         timeout=60,
     )
     assert launcher.stdout == out.stdout
+
+
+def test_paper_json_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import json
+
+    assert (
+        main(["paper", "--duration", "10", "--seed", "2", "--json", "--journal", str(tmp_path / "j.db")])
+        == EXIT_OK
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["open_orders_after_shutdown"] == 0
+    assert data["orders"] > 0
+    assert {"fills", "fees", "pnl", "max_inventory", "denials", "tick_to_order_p50_us"} <= set(data)
+
+
+def test_paper_refuses_what_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["paper", "--exchange", "binance"]) == EXIT_USAGE
+    assert "not available yet" in capsys.readouterr().err
+    assert main(["paper", "--duration", "0"]) == EXIT_USAGE

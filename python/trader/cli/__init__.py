@@ -1,11 +1,13 @@
 """The `trader` command. Thin: parses arguments, calls into the package, prints.
 
-Exit codes: 0 success, 1 a check or run failed, 2 usage or configuration error.
+Exit codes: 0 success, 1 a run or check failed, 2 usage or configuration error.
 """
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from trader import __version__
 
@@ -19,6 +21,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="store_true", help="print the package and core versions")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("version", help="print the package and core versions")
+    paper = sub.add_parser("paper", help="paper-trade a strategy against a simulated venue (no credentials)")
+    paper.add_argument("--exchange", default="sim", help="venue to rehearse (only the built-in `sim` today)")
+    paper.add_argument(
+        "--sim", action="store_true", help="use the venue's local simulator (the default today)"
+    )
+    paper.add_argument("--strategy", default="mm", help="strategy (only the market maker `mm` today)")
+    paper.add_argument("--duration", type=float, default=60.0, help="simulated seconds to run")
+    paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
+    paper.add_argument("--journal", type=Path, default=None, help="SQLite journal file (default: in memory)")
+    paper.add_argument("--json", action="store_true", help="print the summary as JSON")
     return p
 
 
@@ -28,11 +40,44 @@ def _version() -> str:
     return f"trader {__version__} (core {core_version})"
 
 
+def _paper(args: argparse.Namespace) -> int:
+    if args.exchange != "sim" or args.strategy != "mm":
+        print(
+            f"trader paper: --exchange={args.exchange} --strategy={args.strategy} is not available yet; "
+            "use --exchange=sim --strategy=mm",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.duration <= 0:
+        print("trader paper: --duration must be > 0", file=sys.stderr)
+        return EXIT_USAGE
+    from trader.engine.paper import PaperConfig, PaperSession
+    from trader.errors import TraderError
+
+    try:
+        summary = PaperSession(
+            PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal)
+        ).run()
+    except TraderError as e:
+        print(f"trader paper: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    data = summary.as_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(f"paper session on the simulated venue: {args.duration:g} simulated seconds, seed {args.seed}")
+        for k, v in data.items():
+            print(f"  {k.replace('_', ' '):<28} {v}")
+    return EXIT_OK if summary.open_orders_after_shutdown == 0 else EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.version or args.command == "version":
         print(_version())
         return EXIT_OK
+    if args.command == "paper":
+        return _paper(args)
     _parser().print_help(sys.stderr)
     return EXIT_USAGE
 
