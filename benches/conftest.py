@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import close_event_loops_left_by_sdks  # noqa: F401 - an autouse fixture
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 

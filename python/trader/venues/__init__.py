@@ -1,0 +1,1 @@
+"""Venue connectors: one module per venue, all implementing `trader.venues.base.Connector`."""

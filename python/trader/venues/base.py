@@ -1,0 +1,133 @@
+"""The connector contract every venue implements: brokers (IBKR's socket session, Alpaca), crypto
+exchanges (REST + WebSocket), Polymarket (a wallet that signs orders) and the built-in simulator.
+
+A connector accepts only `Approval`s from the risk gate. `submit` is single-shot: a timeout or 5xx raises
+`UnknownOutcomeError` and the engine resolves it with `query` by client order id, never by resending.
+Errors come from the `trader.errors.VenueError` family, so the engine can tell a definitive reject from an
+unknown outcome, a transient failure or a ban.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from trader.core import Approval, Side
+
+
+class Tier(enum.StrEnum):
+    BROKER = "broker"
+    CRYPTO = "crypto"
+    PREDICTION = "prediction"
+    DIRECT = "direct"
+    SIMULATED = "simulated"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    venue: str
+    tier: Tier
+    order_types: frozenset[str]  # "LIMIT", "MARKET"
+    time_in_force: frozenset[str]  # "GTC", "IOC", "FOK", "GTD"
+    post_only: bool
+    reduce_only: bool
+    cancel_all: bool
+    dead_man_switch: bool  # a venue-side cancel-on-disconnect we arm and refresh
+    ws_order_entry: bool
+    max_batch: int  # orders per batch request; 1 when there is no batch endpoint
+    paper_environment: bool  # a testnet / paper account exists
+    needs_credentials: bool
+
+
+class OrderState(enum.StrEnum):
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class SubmitAck:
+    client_id: str
+    venue_order_id: str
+
+
+@dataclass(frozen=True)
+class OrderReport:
+    """The venue's view of one order (for `query`, `open_orders` and reconciliation)."""
+
+    client_id: str
+    venue_order_id: str
+    instrument: str
+    side: Side
+    price: int
+    qty: int
+    filled: int
+    state: OrderState
+
+
+@dataclass(frozen=True)
+class FillReport:
+    client_id: str
+    trade_id: str
+    instrument: str
+    side: Side
+    price: int
+    qty: int
+    fee: Decimal
+    ts_ns: int
+    maker: bool
+
+
+@dataclass(frozen=True)
+class BookUpdate:
+    instrument: str
+    bids: tuple[tuple[int, int], ...]
+    asks: tuple[tuple[int, int], ...]
+    ts_ns: int
+
+
+VenueEvent = BookUpdate | FillReport | OrderReport
+
+
+@runtime_checkable
+class Connector(Protocol):
+    venue: str
+    capabilities: Capabilities
+
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        """Send one approved order, once. Raises a `VenueError`; `UnknownOutcomeError` on timeout or 5xx."""
+        ...
+
+    async def cancel(self, client_id: str) -> None: ...
+
+    async def cancel_all(self, instrument: str | None = None) -> int: ...
+
+    async def query(self, client_id: str) -> OrderReport | None:
+        """The order's state at the venue, or None if the venue never saw it."""
+        ...
+
+    async def open_orders(self) -> list[OrderReport]: ...
+
+    async def fills_since(self, ts_ns: int) -> list[FillReport]: ...
+
+    async def positions(self) -> dict[str, int]: ...
+
+    def events(self) -> AsyncIterator[VenueEvent]:
+        """Market data and private updates, in the order the venue sent them."""
+        ...
+
+
+def require_approval(obj: object) -> Approval:
+    """Connectors call this first: nothing but a gate-made `Approval` reaches a venue."""
+    if not isinstance(obj, Approval):
+        raise TypeError(f"connectors accept only risk-gate approvals, not {type(obj).__name__}")
+    return obj

@@ -1,0 +1,154 @@
+"""The built-in simulated venue as a connector: the in-process matching engine and background market
+behind the same `Connector` contract every real venue implements."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from trader.clock import Clock
+from trader.core import Approval, Side
+from trader.errors import InvalidOrderError, OrderNotFoundError
+from trader.sim import matching
+from trader.sim.market import BackgroundMarket
+from trader.venues.base import (
+    BookUpdate,
+    Capabilities,
+    FillReport,
+    OrderReport,
+    OrderState,
+    SubmitAck,
+    Tier,
+    VenueEvent,
+    require_approval,
+)
+
+CAPABILITIES = Capabilities(
+    venue="sim",
+    tier=Tier.SIMULATED,
+    order_types=frozenset({"LIMIT", "MARKET"}),
+    time_in_force=frozenset({"GTC", "IOC", "FOK"}),
+    post_only=True,
+    reduce_only=False,
+    cancel_all=True,
+    dead_man_switch=False,
+    ws_order_entry=False,
+    max_batch=1,
+    paper_environment=True,
+    needs_credentials=False,
+)
+
+
+class SimConnector:
+    venue = "sim"
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self, engine: matching.MatchingEngine, market: BackgroundMarket, instrument: str, clock: Clock
+    ) -> None:
+        self.engine = engine
+        self.market = market
+        self.instrument = instrument
+        self.clock = clock
+        self._orders: dict[str, OrderReport] = {}
+        self._by_sim_id: dict[int, str] = {}
+        self._fills: list[FillReport] = []
+        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._next_id = 1
+        self._connected = False
+
+    async def connect(self) -> None:
+        self._connected = True
+
+    async def close(self) -> None:
+        self._connected = False
+
+    def _record_trades(self, trades: tuple[matching.Trade, ...] | list[matching.Trade]) -> None:
+        for t in trades:
+            for oid, maker in ((t.maker_order_id, True), (t.taker_order_id, False)):
+                cid = self._by_sim_id.get(oid)
+                if cid is None:
+                    continue
+                r = self._orders[cid]
+                filled = r.filled + t.qty
+                state = OrderState.FILLED if filled >= r.qty else r.state
+                self._orders[cid] = OrderReport(
+                    cid, r.venue_order_id, r.instrument, r.side, r.price, r.qty, filled, state
+                )
+                fee = t.maker_fee if maker else t.taker_fee
+                f = FillReport(
+                    cid,
+                    str(t.trade_id),
+                    r.instrument,
+                    r.side,
+                    t.price,
+                    t.qty,
+                    fee,
+                    self.clock.now_ns(),
+                    maker,
+                )
+                self._fills.append(f)
+                self._queue.put_nowait(f)
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        a = require_approval(approval)
+        if client_id in self._orders:
+            raise InvalidOrderError("duplicate client order id", venue=self.venue, code="DUPLICATE")
+        sim_id = self._next_id
+        self._next_id += 1
+        side = matching.Side.BUY if a.side == Side.BUY else matching.Side.SELL
+        result = self.engine.submit(
+            matching.SimOrder(
+                sim_id, client_id, side, a.price, a.qty, post_only=a.post_only, client_id=client_id
+            )
+        )
+        if not result.accepted:
+            raise InvalidOrderError(result.reason, venue=self.venue, code="REJECTED")
+        self._by_sim_id[sim_id] = client_id
+        state = OrderState.OPEN if result.resting else OrderState.CANCELED
+        self._orders[client_id] = OrderReport(
+            client_id, str(sim_id), instrument, a.side, a.price, a.qty, 0, state
+        )
+        self._record_trades(result.trades)
+        return SubmitAck(client_id, str(sim_id))
+
+    async def cancel(self, client_id: str) -> None:
+        r = self._orders.get(client_id)
+        if r is None or self.engine.cancel(int(r.venue_order_id)) is None:
+            raise OrderNotFoundError("unknown or closed order", venue=self.venue, code="NOT_FOUND")
+        self._orders[client_id] = OrderReport(
+            r.client_id, r.venue_order_id, r.instrument, r.side, r.price, r.qty, r.filled, OrderState.CANCELED
+        )
+
+    async def cancel_all(self, instrument: str | None = None) -> int:
+        n = 0
+        for r in list(self._orders.values()):
+            if r.state is OrderState.OPEN and (instrument is None or r.instrument == instrument):
+                await self.cancel(r.client_id)
+                n += 1
+        return n
+
+    async def query(self, client_id: str) -> OrderReport | None:
+        return self._orders.get(client_id)
+
+    async def open_orders(self) -> list[OrderReport]:
+        return [r for r in self._orders.values() if r.state is OrderState.OPEN]
+
+    async def fills_since(self, ts_ns: int) -> list[FillReport]:
+        return [f for f in self._fills if f.ts_ns >= ts_ns]
+
+    async def positions(self) -> dict[str, int]:
+        pos: dict[str, int] = {}
+        for f in self._fills:
+            pos[f.instrument] = pos.get(f.instrument, 0) + (f.qty if f.side == Side.BUY else -f.qty)
+        return pos
+
+    def step(self, dt_ns: int) -> None:
+        """Advance the background market (simulated time) and publish a book update."""
+        self._record_trades(self.market.step(dt_ns))
+        bids, asks = self.engine.depth(20)
+        self._queue.put_nowait(BookUpdate(self.instrument, tuple(bids), tuple(asks), self.clock.now_ns()))
+
+    async def events(self) -> AsyncIterator[VenueEvent]:
+        while True:
+            yield await self._queue.get()
