@@ -537,8 +537,13 @@ class BinanceSigner:
     ) -> SignedRequest:
         """Params plus recvWindow and timestamp, sorted by name, form-encoded into the query string,
         signed, and `signature` appended. The body is empty."""
+    def ws_params(
+        self, params: Sequence[_Param], timestamp_ms: int, recv_window_ms: int | None = None
+    ) -> str:
+        """The signed `params` JSON object of a WebSocket API request: apiKey and timestamp added, sorted by
+        name, signed over their form encoding, `signature` last."""
     def signature(self, payload: bytes) -> str:
-        """The signature of an exact payload (WebSocket API requests): hex HMAC-SHA256, or base64 Ed25519."""
+        """The signature of an exact payload: hex HMAC-SHA256, or base64 Ed25519."""
 
 @final
 class BybitSigner:

@@ -177,6 +177,12 @@ impl PyBinanceSigner {
         let p = self::params(params)?;
         Ok(wrap(self.inner.sign(method, path, p, timestamp_ms, recv_window_ms).py()?))
     }
+    /// The signed `params` JSON object of a WebSocket API request (apiKey, timestamp added; sorted).
+    #[pyo3(signature = (params, timestamp_ms, recv_window_ms=None))]
+    fn ws_params(&self, params: &Bound<'_, PyAny>, timestamp_ms: u64, recv_window_ms: Option<u64>) -> PyResult<String> {
+        let p = self::params(params)?;
+        self.inner.ws_params(p, timestamp_ms, recv_window_ms).py()
+    }
     /// Hex HMAC-SHA256 of an exact payload (WebSocket API requests, user-data subscriptions).
     fn signature(&self, payload: &[u8]) -> String {
         self.inner.signature(payload)

@@ -89,6 +89,33 @@ impl BinanceSigner {
     }
 }
 
+impl BinanceSigner {
+    /// The signed `params` object of a WebSocket API request (`order.place`, `session.logon`, ...):
+    /// `apiKey`, `timestamp` (and `recvWindow`) added, all sorted by name, signed over their
+    /// form encoding, `signature` last. Returned as the exact JSON object text to embed in the request.
+    pub fn ws_params(
+        &self,
+        mut all: Vec<(String, Param)>,
+        timestamp_ms: u64,
+        recv_window_ms: Option<u64>,
+    ) -> CoreResult<String> {
+        if all.iter().any(|(k, _)| matches!(k.as_str(), "apiKey" | "timestamp" | "signature" | "recvWindow")) {
+            return Err(CoreError::InvalidArgument(
+                "apiKey, timestamp, recvWindow and signature are set by the signer".into(),
+            ));
+        }
+        all.push(("apiKey".into(), Param::Str(self.api_key.clone())));
+        all.push(("timestamp".into(), Param::Int(i64::try_from(timestamp_ms).unwrap_or(i64::MAX))));
+        if let Some(w) = recv_window_ms {
+            all.push(("recvWindow".into(), Param::Int(i64::try_from(w).unwrap_or(i64::MAX))));
+        }
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let sig = self.signature(form(&all).as_bytes());
+        all.push(("signature".into(), Param::Str(sig)));
+        Ok(super::encode::json_object(&all))
+    }
+}
+
 impl std::fmt::Debug for BinanceSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("BinanceSigner(***)")
@@ -106,6 +133,31 @@ mod tests {
             let s = BinanceSigner::new("key", case["secret"].as_str().unwrap()).unwrap();
             assert_eq!(s.signature(case["payload"].as_str().unwrap().as_bytes()), case["signature"].as_str().unwrap());
         }
+    }
+
+    #[test]
+    fn documented_ws_api_vector() {
+        let s = BinanceSigner::new(
+            "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+            "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
+        )
+        .unwrap();
+        let p = |k: &str, v: &str| (k.to_owned(), Param::Str(v.into()));
+        let params = vec![
+            p("symbol", "BTCUSDT"),
+            p("side", "SELL"),
+            p("type", "LIMIT"),
+            p("timeInForce", "GTC"),
+            p("quantity", "0.01000000"),
+            p("price", "52000.00"),
+        ];
+        let json = s.ws_params(params, 1645423376532, Some(100)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["signature"], "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24");
+        assert!(json.starts_with(r#"{"apiKey":"vmPUZE"#));
+        assert!(json.ends_with(
+            r#""type":"LIMIT","signature":"aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"}"#
+        ));
     }
 
     #[test]

@@ -29,3 +29,15 @@ def test_matches_python_binance(key: str, secret: str, p: dict[str, str], ts: in
     assert ours.headers == [("X-MBX-APIKEY", key)]
     assert ours.body == b""
     assert ours.target == f"/api/v3/order?{ours.query}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(api_keys, secrets, params, timestamps_ms)
+def test_ws_params_match_python_binance(key: str, secret: str, p: dict[str, str], ts: int) -> None:
+    import json
+
+    sdk = Client(key, secret, ping=False)
+    data: dict[str, object] = {**p, "apiKey": key, "timestamp": ts}
+    sdk_params = sdk._sign_ws_params(dict(data), sdk._generate_ws_api_signature)
+    ours = BinanceSigner(key, secret).ws_params(list(p.items()), ts)
+    assert list(json.loads(ours).items()) == list(sdk_params.items())
