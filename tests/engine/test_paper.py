@@ -1,4 +1,5 @@
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 from trader.engine.journal import Journal
@@ -17,6 +18,12 @@ def test_session_trades_and_shuts_down_clean(tmp_path: Path) -> None:
     assert Decimal(summary.fees) >= 0
     # the gate's own PnL (cash + position x mid, fees) agrees with the session's to the last digit
     assert s.gate.daily_pnl() == Decimal(summary.pnl)
+    # the average-cost view (realized + unrealized - fees) agrees with the cash-flow PnL
+    pos = s.portfolio.position("sim", "BTCUSDT", s.unit_notional)
+    bid, ask = s.engine.best_bid(), s.engine.best_ask()
+    assert bid is not None
+    assert ask is not None
+    assert pos.pnl(Fraction(bid + ask, 2)) == Fraction(Decimal(summary.pnl))
     # the journal replays to the same orders
     replayed = Journal(journal).replay()
     assert {k: (o.status, o.filled) for k, o in replayed.items()} == {

@@ -12,6 +12,7 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 from trader.clock import LiveClock, SimClock
@@ -19,6 +20,7 @@ from trader.core import Approval, Book, InstrumentSpec, RiskGate, Side
 from trader.engine import oms
 from trader.engine.journal import Journal
 from trader.engine.ledger import OrderLedger
+from trader.engine.portfolio import Portfolio, to_decimal
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place
@@ -37,6 +39,8 @@ class Summary:
     filled_qty: str = "0"
     fees: str = "0"
     pnl: str = "0"
+    realized_pnl: str = "0"
+    unrealized_pnl: str = "0"
     inventory: str = "0"
     max_inventory: str = "0"
     denials: dict[str, int] = field(default_factory=dict)
@@ -103,6 +107,7 @@ class PaperSession:
         self.fees = Decimal(0)
         self.inventory = 0
         self.max_abs_inventory = 0
+        self.portfolio = Portfolio()
         self.latencies: list[int] = []
         self.denials: Counter[str] = Counter()
         self._wall = LiveClock()
@@ -120,6 +125,9 @@ class PaperSession:
         self.inventory += sign * trade.qty
         self.max_abs_inventory = max(self.max_abs_inventory, abs(self.inventory))
         self.cash -= sign * Decimal(trade.price * trade.qty) * self.unit_notional + fee
+        self.portfolio.position(VENUE, INSTRUMENT, self.unit_notional).apply_fill(
+            side, trade.qty, trade.price, fee
+        )
         self.fees += fee
         self.summary.fills += 1
         order = self.ledger.orders[client_id]
@@ -235,6 +243,11 @@ class PaperSession:
         s = self.summary
         s.fees = str(self.fees)
         s.pnl = str(self.cash + Decimal(self.inventory) * mid * self.unit_notional)
+        pos = self.portfolio.position(VENUE, INSTRUMENT, self.unit_notional)
+        s.realized_pnl = str(to_decimal(pos.realized))
+        s.unrealized_pnl = str(
+            to_decimal(pos.unrealized(Fraction(bid + ask, 2)) if bid and ask else Fraction(0))
+        )
         s.inventory = str(Decimal(self.inventory) * qty_unit)
         s.max_inventory = str(Decimal(self.max_abs_inventory) * qty_unit)
         s.filled_qty = str(
