@@ -52,3 +52,34 @@ def test_paper_refuses_what_is_not_built(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["paper", "--exchange", "binance"]) == EXIT_USAGE
     assert "not available yet" in capsys.readouterr().err
     assert main(["paper", "--duration", "0"]) == EXIT_USAGE
+
+
+def test_live_refusals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from trader.cli import EXIT_FAILED
+
+    cfg = tmp_path / "config.toml"
+    assert main(["live", "--exchange", "binance"]) == EXIT_USAGE
+    assert "without --confirm" in capsys.readouterr().err
+    assert main(["live", "--exchange", "nowhere", "--confirm"]) == EXIT_USAGE
+    assert main(["live", "--exchange", "binance", "--confirm", "--config", str(cfg)]) == EXIT_USAGE
+    assert "cannot read config" in capsys.readouterr().err
+    cfg.write_text('[venues.binance]\napi_key = "env:K"\nsecret = "env:S"\n')
+    assert main(["live", "--exchange", "binance", "--confirm", "--config", str(cfg)]) == EXIT_USAGE
+    assert "no [risk] section" in capsys.readouterr().err
+    cfg.write_text(
+        '[risk]\nmax_gross_notional = "1000"\nmax_net_notional = "500"\nmax_open_orders = 5\n'
+        'max_orders_per_sec = 2\ndaily_loss_limit = "50"\n'
+        '[venues.binance]\napi_key = "env:K"\nsecret = "env:S"\n'
+    )
+    assert main(["live", "--exchange", "binance", "--confirm", "--config", str(cfg)]) == EXIT_FAILED
+    out = capsys.readouterr()
+    assert "max_gross_notional" in out.out
+    assert "preflight failed" in out.err
+    assert "nothing was sent" in out.err
+
+
+def test_venues(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["venues"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for venue in ("ibkr", "alpaca", "binance", "coinbase", "kraken", "okx", "bybit", "polymarket", "sim"):
+        assert venue in out

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
     paper.add_argument("--journal", type=Path, default=None, help="SQLite journal file (default: in memory)")
     paper.add_argument("--json", action="store_true", help="print the summary as JSON")
+    live = sub.add_parser(
+        "live", help="trade for real: needs --confirm, explicit risk limits and a passing preflight"
+    )
+    live.add_argument("--exchange", required=True, help="venue id")
+    live.add_argument("--confirm", action="store_true", help="yes, send real orders")
+    live.add_argument("--config", type=Path, default=Path("~/.trader/config.toml"), help="TOML config")
+    sub.add_parser("venues", help="list venues: tier, status and capabilities")
     return p
 
 
@@ -71,6 +78,70 @@ def _paper(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.open_orders_after_shutdown == 0 else EXIT_FAILED
 
 
+VENUES = {
+    "ibkr": "broker",
+    "alpaca": "broker",
+    "binance": "crypto",
+    "coinbase": "crypto",
+    "kraken": "crypto",
+    "okx": "crypto",
+    "bybit": "crypto",
+    "polymarket": "prediction",
+    "sim": "simulated",
+}
+
+
+def _venues() -> int:
+    from trader.venues.sim import CAPABILITIES
+
+    print(f"{'venue':<12}{'tier':<12}status")
+    for name, tier in VENUES.items():
+        if name == "sim":
+            caps = CAPABILITIES
+            detail = (
+                f"built in: {', '.join(sorted(caps.order_types))}; {', '.join(sorted(caps.time_in_force))}; "
+                f"post-only {'yes' if caps.post_only else 'no'}"
+            )
+        else:
+            detail = "request signing ready (trader.core); connector and simulator not built yet"
+        print(f"{name:<12}{tier:<12}{detail}")
+    return EXIT_OK
+
+
+def _live(args: argparse.Namespace) -> int:
+    from trader.config import load_config
+    from trader.errors import ConfigError
+
+    if args.exchange not in VENUES:
+        print(f"trader live: unknown venue {args.exchange!r}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.confirm:
+        print("trader live: refusing to send real orders without --confirm", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"trader live: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if config.risk is None:
+        print(
+            f"trader live: {args.config} has no [risk] section; every limit must be explicit", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if args.exchange not in config.venues:
+        print(f"trader live: {args.config} has no [venues.{args.exchange}] section", file=sys.stderr)
+        return EXIT_USAGE
+    r = config.risk
+    print(f"limits that would be enforced on {args.exchange}:")
+    for k, v in vars(r).items():
+        print(f"  {k:<22} {v}")
+    print(
+        f"trader live: preflight failed: the {args.exchange} connector is not built yet; nothing was sent",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.version or args.command == "version":
@@ -78,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "paper":
         return _paper(args)
+    if args.command == "live":
+        return _live(args)
+    if args.command == "venues":
+        return _venues()
     _parser().print_help(sys.stderr)
     return EXIT_USAGE
 
