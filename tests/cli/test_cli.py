@@ -83,3 +83,18 @@ def test_venues(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for venue in ("ibkr", "alpaca", "binance", "coinbase", "kraken", "okx", "bybit", "polymarket", "sim"):
         assert venue in out
+
+
+def test_paper_enforces_config_limits(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import json
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[risk]\nmax_gross_notional = "100"\nmax_net_notional = "100"\nmax_open_orders = 2\n'
+        'max_orders_per_sec = 2\ndaily_loss_limit = "50"\n'
+    )
+    assert main(["paper", "--duration", "5", "--json", "--config", str(cfg)]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["denials"], "a 100 USDT exposure limit denies the market maker's 50 x 0.001 BTC quotes"
+    assert data["orders"] == 0
+    assert main(["paper", "--config", str(tmp_path / "missing.toml")]) == EXIT_USAGE

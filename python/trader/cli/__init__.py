@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_argument("--duration", type=float, default=60.0, help="simulated seconds to run")
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
     paper.add_argument("--journal", type=Path, default=None, help="SQLite journal file (default: in memory)")
+    paper.add_argument(
+        "--config", type=Path, default=None, help="TOML config whose [risk] limits the gate enforces"
+    )
     paper.add_argument("--json", action="store_true", help="print the summary as JSON")
     live = sub.add_parser(
         "live", help="trade for real: needs --confirm, explicit risk limits and a passing preflight"
@@ -58,13 +61,18 @@ def _paper(args: argparse.Namespace) -> int:
     if args.duration <= 0:
         print("trader paper: --duration must be > 0", file=sys.stderr)
         return EXIT_USAGE
+    from trader.config import load_config
     from trader.engine.paper import PaperConfig, PaperSession
-    from trader.errors import TraderError
+    from trader.errors import ConfigError, TraderError
 
     try:
-        summary = PaperSession(
-            PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal)
-        ).run()
+        risk = load_config(args.config).risk if args.config is not None else None
+    except ConfigError as e:
+        print(f"trader paper: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal, risk=risk)
+        summary = PaperSession(config).run()
     except TraderError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_FAILED

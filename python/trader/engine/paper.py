@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from trader.clock import LiveClock, SimClock
+from trader.config import RiskLimits
 from trader.core import Approval, Book, InstrumentSpec, RiskGate, Side
 from trader.engine import oms
 from trader.engine.journal import Journal
@@ -60,6 +61,7 @@ class PaperConfig:
     duration_s: float = 60.0
     step_ms: int = 100
     journal: Path | None = None
+    risk: RiskLimits | None = None  # global limits; defaults sized for the demo
 
 
 class PaperSession:
@@ -76,12 +78,21 @@ class PaperSession:
         )
         self.market.seed_book(20)
         self.book = Book(self.spec)
-        self.gate = RiskGate(
-            max_gross_notional="200000",
-            max_net_notional="100000",
+        r = config.risk or RiskLimits(
+            max_gross_notional=Decimal(200_000),
+            max_net_notional=Decimal(100_000),
             max_open_orders=20,
             max_orders_per_sec=50,
-            daily_loss_limit="500",
+            daily_loss_limit=Decimal(500),
+            daily_loss_halt=Decimal(500),
+        )
+        self.gate = RiskGate(
+            max_gross_notional=r.max_gross_notional,
+            max_net_notional=r.max_net_notional,
+            max_open_orders=r.max_open_orders,
+            max_orders_per_sec=r.max_orders_per_sec,
+            daily_loss_limit=r.daily_loss_limit,
+            daily_loss_halt=r.daily_loss_halt,
         )
         venue = self.gate.add_venue(VENUE, max_gross_notional="150000", max_open_orders=10)
         self.strategy_id = self.gate.add_strategy("mm", max_orders_per_sec=20)
