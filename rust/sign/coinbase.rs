@@ -6,6 +6,8 @@
 
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::Signer as _;
+use p256::ecdsa::signature::Signer as P256Signer;
+use p256::pkcs8::DecodePrivateKey as _;
 
 use super::binance::api_key;
 use super::crypto::b64_decode;
@@ -106,7 +108,7 @@ impl CoinbaseSigner {
         let signing_input = format!("{}.{}", b64url(header.as_bytes()), b64url(claims.as_bytes()));
         let sig: Vec<u8> = match &self.key {
             Key::Es256(k) => {
-                let s: p256::ecdsa::Signature = k.sign(signing_input.as_bytes());
+                let s: p256::ecdsa::Signature = P256Signer::sign(k, signing_input.as_bytes());
                 s.to_bytes().to_vec()
             }
             Key::Ed25519(k) => k.sign(signing_input.as_bytes()).to_bytes().to_vec(),
