@@ -293,16 +293,6 @@ impl PyKrakenSigner {
     }
 }
 
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PySignedRequest>()?;
-    m.add_class::<PyBinanceSigner>()?;
-    m.add_class::<PyBybitSigner>()?;
-    m.add_class::<PyOkxSigner>()?;
-    m.add_class::<PyKrakenSigner>()?;
-    m.add("SENSITIVE_HEADERS", SENSITIVE_HEADERS.to_vec())?;
-    register_polymarket(m)
-}
-
 /// A signed CLOB V2 order: its fields, signature and EIP-712 hash (the venue's order id).
 #[pyclass(module = "trader._core", name = "PolymarketOrder", frozen)]
 pub(crate) struct PyPolymarketOrder {
@@ -594,7 +584,13 @@ impl PyAlpacaSigner {
     }
 }
 
-pub(crate) fn register_polymarket(m: &Bound<'_, PyModule>) -> PyResult<()> {
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySignedRequest>()?;
+    m.add_class::<PyBinanceSigner>()?;
+    m.add_class::<PyBybitSigner>()?;
+    m.add_class::<PyOkxSigner>()?;
+    m.add_class::<PyKrakenSigner>()?;
+    m.add("SENSITIVE_HEADERS", SENSITIVE_HEADERS.to_vec())?;
     m.add_class::<PyAlpacaSigner>()?;
     m.add_class::<PyCoinbaseSigner>()?;
     m.add_class::<PyKeystore>()?;
