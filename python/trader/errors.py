@@ -81,6 +81,11 @@ class UnknownOutcomeError(VenueError):
     venue by client order id until the outcome is known."""
 
 
+class ReconciliationError(TraderError):
+    """At start-up the journal and the venue disagree (unknown open orders, a position that does not add
+    up, an order the venue lost). The engine does not trade until an operator resolves it."""
+
+
 __all__ = [
     "AuthenticationError",
     "BannedError",
@@ -94,6 +99,7 @@ __all__ = [
     "OrderNotFoundError",
     "ParseError",
     "RateLimitError",
+    "ReconciliationError",
     "SequenceGapError",
     "TraderError",
     "UnknownInstrumentError",

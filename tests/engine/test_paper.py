@@ -13,21 +13,23 @@ def test_session_trades_and_shuts_down_clean(tmp_path: Path) -> None:
     assert summary.orders > 10
     assert summary.fills > 0
     assert summary.open_orders_after_shutdown == 0
-    assert s.gate.open_order_count() == 0
+    gate = s.engine.gate
+    assert gate is not None
+    assert gate.open_order_count() == 0
     # exact arithmetic: the PnL decomposes into cash and marked inventory, fees included
     assert Decimal(summary.fees) >= 0
     # the gate's own PnL (cash + position x mid, fees) agrees with the session's to the last digit
-    assert s.gate.daily_pnl() == Decimal(summary.pnl)
+    assert gate.daily_pnl() == Decimal(summary.pnl)
     # the average-cost view (realized + unrealized - fees) agrees with the cash-flow PnL
-    pos = s.portfolio.position("sim", "BTCUSDT", s.unit_notional)
-    bid, ask = s.engine.best_bid(), s.engine.best_ask()
+    pos = s.engine.portfolio.position("sim", "BTCUSDT", s.unit_notional)
+    bid, ask = s.matching.best_bid(), s.matching.best_ask()
     assert bid is not None
     assert ask is not None
     assert pos.pnl(Fraction(bid + ask, 2)) == Fraction(Decimal(summary.pnl))
     # the journal replays to the same orders
     replayed = Journal(journal).replay()
     assert {k: (o.status, o.filled) for k, o in replayed.items()} == {
-        k: (o.status, o.filled) for k, o in s.ledger.orders.items()
+        k: (o.status, o.filled) for k, o in s.engine.ledger.orders.items()
     }
 
 

@@ -19,7 +19,14 @@ from trader.errors import (
 )
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.sim.matching import MatchingEngine
-from trader.venues.base import BookUpdate, Connector, FillReport, OrderState, require_approval
+from trader.venues.base import (
+    BookUpdate,
+    Connector,
+    FillReport,
+    OrderReport,
+    OrderState,
+    require_approval,
+)
 from trader.venues.sim import SimConnector
 
 T0 = 1_700_000_000_000_000_000
@@ -102,7 +109,7 @@ def test_lifecycle() -> None:
             if isinstance(ev, FillReport):
                 fills.append(ev)
             else:
-                assert isinstance(ev, BookUpdate)
+                assert isinstance(ev, BookUpdate | OrderReport)
         assert sum(f.qty for f in fills if f.client_id == "t-1") == 10
         assert (await conn.positions())["BTCUSDT"] == 10
         with pytest.raises(OrderNotFoundError):

@@ -136,3 +136,10 @@ class MarketMaker:
 
     def on_timer(self, now_ns: int) -> list[Intent]:
         return []
+
+    def on_denied(self, place: Place, reason: str) -> list[Intent]:
+        """Forget a quote the gate refused, so the next book update tries again."""
+        q = self._quotes[place.side]
+        if q.client_id is None and q.price == place.price:
+            q.price = None
+        return []

@@ -57,8 +57,21 @@ class SubmitAck:
 
 
 @dataclass(frozen=True)
+class InstrumentInfo:
+    """The venue's trading rules for one instrument, as the venue states them (decimal strings)."""
+
+    symbol: str
+    base: str
+    quote: str
+    tick_size: str
+    lot_size: str
+    min_qty: str
+    min_notional: str
+
+
+@dataclass(frozen=True)
 class OrderReport:
-    """The venue's view of one order (for `query`, `open_orders` and reconciliation)."""
+    """The venue's view of one order (for `query`, `open_orders`, reconciliation and the private stream)."""
 
     client_id: str
     venue_order_id: str
@@ -68,6 +81,7 @@ class OrderReport:
     qty: int
     filled: int
     state: OrderState
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,20 +92,34 @@ class FillReport:
     side: Side
     price: int
     qty: int
-    fee: Decimal
+    fee: Decimal  # quote currency, paid > 0
     ts_ns: int
     maker: bool
 
 
 @dataclass(frozen=True)
 class BookUpdate:
+    """The top of a book the connector keeps in sequence (integer units). `recv_ns` is the monotonic time
+    the venue message arrived, for tick-to-order latency."""
+
     instrument: str
-    bids: tuple[tuple[int, int], ...]
-    asks: tuple[tuple[int, int], ...]
+    bid: int | None
+    bid_qty: int
+    ask: int | None
+    ask_qty: int
     ts_ns: int
+    recv_ns: int
 
 
-VenueEvent = BookUpdate | FillReport | OrderReport
+@dataclass(frozen=True)
+class BookInvalid:
+    """The book can no longer be trusted (sequence gap, stale or dropped feed) until a new `BookUpdate`."""
+
+    instrument: str
+    reason: str
+
+
+VenueEvent = BookUpdate | BookInvalid | FillReport | OrderReport
 
 
 @runtime_checkable
@@ -103,11 +131,15 @@ class Connector(Protocol):
 
     async def close(self) -> None: ...
 
+    async def instrument_info(self, symbol: str) -> InstrumentInfo: ...
+
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         """Send one approved order, once. Raises a `VenueError`; `UnknownOutcomeError` on timeout or 5xx."""
         ...
 
-    async def cancel(self, client_id: str) -> None: ...
+    async def cancel(self, client_id: str) -> None:
+        """Cancel one order; returns once the venue confirmed it. `OrderNotFoundError`: already closed."""
+        ...
 
     async def cancel_all(self, instrument: str | None = None) -> int: ...
 
@@ -119,7 +151,9 @@ class Connector(Protocol):
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]: ...
 
-    async def positions(self) -> dict[str, int]: ...
+    async def positions(self) -> dict[str, int]:
+        """Net position (spot: base-asset balance) per instrument, in qty units."""
+        ...
 
     def events(self) -> AsyncIterator[VenueEvent]:
         """Market data and private updates, in the order the venue sent them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from trader.clock import Clock
 from trader.core import Approval, Side
@@ -15,6 +16,7 @@ from trader.venues.base import (
     BookUpdate,
     Capabilities,
     FillReport,
+    InstrumentInfo,
     OrderReport,
     OrderState,
     SubmitAck,
@@ -44,12 +46,20 @@ class SimConnector:
     capabilities = CAPABILITIES
 
     def __init__(
-        self, engine: matching.MatchingEngine, market: BackgroundMarket, instrument: str, clock: Clock
+        self,
+        engine: matching.MatchingEngine,
+        market: BackgroundMarket,
+        instrument: str,
+        clock: Clock,
+        info: InstrumentInfo | None = None,
+        recv_clock: Clock | None = None,
     ) -> None:
         self.engine = engine
         self.market = market
         self.instrument = instrument
         self.clock = clock
+        self.recv_clock = recv_clock or clock  # stamps BookUpdate.recv_ns
+        self.info = info or InstrumentInfo(instrument, "BTC", "USDT", "0.01", "0.001", "0.001", "5")
         self._orders: dict[str, OrderReport] = {}
         self._by_sim_id: dict[int, str] = {}
         self._fills: list[FillReport] = []
@@ -63,6 +73,16 @@ class SimConnector:
     async def close(self) -> None:
         self._connected = False
 
+    async def instrument_info(self, symbol: str) -> InstrumentInfo:
+        if symbol != self.instrument:
+            raise InvalidOrderError(f"unknown instrument {symbol}", venue=self.venue, code="SYMBOL")
+        return self.info
+
+    def _set(self, report: OrderReport) -> None:
+        """Record the order's new state and publish it, as a venue's private stream would."""
+        self._orders[report.client_id] = report
+        self._queue.put_nowait(report)
+
     def _record_trades(self, trades: tuple[matching.Trade, ...] | list[matching.Trade]) -> None:
         for t in trades:
             for oid, maker in ((t.maker_order_id, True), (t.taker_order_id, False)):
@@ -72,9 +92,6 @@ class SimConnector:
                 r = self._orders[cid]
                 filled = r.filled + t.qty
                 state = OrderState.FILLED if filled >= r.qty else r.state
-                self._orders[cid] = OrderReport(
-                    cid, r.venue_order_id, r.instrument, r.side, r.price, r.qty, filled, state
-                )
                 fee = t.maker_fee if maker else t.taker_fee
                 f = FillReport(
                     cid,
@@ -89,6 +106,9 @@ class SimConnector:
                 )
                 self._fills.append(f)
                 self._queue.put_nowait(f)
+                self._set(
+                    OrderReport(cid, r.venue_order_id, r.instrument, r.side, r.price, r.qty, filled, state)
+                )
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         a = require_approval(approval)
@@ -105,20 +125,18 @@ class SimConnector:
         if not result.accepted:
             raise InvalidOrderError(result.reason, venue=self.venue, code="REJECTED")
         self._by_sim_id[sim_id] = client_id
-        state = OrderState.OPEN if result.resting else OrderState.CANCELED
-        self._orders[client_id] = OrderReport(
-            client_id, str(sim_id), instrument, a.side, a.price, a.qty, 0, state
-        )
+        self._set(OrderReport(client_id, str(sim_id), instrument, a.side, a.price, a.qty, 0, OrderState.OPEN))
         self._record_trades(result.trades)
+        r = self._orders[client_id]
+        if not result.resting and r.state is OrderState.OPEN:  # IOC/FOK/market remainder
+            self._set(replace(r, state=OrderState.EXPIRED))
         return SubmitAck(client_id, str(sim_id))
 
     async def cancel(self, client_id: str) -> None:
         r = self._orders.get(client_id)
         if r is None or self.engine.cancel(int(r.venue_order_id)) is None:
             raise OrderNotFoundError("unknown or closed order", venue=self.venue, code="NOT_FOUND")
-        self._orders[client_id] = OrderReport(
-            r.client_id, r.venue_order_id, r.instrument, r.side, r.price, r.qty, r.filled, OrderState.CANCELED
-        )
+        self._set(replace(r, state=OrderState.CANCELED))
 
     async def cancel_all(self, instrument: str | None = None) -> int:
         n = 0
@@ -146,8 +164,27 @@ class SimConnector:
     def step(self, dt_ns: int) -> None:
         """Advance the background market (simulated time) and publish a book update."""
         self._record_trades(self.market.step(dt_ns))
-        bids, asks = self.engine.depth(20)
-        self._queue.put_nowait(BookUpdate(self.instrument, tuple(bids), tuple(asks), self.clock.now_ns()))
+        bids, asks = self.engine.depth(1)
+        bid, bid_qty = bids[0] if bids else (None, 0)
+        ask, ask_qty = asks[0] if asks else (None, 0)
+        self._queue.put_nowait(
+            BookUpdate(
+                self.instrument,
+                bid,
+                bid_qty,
+                ask,
+                ask_qty,
+                self.clock.now_ns(),
+                self.recv_clock.monotonic_ns(),
+            )
+        )
+
+    def drain(self) -> list[VenueEvent]:
+        """Take every queued event at once (for drivers in simulated time)."""
+        out: list[VenueEvent] = []
+        while not self._queue.empty():
+            out.append(self._queue.get_nowait())
+        return out
 
     async def events(self) -> AsyncIterator[VenueEvent]:
         while True:

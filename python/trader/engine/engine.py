@@ -1,0 +1,696 @@
+"""The engine: one venue connector, one instrument, one strategy, the risk gate and the journal.
+
+    venue events -> (book top | fills | order reports) -> strategy -> risk gate -> journal -> connector
+
+Everything that touches the network is a task, so no handler waits on a venue. The order of work for a
+new order is fixed: the gate approves it, its intent is journaled (durable), then it is sent, once. A
+timeout or 5xx on the send leaves the order UNKNOWN: it keeps counting against every limit and is resolved
+by asking the venue by client order id, never by sending it again; still unresolved after
+`unknown_timeout_s`, it becomes LOST (still counted, still fillable) until the venue answers.
+
+Start-up reconciles before any strategy runs: the journal's live orders are asked of the venue, fills the
+journal missed are applied, venue open orders the journal does not know and a position that does not add
+up are mismatches (`ReconciliationError`: the engine does not trade). Orders that survived a restart are
+then canceled: the gate of a new process has not approved them and the strategy has no memory of them.
+Shutdown cancels everything, waits for the venue to confirm and reports.
+
+The engine works in real time (`run`) or in simulated time, driven event by event (`handle`, `settle`,
+`on_timer`), which is how the deterministic paper session and the tests drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from trader.clock import Clock
+from trader.config import RiskLimits
+from trader.core import Approval, InstrumentSpec, RiskGate, UnknownOrderError
+from trader.engine import oms
+from trader.engine.journal import Journal
+from trader.engine.ledger import OrderLedger
+from trader.engine.portfolio import Portfolio, Position, to_decimal
+from trader.errors import (
+    OrderNotFoundError,
+    ReconciliationError,
+    UnknownOutcomeError,
+    VenueError,
+)
+from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place, Strategy
+from trader.venues.base import (
+    BookInvalid,
+    BookUpdate,
+    Connector,
+    FillReport,
+    OrderReport,
+    OrderState,
+    VenueEvent,
+)
+
+log = logging.getLogger("trader.engine")
+
+DEFAULT_RISK = RiskLimits(
+    max_gross_notional=Decimal(200_000),
+    max_net_notional=Decimal(100_000),
+    max_open_orders=20,
+    max_orders_per_sec=50,
+    daily_loss_limit=Decimal(500),
+    daily_loss_halt=Decimal(500),
+)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Limits and timings. Per-instrument limits are in the instrument's own units (e.g. BTC, USDT)."""
+
+    symbol: str = "BTCUSDT"
+    risk: RiskLimits = DEFAULT_RISK
+    venue_max_gross_notional: str = "150000"
+    venue_max_open_orders: int = 10
+    strategy_max_orders_per_sec: int = 20
+    max_order_qty: str = "1"
+    max_order_notional: str = "60000"
+    max_position: str = "2"
+    max_open_orders: int = 6
+    collar_bps: int = 50
+    timer_ms: int = 250
+    unknown_timeout_s: float = 10.0
+    not_found_checks: int = 3  # an UNKNOWN order the venue denies this many times was never placed
+    shutdown_timeout_s: float = 10.0
+
+
+@dataclass
+class Summary:
+    seconds: float = 0.0
+    orders: int = 0
+    fills: int = 0
+    filled_qty: str = "0"
+    fees: str = "0"
+    pnl: str = "0"
+    realized_pnl: str = "0"
+    unrealized_pnl: str = "0"
+    inventory: str = "0"
+    max_inventory: str = "0"
+    denials: dict[str, int] = field(default_factory=dict)
+    rejects: int = 0
+    canceled: int = 0
+    unknown_outcomes: int = 0
+    reconciled_at_start: int = 0
+    tick_to_order_p50_us: float = 0.0
+    tick_to_order_p99_us: float = 0.0
+    open_orders_after_shutdown: int = 0
+    killed: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a live view shows; built on demand, cheap."""
+
+    symbol: str
+    bid: int | None
+    ask: int | None
+    quotes: list[OwnOrder]
+    position: str
+    pnl: str
+    fees: str
+    orders: int
+    fills: int
+    recent_fills: list[OwnFill]
+    denials: dict[str, int]
+    trading_state: str
+    killed: bool
+    p50_us: float
+    p99_us: float
+    spec: InstrumentSpec
+
+
+def _percentiles(latencies: list[int]) -> tuple[float, float]:
+    if not latencies:
+        return 0.0, 0.0
+    lat = sorted(latencies)
+    return (
+        round(statistics.median(lat) / 1000, 1),
+        round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1000, 1),
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        connector: Connector,
+        strategy: Strategy,
+        *,
+        journal: Journal,
+        clock: Clock,
+        config: EngineConfig | None = None,
+        latency_clock: Clock | None = None,
+    ) -> None:
+        self.connector = connector
+        self.strategy = strategy
+        self.journal = journal
+        self.clock = clock
+        self.latency_clock = latency_clock or clock  # what venue messages' recv_ns are stamped with
+        self.cfg = config or EngineConfig()
+        self.venue = connector.venue
+        self.symbol = self.cfg.symbol
+        self.ledger = OrderLedger(journal)
+        self.portfolio = Portfolio()
+        self.summary = Summary()
+        self.denials: Counter[str] = Counter()
+        self.latencies: list[int] = []
+        self.recent_fills: list[OwnFill] = []
+        self.bid: int | None = None
+        self.ask: int | None = None
+        self._keys: dict[str, int] = {}  # client id -> gate key, for orders of this process
+        self._gate_done: set[str] = set()  # orders the gate no longer counts
+        self._unresolved: dict[str, tuple[int, int]] = {}  # client id -> (deadline ns, not-found answers)
+        self._cancel_retry: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._max_abs_position = 0
+        self._started_ns = 0
+        self._kill_seen = 0
+        self._stop = asyncio.Event()
+        self.spec: InstrumentSpec | None = None
+        self.gate: RiskGate | None = None
+        self._inst = 0
+        self._strat = 0
+        self._position: Position | None = None
+
+    def _ready(self) -> tuple[RiskGate, InstrumentSpec, Position]:
+        if self.gate is None or self.spec is None or self._position is None:
+            raise RuntimeError("the engine has not started")
+        return self.gate, self.spec, self._position
+
+    # ---- start-up --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, learn the instrument, set up the gate and reconcile. Raises `ReconciliationError`."""
+        self._started_ns = self.clock.monotonic_ns()
+        await self.connector.connect()
+        info = await self.connector.instrument_info(self.symbol)
+        self.spec = InstrumentSpec(
+            info.tick_size, info.lot_size, min_qty=info.min_qty, min_notional=info.min_notional
+        )
+        r = self.cfg.risk
+        gate = RiskGate(
+            max_gross_notional=r.max_gross_notional,
+            max_net_notional=r.max_net_notional,
+            max_open_orders=r.max_open_orders,
+            max_orders_per_sec=r.max_orders_per_sec,
+            daily_loss_limit=r.daily_loss_limit,
+            daily_loss_halt=r.daily_loss_halt,
+        )
+        venue = gate.add_venue(
+            self.venue,
+            max_gross_notional=self.cfg.venue_max_gross_notional,
+            max_open_orders=self.cfg.venue_max_open_orders,
+        )
+        self._strat = gate.add_strategy(
+            self.strategy.name, max_orders_per_sec=self.cfg.strategy_max_orders_per_sec
+        )
+        self._inst = gate.add_instrument(
+            venue,
+            self.symbol,
+            self.spec,
+            max_order_qty=self.cfg.max_order_qty,
+            max_order_notional=self.cfg.max_order_notional,
+            max_position=self.cfg.max_position,
+            max_open_orders=self.cfg.max_open_orders,
+            collar_bps=self.cfg.collar_bps,
+        )
+        self.gate = gate
+        unit_notional = self.spec.notional(1, 1)
+        self._position = self.portfolio.position(self.venue, self.symbol, unit_notional)
+        self._kill_seen = self.journal.get_counter("kill")
+        await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        problems: list[str] = []
+        now = self.clock.now_ns()
+        mine = [
+            o for o in self.ledger.orders.values() if o.venue == self.venue and o.instrument == self.symbol
+        ]
+        live = [o for o in mine if o.is_live]
+        for o in live:
+            report = await self.connector.query(o.client_id)
+            if report is None:
+                if o.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
+                    self.ledger.apply(o.client_id, oms.Rejected("never reached the venue"), now)
+                else:
+                    problems.append(
+                        f"{o.client_id}: the journal has it {o.status}, the venue does not know it"
+                    )
+                continue
+            self._apply_report(report, react=False)
+        first_ts = min((e.ts_ns for e in self.journal.entries()), default=now)
+        for f in await self.connector.fills_since(first_ts):
+            if f.instrument == self.symbol and f.client_id in self.ledger.orders:
+                self._apply_fill(f, react=False)
+        self.summary.reconciled_at_start = len(live)
+        # positions: the journal's fills on top of the venue position it started from
+        gate, _, position = self._ready()
+        for o in mine:
+            for fill in o.fills.values():
+                position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
+        journal_net = position.qty
+        venue_pos = (await self.connector.positions()).get(self.symbol, 0)
+        key = f"baseline:{self.venue}:{self.symbol}"
+        stored = self.journal.get_meta(key)
+        if stored is None:
+            self.journal.set_meta(key, str(venue_pos - journal_net))
+        elif int(stored) + journal_net != venue_pos:
+            problems.append(
+                f"position: the venue has {venue_pos} units, the journal accounts for "
+                f"{int(stored) + journal_net} ({stored} at the start + {journal_net} filled)"
+            )
+        for r in await self.connector.open_orders():
+            if r.instrument == self.symbol and r.client_id not in self.ledger.orders:
+                problems.append(
+                    f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
+                )
+        if problems:
+            raise ReconciliationError("reconciliation failed, not trading: " + "; ".join(problems))
+        if position.qty:
+            avg = round(position.avg_price)
+            gate.set_position(self._inst, position.qty, avg)
+        # orders that outlived the previous process: cancel them before the strategy starts
+        for o in self.ledger.live():
+            if o.venue == self.venue and o.instrument == self.symbol:
+                await self._cancel_now(o.client_id)
+        left = [o.client_id for o in self.ledger.live() if o.venue == self.venue]
+        if left:
+            raise ReconciliationError(f"could not cancel orders left from before the restart: {left}")
+
+    # ---- events ----------------------------------------------------------------------------------
+
+    def handle(self, ev: VenueEvent) -> None:
+        """Process one venue event; network work it causes runs as tasks."""
+        if isinstance(ev, BookUpdate):
+            self._on_book(ev)
+        elif isinstance(ev, FillReport):
+            self._apply_fill(ev, react=True)
+        elif isinstance(ev, OrderReport):
+            self._apply_report(ev, react=True)
+        elif isinstance(ev, BookInvalid) and ev.instrument == self.symbol and self.gate is not None:
+            log.warning("book %s invalid: %s", ev.instrument, ev.reason)
+            self.gate.invalidate_reference(self._inst)
+            self.bid = self.ask = None
+            now = self.clock.now_ns()
+            self._act(self.strategy.on_book(BookTop(self.symbol, None, 0, None, 0, now)), None)
+
+    def _on_book(self, ev: BookUpdate) -> None:
+        if ev.instrument != self.symbol or self.gate is None:
+            return
+        self.bid, self.ask = ev.bid, ev.ask
+        if ev.bid is not None and ev.ask is not None and ev.bid < ev.ask:
+            self.gate.set_reference(self._inst, ev.bid, ev.ask, ev.ts_ns)
+        top = BookTop(ev.instrument, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_ns)
+        self._act(self.strategy.on_book(top), ev.recv_ns)
+
+    def _view(self, o: oms.Order) -> OwnOrder:
+        return OwnOrder(o.client_id, o.instrument, o.side, o.price, o.remaining, o.is_live)
+
+    def _gate_closed(self, client_id: str) -> None:
+        """The order no longer counts: tell the gate once (a fully filled order already left it)."""
+        key = self._keys.get(client_id)
+        if key is None or client_id in self._gate_done or self.gate is None:
+            return
+        self._gate_done.add(client_id)
+        with contextlib.suppress(UnknownOrderError):
+            self.gate.on_closed(key)
+
+    def _apply_fill(self, f: FillReport, *, react: bool) -> None:
+        gate, _, position = self._ready()
+        if f.instrument != self.symbol:
+            return
+        order = self.ledger.orders.get(f.client_id)
+        fee = str(f.fee)
+        if order is None:  # not ours (placed elsewhere, liquidation): the position still moves
+            log.warning("external fill %s on %s", f.trade_id, f.instrument)
+            gate.on_external_fill(self._inst, f.side, f.qty, f.price, fee=fee)
+            position.apply_fill(f.side, f.qty, f.price, f.fee)
+            return
+        fill = oms.Fill(f.trade_id, f.qty, f.price, f.fee, f.ts_ns)
+        if not self.ledger.apply(f.client_id, oms.Filled(fill), self.clock.now_ns()):
+            return  # a duplicate (stream and REST both reported it)
+        if not react:
+            return  # start-up: positions are rebuilt from the journal afterwards
+        key = self._keys.get(f.client_id)
+        try:
+            if key is None or f.client_id in self._gate_done:
+                raise UnknownOrderError(f.client_id)
+            gate.on_fill(key, f.qty, f.price, fee=fee)
+        except UnknownOrderError:
+            gate.on_external_fill(self._inst, order.side, f.qty, f.price, fee=fee)
+        position.apply_fill(order.side, f.qty, f.price, f.fee)
+        self._max_abs_position = max(self._max_abs_position, abs(position.qty))
+        self.summary.fills += 1
+        own = OwnFill(f.client_id, f.instrument, order.side, f.price, f.qty, f.ts_ns)
+        self.recent_fills = [*self.recent_fills[-9:], own]
+        intents = self.strategy.on_fill(own)
+        if not order.is_live:
+            self._gate_done.add(f.client_id)  # the gate released it with the last fill
+            self._unresolved.pop(f.client_id, None)
+            intents += self.strategy.on_order(self._view(order))
+        self._act(intents, None)
+
+    def _apply_report(self, r: OrderReport, *, react: bool) -> None:
+        order = self.ledger.orders.get(r.client_id)
+        if order is None or r.instrument != self.symbol:
+            return
+        now = self.clock.now_ns()
+        event: oms.OrderEvent
+        if r.state is OrderState.CANCELED:
+            event = oms.Canceled()
+        elif r.state is OrderState.EXPIRED:
+            event = oms.Expired()
+        elif r.state is OrderState.REJECTED:
+            event = oms.Rejected(r.reason or "rejected by the venue")
+        else:  # OPEN; FILLED too: the fills themselves close it
+            event = oms.Accepted(r.venue_order_id)
+        if order.status in (oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST) and r.state is not OrderState.OPEN:
+            # resolved as already done: it was accepted first
+            self.ledger.apply(r.client_id, oms.Accepted(r.venue_order_id), now)
+        if not self.ledger.apply(r.client_id, event, now):
+            return
+        self._unresolved.pop(r.client_id, None)
+        key = self._keys.get(r.client_id)
+        if order.is_live:
+            if key is not None and self.gate is not None and r.client_id not in self._gate_done:
+                with contextlib.suppress(UnknownOrderError):
+                    self.gate.on_ack(key)
+        else:
+            self._gate_closed(r.client_id)
+            if isinstance(event, oms.Canceled):
+                self.summary.canceled += 1
+        if react:
+            self._act(self.strategy.on_order(self._view(order)), None)
+
+    # ---- intents ---------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine task failed: %r", task.exception())
+
+    def _act(self, intents: list[Intent], tick_ns: int | None) -> None:
+        while intents:
+            intent = intents.pop(0)
+            if isinstance(intent, Cancel):
+                intents += self._cancel(intent.client_id)
+            else:
+                intents += self._place(intent, tick_ns)
+
+    def _place(self, p: Place, tick_ns: int | None) -> list[Intent]:
+        assert self.gate is not None
+        now = self.clock.now_ns()
+        verdict = self.gate.check(self._strat, self._inst, p.side, p.price, p.qty, now, post_only=p.post_only)
+        if not isinstance(verdict, Approval):
+            reason = str(verdict.reason).rsplit(".", 1)[-1]
+            self.denials[reason] += 1
+            return self.strategy.on_denied(p, reason)
+        order = self.ledger.create(
+            self.strategy.name, self.venue, p.instrument, p.side, verdict.price, verdict.qty, now
+        )
+        self._keys[order.client_id] = verdict.key
+        self.ledger.apply(order.client_id, oms.Submitted(), now)
+        if tick_ns is not None:
+            self.latencies.append(self.latency_clock.monotonic_ns() - tick_ns)
+        self.summary.orders += 1
+        self._spawn(self._send(order, verdict))
+        return self.strategy.on_order(self._view(order))
+
+    async def _send(self, order: oms.Order, approval: Approval) -> None:
+        cid = order.client_id
+        try:
+            ack = await self.connector.submit(approval, cid, order.instrument)
+        except UnknownOutcomeError as e:
+            now = self.clock.now_ns()
+            self.summary.unknown_outcomes += 1
+            if self.ledger.apply(cid, oms.OutcomeUnknown(str(e)), now) and self.gate is not None:
+                with contextlib.suppress(UnknownOrderError):
+                    self.gate.on_unknown(approval.key)
+                deadline = now + int(self.cfg.unknown_timeout_s * 1e9)
+                self._unresolved[cid] = (deadline, 0)
+            return
+        except VenueError as e:  # a definitive reject, or not sent at all (refused, throttled)
+            if self.ledger.apply(cid, oms.Rejected(str(e)), self.clock.now_ns()):
+                self.summary.rejects += 1
+                self._gate_closed(cid)
+                self._act(self.strategy.on_order(self._view(order)), None)
+            return
+        self._apply_report(
+            OrderReport(
+                cid,
+                ack.venue_order_id,
+                order.instrument,
+                order.side,
+                order.price,
+                order.qty,
+                0,
+                OrderState.OPEN,
+            ),
+            react=True,
+        )
+
+    def _cancel(self, client_id: str) -> list[Intent]:
+        order = self.ledger.orders.get(client_id)
+        if order is None or not order.is_live or order.status is oms.OrderStatus.CANCEL_PENDING:
+            return []
+        if order.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
+            self._cancel_retry.add(client_id)  # cancel once the venue has it (or it is resolved)
+            return []
+        self.ledger.apply(client_id, oms.CancelRequested(), self.clock.now_ns())
+        self._spawn(self._cancel_now(client_id))
+        return []
+
+    async def _cancel_now(self, client_id: str) -> None:
+        """Cancel at the venue and record the outcome; transient failures are retried from the timer."""
+        order = self.ledger.orders[client_id]
+        if order.status is not oms.OrderStatus.CANCEL_PENDING:
+            self.ledger.apply(client_id, oms.CancelRequested(), self.clock.now_ns())
+        try:
+            await self.connector.cancel(client_id)
+        except OrderNotFoundError:
+            report = await self.connector.query(client_id)  # already done: learn how
+            if report is None:
+                self.ledger.apply(client_id, oms.Rejected("the venue does not know it"), self.clock.now_ns())
+                self._gate_closed(client_id)
+            else:
+                await self._catch_up_fills(client_id)
+                self._apply_report(report, react=True)
+            return
+        except VenueError as e:
+            self.ledger.apply(client_id, oms.CancelRejected(str(e)), self.clock.now_ns())
+            self._cancel_retry.add(client_id)
+            return
+        self._cancel_retry.discard(client_id)
+        await self._catch_up_fills(client_id)
+        order = self.ledger.orders[client_id]
+        self._apply_report(
+            OrderReport(
+                client_id,
+                order.venue_order_id or "",
+                order.instrument,
+                order.side,
+                order.price,
+                order.qty,
+                order.filled,
+                OrderState.CANCELED,
+            ),
+            react=True,
+        )
+
+    async def _catch_up_fills(self, client_id: str) -> None:
+        """Fills the stream has not delivered yet for a closed order (the venue filled before it canceled)."""
+        order = self.ledger.orders[client_id]
+        report = await self.connector.query(client_id)
+        if report is None or report.filled <= order.filled:
+            return
+        start = min((f.ts_ns for f in order.fills.values()), default=0)
+        for f in await self.connector.fills_since(start):
+            if f.client_id == client_id:
+                self._apply_fill(f, react=True)
+
+    # ---- timer -----------------------------------------------------------------------------------
+
+    async def on_timer(self) -> None:
+        """Strategy timer, unknown-order resolution, cancel retries and the operator's kill switch."""
+        now = self.clock.now_ns()
+        if self.journal.get_counter("kill") > self._kill_seen:
+            self._kill_seen = self.journal.get_counter("kill")
+            await self.kill("operator: trader kill")
+        for cid in list(self._unresolved):
+            await self._resolve(cid, now)
+        for cid in list(self._cancel_retry):
+            order = self.ledger.orders.get(cid)
+            if order is None or not order.is_live:
+                self._cancel_retry.discard(cid)
+            elif order.status in (oms.OrderStatus.ACCEPTED, oms.OrderStatus.PARTIALLY_FILLED):
+                self._cancel_retry.discard(cid)
+                self._act([Cancel(cid)], None)
+        self._act(self.strategy.on_timer(now), None)
+
+    async def _resolve(self, cid: str, now: int) -> None:
+        deadline, misses = self._unresolved[cid]
+        try:
+            report = await self.connector.query(cid)
+        except VenueError:
+            report, misses = None, misses - 1  # could not ask: not an answer
+        if report is not None:
+            await self._catch_up_fills(cid)
+            self._apply_report(report, react=True)
+            self._unresolved.pop(cid, None)
+            return
+        misses += 1
+        if misses >= self.cfg.not_found_checks:
+            self._unresolved.pop(cid, None)
+            if self.ledger.apply(cid, oms.Rejected("the venue never received it"), now):
+                self._gate_closed(cid)
+                self._act(self.strategy.on_order(self._view(self.ledger.orders[cid])), None)
+            return
+        if now >= deadline and self.ledger.orders[cid].status is oms.OrderStatus.UNKNOWN:
+            self.ledger.apply(cid, oms.Lost(), now)
+            log.error(
+                "order %s is still unknown after %.0fs: counted as LOST", cid, self.cfg.unknown_timeout_s
+            )
+        self._unresolved[cid] = (deadline, misses)
+
+    # ---- control ---------------------------------------------------------------------------------
+
+    async def kill(self, reason: str) -> None:
+        """Latch the kill switch (no new orders), then cancel everything at the venue."""
+        assert self.gate is not None
+        self.gate.kill(reason, self.clock.now_ns())
+        self.summary.killed = True
+        log.error("kill switch: %s", reason)
+        await self.cancel_everything()
+
+    async def cancel_everything(self) -> None:
+        with contextlib.suppress(VenueError):
+            await self.connector.cancel_all(self.symbol)
+        for o in self.ledger.live():
+            if o.venue == self.venue:
+                await self._cancel_now(o.client_id)
+
+    async def settle(self) -> None:
+        """Wait until no send or cancel is in flight."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _pump(self) -> None:
+        async for ev in self.connector.events():
+            self.handle(ev)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.timer_ms / 1000)
+            await self.on_timer()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(
+        self, duration_s: float | None = None, on_tick: Callable[[Engine], None] | None = None
+    ) -> Summary:
+        """Start, trade until `duration_s` passes or `stop()` is called, then shut down."""
+        await self.start()
+        pump = asyncio.get_running_loop().create_task(self._pump())
+        timer = asyncio.get_running_loop().create_task(self._timer_loop())
+        try:
+            waiter = asyncio.get_running_loop().create_task(self._stop.wait())
+            loop_deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
+            while not waiter.done() and not pump.done():
+                timeout = (
+                    0.25
+                    if loop_deadline is None
+                    else min(0.25, loop_deadline - asyncio.get_running_loop().time())
+                )
+                if timeout <= 0:
+                    break
+                await asyncio.wait({waiter, pump}, timeout=timeout)
+                if on_tick is not None:
+                    on_tick(self)
+            waiter.cancel()
+            if pump.done() and not pump.cancelled() and pump.exception() is not None:
+                log.error("venue event stream failed: %r", pump.exception())
+        finally:
+            timer.cancel()
+            summary = await self.shutdown()
+            pump.cancel()
+            await asyncio.gather(pump, timer, return_exceptions=True)
+        return summary
+
+    async def shutdown(self) -> Summary:
+        """Cancel every open order, wait for the venue to confirm, summarize."""
+        await self.settle()
+        await self.cancel_everything()
+        await self.settle()
+        open_left = [r for r in await self.connector.open_orders() if r.client_id in self.ledger.orders]
+        return self.report(open_left=len(open_left))
+
+    # ---- reporting -------------------------------------------------------------------------------
+
+    def _mark(self) -> Fraction | None:
+        if self.bid is None or self.ask is None:
+            return None
+        return Fraction(self.bid + self.ask, 2)
+
+    def report(self, open_left: int = 0) -> Summary:
+        _, spec, pos = self._ready()
+        s = self.summary
+        qty_unit = Decimal(spec.qty_unit)
+        mark = self._mark()
+        unreal = pos.unrealized(mark) if mark is not None and pos.qty else Fraction(0)
+        s.seconds = round((self.clock.monotonic_ns() - self._started_ns) / 1e9, 3)
+        s.fees = str(pos.fees)
+        s.realized_pnl = str(to_decimal(pos.realized))
+        s.unrealized_pnl = str(to_decimal(unreal))
+        s.pnl = str(to_decimal(pos.realized + unreal - Fraction(pos.fees)))
+        s.inventory = str(Decimal(pos.qty) * qty_unit)
+        s.max_inventory = str(Decimal(self._max_abs_position) * qty_unit)
+        s.filled_qty = str(Decimal(pos.volume) * qty_unit)
+        s.denials = dict(self.denials)
+        s.tick_to_order_p50_us, s.tick_to_order_p99_us = _percentiles(self.latencies)
+        s.open_orders_after_shutdown = open_left
+        return s
+
+    def snapshot(self) -> Snapshot:
+        gate, spec, pos = self._ready()
+        mark = self._mark()
+        pnl = pos.pnl(mark) if mark is not None else pos.realized - Fraction(pos.fees)
+        p50, p99 = _percentiles(self.latencies[-2000:])
+        return Snapshot(
+            symbol=self.symbol,
+            bid=self.bid,
+            ask=self.ask,
+            quotes=[self._view(o) for o in self.ledger.live() if o.instrument == self.symbol],
+            position=str(Decimal(pos.qty) * Decimal(spec.qty_unit)),
+            pnl=str(to_decimal(pnl, 6)),
+            fees=str(pos.fees),
+            orders=self.summary.orders,
+            fills=self.summary.fills,
+            recent_fills=list(self.recent_fills),
+            denials=dict(self.denials),
+            trading_state=str(gate.trading_state()).rsplit(".", 1)[-1],
+            killed=gate.is_killed(),
+            p50_us=p50,
+            p99_us=p99,
+            spec=spec,
+        )
