@@ -1,0 +1,298 @@
+"""The engine against the in-process simulated venue, in simulated time: deterministic end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from trader.clock import SimClock
+from trader.config import RiskLimits
+from trader.core import Approval, Side, TradingState
+from trader.engine import oms
+from trader.engine.engine import Engine, EngineConfig
+from trader.engine.journal import Journal
+from trader.errors import ReconciliationError, UnknownOutcomeError, VenueUnavailableError
+from trader.sim import matching
+from trader.sim.market import BackgroundMarket, MarketParams
+from trader.strategies.base import Intent, Place
+from trader.strategies.market_maker import MarketMaker, MarketMakerParams
+from trader.venues.base import SubmitAck
+from trader.venues.sim import SimConnector
+
+T0 = 1_700_000_000_000_000_000
+STEP = 100_000_000
+
+
+class Venue(SimConnector):
+    """The simulated venue with scriptable faults on submit, and a record of every submission."""
+
+    def __init__(self, seed: int, clock: SimClock) -> None:
+        eng = matching.MatchingEngine(
+            maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(5), unit_notional=Decimal("0.00001")
+        )
+        mkt = BackgroundMarket(eng, MarketParams(mid=5_000_000, max_qty=200), seed=seed)
+        mkt.seed_book(20)
+        super().__init__(eng, mkt, "BTCUSDT", clock)
+        self.sim_clock = clock
+        self.submissions: list[str] = []
+        self.fault: Callable[[str], str | None] = lambda cid: None  # -> "drop" | "lose" | "down" | None
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        self.submissions.append(client_id)
+        fault = self.fault(client_id)
+        if fault == "down":
+            raise VenueUnavailableError("connection refused", venue="sim")
+        if fault == "lose":  # the request timed out before the venue saw it
+            raise UnknownOutcomeError("timeout", venue="sim")
+        ack = await super().submit(approval, client_id, instrument)
+        if fault == "drop":  # placed, but the response never arrived
+            raise UnknownOutcomeError("timeout", venue="sim")
+        return ack
+
+
+class Denied(MarketMaker):
+    def __init__(self) -> None:
+        super().__init__(MarketMakerParams("BTCUSDT", tick=1, order_qty=50, max_inventory=400, gamma=0.05))
+        self.denied: list[tuple[Place, str]] = []
+
+    def on_denied(self, place: Place, reason: str) -> list[Intent]:
+        self.denied.append((place, reason))
+        return super().on_denied(place, reason)
+
+
+class Rig:
+    def __init__(
+        self, journal: Journal, venue: Venue | None = None, config: EngineConfig | None = None, seed: int = 1
+    ) -> None:
+        self.venue = venue or Venue(seed, SimClock(T0))
+        self.clock = self.venue.sim_clock
+        self.strategy = Denied()
+        self.engine = Engine(
+            self.venue, self.strategy, journal=journal, clock=self.clock, config=config or EngineConfig()
+        )
+
+    async def drain(self) -> None:
+        while True:
+            events = self.venue.drain()
+            for ev in events:
+                self.engine.handle(ev)
+            await self.engine.settle()
+            if not events:
+                return
+
+    async def steps(self, n: int) -> None:
+        for i in range(n):
+            self.clock.advance(STEP)
+            self.venue.step(STEP)
+            await self.drain()
+            if i % 3 == 2:
+                await self.engine.on_timer()
+                await self.drain()
+
+
+def status(order: oms.Order) -> oms.OrderStatus:
+    return order.status  # a call, so the type checker does not narrow across awaits
+
+
+def run(coro: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(coro())  # type: ignore[arg-type]
+
+
+def test_trades_then_shutdown_cancels_everything() -> None:
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"))
+        await rig.engine.start()
+        await rig.steps(300)
+        assert rig.engine.summary.fills > 0
+        assert await rig.venue.open_orders(), "the market maker quotes"
+        summary = await rig.engine.shutdown()
+        assert summary.open_orders_after_shutdown == 0
+        assert await rig.venue.open_orders() == []
+        assert rig.engine.ledger.live() == []
+        assert len(rig.venue.submissions) == len(set(rig.venue.submissions)) == summary.orders
+
+    run(go)
+
+
+def test_risk_denials_surface_to_the_strategy() -> None:
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"), config=EngineConfig(max_order_qty="0.01"))  # quotes are 0.05
+        await rig.engine.start()
+        await rig.steps(5)
+        assert rig.venue.submissions == []
+        assert rig.strategy.denied
+        assert {r for _, r in rig.strategy.denied} == {"MAX_ORDER_QTY"}
+        assert rig.engine.denials["MAX_ORDER_QTY"] == len(rig.strategy.denied)
+
+    run(go)
+
+
+def test_kill_switch_cancels_everything_and_latches() -> None:
+    async def go() -> None:
+        journal = Journal(":memory:")
+        rig = Rig(journal)
+        await rig.engine.start()
+        await rig.steps(20)
+        assert await rig.venue.open_orders()
+        journal.next_value("kill")  # what `trader kill` does from another process
+        await rig.engine.on_timer()
+        await rig.drain()
+        assert await rig.venue.open_orders() == []
+        gate = rig.engine.gate
+        assert gate is not None
+        assert gate.is_killed()
+        assert gate.trading_state() == TradingState.HALTED
+        sent = len(rig.venue.submissions)
+        await rig.steps(20)
+        assert len(rig.venue.submissions) == sent, "nothing is sent after a kill"
+        assert rig.engine.denials
+
+    run(go)
+
+
+def test_unknown_outcome_is_resolved_by_asking_never_by_resending() -> None:
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"))
+        rig.venue.fault = lambda cid: "drop" if cid == "mm-1" else None
+        await rig.engine.start()
+        await rig.steps(1)
+        order = rig.engine.ledger.orders["mm-1"]
+        assert order.status in (oms.OrderStatus.UNKNOWN, oms.OrderStatus.ACCEPTED)
+        await rig.steps(3)  # the timer asks the venue
+        assert order.status in (
+            oms.OrderStatus.ACCEPTED,
+            oms.OrderStatus.PARTIALLY_FILLED,
+            oms.OrderStatus.FILLED,
+            oms.OrderStatus.CANCELED,
+        )
+        assert rig.venue.submissions.count("mm-1") == 1
+        assert rig.engine.summary.unknown_outcomes == 1
+
+    run(go)
+
+
+def test_unknown_outcome_never_placed_becomes_rejected_after_the_venue_denies_it() -> None:
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"), config=EngineConfig(not_found_checks=2))
+        rig.venue.fault = lambda cid: "lose" if cid == "mm-1" else None
+        await rig.engine.start()
+        await rig.steps(1)
+        order = rig.engine.ledger.orders["mm-1"]
+        assert status(order) is oms.OrderStatus.UNKNOWN
+        gate = rig.engine.gate
+        assert gate is not None
+        counted = gate.open_order_count()
+        await rig.steps(6)
+        assert status(order) is oms.OrderStatus.REJECTED
+        assert gate.open_order_count() < counted + 2
+        assert rig.venue.submissions.count("mm-1") == 1
+
+    run(go)
+
+
+def test_not_sent_is_a_reject_not_an_unknown() -> None:
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"))
+        rig.venue.fault = lambda cid: "down"
+        await rig.engine.start()
+        await rig.steps(2)
+        assert rig.engine.summary.rejects == len(rig.venue.submissions) > 0
+        assert rig.engine.ledger.live() == []
+        gate = rig.engine.gate
+        assert gate is not None
+        assert gate.open_order_count() == 0
+
+    run(go)
+
+
+def test_restart_reconciles_then_cancels_survivors_without_resending(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+
+    async def go() -> None:
+        first = Rig(Journal(path), seed=4)
+        await first.engine.start()
+        await first.steps(200)  # ...and the process dies: no shutdown
+        survivors = {r.client_id for r in await first.venue.open_orders()}
+        assert survivors
+        fills_before = first.engine.summary.fills
+        assert fills_before > 0
+        first.engine.journal.close()
+        second = Rig(Journal(path), venue=first.venue)
+        await second.engine.start()
+        assert await second.venue.open_orders() == [], "orders from before the restart are canceled"
+        assert second.engine.summary.reconciled_at_start >= len(survivors)
+        for cid in survivors:
+            assert second.engine.ledger.orders[cid].status is oms.OrderStatus.CANCELED
+        await second.steps(50)
+        subs = second.venue.submissions
+        assert len(subs) == len(set(subs)), "no client order id was ever sent twice"
+        # journal and venue agree on every order
+        for cid, o in second.engine.ledger.orders.items():
+            v = await second.venue.query(cid)
+            assert v is not None
+            assert v.filled == o.filled, cid
+        pos = second.engine._position
+        assert pos is not None
+        assert pos.qty == (await second.venue.positions()).get("BTCUSDT", 0)
+        await second.engine.shutdown()
+
+    run(go)
+
+
+def test_restart_refuses_to_trade_on_a_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+
+    async def go() -> None:
+        first = Rig(Journal(path))
+        await first.engine.start()
+        await first.steps(30)
+        await first.engine.shutdown()
+        first.engine.journal.close()
+        # someone trades on the account behind the engine's back
+        gate_less = Journal(":memory:")
+        other = Rig(gate_less, venue=first.venue)
+        await other.engine.start()
+        await other.steps(30)
+        assert await first.venue.open_orders()
+        with pytest.raises(ReconciliationError, match="not in the journal"):
+            await Rig(Journal(path), venue=first.venue).engine.start()
+
+    run(go)
+
+
+def test_gate_and_session_pnl_agree_exactly() -> None:
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"), seed=9)
+        await rig.engine.start()
+        await rig.steps(400)
+        summary = await rig.engine.shutdown()
+        gate = rig.engine.gate
+        assert gate is not None
+        assert gate.daily_pnl() == Decimal(summary.pnl)
+        assert gate.position(rig.engine._inst) * Decimal("0.001") == Decimal(summary.inventory)
+
+    run(go)
+
+
+def test_config_limits_reach_the_gate() -> None:
+    tight = RiskLimits(
+        max_gross_notional=Decimal(1000),
+        max_net_notional=Decimal(1000),
+        max_open_orders=1,
+        max_orders_per_sec=1,
+        daily_loss_limit=Decimal(1),
+        daily_loss_halt=Decimal(1),
+    )
+
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"), config=EngineConfig(risk=tight))
+        await rig.engine.start()
+        await rig.steps(3)
+        assert rig.engine.denials
+        assert all(p.side in (Side.BUY, Side.SELL) for p, _ in rig.strategy.denied)
+
+    run(go)
