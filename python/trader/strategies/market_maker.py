@@ -35,7 +35,7 @@ class MarketMakerParams:
     requote_ticks: int = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class _Quote:
     client_id: str | None = None
     price: int | None = None
@@ -50,6 +50,11 @@ class MarketMaker:
     _last_mid: float | None = None
     _last_ts: int | None = None
     _quotes: dict[Side, _Quote] = field(default_factory=lambda: {Side.BUY: _Quote(), Side.SELL: _Quote()})
+    _arrival_spread: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        p = self.params
+        self._arrival_spread = (2 / p.gamma) * math.log(1 + p.gamma / p.kappa)  # constant per parameters
 
     # ---- model ---------------------------------------------------------------------------------
 
@@ -66,7 +71,7 @@ class MarketMaker:
         sigma2 = max(self.sigma2, p.min_sigma**2)
         lots = self.inventory / p.order_qty
         r = mid - lots * p.gamma * sigma2 * p.tau_s
-        spread = p.gamma * sigma2 * p.tau_s + (2 / p.gamma) * math.log(1 + p.gamma / p.kappa)
+        spread = p.gamma * sigma2 * p.tau_s + self._arrival_spread
         spread = max(spread, 2 * p.tick)
         bid = math.floor((r - spread / 2) / p.tick) * p.tick
         ask = math.ceil((r + spread / 2) / p.tick) * p.tick
@@ -88,27 +93,28 @@ class MarketMaker:
         mid = (top.bid + top.ask) / 2
         self._update_sigma(mid, top.ts_ns)
         bid, ask = self.quotes(mid)
+        tick = self.params.tick
         # post-only: never at or through the far touch
-        if bid is not None:
-            bid = min(bid, top.ask - self.params.tick)
-        if ask is not None:
-            ask = max(ask, top.bid + self.params.tick)
-        return self._replace(Side.BUY, bid) + self._replace(Side.SELL, ask)
+        if bid is not None and bid >= top.ask:
+            bid = top.ask - tick
+        if ask is not None and ask <= top.bid:
+            ask = top.bid + tick
+        out: list[Intent] = []
+        self._replace(Side.BUY, bid, "bid", out)
+        self._replace(Side.SELL, ask, "ask", out)
+        return out
 
-    def _replace(self, side: Side, price: int | None) -> list[Intent]:
+    def _replace(self, side: Side, price: int | None, tag: str, out: list[Intent]) -> None:
         q = self._quotes[side]
         p = self.params
         if q.price is not None and price is not None and abs(price - q.price) < p.requote_ticks * p.tick:
-            return []
-        out: list[Intent] = []
+            return
         if q.client_id is not None:
             out.append(Cancel(q.client_id))
             q.client_id = None
         q.price = price
         if price is not None:
-            tag = "bid" if side == Side.BUY else "ask"
-            out.append(Place(p.instrument, side, price, p.order_qty, post_only=True, tag=tag))
-        return out
+            out.append(Place(p.instrument, side, price, p.order_qty, True, tag))
 
     def _cancel_all(self) -> list[Intent]:
         out: list[Intent] = []
