@@ -233,6 +233,9 @@ class Engine:
         unit_notional = self.spec.notional(1, 1)
         self._position = self.portfolio.position(self.venue, self.symbol, unit_notional)
         self._kill_seen = self.journal.get_counter("kill")
+        if self._kill_seen > self.journal.get_counter("kill_reset"):
+            gate.kill("latched by `trader kill` (clear with `trader kill --reset`)", self.clock.now_ns())
+            self.summary.killed = True
         await self._reconcile()
 
     async def _reconcile(self) -> None:
@@ -426,10 +429,16 @@ class Engine:
             self.denials[reason] += 1
             return self.strategy.on_denied(p, reason)
         order = self.ledger.create(
-            self.strategy.name, self.venue, p.instrument, p.side, verdict.price, verdict.qty, now
+            self.strategy.name,
+            self.venue,
+            p.instrument,
+            p.side,
+            verdict.price,
+            verdict.qty,
+            now,
+            submitted=True,
         )
         self._keys[order.client_id] = verdict.key
-        self.ledger.apply(order.client_id, oms.Submitted(), now)
         if tick_ns is not None:
             self.latencies.append(self.latency_clock.monotonic_ns() - tick_ns)
         self.summary.orders += 1

@@ -20,6 +20,8 @@ from trader.core import Side
 from trader.engine import oms
 from trader.errors import ConfigError
 
+CLIENT_ID_BLOCK = 64
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,21 +85,14 @@ class Journal:
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as e:
             raise ConfigError(f"cannot open journal {path}: {e}") from None
+        self._id_next, self._id_last = 1, 0  # the reserved block of client id numbers
 
     def close(self) -> None:
         self._db.close()
 
     def next_value(self, counter: str) -> int:
         """Increment a persisted counter and return the new value (durable before it is returned)."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT INTO counters (name, value) VALUES (?, 1) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + 1",
-                (counter,),
-            )
-            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
-        return int(row[0])
+        return self._reserve(counter, 1)
 
     def get_counter(self, counter: str) -> int:
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
@@ -126,10 +121,29 @@ class Journal:
             )
 
     def next_client_id(self, strategy: str) -> str:
-        """`{strategy}-{n}` from one persisted counter: unique forever."""
+        """`{strategy}-{n}` from one persisted counter: unique forever.
+
+        Numbers are reserved from the counter in blocks of `CLIENT_ID_BLOCK` (one durable write per block,
+        not per order); a restart skips the rest of a block, so numbers may jump but never repeat.
+        """
         if not strategy or not strategy.replace("_", "").isalnum():
             raise ConfigError(f"strategy name {strategy!r} must be alphanumeric")
-        return f"{strategy}-{self.next_value('client_order_id')}"
+        if self._id_next > self._id_last:
+            self._id_last = self._reserve("client_order_id", CLIENT_ID_BLOCK)
+            self._id_next = self._id_last - CLIENT_ID_BLOCK + 1
+        n, self._id_next = self._id_next, self._id_next + 1
+        return f"{strategy}-{n}"
+
+    def _reserve(self, counter: str, n: int) -> int:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (counter, n),
+            )
+            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
+        return int(row[0])
 
     def _append(self, ts_ns: int, client_id: str, kind: str, payload: dict[str, Any]) -> int:
         with self._db:
@@ -139,7 +153,8 @@ class Journal:
             )
         return int(cur.lastrowid or 0)
 
-    def record_intent(self, order: oms.Order, ts_ns: int) -> int:
+    def record_intent(self, order: oms.Order, ts_ns: int, *, submitted: bool = False) -> None:
+        """The order's intent (and, with `submitted`, that it is about to be sent) in one durable write."""
         payload = {
             "venue": order.venue,
             "instrument": order.instrument,
@@ -147,7 +162,13 @@ class Journal:
             "price": order.price,
             "qty": order.qty,
         }
-        return self._append(ts_ns, order.client_id, "Intent", payload)
+        rows = [(ts_ns, order.client_id, "Intent", json.dumps(payload, separators=(",", ":")))]
+        if submitted:
+            rows.append((ts_ns, order.client_id, "Submitted", "{}"))
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO events (ts_ns, client_id, kind, payload) VALUES (?, ?, ?, ?)", rows
+            )
 
     def record_event(self, client_id: str, event: oms.OrderEvent, ts_ns: int) -> int:
         kind, payload = _encode(event)

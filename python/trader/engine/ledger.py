@@ -14,11 +14,23 @@ class OrderLedger:
         self.orders: dict[str, oms.Order] = journal.replay()
 
     def create(
-        self, strategy: str, venue: str, instrument: str, side: Side, price: int, qty: int, ts_ns: int
+        self,
+        strategy: str,
+        venue: str,
+        instrument: str,
+        side: Side,
+        price: int,
+        qty: int,
+        ts_ns: int,
+        *,
+        submitted: bool = False,
     ) -> oms.Order:
-        """A new order with a never-reused client id; its intent is durable before this returns."""
+        """A new order with a never-reused client id; its intent is durable before this returns.
+        `submitted`: it is about to be sent (recorded in the same write)."""
         order = oms.Order(self._journal.next_client_id(strategy), venue, instrument, side, price, qty)
-        self._journal.record_intent(order, ts_ns)
+        self._journal.record_intent(order, ts_ns, submitted=submitted)
+        if submitted:
+            order.apply(oms.Submitted())
         self.orders[order.client_id] = order
         return order
 
