@@ -4,6 +4,7 @@ Exit codes: 0 success, 1 a run or check failed, 2 usage or configuration error.
 """
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -22,18 +23,31 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     sub.add_parser("version", help="print the package and core versions")
     paper = sub.add_parser("paper", help="paper-trade a strategy against a simulated venue (no credentials)")
-    paper.add_argument("--exchange", default="sim", help="venue to rehearse (only the built-in `sim` today)")
     paper.add_argument(
-        "--sim", action="store_true", help="use the venue's local simulator (the default today)"
+        "--exchange",
+        default="sim",
+        help="venue to rehearse: sim, or binance with --sim (its local simulator)",
     )
-    paper.add_argument("--strategy", default="mm", help="strategy (only the market maker `mm` today)")
-    paper.add_argument("--duration", type=float, default=60.0, help="simulated seconds to run")
+    paper.add_argument("--sim", action="store_true", help="trade against the venue's local simulator")
+    paper.add_argument("--strategy", default="mm", help="strategy (the market maker `mm`)")
+    paper.add_argument("--duration", type=float, default=60.0, help="seconds to run (simulated with --fast)")
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
+    paper.add_argument(
+        "--fast",
+        action="store_true",
+        help="simulated time, in process, deterministic for a seed (no sockets, no live view)",
+    )
+    paper.add_argument(
+        "--venue-url",
+        default=None,
+        help="a running `trader sim` (http://127.0.0.1:PORT) instead of a new one",
+    )
     paper.add_argument("--journal", type=Path, default=None, help="SQLite journal file (default: in memory)")
     paper.add_argument(
         "--config", type=Path, default=None, help="TOML config whose [risk] limits the gate enforces"
     )
-    paper.add_argument("--json", action="store_true", help="print the summary as JSON")
+    paper.add_argument("--json", action="store_true", help="print the summary as JSON (and no live view)")
+    paper.add_argument("--no-view", action="store_true", help="no live terminal view")
     live = sub.add_parser(
         "live", help="trade for real: needs --confirm, explicit risk limits and a passing preflight"
     )
@@ -41,6 +55,23 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--confirm", action="store_true", help="yes, send real orders")
     live.add_argument("--config", type=Path, default=Path("~/.trader/config.toml"), help="TOML config")
     sub.add_parser("venues", help="list venues: tier, status and capabilities")
+    sim = sub.add_parser("sim", help="run a venue simulator on loopback, for rehearsals and client libraries")
+    sim.add_argument("venue", help="sim, or binance (both serve the Binance spot protocol)")
+    sim.add_argument("--port", type=int, default=8765, help="TCP port on 127.0.0.1 (0: any free port)")
+    sim.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
+    testnet = sub.add_parser(
+        "testnet", help="per venue: reachability, clock offset, auth, market data, an order round trip"
+    )
+    testnet.add_argument("--config", type=Path, default=Path("~/.trader/config.toml"), help="TOML config")
+    testnet.add_argument("--venue", default=None, help="only this configured venue")
+    testnet.add_argument("--sim", action="store_true", help="check the built-in simulator (no config)")
+    testnet.add_argument("--order", action="store_true", help="also place and cancel a tiny far-away order")
+    kill = sub.add_parser("kill", help="latch the kill switch of an engine and cancel its orders")
+    kill.add_argument("--journal", type=Path, required=True, help="the running engine's journal")
+    kill.add_argument("--venue", default=None, help="only this venue (default: all)")
+    kill.add_argument("--venue-url", default=None, help="also cancel directly at this `trader sim` server")
+    kill.add_argument("--reset", action="store_true", help="clear the latch (takes effect at the next start)")
+    kill.add_argument("--operator", default=None, help="who resets the latch (required with --reset)")
     return p
 
 
@@ -51,18 +82,20 @@ def _version() -> str:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    if args.exchange != "sim" or args.strategy != "mm":
+    if args.exchange not in ("sim", "binance") or (args.exchange == "binance" and not args.sim):
         print(
-            f"trader paper: --exchange={args.exchange} --strategy={args.strategy} is not available yet; "
-            "use --exchange=sim --strategy=mm",
+            f"trader paper: --exchange={args.exchange} is not available yet without credentials; "
+            "use --exchange=sim, or --exchange=binance --sim",
             file=sys.stderr,
         )
+        return EXIT_USAGE
+    if args.strategy != "mm":
+        print(f"trader paper: unknown strategy {args.strategy!r} (available: mm)", file=sys.stderr)
         return EXIT_USAGE
     if args.duration <= 0:
         print("trader paper: --duration must be > 0", file=sys.stderr)
         return EXIT_USAGE
     from trader.config import load_config
-    from trader.engine.paper import PaperConfig, PaperSession
     from trader.errors import ConfigError, TraderError
 
     try:
@@ -71,8 +104,15 @@ def _paper(args: argparse.Namespace) -> int:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        config = PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal, risk=risk)
-        summary = PaperSession(config).run()
+        if args.fast:
+            from trader.engine.paper import PaperConfig, PaperSession
+
+            config = PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal, risk=risk)
+            summary = PaperSession(config).run()
+        else:
+            from trader.cli.run import paper_realtime
+
+            summary = asyncio.run(paper_realtime(args, risk))
     except TraderError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -80,45 +120,85 @@ def _paper(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print(f"paper session on the simulated venue: {args.duration:g} simulated seconds, seed {args.seed}")
+        clock = "simulated" if args.fast else "real"
+        print(f"paper session on {args.exchange}: {summary.seconds:g} {clock} seconds, seed {args.seed}")
         for k, v in data.items():
             print(f"  {k.replace('_', ' '):<28} {v}")
     return EXIT_OK if summary.open_orders_after_shutdown == 0 else EXIT_FAILED
 
 
-VENUES = {
-    "ibkr": "broker",
-    "alpaca": "broker",
-    "binance": "crypto",
-    "coinbase": "crypto",
-    "kraken": "crypto",
-    "okx": "crypto",
-    "bybit": "crypto",
-    "polymarket": "prediction",
-    "sim": "simulated",
-}
+def _sim(args: argparse.Namespace) -> int:
+    if args.venue not in ("sim", "binance"):
+        print(f"trader sim: no simulator for {args.venue!r} yet (available: sim, binance)", file=sys.stderr)
+        return EXIT_USAGE
+    from trader.sim.server import run_forever
+
+    return run_forever(args.venue, args.port, args.seed)
+
+
+def _kill(args: argparse.Namespace) -> int:
+    from trader.engine.journal import Journal
+    from trader.errors import TraderError
+
+    if not args.journal.exists():
+        print(f"trader kill: no journal at {args.journal}", file=sys.stderr)
+        return EXIT_USAGE
+    journal = Journal(args.journal)
+    try:
+        if args.reset:
+            if not args.operator:
+                print("trader kill: --reset needs --operator NAME (it is audited)", file=sys.stderr)
+                return EXIT_USAGE
+            journal.set_counter_at_least("kill_reset", journal.get_counter("kill"))
+            journal.set_meta("kill_reset_by", args.operator)
+            print(f"kill switch cleared by {args.operator}; it takes effect when the engine next starts")
+            return EXIT_OK
+        n = journal.next_value("kill")
+        print(f"kill switch latched (#{n}): the engine cancels everything and sends nothing new")
+        if args.venue_url:
+            from trader.cli.run import cancel_at
+
+            canceled = asyncio.run(cancel_at(args.venue_url))
+            print(f"canceled {canceled} open orders at {args.venue_url}")
+    except TraderError as e:
+        print(f"trader kill: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        journal.close()
+    return EXIT_OK
+
+
+def _testnet(args: argparse.Namespace) -> int:
+    from trader.cli.run import testnet_checks
+    from trader.errors import ConfigError
+
+    try:
+        checks = asyncio.run(testnet_checks(args))
+    except ConfigError as e:
+        print(f"trader testnet: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{'venue':<12}{'check':<18}{'verdict':<9}detail")
+    for c in checks:
+        print(f"{c.venue:<12}{c.name:<18}{c.verdict:<9}{c.detail}")
+    failed = [c for c in checks if c.ok is False]
+    passed, skipped = sum(c.ok is True for c in checks), sum(c.ok is None for c in checks)
+    print(f"{len(failed)} failed, {passed} passed, {skipped} skipped")
+    return EXIT_FAILED if failed or not checks else EXIT_OK
 
 
 def _venues() -> int:
-    from trader.venues.sim import CAPABILITIES
+    from trader.venues.registry import VENUES
 
     print(f"{'venue':<12}{'tier':<12}status")
-    for name, tier in VENUES.items():
-        if name == "sim":
-            caps = CAPABILITIES
-            detail = (
-                f"built in: {', '.join(sorted(caps.order_types))}; {', '.join(sorted(caps.time_in_force))}; "
-                f"post-only {'yes' if caps.post_only else 'no'}"
-            )
-        else:
-            detail = "request signing ready (trader.core); connector and simulator not built yet"
-        print(f"{name:<12}{tier:<12}{detail}")
+    for v in VENUES.values():
+        print(f"{v.name:<12}{v.tier:<12}{v.status}")
     return EXIT_OK
 
 
 def _live(args: argparse.Namespace) -> int:
     from trader.config import load_config
     from trader.errors import ConfigError
+    from trader.venues.registry import VENUES
 
     if args.exchange not in VENUES:
         print(f"trader live: unknown venue {args.exchange!r}", file=sys.stderr)
@@ -161,6 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _live(args)
     if args.command == "venues":
         return _venues()
+    if args.command == "sim":
+        return _sim(args)
+    if args.command == "kill":
+        return _kill(args)
+    if args.command == "testnet":
+        return _testnet(args)
     _parser().print_help(sys.stderr)
     return EXIT_USAGE
 

@@ -668,7 +668,7 @@ class Engine:
         mark = self._mark()
         unreal = pos.unrealized(mark) if mark is not None and pos.qty else Fraction(0)
         s.seconds = round((self.clock.monotonic_ns() - self._started_ns) / 1e9, 3)
-        s.fees = str(pos.fees)
+        s.fees = f"{pos.fees:f}"
         s.realized_pnl = str(to_decimal(pos.realized))
         s.unrealized_pnl = str(to_decimal(unreal))
         s.pnl = str(to_decimal(pos.realized + unreal - Fraction(pos.fees)))
@@ -692,7 +692,7 @@ class Engine:
             quotes=[self._view(o) for o in self.ledger.live() if o.instrument == self.symbol],
             position=str(Decimal(pos.qty) * Decimal(spec.qty_unit)),
             pnl=str(to_decimal(pnl, 6)),
-            fees=str(pos.fees),
+            fees=f"{pos.fees:f}",
             orders=self.summary.orders,
             fills=self.summary.fills,
             recent_fills=list(self.recent_fills),

@@ -1,0 +1,53 @@
+"""The live terminal view of a running engine (rich): book, quotes, inventory, PnL, fills, risk, latency."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from trader.core import Side
+from trader.engine.engine import Snapshot
+
+
+def _price(s: Snapshot, units: int | None) -> str:
+    return "-" if units is None else s.spec.format_price(units)
+
+
+def render(s: Snapshot, venue: str, elapsed_s: float) -> Group:
+    state = Text(s.trading_state, style="bold red" if s.killed or s.trading_state != "ACTIVE" else "green")
+    head = Text.assemble(
+        (f"{venue} {s.symbol}", "bold"),
+        f"  {elapsed_s:6.1f}s  bid {_price(s, s.bid)}  ask {_price(s, s.ask)}  risk ",
+        state,
+        ("  KILLED" if s.killed else "", "bold red"),
+    )
+    stats = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("position", s.position),
+        ("PnL", s.pnl),
+        ("fees", s.fees),
+        ("orders", str(s.orders)),
+        ("fills", str(s.fills)),
+        ("tick-to-order p50 / p99", f"{s.p50_us} / {s.p99_us} µs"),
+        ("denials", ", ".join(f"{k} {v}" for k, v in sorted(s.denials.items())) or "none"),
+    ):
+        stats.add_row(label, value)
+    quotes = Table(title="our orders", expand=False)
+    for col in ("id", "side", "price", "remaining"):
+        quotes.add_column(col)
+    for q in s.quotes:
+        quotes.add_row(
+            q.client_id,
+            "BUY" if q.side == Side.BUY else "SELL",
+            _price(s, q.price),
+            s.spec.format_qty(q.remaining),
+        )
+    fills = Table(title="recent fills", expand=False)
+    for col in ("id", "side", "price", "qty"):
+        fills.add_column(col)
+    for f in reversed(s.recent_fills):
+        fills.add_row(
+            f.client_id, "BUY" if f.side == Side.BUY else "SELL", _price(s, f.price), s.spec.format_qty(f.qty)
+        )
+    return Group(head, stats, quotes, fills)

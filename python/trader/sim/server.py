@@ -1,0 +1,180 @@
+"""The base of every loopback venue simulator: an aiohttp server on 127.0.0.1 with HTTP and WebSocket
+routes, a seeded background market stepped by the clock, fault injection and an admin API.
+
+A venue simulator subclasses `VenueServer`, adds its protocol's routes in `routes()` and reacts to the
+market in `on_step()`. The admin API (for tests and rehearsals) lives under `/sim/`:
+
+- `GET /sim/state`: the venue's view of every API order (status, fills, how often each client order id
+  was submitted) and trade;
+- `POST /sim/faults` (JSON, see `trader.sim.faults.Faults`), `POST /sim/faults/reset`;
+- `POST /sim/disconnect`: drop every WebSocket connection now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from trader.clock import Clock, LiveClock
+from trader.sim.faults import Faults
+
+Handler = Any
+
+
+class VenueServer:
+    venue = "sim"
+
+    def __init__(self, *, seed: int = 7, clock: Clock | None = None, step_ms: int = 100) -> None:
+        self.seed = seed
+        self.clock: Clock = clock or LiveClock()
+        self.step_ms = step_ms
+        self.faults = Faults(seed=seed)
+        self.sockets: set[web.WebSocketResponse] = set()
+        self._runner: web.AppRunner | None = None
+        self._stepper: asyncio.Task[None] | None = None
+        self.port = 0
+
+    # ---- for subclasses ----------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        return []
+
+    def on_step(self, dt_ns: int) -> None:
+        """Advance the background market by `dt_ns` and publish what changed."""
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        app = web.Application(middlewares=[self._fault_middleware])
+        app.add_routes(
+            [
+                web.get("/sim/state", self._state),
+                web.post("/sim/faults", self._set_faults),
+                web.post("/sim/faults/reset", self._reset_faults),
+                web.post("/sim/disconnect", self._disconnect),
+                *self.routes(),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        self._stepper = asyncio.get_running_loop().create_task(self._step_loop())
+        return self.port
+
+    async def stop(self) -> None:
+        if self._stepper is not None:
+            self._stepper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stepper
+        await self.close_sockets()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def close_sockets(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close()
+        self.sockets.clear()
+
+    async def _step_loop(self) -> None:
+        dt = self.step_ms * 1_000_000
+        while True:
+            await asyncio.sleep(self.step_ms / 1000)
+            self.on_step(dt)
+
+    # ---- sending to sockets ------------------------------------------------------------------------
+
+    def send(self, ws: web.WebSocketResponse, payload: bytes) -> None:
+        if ws.closed:
+            self.sockets.discard(ws)
+            return
+        task = asyncio.get_running_loop().create_task(ws.send_bytes(payload))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    # ---- faults and admin --------------------------------------------------------------------------
+
+    @web.middleware
+    async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        f = self.faults
+        if request.path.startswith("/sim/") or not f.applies(request.method, request.path):
+            return await handler(request)  # type: ignore[no-any-return]
+        if f.latency_ms:
+            await asyncio.sleep(f.latency_ms / 1000)
+        if f.roll(f.rate_429_rate):
+            return web.json_response(
+                {"code": -1003, "msg": "Too many requests (injected)."},
+                status=429,
+                headers={"Retry-After": "1"},
+            )
+        if f.roll(f.error_5xx_rate):
+            return web.json_response({"code": -1008, "msg": "Service Unavailable (injected)."}, status=503)
+        resp: web.StreamResponse = await handler(request)
+        if f.roll(f.drop_response_rate) and request.transport is not None:
+            request.transport.abort()  # processed, but the client never hears back
+        return resp
+
+    async def _state(self, request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(self.state()), content_type="application/json")
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+            if not isinstance(data, dict):
+                raise ValueError("a JSON object is expected")
+            self.faults = Faults.from_json({"seed": self.seed, **data})
+        except (ValueError, TypeError) as e:
+            return web.json_response({"error": str(e)}, status=400)
+        return web.json_response({"ok": True})
+
+    async def _reset_faults(self, request: web.Request) -> web.Response:
+        self.faults = Faults(seed=self.seed)
+        return web.json_response({"ok": True})
+
+    async def _disconnect(self, request: web.Request) -> web.Response:
+        n = len(self.sockets)
+        await self.close_sockets()
+        return web.json_response({"closed": n})
+
+
+def run_forever(venue: str, port: int, seed: int, host: str = "127.0.0.1") -> int:
+    """`trader sim VENUE`: serve until SIGINT/SIGTERM."""
+    from trader.sim.spot import SpotSimServer
+
+    async def main() -> None:
+        server = SpotSimServer(seed=seed, venue=venue)
+        bound = await server.start(host, port)
+        print(f"sim venue {venue} listening on http://{host}:{bound} (ws://{host}:{bound}/ws)", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop()
+
+    try:
+        asyncio.run(main())
+    except OSError as e:
+        print(f"trader sim: cannot listen on {host}:{port}: {e.strerror}", file=sys.stderr)
+        return 1
+    return 0

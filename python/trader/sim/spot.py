@@ -1,0 +1,919 @@
+"""A loopback simulator of the Binance spot API (a documented subset), the protocol of the `sim` venue.
+
+REST (`/api/v3/...`): ping, time, exchangeInfo, depth; signed (HMAC-SHA256 hex, `X-MBX-APIKEY`,
+`timestamp`/`recvWindow` window): order (POST LIMIT, MARKET, LIMIT_MAKER with GTC/IOC/FOK; GET; DELETE),
+openOrders (GET, DELETE), allOrders, myTrades, account, and the legacy listenKey endpoints. WebSocket:
+`/ws/<stream>` and `/stream?streams=...` (`<symbol>@depth@100ms` diffs that continue the REST snapshot's
+`lastUpdateId`, `<symbol>@trade`), live SUBSCRIBE; `/ws/<listenKey>`; and the WebSocket API
+`/ws-api/v3` with `userDataStream.subscribe.signature` (the current way to get `executionReport`s).
+
+Errors use Binance's codes and messages; request weight per minute and orders per 10 s are enforced
+with `X-MBX-USED-WEIGHT-1M` / `X-MBX-ORDER-COUNT-10S`, 429 + Retry-After, then 418. Signatures are
+checked with the standard library's `hmac`, independently of the core under test. Money is Decimal or
+integer units. Deviation: commissions are charged in the quote asset on both sides (Binance charges a
+buyer in the base asset unless it pays with BNB).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from trader.clock import Clock
+from trader.sim import matching
+from trader.sim.market import BackgroundMarket, MarketParams
+from trader.sim.server import VenueServer
+
+DEMO_KEY = "sim-demo-key"
+DEMO_SECRET = "sim-demo-secret"  # noqa: S105 - the simulator's published demo credential
+
+WEIGHTS = {
+    "/api/v3/ping": 1,
+    "/api/v3/time": 1,
+    "/api/v3/exchangeInfo": 20,
+    "/api/v3/order": 1,
+    "/api/v3/openOrders": 6,
+    "/api/v3/allOrders": 20,
+    "/api/v3/myTrades": 20,
+    "/api/v3/account": 20,
+    "/api/v3/userDataStream": 2,
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+
+
+@dataclass
+class Account:
+    secret: bytes
+    balances: dict[str, list[Decimal]]  # asset -> [free, locked]
+    used_client_ids: set[str] = field(default_factory=set)
+    submissions: dict[str, int] = field(default_factory=dict)
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    order_times: list[int] = field(default_factory=list)  # ms of recent new orders (10 s window)
+
+
+@dataclass
+class Order:
+    order_id: int
+    key: str
+    client_id: str
+    side: str
+    type: str
+    tif: str
+    price: int  # 0 for market
+    qty: int
+    time_ms: int
+    filled: int = 0
+    quote: Decimal = Decimal(0)
+    status: str = "NEW"
+    locked: Decimal = Decimal(0)  # what is still locked for the resting remainder
+    update_ms: int = 0
+
+
+def _api(weight: int | None = None, signed: bool = False) -> Callable[[Any], Any]:
+    """Wrap a handler: weight, auth, Binance error bodies, usage headers."""
+
+    def wrap(fn: Any) -> Any:
+        async def handler(self: SpotSimServer, request: web.Request) -> web.Response:
+            headers: dict[str, str] = {}
+            try:
+                params, query, body = await self._params(request)
+                w = weight if weight is not None else self._depth_weight(params)
+                headers = self._charge(request, w)
+                if signed:
+                    key, account = self._auth(request, params, query, body)
+                    result = fn(self, params, key, account)
+                else:
+                    result = fn(self, params)
+                if isinstance(result, tuple):
+                    result, more = result
+                    headers.update(more)
+            except ApiError as e:
+                if e.status == 429:
+                    headers["Retry-After"] = str(max(1, (self._blocked_until_ms - self.now_ms()) // 1000))
+                if e.status == 418:
+                    headers["Retry-After"] = str(max(1, (self._banned_until_ms - self.now_ms()) // 1000))
+                return self._error(e, headers)
+            return web.Response(body=orjson.dumps(result), content_type="application/json", headers=headers)
+
+        return handler
+
+    return wrap
+
+
+class SpotSimServer(VenueServer):
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        clock: Clock | None = None,
+        venue: str = "sim",
+        step_ms: int = 100,
+        weight_limit: int = 6000,
+        orders_per_10s: int = 200,
+        accounts: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        self.venue = venue
+        self.symbol, self.base, self.quote = "BTCUSDT", "BTC", "USDT"
+        self.tick, self.step = Decimal("0.01"), Decimal("0.001")
+        self.min_qty, self.min_notional = Decimal("0.001"), Decimal("5")
+        self.unit = self.tick * self.step
+        self.engine = matching.MatchingEngine(
+            maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(5), unit_notional=self.unit
+        )
+        self.market = BackgroundMarket(self.engine, MarketParams(mid=5_000_000, max_qty=200), seed=seed)
+        self.market.seed_book(20)
+        self.weight_limit, self.orders_per_10s = weight_limit, orders_per_10s
+        self.accounts: dict[str, Account] = {}
+        for key, secret in (accounts or {DEMO_KEY: DEMO_SECRET}).items():
+            self.accounts[key] = Account(
+                secret.encode(),
+                {self.base: [Decimal(10), Decimal(0)], self.quote: [Decimal(1_000_000), Decimal(0)]},
+            )
+        self.orders: dict[int, Order] = {}
+        self._order_ids = itertools.count(1)
+        self._trade_ids = itertools.count(1)
+        self._weight: tuple[int, int] = (0, 0)  # (minute, used)
+        self._blocked_until_ms = 0
+        self._banned_until_ms = 0
+        self.last_update_id = 1000
+        self._published = self._levels()
+        self.market_subs: dict[web.WebSocketResponse, tuple[set[str], bool]] = {}
+        self.user_subs: dict[str, set[tuple[web.WebSocketResponse, int | None]]] = {}
+        self.listen_keys: dict[str, str] = {}
+        self._sub_ids = itertools.count(0)
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return self.clock.now_ns() // 1_000_000
+
+    def fmt(self, units: int, unit: Decimal) -> str:
+        return f"{Decimal(units) * unit:.8f}"
+
+    def _units(self, name: str, text: str, unit: Decimal, filter_name: str) -> int:
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+        if not d.is_finite() or d <= 0:
+            raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
+        q = d / unit
+        if q != q.to_integral_value():
+            raise ApiError(-1013, f"Filter failure: {filter_name}")
+        return int(q)
+
+    def _levels(self) -> tuple[dict[int, int], dict[int, int]]:
+        bids, asks = self.engine.depth(5000)
+        return dict(bids), dict(asks)
+
+    def _error(self, e: ApiError, extra: dict[str, str] | None = None) -> web.Response:
+        return web.Response(
+            body=orjson.dumps({"code": e.code, "msg": e.msg}),
+            status=e.status,
+            content_type="application/json",
+            headers=extra,
+        )
+
+    # ---- request weight, auth ----------------------------------------------------------------------
+
+    def _charge(self, request: web.Request, weight: int) -> dict[str, str]:
+        now = self.now_ms()
+        if now < self._banned_until_ms:
+            raise ApiError(-1003, "Way too many requests; IP banned.", 418)
+        if now < self._blocked_until_ms:  # kept going after a 429: ban
+            self._banned_until_ms = now + 120_000
+            raise ApiError(-1003, "Way too many requests; IP banned for 120 seconds.", 418)
+        minute = now // 60_000
+        used = (self._weight[1] if self._weight[0] == minute else 0) + weight
+        self._weight = (minute, used)
+        if used > self.weight_limit:
+            self._blocked_until_ms = (minute + 1) * 60_000
+            raise ApiError(
+                -1003,
+                f"Too many requests; current limit of IP is {self.weight_limit} requests per minute.",
+                429,
+            )
+        return {"X-MBX-USED-WEIGHT-1M": str(used)}
+
+    async def _params(self, request: web.Request) -> tuple[dict[str, str], str, str]:
+        query = request.query_string
+        body = (await request.read()).decode() if request.can_read_body else ""
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        params.update(parse_qsl(body, keep_blank_values=True))
+        return params, query, body
+
+    def _auth(
+        self, request: web.Request, params: dict[str, str], query: str, body: str
+    ) -> tuple[str, Account]:
+        key = request.headers.get("X-MBX-APIKEY", "")
+        if not key:
+            raise ApiError(-2014, "API-key format invalid.", 401)
+        account = self.accounts.get(key)
+        if account is None:
+            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        sig = params.get("signature")
+        if not sig:
+            raise ApiError(
+                -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
+            )
+        payload = "".join(
+            "&".join(p for p in part.split("&") if not p.startswith("signature="))
+            for part in (query, body)
+            if part
+        )
+        good = hmac.new(account.secret, payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(good, sig.lower()):
+            raise ApiError(-1022, "Signature for this request is not valid.")
+        try:
+            ts = int(params["timestamp"])
+            window = int(float(params.get("recvWindow", "5000")))
+        except (KeyError, ValueError):
+            raise ApiError(
+                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            ) from None
+        if window > 60_000:
+            raise ApiError(-1131, "recvWindow must be less than 60000")
+        now = self.now_ms()
+        if ts >= now + 1000 or now - ts > window:
+            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        return key, account
+
+    def _depth_weight(self, params: dict[str, str]) -> int:
+        limit = int(params.get("limit", "100") or 100)
+        return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+    # ---- routes ------------------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        def r(method: str, path: str, fn: Any) -> web.RouteDef:
+            async def call(request: web.Request) -> web.Response:
+                return await fn(self, request)  # type: ignore[no-any-return]
+
+            return web.route(method, path, call)
+
+        return [
+            r("GET", "/api/v3/ping", SpotSimServer.ping),
+            r("GET", "/api/v3/time", SpotSimServer.time),
+            r("GET", "/api/v3/exchangeInfo", SpotSimServer.exchange_info),
+            r("GET", "/api/v3/depth", SpotSimServer.depth),
+            r("POST", "/api/v3/order", SpotSimServer.new_order),
+            r("GET", "/api/v3/order", SpotSimServer.get_order),
+            r("DELETE", "/api/v3/order", SpotSimServer.cancel_order),
+            r("GET", "/api/v3/openOrders", SpotSimServer.open_orders),
+            r("DELETE", "/api/v3/openOrders", SpotSimServer.cancel_open_orders),
+            r("GET", "/api/v3/allOrders", SpotSimServer.all_orders),
+            r("GET", "/api/v3/myTrades", SpotSimServer.my_trades),
+            r("GET", "/api/v3/account", SpotSimServer.account),
+            web.post("/api/v3/userDataStream", self.listen_key),
+            web.put("/api/v3/userDataStream", self.listen_key),
+            web.delete("/api/v3/userDataStream", self.listen_key),
+            web.get("/ws", self.market_ws),
+            web.get("/ws/{streams:.*}", self.market_ws),
+            web.get("/stream", self.market_ws),
+            web.get("/ws-api/v3", self.ws_api),
+        ]
+
+    @_api(1)
+    def ping(self, params: dict[str, str]) -> dict[str, Any]:
+        return {}
+
+    @_api(1)
+    def time(self, params: dict[str, str]) -> dict[str, Any]:
+        return {"serverTime": self.now_ms()}
+
+    @_api(20)
+    def exchange_info(self, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("symbol", self.symbol) != self.symbol:
+            raise ApiError(-1121, "Invalid symbol.")
+        return {
+            "timezone": "UTC",
+            "serverTime": self.now_ms(),
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": self.weight_limit,
+                },
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": "SECOND",
+                    "intervalNum": 10,
+                    "limit": self.orders_per_10s,
+                },
+            ],
+            "exchangeFilters": [],
+            "symbols": [
+                {
+                    "symbol": self.symbol,
+                    "status": "TRADING",
+                    "baseAsset": self.base,
+                    "baseAssetPrecision": 8,
+                    "quoteAsset": self.quote,
+                    "quotePrecision": 8,
+                    "quoteAssetPrecision": 8,
+                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+                    "isSpotTradingAllowed": True,
+                    "permissionSets": [["SPOT"]],
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": "0.01000000",
+                            "maxPrice": "1000000.00000000",
+                            "tickSize": f"{self.tick:.8f}",
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": f"{self.min_qty:.8f}",
+                            "maxQty": "9000.00000000",
+                            "stepSize": f"{self.step:.8f}",
+                        },
+                        {
+                            "filterType": "NOTIONAL",
+                            "minNotional": f"{self.min_notional:.8f}",
+                            "applyMinToMarket": True,
+                            "maxNotional": "9000000.00000000",
+                            "applyMaxToMarket": False,
+                            "avgPriceMins": 5,
+                        },
+                    ],
+                }
+            ],
+        }
+
+    @_api(None)
+    def depth(self, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("symbol") != self.symbol:
+            raise ApiError(-1121, "Invalid symbol.")
+        limit = min(int(params.get("limit", "100") or 100), 5000)
+        bids, asks = self.engine.depth(limit)
+        return {
+            "lastUpdateId": self.last_update_id,
+            "bids": [[self.fmt(p, self.tick), self.fmt(q, self.step)] for p, q in bids],
+            "asks": [[self.fmt(p, self.tick), self.fmt(q, self.step)] for p, q in asks],
+        }
+
+    # ---- orders ------------------------------------------------------------------------------------
+
+    def _order_json(self, o: Order, full: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "symbol": self.symbol,
+            "orderId": o.order_id,
+            "orderListId": -1,
+            "clientOrderId": o.client_id,
+            "price": self.fmt(o.price, self.tick),
+            "origQty": self.fmt(o.qty, self.step),
+            "executedQty": self.fmt(o.filled, self.step),
+            "cummulativeQuoteQty": f"{o.quote:.8f}",
+            "status": o.status,
+            "timeInForce": o.tif,
+            "type": o.type,
+            "side": o.side,
+        }
+        if full:
+            d.update(
+                {
+                    "stopPrice": "0.00000000",
+                    "icebergQty": "0.00000000",
+                    "time": o.time_ms,
+                    "updateTime": o.update_ms,
+                    "isWorking": o.status in ("NEW", "PARTIALLY_FILLED"),
+                    "workingTime": o.time_ms,
+                    "origQuoteOrderQty": "0.00000000",
+                    "selfTradePreventionMode": "EXPIRE_MAKER",
+                }
+            )
+        return d
+
+    def _find(self, key: str, params: dict[str, str]) -> Order | None:
+        if "orderId" in params:
+            try:
+                o = self.orders.get(int(params["orderId"]))
+            except ValueError:
+                raise ApiError(-1100, "Illegal characters found in parameter 'orderId'.") from None
+            return o if o is not None and o.key == key else None
+        cid = params.get("origClientOrderId")
+        if not cid:
+            raise ApiError(
+                -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+            )
+        for o in reversed(self.orders.values()):
+            if o.key == key and o.client_id == cid:
+                return o
+        return None
+
+    def _require(self, params: dict[str, str], name: str) -> str:
+        v = params.get(name)
+        if not v:
+            raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        return v
+
+    @_api(1, signed=True)
+    def new_order(
+        self, params: dict[str, str], key: str, account: Account
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        if self._require(params, "symbol") != self.symbol:
+            raise ApiError(-1121, "Invalid symbol.")
+        side = self._require(params, "side")
+        if side not in ("BUY", "SELL"):
+            raise ApiError(-1117, "Invalid side.")
+        otype = self._require(params, "type")
+        if otype not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
+            raise ApiError(-1116, "Invalid orderType.")
+        tif = params.get("timeInForce", "GTC" if otype == "LIMIT_MAKER" else "")
+        if otype == "LIMIT" and tif not in ("GTC", "IOC", "FOK"):
+            raise ApiError(
+                -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."
+            )
+        qty = self._units("quantity", self._require(params, "quantity"), self.step, "LOT_SIZE")
+        price = (
+            0
+            if otype == "MARKET"
+            else self._units("price", self._require(params, "price"), self.tick, "PRICE_FILTER")
+        )
+        if Decimal(qty) * self.step < self.min_qty:
+            raise ApiError(-1013, "Filter failure: LOT_SIZE")
+        ref = price or self.engine.best_ask() or self.engine.best_bid() or 0
+        if Decimal(ref * qty) * self.unit < self.min_notional:
+            raise ApiError(-1013, "Filter failure: NOTIONAL")
+        now = self.now_ms()
+        account.order_times = [t for t in account.order_times if t > now - 10_000]
+        if len(account.order_times) >= self.orders_per_10s:
+            raise ApiError(
+                -1015,
+                f"Too many new orders; current limit is {self.orders_per_10s} orders per TEN_SECONDS.",
+                429,
+            )
+        cid = params.get("newClientOrderId") or f"sim{next(self._order_ids)}x"
+        account.submissions[cid] = account.submissions.get(cid, 0) + 1
+        if cid in account.used_client_ids:
+            raise ApiError(-2010, "Duplicate order sent.")
+        # balance
+        if side == "BUY":
+            need = Decimal((price or ref * 105 // 100) * qty) * self.unit * Decimal("1.0005")
+            if account.balances[self.quote][0] < need:
+                raise ApiError(-2010, "Account has insufficient balance for requested action.")
+        elif account.balances[self.base][0] < Decimal(qty) * self.step:
+            raise ApiError(-2010, "Account has insufficient balance for requested action.")
+        order = Order(
+            next(self._order_ids), key, cid, side, otype, tif or "GTC", price, qty, now, update_ms=now
+        )
+        sim = matching.SimOrder(
+            order.order_id,
+            key,
+            matching.Side.BUY if side == "BUY" else matching.Side.SELL,
+            price or None,
+            qty,
+            tif=matching.Tif(tif) if otype == "LIMIT" else matching.Tif.GTC,
+            post_only=otype == "LIMIT_MAKER",
+            client_id=cid,
+        )
+        result = self.engine.submit(sim)
+        if not result.accepted:
+            if otype == "LIMIT_MAKER":
+                raise ApiError(-2010, "Order would immediately match and take.")
+            if tif == "FOK":
+                order.status = "EXPIRED"
+            else:
+                raise ApiError(-2010, result.reason)
+        account.used_client_ids.add(cid)
+        account.order_times.append(now)
+        self.orders[order.order_id] = order
+        self._execution(order, "NEW")
+        fills = self._settle(result.trades)
+        if result.resting:
+            order.locked = self._lock_amount(order)
+            asset = self.quote if side == "BUY" else self.base
+            account.balances[asset][0] -= order.locked
+            account.balances[asset][1] += order.locked
+        elif order.status not in ("FILLED", "EXPIRED"):
+            order.status = "EXPIRED"
+            self._execution(order, "EXPIRED")
+        elif order.status == "EXPIRED" and not result.accepted:
+            self._execution(order, "EXPIRED")
+        resp_type = params.get("newOrderRespType", "FULL" if otype in ("LIMIT", "MARKET") else "ACK")
+        body: dict[str, Any] = {
+            "symbol": self.symbol,
+            "orderId": order.order_id,
+            "orderListId": -1,
+            "clientOrderId": cid,
+            "transactTime": now,
+        }
+        if resp_type in ("RESULT", "FULL"):
+            body.update(self._order_json(order, full=False))
+            body.update({"workingTime": now, "selfTradePreventionMode": "EXPIRE_MAKER"})
+        if resp_type == "FULL":
+            body["fills"] = fills.get(order.order_id, [])
+        return body, {"X-MBX-ORDER-COUNT-10S": str(len(account.order_times))}
+
+    def _lock_amount(self, o: Order) -> Decimal:
+        remaining = o.qty - o.filled
+        return Decimal(o.price * remaining) * self.unit if o.side == "BUY" else Decimal(remaining) * self.step
+
+    def _settle(
+        self, trades: tuple[matching.Trade, ...] | list[matching.Trade]
+    ) -> dict[int, list[dict[str, Any]]]:
+        """Apply trades to API orders and balances; publish executionReports. Returns FULL fills by order."""
+        fills: dict[int, list[dict[str, Any]]] = {}
+        now = self.now_ms()
+        for t in trades:
+            trade_id = next(self._trade_ids)
+            for oid, maker in ((t.maker_order_id, True), (t.taker_order_id, False)):
+                o = self.orders.get(oid)
+                if o is None:
+                    continue
+                account = self.accounts[o.key]
+                notional = Decimal(t.price * t.qty) * self.unit
+                fee = t.maker_fee if maker else t.taker_fee
+                b, q = account.balances[self.base], account.balances[self.quote]
+                if maker:  # release what was locked for this part
+                    part = (
+                        Decimal(o.price * t.qty) * self.unit
+                        if o.side == "BUY"
+                        else Decimal(t.qty) * self.step
+                    )
+                    o.locked -= part
+                    (q if o.side == "BUY" else b)[1] -= part
+                    (q if o.side == "BUY" else b)[0] += part
+                if o.side == "BUY":
+                    q[0] -= notional + fee
+                    b[0] += Decimal(t.qty) * self.step
+                else:
+                    b[0] -= Decimal(t.qty) * self.step
+                    q[0] += notional - fee
+                o.filled += t.qty
+                o.quote += notional
+                o.update_ms = now
+                o.status = "FILLED" if o.filled >= o.qty else "PARTIALLY_FILLED"
+                trade: dict[str, Any] = {
+                    "symbol": self.symbol,
+                    "id": trade_id,
+                    "orderId": o.order_id,
+                    "orderListId": -1,
+                    "price": self.fmt(t.price, self.tick),
+                    "qty": self.fmt(t.qty, self.step),
+                    "quoteQty": f"{notional:.8f}",
+                    "commission": f"{fee:.8f}",
+                    "commissionAsset": self.quote,
+                    "time": now,
+                    "isBuyer": o.side == "BUY",
+                    "isMaker": maker,
+                    "isBestMatch": True,
+                }
+                account.trades.append(trade)
+                fills.setdefault(oid, []).append(
+                    {
+                        "price": trade["price"],
+                        "qty": trade["qty"],
+                        "commission": trade["commission"],
+                        "commissionAsset": self.quote,
+                        "tradeId": trade_id,
+                    }
+                )
+                self._execution(o, "TRADE", trade)
+        return fills
+
+    @_api(4, signed=True)
+    def get_order(self, params: dict[str, str], key: str, account: Account) -> dict[str, Any]:
+        o = self._find(key, params)
+        if o is None:
+            raise ApiError(-2013, "Order does not exist.")
+        return self._order_json(o)
+
+    def _cancel(self, o: Order, cancel_cid: str) -> dict[str, Any]:
+        self.engine.cancel(o.order_id)
+        account = self.accounts[o.key]
+        asset = self.quote if o.side == "BUY" else self.base
+        account.balances[asset][1] -= o.locked
+        account.balances[asset][0] += o.locked
+        o.locked = Decimal(0)
+        o.status = "CANCELED"
+        o.update_ms = self.now_ms()
+        self._execution(o, "CANCELED", cancel_cid=cancel_cid)
+        d = self._order_json(o, full=False)
+        d.update({"origClientOrderId": o.client_id, "clientOrderId": cancel_cid, "transactTime": o.update_ms})
+        return d
+
+    @_api(1, signed=True)
+    def cancel_order(self, params: dict[str, str], key: str, account: Account) -> dict[str, Any]:
+        o = self._find(key, params)
+        if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise ApiError(-2011, "Unknown order sent.")
+        return self._cancel(o, params.get("newClientOrderId") or f"cancel{next(self._order_ids)}")
+
+    @_api(1, signed=True)
+    def cancel_open_orders(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
+        if params.get("symbol") != self.symbol:
+            raise ApiError(-1121, "Invalid symbol.")
+        live = [o for o in self.orders.values() if o.key == key and o.status in ("NEW", "PARTIALLY_FILLED")]
+        if not live:
+            raise ApiError(-2011, "Unknown order sent.")
+        return [self._cancel(o, f"cancel{next(self._order_ids)}") for o in live]
+
+    @_api(6, signed=True)
+    def open_orders(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
+        return [
+            self._order_json(o)
+            for o in self.orders.values()
+            if o.key == key and o.status in ("NEW", "PARTIALLY_FILLED")
+        ]
+
+    @_api(20, signed=True)
+    def all_orders(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
+        limit = min(int(params.get("limit", "500")), 1000)
+        return [self._order_json(o) for o in self.orders.values() if o.key == key][-limit:]
+
+    @_api(20, signed=True)
+    def my_trades(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
+        out = account.trades
+        if "orderId" in params:
+            out = [t for t in out if t["orderId"] == int(params["orderId"])]
+        if "fromId" in params:
+            out = [t for t in out if t["id"] >= int(params["fromId"])]
+        elif "startTime" in params:
+            out = [t for t in out if t["time"] >= int(params["startTime"])]
+        if "endTime" in params:
+            out = [t for t in out if t["time"] <= int(params["endTime"])]
+        return out[: min(int(params.get("limit", "500")), 1000)]
+
+    @_api(20, signed=True)
+    def account(self, params: dict[str, str], key: str, account: Account) -> dict[str, Any]:
+        return {
+            "makerCommission": 0,
+            "takerCommission": 5,
+            "canTrade": True,
+            "canWithdraw": False,
+            "canDeposit": False,
+            "accountType": "SPOT",
+            "updateTime": self.now_ms(),
+            "balances": [
+                {"asset": a, "free": f"{v[0]:.8f}", "locked": f"{v[1]:.8f}"}
+                for a, v in account.balances.items()
+            ],
+            "permissions": ["SPOT"],
+        }
+
+    async def listen_key(self, request: web.Request) -> web.Response:
+        key = request.headers.get("X-MBX-APIKEY", "")
+        if key not in self.accounts:
+            return self._error(ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401))
+        if request.method == "POST":
+            lk = hashlib.sha256(f"{key}{self.seed}".encode()).hexdigest()
+            self.listen_keys[lk] = key
+            return web.json_response({"listenKey": lk})
+        return web.json_response({})
+
+    # ---- private events ----------------------------------------------------------------------------
+
+    def _execution(self, o: Order, x: str, trade: dict[str, Any] | None = None, cancel_cid: str = "") -> None:
+        subs = self.user_subs.get(o.key)
+        if not subs:
+            return
+        now = self.now_ms()
+        event = {
+            "e": "executionReport",
+            "E": now,
+            "s": self.symbol,
+            "c": cancel_cid or o.client_id,
+            "S": o.side,
+            "o": o.type,
+            "f": o.tif,
+            "q": self.fmt(o.qty, self.step),
+            "p": self.fmt(o.price, self.tick),
+            "P": "0.00000000",
+            "F": "0.00000000",
+            "g": -1,
+            "C": o.client_id if cancel_cid else "",
+            "x": x,
+            "X": o.status,
+            "r": "NONE",
+            "i": o.order_id,
+            "l": trade["qty"] if trade else "0.00000000",
+            "z": self.fmt(o.filled, self.step),
+            "L": trade["price"] if trade else "0.00000000",
+            "n": trade["commission"] if trade else "0",
+            "N": self.quote if trade else None,
+            "T": now,
+            "t": trade["id"] if trade else -1,
+            "I": now,
+            "w": o.status in ("NEW", "PARTIALLY_FILLED"),
+            "m": bool(trade["isMaker"]) if trade else False,
+            "M": False,
+            "O": o.time_ms,
+            "Z": f"{o.quote:.8f}",
+            "Y": trade["quoteQty"] if trade else "0.00000000",
+            "Q": "0.00000000",
+            "W": o.time_ms,
+            "V": "EXPIRE_MAKER",
+        }
+        for ws, sub_id in list(subs):
+            payload = event if sub_id is None else {"subscriptionId": sub_id, "event": event}
+            self.send(ws, orjson.dumps(payload))
+
+    # ---- market data -------------------------------------------------------------------------------
+
+    def on_step(self, dt_ns: int) -> None:
+        trades = self.market.step(dt_ns)
+        self._settle(
+            [t for t in trades if t.maker_order_id in self.orders or t.taker_order_id in self.orders]
+        )
+        now = self.now_ms()
+        if trades and not self.faults.stale_feed:
+            for t in trades:
+                ev = {
+                    "e": "trade",
+                    "E": now,
+                    "s": self.symbol,
+                    "t": t.trade_id,
+                    "p": self.fmt(t.price, self.tick),
+                    "q": self.fmt(t.qty, self.step),
+                    "T": now,
+                    "m": t.taker_side is matching.Side.SELL,
+                    "M": True,
+                }
+                self._publish(f"{self.symbol.lower()}@trade", ev)
+        bids, asks = self._levels()
+        old_bids, old_asks = self._published
+        b = [
+            [self.fmt(p, self.tick), self.fmt(bids.get(p, 0), self.step)]
+            for p in sorted(set(bids) | set(old_bids), reverse=True)
+            if bids.get(p, 0) != old_bids.get(p, 0)
+        ]
+        a = [
+            [self.fmt(p, self.tick), self.fmt(asks.get(p, 0), self.step)]
+            for p in sorted(set(asks) | set(old_asks))
+            if asks.get(p, 0) != old_asks.get(p, 0)
+        ]
+        if not b and not a:
+            return
+        self._published = (bids, asks)
+        first = self.last_update_id + 1 + (1 if self.faults.sequence_gap else 0)
+        self.faults.sequence_gap = False
+        self.last_update_id = first + len(a) + len(b) - 1
+        if not self.faults.stale_feed:
+            ev = {
+                "e": "depthUpdate",
+                "E": now,
+                "s": self.symbol,
+                "U": first,
+                "u": self.last_update_id,
+                "b": b,
+                "a": a,
+            }
+            self._publish(f"{self.symbol.lower()}@depth@100ms", ev)
+            self._publish(f"{self.symbol.lower()}@depth", ev)
+
+    def _publish(self, stream: str, event: dict[str, Any]) -> None:
+        raw = orjson.dumps(event)
+        wrapped: bytes | None = None
+        for ws, (streams, combined) in list(self.market_subs.items()):
+            if stream in streams:
+                if combined:
+                    wrapped = wrapped or orjson.dumps({"stream": stream, "data": event})
+                    self.send(ws, wrapped)
+                else:
+                    self.send(ws, raw)
+
+    async def market_ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        path = request.match_info.get("streams", "")
+        if path in self.listen_keys:  # legacy user data stream
+            entry = (ws, None)
+            self.user_subs.setdefault(self.listen_keys[path], set()).add(entry)
+            try:
+                async for _ in ws:
+                    pass
+            finally:
+                self.user_subs[self.listen_keys[path]].discard(entry)
+                self.sockets.discard(ws)
+            return ws
+        combined = request.path == "/stream"
+        streams = set(request.query.get("streams", "").split("/")) if combined else set(path.split("/"))
+        streams.discard("")
+        self.market_subs[ws] = (streams, combined)
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    req = orjson.loads(msg.data)
+                    method, rid = req["method"], req.get("id")
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    await ws.send_str('{"error":{"code":2,"msg":"Invalid request"}}')
+                    continue
+                if method == "SUBSCRIBE":
+                    streams.update(req.get("params", []))
+                    await ws.send_bytes(orjson.dumps({"result": None, "id": rid}))
+                elif method == "UNSUBSCRIBE":
+                    streams.difference_update(req.get("params", []))
+                    await ws.send_bytes(orjson.dumps({"result": None, "id": rid}))
+                elif method == "LIST_SUBSCRIPTIONS":
+                    await ws.send_bytes(orjson.dumps({"result": sorted(streams), "id": rid}))
+        finally:
+            self.market_subs.pop(ws, None)
+            self.sockets.discard(ws)
+        return ws
+
+    async def ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        mine: list[tuple[str, tuple[web.WebSocketResponse, int | None]]] = []
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    req = orjson.loads(msg.data)
+                    rid, method, params = req.get("id"), req["method"], req.get("params", {})
+                except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                    await ws.send_bytes(
+                        orjson.dumps(
+                            {"id": None, "status": 400, "error": {"code": -1100, "msg": "Malformed request."}}
+                        )
+                    )
+                    continue
+                try:
+                    result = self._ws_call(ws, method, params, mine)
+                    await ws.send_bytes(orjson.dumps({"id": rid, "status": 200, "result": result}))
+                except ApiError as e:
+                    await ws.send_bytes(
+                        orjson.dumps({"id": rid, "status": e.status, "error": {"code": e.code, "msg": e.msg}})
+                    )
+        finally:
+            for key, entry in mine:
+                self.user_subs.get(key, set()).discard(entry)
+            self.sockets.discard(ws)
+        return ws
+
+    def _ws_call(
+        self,
+        ws: web.WebSocketResponse,
+        method: str,
+        params: dict[str, Any],
+        mine: list[tuple[str, tuple[web.WebSocketResponse, int | None]]],
+    ) -> Any:
+        if method == "ping":
+            return {}
+        if method == "time":
+            return {"serverTime": self.now_ms()}
+        if method == "userDataStream.subscribe.signature":
+            key = str(params.get("apiKey", ""))
+            account = self.accounts.get(key)
+            if account is None:
+                raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+            payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
+            good = hmac.new(account.secret, payload.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(good, str(params.get("signature", "")).lower()):
+                raise ApiError(-1022, "Signature for this request is not valid.")
+            now, ts = self.now_ms(), int(params.get("timestamp", 0))
+            if ts >= now + 1000 or now - ts > int(params.get("recvWindow", 5000)):
+                raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+            sub_id = next(self._sub_ids)
+            entry = (ws, sub_id)
+            self.user_subs.setdefault(key, set()).add(entry)
+            mine.append((key, entry))
+            return {"subscriptionId": sub_id}
+        raise ApiError(-1100, f"Unknown method {method!r}.")
+
+    # ---- admin -------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            key: {
+                "orders": [
+                    {
+                        "clientOrderId": o.client_id,
+                        "orderId": o.order_id,
+                        "status": o.status,
+                        "side": o.side,
+                        "price": self.fmt(o.price, self.tick),
+                        "origQty": self.fmt(o.qty, self.step),
+                        "executedQty": self.fmt(o.filled, self.step),
+                    }
+                    for o in self.orders.values()
+                    if o.key == key
+                ],
+                "submissions": a.submissions,
+                "trades": a.trades,
+                "balances": {k: [f"{v[0]:.8f}", f"{v[1]:.8f}"] for k, v in a.balances.items()},
+            }
+            for key, a in self.accounts.items()
+        }

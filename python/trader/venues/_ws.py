@@ -1,0 +1,147 @@
+"""The WebSocket transport every streaming connector uses: reconnect with backoff, keepalive pings,
+resubscribe on every connect, and staleness detection.
+
+`events()` yields `WsConnected` (after `on_connect` sent the subscriptions: state such as an order book must
+be rebuilt now), every frame as `WsMessage`, `WsDisconnected` when the connection drops and `WsStale` when
+nothing arrived for `stale_after_s` (the socket is then closed and reopened: a silent feed is never
+traded on as if it were live). Backoff is exponential with seeded jitter and resets after a connection
+that delivered data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from trader.clock import Clock
+from trader.errors import VenueUnavailableError
+
+
+@dataclass(frozen=True)
+class WsConnected:
+    attempt: int  # 1 for the first connection, then counts reconnects
+
+
+@dataclass(frozen=True)
+class WsMessage:
+    data: bytes
+    recv_ns: int  # monotonic
+
+
+@dataclass(frozen=True)
+class WsDisconnected:
+    reason: str
+
+
+@dataclass(frozen=True)
+class WsStale:
+    silence_ns: int
+
+
+WsEvent = WsConnected | WsMessage | WsDisconnected | WsStale
+
+
+class WsClient:
+    def __init__(
+        self,
+        venue: str,
+        url: str,
+        *,
+        clock: Clock,
+        on_connect: Callable[[WsClient], Awaitable[None]] | None = None,
+        heartbeat_s: float = 20.0,
+        stale_after_s: float = 30.0,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 10.0,
+        max_attempts: int | None = None,
+        seed: int = 0,
+        open_timeout_s: float = 5.0,
+    ) -> None:
+        self.venue = venue
+        self.url = url
+        self.clock = clock
+        self._on_connect = on_connect
+        self._heartbeat_s = heartbeat_s
+        self._stale_after_s = stale_after_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._max_attempts = max_attempts
+        self._rng = random.Random(seed)
+        self._open_timeout_s = open_timeout_s
+        self._conn: ClientConnection | None = None
+        self._closed = False
+        self.connects = 0
+
+    async def send(self, data: bytes | str) -> None:
+        conn = self._conn
+        if conn is None:
+            raise VenueUnavailableError("websocket not connected", venue=self.venue)
+        try:
+            await conn.send(data if isinstance(data, str) else data.decode())
+        except ConnectionClosed:
+            raise VenueUnavailableError("websocket closed while sending", venue=self.venue) from None
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._conn is not None:
+            await self._conn.close()
+
+    def closed(self) -> bool:
+        return self._closed
+
+    def _backoff(self, failures: int) -> float:
+        base: float = min(self._backoff_max_s, self._backoff_initial_s * 2.0 ** max(0, failures - 1))
+        return base * (0.5 + self._rng.random() / 2)
+
+    async def events(self) -> AsyncIterator[WsEvent]:
+        failures = 0
+        while not self._closed:
+            try:
+                conn = await connect(
+                    self.url,
+                    ping_interval=self._heartbeat_s,
+                    ping_timeout=self._heartbeat_s,
+                    open_timeout=self._open_timeout_s,
+                    max_size=2**24,
+                )
+            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
+                failures += 1
+                if self._max_attempts is not None and failures >= self._max_attempts:
+                    raise VenueUnavailableError(
+                        f"websocket: {failures} failed connects ({type(e).__name__})", venue=self.venue
+                    ) from None
+                await asyncio.sleep(self._backoff(failures))
+                continue
+            self._conn = conn
+            self.connects += 1
+            got_data = False
+            try:
+                if self._on_connect is not None:
+                    await self._on_connect(self)
+                yield WsConnected(self.connects)
+                while True:
+                    try:
+                        frame = await asyncio.wait_for(conn.recv(), self._stale_after_s)
+                    except TimeoutError:
+                        yield WsStale(int(self._stale_after_s * 1e9))
+                        break
+                    got_data = True
+                    data = frame.encode() if isinstance(frame, str) else frame
+                    yield WsMessage(data, self.clock.monotonic_ns())
+            except (ConnectionClosed, VenueUnavailableError) as e:
+                if not self._closed:
+                    yield WsDisconnected(str(e) or type(e).__name__)
+            finally:
+                self._conn = None
+                await conn.close()
+            failures = 0 if got_data else failures + 1
+            if self.closed():
+                return
+            if self._max_attempts is not None and failures >= self._max_attempts:
+                raise VenueUnavailableError(f"websocket: {failures} connects without data", venue=self.venue)
+            await asyncio.sleep(self._backoff(max(failures, 1)))
