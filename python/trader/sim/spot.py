@@ -211,7 +211,7 @@ class SpotSimServer(VenueServer):
         return {"X-MBX-USED-WEIGHT-1M": str(used)}
 
     async def _params(self, request: web.Request) -> tuple[dict[str, str], str, str]:
-        query = request.query_string
+        query = request.raw_path.partition("?")[2]  # as sent: the signature covers the encoded bytes
         body = (await request.read()).decode() if request.can_read_body else ""
         params = dict(parse_qsl(query, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))

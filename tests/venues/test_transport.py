@@ -1,0 +1,241 @@
+"""The shared transports: HTTP failure classification and the WebSocket reconnect/stale logic, against
+small local servers that misbehave on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from aiohttp import web
+
+from trader.clock import LiveClock
+from trader.core import RateLimiter, Window
+from trader.errors import (
+    BannedError,
+    InvalidOrderError,
+    RateLimitError,
+    UnknownOutcomeError,
+    VenueError,
+    VenueUnavailableError,
+)
+from trader.venues._http import HttpClient, HttpResponse
+from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
+
+CLOCK = LiveClock()
+
+
+@asynccontextmanager
+async def serve(routes: list[web.RouteDef]) -> AsyncIterator[str]:
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def decode(resp: HttpResponse) -> VenueError | None:
+    return InvalidOrderError("rejected", venue="t", code="-2010") if b"-2010" in resp.body else None
+
+
+def test_http_classification() -> None:
+    seen: list[str] = []
+    calls = {"flaky": 0}
+
+    async def record_then_drop(request: web.Request) -> web.Response:
+        seen.append(request.raw_path.partition("?")[2])
+        assert request.transport is not None
+        request.transport.abort()
+        return web.Response()
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.5)
+        return web.Response()
+
+    async def flaky(request: web.Request) -> web.Response:
+        calls["flaky"] += 1
+        return web.Response(status=503) if calls["flaky"] < 2 else web.Response(body=b"ok")
+
+    async def status(request: web.Request) -> web.Response:
+        code = int(request.match_info["code"])
+        body = b'{"code":-2010,"msg":"no"}' if code == 400 else b"{}"
+        return web.Response(status=code, body=body, headers={"Retry-After": "7"})
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(body=request.raw_path.partition("?")[2].encode() + b"|" + await request.read())
+
+    routes = [
+        web.post("/drop", record_then_drop),
+        web.get("/drop", record_then_drop),
+        web.get("/slow", slow),
+        web.post("/slow", slow),
+        web.get("/flaky", flaky),
+        web.route("*", "/status/{code}", status),
+        web.post("/echo", echo),
+    ]
+
+    async def go() -> None:
+        async with serve(routes) as url:
+            limiter = RateLimiter()
+            quota = limiter.add_quota("w", [Window(1000, 60_000_000_000)])
+            http = HttpClient(
+                "t",
+                url,
+                clock=CLOCK,
+                timeout_s=0.3,
+                limiter=limiter,
+                quota=quota,
+                decode_error=decode,
+                retry_backoff_s=0.01,
+            )
+            async with http:
+                secret_q = "symbol=A%2FB&b=2&a=1&signature=deadbeef"
+                r = await http.request("POST", "/echo", query=secret_q, body=b"x=1&y=%20", mutating=True)
+                assert r.body == b"symbol=A%2FB&b=2&a=1&signature=deadbeef|x=1&y=%20", "sent byte for byte"
+                with pytest.raises(UnknownOutcomeError) as unknown:
+                    await http.request(
+                        "POST",
+                        "/drop",
+                        query=secret_q,
+                        headers={"X-MBX-APIKEY": "supersecret"},
+                        mutating=True,
+                    )
+                assert seen == [secret_q], "the venue received it exactly once: never resent"
+                assert "deadbeef" not in str(unknown.value)
+                assert "supersecret" not in str(unknown.value)
+                with pytest.raises(VenueUnavailableError):
+                    await http.request("GET", "/drop", mutating=False)
+                assert len(seen) >= 4, "reads are retried (aiohttp may also retry a reset idempotent GET)"
+                with pytest.raises(UnknownOutcomeError):
+                    await http.request("POST", "/slow", mutating=True)
+                with pytest.raises(VenueUnavailableError):
+                    await http.request("GET", "/slow", mutating=False)
+                assert (await http.request("GET", "/flaky", mutating=False)).body == b"ok"
+                with pytest.raises(UnknownOutcomeError, match="503"):
+                    await http.request("POST", "/status/503", mutating=True)
+                with pytest.raises(InvalidOrderError):
+                    await http.request("POST", "/status/400", mutating=True)
+                with pytest.raises(VenueError) as other:
+                    await http.request("GET", "/status/404", mutating=False)
+                assert other.value.code == "404"
+                assert not other.value.retryable
+                t0 = CLOCK.now_ns()
+                with pytest.raises(RateLimitError) as rl:
+                    await http.request("GET", "/status/429", mutating=False)
+                assert rl.value.retry_after_ns is not None
+                assert rl.value.retry_after_ns >= t0 + 7_000_000_000
+                with pytest.raises(RateLimitError, match="local"):
+                    await http.request("GET", "/echo", mutating=False)  # the limiter now blocks
+            banned = HttpClient("t", url, clock=CLOCK)
+            async with banned:
+                with pytest.raises(BannedError):
+                    await banned.request("GET", "/status/418", mutating=False)
+        closed = HttpClient("t", f"http://127.0.0.1:{free_port()}", clock=CLOCK, retry_backoff_s=0.01)
+        async with closed:
+            with pytest.raises(VenueUnavailableError, match="cannot connect"):
+                await closed.request("POST", "/api/v3/order", mutating=True)
+
+    asyncio.run(go())
+
+
+def ws_server(handler: Callable[[web.WebSocketResponse, int], Awaitable[None]]) -> list[web.RouteDef]:
+    count = {"n": 0}
+
+    async def route(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        count["n"] += 1
+        await handler(ws, count["n"])
+        return ws
+
+    return [web.get("/ws", route)]
+
+
+def test_ws_reconnects_and_resubscribes() -> None:
+    async def handler(ws: web.WebSocketResponse, n: int) -> None:
+        msg = await ws.receive()
+        await ws.send_str(f"{n}:{msg.data}")
+        if n == 1:
+            await ws.close()  # drop the first connection
+        else:
+            await ws.receive()  # until the client closes
+
+    async def go() -> None:
+        async with serve(ws_server(handler)) as url:
+            subscribes: list[int] = []
+
+            async def on_connect(c: WsClient) -> None:
+                subscribes.append(c.connects)
+                await c.send("SUBSCRIBE")
+
+            ws = WsClient(
+                "t",
+                url.replace("http", "ws") + "/ws",
+                clock=CLOCK,
+                on_connect=on_connect,
+                backoff_initial_s=0.01,
+            )
+            seen: list[object] = []
+            async for ev in ws.events():
+                seen.append(ev)
+                if isinstance(ev, WsMessage) and ev.data.startswith(b"2:"):
+                    await ws.close()
+            kinds = [type(e).__name__ for e in seen]
+            assert kinds[:4] == ["WsConnected", "WsMessage", "WsDisconnected", "WsConnected"]
+            assert subscribes == [1, 2], "resubscribed on the reconnect"
+            assert isinstance(seen[-1], WsMessage)
+            assert seen[-1].data == b"2:SUBSCRIBE"
+            with pytest.raises(VenueUnavailableError):
+                await ws.send("x")
+
+    asyncio.run(go())
+
+
+def test_ws_stale_feed_is_detected_and_reconnected() -> None:
+    async def handler(ws: web.WebSocketResponse, n: int) -> None:
+        await ws.send_str("hello")
+        await ws.receive()  # then silence, until the client closes
+
+    async def go() -> None:
+        async with serve(ws_server(handler)) as url:
+            ws = WsClient(
+                "t", url.replace("http", "ws") + "/ws", clock=CLOCK, stale_after_s=0.2, backoff_initial_s=0.01
+            )
+            seen: list[object] = []
+            async for ev in ws.events():
+                seen.append(ev)
+                if isinstance(ev, WsConnected) and ev.attempt == 2:
+                    await ws.close()
+            assert [type(e) for e in seen] == [WsConnected, WsMessage, WsStale, WsConnected]
+
+    asyncio.run(go())
+
+
+def test_ws_gives_up_after_max_attempts_on_a_closed_port() -> None:
+    async def go() -> None:
+        ws = WsClient(
+            "t", f"ws://127.0.0.1:{free_port()}/ws", clock=CLOCK, max_attempts=3, backoff_initial_s=0.01
+        )
+        with pytest.raises(VenueUnavailableError, match="3 failed connects"):
+            async for _ in ws.events():
+                pass
+
+    asyncio.run(go())
+
+
+def test_ws_disconnect_event_names_the_reason() -> None:
+    assert WsDisconnected("going away").reason == "going away"
