@@ -181,6 +181,7 @@ class Engine:
         self._started_ns = 0
         self._kill_seen = 0
         self._stop = asyncio.Event()
+        self._closing = False  # shutting down: no new orders, only cancels
         self.spec: InstrumentSpec | None = None
         self.gate: RiskGate | None = None
         self._inst = 0
@@ -421,6 +422,8 @@ class Engine:
                 intents += self._place(intent, tick_ns)
 
     def _place(self, p: Place, tick_ns: int | None) -> list[Intent]:
+        if self._closing:
+            return []
         assert self.gate is not None
         now = self.clock.now_ns()
         verdict = self.gate.check(self._strat, self._inst, p.side, p.price, p.qty, now, post_only=p.post_only)
@@ -648,6 +651,7 @@ class Engine:
 
     async def shutdown(self) -> Summary:
         """Cancel every open order, wait for the venue to confirm, summarize."""
+        self._closing = True
         await self.settle()
         await self.cancel_everything()
         await self.settle()
@@ -669,9 +673,9 @@ class Engine:
         unreal = pos.unrealized(mark) if mark is not None and pos.qty else Fraction(0)
         s.seconds = round((self.clock.monotonic_ns() - self._started_ns) / 1e9, 3)
         s.fees = f"{pos.fees:f}"
-        s.realized_pnl = str(to_decimal(pos.realized))
-        s.unrealized_pnl = str(to_decimal(unreal))
-        s.pnl = str(to_decimal(pos.realized + unreal - Fraction(pos.fees)))
+        s.realized_pnl = f"{to_decimal(pos.realized):f}"
+        s.unrealized_pnl = f"{to_decimal(unreal):f}"
+        s.pnl = f"{to_decimal(pos.realized + unreal - Fraction(pos.fees)):f}"
         s.inventory = str(Decimal(pos.qty) * qty_unit)
         s.max_inventory = str(Decimal(self._max_abs_position) * qty_unit)
         s.filled_qty = str(Decimal(pos.volume) * qty_unit)
@@ -691,7 +695,7 @@ class Engine:
             ask=self.ask,
             quotes=[self._view(o) for o in self.ledger.live() if o.instrument == self.symbol],
             position=str(Decimal(pos.qty) * Decimal(spec.qty_unit)),
-            pnl=str(to_decimal(pnl, 6)),
+            pnl=f"{to_decimal(pnl, 6):f}",
             fees=f"{pos.fees:f}",
             orders=self.summary.orders,
             fills=self.summary.fills,
