@@ -73,7 +73,7 @@ release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install i
 	@echo "installed $$(ls dist/*.whl); try ./bin/trader --version"
 
 demo: $(EXT_STAMP) ## paper-trade the market maker against the built-in simulated venue (no credentials)
-	$(BIN)/trader paper --exchange=sim --duration=120 --seed=7
+	$(BIN)/trader paper --exchange=sim --duration=30 --seed=7
 
 clean: ## remove build outputs (keeps the cargo cache)
 	rm -rf dist $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

@@ -39,7 +39,19 @@ def test_paper_json_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     import json
 
     assert (
-        main(["paper", "--duration", "10", "--seed", "2", "--json", "--journal", str(tmp_path / "j.db")])
+        main(
+            [
+                "paper",
+                "--fast",
+                "--duration",
+                "10",
+                "--seed",
+                "2",
+                "--json",
+                "--journal",
+                str(tmp_path / "j.db"),
+            ]
+        )
         == EXIT_OK
     )
     data = json.loads(capsys.readouterr().out)
@@ -48,10 +60,78 @@ def test_paper_json_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert {"fills", "fees", "pnl", "max_inventory", "denials", "tick_to_order_p50_us"} <= set(data)
 
 
+def test_paper_in_real_time_through_the_loopback_venue(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --fast: a loopback simulator, the real connector over HTTP and WebSocket, real time."""
+    import json
+
+    assert main(["paper", "--exchange", "binance", "--sim", "--duration", "2", "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["orders"] > 0
+    assert data["open_orders_after_shutdown"] == 0
+    assert 1.5 < data["seconds"] < 10
+
+
 def test_paper_refuses_what_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["paper", "--exchange", "binance"]) == EXIT_USAGE
     assert "not available yet" in capsys.readouterr().err
+    assert main(["paper", "--exchange", "kraken", "--sim"]) == EXIT_USAGE
+    assert main(["paper", "--strategy", "nope"]) == EXIT_USAGE
     assert main(["paper", "--duration", "0"]) == EXIT_USAGE
+
+
+def test_testnet_against_the_simulator(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["testnet", "--sim", "--order"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for check in ("reachability", "clock", "auth", "market data", "order round trip"):
+        assert f"{check}" in out
+    assert "0 failed, 5 passed, 0 skipped" in out
+
+
+def test_testnet_reports_an_unreachable_venue(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from trader.cli import EXIT_FAILED
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[venues.kraken]\napi_key = "env:K"\nsecret = "env:S"\n')
+    assert main(["testnet", "--config", str(cfg)]) == EXIT_OK
+    assert "SKIP" in capsys.readouterr().out
+    assert main(["testnet", "--config", str(tmp_path / "missing.toml")]) == EXIT_USAGE
+    from trader.cli.testnet import check_binance_like
+    from trader.clock import LiveClock
+    from trader.venues.registry import loopback_connector
+
+    async def unreachable() -> list[str]:
+        conn = loopback_connector("http://127.0.0.1:9", symbol="BTCUSDT", clock=LiveClock())
+        try:
+            return [c.verdict for c in await check_binance_like(conn, order=True)]
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    assert asyncio.run(unreachable()) == ["FAIL", "SKIP", "SKIP", "SKIP", "SKIP"]
+    assert EXIT_FAILED == 1
+
+
+def test_kill_latches_the_journal(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from trader.engine.journal import Journal
+
+    journal = tmp_path / "j.db"
+    assert main(["kill", "--journal", str(journal)]) == EXIT_USAGE  # no such journal
+    Journal(journal).close()
+    assert main(["kill", "--journal", str(journal)]) == EXIT_OK
+    assert "latched" in capsys.readouterr().out
+    assert main(["kill", "--journal", str(journal), "--reset"]) == EXIT_USAGE  # needs --operator
+    # a killed journal starts halted: the session sends nothing
+    import json
+
+    assert main(["paper", "--fast", "--duration", "3", "--json", "--journal", str(journal)]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert (data["orders"], data["killed"]) == (0, True)
+    assert data["denials"]
+    assert main(["kill", "--journal", str(journal), "--reset", "--operator", "alice"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["paper", "--fast", "--duration", "3", "--json", "--journal", str(journal)]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["orders"] > 0
 
 
 def test_live_refusals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -93,7 +173,7 @@ def test_paper_enforces_config_limits(capsys: pytest.CaptureFixture[str], tmp_pa
         '[risk]\nmax_gross_notional = "100"\nmax_net_notional = "100"\nmax_open_orders = 2\n'
         'max_orders_per_sec = 2\ndaily_loss_limit = "50"\n'
     )
-    assert main(["paper", "--duration", "5", "--json", "--config", str(cfg)]) == EXIT_OK
+    assert main(["paper", "--fast", "--duration", "5", "--json", "--config", str(cfg)]) == EXIT_OK
     data = json.loads(capsys.readouterr().out)
     assert data["denials"], "a 100 USDT exposure limit denies the market maker's 50 x 0.001 BTC quotes"
     assert data["orders"] == 0

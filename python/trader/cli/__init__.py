@@ -223,11 +223,16 @@ def _live(args: argparse.Namespace) -> int:
     print(f"limits that would be enforced on {args.exchange}:")
     for k, v in vars(r).items():
         print(f"  {k:<22} {v}")
-    print(
-        f"trader live: preflight failed: the {args.exchange} connector is not built yet; nothing was sent",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED
+    from trader.cli.run import live_session
+    from trader.errors import TraderError
+
+    try:
+        summary = asyncio.run(live_session(args.exchange, config))
+    except TraderError as e:
+        print(f"trader live: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(summary.as_dict(), indent=2))
+    return EXIT_OK if summary.open_orders_after_shutdown == 0 else EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

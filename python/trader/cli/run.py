@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
 
 from trader.clock import LiveClock
-from trader.config import RiskLimits
+from trader.config import Config, RiskLimits
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
 from trader.engine.paper import INSTRUMENT, demo_market_maker
@@ -112,3 +113,42 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
         finally:
             await conn.close()
     return out
+
+
+async def live_session(venue: str, config: Config) -> Summary:
+    """`trader live`: preflight (reachability, clock, auth, market data), then the engine until Ctrl-C.
+    Raises `TraderError` when the preflight fails; nothing is sent then."""
+    from trader.cli.testnet import check_binance_like
+    from trader.errors import ConfigError, TraderError
+    from trader.venues.registry import build_connector
+
+    clock = LiveClock()
+    try:
+        conn = build_connector(config.venues[venue], symbol=INSTRUMENT, clock=clock)
+    except ConfigError as e:
+        raise TraderError(f"preflight failed: {e}; nothing was sent") from None
+    try:
+        checks = await check_binance_like(conn, order=False, clock=clock)
+        failed = [f"{c.name}: {c.detail}" for c in checks if c.ok is False]
+        if failed:
+            raise TraderError(f"preflight failed: {'; '.join(failed)}; nothing was sent")
+        assert config.risk is not None
+        home = Path("~/.trader").expanduser()
+        home.mkdir(parents=True, exist_ok=True)
+        journal = Journal(home / f"journal-{venue}.db")
+        engine = Engine(
+            conn,
+            demo_market_maker(),
+            journal=journal,
+            clock=clock,
+            config=EngineConfig(symbol=INSTRUMENT, risk=config.risk),
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, engine.stop)
+        try:
+            return await engine.run(None)
+        finally:
+            journal.close()
+    finally:
+        await conn.close()
