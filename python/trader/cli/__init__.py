@@ -7,10 +7,13 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from trader import __version__
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -75,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's event loop: uvloop when it is installed, asyncio's otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def _version() -> str:
     from trader.core import core_version
 
@@ -112,7 +124,7 @@ def _paper(args: argparse.Namespace) -> int:
         else:
             from trader.cli.run import paper_realtime
 
-            summary = asyncio.run(paper_realtime(args, risk))
+            summary = _run(paper_realtime(args, risk))
     except TraderError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -158,7 +170,7 @@ def _kill(args: argparse.Namespace) -> int:
         if args.venue_url:
             from trader.cli.run import cancel_at
 
-            canceled = asyncio.run(cancel_at(args.venue_url))
+            canceled = _run(cancel_at(args.venue_url))
             print(f"canceled {canceled} open orders at {args.venue_url}")
     except TraderError as e:
         print(f"trader kill: {e}", file=sys.stderr)
@@ -173,7 +185,7 @@ def _testnet(args: argparse.Namespace) -> int:
     from trader.errors import ConfigError
 
     try:
-        checks = asyncio.run(testnet_checks(args))
+        checks = _run(testnet_checks(args))
     except ConfigError as e:
         print(f"trader testnet: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -227,7 +239,7 @@ def _live(args: argparse.Namespace) -> int:
     from trader.errors import TraderError
 
     try:
-        summary = asyncio.run(live_session(args.exchange, config))
+        summary = _run(live_session(args.exchange, config))
     except TraderError as e:
         print(f"trader live: {e}", file=sys.stderr)
         return EXIT_FAILED

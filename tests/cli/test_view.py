@@ -1,0 +1,30 @@
+"""The live terminal view renders what the engine knows."""
+
+import asyncio
+
+from rich.console import Console
+
+from trader.cli.view import render
+from trader.engine.paper import PaperConfig, PaperSession
+
+
+def test_live_view_shows_book_quotes_position_and_risk() -> None:
+    async def go() -> str:
+        session = PaperSession(PaperConfig(seed=5))
+        await session.start()
+        for _ in range(200):
+            await session.step()
+        snap = session.engine.snapshot()
+        console = Console(record=True, width=120)
+        console.print(render(snap, "sim", 20.0))
+        await session.shutdown()
+        assert snap.quotes, "the market maker has quotes out"
+        assert snap.fills > 0
+        return console.export_text()
+
+    text = asyncio.run(go())
+    assert "sim BTCUSDT" in text
+    assert "ACTIVE" in text
+    for label in ("position", "PnL", "tick-to-order p50 / p99", "our orders", "recent fills"):
+        assert label in text
+    assert "mm-" in text, "our orders are listed by client id"
