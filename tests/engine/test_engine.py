@@ -15,6 +15,7 @@ from trader.core import Approval, Side, TradingState
 from trader.engine import oms
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
+from trader.engine.paper import drain
 from trader.errors import ReconciliationError, UnknownOutcomeError, VenueUnavailableError
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
@@ -76,13 +77,7 @@ class Rig:
         )
 
     async def drain(self) -> None:
-        while True:
-            events = self.venue.drain()
-            for ev in events:
-                self.engine.handle(ev)
-            await self.engine.settle()
-            if not events:
-                return
+        await drain(self.venue, self.engine)
 
     async def steps(self, n: int) -> None:
         for i in range(n):

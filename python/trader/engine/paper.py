@@ -41,6 +41,17 @@ def demo_market_maker() -> MarketMaker:
     )
 
 
+async def drain(venue: SimConnector, engine: Engine) -> None:
+    """Process every queued venue event and every send or cancel they cause, until quiet."""
+    while True:
+        events = venue.drain()
+        for ev in events:
+            engine.handle(ev)
+        await engine.settle()
+        if not events:
+            return
+
+
 class PaperSession:
     def __init__(self, config: PaperConfig) -> None:
         self.cfg = config
@@ -70,14 +81,7 @@ class PaperSession:
         await self._drain()
 
     async def _drain(self) -> None:
-        """Process every queued venue event and every send or cancel they cause, until quiet."""
-        while True:
-            events = self.venue.drain()
-            for ev in events:
-                self.engine.handle(ev)
-            await self.engine.settle()
-            if not events:
-                return
+        await drain(self.venue, self.engine)
 
     async def step(self) -> None:
         """Advance the simulated market by one step and let the engine react to it."""
