@@ -86,3 +86,31 @@ def test_sigkill_mid_session_then_restart(venue: str, tmp_path: Path) -> None:
         assert Decimal(mine.filled) * Decimal("0.001") == Decimal(o["executedQty"]), mine.client_id
     # the journal knows every order the venue saw, and nothing it sent is unaccounted for
     assert {o["clientOrderId"] for o in state["orders"]} <= set(orders)
+
+
+def test_trader_kill_halts_a_running_engine_and_cancels_at_the_venue(venue: str, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.db"
+    args = [*TRADER, "paper", "--venue-url", venue, "--journal", str(journal), "--json", "--duration", "60"]
+    engine = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30  # noqa: TID251 - a test's own wall-clock deadline
+    while time.monotonic() < deadline and not (journal.exists() and intents(journal) >= 4):  # noqa: TID251
+        time.sleep(0.1)
+    kill = subprocess.run(
+        [*TRADER, "kill", "--journal", str(journal), "--venue-url", venue],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert kill.returncode == 0, kill.stderr
+    assert "latched" in kill.stdout
+    time.sleep(1.0)  # a few engine timer ticks
+    sent = intents(journal)
+    time.sleep(1.0)
+    assert intents(journal) == sent, "nothing new is sent after the kill"
+    assert all(o["status"] not in ("NEW", "PARTIALLY_FILLED") for o in venue_state(venue)["orders"])
+    engine.send_signal(signal.SIGINT)
+    out, err = engine.communicate(timeout=30)
+    assert engine.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["killed"] is True
+    assert summary["denials"], "the strategy kept asking; the gate refused"

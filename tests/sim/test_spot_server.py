@@ -319,6 +319,14 @@ def test_faults_drop_5xx_429_and_admin() -> None:
         assert (await c.call("GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "d-2"}))[1][
             "code"
         ] == -2013, "a 503 fault does not place the order"
+        server.faults.latency_ms = 150
+        t0 = CLOCK.monotonic_ns()
+        await c.call("GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "d-1"})
+        assert CLOCK.monotonic_ns() - t0 < 100_000_000, "latency applies to the chosen paths only"
+        t0 = CLOCK.monotonic_ns()
+        await c.call("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "d-1"})
+        assert CLOCK.monotonic_ns() - t0 >= 150_000_000
+        server.faults.latency_ms = 0
         async with c.session.post(f"{server.url}/sim/faults", json={"bogus": 1}) as r:
             assert r.status == 400
         state = server.state()[DEMO_KEY]

@@ -71,7 +71,6 @@ def _parser() -> argparse.ArgumentParser:
     testnet.add_argument("--order", action="store_true", help="also place and cancel a tiny far-away order")
     kill = sub.add_parser("kill", help="latch the kill switch of an engine and cancel its orders")
     kill.add_argument("--journal", type=Path, required=True, help="the running engine's journal")
-    kill.add_argument("--venue", default=None, help="only this venue (default: all)")
     kill.add_argument("--venue-url", default=None, help="also cancel directly at this `trader sim` server")
     kill.add_argument("--reset", action="store_true", help="clear the latch (takes effect at the next start)")
     kill.add_argument("--operator", default=None, help="who resets the latch (required with --reset)")
