@@ -5,9 +5,10 @@ Exit codes: 0 success, 1 a run or check failed, 2 usage or configuration error.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -78,12 +79,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's event loop: uvloop when it is installed, asyncio's otherwise."""
-    try:
+    """Run a command's event loop: uvloop when it is installed (`pip install trader[fast]`), else asyncio."""
+    runner: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run
+    with contextlib.suppress(ImportError):
         import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+
+        runner = uvloop.run
+    return runner(coro)
 
 
 def _version() -> str:
