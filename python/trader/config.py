@@ -13,6 +13,7 @@ daily_loss_halt = "1000"    # optional, defaults to the limit
 api_key = "env:BINANCE_API_KEY"                 # env:NAME
 secret = "keystore:~/.trader/binance.json"      # keystore:PATH (password from TRADER_KEYSTORE_PASSWORD)
 environment = "testnet"                         # live | testnet | paper | sim
+market = "spot"                                 # options (plain values, not secrets): see VENUE_OPTIONS
 ```
 """
 
@@ -29,6 +30,20 @@ from trader.core import Keystore
 from trader.errors import ConfigError
 
 ENVIRONMENTS = frozenset({"live", "testnet", "paper", "sim"})
+
+# Plain (non-secret) per-venue settings and their types; every other key is a secret reference.
+VENUE_OPTIONS: dict[str, type] = {
+    "market": str,  # binance: spot | futures | margin
+    "symbol": str,  # the instrument the engine trades (default BTCUSDT)
+    "order_entry": str,  # rest | ws (binance WebSocket API)
+    "key_type": str,  # hmac | ed25519 (binance)
+    "stp_mode": str,  # binance selfTradePreventionMode
+    "isolated": bool,  # binance margin: isolated instead of cross
+    "side_effect": str,  # binance margin sideEffectType
+    "leverage": int,  # binance futures
+    "margin_type": str,  # binance futures CROSSED | ISOLATED
+    "url": str,  # environment = "sim": the `trader sim` server to use
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,7 @@ class VenueConfig:
     name: str
     environment: str
     secrets: dict[str, SecretRef] = field(default_factory=dict)
+    options: dict[str, str | int | bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,10 +166,19 @@ def parse_config(text: str) -> Config:
             raise ConfigError(
                 f"[venues.{name}] environment must be one of {sorted(ENVIRONMENTS)}, got {env!r}"
             )
-        secrets = {
-            k: SecretRef.parse(f"[venues.{name}] {k}", val) for k, val in v.items() if k != "environment"
-        }
-        venues[name] = VenueConfig(name, env, secrets)
+        secrets: dict[str, SecretRef] = {}
+        options: dict[str, str | int | bool] = {}
+        for k, val in v.items():
+            if k == "environment":
+                continue
+            kind = VENUE_OPTIONS.get(k)
+            if kind is None:
+                secrets[k] = SecretRef.parse(f"[venues.{name}] {k}", val)
+            elif type(val) is not kind or not isinstance(val, str | int | bool):
+                raise ConfigError(f"[venues.{name}] {k} must be a {kind.__name__}, got {val!r}")
+            else:
+                options[k] = val
+        venues[name] = VenueConfig(name, env, secrets, options)
     return Config(risk, venues)
 
 

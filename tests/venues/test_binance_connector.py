@@ -18,14 +18,14 @@ from trader.engine.paper import demo_market_maker
 from trader.errors import InvalidOrderError, OrderNotFoundError, UnknownOutcomeError
 from trader.sim.spot import SpotSimServer
 from trader.venues.base import BookInvalid, BookUpdate, Connector, FillReport, OrderReport, OrderState
-from trader.venues.binance import BinanceSpot
+from trader.venues.binance import BinanceConnector
 from trader.venues.registry import loopback_connector
 
 CLOCK = LiveClock()
 
 
 @asynccontextmanager
-async def venue(**kw: object) -> AsyncIterator[tuple[SpotSimServer, BinanceSpot]]:
+async def venue(**kw: object) -> AsyncIterator[tuple[SpotSimServer, BinanceConnector]]:
     server = SpotSimServer(seed=11, step_ms=20)
     await server.start(port=0)
     conn = loopback_connector(server.url, symbol="BTCUSDT", clock=CLOCK)
@@ -63,7 +63,7 @@ def approve(spec: InstrumentSpec, side: Side, price: int, qty: int, post_only: b
     return a
 
 
-async def next_of(conn: BinanceSpot, kind: type, timeout: float = 5.0) -> object:
+async def next_of(conn: BinanceConnector, kind: type, timeout: float = 5.0) -> object:
     async def wait() -> object:
         async for ev in conn.events():
             if isinstance(ev, kind):

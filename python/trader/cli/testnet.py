@@ -11,7 +11,7 @@ from trader.clock import Clock, LiveClock
 from trader.core import Approval, RiskGate, Side
 from trader.errors import TraderError
 from trader.venues.base import BookUpdate
-from trader.venues.binance import BinanceSpot
+from trader.venues.binance import BinanceConnector
 
 MAX_CLOCK_OFFSET_MS = 1000
 
@@ -28,7 +28,7 @@ class Check:
         return "SKIP" if self.ok is None else ("PASS" if self.ok else "FAIL")
 
 
-async def _first_book(conn: BinanceSpot, timeout_s: float) -> BookUpdate:
+async def _first_book(conn: BinanceConnector, timeout_s: float) -> BookUpdate:
     async def wait() -> BookUpdate:
         async for ev in conn.events():
             if isinstance(ev, BookUpdate) and ev.bid is not None and ev.ask is not None:
@@ -39,7 +39,7 @@ async def _first_book(conn: BinanceSpot, timeout_s: float) -> BookUpdate:
 
 
 async def check_binance_like(
-    conn: BinanceSpot, *, order: bool, clock: Clock | None = None, timeout_s: float = 10.0
+    conn: BinanceConnector, *, order: bool, clock: Clock | None = None, timeout_s: float = 10.0
 ) -> list[Check]:
     """Run the checks in order; a failed step skips the steps that depend on it."""
     clock = clock or LiveClock()
@@ -93,7 +93,7 @@ async def check_binance_like(
     return out
 
 
-async def _round_trip(conn: BinanceSpot, best_bid: int, clock: Clock) -> str:
+async def _round_trip(conn: BinanceConnector, best_bid: int, clock: Clock) -> str:
     """A post-only buy 10% under the best bid, at the smallest size the venue takes, then its cancel.
     It passes a risk gate sized for exactly this order, like every order does."""
     spec = conn.trading_spec()

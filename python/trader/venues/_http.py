@@ -95,6 +95,10 @@ class HttpClient:
             )
         return self._session
 
+    def set_quota(self, quota: int) -> None:
+        """Charge requests to another quota of the limiter (the venue's published limits arrived)."""
+        self._quota = quota
+
     def _throttle(self, cost: int, priority: bool) -> None:
         if self._limiter is None or self._quota is None:
             return

@@ -67,6 +67,9 @@ class InstrumentInfo:
     lot_size: str
     min_qty: str
     min_notional: str
+    max_qty: str = ""  # "" when the venue states none
+    percent_up: str = ""  # price-band multipliers around the reference (Binance PERCENT_PRICE), "" if none
+    percent_down: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,31 @@ class BookInvalid:
     reason: str
 
 
-VenueEvent = BookUpdate | BookInvalid | FillReport | OrderReport
+@dataclass(frozen=True)
+class TradeTick:
+    """A public trade print. `aggressor` is the taker's side."""
+
+    instrument: str
+    price: int
+    qty: int
+    aggressor: Side
+    ts_ns: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The venue's own best bid/offer feed (e.g. Binance bookTicker): faster than depth, not sequenced
+    with it; informational next to the book's `BookUpdate`."""
+
+    instrument: str
+    bid: int
+    bid_qty: int
+    ask: int
+    ask_qty: int
+    recv_ns: int
+
+
+VenueEvent = BookUpdate | BookInvalid | FillReport | OrderReport | TradeTick | Quote
 
 
 @runtime_checkable

@@ -7,12 +7,13 @@ embedding code all build connectors here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from trader.clock import Clock
 from trader.config import VenueConfig
 from trader.core import BinanceSigner
 from trader.errors import ConfigError
-from trader.venues.binance import BinanceSpot
+from trader.venues.binance import ENDPOINTS, BinanceConnector, Endpoints, Market
 
 # The loopback simulator's public demo account (documented; it exists only inside `trader sim`).
 SIM_API_KEY = "sim-demo-key"
@@ -30,46 +31,48 @@ VENUES = {
     "ibkr": VenueInfo("ibkr", "broker", "signing/credentials ready; connector not built yet"),
     "alpaca": VenueInfo("alpaca", "broker", "key headers ready; connector not built yet"),
     "binance": VenueInfo(
-        "binance", "crypto", "spot connector (REST + WebSocket); `--sim` rehearses it offline"
+        "binance",
+        "crypto",
+        "spot, USD-M futures, margin (REST or WebSocket API orders); `--sim` rehearses it offline",
     ),
     "coinbase": VenueInfo("coinbase", "crypto", "request signing ready; connector not built yet"),
     "kraken": VenueInfo("kraken", "crypto", "request signing ready; connector not built yet"),
     "okx": VenueInfo("okx", "crypto", "request signing ready; connector not built yet"),
     "bybit": VenueInfo("bybit", "crypto", "request signing ready; connector not built yet"),
     "polymarket": VenueInfo("polymarket", "prediction", "order signing ready; connector not built yet"),
-    "sim": VenueInfo("sim", "simulated", "built in: loopback simulator of the Binance spot protocol"),
-}
-
-BINANCE_ENDPOINTS = {
-    "live": (
-        "https://api.binance.com",
-        "wss://stream.binance.com:9443",
-        "wss://ws-api.binance.com:443/ws-api/v3",
-    ),
-    "testnet": (
-        "https://testnet.binance.vision",
-        "wss://stream.testnet.binance.vision",
-        "wss://ws-api.testnet.binance.vision/ws-api/v3",
-    ),
+    "sim": VenueInfo("sim", "simulated", "built in: loopback simulator of the Binance protocol"),
 }
 
 
-def loopback_connector(url: str, *, symbol: str, clock: Clock, venue: str = "sim") -> BinanceSpot:
+def loopback_connector(
+    url: str,
+    *,
+    symbol: str,
+    clock: Clock,
+    venue: str = "sim",
+    market: Market | str = Market.SPOT,
+    order_entry: str = "rest",
+    **options: Any,
+) -> BinanceConnector:
     """A connector to a `trader sim` server at `url` (http://127.0.0.1:PORT) with the demo account."""
-    base = url.rstrip("/")
-    ws = "ws" + base[len("http") :] if base.startswith("http") else base
-    return BinanceSpot(
+    return BinanceConnector(
         symbol=symbol,
         signer=BinanceSigner(SIM_API_KEY, SIM_SECRET),
-        rest_url=base,
-        stream_url=ws,
-        ws_api_url=f"{ws}/ws-api/v3",
+        endpoints=Endpoints.loopback(url),
         clock=clock,
+        market=Market(market),
         venue=venue,
+        order_entry=order_entry,
+        **options,
     )
 
 
-def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BinanceSpot:
+def venue_symbol(cfg: VenueConfig, default: str) -> str:
+    sym = cfg.options.get("symbol", default)
+    return str(sym)
+
+
+def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BinanceConnector:
     """A connector for a configured venue. Secrets are resolved here, straight into the signer."""
     if cfg.name != "binance":
         raise ConfigError(
@@ -77,10 +80,20 @@ def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BinanceSp
             if cfg.name in VENUES
             else f"unknown venue {cfg.name!r}"
         )
-    if cfg.environment not in BINANCE_ENDPOINTS:
+    o = cfg.options
+    try:
+        market = Market(str(o.get("market", "spot")))
+    except ValueError:
         raise ConfigError(
-            f"[venues.binance] environment {cfg.environment!r} has no endpoints (use live or testnet)"
-        )
+            f"[venues.binance] market must be spot, futures or margin, not {o['market']!r}"
+        ) from None
+    if cfg.environment == "sim":
+        if "url" not in o:
+            raise ConfigError('[venues.binance] environment = "sim" needs url = "http://127.0.0.1:PORT"')
+        endpoints = Endpoints.loopback(str(o["url"]))
+    else:
+        env = "testnet" if cfg.environment == "paper" else cfg.environment
+        endpoints = ENDPOINTS[env]
     try:
         key_ref, secret_ref = cfg.secrets["api_key"], cfg.secrets["secret"]
     except KeyError as e:
@@ -88,12 +101,26 @@ def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BinanceSp
     key = key_ref.resolve()
     if not isinstance(key, str):
         raise ConfigError("[venues.binance] api_key must be an env: reference (it is not a secret)")
-    rest, stream, ws_api = BINANCE_ENDPOINTS[cfg.environment]
-    return BinanceSpot(
-        symbol=symbol,
-        signer=BinanceSigner(key, secret_ref.resolve()),
-        rest_url=rest,
-        stream_url=stream,
-        ws_api_url=ws_api,
-        clock=clock,
-    )
+    key_type = str(o.get("key_type", "hmac"))
+    if key_type == "ed25519":
+        signer = BinanceSigner.ed25519(key, secret_ref.resolve())
+    elif key_type == "hmac":
+        signer = BinanceSigner(key, secret_ref.resolve())
+    else:
+        raise ConfigError(f"[venues.binance] key_type must be hmac or ed25519, not {key_type!r}")
+    try:
+        return BinanceConnector(
+            symbol=symbol,
+            signer=signer,
+            endpoints=endpoints,
+            clock=clock,
+            market=market,
+            order_entry=str(o.get("order_entry", "rest")),
+            stp_mode=str(o.get("stp_mode", "EXPIRE_MAKER")),
+            isolated=bool(o.get("isolated", False)),
+            side_effect=str(o.get("side_effect", "NO_SIDE_EFFECT")),
+            leverage=int(o["leverage"]) if "leverage" in o else None,
+            margin_type=str(o["margin_type"]) if "margin_type" in o else None,
+        )
+    except ValueError as e:
+        raise ConfigError(f"[venues.binance] {e}") from None
