@@ -155,3 +155,57 @@ def test_python_kraken_checksum(benchmark: Any) -> None:
     bids = [(p, q) for p, q in KRAKEN["bids"]]
     benchmark.extra_info["role"] = "baseline"
     assert benchmark(_python_kraken_checksum, asks, bids) == KRAKEN["checksum"]
+
+
+def _python_binance_depth_cache() -> Any:
+    """python-binance's own depth path: its DepthCacheManager's message handler and DepthCache (built
+    without a client or socket; the snapshot is taken as already applied at update id 0)."""
+    from binance.ws.depthcache import DepthCache, DepthCacheManager
+
+    dcm = DepthCacheManager.__new__(DepthCacheManager)
+    dcm._depth_cache = DepthCache("BTCUSDT")
+    dcm._last_update_id = 0
+    dcm._refresh_interval = 0
+    dcm._depth_message_buffer = []
+    return dcm
+
+
+def _run_coroutine(coro: Any) -> Any:
+    """Drive a coroutine that never awaits anything pending (no event loop overhead in the timing)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the coroutine suspended")
+
+
+@pytest.mark.benchmark(group="book.binance_depth_message")
+def test_python_binance_depth_cache(benchmark: Any) -> None:
+    """The message as python-binance's socket manager decodes it (orjson), then its depth cache."""
+    dcm = _python_binance_depth_cache()
+    state = {"i": 0}
+
+    def run() -> Any:
+        i = state["i"]
+        if i == len(MESSAGES):
+            dcm._last_update_id = 0
+            i = 0
+        state["i"] = i + 1
+        return _run_coroutine(dcm._process_depth_message(orjson.loads(MESSAGES[i])))
+
+    benchmark.extra_info["role"] = "baseline"
+    assert benchmark(run) is dcm._depth_cache
+    assert dcm._depth_cache.get_bids()
+
+
+def test_python_binance_baseline_sees_the_same_top_of_book() -> None:
+    ours = Book(SPEC)
+    ours.apply_snapshot([], [], 0)
+    dcm = _python_binance_depth_cache()
+    for m in MESSAGES[:50]:
+        ours.apply_binance_depth(m)
+        _run_coroutine(dcm._process_depth_message(orjson.loads(m)))
+    bid = ours.best_bid()
+    assert bid is not None
+    best = dcm._depth_cache.get_bids()[0]
+    assert SPEC.format_price(bid[0]) == f"{best[0]:.2f}"

@@ -33,6 +33,20 @@ def _parser() -> argparse.ArgumentParser:
         help="venue to rehearse: sim, or binance with --sim (its local simulator)",
     )
     paper.add_argument("--sim", action="store_true", help="trade against the venue's local simulator")
+    paper.add_argument(
+        "--market",
+        default="spot",
+        choices=["spot", "futures", "margin"],
+        help="binance market (default spot)",
+    )
+    paper.add_argument(
+        "--symbol",
+        default="BTCUSDT",
+        help="instrument; other than BTCUSDT: a market maker sized from its filters",
+    )
+    paper.add_argument(
+        "--order-entry", default="rest", choices=["rest", "ws"], help="orders over REST or the WebSocket API"
+    )
     paper.add_argument("--strategy", default="mm", help="strategy (the market maker `mm`)")
     paper.add_argument("--duration", type=float, default=60.0, help="seconds to run (simulated with --fast)")
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
@@ -60,14 +74,25 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--config", type=Path, default=Path("~/.trader/config.toml"), help="TOML config")
     sub.add_parser("venues", help="list venues: tier, status and capabilities")
     sim = sub.add_parser("sim", help="run a venue simulator on loopback, for rehearsals and client libraries")
-    sim.add_argument("venue", help="sim, or binance (both serve the Binance spot protocol)")
+    sim.add_argument(
+        "venue", help="sim, or binance (both serve the Binance spot, futures and margin protocol)"
+    )
     sim.add_argument("--port", type=int, default=8765, help="TCP port on 127.0.0.1 (0: any free port)")
     sim.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
     testnet = sub.add_parser(
         "testnet", help="per venue: reachability, clock offset, auth, market data, an order round trip"
     )
     testnet.add_argument("--config", type=Path, default=Path("~/.trader/config.toml"), help="TOML config")
-    testnet.add_argument("--venue", default=None, help="only this configured venue")
+    testnet.add_argument(
+        "--exchange",
+        "--venue",
+        dest="venue",
+        default=None,
+        help="only this venue (with --sim: its simulator)",
+    )
+    testnet.add_argument(
+        "--market", default=None, choices=["spot", "futures", "margin"], help="with --sim: only this market"
+    )
     testnet.add_argument("--sim", action="store_true", help="check the built-in simulator (no config)")
     testnet.add_argument("--order", action="store_true", help="also place and cancel a tiny far-away order")
     kill = sub.add_parser("kill", help="latch the kill switch of an engine and cancel its orders")

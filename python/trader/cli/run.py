@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -12,59 +13,82 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.live import Live
 
-from trader.clock import LiveClock
+from trader.clock import Clock, LiveClock
 from trader.config import Config, RiskLimits
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
-from trader.engine.paper import INSTRUMENT, demo_market_maker
+from trader.engine.paper import INSTRUMENT, demo_market_maker, sized_market_maker
+from trader.strategies.market_maker import MarketMaker
+from trader.venues.binance import BinanceConnector
+from trader.venues.registry import loopback_connector
 
 if TYPE_CHECKING:
     from trader.cli.testnet import Check
-from trader.venues.registry import loopback_connector
+    from trader.sim.binance import BinanceSimServer
+
+
+def sim_server(exchange: str, seed: int, clock: Clock) -> BinanceSimServer:
+    """The loopback simulator behind `--sim` (every market of the Binance protocol on one port)."""
+    from trader.sim.binance import BinanceSimServer
+
+    return BinanceSimServer(seed=seed, clock=clock, venue=exchange)
+
+
+async def _strategy_for(
+    connector: BinanceConnector, symbol: str, risk: RiskLimits, *, min_spread_bps: float = 30.0
+) -> tuple[MarketMaker, EngineConfig]:
+    """The demo market maker on BTCUSDT; on any other symbol (altcoins), one sized from the venue's
+    filters and current price, with a wide spread."""
+    if symbol == INSTRUMENT:
+        return demo_market_maker(), EngineConfig(symbol=symbol, risk=risk)
+    info, mid = await connector.reference()
+    return sized_market_maker(info, mid, min_spread_bps=min_spread_bps, risk=risk)
 
 
 async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> Summary:
     """The engine in real time, through the real connector and sockets, against a loopback simulator:
     a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly."""
-    from trader.sim.spot import SpotSimServer
-
     clock = LiveClock()
-    server: SpotSimServer | None = None
+    server: BinanceSimServer | None = None
     url = args.venue_url
     if url is None:
-        server = SpotSimServer(seed=args.seed, clock=clock)
+        server = sim_server(args.exchange, args.seed, clock)
         await server.start(port=0)
         url = server.url
-    connector = loopback_connector(url, symbol=INSTRUMENT, clock=clock, venue=args.exchange)
-    journal = Journal(args.journal if args.journal is not None else ":memory:")
-    engine = Engine(
-        connector,
-        demo_market_maker(),
-        journal=journal,
+    connector = loopback_connector(
+        url,
+        symbol=args.symbol,
         clock=clock,
-        config=EngineConfig(symbol=INSTRUMENT, risk=risk or DEFAULT_RISK),
+        venue=args.exchange,
+        market=args.market,
+        order_entry=args.order_entry,
     )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, engine.stop)
-    show = not args.json and not args.no_view and sys.stdout.isatty()
+    journal = Journal(args.journal if args.journal is not None else ":memory:")
     try:
-        if show:
-            from trader.cli.view import render
-
-            started = clock.monotonic_ns()
-            with Live(console=Console(), refresh_per_second=4, transient=True) as live:
-
-                def tick(e: Engine) -> None:
-                    if e.gate is not None:
-                        elapsed = (clock.monotonic_ns() - started) / 1e9
-                        live.update(render(e.snapshot(), args.exchange, elapsed))
-
-                return await engine.run(args.duration, on_tick=tick)
-        return await engine.run(args.duration)
-    finally:
+        strategy, config = await _strategy_for(connector, args.symbol, risk or DEFAULT_RISK)
+        engine = Engine(connector, strategy, journal=journal, clock=clock, config=config)
+        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+            loop.add_signal_handler(sig, engine.stop)
+        show = not args.json and not args.no_view and sys.stdout.isatty()
+        try:
+            if show:
+                from trader.cli.view import render
+
+                started = clock.monotonic_ns()
+                with Live(console=Console(), refresh_per_second=4, transient=True) as live:
+
+                    def tick(e: Engine) -> None:
+                        if e.gate is not None:
+                            elapsed = (clock.monotonic_ns() - started) / 1e9
+                            live.update(render(e.snapshot(), args.exchange, elapsed))
+
+                    return await engine.run(args.duration, on_tick=tick)
+            return await engine.run(args.duration)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    finally:
         await connector.close()
         journal.close()
         if server is not None:
@@ -82,24 +106,41 @@ async def cancel_at(url: str) -> int:
 
 
 async def testnet_checks(args: argparse.Namespace) -> list[Check]:
-    """The checks of `trader testnet` for every configured venue (or the built-in simulator)."""
+    """The checks of `trader testnet` for every configured venue, or with `--sim` for the built-in
+    simulator of `--exchange` (binance: each market, spot, futures and margin, unless `--market`)."""
     from trader.cli.testnet import Check, check_binance_like
     from trader.config import load_config
-    from trader.sim.spot import SpotSimServer
-    from trader.venues.registry import VENUES, build_connector
+    from trader.venues.registry import VENUES, build_connector, venue_symbol
 
     clock = LiveClock()
     if args.sim:
-        server = SpotSimServer(seed=7, clock=clock)
+        exchange = args.venue or "sim"
+        markets = (
+            [args.market]
+            if args.market
+            else (["spot", "futures", "margin"] if exchange == "binance" else ["spot"])
+        )
+        server = sim_server(exchange, 7, clock)
         await server.start(port=0)
-        conn = loopback_connector(server.url, symbol=INSTRUMENT, clock=clock)
+        out: list[Check] = []
         try:
-            return await check_binance_like(conn, order=args.order, clock=clock)
+            for market in markets:
+                conn = loopback_connector(
+                    server.url, symbol=INSTRUMENT, clock=clock, venue=exchange, market=market
+                )
+                try:
+                    checks = await check_binance_like(conn, order=args.order, clock=clock)
+                finally:
+                    await conn.close()
+                out += [
+                    c if len(markets) == 1 else dataclasses.replace(c, venue=f"{exchange}/{market}")
+                    for c in checks
+                ]
+            return out
         finally:
-            await conn.close()
             await server.stop()
     config = load_config(args.config)
-    out: list[Check] = []
+    out = []
     for name, vcfg in config.venues.items():
         if args.venue is not None and name != args.venue:
             continue
@@ -107,7 +148,7 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
             status = VENUES[name].status if name in VENUES else "unknown venue"
             out.append(Check(name, "connector", None, status))
             continue
-        conn = build_connector(vcfg, symbol=INSTRUMENT, clock=clock)
+        conn = build_connector(vcfg, symbol=venue_symbol(vcfg, INSTRUMENT), clock=clock)
         try:
             out += await check_binance_like(conn, order=args.order, clock=clock)
         finally:
@@ -120,11 +161,13 @@ async def live_session(venue: str, config: Config) -> Summary:
     Raises `TraderError` when the preflight fails; nothing is sent then."""
     from trader.cli.testnet import check_binance_like
     from trader.errors import ConfigError, TraderError
-    from trader.venues.registry import build_connector
+    from trader.venues.registry import build_connector, venue_symbol
 
     clock = LiveClock()
+    vcfg = config.venues[venue]
+    symbol = venue_symbol(vcfg, INSTRUMENT)
     try:
-        conn = build_connector(config.venues[venue], symbol=INSTRUMENT, clock=clock)
+        conn = build_connector(vcfg, symbol=symbol, clock=clock)
     except ConfigError as e:
         raise TraderError(f"preflight failed: {e}; nothing was sent") from None
     try:
@@ -136,13 +179,9 @@ async def live_session(venue: str, config: Config) -> Summary:
         home = Path("~/.trader").expanduser()
         home.mkdir(parents=True, exist_ok=True)
         journal = Journal(home / f"journal-{venue}.db")
-        engine = Engine(
-            conn,
-            demo_market_maker(),
-            journal=journal,
-            clock=clock,
-            config=EngineConfig(symbol=INSTRUMENT, risk=config.risk),
-        )
+        info, mid = await conn.reference()
+        strategy, engine_config = sized_market_maker(info, mid, min_spread_bps=10.0, risk=config.risk)
+        engine = Engine(conn, strategy, journal=journal, clock=clock, config=engine_config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, engine.stop)

@@ -50,6 +50,7 @@ from trader.venues.base import (
     BookUpdate,
     Connector,
     FillReport,
+    InstrumentInfo,
     OrderReport,
     OrderState,
     VenueEvent,
@@ -65,6 +66,17 @@ DEFAULT_RISK = RiskLimits(
     daily_loss_limit=Decimal(500),
     daily_loss_halt=Decimal(500),
 )
+
+
+def collar_bps(configured: int, info: InstrumentInfo) -> int:
+    """The gate's price collar: the configured one, narrowed to the venue's own price band
+    (PERCENT_PRICE multipliers) so an order the venue would reject never leaves the gate."""
+    bps = configured
+    if info.percent_up:
+        bps = min(bps, int((Decimal(info.percent_up) - 1) * 10_000))
+    if info.percent_down:
+        bps = min(bps, int((1 - Decimal(info.percent_down)) * 10_000))
+    return max(bps, 1)
 
 
 @dataclass(frozen=True)
@@ -201,7 +213,11 @@ class Engine:
         await self.connector.connect()
         info = await self.connector.instrument_info(self.symbol)
         self.spec = InstrumentSpec(
-            info.tick_size, info.lot_size, min_qty=info.min_qty, min_notional=info.min_notional
+            info.tick_size,
+            info.lot_size,
+            min_qty=info.min_qty,
+            max_qty=info.max_qty or None,
+            min_notional=info.min_notional,
         )
         r = self.cfg.risk
         gate = RiskGate(
@@ -228,7 +244,7 @@ class Engine:
             max_order_notional=self.cfg.max_order_notional,
             max_position=self.cfg.max_position,
             max_open_orders=self.cfg.max_open_orders,
-            collar_bps=self.cfg.collar_bps,
+            collar_bps=collar_bps(self.cfg.collar_bps, info),
         )
         self.gate = gate
         unit_notional = self.spec.notional(1, 1)

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 from trader.clock import LiveClock, SimClock
 from trader.config import RiskLimits
+from trader.core import InstrumentSpec
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
+from trader.venues.base import InstrumentInfo
 from trader.venues.sim import SimConnector
 
 INSTRUMENT = "BTCUSDT"
@@ -39,6 +41,43 @@ def demo_market_maker() -> MarketMaker:
     return MarketMaker(
         MarketMakerParams(instrument=INSTRUMENT, tick=1, order_qty=50, max_inventory=400, gamma=0.05)
     )
+
+
+def sized_market_maker(
+    info: InstrumentInfo,
+    mid: Decimal,
+    *,
+    quote_notional: Decimal = Decimal(25),
+    max_inventory_quotes: int = 4,
+    min_spread_bps: float = 30.0,
+    risk: RiskLimits = DEFAULT_RISK,
+) -> tuple[MarketMaker, EngineConfig]:
+    """A market maker sized from the venue's own filters: each quote is the larger of `quote_notional`
+    and 1.5 x the venue's minimum notional (and at least its minimum quantity), rounded up to the lot;
+    quotes at least `min_spread_bps` wide (altcoins: wide). Returns it with an engine configuration
+    whose per-instrument limits (in the instrument's units) fit it."""
+    lot, min_qty = Decimal(info.lot_size), Decimal(info.min_qty or "0")
+    target = max(quote_notional, Decimal(info.min_notional or "0") * Decimal("1.5"))
+    qty = max(min_qty, (target / mid / lot).to_integral_value(ROUND_CEILING) * lot)
+    spec = InstrumentSpec(info.tick_size, info.lot_size)
+    units = spec.qty_to_units(str(qty.quantize(lot)))
+    params = MarketMakerParams(
+        instrument=info.symbol,
+        tick=spec.tick,
+        order_qty=units,
+        max_inventory=units * max_inventory_quotes,
+        gamma=0.05,
+        min_sigma=float(mid / Decimal(info.tick_size)) * 1e-4,
+        min_spread_bps=min_spread_bps,
+    )
+    config = EngineConfig(
+        symbol=info.symbol,
+        risk=risk,
+        max_order_qty=str(qty * 2),
+        max_order_notional=str((qty * mid * 2).quantize(Decimal(1), ROUND_CEILING)),
+        max_position=str(qty * (max_inventory_quotes + 2)),
+    )
+    return MarketMaker(params), config
 
 
 async def drain(venue: SimConnector, engine: Engine) -> None:

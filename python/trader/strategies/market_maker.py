@@ -33,6 +33,7 @@ class MarketMakerParams:
     min_sigma: float = 1.0  # price units per sqrt(second)
     sigma_halflife_s: float = 30.0
     requote_ticks: int = 1
+    min_spread_bps: float = 0.0  # floor of the quoted spread relative to the mid (altcoins: wide)
 
 
 @dataclass(slots=True)
@@ -72,7 +73,7 @@ class MarketMaker:
         lots = self.inventory / p.order_qty
         r = mid - lots * p.gamma * sigma2 * p.tau_s
         spread = p.gamma * sigma2 * p.tau_s + self._arrival_spread
-        spread = max(spread, 2 * p.tick)
+        spread = max(spread, 2 * p.tick, mid * p.min_spread_bps / 10_000)
         bid = math.floor((r - spread / 2) / p.tick) * p.tick
         ask = math.ceil((r + spread / 2) / p.tick) * p.tick
         return (

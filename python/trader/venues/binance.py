@@ -581,6 +581,20 @@ class BinanceConnector:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ws_api._ready.wait(), self._timeout_s)
 
+    async def reference(self) -> tuple[InstrumentInfo, Decimal]:
+        """The instrument's rules and its current mid, by REST only (before `connect`, to size a
+        strategy)."""
+        info = await self._public(
+            self._api.exchange_info, f"symbol={self.symbol}", cost=self._api.exchange_info_weight
+        )
+        self._load_info(info)
+        depth = await self._public(
+            self._api.depth, f"symbol={self.symbol}&limit=5", cost=self._api.depth_weight
+        )
+        bid, ask = Decimal(depth["bids"][0][0]), Decimal(depth["asks"][0][0])
+        assert self._info is not None
+        return self._info, (bid + ask) / 2
+
     def _load_info(self, info: dict[str, Any]) -> None:
         windows: dict[str, list[Window]] = {}
         for rl in info.get("rateLimits", []):
