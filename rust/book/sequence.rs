@@ -91,7 +91,8 @@ impl Sequence {
     }
 
     /// Binance USD-M futures diff depth: drop `u < last`; the first event after the snapshot must
-    /// have `U <= last <= u`; afterwards `pu` must equal the previous event's `u`.
+    /// have `U <= last <= u` (or `pu == last`: it continues the snapshot exactly); afterwards `pu`
+    /// must equal the previous event's `u`.
     pub fn check_binance_futures(&mut self, first: u64, last: u64, prev: u64) -> CoreResult<Verdict> {
         self.ensure_valid()?;
         if first > last {
@@ -101,7 +102,9 @@ impl Sequence {
             if last < self.last_id {
                 return Ok(Verdict::Stale);
             }
-            if first > self.last_id {
+            // Straddling the snapshot (the documented rule), or continuing it exactly: a snapshot
+            // taken on an event boundary has no straddling event, and the next one has `pu == last`.
+            if first > self.last_id && prev != self.last_id {
                 return Err(self.invalidate(self.last_id, first));
             }
             return Ok(Verdict::Apply);
@@ -152,7 +155,9 @@ mod tests {
         let mut s = Sequence::default();
         s.on_snapshot(100);
         assert_eq!(s.check_binance_futures(80, 99, 79).unwrap(), Verdict::Stale);
-        assert!(matches!(s.check_binance_futures(101, 105, 100), Err(CoreError::SequenceGap { .. })));
+        assert!(matches!(s.check_binance_futures(102, 105, 101), Err(CoreError::SequenceGap { .. })));
+        s.on_snapshot(100); // a snapshot on an event boundary: the next event continues it (pu == last)
+        assert_eq!(s.check_binance_futures(101, 105, 100).unwrap(), Verdict::Apply);
         s.on_snapshot(100);
         assert_eq!(s.check_binance_futures(95, 103, 94).unwrap(), Verdict::Apply);
         s.applied(103);

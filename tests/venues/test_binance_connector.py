@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from trader.clock import LiveClock
-from trader.core import Approval, InstrumentSpec, RiskGate, Side
+from trader.core import Approval, InstrumentSpec, RiskGate, Side, TimeInForce
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
 from trader.engine.paper import demo_market_maker
@@ -37,7 +37,14 @@ async def venue(**kw: object) -> AsyncIterator[tuple[SpotSimServer, BinanceConne
         await server.stop()
 
 
-def approve(spec: InstrumentSpec, side: Side, price: int, qty: int, post_only: bool = True) -> Approval:
+def approve(
+    spec: InstrumentSpec,
+    side: Side,
+    price: int,
+    qty: int,
+    post_only: bool = True,
+    tif: TimeInForce = TimeInForce.GTC,
+) -> Approval:
     gate = RiskGate(
         max_gross_notional="10000000",
         max_net_notional="10000000",
@@ -58,7 +65,7 @@ def approve(spec: InstrumentSpec, side: Side, price: int, qty: int, post_only: b
         collar_bps=5000,
     )
     gate.set_reference(i, price, price + 1, CLOCK.now_ns())
-    a = gate.check(s, i, side, price, qty, CLOCK.now_ns(), post_only=post_only)
+    a = gate.check(s, i, side, price, qty, CLOCK.now_ns(), tif=tif, post_only=post_only)
     assert isinstance(a, Approval), a
     return a
 

@@ -30,7 +30,7 @@ CLOCK = LiveClock()
 
 
 def exchange_info(futures: bool = False) -> dict[str, object]:
-    filters: list[dict[str, str]] = [
+    filters: list[dict[str, object]] = [
         {"filterType": "PRICE_FILTER", "minPrice": "0.01", "maxPrice": "1000000", "tickSize": "0.01"},
         {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "100", "stepSize": "0.001"},
     ]

@@ -166,10 +166,12 @@ def _paper(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    if args.venue not in ("sim", "binance"):
-        print(f"trader sim: no simulator for {args.venue!r} yet (available: sim, binance)", file=sys.stderr)
+    from trader.sim.server import SIMULATORS, run_forever
+
+    if args.venue not in SIMULATORS:
+        available = ", ".join(SIMULATORS)
+        print(f"trader sim: no simulator for {args.venue!r} yet (available: {available})", file=sys.stderr)
         return EXIT_USAGE
-    from trader.sim.server import run_forever
 
     return run_forever(args.venue, args.port, args.seed)
 

@@ -44,7 +44,7 @@ from trader.errors import (
     UnknownOutcomeError,
     VenueError,
 )
-from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place, Strategy
+from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place, Strategy, TradePrint
 from trader.venues.base import (
     BookInvalid,
     BookUpdate,
@@ -53,6 +53,7 @@ from trader.venues.base import (
     InstrumentInfo,
     OrderReport,
     OrderState,
+    TradeTick,
     VenueEvent,
 )
 
@@ -322,6 +323,10 @@ class Engine:
             self._apply_fill(ev, react=True)
         elif isinstance(ev, OrderReport):
             self._apply_report(ev, react=True)
+        elif isinstance(ev, TradeTick):
+            if ev.instrument == self.symbol and self.gate is not None:
+                trade = TradePrint(ev.instrument, ev.price, ev.qty, ev.aggressor, ev.ts_ns)
+                self._act(self.strategy.on_trade(trade), None)
         elif isinstance(ev, BookInvalid) and ev.instrument == self.symbol and self.gate is not None:
             log.warning("book %s invalid: %s", ev.instrument, ev.reason)
             self.gate.invalidate_reference(self._inst)

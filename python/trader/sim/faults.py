@@ -18,6 +18,7 @@ ORDER_PATHS = ("POST /api/v3/order", "DELETE /api/v3/order")
 class Faults:
     latency_ms: int = 0  # added before every matching response
     drop_response_rate: float = 0.0  # processed, then the connection is closed without an answer
+    ack_delay_ms: int = 0  # processed, then the answer is held back (stream events overtake it)
     error_5xx_rate: float = 0.0  # 503 without processing
     rate_429_rate: float = 0.0  # 429 with Retry-After, without processing
     stale_feed: bool = False  # market data stops, sockets stay open

@@ -13,6 +13,7 @@ market in `on_step()`. The admin API (for tests and rehearsals) lives under `/si
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import signal
 import sys
@@ -35,6 +36,7 @@ class VenueServer:
         self.clock: Clock = clock or LiveClock()
         self.step_ms = step_ms
         self.faults = Faults(seed=seed)
+        self.requests: collections.Counter[str] = collections.Counter()  # "METHOD /path" that arrived
         self.sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
         self._stepper: asyncio.Task[None] | None = None
@@ -117,6 +119,8 @@ class VenueServer:
     @web.middleware
     async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         f = self.faults
+        if not request.path.startswith("/sim/"):
+            self.requests[f"{request.method} {request.path}"] += 1
         if request.path.startswith("/sim/") or not f.applies(request.method, request.path):
             return await handler(request)  # type: ignore[no-any-return]
         if f.latency_ms:
@@ -130,6 +134,8 @@ class VenueServer:
         if f.roll(f.error_5xx_rate):
             return web.json_response({"code": -1008, "msg": "Service Unavailable (injected)."}, status=503)
         resp: web.StreamResponse = await handler(request)
+        if f.ack_delay_ms:  # processed (its stream events go out now), the answer comes late
+            await asyncio.sleep(f.ack_delay_ms / 1000)
         if f.roll(f.drop_response_rate) and request.transport is not None:
             request.transport.abort()  # processed, but the client never hears back
         return resp
@@ -157,12 +163,29 @@ class VenueServer:
         return web.json_response({"closed": n})
 
 
+SIMULATORS = {
+    "sim": "trader.sim.binance:BinanceSimServer",
+    "binance": "trader.sim.binance:BinanceSimServer",
+    "polymarket": "trader.sim.polymarket:PolymarketSimServer",
+}
+
+
+def simulator(venue: str, *, seed: int, clock: Clock | None = None) -> VenueServer:
+    """A new simulator of `venue` (see `SIMULATORS`); `KeyError` for a venue without one."""
+    import importlib
+
+    module, _, name = SIMULATORS[venue].partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    server: VenueServer = cls(seed=seed, clock=clock)
+    server.venue = venue
+    return server
+
+
 def run_forever(venue: str, port: int, seed: int, host: str = "127.0.0.1") -> int:
     """`trader sim VENUE`: serve until SIGINT/SIGTERM."""
-    from trader.sim.spot import SpotSimServer
 
     async def main() -> None:
-        server = SpotSimServer(seed=seed, venue=venue)
+        server = simulator(venue, seed=seed)
         bound = await server.start(host, port)
         print(f"sim venue {venue} listening on http://{host}:{bound} (ws://{host}:{bound}/ws)", flush=True)
         stop = asyncio.Event()

@@ -327,6 +327,7 @@ class _WsApi:
                     f"{method}: no response ({type(e).__name__})", venue=venue
                 ) from None
             raise VenueUnavailableError(f"{method}: no response", venue=venue) from None
+        self._conn._observe_ws_limits(msg.get("rateLimits"))
         status = int(msg.get("status", 0))
         if status == 200:
             return msg.get("result") or {}
@@ -467,6 +468,25 @@ class BinanceConnector:
             if interval is not None:
                 with contextlib.suppress(VenueError, ValueError):
                     self._limiter.observe_usage(quota, interval, int(value), now)
+
+    def _observe_ws_limits(self, limits: object) -> None:
+        """The WebSocket API's `rateLimits` (usage per window) folded into the local quotas."""
+        if not isinstance(limits, list):
+            return
+        now = self.clock.now_ns()
+        for rl in limits:
+            try:
+                kind = rl["rateLimitType"]
+                interval = _INTERVALS_NS[rl["interval"]] * int(rl["intervalNum"])
+                count = int(rl["count"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            quota = (
+                self._weight if kind == "REQUEST_WEIGHT" else self._orders_quota if kind == "ORDERS" else None
+            )
+            if quota is not None:
+                with contextlib.suppress(VenueError, ValueError):
+                    self._limiter.observe_usage(quota, interval, count, now)
 
     def _ban(self, until_ns: int | None) -> None:
         """A 418 on the WebSocket API: block every request locally until the ban ends."""
@@ -978,8 +998,9 @@ class BinanceConnector:
                     continue
                 try:
                     book.apply_binance_snapshot(snapshot.result())
-                except VenueError as e:
-                    log.warning("depth snapshot failed: %s", e)
+                except (VenueError, ParseError) as e:
+                    log.warning("%s: depth snapshot unusable: %s", self.venue, e)
+                    await asyncio.sleep(1.0)
                     buffered, snapshot = [], asyncio.get_running_loop().create_task(self._snapshot())
                     continue
                 pending, buffered = buffered, None
@@ -992,14 +1013,27 @@ class BinanceConnector:
                 buffered, snapshot = [], asyncio.get_running_loop().create_task(self._snapshot())
 
     async def _snapshot(self) -> bytes:
-        resp = await self._http.request(
-            "GET",
-            self._api.depth,
-            query=f"symbol={self.symbol}&limit={self._api.depth_limit}",
-            mutating=False,
-            cost=self._api.depth_weight,
-        )
-        return resp.body
+        """The REST depth snapshot; failures are retried here with backoff (one request in flight,
+        never a storm), waiting out a local rate limit instead of spinning on it."""
+        delay = 0.2
+        while True:
+            try:
+                resp = await self._http.request(
+                    "GET",
+                    self._api.depth,
+                    query=f"symbol={self.symbol}&limit={self._api.depth_limit}",
+                    mutating=False,
+                    cost=self._api.depth_weight,
+                )
+                return resp.body
+            except RateLimitError as e:
+                wait = (e.retry_after_ns - self.clock.now_ns()) / 1e9 if e.retry_after_ns else delay
+                log.warning("%s: depth snapshot deferred %.1f s: %s", self.venue, wait, e)
+                await asyncio.sleep(max(wait, delay))
+            except VenueError as e:
+                log.warning("%s: depth snapshot failed: %s", self.venue, e)
+                await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
     def _apply(self, book: Book, m: WsMessage) -> bool:
         """Apply one diff; False when the book must be rebuilt (a gap)."""
