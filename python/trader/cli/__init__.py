@@ -120,10 +120,13 @@ def _version() -> str:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    if args.exchange not in ("sim", "binance") or (args.exchange == "binance" and not args.sim):
+    if args.exchange not in ("sim", "binance", "ibkr", "alpaca") or (
+        args.exchange in ("binance", "alpaca") and not args.sim
+    ):
         print(
-            f"trader paper: --exchange={args.exchange} is not available yet without credentials; "
-            "use --exchange=sim, or --exchange=binance --sim",
+            f"trader paper: --exchange={args.exchange} is not available without credentials; use "
+            "--exchange=sim, --exchange=binance --sim, --exchange=alpaca --sim, or --exchange=ibkr "
+            "(a local IB Gateway in paper mode; --sim starts its simulator)",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -8,7 +8,7 @@ import dataclasses
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -17,8 +17,9 @@ from trader.clock import Clock, LiveClock
 from trader.config import Config, RiskLimits
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
-from trader.engine.paper import INSTRUMENT, demo_market_maker, sized_market_maker
+from trader.engine.paper import INSTRUMENT, demo_market_maker, equity_market_maker, sized_market_maker
 from trader.strategies.market_maker import MarketMaker
+from trader.venues.base import Connector
 from trader.venues.binance import BinanceConnector
 from trader.venues.registry import loopback_connector
 
@@ -45,10 +46,47 @@ async def _strategy_for(
     return sized_market_maker(info, mid, min_spread_bps=min_spread_bps, risk=risk)
 
 
-async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> Summary:
-    """The engine in real time, through the real connector and sockets, against a loopback simulator:
-    a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly."""
-    clock = LiveClock()
+async def _paper_venue(
+    args: argparse.Namespace, clock: Clock, risk: RiskLimits
+) -> tuple[Connector, Any, MarketMaker, EngineConfig]:
+    """The connector (and, with `--sim`, its simulator) and a strategy sized for `--exchange`."""
+    if args.exchange == "ibkr":
+        from trader.sim.ibkr import DEFAULT_ACCOUNT, IbkrSimServer
+        from trader.venues.ibkr import PAPER_GATEWAY_PORT, IbkrConnector
+
+        symbol = args.symbol if args.symbol != INSTRUMENT else "SPY"
+        ib_server: IbkrSimServer | None = None
+        host, port, account = "127.0.0.1", PAPER_GATEWAY_PORT, ""
+        if args.sim:
+            ib_server = IbkrSimServer(seed=args.seed, clock=clock)
+            port, account = await ib_server.start(port=0), DEFAULT_ACCOUNT
+        elif args.venue_url:
+            host, _, p = args.venue_url.rpartition("//")[2].partition(":")
+            port = int(p or PAPER_GATEWAY_PORT)
+        conn = IbkrConnector(
+            instruments=[symbol], clock=clock, host=host, port=port, account_id=account, paper=True
+        )
+        mm, cfg = equity_market_maker(symbol)
+        return conn, ib_server, mm, dataclasses.replace(cfg, risk=risk)
+    if args.exchange == "alpaca":
+        from trader.core import AlpacaSigner
+        from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, ShiftedClock, next_session_time
+        from trader.venues.alpaca import AlpacaConnector
+        from trader.venues.alpaca import Endpoints as AlpacaEndpoints
+
+        symbol = args.symbol if args.symbol != INSTRUMENT else "SPY"
+        # the simulated exchange runs in a regular session whatever the hour here
+        session = ShiftedClock(next_session_time(clock.now_ns(), 10, 0), clock)
+        al_server = AlpacaSimServer(seed=args.seed, clock=session)
+        await al_server.start(port=0)
+        conn2 = AlpacaConnector(
+            symbols=[symbol],
+            signer=AlpacaSigner(DEMO_KEY, DEMO_SECRET),
+            endpoints=AlpacaEndpoints.loopback(al_server.url),
+            clock=clock,
+        )
+        mm, cfg = equity_market_maker(symbol, tick=100)  # Alpaca prices count 1/100 cent
+        return conn2, al_server, mm, dataclasses.replace(cfg, risk=risk)
     server: BinanceSimServer | None = None
     url = args.venue_url
     if url is None:
@@ -63,9 +101,17 @@ async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> S
         market=args.market,
         order_entry=args.order_entry,
     )
+    strategy, config = await _strategy_for(connector, args.symbol, risk)
+    return connector, server, strategy, config
+
+
+async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> Summary:
+    """The engine in real time, through the real connector and sockets, against a loopback simulator:
+    a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly."""
+    clock = LiveClock()
+    connector, server, strategy, config = await _paper_venue(args, clock, risk or DEFAULT_RISK)
     journal = Journal(args.journal if args.journal is not None else ":memory:")
     try:
-        strategy, config = await _strategy_for(connector, args.symbol, risk or DEFAULT_RISK)
         engine = Engine(connector, strategy, journal=journal, clock=clock, config=config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

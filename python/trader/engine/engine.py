@@ -219,6 +219,8 @@ class Engine:
             min_qty=info.min_qty,
             max_qty=info.max_qty or None,
             min_notional=info.min_notional,
+            price_unit=info.price_unit or None,
+            qty_unit=info.qty_unit or None,
         )
         r = self.cfg.risk
         gate = RiskGate(

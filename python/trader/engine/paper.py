@@ -80,6 +80,33 @@ def sized_market_maker(
     return MarketMaker(params), config
 
 
+def equity_market_maker(
+    symbol: str, *, tick: int = 1, shares: int = 1, max_shares: int = 10
+) -> tuple[MarketMaker, EngineConfig]:
+    """A market maker for a liquid ETF (SPY, QQQ) through a broker: whole shares, limit orders (brokers
+    route to exchanges without a post-only flag), at least 2 bps wide. `tick` is the penny counted in the
+    connector's price units."""
+    params = MarketMakerParams(
+        instrument=symbol,
+        tick=tick,
+        order_qty=shares,
+        max_inventory=max_shares,
+        gamma=0.05 / tick,
+        min_sigma=2.0 * tick,
+        min_spread_bps=2.0,
+        post_only=False,
+        allow_short=False,
+    )
+    config = EngineConfig(
+        symbol=symbol,
+        max_order_qty=str(shares * 2),
+        max_order_notional=str(shares * 2 * 2000),
+        max_position=str(max_shares + shares),
+        venue_max_gross_notional="100000",
+    )
+    return MarketMaker(params), config
+
+
 async def drain(venue: SimConnector, engine: Engine) -> None:
     """Process every queued venue event and every send or cancel they cause, until quiet."""
     while True:

@@ -34,6 +34,8 @@ class MarketMakerParams:
     sigma_halflife_s: float = 30.0
     requote_ticks: int = 1
     min_spread_bps: float = 0.0  # floor of the quoted spread relative to the mid (altcoins: wide)
+    post_only: bool = True  # False where the venue has no post-only flag (brokers)
+    allow_short: bool = True  # False: never offer more than the inventory held (equities without shorting)
 
 
 @dataclass(slots=True)
@@ -78,7 +80,9 @@ class MarketMaker:
         ask = math.ceil((r + spread / 2) / p.tick) * p.tick
         return (
             bid if self.inventory < p.max_inventory and bid > 0 else None,
-            ask if self.inventory > -p.max_inventory else None,
+            ask
+            if self.inventory > -p.max_inventory and (p.allow_short or self.inventory >= p.order_qty)
+            else None,
         )
 
     # ---- callbacks -----------------------------------------------------------------------------
@@ -115,7 +119,7 @@ class MarketMaker:
             q.client_id = None
         q.price = price
         if price is not None:
-            out.append(Place(p.instrument, side, price, p.order_qty, True, tag))
+            out.append(Place(p.instrument, side, price, p.order_qty, p.post_only, tag))
 
     def _cancel_all(self) -> list[Intent]:
         out: list[Intent] = []

@@ -369,7 +369,9 @@ class AlpacaConnector:
             asset = await self._call("GET", f"/v2/assets/{symbol}", mutating=False)
             if not asset.get("tradable") or asset.get("status") != "active":
                 raise InvalidOrderError(f"{symbol} is not tradable", venue=self.venue)
-            self._info[symbol] = InstrumentInfo(symbol, symbol, "USD", TICK, "1", "1", "0")
+            self._info[symbol] = InstrumentInfo(
+                symbol, symbol, "USD", TICK, "1", "1", "0", price_unit=PRICE_UNIT
+            )
         loop = asyncio.get_running_loop()
         self.trade_stream = WsClient(
             self.venue, self.endpoints.trade_stream, clock=self.clock, on_connect=self._trade_login,

@@ -70,6 +70,8 @@ class InstrumentInfo:
     max_qty: str = ""  # "" when the venue states none
     percent_up: str = ""  # price-band multipliers around the reference (Binance PERCENT_PRICE), "" if none
     percent_down: str = ""
+    price_unit: str = ""  # the unit the connector counts prices in, when finer than the tick ("" = tick)
+    qty_unit: str = ""  # likewise for quantities ("" = lot)
 
 
 @dataclass(frozen=True)

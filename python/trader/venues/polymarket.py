@@ -595,7 +595,17 @@ class PolymarketConnector:
 
     async def instrument_info(self, symbol: str) -> InstrumentInfo:
         sym, token = self._resolve(symbol)
-        return InstrumentInfo(sym, token, "pUSD", self._tick, LOT, self._min_size, "0")
+        return InstrumentInfo(
+            sym,
+            token,
+            "pUSD",
+            self._tick,
+            LOT,
+            self._min_size,
+            "0",
+            price_unit=self.trading_spec().price_unit,
+            qty_unit=self.trading_spec().qty_unit,
+        )
 
     @property
     def neg_risk(self) -> bool:
