@@ -81,8 +81,10 @@ async def wait_for(conn: BinanceConnector, pred: Any, timeout: float = 5.0) -> A
 # ---- the contract, per market and order path -------------------------------------------------------
 
 
-@pytest.mark.parametrize("order_entry", ["rest", "ws"])
-@pytest.mark.parametrize("market", MARKETS)
+@pytest.mark.parametrize(
+    ("market", "order_entry"),
+    [("spot", "rest"), ("spot", "ws"), ("futures", "rest"), ("futures", "ws"), ("margin", "rest")],
+)
 def test_contract(market: str, order_entry: str) -> None:
     async def go() -> None:
         async with venue(market, order_entry) as (_server, conn):
@@ -358,10 +360,24 @@ def test_futures_dead_man_switch_is_armed_while_orders_rest() -> None:
             await conn.submit(a, "dms-1", "BTCUSDT")
             await conn.arm_dead_man_now()
             assert armed(conn)
-            state = server.state()
-            assert Decimal(str(state["futures"]["countdown"]["BTCUSDT"])) == 5000
+            countdown = server.state()["sim-demo-key"]["futures"]["countdown"]
+            assert countdown["armed"]
+            assert countdown["countdownTime"] == 5000
+            await conn.cancel("dms-1")
+            await conn.arm_dead_man_now()
+            assert not armed(conn)
+            assert not server.state()["sim-demo-key"]["futures"]["countdown"]["armed"]
 
     asyncio.run(go())
+
+
+def test_margin_orders_have_no_websocket_api() -> None:
+    """Binance's WebSocket API trades spot only: margin over it is refused when configured, not at the
+    first order."""
+    with pytest.raises(ValueError, match="margin"):
+        loopback_connector(
+            "http://127.0.0.1:9", symbol="BTCUSDT", clock=CLOCK, market="margin", order_entry="ws"
+        )
 
 
 def test_margin_borrow_repay_and_margin_level() -> None:

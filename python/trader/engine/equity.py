@@ -6,9 +6,10 @@ Three rules, one entry point (`EquityRules.check`, which returns `None` or a typ
    hours pre-market 04:00-09:30 and after-hours 16:00-20:00, on NYSE trading days only. On an early-close
    day the regular session ends at 13:00 and after-hours at 17:00. Outside the regular session an order is
    allowed only when extended hours are enabled, and only as a limit order with time in force DAY (what
-   Alpaca accepts for `extended_hours=true`; IBKR's outside-RTH flag also needs a limit order). Overnight
-   (20:00-04:00) trading that some brokers now offer is treated as CLOSED. Timestamps are converted with
-   `zoneinfo`, so DST changes (2026-03-08, 2026-11-01, 2027-03-14, 2027-11-07) need no special casing.
+   Alpaca accepts for `extended_hours=true`; that IBKR's outside-RTH orders need the same is
+   UNVERIFIED). Overnight (20:00-04:00) trading that some brokers now offer is treated as CLOSED.
+   Timestamps are converted with `zoneinfo`, so DST changes (2026-03-08, 2026-11-01, 2027-03-14,
+   2027-11-07) need no special casing.
    The calendar covers 2026 and 2027 only: a timestamp outside it raises `CalendarError` from `session`
    and is denied (`Denial.CALENDAR_UNKNOWN`) by `check`: fail closed, extend the tables each December.
 
@@ -31,21 +32,26 @@ Three rules, one entry point (`EquityRules.check`, which returns `None` or a typ
    intraday margin deficit, i.e. when the maintenance requirement of the positions after the fill exceeds
    the account equity and is larger than before the order (FINRA: members may monitor intraday and "block
    transactions that would otherwise create or increase intraday margin deficits"). The requirement is
-   `sum(|qty| * mark * rate)`, rate 25% for longs and 30% for shorts by default (Rule 4210(c) minimums;
-   brokers' house rates are higher: set them in the config). There is no day-trade count limit.
+   `sum(|qty| * mark * rate)`, rate 25% for longs and 30% for shorts by default (Rule 4210(c) minimums for
+   stocks; low-priced shorts and brokers' house rates are higher: set them in the config). There is no
+   day-trade count limit.
 
    `PATTERN_DAY_TRADER` keeps the legacy rule selectable, for a broker that still applies it during the
    implementation period (allowed until 2027-10-20): with equity below $25,000 it denies the order that
    would complete the 4th day trade within 5 business days, and, once 3 are counted, any order that opens
-   or adds to a position (it could not be closed the same day without becoming the 4th; IBKR blocks such
-   openings the same way). `NONE` is for cash accounts, to which neither rule applies.
+   or adds to a position (it could not be closed the same day without becoming the 4th; IBKR describes
+   keeping small accounts from being flagged by refusing opening transactions, per a third-party copy of
+   its PDT page). `NONE` is for cash accounts, to which neither rule applies.
 
    Uncertain: whether a given broker (IBKR in particular) has already switched, since firms may phase the
    change in until 2027-10-20; the exact intraday-margin computation each broker uses (house rates,
    options, concentration add-ons, whether working orders count), which we only approximate with flat
    rates on positions; and the legacy rule's "more than 6% of total trades" condition, not applied here
-   (brokers did not apply it either: the conservative side). The FINRA notice itself was read through the
-   secondary sources named above; the SEC approval through the Federal Register.
+   (the broker descriptions found, Alpaca's and DriveWealth's, do not mention it; ignoring it is the
+   conservative side). The FINRA notice itself was read through the
+   secondary sources named above; the SEC approval through the Federal Register. The reported dates do
+   not quite agree: 18 months after 2026-06-04 would be December 2027, not 2027-10-20 (18 months after
+   the April notice), and King & Spalding dates the approval 2026-04-15 (the order is dated 2026-04-14).
 
    Day trades are counted by `DayTradeCounter` as FINRA defined them (4210(f)(8)(B)(i)): opening and then
    closing (or adding and then reducing) a position in the same security on the same trading day. A long
@@ -379,8 +385,9 @@ class EquityRules:
         """None if `order` may be sent at `ts_ns`, else why not.
 
         `equity` is the account's current equity (net liquidation value); `marks` the prices to value
-        positions at for the intraday-margin requirement (the order's own symbol falls back to its limit
-        price); `working_sell_qty` the shares of `order.symbol` already committed by working sell orders.
+        positions at for the intraday-margin requirement: every held symbol needs one, or the order is
+        denied `NO_MARK` (the order's own symbol falls back to its limit price); `working_sell_qty` the
+        shares of `order.symbol` already committed by working sell orders.
         """
         cfg = self.config
         if order.qty <= 0 or (order.limit_price is not None and not order.limit_price > 0):

@@ -383,6 +383,8 @@ class BinanceConnector:
     ) -> None:
         if order_entry not in ("rest", "ws"):
             raise ValueError(f"order_entry must be rest or ws, not {order_entry!r}")
+        if order_entry == "ws" and Market(market) is Market.MARGIN:
+            raise ValueError("margin orders go over REST: the WebSocket API trades spot and futures only")
         if stp_mode not in STP_MODES:
             raise ValueError(f"unknown self-trade-prevention mode {stp_mode!r}")
         if side_effect not in SIDE_EFFECTS:
@@ -434,6 +436,7 @@ class BinanceConnector:
         )
         self._offset_ms = 0
         self._last_sync_ns: int | None = None
+        self._last_forced_sync_ns = -(10**18)
         self._resync: asyncio.Task[None] | None = None
         self._info: InstrumentInfo | None = None
         self.spec: InstrumentSpec | None = None
@@ -447,6 +450,7 @@ class BinanceConnector:
         self._dead_man_armed = False
         self._last_private_ms = 0
         self._listen_key: str | None = None
+        self._closing = False
 
     # ---- plumbing --------------------------------------------------------------------------------
 
@@ -554,12 +558,14 @@ class BinanceConnector:
         return self._offset_ms
 
     def _schedule_resync(self) -> None:
-        """-1021: resync the clock once, however many requests failed with it (at most once a second)."""
+        """-1021: resync the clock once, however many requests failed with it: one resync in flight,
+        and at most one a second."""
         if self._resync is not None and not self._resync.done():
             return
-        last = self._last_sync_ns
-        if last is not None and self.clock.monotonic_ns() - last < 1_000_000_000:
+        now = self.clock.monotonic_ns()
+        if now - self._last_forced_sync_ns < 1_000_000_000:
             return
+        self._last_forced_sync_ns = now
         self._resync = asyncio.get_running_loop().create_task(self._resync_quietly())
 
     async def _resync_quietly(self) -> None:
@@ -567,6 +573,10 @@ class BinanceConnector:
             await self.sync_time()
         except VenueError as e:
             log.warning("%s: clock resync failed: %s", self.venue, e)
+
+    def closing(self) -> bool:
+        """`close()` has begun: no new connections."""
+        return self._closing
 
     @property
     def clock_offset_ms(self) -> int:
@@ -674,12 +684,13 @@ class BinanceConnector:
             await self.set_leverage(self._leverage)
 
     async def close(self) -> None:
+        self._closing = True
         if self._dead_man_armed:
             with contextlib.suppress(VenueError):
                 await self._arm_dead_man(0)
         if self._ws_api is not None:
             await self._ws_api.close()
-        for c in self._clients:
+        for c in list(self._clients):
             await c.close()
         for t in [*self._tasks, *([self._resync] if self._resync else [])]:
             t.cancel()
@@ -764,14 +775,17 @@ class BinanceConnector:
         params = self._scope()
         if instrument is not None and instrument != self.symbol:
             params[0] = ("symbol", instrument)
+        open_before = 0
+        if self.market is Market.FUTURES:  # its answer is only {"code": 200, "msg": ...}: count first
+            open_before = len(
+                await self._signed("GET", self._api.open_orders, params, mutating=False, priority=True)
+            )
         try:
             body = await self._signed("DELETE", self._api.cancel_all, params, mutating=True, priority=True)
         except OrderNotFoundError:
             return 0  # -2011: nothing was open
         self._resting.clear()
-        if isinstance(body, list):
-            return len(body)
-        return int(body.get("count", 0)) if isinstance(body, dict) and "count" in body else 0
+        return len(body) if isinstance(body, list) else open_before
 
     def _report(self, o: dict[str, Any]) -> OrderReport:
         spec = self.trading_spec()
@@ -1157,7 +1171,7 @@ class BinanceConnector:
     async def _futures_private(self) -> None:
         """The futures user-data stream of a listen key (kept alive by `_housekeeping`)."""
         ws: WsClient | None = None
-        while True:
+        while not self._closing:
             try:
                 self._listen_key = (await self._signed("POST", "/fapi/v1/listenKey", [], mutating=False))[
                     "listenKey"
@@ -1169,6 +1183,8 @@ class BinanceConnector:
             root = self.endpoints.futures_stream.rstrip("/")
             url = f"{root}/private/ws?listenKey={self._listen_key}&events=ORDER_TRADE_UPDATE/ACCOUNT_UPDATE"
             ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=3600)
+            if self.closing():
+                return
             self._clients.append(ws)
             async for ev in ws.events():
                 if isinstance(ev, WsConnected):
@@ -1187,7 +1203,8 @@ class BinanceConnector:
                     break
             await ws.close()
             self._clients.remove(ws)
-            await self._catch_up()
+            if not self._closing:
+                await self._catch_up()
 
     def _execution(self, e: dict[str, Any]) -> None:
         """Spot/margin `executionReport`."""
