@@ -71,9 +71,9 @@ def test_paper_in_real_time_through_the_loopback_venue(capsys: pytest.CaptureFix
     assert 1.5 < data["seconds"] < 10
 
 
-def test_paper_refuses_what_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
+def test_paper_refuses_what_needs_credentials_or_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["paper", "--exchange", "binance"]) == EXIT_USAGE
-    assert "not available yet" in capsys.readouterr().err
+    assert "not available without credentials" in capsys.readouterr().err
     assert main(["paper", "--exchange", "kraken", "--sim"]) == EXIT_USAGE
     assert main(["paper", "--strategy", "nope"]) == EXIT_USAGE
     assert main(["paper", "--duration", "0"]) == EXIT_USAGE

@@ -220,9 +220,10 @@ def _testnet(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"trader testnet: {e}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{'venue':<12}{'check':<18}{'verdict':<9}detail")
+    width = max([12, *(len(c.venue) + 2 for c in checks)])
+    print(f"{'venue':<{width}}{'check':<18}{'verdict':<9}detail")
     for c in checks:
-        print(f"{c.venue:<12}{c.name:<18}{c.verdict:<9}{c.detail}")
+        print(f"{c.venue:<{width}}{c.name:<18}{c.verdict:<9}{c.detail}")
     failed = [c for c in checks if c.ok is False]
     passed, skipped = sum(c.ok is True for c in checks), sum(c.ok is None for c in checks)
     print(f"{len(failed)} failed, {passed} passed, {skipped} skipped")

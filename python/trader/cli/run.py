@@ -100,6 +100,8 @@ async def _paper_venue(
         venue=args.exchange,
         market=args.market,
         order_entry=args.order_entry,
+        # margin market making: borrow what a quote needs, repay with what a fill brings
+        **({"side_effect": "AUTO_BORROW_REPAY"} if args.market == "margin" else {}),
     )
     strategy, config = await _strategy_for(connector, args.symbol, risk)
     return connector, server, strategy, config

@@ -448,6 +448,7 @@ class BinanceConnector:
         self._order_ids: dict[int, str] = {}  # venue order id -> client order id
         self._resting: set[str] = set()  # our orders the venue holds open (for the dead-man switch)
         self._dead_man_armed = False
+        self._arming: asyncio.Task[None] | None = None
         self._last_private_ms = 0
         self._listen_key: str | None = None
         self._closing = False
@@ -692,7 +693,7 @@ class BinanceConnector:
             await self._ws_api.close()
         for c in list(self._clients):
             await c.close()
-        for t in [*self._tasks, *([self._resync] if self._resync else [])]:
+        for t in [*self._tasks, *(x for x in (self._resync, self._arming) if x is not None)]:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
@@ -761,7 +762,18 @@ class BinanceConnector:
         venue_id = int(body["orderId"])
         self._order_ids[venue_id] = client_id
         self._resting.add(client_id)
+        if self.market is Market.FUTURES and not self._dead_man_armed and self._arming is None:
+            self._arming = asyncio.get_running_loop().create_task(self._arm_first())
         return SubmitAck(client_id, str(venue_id))
+
+    async def _arm_first(self) -> None:
+        """The first resting order arms the dead-man switch at once (then `_housekeeping` refreshes it)."""
+        try:
+            await self._arm_dead_man(self._dead_man_ms)
+        except VenueError as e:
+            log.warning("%s: dead-man switch: %s", self.venue, e)
+        finally:
+            self._arming = None
 
     async def cancel(self, client_id: str) -> None:
         params = [*self._scope(), ("origClientOrderId", client_id)]
