@@ -84,7 +84,8 @@ def collar_bps(configured: int, info: InstrumentInfo) -> int:
 class EngineConfig:
     """Limits and timings. Per-instrument limits are in the instrument's own units (e.g. BTC, USDT)."""
 
-    symbol: str = "BTCUSDT"
+    symbol: str = "BTCUSDT"  # the primary instrument (summary, live view)
+    also: tuple[str, ...] = ()  # more instruments of the same venue the strategy trades (pairs, YES/NO)
     risk: RiskLimits = DEFAULT_RISK
     venue_max_gross_notional: str = "150000"
     venue_max_open_orders: int = 10
@@ -158,6 +159,24 @@ def _percentiles(latencies: list[int]) -> tuple[float, float]:
     )
 
 
+@dataclass
+class _Instrument:
+    """One instrument the engine trades: its rules, its gate id, its position, its last top of book."""
+
+    symbol: str
+    spec: InstrumentSpec
+    gate_id: int
+    position: Position
+    bid: int | None = None
+    ask: int | None = None
+    max_abs: int = 0
+
+    def mark(self) -> Fraction | None:
+        if self.bid is None or self.ask is None:
+            return None
+        return Fraction(self.bid + self.ask, 2)
+
+
 class Engine:
     def __init__(
         self,
@@ -183,28 +202,48 @@ class Engine:
         self.denials: Counter[str] = Counter()
         self.latencies: list[int] = []
         self.recent_fills: list[OwnFill] = []
-        self.bid: int | None = None
-        self.ask: int | None = None
+        self.symbols = (self.symbol, *(s for s in self.cfg.also if s != self.symbol))
+        self.instruments: dict[str, _Instrument] = {}
         self._keys: dict[str, int] = {}  # client id -> gate key, for orders of this process
         self._gate_done: set[str] = set()  # orders the gate no longer counts
         self._unresolved: dict[str, tuple[int, int]] = {}  # client id -> (deadline ns, not-found answers)
         self._cancel_retry: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._max_abs_position = 0
         self._started_ns = 0
         self._kill_seen = 0
         self._stop = asyncio.Event()
         self._closing = False  # shutting down: no new orders, only cancels
-        self.spec: InstrumentSpec | None = None
         self.gate: RiskGate | None = None
-        self._inst = 0
         self._strat = 0
-        self._position: Position | None = None
 
-    def _ready(self) -> tuple[RiskGate, InstrumentSpec, Position]:
-        if self.gate is None or self.spec is None or self._position is None:
+    # the primary instrument, for callers that trade one
+    @property
+    def spec(self) -> InstrumentSpec | None:
+        i = self.instruments.get(self.symbol)
+        return i.spec if i is not None else None
+
+    @property
+    def bid(self) -> int | None:
+        i = self.instruments.get(self.symbol)
+        return i.bid if i is not None else None
+
+    @property
+    def ask(self) -> int | None:
+        i = self.instruments.get(self.symbol)
+        return i.ask if i is not None else None
+
+    @property
+    def _inst(self) -> int:
+        return self.instruments[self.symbol].gate_id
+
+    @property
+    def _position(self) -> Position:
+        return self.instruments[self.symbol].position
+
+    def _ready(self) -> tuple[RiskGate, _Instrument]:
+        if self.gate is None or self.symbol not in self.instruments:
             raise RuntimeError("the engine has not started")
-        return self.gate, self.spec, self._position
+        return self.gate, self.instruments[self.symbol]
 
     # ---- start-up --------------------------------------------------------------------------------
 
@@ -212,16 +251,6 @@ class Engine:
         """Connect, learn the instrument, set up the gate and reconcile. Raises `ReconciliationError`."""
         self._started_ns = self.clock.monotonic_ns()
         await self.connector.connect()
-        info = await self.connector.instrument_info(self.symbol)
-        self.spec = InstrumentSpec(
-            info.tick_size,
-            info.lot_size,
-            min_qty=info.min_qty,
-            max_qty=info.max_qty or None,
-            min_notional=info.min_notional,
-            price_unit=info.price_unit or None,
-            qty_unit=info.qty_unit or None,
-        )
         r = self.cfg.risk
         gate = RiskGate(
             max_gross_notional=r.max_gross_notional,
@@ -239,19 +268,30 @@ class Engine:
         self._strat = gate.add_strategy(
             self.strategy.name, max_orders_per_sec=self.cfg.strategy_max_orders_per_sec
         )
-        self._inst = gate.add_instrument(
-            venue,
-            self.symbol,
-            self.spec,
-            max_order_qty=self.cfg.max_order_qty,
-            max_order_notional=self.cfg.max_order_notional,
-            max_position=self.cfg.max_position,
-            max_open_orders=self.cfg.max_open_orders,
-            collar_bps=collar_bps(self.cfg.collar_bps, info),
-        )
+        for symbol in self.symbols:
+            info = await self.connector.instrument_info(symbol)
+            spec = InstrumentSpec(
+                info.tick_size,
+                info.lot_size,
+                min_qty=info.min_qty,
+                max_qty=info.max_qty or None,
+                min_notional=info.min_notional,
+                price_unit=info.price_unit or None,
+                qty_unit=info.qty_unit or None,
+            )
+            gate_id = gate.add_instrument(
+                venue,
+                symbol,
+                spec,
+                max_order_qty=self.cfg.max_order_qty,
+                max_order_notional=self.cfg.max_order_notional,
+                max_position=self.cfg.max_position,
+                max_open_orders=self.cfg.max_open_orders,
+                collar_bps=collar_bps(self.cfg.collar_bps, info),
+            )
+            position = self.portfolio.position(self.venue, symbol, spec.notional(1, 1))
+            self.instruments[symbol] = _Instrument(symbol, spec, gate_id, position)
         self.gate = gate
-        unit_notional = self.spec.notional(1, 1)
-        self._position = self.portfolio.position(self.venue, self.symbol, unit_notional)
         self._kill_seen = self.journal.get_counter("kill")
         if self._kill_seen > self.journal.get_counter("kill_reset"):
             gate.kill("latched by `trader kill` (clear with `trader kill --reset`)", self.clock.now_ns())
@@ -261,9 +301,8 @@ class Engine:
     async def _reconcile(self) -> None:
         problems: list[str] = []
         now = self.clock.now_ns()
-        mine = [
-            o for o in self.ledger.orders.values() if o.venue == self.venue and o.instrument == self.symbol
-        ]
+        insts = self.instruments
+        mine = [o for o in self.ledger.orders.values() if o.venue == self.venue and o.instrument in insts]
         live = [o for o in mine if o.is_live]
         for o in live:
             report = await self.connector.query(o.client_id)
@@ -278,38 +317,41 @@ class Engine:
             self._apply_report(report, react=False)
         first_ts = min((e.ts_ns for e in self.journal.entries()), default=now)
         for f in await self.connector.fills_since(first_ts):
-            if f.instrument == self.symbol and f.client_id in self.ledger.orders:
+            if f.instrument in insts and f.client_id in self.ledger.orders:
                 self._apply_fill(f, react=False)
         self.summary.reconciled_at_start = len(live)
         # positions: the journal's fills on top of the venue position it started from
-        gate, _, position = self._ready()
+        gate = self.gate
+        assert gate is not None
         for o in mine:
             for fill in o.fills.values():
-                position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
-        journal_net = position.qty
-        venue_pos = (await self.connector.positions()).get(self.symbol, 0)
-        key = f"baseline:{self.venue}:{self.symbol}"
-        stored = self.journal.get_meta(key)
-        if stored is None:
-            self.journal.set_meta(key, str(venue_pos - journal_net))
-        elif int(stored) + journal_net != venue_pos:
-            problems.append(
-                f"position: the venue has {venue_pos} units, the journal accounts for "
-                f"{int(stored) + journal_net} ({stored} at the start + {journal_net} filled)"
-            )
+                insts[o.instrument].position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
+        venue_positions = await self.connector.positions()
+        for inst in insts.values():
+            journal_net = inst.position.qty
+            venue_pos = venue_positions.get(inst.symbol, 0)
+            key = f"baseline:{self.venue}:{inst.symbol}"
+            stored = self.journal.get_meta(key)
+            if stored is None:
+                self.journal.set_meta(key, str(venue_pos - journal_net))
+            elif int(stored) + journal_net != venue_pos:
+                problems.append(
+                    f"position {inst.symbol}: the venue has {venue_pos} units, the journal accounts for "
+                    f"{int(stored) + journal_net} ({stored} at the start + {journal_net} filled)"
+                )
         for r in await self.connector.open_orders():
-            if r.instrument == self.symbol and r.client_id not in self.ledger.orders:
+            if r.instrument in insts and r.client_id not in self.ledger.orders:
                 problems.append(
                     f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
                 )
         if problems:
             raise ReconciliationError("reconciliation failed, not trading: " + "; ".join(problems))
-        if position.qty:
-            avg = round(position.avg_price)
-            gate.set_position(self._inst, position.qty, avg)
+        for inst in insts.values():
+            if inst.position.qty:
+                gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
         # orders that outlived the previous process: cancel them before the strategy starts
         for o in self.ledger.live():
-            if o.venue == self.venue and o.instrument == self.symbol:
+            if o.venue == self.venue and o.instrument in insts:
                 await self._cancel_now(o.client_id)
         left = [o.client_id for o in self.ledger.live() if o.venue == self.venue]
         if left:
@@ -326,22 +368,26 @@ class Engine:
         elif isinstance(ev, OrderReport):
             self._apply_report(ev, react=True)
         elif isinstance(ev, TradeTick):
-            if ev.instrument == self.symbol and self.gate is not None:
+            if ev.instrument in self.instruments and self.gate is not None:
                 trade = TradePrint(ev.instrument, ev.price, ev.qty, ev.aggressor, ev.ts_ns)
                 self._act(self.strategy.on_trade(trade), None)
-        elif isinstance(ev, BookInvalid) and ev.instrument == self.symbol and self.gate is not None:
+        elif isinstance(ev, BookInvalid) and self.gate is not None:
+            inst = self.instruments.get(ev.instrument)
+            if inst is None:
+                return
             log.warning("book %s invalid: %s", ev.instrument, ev.reason)
-            self.gate.invalidate_reference(self._inst)
-            self.bid = self.ask = None
+            self.gate.invalidate_reference(inst.gate_id)
+            inst.bid = inst.ask = None
             now = self.clock.now_ns()
-            self._act(self.strategy.on_book(BookTop(self.symbol, None, 0, None, 0, now)), None)
+            self._act(self.strategy.on_book(BookTop(inst.symbol, None, 0, None, 0, now)), None)
 
     def _on_book(self, ev: BookUpdate) -> None:
-        if ev.instrument != self.symbol or self.gate is None:
+        inst = self.instruments.get(ev.instrument)
+        if inst is None or self.gate is None:
             return
-        self.bid, self.ask = ev.bid, ev.ask
+        inst.bid, inst.ask = ev.bid, ev.ask
         if ev.bid is not None and ev.ask is not None and ev.bid < ev.ask:
-            self.gate.set_reference(self._inst, ev.bid, ev.ask, ev.ts_ns)
+            self.gate.set_reference(inst.gate_id, ev.bid, ev.ask, ev.ts_ns)
         top = BookTop(ev.instrument, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_ns)
         self._act(self.strategy.on_book(top), ev.recv_ns)
 
@@ -358,14 +404,16 @@ class Engine:
             self.gate.on_closed(key)
 
     def _apply_fill(self, f: FillReport, *, react: bool) -> None:
-        gate, _, position = self._ready()
-        if f.instrument != self.symbol:
+        gate, _ = self._ready()
+        inst = self.instruments.get(f.instrument)
+        if inst is None:
             return
+        position = inst.position
         order = self.ledger.orders.get(f.client_id)
         fee = str(f.fee)
         if order is None:  # not ours (placed elsewhere, liquidation): the position still moves
             log.warning("external fill %s on %s", f.trade_id, f.instrument)
-            gate.on_external_fill(self._inst, f.side, f.qty, f.price, fee=fee)
+            gate.on_external_fill(inst.gate_id, f.side, f.qty, f.price, fee=fee)
             position.apply_fill(f.side, f.qty, f.price, f.fee)
             return
         fill = oms.Fill(f.trade_id, f.qty, f.price, f.fee, f.ts_ns)
@@ -379,9 +427,9 @@ class Engine:
                 raise UnknownOrderError(f.client_id)
             gate.on_fill(key, f.qty, f.price, fee=fee)
         except UnknownOrderError:
-            gate.on_external_fill(self._inst, order.side, f.qty, f.price, fee=fee)
+            gate.on_external_fill(inst.gate_id, order.side, f.qty, f.price, fee=fee)
         position.apply_fill(order.side, f.qty, f.price, f.fee)
-        self._max_abs_position = max(self._max_abs_position, abs(position.qty))
+        inst.max_abs = max(inst.max_abs, abs(position.qty))
         self.summary.fills += 1
         own = OwnFill(f.client_id, f.instrument, order.side, f.price, f.qty, f.ts_ns)
         self.recent_fills = [*self.recent_fills[-9:], own]
@@ -394,7 +442,7 @@ class Engine:
 
     def _apply_report(self, r: OrderReport, *, react: bool) -> None:
         order = self.ledger.orders.get(r.client_id)
-        if order is None or r.instrument != self.symbol:
+        if order is None or r.instrument not in self.instruments:
             return
         now = self.clock.now_ns()
         event: oms.OrderEvent
@@ -448,8 +496,14 @@ class Engine:
         if self._closing:
             return []
         assert self.gate is not None
+        inst = self.instruments.get(p.instrument)
+        if inst is None:
+            self.denials["UNKNOWN_INSTRUMENT"] += 1
+            return self.strategy.on_denied(p, "UNKNOWN_INSTRUMENT")
         now = self.clock.now_ns()
-        verdict = self.gate.check(self._strat, self._inst, p.side, p.price, p.qty, now, post_only=p.post_only)
+        verdict = self.gate.check(
+            self._strat, inst.gate_id, p.side, p.price, p.qty, now, post_only=p.post_only
+        )
         if not isinstance(verdict, Approval):
             reason = str(verdict.reason).rsplit(".", 1)[-1]
             self.denials[reason] += 1
@@ -618,8 +672,9 @@ class Engine:
         await self.cancel_everything()
 
     async def cancel_everything(self) -> None:
-        with contextlib.suppress(VenueError):
-            await self.connector.cancel_all(self.symbol)
+        for symbol in self.symbols:
+            with contextlib.suppress(VenueError):
+                await self.connector.cancel_all(symbol)
         for o in self.ledger.live():
             if o.venue == self.venue:
                 await self._cancel_now(o.client_id)
@@ -683,33 +738,34 @@ class Engine:
 
     # ---- reporting -------------------------------------------------------------------------------
 
-    def _mark(self) -> Fraction | None:
-        if self.bid is None or self.ask is None:
-            return None
-        return Fraction(self.bid + self.ask, 2)
-
     def report(self, open_left: int = 0) -> Summary:
-        _, spec, pos = self._ready()
+        """PnL and fees over every instrument (one quote currency); inventory of the primary one."""
+        _, primary = self._ready()
         s = self.summary
-        qty_unit = Decimal(spec.qty_unit)
-        mark = self._mark()
-        unreal = pos.unrealized(mark) if mark is not None and pos.qty else Fraction(0)
+        realized = unreal = Fraction(0)
+        fees = Decimal(0)
+        for inst in self.instruments.values():
+            pos, mark = inst.position, inst.mark()
+            realized += pos.realized
+            unreal += pos.unrealized(mark) if mark is not None and pos.qty else Fraction(0)
+            fees += pos.fees
+        qty_unit = Decimal(primary.spec.qty_unit)
         s.seconds = round((self.clock.monotonic_ns() - self._started_ns) / 1e9, 3)
-        s.fees = f"{pos.fees:f}"
-        s.realized_pnl = f"{to_decimal(pos.realized):f}"
+        s.fees = f"{fees:f}"
+        s.realized_pnl = f"{to_decimal(realized):f}"
         s.unrealized_pnl = f"{to_decimal(unreal):f}"
-        s.pnl = f"{to_decimal(pos.realized + unreal - Fraction(pos.fees)):f}"
-        s.inventory = str(Decimal(pos.qty) * qty_unit)
-        s.max_inventory = str(Decimal(self._max_abs_position) * qty_unit)
-        s.filled_qty = str(Decimal(pos.volume) * qty_unit)
+        s.pnl = f"{to_decimal(realized + unreal - Fraction(fees)):f}"
+        s.inventory = str(Decimal(primary.position.qty) * qty_unit)
+        s.max_inventory = str(Decimal(primary.max_abs) * qty_unit)
+        s.filled_qty = str(Decimal(primary.position.volume) * qty_unit)
         s.denials = dict(self.denials)
         s.tick_to_order_p50_us, s.tick_to_order_p99_us = _percentiles(self.latencies)
         s.open_orders_after_shutdown = open_left
         return s
 
     def snapshot(self) -> Snapshot:
-        gate, spec, pos = self._ready()
-        mark = self._mark()
+        gate, primary = self._ready()
+        spec, pos, mark = primary.spec, primary.position, primary.mark()
         pnl = pos.pnl(mark) if mark is not None else pos.realized - Fraction(pos.fees)
         p50, p99 = _percentiles(self.latencies[-2000:])
         return Snapshot(
