@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_argument(
         "--order-entry", default="rest", choices=["rest", "ws"], help="orders over REST or the WebSocket API"
     )
-    paper.add_argument("--strategy", default="mm", help="strategy (the market maker `mm`)")
+    paper.add_argument(
+        "--strategy", default="mm", help="mm (market maker), or pairs (stat-arb SPY/QQQ, --exchange=ibkr)"
+    )
     paper.add_argument("--duration", type=float, default=60.0, help="seconds to run (simulated with --fast)")
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
     paper.add_argument(
@@ -130,8 +132,13 @@ def _paper(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.strategy != "mm":
-        print(f"trader paper: unknown strategy {args.strategy!r} (available: mm)", file=sys.stderr)
+    strategies = {"ibkr": ("mm", "pairs")}.get(args.exchange, ("mm",))
+    if args.strategy not in strategies:
+        print(
+            f"trader paper: strategy {args.strategy!r} is not available on {args.exchange} "
+            f"(available: {', '.join(strategies)})",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.duration <= 0:
         print("trader paper: --duration must be > 0", file=sys.stderr)

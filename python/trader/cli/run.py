@@ -17,7 +17,14 @@ from trader.clock import Clock, LiveClock
 from trader.config import Config, RiskLimits
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
-from trader.engine.paper import INSTRUMENT, demo_market_maker, equity_market_maker, sized_market_maker
+from trader.engine.paper import (
+    INSTRUMENT,
+    demo_market_maker,
+    equity_market_maker,
+    equity_pairs,
+    sized_market_maker,
+)
+from trader.strategies.base import Strategy
 from trader.strategies.market_maker import MarketMaker
 from trader.venues.base import Connector
 from trader.venues.binance import BinanceConnector
@@ -48,13 +55,15 @@ async def _strategy_for(
 
 async def _paper_venue(
     args: argparse.Namespace, clock: Clock, risk: RiskLimits
-) -> tuple[Connector, Any, MarketMaker, EngineConfig]:
+) -> tuple[Connector, Any, Strategy, EngineConfig]:
     """The connector (and, with `--sim`, its simulator) and a strategy sized for `--exchange`."""
     if args.exchange == "ibkr":
         from trader.sim.ibkr import DEFAULT_ACCOUNT, IbkrSimServer
         from trader.venues.ibkr import PAPER_GATEWAY_PORT, IbkrConnector
 
         symbol = args.symbol if args.symbol != INSTRUMENT else "SPY"
+        pairs = getattr(args, "strategy", "mm") == "pairs"
+        symbols = [symbol, "QQQ" if symbol != "QQQ" else "SPY"] if pairs else [symbol]
         ib_server: IbkrSimServer | None = None
         host, port, account = "127.0.0.1", PAPER_GATEWAY_PORT, ""
         if args.sim:
@@ -64,8 +73,11 @@ async def _paper_venue(
             host, _, p = args.venue_url.rpartition("//")[2].partition(":")
             port = int(p or PAPER_GATEWAY_PORT)
         conn = IbkrConnector(
-            instruments=[symbol], clock=clock, host=host, port=port, account_id=account, paper=True
+            instruments=symbols, clock=clock, host=host, port=port, account_id=account, paper=True
         )
+        if pairs:
+            pair, pair_cfg = equity_pairs(symbols[0], symbols[1])
+            return conn, ib_server, pair, dataclasses.replace(pair_cfg, risk=risk)
         mm, cfg = equity_market_maker(symbol)
         return conn, ib_server, mm, dataclasses.replace(cfg, risk=risk)
     if args.exchange == "alpaca":

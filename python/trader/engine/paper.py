@@ -21,6 +21,7 @@ from trader.engine.journal import Journal
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
+from trader.strategies.pairs import PairsParams, PairsStatArb
 from trader.venues.base import InstrumentInfo
 from trader.venues.sim import SimConnector
 
@@ -105,6 +106,32 @@ def equity_market_maker(
         venue_max_gross_notional="100000",
     )
     return MarketMaker(params), config
+
+
+def equity_pairs(leg_a: str, leg_b: str, *, shares: int = 2) -> tuple[PairsStatArb, EngineConfig]:
+    """Pairs stat-arb on two liquid ETFs through a broker (rehearsal settings: half-second bars, a short
+    window, so it trades within a paper session)."""
+    params = PairsParams(
+        leg_a=leg_a,
+        leg_b=leg_b,
+        qty_a=shares,
+        window=12,
+        bar_s=0.25,
+        entry_z=1.0,
+        exit_z=0.2,
+        stop_z=4.0,
+        leg_timeout_s=2.0,
+    )
+    config = EngineConfig(
+        symbol=leg_a,
+        also=(leg_b,),
+        max_order_qty=str(shares * 4),
+        max_order_notional=str(shares * 4 * 2000),
+        max_position=str(shares * 6),
+        venue_max_gross_notional="100000",
+        collar_bps=100,
+    )
+    return PairsStatArb(params), config
 
 
 async def drain(venue: SimConnector, engine: Engine) -> None:

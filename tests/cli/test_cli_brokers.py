@@ -1,0 +1,36 @@
+"""`trader paper --exchange=ibkr|alpaca --sim`: the broker connectors trading through the engine against
+their simulators (an IB Gateway speaking the TWS socket protocol; Alpaca's REST and streams)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trader.cli import EXIT_OK, EXIT_USAGE, main
+
+
+@pytest.mark.parametrize("exchange", ["ibkr", "alpaca"])
+def test_paper_market_making_an_etf_through_a_broker(
+    exchange: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["paper", f"--exchange={exchange}", "--sim", "--duration=4", "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["orders"] > 0
+    assert data["rejects"] == 0
+    assert data["open_orders_after_shutdown"] == 0
+
+
+def test_paper_pairs_stat_arb_trades_both_legs_on_ibkr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["paper", "--exchange=ibkr", "--sim", "--strategy=pairs", "--duration=10", "--json"]) == EXIT_OK
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["orders"] >= 2  # an entry is two legs
+    assert data["rejects"] == 0
+    assert data["open_orders_after_shutdown"] == 0
+
+
+def test_paper_refuses_a_strategy_the_venue_does_not_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["paper", "--exchange=alpaca", "--sim", "--strategy=pairs"]) == EXIT_USAGE
+    assert "not available on alpaca" in capsys.readouterr().err
