@@ -9,6 +9,8 @@ import pytest
 ROOT = Path(__file__).parents[1]
 GUIDE = (ROOT / "deployment-5.md").read_text()
 CONFIG = re.search(r"```toml\n(.*?)```", GUIDE, flags=re.S)
+# further TOML blocks name their file on their first line: `# file: NAME`
+FILES = dict(re.findall(r"```toml\n# file: (\S+)\n(.*?)```", GUIDE, flags=re.S))
 COMMANDS = [
     line.removeprefix("$ ").strip()
     for block in re.findall(r"```console\n(.*?)```", GUIDE, flags=re.S)
@@ -25,6 +27,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("guide")
     (d / "bin").symlink_to(ROOT / "bin")
     (d / "guide.toml").write_text(CONFIG.group(1))
+    for name, text in FILES.items():
+        (d / name).write_text(text)
     return d
 
 
