@@ -28,8 +28,14 @@ class VenueInfo:
 
 
 VENUES = {
-    "ibkr": VenueInfo("ibkr", "broker", "signing/credentials ready; connector not built yet"),
-    "alpaca": VenueInfo("alpaca", "broker", "key headers ready; connector not built yet"),
+    "ibkr": VenueInfo(
+        "ibkr", "broker", "connector on ib_async (TWS / IB Gateway); `trader paper --exchange=ibkr [--sim]`"
+    ),
+    "alpaca": VenueInfo(
+        "alpaca",
+        "broker",
+        "connector (REST, trade_updates, market data); `trader paper --exchange=alpaca --sim`",
+    ),
     "binance": VenueInfo(
         "binance",
         "crypto",
@@ -39,7 +45,11 @@ VENUES = {
     "kraken": VenueInfo("kraken", "crypto", "request signing ready; connector not built yet"),
     "okx": VenueInfo("okx", "crypto", "request signing ready; connector not built yet"),
     "bybit": VenueInfo("bybit", "crypto", "request signing ready; connector not built yet"),
-    "polymarket": VenueInfo("polymarket", "prediction", "order signing ready; connector not built yet"),
+    "polymarket": VenueInfo(
+        "polymarket",
+        "prediction",
+        "CLOB V2 connector and simulator (`trader sim polymarket`); engine wiring next",
+    ),
     "sim": VenueInfo("sim", "simulated", "built in: loopback simulator of the Binance protocol"),
 }
 
