@@ -1,21 +1,29 @@
 """A loopback simulator of the Binance spot API (a documented subset), the protocol of the `sim` venue.
 
-REST (`/api/v3/...`): ping, time, exchangeInfo, depth; signed (HMAC-SHA256 hex, `X-MBX-APIKEY`,
-`timestamp`/`recvWindow` window): order (POST LIMIT, MARKET, LIMIT_MAKER with GTC/IOC/FOK; GET; DELETE),
-openOrders (GET, DELETE), allOrders, myTrades, account, and the legacy listenKey endpoints. WebSocket:
-`/ws/<stream>` and `/stream?streams=...` (`<symbol>@depth@100ms` diffs that continue the REST snapshot's
-`lastUpdateId`, `<symbol>@trade`), live SUBSCRIBE; `/ws/<listenKey>`; and the WebSocket API
-`/ws-api/v3` with `userDataStream.subscribe.signature` (the current way to get `executionReport`s).
+REST (`/api/v3/...`): ping, time, exchangeInfo, depth; signed (`X-MBX-APIKEY`, `timestamp`/`recvWindow`
+window; HMAC-SHA256 hex or Ed25519 base64 keys): order (POST LIMIT, MARKET, LIMIT_MAKER with GTC/IOC/FOK;
+GET; DELETE), openOrders (GET, DELETE), allOrders, myTrades, account, and the legacy listenKey endpoints.
+WebSocket: `/ws/<stream>` and `/stream?streams=...` (`<symbol>@depth@100ms` diffs that continue the REST
+snapshot's `lastUpdateId`, `<symbol>@trade`, `<symbol>@bookTicker`), live SUBSCRIBE; `/ws/<listenKey>`;
+and the WebSocket API `/ws-api/v3`: `userDataStream.subscribe.signature` (the current way to get
+`executionReport`s), `order.place`, `order.status`, `order.cancel`, `openOrders.status`,
+`openOrders.cancelAll` (the same order logic and limits as REST).
 
 Errors use Binance's codes and messages; request weight per minute and orders per 10 s are enforced
 with `X-MBX-USED-WEIGHT-1M` / `X-MBX-ORDER-COUNT-10S`, 429 + Retry-After, then 418. Signatures are
-checked with the standard library's `hmac`, independently of the core under test. Money is Decimal or
-integer units. Deviation: commissions are charged in the quote asset on both sides (Binance charges a
-buyer in the base asset unless it pays with BNB).
+checked with the standard library's `hmac` and `cryptography`'s Ed25519, independently of the core under
+test. Money is Decimal or integer units. Deviation: commissions are charged in the quote asset on both
+sides (Binance charges a buyer in the base asset unless it pays with BNB).
+
+`trader.sim.binance.BinanceSimServer` extends this server with USD-M futures and margin; the hooks it
+uses are the `wallet` of an order (`SPOT`, `MARGIN`, `ISOLATED:<symbol>`), `_balances`, `_trade_log`,
+`_ensure_funds`, `_after_fill` and `_bucket`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import itertools
@@ -23,10 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import orjson
 from aiohttp import WSMsgType, web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from trader.clock import Clock
 from trader.sim import matching
@@ -35,6 +46,9 @@ from trader.sim.server import VenueServer
 
 DEMO_KEY = "sim-demo-key"
 DEMO_SECRET = "sim-demo-secret"  # noqa: S105 - the simulator's published demo credential
+
+SPOT = "SPOT"
+LIVE = ("NEW", "PARTIALLY_FILLED")
 
 WEIGHTS = {
     "/api/v3/ping": 1,
@@ -48,11 +62,15 @@ WEIGHTS = {
     "/api/v3/userDataStream": 2,
 }
 
+Weight = int | Callable[[dict[str, str]], int]
+Subscriber = tuple[web.WebSocketResponse, int | None]
+UserKey = tuple[str, str]  # (api key, wallet)
+
 
 class ApiError(Exception):
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+    def __init__(self, code: int, msg: str, status: int = 400, retry_after: int = 0) -> None:
         super().__init__(msg)
-        self.code, self.msg, self.status = code, msg, status
+        self.code, self.msg, self.status, self.retry_after = code, msg, status, retry_after
 
 
 @dataclass
@@ -63,6 +81,11 @@ class Account:
     submissions: dict[str, int] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
     order_times: list[int] = field(default_factory=list)  # ms of recent new orders (10 s window)
+    public_key: Ed25519PublicKey | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:  # never the secret
+        kind = "ed25519" if self.public_key is not None else "hmac"
+        return f"Account({kind}, assets={sorted(self.balances)})"
 
 
 @dataclass
@@ -81,37 +104,21 @@ class Order:
     status: str = "NEW"
     locked: Decimal = Decimal(0)  # what is still locked for the resting remainder
     update_ms: int = 0
+    wallet: str = SPOT
 
 
-def _api(weight: int | None = None, signed: bool = False) -> Callable[[Any], Any]:
-    """Wrap a handler: weight, auth, Binance error bodies, usage headers."""
+@dataclass
+class _Bucket:
+    minute: int = 0
+    used: int = 0
+    blocked_until_ms: int = 0
+    banned_until_ms: int = 0
 
-    def wrap(fn: Any) -> Any:
-        async def handler(self: SpotSimServer, request: web.Request) -> web.Response:
-            headers: dict[str, str] = {}
-            try:
-                params, query, body = await self._params(request)
-                w = weight if weight is not None else self._depth_weight(params)
-                headers = self._charge(request, w)
-                if signed:
-                    key, account = self._auth(request, params, query, body)
-                    result = fn(self, params, key, account)
-                else:
-                    result = fn(self, params)
-                if isinstance(result, tuple):
-                    result, more = result
-                    headers.update(more)
-            except ApiError as e:
-                if e.status == 429:
-                    headers["Retry-After"] = str(max(1, (self._blocked_until_ms - self.now_ms()) // 1000))
-                if e.status == 418:
-                    headers["Retry-After"] = str(max(1, (self._banned_until_ms - self.now_ms()) // 1000))
-                return self._error(e, headers)
-            return web.Response(body=orjson.dumps(result), content_type="application/json", headers=headers)
 
-        return handler
-
-    return wrap
+def _ws_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
 
 
 class SpotSimServer(VenueServer):
@@ -125,6 +132,7 @@ class SpotSimServer(VenueServer):
         weight_limit: int = 6000,
         orders_per_10s: int = 200,
         accounts: dict[str, str] | None = None,
+        ed25519_accounts: dict[str, str] | None = None,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
         self.venue = venue
@@ -139,23 +147,30 @@ class SpotSimServer(VenueServer):
         self.market.seed_book(20)
         self.weight_limit, self.orders_per_10s = weight_limit, orders_per_10s
         self.accounts: dict[str, Account] = {}
-        for key, secret in (accounts or {DEMO_KEY: DEMO_SECRET}).items():
-            self.accounts[key] = Account(
-                secret.encode(),
-                {self.base: [Decimal(10), Decimal(0)], self.quote: [Decimal(1_000_000), Decimal(0)]},
-            )
+        if accounts is None and not ed25519_accounts:
+            accounts = {DEMO_KEY: DEMO_SECRET}
+        for key, secret in (accounts or {}).items():
+            self.accounts[key] = Account(secret.encode(), self._initial_balances())
+        for key, pem in (ed25519_accounts or {}).items():
+            public = load_pem_public_key(pem.encode())
+            if not isinstance(public, Ed25519PublicKey):
+                raise ValueError(f"the public key of {key!r} is not an Ed25519 key")
+            self.accounts[key] = Account(b"", self._initial_balances(), public_key=public)
         self.orders: dict[int, Order] = {}
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
-        self._weight: tuple[int, int] = (0, 0)  # (minute, used)
-        self._blocked_until_ms = 0
-        self._banned_until_ms = 0
+        self._buckets: dict[str, _Bucket] = {}
+        self._ip_banned_until_ms = 0
         self.last_update_id = 1000
         self._published = self._levels()
+        self._top: tuple[int, int, int, int] = (0, 0, 0, 0)
         self.market_subs: dict[web.WebSocketResponse, tuple[set[str], bool]] = {}
-        self.user_subs: dict[str, set[tuple[web.WebSocketResponse, int | None]]] = {}
-        self.listen_keys: dict[str, str] = {}
+        self.user_subs: dict[UserKey, set[Subscriber]] = {}
+        self.listen_keys: dict[str, UserKey] = {}
         self._sub_ids = itertools.count(0)
+
+    def _initial_balances(self) -> dict[str, list[Decimal]]:
+        return {self.base: [Decimal(10), Decimal(0)], self.quote: [Decimal(1_000_000), Decimal(0)]}
 
     # ---- helpers -----------------------------------------------------------------------------------
 
@@ -189,26 +204,70 @@ class SpotSimServer(VenueServer):
             headers=extra,
         )
 
+    def mid(self) -> Decimal:
+        """The spot mid in quote units (the margin simulator values assets with it)."""
+        bid, ask = self.engine.best_bid(), self.engine.best_ask()
+        if bid is not None and ask is not None:
+            return Decimal(bid + ask) * self.tick / 2
+        return Decimal(round(self.market.mid)) * self.tick
+
     # ---- request weight, auth ----------------------------------------------------------------------
 
-    def _charge(self, request: web.Request, weight: int) -> dict[str, str]:
+    def _bucket(self, path: str) -> tuple[str, int]:
+        """Which request-weight budget a path draws on, and its limit per minute."""
+        return "api", self.weight_limit
+
+    def _charge(self, path: str, weight: int) -> dict[str, str]:
+        """Take `weight` from the path's budget: 429 + Retry-After past it, then a 418 ban."""
+        name, limit = self._bucket(path)
+        b = self._buckets.setdefault(name, _Bucket())
         now = self.now_ms()
-        if now < self._banned_until_ms:
-            raise ApiError(-1003, "Way too many requests; IP banned.", 418)
-        if now < self._blocked_until_ms:  # kept going after a 429: ban
-            self._banned_until_ms = now + 120_000
-            raise ApiError(-1003, "Way too many requests; IP banned for 120 seconds.", 418)
-        minute = now // 60_000
-        used = (self._weight[1] if self._weight[0] == minute else 0) + weight
-        self._weight = (minute, used)
-        if used > self.weight_limit:
-            self._blocked_until_ms = (minute + 1) * 60_000
+        if now < self._ip_banned_until_ms:
             raise ApiError(
                 -1003,
-                f"Too many requests; current limit of IP is {self.weight_limit} requests per minute.",
+                "Way too many requests; IP banned.",
+                418,
+                max(1, (self._ip_banned_until_ms - now) // 1000),
+            )
+        if now < b.banned_until_ms:
+            raise ApiError(
+                -1003, "Way too many requests; IP banned.", 418, max(1, (b.banned_until_ms - now) // 1000)
+            )
+        if now < b.blocked_until_ms:  # kept going after a 429: ban
+            b.banned_until_ms = now + 120_000
+            raise ApiError(-1003, "Way too many requests; IP banned for 120 seconds.", 418, 120)
+        minute = now // 60_000
+        used = (b.used if b.minute == minute else 0) + weight
+        b.minute, b.used = minute, used
+        if used > limit:
+            b.blocked_until_ms = (minute + 1) * 60_000
+            raise ApiError(
+                -1003,
+                f"Too many requests; current limit of IP is {limit} requests per minute.",
                 429,
+                max(1, (b.blocked_until_ms - now) // 1000),
             )
         return {"X-MBX-USED-WEIGHT-1M": str(used)}
+
+    def ban(self, seconds: int = 120) -> None:
+        """Ban this IP (every budget) for `seconds`, as if another client here had kept going past a
+        429: every request then gets 418 with Retry-After."""
+        self._ip_banned_until_ms = self.now_ms() + seconds * 1000
+
+    async def _ban(self, request: web.Request) -> web.Response:
+        try:
+            seconds = int(request.query.get("seconds", "120"))
+        except ValueError:
+            return web.json_response({"error": "seconds must be an integer"}, status=400)
+        self.ban(seconds)
+        return web.json_response({"bannedUntil": self._ip_banned_until_ms})
+
+    def used_weight(self, path: str) -> tuple[int, int]:
+        """(used this minute, limit) of the budget `path` draws on."""
+        name, limit = self._bucket(path)
+        b = self._buckets.get(name)
+        used = b.used if b is not None and b.minute == self.now_ms() // 60_000 else 0
+        return used, limit
 
     async def _params(self, request: web.Request) -> tuple[dict[str, str], str, str]:
         query = request.raw_path.partition("?")[2]  # as sent: the signature covers the encoded bytes
@@ -216,6 +275,36 @@ class SpotSimServer(VenueServer):
         params = dict(parse_qsl(query, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
         return params, query, body
+
+    def _verify(self, account: Account, payload: str, signature: str) -> None:
+        """HMAC-SHA256 hex (case-insensitive) or Ed25519 base64 over `payload`; -1022 otherwise."""
+        bad = ApiError(-1022, "Signature for this request is not valid.")
+        if account.public_key is not None:
+            if "%" in signature:  # URL-encoded where it should not have been (a JSON field)
+                signature = unquote(signature)
+            try:
+                raw = base64.b64decode(signature, validate=True)
+                account.public_key.verify(raw, payload.encode())
+            except (binascii.Error, ValueError, InvalidSignature):
+                raise bad from None
+            return
+        good = hmac.new(account.secret, payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(good, signature.lower()):
+            raise bad
+
+    def _check_time(self, params: dict[str, str]) -> None:
+        try:
+            ts = int(params["timestamp"])
+            window = int(float(params.get("recvWindow", "5000") or 5000))
+        except (KeyError, ValueError):
+            raise ApiError(
+                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            ) from None
+        if window > 60_000:
+            raise ApiError(-1131, "recvWindow must be less than 60000")
+        now = self.now_ms()
+        if ts >= now + 1000 or now - ts > window:
+            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
     def _auth(
         self, request: web.Request, params: dict[str, str], query: str, body: str
@@ -236,49 +325,89 @@ class SpotSimServer(VenueServer):
             for part in (query, body)
             if part
         )
-        good = hmac.new(account.secret, payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(good, sig.lower()):
-            raise ApiError(-1022, "Signature for this request is not valid.")
-        try:
-            ts = int(params["timestamp"])
-            window = int(float(params.get("recvWindow", "5000")))
-        except (KeyError, ValueError):
-            raise ApiError(
-                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
-            ) from None
-        if window > 60_000:
-            raise ApiError(-1131, "recvWindow must be less than 60000")
-        now = self.now_ms()
-        if ts >= now + 1000 or now - ts > window:
-            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        self._verify(account, payload, sig)
+        self._check_time(params)
         return key, account
+
+    def _ws_auth(self, params: dict[str, Any]) -> tuple[str, Account, dict[str, str]]:
+        """A signed WebSocket API request: `apiKey`, `timestamp`, `signature` over the other params
+        sorted by name (`k=v&...`). Returns the key, its account and the params as strings."""
+        key = str(params.get("apiKey", ""))
+        account = self.accounts.get(key)
+        if account is None:
+            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        sig = str(params.get("signature", ""))
+        if not sig:
+            raise ApiError(
+                -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
+            )
+        payload = "&".join(f"{k}={_ws_value(params[k])}" for k in sorted(params) if k != "signature")
+        self._verify(account, payload, sig)
+        strs = {k: _ws_value(v) for k, v in params.items()}
+        self._check_time(strs)
+        return key, account, strs
 
     def _depth_weight(self, params: dict[str, str]) -> int:
         limit = int(params.get("limit", "100") or 100)
         return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
 
+    def _order_headers(self, key: str) -> dict[str, str]:
+        account = self.accounts[key]
+        now = self.now_ms()
+        return {"X-MBX-ORDER-COUNT-10S": str(sum(1 for t in account.order_times if t > now - 10_000))}
+
     # ---- routes ------------------------------------------------------------------------------------
 
+    def rest(
+        self, method: str, path: str, fn: Callable[..., Any], weight: Weight, *, signed: bool = False
+    ) -> web.RouteDef:
+        """A REST route around `fn(params)` (or `fn(params, key, account)` when signed): weight, auth,
+        Binance error bodies, usage headers. The WebSocket API calls the same `fn`s."""
+        orders = method == "POST" and path.endswith("/order")
+
+        async def handler(request: web.Request) -> web.Response:
+            headers: dict[str, str] = {}
+            try:
+                params, query, body = await self._params(request)
+                w = weight(params) if callable(weight) else weight
+                headers = self._charge(request.path, w)
+                if signed:
+                    key, account = self._auth(request, params, query, body)
+                    try:
+                        result = fn(params, key, account)
+                    finally:
+                        if orders:
+                            headers.update(self._order_headers_for(path, key))
+                else:
+                    result = fn(params)
+            except ApiError as e:
+                if e.retry_after:
+                    headers["Retry-After"] = str(e.retry_after)
+                return self._error(e, headers)
+            except ValueError:  # a number that does not parse (limit=abc, orderId=x, ...)
+                return self._error(ApiError(-1100, "Illegal characters found in a parameter."), headers)
+            return web.Response(body=orjson.dumps(result), content_type="application/json", headers=headers)
+
+        return web.route(method, path, handler)
+
+    def _order_headers_for(self, path: str, key: str) -> dict[str, str]:
+        return self._order_headers(key)
+
     def routes(self) -> list[web.RouteDef]:
-        def r(method: str, path: str, fn: Any) -> web.RouteDef:
-            async def call(request: web.Request) -> web.Response:
-                return await fn(self, request)  # type: ignore[no-any-return]
-
-            return web.route(method, path, call)
-
+        r = self.rest
         return [
-            r("GET", "/api/v3/ping", SpotSimServer.ping),
-            r("GET", "/api/v3/time", SpotSimServer.time),
-            r("GET", "/api/v3/exchangeInfo", SpotSimServer.exchange_info),
-            r("GET", "/api/v3/depth", SpotSimServer.depth),
-            r("POST", "/api/v3/order", SpotSimServer.new_order),
-            r("GET", "/api/v3/order", SpotSimServer.get_order),
-            r("DELETE", "/api/v3/order", SpotSimServer.cancel_order),
-            r("GET", "/api/v3/openOrders", SpotSimServer.open_orders),
-            r("DELETE", "/api/v3/openOrders", SpotSimServer.cancel_open_orders),
-            r("GET", "/api/v3/allOrders", SpotSimServer.all_orders),
-            r("GET", "/api/v3/myTrades", SpotSimServer.my_trades),
-            r("GET", "/api/v3/account", SpotSimServer.account),
+            r("GET", "/api/v3/ping", self.ping, 1),
+            r("GET", "/api/v3/time", self.time, 1),
+            r("GET", "/api/v3/exchangeInfo", self.exchange_info, 20),
+            r("GET", "/api/v3/depth", self.depth, self._depth_weight),
+            r("POST", "/api/v3/order", self.new_order, 1, signed=True),
+            r("GET", "/api/v3/order", self.get_order, 4, signed=True),
+            r("DELETE", "/api/v3/order", self.cancel_order, 1, signed=True),
+            r("GET", "/api/v3/openOrders", self.open_orders, 6, signed=True),
+            r("DELETE", "/api/v3/openOrders", self.cancel_open_orders, 1, signed=True),
+            r("GET", "/api/v3/allOrders", self.all_orders, 20, signed=True),
+            r("GET", "/api/v3/myTrades", self.my_trades, 20, signed=True),
+            r("GET", "/api/v3/account", self.account, 20, signed=True),
             web.post("/api/v3/userDataStream", self.listen_key),
             web.put("/api/v3/userDataStream", self.listen_key),
             web.delete("/api/v3/userDataStream", self.listen_key),
@@ -286,17 +415,15 @@ class SpotSimServer(VenueServer):
             web.get("/ws/{streams:.*}", self.market_ws),
             web.get("/stream", self.market_ws),
             web.get("/ws-api/v3", self.ws_api),
+            web.post("/sim/ban", self._ban),
         ]
 
-    @_api(1)
     def ping(self, params: dict[str, str]) -> dict[str, Any]:
         return {}
 
-    @_api(1)
     def time(self, params: dict[str, str]) -> dict[str, Any]:
         return {"serverTime": self.now_ms()}
 
-    @_api(20)
     def exchange_info(self, params: dict[str, str]) -> dict[str, Any]:
         if params.get("symbol", self.symbol) != self.symbol:
             raise ApiError(-1121, "Invalid symbol.")
@@ -329,7 +456,8 @@ class SpotSimServer(VenueServer):
                     "quoteAssetPrecision": 8,
                     "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
                     "isSpotTradingAllowed": True,
-                    "permissionSets": [["SPOT"]],
+                    "isMarginTradingAllowed": True,
+                    "permissionSets": [["SPOT", "MARGIN"]],
                     "filters": [
                         {
                             "filterType": "PRICE_FILTER",
@@ -356,7 +484,6 @@ class SpotSimServer(VenueServer):
             ],
         }
 
-    @_api(None)
     def depth(self, params: dict[str, str]) -> dict[str, Any]:
         if params.get("symbol") != self.symbol:
             raise ApiError(-1121, "Invalid symbol.")
@@ -367,6 +494,31 @@ class SpotSimServer(VenueServer):
             "bids": [[self.fmt(p, self.tick), self.fmt(q, self.step)] for p, q in bids],
             "asks": [[self.fmt(p, self.tick), self.fmt(q, self.step)] for p, q in asks],
         }
+
+    # ---- wallets (spot here; margin in the Binance simulator) --------------------------------------
+
+    def _balances(self, key: str, wallet: str) -> dict[str, list[Decimal]]:
+        if wallet != SPOT:
+            raise ApiError(-1100, f"Unknown wallet {wallet!r}.")
+        return self.accounts[key].balances
+
+    def _trade_log(self, key: str, wallet: str) -> list[dict[str, Any]]:
+        return self.accounts[key].trades
+
+    def _ensure_funds(
+        self, key: str, wallet: str, asset: str, need: Decimal, params: dict[str, str]
+    ) -> dict[str, Any]:
+        """Check the free balance before an order; the margin wallets may borrow the shortfall here and
+        return the fields to add to the response."""
+        if self._balances(key, wallet)[asset][0] < need:
+            raise ApiError(-2010, "Account has insufficient balance for requested action.")
+        return {}
+
+    def _after_fill(self, o: Order) -> None:
+        """Called after an order's fills are applied (margin: auto-repay)."""
+
+    def _order_extra(self, o: Order) -> dict[str, Any]:
+        return {}
 
     # ---- orders ------------------------------------------------------------------------------------
 
@@ -392,28 +544,29 @@ class SpotSimServer(VenueServer):
                     "icebergQty": "0.00000000",
                     "time": o.time_ms,
                     "updateTime": o.update_ms,
-                    "isWorking": o.status in ("NEW", "PARTIALLY_FILLED"),
+                    "isWorking": o.status in LIVE,
                     "workingTime": o.time_ms,
                     "origQuoteOrderQty": "0.00000000",
                     "selfTradePreventionMode": "EXPIRE_MAKER",
                 }
             )
+        d.update(self._order_extra(o))
         return d
 
-    def _find(self, key: str, params: dict[str, str]) -> Order | None:
+    def _find(self, key: str, params: dict[str, str], wallet: str = SPOT) -> Order | None:
         if "orderId" in params:
             try:
                 o = self.orders.get(int(params["orderId"]))
             except ValueError:
                 raise ApiError(-1100, "Illegal characters found in parameter 'orderId'.") from None
-            return o if o is not None and o.key == key else None
+            return o if o is not None and o.key == key and o.wallet == wallet else None
         cid = params.get("origClientOrderId")
         if not cid:
             raise ApiError(
                 -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
             )
         for o in reversed(self.orders.values()):
-            if o.key == key and o.client_id == cid:
+            if o.key == key and o.client_id == cid and o.wallet == wallet:
                 return o
         return None
 
@@ -423,10 +576,19 @@ class SpotSimServer(VenueServer):
             raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
         return v
 
-    @_api(1, signed=True)
-    def new_order(
-        self, params: dict[str, str], key: str, account: Account
-    ) -> tuple[dict[str, Any], dict[str, str]]:
+    def new_order(self, params: dict[str, str], key: str, account: Account) -> dict[str, Any]:
+        margin_only = [p for p in ("isIsolated", "sideEffectType", "autoRepayAtCancel") if p in params]
+        if margin_only:  # spot reads none of them (margin orders go to /sapi/v1/margin/order)
+            sent = len(params)
+            raise ApiError(
+                -1104,
+                f"Not all sent parameters were read; read '{sent - len(margin_only)}' parameter(s) "
+                f"but was sent '{sent}'.",
+            )
+        return self.place(params, key, account, SPOT)
+
+    def place(self, params: dict[str, str], key: str, account: Account, wallet: str) -> dict[str, Any]:
+        """New order on the spot book from `wallet` (spot or margin): filters, limits, funds, matching."""
         if self._require(params, "symbol") != self.symbol:
             raise ApiError(-1121, "Invalid symbol.")
         side = self._require(params, "side")
@@ -466,12 +628,21 @@ class SpotSimServer(VenueServer):
         # balance
         if side == "BUY":
             need = Decimal((price or ref * 105 // 100) * qty) * self.unit * Decimal("1.0005")
-            if account.balances[self.quote][0] < need:
-                raise ApiError(-2010, "Account has insufficient balance for requested action.")
-        elif account.balances[self.base][0] < Decimal(qty) * self.step:
-            raise ApiError(-2010, "Account has insufficient balance for requested action.")
+            extra = self._ensure_funds(key, wallet, self.quote, need, params)
+        else:
+            extra = self._ensure_funds(key, wallet, self.base, Decimal(qty) * self.step, params)
         order = Order(
-            next(self._order_ids), key, cid, side, otype, tif or "GTC", price, qty, now, update_ms=now
+            next(self._order_ids),
+            key,
+            cid,
+            side,
+            otype,
+            tif or "GTC",
+            price,
+            qty,
+            now,
+            update_ms=now,
+            wallet=wallet,
         )
         sim = matching.SimOrder(
             order.order_id,
@@ -499,8 +670,9 @@ class SpotSimServer(VenueServer):
         if result.resting:
             order.locked = self._lock_amount(order)
             asset = self.quote if side == "BUY" else self.base
-            account.balances[asset][0] -= order.locked
-            account.balances[asset][1] += order.locked
+            balances = self._balances(key, wallet)
+            balances[asset][0] -= order.locked
+            balances[asset][1] += order.locked
         elif order.status not in ("FILLED", "EXPIRED"):
             order.status = "EXPIRED"
             self._execution(order, "EXPIRED")
@@ -519,7 +691,8 @@ class SpotSimServer(VenueServer):
             body.update({"workingTime": now, "selfTradePreventionMode": "EXPIRE_MAKER"})
         if resp_type == "FULL":
             body["fills"] = fills.get(order.order_id, [])
-        return body, {"X-MBX-ORDER-COUNT-10S": str(len(account.order_times))}
+        body.update(extra)
+        return body
 
     def _lock_amount(self, o: Order) -> Decimal:
         remaining = o.qty - o.filled
@@ -531,16 +704,17 @@ class SpotSimServer(VenueServer):
         """Apply trades to API orders and balances; publish executionReports. Returns FULL fills by order."""
         fills: dict[int, list[dict[str, Any]]] = {}
         now = self.now_ms()
+        touched: dict[int, Order] = {}
         for t in trades:
             trade_id = next(self._trade_ids)
             for oid, maker in ((t.maker_order_id, True), (t.taker_order_id, False)):
                 o = self.orders.get(oid)
                 if o is None:
                     continue
-                account = self.accounts[o.key]
+                balances = self._balances(o.key, o.wallet)
                 notional = Decimal(t.price * t.qty) * self.unit
                 fee = t.maker_fee if maker else t.taker_fee
-                b, q = account.balances[self.base], account.balances[self.quote]
+                b, q = balances[self.base], balances[self.quote]
                 if maker:  # release what was locked for this part
                     part = (
                         Decimal(o.price * t.qty) * self.unit
@@ -575,7 +749,8 @@ class SpotSimServer(VenueServer):
                     "isMaker": maker,
                     "isBestMatch": True,
                 }
-                account.trades.append(trade)
+                trade.update(self._order_extra(o))
+                self._trade_log(o.key, o.wallet).append(trade)
                 fills.setdefault(oid, []).append(
                     {
                         "price": trade["price"],
@@ -586,21 +761,26 @@ class SpotSimServer(VenueServer):
                     }
                 )
                 self._execution(o, "TRADE", trade)
+                touched[oid] = o
+        for o in touched.values():
+            self._after_fill(o)
         return fills
 
-    @_api(4, signed=True)
     def get_order(self, params: dict[str, str], key: str, account: Account) -> dict[str, Any]:
-        o = self._find(key, params)
+        return self.query(params, key, SPOT)
+
+    def query(self, params: dict[str, str], key: str, wallet: str) -> dict[str, Any]:
+        o = self._find(key, params, wallet)
         if o is None:
             raise ApiError(-2013, "Order does not exist.")
         return self._order_json(o)
 
     def _cancel(self, o: Order, cancel_cid: str) -> dict[str, Any]:
         self.engine.cancel(o.order_id)
-        account = self.accounts[o.key]
+        balances = self._balances(o.key, o.wallet)
         asset = self.quote if o.side == "BUY" else self.base
-        account.balances[asset][1] -= o.locked
-        account.balances[asset][0] += o.locked
+        balances[asset][1] -= o.locked
+        balances[asset][0] += o.locked
         o.locked = Decimal(0)
         o.status = "CANCELED"
         o.update_ms = self.now_ms()
@@ -609,38 +789,45 @@ class SpotSimServer(VenueServer):
         d.update({"origClientOrderId": o.client_id, "clientOrderId": cancel_cid, "transactTime": o.update_ms})
         return d
 
-    @_api(1, signed=True)
     def cancel_order(self, params: dict[str, str], key: str, account: Account) -> dict[str, Any]:
-        o = self._find(key, params)
-        if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+        return self.cancel(params, key, SPOT)
+
+    def cancel(self, params: dict[str, str], key: str, wallet: str) -> dict[str, Any]:
+        o = self._find(key, params, wallet)
+        if o is None or o.status not in LIVE:
             raise ApiError(-2011, "Unknown order sent.")
         return self._cancel(o, params.get("newClientOrderId") or f"cancel{next(self._order_ids)}")
 
-    @_api(1, signed=True)
     def cancel_open_orders(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
+        return self.cancel_all(params, key, SPOT)
+
+    def cancel_all(self, params: dict[str, str], key: str, wallet: str) -> list[dict[str, Any]]:
         if params.get("symbol") != self.symbol:
             raise ApiError(-1121, "Invalid symbol.")
-        live = [o for o in self.orders.values() if o.key == key and o.status in ("NEW", "PARTIALLY_FILLED")]
+        live = [o for o in self._live(key, wallet)]
         if not live:
             raise ApiError(-2011, "Unknown order sent.")
         return [self._cancel(o, f"cancel{next(self._order_ids)}") for o in live]
 
-    @_api(6, signed=True)
-    def open_orders(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
-        return [
-            self._order_json(o)
-            for o in self.orders.values()
-            if o.key == key and o.status in ("NEW", "PARTIALLY_FILLED")
-        ]
+    def _live(self, key: str, wallet: str) -> list[Order]:
+        return [o for o in self.orders.values() if o.key == key and o.wallet == wallet and o.status in LIVE]
 
-    @_api(20, signed=True)
+    def open_orders(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
+        if params.get("symbol", self.symbol) != self.symbol:
+            raise ApiError(-1121, "Invalid symbol.")
+        return [self._order_json(o) for o in self._live(key, SPOT)]
+
     def all_orders(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
         limit = min(int(params.get("limit", "500")), 1000)
-        return [self._order_json(o) for o in self.orders.values() if o.key == key][-limit:]
+        return [self._order_json(o) for o in self.orders.values() if o.key == key and o.wallet == SPOT][
+            -limit:
+        ]
 
-    @_api(20, signed=True)
     def my_trades(self, params: dict[str, str], key: str, account: Account) -> list[dict[str, Any]]:
-        out = account.trades
+        return self.trades_of(params, self._trade_log(key, SPOT))
+
+    @staticmethod
+    def trades_of(params: dict[str, str], out: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if "orderId" in params:
             out = [t for t in out if t["orderId"] == int(params["orderId"])]
         if "fromId" in params:
@@ -651,7 +838,6 @@ class SpotSimServer(VenueServer):
             out = [t for t in out if t["time"] <= int(params["endTime"])]
         return out[: min(int(params.get("limit", "500")), 1000)]
 
-    @_api(20, signed=True)
     def account(self, params: dict[str, str], key: str, account: Account) -> dict[str, Any]:
         return {
             "makerCommission": 0,
@@ -668,20 +854,26 @@ class SpotSimServer(VenueServer):
             "permissions": ["SPOT"],
         }
 
+    def _new_listen_key(self, key: str, wallet: str) -> str:
+        for lk, owner in self.listen_keys.items():
+            if owner == (key, wallet):
+                return lk
+        lk = hashlib.sha256(f"{key}{wallet}{self.seed}".encode()).hexdigest()
+        self.listen_keys[lk] = (key, wallet)
+        return lk
+
     async def listen_key(self, request: web.Request) -> web.Response:
         key = request.headers.get("X-MBX-APIKEY", "")
         if key not in self.accounts:
             return self._error(ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401))
         if request.method == "POST":
-            lk = hashlib.sha256(f"{key}{self.seed}".encode()).hexdigest()
-            self.listen_keys[lk] = key
-            return web.json_response({"listenKey": lk})
+            return web.json_response({"listenKey": self._new_listen_key(key, SPOT)})
         return web.json_response({})
 
     # ---- private events ----------------------------------------------------------------------------
 
     def _execution(self, o: Order, x: str, trade: dict[str, Any] | None = None, cancel_cid: str = "") -> None:
-        subs = self.user_subs.get(o.key)
+        subs = self.user_subs.get((o.key, o.wallet))
         if not subs:
             return
         now = self.now_ms()
@@ -711,7 +903,7 @@ class SpotSimServer(VenueServer):
             "T": now,
             "t": trade["id"] if trade else -1,
             "I": now,
-            "w": o.status in ("NEW", "PARTIALLY_FILLED"),
+            "w": o.status in LIVE,
             "m": bool(trade["isMaker"]) if trade else False,
             "M": False,
             "O": o.time_ms,
@@ -777,11 +969,36 @@ class SpotSimServer(VenueServer):
             }
             self._publish(f"{self.symbol.lower()}@depth@100ms", ev)
             self._publish(f"{self.symbol.lower()}@depth", ev)
+            self._publish_top(bids, asks)
 
-    def _publish(self, stream: str, event: dict[str, Any]) -> None:
+    def _publish_top(self, bids: dict[int, int], asks: dict[int, int]) -> None:
+        bid = max(bids) if bids else 0
+        ask = min(asks) if asks else 0
+        top = (bid, bids.get(bid, 0), ask, asks.get(ask, 0))
+        if top == self._top:
+            return
+        self._top = top
+        self._publish(
+            f"{self.symbol.lower()}@bookTicker",
+            {
+                "u": self.last_update_id,
+                "s": self.symbol,
+                "b": self.fmt(top[0], self.tick),
+                "B": self.fmt(top[1], self.step),
+                "a": self.fmt(top[2], self.tick),
+                "A": self.fmt(top[3], self.step),
+            },
+        )
+
+    def _publish(
+        self,
+        stream: str,
+        event: dict[str, Any],
+        subs: dict[web.WebSocketResponse, tuple[set[str], bool]] | None = None,
+    ) -> None:
         raw = orjson.dumps(event)
         wrapped: bytes | None = None
-        for ws, (streams, combined) in list(self.market_subs.items()):
+        for ws, (streams, combined) in list((self.market_subs if subs is None else subs).items()):
             if stream in streams:
                 if combined:
                     wrapped = wrapped or orjson.dumps({"stream": stream, "data": event})
@@ -789,25 +1006,41 @@ class SpotSimServer(VenueServer):
                 else:
                     self.send(ws, raw)
 
-    async def market_ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _user_ws(self, request: web.Request, owner: UserKey) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
         self.sockets.add(ws)
+        entry: Subscriber = (ws, None)
+        self.user_subs.setdefault(owner, set()).add(entry)
+        try:
+            async for _ in ws:
+                pass
+        finally:
+            self.user_subs[owner].discard(entry)
+            self.sockets.discard(ws)
+        return ws
+
+    async def market_ws(self, request: web.Request) -> web.WebSocketResponse:
         path = request.match_info.get("streams", "")
-        if path in self.listen_keys:  # legacy user data stream
-            entry = (ws, None)
-            self.user_subs.setdefault(self.listen_keys[path], set()).add(entry)
-            try:
-                async for _ in ws:
-                    pass
-            finally:
-                self.user_subs[self.listen_keys[path]].discard(entry)
-                self.sockets.discard(ws)
-            return ws
+        if path in self.listen_keys:  # legacy user data stream (spot or margin listenKey)
+            return await self._user_ws(request, self.listen_keys[path])
         combined = request.path == "/stream"
         streams = set(request.query.get("streams", "").split("/")) if combined else set(path.split("/"))
+        return await self.serve_streams(request, streams, combined, self.market_subs)
+
+    async def serve_streams(
+        self,
+        request: web.Request,
+        streams: set[str],
+        combined: bool,
+        subs: dict[web.WebSocketResponse, tuple[set[str], bool]],
+    ) -> web.WebSocketResponse:
+        """A market-data socket: the given streams, then live SUBSCRIBE / UNSUBSCRIBE / LIST."""
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        self.sockets.add(ws)
         streams.discard("")
-        self.market_subs[ws] = (streams, combined)
+        subs[ws] = (streams, combined)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -827,15 +1060,29 @@ class SpotSimServer(VenueServer):
                 elif method == "LIST_SUBSCRIPTIONS":
                     await ws.send_bytes(orjson.dumps({"result": sorted(streams), "id": rid}))
         finally:
-            self.market_subs.pop(ws, None)
+            subs.pop(ws, None)
             self.sockets.discard(ws)
         return ws
 
+    # ---- WebSocket API -----------------------------------------------------------------------------
+
     async def ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        return await self.serve_ws_api(request, self._ws_call, "/api/v3/order")
+
+    async def serve_ws_api(
+        self,
+        request: web.Request,
+        call: Callable[
+            [web.WebSocketResponse, str, dict[str, Any], list[tuple[UserKey, Subscriber]]], tuple[Any, str]
+        ],
+        weight_path: str,
+    ) -> web.WebSocketResponse:
+        """A WebSocket API socket: `{"id","method","params"}` in, `{"id","status","result"|"error",
+        "rateLimits"}` out. `call` returns (result, api key or "")."""
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
         self.sockets.add(ws)
-        mine: list[tuple[str, tuple[web.WebSocketResponse, int | None]]] = []
+        mine: list[tuple[UserKey, Subscriber]] = []
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -843,6 +1090,8 @@ class SpotSimServer(VenueServer):
                 try:
                     req = orjson.loads(msg.data)
                     rid, method, params = req.get("id"), req["method"], req.get("params", {})
+                    if not isinstance(params, dict):
+                        raise TypeError("params")
                 except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
                     await ws.send_bytes(
                         orjson.dumps(
@@ -850,48 +1099,93 @@ class SpotSimServer(VenueServer):
                         )
                     )
                     continue
+                key = ""
                 try:
-                    result = self._ws_call(ws, method, params, mine)
-                    await ws.send_bytes(orjson.dumps({"id": rid, "status": 200, "result": result}))
+                    result, key = call(ws, str(method), params, mine)
+                    reply: dict[str, Any] = {"id": rid, "status": 200, "result": result}
                 except ApiError as e:
-                    await ws.send_bytes(
-                        orjson.dumps({"id": rid, "status": e.status, "error": {"code": e.code, "msg": e.msg}})
-                    )
+                    error: dict[str, Any] = {"code": e.code, "msg": e.msg}
+                    if e.retry_after:
+                        error["data"] = {"retryAfter": self.now_ms() + e.retry_after * 1000}
+                    reply = {"id": rid, "status": e.status, "error": error}
+                reply["rateLimits"] = self._ws_rate_limits(weight_path, key)
+                await ws.send_bytes(orjson.dumps(reply))
         finally:
-            for key, entry in mine:
-                self.user_subs.get(key, set()).discard(entry)
+            for owner, entry in mine:
+                self.user_subs.get(owner, set()).discard(entry)
             self.sockets.discard(ws)
         return ws
+
+    def _ws_rate_limits(self, path: str, key: str) -> list[dict[str, Any]]:
+        used, limit = self.used_weight(path)
+        out: list[dict[str, Any]] = [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": limit,
+                "count": used,
+            }
+        ]
+        if key:
+            count = int(self._order_headers_for(path, key).get("X-MBX-ORDER-COUNT-10S", "0"))
+            out.append(
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": "SECOND",
+                    "intervalNum": 10,
+                    "limit": self.orders_per_10s,
+                    "count": count,
+                }
+            )
+        return out
+
+    # the spot WebSocket API methods: (REST function, weight)
+    def _ws_methods(self) -> dict[str, tuple[Callable[[dict[str, str], str, Account], Any], int]]:
+        return {
+            "order.place": (self.new_order, 1),
+            "order.status": (self.get_order, 4),
+            "order.cancel": (self.cancel_order, 1),
+            "openOrders.status": (self.open_orders, 6),
+            "openOrders.cancelAll": (self.cancel_open_orders, 1),
+            "myTrades": (self.my_trades, 20),
+            "account.status": (self.account, 20),
+        }
 
     def _ws_call(
         self,
         ws: web.WebSocketResponse,
         method: str,
         params: dict[str, Any],
-        mine: list[tuple[str, tuple[web.WebSocketResponse, int | None]]],
-    ) -> Any:
+        mine: list[tuple[UserKey, Subscriber]],
+    ) -> tuple[Any, str]:
+        path = "/api/v3/order"
         if method == "ping":
-            return {}
+            self._charge(path, 1)
+            return {}, ""
         if method == "time":
-            return {"serverTime": self.now_ms()}
+            self._charge(path, 1)
+            return {"serverTime": self.now_ms()}, ""
         if method == "userDataStream.subscribe.signature":
-            key = str(params.get("apiKey", ""))
-            account = self.accounts.get(key)
-            if account is None:
-                raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-            payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
-            good = hmac.new(account.secret, payload.encode(), hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(good, str(params.get("signature", "")).lower()):
-                raise ApiError(-1022, "Signature for this request is not valid.")
-            now, ts = self.now_ms(), int(params.get("timestamp", 0))
-            if ts >= now + 1000 or now - ts > int(params.get("recvWindow", 5000)):
-                raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+            self._charge(path, 2)
+            key, _, _ = self._ws_auth(params)
             sub_id = next(self._sub_ids)
-            entry = (ws, sub_id)
-            self.user_subs.setdefault(key, set()).add(entry)
-            mine.append((key, entry))
-            return {"subscriptionId": sub_id}
-        raise ApiError(-1100, f"Unknown method {method!r}.")
+            entry: Subscriber = (ws, sub_id)
+            self.user_subs.setdefault((key, SPOT), set()).add(entry)
+            mine.append(((key, SPOT), entry))
+            return {"subscriptionId": sub_id}, ""
+        found = self._ws_methods().get(method)
+        if found is None:
+            raise ApiError(-1100, f"Unknown method {method!r}.")
+        fn, weight = found
+        self._charge(path, weight)
+        key, account, strs = self._ws_auth(params)
+        try:
+            return fn(strs, key, account), key
+        except ApiError:
+            raise
+        except (ValueError, KeyError) as e:
+            raise ApiError(-1100, f"Illegal characters found in a parameter: {e}.") from None
 
     # ---- admin -------------------------------------------------------------------------------------
 
@@ -909,7 +1203,7 @@ class SpotSimServer(VenueServer):
                         "executedQty": self.fmt(o.filled, self.step),
                     }
                     for o in self.orders.values()
-                    if o.key == key
+                    if o.key == key and o.wallet == SPOT
                 ],
                 "submissions": a.submissions,
                 "trades": a.trades,
