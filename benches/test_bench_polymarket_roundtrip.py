@@ -40,7 +40,7 @@ def key(name: str) -> str:
 class SimThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.server = PolymarketSimServer(seed=5, clock=CLOCK)
+        self.server = PolymarketSimServer(seed=5, clock=CLOCK, background=False)
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.server.start(port=0), self.loop).result(10)

@@ -63,7 +63,7 @@ def coin(server: PolymarketSimServer) -> Market:
 
 @asynccontextmanager
 async def sim(**kw: Any) -> AsyncIterator[PolymarketSimServer]:
-    server = PolymarketSimServer(**{"seed": 5, "step_ms": 20, **kw})
+    server = PolymarketSimServer(**{"seed": 5, "step_ms": 20, "background": False, **kw})
     await server.start(port=0)
     try:
         yield server

@@ -20,6 +20,14 @@ is a bid at p, a NO buy at q an ask at 1-q, a YES sell an ask, a NO sell at q a 
 meeting an ask is then a plain transfer (same token), a mint (YES buy + NO buy) or a merge (YES sell
 + NO sell); price-time priority holds across both tokens. The NO book is the mirror of the YES book.
 
+Background market (on by default, `background=False` for empty books): on every listed market a few
+participants (not API keys, so never under the dead-man switch; ample pUSD and tokens, topped up) quote
+around a fair YES price that walks +-1 tick within `BackgroundParams.bounds`, seeded by the server's seed:
+Poisson arrivals of limit orders (YES or NO, either side), cancels and small marketable (FAK) orders per
+`on_step`, through the same matching as API orders, so a client's quotes get filled and the market
+channel moves. Same seed, same steps: the same prints (`tape`). The venue's records (`/data/trades`,
+`/sim/state`) hold API keys' orders and trades only; `tape` holds every print.
+
 Admin (tests, rehearsals): `fund`, `set_allowance`, `set_approval`, `resolve`, `set_tick_size`,
 `link_funder` as methods and under `POST /sim/...`.
 
@@ -42,11 +50,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import random
 import re
 import uuid
 from collections.abc import Callable
@@ -58,11 +68,13 @@ import orjson
 from aiohttp import WSMsgType, web
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from trader.clock import Clock
 from trader.sim import matching
 from trader.sim.faults import Faults
+from trader.sim.market import _poisson
 from trader.sim.server import VenueServer
 
 CHAIN_ID = 137
@@ -81,6 +93,8 @@ ORDER_PATHS = ("POST /order", "DELETE /order", "DELETE /cancel-all", "DELETE /ca
 START_CURSOR, END_CURSOR = "MA==", "LTE="
 ORDER_TYPES = ("GTC", "GTD", "FOK", "FAK")
 MAX_BATCH = 15
+AMPLE = 10_000_000 * UNIT  # a background participant's pUSD and shares of each token (topped up at half)
+TAPE = 10_000  # public prints kept in `PolymarketSimServer.tape`
 GTD_THRESHOLD_S = 60  # the venue's one-minute security threshold on GTD expirations
 CLOB_AUTH_MESSAGE = "This message attests that I control the given wallet"
 
@@ -171,6 +185,39 @@ class Wallet:
     approved: set[str] = field(default_factory=set)  # ERC-1155 operators (lower)
 
 
+@dataclass(frozen=True)
+class BackgroundParams:
+    """Other participants' flow on each listed market. Prices are in pUSD (YES space), rates per second of
+    simulated time, sizes in whole shares."""
+
+    # the fair YES price starts uniformly in `start` and walks in +-1 tick moves (a standard deviation of
+    # `volatility` per sqrt(second)), reflected at `bounds` (and never outside [tick, 1 - tick])
+    start: tuple[Decimal, Decimal] = (Decimal("0.50"), Decimal("0.65"))
+    bounds: tuple[Decimal, Decimal] = (Decimal("0.05"), Decimal("0.95"))
+    volatility: Decimal = Decimal("0.0015")
+    # limit orders rest 1 + Exp(mean_distance_ticks) ticks from the fair; each resting order is canceled
+    # at `cancel_rate` per second (a mean life of 8 s)
+    limit_rate: float = 8.0
+    mean_distance_ticks: float = 3.0
+    cancel_rate: float = 0.125
+    # marketable (FAK) orders trade up to `reach_ticks` through the fair
+    market_rate: float = 1.5
+    reach_ticks: int = 3
+    seed_levels: int = 8  # levels per side of the starting book
+    max_limit_shares: int = 50  # limit orders: the market's min_size .. max_limit_shares
+    max_market_shares: int = 15  # marketable orders: 1 .. max_market_shares
+    participants: int = 4
+
+
+@dataclass
+class Background:
+    """One market's background: its seeded random source, fair YES price and participants' resting orders."""
+
+    rng: random.Random
+    fair: int  # price units, YES space
+    resting: dict[int, Order] = field(default_factory=dict)  # engine id -> order
+
+
 @dataclass
 class Market:
     condition_id: str
@@ -189,6 +236,7 @@ class Market:
     winner: str = ""
     last_trade: dict[str, tuple[int, str]] = field(default_factory=dict)  # token -> (price, side)
     published: tuple[dict[int, int], dict[int, int]] = field(default_factory=lambda: ({}, {}))
+    background: Background | None = None
 
     def outcome(self, token: str) -> str:
         return self.outcomes[0] if token == self.yes else self.outcomes[1]
@@ -288,8 +336,12 @@ class PolymarketSimServer(VenueServer):
         heartbeat_timeout_ms: int = 10_000,
         page_size: int = 500,
         rate_limits: dict[str, tuple[int, int]] | None = None,
+        background: bool = True,
+        background_params: BackgroundParams | None = None,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        self.background = background
+        self.background_params = background_params or BackgroundParams()
         self.faults = Faults(seed=seed, paths=ORDER_PATHS)
         self.default_collateral = to_units(default_collateral, UNIT)
         self.heartbeat_timeout_ms = heartbeat_timeout_ms
@@ -322,6 +374,15 @@ class PolymarketSimServer(VenueServer):
         self._user_subs: dict[web.WebSocketResponse, tuple[str, set[str], asyncio.Queue[str]]] = {}
         self.markets: dict[str, Market] = {}
         self.tokens: dict[str, Market] = {}
+        self.tape: collections.deque[Fill] = collections.deque(maxlen=TAPE)  # every print, newest last
+        # the background's participants: (address, owner id); the owner ids are not API keys
+        self.participants: list[tuple[str, str]] = []
+        for i in range(self.background_params.participants if background else 0):
+            h = self._hash("participant", str(i))
+            address = to_checksum_address("0x" + keccak(h)[-20:].hex())
+            self.participants.append((address, str(uuid.UUID(bytes=h[:16], version=4))))
+            self.wallet(address).collateral = AMPLE
+        self._background_keys = {k for _, k in self.participants}
         for i, (question, tick, neg_risk) in enumerate(
             (
                 ("Will the simulator's coin land heads?", "0.01", False),
@@ -346,7 +407,10 @@ class PolymarketSimServer(VenueServer):
         slug: str = "",
         rewards_max_spread: Decimal = Decimal("0.035"),
         rewards_min_size: Decimal = Decimal(20),
+        background: bool | None = None,
     ) -> Market:
+        """A new binary market; with a background market (default: the server's `background`) when the
+        server has participants."""
         condition_id = "0x" + keccak(self._hash("condition", question)).hex()
         yes, no = (str(int.from_bytes(keccak(self._hash("token", condition_id, o)), "big")) for o in "YN")
         m = Market(
@@ -366,6 +430,8 @@ class PolymarketSimServer(VenueServer):
         )
         self.markets[condition_id] = m
         self.tokens[yes] = self.tokens[no] = m
+        if (self.background if background is None else background) and self.participants:
+            self._start_background(m)
         return m
 
     def wallet(self, address: str) -> Wallet:
@@ -419,6 +485,11 @@ class PolymarketSimServer(VenueServer):
             raise ValueError(f"{winner!r} is not an outcome of {condition_id}")
         for o in [o for o in self.orders.values() if o.market is m and o.live]:
             self._cancel(o, "CANCELED_MARKET_RESOLVED")
+        if m.background is not None:
+            for o in m.background.resting.values():
+                if o.live:
+                    self._cancel(o, "CANCELED_MARKET_RESOLVED")
+            m.background.resting.clear()
         m.closed, m.winner = True, win
         for w in self.wallets.values():
             w.collateral += w.tokens.pop(win, 0)
@@ -1047,7 +1118,9 @@ class PolymarketSimServer(VenueServer):
         if maker.remaining == 0:
             maker.status = "MATCHED"
             self._by_engine.pop(maker.engine_id, None)
-        self.fills[fid] = f
+        if not {taker.key, maker.key} <= self._background_keys:  # the venue's records of API keys' trades
+            self.fills[fid] = f
+        self.tape.append(f)
         yes_side = _yes_side(f)
         m.last_trade[m.yes] = (t.price, yes_side)
         m.last_trade[m.no] = (SCALE - t.price, _flip(yes_side))
@@ -1386,11 +1459,134 @@ class PolymarketSimServer(VenueServer):
         self.faults = Faults(seed=self.seed, paths=ORDER_PATHS)
         return web.json_response({"ok": True})
 
+    # ---- the background market --------------------------------------------------------------------
+
+    def _start_background(self, m: Market) -> None:
+        """Seed `m`'s fair from the server's seed and rest `seed_levels` levels a side around it."""
+        p = self.background_params
+        rng = random.Random(f"polymarket-sim/{self.seed}/{m.condition_id}")
+        lo, hi = (to_units(x, SCALE) for x in p.start)
+        m.background = Background(rng, rng.randint(lo, hi))
+        lo, hi = self._fair_bounds(m)
+        m.background.fair = min(max(_snap(m.background.fair, m.tick), lo), hi)
+        self._top_up(m)
+        for distance in range(1, p.seed_levels + 1):
+            for side in (matching.Side.BUY, matching.Side.SELL):
+                self._background_limit(m, side, distance)
+        m.published = self._levels(m, m.yes)
+
+    def _fair_bounds(self, m: Market) -> tuple[int, int]:
+        lo, hi = (to_units(x, SCALE) for x in self.background_params.bounds)
+        lo = -(-max(lo, m.tick) // m.tick) * m.tick
+        hi = min(hi, SCALE - m.tick) // m.tick * m.tick
+        return lo, max(lo, hi)
+
+    def _top_up(self, m: Market) -> None:
+        """Participants never run out: below half of `AMPLE` pUSD or shares, they are funded again."""
+        for address, _ in self.participants:
+            w = self.wallet(address)
+            if w.collateral < AMPLE // 2:
+                w.collateral = AMPLE
+            for token in (m.yes, m.no):
+                if w.tokens.get(token, 0) < AMPLE // 2:
+                    w.tokens[token] = AMPLE
+
+    def _background_order(
+        self, m: Market, yes_side: matching.Side, yes_price: int, shares: int, ioc: bool
+    ) -> list[Fill]:
+        """A participant's order through the normal matching: a YES-space bid is a YES buy or a NO sell, an
+        ask a YES sell or a NO buy (so mints, merges and transfers all happen)."""
+        bg = m.background
+        assert bg is not None
+        address, owner = bg.rng.choice(self.participants)
+        as_no = bg.rng.random() < 0.5
+        buy = (yes_side is matching.Side.BUY) != as_no
+        price = SCALE - yes_price if as_no else yes_price
+        size = shares * UNIT
+        eid = next(self._engine_ids)
+        o = Order(
+            id="0x" + keccak(self._hash("background-order", str(eid))).hex(),
+            key=owner,
+            signer=address,
+            maker=address,
+            market=m,
+            token=m.no if as_no else m.yes,
+            side="BUY" if buy else "SELL",
+            order_type="FAK" if ioc else "GTC",
+            price=price,
+            size=size,
+            maker_amount=size * price // SCALE if buy else size,
+            expiration=0,
+            created_s=self.now_ms() // 1000,
+            post_only=False,
+            engine_id=eid,
+        )
+        tif = matching.Tif.IOC if ioc else matching.Tif.GTC
+        self._by_engine[eid] = o
+        result = m.engine.submit(matching.SimOrder(eid, owner, yes_side, yes_price, size, tif))
+        fills = [self._settle(m, t) for t in result.trades]
+        if result.resting:
+            bg.resting[eid] = o
+        else:
+            o.status = "MATCHED" if o.matched else "CANCELED"
+            self._by_engine.pop(eid, None)
+        return fills
+
+    def _background_limit(self, m: Market, side: matching.Side, distance: int) -> list[Fill]:
+        assert m.background is not None
+        center = _snap(m.background.fair, m.tick)
+        price = center - distance * m.tick if side is matching.Side.BUY else center + distance * m.tick
+        if not m.tick <= price <= SCALE - m.tick:
+            return []
+        smallest = -(-m.min_size // UNIT)
+        shares = m.background.rng.randint(smallest, max(smallest, self.background_params.max_limit_shares))
+        return self._background_order(m, side, price, shares, ioc=False)
+
+    def _step_background(self, m: Market, dt_ns: int) -> tuple[bool, list[Fill]]:
+        """Advance `m`'s background by `dt_ns` (at most 1 s at a time): the fair's walk, then Poisson
+        arrivals of limit orders, marketable orders and cancels. Whether anything arrived, and the fills."""
+        bg, p = m.background, self.background_params
+        assert bg is not None
+        rng, changed, fills = bg.rng, False, []
+        while dt_ns > 0:
+            dt = min(dt_ns, 1_000_000_000) / 1e9
+            dt_ns -= 1_000_000_000
+            t = m.tick
+            self._top_up(m)
+            lo, hi = self._fair_bounds(m)
+            fair = min(max(_snap(bg.fair, t), lo), hi)
+            moves = float(p.volatility * SCALE / t) ** 2 * dt  # +-1 tick moves: variance volatility^2 dt
+            for _ in range(_arrivals(rng, moves)):
+                step = t if rng.random() < 0.5 else -t
+                fair += step if lo <= fair + step <= hi else -step if lo <= fair - step <= hi else 0
+            bg.fair = fair
+            for _ in range(_arrivals(rng, p.limit_rate * dt)):
+                side = matching.Side.BUY if rng.random() < 0.5 else matching.Side.SELL
+                fills += self._background_limit(m, side, 1 + int(rng.expovariate(1 / p.mean_distance_ticks)))
+                changed = True
+            for _ in range(_arrivals(rng, p.market_rate * dt)):
+                side = matching.Side.BUY if rng.random() < 0.5 else matching.Side.SELL
+                reach = p.reach_ticks * t
+                price = min(fair + reach, SCALE - t) if side is matching.Side.BUY else max(fair - reach, t)
+                fills += self._background_order(m, side, price, rng.randint(1, p.max_market_shares), ioc=True)
+                changed = True
+            bg.resting = {i: o for i, o in bg.resting.items() if o.live}
+            for _ in range(min(_arrivals(rng, len(bg.resting) * p.cancel_rate * dt), len(bg.resting))):
+                self._cancel(bg.resting.pop(rng.choice(list(bg.resting))))
+                changed = True
+        return changed, fills
+
     # ---- time: expiries and the dead-man switch ----------------------------------------------------
 
     def on_step(self, dt_ns: int) -> None:
         now_ms = self.now_ms()
         touched: dict[str, Market] = {}
+        fills: dict[str, list[Fill]] = {}
+        for m in self.markets.values():
+            if m.background is not None and not m.closed:
+                changed, fills[m.condition_id] = self._step_background(m, dt_ns)
+                if changed:
+                    touched[m.condition_id] = m
         for o in list(self.orders.values()):
             if o.live and o.order_type == "GTD" and (o.expiration - GTD_THRESHOLD_S) * 1000 <= now_ms:
                 self._cancel(o)
@@ -1402,7 +1598,7 @@ class PolymarketSimServer(VenueServer):
                     self._cancel(o)
                     touched[o.market.condition_id] = o.market
         for m in touched.values():
-            self._publish_market(m)
+            self._publish_market(m, fills.get(m.condition_id))
 
     # ---- WebSocket: market channel -----------------------------------------------------------------
 
@@ -1599,6 +1795,7 @@ class PolymarketSimServer(VenueServer):
     # ---- admin view --------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
+        participants = {_key(a) for a, _ in self.participants}
         return {
             "keys": {
                 k.key: {
@@ -1616,10 +1813,19 @@ class PolymarketSimServer(VenueServer):
             "wallets": {
                 a: {"collateral": str(w.collateral), "tokens": {t: str(v) for t, v in w.tokens.items() if v}}
                 for a, w in self.wallets.items()
+                if a not in participants
             },
             "markets": {
                 m.condition_id: {"closed": m.closed, "winner": m.winner, "yes": m.yes, "no": m.no}
                 for m in self.markets.values()
+            },
+            "background": {
+                m.condition_id: {
+                    "fair": fmt(m.background.fair, SCALE),
+                    "resting": sum(o.live for o in m.background.resting.values()),
+                }
+                for m in self.markets.values()
+                if m.background is not None and not m.closed
             },
         }
 
@@ -1627,6 +1833,19 @@ class PolymarketSimServer(VenueServer):
 def _digest(message: SignableMessage) -> bytes:
     """The EIP-712 hash that is signed (and is the venue's order id)."""
     return keccak(b"\x19" + message.version + message.header + message.body)
+
+
+def _arrivals(rng: random.Random, lam: float) -> int:
+    """A Poisson count: exact (Knuth) for small means, the normal approximation for large ones (where
+    `exp(-lam)` underflows)."""
+    if lam < 50:
+        return _poisson(rng, lam)
+    return max(0, round(rng.gauss(lam, lam**0.5)))
+
+
+def _snap(price: int, tick: int) -> int:
+    """`price` rounded to the nearest multiple of `tick` (half up)."""
+    return (price + tick // 2) // tick * tick
 
 
 def _flip(side: str) -> str:
