@@ -34,3 +34,21 @@ def test_paper_pairs_stat_arb_trades_both_legs_on_ibkr(capsys: pytest.CaptureFix
 def test_paper_refuses_a_strategy_the_venue_does_not_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["paper", "--exchange=alpaca", "--sim", "--strategy=pairs"]) == EXIT_USAGE
     assert "not available on alpaca" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("exchange", ["ibkr", "alpaca", "polymarket"])
+def test_testnet_sim_connect_book_and_order_round_trip(
+    exchange: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["testnet", f"--exchange={exchange}", "--sim", "--order"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "0 failed, 3 passed, 0 skipped" in out
+    assert "placed in" in out
+
+
+def test_paper_polymarket_binary_market_maker_quotes_both_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["paper", "--exchange=polymarket", "--sim", "--duration=5", "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["orders"] >= 2
+    assert data["rejects"] == 0
+    assert data["open_orders_after_shutdown"] == 0

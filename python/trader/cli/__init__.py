@@ -122,17 +122,19 @@ def _version() -> str:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    if args.exchange not in ("sim", "binance", "ibkr", "alpaca") or (
-        args.exchange in ("binance", "alpaca") and not args.sim
+    if args.exchange not in ("sim", "binance", "ibkr", "alpaca", "polymarket") or (
+        args.exchange in ("binance", "alpaca", "polymarket") and not args.sim
     ):
         print(
             f"trader paper: --exchange={args.exchange} is not available without credentials; use "
-            "--exchange=sim, --exchange=binance --sim, --exchange=alpaca --sim, or --exchange=ibkr "
+            "--exchange=sim, --exchange=binance|alpaca|polymarket --sim, or --exchange=ibkr "
             "(a local IB Gateway in paper mode; --sim starts its simulator)",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    strategies = {"ibkr": ("mm", "pairs")}.get(args.exchange, ("mm",))
+    strategies = {"ibkr": ("mm", "pairs"), "polymarket": ("binary-mm",)}.get(args.exchange, ("mm",))
+    if args.exchange == "polymarket" and args.strategy == "mm":
+        args.strategy = "binary-mm"  # a market maker on a binary market quotes both outcomes
     if args.strategy not in strategies:
         print(
             f"trader paper: strategy {args.strategy!r} is not available on {args.exchange} "

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import signal
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
 from trader.engine.paper import (
     INSTRUMENT,
+    binary_market_maker,
     demo_market_maker,
     equity_market_maker,
     equity_pairs,
@@ -99,6 +101,8 @@ async def _paper_venue(
         )
         mm, cfg = equity_market_maker(symbol, tick=100)  # Alpaca prices count 1/100 cent
         return conn2, al_server, mm, dataclasses.replace(cfg, risk=risk)
+    if args.exchange == "polymarket":
+        return await _polymarket_paper(args, clock, risk)
     server: BinanceSimServer | None = None
     url = args.venue_url
     if url is None:
@@ -117,6 +121,30 @@ async def _paper_venue(
     )
     strategy, config = await _strategy_for(connector, args.symbol, risk)
     return connector, server, strategy, config
+
+
+async def _polymarket_paper(
+    args: argparse.Namespace, clock: Clock, risk: RiskLimits
+) -> tuple[Connector, Any, Strategy, EngineConfig]:
+    """The binary-outcome market maker on both tokens of one market of the Polymarket simulator, with a
+    fresh wallet (the simulator funds new addresses with pUSD and approvals)."""
+    import secrets as _secrets
+
+    from trader.sim.polymarket import SCALE, PolymarketSimServer
+    from trader.venues.polymarket import Endpoints as PolymarketEndpoints
+    from trader.venues.polymarket import PolymarketConnector
+
+    server = PolymarketSimServer(seed=args.seed, clock=clock)
+    await server.start(port=0)
+    market = next(m for m in server.markets.values() if not m.neg_risk)
+    conn = PolymarketConnector(
+        condition_id=market.condition_id,
+        private_key="0x" + _secrets.token_hex(32),
+        clock=clock,
+        endpoints=PolymarketEndpoints.loopback(server.url),
+    )
+    strategy, config = binary_market_maker(market.condition_id, tick=str(Decimal(market.tick) / SCALE))
+    return conn, server, strategy, dataclasses.replace(config, risk=risk)
 
 
 async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> Summary:
@@ -173,6 +201,18 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
     from trader.venues.registry import VENUES, build_connector, venue_symbol
 
     clock = LiveClock()
+    if args.sim and args.venue in ("ibkr", "alpaca", "polymarket"):
+        from trader.cli.testnet import check_connector
+
+        rig = argparse.Namespace(
+            exchange=args.venue, sim=True, symbol=INSTRUMENT, seed=7, venue_url=None, strategy="mm"
+        )
+        conn, server, _, rig_config = await _paper_venue(rig, clock, DEFAULT_RISK)
+        try:
+            return await check_connector(conn, rig_config.symbol, order=args.order, clock=clock)
+        finally:
+            await conn.close()
+            await server.stop()
     if args.sim:
         exchange = args.venue or "sim"
         markets = (

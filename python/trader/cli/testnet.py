@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from trader.clock import Clock, LiveClock
-from trader.core import Approval, RiskGate, Side
+from trader.core import Approval, InstrumentSpec, RiskGate, Side
 from trader.errors import TraderError
-from trader.venues.base import BookUpdate
+from trader.venues.base import BookUpdate, Connector
 from trader.venues.binance import BinanceConnector
 
 MAX_CLOCK_OFFSET_MS = 1000
@@ -28,10 +28,15 @@ class Check:
         return "SKIP" if self.ok is None else ("PASS" if self.ok else "FAIL")
 
 
-async def _first_book(conn: BinanceConnector, timeout_s: float) -> BookUpdate:
+async def _first_book(conn: Connector, timeout_s: float, symbol: str | None = None) -> BookUpdate:
     async def wait() -> BookUpdate:
         async for ev in conn.events():
-            if isinstance(ev, BookUpdate) and ev.bid is not None and ev.ask is not None:
+            if (
+                isinstance(ev, BookUpdate)
+                and ev.bid is not None
+                and ev.ask is not None
+                and (symbol is None or ev.instrument == symbol)
+            ):
                 return ev
         raise TraderError("event stream ended")
 
@@ -87,16 +92,67 @@ async def check_binance_like(
         add("order round trip", None, "not requested (--order)")
         return out
     try:
-        add("order round trip", True, await _round_trip(conn, top.bid or 0, clock))
+        add(
+            "order round trip",
+            True,
+            await _round_trip(conn, conn.trading_spec(), conn.symbol, top.bid or 0, clock),
+        )
     except TraderError as e:
         add("order round trip", False, str(e))
     return out
 
 
-async def _round_trip(conn: BinanceConnector, best_bid: int, clock: Clock) -> str:
-    """A post-only buy 10% under the best bid, at the smallest size the venue takes, then its cancel.
-    It passes a risk gate sized for exactly this order, like every order does."""
-    spec = conn.trading_spec()
+async def check_connector(
+    conn: Connector, symbol: str, *, order: bool, clock: Clock | None = None, timeout_s: float = 10.0
+) -> list[Check]:
+    """The checks for any connector: connecting covers reachability and auth (brokers and Polymarket
+    authenticate in the session), then market data and the order round trip on `symbol`."""
+    clock = clock or LiveClock()
+    out: list[Check] = []
+
+    def add(name: str, ok: bool | None, detail: str) -> None:
+        out.append(Check(conn.venue, name, ok, detail))
+
+    t0 = clock.monotonic_ns()
+    try:
+        await asyncio.wait_for(conn.connect(), timeout_s)
+        info = await conn.instrument_info(symbol)
+    except (TraderError, TimeoutError, OSError) as e:
+        add("connect + auth", False, str(e) or type(e).__name__)
+        for name in ("market data", "order round trip"):
+            add(name, None, "not connected")
+        return out
+    add("connect + auth", True, f"session up in {(clock.monotonic_ns() - t0) / 1e6:.1f} ms")
+    spec = InstrumentSpec(
+        info.tick_size,
+        info.lot_size,
+        min_qty=info.min_qty,
+        min_notional=info.min_notional,
+        price_unit=info.price_unit or None,
+        qty_unit=info.qty_unit or None,
+    )
+    try:
+        top = await _first_book(conn, timeout_s, symbol)
+        add(
+            "market data", True, f"book {spec.format_price(top.bid or 0)} / {spec.format_price(top.ask or 0)}"
+        )
+    except (TraderError, TimeoutError) as e:
+        add("market data", False, str(e) or "no book update in time")
+        add("order round trip", None, "no market data")
+        return out
+    if not order:
+        add("order round trip", None, "not requested (--order)")
+        return out
+    try:
+        add("order round trip", True, await _round_trip(conn, spec, symbol, top.bid or 0, clock))
+    except TraderError as e:
+        add("order round trip", False, str(e))
+    return out
+
+
+async def _round_trip(conn: Connector, spec: InstrumentSpec, symbol: str, best_bid: int, clock: Clock) -> str:
+    """A buy 10% under the best bid (post-only where the venue has it), at the smallest size the venue
+    takes, then its cancel. It passes a risk gate sized for exactly this order, like every order does."""
     tick, lot = Decimal(spec.price_unit), Decimal(spec.qty_unit)
     price = (best_bid * 9 // 10) // spec.tick * spec.tick
     px = Decimal(price) * tick
@@ -116,7 +172,7 @@ async def _round_trip(conn: BinanceConnector, best_bid: int, clock: Clock) -> st
     strategy = gate.add_strategy("testnet", max_orders_per_sec=1)
     inst = gate.add_instrument(
         venue,
-        conn.symbol,
+        symbol,
         spec,
         max_order_qty=str(Decimal(qty) * lot),
         max_order_notional=limit,
@@ -125,12 +181,13 @@ async def _round_trip(conn: BinanceConnector, best_bid: int, clock: Clock) -> st
         collar_bps=5000,
     )
     gate.set_reference(inst, best_bid, best_bid + spec.tick, clock.now_ns())
-    approval = gate.check(strategy, inst, Side.BUY, price, qty, clock.now_ns(), post_only=True)
+    post_only = conn.capabilities.post_only
+    approval = gate.check(strategy, inst, Side.BUY, price, qty, clock.now_ns(), post_only=post_only)
     if not isinstance(approval, Approval):
         raise TraderError(f"the risk gate refused the test order: {approval.detail}")
     cid = f"testnet-{clock.now_ns() // 1_000_000}"
     t0 = clock.monotonic_ns()
-    await conn.submit(approval, cid, conn.symbol)
+    await conn.submit(approval, cid, symbol)
     placed = (clock.monotonic_ns() - t0) / 1e6
     seen = await conn.query(cid)
     if seen is None:

@@ -20,6 +20,7 @@ from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
+from trader.strategies.binary_mm import BinaryMarketMaker, BinaryMarketMakerParams
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
 from trader.strategies.pairs import PairsParams, PairsStatArb
 from trader.venues.base import InstrumentInfo
@@ -132,6 +133,37 @@ def equity_pairs(leg_a: str, leg_b: str, *, shares: int = 2) -> tuple[PairsStatA
         collar_bps=100,
     )
     return PairsStatArb(params), config
+
+
+def binary_market_maker(
+    condition_id: str, *, tick: str = "0.01", shares: int = 10, max_shares: int = 50
+) -> tuple[BinaryMarketMaker, EngineConfig]:
+    """The binary-outcome market maker on a Polymarket market's YES and NO tokens (the connector's
+    instruments `<condition>:YES` / `<condition>:NO`, prices in ticks, sizes in millionths of a share)."""
+    one = int(1 / Decimal(tick))
+    micro = 1_000_000
+    yes, no = f"{condition_id}:YES", f"{condition_id}:NO"
+    params = BinaryMarketMakerParams(
+        yes=yes,
+        no=no,
+        one=one,
+        order_qty=shares * micro,
+        max_inventory=max_shares * micro,
+        half_spread=max(1, one // 100),
+        end_ns=2**62,  # the simulator's markets do not end; a real market's end time goes here
+        skew=max(1, one // 50),
+    )
+    config = EngineConfig(
+        symbol=yes,
+        also=(no,),
+        max_order_qty=str(shares * 2),
+        max_order_notional=str(shares * 2),
+        max_position=str(max_shares + shares),
+        max_open_orders=8,
+        collar_bps=3000,  # prices live in (0, 1): a few ticks are many basis points
+        venue_max_gross_notional="10000",
+    )
+    return BinaryMarketMaker(params), config
 
 
 async def drain(venue: SimConnector, engine: Engine) -> None:
