@@ -146,3 +146,24 @@ def test_live_binance_confirm_trades_then_stops_clean_on_sigint(
     assert sim.server.requests["POST /fapi/v1/countdownCancelAll"] >= 1
     assert (tmp_path / ".trader" / "journal-binance.db").exists()
     assert SIM_SECRET not in out + err
+
+
+@pytest.mark.parametrize("symbol", ["DOGEUSDT", "SOLUSDT"])
+def test_paper_altcoin_market_maker_is_sized_by_the_venue_filters(
+    symbol: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Quotes sized from the venue's lot/min-notional and kept inside its price band: the venue rejects
+    none of them (a LOT_SIZE, NOTIONAL or PERCENT_PRICE_BY_SIDE failure would be a reject)."""
+    assert (
+        main(["paper", "--exchange=binance", "--sim", f"--symbol={symbol}", "--duration=3", "--json"])
+        == EXIT_OK
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["orders"] > 0
+    assert data["rejects"] == 0
+    assert data["open_orders_after_shutdown"] == 0
+
+
+def test_paper_refuses_a_symbol_the_simulator_does_not_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["paper", "--exchange=binance", "--sim", "--symbol=NOPEUSDT", "--duration=1"]) != EXIT_OK
+    assert "NOPEUSDT" in capsys.readouterr().err

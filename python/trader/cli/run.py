@@ -37,11 +37,16 @@ if TYPE_CHECKING:
     from trader.sim.binance import BinanceSimServer
 
 
-def sim_server(exchange: str, seed: int, clock: Clock) -> BinanceSimServer:
-    """The loopback simulator behind `--sim` (every market of the Binance protocol on one port)."""
+def sim_server(exchange: str, seed: int, clock: Clock, symbol: str = INSTRUMENT) -> BinanceSimServer:
+    """The loopback simulator behind `--sim` (every market of the Binance protocol on one port; the spot
+    and margin symbol is `symbol`, one of `trader.sim.spot.INSTRUMENTS`)."""
+    from trader.errors import ConfigError
     from trader.sim.binance import BinanceSimServer
 
-    return BinanceSimServer(seed=seed, clock=clock, venue=exchange)
+    try:
+        return BinanceSimServer(seed=seed, clock=clock, venue=exchange, symbol=symbol)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 async def _strategy_for(
@@ -106,7 +111,9 @@ async def _paper_venue(
     server: BinanceSimServer | None = None
     url = args.venue_url
     if url is None:
-        server = sim_server(args.exchange, args.seed, clock)
+        server = sim_server(
+            args.exchange, args.seed, clock, args.symbol if args.market != "futures" else INSTRUMENT
+        )
         await server.start(port=0)
         url = server.url
     connector = loopback_connector(

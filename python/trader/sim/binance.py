@@ -165,8 +165,10 @@ class BinanceSimServer(SpotSimServer):
         margin_isolated_usdt: Decimal = Decimal(1_000),
         cross_margin_leverage: int = 3,
         isolated_margin_leverage: int = 10,
+        symbol: str = "BTCUSDT",
     ) -> None:
         super().__init__(
+            symbol=symbol,
             seed=seed,
             clock=clock,
             venue=venue,

@@ -73,6 +73,49 @@ class ApiError(Exception):
         self.code, self.msg, self.status, self.retry_after = code, msg, status, retry_after
 
 
+@dataclass(frozen=True)
+class SpotInstrument:
+    """The one symbol a simulator lists: its filters, starting mid and the demo account's base balance."""
+
+    symbol: str
+    base: str
+    quote: str
+    tick: Decimal
+    step: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    mid: Decimal
+    base_balance: Decimal
+    max_lots: int = 200  # largest background order, in lots
+    percent_up: Decimal = Decimal(5)  # PERCENT_PRICE_BY_SIDE multipliers around the mid
+    percent_down: Decimal = Decimal("0.2")
+    volatility_ticks: float = 2.0  # the background market's mid move per second, in ticks
+    distance_ticks: float = 4.0  # mean distance of background limit orders from the mid
+
+
+INSTRUMENTS = {
+    i.symbol: i
+    for i in (
+        SpotInstrument(
+            "BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"),
+            Decimal(9000), Decimal(5), Decimal(50000), Decimal(10),
+        ),
+        # altcoins: a coarse lot, a fine tick and a tighter price band, like their real filters
+        SpotInstrument(
+            "DOGEUSDT", "DOGE", "USDT", Decimal("0.00001"), Decimal(1), Decimal(1),
+            Decimal(9_000_000), Decimal(1), Decimal("0.15"), Decimal(100_000), max_lots=2000,
+            percent_up=Decimal("1.5"), percent_down=Decimal("0.5"), volatility_ticks=15, distance_ticks=25,
+        ),
+        SpotInstrument(
+            "SOLUSDT", "SOL", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"),
+            Decimal(90000), Decimal(5), Decimal(150), Decimal(500), max_lots=5000,
+            percent_up=Decimal("1.5"), percent_down=Decimal("0.5"), volatility_ticks=3, distance_ticks=8,
+        ),
+    )
+}  # fmt: skip
+
+
 @dataclass
 class Account:
     secret: bytes
@@ -133,17 +176,28 @@ class SpotSimServer(VenueServer):
         orders_per_10s: int = 200,
         accounts: dict[str, str] | None = None,
         ed25519_accounts: dict[str, str] | None = None,
+        symbol: str = "BTCUSDT",
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
         self.venue = venue
-        self.symbol, self.base, self.quote = "BTCUSDT", "BTC", "USDT"
-        self.tick, self.step = Decimal("0.01"), Decimal("0.001")
-        self.min_qty, self.min_notional = Decimal("0.001"), Decimal("5")
+        if symbol not in INSTRUMENTS:
+            raise ValueError(f"the simulator lists {', '.join(INSTRUMENTS)}, not {symbol!r}")
+        self.instrument = inst = INSTRUMENTS[symbol]
+        self.symbol, self.base, self.quote = inst.symbol, inst.base, inst.quote
+        self.tick, self.step = inst.tick, inst.step
+        self.min_qty, self.min_notional = inst.min_qty, inst.min_notional
         self.unit = self.tick * self.step
         self.engine = matching.MatchingEngine(
             maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(5), unit_notional=self.unit
         )
-        self.market = BackgroundMarket(self.engine, MarketParams(mid=5_000_000, max_qty=200), seed=seed)
+        mid = int(inst.mid / self.tick)
+        params = MarketParams(
+            mid=mid,
+            max_qty=inst.max_lots,
+            volatility_ticks=inst.volatility_ticks,
+            mean_distance_ticks=inst.distance_ticks,
+        )
+        self.market = BackgroundMarket(self.engine, params, seed=seed)
         self.market.seed_book(20)
         self.weight_limit, self.orders_per_10s = weight_limit, orders_per_10s
         self.accounts: dict[str, Account] = {}
@@ -170,7 +224,10 @@ class SpotSimServer(VenueServer):
         self._sub_ids = itertools.count(0)
 
     def _initial_balances(self) -> dict[str, list[Decimal]]:
-        return {self.base: [Decimal(10), Decimal(0)], self.quote: [Decimal(1_000_000), Decimal(0)]}
+        return {
+            self.base: [self.instrument.base_balance, Decimal(0)],
+            self.quote: [Decimal(1_000_000), Decimal(0)],
+        }
 
     # ---- helpers -----------------------------------------------------------------------------------
 
@@ -461,14 +518,14 @@ class SpotSimServer(VenueServer):
                     "filters": [
                         {
                             "filterType": "PRICE_FILTER",
-                            "minPrice": "0.01000000",
+                            "minPrice": f"{self.tick:.8f}",
                             "maxPrice": "1000000.00000000",
                             "tickSize": f"{self.tick:.8f}",
                         },
                         {
                             "filterType": "LOT_SIZE",
                             "minQty": f"{self.min_qty:.8f}",
-                            "maxQty": "9000.00000000",
+                            "maxQty": f"{self.instrument.max_qty:.8f}",
                             "stepSize": f"{self.step:.8f}",
                         },
                         {
@@ -477,6 +534,14 @@ class SpotSimServer(VenueServer):
                             "applyMinToMarket": True,
                             "maxNotional": "9000000.00000000",
                             "applyMaxToMarket": False,
+                            "avgPriceMins": 5,
+                        },
+                        {
+                            "filterType": "PERCENT_PRICE_BY_SIDE",
+                            "bidMultiplierUp": f"{self.instrument.percent_up:f}",
+                            "bidMultiplierDown": f"{self.instrument.percent_down:f}",
+                            "askMultiplierUp": f"{self.instrument.percent_up:f}",
+                            "askMultiplierDown": f"{self.instrument.percent_down:f}",
                             "avgPriceMins": 5,
                         },
                     ],
@@ -608,8 +673,13 @@ class SpotSimServer(VenueServer):
             if otype == "MARKET"
             else self._units("price", self._require(params, "price"), self.tick, "PRICE_FILTER")
         )
-        if Decimal(qty) * self.step < self.min_qty:
+        if Decimal(qty) * self.step < self.min_qty or Decimal(qty) * self.step > self.instrument.max_qty:
             raise ApiError(-1013, "Filter failure: LOT_SIZE")
+        bid, ask = self.engine.best_bid(), self.engine.best_ask()
+        if price and bid and ask:  # the band around the mid (the venue uses a 5-minute average)
+            mid = Decimal(bid + ask) / 2
+            if not mid * self.instrument.percent_down <= price <= mid * self.instrument.percent_up:
+                raise ApiError(-1013, "Filter failure: PERCENT_PRICE_BY_SIDE")
         ref = price or self.engine.best_ask() or self.engine.best_bid() or 0
         if Decimal(ref * qty) * self.unit < self.min_notional:
             raise ApiError(-1013, "Filter failure: NOTIONAL")
