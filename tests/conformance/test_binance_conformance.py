@@ -29,7 +29,16 @@ from trader.errors import BannedError, RateLimitError, UnknownOutcomeError
 from trader.sim.binance import BinanceSimServer
 from trader.sim.faults import Faults
 from trader.strategies.base import BookTop, Intent, OwnFill, OwnOrder, Place
-from trader.venues.base import BookInvalid, BookUpdate, Connector, FillReport, OrderReport, OrderState
+from trader.venues.base import (
+    BookInvalid,
+    BookUpdate,
+    Connector,
+    FillReport,
+    OrderReport,
+    OrderState,
+    Quote,
+    TradeTick,
+)
 from trader.venues.binance import BinanceConnector
 from trader.venues.registry import loopback_connector
 
@@ -400,5 +409,63 @@ def test_futures_leverage_and_margin_type() -> None:
             await conn.set_margin_type("ISOLATED")  # already: not an error
             pos = await conn.futures_position()
             assert pos["symbol"] == "BTCUSDT"
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("market", ["spot", "futures"])
+def test_trades_and_book_ticker_arrive(market: str) -> None:
+    async def go() -> None:
+        async with venue(market) as (_server, conn):
+            trade = await wait_for(conn, lambda e: isinstance(e, TradeTick), timeout=10)
+            quote = await wait_for(conn, lambda e: isinstance(e, Quote), timeout=10)
+            assert trade.instrument == quote.instrument == "BTCUSDT"
+            assert trade.qty > 0
+            assert quote.bid < quote.ask
+
+    asyncio.run(go())
+
+
+def test_an_ed25519_key_trades_end_to_end() -> None:
+    """An Ed25519 API key (PKCS#8 PEM, signed in the core): the venue verifies it with `cryptography`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from trader.core import BinanceSigner
+    from trader.venues.binance import Endpoints
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+    async def go() -> None:
+        server = BinanceSimServer(seed=11, step_ms=20, ed25519_accounts={"ed-key": public})
+        await server.start(port=0)
+        conn = BinanceConnector(
+            symbol="BTCUSDT",
+            signer=BinanceSigner.ed25519("ed-key", pem),
+            endpoints=Endpoints.loopback(server.url),
+            clock=CLOCK,
+        )
+        try:
+            await conn.connect()
+            spec = conn.trading_spec()
+            top = await first_book(conn)
+            await conn.submit(
+                approve(spec, Side.BUY, (top.bid or 0) - 40 * spec.tick, spec.lot * 10), "ed-1", "BTCUSDT"
+            )
+            opened = await wait_for(conn, lambda e: isinstance(e, OrderReport) and e.client_id == "ed-1")
+            assert opened.state is OrderState.OPEN  # the private stream authenticated with the same key
+            await conn.cancel("ed-1")
+            assert server.state()["ed-key"]["submissions"] == {"ed-1": 1}
+        finally:
+            await conn.close()
+            await server.stop()
 
     asyncio.run(go())
