@@ -9,14 +9,15 @@ import signal
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.console import Console
 from rich.live import Live
 
 from trader.clock import Clock, LiveClock
 from trader.config import Config, RiskLimits
-from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
+from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, PreTrade, Summary
+from trader.engine.equity import EquityConfig, EquityGate, EquityRules
 from trader.engine.journal import Journal
 from trader.engine.paper import (
     INSTRUMENT,
@@ -60,9 +61,28 @@ async def _strategy_for(
     return sized_market_maker(info, mid, min_spread_bps=min_spread_bps, risk=risk)
 
 
-async def _paper_venue(
-    args: argparse.Namespace, clock: Clock, risk: RiskLimits
-) -> tuple[Connector, Any, Strategy, EngineConfig]:
+class PaperRig(NamedTuple):
+    connector: Connector
+    server: Any  # the simulator started for `--sim`, or None
+    strategy: Strategy
+    config: EngineConfig
+    pre_trade: PreTrade | None = None
+
+
+def _equity_gate(allow_short: bool, session_clock: Clock | None) -> EquityGate:
+    """Broker orders pass the equity rules (market hours, the day-trading rule, short sales) first."""
+    rules = EquityRules(EquityConfig(allow_short=allow_short))
+    return EquityGate(rules, equity=Decimal(100_000), session_clock=session_clock)
+
+
+def _sim_session(clock: Clock) -> Clock:
+    """A clock inside the next regular US equity session: simulated exchanges trade whatever the hour."""
+    from trader.sim.alpaca import ShiftedClock, next_session_time
+
+    return ShiftedClock(next_session_time(clock.now_ns(), 10, 0), clock)
+
+
+async def _paper_venue(args: argparse.Namespace, clock: Clock, risk: RiskLimits) -> PaperRig:
     """The connector (and, with `--sim`, its simulator) and a strategy sized for `--exchange`."""
     if args.exchange == "ibkr":
         from trader.sim.ibkr import DEFAULT_ACCOUNT, IbkrSimServer
@@ -82,20 +102,21 @@ async def _paper_venue(
         conn = IbkrConnector(
             instruments=symbols, clock=clock, host=host, port=port, account_id=account, paper=True
         )
+        equity = _equity_gate(pairs, _sim_session(clock) if args.sim else None)
         if pairs:
             pair, pair_cfg = equity_pairs(symbols[0], symbols[1])
-            return conn, ib_server, pair, dataclasses.replace(pair_cfg, risk=risk)
+            return PaperRig(conn, ib_server, pair, dataclasses.replace(pair_cfg, risk=risk), equity)
         mm, cfg = equity_market_maker(symbol)
-        return conn, ib_server, mm, dataclasses.replace(cfg, risk=risk)
+        return PaperRig(conn, ib_server, mm, dataclasses.replace(cfg, risk=risk), equity)
     if args.exchange == "alpaca":
         from trader.core import AlpacaSigner
-        from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, ShiftedClock, next_session_time
+        from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer
         from trader.venues.alpaca import AlpacaConnector
         from trader.venues.alpaca import Endpoints as AlpacaEndpoints
 
         symbol = args.symbol if args.symbol != INSTRUMENT else "SPY"
         # the simulated exchange runs in a regular session whatever the hour here
-        session = ShiftedClock(next_session_time(clock.now_ns(), 10, 0), clock)
+        session = _sim_session(clock)
         al_server = AlpacaSimServer(seed=args.seed, clock=session)
         await al_server.start(port=0)
         conn2 = AlpacaConnector(
@@ -105,7 +126,9 @@ async def _paper_venue(
             clock=clock,
         )
         mm, cfg = equity_market_maker(symbol, tick=100)  # Alpaca prices count 1/100 cent
-        return conn2, al_server, mm, dataclasses.replace(cfg, risk=risk)
+        return PaperRig(
+            conn2, al_server, mm, dataclasses.replace(cfg, risk=risk), _equity_gate(False, session)
+        )
     if args.exchange == "polymarket":
         return await _polymarket_paper(args, clock, risk)
     server: BinanceSimServer | None = None
@@ -127,12 +150,10 @@ async def _paper_venue(
         **({"side_effect": "AUTO_BORROW_REPAY"} if args.market == "margin" else {}),
     )
     strategy, config = await _strategy_for(connector, args.symbol, risk)
-    return connector, server, strategy, config
+    return PaperRig(connector, server, strategy, config)
 
 
-async def _polymarket_paper(
-    args: argparse.Namespace, clock: Clock, risk: RiskLimits
-) -> tuple[Connector, Any, Strategy, EngineConfig]:
+async def _polymarket_paper(args: argparse.Namespace, clock: Clock, risk: RiskLimits) -> PaperRig:
     """The binary-outcome market maker on both tokens of one market of the Polymarket simulator, with a
     fresh wallet (the simulator funds new addresses with pUSD and approvals)."""
     import secrets as _secrets
@@ -151,17 +172,17 @@ async def _polymarket_paper(
         endpoints=PolymarketEndpoints.loopback(server.url),
     )
     strategy, config = binary_market_maker(market.condition_id, tick=str(Decimal(market.tick) / SCALE))
-    return conn, server, strategy, dataclasses.replace(config, risk=risk)
+    return PaperRig(conn, server, strategy, dataclasses.replace(config, risk=risk))
 
 
 async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> Summary:
     """The engine in real time, through the real connector and sockets, against a loopback simulator:
     a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly."""
     clock = LiveClock()
-    connector, server, strategy, config = await _paper_venue(args, clock, risk or DEFAULT_RISK)
+    connector, server, strategy, config, pre_trade = await _paper_venue(args, clock, risk or DEFAULT_RISK)
     journal = Journal(args.journal if args.journal is not None else ":memory:")
     try:
-        engine = Engine(connector, strategy, journal=journal, clock=clock, config=config)
+        engine = Engine(connector, strategy, journal=journal, clock=clock, config=config, pre_trade=pre_trade)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, engine.stop)
@@ -214,7 +235,7 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
         rig = argparse.Namespace(
             exchange=args.venue, sim=True, symbol=INSTRUMENT, seed=7, venue_url=None, strategy="mm"
         )
-        conn, server, _, rig_config = await _paper_venue(rig, clock, DEFAULT_RISK)
+        conn, server, _, rig_config, _ = await _paper_venue(rig, clock, DEFAULT_RISK)
         try:
             return await check_connector(conn, rig_config.symbol, order=args.order, clock=clock)
         finally:

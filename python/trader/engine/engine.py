@@ -25,15 +25,15 @@ import contextlib
 import logging
 import statistics
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 from trader.clock import Clock
 from trader.config import RiskLimits
-from trader.core import Approval, InstrumentSpec, RiskGate, UnknownOrderError
+from trader.core import Approval, InstrumentSpec, RiskGate, Side, UnknownOrderError
 from trader.engine import oms
 from trader.engine.journal import Journal
 from trader.engine.ledger import OrderLedger
@@ -177,6 +177,19 @@ class _Instrument:
         return Fraction(self.bid + self.ask, 2)
 
 
+class PreTrade(Protocol):
+    """A venue-specific check every order passes before the risk gate (equity rules for brokers:
+    `trader.engine.equity.EquityGate`); it sees every fill and the positions found at start-up."""
+
+    def load_position(self, symbol: str, qty: int) -> None: ...
+
+    def check(
+        self, symbol: str, side: Side, price: str, qty: str, now_ns: int, marks: Mapping[str, Decimal]
+    ) -> str | None: ...
+
+    def on_fill(self, symbol: str, side: Side, qty: str, ts_ns: int) -> None: ...
+
+
 class Engine:
     def __init__(
         self,
@@ -187,6 +200,7 @@ class Engine:
         clock: Clock,
         config: EngineConfig | None = None,
         latency_clock: Clock | None = None,
+        pre_trade: PreTrade | None = None,
     ) -> None:
         self.connector = connector
         self.strategy = strategy
@@ -194,6 +208,7 @@ class Engine:
         self.clock = clock
         self.latency_clock = latency_clock or clock  # what venue messages' recv_ns are stamped with
         self.cfg = config or EngineConfig()
+        self.pre_trade = pre_trade
         self.venue = connector.venue
         self.symbol = self.cfg.symbol
         self.ledger = OrderLedger(journal)
@@ -349,6 +364,9 @@ class Engine:
         for inst in insts.values():
             if inst.position.qty:
                 gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
+            if self.pre_trade is not None:
+                held = int(self.journal.get_meta(f"baseline:{self.venue}:{inst.symbol}") or 0)
+                self.pre_trade.load_position(inst.symbol, held + inst.position.qty)
         # orders that outlived the previous process: cancel them before the strategy starts
         for o in self.ledger.live():
             if o.venue == self.venue and o.instrument in insts:
@@ -430,6 +448,8 @@ class Engine:
             gate.on_external_fill(inst.gate_id, order.side, f.qty, f.price, fee=fee)
         position.apply_fill(order.side, f.qty, f.price, f.fee)
         inst.max_abs = max(inst.max_abs, abs(position.qty))
+        if self.pre_trade is not None:
+            self.pre_trade.on_fill(f.instrument, order.side, inst.spec.format_qty(f.qty), f.ts_ns)
         self.summary.fills += 1
         own = OwnFill(f.client_id, f.instrument, order.side, f.price, f.qty, f.ts_ns)
         self.recent_fills = [*self.recent_fills[-9:], own]
@@ -501,6 +521,19 @@ class Engine:
             self.denials["UNKNOWN_INSTRUMENT"] += 1
             return self.strategy.on_denied(p, "UNKNOWN_INSTRUMENT")
         now = self.clock.now_ns()
+        if self.pre_trade is not None:
+            spec = inst.spec
+            marks = {
+                i.symbol: Decimal(i.spec.format_price(int(m)))
+                for i in self.instruments.values()
+                if (m := i.mark()) is not None
+            }
+            why = self.pre_trade.check(
+                p.instrument, p.side, spec.format_price(p.price), spec.format_qty(p.qty), now, marks
+            )
+            if why is not None:
+                self.denials[why] += 1
+                return self.strategy.on_denied(p, why)
         verdict = self.gate.check(
             self._strat, inst.gate_id, p.side, p.price, p.qty, now, post_only=p.post_only
         )

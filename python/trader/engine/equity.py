@@ -77,6 +77,7 @@ from decimal import Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from trader.clock import Clock
 from trader.core import Side, TraderError
 from trader.errors import ConfigError
 
@@ -452,3 +453,35 @@ class EquityRules:
         if req_after > equity and req_after > req_before:
             return Denial.INTRADAY_MARGIN_DEFICIT
         return None
+
+
+@dataclass
+class EquityGate:
+    """The equity rules as the engine's pre-trade check for a broker venue (see `Engine(pre_trade=)`):
+    every order the strategy wants passes here before the risk gate, and every fill is fed back.
+
+    `session_clock` decides which market session it is (a simulator's session clock when rehearsing;
+    by default the engine's own time); `equity` is the account's net liquidation value."""
+
+    rules: EquityRules
+    equity: Decimal
+    session_clock: Clock | None = None
+
+    def load_position(self, symbol: str, qty: int) -> None:
+        self.rules.day_trades.load_position(symbol, qty)
+
+    def check(
+        self, symbol: str, side: Side, price: str, qty: str, now_ns: int, marks: Mapping[str, Decimal]
+    ) -> str | None:
+        """None, or why not (a `Denial` name). `price`/`qty` are the venue's decimal strings."""
+        shares = Decimal(qty)
+        if shares != shares.to_integral_value():
+            return Denial.INVALID_ORDER.name
+        order = EquityOrder(symbol, side, int(shares), Decimal(price))
+        ts = self.session_clock.now_ns() if self.session_clock is not None else now_ns
+        denial = self.rules.check(order, ts, self.equity, marks)
+        return None if denial is None else denial.name
+
+    def on_fill(self, symbol: str, side: Side, qty: str, ts_ns: int) -> None:
+        ts = self.session_clock.now_ns() if self.session_clock is not None else ts_ns
+        self.rules.on_fill(symbol, side, int(Decimal(qty)), ts)

@@ -1,0 +1,105 @@
+"""The equity rules as the engine's pre-trade check: a broker order the rules refuse never reaches the
+venue, and the strategy hears why."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from trader.clock import LiveClock
+from trader.core import AlpacaSigner, Side
+from trader.engine.engine import Engine, EngineConfig
+from trader.engine.equity import EquityConfig, EquityGate, EquityRules
+from trader.engine.journal import Journal
+from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, ShiftedClock, eastern_ns
+from trader.strategies.base import BookTop, Intent, OwnFill, OwnOrder, Place
+from trader.venues.alpaca import AlpacaConnector, Endpoints
+
+CLOCK = LiveClock()
+MONDAY_11AM = eastern_ns(2026, 11, 30, 11, 0)
+SATURDAY = eastern_ns(2026, 11, 28, 11, 0)
+
+
+def gate(session_ns: int, allow_short: bool = False) -> EquityGate:
+    return EquityGate(
+        EquityRules(EquityConfig(allow_short=allow_short)), Decimal(100_000), ShiftedClock(session_ns, CLOCK)
+    )
+
+
+def test_equity_gate_reasons() -> None:
+    marks = {"SPY": Decimal("600")}
+    open_ = gate(MONDAY_11AM)
+    assert open_.check("SPY", Side.BUY, "600.00", "1", 0, marks) is None
+    assert open_.check("SPY", Side.SELL, "600.00", "1", 0, marks) == "SHORT_SALE"
+    assert open_.check("SPY", Side.BUY, "600.00", "0.5", 0, marks) == "INVALID_ORDER"
+    assert gate(SATURDAY).check("SPY", Side.BUY, "600.00", "1", 0, marks) == "MARKET_CLOSED"
+    assert gate(MONDAY_11AM, allow_short=True).check("SPY", Side.SELL, "600.00", "1", 0, marks) is None
+    open_.on_fill("SPY", Side.BUY, "2", 0)
+    assert open_.check("SPY", Side.SELL, "600.00", "2", 0, marks) is None  # it holds 2 now
+
+
+class SellFirst:
+    """Offers 1 share at the ask without holding any, once; records what the engine tells it."""
+
+    name = "sell-first"
+
+    def __init__(self) -> None:
+        self.denied: list[str] = []
+        self.sent = False
+
+    def on_book(self, top: BookTop) -> list[Intent]:
+        if self.sent or top.ask is None:
+            return []
+        self.sent = True
+        return [Place(top.instrument, Side.SELL, top.ask, 1, post_only=False)]
+
+    def on_denied(self, place: Place, reason: str) -> list[Intent]:
+        self.denied.append(reason)
+        return []
+
+    def on_order(self, order: OwnOrder) -> list[Intent]:
+        return []
+
+    def on_fill(self, fill: OwnFill) -> list[Intent]:
+        return []
+
+    def on_trade(self, trade: Any) -> list[Intent]:
+        return []
+
+    def on_timer(self, now_ns: int) -> list[Intent]:
+        return []
+
+
+def test_a_short_sale_is_refused_before_the_risk_gate_and_never_sent() -> None:
+    async def go() -> None:
+        session = ShiftedClock(MONDAY_11AM, CLOCK)
+        server = AlpacaSimServer(seed=3, clock=session)
+        await server.start(port=0)
+        conn = AlpacaConnector(
+            symbols=["SPY"],
+            signer=AlpacaSigner(DEMO_KEY, DEMO_SECRET),
+            endpoints=Endpoints.loopback(server.url),
+            clock=CLOCK,
+        )
+        strategy = SellFirst()
+        engine = Engine(
+            conn,
+            strategy,
+            journal=Journal(":memory:"),
+            clock=CLOCK,
+            config=EngineConfig(symbol="SPY", max_order_qty="5", max_position="5"),
+            pre_trade=EquityGate(EquityRules(), Decimal(100_000), session),
+        )
+        try:
+            summary = await engine.run(1.5)
+        finally:
+            await conn.close()
+            await server.stop()
+        assert strategy.sent
+        assert strategy.denied == ["SHORT_SALE"]
+        assert summary.denials == {"SHORT_SALE": 1}
+        assert summary.orders == 0
+        assert server.requests["POST /v2/orders"] == 0
+
+    asyncio.run(go())
