@@ -4,10 +4,13 @@ their simulators (an IB Gateway speaking the TWS socket protocol; Alpaca's REST 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from trader.cli import EXIT_OK, EXIT_USAGE, main
+from trader.clock import LiveClock
 
 
 @pytest.mark.parametrize("exchange", ["ibkr", "alpaca"])
@@ -52,3 +55,25 @@ def test_paper_polymarket_binary_market_maker_quotes_both_tokens(capsys: pytest.
     assert data["orders"] >= 2
     assert data["rejects"] == 0
     assert data["open_orders_after_shutdown"] == 0
+
+
+@pytest.mark.parametrize("strategy", ["rewards", "event"])
+def test_paper_polymarket_reward_capture_and_event_driven(
+    strategy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signal = tmp_path / "signal.jsonl"
+    signal.write_text(f'{{"ts": {LiveClock().now_ns()}, "market": "sim", "prob": "0.85"}}\n')
+    extra = [f"--signal={signal}"] if strategy == "event" else []
+    argv = ["paper", "--exchange=polymarket", "--sim", f"--strategy={strategy}", "--duration=5", "--json"]
+    assert main([*argv, *extra]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["orders"] > 0
+    assert data["rejects"] == 0
+    assert data["open_orders_after_shutdown"] == 0
+    if strategy == "event":  # the signal is far above the market: it buys YES
+        assert Decimal(data["inventory"]) > 0
+
+
+def test_paper_event_strategy_needs_a_signal(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["paper", "--exchange=polymarket", "--sim", "--strategy=event", "--duration=1"]) == EXIT_USAGE
+    assert "--signal" in capsys.readouterr().err

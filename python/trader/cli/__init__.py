@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     paper.add_argument("--sim", action="store_true", help="trade against the venue's local simulator")
     paper.add_argument(
+        "--signal", default=None, help="--strategy=event: a JSON-lines probability file, or an http(s) URL"
+    )
+    paper.add_argument(
         "--market",
         default="spot",
         choices=["spot", "futures", "margin"],
@@ -48,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         "--order-entry", default="rest", choices=["rest", "ws"], help="orders over REST or the WebSocket API"
     )
     paper.add_argument(
-        "--strategy", default="mm", help="mm (market maker), or pairs (stat-arb SPY/QQQ, --exchange=ibkr)"
+        "--strategy",
+        default="mm",
+        help="mm (market maker); pairs (stat-arb SPY/QQQ, ibkr); on polymarket: binary-mm, rewards, event",
     )
     paper.add_argument("--duration", type=float, default=60.0, help="seconds to run (simulated with --fast)")
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
@@ -132,7 +137,9 @@ def _paper(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    strategies = {"ibkr": ("mm", "pairs"), "polymarket": ("binary-mm",)}.get(args.exchange, ("mm",))
+    strategies = {"ibkr": ("mm", "pairs"), "polymarket": ("binary-mm", "rewards", "event")}.get(
+        args.exchange, ("mm",)
+    )
     if args.exchange == "polymarket" and args.strategy == "mm":
         args.strategy = "binary-mm"  # a market maker on a binary market quotes both outcomes
     if args.strategy not in strategies:
@@ -163,6 +170,9 @@ def _paper(args: argparse.Namespace) -> int:
             from trader.cli.run import paper_realtime
 
             summary = _run(paper_realtime(args, risk))
+    except ConfigError as e:
+        print(f"trader paper: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except TraderError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_FAILED

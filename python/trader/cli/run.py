@@ -27,6 +27,8 @@ from trader.engine.paper import (
     equity_pairs,
     sized_market_maker,
 )
+from trader.engine.services import Service
+from trader.errors import ConfigError
 from trader.strategies.base import Strategy
 from trader.strategies.market_maker import MarketMaker
 from trader.venues.base import Connector
@@ -67,6 +69,7 @@ class PaperRig(NamedTuple):
     strategy: Strategy
     config: EngineConfig
     pre_trade: PreTrade | None = None
+    services: tuple[Service, ...] = ()
 
 
 def _equity_gate(allow_short: bool, session_clock: Clock | None) -> EquityGate:
@@ -162,6 +165,8 @@ async def _polymarket_paper(args: argparse.Namespace, clock: Clock, risk: RiskLi
     from trader.venues.polymarket import Endpoints as PolymarketEndpoints
     from trader.venues.polymarket import PolymarketConnector
 
+    if args.strategy == "event" and not args.signal:  # before anything starts
+        raise ConfigError("--strategy=event needs --signal=FILE (JSON lines) or --signal=http(s)://URL")
     server = PolymarketSimServer(seed=args.seed, clock=clock)
     await server.start(port=0)
     market = next(m for m in server.markets.values() if not m.neg_risk)
@@ -171,15 +176,52 @@ async def _polymarket_paper(args: argparse.Namespace, clock: Clock, risk: RiskLi
         clock=clock,
         endpoints=PolymarketEndpoints.loopback(server.url),
     )
-    strategy, config = binary_market_maker(market.condition_id, tick=str(Decimal(market.tick) / SCALE))
-    return PaperRig(conn, server, strategy, dataclasses.replace(config, risk=risk))
+    tick = Decimal(market.tick) / SCALE
+    mm, config = binary_market_maker(market.condition_id, tick=str(tick))
+    config = dataclasses.replace(config, risk=risk)
+    yes, no, one, micro = f"{market.condition_id}:YES", f"{market.condition_id}:NO", int(1 / tick), 1_000_000
+    if args.strategy == "rewards":
+        from trader.strategies.rewards import RewardCapture, RewardCaptureParams, RewardParams
+
+        rewards = RewardParams(
+            max_spread=Decimal(market.rewards_max_spread) / SCALE * 100,  # cents
+            min_size=market.rewards_min_size,
+            daily_pool=Decimal(100),
+            share=micro,
+        )
+        params = RewardCaptureParams(
+            yes, no, one, rewards, max_size=50 * micro, max_notional=Decimal(40), max_position=200 * micro
+        )
+        limits = dataclasses.replace(config, max_order_qty="60", max_order_notional="60", max_position="260")
+        return PaperRig(conn, server, RewardCapture(params), limits)
+    if args.strategy == "event":
+        from trader.engine.services import signal_file, signal_http
+        from trader.strategies.event_driven import EventDriven, EventDrivenParams
+
+        feed = args.signal
+        service = signal_http(feed) if feed.startswith(("http://", "https://")) else signal_file(Path(feed))
+        params2 = EventDrivenParams(
+            yes,
+            no,
+            one,
+            edge=Decimal("0.03"),
+            size_per_cent=2 * micro,
+            max_position=40 * micro,
+            max_age_s=120,
+            min_qty=market.min_size,
+        )
+        limits = dataclasses.replace(config, max_order_qty="40", max_order_notional="40", max_position="50")
+        return PaperRig(conn, server, EventDriven(params2), limits, services=(service,))
+    return PaperRig(conn, server, mm, config)
 
 
 async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> Summary:
     """The engine in real time, through the real connector and sockets, against a loopback simulator:
     a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly."""
     clock = LiveClock()
-    connector, server, strategy, config, pre_trade = await _paper_venue(args, clock, risk or DEFAULT_RISK)
+    connector, server, strategy, config, pre_trade, services = await _paper_venue(
+        args, clock, risk or DEFAULT_RISK
+    )
     journal = Journal(args.journal if args.journal is not None else ":memory:")
     try:
         engine = Engine(connector, strategy, journal=journal, clock=clock, config=config, pre_trade=pre_trade)
@@ -199,8 +241,8 @@ async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> S
                             elapsed = (clock.monotonic_ns() - started) / 1e9
                             live.update(render(e.snapshot(), args.exchange, elapsed))
 
-                    return await engine.run(args.duration, on_tick=tick)
-            return await engine.run(args.duration)
+                    return await engine.run(args.duration, on_tick=tick, services=services)
+            return await engine.run(args.duration, services=services)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -235,7 +277,7 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
         rig = argparse.Namespace(
             exchange=args.venue, sim=True, symbol=INSTRUMENT, seed=7, venue_url=None, strategy="mm"
         )
-        conn, server, _, rig_config, _ = await _paper_venue(rig, clock, DEFAULT_RISK)
+        conn, server, _, rig_config, _, _ = await _paper_venue(rig, clock, DEFAULT_RISK)
         try:
             return await check_connector(conn, rig_config.symbol, order=args.order, clock=clock)
         finally:

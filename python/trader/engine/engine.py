@@ -25,7 +25,7 @@ import contextlib
 import logging
 import statistics
 from collections import Counter
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -227,6 +227,7 @@ class Engine:
         self._started_ns = 0
         self._kill_seen = 0
         self._stop = asyncio.Event()
+        self._services: list[asyncio.Task[None]] = []
         self._closing = False  # shutting down: no new orders, only cancels
         self.gate: RiskGate | None = None
         self._strat = 0
@@ -729,13 +730,26 @@ class Engine:
     def stop(self) -> None:
         self._stop.set()
 
+    def deliver(self, call: Callable[[Any], list[Intent]]) -> None:
+        """An input from outside the venue (a signal feed, a reward-scoring answer): `call(strategy)`
+        returns the strategy's intents, which go through the gate like any other. Ignored before start
+        and once shutdown began."""
+        if self.gate is None or self._closing:
+            return
+        self._act(call(self.strategy), None)
+
     async def run(
-        self, duration_s: float | None = None, on_tick: Callable[[Engine], None] | None = None
+        self,
+        duration_s: float | None = None,
+        on_tick: Callable[[Engine], None] | None = None,
+        services: Sequence[Callable[[Engine], Coroutine[Any, Any, None]]] = (),
     ) -> Summary:
-        """Start, trade until `duration_s` passes or `stop()` is called, then shut down."""
+        """Start, trade until `duration_s` passes or `stop()` is called, then shut down. `services` run
+        alongside (feeds that `deliver` inputs to the strategy) and are cancelled at shutdown."""
         await self.start()
         pump = asyncio.get_running_loop().create_task(self._pump())
         timer = asyncio.get_running_loop().create_task(self._timer_loop())
+        self._services = [asyncio.get_running_loop().create_task(service(self)) for service in services]
         try:
             waiter = asyncio.get_running_loop().create_task(self._stop.wait())
             loop_deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
@@ -763,6 +777,9 @@ class Engine:
     async def shutdown(self) -> Summary:
         """Cancel every open order, wait for the venue to confirm, summarize."""
         self._closing = True
+        for service in self._services:
+            service.cancel()
+        await asyncio.gather(*self._services, return_exceptions=True)
         await self.settle()
         await self.cancel_everything()
         await self.settle()

@@ -66,6 +66,7 @@ class RewardParams:
     min_size: int  # size units (rewardsMinSize shares * 100)
     daily_pool: Decimal  # USD paid per day to the market's makers
     multiplier: Decimal = Decimal(1)  # b
+    share: int = SHARE  # size units per share (the connector's: 100, or 1_000_000 for micro-shares)
     c: Decimal = Decimal(3)  # the single-sided divisor
 
     def __post_init__(self) -> None:
@@ -113,7 +114,7 @@ def side_scores(
             continue
         token_mid = one - mid if o.complement else mid
         s = order_score(
-            rp.max_spread, spread_cents(o.price, token_mid, one), Fraction(o.size, SHARE), rp.multiplier
+            rp.max_spread, spread_cents(o.price, token_mid, one), Fraction(o.size, rp.share), rp.multiplier
         )
         if (o.side == Side.BUY) != o.complement:  # bids on m, asks on m'
             q_one += s
@@ -182,10 +183,12 @@ def best_price(
     return candidates[max(best - closer, 0)]
 
 
-def quote_size(price: int, one: int, max_size: int, max_notional: Decimal, min_size: int) -> int | None:
+def quote_size(
+    price: int, one: int, max_size: int, max_notional: Decimal, min_size: int, share: int = SHARE
+) -> int | None:
     """The largest size (units) within `max_size` whose cost to buy at `price` is within `max_notional`
     USD, or None below the reward min size (it would not score)."""
-    by_notional = math.floor(Fraction(max_notional) * one * SHARE / price)
+    by_notional = math.floor(Fraction(max_notional) * one * share / price)
     size = min(max_size, by_notional)
     return size if size >= max(min_size, 1) else None
 
@@ -248,13 +251,17 @@ class RewardCapture:
         bid = ask = None
         if self.net < p.max_position:
             b = best_price(mid, p.one, p.tick, rp, p.fill_decay, bid=True, closer=self.closer["bid"])
-            size = quote_size(b, p.one, p.max_size, p.max_notional, rp.min_size) if b is not None else None
+            size = (
+                quote_size(b, p.one, p.max_size, p.max_notional, rp.min_size, rp.share)
+                if b is not None
+                else None
+            )
             bid = (b, size) if b is not None and size is not None else None
         if self.net > -p.max_position:
             a = best_price(mid, p.one, p.tick, rp, p.fill_decay, bid=False, closer=self.closer["ask"])
             # the ask is bought as NO at one - a unless YES is held to sell
             size = (
-                quote_size(p.one - a, p.one, p.max_size, p.max_notional, rp.min_size)
+                quote_size(p.one - a, p.one, p.max_size, p.max_notional, rp.min_size, rp.share)
                 if a is not None
                 else None
             )
