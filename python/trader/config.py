@@ -43,6 +43,11 @@ VENUE_OPTIONS: dict[str, type] = {
     "leverage": int,  # binance futures
     "margin_type": str,  # binance futures CROSSED | ISOLATED
     "url": str,  # environment = "sim": the `trader sim` server to use
+    "host": str,  # ibkr: TWS / IB Gateway host
+    "port": int,  # ibkr: its API port (paper: Gateway 4002, TWS 7497; live: 4001, 7496)
+    "client_id": int,  # ibkr: the API client id
+    "account_id": str,  # ibkr: the account (paper accounts start with D)
+    "feed": str,  # alpaca market data: iex | sip
 }
 
 

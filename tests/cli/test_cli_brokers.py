@@ -3,9 +3,12 @@ their simulators (an IB Gateway speaking the TWS socket protocol; Alpaca's REST 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +80,66 @@ def test_paper_polymarket_reward_capture_and_event_driven(
 def test_paper_event_strategy_needs_a_signal(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["paper", "--exchange=polymarket", "--sim", "--strategy=event", "--duration=1"]) == EXIT_USAGE
     assert "--signal" in capsys.readouterr().err
+
+
+class BrokerSimThread:
+    """A broker simulator on its own thread and loop, standing in for a remote gateway / API."""
+
+    def __init__(self, server: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.server = server
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(server.start(port=0), self.loop).result(10)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+RISK = """
+[risk]
+max_gross_notional = "100000"
+max_net_notional = "50000"
+max_open_orders = 10
+max_orders_per_sec = 10
+daily_loss_limit = "100"
+"""
+
+
+def test_testnet_checks_configured_brokers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer
+    from trader.sim.ibkr import DEFAULT_ACCOUNT, IbkrSimServer
+
+    alpaca, ib = BrokerSimThread(AlpacaSimServer(seed=2)), BrokerSimThread(IbkrSimServer(seed=2))
+    monkeypatch.setenv("ALPACA_KEY", DEMO_KEY)
+    monkeypatch.setenv("ALPACA_SECRET", DEMO_SECRET)
+    cfg = tmp_path / "brokers.toml"
+    cfg.write_text(
+        RISK
+        + f"""
+[venues.alpaca]
+api_key = "env:ALPACA_KEY"
+secret = "env:ALPACA_SECRET"
+environment = "sim"
+url = "{alpaca.server.url}"
+
+[venues.ibkr]
+environment = "paper"
+port = {ib.port}
+client_id = 7
+account_id = "{DEFAULT_ACCOUNT}"
+"""
+    )
+    try:
+        assert main(["testnet", f"--config={cfg}", "--order"]) == EXIT_OK
+    finally:
+        alpaca.close()
+        ib.close()
+    out = capsys.readouterr().out
+    assert "0 failed, 6 passed, 0 skipped" in out
+    assert sum(line.startswith(("alpaca ", "ibkr ")) for line in out.splitlines()) == 6

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.live import Live
 
 from trader.clock import Clock, LiveClock
-from trader.config import Config, RiskLimits
+from trader.config import Config, RiskLimits, VenueConfig
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, PreTrade, Summary
 from trader.engine.equity import EquityConfig, EquityGate, EquityRules
 from trader.engine.journal import Journal
@@ -268,7 +268,7 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
     simulator of `--exchange` (binance: each market, spot, futures and margin, unless `--market`)."""
     from trader.cli.testnet import Check, check_binance_like
     from trader.config import load_config
-    from trader.venues.registry import VENUES, build_connector, venue_symbol
+    from trader.venues.registry import VENUES
 
     clock = LiveClock()
     if args.sim and args.venue in ("ibkr", "alpaca", "polymarket"):
@@ -314,34 +314,48 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
     for name, vcfg in config.venues.items():
         if args.venue is not None and name != args.venue:
             continue
-        if name != "binance":
+        if name not in ("binance", "alpaca", "ibkr"):
             status = VENUES[name].status if name in VENUES else "unknown venue"
             out.append(Check(name, "connector", None, status))
             continue
-        conn = build_connector(vcfg, symbol=venue_symbol(vcfg, INSTRUMENT), clock=clock)
-        try:
-            out += await check_binance_like(conn, order=args.order, clock=clock)
-        finally:
-            await conn.close()
+        out += await _checks(vcfg, order=args.order, clock=clock)
     return out
+
+
+def _default_symbol(venue: str) -> str:
+    return "SPY" if venue in ("ibkr", "alpaca") else INSTRUMENT
+
+
+async def _checks(vcfg: VenueConfig, *, order: bool, clock: Clock) -> list[Check]:
+    """The preflight of one configured venue, on a connection of its own (closed after)."""
+    from trader.cli.testnet import check_binance_like, check_connector
+    from trader.venues.registry import build_connector, venue_symbol
+
+    symbol = venue_symbol(vcfg, _default_symbol(vcfg.name))
+    conn = build_connector(vcfg, symbol=symbol, clock=clock)
+    try:
+        if isinstance(conn, BinanceConnector):
+            return await check_binance_like(conn, order=order, clock=clock)
+        return await check_connector(conn, symbol, order=order, clock=clock)
+    finally:
+        await conn.close()
 
 
 async def live_session(venue: str, config: Config) -> Summary:
     """`trader live`: preflight (reachability, clock, auth, market data), then the engine until Ctrl-C.
     Raises `TraderError` when the preflight fails; nothing is sent then."""
-    from trader.cli.testnet import check_binance_like
     from trader.errors import ConfigError, TraderError
     from trader.venues.registry import build_connector, venue_symbol
 
     clock = LiveClock()
     vcfg = config.venues[venue]
-    symbol = venue_symbol(vcfg, INSTRUMENT)
+    symbol = venue_symbol(vcfg, _default_symbol(venue))
     try:
+        checks = await _checks(vcfg, order=False, clock=clock)
         conn = build_connector(vcfg, symbol=symbol, clock=clock)
     except ConfigError as e:
         raise TraderError(f"preflight failed: {e}; nothing was sent") from None
     try:
-        checks = await check_binance_like(conn, order=False, clock=clock)
         failed = [f"{c.name}: {c.detail}" for c in checks if c.ok is False]
         if failed:
             raise TraderError(f"preflight failed: {'; '.join(failed)}; nothing was sent")
@@ -349,9 +363,18 @@ async def live_session(venue: str, config: Config) -> Summary:
         home = Path("~/.trader").expanduser()
         home.mkdir(parents=True, exist_ok=True)
         journal = Journal(home / f"journal-{venue}.db")
-        info, mid = await conn.reference()
-        strategy, engine_config = sized_market_maker(info, mid, min_spread_bps=10.0, risk=config.risk)
-        engine = Engine(conn, strategy, journal=journal, clock=clock, config=engine_config)
+        pre_trade: PreTrade | None = None
+        if isinstance(conn, BinanceConnector):
+            info, mid = await conn.reference()
+            strategy, engine_config = sized_market_maker(info, mid, min_spread_bps=10.0, risk=config.risk)
+        else:  # a broker: an ETF market maker, behind the equity rules
+            tick = 100 if venue == "alpaca" else 1  # Alpaca prices count 1/100 cent
+            strategy, engine_config = equity_market_maker(symbol, tick=tick)
+            engine_config = dataclasses.replace(engine_config, risk=config.risk)
+            pre_trade = _equity_gate(False, None)
+        engine = Engine(
+            conn, strategy, journal=journal, clock=clock, config=engine_config, pre_trade=pre_trade
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, engine.stop)
