@@ -193,7 +193,9 @@ def test_python_binance_depth_cache(benchmark: Any) -> None:
         state["i"] = i + 1
         return _run_coroutine(dcm._process_depth_message(orjson.loads(MESSAGES[i])))
 
-    benchmark.extra_info["role"] = "baseline"
+    # python-binance keeps unsorted dicts of float sizes (no ordering, no exact units): less work than a
+    # sorted exact book, so the bar against it is lower than against the sorted Python book
+    benchmark.extra_info.update(role="baseline", min_ratio=2)
     assert benchmark(run) is dcm._depth_cache
     assert dcm._depth_cache.get_bids()
 

@@ -187,6 +187,7 @@ symbol = "ETHUSDT"
 """
     ).venues["binance"]
     conn = build_connector(cfg, symbol="ETHUSDT", clock=CLOCK)
+    assert isinstance(conn, BinanceConnector)
     assert conn.market is Market.FUTURES
     assert conn.endpoints == ENDPOINTS["testnet"]
     assert conn.capabilities.ws_order_entry

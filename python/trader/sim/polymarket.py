@@ -28,8 +28,29 @@ Poisson arrivals of limit orders (YES or NO, either side), cancels and small mar
 channel moves. Same seed, same steps: the same prints (`tape`). The venue's records (`/data/trades`,
 `/sim/state`) hold API keys' orders and trades only; `tape` holds every print.
 
+Gamma (market metadata; the real one is the host gamma-api.polymarket.com, here the path prefix
+`/gamma` on the same server): `GET /gamma/markets` (a JSON array; filters `condition_ids`,
+`clob_token_ids`, `slug`, `id`, each repeatable, and `closed`; `limit`, `offset`; throttled at 300 per
+10 s) and `GET /gamma/markets/{id}` by Gamma id, made from the same market state the CLOB serves (tick,
+min size, neg risk, token ids, rewards, closed after `resolve`). Every market has an end date (Gamma
+`endDate`, CLOB `end_date_iso`): by default the UTC midnight `LIFETIME_DAYS` days after the server
+clock's day at creation. Fields, confirmed in the official Python SDK (`polymarket-client`, repo
+Polymarket/py-sdk, `models/gamma/market.py`, `actions/gamma.py`) and the docs' market schema: `id`
+(string), `question`, `conditionId`, `slug`, `outcomes`/`outcomePrices`/`clobTokenIds` as
+JSON-encoded string arrays, `active`, `closed`, `archived`, `acceptingOrders`, `enableOrderBook`,
+`negRisk`, `negRiskMarketID`, `questionID`, `startDate`, `endDate`, `endDateIso`, `secondsDelay`,
+`orderPriceMinTickSize`, `orderMinSize`, `rewardsMinSize`, `rewardsMaxSpread`, `bestBid`, `bestAsk`,
+`spread`, `lastTradePrice` (JSON numbers), `clobRewards[]` (`id`, `conditionId`, `assetAddress`,
+`rewardsAmount`, `rewardsDailyRate`, `startDate`, `endDate`). Third-party only: `rewardsMaxSpread` in
+cents. [UNVERIFIED]: without `closed` both open and closed markets are listed (reports disagree on
+the venue's default); the default and largest `limit` (100, 500); error bodies (`{"error": ...}`, 404
+for an unknown id, 422 for a bad `limit`/`offset`/`closed`); `endDateIso` as the date part. Not served:
+`/events`, `/markets/slug/{slug}`, the keyset listing `/markets/keyset` the official SDK pages with,
+volumes and liquidity.
+
 Admin (tests, rehearsals): `fund`, `set_allowance`, `set_approval`, `resolve`, `set_tick_size`,
-`link_funder` as methods and under `POST /sim/...`.
+`set_end_date`, `set_gamma_override` (Gamma serves given fields instead of the market's: an indexer
+that disagrees with the CLOB), `link_funder` as methods and under `POST /sim/...`.
 
 Deviations from the venue (documented, deliberate):
 - every new address starts with `default_collateral` pUSD and all V2 approvals (unlimited);
@@ -61,6 +82,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -96,6 +118,10 @@ MAX_BATCH = 15
 AMPLE = 10_000_000 * UNIT  # a background participant's pUSD and shares of each token (topped up at half)
 TAPE = 10_000  # public prints kept in `PolymarketSimServer.tape`
 GTD_THRESHOLD_S = 60  # the venue's one-minute security threshold on GTD expirations
+GAMMA_ID_BASE = 600_001  # Gamma ids of the simulator's markets: this, then counting up
+GAMMA_LIMIT, GAMMA_MAX_LIMIT = 100, 500  # Gamma `/markets` page size: default and largest [UNVERIFIED]
+LIFETIME_DAYS = 30  # a market without an end date ends at the UTC midnight this many days on
+DAY_S = 86_400
 CLOB_AUTH_MESSAGE = "This message attests that I control the given wallet"
 
 _DOMAIN = [
@@ -232,6 +258,10 @@ class Market:
     rewards_min_size: int  # micro-shares
     engine: matching.MatchingEngine
     outcomes: tuple[str, str] = ("Yes", "No")
+    gamma_id: str = ""  # Gamma's own (numeric) market id
+    created_s: int = 0  # unix seconds: Gamma's startDate
+    end_s: int = 0  # unix seconds: Gamma's endDate, the CLOB's end_date_iso (0: none)
+    rewards_daily_rate: int = 0  # micro-pUSD per day paid to the market's makers
     closed: bool = False
     winner: str = ""
     last_trade: dict[str, tuple[int, str]] = field(default_factory=dict)  # token -> (price, side)
@@ -306,6 +336,7 @@ class Call:
     query: dict[str, str]
     body: bytes
     match: dict[str, str]
+    multi: dict[str, list[str]] = field(default_factory=dict)  # every value of a repeated parameter
     key: ApiKey | None = None
     address: str = ""
     nonce: int = 0
@@ -358,8 +389,12 @@ class PolymarketSimServer(VenueServer):
                 "DELETE /cancel-all": (250, 10_000),
                 "GET /balance-allowance": (200, 10_000),
                 "GET /book": (1500, 10_000),
+                "GET /gamma/markets": (300, 10_000),
             }
         )
+        # condition id -> Gamma fields served instead of the market's own (an indexer that lags or
+        # disagrees with the CLOB, for tests): `set_gamma_override`, `POST /sim/gamma-override`
+        self.gamma_overrides: dict[str, dict[str, Any]] = {}
         self._hits: dict[tuple[str, str], list[int]] = {}
         self._secret = hashlib.sha256(f"polymarket-sim/{seed}".encode()).digest()
         self.keys: dict[str, ApiKey] = {}
@@ -407,11 +442,16 @@ class PolymarketSimServer(VenueServer):
         slug: str = "",
         rewards_max_spread: Decimal = Decimal("0.035"),
         rewards_min_size: Decimal = Decimal(20),
+        rewards_daily_rate: Decimal = Decimal(100),
+        end_date: datetime | None = None,
         background: bool | None = None,
     ) -> Market:
         """A new binary market; with a background market (default: the server's `background`) when the
-        server has participants."""
+        server has participants. Without `end_date` it ends at the UTC midnight `LIFETIME_DAYS` days from
+        the server clock's day."""
         condition_id = "0x" + keccak(self._hash("condition", question)).hex()
+        now_s = self.clock.now_ns() // 1_000_000_000
+        end_s = (now_s // DAY_S + LIFETIME_DAYS + 1) * DAY_S if end_date is None else _unix_s(end_date)
         yes, no = (str(int.from_bytes(keccak(self._hash("token", condition_id, o)), "big")) for o in "YN")
         m = Market(
             condition_id=condition_id,
@@ -427,6 +467,10 @@ class PolymarketSimServer(VenueServer):
             engine=matching.MatchingEngine(
                 maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(0), unit_notional=Decimal(1)
             ),
+            gamma_id=str(GAMMA_ID_BASE + len(self.markets)),
+            created_s=now_s,
+            end_s=end_s,
+            rewards_daily_rate=to_units(rewards_daily_rate, UNIT),
         )
         self.markets[condition_id] = m
         self.tokens[yes] = self.tokens[no] = m
@@ -522,6 +566,20 @@ class PolymarketSimServer(VenueServer):
             for queue in self._market_queues({token}):
                 queue.put_nowait(orjson.dumps(event).decode())
 
+    def set_end_date(self, condition_id: str, end: datetime) -> None:
+        """Move a market's end date (Gamma `endDate`, CLOB `end_date_iso`); it does not resolve it."""
+        self.markets[condition_id].end_s = _unix_s(end)
+
+    def set_gamma_override(self, condition_id: str, fields: dict[str, Any]) -> None:
+        """Serve these Gamma fields for the market instead of its own (merged over the last override);
+        an empty dict clears it. The CLOB keeps the market's real state: the two disagree."""
+        if condition_id not in self.markets:
+            raise ValueError(f"unknown market {condition_id}")
+        if fields:
+            self.gamma_overrides[condition_id] = {**self.gamma_overrides.get(condition_id, {}), **fields}
+        else:
+            self.gamma_overrides.pop(condition_id, None)
+
     # ---- helpers -----------------------------------------------------------------------------------
 
     def now_ms(self) -> int:
@@ -581,7 +639,7 @@ class PolymarketSimServer(VenueServer):
             "question": m.question,
             "description": "A market of the loopback simulator.",
             "market_slug": m.slug,
-            "end_date_iso": None,
+            "end_date_iso": _iso(m.end_s) if m.end_s else None,
             "game_start_time": None,
             "seconds_delay": 0,
             "maker_base_fee": 0,
@@ -590,7 +648,14 @@ class PolymarketSimServer(VenueServer):
             "neg_risk_market_id": ("0x" + keccak(text="event/" + m.slug).hex()) if m.neg_risk else "",
             "is_50_50_outcome": False,
             "rewards": {
-                "rates": None,
+                "rates": [
+                    {
+                        "asset_address": COLLATERAL,
+                        "rewards_daily_rate": orjson.Fragment(fmt(m.rewards_daily_rate, UNIT).encode()),
+                    }
+                ]
+                if m.rewards_daily_rate
+                else None,
                 "min_size": orjson.Fragment(fmt(m.rewards_min_size, UNIT).encode()),
                 "max_spread": orjson.Fragment(fmt(m.rewards_max_spread * 100, SCALE).encode()),
             },
@@ -605,6 +670,67 @@ class PolymarketSimServer(VenueServer):
             ],
             "tags": ["simulator"],
         }
+
+    def _gamma_json(self, m: Market) -> dict[str, Any]:
+        """A market as Gamma shows it (camelCase; `outcomes`, `outcomePrices` and `clobTokenIds` are
+        JSON-encoded strings; prices, sizes and the reward settings JSON numbers), with any override."""
+
+        def num(units: int, scale: int) -> orjson.Fragment:
+            return orjson.Fragment(fmt(units, scale).encode())
+
+        bids, asks = self._levels(m, m.yes)
+        last = m.last_trade.get(m.yes)
+        created = _iso(m.created_s, millis=True)
+        out: dict[str, Any] = {
+            "id": m.gamma_id,
+            "question": m.question,
+            "conditionId": m.condition_id,
+            "slug": m.slug,
+            "resolutionSource": "",
+            "endDate": _iso(m.end_s) if m.end_s else None,
+            "startDate": created,
+            "description": "A market of the loopback simulator.",
+            "outcomes": json.dumps(list(m.outcomes)),
+            "outcomePrices": json.dumps([self._mark(m, t) for t in (m.yes, m.no)]),
+            "active": not m.closed,
+            "closed": m.closed,
+            "archived": False,
+            "restricted": False,
+            "questionID": "0x" + keccak(text=m.question).hex(),
+            "enableOrderBook": True,
+            "orderPriceMinTickSize": num(m.tick, SCALE),
+            "orderMinSize": num(m.min_size, UNIT),
+            "endDateIso": _iso(m.end_s)[:10] if m.end_s else None,
+            "startDateIso": created[:10],
+            "secondsDelay": 0,
+            "clobTokenIds": json.dumps([m.yes, m.no]),
+            "acceptingOrders": not m.closed,
+            "negRisk": m.neg_risk,
+            **({"negRiskMarketID": "0x" + keccak(text="event/" + m.slug).hex()} if m.neg_risk else {}),
+            "feesEnabled": False,
+            "rewardsMinSize": num(m.rewards_min_size, UNIT),
+            "rewardsMaxSpread": num(m.rewards_max_spread * 100, SCALE),  # cents
+            "clobRewards": [
+                {
+                    "id": str(int(m.gamma_id) * 10),
+                    "conditionId": m.condition_id,
+                    "assetAddress": COLLATERAL,
+                    "rewardsAmount": 0,
+                    "rewardsDailyRate": num(m.rewards_daily_rate, UNIT),
+                    "startDate": created[:10],
+                    "endDate": _iso(m.end_s)[:10] if m.end_s else None,
+                }
+            ]
+            if m.rewards_daily_rate
+            else [],
+            "bestBid": num(max(bids), SCALE) if bids else None,
+            "bestAsk": num(min(asks), SCALE) if asks else None,
+            "spread": num(min(asks) - max(bids), SCALE) if bids and asks else None,
+            "lastTradePrice": num(last[0], SCALE) if last else 0,
+            "createdAt": created,
+        }
+        out.update(self.gamma_overrides.get(m.condition_id, {}))
+        return out
 
     def _mark(self, m: Market, token: str) -> str:
         if m.closed:
@@ -704,7 +830,9 @@ class PolymarketSimServer(VenueServer):
 
     def _route(self, method: str, path: str, fn: Callable[[Call], Any], auth: str = "") -> web.RouteDef:
         async def handler(request: web.Request) -> web.StreamResponse:
-            call = Call(dict(request.query), await request.read(), dict(request.match_info))
+            q = request.query
+            multi = {k: q.getall(k) for k in q}
+            call = Call(dict(q), await request.read(), dict(request.match_info), multi)
             try:
                 if auth == "l1":
                     self._l1(request, call)
@@ -761,10 +889,14 @@ class PolymarketSimServer(VenueServer):
             r("POST", "/orders-scoring", self.orders_scoring, "l2"),
             r("POST", "/v1/heartbeats", self.heartbeat, "l2"),
             r("POST", "/heartbeats", self.heartbeat, "l2"),
+            r("GET", "/gamma/markets", self.gamma_markets),
+            r("GET", "/gamma/markets/{id}", self.gamma_market),
             r("POST", "/rpc", self.rpc),
             r("POST", "/sim/fund", self._admin_fund),
             r("POST", "/sim/resolve", self._admin_resolve),
             r("POST", "/sim/tick-size", self._admin_tick_size),
+            r("POST", "/sim/end-date", self._admin_end_date),
+            r("POST", "/sim/gamma-override", self._admin_gamma_override),
             web.get("/ws/market", self.market_ws),
             web.get("/ws/user", self.user_ws),
         ]
@@ -822,6 +954,41 @@ class PolymarketSimServer(VenueServer):
         if m is None:
             raise ApiError("market not found", 404)
         return {"condition_id": m.condition_id}
+
+    # ---- Gamma (market metadata; the real one is another host: here under /gamma) -----------------
+
+    def gamma_markets(self, call: Call) -> list[dict[str, Any]]:
+        """`GET /markets`: a JSON array, filtered by `condition_ids`, `clob_token_ids`, `slug`, `id`
+        (each repeatable, any of the values) and `closed`, in Gamma id order, then `offset` and `limit`."""
+        q, multi = call.query, call.multi
+        try:
+            limit = int(q.get("limit", GAMMA_LIMIT))
+            offset = int(q.get("offset", 0))
+        except ValueError:
+            raise ApiError("invalid limit or offset", 422) from None
+        if not 0 <= limit <= GAMMA_MAX_LIMIT or offset < 0:
+            raise ApiError("invalid limit or offset", 422)
+        closed = q.get("closed")
+        if closed not in (None, "true", "false"):
+            raise ApiError("invalid closed", 422)
+        wanted = {k: set(multi.get(k, [])) for k in ("condition_ids", "clob_token_ids", "slug", "id")}
+        items = [
+            self._gamma_json(m)
+            for m in sorted(self.markets.values(), key=lambda m: int(m.gamma_id))
+            if (not wanted["condition_ids"] or m.condition_id in wanted["condition_ids"])
+            and (not wanted["clob_token_ids"] or {m.yes, m.no} & wanted["clob_token_ids"])
+            and (not wanted["slug"] or m.slug in wanted["slug"])
+            and (not wanted["id"] or m.gamma_id in wanted["id"])
+            and (closed is None or m.closed == (closed == "true"))
+        ]
+        return items[offset : offset + limit]
+
+    def gamma_market(self, call: Call) -> dict[str, Any]:
+        """`GET /markets/{id}` by Gamma id."""
+        m = next((m for m in self.markets.values() if m.gamma_id == call.match["id"]), None)
+        if m is None:
+            raise ApiError("id not found", 404)
+        return self._gamma_json(m)
 
     def get_book(self, call: Call) -> dict[str, Any]:
         m, token = self._market_for(call)
@@ -1449,6 +1616,25 @@ class PolymarketSimServer(VenueServer):
             raise ApiError(str(e)) from None
         return {"ok": True}
 
+    def _admin_end_date(self, call: Call) -> dict[str, Any]:
+        b = self._admin(call)
+        try:
+            self.set_end_date(str(b["condition_id"]), datetime.fromisoformat(str(b["end_date"])))
+        except (KeyError, ValueError) as e:
+            raise ApiError(str(e)) from None
+        return {"ok": True}
+
+    def _admin_gamma_override(self, call: Call) -> dict[str, Any]:
+        b = self._admin(call)
+        fields = b.get("fields")
+        if not isinstance(fields, dict):
+            raise ApiError("fields: a JSON object is expected")
+        try:
+            self.set_gamma_override(str(b.get("condition_id", "")), fields)
+        except ValueError as e:
+            raise ApiError(str(e)) from None
+        return {"ok": True}
+
     async def _set_faults(self, request: web.Request) -> web.Response:
         resp = await super()._set_faults(request)
         if resp.status == 200 and "paths" not in await request.json():
@@ -1833,6 +2019,17 @@ class PolymarketSimServer(VenueServer):
 def _digest(message: SignableMessage) -> bytes:
     """The EIP-712 hash that is signed (and is the venue's order id)."""
     return keccak(b"\x19" + message.version + message.header + message.body)
+
+
+def _unix_s(t: datetime) -> int:
+    """Unix seconds of an aware datetime (a naive one is taken as UTC)."""
+    return int((t if t.tzinfo is not None else t.replace(tzinfo=UTC)).timestamp())
+
+
+def _iso(unix_s: int, *, millis: bool = False) -> str:
+    """`2026-12-31T00:00:00Z` (Gamma's `endDate`), or with milliseconds (`startDate`, `createdAt`)."""
+    t = datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return t + (".000Z" if millis else "Z")
 
 
 def _arrivals(rng: random.Random, lam: float) -> int:

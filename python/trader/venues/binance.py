@@ -380,6 +380,8 @@ class BinanceConnector:
         dead_man_refresh_s: float = 10.0,
         time_resync_s: float = 300.0,
         market_streams: bool = True,
+        market_data: bool = True,
+        private_stream: bool = True,
     ) -> None:
         if order_entry not in ("rest", "ws"):
             raise ValueError(f"order_entry must be rest or ws, not {order_entry!r}")
@@ -414,7 +416,9 @@ class BinanceConnector:
         self._dead_man_ms = dead_man_ms
         self._dead_man_refresh_s = dead_man_refresh_s
         self._time_resync_s = time_resync_s
-        self._market_streams = market_streams
+        self._market_streams = market_streams and market_data
+        self._market_data = market_data  # False: no book and no market streams
+        self._private_stream = private_stream  # False: order entry only (events consumed elsewhere)
         futures = self.market is Market.FUTURES
         self._rest_url = (endpoints.futures_rest if futures else endpoints.rest).rstrip("/")
         self._limiter = RateLimiter()
@@ -594,17 +598,22 @@ class BinanceConnector:
         if self.market is Market.FUTURES:
             await self._configure_futures()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._market_data()), loop.create_task(self._housekeeping())]
+        self._tasks = [loop.create_task(self._housekeeping())]
+        if self._market_data:
+            self._tasks.append(loop.create_task(self._market_data_stream()))
         if self._market_streams:
             self._tasks.append(loop.create_task(self._ticks()))
         if self.market is Market.FUTURES:
-            self._tasks.append(loop.create_task(self._futures_private()))
+            if self._private_stream:
+                self._tasks.append(loop.create_task(self._futures_private()))
             if self._order_entry == "ws":
                 self._ws_api = _WsApi(self, self.endpoints.futures_ws_api)
-        else:
+        elif self._private_stream:
             self._ws_api = _WsApi(
                 self, self.endpoints.ws_api, on_connect=self._subscribe, on_event=self._event
             )
+        elif self._order_entry == "ws":
+            self._ws_api = _WsApi(self, self.endpoints.ws_api)
         if self._ws_api is not None:
             self._clients.append(self._ws_api.ws)
             self._tasks.append(loop.create_task(self._ws_api.run()))
@@ -1000,7 +1009,7 @@ class BinanceConnector:
             return f"{self.endpoints.futures_stream.rstrip('/')}/{route}/ws/{streams}"
         return f"{self.endpoints.stream.rstrip('/')}/ws/{streams}"
 
-    async def _market_data(self) -> None:
+    async def _market_data_stream(self) -> None:
         url = self._stream_url(f"{self.symbol.lower()}@depth@100ms", "public")
         ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=self._stale_after_s)
         self._clients.append(ws)

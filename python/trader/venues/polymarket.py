@@ -42,7 +42,26 @@ Protocol facts are in ../shared/venues/polymarket.md (§0 and §11: production r
   a mint and is reported as the YES buy it was). After every reconnect, open orders and trades are
   reconciled by REST.
 - Rate limits: polymarket.md §10 per route, at `budget` (80 %) of the published values, sliding windows;
-  every request is also charged to the CLOB-wide quota. 429 honours Retry-After (`_http`).
+  every request is also charged to the CLOB-wide quota (Gamma's to Gamma's). 429 honours Retry-After.
+- Metadata (`metadata()`, `MarketMetadata`): Gamma (`Endpoints.gamma`, another host than the CLOB)
+  `GET /markets?condition_ids=<id>`, asked again with `closed=true` when the first answer is empty (the
+  default of `closed` is contested). Numbers are read as Decimal (never through a binary float). The
+  result is cross-checked against the CLOB market this connector trades: the token ids in order (YES
+  first), the tick and neg risk must agree, else `MetadataMismatchError` (`fields` names the ones that
+  differ); a differing min order size is only logged. `connect()` does this once when `check_metadata`
+  (default): a mismatch refuses the connection, an unreachable or unusable Gamma is logged and the
+  connection goes on (`market_metadata` stays None until `metadata()` succeeds).
+  Gamma fields, confirmed [SDK: the official Python SDK `polymarket-client`, repo Polymarket/py-sdk,
+  `models/gamma/market.py` and `actions/gamma.py`; DOC: docs.polymarket.com API reference, the market
+  schema in list-events and the `/markets` OpenAPI]: `id` (string), `question`, `slug`, `conditionId`,
+  `outcomes`, `outcomePrices` and `clobTokenIds` as JSON-encoded string arrays (a binary market has two,
+  paired by position), `active`, `closed`, `acceptingOrders`, `negRisk`, `endDate` (ISO 8601),
+  `orderPriceMinTickSize` and `orderMinSize` (JSON numbers), `rewardsMinSize` (shares) and
+  `rewardsMaxSpread`, `clobRewards[]` with `rewardsDailyRate`; list filters `condition_ids`,
+  `clob_token_ids`, `slug`, `id` (repeatable), `closed`, `limit`, `offset`. From third parties only:
+  `rewardsMaxSpread` is in cents (polymarket.md §1), the `/markets` limit of 300 per 10 s (§10).
+  [UNVERIFIED]: the default of `closed`, whether several `clobRewards` entries add up (summed here), and
+  Gamma's error bodies (any non-2xx is a plain `VenueError`).
 """
 
 from __future__ import annotations
@@ -50,12 +69,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
 import logging
 import os
 import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
@@ -141,6 +162,8 @@ RATE_LIMITS: dict[str, list[tuple[int, float]]] = {
     "GET /book": [(1500, _10S)],
     "GET /data/orders": [(500, _10S)],
     "GET /data/trades": [(500, _10S)],
+    "gamma": [(4000, _10S)],  # Gamma-wide (its own host and quota)
+    "gamma GET /markets": [(300, _10S)],
 }
 
 _STATES = {
@@ -162,6 +185,20 @@ class ProtocolVersionError(VenueError):
     """The CLOB does not speak the protocol version this connector signs for (V2)."""
 
 
+class MarketMetadataError(VenueError):
+    """Gamma has no usable metadata for the market: not listed, not binary, or malformed."""
+
+
+class MetadataMismatchError(MarketMetadataError):
+    """Gamma and the CLOB disagree on the market being traded (token ids, tick or neg risk): which of
+    them is stale is unknown, so nothing built on the metadata should be trusted. `fields` names what
+    differs (`tokens`, `tick_size`, `neg_risk`)."""
+
+    def __init__(self, message: str, *, venue: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message, venue=venue, code="metadata_mismatch")
+        self.fields = fields
+
+
 class HeartbeatFailedError(VenueUnavailableError):
     """The dead-man switch could not be armed or refreshed: no new order is sent until a heartbeat
     succeeds again (cancels and queries still are)."""
@@ -172,20 +209,127 @@ class Endpoints:
     rest: str
     ws: str  # root of /ws/market and /ws/user
     rpc: str | None = field(default=None, repr=False)  # Polygon JSON-RPC (its URL may hold a key)
+    gamma: str | None = None  # Gamma, the market-metadata API (None: `metadata()` is unavailable)
 
     @classmethod
     def loopback(cls, url: str) -> Endpoints:
-        """Every endpoint of a simulator at `url` (http://127.0.0.1:PORT), its JSON-RPC included."""
+        """Every endpoint of a simulator at `url` (http://127.0.0.1:PORT), its JSON-RPC and its Gamma
+        (served under `/gamma`) included."""
         base = url.rstrip("/")
         ws = "ws" + base[len("http") :] if base.startswith("http") else base
-        return cls(base, ws, f"{base}/rpc")
+        return cls(base, ws, f"{base}/rpc", f"{base}/gamma")
 
 
 ENDPOINTS = {
     "live": Endpoints(
-        "https://clob.polymarket.com", "wss://ws-subscriptions-clob.polymarket.com", "https://polygon-rpc.com"
+        "https://clob.polymarket.com",
+        "wss://ws-subscriptions-clob.polymarket.com",
+        "https://polygon-rpc.com",
+        "https://gamma-api.polymarket.com",
     ),
 }
+
+
+@dataclass(frozen=True)
+class MarketMetadata:
+    """One binary market as Gamma describes it (see the module docstring for the fields' sources)."""
+
+    condition_id: str
+    gamma_id: str  # Gamma's own market id
+    question: str
+    slug: str
+    outcomes: tuple[str, str]  # (YES's name, NO's name), as Gamma pairs them with the token ids
+    yes_token: str
+    no_token: str
+    tick_size: Decimal  # orderPriceMinTickSize
+    min_order_size: Decimal  # shares (orderMinSize)
+    neg_risk: bool
+    end_ns: int | None  # endDate, ns since the Unix epoch (None: Gamma gives none)
+    rewards_min_size: Decimal  # shares an order needs to score for liquidity rewards (0: no program)
+    rewards_max_spread: Decimal  # cents from the midpoint within which orders score (0: no program)
+    rewards_daily_rate: Decimal  # pUSD per day shared by the market's makers (sum of clobRewards)
+    active: bool
+    closed: bool
+    accepting_orders: bool
+
+    def until_end_ns(self, now_ns: int) -> int | None:
+        """Nanoseconds left before the end date (negative once past it), or None without one."""
+        return None if self.end_ns is None else self.end_ns - now_ns
+
+
+def _json_list(value: Any) -> list[str]:
+    """Gamma's JSON-encoded string arrays (`outcomes`, `clobTokenIds`); a real array is accepted too."""
+    items = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError(f"not an array: {str(value)[:40]!r}")
+    return [str(i) for i in items]
+
+
+def _gamma_dec(value: Any, default: Decimal | None = None) -> Decimal:
+    """A Gamma number (JSON number or numeric string) as an exact Decimal; missing/null -> `default`."""
+    if value is None or value == "":
+        if default is None:
+            raise ValueError("missing number")
+        return default
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    return _dec(value)
+
+
+def _iso_ns(text: str) -> int:
+    """An ISO 8601 time (`2026-12-31T00:00:00Z`, with fractions, `+00`, or a space) as ns since the epoch;
+    a time without an offset is UTC."""
+    t = text.strip().replace(" ", "T", 1).replace("Z", "+00:00")
+    if t.endswith("+00"):
+        t += ":00"
+    dt = datetime.fromisoformat(t)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def parse_gamma_market(raw: Mapping[str, Any], venue: str = "polymarket") -> MarketMetadata:
+    """One Gamma `/markets` item (decoded with Decimal for JSON floats) as `MarketMetadata`."""
+    try:
+        outcomes, tokens = _json_list(raw.get("outcomes")), _json_list(raw.get("clobTokenIds"))
+        if len(outcomes) != 2 or len(tokens) != 2:
+            raise MarketMetadataError(
+                f"Gamma market {raw.get('conditionId')} is not binary ({len(outcomes)} outcomes, "
+                f"{len(tokens)} token ids)",
+                venue=venue,
+            )
+        rewards = raw.get("clobRewards") or []
+        if not isinstance(rewards, list):
+            raise ValueError("clobRewards is not an array")
+        closed = bool(raw.get("closed", False))
+        end = raw.get("endDate")
+        return MarketMetadata(
+            condition_id=str(raw["conditionId"]),
+            gamma_id=str(raw.get("id", "")),
+            question=str(raw.get("question") or ""),
+            slug=str(raw.get("slug") or ""),
+            outcomes=(outcomes[0], outcomes[1]),
+            yes_token=tokens[0],
+            no_token=tokens[1],
+            tick_size=_gamma_dec(raw.get("orderPriceMinTickSize")),
+            min_order_size=_gamma_dec(raw.get("orderMinSize"), Decimal(0)),
+            neg_risk=bool(raw.get("negRisk", False)),
+            end_ns=_iso_ns(str(end)) if end else None,
+            rewards_min_size=_gamma_dec(raw.get("rewardsMinSize"), Decimal(0)),
+            rewards_max_spread=_gamma_dec(raw.get("rewardsMaxSpread"), Decimal(0)),
+            rewards_daily_rate=sum(
+                (_gamma_dec(r.get("rewardsDailyRate"), Decimal(0)) for r in rewards if isinstance(r, dict)),
+                Decimal(0),
+            ),
+            active=bool(raw.get("active", False)),
+            closed=closed,
+            accepting_orders=bool(raw.get("acceptingOrders", not closed)),
+        )
+    except (KeyError, TypeError, ValueError) as e:  # json.JSONDecodeError is a ValueError
+        raise MarketMetadataError(
+            f"malformed Gamma market {raw.get('conditionId')}: {type(e).__name__}: {str(e)[:80]}", venue=venue
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -341,6 +485,7 @@ class PolymarketConnector:
         ping_interval_s: float = 10.0,
         stale_after_s: float = 30.0,
         ready_timeout_s: float = 5.0,
+        check_metadata: bool = True,
     ) -> None:
         if not 0 < budget <= 1:
             raise ValueError("budget must be in (0, 1]")
@@ -384,6 +529,20 @@ class PolymarketConnector:
         self._rpc: HttpClient | None = (
             HttpClient(venue, endpoints.rpc, clock=clock, timeout_s=timeout_s) if endpoints.rpc else None
         )
+        self._gamma: HttpClient | None = (
+            HttpClient(
+                venue,
+                endpoints.gamma,
+                clock=clock,
+                timeout_s=timeout_s,
+                limiter=self._limiter,
+                quota=self._quotas.get("gamma"),
+            )
+            if endpoints.gamma
+            else None
+        )
+        self._check_metadata = check_metadata
+        self._metadata: MarketMetadata | None = None
         self._offset_s = 0
         self._api_key = ""  # the key id (it is also the `owner` of every order); no secret is kept
         # market
@@ -499,6 +658,13 @@ class PolymarketConnector:
             self._offset_s = int(await self._public("/time")) - self.clock.now_ns() // 1_000_000_000
         await self._api_creds()
         await self._load_market()
+        if self._check_metadata and self._gamma is not None:
+            try:
+                await self.metadata()
+            except MetadataMismatchError:
+                raise
+            except VenueError as e:
+                log.warning("%s: no Gamma metadata at connect (%s); metadata() may be retried", self.venue, e)
         ws_logger = logging.getLogger("websockets.client")
         if _REDACT not in ws_logger.filters:
             ws_logger.addFilter(_REDACT)
@@ -571,9 +737,74 @@ class PolymarketConnector:
         await self._http.close()
         if self._rpc is not None:
             await self._rpc.close()
+        if self._gamma is not None:
+            await self._gamma.close()
         if self._order_log is not None:
             self._order_log.close()
             self._order_log = None
+
+    # ---- metadata (Gamma) ------------------------------------------------------------------------
+
+    @property
+    def market_metadata(self) -> MarketMetadata | None:
+        """The last metadata `metadata()` fetched and cross-checked (None before the first success)."""
+        return self._metadata
+
+    async def _gamma_markets(self, query: list[tuple[str, str]]) -> list[Any]:
+        if self._gamma is None:
+            raise ConfigError("no Gamma endpoint configured (Endpoints.gamma)")
+        self._acquire("gamma GET /markets")
+        resp = await self._gamma.request("GET", "/markets", query=urlencode(query), mutating=False)
+        try:
+            rows = json.loads(resp.body, parse_float=Decimal)  # exact decimals, never a binary float
+        except ValueError:
+            raise MarketMetadataError("Gamma /markets: not JSON", venue=self.venue) from None
+        if not isinstance(rows, list):
+            raise MarketMetadataError("Gamma /markets: not a JSON array", venue=self.venue)
+        return rows
+
+    async def metadata(self) -> MarketMetadata:
+        """This market's metadata from Gamma, cross-checked against the CLOB market being traded (token
+        ids in order, tick, neg risk: `MetadataMismatchError`). Needs `connect()` first."""
+        self.trading_spec()  # the CLOB side of the check
+        cid = self.condition_id
+        rows = await self._gamma_markets([("condition_ids", cid)])
+        if not rows:  # a closed market may be left out unless asked for
+            rows = await self._gamma_markets([("condition_ids", cid), ("closed", "true")])
+        mine = [
+            r for r in rows if isinstance(r, dict) and str(r.get("conditionId", "")).lower() == cid.lower()
+        ]
+        if not mine:
+            raise MarketMetadataError(f"Gamma lists no market {cid} ({len(rows)} others)", venue=self.venue)
+        md = parse_gamma_market(mine[0], self.venue)
+        self._cross_check(md)
+        self._metadata = md
+        return md
+
+    def _cross_check(self, md: MarketMetadata) -> None:
+        def short(token: str) -> str:
+            return token if len(token) <= 16 else f"{token[:8]}..{token[-6:]}"
+
+        clob = (self._tokens[self.symbols[0]], self._tokens[self.symbols[1]])
+        diffs: list[tuple[str, str]] = []
+        if (md.yes_token, md.no_token) != clob:
+            gamma_ids = ", ".join(short(t) for t in (md.yes_token, md.no_token))
+            diffs.append(("tokens", f"token ids Gamma [{gamma_ids}] != CLOB [{', '.join(map(short, clob))}]"))
+        if md.tick_size != _dec(self._tick):
+            diffs.append(("tick_size", f"tick Gamma {_norm(md.tick_size)} != CLOB {self._tick}"))
+        if md.neg_risk != self._neg_risk:
+            diffs.append(("neg_risk", f"neg risk Gamma {md.neg_risk} != CLOB {self._neg_risk}"))
+        if diffs:
+            raise MetadataMismatchError(
+                f"market {self.condition_id}: " + "; ".join(d for _, d in diffs),
+                venue=self.venue,
+                fields=tuple(f for f, _ in diffs),
+            )
+        if md.min_order_size != _dec(self._min_size):
+            log.warning(
+                "%s: min order size Gamma %s != CLOB %s (the CLOB's applies)",
+                self.venue, _norm(md.min_order_size), self._min_size,
+            )  # fmt: skip
 
     # ---- instruments -----------------------------------------------------------------------------
 
