@@ -54,10 +54,15 @@ class MarketMaker:
     _last_ts: int | None = None
     _quotes: dict[Side, _Quote] = field(default_factory=lambda: {Side.BUY: _Quote(), Side.SELL: _Quote()})
     _arrival_spread: float = field(init=False, default=0.0)
+    _min_spread: float = field(init=False, default=0.0)
+    _spread_frac: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         p = self.params
-        self._arrival_spread = (2 / p.gamma) * math.log(1 + p.gamma / p.kappa)  # constant per parameters
+        # constants per parameters, computed once (quotes() runs on every book update)
+        self._arrival_spread = (2 / p.gamma) * math.log(1 + p.gamma / p.kappa)
+        self._min_spread = 2.0 * p.tick
+        self._spread_frac = p.min_spread_bps / 10_000
 
     # ---- model ---------------------------------------------------------------------------------
 
@@ -75,7 +80,9 @@ class MarketMaker:
         lots = self.inventory / p.order_qty
         r = mid - lots * p.gamma * sigma2 * p.tau_s
         spread = p.gamma * sigma2 * p.tau_s + self._arrival_spread
-        spread = max(spread, 2 * p.tick, mid * p.min_spread_bps / 10_000)
+        spread = max(spread, self._min_spread)
+        if self._spread_frac:
+            spread = max(spread, mid * self._spread_frac)
         bid = math.floor((r - spread / 2) / p.tick) * p.tick
         ask = math.ceil((r + spread / 2) / p.tick) * p.tick
         return (
