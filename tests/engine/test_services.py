@@ -77,3 +77,46 @@ def test_signal_http_polls_and_filters_the_market() -> None:
     assert got[0] == (Decimal("0.4"), 5)
     assert (Decimal("0.9"), 6) not in got  # another market's signal
     assert got[1] == (Decimal("0.5"), 7)
+
+
+def test_reward_scoring_asks_the_venue_about_live_orders_and_tells_the_strategy() -> None:
+    from trader.engine.services import reward_scoring
+
+    class Order:
+        def __init__(self, cid: str, venue_id: str) -> None:
+            self.client_id, self.venue_order_id = cid, venue_id
+
+    class Venue:
+        def __init__(self) -> None:
+            self.asked: list[list[str]] = []
+
+        async def orders_scoring(self, client_ids: list[str]) -> dict[str, bool]:
+            self.asked.append(client_ids)
+            return {cid: cid.endswith("1") for cid in client_ids}
+
+    class Engine(FakeEngine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.connector = Venue()
+            self.answers: list[dict[str, bool]] = []
+            orders = [Order("r-1", "0xa"), Order("r-2", "0xb"), Order("r-3", "")]  # r-3 not acked yet
+            self.ledger = type("Ledger", (), {"live": lambda _: orders})()
+
+        def deliver(self, call: Any) -> None:
+            class Strategy:
+                def on_scoring(_, answers: dict[str, bool]) -> list[Any]:  # noqa: N805
+                    self.answers.append(answers)
+                    return []
+
+            call(Strategy())
+
+    async def go() -> Engine:
+        engine = Engine()
+        task = asyncio.get_running_loop().create_task(reward_scoring(poll_s=0.02)(engine))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        return engine
+
+    engine = asyncio.run(go())
+    assert engine.connector.asked[0] == ["r-1", "r-2"]
+    assert engine.answers[0] == {"r-1": True, "r-2": False}

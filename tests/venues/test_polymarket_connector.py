@@ -1057,3 +1057,21 @@ def test_tick_size_change_and_resolution() -> None:
         assert (report.state, report.reason) == (OrderState.CANCELED, "market resolved")
 
     run(t)
+
+
+def test_orders_scoring_says_which_resting_orders_earn_rewards() -> None:
+    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
+        m = coin(server)
+        alice = await connected(server, stack, "alice")
+        bob = await connected(server, stack, "bob")
+        yes, _ = alice.symbols
+        server.fund(bob.address, tokens={m.yes: 100})
+        # a two-sided book 0.42 / 0.44: midpoint 0.43, the reward band is 3.5 cents each way
+        await alice.submit(approve(alice, yes, Side.BUY, "0.42", "30", post_only=True), "near", yes)
+        await alice.submit(approve(alice, yes, Side.BUY, "0.20", "30", post_only=True), "far", yes)
+        await alice.submit(approve(alice, yes, Side.BUY, "0.41", "5", post_only=True), "small", yes)
+        await bob.submit(approve(bob, yes, Side.SELL, "0.44", "30", post_only=True), "ask", yes)
+        answers = await alice.orders_scoring(["near", "far", "small", "never-sent"])
+        assert answers == {"near": True, "far": False, "small": False}  # below the 20-share minimum
+
+    run(t)

@@ -181,6 +181,7 @@ async def _polymarket_paper(args: argparse.Namespace, clock: Clock, risk: RiskLi
     config = dataclasses.replace(config, risk=risk)
     yes, no, one, micro = f"{market.condition_id}:YES", f"{market.condition_id}:NO", int(1 / tick), 1_000_000
     if args.strategy == "rewards":
+        from trader.engine.services import reward_scoring
         from trader.strategies.rewards import RewardCapture, RewardCaptureParams, RewardParams
 
         rewards = RewardParams(
@@ -193,7 +194,7 @@ async def _polymarket_paper(args: argparse.Namespace, clock: Clock, risk: RiskLi
             yes, no, one, rewards, max_size=50 * micro, max_notional=Decimal(40), max_position=200 * micro
         )
         limits = dataclasses.replace(config, max_order_qty="60", max_order_notional="60", max_position="260")
-        return PaperRig(conn, server, RewardCapture(params), limits)
+        return PaperRig(conn, server, RewardCapture(params), limits, services=(reward_scoring(poll_s=1.0),))
     if args.strategy == "event":
         from trader.engine.services import signal_file, signal_http
         from trader.strategies.event_driven import EventDriven, EventDrivenParams

@@ -4,6 +4,8 @@ reads its source and hands the strategy what it learned through `Engine.deliver`
 - `signal_file(path)`: an external probability signal as JSON lines ({"ts", "market", "prob"}), the file
   followed as it grows (the user's model appends to it); `EventDriven.on_signal`.
 - `signal_http(url)`: the same signal from an HTTP endpoint the user runs, polled.
+- `reward_scoring()`: asks the venue which of our resting orders earn liquidity rewards
+  (Polymarket's order-scoring endpoint) and tells the strategy (`RewardCapture.on_scoring`).
 
 A malformed line or answer is logged and skipped (the strategy ignores stale signals by itself); the
 feed never stops the engine.
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from trader.errors import ParseError
+from trader.errors import ParseError, TraderError
 from trader.strategies.base import Intent
 from trader.strategies.event_driven import Signal, parse_signal
 
@@ -91,5 +93,33 @@ def signal_http(
                 except ParseError as e:
                     log.warning("signal feed %s: answer skipped (%s)", url, e)
                 await asyncio.sleep(poll_s)
+
+    return run
+
+
+class _ScoringVenue(Protocol):
+    async def orders_scoring(self, client_ids: list[str]) -> dict[str, bool]: ...
+
+
+def _on_scoring(answers: dict[str, bool]) -> Callable[[Any], list[Intent]]:
+    return lambda strategy: strategy.on_scoring(answers)
+
+
+def reward_scoring(*, poll_s: float = 5.0) -> Service:
+    """Every `poll_s`: the venue's scoring answers for our live orders, to the strategy."""
+
+    async def run(engine: Any) -> None:
+        venue: _ScoringVenue = engine.connector
+        while True:
+            await asyncio.sleep(poll_s)
+            live = [o.client_id for o in engine.ledger.live() if o.venue_order_id]
+            if not live:
+                continue
+            try:
+                answers = await venue.orders_scoring(live)
+            except TraderError as e:
+                log.warning("order scoring: %s", e)
+                continue
+            engine.deliver(_on_scoring(answers))
 
     return run

@@ -1088,6 +1088,17 @@ class PolymarketConnector:
                 o.state, o.live = OrderState.CANCELED, False
         return canceled
 
+    async def orders_scoring(self, client_ids: Sequence[str]) -> dict[str, bool]:
+        """`POST /orders-scoring`: whether each resting order earns liquidity rewards now (client ids
+        the connector does not know are left out)."""
+        ids = {oid: cid for cid in client_ids if (oid := self._by_client.get(cid)) is not None}
+        if not ids:
+            return {}
+        result = await self._private("POST", "/orders-scoring", body=orjson.dumps(list(ids)), mutating=False)
+        if not isinstance(result, dict):
+            raise VenueError("orders-scoring: unexpected answer", venue=self.venue)
+        return {cid: bool(result.get(oid, False)) for oid, cid in ids.items() if oid in result}
+
     async def cancel_many(self, client_ids: Sequence[str]) -> dict[str, str]:
         """`DELETE /orders`: per client id that was not canceled, the venue's reason."""
         ids = {cid: oid for cid in client_ids if (oid := self._by_client.get(cid)) is not None}
