@@ -177,7 +177,7 @@ async def _polymarket_paper(args: argparse.Namespace, clock: Clock, risk: RiskLi
         endpoints=PolymarketEndpoints.loopback(server.url),
     )
     tick = Decimal(market.tick) / SCALE
-    mm, config = binary_market_maker(market.condition_id, tick=str(tick))
+    mm, config = binary_market_maker(market.condition_id, end_ns=market.end_s * 1_000_000_000, tick=str(tick))
     config = dataclasses.replace(config, risk=risk)
     yes, no, one, micro = f"{market.condition_id}:YES", f"{market.condition_id}:NO", int(1 / tick), 1_000_000
     if args.strategy == "rewards":

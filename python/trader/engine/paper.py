@@ -136,7 +136,13 @@ def equity_pairs(leg_a: str, leg_b: str, *, shares: int = 2) -> tuple[PairsStatA
 
 
 def binary_market_maker(
-    condition_id: str, *, tick: str = "0.01", shares: int = 10, max_shares: int = 50
+    condition_id: str,
+    *,
+    end_ns: int,
+    tick: str = "0.01",
+    shares: int = 10,
+    max_shares: int = 50,
+    stop_before_s: float = 3600.0,
 ) -> tuple[BinaryMarketMaker, EngineConfig]:
     """The binary-outcome market maker on a Polymarket market's YES and NO tokens (the connector's
     instruments `<condition>:YES` / `<condition>:NO`, prices in ticks, sizes in millionths of a share)."""
@@ -150,7 +156,8 @@ def binary_market_maker(
         order_qty=shares * micro,
         max_inventory=max_shares * micro,
         half_spread=max(1, one // 100),
-        end_ns=2**62,  # the simulator's markets do not end; a real market's end time goes here
+        end_ns=end_ns,  # the market's end (Gamma's endDate): quoting stops `stop_before_s` before it
+        stop_before_s=stop_before_s,
         skew=max(1, one // 50),
     )
     config = EngineConfig(
