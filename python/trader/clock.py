@@ -50,3 +50,22 @@ class SimClock:
         if now_ns < self._now:
             raise ValueError("a SimClock does not go backwards")
         self._now = now_ns
+
+
+class ShiftedClock:
+    """Wall time that starts at `start_ns` and moves at the base clock's pace; `set()` jumps. A venue's
+    own time (its market session) when it differs from ours, or a simulator put inside market hours."""
+
+    def __init__(self, start_ns: int, base: Clock | None = None) -> None:
+        self._base: Clock = base or LiveClock()
+        self._start = start_ns
+        self._t0 = self._base.monotonic_ns()
+
+    def now_ns(self) -> int:
+        return self._start + self._base.monotonic_ns() - self._t0
+
+    def monotonic_ns(self) -> int:
+        return self._base.monotonic_ns()
+
+    def set(self, now_ns: int) -> None:
+        self._start, self._t0 = now_ns, self._base.monotonic_ns()

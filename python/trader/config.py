@@ -48,6 +48,8 @@ VENUE_OPTIONS: dict[str, type] = {
     "client_id": int,  # ibkr: the API client id
     "account_id": str,  # ibkr: the account (paper accounts start with D)
     "feed": str,  # alpaca market data: iex | sip
+    "allow_short": bool,  # brokers: short sales (denied by the equity rules unless true)
+    "extended_hours": bool,  # brokers: trade the pre/post sessions (DAY limit orders only)
 }
 
 

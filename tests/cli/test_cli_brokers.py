@@ -143,3 +143,45 @@ account_id = "{DEFAULT_ACCOUNT}"
     out = capsys.readouterr().out
     assert "0 failed, 6 passed, 0 skipped" in out
     assert sum(line.startswith(("alpaca ", "ibkr ")) for line in out.splitlines()) == 6
+
+
+@pytest.mark.parametrize(("when", "trades"), [("monday", True), ("saturday", False)])
+def test_paper_alpaca_from_config_follows_the_venue_session(
+    when: str,
+    trades: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`trader paper --exchange=alpaca --config`: the paper account of the config (here a simulator on
+    its own clock). The equity rules read the session from the venue's clock: open on a Monday
+    morning, closed on a Saturday, whatever the hour on this machine."""
+    from trader.clock import ShiftedClock
+    from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, eastern_ns
+
+    start = eastern_ns(2026, 11, 30, 11, 0) if when == "monday" else eastern_ns(2026, 11, 28, 11, 0)
+    alpaca = BrokerSimThread(AlpacaSimServer(seed=2, clock=ShiftedClock(start)))
+    monkeypatch.setenv("ALPACA_KEY", DEMO_KEY)
+    monkeypatch.setenv("ALPACA_SECRET", DEMO_SECRET)
+    cfg = tmp_path / "alpaca.toml"
+    cfg.write_text(
+        f"""
+[venues.alpaca]
+api_key = "env:ALPACA_KEY"
+secret = "env:ALPACA_SECRET"
+environment = "sim"
+url = "{alpaca.server.url}"
+"""
+    )
+    try:
+        code = main(["paper", "--exchange=alpaca", f"--config={cfg}", "--duration=3", "--json"])
+    finally:
+        alpaca.close()
+    assert code == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    if trades:
+        assert data["orders"] > 0
+        assert "MARKET_CLOSED" not in data["denials"]
+    else:
+        assert data["orders"] == 0
+        assert data["denials"]["MARKET_CLOSED"] > 0

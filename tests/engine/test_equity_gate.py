@@ -7,12 +7,12 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from trader.clock import LiveClock
+from trader.clock import LiveClock, ShiftedClock
 from trader.core import AlpacaSigner, Side
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.equity import EquityConfig, EquityGate, EquityRules
 from trader.engine.journal import Journal
-from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, ShiftedClock, eastern_ns
+from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, eastern_ns
 from trader.strategies.base import BookTop, Intent, OwnFill, OwnOrder, Place
 from trader.venues.alpaca import AlpacaConnector, Endpoints
 

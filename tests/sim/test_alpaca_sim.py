@@ -27,12 +27,12 @@ from alpaca.trading.models import Order, TradeUpdate
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
 from alpaca.trading.stream import TradingStream
 
+from trader.clock import ShiftedClock
 from trader.sim.alpaca import (
     DEMO_KEY,
     DEMO_SECRET,
     AlpacaSimServer,
     MsgpackTimestamp,
-    ShiftedClock,
     eastern_iso,
     eastern_ns,
     next_session_time,

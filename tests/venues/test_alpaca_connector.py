@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from trader.clock import ShiftedClock
 from trader.core import AlpacaSigner, Approval, OrderType, RiskGate, Side, TimeInForce
 from trader.errors import (
     AuthenticationError,
@@ -21,7 +22,7 @@ from trader.errors import (
     RateLimitError,
     UnknownOutcomeError,
 )
-from trader.sim.alpaca import DEMO_KEY, AlpacaSimServer, ShiftedClock, eastern_ns
+from trader.sim.alpaca import DEMO_KEY, AlpacaSimServer, eastern_ns
 from trader.venues.alpaca import (
     CAPABILITIES,
     ENDPOINTS,

@@ -128,11 +128,12 @@ def _version() -> str:
 
 def _paper(args: argparse.Namespace) -> int:
     if args.exchange not in ("sim", "binance", "ibkr", "alpaca", "polymarket") or (
-        args.exchange in ("binance", "alpaca", "polymarket") and not args.sim
+        args.exchange in ("binance", "polymarket") and not args.sim
     ):
         print(
             f"trader paper: --exchange={args.exchange} is not available without credentials; use "
-            "--exchange=sim, --exchange=binance|alpaca|polymarket --sim, or --exchange=ibkr "
+            "--exchange=sim, --exchange=binance|polymarket --sim, --exchange=alpaca (--sim, or --config "
+            "with its paper account), or --exchange=ibkr "
             "(a local IB Gateway in paper mode; --sim starts its simulator)",
             file=sys.stderr,
         )

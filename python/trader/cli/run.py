@@ -72,15 +72,38 @@ class PaperRig(NamedTuple):
     services: tuple[Service, ...] = ()
 
 
-def _equity_gate(allow_short: bool, session_clock: Clock | None) -> EquityGate:
+def _equity_gate(
+    allow_short: bool,
+    session_clock: Clock | None,
+    *,
+    equity: Decimal = Decimal(100_000),
+    extended_hours: bool = False,
+) -> EquityGate:
     """Broker orders pass the equity rules (market hours, the day-trading rule, short sales) first."""
-    rules = EquityRules(EquityConfig(allow_short=allow_short))
-    return EquityGate(rules, equity=Decimal(100_000), session_clock=session_clock)
+    rules = EquityRules(EquityConfig(allow_short=allow_short, extended_hours=extended_hours))
+    return EquityGate(rules, equity=equity, session_clock=session_clock)
+
+
+async def _alpaca_session(conn: Connector, clock: Clock, vcfg: VenueConfig) -> EquityGate:
+    """The equity rules on the venue's own time and equity (GET /v2/clock, GET /v2/account)."""
+    from trader.clock import ShiftedClock
+    from trader.venues.alpaca import AlpacaConnector
+
+    assert isinstance(conn, AlpacaConnector)
+    venue_now = (await conn.market_clock()).ts_ns
+    equity = (await conn.account()).equity
+    return _equity_gate(
+        bool(vcfg.options.get("allow_short", False)),
+        ShiftedClock(venue_now, clock),
+        equity=equity,
+        extended_hours=bool(vcfg.options.get("extended_hours", False)),
+    )
 
 
 def _sim_session(clock: Clock) -> Clock:
     """A clock inside the next regular US equity session: simulated exchanges trade whatever the hour."""
-    from trader.sim.alpaca import ShiftedClock, next_session_time
+    from trader.clock import ShiftedClock
+    from trader.sim.alpaca import next_session_time
 
     return ShiftedClock(next_session_time(clock.now_ns(), 10, 0), clock)
 
@@ -118,6 +141,19 @@ async def _paper_venue(args: argparse.Namespace, clock: Clock, risk: RiskLimits)
         from trader.venues.alpaca import Endpoints as AlpacaEndpoints
 
         symbol = args.symbol if args.symbol != INSTRUMENT else "SPY"
+        if not args.sim:  # Alpaca's paper environment (or a `trader sim alpaca`), from the config
+            from trader.config import load_config
+            from trader.venues.registry import build_connector
+
+            if args.config is None:
+                raise ConfigError("--exchange=alpaca needs --sim, or --config with a [venues.alpaca] section")
+            vcfg = load_config(args.config).venues.get("alpaca")
+            if vcfg is None or vcfg.environment == "live":
+                raise ConfigError(f"{args.config} has no paper [venues.alpaca] section (paper or sim)")
+            conn3 = build_connector(vcfg, symbol=symbol, clock=clock)
+            gate3 = await _alpaca_session(conn3, clock, vcfg)
+            mm, cfg = equity_market_maker(symbol, tick=100)
+            return PaperRig(conn3, None, mm, dataclasses.replace(cfg, risk=risk), gate3)
         # the simulated exchange runs in a regular session whatever the hour here
         session = _sim_session(clock)
         al_server = AlpacaSimServer(seed=args.seed, clock=session)
@@ -372,7 +408,15 @@ async def live_session(venue: str, config: Config) -> Summary:
             tick = 100 if venue == "alpaca" else 1  # Alpaca prices count 1/100 cent
             strategy, engine_config = equity_market_maker(symbol, tick=tick)
             engine_config = dataclasses.replace(engine_config, risk=config.risk)
-            pre_trade = _equity_gate(False, None)
+            if venue == "alpaca":
+                pre_trade = await _alpaca_session(conn, clock, vcfg)
+            else:
+                o = vcfg.options
+                pre_trade = _equity_gate(
+                    bool(o.get("allow_short", False)),
+                    None,
+                    extended_hours=bool(o.get("extended_hours", False)),
+                )
         engine = Engine(
             conn, strategy, journal=journal, clock=clock, config=engine_config, pre_trade=pre_trade
         )

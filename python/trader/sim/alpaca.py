@@ -56,7 +56,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from trader.clock import Clock, LiveClock
+from trader.clock import Clock
 from trader.sim.faults import Faults
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.sim.matching import MatchingEngine, Side, SimOrder, Tif, Trade
@@ -355,25 +355,6 @@ def next_session_time(ns: int, hour: int, minute: int) -> int:
         if t > ns:
             return t
     raise AssertionError("unreachable: a weekday comes within 8 days")  # pragma: no cover
-
-
-class ShiftedClock:
-    """Wall time that starts at `start_ns` and moves at the base clock's pace; `set()` jumps (tests put the
-    simulator in or out of market hours with it)."""
-
-    def __init__(self, start_ns: int, base: Clock | None = None) -> None:
-        self._base = base or LiveClock()
-        self._start = start_ns
-        self._t0 = self._base.monotonic_ns()
-
-    def now_ns(self) -> int:
-        return self._start + self._base.monotonic_ns() - self._t0
-
-    def monotonic_ns(self) -> int:
-        return self._base.monotonic_ns()
-
-    def set(self, now_ns: int) -> None:
-        self._start, self._t0 = now_ns, self._base.monotonic_ns()
 
 
 # ---- state ----------------------------------------------------------------------------------------
