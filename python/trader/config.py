@@ -50,6 +50,11 @@ VENUE_OPTIONS: dict[str, type] = {
     "feed": str,  # alpaca market data: iex | sip
     "allow_short": bool,  # brokers: short sales (denied by the equity rules unless true)
     "extended_hours": bool,  # brokers: trade the pre/post sessions (DAY limit orders only)
+    "condition_id": str,  # polymarket: the market (both its tokens) to trade
+    "signature_type": int,  # polymarket: 0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE
+    "funder": str,  # polymarket: the proxy/Safe wallet holding the funds (types 1 and 2)
+    "rpc_url": str,  # polymarket: a Polygon JSON-RPC for on-chain balance checks
+    "order_log": str,  # polymarket: file of client id -> order id, kept across restarts
 }
 
 

@@ -185,3 +185,58 @@ url = "{alpaca.server.url}"
     else:
         assert data["orders"] == 0
         assert data["denials"]["MARKET_CLOSED"] > 0
+
+
+def test_polymarket_from_config_testnet_and_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wallet from an encrypted keystore trading a configured market: `trader testnet` passes its
+    checks, and `trader live --confirm` trades both tokens until interrupted, then cancels everything."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from trader.secrets import write_keystore
+    from trader.sim.polymarket import PolymarketSimServer
+
+    pm = BrokerSimThread(PolymarketSimServer(seed=4))
+    market = next(m for m in pm.server.markets.values() if not m.neg_risk)
+    keystore = tmp_path / "wallet.json"
+    write_keystore(keystore, "0x" + "5a" * 32, "wallet passphrase", log_n=12)
+    monkeypatch.setenv("TRADER_KEYSTORE_PASSWORD", "wallet passphrase")
+    cfg = tmp_path / "polymarket.toml"
+    cfg.write_text(
+        RISK
+        + f"""
+[venues.polymarket]
+private_key = "keystore:{keystore}"
+environment = "sim"
+url = "{pm.server.url}"
+condition_id = "{market.condition_id}"
+"""
+    )
+    try:
+        assert main(["testnet", f"--config={cfg}", "--order"]) == EXIT_OK
+        assert "0 failed, 3 passed" in capsys.readouterr().out
+        env = {**os.environ, "HOME": str(tmp_path)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trader", "live", "--exchange=polymarket", "--confirm", f"--config={cfg}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(100):  # up to 20 s: until our quotes rest at the venue
+            if proc.poll() is not None or any(o.live for o in pm.server.orders.values()):
+                break
+            threading.Event().wait(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        pm.close()
+    assert proc.returncode == EXIT_OK, err
+    summary = json.loads(out[out.index("{") :])
+    assert summary["orders"] > 0
+    assert summary["open_orders_after_shutdown"] == 0
+    assert "5a5a5a5a" not in out + err

@@ -38,6 +38,7 @@ from trader.venues.registry import loopback_connector
 if TYPE_CHECKING:
     from trader.cli.testnet import Check
     from trader.sim.binance import BinanceSimServer
+    from trader.venues.polymarket import MarketMetadata
 
 
 def sim_server(exchange: str, seed: int, clock: Clock, symbol: str = INSTRUMENT) -> BinanceSimServer:
@@ -351,7 +352,7 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
     for name, vcfg in config.venues.items():
         if args.venue is not None and name != args.venue:
             continue
-        if name not in ("binance", "alpaca", "ibkr"):
+        if name not in ("binance", "alpaca", "ibkr", "polymarket"):
             status = VENUES[name].status if name in VENUES else "unknown venue"
             out.append(Check(name, "connector", None, status))
             continue
@@ -359,8 +360,10 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
     return out
 
 
-def _default_symbol(venue: str) -> str:
-    return "SPY" if venue in ("ibkr", "alpaca") else INSTRUMENT
+def _default_symbol(vcfg: VenueConfig) -> str:
+    if vcfg.name == "polymarket":
+        return f"{vcfg.options.get('condition_id', '')}:YES"
+    return "SPY" if vcfg.name in ("ibkr", "alpaca") else INSTRUMENT
 
 
 async def _checks(vcfg: VenueConfig, *, order: bool, clock: Clock) -> list[Check]:
@@ -368,12 +371,26 @@ async def _checks(vcfg: VenueConfig, *, order: bool, clock: Clock) -> list[Check
     from trader.cli.testnet import check_binance_like, check_connector
     from trader.venues.registry import build_connector, venue_symbol
 
-    symbol = venue_symbol(vcfg, _default_symbol(vcfg.name))
+    symbol = venue_symbol(vcfg, _default_symbol(vcfg))
     conn = build_connector(vcfg, symbol=symbol, clock=clock)
     try:
         if isinstance(conn, BinanceConnector):
             return await check_binance_like(conn, order=order, clock=clock)
         return await check_connector(conn, symbol, order=order, clock=clock)
+    finally:
+        await conn.close()
+
+
+async def _polymarket_metadata(vcfg: VenueConfig, clock: Clock) -> MarketMetadata:
+    """The market's Gamma metadata (end time, tick), on a connection of its own."""
+    from trader.venues.polymarket import PolymarketConnector
+    from trader.venues.registry import build_connector
+
+    conn = build_connector(vcfg, symbol="", clock=clock)
+    assert isinstance(conn, PolymarketConnector)
+    try:
+        await conn.connect()
+        return await conn.metadata()
     finally:
         await conn.close()
 
@@ -386,7 +403,7 @@ async def live_session(venue: str, config: Config) -> Summary:
 
     clock = LiveClock()
     vcfg = config.venues[venue]
-    symbol = venue_symbol(vcfg, _default_symbol(venue))
+    symbol = venue_symbol(vcfg, _default_symbol(vcfg))
     try:
         checks = await _checks(vcfg, order=False, clock=clock)
         conn = build_connector(vcfg, symbol=symbol, clock=clock)
@@ -401,9 +418,16 @@ async def live_session(venue: str, config: Config) -> Summary:
         home.mkdir(parents=True, exist_ok=True)
         journal = Journal(home / f"journal-{venue}.db")
         pre_trade: PreTrade | None = None
+        strategy: Strategy
         if isinstance(conn, BinanceConnector):
             info, mid = await conn.reference()
             strategy, engine_config = sized_market_maker(info, mid, min_spread_bps=10.0, risk=config.risk)
+        elif venue == "polymarket":  # the binary market maker until an hour before the market ends
+            meta = await _polymarket_metadata(vcfg, clock)
+            strategy, engine_config = binary_market_maker(
+                meta.condition_id, end_ns=meta.end_ns or 2**62, tick=f"{meta.tick_size:f}"
+            )
+            engine_config = dataclasses.replace(engine_config, risk=config.risk)
         else:  # a broker: an ETF market maker, behind the equity rules
             tick = 100 if venue == "alpaca" else 1  # Alpaca prices count 1/100 cent
             strategy, engine_config = equity_market_maker(symbol, tick=tick)

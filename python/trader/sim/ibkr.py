@@ -23,13 +23,16 @@ closed, as TWS does.
 
 Admin hooks for tests: `state()`, `drop_farm()` (error 1100 and 2103 to every client, market frozen,
 orders and cancels refused), `restore_farm(data_lost)` (1101 and market-data subscriptions dropped, or
-1102 with subscriptions kept), `drop_connections()`, `hit()` (another participant's order), `step()`.
+1102 with subscriptions kept), `reset_depth(symbol)` (error 317 on its depth requests, then every row
+again), `drop_connections()`, `hit()` (another participant's order), `step()`.
 
 Deviations from the real gateway: DAY behaves like GTC (no session calendar); a market order's unfilled
 remainder is canceled instead of working; commissions follow IBKR's fixed US-stock schedule per execution
 (USD 0.005/share, min 1.00, max 1% of value) rather than per order; margin values are a flat 25% of gross
 position value; FX, options, futures, what-if orders, algos, OCA groups and FA allocations are not served;
-order and execution events go to the owning client only (no master client id); the error texts for codes
+order and execution events go to the owning client only (no master client id); depth rows change as
+updates of the rows that differ plus inserts and deletes at the end of the ladder (never a mid-ladder
+insert or delete, which the Gateway also sends), one aggregated row per price; the error texts for codes
 201 (rejections), 321 and 10147/10148 follow the shape of IB's texts, not a recording.
 """
 
@@ -60,6 +63,9 @@ MAX_ACTIVE_PER_SIDE = 20  # active orders per contract per side per account
 LOST = "Connectivity between IB and Trader Workstation has been lost."
 RESTORED_LOST = "Connectivity between IB and Trader Workstation has been restored - data lost."
 RESTORED_KEPT = "Connectivity between IB and Trader Workstation has been restored - data maintained."
+DEPTH_RESET = (
+    "Market depth data has been RESET. Please empty deep book contents before applying any new entries."
+)
 
 CENT = Decimal("0.01")
 ACCOUNT_TAGS = (
@@ -423,6 +429,22 @@ class IbkrSimServer:
             c.error(-1, 2104, "Market data farm connection is OK:usfarm")
         for book in self.books.values():
             self._publish(book, force=not data_lost)
+
+    def reset_depth(self, symbol: str) -> int:
+        """Error 317 to every depth request of `symbol`, then its rows again from scratch as inserts (the
+        request stays open, as the Gateway's does when its depth source restarts). Returns how many
+        requests were reset."""
+        book = self.books[self._listing(symbol).con_id]
+        n = 0
+        for c in self._ready():
+            for req_id, (con_id, _, _) in list(c.depth.items()):
+                if con_id == book.listing.con_id:
+                    c.error(req_id, 317, DEPTH_RESET)
+                    c.depth_sent[req_id] = ([], [])
+                    if not self.farm_down:  # else the rows follow once the farm is back
+                        self._send_depth(c, req_id, book)
+                    n += 1
+        return n
 
     def state(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

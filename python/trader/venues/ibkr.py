@@ -21,6 +21,15 @@ stocks in one account. The loopback simulator `trader.sim.ibkr` speaks the same 
   lost) and 1102 (restored, data kept) re-subscribe market data (a fresh top at once) and reconcile: open
   orders and executions are fetched and reported again (the engine de-duplicates fills by execution id).
   A dropped socket does the same after an automatic reconnect with the same client id.
+- Account and executions: `account_values()` is the account's numeric values in its base currency
+  (from the account-updates subscription the session opens at connect), `executions(since_ns)` the
+  account's executions as the Gateway reports them (`IbExecution`: order ref, shares, price, commission).
+- Depth: `subscribe_depth(symbol, rows)` opens a depth request (SMART depth for SMART-routed stocks) and
+  keeps a core `Book` per symbol from IB's positional rows (insert / update / delete at a row; rows at one
+  price add up); `depth(symbol, n)` is its best levels, or `BookNotReadyError` while it is rebuilt. A 317
+  reset empties the rows (those that follow rebuild them); a row for a position the ladder does not have
+  is a gap: a new request (at most once a second); 1100/2103/a dropped socket make it not ready until a new
+  request after 1101/1102/2104 or the reconnect. The engine's BookUpdates still come from the top ticks.
 - Paper first: with `paper=True` (the default) the connector refuses an account that is not a paper
   account (ids starting with "D", e.g. DU1234567); the default ports are the paper ones.
 - `cancel_all()` without an instrument is `reqGlobalCancel` (every open order of the account, whichever
@@ -35,17 +44,19 @@ import datetime as dt
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from ib_async import (
     IB,
+    AccountValue,
     CommissionReport,
     Contract,
     ContractDetails,
     ExecutionFilter,
     Fill,
+    MktDepthData,
     Order,
     Stock,
     Ticker,
@@ -53,7 +64,18 @@ from ib_async import (
 )
 
 from trader.clock import Clock
-from trader.core import Approval, InstrumentSpec, OrderType, RateLimiter, Side, TimeInForce, Window
+from trader.core import (
+    Approval,
+    Book,
+    BookNotReadyError,
+    BookState,
+    InstrumentSpec,
+    OrderType,
+    RateLimiter,
+    Side,
+    TimeInForce,
+    Window,
+)
 from trader.errors import (
     AuthenticationError,
     ConfigError,
@@ -110,6 +132,9 @@ _INFO_CODES = {399, 10167} | set(range(2100, 2200))  # warnings and farm notices
 _NOT_FOUND = {10147, 10148, 135}
 _LOST, _FARM_BROKEN, _RESTORED_LOST, _RESTORED_KEPT = 1100, 2103, 1101, 1102
 _FEE_WAIT_S = 1.0  # how long an order report waits for the commission report of its fill
+_DEPTH_RESET, _FARM_OK = 317, 2104
+_DEPTH_RETRY_NS = 1_000_000_000  # a depth stream that keeps breaking is asked for again at most this often
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class UnknownContractError(InvalidOrderError):
@@ -133,6 +158,68 @@ class StockSpec:
     exchange: str = "SMART"
     currency: str = "USD"
     primary_exchange: str = ""
+
+
+@dataclass(frozen=True)
+class IbExecution:
+    """One execution as the Gateway reports it (`reqExecutions`), with its commission report."""
+
+    exec_id: str
+    order_ref: str  # the client order id the order carried ("" for an order placed elsewhere)
+    symbol: str  # the configured instrument name (the contract's symbol if it is not configured)
+    side: Side
+    shares: Decimal
+    price: Decimal
+    commission: Decimal | None  # None while the Gateway has sent no commission report for it
+    commission_currency: str
+    time_ns: int  # the Gateway's execution time (whole seconds)
+    perm_id: int
+
+
+class _DepthGapError(Exception):
+    """A depth row addressed a position the ladder does not have: rows were lost."""
+
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(f"row {got} of a {expected}-row ladder")
+        self.expected, self.got = expected, got
+
+
+@dataclass
+class _Depth:
+    """One instrument's market depth: IB's positional rows (best first, per side, in integer units) as
+    the Gateway sends them, and the price-level `Book` built from them after each batch."""
+
+    rows: int
+    smart: bool
+    book: Book
+    bids: list[tuple[int, int]] = field(default_factory=list)
+    asks: list[tuple[int, int]] = field(default_factory=list)
+    live: bool = False  # a depth request of this session is open at the Gateway
+    accepting: bool = False  # rows arriving now belong to the current request
+    pending: bool = False  # a re-subscription is scheduled or running
+    reset: tuple[list[MktDepthData], int] | None = None  # (the batch's ticks, index just after a 317)
+    requested_ns: int = 0  # monotonic time of the last request
+    batches: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def apply(self, position: int, operation: int, side: int, row: tuple[int, int] | None) -> None:
+        """One row change under IB's rules: insert shifts the rows below down, delete shifts them up."""
+        ladder = self.bids if side == 1 else self.asks
+        if operation == 0 and row is not None and 0 <= position <= len(ladder):
+            ladder.insert(position, row)
+        elif operation == 1 and row is not None and 0 <= position < len(ladder):
+            ladder[position] = row
+        elif operation == 2 and 0 <= position < len(ladder):
+            del ladder[position]
+        else:
+            raise _DepthGapError(len(ladder), position)
+
+    def levels(self, side: int) -> list[tuple[int, int]]:
+        """The side's rows as price levels (rows at one price, e.g. two market makers, add up)."""
+        out: dict[int, int] = {}
+        for price, qty in self.bids if side == 1 else self.asks:
+            out[price] = out.get(price, 0) + qty
+        return list(out.items())
 
 
 def paper_port(gateway: bool = True) -> int:
@@ -226,6 +313,7 @@ class IbkrConnector:
         self._rejected: dict[str, str] = {}  # client order id -> why
         self._cancel_asked: set[str] = set()
         self._order_errors: dict[int, asyncio.Future[VenueError]] = {}
+        self._depth: dict[str, _Depth] = {}
         self._farm_ok = True
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -573,20 +661,67 @@ class IbkrConnector:
             out.append(self._report(t.order.orderRef, t))
         return out
 
-    async def fills_since(self, ts_ns: int) -> list[FillReport]:
+    async def _account_fills(self) -> list[Fill]:
+        """The account's executions the Gateway reports now, each with its commission report if one came.
+        No time in the filter (its time zone depends on the Gateway's settings): callers filter."""
         self._require_connected()
-        # no time in the filter (its time zone depends on the Gateway's settings): the Gateway returns
-        # the session's executions and they are filtered here
         flt = ExecutionFilter(acctCode=self.account)
         fills = await self._ask(lambda: self.ib.reqExecutionsAsync(flt), "reqExecutionsAsync")
         known = {f.execution.execId: f for f in self.ib.fills()}
+        return [known.get(f.execution.execId, f) for f in fills]
+
+    async def fills_since(self, ts_ns: int) -> list[FillReport]:
         out = []
-        for f in fills:
-            full = known.get(f.execution.execId, f)
-            report = self._fill_report(full)
+        for f in await self._account_fills():
+            report = self._fill_report(f)
             if report is not None and report.ts_ns >= ts_ns - 1_000_000_000:
                 out.append(report)
         return out
+
+    async def executions(self, since_ns: int = 0) -> list[IbExecution]:
+        """The account's executions as the Gateway reports them, with their commissions, from `since_ns`
+        on (the Gateway stamps executions to the second, so `since_ns` counts from the start of its
+        second)."""
+        since = since_ns - since_ns % 1_000_000_000
+        out = []
+        for f in await self._account_fills():
+            x = self._execution(f)
+            if x.time_ns >= since:
+                out.append(x)
+        return out
+
+    def _execution(self, f: Fill) -> IbExecution:
+        x, cr = f.execution, f.commissionReport
+        reported = bool(cr.execId) and _finite(cr.commission)
+        return IbExecution(
+            x.execId,
+            x.orderRef,
+            self._by_con.get(f.contract.conId, f.contract.symbol),
+            Side.BUY if x.side == "BOT" else Side.SELL,
+            exact(x.shares),
+            exact(x.price),
+            exact(cr.commission) if reported else None,
+            cr.currency if reported else "",
+            _time_ns(x.time),
+            x.permId,
+        )
+
+    async def account_values(self) -> dict[str, Decimal]:
+        """The configured account's values by tag (NetLiquidation, TotalCashValue, BuyingPower,
+        AvailableFunds, ExcessLiquidity, GrossPositionValue, ...) in its base currency.
+
+        Read from the account-updates subscription the session opened at connect (the Gateway pushes
+        changes; IB refreshes most values about every three minutes and on position changes); only if
+        it holds nothing for the account is the account summary asked for once (then kept updated).
+        """
+        self._require_connected()
+        values = [v for v in self.ib.accountValues(self.account) if not v.modelCode]
+        if not values:
+            summary = await self._ask(
+                lambda: self.ib.accountSummaryAsync(self.account), "accountSummaryAsync"
+            )
+            values = [v for v in summary if v.account == self.account]
+        return base_currency_values(values)
 
     async def positions(self) -> dict[str, int]:
         self._require_connected()
@@ -702,12 +837,28 @@ class IbkrConnector:
             self._farm_ok = True
             # 1102 keeps the Gateway's subscriptions, but what the book did meanwhile is unknown: a fresh
             # subscription brings the current top at once (1101 lost them anyway)
+            for name, d in self._depth.items():  # depth too: a new request, whatever came meanwhile
+                if code == _RESTORED_LOST:
+                    d.live = False  # the Gateway dropped the request: nothing to cancel
+                d.accepting = False
+                d.book.begin_resync()
+                self._resubscribe_depth(name)
             self._spawn(self._resync(resubscribe=True))
+        elif code == _FARM_OK and self._farm_ok:
+            # the market-data farm is back after a 2103 alone (no 1100): depth rows were lost meanwhile
+            # (a request that died with the socket is renewed by the reconnect instead)
+            for name, d in self._depth.items():
+                if d.live and not d.accepting:
+                    self._resubscribe_depth(name)
+        elif code == _DEPTH_RESET and contract is not None:
+            self._on_depth_reset(contract)
 
     def _on_disconnected(self) -> None:
         for fut in self._order_errors.values():
             if not fut.done():
                 fut.set_result(VenueUnavailableError("the API session dropped", venue=VENUE))
+        for d in self._depth.values():
+            d.live = False  # requests die with the socket
         self._invalidate("API session dropped")
         if self._reconnect and not self._closing:
             self._spawn(self._reconnect_loop())
@@ -716,6 +867,9 @@ class IbkrConnector:
         for name in self.instruments:
             self._tops.pop(name, None)
             self._queue.put_nowait(BookInvalid(name, reason))
+        for d in self._depth.values():  # rows may be lost from here on: rebuilt from a new request
+            d.accepting = False
+            d.book.begin_resync()
 
     async def _reconnect_loop(self) -> None:
         delay = self._reconnect_delay_s
@@ -728,6 +882,11 @@ class IbkrConnector:
                 delay = min(delay * 2, 5.0)
                 continue
             self._tickers.clear()
+            for name in list(self._depth):  # the old requests died with the socket
+                try:
+                    await self._request_depth(name)
+                except (TimeoutError, ConnectionError, VenueError) as e:
+                    log.warning("ibkr: depth of %s not re-subscribed: %s", name, e)
             await self._resync(resubscribe=True)
             return
 
@@ -760,6 +919,141 @@ class IbkrConnector:
             await self._pace()
             self._tickers[name] = self.ib.reqMktData(contract)
 
+    # ---- market depth --------------------------------------------------------------------------------
+
+    async def subscribe_depth(self, symbol: str, rows: int = 10) -> None:
+        """Market depth (`reqMktDepth`, SMART depth for a SMART-routed stock) kept as a price-level book
+        for `depth()`. The engine's events do not change: BookUpdates still come from top-of-book ticks.
+
+        The book is not ready (`depth()` raises `BookNotReadyError`) until the rows of the request have
+        arrived, and again from a gap or a loss until they are rebuilt: a 317 reset (the rows that follow
+        rebuild it), a row for a position the ladder does not have (a new request), 1100/2103/a dropped
+        socket (a new request after 1101/1102/2104 or the reconnect)."""
+        if rows < 1:
+            raise ConfigError("depth rows must be at least 1")
+        contract = await self.qualify(symbol)
+        self._require_connected()
+        d = self._depth.get(symbol)
+        if d is None:
+            d = self._depth[symbol] = _Depth(rows, contract.exchange == "SMART", Book(self._specs[symbol]))
+        d.rows = rows
+        await self._request_depth(symbol)
+
+    async def unsubscribe_depth(self, symbol: str) -> None:
+        d = self._depth.pop(symbol, None)
+        if d is None:
+            return
+        async with d.lock:  # after a request under way
+            if d.live and self.ib.isConnected():
+                await self._pace(priority=True)
+                self.ib.cancelMktDepth(self._contracts[symbol], isSmartDepth=d.smart)
+            d.live = d.accepting = False
+
+    def depth(self, symbol: str, n: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The best `n` bid and ask levels (price, qty in integer units), best first."""
+        book = self.depth_book(symbol)
+        if book.state != BookState.VALID:
+            raise BookNotReadyError(f"{symbol} depth is being rebuilt ({book.state})")
+        return book.depth(Side.BUY, n), book.depth(Side.SELL, n)
+
+    def depth_book(self, symbol: str) -> Book:
+        """The depth `Book` of a subscribed instrument (read it; the connector writes it)."""
+        d = self._depth.get(symbol)
+        if d is None:
+            raise BookNotReadyError(f"no depth subscription for {symbol}")
+        return d.book
+
+    async def _request_depth(self, name: str) -> None:
+        """A new depth request for `name` (the open one, if any, canceled first)."""
+        d = self._depth.get(name)
+        if d is None:
+            return  # unsubscribed meanwhile
+        async with d.lock:
+            d.accepting = False
+            d.book.begin_resync()
+            contract = self._contracts[name]
+            if d.live and self.ib.isConnected():
+                await self._pace()
+                self.ib.cancelMktDepth(contract, isSmartDepth=d.smart)
+                d.live = False
+                # the Gateway answers in order: every row of the old request has arrived (and been
+                # ignored) once this answer is in
+                await self._ask(self.ib.reqCurrentTimeAsync, "reqCurrentTimeAsync")
+            await self._pace()
+            self._require_connected()
+            d.bids.clear()
+            d.asks.clear()
+            d.reset = None
+            self.ib.reqMktDepth(contract, numRows=d.rows, isSmartDepth=d.smart)
+            d.live = d.accepting = True
+            d.requested_ns = self.clock.monotonic_ns()
+
+    def _resubscribe_depth(self, name: str, *, after_gap: bool = False) -> None:
+        """Schedule a new depth request for `name` (once, however many causes ask for it)."""
+        d = self._depth.get(name)
+        if d is None or d.pending or self._closing:
+            return
+        d.pending = True
+        self._spawn(self._redo_depth(name, d, after_gap))
+
+    async def _redo_depth(self, name: str, d: _Depth, after_gap: bool = False) -> None:
+        try:
+            if after_gap:
+                wait = d.requested_ns + _DEPTH_RETRY_NS - self.clock.monotonic_ns()
+                if wait > 0:
+                    await asyncio.sleep(wait / 1e9)
+            if self._depth.get(name) is d:
+                await self._request_depth(name)
+        except (TimeoutError, ConnectionError, VenueError) as e:
+            log.warning("ibkr: depth of %s not re-subscribed: %s", name, e)
+        finally:
+            d.pending = False
+
+    def _on_depth_reset(self, contract: Any) -> None:
+        """Error 317: empty the rows; the ones the Gateway sends after it rebuild them."""
+        name = self._by_con.get(getattr(contract, "conId", 0))
+        d = self._depth.get(name) if name is not None else None
+        ticker = self.ib.ticker(contract)
+        if d is None or not d.accepting or ticker is None:
+            return
+        # the SDK has appended its own deletes for the reset: what follows them in this batch is new
+        d.reset = (ticker.domTicks, len(ticker.domTicks))
+        d.book.begin_resync()
+        log.warning("ibkr: depth of %s reset by the Gateway (317)", name)
+
+    def _on_depth(self, name: str, d: _Depth, spec: InstrumentSpec, ticks: list[MktDepthData]) -> None:
+        """One batch of depth rows: applied to the ladder, then published into the book as price levels."""
+        start = 0
+        if d.reset is not None:
+            batch, at = d.reset
+            d.reset = None
+            start = at if batch is ticks else 0  # a reset from an earlier batch: these rows are all new
+            d.bids.clear()
+            d.asks.clear()
+        if not d.accepting:
+            return
+        applied = False
+        for tick in ticks[start:]:
+            try:
+                row = None if tick.operation == 2 else _row(spec, tick.price, tick.size)
+                d.apply(tick.position, tick.operation, tick.side, row)
+            except _DepthGapError as gap:
+                log.warning("ibkr: depth of %s has a gap (%s): requesting it again", name, gap)
+                d.accepting = False
+                d.book.mark_invalid(gap.expected, gap.got)
+                self._resubscribe_depth(name, after_gap=True)
+                return
+            except (ValueError, InvalidOperation, VenueError) as e:
+                log.warning("ibkr: depth row of %s not usable (%s): requesting it again", name, e)
+                d.accepting = False
+                d.book.mark_invalid(0, tick.position)
+                self._resubscribe_depth(name, after_gap=True)
+                return
+            applied = True
+        if applied:
+            d.batches += 1
+            d.book.apply_snapshot(d.levels(1), d.levels(0), d.batches)
+
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         recv = self.clock.monotonic_ns()
         for t in tickers:
@@ -767,6 +1061,9 @@ class IbkrConnector:
             if name is None or name not in self._specs:
                 continue
             spec = self._specs[name]
+            d = self._depth.get(name)
+            if d is not None and (t.domTicks or d.reset is not None):
+                self._on_depth(name, d, spec, t.domTicks)
             bid = spec.price_to_units(f"{exact(t.bid):f}") if _finite(t.bid) and t.bid > 0 else None
             ask = spec.price_to_units(f"{exact(t.ask):f}") if _finite(t.ask) and t.ask > 0 else None
             bid_qty = int(t.bidSize) if bid is not None and _finite(t.bidSize) else 0
@@ -776,6 +1073,44 @@ class IbkrConnector:
                 continue
             self._tops[name] = top
             self._queue.put_nowait(BookUpdate(name, bid, bid_qty, ask, ask_qty, self.clock.now_ns(), recv))
+
+
+def _row(spec: InstrumentSpec, price: float, size: float) -> tuple[int, int]:
+    """A depth row's price and size in integer units (ValueError if off the tick or not whole shares)."""
+    if not (_finite(price) and _finite(size)):
+        raise ValueError("no price or size")
+    qty = exact(size)
+    if qty != qty.to_integral_value():
+        raise ValueError(f"a size of {qty} shares")
+    return spec.price_to_units(f"{exact(price):f}"), int(qty)
+
+
+def base_currency_values(values: Iterable[AccountValue]) -> dict[str, Decimal]:
+    """Numeric account values in the base currency: the currency NetLiquidation is reported in, with
+    IB's "BASE" totals (every currency converted) taking precedence for a tag reported both ways."""
+    values = list(values)
+    base = next((v.currency for v in values if v.tag == "NetLiquidation" and v.currency != "BASE"), "")
+    out: dict[str, Decimal] = {}
+    for wanted in (base, "BASE"):
+        for v in values:
+            if not wanted or v.currency != wanted:
+                continue
+            try:
+                d = Decimal(v.value)
+            except InvalidOperation:
+                continue  # a text value (AccountType, ...)
+            if d.is_finite():
+                out[v.tag] = d
+    return out
+
+
+def _time_ns(t: object) -> int:
+    """An SDK timestamp as ns since the epoch, exactly (a naive one is taken as UTC)."""
+    if not isinstance(t, dt.datetime):
+        return 0
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return (t - _EPOCH) // dt.timedelta(microseconds=1) * 1000
 
 
 def _perm_id(t: Trade) -> int:

@@ -89,6 +89,8 @@ def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> Connector
         return _alpaca(cfg, symbol, clock)
     if cfg.name == "ibkr":
         return _ibkr(cfg, symbol, clock)
+    if cfg.name == "polymarket":
+        return _polymarket(cfg, clock)
     if cfg.name != "binance":
         raise ConfigError(
             f"no connector for {cfg.name} yet ({VENUES[cfg.name].status})"
@@ -191,3 +193,38 @@ def _ibkr(cfg: VenueConfig, symbol: str, clock: Clock) -> Connector:
         account_id=str(o.get("account_id", "")),
         paper=not live,
     )
+
+
+def _polymarket(cfg: VenueConfig, clock: Clock) -> Connector:
+    """A wallet key (a keystore: `keystore:PATH`) trading one market's two tokens."""
+    import dataclasses
+
+    from trader.venues import polymarket
+
+    o = cfg.options
+    if "condition_id" not in o:
+        raise ConfigError('[venues.polymarket] needs condition_id = "0x..." (the market to trade)')
+    if "private_key" not in cfg.secrets:
+        raise ConfigError('[venues.polymarket] needs private_key = "keystore:PATH" (or "env:NAME")')
+    if cfg.environment == "sim":
+        if "url" not in o:
+            raise ConfigError('[venues.polymarket] environment = "sim" needs url = "http://127.0.0.1:PORT"')
+        endpoints = polymarket.Endpoints.loopback(str(o["url"]))
+    elif cfg.environment == "live":
+        endpoints = polymarket.ENDPOINTS["live"]
+    else:
+        raise ConfigError("[venues.polymarket] environment must be live or sim (the venue has no testnet)")
+    if "rpc_url" in o:
+        endpoints = dataclasses.replace(endpoints, rpc=str(o["rpc_url"]))
+    try:
+        return polymarket.PolymarketConnector(
+            condition_id=str(o["condition_id"]),
+            private_key=cfg.secrets["private_key"].resolve(),
+            clock=clock,
+            endpoints=endpoints,
+            signature_type=int(o.get("signature_type", 0)),
+            funder=str(o["funder"]) if "funder" in o else None,
+            order_log=str(o["order_log"]) if "order_log" in o else None,
+        )
+    except ValueError as e:
+        raise ConfigError(f"[venues.polymarket] {e}") from None
