@@ -1075,3 +1075,24 @@ def test_orders_scoring_says_which_resting_orders_earn_rewards() -> None:
         assert answers == {"near": True, "far": False, "small": False}  # below the 20-share minimum
 
     run(t)
+
+
+@pytest.mark.parametrize("signature_type", [1, 2])
+def test_proxy_and_safe_wallets_sign_for_their_funder(signature_type: int) -> None:
+    """POLY_PROXY (1) and POLY_GNOSIS_SAFE (2): the EOA signs, the funder wallet's balances move."""
+
+    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
+        funder = "0x" + f"{signature_type:02x}" * 20
+        conn = await connected(server, stack, "carol", signature_type=signature_type, funder=funder)
+        yes, _ = conn.symbols
+        ack = await conn.submit(approve(conn, yes, Side.BUY, "0.30", "10", post_only=True), "p1", yes)
+        order = server.orders[ack.venue_order_id]
+        assert order.maker.lower() == funder
+        assert order.signer.lower() == conn.address.lower()
+        assert order.signer.lower() != funder
+        seen = await conn.query("p1")
+        assert seen is not None
+        assert seen.state is OrderState.OPEN
+        await conn.cancel("p1")
+
+    run(t)
