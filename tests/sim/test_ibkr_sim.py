@@ -408,6 +408,36 @@ def test_the_background_market_streams_ticks_and_smart_depth(sdk: ModuleType) ->
     run(test, sdk, step_ms=10)
 
 
+def test_a_depth_reset_is_error_317_then_every_row_again(sdk: ModuleType) -> None:
+    async def test(server: IbkrSimServer, ib: Any) -> None:
+        c = await spy(sdk, ib)
+        seen = errors_of(ib)
+        depth = ib.reqMktDepth(c, numRows=4, isSmartDepth=True)
+
+        def rows() -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+            return [(d.price, d.size) for d in depth.domBids], [(d.price, d.size) for d in depth.domAsks]
+
+        def want() -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+            bids, asks = server.books[756733].engine.depth(4)
+            return [(p / 100, q) for p, q in bids], [(p / 100, q) for p, q in asks]
+
+        await until(lambda: rows() == want())
+        inserts: list[tuple[int, int]] = []
+        depth.updateEvent += lambda t: inserts.extend(
+            (x.side, x.position) for x in t.domTicks if not x.operation
+        )
+        assert server.reset_depth("QQQ") == 0  # nobody asked for QQQ's depth
+        assert server.reset_depth("SPY") == 1
+        await until(lambda: len(inserts) >= 8)
+        [(req_id, _, text)] = [e for e in seen if e[1] == 317]
+        assert req_id > 0
+        assert text.startswith("Market depth data has been RESET")
+        assert sorted(inserts) == [(side, pos) for side in (0, 1) for pos in range(4)]  # every row again
+        assert rows() == want()
+
+    run(test, sdk)
+
+
 def test_connectivity_lost_then_restored_reaches_the_client(sdk: ModuleType) -> None:
     async def test(server: IbkrSimServer, ib: Any) -> None:
         c = await spy(sdk, ib)

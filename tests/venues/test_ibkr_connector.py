@@ -11,9 +11,20 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from ib_async import AccountValue
 
 from trader.clock import LiveClock
-from trader.core import Approval, InstrumentSpec, OrderType, RiskGate, Side, TimeInForce
+from trader.core import (
+    Approval,
+    Book,
+    BookNotReadyError,
+    BookState,
+    InstrumentSpec,
+    OrderType,
+    RiskGate,
+    Side,
+    TimeInForce,
+)
 from trader.engine.engine import Engine
 from trader.engine.journal import Journal
 from trader.engine.paper import sized_market_maker
@@ -26,7 +37,7 @@ from trader.errors import (
     UnknownOutcomeError,
     VenueUnavailableError,
 )
-from trader.sim.ibkr import IbkrSimServer
+from trader.sim.ibkr import CENT, IbkrSimServer, px
 from trader.venues.base import (
     BookInvalid,
     BookUpdate,
@@ -39,9 +50,13 @@ from trader.venues.base import (
 from trader.venues.ibkr import (
     LIVE_GATEWAY_PORT,
     AmbiguousContractError,
+    IbExecution,
     IbkrConnector,
     StockSpec,
     UnknownContractError,
+    _Depth,
+    _DepthGapError,
+    base_currency_values,
 )
 
 CLOCK = LiveClock()
@@ -149,6 +164,14 @@ async def collect(conn: IbkrConnector, done: Callable[[list[Any]], bool]) -> lis
 
 def has(events: list[Any], kind: type, pred: Callable[[Any], bool] = lambda _: True) -> Any:
     return next((e for e in events if isinstance(e, kind) and pred(e)), None)
+
+
+async def until(cond: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> None:
+    deadline = CLOCK.monotonic_ns() + int(timeout * 1e9)
+    while not await cond():
+        if CLOCK.monotonic_ns() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
 
 
 def orders_at(server: IbkrSimServer) -> list[dict[str, Any]]:
@@ -551,3 +574,304 @@ def test_the_engine_trades_through_the_gateway_and_shuts_down_clean() -> None:
             assert engine.ledger.orders[o["orderRef"]].filled == o["filled"]
 
     asyncio.run(asyncio.wait_for(go(), 15))
+
+
+# ---- account values and executions --------------------------------------------------------------------
+
+
+def test_account_values_follow_a_fill() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        before = await conn.account_values()
+        assert before["TotalCashValue"] == before["NetLiquidation"] == Decimal(1_000_000)
+        assert before["BuyingPower"] == Decimal(4_000_000)
+        assert before["GrossPositionValue"] == 0
+        assert "AccountType" not in before  # text values are not numbers
+        spec = conn.trading_spec("SPY")
+        _, ask = server.top("SPY")
+        await conn.submit(approve(spec, "SPY", Side.BUY, cents(ask), 40, tif=TimeInForce.IOC), "v-1", "SPY")
+        fill = await next_of(conn, FillReport)
+        assert (fill.qty, fill.price) == (40, cents(ask))
+        cash: Decimal = Decimal(1_000_000) - 40 * ask - fill.fee  # notional and commission
+
+        async def settled() -> bool:
+            return (await conn.account_values())["TotalCashValue"] == cash
+
+        await until(settled)
+        values = await conn.account_values()
+        assert values["TotalCashValue"] == Decimal(server.state()["accounts"][ACCOUNT]["cash"])
+        at_sim = server._values(server.accounts[ACCOUNT])
+        for tag in (
+            "NetLiquidation",
+            "GrossPositionValue",
+            "BuyingPower",
+            "AvailableFunds",
+            "ExcessLiquidity",
+        ):
+            assert values[tag] == at_sim[tag].quantize(CENT), tag
+        bid, ask_now = server.top("SPY")
+        assert values["GrossPositionValue"] == (40 * (bid + ask_now) / 2).quantize(CENT)
+        assert values["NetLiquidation"] == cash + values["GrossPositionValue"]
+
+    run(test)
+
+
+def test_account_values_are_the_base_currency_ones() -> None:
+    def av(tag: str, value: str, currency: str) -> AccountValue:
+        return AccountValue(ACCOUNT, tag, value, currency, "")
+
+    values = base_currency_values(
+        [
+            av("AccountType", "INDIVIDUAL", ""),
+            av("NetLiquidation", "1050.25", "USD"),
+            av("TotalCashBalance", "900.00", "USD"),  # the USD cash alone ...
+            av("TotalCashBalance", "1000.50", "BASE"),  # ... and every currency's, in the base one
+            av("TotalCashBalance", "90.00", "EUR"),
+            av("BuyingPower", "4201", "USD"),
+            av("Cushion", "0.95", ""),
+        ]
+    )
+    assert values == {
+        "NetLiquidation": Decimal("1050.25"),
+        "TotalCashBalance": Decimal("1000.50"),
+        "BuyingPower": Decimal(4201),
+    }
+
+
+def test_executions_carry_our_order_ref_and_the_commission() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        t0 = CLOCK.now_ns()
+        spec = conn.trading_spec("SPY")
+        _, ask = server.top("SPY")
+        await conn.submit(
+            approve(spec, "SPY", Side.BUY, cents(ask) + 5, 700, tif=TimeInForce.IOC), "x-1", "SPY"
+        )
+        await conn.submit(approve(spec, "SPY", Side.SELL, cents(ask) + 40, 20), "x-2", "SPY")
+        server.hit("SPY", "BUY", 100_000, price=ask + Decimal("0.40"))  # takes x-2 as a maker
+        await next_of(conn, FillReport, lambda f: f.client_id == "x-2")
+        at_sim = server.state()["accounts"][ACCOUNT]["executions"]
+        assert len(at_sim) >= 2
+        execs = await conn.executions()
+        assert all(isinstance(x, IbExecution) for x in execs)
+        assert [
+            (x.exec_id, x.order_ref, x.symbol, x.side, x.shares, x.price, x.commission) for x in execs
+        ] == [
+            (
+                e["execId"],
+                e["orderRef"],
+                e["symbol"],
+                Side.BUY if e["side"] == "BOT" else Side.SELL,
+                Decimal(e["shares"]),
+                Decimal(e["price"]),
+                Decimal(e["commission"]),
+            )
+            for e in at_sim
+        ]
+        assert {x.order_ref for x in execs} == {"x-1", "x-2"}
+        [x1] = [o for o in orders_at(server) if o["orderRef"] == "x-1"]
+        assert sum(x.shares for x in execs if x.order_ref == "x-1") == x1["filled"] > 0
+        assert all(x.commission_currency == "USD" for x in execs)
+        assert any(x.commission != Decimal(1) for x in execs)  # not only the minimum
+        now = CLOCK.now_ns()
+        assert all(t0 - 1_000_000_000 <= x.time_ns <= now for x in execs)
+        assert all(x.perm_id > 0 for x in execs)
+        assert await conn.executions(since_ns=now + 2_000_000_000) == []
+        assert await conn.executions(since_ns=t0) == execs
+        fills = {f.trade_id: f for f in await conn.fills_since(0)}
+        for x in execs:
+            assert (fills[x.exec_id].fee, fills[x.exec_id].qty) == (x.commission, int(x.shares))
+
+    run(test)
+
+
+# ---- market depth -------------------------------------------------------------------------------------
+
+
+def sim_depth(
+    server: IbkrSimServer, symbol: str, n: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    con_id = server._listing(symbol).con_id
+    bids, asks = server.books[con_id].engine.depth(n)
+    return list(bids), list(asks)
+
+
+async def depth_matches(conn: IbkrConnector, server: IbkrSimServer, symbol: str, n: int) -> None:
+    async def same() -> bool:
+        try:
+            return conn.depth(symbol, n) == sim_depth(server, symbol, n)
+        except BookNotReadyError:
+            return False
+
+    await until(same)
+    bids, asks = conn.depth(symbol, n)
+    assert len(bids) == len(asks) == n
+    assert [p for p, _ in bids] == sorted((p for p, _ in bids), reverse=True)  # best first
+    assert [p for p, _ in asks] == sorted(p for p, _ in asks)
+    assert len({p for p, _ in bids}) == n
+    assert bids[0][0] < asks[0][0]  # uncrossed
+    bid, ask = server.top(symbol)
+    assert (bids[0][0], asks[0][0]) == (cents(bid), cents(ask))
+
+
+def sim_conn(server: IbkrSimServer) -> Any:
+    [c] = [c for c in server.conns if c.client_id == 11]
+    return c
+
+
+def test_depth_follows_the_simulators_book_and_the_engine_still_sees_the_top() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        with pytest.raises(BookNotReadyError):
+            conn.depth("SPY", 5)  # not subscribed
+        await conn.subscribe_depth("SPY", rows=5)
+        await depth_matches(conn, server, "SPY", 5)
+        [(con_id, rows, smart)] = sim_conn(server).depth.values()
+        assert (con_id, rows, smart) == (756733, 5, True)  # SMART depth for a SMART-routed stock
+        assert conn.depth_book("SPY").state == BookState.VALID
+        assert len(conn.depth("SPY", 3)[0]) == 3
+        _, ask = server.top("SPY")
+        server.hit("SPY", "BUY", 100_000, price=ask + Decimal("0.02"))  # lifts the offers
+        bid, new_ask = server.top("SPY")
+        assert new_ask > ask
+        await depth_matches(conn, server, "SPY", 5)
+        top = await next_of(conn, BookUpdate, lambda e: e.instrument == "SPY" and e.ask == cents(new_ask))
+        assert top.bid == cents(bid)
+        with pytest.raises(BookNotReadyError):
+            conn.depth("QQQ", 5)
+        await conn.unsubscribe_depth("SPY")
+        await until(lambda: asyncio.sleep(0.01, result=not sim_conn(server).depth))
+        with pytest.raises(BookNotReadyError):
+            conn.depth("SPY", 5)
+
+    run(test)
+
+
+def test_a_317_reset_rebuilds_the_depth_from_the_rows_that_follow() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        await conn.subscribe_depth("QQQ", rows=4)
+        await depth_matches(conn, server, "QQQ", 4)
+        c = sim_conn(server)
+        [req_id] = c.depth
+        bids, asks = sim_depth(server, "QQQ", 4)
+        # a second market maker joins the best bid: IB inserts a row, the rows below move down (the
+        # SDK's own DOM overwrites row 0 instead, so it now knows one row fewer than the ladder has)
+        c.send(13, 1, req_id, 0, "BATS", 0, 1, px(bids[0][0]), 50, 1)
+        await until(
+            lambda: asyncio.sleep(0.005, result=conn.depth("QQQ", 4)[0][0] == (bids[0][0], bids[0][1] + 50))
+        )
+        assert conn.depth("QQQ", 4) == ([(bids[0][0], bids[0][1] + 50), *bids[1:]], asks)
+        built = conn.depth_book("QQQ").last_update_id
+        assert server.reset_depth("QQQ") == 1
+        # every row comes again as an insert after the 317: all the old rows must go first
+        await until(lambda: asyncio.sleep(0.005, result=conn.depth_book("QQQ").last_update_id > built))
+        await depth_matches(conn, server, "QQQ", 4)
+        assert set(c.depth) == {req_id}  # rebuilt without a new request
+
+    run(test)
+
+
+def test_a_depth_gap_requests_the_depth_again() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        await conn.subscribe_depth("SPY", rows=5)
+        await depth_matches(conn, server, "SPY", 5)
+        c = sim_conn(server)
+        [req_id] = c.depth
+        c.send(13, 1, req_id, 7, "ARCA", 1, 1, "1.00", 100, 1)  # an update of row 7 of a 5-row ladder
+        await until(lambda: asyncio.sleep(0.005, result=conn.depth_book("SPY").state == BookState.INVALID))
+        with pytest.raises(BookNotReadyError):
+            conn.depth("SPY", 5)
+        # asked for again (not at once: a stream that keeps breaking is asked for at most once a second)
+        await until(lambda: asyncio.sleep(0.005, result=set(c.depth) != {req_id}))
+        assert len(c.depth) == 1  # the old request canceled, a new one open
+        await depth_matches(conn, server, "SPY", 5)
+
+    run(test)
+
+
+def test_1101_resubscribes_the_depth_and_rebuilds_it() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        await conn.subscribe_depth("SPY", rows=5)
+        await depth_matches(conn, server, "SPY", 5)
+        c = sim_conn(server)
+        before = set(c.depth)
+        server.drop_farm()
+        await next_of(conn, BookInvalid)
+        with pytest.raises(BookNotReadyError):
+            conn.depth("SPY", 5)
+        assert conn.depth_book("SPY").state != BookState.VALID
+        server.restore_farm(data_lost=True)  # the Gateway forgot every subscription
+        await until(lambda: asyncio.sleep(0.005, result=bool(c.depth)))
+        assert len(c.depth) == 1
+        assert set(c.depth) != before
+        await depth_matches(conn, server, "SPY", 5)
+        _, ask = server.top("SPY")
+        server.hit("SPY", "BUY", 100_000, price=ask + Decimal("0.03"))
+        await depth_matches(conn, server, "SPY", 5)
+        assert len(c.depth) == 1
+
+    run(test)
+
+
+def test_1102_and_a_dropped_socket_renew_the_depth_request() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        await conn.subscribe_depth("SPY", rows=5)
+        await depth_matches(conn, server, "SPY", 5)
+        c = sim_conn(server)
+        before = set(c.depth)
+        server.drop_farm()
+        await next_of(conn, BookInvalid)
+        server.restore_farm(data_lost=False)  # the Gateway kept it: canceled, then asked again
+        await until(lambda: asyncio.sleep(0.005, result=bool(c.depth) and set(c.depth) != before))
+        await depth_matches(conn, server, "SPY", 5)
+        assert len(c.depth) == 1
+        await server.drop_connections()
+        await next_of(conn, BookInvalid, lambda e: "dropped" in e.reason)
+        with pytest.raises(BookNotReadyError):
+            conn.depth("SPY", 5)
+
+        async def back() -> bool:
+            return any(x.client_id == 11 and x.depth for x in server.conns)
+
+        await until(back)
+        _, ask = server.top("SPY")
+        server.hit("SPY", "BUY", 100_000, price=ask + Decimal("0.02"))
+        await depth_matches(conn, server, "SPY", 5)
+        assert len(sim_conn(server).depth) == 1
+
+    run(test, reconnect_delay_s=0.05)
+
+
+def test_a_broken_then_restored_data_farm_renews_the_depth_request() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        await conn.subscribe_depth("SPY", rows=5)
+        await depth_matches(conn, server, "SPY", 5)
+        c = sim_conn(server)
+        before = set(c.depth)
+        c.error(-1, 2103, "Market data farm connection is broken:usfarm")  # without a 1100
+        await next_of(conn, BookInvalid)
+        with pytest.raises(BookNotReadyError):
+            conn.depth("SPY", 5)
+        c.error(-1, 2104, "Market data farm connection is OK:usfarm")
+        await until(lambda: asyncio.sleep(0.005, result=bool(c.depth) and set(c.depth) != before))
+        await depth_matches(conn, server, "SPY", 5)
+        assert len(c.depth) == 1
+
+    run(test)
+
+
+def test_depth_rows_follow_ibs_insert_and_delete_rules() -> None:
+    d = _Depth(5, True, Book(InstrumentSpec("0.01", "1")))
+    for pos, price in enumerate((100, 99, 97)):
+        d.apply(pos, 0, 1, (price, 10))
+    d.apply(2, 0, 1, (98, 5))  # an insert shifts the rows below it down
+    d.apply(0, 1, 1, (100, 7))
+    d.apply(0, 0, 0, (102, 4))
+    d.apply(1, 0, 0, (102, 6))  # a second market maker at the same price
+    assert d.bids == [(100, 7), (99, 10), (98, 5), (97, 10)]
+    assert d.levels(0) == [(102, 10)]
+    d.apply(1, 2, 1, None)  # a delete shifts them up
+    assert d.bids == [(100, 7), (98, 5), (97, 10)]
+    with pytest.raises(_DepthGapError):
+        d.apply(3, 1, 1, (96, 1))  # no row 3
+    with pytest.raises(_DepthGapError):
+        d.apply(5, 0, 1, (96, 1))
+    with pytest.raises(_DepthGapError):
+        d.apply(2, 2, 0, None)
