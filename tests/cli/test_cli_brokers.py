@@ -240,3 +240,30 @@ condition_id = "{market.condition_id}"
     assert summary["orders"] > 0
     assert summary["open_orders_after_shutdown"] == 0
     assert "5a5a5a5a" not in out + err
+
+
+def test_paper_ibkr_connects_to_a_running_gateway(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --sim, `trader paper --exchange=ibkr` connects to a gateway (here the simulator on its own
+    thread). The equity rules follow the real session: orders flow only while the market is open."""
+    from trader.engine.equity import Session, session
+    from trader.sim.ibkr import IbkrSimServer
+
+    ib = BrokerSimThread(IbkrSimServer(seed=2))
+    try:
+        argv = [
+            "paper",
+            "--exchange=ibkr",
+            f"--venue-url=tcp://127.0.0.1:{ib.port}",
+            "--duration=3",
+            "--json",
+        ]
+        assert main(argv) == EXIT_OK
+    finally:
+        ib.close()
+    data = json.loads(capsys.readouterr().out)
+    assert data["rejects"] == 0
+    if session(LiveClock().now_ns()) is Session.REGULAR:
+        assert data["orders"] > 0
+    else:
+        assert data["orders"] == 0
+        assert data["denials"]["MARKET_CLOSED"] > 0

@@ -1096,3 +1096,18 @@ def test_proxy_and_safe_wallets_sign_for_their_funder(signature_type: int) -> No
         await conn.cancel("p1")
 
     run(t)
+
+
+def test_orders_on_a_neg_risk_market_are_signed_for_the_neg_risk_exchange() -> None:
+    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
+        market = next(m for m in server.markets.values() if m.neg_risk)
+        conn = await connected(server, stack, "dave", market=market)
+        yes, _ = conn.symbols
+        # the simulator recovers the signer against the Neg Risk CTF Exchange's EIP-712 domain
+        ack = await conn.submit(approve(conn, yes, Side.BUY, "0.25", "10", post_only=True), "n1", yes)
+        order = server.orders[ack.venue_order_id]
+        assert order.market.neg_risk
+        assert order.signer.lower() == conn.address.lower()
+        await conn.cancel("n1")
+
+    run(t)
