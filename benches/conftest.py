@@ -80,11 +80,23 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _tails(rows: list[dict[str, Any]]) -> list[str]:
+    """p50/p99 of the benches that record them (round trips, where the tail matters)."""
+    tails = [r for r in rows if "p99_us" in r["info"]]
+    if not tails:
+        return []
+    lines = ["", "| group | bench | p50 | p99 |", "|---|---|---|---|"]
+    for r in sorted(tails, key=lambda r: (r["group"], r["name"])):
+        p50, p99 = r["info"]["p50_us"], r["info"]["p99_us"]
+        lines.append(f"| {r['group']} | {r['name'].removeprefix('test_')} | {p50:.0f} µs | {p99:.0f} µs |")
+    return lines
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     rows = _rows(config)
     if not rows:
         return
-    lines = _table(rows)
+    lines = _table(rows) + _tails(rows)
     terminalreporter.write_sep("=", "trader: ratios against same-run baselines")
     for line in lines:
         terminalreporter.write_line(line)
