@@ -267,3 +267,50 @@ def test_paper_ibkr_connects_to_a_running_gateway(capsys: pytest.CaptureFixture[
     else:
         assert data["orders"] == 0
         assert data["denials"]["MARKET_CLOSED"] > 0
+
+
+def test_live_alpaca_confirm_trades_in_the_venue_session_then_stops_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from trader.clock import ShiftedClock
+    from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, eastern_ns
+
+    alpaca = BrokerSimThread(AlpacaSimServer(seed=2, clock=ShiftedClock(eastern_ns(2026, 11, 30, 11, 0))))
+    cfg = tmp_path / "alpaca.toml"
+    cfg.write_text(
+        RISK
+        + f"""
+[venues.alpaca]
+api_key = "env:ALPACA_KEY"
+secret = "env:ALPACA_SECRET"
+environment = "sim"
+url = "{alpaca.server.url}"
+"""
+    )
+    env = {**os.environ, "ALPACA_KEY": DEMO_KEY, "ALPACA_SECRET": DEMO_SECRET, "HOME": str(tmp_path)}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trader", "live", "--exchange=alpaca", "--confirm", f"--config={cfg}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(100):  # up to 20 s: until our first order reached the venue
+            if proc.poll() is not None or alpaca.server.requests["POST /v2/orders"]:
+                break
+            threading.Event().wait(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        alpaca.close()
+    assert proc.returncode == EXIT_OK, err
+    summary = json.loads(out[out.index("{") :])
+    assert summary["orders"] > 0
+    assert summary["open_orders_after_shutdown"] == 0
+    assert DEMO_SECRET not in out + err
