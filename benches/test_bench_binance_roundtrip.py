@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from tests.venues.test_binance_connector import approve
 from trader.clock import LiveClock
 from trader.core import Side
 from trader.sim.binance import BinanceSimServer
+from trader.sim.server import SimThread
 from trader.venues.binance import BinanceConnector
 from trader.venues.registry import SIM_API_KEY, SIM_SECRET, loopback_connector
 
@@ -30,24 +30,9 @@ CLOCK = LiveClock()
 ROUNDS = 300
 
 
-class SimThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = BinanceSimServer(seed=5, clock=CLOCK, weight_limit=10_000_000, orders_per_10s=1_000_000)
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(port=0), self.loop).result(10)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimThread]:
-    s = SimThread()
+    s = SimThread(BinanceSimServer(seed=5, clock=CLOCK, weight_limit=10_000_000, orders_per_10s=1_000_000))
     yield s
     s.close()
 

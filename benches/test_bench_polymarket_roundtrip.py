@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +24,7 @@ from tests.venues.test_polymarket_connector import approve
 from trader.clock import LiveClock
 from trader.core import Side
 from trader.sim.polymarket import Market, PolymarketSimServer
+from trader.sim.server import SimThread
 from trader.venues.polymarket import Endpoints, PolymarketConnector
 
 CLOCK = LiveClock()
@@ -37,23 +37,11 @@ def key(name: str) -> str:
     return "0x" + hashlib.sha256(f"polymarket-roundtrip-bench/{name}".encode()).hexdigest()
 
 
-class SimThread:
+class PolymarketThread(SimThread):
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = PolymarketSimServer(seed=5, clock=CLOCK, background=False)
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(port=0), self.loop).result(10)
+        super().__init__(PolymarketSimServer(seed=5, clock=CLOCK, background=False))
         self.market: Market = next(iter(self.server.markets.values()))
         assert (self.market.tick, self.market.neg_risk) == (100, False)
-
-    def call(self, fn: Any, *args: Any) -> Any:
-        """`fn(*args)` on the simulator's loop: its state is read there, not from this thread."""
-
-        async def run() -> Any:
-            return fn(*args)
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
     def live_orders(self, address: str) -> list[str]:
         return list(
@@ -66,16 +54,10 @@ class SimThread:
             )
         )
 
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
-
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimThread]:
-    s = SimThread()
+def sim() -> Iterator[PolymarketThread]:
+    s = PolymarketThread()
     yield s
     s.close()
 
@@ -98,7 +80,7 @@ def _percentiles(benchmark: Any) -> None:
 
 
 @pytest.mark.benchmark(group="polymarket.order_round_trip")
-def test_ours_polymarket_round_trip(benchmark: Any, sim: SimThread) -> None:
+def test_ours_polymarket_round_trip(benchmark: Any, sim: PolymarketThread) -> None:
     loop = asyncio.new_event_loop()
 
     async def make() -> PolymarketConnector:
@@ -153,7 +135,7 @@ def test_ours_polymarket_round_trip(benchmark: Any, sim: SimThread) -> None:
 
 
 @pytest.mark.benchmark(group="polymarket.order_round_trip")
-def test_py_clob_client_v2_create_and_post_order(benchmark: Any, sim: SimThread) -> None:
+def test_py_clob_client_v2_create_and_post_order(benchmark: Any, sim: PolymarketThread) -> None:
     from py_clob_client_v2 import ClobClient, OrderArgs, OrderPayload, OrderType
 
     client = ClobClient(sim.server.url, chain_id=137, key=key("sdk"))

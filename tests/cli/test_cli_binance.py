@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,29 +15,13 @@ import pytest
 
 from trader.cli import EXIT_OK, main
 from trader.sim.binance import BinanceSimServer
+from trader.sim.server import SimThread
 from trader.venues.registry import SIM_API_KEY, SIM_SECRET
-
-
-class SimThread:
-    """A Binance simulator on its own thread and loop: a venue the CLI reaches over loopback."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = BinanceSimServer(seed=3)
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(port=0), self.loop).result(10)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture
 def sim() -> Iterator[SimThread]:
-    s = SimThread()
+    s = SimThread(BinanceSimServer(seed=3))
     yield s
     s.close()
 

@@ -3,17 +3,16 @@ their simulators (an IB Gateway speaking the TWS socket protocol; Alpaca's REST 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from trader.cli import EXIT_OK, EXIT_USAGE, main
 from trader.clock import LiveClock
+from trader.sim.server import SimThread
 
 
 @pytest.mark.parametrize("exchange", ["ibkr", "alpaca"])
@@ -82,23 +81,6 @@ def test_paper_event_strategy_needs_a_signal(capsys: pytest.CaptureFixture[str])
     assert "--signal" in capsys.readouterr().err
 
 
-class BrokerSimThread:
-    """A broker simulator on its own thread and loop, standing in for a remote gateway / API."""
-
-    def __init__(self, server: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = server
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(server.start(port=0), self.loop).result(10)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
-
-
 RISK = """
 [risk]
 max_gross_notional = "100000"
@@ -115,7 +97,7 @@ def test_testnet_checks_configured_brokers(
     from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer
     from trader.sim.ibkr import DEFAULT_ACCOUNT, IbkrSimServer
 
-    alpaca, ib = BrokerSimThread(AlpacaSimServer(seed=2)), BrokerSimThread(IbkrSimServer(seed=2))
+    alpaca, ib = SimThread(AlpacaSimServer(seed=2)), SimThread(IbkrSimServer(seed=2))
     monkeypatch.setenv("ALPACA_KEY", DEMO_KEY)
     monkeypatch.setenv("ALPACA_SECRET", DEMO_SECRET)
     cfg = tmp_path / "brokers.toml"
@@ -160,7 +142,7 @@ def test_paper_alpaca_from_config_follows_the_venue_session(
     from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, eastern_ns
 
     start = eastern_ns(2026, 11, 30, 11, 0) if when == "monday" else eastern_ns(2026, 11, 28, 11, 0)
-    alpaca = BrokerSimThread(AlpacaSimServer(seed=2, clock=ShiftedClock(start)))
+    alpaca = SimThread(AlpacaSimServer(seed=2, clock=ShiftedClock(start)))
     monkeypatch.setenv("ALPACA_KEY", DEMO_KEY)
     monkeypatch.setenv("ALPACA_SECRET", DEMO_SECRET)
     cfg = tmp_path / "alpaca.toml"
@@ -200,7 +182,7 @@ def test_polymarket_from_config_testnet_and_live(
     from trader.secrets import write_keystore
     from trader.sim.polymarket import PolymarketSimServer
 
-    pm = BrokerSimThread(PolymarketSimServer(seed=4))
+    pm = SimThread(PolymarketSimServer(seed=4))
     market = next(m for m in pm.server.markets.values() if not m.neg_risk)
     keystore = tmp_path / "wallet.json"
     write_keystore(keystore, "0x" + "5a" * 32, "wallet passphrase", log_n=12)
@@ -248,7 +230,7 @@ def test_paper_ibkr_connects_to_a_running_gateway(capsys: pytest.CaptureFixture[
     from trader.engine.equity import Session, session
     from trader.sim.ibkr import IbkrSimServer
 
-    ib = BrokerSimThread(IbkrSimServer(seed=2))
+    ib = SimThread(IbkrSimServer(seed=2))
     try:
         argv = [
             "paper",
@@ -280,7 +262,7 @@ def test_live_alpaca_confirm_trades_in_the_venue_session_then_stops_clean(
     from trader.clock import ShiftedClock
     from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, eastern_ns
 
-    alpaca = BrokerSimThread(AlpacaSimServer(seed=2, clock=ShiftedClock(eastern_ns(2026, 11, 30, 11, 0))))
+    alpaca = SimThread(AlpacaSimServer(seed=2, clock=ShiftedClock(eastern_ns(2026, 11, 30, 11, 0))))
     cfg = tmp_path / "alpaca.toml"
     cfg.write_text(
         RISK

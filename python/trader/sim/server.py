@@ -163,6 +163,33 @@ class VenueServer:
         return web.json_response({"closed": n})
 
 
+class SimThread:
+    """A simulator on its own thread and event loop: a venue that is not a coroutine of the caller's
+    loop (benchmarks, a synchronous SDK, a CLI run in the same process). `call` runs a function on the
+    simulator's loop, where its state lives."""
+
+    def __init__(self, server: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.server = server
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.port: int = asyncio.run_coroutine_threadsafe(server.start(host, port), self.loop).result(10)
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        async def run() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
 SIMULATORS = {
     "sim": "trader.sim.binance:BinanceSimServer",
     "binance": "trader.sim.binance:BinanceSimServer",
