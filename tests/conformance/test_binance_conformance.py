@@ -469,3 +469,74 @@ def test_an_ed25519_key_trades_end_to_end() -> None:
             await server.stop()
 
     asyncio.run(go())
+
+
+def test_restart_reconciles_a_spot_position_net_of_base_asset_fees(tmp_path: Any) -> None:
+    """On Binance spot a buyer pays its commission in the bought asset (unless with BNB): the balance
+    grows by less than the fills. A restart on the same journal still reconciles, by the fees the
+    venue reports withheld; anything beyond them is still a mismatch."""
+    from trader.errors import ReconciliationError
+
+    async def go() -> None:
+        server = BinanceSimServer(seed=11, step_ms=20, buyer_fee_in_base=True)
+        await server.start(port=0)
+        path = tmp_path / "journal.db"
+        try:
+            conn = loopback_connector(server.url, symbol="BTCUSDT", clock=CLOCK)
+            journal = Journal(path)
+            spec_lot = 0
+            try:
+                await conn.connect()
+                spec = conn.trading_spec()
+                spec_lot = spec.lot
+                before = (await conn.balances())["BTC"]
+                engine = Engine(  # 2 BTC: a taker fee (5 bps) of a whole lot or more
+                    conn,
+                    TakeOnce(spec.lot * 2000, 5000 * spec.tick),
+                    journal=journal,
+                    clock=CLOCK,
+                    config=EngineConfig(
+                        symbol="BTCUSDT",
+                        collar_bps=500,
+                        max_order_qty="3",
+                        max_position="3",
+                        max_order_notional="300000",
+                        venue_max_gross_notional="300000",
+                    ),
+                )
+                await engine.run(1.5)
+                after = (await conn.balances())["BTC"]
+                filled = sum(f.qty for f in await conn.fills_since(0)) * Decimal(spec.qty_unit)
+                assert filled >= 1
+                assert after - before <= filled - Decimal(spec.qty_unit)  # a lot of fee came out of it
+            finally:
+                await conn.close()
+                journal.close()
+            conn2 = loopback_connector(server.url, symbol="BTCUSDT", clock=CLOCK)
+            journal2 = Journal(path)
+            try:
+                idle = TakeOnce(spec_lot, 0)
+                idle.sent = True  # it only restarts and reconciles
+                second = Engine(conn2, idle, journal=journal2, clock=CLOCK, config=EngineConfig())
+                await second.start()
+                assert second.summary.reconciled_at_start >= 0
+            finally:
+                await conn2.close()
+                journal2.close()
+            # a real discrepancy (1 BTC more than fills and fees explain) is still refused
+            server.accounts["sim-demo-key"].balances["BTC"][0] += Decimal(1)
+            conn3 = loopback_connector(server.url, symbol="BTCUSDT", clock=CLOCK)
+            journal3 = Journal(path)
+            try:
+                third = Engine(
+                    conn3, TakeOnce(spec_lot, 0), journal=journal3, clock=CLOCK, config=EngineConfig()
+                )
+                with pytest.raises(ReconciliationError, match="position"):
+                    await third.start()
+            finally:
+                await conn3.close()
+                journal3.close()
+        finally:
+            await server.stop()
+
+    asyncio.run(go())

@@ -166,9 +166,11 @@ class BinanceSimServer(SpotSimServer):
         cross_margin_leverage: int = 3,
         isolated_margin_leverage: int = 10,
         symbol: str = "BTCUSDT",
+        buyer_fee_in_base: bool = False,
     ) -> None:
         super().__init__(
             symbol=symbol,
+            buyer_fee_in_base=buyer_fee_in_base,
             seed=seed,
             clock=clock,
             venue=venue,

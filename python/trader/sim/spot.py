@@ -12,8 +12,9 @@ and the WebSocket API `/ws-api/v3`: `userDataStream.subscribe.signature` (the cu
 Errors use Binance's codes and messages; request weight per minute and orders per 10 s are enforced
 with `X-MBX-USED-WEIGHT-1M` / `X-MBX-ORDER-COUNT-10S`, 429 + Retry-After, then 418. Signatures are
 checked with the standard library's `hmac` and `cryptography`'s Ed25519, independently of the core under
-test. Money is Decimal or integer units. Deviation: commissions are charged in the quote asset on both
-sides (Binance charges a buyer in the base asset unless it pays with BNB).
+test. Money is Decimal or integer units. Commissions are charged in the quote asset on both sides by
+default; `buyer_fee_in_base=True` charges a buyer in the base asset, as Binance does unless fees are
+paid with BNB (the buyer receives the quantity minus the fee).
 
 `trader.sim.binance.BinanceSimServer` extends this server with USD-M futures and margin; the hooks it
 uses are the `wallet` of an order (`SPOT`, `MARGIN`, `ISOLATED:<symbol>`), `_balances`, `_trade_log`,
@@ -177,8 +178,10 @@ class SpotSimServer(VenueServer):
         accounts: dict[str, str] | None = None,
         ed25519_accounts: dict[str, str] | None = None,
         symbol: str = "BTCUSDT",
+        buyer_fee_in_base: bool = False,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        self.buyer_fee_in_base = buyer_fee_in_base  # real Binance unless fees are paid in BNB
         self.venue = venue
         if symbol not in INSTRUMENTS:
             raise ValueError(f"the simulator lists {', '.join(INSTRUMENTS)}, not {symbol!r}")
@@ -794,7 +797,13 @@ class SpotSimServer(VenueServer):
                     o.locked -= part
                     (q if o.side == "BUY" else b)[1] -= part
                     (q if o.side == "BUY" else b)[0] += part
-                if o.side == "BUY":
+                fee_asset = self.quote
+                if o.side == "BUY" and self.buyer_fee_in_base:  # Binance without BNB: the buyer pays in base
+                    fee = (fee / (Decimal(t.price) * self.tick)).quantize(Decimal("0.00000001"))
+                    fee_asset = self.base
+                    q[0] -= notional
+                    b[0] += Decimal(t.qty) * self.step - fee
+                elif o.side == "BUY":
                     q[0] -= notional + fee
                     b[0] += Decimal(t.qty) * self.step
                 else:
@@ -813,7 +822,7 @@ class SpotSimServer(VenueServer):
                     "qty": self.fmt(t.qty, self.step),
                     "quoteQty": f"{notional:.8f}",
                     "commission": f"{fee:.8f}",
-                    "commissionAsset": self.quote,
+                    "commissionAsset": fee_asset,
                     "time": now,
                     "isBuyer": o.side == "BUY",
                     "isMaker": maker,
@@ -826,7 +835,7 @@ class SpotSimServer(VenueServer):
                         "price": trade["price"],
                         "qty": trade["qty"],
                         "commission": trade["commission"],
-                        "commissionAsset": self.quote,
+                        "commissionAsset": fee_asset,
                         "tradeId": trade_id,
                     }
                 )
@@ -969,7 +978,7 @@ class SpotSimServer(VenueServer):
             "z": self.fmt(o.filled, self.step),
             "L": trade["price"] if trade else "0.00000000",
             "n": trade["commission"] if trade else "0",
-            "N": self.quote if trade else None,
+            "N": trade["commissionAsset"] if trade else None,
             "T": now,
             "t": trade["id"] if trade else -1,
             "I": now,

@@ -100,6 +100,7 @@ class FillReport:
     fee: Decimal  # quote currency, paid > 0
     ts_ns: int
     maker: bool
+    base_fee: Decimal = Decimal(0)  # part of the fee withheld from the bought asset (spot), in that asset
 
 
 @dataclass(frozen=True)

@@ -857,6 +857,12 @@ class BinanceConnector:
             cid = self._report(body).client_id
         return cid
 
+    def _base_fee(self, commission: str, asset: str) -> Decimal:
+        """The commission when the venue took it from the base asset (a spot buyer without BNB)."""
+        if self.market is not Market.FUTURES and self._info is not None and asset == self._info.base:
+            return Decimal(commission)
+        return Decimal(0)
+
     def _fee_in_quote(self, commission: str, asset: str, price: int) -> Decimal:
         fee = Decimal(commission)
         if self._info is not None and asset == self._info.base:
@@ -888,6 +894,7 @@ class BinanceConnector:
                         self._fee_in_quote(t["commission"], t["commissionAsset"], price),
                         int(t["time"]) * 1_000_000,
                         bool(maker),
+                        self._base_fee(t["commission"], t["commissionAsset"]),
                     )
                 )
             if len(page) < 1000:
@@ -1269,6 +1276,7 @@ class BinanceConnector:
                     self._fee_in_quote(fee, fee_asset, fill_price),
                     int(e["T"]) * 1_000_000,
                     maker,
+                    self._base_fee(fee, fee_asset),
                 )
             )
         state = _STATES.get(e["X"])
