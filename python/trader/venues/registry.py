@@ -49,7 +49,7 @@ VENUES = {
     "polymarket": VenueInfo(
         "polymarket",
         "prediction",
-        "CLOB V2 connector and simulator (`trader sim polymarket`); engine wiring next",
+        "CLOB V2 connector, both tokens; `trader paper --exchange=polymarket --sim`",
     ),
     "sim": VenueInfo("sim", "simulated", "built in: loopback simulator of the Binance protocol"),
 }
