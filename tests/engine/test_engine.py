@@ -21,7 +21,7 @@ from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.strategies.base import Intent, Place
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
-from trader.venues.base import SubmitAck
+from trader.venues.base import FillReport, SubmitAck
 from trader.venues.sim import SimConnector
 
 T0 = 1_700_000_000_000_000_000
@@ -289,5 +289,35 @@ def test_config_limits_reach_the_gate() -> None:
         await rig.steps(3)
         assert rig.engine.denials
         assert all(p.side in (Side.BUY, Side.SELL) for p, _ in rig.strategy.denied)
+
+    run(go)
+
+
+def test_an_overfill_counts_in_the_position_and_is_reported() -> None:
+    """RELIABILITY F-ORD-07: a venue that fills more than the order's quantity (Polymarket's marketable
+    BUYs can) moves the position by what it filled; the overfill is counted and alerted."""
+
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"))
+        await rig.engine.start()
+        await rig.steps(20)
+        order = next(o for o in rig.engine.ledger.live() if o.status is oms.OrderStatus.ACCEPTED)
+        position = rig.engine._position.qty
+        extra = order.qty + 7
+        sign = 1 if order.side == Side.BUY else -1
+        rig.engine.handle(
+            FillReport(
+                order.client_id, "over-1", "BTCUSDT", order.side, order.price, extra, Decimal(0), T0, True
+            )
+        )
+        assert rig.engine._position.qty == position + sign * extra
+        assert rig.engine.summary.overfills == 1
+        assert status(order) is oms.OrderStatus.FILLED
+        rig.engine.handle(  # the same trade again: a duplicate, not a second overfill
+            FillReport(
+                order.client_id, "over-1", "BTCUSDT", order.side, order.price, extra, Decimal(0), T0, True
+            )
+        )
+        assert rig.engine.summary.overfills == 1
 
     run(go)

@@ -118,6 +118,7 @@ class Summary:
     rejects: int = 0
     canceled: int = 0
     unknown_outcomes: int = 0
+    overfills: int = 0  # fills beyond an order's quantity (counted in the position; alerted)
     reconciled_at_start: int = 0
     tick_to_order_p50_us: float = 0.0
     tick_to_order_p99_us: float = 0.0
@@ -443,8 +444,19 @@ class Engine:
             position.apply_fill(f.side, f.qty, f.price, f.fee)
             return
         fill = oms.Fill(f.trade_id, f.qty, f.price, f.fee, f.ts_ns)
+        before = order.filled
         if not self.ledger.apply(f.client_id, oms.Filled(fill), self.clock.now_ns()):
             return  # a duplicate (stream and REST both reported it)
+        if order.filled > order.qty:  # RELIABILITY F-ORD-07: the position is what the venue did
+            over = order.filled - max(before, order.qty)
+            self.summary.overfills += 1
+            log.error(
+                "overfill: %s filled %d over its %d units (trade %s)",
+                f.client_id,
+                over,
+                order.qty,
+                f.trade_id,
+            )
         if not react:
             return  # start-up: positions are rebuilt from the journal afterwards
         key = self._keys.get(f.client_id)
