@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.helpers import gate_approval
 from trader.clock import ShiftedClock
-from trader.core import AlpacaSigner, Approval, OrderType, RiskGate, Side, TimeInForce
+from trader.core import AlpacaSigner, Approval, OrderType, Side, TimeInForce
 from trader.errors import (
     AuthenticationError,
     InsufficientFundsError,
@@ -76,33 +77,11 @@ def approve(
     post_only: bool = False,
     expire_ns: int = 0,
 ) -> Approval:
-    gate = RiskGate(
-        max_gross_notional="10000000",
-        max_net_notional="10000000",
-        max_open_orders=10,
-        max_orders_per_sec=100,
-        daily_loss_limit="1000",
-    )
-    v = gate.add_venue("alpaca", max_gross_notional="10000000", max_open_orders=10)
-    s = gate.add_strategy("t", max_orders_per_sec=100)
-    i = gate.add_instrument(
-        v,
-        symbol,
-        conn.trading_spec(),
-        max_order_qty="5000",
-        max_order_notional="10000000",
-        max_position="5000",
-        max_open_orders=10,
-        collar_bps=5000,
-    )
     ref = price or 450 * 100 * CENT
-    gate.set_reference(i, ref - CENT, ref + CENT, conn.clock.now_ns())
-    a = gate.check(
-        s, i, side, price, qty, conn.clock.now_ns(), order_type=order_type, tif=tif, post_only=post_only,
-        expire_ns=expire_ns,
+    return gate_approval(
+        conn.trading_spec(), symbol, side, price, qty, bid=ref - CENT, ask=ref + CENT,
+        now_ns=conn.clock.now_ns(), order_type=order_type, tif=tif, post_only=post_only, expire_ns=expire_ns,
     )  # fmt: skip
-    assert isinstance(a, Approval), a
-    return a
 
 
 async def next_of(

@@ -10,8 +10,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.helpers import gate_approval
 from trader.clock import LiveClock
-from trader.core import Approval, InstrumentSpec, RiskGate, Side, TimeInForce
+from trader.core import Approval, InstrumentSpec, Side, TimeInForce
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
 from trader.engine.paper import demo_market_maker
@@ -45,29 +46,10 @@ def approve(
     post_only: bool = True,
     tif: TimeInForce = TimeInForce.GTC,
 ) -> Approval:
-    gate = RiskGate(
-        max_gross_notional="10000000",
-        max_net_notional="10000000",
-        max_open_orders=10,
-        max_orders_per_sec=100,
-        daily_loss_limit="1000",
+    now = CLOCK.now_ns()
+    return gate_approval(
+        spec, "BTCUSDT", side, price, qty, bid=price, ask=price + 1, now_ns=now, tif=tif, post_only=post_only
     )
-    v = gate.add_venue("sim", max_gross_notional="10000000", max_open_orders=10)
-    s = gate.add_strategy("t", max_orders_per_sec=100)
-    i = gate.add_instrument(
-        v,
-        "BTCUSDT",
-        spec,
-        max_order_qty="10",
-        max_order_notional="1000000",
-        max_position="10",
-        max_open_orders=10,
-        collar_bps=5000,
-    )
-    gate.set_reference(i, price, price + 1, CLOCK.now_ns())
-    a = gate.check(s, i, side, price, qty, CLOCK.now_ns(), tif=tif, post_only=post_only)
-    assert isinstance(a, Approval), a
-    return a
 
 
 async def next_of(conn: BinanceConnector, kind: type, timeout: float = 5.0) -> object:

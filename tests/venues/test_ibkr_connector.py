@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from ib_async import AccountValue
 
+from tests.helpers import gate_approval
 from trader.clock import LiveClock
 from trader.core import (
     Approval,
@@ -21,7 +22,6 @@ from trader.core import (
     BookState,
     InstrumentSpec,
     OrderType,
-    RiskGate,
     Side,
     TimeInForce,
 )
@@ -99,39 +99,11 @@ def approve(
     order_type: OrderType = OrderType.LIMIT,
     post_only: bool = False,
 ) -> Approval:
-    gate = RiskGate(
-        max_gross_notional="100000000",
-        max_net_notional="100000000",
-        max_open_orders=100,
-        max_orders_per_sec=1000,
-        daily_loss_limit="100000",
-    )
-    v = gate.add_venue("ibkr", max_gross_notional="100000000", max_open_orders=100)
-    s = gate.add_strategy("t", max_orders_per_sec=1000)
-    i = gate.add_instrument(
-        v,
-        symbol,
-        spec,
-        max_order_qty="10000",
-        max_order_notional="10000000",
-        max_position="10000",
-        max_open_orders=100,
-        collar_bps=5000,
-    )
-    gate.set_reference(i, price, price + 1, CLOCK.now_ns())
-    a = gate.check(
-        s,
-        i,
-        side,
-        0 if order_type == OrderType.MARKET else price,
-        qty,
-        CLOCK.now_ns(),
-        order_type=order_type,
-        tif=tif,
-        post_only=post_only,
-    )
-    assert isinstance(a, Approval), a
-    return a
+    units = 0 if order_type == OrderType.MARKET else price  # a market order gets the collar's price
+    return gate_approval(
+        spec, symbol, side, units, qty, bid=price, ask=price + 1, now_ns=CLOCK.now_ns(),
+        tif=tif, order_type=order_type, post_only=post_only,
+    )  # fmt: skip
 
 
 def cents(d: Decimal) -> int:

@@ -21,8 +21,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.helpers import gate_approval
 from trader.clock import LiveClock
-from trader.core import Approval, Keystore, OrderType, RiskGate, Side, TimeInForce
+from trader.core import Approval, Keystore, OrderType, Side, TimeInForce
 from trader.errors import (
     ConfigError,
     InsufficientFundsError,
@@ -116,42 +117,13 @@ def approve(
 ) -> Approval:
     """An approval from a fresh risk gate that knows the connector's trading spec."""
     spec = conn.trading_spec()
-    gate = RiskGate(
-        max_gross_notional="100000",
-        max_net_notional="100000",
-        max_open_orders=50,
-        max_orders_per_sec=1000,
-        daily_loss_limit="1000",
-    )
-    v = gate.add_venue("polymarket", max_gross_notional="100000", max_open_orders=50)
-    s = gate.add_strategy("t", max_orders_per_sec=1000)
-    i = gate.add_instrument(
-        v,
-        symbol,
-        spec,
-        max_order_qty="100000",
-        max_order_notional="100000",
-        max_position="100000",
-        max_open_orders=50,
-        collar_bps=9000,
-    )
     ref = spec.price_to_units(price if order_type == OrderType.LIMIT else "0.5")
-    gate.set_reference(i, ref - spec.tick, ref + spec.tick, CLOCK.now_ns())
     units = spec.price_to_units(price) if order_type == OrderType.LIMIT else 0
-    a = gate.check(
-        s,
-        i,
-        side,
-        units,
-        spec.qty_to_units(qty),
-        CLOCK.now_ns(),
-        order_type=order_type,
-        tif=tif,
-        expire_ns=expire_ns,
-        post_only=post_only,
-    )
-    assert isinstance(a, Approval), a
-    return a
+    return gate_approval(
+        spec, symbol, side, units, spec.qty_to_units(qty), bid=ref - spec.tick, ask=ref + spec.tick,
+        now_ns=CLOCK.now_ns(), order_type=order_type, tif=tif, post_only=post_only, expire_ns=expire_ns,
+        collar_bps=9000,
+    )  # fmt: skip
 
 
 async def next_event(

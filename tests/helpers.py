@@ -1,0 +1,61 @@
+"""What several test files need: an `Approval` from a fresh risk gate (connectors accept nothing else)."""
+
+from __future__ import annotations
+
+from trader.core import Approval, InstrumentSpec, OrderType, RiskGate, Side, TimeInForce
+
+BIG = "1000000000"
+
+
+def gate_approval(
+    spec: InstrumentSpec,
+    symbol: str,
+    side: Side,
+    price: int,
+    qty: int,
+    *,
+    bid: int,
+    ask: int,
+    now_ns: int,
+    order_type: OrderType = OrderType.LIMIT,
+    tif: TimeInForce = TimeInForce.GTC,
+    post_only: bool = False,
+    expire_ns: int = 0,
+    collar_bps: int = 5000,
+) -> Approval:
+    """The gate's approval of one order, with limits wide enough that only the order's own validity
+    (units, tick, lot, the collar around `bid`/`ask`) can refuse it; a refusal fails the test."""
+    gate = RiskGate(
+        max_gross_notional=BIG,
+        max_net_notional=BIG,
+        max_open_orders=100,
+        max_orders_per_sec=10_000,
+        daily_loss_limit=BIG,
+    )
+    v = gate.add_venue("venue", max_gross_notional=BIG, max_open_orders=100)
+    s = gate.add_strategy("test", max_orders_per_sec=10_000)
+    i = gate.add_instrument(
+        v,
+        symbol,
+        spec,
+        max_order_qty=BIG,
+        max_order_notional=BIG,
+        max_position=BIG,
+        max_open_orders=100,
+        collar_bps=collar_bps,
+    )
+    gate.set_reference(i, bid, ask, now_ns)
+    a = gate.check(
+        s,
+        i,
+        side,
+        price,
+        qty,
+        now_ns,
+        order_type=order_type,
+        tif=tif,
+        post_only=post_only,
+        expire_ns=expire_ns,
+    )
+    assert isinstance(a, Approval), a
+    return a
