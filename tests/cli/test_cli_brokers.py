@@ -47,7 +47,7 @@ def test_testnet_sim_connect_book_and_order_round_trip(
 ) -> None:
     assert main(["testnet", f"--exchange={exchange}", "--sim", "--order"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "0 failed, 3 passed, 0 skipped" in out
+    assert "0 failed, 4 passed, 0 skipped" in out
     assert "placed in" in out
 
 
@@ -123,8 +123,8 @@ account_id = "{DEFAULT_ACCOUNT}"
         alpaca.close()
         ib.close()
     out = capsys.readouterr().out
-    assert "0 failed, 6 passed, 0 skipped" in out
-    assert sum(line.startswith(("alpaca ", "ibkr ")) for line in out.splitlines()) == 6
+    assert "0 failed, 8 passed, 0 skipped" in out
+    assert sum(line.startswith(("alpaca ", "ibkr ")) for line in out.splitlines()) == 8
 
 
 @pytest.mark.parametrize(("when", "trades"), [("monday", True), ("saturday", False)])
@@ -200,7 +200,7 @@ condition_id = "{market.condition_id}"
     )
     try:
         assert main(["testnet", f"--config={cfg}", "--order"]) == EXIT_OK
-        assert "0 failed, 3 passed" in capsys.readouterr().out
+        assert "0 failed, 4 passed" in capsys.readouterr().out
         env = {**os.environ, "HOME": str(tmp_path)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "trader", "live", "--exchange=polymarket", "--confirm", f"--config={cfg}"],
@@ -251,18 +251,20 @@ def test_paper_ibkr_connects_to_a_running_gateway(capsys: pytest.CaptureFixture[
         assert data["denials"]["MARKET_CLOSED"] > 0
 
 
-def test_live_alpaca_confirm_trades_in_the_venue_session_then_stops_clean(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_live_alpaca_confirm_follows_the_session_then_stops_clean(tmp_path: Path) -> None:
+    """`trader live --exchange=alpaca --confirm` against a venue on the true clock (a venue whose clock
+    is off fails the preflight): it trades while the market is open, is refused by the equity rules
+    while it is closed, and stops clean on SIGINT either way."""
     import os
     import signal
     import subprocess
     import sys
 
-    from trader.clock import ShiftedClock
-    from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, eastern_ns
+    from trader.engine.equity import Session, session
+    from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer
 
-    alpaca = SimThread(AlpacaSimServer(seed=2, clock=ShiftedClock(eastern_ns(2026, 11, 30, 11, 0))))
+    open_now = session(LiveClock().now_ns()) is Session.REGULAR
+    alpaca = SimThread(AlpacaSimServer(seed=2))
     cfg = tmp_path / "alpaca.toml"
     cfg.write_text(
         RISK
@@ -283,7 +285,7 @@ url = "{alpaca.server.url}"
             text=True,
             env=env,
         )
-        for _ in range(100):  # up to 20 s: until our first order reached the venue
+        for _ in range(100 if open_now else 20):  # open: until the first order; closed: 4 s
             if proc.poll() is not None or alpaca.server.requests["POST /v2/orders"]:
                 break
             threading.Event().wait(0.2)
@@ -293,6 +295,10 @@ url = "{alpaca.server.url}"
         alpaca.close()
     assert proc.returncode == EXIT_OK, err
     summary = json.loads(out[out.index("{") :])
-    assert summary["orders"] > 0
     assert summary["open_orders_after_shutdown"] == 0
+    if open_now:
+        assert summary["orders"] > 0
+    else:
+        assert summary["orders"] == 0
+        assert summary["denials"]["MARKET_CLOSED"] > 0
     assert DEMO_SECRET not in out + err

@@ -155,8 +155,9 @@ async def _paper_venue(args: argparse.Namespace, clock: Clock, risk: RiskLimits)
             gate3 = await _alpaca_session(conn3, clock, vcfg)
             mm, cfg = equity_market_maker(symbol, tick=100)
             return PaperRig(conn3, None, mm, dataclasses.replace(cfg, risk=risk), gate3)
-        # the simulated exchange runs in a regular session whatever the hour here
-        session = _sim_session(clock)
+        # a paper session's simulated exchange runs in a regular session whatever the hour here;
+        # `trader testnet` keeps its clock true (its clock check compares it with ours)
+        session = _sim_session(clock) if getattr(args, "shift_session", True) else clock
         al_server = AlpacaSimServer(seed=args.seed, clock=session)
         await al_server.start(port=0)
         conn2 = AlpacaConnector(
@@ -313,7 +314,13 @@ async def testnet_checks(args: argparse.Namespace) -> list[Check]:
         from trader.cli.testnet import check_connector
 
         rig = argparse.Namespace(
-            exchange=args.venue, sim=True, symbol=INSTRUMENT, seed=7, venue_url=None, strategy="mm"
+            exchange=args.venue,
+            sim=True,
+            symbol=INSTRUMENT,
+            seed=7,
+            venue_url=None,
+            strategy="mm",
+            shift_session=False,
         )
         conn, server, _, rig_config, _, _ = await _paper_venue(rig, clock, DEFAULT_RISK)
         try:

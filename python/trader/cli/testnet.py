@@ -123,6 +123,17 @@ async def check_connector(
             add(name, None, "not connected")
         return out
     add("connect + auth", True, f"session up in {(clock.monotonic_ns() - t0) / 1e6:.1f} ms")
+    try:
+        offset = await venue_clock_offset_ms(conn, clock)
+    except (TraderError, TimeoutError, OSError) as e:
+        add("clock", False, f"cannot read the venue's time: {e}")
+    else:
+        if offset is None:
+            add("clock", None, "the venue states no time")
+        else:
+            limit = MAX_CLOCK_OFFSET_MS + (1000 if isinstance(offset, tuple) else 0)
+            ms = offset[0] if isinstance(offset, tuple) else offset
+            add("clock", abs(ms) <= limit, f"offset {ms:+d} ms (limit ±{limit} ms)")
     spec = InstrumentSpec(
         info.tick_size,
         info.lot_size,
@@ -148,6 +159,25 @@ async def check_connector(
     except TraderError as e:
         add("order round trip", False, str(e))
     return out
+
+
+async def venue_clock_offset_ms(conn: Connector, clock: Clock) -> int | tuple[int] | None:
+    """The venue's clock minus ours (ms, half the round trip assumed each way). A 1-tuple when the
+    venue states whole seconds only (IBKR, Polymarket): the check then allows a second more."""
+    from trader.venues.alpaca import AlpacaConnector
+    from trader.venues.ibkr import IbkrConnector
+    from trader.venues.polymarket import PolymarketConnector
+
+    t0 = clock.now_ns()
+    if isinstance(conn, AlpacaConnector):
+        venue_ns = (await conn.market_clock()).ts_ns
+        return (venue_ns - (t0 + clock.now_ns()) // 2) // 1_000_000
+    if isinstance(conn, IbkrConnector):
+        venue = await asyncio.wait_for(conn.ib.reqCurrentTimeAsync(), 5.0)
+        return (int(venue.timestamp() * 1000) - (t0 + clock.now_ns()) // 2_000_000,)
+    if isinstance(conn, PolymarketConnector):
+        return (conn.clock_offset_ms,)
+    return None
 
 
 async def _round_trip(conn: Connector, spec: InstrumentSpec, symbol: str, best_bid: int, clock: Clock) -> str:

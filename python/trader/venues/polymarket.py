@@ -584,6 +584,11 @@ class PolymarketConnector:
 
     # ---- plumbing --------------------------------------------------------------------------------
 
+    @property
+    def clock_offset_ms(self) -> int:
+        """The venue's clock minus ours, as measured at connect (`GET /time`, whole seconds)."""
+        return self._offset_s * 1000
+
     def _now_s(self) -> int:
         return self.clock.now_ns() // 1_000_000_000 + self._offset_s
 
