@@ -31,19 +31,19 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 import orjson
 from aiohttp import WSMsgType, web
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from trader.clock import Clock
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.sim.server import VenueServer
+
+if TYPE_CHECKING:  # `cryptography` is needed only when Ed25519 accounts are configured
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 DEMO_KEY = "sim-demo-key"
 DEMO_SECRET = "sim-demo-secret"  # noqa: S105 - the simulator's published demo credential
@@ -209,6 +209,9 @@ class SpotSimServer(VenueServer):
         for key, secret in (accounts or {}).items():
             self.accounts[key] = Account(secret.encode(), self._initial_balances())
         for key, pem in (ed25519_accounts or {}).items():
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+            from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
             public = load_pem_public_key(pem.encode())
             if not isinstance(public, Ed25519PublicKey):
                 raise ValueError(f"the public key of {key!r} is not an Ed25519 key")
@@ -340,6 +343,8 @@ class SpotSimServer(VenueServer):
         """HMAC-SHA256 hex (case-insensitive) or Ed25519 base64 over `payload`; -1022 otherwise."""
         bad = ApiError(-1022, "Signature for this request is not valid.")
         if account.public_key is not None:
+            from cryptography.exceptions import InvalidSignature
+
             if "%" in signature:  # URL-encoded where it should not have been (a JSON field)
                 signature = unquote(signature)
             try:
