@@ -102,6 +102,17 @@ from trader.venues.base import (
 )
 
 log = logging.getLogger("trader.venues.ibkr")
+
+
+class _CancelConfirmations(logging.Filter):
+    """ib_async logs IB's code 202 ("Order Canceled") at ERROR level although it confirms a cancel we
+    asked for; the connector reports cancels itself, so these lines are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Error 202,")
+
+
+logging.getLogger("ib_async.wrapper").addFilter(_CancelConfirmations())
 _T = TypeVar("_T")
 
 VENUE = "ibkr"
