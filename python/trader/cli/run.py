@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from rich.console import Console
 from rich.live import Live
 
-from trader.clock import Clock, LiveClock
+from trader.clock import Clock, LiveClock, ShiftedClock
 from trader.config import Config, RiskLimits, VenueConfig
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, PreTrade, Summary
 from trader.engine.equity import EquityConfig, EquityGate, EquityRules
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 def sim_server(exchange: str, seed: int, clock: Clock, symbol: str = INSTRUMENT) -> BinanceSimServer:
     """The loopback simulator behind `--sim` (every market of the Binance protocol on one port; the spot
     and margin symbol is `symbol`, one of `trader.sim.spot.INSTRUMENTS`)."""
-    from trader.errors import ConfigError
     from trader.sim.binance import BinanceSimServer
 
     try:
@@ -87,7 +86,6 @@ def _equity_gate(
 
 async def _alpaca_session(conn: Connector, clock: Clock, vcfg: VenueConfig) -> EquityGate:
     """The equity rules on the venue's own time and equity (GET /v2/clock, GET /v2/account)."""
-    from trader.clock import ShiftedClock
     from trader.venues.alpaca import AlpacaConnector
 
     assert isinstance(conn, AlpacaConnector)
@@ -103,7 +101,6 @@ async def _alpaca_session(conn: Connector, clock: Clock, vcfg: VenueConfig) -> E
 
 def _sim_session(clock: Clock) -> Clock:
     """A clock inside the next regular US equity session: simulated exchanges trade whatever the hour."""
-    from trader.clock import ShiftedClock
     from trader.sim.alpaca import next_session_time
 
     return ShiftedClock(next_session_time(clock.now_ns(), 10, 0), clock)
@@ -405,7 +402,7 @@ async def _polymarket_metadata(vcfg: VenueConfig, clock: Clock) -> MarketMetadat
 async def live_session(venue: str, config: Config) -> Summary:
     """`trader live`: preflight (reachability, clock, auth, market data), then the engine until Ctrl-C.
     Raises `TraderError` when the preflight fails; nothing is sent then."""
-    from trader.errors import ConfigError, TraderError
+    from trader.errors import TraderError
     from trader.venues.registry import build_connector, venue_symbol
 
     clock = LiveClock()

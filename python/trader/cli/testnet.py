@@ -4,8 +4,10 @@ market data flow, and (with `--order`) does a tiny far-from-market order round-t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import NamedTuple
 
 from trader.clock import Clock, LiveClock
 from trader.core import Approval, InstrumentSpec, RiskGate, Side
@@ -79,26 +81,11 @@ async def check_binance_like(
         return out
     try:
         await conn.connect()
-        top = await _first_book(conn, timeout_s)
-        spec = conn.trading_spec()
-        add(
-            "market data", True, f"book {spec.format_price(top.bid or 0)} / {spec.format_price(top.ask or 0)}"
-        )
-    except (TraderError, TimeoutError) as e:
-        add("market data", False, str(e) or "no book update in time")
+    except TraderError as e:
+        add("market data", False, str(e))
         add("order round trip", None, "no market data")
         return out
-    if not order:
-        add("order round trip", None, "not requested (--order)")
-        return out
-    try:
-        add(
-            "order round trip",
-            True,
-            await _round_trip(conn, conn.trading_spec(), conn.symbol, top.bid or 0, clock),
-        )
-    except TraderError as e:
-        add("order round trip", False, str(e))
+    await _market_and_order(conn, conn.trading_spec(), conn.symbol, order, clock, timeout_s, add)
     return out
 
 
@@ -124,46 +111,52 @@ async def check_connector(
         return out
     add("connect + auth", True, f"session up in {(clock.monotonic_ns() - t0) / 1e6:.1f} ms")
     try:
-        offset = await venue_clock_offset_ms(conn, clock)
+        venue_time = await venue_clock(conn, clock)
     except (TraderError, TimeoutError, OSError) as e:
         add("clock", False, f"cannot read the venue's time: {e}")
     else:
-        if offset is None:
+        if venue_time is None:
             add("clock", None, "the venue states no time")
         else:
-            limit = MAX_CLOCK_OFFSET_MS + (1000 if isinstance(offset, tuple) else 0)
-            ms = offset[0] if isinstance(offset, tuple) else offset
+            ms, limit = venue_time.offset_ms, MAX_CLOCK_OFFSET_MS + venue_time.resolution_ms
             add("clock", abs(ms) <= limit, f"offset {ms:+d} ms (limit ±{limit} ms)")
-    spec = InstrumentSpec(
-        info.tick_size,
-        info.lot_size,
-        min_qty=info.min_qty,
-        min_notional=info.min_notional,
-        price_unit=info.price_unit or None,
-        qty_unit=info.qty_unit or None,
-    )
+    await _market_and_order(conn, info.spec(), symbol, order, clock, timeout_s, add)
+    return out
+
+
+async def _market_and_order(
+    conn: Connector,
+    spec: InstrumentSpec,
+    symbol: str,
+    order: bool,
+    clock: Clock,
+    timeout_s: float,
+    add: Callable[[str, bool | None, str], object],
+) -> None:
+    """The last two checks of every venue: a two-sided book arrives, then (with `order`) the round trip."""
     try:
         top = await _first_book(conn, timeout_s, symbol)
-        add(
-            "market data", True, f"book {spec.format_price(top.bid or 0)} / {spec.format_price(top.ask or 0)}"
-        )
     except (TraderError, TimeoutError) as e:
         add("market data", False, str(e) or "no book update in time")
         add("order round trip", None, "no market data")
-        return out
+        return
+    add("market data", True, f"book {spec.format_price(top.bid or 0)} / {spec.format_price(top.ask or 0)}")
     if not order:
         add("order round trip", None, "not requested (--order)")
-        return out
+        return
     try:
         add("order round trip", True, await _round_trip(conn, spec, symbol, top.bid or 0, clock))
     except TraderError as e:
         add("order round trip", False, str(e))
-    return out
 
 
-async def venue_clock_offset_ms(conn: Connector, clock: Clock) -> int | tuple[int] | None:
-    """The venue's clock minus ours (ms, half the round trip assumed each way). A 1-tuple when the
-    venue states whole seconds only (IBKR, Polymarket): the check then allows a second more."""
+class VenueTime(NamedTuple):
+    offset_ms: int  # the venue's clock minus ours (half the round trip assumed each way)
+    resolution_ms: int  # what the venue's clock states: 1000 when whole seconds only
+
+
+async def venue_clock(conn: Connector, clock: Clock) -> VenueTime | None:
+    """The venue's clock against ours, for connectors other than Binance's (which tracks its offset)."""
     from trader.venues.alpaca import AlpacaConnector
     from trader.venues.ibkr import IbkrConnector
     from trader.venues.polymarket import PolymarketConnector
@@ -171,12 +164,12 @@ async def venue_clock_offset_ms(conn: Connector, clock: Clock) -> int | tuple[in
     t0 = clock.now_ns()
     if isinstance(conn, AlpacaConnector):
         venue_ns = (await conn.market_clock()).ts_ns
-        return (venue_ns - (t0 + clock.now_ns()) // 2) // 1_000_000
+        return VenueTime((venue_ns - (t0 + clock.now_ns()) // 2) // 1_000_000, 0)
     if isinstance(conn, IbkrConnector):
         venue = await asyncio.wait_for(conn.ib.reqCurrentTimeAsync(), 5.0)
-        return (int(venue.timestamp() * 1000) - (t0 + clock.now_ns()) // 2_000_000,)
+        return VenueTime(int(venue.timestamp() * 1000) - (t0 + clock.now_ns()) // 2_000_000, 1000)
     if isinstance(conn, PolymarketConnector):
-        return (conn.clock_offset_ms,)
+        return VenueTime(conn.clock_offset_ms, 1000)
     return None
 
 

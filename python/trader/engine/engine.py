@@ -288,15 +288,7 @@ class Engine:
         )
         for symbol in self.symbols:
             info = await self.connector.instrument_info(symbol)
-            spec = InstrumentSpec(
-                info.tick_size,
-                info.lot_size,
-                min_qty=info.min_qty,
-                max_qty=info.max_qty or None,
-                min_notional=info.min_notional,
-                price_unit=info.price_unit or None,
-                qty_unit=info.qty_unit or None,
-            )
+            spec = info.spec()
             gate_id = gate.add_instrument(
                 venue,
                 symbol,
@@ -347,18 +339,22 @@ class Engine:
             for fill in o.fills.values():
                 insts[o.instrument].position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
         venue_positions = await self.connector.positions()
+        baselines: dict[str, int] = {}  # the venue position each instrument's journal started from
         for inst in insts.values():
             journal_net = inst.position.qty
             venue_pos = venue_positions.get(inst.symbol, 0)
             key = f"baseline:{self.venue}:{inst.symbol}"
             stored = self.journal.get_meta(key)
+            if stored is None:
+                baselines[inst.symbol] = venue_pos - journal_net
+                self.journal.set_meta(key, str(baselines[inst.symbol]))
+                continue
+            baselines[inst.symbol] = int(stored)
             # fees withheld in the base asset (spot) lower the venue's balance, not our fills: the
             # difference may be that much, in whole units, plus one for the venue's rounding
             fee_units = withheld.get(inst.symbol, Decimal(0)) / Decimal(inst.spec.qty_unit)
             slack = math.ceil(fee_units) + 1 if fee_units else 0
-            if stored is None:
-                self.journal.set_meta(key, str(venue_pos - journal_net))
-            elif not 0 <= int(stored) + journal_net - venue_pos <= slack:
+            if not 0 <= int(stored) + journal_net - venue_pos <= slack:
                 problems.append(
                     f"position {inst.symbol}: the venue has {venue_pos} units, the journal accounts for "
                     f"{int(stored) + journal_net} ({stored} at the start + {journal_net} filled)"
@@ -374,8 +370,7 @@ class Engine:
             if inst.position.qty:
                 gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
             if self.pre_trade is not None:
-                held = int(self.journal.get_meta(f"baseline:{self.venue}:{inst.symbol}") or 0)
-                self.pre_trade.load_position(inst.symbol, held + inst.position.qty)
+                self.pre_trade.load_position(inst.symbol, baselines[inst.symbol] + inst.position.qty)
         # orders that outlived the previous process: cancel them before the strategy starts
         for o in self.ledger.live():
             if o.venue == self.venue and o.instrument in insts:

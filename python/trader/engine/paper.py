@@ -15,7 +15,6 @@ from pathlib import Path
 
 from trader.clock import LiveClock, SimClock
 from trader.config import RiskLimits
-from trader.core import InstrumentSpec
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
 from trader.sim import matching
@@ -61,7 +60,7 @@ def sized_market_maker(
     lot, min_qty = Decimal(info.lot_size), Decimal(info.min_qty or "0")
     target = max(quote_notional, Decimal(info.min_notional or "0") * Decimal("1.5"))
     qty = max(min_qty, (target / mid / lot).to_integral_value(ROUND_CEILING) * lot)
-    spec = InstrumentSpec(info.tick_size, info.lot_size)
+    spec = info.spec()
     units = spec.qty_to_units(str(qty.quantize(lot)))
     params = MarketMakerParams(
         instrument=info.symbol,

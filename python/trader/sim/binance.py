@@ -1419,12 +1419,6 @@ class BinanceSimServer(SpotSimServer):
         mine: list[tuple[UserKey, Subscriber]],
     ) -> tuple[Any, str]:
         path = "/fapi/v1/order"
-        if method == "ping":
-            self._charge(path, 1)
-            return {}, ""
-        if method == "time":
-            self._charge(path, 1)
-            return {"serverTime": self.now_ms()}, ""
         if method.startswith("userDataStream."):
             self._charge(path, 1)
             key = str(params.get("apiKey", ""))
@@ -1438,18 +1432,7 @@ class BinanceSimServer(SpotSimServer):
             if method not in verb:
                 raise ApiError(-1100, f"Unknown method {method!r}.")
             return self._f_listen_key_call(verb[method], key), ""
-        found = self._f_ws_methods().get(method)
-        if found is None:
-            raise ApiError(-1100, f"Unknown method {method!r}.")
-        fn, weight = found
-        self._charge(path, weight)
-        key, account, strs = self._ws_auth(params)
-        try:
-            return fn(strs, key, account), key
-        except ApiError:
-            raise
-        except (ValueError, KeyError) as e:
-            raise ApiError(-1100, f"Illegal characters found in a parameter: {e}.") from None
+        return self._ws_dispatch(path, self._f_ws_methods(), method, params)
 
     # ---- margin ------------------------------------------------------------------------------------
 

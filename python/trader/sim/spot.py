@@ -1244,12 +1244,6 @@ class SpotSimServer(VenueServer):
         mine: list[tuple[UserKey, Subscriber]],
     ) -> tuple[Any, str]:
         path = "/api/v3/order"
-        if method == "ping":
-            self._charge(path, 1)
-            return {}, ""
-        if method == "time":
-            self._charge(path, 1)
-            return {"serverTime": self.now_ms()}, ""
         if method == "userDataStream.subscribe.signature":
             self._charge(path, 2)
             key, _, _ = self._ws_auth(params)
@@ -1258,7 +1252,21 @@ class SpotSimServer(VenueServer):
             self.user_subs.setdefault((key, SPOT), set()).add(entry)
             mine.append(((key, SPOT), entry))
             return {"subscriptionId": sub_id}, ""
-        found = self._ws_methods().get(method)
+        return self._ws_dispatch(path, self._ws_methods(), method, params)
+
+    def _ws_dispatch(
+        self,
+        path: str,
+        methods: dict[str, tuple[Callable[[dict[str, str], str, Account], Any], int]],
+        method: str,
+        params: dict[str, Any],
+    ) -> tuple[Any, str]:
+        """`ping`, `time` and the signed request methods of a WebSocket API (spot or futures): the
+        weight is charged to `path`'s budget, then the REST function runs with the verified account."""
+        if method in ("ping", "time"):
+            self._charge(path, 1)
+            return ({} if method == "ping" else {"serverTime": self.now_ms()}), ""
+        found = methods.get(method)
         if found is None:
             raise ApiError(-1100, f"Unknown method {method!r}.")
         fn, weight = found

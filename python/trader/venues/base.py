@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from trader.core import Approval, Side
+from trader.core import Approval, InstrumentSpec, Side
 
 
 class Tier(enum.StrEnum):
@@ -72,6 +72,18 @@ class InstrumentInfo:
     percent_down: str = ""
     price_unit: str = ""  # the unit the connector counts prices in, when finer than the tick ("" = tick)
     qty_unit: str = ""  # likewise for quantities ("" = lot)
+
+    def spec(self) -> InstrumentSpec:
+        """These rules in the core's integer units (the same units the connector reports in)."""
+        return InstrumentSpec(
+            self.tick_size,
+            self.lot_size,
+            min_qty=self.min_qty,
+            max_qty=self.max_qty or None,
+            min_notional=self.min_notional,
+            price_unit=self.price_unit or None,
+            qty_unit=self.qty_unit or None,
+        )
 
 
 @dataclass(frozen=True)

@@ -591,10 +591,7 @@ class BinanceConnector:
 
     async def connect(self) -> None:
         await self.sync_time()
-        info = await self._public(
-            self._api.exchange_info, f"symbol={self.symbol}", cost=self._api.exchange_info_weight
-        )
-        self._load_info(info)
+        await self._exchange_info()
         if self.market is Market.FUTURES:
             await self._configure_futures()
         loop = asyncio.get_running_loop()
@@ -624,16 +621,19 @@ class BinanceConnector:
     async def reference(self) -> tuple[InstrumentInfo, Decimal]:
         """The instrument's rules and its current mid, by REST only (before `connect`, to size a
         strategy)."""
-        info = await self._public(
-            self._api.exchange_info, f"symbol={self.symbol}", cost=self._api.exchange_info_weight
-        )
-        self._load_info(info)
+        await self._exchange_info()
         depth = await self._public(
             self._api.depth, f"symbol={self.symbol}&limit=5", cost=self._api.depth_weight
         )
         bid, ask = Decimal(depth["bids"][0][0]), Decimal(depth["asks"][0][0])
         assert self._info is not None
         return self._info, (bid + ask) / 2
+
+    async def _exchange_info(self) -> None:
+        info = await self._public(
+            self._api.exchange_info, f"symbol={self.symbol}", cost=self._api.exchange_info_weight
+        )
+        self._load_info(info)
 
     def _load_info(self, info: dict[str, Any]) -> None:
         windows: dict[str, list[Window]] = {}
@@ -672,10 +672,7 @@ class BinanceConnector:
             percent_up=norm(up),
             percent_down=norm(down),
         )
-        i = self._info
-        self.spec = InstrumentSpec(
-            i.tick_size, i.lot_size, min_qty=i.min_qty, max_qty=i.max_qty or None, min_notional=i.min_notional
-        )
+        self.spec = self._info.spec()
         self.book = Book(self.spec)
 
     async def _configure_futures(self) -> None:
@@ -1236,31 +1233,19 @@ class BinanceConnector:
 
     def _execution(self, e: dict[str, Any]) -> None:
         """Spot/margin `executionReport`."""
-        spec = self.trading_spec()
         self._last_private_ms = int(e.get("E", 0))
-        x = e["x"]
-        cid = e["C"] if x == "CANCELED" and e.get("C") else e["c"]
-        self._emit(
-            cid, e, x,
-            trade_id=str(e["t"]), fee=e["n"], fee_asset=e.get("N") or "", maker=bool(e["m"]),
-            price=spec.price_to_units(e["p"]) if Decimal(e["p"]) else 0,
-            reason=str(e.get("r", "NONE")),
-        )  # fmt: skip
+        cid = e["C"] if e["x"] == "CANCELED" and e.get("C") else e["c"]
+        self._emit(cid, e, str(e.get("r", "NONE")))
 
     def _futures_order(self, o: dict[str, Any]) -> None:
-        spec = self.trading_spec()
-        self._emit(
-            o["c"], o, o["x"],
-            trade_id=str(o["t"]), fee=o.get("n", "0"), fee_asset=o.get("N") or "", maker=bool(o["m"]),
-            price=spec.price_to_units(o["p"]) if Decimal(o["p"]) else 0,
-            reason="",
-        )  # fmt: skip
+        """The `o` of a futures `ORDER_TRADE_UPDATE`: the same fields as an executionReport."""
+        self._emit(o["c"], o, "")
 
-    def _emit(
-        self, cid: str, e: dict[str, Any], x: str, *, trade_id: str, fee: str, fee_asset: str, maker: bool,
-        price: int, reason: str,
-    ) -> None:  # fmt: skip
+    def _emit(self, cid: str, e: dict[str, Any], reason: str) -> None:
+        """An order update as `FillReport` (on a trade) and `OrderReport`."""
         spec = self.trading_spec()
+        x, fee, fee_asset = e["x"], e.get("n") or "0", e.get("N") or ""
+        price = spec.price_to_units(e["p"]) if Decimal(e["p"]) else 0
         self._order_ids[int(e["i"])] = cid
         side = _side(e["S"])
         if x == "TRADE":
@@ -1268,14 +1253,14 @@ class BinanceConnector:
             self._queue.put_nowait(
                 FillReport(
                     cid,
-                    trade_id,
+                    str(e["t"]),
                     e["s"],
                     side,
                     fill_price,
                     spec.qty_to_units(e["l"]),
                     self._fee_in_quote(fee, fee_asset, fill_price),
                     int(e["T"]) * 1_000_000,
-                    maker,
+                    bool(e["m"]),
                     self._base_fee(fee, fee_asset),
                 )
             )
