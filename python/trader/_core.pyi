@@ -317,6 +317,7 @@ class DenyReason:
     MAX_ORDER_NOTIONAL: ClassVar[DenyReason]
     INVALID_EXPIRY: ClassVar[DenyReason]
     NO_REFERENCE_PRICE: ClassVar[DenyReason]
+    REFERENCE_FROM_FUTURE: ClassVar[DenyReason]
     PRICE_COLLAR: ClassVar[DenyReason]
     REDUCE_ONLY_WOULD_INCREASE: ClassVar[DenyReason]
     DUPLICATE_INTENT: ClassVar[DenyReason]

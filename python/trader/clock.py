@@ -4,6 +4,9 @@ The core takes `now_ns` as an argument; the engine, connectors and simulators ta
 tests run in simulated time.
 """
 
+import asyncio
+import heapq
+import itertools
 import time
 from typing import Protocol
 
@@ -17,6 +20,11 @@ class Clock(Protocol):
         """A monotonic reading in nanoseconds, for durations and deadlines."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of this clock's time (real time for `LiveClock`; until advanced for `SimClock`).
+        The only way `trader` waits: `asyncio.sleep` is banned elsewhere (ruff TID251)."""
+        ...
+
 
 class LiveClock:
     """The real clocks."""
@@ -27,12 +35,17 @@ class LiveClock:
     def monotonic_ns(self) -> int:
         return time.monotonic_ns()  # noqa: TID251 - this is the clock seam
 
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))  # noqa: TID251 - this is the clock seam
+
 
 class SimClock:
     """A clock that moves only when told to."""
 
     def __init__(self, start_ns: int = 1_700_000_000_000_000_000) -> None:
         self._now = start_ns
+        self._sleepers: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
 
     def now_ns(self) -> int:
         return self._now
@@ -44,12 +57,29 @@ class SimClock:
         if ns < 0:
             raise ValueError("a SimClock does not go backwards")
         self._now += ns
+        self._wake()
         return self._now
 
     def set(self, now_ns: int) -> None:
         if now_ns < self._now:
             raise ValueError("a SimClock does not go backwards")
         self._now = now_ns
+        self._wake()
+
+    async def sleep(self, seconds: float) -> None:
+        """Returns once the clock has been advanced `seconds` past now (a zero sleep yields once)."""
+        if seconds <= 0:
+            await asyncio.sleep(0)  # noqa: TID251 - this is the clock seam
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + int(seconds * 1e9), next(self._seq), fut))
+        await fut
+
+    def _wake(self) -> None:
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, fut = heapq.heappop(self._sleepers)
+            if not fut.done():
+                fut.set_result(None)
 
 
 class ShiftedClock:
@@ -69,3 +99,6 @@ class ShiftedClock:
 
     def set(self, now_ns: int) -> None:
         self._start, self._t0 = now_ns, self._base.monotonic_ns()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._base.sleep(seconds)

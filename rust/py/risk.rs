@@ -54,6 +54,7 @@ py_enum!(
         MaxOrderNotional => "MAX_ORDER_NOTIONAL",
         InvalidExpiry => "INVALID_EXPIRY",
         NoReferencePrice => "NO_REFERENCE_PRICE",
+        ReferenceFromFuture => "REFERENCE_FROM_FUTURE",
         PriceCollar => "PRICE_COLLAR",
         ReduceOnlyWouldIncrease => "REDUCE_ONLY_WOULD_INCREASE",
         DuplicateIntent => "DUPLICATE_INTENT",

@@ -86,6 +86,7 @@ pub enum DenyReason {
     MaxOrderNotional,
     InvalidExpiry,
     NoReferencePrice,
+    ReferenceFromFuture,
     PriceCollar,
     ReduceOnlyWouldIncrease,
     DuplicateIntent,

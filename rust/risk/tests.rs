@@ -166,6 +166,24 @@ fn reference_must_be_fresh_and_valid() {
 }
 
 #[test]
+fn a_reference_from_the_future_is_refused_not_fresh_forever() {
+    use crate::risk::gate::MAX_REFERENCE_LEAD_NS;
+    let mut g = gate();
+    // stamped a day ahead (a venue clock mixed with ours): refused now and much later alike
+    g.set_reference(0, 198, 202, T0 + 86_400_000_000_000).unwrap();
+    assert_eq!(reason(g.check(&limit(0, 0, Side::Buy, 200, 1), T0)), DenyReason::ReferenceFromFuture);
+    assert_eq!(
+        reason(g.check(&limit(0, 0, Side::Buy, 200, 2), T0 + 3_600_000_000_000)),
+        DenyReason::ReferenceFromFuture
+    );
+    // within the lead two readings of one clock can have: fresh
+    g.set_reference(0, 198, 202, T0 + MAX_REFERENCE_LEAD_NS).unwrap();
+    assert!(g.check(&limit(0, 0, Side::Buy, 200, 3), T0).is_ok());
+    g.set_reference(0, 198, 202, T0 + MAX_REFERENCE_LEAD_NS + 1).unwrap();
+    assert_eq!(reason(g.check(&limit(0, 0, Side::Buy, 200, 4), T0)), DenyReason::ReferenceFromFuture);
+}
+
+#[test]
 fn market_orders_get_a_protective_price() {
     let mut g = ready();
     let mut m = limit(0, 0, Side::Buy, 0, 2);
@@ -439,7 +457,9 @@ impl Reference {
         if (r.order_type == OrderType::Limit && r.price <= 0) || (r.order_type == OrderType::Market && r.price != 0) {
             return None;
         }
-        let fresh = self.valid[i] && now.saturating_sub(self.ref_ns[i]) <= self.lim.max_reference_age_ns;
+        let fresh = self.valid[i]
+            && self.ref_ns[i] <= now.saturating_add(crate::risk::gate::MAX_REFERENCE_LEAD_NS)
+            && now.saturating_sub(self.ref_ns[i]) <= self.lim.max_reference_age_ns;
         let far = if r.side == Side::Buy { self.ask[i] } else { self.bid[i] };
         if !fresh || far <= 0 {
             return None;

@@ -224,13 +224,23 @@ condition_id = "{market.condition_id}"
     assert "5a5a5a5a" not in out + err
 
 
-def test_paper_ibkr_connects_to_a_running_gateway(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("when", "trades"), [("monday", True), ("saturday", False), ("evening", False)])
+def test_paper_ibkr_connects_to_a_running_gateway(
+    when: str, trades: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Without --sim, `trader paper --exchange=ibkr` connects to a gateway (here the simulator on its own
-    thread). The equity rules follow the real session: orders flow only while the market is open."""
-    from trader.engine.equity import Session, session
+    thread, its clock pinned to a chosen instant). The equity rules follow the gateway's session: orders
+    flow only while the market is open, whatever the hour on this machine."""
+    from trader.clock import ShiftedClock
+    from trader.sim.alpaca import eastern_ns
     from trader.sim.ibkr import IbkrSimServer
 
-    ib = SimThread(IbkrSimServer(seed=2))
+    start = {
+        "monday": eastern_ns(2026, 11, 30, 11, 0),
+        "saturday": eastern_ns(2026, 11, 28, 11, 0),
+        "evening": eastern_ns(2026, 11, 30, 17, 30),  # post-market, extended hours off
+    }[when]
+    ib = SimThread(IbkrSimServer(seed=2, clock=ShiftedClock(start)))
     try:
         argv = [
             "paper",
@@ -244,17 +254,20 @@ def test_paper_ibkr_connects_to_a_running_gateway(capsys: pytest.CaptureFixture[
         ib.close()
     data = json.loads(capsys.readouterr().out)
     assert data["rejects"] == 0
-    if session(LiveClock().now_ns()) is Session.REGULAR:
+    if trades:
         assert data["orders"] > 0
+        assert not data["denials"].keys() & {"MARKET_CLOSED", "EXTENDED_HOURS_DISABLED"}
     else:
         assert data["orders"] == 0
-        assert data["denials"]["MARKET_CLOSED"] > 0
+        reason = "MARKET_CLOSED" if when == "saturday" else "EXTENDED_HOURS_DISABLED"
+        assert data["denials"][reason] > 0
 
 
 def test_live_alpaca_confirm_follows_the_session_then_stops_clean(tmp_path: Path) -> None:
     """`trader live --exchange=alpaca --confirm` against a venue on the true clock (a venue whose clock
-    is off fails the preflight): it trades while the market is open, is refused by the equity rules
-    while it is closed, and stops clean on SIGINT either way."""
+    is off fails the preflight, so this test cannot pin the session): it trades in the regular session,
+    is refused by the equity rules in every other one (closed; pre- and post-market with extended hours
+    off), and stops clean on SIGINT either way. The sessions themselves are pinned in tests/engine."""
     import os
     import signal
     import subprocess
@@ -263,7 +276,8 @@ def test_live_alpaca_confirm_follows_the_session_then_stops_clean(tmp_path: Path
     from trader.engine.equity import Session, session
     from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer
 
-    open_now = session(LiveClock().now_ns()) is Session.REGULAR
+    now_session = session(LiveClock().now_ns())
+    open_now = now_session is Session.REGULAR
     alpaca = SimThread(AlpacaSimServer(seed=2))
     cfg = tmp_path / "alpaca.toml"
     cfg.write_text(
@@ -296,9 +310,12 @@ url = "{alpaca.server.url}"
     assert proc.returncode == EXIT_OK, err
     summary = json.loads(out[out.index("{") :])
     assert summary["open_orders_after_shutdown"] == 0
+    if session(LiveClock().now_ns()) is not now_session:
+        return  # the session changed while the test ran (09:30, 16:00 ...): either outcome is right
     if open_now:
         assert summary["orders"] > 0
     else:
         assert summary["orders"] == 0
-        assert summary["denials"]["MARKET_CLOSED"] > 0
+        reason = "MARKET_CLOSED" if now_session is Session.CLOSED else "EXTENDED_HOURS_DISABLED"
+        assert summary["denials"][reason] > 0
     assert DEMO_SECRET not in out + err

@@ -246,10 +246,10 @@ def test_fill_before_ack_and_duplicate_fill_count_once(market: str) -> None:
             server.faults = faults(market, ack_delay_ms=300)
 
             async def during(engine: Engine) -> None:
-                await asyncio.sleep(1.5)
+                await LiveClock().sleep(1.5)
                 server.faults = Faults()
                 await server.close_sockets()  # every stream drops; reconnect + catch-up
-                await asyncio.sleep(1.5)
+                await LiveClock().sleep(1.5)
 
             engine = await run_engine(conn, TakeOnce(spec.lot * 5, 20 * spec.tick), 4.0, during)
             venue_fills = [f for f in await conn.fills_since(0) if f.client_id.startswith("take-")]
@@ -305,7 +305,7 @@ def test_429_blocks_locally_until_retry_after_then_418_halts(market: str) -> Non
                 await conn.submit(approve(spec, Side.BUY, px, spec.lot * 10), "rl-2", "BTCUSDT")
             assert local.value.code == "local"
             assert server.requests[f"POST {ORDER_PATH[market]}"] == sent
-            await asyncio.sleep(1.05)  # Retry-After: 1
+            await LiveClock().sleep(1.05)  # Retry-After: 1
             await conn.submit(approve(spec, Side.BUY, px, spec.lot * 10), "rl-3", "BTCUSDT")
 
             # another client on this IP got us banned: the next answer is a 418; then nothing is sent
@@ -342,7 +342,7 @@ def test_clock_step_resyncs_once_without_a_1021_storm(market: str) -> None:
             clock.step_ns = 2_000_000_000  # NTP step: our timestamps are now 2 s ahead of the venue
             results = await asyncio.gather(*(conn.open_orders() for _ in range(5)), return_exceptions=True)
             assert any(isinstance(r, Exception) and "1021" in str(r) for r in results)
-            await asyncio.sleep(0.3)
+            await LiveClock().sleep(0.3)
             assert server.requests[f"GET {TIME_PATH[market]}"] == syncs + 1  # one resync, not five
             assert abs(conn.clock_offset_ms + 2000) < 200
             assert await conn.open_orders() == []  # signed requests pass again

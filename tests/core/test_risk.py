@@ -250,3 +250,15 @@ def test_bad_limits_are_rejected() -> None:
             max_open_orders=1,
             collar_bps=1,
         )
+
+
+def test_a_reference_dated_in_the_future_is_refused() -> None:
+    """The time contract: references are stamped with our clock. One dated ahead (a venue's clock mixed
+    in) is a typed denial at any later time, never a price that stays fresh forever."""
+    g, s, i = make_gate()
+    day = 86_400_000_000_000
+    g.set_reference(i, 4_999_000, 5_000_100, T0 + day)
+    for now in (T0, T0 + 3_000_000_000, T0 + day // 2):
+        assert denied(g.check(s, i, Side.BUY, 4_999_000, 1, now)) == DenyReason.REFERENCE_FROM_FUTURE
+    g.set_reference(i, 4_999_000, 5_000_100, T0 + 50_000_000)  # two readings of one clock, 50 ms apart
+    assert isinstance(g.check(s, i, Side.BUY, 4_999_000, 2, T0), Approval)

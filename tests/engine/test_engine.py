@@ -307,7 +307,16 @@ def test_an_overfill_counts_in_the_position_and_is_reported() -> None:
         sign = 1 if order.side == Side.BUY else -1
         rig.engine.handle(
             FillReport(
-                order.client_id, "over-1", "BTCUSDT", order.side, order.price, extra, Decimal(0), T0, True
+                order.client_id,
+                "over-1",
+                "BTCUSDT",
+                order.side,
+                order.price,
+                extra,
+                Decimal(0),
+                T0,
+                True,
+                ts_recv=T0,
             )
         )
         assert rig.engine._position.qty == position + sign * extra
@@ -315,7 +324,16 @@ def test_an_overfill_counts_in_the_position_and_is_reported() -> None:
         assert status(order) is oms.OrderStatus.FILLED
         rig.engine.handle(  # the same trade again: a duplicate, not a second overfill
             FillReport(
-                order.client_id, "over-1", "BTCUSDT", order.side, order.price, extra, Decimal(0), T0, True
+                order.client_id,
+                "over-1",
+                "BTCUSDT",
+                order.side,
+                order.price,
+                extra,
+                Decimal(0),
+                T0,
+                True,
+                ts_recv=T0,
             )
         )
         assert rig.engine.summary.overfills == 1

@@ -35,13 +35,13 @@ def test_signal_file_is_followed_as_it_grows_and_bad_lines_are_skipped(tmp_path:
     async def go() -> list[tuple[Decimal, int]]:
         engine = FakeEngine()
         task = asyncio.get_running_loop().create_task(signal_file(path, poll_s=0.02)(engine))
-        await asyncio.sleep(0.1)
+        await LiveClock().sleep(0.1)
         with path.open("a") as f:
             f.write('{"ts": 2, "market": "m", "prob": "0.7')  # a partial line waits for its end
             f.flush()
-            await asyncio.sleep(0.1)
+            await LiveClock().sleep(0.1)
             f.write('5"}\n{"ts": 3, "market": "other", "prob": "0.1"}\n')
-        await asyncio.sleep(0.1)
+        await LiveClock().sleep(0.1)
         task.cancel()
         return engine.signals
 
@@ -67,7 +67,7 @@ def test_signal_http_polls_and_filters_the_market() -> None:
         engine = FakeEngine()
         service = signal_http(f"http://127.0.0.1:{port}/signal", market="m", poll_s=0.02)
         task = asyncio.get_running_loop().create_task(service(engine))
-        await asyncio.sleep(0.3)
+        await LiveClock().sleep(0.3)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await runner.cleanup()
@@ -113,7 +113,7 @@ def test_reward_scoring_asks_the_venue_about_live_orders_and_tells_the_strategy(
     async def go() -> Engine:
         engine = Engine()
         task = asyncio.get_running_loop().create_task(reward_scoring(poll_s=0.02)(engine))
-        await asyncio.sleep(0.1)
+        await LiveClock().sleep(0.1)
         task.cancel()
         return engine
 

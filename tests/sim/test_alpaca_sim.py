@@ -27,7 +27,7 @@ from alpaca.trading.models import Order, TradeUpdate
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
 from alpaca.trading.stream import TradingStream
 
-from trader.clock import ShiftedClock
+from trader.clock import LiveClock, ShiftedClock
 from trader.sim.alpaca import (
     DEMO_KEY,
     DEMO_SECRET,
@@ -100,7 +100,7 @@ def limit(price: Decimal | str, qty: int = 2, side: str = "buy", **extra: Any) -
 async def until(cond: Callable[[], bool], timeout: float = 3.0) -> None:
     async def wait() -> None:
         while not cond():
-            await asyncio.sleep(0.01)
+            await LiveClock().sleep(0.01)
 
     await asyncio.wait_for(wait(), timeout)
 
@@ -407,7 +407,7 @@ def test_orders_wait_for_market_hours_and_day_orders_expire() -> None:
         _, gtc, _ = await c.call(
             "POST", "/v2/orders", limit(bid - 2, time_in_force="gtc", client_order_id="g")
         )
-        await asyncio.sleep(0.1)  # steps pass: nothing may route on a Saturday
+        await LiveClock().sleep(0.1)  # steps pass: nothing may route on a Saturday
         assert (await c.call("GET", f"/v2/orders/{placed['id']}"))[1]["status"] == "accepted"
         assert parse_rfc3339(ext["expires_at"]) == eastern_ns(2024, 1, 15, 20, 0)
         # Monday pre-market: only the extended-hours order routes

@@ -64,7 +64,7 @@ async def client(sdk: ModuleType, server: IbkrSimServer, client_id: int = 7) -> 
         yield ib
     finally:
         ib.disconnect()
-        await asyncio.sleep(0)
+        await LiveClock().sleep(0)
 
 
 def run(test: Callable[[IbkrSimServer, Any], Awaitable[None]], sdk: ModuleType, **kw: Any) -> None:
@@ -80,7 +80,7 @@ async def until(cond: Callable[[], object], timeout: float = 2.0) -> None:
     while not cond():
         if CLOCK.monotonic_ns() > deadline:
             raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
+        await LiveClock().sleep(0.005)
 
 
 def errors_of(ib: Any) -> list[tuple[int, int, str]]:
@@ -401,7 +401,7 @@ def test_the_background_market_streams_ticks_and_smart_depth(sdk: ModuleType) ->
         await until(lambda: ticker.bid > 0 and len(depth.domBids) == 3)
         await until(lambda: ticker.volume > 0)  # other participants trade on their own
         assert {d.marketMaker for d in depth.domBids} == {"NASDAQ"}
-        await asyncio.sleep(0.1)
+        await LiveClock().sleep(0.1)
         assert 0 < ticker.bid < ticker.ask
         assert depth.domBids[0].price <= ticker.bid + 0.05
 
@@ -459,7 +459,7 @@ def test_connectivity_lost_then_restored_reaches_the_client(sdk: ModuleType) -> 
         # data lost: the subscription is gone until the client asks again
         ticks_before = ticker.volume
         server.hit("SPY", "BUY", 100_000, price=server.top("SPY")[1] + Decimal("0.02"))
-        await asyncio.sleep(0.05)
+        await LiveClock().sleep(0.05)
         assert ticker.volume == ticks_before
         ib.cancelMktData(c)
         again = ib.reqMktData(c)

@@ -616,7 +616,7 @@ def test_ws_user_channel_orders_and_trades() -> None:
                 assert msg.type is aiohttp.WSMsgType.CLOSE
             async with session.ws_connect(f"{server.ws_url}/ws/user") as ws:
                 await ws.send_str(json.dumps({"auth": auth, "markets": [coin.condition_id], "type": "user"}))
-                await asyncio.sleep(0.05)
+                await LiveClock().sleep(0.05)
                 await place(alice, rate.yes, "BUY", 0.3, 10)  # another market: filtered out
                 resting = await place(alice, coin.yes, "BUY", 0.5, 10)
                 placed = json.loads((await ws.receive(timeout=5)).data)
@@ -1015,7 +1015,7 @@ def test_background_fills_a_client_bid_above_its_best_bid_and_prints_the_trade()
                 bid, ask = _top(await asyncio.to_thread(alice.get_order_book, coin.yes))
                 if ask - bid >= 2 * tick:
                     break
-                await asyncio.sleep(0.01)
+                await LiveClock().sleep(0.01)
             price = bid + tick
             resp = await place(alice, coin.yes, "BUY", float(price), 5)
             assert (resp["status"], resp["tradeIDs"]) == ("live", []), "it rests: nothing crossed it"
@@ -1028,7 +1028,7 @@ def test_background_fills_a_client_bid_above_its_best_bid_and_prints_the_trade()
                 order = await asyncio.to_thread(alice.get_order, resp["orderID"])
                 if order["status"] == "MATCHED":
                     break
-                await asyncio.sleep(0.01)
+                await LiveClock().sleep(0.01)
             assert (order["status"], order["size_matched"]) == ("MATCHED", "5")
 
         trades = await asyncio.to_thread(alice.get_trades)

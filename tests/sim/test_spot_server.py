@@ -348,7 +348,7 @@ def test_stale_feed_gap_and_disconnect() -> None:
                 a, b = b, orjson.loads((await ws.receive(timeout=5)).data)
             assert b["U"] == a["u"] + 2, "one update id skipped"
             server.faults.stale_feed = True
-            await asyncio.sleep(0.05)
+            await LiveClock().sleep(0.05)
             while not ws._reader.is_eof() and ws._reader._buffer:  # drain what was in flight
                 await ws.receive(timeout=1)
             with pytest.raises(asyncio.TimeoutError):

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.helpers import gate_approval
-from trader.clock import ShiftedClock
+from trader.clock import LiveClock, ShiftedClock
 from trader.core import AlpacaSigner, Approval, OrderType, Side, TimeInForce
 from trader.errors import (
     AuthenticationError,
@@ -192,7 +192,9 @@ def test_contract_orders_stream_fills_positions_and_cancel_all() -> None:
             assert streamed[-1].trade_id == f"{ack2.venue_order_id}:5"
             rest = [f for f in await conn.fills_since(0) if f.client_id == "c-2"]
             assert [f.trade_id for f in rest] == [f.trade_id for f in streamed]
-            assert [(f.price, f.qty, f.ts_ns) for f in rest] == [(f.price, f.qty, f.ts_ns) for f in streamed]
+            assert [(f.price, f.qty, f.ts_event) for f in rest] == [
+                (f.price, f.qty, f.ts_event) for f in streamed
+            ]
             market = approve(conn, "QQQ", Side.BUY, 0, 3, order_type=OrderType.MARKET)
             await conn.submit(market, "c-3", "QQQ")
             done = await next_of(
@@ -367,7 +369,7 @@ def test_extended_hours_day_orders_trade_before_the_open() -> None:
             assert fills_of(events, "e-1")[0].price <= ask + 10 * CENT
             # a regular-hours order waits for the open: accepted, not filled
             await conn.submit(approve(conn, "QQQ", Side.BUY, 0, 1, order_type=OrderType.MARKET), "m-1", "QQQ")
-            await asyncio.sleep(0.1)
+            await LiveClock().sleep(0.1)
             waiting = await conn.query("m-1")
             assert waiting is not None
             assert (waiting.state, waiting.filled) == (OrderState.OPEN, 0)

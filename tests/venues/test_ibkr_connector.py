@@ -138,12 +138,18 @@ def has(events: list[Any], kind: type, pred: Callable[[Any], bool] = lambda _: T
     return next((e for e in events if isinstance(e, kind) and pred(e)), None)
 
 
+async def later(value: bool) -> bool:
+    """`value`, after a short wait (a polling condition for `until`)."""
+    await LiveClock().sleep(0.005)
+    return value
+
+
 async def until(cond: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> None:
     deadline = CLOCK.monotonic_ns() + int(timeout * 1e9)
     while not await cond():
         if CLOCK.monotonic_ns() > deadline:
             raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
+        await LiveClock().sleep(0.005)
 
 
 def orders_at(server: IbkrSimServer) -> list[dict[str, Any]]:
@@ -709,7 +715,7 @@ def test_depth_follows_the_simulators_book_and_the_engine_still_sees_the_top() -
         with pytest.raises(BookNotReadyError):
             conn.depth("QQQ", 5)
         await conn.unsubscribe_depth("SPY")
-        await until(lambda: asyncio.sleep(0.01, result=not sim_conn(server).depth))
+        await until(lambda: later(not sim_conn(server).depth))
         with pytest.raises(BookNotReadyError):
             conn.depth("SPY", 5)
 
@@ -726,14 +732,12 @@ def test_a_317_reset_rebuilds_the_depth_from_the_rows_that_follow() -> None:
         # a second market maker joins the best bid: IB inserts a row, the rows below move down (the
         # SDK's own DOM overwrites row 0 instead, so it now knows one row fewer than the ladder has)
         c.send(13, 1, req_id, 0, "BATS", 0, 1, px(bids[0][0]), 50, 1)
-        await until(
-            lambda: asyncio.sleep(0.005, result=conn.depth("QQQ", 4)[0][0] == (bids[0][0], bids[0][1] + 50))
-        )
+        await until(lambda: later(conn.depth("QQQ", 4)[0][0] == (bids[0][0], bids[0][1] + 50)))
         assert conn.depth("QQQ", 4) == ([(bids[0][0], bids[0][1] + 50), *bids[1:]], asks)
         built = conn.depth_book("QQQ").last_update_id
         assert server.reset_depth("QQQ") == 1
         # every row comes again as an insert after the 317: all the old rows must go first
-        await until(lambda: asyncio.sleep(0.005, result=conn.depth_book("QQQ").last_update_id > built))
+        await until(lambda: later(conn.depth_book("QQQ").last_update_id > built))
         await depth_matches(conn, server, "QQQ", 4)
         assert set(c.depth) == {req_id}  # rebuilt without a new request
 
@@ -747,11 +751,11 @@ def test_a_depth_gap_requests_the_depth_again() -> None:
         c = sim_conn(server)
         [req_id] = c.depth
         c.send(13, 1, req_id, 7, "ARCA", 1, 1, "1.00", 100, 1)  # an update of row 7 of a 5-row ladder
-        await until(lambda: asyncio.sleep(0.005, result=conn.depth_book("SPY").state == BookState.INVALID))
+        await until(lambda: later(conn.depth_book("SPY").state == BookState.INVALID))
         with pytest.raises(BookNotReadyError):
             conn.depth("SPY", 5)
         # asked for again (not at once: a stream that keeps breaking is asked for at most once a second)
-        await until(lambda: asyncio.sleep(0.005, result=set(c.depth) != {req_id}))
+        await until(lambda: later(set(c.depth) != {req_id}))
         assert len(c.depth) == 1  # the old request canceled, a new one open
         await depth_matches(conn, server, "SPY", 5)
 
@@ -770,7 +774,7 @@ def test_1101_resubscribes_the_depth_and_rebuilds_it() -> None:
             conn.depth("SPY", 5)
         assert conn.depth_book("SPY").state != BookState.VALID
         server.restore_farm(data_lost=True)  # the Gateway forgot every subscription
-        await until(lambda: asyncio.sleep(0.005, result=bool(c.depth)))
+        await until(lambda: later(bool(c.depth)))
         assert len(c.depth) == 1
         assert set(c.depth) != before
         await depth_matches(conn, server, "SPY", 5)
@@ -791,7 +795,7 @@ def test_1102_and_a_dropped_socket_renew_the_depth_request() -> None:
         server.drop_farm()
         await next_of(conn, BookInvalid)
         server.restore_farm(data_lost=False)  # the Gateway kept it: canceled, then asked again
-        await until(lambda: asyncio.sleep(0.005, result=bool(c.depth) and set(c.depth) != before))
+        await until(lambda: later(bool(c.depth) and set(c.depth) != before))
         await depth_matches(conn, server, "SPY", 5)
         assert len(c.depth) == 1
         await server.drop_connections()
@@ -822,7 +826,7 @@ def test_a_broken_then_restored_data_farm_renews_the_depth_request() -> None:
         with pytest.raises(BookNotReadyError):
             conn.depth("SPY", 5)
         c.error(-1, 2104, "Market data farm connection is OK:usfarm")
-        await until(lambda: asyncio.sleep(0.005, result=bool(c.depth) and set(c.depth) != before))
+        await until(lambda: later(bool(c.depth) and set(c.depth) != before))
         await depth_matches(conn, server, "SPY", 5)
         assert len(c.depth) == 1
 

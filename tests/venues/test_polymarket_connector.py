@@ -169,7 +169,7 @@ async def until(cond: Callable[[], bool], timeout: float = 2.0) -> None:
     while not cond():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+        await LiveClock().sleep(0.01)
 
 
 async def admin(server: PolymarketSimServer, path: str, body: dict[str, Any]) -> None:
@@ -547,7 +547,7 @@ def test_crossing_pair_between_two_accounts_fills_both_and_moves_positions() -> 
         )
         assert a_fill.fee == b_fill.fee == Decimal(0)
         assert a_fill.trade_id != b_fill.trade_id, "the maker's fill id names its order"
-        assert abs(a_fill.ts_ns - CLOCK.now_ns()) < 5 * 10**9
+        assert abs(a_fill.ts_event - CLOCK.now_ns()) < 5 * 10**9
 
         assert await alice.positions() == {yes: 6 * SHARE, no: 0}
         assert await bob.positions() == {yes: 4 * SHARE, no: 0}
@@ -752,7 +752,7 @@ def test_resting_orders_die_with_the_process_that_stopped_heartbeating() -> None
         conn = await connected(server, stack, "alice", heartbeat_interval_s=0.05, heartbeat_timeout_s=0.6)
         yes = conn.symbols[0]
         ack = await conn.submit(approve(conn, yes, Side.BUY, "0.40", "10"), "resting", yes)
-        await asyncio.sleep(0.8)  # longer than the venue's timeout: the refreshes keep it alive
+        await LiveClock().sleep(0.8)  # longer than the venue's timeout: the refreshes keep it alive
         assert server.orders[ack.venue_order_id].status == "LIVE"
         await conn.close()
         await until(lambda: server.orders[ack.venue_order_id].status == "CANCELED", timeout=2.0)
@@ -854,7 +854,7 @@ def test_user_channel_reports_orders_and_a_fill_missed_while_disconnected_arrive
         await server.close_sockets()
         server.fund(bob.address, tokens={m.yes: 10})
         await bob.submit(approve(bob, yes, Side.SELL, "0.50", "10"), "b1", yes)
-        await asyncio.sleep(0.2)
+        await LiveClock().sleep(0.2)
         assert not [e for e in drain(alice) if isinstance(e, FillReport)], "the stream is down"
         trades_before = server.requests["GET /data/trades"]
         await admin(server, "/sim/faults/reset", {})
@@ -876,7 +876,7 @@ def test_user_channel_reports_orders_and_a_fill_missed_while_disconnected_arrive
         )
         assert (filled(events)[0].client_id, filled(events)[0].filled) == ("a1", 10 * SHARE)
         assert server.requests["GET /data/trades"] > trades_before, "reconciled by REST after the reconnect"
-        await asyncio.sleep(0.2)
+        await LiveClock().sleep(0.2)
         assert not [e for e in drain(alice) if isinstance(e, FillReport)], "the same fill only once"
         assert server.requests["GET /auth/derive-api-key"] >= 2, "the channel re-subscribed"
 

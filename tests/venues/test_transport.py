@@ -63,7 +63,7 @@ def test_http_classification() -> None:
         return web.Response()
 
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(0.5)
+        await LiveClock().sleep(0.5)
         return web.Response()
 
     async def flaky(request: web.Request) -> web.Response:

@@ -126,7 +126,12 @@ async def _paper_venue(args: argparse.Namespace, clock: Clock, risk: RiskLimits)
         conn = IbkrConnector(
             instruments=symbols, clock=clock, host=host, port=port, account_id=account, paper=True
         )
-        equity = _equity_gate(pairs, _sim_session(clock) if args.sim else None)
+        if args.sim:
+            session = _sim_session(clock)
+        else:  # the gateway's own clock decides the session (it is the venue's time)
+            await conn.connect()
+            session = ShiftedClock(await conn.venue_time(), clock)
+        equity = _equity_gate(pairs, session)
         if pairs:
             pair, pair_cfg = equity_pairs(symbols[0], symbols[1])
             return PaperRig(conn, ib_server, pair, dataclasses.replace(pair_cfg, risk=risk), equity)

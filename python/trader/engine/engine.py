@@ -208,7 +208,7 @@ class Engine:
         self.strategy = strategy
         self.journal = journal
         self.clock = clock
-        self.latency_clock = latency_clock or clock  # what venue messages' recv_ns are stamped with
+        self.latency_clock = latency_clock or clock  # tick-to-order latency (a wall clock in simulated time)
         self.cfg = config or EngineConfig()
         self.pre_trade = pre_trade
         self.venue = connector.venue
@@ -391,7 +391,7 @@ class Engine:
             self._apply_report(ev, react=True)
         elif isinstance(ev, TradeTick):
             if ev.instrument in self.instruments and self.gate is not None:
-                trade = TradePrint(ev.instrument, ev.price, ev.qty, ev.aggressor, ev.ts_ns)
+                trade = TradePrint(ev.instrument, ev.price, ev.qty, ev.aggressor, ev.ts_recv)
                 self._act(self.strategy.on_trade(trade), None)
         elif isinstance(ev, BookInvalid) and self.gate is not None:
             inst = self.instruments.get(ev.instrument)
@@ -409,9 +409,12 @@ class Engine:
             return
         inst.bid, inst.ask = ev.bid, ev.ask
         if ev.bid is not None and ev.ask is not None and ev.bid < ev.ask:
-            self.gate.set_reference(inst.gate_id, ev.bid, ev.ask, ev.ts_ns)
-        top = BookTop(ev.instrument, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_ns)
-        self._act(self.strategy.on_book(top), ev.recv_ns)
+            self.gate.set_reference(inst.gate_id, ev.bid, ev.ask, ev.ts_recv)
+        top = BookTop(ev.instrument, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_recv)
+        # tick-to-order runs from our read of the message; in simulated time (a separate latency clock)
+        # from the moment the engine took the event, since no wall clock stamped it
+        tick = ev.ts_recv if self.latency_clock is self.clock else self.latency_clock.now_ns()
+        self._act(self.strategy.on_book(top), tick)
 
     def _view(self, o: oms.Order) -> OwnOrder:
         return OwnOrder(o.client_id, o.instrument, o.side, o.price, o.remaining, o.is_live)
@@ -438,7 +441,7 @@ class Engine:
             gate.on_external_fill(inst.gate_id, f.side, f.qty, f.price, fee=fee)
             position.apply_fill(f.side, f.qty, f.price, f.fee)
             return
-        fill = oms.Fill(f.trade_id, f.qty, f.price, f.fee, f.ts_ns)
+        fill = oms.Fill(f.trade_id, f.qty, f.price, f.fee, f.ts_event)
         before = order.filled
         if not self.ledger.apply(f.client_id, oms.Filled(fill), self.clock.now_ns()):
             return  # a duplicate (stream and REST both reported it)
@@ -464,9 +467,9 @@ class Engine:
         position.apply_fill(order.side, f.qty, f.price, f.fee)
         inst.max_abs = max(inst.max_abs, abs(position.qty))
         if self.pre_trade is not None:
-            self.pre_trade.on_fill(f.instrument, order.side, inst.spec.format_qty(f.qty), f.ts_ns)
+            self.pre_trade.on_fill(f.instrument, order.side, inst.spec.format_qty(f.qty), f.ts_event)
         self.summary.fills += 1
-        own = OwnFill(f.client_id, f.instrument, order.side, f.price, f.qty, f.ts_ns)
+        own = OwnFill(f.client_id, f.instrument, order.side, f.price, f.qty, f.ts_recv)
         self.recent_fills = [*self.recent_fills[-9:], own]
         intents = self.strategy.on_fill(own)
         if not order.is_live:
@@ -568,7 +571,7 @@ class Engine:
         )
         self._keys[order.client_id] = verdict.key
         if tick_ns is not None:
-            self.latencies.append(self.latency_clock.monotonic_ns() - tick_ns)
+            self.latencies.append(self.latency_clock.now_ns() - tick_ns)
         self.summary.orders += 1
         self._spawn(self._send(order, verdict))
         return self.strategy.on_order(self._view(order))
@@ -738,7 +741,7 @@ class Engine:
 
     async def _timer_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.cfg.timer_ms / 1000)
+            await self.clock.sleep(self.cfg.timer_ms / 1000)
             await self.on_timer()
 
     def stop(self) -> None:
@@ -765,17 +768,16 @@ class Engine:
         timer = asyncio.get_running_loop().create_task(self._timer_loop())
         self._services = [asyncio.get_running_loop().create_task(service(self)) for service in services]
         try:
-            waiter = asyncio.get_running_loop().create_task(self._stop.wait())
-            loop_deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
+            loop = asyncio.get_running_loop()
+            waiter = loop.create_task(self._stop.wait())
+            end = None if duration_s is None else self.clock.monotonic_ns() + int(duration_s * 1e9)
             while not waiter.done() and not pump.done():
-                timeout = (
-                    0.25
-                    if loop_deadline is None
-                    else min(0.25, loop_deadline - asyncio.get_running_loop().time())
-                )
-                if timeout <= 0:
+                left = 0.25 if end is None else min(0.25, (end - self.clock.monotonic_ns()) / 1e9)
+                if left <= 0:
                     break
-                await asyncio.wait({waiter, pump}, timeout=timeout)
+                tick = loop.create_task(self.clock.sleep(left))
+                await asyncio.wait({waiter, pump, tick}, return_when=asyncio.FIRST_COMPLETED)
+                tick.cancel()
                 if on_tick is not None:
                     on_tick(self)
             waiter.cancel()

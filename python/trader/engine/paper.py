@@ -194,7 +194,7 @@ class PaperSession:
         market = BackgroundMarket(self.matching, MarketParams(mid=5_000_000, max_qty=200), seed=config.seed)
         market.seed_book(20)
         wall = LiveClock()
-        self.venue = SimConnector(self.matching, market, INSTRUMENT, self.clock, recv_clock=wall)
+        self.venue = SimConnector(self.matching, market, INSTRUMENT, self.clock)
         self.strategy = demo_market_maker()
         self.journal = Journal(config.journal if config.journal is not None else ":memory:")
         self.engine = Engine(

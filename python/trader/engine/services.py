@@ -13,7 +13,6 @@ feed never stops the engine.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -66,7 +65,7 @@ def signal_file(path: Path, *, market: str | None = None, poll_s: float = 0.25) 
                     _hand(engine, parse_signal(line), market)
                 except ParseError as e:
                     log.warning("signal file %s: line skipped (%s)", path, e)
-            await asyncio.sleep(poll_s)
+            await engine.clock.sleep(poll_s)
 
     return run
 
@@ -92,7 +91,7 @@ def signal_http(
                     log.warning("signal feed %s: %s", url, type(e).__name__)
                 except ParseError as e:
                     log.warning("signal feed %s: answer skipped (%s)", url, e)
-                await asyncio.sleep(poll_s)
+                await engine.clock.sleep(poll_s)
 
     return run
 
@@ -111,7 +110,7 @@ def reward_scoring(*, poll_s: float = 5.0) -> Service:
     async def run(engine: Any) -> None:
         venue: _ScoringVenue = engine.connector
         while True:
-            await asyncio.sleep(poll_s)
+            await engine.clock.sleep(poll_s)
             live = [o.client_id for o in engine.ledger.live() if o.venue_order_id]
             if not live:
                 continue

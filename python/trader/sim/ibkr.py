@@ -381,7 +381,7 @@ class IbkrSimServer:
 
     async def _step_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.step_ms / 1000)
+            await self.clock.sleep(self.step_ms / 1000)
             self.step(self.step_ms * 1_000_000)
 
     # ---- admin hooks -------------------------------------------------------------------------------
@@ -554,7 +554,7 @@ class IbkrSimServer:
             return True
         if c.pace_api:
             c.seen.pop()
-            await asyncio.sleep((c.times[0] + 1_000_000_000 - now) / 1e9)
+            await self.clock.sleep((c.times[0] + 1_000_000_000 - now) / 1e9)
             return await self._admit(c)
         c.dropped += 1
         self.dropped_messages += 1

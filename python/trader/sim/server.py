@@ -102,7 +102,7 @@ class VenueServer:
     async def _step_loop(self) -> None:
         dt = self.step_ms * 1_000_000
         while True:
-            await asyncio.sleep(self.step_ms / 1000)
+            await self.clock.sleep(self.step_ms / 1000)
             self.on_step(dt)
 
     # ---- sending to sockets ------------------------------------------------------------------------
@@ -124,7 +124,7 @@ class VenueServer:
         if request.path.startswith("/sim/") or not f.applies(request.method, request.path):
             return await handler(request)  # type: ignore[no-any-return]
         if f.latency_ms:
-            await asyncio.sleep(f.latency_ms / 1000)
+            await self.clock.sleep(f.latency_ms / 1000)
         if f.roll(f.rate_429_rate):
             return web.json_response(
                 {"code": -1003, "msg": "Too many requests (injected)."},
@@ -135,7 +135,7 @@ class VenueServer:
             return web.json_response({"code": -1008, "msg": "Service Unavailable (injected)."}, status=503)
         resp: web.StreamResponse = await handler(request)
         if f.ack_delay_ms:  # processed (its stream events go out now), the answer comes late
-            await asyncio.sleep(f.ack_delay_ms / 1000)
+            await self.clock.sleep(f.ack_delay_ms / 1000)
         if f.roll(f.drop_response_rate) and request.transport is not None:
             request.transport.abort()  # processed, but the client never hears back
         return resp

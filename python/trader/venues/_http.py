@@ -19,7 +19,6 @@ method, path, status and a short venue message, never headers, query strings or 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -162,7 +161,7 @@ class HttpClient:
                 err = self._classify(what, resp, mutating)
                 if not (resp.status >= 500 and not mutating and not last):
                     raise err
-            await asyncio.sleep(self._backoff_s * 2**attempt)
+            await self.clock.sleep(self._backoff_s * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(

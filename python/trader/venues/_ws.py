@@ -30,7 +30,7 @@ class WsConnected:
 @dataclass(frozen=True)
 class WsMessage:
     data: bytes
-    recv_ns: int  # monotonic
+    ts_recv: int  # our clock (Clock.now_ns) when the frame was read
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class WsClient:
                     raise VenueUnavailableError(
                         f"websocket: {failures} failed connects ({type(e).__name__})", venue=self.venue
                     ) from None
-                await asyncio.sleep(self._backoff(failures))
+                await self.clock.sleep(self._backoff(failures))
                 continue
             self._conn = conn
             self.connects += 1
@@ -132,7 +132,7 @@ class WsClient:
                         break
                     got_data = True
                     data = frame.encode() if isinstance(frame, str) else frame
-                    yield WsMessage(data, self.clock.monotonic_ns())
+                    yield WsMessage(data, self.clock.now_ns())
             except (ConnectionClosed, VenueUnavailableError) as e:
                 if not self._closed:
                     yield WsDisconnected(str(e) or type(e).__name__)
@@ -144,4 +144,4 @@ class WsClient:
                 return
             if self._max_attempts is not None and failures >= self._max_attempts:
                 raise VenueUnavailableError(f"websocket: {failures} connects without data", venue=self.venue)
-            await asyncio.sleep(self._backoff(max(failures, 1)))
+            await self.clock.sleep(self._backoff(max(failures, 1)))

@@ -494,7 +494,7 @@ class AlpacaConnector:
                 )
             if self.clock.monotonic_ns() >= deadline:
                 raise VenueError(f"cancel of {client_id} not confirmed ({o['status']})", venue=self.venue)
-            await asyncio.sleep(delay)
+            await self.clock.sleep(delay)
             delay = min(delay * 2, 0.5)
 
     async def cancel_all(self, instrument: str | None = None) -> int:
@@ -576,6 +576,7 @@ class AlpacaConnector:
                         Decimal(0),
                         parse_time(str(a["transaction_time"])),
                         False,
+                        ts_recv=self.clock.now_ns(),
                     )
                 )
             if len(page) < 100:
@@ -674,6 +675,7 @@ class AlpacaConnector:
                     Decimal(0),
                     ts,
                     False,
+                    ts_recv=self.clock.now_ns(),
                 )
             )
         self._queue.put_nowait(report)
@@ -719,14 +721,14 @@ class AlpacaConnector:
             try:
                 msgs = json.loads(ev.data, parse_float=Decimal)
                 for m in msgs if isinstance(msgs, list) else [msgs]:
-                    self._market_message(m, ev.recv_ns)
+                    self._market_message(m, ev.ts_recv)
             except (ValueError, KeyError, TypeError, AttributeError, VenueError) as e:
                 log.warning("%s: malformed market data skipped: %s", self.venue, type(e).__name__)
             if self._stop_data:
                 await ws.close()
                 return
 
-    def _market_message(self, m: dict[str, Any], recv_ns: int) -> None:
+    def _market_message(self, m: dict[str, Any], ts_recv: int) -> None:
         kind = m.get("T")
         if kind == "error":
             log.error("%s: market data error %s: %s", self.venue, m.get("code"), m.get("msg"))
@@ -749,8 +751,8 @@ class AlpacaConnector:
                     spec.qty_to_units(_dec(m["bs"])) if bid is not None else 0,
                     ask,
                     spec.qty_to_units(_dec(m["as"])) if ask is not None else 0,
-                    parse_time(str(m["t"])),
-                    recv_ns,
+                    parse_time(str(m["t"])),  # the quote's time at the venue: records only
+                    ts_recv,
                 )
             )
         elif kind == "t":
@@ -763,7 +765,14 @@ class AlpacaConnector:
             else:
                 aggressor = Side.BUY if bid and ask and 2 * price >= bid + ask else Side.SELL
             self._queue.put_nowait(
-                TradeTick(symbol, price, spec.qty_to_units(_dec(m["s"])), aggressor, parse_time(str(m["t"])))
+                TradeTick(
+                    symbol,
+                    price,
+                    spec.qty_to_units(_dec(m["s"])),
+                    aggressor,
+                    parse_time(str(m["t"])),
+                    ts_recv=ts_recv,
+                )
             )
 
 

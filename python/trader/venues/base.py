@@ -1,6 +1,10 @@
 """The connector contract every venue implements: brokers (IBKR's socket session, Alpaca), crypto
 exchanges (REST + WebSocket), Polymarket (a wallet that signs orders) and the built-in simulator.
 
+Two times (STYLE 13): every event carries `ts_event`, the venue's stamp, kept for records, and `ts_recv`,
+our clock when the bytes were read. Every decision (staleness, the gate's reference, timers, latency) uses
+`ts_recv` only, so a venue whose clock is off or pinned elsewhere cannot make a price look fresh or stale.
+
 A connector accepts only `Approval`s from the risk gate. `submit` is single-shot: a timeout or 5xx raises
 `UnknownOutcomeError` and the engine resolves it with `query` by client order id, never by resending.
 Errors come from the `trader.errors.VenueError` family, so the engine can tell a definitive reject from an
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -103,6 +107,9 @@ class OrderReport:
 
 @dataclass(frozen=True)
 class FillReport:
+    """One execution. `ts_event` is the venue's time of the trade (records, the day it counts for);
+    `ts_recv` is our clock when we learned of it."""
+
     client_id: str
     trade_id: str
     instrument: str
@@ -110,23 +117,26 @@ class FillReport:
     price: int
     qty: int
     fee: Decimal  # quote currency, paid > 0
-    ts_ns: int
+    ts_event: int
     maker: bool
     base_fee: Decimal = Decimal(0)  # part of the fee withheld from the bought asset (spot), in that asset
+    _: KW_ONLY
+    ts_recv: int
 
 
 @dataclass(frozen=True)
 class BookUpdate:
-    """The top of a book the connector keeps in sequence (integer units). `recv_ns` is the monotonic time
-    the venue message arrived, for tick-to-order latency."""
+    """The top of a book the connector keeps in sequence (integer units). `ts_event` is the venue's stamp
+    (records only); `ts_recv` is our clock (`Clock.now_ns`) when the message was read: the gate's reference
+    time, staleness and tick-to-wire latency use it and nothing else."""
 
     instrument: str
     bid: int | None
     bid_qty: int
     ask: int | None
     ask_qty: int
-    ts_ns: int
-    recv_ns: int
+    ts_event: int
+    ts_recv: int
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,9 @@ class TradeTick:
     price: int
     qty: int
     aggressor: Side
-    ts_ns: int
+    ts_event: int
+    _: KW_ONLY
+    ts_recv: int
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,8 @@ class Quote:
     bid_qty: int
     ask: int
     ask_qty: int
-    recv_ns: int
+    ts_event: int
+    ts_recv: int
 
 
 VenueEvent = BookUpdate | BookInvalid | FillReport | OrderReport | TradeTick | Quote
@@ -191,7 +204,9 @@ class Connector(Protocol):
 
     async def open_orders(self) -> list[OrderReport]: ...
 
-    async def fills_since(self, ts_ns: int) -> list[FillReport]: ...
+    async def fills_since(self, ts_ns: int) -> list[FillReport]:
+        """Our fills whose `ts_event` (the venue's time) is at or after `ts_ns`."""
+        ...
 
     async def positions(self) -> dict[str, int]:
         """Net position (spot: base-asset balance) per instrument, in qty units."""

@@ -892,6 +892,7 @@ class BinanceConnector:
                         int(t["time"]) * 1_000_000,
                         bool(maker),
                         self._base_fee(t["commission"], t["commissionAsset"]),
+                        ts_recv=self.clock.now_ns(),
                     )
                 )
             if len(page) < 1000:
@@ -1039,7 +1040,7 @@ class BinanceConnector:
                     book.apply_binance_snapshot(snapshot.result())
                 except (VenueError, ParseError) as e:
                     log.warning("%s: depth snapshot unusable: %s", self.venue, e)
-                    await asyncio.sleep(1.0)
+                    await self.clock.sleep(1.0)
                     buffered, snapshot = [], asyncio.get_running_loop().create_task(self._snapshot())
                     continue
                 pending, buffered = buffered, None
@@ -1068,10 +1069,10 @@ class BinanceConnector:
             except RateLimitError as e:
                 wait = (e.retry_after_ns - self.clock.now_ns()) / 1e9 if e.retry_after_ns else delay
                 log.warning("%s: depth snapshot deferred %.1f s: %s", self.venue, wait, e)
-                await asyncio.sleep(max(wait, delay))
+                await self.clock.sleep(max(wait, delay))
             except VenueError as e:
                 log.warning("%s: depth snapshot failed: %s", self.venue, e)
-                await asyncio.sleep(delay)
+                await self.clock.sleep(delay)
             delay = min(delay * 2, 10.0)
 
     def _apply(self, book: Book, m: WsMessage) -> bool:
@@ -1094,8 +1095,8 @@ class BinanceConnector:
                 bid[1] if bid else 0,
                 ask[0] if ask else None,
                 ask[1] if ask else 0,
-                self.clock.now_ns(),
-                m.recv_ns,
+                self.clock.now_ns(),  # depth diffs carry E; the top of book is as of our read
+                m.ts_recv,
             )
         )
         return True
@@ -1134,6 +1135,7 @@ class BinanceConnector:
                             spec.qty_to_units(d["q"]),
                             Side.SELL if d["m"] else Side.BUY,
                             int(d["T"]) * 1_000_000,
+                            ts_recv=ev.ts_recv,
                         )
                     )
                 elif "b" in d and "a" in d and "B" in d:
@@ -1144,7 +1146,8 @@ class BinanceConnector:
                             spec.qty_to_units(d["B"]),
                             spec.price_to_units(d["a"]),
                             spec.qty_to_units(d["A"]),
-                            ev.recv_ns,
+                            int(d.get("E") or d.get("T") or 0) * 1_000_000,
+                            ev.ts_recv,
                         )
                     )
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
@@ -1203,7 +1206,7 @@ class BinanceConnector:
                 ]
             except VenueError as e:
                 log.warning("%s: listen key: %s", self.venue, e)
-                await asyncio.sleep(1.0)
+                await self.clock.sleep(1.0)
                 continue
             root = self.endpoints.futures_stream.rstrip("/")
             url = f"{root}/private/ws?listenKey={self._listen_key}&events=ORDER_TRADE_UPDATE/ACCOUNT_UPDATE"
@@ -1262,6 +1265,7 @@ class BinanceConnector:
                     int(e["T"]) * 1_000_000,
                     bool(e["m"]),
                     self._base_fee(fee, fee_asset),
+                    ts_recv=self.clock.now_ns(),
                 )
             )
         state = _STATES.get(e["X"])
@@ -1303,7 +1307,7 @@ class BinanceConnector:
         period = self._dead_man_refresh_s if self.market is Market.FUTURES else self._time_resync_s
         last_keepalive = self.clock.monotonic_ns()
         while True:
-            await asyncio.sleep(period)
+            await self.clock.sleep(period)
             now = self.clock.monotonic_ns()
             try:
                 if self._last_sync_ns is None or now - self._last_sync_ns >= self._time_resync_s * 1e9:

@@ -346,6 +346,14 @@ class IbkrConnector:
         if self._market_data and len(self._tickers) < len(self._contracts):
             await self._subscribe_all()
 
+    async def venue_time(self) -> int:
+        """The gateway's clock (whole seconds), in ns: the venue's time, for sessions and clock checks."""
+        try:
+            t = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self._timeout_s)
+        except TimeoutError:
+            raise VenueUnavailableError("the gateway did not tell its time", venue=VENUE) from None
+        return int(t.timestamp()) * 1_000_000_000
+
     async def _open(self) -> None:
         try:
             await self.ib.connectAsync(
@@ -452,7 +460,7 @@ class IbkrConnector:
                     code="local",
                     retry_after_ns=retry,
                 )
-            await asyncio.sleep(max(retry - now, 1_000_000) / 1e9)
+            await self.clock.sleep(max(retry - now, 1_000_000) / 1e9)
 
     async def _ask(self, request: Callable[[], Awaitable[_T]], what: str, *, priority: bool = False) -> _T:
         """One paced request and its answer; no session or no answer in time is `VenueUnavailableError`."""
@@ -533,15 +541,15 @@ class IbkrConnector:
 
     async def _until(self, cond: Any, error: asyncio.Future[VenueError] | None = None) -> None:
         """Wait until `cond()` holds, an order error arrives, the session drops, or `timeout_s` passes."""
-        deadline = asyncio.get_running_loop().time() + self._timeout_s
+        deadline = self.clock.monotonic_ns() + int(self._timeout_s * 1e9)
         while not cond():
             if error is not None and error.done():
                 raise error.result()
             if not self.ib.isConnected():
                 raise VenueUnavailableError("the API session dropped", venue=VENUE)
-            if asyncio.get_running_loop().time() > deadline:
+            if self.clock.monotonic_ns() > deadline:
                 raise TimeoutError
-            await asyncio.sleep(0.002)
+            await self.clock.sleep(0.002)
 
     async def _find(self, client_id: str) -> Trade | None:
         """The order as the Gateway knows it: from this session, else from its open and completed orders.
@@ -601,13 +609,13 @@ class IbkrConnector:
                 self._cancel_asked.add(t.order.orderRef)
         await self._pace(priority=True)
         self.ib.reqGlobalCancel()  # type: ignore[no-untyped-call]  # ib_async 2.1 leaves it unannotated
-        deadline = asyncio.get_running_loop().time() + self._timeout_s
+        deadline = self.clock.monotonic_ns() + int(self._timeout_s * 1e9)
         while True:  # verify: nothing of the account is open any more
-            await asyncio.sleep(0.01)
+            await self.clock.sleep(0.01)
             left = await self._ask(self.ib.reqAllOpenOrdersAsync, "reqAllOpenOrdersAsync", priority=True)
             if not [t for t in left if t.orderStatus.status in _OPEN]:
                 return count
-            if asyncio.get_running_loop().time() > deadline:
+            if self.clock.monotonic_ns() > deadline:
                 raise UnknownOutcomeError(
                     f"{len(left)} orders still open after the global cancel", venue=VENUE
                 )
@@ -685,7 +693,7 @@ class IbkrConnector:
         out = []
         for f in await self._account_fills():
             report = self._fill_report(f)
-            if report is not None and report.ts_ns >= ts_ns - 1_000_000_000:
+            if report is not None and report.ts_event >= ts_ns - 1_000_000_000:
                 out.append(report)
         return out
 
@@ -783,6 +791,7 @@ class IbkrConnector:
             fee,
             int(ts.timestamp()) * 1_000_000_000,
             x.lastLiquidity == 1,
+            ts_recv=self.clock.now_ns(),
         )
 
     def _on_status(self, trade: Trade) -> None:
@@ -885,7 +894,7 @@ class IbkrConnector:
     async def _reconnect_loop(self) -> None:
         delay = self._reconnect_delay_s
         while not self._closing:
-            await asyncio.sleep(delay)
+            await self.clock.sleep(delay)
             try:
                 await self._open()
             except VenueError as e:
@@ -1012,7 +1021,7 @@ class IbkrConnector:
             if after_gap:
                 wait = d.requested_ns + _DEPTH_RETRY_NS - self.clock.monotonic_ns()
                 if wait > 0:
-                    await asyncio.sleep(wait / 1e9)
+                    await self.clock.sleep(wait / 1e9)
             if self._depth.get(name) is d:
                 await self._request_depth(name)
         except (TimeoutError, ConnectionError, VenueError) as e:
@@ -1066,7 +1075,7 @@ class IbkrConnector:
             d.book.apply_snapshot(d.levels(1), d.levels(0), d.batches)
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
-        recv = self.clock.monotonic_ns()
+        recv = self.clock.now_ns()
         for t in tickers:
             name = self._by_con.get(t.contract.conId) if t.contract is not None else None
             if name is None or name not in self._specs:

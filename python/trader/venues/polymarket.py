@@ -1220,6 +1220,7 @@ class PolymarketConnector:
                 FillReport(
                     self._client_of(oid), fid, symbol, _side(side), self._price(p),
                     spec.qty_to_units(_norm(q)), _fee(q, p, bps), ts_ns, maker,
+                    ts_recv=self.clock.now_ns(),
                 )
             )  # fmt: skip
 
@@ -1393,7 +1394,7 @@ class PolymarketConnector:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await asyncio.sleep(min(self._hb_interval_s, 1.0) if self._hb_failed else self._hb_interval_s)
+            await self.clock.sleep(min(self._hb_interval_s, 1.0) if self._hb_failed else self._hb_interval_s)
             if self._needs_heartbeat():
                 with contextlib.suppress(HeartbeatFailedError):
                     await self._heartbeat()
@@ -1407,7 +1408,7 @@ class PolymarketConnector:
     async def _pinger(self, ws: WsClient) -> None:
         """The venue's keep-alive: a text PING every `ping_interval_s`, answered by PONG."""
         while not ws.closed():
-            await asyncio.sleep(self._ping_interval_s)
+            await self.clock.sleep(self._ping_interval_s)
             with contextlib.suppress(VenueUnavailableError):
                 await ws.send("PING")
 
@@ -1462,7 +1463,7 @@ class PolymarketConnector:
         if kind == "book":
             symbol = self._symbol_of.get(str(m.get("asset_id")))
             if symbol is not None:
-                self._stream(symbol, "book", m, ev.recv_ns)
+                self._stream(symbol, "book", m, ev.ts_recv)
         elif kind == "price_change":
             per: dict[str, list[dict[str, Any]]] = {}
             for c in m.get("price_changes") or []:
@@ -1470,7 +1471,7 @@ class PolymarketConnector:
                 if symbol is not None:
                     per.setdefault(symbol, []).append(c)
             for symbol, changes in per.items():
-                self._stream(symbol, "changes", changes, ev.recv_ns)
+                self._stream(symbol, "changes", changes, ev.ts_recv)
         elif kind == "last_trade_price":
             symbol = self._symbol_of.get(str(m.get("asset_id")))
             if symbol is not None and self.spec is not None:
@@ -1482,6 +1483,7 @@ class PolymarketConnector:
                             self.spec.qty_to_units(_norm(m["size"])),
                             _side(m.get("side")),
                             int(_dec(m.get("timestamp") or 0)) * 1_000_000,
+                            ts_recv=ev.ts_recv,
                         )
                     )
                 except (KeyError, ValueError, InvalidInputError) as e:
@@ -1494,7 +1496,7 @@ class PolymarketConnector:
                 self._invalidate(s, f"market resolved (winner {m.get('winning_outcome', '?')})", force=True)
                 self._phase[s] = _Phase.FROZEN
 
-    def _stream(self, symbol: str, kind: str, payload: Any, recv_ns: int) -> None:
+    def _stream(self, symbol: str, kind: str, payload: Any, ts_recv: int) -> None:
         phase = self._phase.get(symbol)
         if phase is _Phase.RESYNC:
             self._buffer.setdefault(symbol, []).append((kind, payload))
@@ -1512,7 +1514,7 @@ class PolymarketConnector:
             self._resync(symbol, f"inconsistent book: {e}")
             return
         self._phase[symbol] = _Phase.LIVE
-        self._emit_top(symbol, recv_ns)
+        self._emit_top(symbol, ts_recv)
         if all(self._phase.get(s) is _Phase.LIVE for s in self.symbols):
             self._market_ready.set()
 
@@ -1553,7 +1555,7 @@ class PolymarketConnector:
             ) != want_ask:
                 raise _BookMismatchError(f"best bid/ask {have_bid}/{have_ask} != the venue's {bid}/{ask}")
 
-    def _emit_top(self, symbol: str, recv_ns: int) -> None:
+    def _emit_top(self, symbol: str, ts_recv: int) -> None:
         book = self.books[symbol]
         bid, ask = book.best_bid(), book.best_ask()
         self._queue.put_nowait(
@@ -1564,7 +1566,7 @@ class PolymarketConnector:
                 ask[0] if ask else None,
                 ask[1] if ask else 0,
                 self.clock.now_ns(),
-                recv_ns,
+                ts_recv,
             )
         )
 
@@ -1595,7 +1597,7 @@ class PolymarketConnector:
                 snap = await self._public("/book", {"token_id": self._tokens[symbol]})
                 if self._phase.get(symbol) is not _Phase.RESYNC:
                     return  # frozen (tick change, resolution) meanwhile
-                recv_ns = self.clock.monotonic_ns()
+                ts_recv = self.clock.now_ns()
                 self._snapshot(symbol, snap)
                 for kind, payload in self._buffer.pop(symbol, []):
                     if kind == "book":
@@ -1607,11 +1609,11 @@ class PolymarketConnector:
             except (VenueError, KeyError, TypeError, ValueError, InvalidInputError, _BookMismatchError) as e:
                 log.warning("%s: %s snapshot failed (%s); retrying", self.venue, symbol, e)
                 self._buffer[symbol] = []
-                await asyncio.sleep(delay)
+                await self.clock.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             self._phase[symbol] = _Phase.LIVE
-            self._emit_top(symbol, recv_ns)
+            self._emit_top(symbol, ts_recv)
             if all(self._phase.get(s) is _Phase.LIVE for s in self.symbols):
                 self._market_ready.set()
             return
@@ -1715,7 +1717,7 @@ class PolymarketConnector:
             self._seen_fills[f.trade_id] = None
             if len(self._seen_fills) > 100_000:
                 self._seen_fills.popitem(last=False)
-            self._last_fill_ns = max(self._last_fill_ns, f.ts_ns)
+            self._last_fill_ns = max(self._last_fill_ns, f.ts_event)
             oid = self._by_client.get(f.client_id)
             tracked = self._orders.get(oid) if oid else None
             if tracked is not None and tracked.state is None:

@@ -52,13 +52,11 @@ class SimConnector:
         instrument: str,
         clock: Clock,
         info: InstrumentInfo | None = None,
-        recv_clock: Clock | None = None,
     ) -> None:
         self.engine = engine
         self.market = market
         self.instrument = instrument
         self.clock = clock
-        self.recv_clock = recv_clock or clock  # stamps BookUpdate.recv_ns
         self.info = info or InstrumentInfo(instrument, "BTC", "USDT", "0.01", "0.001", "0.001", "5")
         self._orders: dict[str, OrderReport] = {}
         self._by_sim_id: dict[int, str] = {}
@@ -103,6 +101,7 @@ class SimConnector:
                     fee,
                     self.clock.now_ns(),
                     maker,
+                    ts_recv=self.clock.now_ns(),
                 )
                 self._fills.append(f)
                 self._queue.put_nowait(f)
@@ -153,7 +152,7 @@ class SimConnector:
         return [r for r in self._orders.values() if r.state is OrderState.OPEN]
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
-        return [f for f in self._fills if f.ts_ns >= ts_ns]
+        return [f for f in self._fills if f.ts_event >= ts_ns]
 
     async def positions(self) -> dict[str, int]:
         pos: dict[str, int] = {}
@@ -175,7 +174,7 @@ class SimConnector:
                 ask,
                 ask_qty,
                 self.clock.now_ns(),
-                self.recv_clock.monotonic_ns(),
+                self.clock.now_ns(),
             )
         )
 

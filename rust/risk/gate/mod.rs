@@ -12,6 +12,8 @@ use crate::types::{InstrumentSpec, Side};
 mod events;
 
 const SECOND_NS: u64 = 1_000_000_000;
+/// How far ahead of `now_ns` a reference may be dated (two readings of one clock, a little apart).
+pub const MAX_REFERENCE_LEAD_NS: u64 = 100_000_000;
 /// Saturation bound for valuations so sums of many instruments cannot overflow.
 const HUGE: i128 = i128::MAX >> 16;
 
@@ -513,6 +515,14 @@ impl RiskGate {
             _ => {}
         }
         // Reference and collar.
+        // References are stamped with our clock when the data arrived (`ts_recv`), never the venue's.
+        // One dated ahead of `now_ns` means two clocks were mixed: refused, not taken as fresh forever.
+        if inst.ref_valid && inst.ref_ns > now_ns.saturating_add(MAX_REFERENCE_LEAD_NS) {
+            return Err(deny(
+                R::ReferenceFromFuture,
+                format!("reference for {} is dated {} ns ahead of now", inst.symbol, inst.ref_ns - now_ns),
+            ));
+        }
         let stale = !inst.ref_valid || now_ns.saturating_sub(inst.ref_ns) > self.limits.max_reference_age_ns;
         let far = match req.side {
             Side::Buy => inst.ask,
