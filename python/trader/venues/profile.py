@@ -1,0 +1,78 @@
+"""What every venue package exposes, so the registry, the CLI and the engine never name a venue.
+
+Each `trader/venues/<name>/__init__.py` (the fixed file set: `endpoints.py`, `errors.py`, `parse.py`,
+`connector.py`, stream modules only where the venue has streams) exports exactly these names:
+
+    PROFILE: VenueProfile
+        What the venue is and offers (tier, environments, markets, capabilities per market, defaults).
+    def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> Connector
+        A connector from the operator's config section `[venues.<name>]` (live, paper/testnet, or a running
+        simulator with `environment = "sim"` and `url`). Secrets are resolved here, straight into the
+        signer; config mistakes raise `ConfigError` naming the key.
+    def loopback(url: str, *, symbol: str, clock: Clock, **options: Any) -> Connector
+        A connector to this venue's simulator listening at `url` (`trader sim <name>` or `simulator()`),
+        with the simulator's demo credentials.
+    def simulator(*, seed: int, clock: Clock, **options: Any) -> Simulator
+        This venue's local simulator, not yet started (`await server.start(port=0)`; `server.url`).
+
+Every connector also answers `venue_time()`: the venue's own clock, for `trader testnet`'s clock check and
+for venue sessions (equity market hours follow the broker's clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from trader.venues.base import Capabilities, Tier
+
+
+@dataclass(frozen=True)
+class VenueTime:
+    """One reading of the venue's clock: `ts_ns` since the epoch, stated to `resolution_ns`
+    (1_000_000_000 when the venue tells whole seconds)."""
+
+    ts_ns: int
+    resolution_ns: int
+
+
+@dataclass(frozen=True)
+class VenueProfile:
+    """The registry's view of one venue."""
+
+    name: str  # the venue id: folder, registry key, fixtures, simulator and test ids
+    tier: Tier
+    summary: str  # one line for `trader venues`: what is built and how to try it
+    environments: tuple[str, ...]  # values of `environment` in [venues.<name>]: "live", "paper", "sim"
+    capabilities: dict[str, Capabilities] = field(default_factory=dict)  # per market ("spot", ...)
+    default_symbol: str = ""  # what `trader paper` / `trader testnet` trade when none is given
+    strategies: tuple[str, ...] = ()  # `--strategy` values its paper session runs
+    built: bool = True  # False: request signing only, no connector yet (the registry says so)
+    notes: str = ""  # operator-facing caveats (e.g. no venue dead-man switch: the engine's watchdog)
+
+    @property
+    def markets(self) -> tuple[str, ...]:
+        return tuple(self.capabilities) or ("spot",)
+
+
+class Simulator(Protocol):
+    """A local venue simulator on loopback (see `trader.sim`)."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int: ...
+
+    async def stop(self) -> None: ...
+
+
+class VenuePackage(Protocol):
+    """The module `trader.venues.<name>` (checked by the registry's tests)."""
+
+    PROFILE: VenueProfile
+
+    def build(self, cfg: Any, *, symbol: str, clock: Any) -> Any: ...
+
+    def loopback(self, url: str, *, symbol: str, clock: Any, **options: Any) -> Any: ...
+
+    def simulator(self, *, seed: int, clock: Any, **options: Any) -> Simulator: ...
