@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -121,7 +121,7 @@ class FillReport:
     maker: bool
     base_fee: Decimal = Decimal(0)  # part of the fee withheld from the bought asset (spot), in that asset
     _: KW_ONLY
-    ts_recv: int
+    ts_recv: int = field(compare=False)  # the same execution heard twice (stream, REST) is one fill
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class TradeTick:
     aggressor: Side
     ts_event: int
     _: KW_ONLY
-    ts_recv: int
+    ts_recv: int = field(compare=False)
 
 
 @dataclass(frozen=True)
