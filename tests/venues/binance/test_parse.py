@@ -293,6 +293,10 @@ def test_balances_and_positions() -> None:
     amount = parse.futures_position_amount(a["position_risk"], "BTCUSDT")
     assert amount == Decimal("-0.004")
     assert parse.position_units(amount, FUTURES) == -4
+    assert parse.position_units(Decimal("1.01"), SPOT) == 1010
+    assert parse.position_units(Decimal("0.0125"), SPOT) == 12  # half-even, as Decimal.quantize rounds
+    assert parse.position_units(Decimal("-0.0135"), SPOT) == -14
+    assert parse.position_units(Decimal(0), SPOT) == 0
     assert parse.futures_position_amount(a["position_risk"], "ETHUSDT") == 0
     cross = parse.margin_assets(a["margin_cross"], None)
     assert cross["USDT"]["netAsset"] == "9999.99000000"

@@ -8,7 +8,7 @@ from the fill's price units, never from its string a second time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from trader.core import InstrumentSpec, Side, Window
@@ -341,6 +341,7 @@ def futures_position_amount(body: list[dict[str, Any]], symbol: str) -> Decimal:
 
 
 def position_units(total: Decimal, spec: InstrumentSpec) -> int:
-    """A decimal position in qty units, rounded to the unit, signed."""
-    units = spec.qty_to_units(str(abs(total).quantize(Decimal(spec.qty_unit))))
+    """A decimal position (a sum of wire amounts) in qty units, rounded half-even to the unit, signed:
+    counted straight from the decimal, not through a string again."""
+    units = int((abs(total) / Decimal(spec.qty_unit)).to_integral_value(ROUND_HALF_EVEN))
     return -units if total < 0 else units
