@@ -177,28 +177,40 @@ class HttpClient:
 
     def _classify(self, what: str, resp: HttpResponse, mutating: bool) -> VenueError:
         status = resp.status
-        snippet = resp.body[:160].decode("utf-8", "replace")
-        if status == 418:
-            return BannedError(
-                f"{what}: banned (418)",
-                venue=self.venue,
-                code="418",
-                retry_after_ns=self._retry_after_ns(resp),
-            )
-        if status == 429:
-            return RateLimitError(
-                f"{what}: too many requests (429)",
-                venue=self.venue,
-                code="429",
-                retry_after_ns=self._retry_after_ns(resp),
-            )
-        if status >= 500:
-            if mutating:
-                return UnknownOutcomeError(
-                    f"{what}: HTTP {status}, outcome unknown", venue=self.venue, code=str(status)
-                )
-            return VenueUnavailableError(f"{what}: HTTP {status}", venue=self.venue, code=str(status))
+        retry = self._retry_after_ns(resp) if status in (418, 429) else None
+        err = status_error(self.venue, what, status, mutating=mutating, retry_after_ns=retry)
+        if err is not None:
+            return err
         decoded = self._decode_error(resp) if self._decode_error is not None else None
         if decoded is not None:
             return decoded
+        snippet = resp.body[:160].decode("utf-8", "replace")
         return VenueError(f"{what}: HTTP {status}: {snippet}", venue=self.venue, code=str(status))
+
+
+def status_error(
+    venue: str,
+    what: str,
+    status: int,
+    *,
+    mutating: bool,
+    retry_after_ns: int | None = None,
+    transport: str = "HTTP",
+) -> VenueError | None:
+    """The one reading of a ban, a rate limit and a server error, for HTTP answers and for WebSocket API
+    answers that carry an HTTP-like status: 418 `BannedError`, 429 `RateLimitError` (both with
+    `retry_after_ns`), 5xx `UnknownOutcomeError` for a mutating request (it may have been executed), else
+    `VenueUnavailableError`. None for any other status: the venue's error body decides."""
+    if status == 418:
+        return BannedError(f"{what}: banned (418)", venue=venue, code="418", retry_after_ns=retry_after_ns)
+    if status == 429:
+        return RateLimitError(
+            f"{what}: too many requests (429)", venue=venue, code="429", retry_after_ns=retry_after_ns
+        )
+    if status >= 500:
+        if mutating:
+            return UnknownOutcomeError(
+                f"{what}: {transport} {status}, outcome unknown", venue=venue, code=str(status)
+            )
+        return VenueUnavailableError(f"{what}: {transport} {status}", venue=venue, code=str(status))
+    return None

@@ -11,14 +11,13 @@ from typing import Any
 
 from trader.clock import Clock
 from trader.config import VenueConfig
-from trader.core import AlpacaSigner, BinanceSigner, Keystore
+from trader.core import AlpacaSigner, Keystore
 from trader.errors import ConfigError
+from trader.venues import binance
 from trader.venues.base import Connector
-from trader.venues.binance import ENDPOINTS, BinanceConnector, Endpoints, Market
+from trader.venues.binance import SIM_API_KEY, SIM_SECRET, BinanceConnector, Market
 
-# The loopback simulator's public demo account (documented; it exists only inside `trader sim`).
-SIM_API_KEY = "sim-demo-key"
-SIM_SECRET = "sim-demo-secret"  # noqa: S105 - a published demo credential of the local simulator
+__all__ = ["SIM_API_KEY", "SIM_SECRET", "VENUES", "build_connector", "loopback_connector", "venue_symbol"]
 
 
 @dataclass(frozen=True)
@@ -66,15 +65,8 @@ def loopback_connector(
     **options: Any,
 ) -> BinanceConnector:
     """A connector to a `trader sim` server at `url` (http://127.0.0.1:PORT) with the demo account."""
-    return BinanceConnector(
-        symbol=symbol,
-        signer=BinanceSigner(SIM_API_KEY, SIM_SECRET),
-        endpoints=Endpoints.loopback(url),
-        clock=clock,
-        market=Market(market),
-        venue=venue,
-        order_entry=order_entry,
-        **options,
+    return binance.loopback(
+        url, symbol=symbol, clock=clock, venue=venue, market=market, order_entry=order_entry, **options
     )
 
 
@@ -97,50 +89,7 @@ def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> Connector
             if cfg.name in VENUES
             else f"unknown venue {cfg.name!r}"
         )
-    o = cfg.options
-    try:
-        market = Market(str(o.get("market", "spot")))
-    except ValueError:
-        raise ConfigError(
-            f"[venues.binance] market must be spot, futures or margin, not {o['market']!r}"
-        ) from None
-    if cfg.environment == "sim":
-        if "url" not in o:
-            raise ConfigError('[venues.binance] environment = "sim" needs url = "http://127.0.0.1:PORT"')
-        endpoints = Endpoints.loopback(str(o["url"]))
-    else:
-        env = "testnet" if cfg.environment == "paper" else cfg.environment
-        endpoints = ENDPOINTS[env]
-    try:
-        key_ref, secret_ref = cfg.secrets["api_key"], cfg.secrets["secret"]
-    except KeyError as e:
-        raise ConfigError(f'[venues.binance] needs {e.args[0]} = "env:NAME" or "keystore:PATH"') from None
-    key = key_ref.resolve()
-    if not isinstance(key, str):
-        raise ConfigError("[venues.binance] api_key must be an env: reference (it is not a secret)")
-    key_type = str(o.get("key_type", "hmac"))
-    if key_type == "ed25519":
-        signer = BinanceSigner.ed25519(key, secret_ref.resolve())
-    elif key_type == "hmac":
-        signer = BinanceSigner(key, secret_ref.resolve())
-    else:
-        raise ConfigError(f"[venues.binance] key_type must be hmac or ed25519, not {key_type!r}")
-    try:
-        return BinanceConnector(
-            symbol=symbol,
-            signer=signer,
-            endpoints=endpoints,
-            clock=clock,
-            market=market,
-            order_entry=str(o.get("order_entry", "rest")),
-            stp_mode=str(o.get("stp_mode", "EXPIRE_MAKER")),
-            isolated=bool(o.get("isolated", False)),
-            side_effect=str(o.get("side_effect", "NO_SIDE_EFFECT")),
-            leverage=int(o["leverage"]) if "leverage" in o else None,
-            margin_type=str(o["margin_type"]) if "margin_type" in o else None,
-        )
-    except ValueError as e:
-        raise ConfigError(f"[venues.binance] {e}") from None
+    return binance.build(cfg, symbol=symbol, clock=clock)
 
 
 def _key_and_secret(cfg: VenueConfig) -> tuple[str, str | Keystore]:

@@ -1,5 +1,7 @@
 """The built-in simulated venue as a connector: the in-process matching engine and background market
-behind the same `Connector` contract every real venue implements."""
+behind the same `Connector` contract every real venue implements (`trader.engine.paper.PaperSession`).
+The loopback `sim` venue (the same engine behind the Binance protocol) is `BinanceConnector` named
+"sim": see this package's `build` and `loopback`."""
 
 from __future__ import annotations
 
@@ -9,11 +11,9 @@ from dataclasses import replace
 
 from trader.clock import Clock
 from trader.core import Approval, Side
-from trader.errors import InvalidOrderError, OrderNotFoundError
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket
 from trader.venues.base import (
-    BookUpdate,
     Capabilities,
     FillReport,
     InstrumentInfo,
@@ -24,6 +24,8 @@ from trader.venues.base import (
     VenueEvent,
     require_approval,
 )
+from trader.venues.profile import VenueTime
+from trader.venues.sim import errors, parse
 
 CAPABILITIES = Capabilities(
     venue="sim",
@@ -73,13 +75,17 @@ class SimConnector:
 
     async def instrument_info(self, symbol: str) -> InstrumentInfo:
         if symbol != self.instrument:
-            raise InvalidOrderError(f"unknown instrument {symbol}", venue=self.venue, code="SYMBOL")
+            raise errors.error_from(self.venue, errors.UNKNOWN_SYMBOL, f"unknown instrument {symbol}")
         return self.info
 
     def _set(self, report: OrderReport) -> None:
         """Record the order's new state and publish it, as a venue's private stream would."""
         self._orders[report.client_id] = report
         self._queue.put_nowait(report)
+
+    async def venue_time(self) -> VenueTime:
+        """The simulator's clock is ours (nanoseconds)."""
+        return VenueTime(self.clock.now_ns(), 1)
 
     def _record_trades(self, trades: tuple[matching.Trade, ...] | list[matching.Trade]) -> None:
         for t in trades:
@@ -88,41 +94,25 @@ class SimConnector:
                 if cid is None:
                     continue
                 r = self._orders[cid]
-                filled = r.filled + t.qty
-                state = OrderState.FILLED if filled >= r.qty else r.state
-                fee = t.maker_fee if maker else t.taker_fee
-                f = FillReport(
-                    cid,
-                    str(t.trade_id),
-                    r.instrument,
-                    r.side,
-                    t.price,
-                    t.qty,
-                    fee,
-                    self.clock.now_ns(),
-                    maker,
-                    ts_recv=self.clock.now_ns(),
-                )
+                f = parse.fill(t, r, maker=maker, ts_ns=self.clock.now_ns())
                 self._fills.append(f)
                 self._queue.put_nowait(f)
-                self._set(
-                    OrderReport(cid, r.venue_order_id, r.instrument, r.side, r.price, r.qty, filled, state)
-                )
+                self._set(parse.filled(r, t.qty))
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         a = require_approval(approval)
         if client_id in self._orders:
-            raise InvalidOrderError("duplicate client order id", venue=self.venue, code="DUPLICATE")
+            raise errors.error_from(self.venue, errors.DUPLICATE, "duplicate client order id")
         sim_id = self._next_id
         self._next_id += 1
-        side = matching.Side.BUY if a.side == Side.BUY else matching.Side.SELL
+        side = parse.matching_side(a.side)
         result = self.engine.submit(
             matching.SimOrder(
                 sim_id, client_id, side, a.price, a.qty, post_only=a.post_only, client_id=client_id
             )
         )
         if not result.accepted:
-            raise InvalidOrderError(result.reason, venue=self.venue, code="REJECTED")
+            raise errors.error_from(self.venue, errors.REJECTED, result.reason)
         self._by_sim_id[sim_id] = client_id
         self._set(OrderReport(client_id, str(sim_id), instrument, a.side, a.price, a.qty, 0, OrderState.OPEN))
         self._record_trades(result.trades)
@@ -134,7 +124,7 @@ class SimConnector:
     async def cancel(self, client_id: str) -> None:
         r = self._orders.get(client_id)
         if r is None or self.engine.cancel(int(r.venue_order_id)) is None:
-            raise OrderNotFoundError("unknown or closed order", venue=self.venue, code="NOT_FOUND")
+            raise errors.error_from(self.venue, errors.NOT_FOUND, "unknown or closed order")
         self._set(replace(r, state=OrderState.CANCELED))
 
     async def cancel_all(self, instrument: str | None = None) -> int:
@@ -164,19 +154,7 @@ class SimConnector:
         """Advance the background market (simulated time) and publish a book update."""
         self._record_trades(self.market.step(dt_ns))
         bids, asks = self.engine.depth(1)
-        bid, bid_qty = bids[0] if bids else (None, 0)
-        ask, ask_qty = asks[0] if asks else (None, 0)
-        self._queue.put_nowait(
-            BookUpdate(
-                self.instrument,
-                bid,
-                bid_qty,
-                ask,
-                ask_qty,
-                self.clock.now_ns(),
-                self.clock.now_ns(),
-            )
-        )
+        self._queue.put_nowait(parse.top_of_book(self.instrument, bids, asks, self.clock.now_ns()))
 
     def drain(self) -> list[VenueEvent]:
         """Take every queued event at once (for drivers in simulated time)."""

@@ -1,0 +1,321 @@
+"""Binance's streams for `BinanceConnector`: the depth book kept in sequence, trades and the book ticker,
+and the private order events of each market (binance.md §5-6).
+
+- The book follows Binance's procedure: buffer the diff stream, fetch a REST snapshot, apply buffered
+  events under the `U`/`u` rule (futures: `pu` must equal the previous `u`; checked in the core), and start
+  over on a gap, a reconnect or a stale feed; the engine is told (`BookInvalid`) meanwhile.
+- Private events: spot, the WebSocket API subscription `userDataStream.subscribe.signature`; margin, a
+  listen token subscribed on the WebSocket API; futures, the user-data stream of a listen key. After any
+  reconnect, open orders and recent trades are fetched by REST (the engine de-duplicates by trade id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from trader.clock import Clock
+from trader.core import Book, BookNotReadyError, InstrumentSpec, ParseError, SequenceGapError
+from trader.errors import RateLimitError, VenueError
+from trader.venues._http import HttpClient
+from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
+from trader.venues.base import BookInvalid, BookUpdate, FillReport, OrderReport, OrderState, VenueEvent
+from trader.venues.binance import parse
+from trader.venues.binance.endpoints import (
+    FUTURES_LISTEN_KEY,
+    MARGIN_LISTEN_TOKEN,
+    Api,
+    Endpoints,
+    Market,
+)
+from trader.venues.binance.wsapi import WsApi
+
+log = logging.getLogger("trader.venues.binance")
+
+Params = list[tuple[str, str | int | bool]]
+
+
+class BinanceStreams:
+    """The stream half of `BinanceConnector` (a mixin: the connector owns the state named here)."""
+
+    venue: str
+    symbol: str
+    market: Market
+    endpoints: Endpoints
+    clock: Clock
+    spec: InstrumentSpec | None
+    book: Book | None
+    _api: Api
+    _http: HttpClient
+    _queue: asyncio.Queue[VenueEvent]
+    _clients: list[WsClient]
+    _stale_after_s: float
+    _timeout_s: float
+    _isolated: bool
+    _closing: bool
+    _listen_key: str | None
+    _last_private_ms: int
+    _order_ids: dict[int, str]
+    _resting: set[str]
+
+    if TYPE_CHECKING:
+
+        async def _signed(
+            self,
+            method: str,
+            path: str,
+            params: Params,
+            *,
+            mutating: bool,
+            cost: int = 1,
+            priority: bool = False,
+        ) -> Any: ...
+
+        def _ws_subscribe_params(self) -> str: ...
+
+        def _fees(self) -> parse.Fees: ...
+
+        def trading_spec(self) -> InstrumentSpec: ...
+
+        def closing(self) -> bool: ...
+
+        async def open_orders(self) -> list[OrderReport]: ...
+
+        async def fills_since(self, ts_ns: int) -> list[FillReport]: ...
+
+    # ---- market data -----------------------------------------------------------------------------
+
+    def _stream_url(self, streams: str, route: str) -> str:
+        if self.market is Market.FUTURES:
+            return f"{self.endpoints.futures_stream.rstrip('/')}/{route}/ws/{streams}"
+        return f"{self.endpoints.stream.rstrip('/')}/ws/{streams}"
+
+    async def _market_data_stream(self) -> None:
+        url = self._stream_url(f"{self.symbol.lower()}@depth@100ms", "public")
+        ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=self._stale_after_s)
+        self._clients.append(ws)
+        buffered: list[WsMessage] | None = None
+        snapshot: asyncio.Task[bytes] | None = None
+        book = self.book
+        if book is None:
+            return
+        async for ev in ws.events():
+            if isinstance(ev, WsConnected):
+                buffered, snapshot = [], self._fetch_snapshot()
+                continue
+            if isinstance(ev, WsDisconnected | WsStale):
+                book.begin_resync()
+                self._queue.put_nowait(BookInvalid(self.symbol, type(ev).__name__))
+                buffered = None
+                continue
+            if buffered is None:
+                if not self._apply(book, ev):
+                    buffered, snapshot = [], self._fetch_snapshot()
+                continue
+            buffered.append(ev)
+            if snapshot is None or not snapshot.done():
+                continue
+            if await self._replay(book, snapshot.result(), buffered):
+                buffered = None
+            else:
+                buffered, snapshot = [], self._fetch_snapshot()
+
+    def _fetch_snapshot(self) -> asyncio.Task[bytes]:
+        return asyncio.get_running_loop().create_task(self._snapshot())
+
+    async def _replay(self, book: Book, snapshot: bytes, buffered: list[WsMessage]) -> bool:
+        """Load the snapshot and apply the buffered diffs; False when the book must be rebuilt."""
+        try:
+            book.apply_binance_snapshot(snapshot)
+        except (VenueError, ParseError) as e:
+            log.warning("%s: depth snapshot unusable: %s", self.venue, e)
+            await self.clock.sleep(1.0)
+            return False
+        return all(self._apply(book, m) for m in buffered)
+
+    async def _snapshot(self) -> bytes:
+        """The REST depth snapshot; failures are retried here with backoff (one request in flight,
+        never a storm), waiting out a local rate limit instead of spinning on it."""
+        delay = 0.2
+        while True:
+            try:
+                resp = await self._http.request(
+                    "GET",
+                    self._api.depth,
+                    query=f"symbol={self.symbol}&limit={self._api.depth_limit}",
+                    mutating=False,
+                    cost=self._api.depth_weight,
+                )
+                return resp.body
+            except RateLimitError as e:
+                wait = (e.retry_after_ns - self.clock.now_ns()) / 1e9 if e.retry_after_ns else delay
+                log.warning("%s: depth snapshot deferred %.1f s: %s", self.venue, wait, e)
+                await self.clock.sleep(max(wait, delay))
+            except VenueError as e:
+                log.warning("%s: depth snapshot failed: %s", self.venue, e)
+                await self.clock.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    def _apply(self, book: Book, m: WsMessage) -> bool:
+        """Apply one diff; False when the book must be rebuilt (a gap)."""
+        try:
+            if not book.apply_binance_depth(m.data):
+                return True  # older than the snapshot
+        except (SequenceGapError, BookNotReadyError) as e:
+            self._queue.put_nowait(BookInvalid(self.symbol, f"sequence: {e}"))
+            book.begin_resync()
+            return False
+        except ParseError as e:
+            log.warning("malformed depth message skipped: %s", e)
+            return True
+        bid, ask = book.best_bid(), book.best_ask()
+        self._queue.put_nowait(
+            BookUpdate(
+                self.symbol,
+                bid[0] if bid else None,
+                bid[1] if bid else 0,
+                ask[0] if ask else None,
+                ask[1] if ask else 0,
+                self.clock.now_ns(),  # depth diffs carry E; the top of book is as of our read
+                m.ts_recv,
+            )
+        )
+        return True
+
+    async def _ticks(self) -> None:
+        """Trades and the book ticker (`TradeTick`, `Quote`); informational, the book is the depth."""
+        sym = self.symbol.lower()
+        if self.market is Market.FUTURES:
+            trade = "aggTrade"
+            url = f"{self.endpoints.futures_stream.rstrip('/')}/market/stream?streams={sym}@aggTrade"
+            ticker_url = self._stream_url(f"{sym}@bookTicker", "public")
+        else:
+            trade = "trade"
+            url = f"{self.endpoints.stream.rstrip('/')}/stream?streams={sym}@trade/{sym}@bookTicker"
+            ticker_url = None
+        await asyncio.gather(
+            self._tick_stream(url, trade),
+            *([self._tick_stream(ticker_url, trade)] if ticker_url else []),
+        )
+
+    async def _tick_stream(self, url: str, trade: str) -> None:
+        ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=3600)
+        self._clients.append(ws)
+        async for ev in ws.events():
+            if not isinstance(ev, WsMessage) or self.spec is None:
+                continue
+            try:
+                msg = orjson.loads(ev.data)
+                d = msg.get("data", msg)
+                if d.get("e") == trade:
+                    self._queue.put_nowait(parse.trade_tick(d, self.spec, self.symbol, ev.ts_recv))
+                elif parse.is_book_ticker(d):
+                    self._queue.put_nowait(parse.book_ticker(d, self.spec, self.symbol, ev.ts_recv))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+                log.warning("malformed market message skipped: %s", type(e).__name__)
+
+    # ---- private streams -------------------------------------------------------------------------
+
+    async def _subscribe(self, api: WsApi, attempt: int) -> None:
+        """On every WebSocket API connect: subscribe to the account's events, then catch up."""
+        if self.market is Market.MARGIN:
+            params: Params = [("validity", 86_400_000)]
+            if self._isolated:
+                params = [("symbol", self.symbol), ("isIsolated", "TRUE"), *params]
+            token = (await self._signed("POST", MARGIN_LISTEN_TOKEN, params, mutating=False))["token"]
+            req = orjson.dumps({"listenToken": token}).decode()
+            await api.request(
+                "userDataStream.subscribe.listenToken", req, mutating=False, timeout_s=self._timeout_s
+            )
+        else:
+            await api.request(
+                "userDataStream.subscribe.signature",
+                self._ws_subscribe_params(),
+                mutating=False,
+                timeout_s=self._timeout_s,
+            )
+        if attempt > 1:
+            await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """After a private stream reconnect: what happened while it was down, by REST."""
+        try:
+            for r in await self.open_orders():
+                self._queue.put_nowait(r)
+            for f in await self.fills_since(max(0, self._last_private_ms - 60_000) * 1_000_000):
+                self._queue.put_nowait(f)
+        except VenueError as e:
+            log.warning("%s: catch-up after reconnect failed: %s", self.venue, e)
+
+    async def _event(self, e: dict[str, Any]) -> None:
+        try:
+            kind = e.get("e")
+            if kind == "executionReport":
+                self._last_private_ms = int(e.get("E", 0))
+                spec, fees = self.trading_spec(), self._fees()
+                self._emit(parse.execution_report(e, spec, fees, ts_recv=self.clock.now_ns()))
+            elif kind == "ORDER_TRADE_UPDATE":
+                self._last_private_ms = int(e.get("E", 0))
+                spec, fees = self.trading_spec(), self._fees()
+                self._emit(parse.futures_order(e["o"], spec, fees, ts_recv=self.clock.now_ns()))
+            elif kind == "listenKeyExpired":
+                self._listen_key = None
+        except (KeyError, ValueError, TypeError, VenueError) as err:
+            log.warning("malformed private event skipped: %s", type(err).__name__)
+
+    async def _futures_private(self) -> None:
+        """The futures user-data stream of a listen key (kept alive by `_housekeeping`)."""
+        while not self._closing:
+            try:
+                self._listen_key = (await self._signed("POST", FUTURES_LISTEN_KEY, [], mutating=False))[
+                    "listenKey"
+                ]
+            except VenueError as e:
+                log.warning("%s: listen key: %s", self.venue, e)
+                await self.clock.sleep(1.0)
+                continue
+            root = self.endpoints.futures_stream.rstrip("/")
+            url = f"{root}/private/ws?listenKey={self._listen_key}&events=ORDER_TRADE_UPDATE/ACCOUNT_UPDATE"
+            ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=3600)
+            if self.closing():
+                return
+            self._clients.append(ws)
+            await self._listen(ws)
+            await ws.close()
+            self._clients.remove(ws)
+            if not self._closing:
+                await self._catch_up()
+
+    async def _listen(self, ws: WsClient) -> None:
+        """One listen key's connection, until it ends or the key expires."""
+        async for ev in ws.events():
+            if isinstance(ev, WsConnected):
+                if ev.attempt > 1:
+                    await self._catch_up()
+                continue
+            if not isinstance(ev, WsMessage):
+                continue
+            try:
+                msg = orjson.loads(ev.data)
+            except orjson.JSONDecodeError:
+                log.warning("malformed private message skipped")
+                continue
+            await self._event(msg.get("data", msg))
+            if self._listen_key is None:  # expired: new key, new connection
+                return
+
+    def _emit(self, u: parse.OrderUpdate) -> None:
+        """An order update as `FillReport` (on a trade) and `OrderReport`."""
+        self._order_ids[u.venue_order_id] = u.client_id
+        if u.fill is not None:
+            self._queue.put_nowait(u.fill)
+        if u.report is None:
+            return
+        if u.report.state is OrderState.OPEN:
+            self._resting.add(u.client_id)
+        else:
+            self._resting.discard(u.client_id)
+        self._queue.put_nowait(u.report)
