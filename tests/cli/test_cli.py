@@ -73,7 +73,7 @@ def test_paper_in_real_time_through_the_loopback_venue(capsys: pytest.CaptureFix
 
 def test_paper_refuses_what_needs_credentials_or_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["paper", "--exchange", "binance"]) == EXIT_USAGE
-    assert "not available without credentials" in capsys.readouterr().err
+    assert "--exchange=binance needs --sim" in capsys.readouterr().err
     assert main(["paper", "--exchange", "kraken", "--sim"]) == EXIT_USAGE
     assert main(["paper", "--strategy", "nope"]) == EXIT_USAGE
     assert main(["paper", "--duration", "0"]) == EXIT_USAGE
@@ -92,17 +92,19 @@ def test_testnet_reports_an_unreachable_venue(capsys: pytest.CaptureFixture[str]
 
     cfg = tmp_path / "config.toml"
     cfg.write_text('[venues.kraken]\napi_key = "env:K"\nsecret = "env:S"\n')
-    assert main(["testnet", "--config", str(cfg)]) == EXIT_OK
-    assert "SKIP" in capsys.readouterr().out
+    assert main(["testnet", "--config", str(cfg)]) == EXIT_FAILED  # a venue we cannot check is no pass
+    out = capsys.readouterr().out
+    assert "FAIL" in out
+    assert "no connector for kraken yet" in out
     assert main(["testnet", "--config", str(tmp_path / "missing.toml")]) == EXIT_USAGE
-    from trader.cli.testnet import check_binance_like
+    from trader.cli.testnet import check_connector
     from trader.clock import LiveClock
     from trader.venues.registry import loopback_connector
 
     async def unreachable() -> list[str]:
         conn = loopback_connector("http://127.0.0.1:9", symbol="BTCUSDT", clock=LiveClock())
         try:
-            return [c.verdict for c in await check_binance_like(conn, order=True)]
+            return [c.verdict for c in await check_connector(conn, "BTCUSDT", order=True)]
         finally:
             await conn.close()
 
@@ -178,3 +180,21 @@ def test_paper_enforces_config_limits(capsys: pytest.CaptureFixture[str], tmp_pa
     assert data["denials"], "a 100 USDT exposure limit denies the market maker's 50 x 0.001 BTC quotes"
     assert data["orders"] == 0
     assert main(["paper", "--config", str(tmp_path / "missing.toml")]) == EXIT_USAGE
+
+
+@pytest.mark.parametrize("command", ["testnet", "paper", "sim"])
+@pytest.mark.parametrize("venue", ["coinbase", "kraken", "okx", "bybit", "nope"])
+def test_a_venue_without_a_connector_says_so_and_exits_non_zero(
+    command: str, venue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The registry never pretends: no simulator stands in for a venue that is not built."""
+    argv = {
+        "testnet": ["testnet", f"--exchange={venue}", "--sim", "--order"],
+        "paper": ["paper", f"--exchange={venue}", "--sim", "--duration=1"],
+        "sim": ["sim", venue, "--port=0"],
+    }[command]
+    assert main(argv) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "PASS" not in captured.out
+    said = "unknown venue" if venue == "nope" else f"no connector for {venue} yet"
+    assert said in captured.err

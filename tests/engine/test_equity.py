@@ -262,3 +262,15 @@ def test_invalid_orders_and_config() -> None:
         EquityConfig(long_maintenance=Decimal("NaN"))
     with pytest.raises(ConfigError):
         EquityConfig(pdt_window_days=0)
+
+
+def test_next_regular_session_skips_weekends_and_holidays() -> None:
+    from trader.engine.equity import Session, next_regular_session, session
+    from trader.sim.alpaca import eastern_ns
+
+    wed_evening = eastern_ns(2026, 11, 25, 18, 0)  # Thanksgiving (26th) is a holiday
+    t = next_regular_session(wed_evening)
+    assert t == eastern_ns(2026, 11, 27, 10, 0)
+    assert session(t) is Session.REGULAR
+    assert next_regular_session(eastern_ns(2026, 11, 30, 9, 0)) == eastern_ns(2026, 11, 30, 10, 0)
+    assert next_regular_session(eastern_ns(2026, 11, 28, 12, 0)) == eastern_ns(2026, 11, 30, 10, 0)

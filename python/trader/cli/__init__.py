@@ -30,30 +30,27 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_argument(
         "--exchange",
         default="sim",
-        help="venue to rehearse: sim, or binance with --sim (its local simulator)",
+        help="venue to rehearse (`trader venues`): sim; binance, polymarket, alpaca, ibkr with --sim",
     )
     paper.add_argument("--sim", action="store_true", help="trade against the venue's local simulator")
     paper.add_argument(
         "--signal", default=None, help="--strategy=event: a JSON-lines probability file, or an http(s) URL"
     )
-    paper.add_argument(
-        "--market",
-        default="spot",
-        choices=["spot", "futures", "margin"],
-        help="binance market (default spot)",
-    )
+    paper.add_argument("--market", default=None, help="the venue's market (binance: spot, futures, margin)")
     paper.add_argument(
         "--symbol",
-        default="BTCUSDT",
-        help="instrument; other than BTCUSDT: a market maker sized from its filters",
+        default=None,
+        help="instrument (default: the venue's); a crypto one other than the default gets a market maker "
+        "sized from its filters",
     )
     paper.add_argument(
-        "--order-entry", default="rest", choices=["rest", "ws"], help="orders over REST or the WebSocket API"
+        "--order-entry", default=None, choices=["rest", "ws"], help="orders over REST or the WebSocket API"
     )
     paper.add_argument(
         "--strategy",
-        default="mm",
-        help="mm (market maker); pairs (stat-arb SPY/QQQ, ibkr); on polymarket: binary-mm, rewards, event",
+        default=None,
+        help="default: the venue's first; mm (market maker); pairs (stat-arb SPY/QQQ, ibkr); on polymarket: "
+        "binary-mm, rewards, event",
     )
     paper.add_argument("--duration", type=float, default=60.0, help="seconds to run (simulated with --fast)")
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
@@ -127,23 +124,17 @@ def _version() -> str:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    if args.exchange not in ("sim", "binance", "ibkr", "alpaca", "polymarket") or (
-        args.exchange in ("binance", "polymarket") and not args.sim
-    ):
-        print(
-            f"trader paper: --exchange={args.exchange} is not available without credentials; use "
-            "--exchange=sim, --exchange=binance|polymarket --sim, --exchange=alpaca (--sim, or --config "
-            "with its paper account), or --exchange=ibkr "
-            "(a local IB Gateway in paper mode; --sim starts its simulator)",
-            file=sys.stderr,
-        )
+    from trader.errors import ConfigError
+    from trader.venues import registry
+
+    try:
+        prof = registry.profile(args.exchange)
+        registry.package(args.exchange)
+    except ConfigError as e:
+        print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
-    strategies = {"ibkr": ("mm", "pairs"), "polymarket": ("binary-mm", "rewards", "event")}.get(
-        args.exchange, ("mm",)
-    )
-    if args.exchange == "polymarket" and args.strategy == "mm":
-        args.strategy = "binary-mm"  # a market maker on a binary market quotes both outcomes
-    if args.strategy not in strategies:
+    strategies = prof.strategies or ("mm",)
+    if args.strategy is not None and args.strategy not in strategies:
         print(
             f"trader paper: strategy {args.strategy!r} is not available on {args.exchange} "
             f"(available: {', '.join(strategies)})",
@@ -189,13 +180,15 @@ def _paper(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from trader.sim.server import SIMULATORS, run_forever
+    from trader.errors import ConfigError
+    from trader.sim.server import run_forever
+    from trader.venues import registry
 
-    if args.venue not in SIMULATORS:
-        available = ", ".join(SIMULATORS)
-        print(f"trader sim: no simulator for {args.venue!r} yet (available: {available})", file=sys.stderr)
+    try:
+        registry.package(args.venue)
+    except ConfigError as e:
+        print(f"trader sim: no simulator: {e}", file=sys.stderr)
         return EXIT_USAGE
-
     return run_forever(args.venue, args.port, args.seed)
 
 
@@ -251,21 +244,24 @@ def _testnet(args: argparse.Namespace) -> int:
 
 
 def _venues() -> int:
-    from trader.venues.registry import VENUES
+    from trader.venues import registry
 
     print(f"{'venue':<12}{'tier':<12}status")
-    for v in VENUES.values():
-        print(f"{v.name:<12}{v.tier:<12}{v.status}")
+    for name in registry.names():
+        p = registry.profile(name)
+        print(f"{p.name:<12}{p.tier.value:<12}{p.summary}")
     return EXIT_OK
 
 
 def _live(args: argparse.Namespace) -> int:
     from trader.config import load_config
     from trader.errors import ConfigError
-    from trader.venues.registry import VENUES
+    from trader.venues import registry
 
-    if args.exchange not in VENUES:
-        print(f"trader live: unknown venue {args.exchange!r}", file=sys.stderr)
+    try:
+        registry.package(args.exchange)
+    except ConfigError as e:
+        print(f"trader live: {e}", file=sys.stderr)
         return EXIT_USAGE
     if not args.confirm:
         print("trader live: refusing to send real orders without --confirm", file=sys.stderr)

@@ -7,13 +7,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import NamedTuple
 
 from trader.clock import Clock, LiveClock
 from trader.core import Approval, InstrumentSpec, RiskGate, Side
 from trader.errors import TraderError
 from trader.venues.base import BookUpdate, Connector
-from trader.venues.binance import BinanceConnector
+from trader.venues.profile import VenueTime
 
 MAX_CLOCK_OFFSET_MS = 1000
 
@@ -45,83 +44,53 @@ async def _first_book(conn: Connector, timeout_s: float, symbol: str | None = No
     return await asyncio.wait_for(wait(), timeout_s)
 
 
-async def check_binance_like(
-    conn: BinanceConnector, *, order: bool, clock: Clock | None = None, timeout_s: float = 10.0
-) -> list[Check]:
-    """Run the checks in order; a failed step skips the steps that depend on it."""
-    clock = clock or LiveClock()
-    v = conn.venue
-    out: list[Check] = []
-
-    def add(name: str, ok: bool | None, detail: str) -> bool:
-        out.append(Check(v, name, ok, detail))
-        return bool(ok)
-
-    t0 = clock.monotonic_ns()
-    try:
-        offset = await conn.sync_time()
-    except TraderError as e:
-        add("reachability", False, str(e))
-        for name in ("clock", "auth", "market data", "order round trip"):
-            add(name, None, "venue unreachable")
-        return out
-    add("reachability", True, f"{(clock.monotonic_ns() - t0) / 1e6:.1f} ms round trip")
-    add(
-        "clock",
-        abs(offset) <= MAX_CLOCK_OFFSET_MS,
-        f"offset {offset:+d} ms (limit ±{MAX_CLOCK_OFFSET_MS} ms)",
-    )
-    try:
-        balances = await conn.balances()
-        add("auth", True, f"account readable ({len(balances)} assets)")
-    except TraderError as e:
-        add("auth", False, str(e))
-        add("market data", None, "auth failed")
-        add("order round trip", None, "auth failed")
-        return out
-    try:
-        await conn.connect()
-    except TraderError as e:
-        add("market data", False, str(e))
-        add("order round trip", None, "no market data")
-        return out
-    await _market_and_order(conn, conn.trading_spec(), conn.symbol, order, clock, timeout_s, add)
-    return out
-
-
 async def check_connector(
     conn: Connector, symbol: str, *, order: bool, clock: Clock | None = None, timeout_s: float = 10.0
 ) -> list[Check]:
-    """The checks for any connector: connecting covers reachability and auth (brokers and Polymarket
-    authenticate in the session), then market data and the order round trip on `symbol`."""
+    """The checks of every venue, in order; a failed step skips the steps that depend on it:
+    reachability and clock (the venue's time), auth (connect, the instrument, an account read), market
+    data, and with `order` the round trip."""
     clock = clock or LiveClock()
     out: list[Check] = []
 
     def add(name: str, ok: bool | None, detail: str) -> None:
         out.append(Check(conn.venue, name, ok, detail))
 
-    t0 = clock.monotonic_ns()
+    if not await _reach_and_clock(conn, clock, timeout_s, add):
+        for name in ("auth", "market data", "order round trip"):
+            add(name, None, "venue unreachable")
+        return out
     try:
         await asyncio.wait_for(conn.connect(), timeout_s)
         info = await conn.instrument_info(symbol)
+        positions = await conn.positions()
     except (TraderError, TimeoutError, OSError) as e:
-        add("connect + auth", False, str(e) or type(e).__name__)
+        add("auth", False, str(e) or type(e).__name__)
         for name in ("market data", "order round trip"):
-            add(name, None, "not connected")
+            add(name, None, "auth failed")
         return out
-    add("connect + auth", True, f"session up in {(clock.monotonic_ns() - t0) / 1e6:.1f} ms")
-    try:
-        venue_time = await venue_clock(conn, clock)
-    except (TraderError, TimeoutError, OSError) as e:
-        add("clock", False, f"cannot read the venue's time: {e}")
-    else:
-        if venue_time is None:
-            add("clock", None, "the venue states no time")
-        else:
-            ms, limit = venue_time.offset_ms, MAX_CLOCK_OFFSET_MS + venue_time.resolution_ms
-            add("clock", abs(ms) <= limit, f"offset {ms:+d} ms (limit ±{limit} ms)")
+    add("auth", True, f"account readable ({len(positions)} positions)")
     await _market_and_order(conn, info.spec(), symbol, order, clock, timeout_s, add)
     return out
+
+
+async def _reach_and_clock(
+    conn: Connector, clock: Clock, timeout_s: float, add: Callable[[str, bool | None, str], object]
+) -> bool:
+    """Ask the venue its time: it answers (reachable), and its clock is within the limit of ours."""
+    t0, m0 = clock.now_ns(), clock.monotonic_ns()
+    try:
+        vt: VenueTime = await asyncio.wait_for(conn.venue_time(), timeout_s)
+    except (TraderError, TimeoutError, OSError) as e:
+        add("reachability", False, str(e) or type(e).__name__)
+        add("clock", None, "venue unreachable")
+        return False
+    rtt_ms = (clock.monotonic_ns() - m0) / 1e6
+    add("reachability", True, f"{rtt_ms:.1f} ms round trip")
+    offset_ms = (vt.ts_ns - (t0 + clock.now_ns()) // 2) // 1_000_000
+    limit = MAX_CLOCK_OFFSET_MS + vt.resolution_ns // 1_000_000
+    add("clock", abs(offset_ms) <= limit, f"offset {offset_ms:+d} ms (limit ±{limit} ms)")
+    return True
 
 
 async def _market_and_order(
@@ -148,29 +117,6 @@ async def _market_and_order(
         add("order round trip", True, await _round_trip(conn, spec, symbol, top.bid or 0, clock))
     except TraderError as e:
         add("order round trip", False, str(e))
-
-
-class VenueTime(NamedTuple):
-    offset_ms: int  # the venue's clock minus ours (half the round trip assumed each way)
-    resolution_ms: int  # what the venue's clock states: 1000 when whole seconds only
-
-
-async def venue_clock(conn: Connector, clock: Clock) -> VenueTime | None:
-    """The venue's clock against ours, for connectors other than Binance's (which tracks its offset)."""
-    from trader.venues.alpaca import AlpacaConnector
-    from trader.venues.ibkr import IbkrConnector
-    from trader.venues.polymarket import PolymarketConnector
-
-    t0 = clock.now_ns()
-    if isinstance(conn, AlpacaConnector):
-        venue_ns = (await conn.market_clock()).ts_ns
-        return VenueTime((venue_ns - (t0 + clock.now_ns()) // 2) // 1_000_000, 0)
-    if isinstance(conn, IbkrConnector):
-        venue = await asyncio.wait_for(conn.ib.reqCurrentTimeAsync(), 5.0)
-        return VenueTime(int(venue.timestamp() * 1000) - (t0 + clock.now_ns()) // 2_000_000, 1000)
-    if isinstance(conn, PolymarketConnector):
-        return VenueTime(conn.clock_offset_ms, 1000)
-    return None
 
 
 async def _round_trip(conn: Connector, spec: InstrumentSpec, symbol: str, best_bid: int, clock: Clock) -> str:

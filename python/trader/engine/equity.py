@@ -250,6 +250,20 @@ def session(ts_ns: int) -> Session:
     return session_at(local_time(ts_ns))
 
 
+def next_regular_session(ts_ns: int, hour: int = 10, minute: int = 0) -> int:
+    """`hour:minute` New York time on the first trading day whose `hour:minute` is after `ts_ns`: a
+    clock set there is inside a regular session (rehearsals on simulated brokers, whatever the hour)."""
+    d = local_time(ts_ns).date()
+    for _ in range(15):
+        if is_trading_day(d):
+            at = datetime(d.year, d.month, d.day, hour, minute, tzinfo=NEW_YORK)
+            t = int(at.timestamp()) * _NS
+            if t > ts_ns:
+                return t
+        d += timedelta(days=1)
+    raise CalendarError(f"no trading day within 15 days of {local_time(ts_ns).date()}")  # pragma: no cover
+
+
 def hours_denial(order: EquityOrder, ts_ns: int, extended_hours: bool) -> Denial | None:
     """Why `order` may not be sent at `ts_ns`, or None. `CalendarError` outside 2026-2027."""
     s = session(ts_ns)

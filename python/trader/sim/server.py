@@ -190,35 +190,15 @@ class SimThread:
         self.loop.close()
 
 
-SIMULATORS = {
-    "sim": "trader.sim.binance:BinanceSimServer",
-    "binance": "trader.sim.binance:BinanceSimServer",
-    "polymarket": "trader.sim.polymarket:PolymarketSimServer",
-    "alpaca": "trader.sim.alpaca:AlpacaSimServer",
-    "ibkr": "trader.sim.ibkr:IbkrSimServer",  # the TWS socket protocol (not HTTP): host:port for ib_async
-}
-
-
-def simulator(venue: str, *, seed: int, clock: Clock | None = None) -> Any:
-    """A new simulator of `venue` (see `SIMULATORS`); `KeyError` for a venue without one."""
-    import importlib
-
-    module, _, name = SIMULATORS[venue].partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    server = cls(seed=seed, clock=clock)
-    if isinstance(server, VenueServer):
-        server.venue = venue
-    return server
-
-
 def run_forever(venue: str, port: int, seed: int, host: str = "127.0.0.1") -> int:
     """`trader sim VENUE`: serve until SIGINT/SIGTERM."""
 
+    from trader.venues import registry
+
     async def main() -> None:
-        server = simulator(venue, seed=seed)
-        bound = await server.start(host, port)
-        where = f"{host}:{bound} (TWS API)" if venue == "ibkr" else f"http://{host}:{bound}"
-        print(f"sim venue {venue} listening on {where}", flush=True)
+        server = registry.simulator(venue, seed=seed, clock=LiveClock())
+        await server.start(host, port)
+        print(f"sim venue {venue} listening on {server.url}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -177,6 +177,15 @@ class Quote:
 VenueEvent = BookUpdate | BookInvalid | FillReport | OrderReport | TradeTick | Quote
 
 
+@dataclass(frozen=True)
+class VenueTime:
+    """One reading of the venue's clock: `ts_ns` since the epoch, stated to `resolution_ns`
+    (1_000_000_000 when the venue tells whole seconds)."""
+
+    ts_ns: int
+    resolution_ns: int
+
+
 @runtime_checkable
 class Connector(Protocol):
     venue: str
@@ -185,6 +194,10 @@ class Connector(Protocol):
     async def connect(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    async def venue_time(self) -> VenueTime:
+        """The venue's clock (`trader testnet`'s clock check; venue sessions such as market hours)."""
+        ...
 
     async def instrument_info(self, symbol: str) -> InstrumentInfo: ...
 

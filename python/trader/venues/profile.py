@@ -24,16 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from trader.venues.base import Capabilities, Tier
+from trader.venues.base import Capabilities, Tier, VenueTime
 
-
-@dataclass(frozen=True)
-class VenueTime:
-    """One reading of the venue's clock: `ts_ns` since the epoch, stated to `resolution_ns`
-    (1_000_000_000 when the venue tells whole seconds)."""
-
-    ts_ns: int
-    resolution_ns: int
+__all__ = ["Simulator", "VenuePackage", "VenueProfile", "VenueTime"]
 
 
 @dataclass(frozen=True)

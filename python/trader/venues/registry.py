@@ -1,179 +1,108 @@
-"""Which venues exist, and how to build a connector for one from configuration.
+"""Which venues exist: a table of venue packages, and the venues still to come.
 
-One place maps a venue id and environment to endpoints and credentials; the CLI, `trader testnet` and
-embedding code all build connectors here.
+Every built venue is a package `trader.venues.<name>` exposing `PROFILE`, `build`, `loopback` and
+`simulator` (the contract in `trader.venues.profile`). The CLI, `trader testnet`, the engine and embedding
+code reach venues only through this module: they never import a concrete connector and never branch on a
+venue's name. A venue without a connector says so (`NotBuiltError`); it is never stood in for by another.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import importlib
+from typing import Any, cast
 
 from trader.clock import Clock
 from trader.config import VenueConfig
-from trader.core import AlpacaSigner, Keystore
 from trader.errors import ConfigError
-from trader.venues import binance
-from trader.venues.base import Connector
-from trader.venues.binance import SIM_API_KEY, SIM_SECRET, BinanceConnector, Market
+from trader.venues.base import Connector, Tier
+from trader.venues.binance import SIM_API_KEY, SIM_SECRET
+from trader.venues.profile import Simulator, VenuePackage, VenueProfile
 
-__all__ = ["SIM_API_KEY", "SIM_SECRET", "VENUES", "build_connector", "loopback_connector", "venue_symbol"]
+__all__ = [
+    "PACKAGES",
+    "PLANNED",
+    "SIM_API_KEY",
+    "SIM_SECRET",
+    "NotBuiltError",
+    "build_connector",
+    "loopback_connector",
+    "names",
+    "package",
+    "profile",
+    "simulator",
+    "venue_symbol",
+]
 
-
-@dataclass(frozen=True)
-class VenueInfo:
-    name: str
-    tier: str
-    status: str
-
-
-VENUES = {
-    "ibkr": VenueInfo(
-        "ibkr", "broker", "connector on ib_async (TWS / IB Gateway); `trader paper --exchange=ibkr [--sim]`"
-    ),
-    "alpaca": VenueInfo(
-        "alpaca",
-        "broker",
-        "connector (REST, trade_updates, market data); `trader paper --exchange=alpaca --sim`",
-    ),
-    "binance": VenueInfo(
-        "binance",
-        "crypto",
-        "spot, USD-M futures, margin (REST or WebSocket API orders); `--sim` rehearses it offline",
-    ),
-    "coinbase": VenueInfo("coinbase", "crypto", "request signing ready; connector not built yet"),
-    "kraken": VenueInfo("kraken", "crypto", "request signing ready; connector not built yet"),
-    "okx": VenueInfo("okx", "crypto", "request signing ready; connector not built yet"),
-    "bybit": VenueInfo("bybit", "crypto", "request signing ready; connector not built yet"),
-    "polymarket": VenueInfo(
-        "polymarket",
-        "prediction",
-        "CLOB V2 connector, both tokens; `trader paper --exchange=polymarket --sim`",
-    ),
-    "sim": VenueInfo("sim", "simulated", "built in: loopback simulator of the Binance protocol"),
+# venue id -> its package (each exposes PROFILE, build, loopback, simulator)
+PACKAGES: dict[str, str] = {
+    "ibkr": "trader.venues.ibkr",
+    "alpaca": "trader.venues.alpaca",
+    "binance": "trader.venues.binance",
+    "polymarket": "trader.venues.polymarket",
+    "sim": "trader.venues.sim",
 }
 
 
-def loopback_connector(
-    url: str,
-    *,
-    symbol: str,
-    clock: Clock,
-    venue: str = "sim",
-    market: Market | str = Market.SPOT,
-    order_entry: str = "rest",
-    **options: Any,
-) -> BinanceConnector:
-    """A connector to a `trader sim` server at `url` (http://127.0.0.1:PORT) with the demo account."""
-    return binance.loopback(
-        url, symbol=symbol, clock=clock, venue=venue, market=market, order_entry=order_entry, **options
+def _planned(name: str, signer: str) -> VenueProfile:
+    return VenueProfile(
+        name=name,
+        tier=Tier.CRYPTO,
+        summary=f"request signing ready ({signer}); connector not built yet",
+        environments=(),
+        built=False,
     )
 
 
-def venue_symbol(cfg: VenueConfig, default: str) -> str:
-    sym = cfg.options.get("symbol", default)
-    return str(sym)
+# venues the mission names whose connectors are not built yet: listed, never pretended
+PLANNED: dict[str, VenueProfile] = {
+    "coinbase": _planned("coinbase", "ES256 / Ed25519 JWT"),
+    "kraken": _planned("kraken", "HMAC-SHA512"),
+    "okx": _planned("okx", "HMAC-SHA256"),
+    "bybit": _planned("bybit", "HMAC-SHA256"),
+}
+
+
+class NotBuiltError(ConfigError):
+    """The venue is known but has no connector (and no simulator) yet."""
+
+
+def names() -> list[str]:
+    """Every venue id, built ones first, in a stable order."""
+    return [*PACKAGES, *PLANNED]
+
+
+def package(name: str) -> VenuePackage:
+    """The venue's package. `NotBuiltError` for a planned venue, `ConfigError` for an unknown one."""
+    if name in PLANNED:
+        raise NotBuiltError(f"no connector for {name} yet: {PLANNED[name].summary}")
+    if name not in PACKAGES:
+        raise ConfigError(f"unknown venue {name!r} (venues: {', '.join(names())})")
+    return cast(VenuePackage, importlib.import_module(PACKAGES[name]))
+
+
+def profile(name: str) -> VenueProfile:
+    """The venue's profile, built or planned (`ConfigError` for an unknown venue)."""
+    if name in PLANNED:
+        return PLANNED[name]
+    return package(name).PROFILE
 
 
 def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> Connector:
-    """A connector for a configured venue. Secrets are resolved here, straight into the signer."""
-    if cfg.name == "alpaca":
-        return _alpaca(cfg, symbol, clock)
-    if cfg.name == "ibkr":
-        return _ibkr(cfg, symbol, clock)
-    if cfg.name == "polymarket":
-        return _polymarket(cfg, clock)
-    if cfg.name != "binance":
-        raise ConfigError(
-            f"no connector for {cfg.name} yet ({VENUES[cfg.name].status})"
-            if cfg.name in VENUES
-            else f"unknown venue {cfg.name!r}"
-        )
-    return binance.build(cfg, symbol=symbol, clock=clock)
+    """A connector for a configured venue. Secrets are resolved by the venue's package, straight into
+    its signer."""
+    return cast(Connector, package(cfg.name).build(cfg, symbol=symbol, clock=clock))
 
 
-def _key_and_secret(cfg: VenueConfig) -> tuple[str, str | Keystore]:
-    try:
-        key_ref, secret_ref = cfg.secrets["api_key"], cfg.secrets["secret"]
-    except KeyError as e:
-        raise ConfigError(f'[venues.{cfg.name}] needs {e.args[0]} = "env:NAME" or "keystore:PATH"') from None
-    key = key_ref.resolve()
-    if not isinstance(key, str):
-        raise ConfigError(f"[venues.{cfg.name}] api_key must be an env: reference (it is not a secret)")
-    return key, secret_ref.resolve()
+def simulator(name: str, *, seed: int, clock: Clock, **options: Any) -> Simulator:
+    """The venue's local simulator, not started."""
+    return package(name).simulator(seed=seed, clock=clock, **options)
 
 
-def _alpaca(cfg: VenueConfig, symbol: str, clock: Clock) -> Connector:
-    from trader.venues import alpaca
-
-    o = cfg.options
-    if cfg.environment == "sim":
-        if "url" not in o:
-            raise ConfigError('[venues.alpaca] environment = "sim" needs url = "http://127.0.0.1:PORT"')
-        endpoints = alpaca.Endpoints.loopback(str(o["url"]))
-    else:
-        endpoints = alpaca.ENDPOINTS["live" if cfg.environment == "live" else "paper"]
-    key, secret = _key_and_secret(cfg)
-    try:
-        return alpaca.AlpacaConnector(
-            symbols=[symbol],
-            signer=AlpacaSigner(key, secret),
-            endpoints=endpoints,
-            clock=clock,
-            feed=str(o.get("feed", "iex")),
-        )
-    except ValueError as e:
-        raise ConfigError(f"[venues.alpaca] {e}") from None
+def loopback_connector(url: str, *, symbol: str, clock: Clock, venue: str = "sim", **options: Any) -> Any:
+    """A connector to the simulator of `venue` at `url` (`trader sim <venue>`), with its demo account."""
+    return package(venue).loopback(url, symbol=symbol, clock=clock, **options)
 
 
-def _ibkr(cfg: VenueConfig, symbol: str, clock: Clock) -> Connector:
-    """No secrets: TWS / IB Gateway holds the session; the config says where it listens."""
-    from trader.venues import ibkr
-
-    o = cfg.options
-    live = cfg.environment == "live"
-    port = int(o.get("port", ibkr.LIVE_GATEWAY_PORT if live else ibkr.PAPER_GATEWAY_PORT))
-    return ibkr.IbkrConnector(
-        instruments=[symbol],
-        clock=clock,
-        host=str(o.get("host", "127.0.0.1")),
-        port=port,
-        client_id=int(o.get("client_id", 1)),
-        account_id=str(o.get("account_id", "")),
-        paper=not live,
-    )
-
-
-def _polymarket(cfg: VenueConfig, clock: Clock) -> Connector:
-    """A wallet key (a keystore: `keystore:PATH`) trading one market's two tokens."""
-    import dataclasses
-
-    from trader.venues import polymarket
-
-    o = cfg.options
-    if "condition_id" not in o:
-        raise ConfigError('[venues.polymarket] needs condition_id = "0x..." (the market to trade)')
-    if "private_key" not in cfg.secrets:
-        raise ConfigError('[venues.polymarket] needs private_key = "keystore:PATH" (or "env:NAME")')
-    if cfg.environment == "sim":
-        if "url" not in o:
-            raise ConfigError('[venues.polymarket] environment = "sim" needs url = "http://127.0.0.1:PORT"')
-        endpoints = polymarket.Endpoints.loopback(str(o["url"]))
-    elif cfg.environment == "live":
-        endpoints = polymarket.ENDPOINTS["live"]
-    else:
-        raise ConfigError("[venues.polymarket] environment must be live or sim (the venue has no testnet)")
-    if "rpc_url" in o:
-        endpoints = dataclasses.replace(endpoints, rpc=str(o["rpc_url"]))
-    try:
-        return polymarket.PolymarketConnector(
-            condition_id=str(o["condition_id"]),
-            private_key=cfg.secrets["private_key"].resolve(),
-            clock=clock,
-            endpoints=endpoints,
-            signature_type=int(o.get("signature_type", 0)),
-            funder=str(o["funder"]) if "funder" in o else None,
-            order_log=str(o["order_log"]) if "order_log" in o else None,
-        )
-    except ValueError as e:
-        raise ConfigError(f"[venues.polymarket] {e}") from None
+def venue_symbol(cfg: VenueConfig, default: str = "") -> str:
+    """The instrument a configured venue trades: its `symbol` option, else the profile's default."""
+    return str(cfg.options.get("symbol", default or profile(cfg.name).default_symbol))

@@ -24,7 +24,7 @@ def test_profile() -> None:
     assert PROFILE.environments == ("live", "paper", "sim")
     assert PROFILE.markets == ("spot", "futures", "margin")
     assert PROFILE.strategies == ("mm",)
-    assert PROFILE.summary == registry.VENUES["binance"].status
+    assert PROFILE.summary == registry.profile("binance").summary
     futures, margin = PROFILE.capabilities["futures"], PROFILE.capabilities["margin"]
     assert (futures.dead_man_switch, futures.reduce_only, futures.paper_environment) == (True, True, True)
     assert (margin.paper_environment, margin.ws_order_entry, margin.reduce_only) == (False, False, False)
@@ -55,8 +55,13 @@ def test_build_and_registry_agree(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_loopback_is_the_registrys() -> None:
     a = binance.loopback("http://127.0.0.1:9", symbol="BTCUSDT", clock=CLOCK, market="margin")
-    b = registry.loopback_connector("http://127.0.0.1:9", symbol="BTCUSDT", clock=CLOCK, market="margin")
-    assert (a.venue, a.market, a.endpoints) == (b.venue, b.market, b.endpoints)
+    b = registry.loopback_connector(
+        "http://127.0.0.1:9", symbol="BTCUSDT", clock=CLOCK, venue="binance", market="margin"
+    )
+    assert (a.venue, a.market, a.endpoints) == ("binance", b.market, b.endpoints)
+    assert b.venue == "binance"
+    s = registry.loopback_connector("http://127.0.0.1:9", symbol="BTCUSDT", clock=CLOCK, market="margin")
+    assert (s.venue, s.endpoints) == ("sim", a.endpoints)  # the built-in venue speaks the same protocol
     assert a.endpoints.ws_api == "ws://127.0.0.1:9/ws-api/v3"
     assert binance.SIM_API_KEY == registry.SIM_API_KEY
 

@@ -29,7 +29,7 @@ def test_profile() -> None:
     assert pkg.PROFILE is PROFILE
     assert (PROFILE.name, PROFILE.tier, PROFILE.environments) == ("sim", Tier.SIMULATED, ("sim",))
     assert (PROFILE.default_symbol, PROFILE.strategies) == ("BTCUSDT", ("mm",))
-    assert PROFILE.summary == registry.VENUES["sim"].status
+    assert PROFILE.summary == registry.profile("sim").summary
     assert PROFILE.capabilities["spot"].needs_credentials is False
 
 

@@ -118,12 +118,16 @@ def loopback(
     *,
     symbol: str,
     clock: Clock,
-    venue: str = "sim",
+    venue: str = "binance",
     market: Market | str = Market.SPOT,
     order_entry: str = "rest",
     **options: Any,
 ) -> BinanceConnector:
-    """A connector to a `trader sim` server at `url` (http://127.0.0.1:PORT) with the demo account."""
+    """A connector to a `trader sim` server at `url` (http://127.0.0.1:PORT) with the demo account. On
+    margin it borrows what an order needs and repays with what a fill brings, unless told otherwise
+    (`side_effect`): a rehearsal's market maker quotes both sides from a small balance."""
+    if Market(market) is Market.MARGIN:
+        options.setdefault("side_effect", "AUTO_BORROW_REPAY")
     return BinanceConnector(
         symbol=symbol,
         signer=BinanceSigner(SIM_API_KEY, SIM_SECRET),
@@ -140,4 +144,5 @@ def simulator(*, seed: int, clock: Clock, **options: Any) -> BinanceSimServer:
     """The Binance simulator (spot, futures, margin), not yet started."""
     from trader.sim.binance import BinanceSimServer
 
+    options.setdefault("venue", "binance")
     return BinanceSimServer(seed=seed, clock=clock, **options)
