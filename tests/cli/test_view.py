@@ -5,7 +5,7 @@ import asyncio
 from rich.console import Console
 
 from trader.cli.view import render
-from trader.engine.paper import PaperConfig, PaperSession
+from trader.sim.session import PaperConfig, PaperSession
 
 
 def test_live_view_shows_book_quotes_position_and_risk() -> None:

@@ -15,10 +15,10 @@ from trader.core import Approval, Side, TradingState
 from trader.engine import oms
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
-from trader.engine.paper import drain
 from trader.errors import ReconciliationError, UnknownOutcomeError, VenueUnavailableError
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
+from trader.sim.session import drain
 from trader.strategies.base import Intent, Place
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
 from trader.venues.base import FillReport, SubmitAck

@@ -3,7 +3,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from trader.engine.journal import Journal
-from trader.engine.paper import PaperConfig, PaperSession
+from trader.sim.session import PaperConfig, PaperSession
 
 
 def test_session_trades_and_shuts_down_clean(tmp_path: Path) -> None:

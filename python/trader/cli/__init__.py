@@ -154,7 +154,7 @@ def _paper(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         if args.fast:
-            from trader.engine.paper import PaperConfig, PaperSession
+            from trader.sim.session import PaperConfig, PaperSession
 
             config = PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal, risk=risk)
             summary = PaperSession(config).run()

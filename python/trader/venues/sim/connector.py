@@ -1,5 +1,5 @@
 """The built-in simulated venue as a connector: the in-process matching engine and background market
-behind the same `Connector` contract every real venue implements (`trader.engine.paper.PaperSession`).
+behind the same `Connector` contract every real venue implements (`trader.sim.session.PaperSession`).
 The loopback `sim` venue (the same engine behind the Binance protocol) is `BinanceConnector` named
 "sim": see this package's `build` and `loopback`."""
 
