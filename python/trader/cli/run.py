@@ -424,7 +424,7 @@ async def live_session(venue: str, config: Config) -> Summary:
             raise TraderError(f"preflight failed: {'; '.join(failed)}; nothing was sent")
         assert config.risk is not None
         home = Path("~/.trader").expanduser()
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
         journal = Journal(home / f"journal-{venue}.db")
         pre_trade: PreTrade | None = None
         strategy: Strategy
