@@ -226,7 +226,7 @@ def _check_journal(path: Path) -> None:
 
     journal = Journal(path)
     try:
-        journal.replay()
+        journal.verify()
     finally:
         journal.close()
 
@@ -374,6 +374,8 @@ def _live(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every refusal is one line on stderr and an exit code (see the module docstring)."""
+    import sqlite3
+
     from trader.errors import ConfigError, TraderError
 
     try:
@@ -389,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TraderError as e:
         print(f"trader {args.command}: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except sqlite3.DatabaseError as e:  # a journal damaged where opening it did not look (`kill` is quick)
+        print(f"trader {args.command}: journal {getattr(args, 'journal', '')} is damaged: {e}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _dispatch(args: argparse.Namespace) -> int:

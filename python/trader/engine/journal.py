@@ -269,6 +269,17 @@ class Journal:
                 raise ConfigError(f"journal event {e.seq} refers to an order with no intent: {e.client_id}")
         return orders
 
+    def verify(self) -> None:
+        """Check the whole file (SQLite's quick_check) and that every row decodes: `ConfigError` naming
+        what is wrong. Run before a session starts, so a damaged journal stops it before anything is sent."""
+        try:
+            problems = [str(r[0]) for r in self._db.execute("PRAGMA quick_check")]
+        except sqlite3.Error as e:
+            raise ConfigError(f"journal {self._path} is damaged: {e}") from None
+        if problems != ["ok"]:
+            raise ConfigError(f"journal {self._path} is damaged: {problems[0]}")
+        self.replay()
+
     def bind(self, venue: str, instruments: Iterable[str]) -> None:
         """Claim the journal for one venue and its instruments (recorded in meta the first time); a journal
         written for another venue or other instruments is refused with `ConfigError`. A journal from before
