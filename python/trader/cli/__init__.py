@@ -70,9 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         default="mm",
         help="mm (market maker); pairs (stat-arb SPY/QQQ, ibkr); on polymarket: binary-mm, rewards, event",
     )
-    paper.add_argument(
-        "--duration", type=float, default=60.0, help="seconds to run (simulated with --fast; at most a year)"
-    )
+    paper.add_argument("--duration", type=float, default=60.0, help="seconds to run (simulated with --fast)")
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
     paper.add_argument(
         "--fast",
@@ -206,7 +204,7 @@ def _paper(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.open_orders_after_shutdown == 0 else EXIT_FAILED
 
 
-def check_url(option: str, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
+def _check_url(option: str, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
     """`ConfigError` unless `url` is `scheme://host[:port]...` with one of `schemes` and a valid port."""
     from trader.errors import ConfigError
 
@@ -236,10 +234,10 @@ def _check_paper_inputs(args: argparse.Namespace) -> None:
     from trader.errors import ConfigError
 
     if args.venue_url is not None:
-        check_url("--venue-url", args.venue_url, ("tcp",) if args.exchange == "ibkr" else ("http", "https"))
+        _check_url("--venue-url", args.venue_url, ("tcp",) if args.exchange == "ibkr" else ("http", "https"))
     if args.signal is not None:
         if args.signal.startswith(("http://", "https://")):
-            check_url("--signal", args.signal)
+            _check_url("--signal", args.signal)
         elif not Path(args.signal).is_file():
             raise ConfigError(f"--signal={args.signal}: no such file")
     if args.journal is not None:
@@ -392,7 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trader {args.command}: {e}", file=sys.stderr)
         return EXIT_FAILED
     except sqlite3.DatabaseError as e:  # a journal damaged where opening it did not look (`kill` is quick)
-        print(f"trader {args.command}: journal {getattr(args, 'journal', '')} is damaged: {e}", file=sys.stderr)
+        print(
+            f"trader {args.command}: journal {getattr(args, 'journal', '')} is damaged: {e}", file=sys.stderr
+        )
         return EXIT_USAGE
 
 
@@ -410,7 +410,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sim(args)
     if args.command == "kill":
         if args.venue_url is not None:
-            check_url("--venue-url", args.venue_url)
+            _check_url("--venue-url", args.venue_url)
         return _kill(args)
     if args.command == "testnet":
         return _testnet(args)

@@ -4,6 +4,10 @@ Every intent is written (and durable) before the order is sent; every ack, fill 
 before it is acted on. Client order ids come from a persisted counter, so they are unique forever,
 across restarts and crashes. Replaying the journal rebuilds every order's state. Nothing secret is
 written here: payloads are order fields, venue ids and reasons.
+
+A journal belongs to one venue and its instruments (recorded in meta by the first engine; an engine for
+another is refused). A new journal file is created 0600. What is not a journal (a directory, a read-only,
+truncated, corrupt or non-SQLite file, a malformed row) is refused with `ConfigError` naming it.
 """
 
 from __future__ import annotations
