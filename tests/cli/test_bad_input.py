@@ -477,3 +477,18 @@ def test_the_simulator_counts_what_reaches_it(tmp_path: Path, sim: Sim) -> None:
     a_journal(tmp_path)
     assert main(["kill", f"--journal={tmp_path / 'j.db'}", f"--venue-url={sim.url}"]) == 0
     assert sim.requests() > 0
+
+
+def test_what_real_wallets_write_is_within_the_bounds() -> None:
+    """eth-account's defaults (scrypt n = 2^18, r = 8, p = 1; PBKDF2 c = 10^6) and geth's "light" scrypt
+    (n = 2^12, p = 6) pass the KDF bounds."""
+    from eth_account import Account
+
+    from trader.secrets import check_keystore
+
+    key = bytes(range(1, 33))
+    for kdf in ("scrypt", "pbkdf2"):
+        check_keystore(json.dumps(Account.encrypt(key, "pw", kdf=kdf)))
+    light = Account.encrypt(key, "pw", iterations=2**12)
+    light["crypto"]["kdfparams"]["p"] = 6
+    check_keystore(json.dumps(light))
