@@ -22,14 +22,20 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
-from typing import Any
 
 from trader.core import Keystore
 from trader.errors import ConfigError
 
 ENVIRONMENTS = frozenset({"live", "testnet", "paper", "sim"})
+SECTIONS = frozenset({"risk", "venues"})  # the top-level tables; any other is a typo, refused
+
+# Ranges the Rust core can hold: counts are u32 in the gate, notionals i128 with 18 decimal places.
+MAX_COUNT = 2**32 - 1
+NOTIONAL_PLACES = 18
+MAX_NOTIONAL = Decimal(10) ** 20
+MAX_OPTION_INT = 2**31 - 1  # venue options (ports, client ids, leverage) fit an int32
 
 # Plain (non-secret) per-venue settings and their types; every other key is a secret reference.
 VENUE_OPTIONS: dict[str, type] = {
@@ -125,16 +131,36 @@ def _positive_decimal(section: str, key: str, raw: object) -> Decimal:
         raise ConfigError(f"[{section}] {key} = {raw!r} is not a decimal") from None
     if not d.is_finite() or d <= 0:
         raise ConfigError(f"[{section}] {key} must be finite and > 0, got {raw!r}")
+    if d >= MAX_NOTIONAL or not _places_fit(d):
+        raise ConfigError(
+            f"[{section}] {key} = {raw!r} is out of range (below {MAX_NOTIONAL:,f}, "
+            f"at most {NOTIONAL_PLACES} decimal places)"
+        )
     return d
+
+
+def _places_fit(d: Decimal) -> bool:
+    """`d` has at most `NOTIONAL_PLACES` decimal places (checked exactly, whatever its exponent)."""
+    exponent = d.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -NOTIONAL_PLACES:
+        return True
+    with localcontext() as ctx:
+        ctx.prec = 60
+        scaled = d.scaleb(NOTIONAL_PLACES)
+        return scaled == scaled.to_integral_value()
 
 
 def _positive_int(section: str, key: str, raw: object) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
         raise ConfigError(f"[{section}] {key} must be an integer > 0, got {raw!r}")
+    if raw > MAX_COUNT:
+        raise ConfigError(f"[{section}] {key} = {raw} is out of range (at most {MAX_COUNT})")
     return raw
 
 
-def _risk(raw: dict[str, Any]) -> RiskLimits:
+def _risk(raw: object) -> RiskLimits:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[risk] must be a table, got {type(raw).__name__}")
     known = {
         "max_gross_notional",
         "max_net_notional",
@@ -145,7 +171,7 @@ def _risk(raw: dict[str, Any]) -> RiskLimits:
     }
     unknown = set(raw) - known
     if unknown:
-        raise ConfigError(f"[risk] has unknown keys: {', '.join(sorted(unknown))}")
+        raise ConfigError(f"[risk] has unknown keys: {', '.join(sorted(map(str, unknown)))}")
     missing = sorted(known - {"daily_loss_halt"} - set(raw))
     if missing:
         raise ConfigError(f"[risk] is missing {', '.join(missing)} (every limit must be explicit)")
@@ -163,34 +189,50 @@ def _risk(raw: dict[str, Any]) -> RiskLimits:
     )
 
 
+def _option(where: str, key: str, val: object) -> str | int | bool:
+    """A plain venue option, checked against its type in `VENUE_OPTIONS` (and, for ints, its range)."""
+    kind = VENUE_OPTIONS[key]
+    if type(val) is not kind or not isinstance(val, str | int | bool):
+        raise ConfigError(f"{where} {key} must be a {kind.__name__}, got {val!r}")
+    if kind is int and not 0 <= int(val) <= MAX_OPTION_INT:
+        raise ConfigError(f"{where} {key} = {val} is out of range (0 to {MAX_OPTION_INT})")
+    if key == "port" and not 0 < int(val) < 65536:
+        raise ConfigError(f"{where} port = {val} is not a TCP port (1 to 65535)")
+    return val
+
+
+def _venue(name: str, v: object) -> VenueConfig:
+    where = f"[venues.{name}]"
+    if not isinstance(v, dict):
+        raise ConfigError(f"{where} must be a table")
+    env = v.get("environment", "testnet")
+    if not isinstance(env, str) or env not in ENVIRONMENTS:
+        raise ConfigError(f"{where} environment must be one of {sorted(ENVIRONMENTS)}, got {env!r}")
+    secrets: dict[str, SecretRef] = {}
+    options: dict[str, str | int | bool] = {}
+    for k, val in v.items():
+        if k == "environment":
+            continue
+        if k in VENUE_OPTIONS:
+            options[k] = _option(where, k, val)
+        else:
+            secrets[k] = SecretRef.parse(f"{where} {k}", val)
+    return VenueConfig(name, env, secrets, options)
+
+
 def parse_config(text: str) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config is not valid TOML: {e}") from None
+    unknown = set(raw) - SECTIONS
+    if unknown:
+        raise ConfigError(f"config has unknown sections: {', '.join(sorted(unknown))} (known: risk, venues)")
     risk = _risk(raw["risk"]) if "risk" in raw else None
-    venues: dict[str, VenueConfig] = {}
-    for name, v in raw.get("venues", {}).items():
-        if not isinstance(v, dict):
-            raise ConfigError(f"[venues.{name}] must be a table")
-        env = v.get("environment", "testnet")
-        if env not in ENVIRONMENTS:
-            raise ConfigError(
-                f"[venues.{name}] environment must be one of {sorted(ENVIRONMENTS)}, got {env!r}"
-            )
-        secrets: dict[str, SecretRef] = {}
-        options: dict[str, str | int | bool] = {}
-        for k, val in v.items():
-            if k == "environment":
-                continue
-            kind = VENUE_OPTIONS.get(k)
-            if kind is None:
-                secrets[k] = SecretRef.parse(f"[venues.{name}] {k}", val)
-            elif type(val) is not kind or not isinstance(val, str | int | bool):
-                raise ConfigError(f"[venues.{name}] {k} must be a {kind.__name__}, got {val!r}")
-            else:
-                options[k] = val
-        venues[name] = VenueConfig(name, env, secrets, options)
+    venues_raw = raw.get("venues", {})
+    if not isinstance(venues_raw, dict):
+        raise ConfigError(f"[venues] must be a table, got {type(venues_raw).__name__}")
+    venues = {name: _venue(name, v) for name, v in venues_raw.items()}
     return Config(risk, venues)
 
 
@@ -199,4 +241,6 @@ def load_config(path: str | Path) -> Config:
         text = Path(path).expanduser().read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config {path} is not UTF-8 text (byte {e.start})") from None
     return parse_config(text)

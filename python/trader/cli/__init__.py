@@ -1,16 +1,19 @@
 """The `trader` command. Thin: parses arguments, calls into the package, prints.
 
-Exit codes: 0 success, 1 a run or check failed, 2 usage or configuration error.
+Exit codes: 0 success, 1 a run or check failed, 2 usage or configuration error. Every refusal is one
+line on stderr, `trader COMMAND: what is wrong`, and nothing is sent.
 """
 
 import argparse
 import asyncio
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 from trader import __version__
 
@@ -20,9 +23,20 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+MAX_DURATION_S = 366 * 24 * 3600.0  # a paper session runs at most a year
+
+
+class UsageError(Exception):
+    """A command line argparse refuses (reported as one line, exit 2, instead of usage and an error)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="trader", description="Multi-venue trading engine with a Rust core.")
+    p = _Parser(prog="trader", description="Multi-venue trading engine with a Rust core.")
     p.add_argument("--version", action="store_true", help="print the package and core versions")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("version", help="print the package and core versions")
@@ -141,13 +155,14 @@ def _paper(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.duration <= 0:
-        print("trader paper: --duration must be > 0", file=sys.stderr)
+    if not math.isfinite(args.duration) or not 0 < args.duration <= MAX_DURATION_S:
+        print(f"trader paper: --duration must be > 0 and at most {MAX_DURATION_S:.0f} s", file=sys.stderr)
         return EXIT_USAGE
     from trader.config import load_config
     from trader.errors import ConfigError, TraderError
 
     try:
+        _check_paper_inputs(args)
         risk = load_config(args.config).risk if args.config is not None else None
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
@@ -179,6 +194,46 @@ def _paper(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.open_orders_after_shutdown == 0 else EXIT_FAILED
 
 
+def _check_url(option: str, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
+    """`ConfigError` unless `url` is `scheme://host[:port]...` with one of `schemes` and a valid port."""
+    from trader.errors import ConfigError
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, -1
+    if parts is None or parts.scheme not in schemes or not parts.hostname or port == 0:
+        raise ConfigError(f"{option}={url!r} is not a URL like {schemes[0]}://HOST:PORT")
+
+
+def _check_journal(path: Path) -> None:
+    """Open the journal and read every row (`ConfigError` if it is not a usable journal); nothing runs if
+    it is not. A new journal is created (0600) here."""
+    from trader.engine.journal import Journal
+
+    journal = Journal(path)
+    try:
+        journal.verify()
+    finally:
+        journal.close()
+
+
+def _check_paper_inputs(args: argparse.Namespace) -> None:
+    """What `paper` is given, checked before anything starts (`ConfigError`)."""
+    from trader.errors import ConfigError
+
+    if args.venue_url is not None:
+        _check_url("--venue-url", args.venue_url, ("http", "https", "tcp"))  # tcp: a TWS-protocol gateway
+    if args.signal is not None:
+        if args.signal.startswith(("http://", "https://")):
+            _check_url("--signal", args.signal)
+        elif not Path(args.signal).is_file():
+            raise ConfigError(f"--signal={args.signal}: no such file")
+    if args.journal is not None:
+        _check_journal(args.journal)
+
+
 def _sim(args: argparse.Namespace) -> int:
     from trader.errors import ConfigError
     from trader.sim.server import run_forever
@@ -189,6 +244,13 @@ def _sim(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"trader sim: no simulator: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if not 0 <= args.port <= 65535:
+        print(
+            f"trader sim: --port={args.port} is not a TCP port (0 to 65535; 0: any free port)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
     return run_forever(args.venue, args.port, args.seed)
 
 
@@ -226,13 +288,16 @@ def _kill(args: argparse.Namespace) -> int:
 
 def _testnet(args: argparse.Namespace) -> int:
     from trader.cli.run import testnet_checks
-    from trader.errors import ConfigError
+    from trader.errors import ConfigError, TraderError
 
     try:
         checks = _run(testnet_checks(args))
     except ConfigError as e:
         print(f"trader testnet: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except TraderError as e:  # a credential the venue's signer refuses (a wrong keystore password, a bad key)
+        print(f"trader testnet: {e}; nothing was sent", file=sys.stderr)
+        return EXIT_FAILED
     width = max([12, *(len(c.venue) + 2 for c in checks)])
     print(f"{'venue':<{width}}{'check':<18}{'verdict':<9}detail")
     for c in checks:
@@ -296,7 +361,32 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; every refusal is one line on stderr and an exit code (see the module docstring)."""
+    import sqlite3
+
+    from trader.errors import ConfigError, TraderError
+
+    try:
+        args = _parser().parse_args(argv)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _dispatch(args)
+    except ConfigError as e:  # a bad file or value a command did not report itself (a journal, a keystore)
+        print(f"trader {args.command}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except TraderError as e:
+        print(f"trader {args.command}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.DatabaseError as e:  # a journal damaged where opening it did not look (`kill` is quick)
+        print(
+            f"trader {args.command}: journal {getattr(args, 'journal', '')} is damaged: {e}", file=sys.stderr
+        )
+        return EXIT_USAGE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.version or args.command == "version":
         print(_version())
         return EXIT_OK
@@ -309,6 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sim":
         return _sim(args)
     if args.command == "kill":
+        if args.venue_url is not None:
+            _check_url("--venue-url", args.venue_url)
         return _kill(args)
     if args.command == "testnet":
         return _testnet(args)

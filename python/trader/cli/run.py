@@ -266,7 +266,7 @@ async def live_session(venue: str, config: Config) -> Summary:
         )
         r = await rig(prof, conn, req, clock)
         home = Path("~/.trader").expanduser()
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
         journal = Journal(home / f"journal-{venue}.db")
         engine = Engine(
             conn, r.strategy, journal=journal, clock=clock, config=r.config, pre_trade=r.pre_trade

@@ -213,6 +213,7 @@ class Engine:
         self.pre_trade = pre_trade
         self.venue = connector.venue
         self.symbol = self.cfg.symbol
+        journal.bind(self.venue, (self.symbol, *self.cfg.also))  # refuses another venue's journal
         self.ledger = OrderLedger(journal)
         self.portfolio = Portfolio()
         self.summary = Summary()

@@ -4,13 +4,19 @@ Every intent is written (and durable) before the order is sent; every ack, fill 
 before it is acted on. Client order ids come from a persisted counter, so they are unique forever,
 across restarts and crashes. Replaying the journal rebuilds every order's state. Nothing secret is
 written here: payloads are order fields, venue ids and reasons.
+
+A journal belongs to one venue and its instruments (recorded in meta by the first engine; an engine for
+another is refused). A new journal file is created 0600. What is not a journal (a directory, a read-only,
+truncated, corrupt or non-SQLite file, a malformed row) is refused with `ConfigError` naming it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -76,15 +82,79 @@ def _decode(kind: str, payload: dict[str, Any]) -> oms.OrderEvent:
     return cls(**payload)
 
 
+def _prepare(path: Path) -> None:
+    """Refuse what cannot be a writable journal file, and create a new one private (0600), before SQLite
+    touches anything. (`trader live` keeps its journals in a 0700 `~/.trader`.)"""
+    if path.is_dir():
+        raise ConfigError(f"journal {path} is a directory, not a journal file")
+    if path.exists():
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"journal {path} is not a regular file")
+        if not mode & stat.S_IWUSR or not os.access(path, os.R_OK | os.W_OK):
+            raise ConfigError(f"journal {path} is read-only; the engine must write ahead of every order")
+        return
+    try:  # SQLite gives its -wal and -shm files the database file's mode
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise ConfigError(f"cannot open journal {path}: {e.strerror}") from None
+
+
+def _names(instruments_json: str) -> str:
+    try:
+        return ", ".join(map(str, json.loads(instruments_json)))
+    except (ValueError, TypeError):
+        return instruments_json
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _decoded(e: Entry) -> oms.OrderEvent | oms.Order:
+    """An entry's order (for an intent) or event, or `ConfigError` naming the row if it is malformed."""
+    try:
+        p = e.payload
+        if e.kind == "Intent":
+            side = {"BUY": Side.BUY, "SELL": Side.SELL}[p["side"]]
+            order = oms.Order(e.client_id, p["venue"], p["instrument"], side, p["price"], p["qty"])
+            ok = isinstance(order.venue, str) and isinstance(order.instrument, str)
+            ok = ok and _is_int(order.price) and _is_int(order.qty)
+            decoded: oms.OrderEvent | oms.Order = order
+        else:
+            decoded = _decode(e.kind, p)
+            if isinstance(decoded, oms.Filled):
+                f = decoded.fill
+                ok = isinstance(f.trade_id, str) and _is_int(f.qty) and _is_int(f.price) and _is_int(f.ts_ns)
+                ok = ok and f.fee.is_finite()
+            else:
+                ok = all(isinstance(v, str) for v in p.values())
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"journal event {e.seq} ({e.kind} of {e.client_id}) is malformed")
+    return decoded
+
+
 class Journal:
     def __init__(self, path: str | Path) -> None:
+        if str(path) != ":memory:":
+            _prepare(Path(path))
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._db.execute("SELECT count(*) FROM events").fetchone()  # reads the table's pages
         except sqlite3.Error as e:
+            if hasattr(self, "_db"):
+                self._db.close()
             raise ConfigError(f"cannot open journal {path}: {e}") from None
+        self._path = str(path)
         self._id_next, self._id_last = 1, 0  # the reserved block of client id numbers
 
     def close(self) -> None:
@@ -175,23 +245,68 @@ class Journal:
         return self._append(ts_ns, client_id, kind, payload)
 
     def entries(self) -> Iterator[Entry]:
-        for seq, ts, cid, kind, payload in self._db.execute(
-            "SELECT seq, ts_ns, client_id, kind, payload FROM events ORDER BY seq"
-        ):
-            yield Entry(seq, ts, cid, kind, json.loads(payload))
+        """Every row in order; `ConfigError` naming the first one that is not a journal row."""
+        try:
+            for seq, ts, cid, kind, payload in self._db.execute(
+                "SELECT seq, ts_ns, client_id, kind, payload FROM events ORDER BY seq"
+            ):
+                try:
+                    data = json.loads(payload)
+                except (TypeError, ValueError):
+                    data = None
+                if not isinstance(data, dict) or not isinstance(ts, int) or not isinstance(cid, str):
+                    raise ConfigError(f"journal {self._path}: event {seq} is malformed")
+                yield Entry(seq, ts, cid, kind, data)
+        except sqlite3.Error as e:
+            raise ConfigError(f"cannot read journal {self._path}: {e}") from None
 
     def replay(self) -> dict[str, oms.Order]:
         """Rebuild every order from the journal, in the order things happened."""
         orders: dict[str, oms.Order] = {}
         for e in self.entries():
-            if e.kind == "Intent":
-                p = e.payload
-                side = Side.BUY if p["side"] == "BUY" else Side.SELL
-                orders[e.client_id] = oms.Order(
-                    e.client_id, p["venue"], p["instrument"], side, p["price"], p["qty"]
-                )
+            decoded = _decoded(e)
+            if isinstance(decoded, oms.Order):
+                orders[e.client_id] = decoded
             elif e.client_id in orders:
-                orders[e.client_id].apply(_decode(e.kind, e.payload))
+                orders[e.client_id].apply(decoded)
             else:
                 raise ConfigError(f"journal event {e.seq} refers to an order with no intent: {e.client_id}")
         return orders
+
+    def verify(self) -> None:
+        """Check the whole file (SQLite's quick_check) and that every row decodes: `ConfigError` naming
+        what is wrong. Run before a session starts, so a damaged journal stops it before anything is sent."""
+        try:
+            problems = [str(r[0]) for r in self._db.execute("PRAGMA quick_check")]
+        except sqlite3.Error as e:
+            raise ConfigError(f"journal {self._path} is damaged: {e}") from None
+        if problems != ["ok"]:
+            raise ConfigError(f"journal {self._path} is damaged: {problems[0]}")
+        self.replay()
+
+    def bind(self, venue: str, instruments: Iterable[str]) -> None:
+        """Claim the journal for one venue and its instruments (recorded in meta the first time); a journal
+        written for another venue or other instruments is refused with `ConfigError`. A journal from before
+        this record is judged by its intents."""
+        want = sorted(set(instruments))
+        have_venue, have_insts = self.get_meta("venue"), self.get_meta("instruments")
+        if have_venue is None or have_insts is None:
+            venues: set[str] = set()
+            insts: set[str] = set()
+            for e in self.entries():
+                if e.kind == "Intent":
+                    venues.add(str(e.payload.get("venue")))
+                    insts.add(str(e.payload.get("instrument")))
+            if venues - {venue} or insts - set(want):
+                raise ConfigError(
+                    f"journal {self._path} holds orders of {', '.join(sorted(venues))} "
+                    f"{', '.join(sorted(insts))}, not {venue} {', '.join(want)}; use another journal"
+                )
+            self.set_meta("venue", venue)
+            self.set_meta("instruments", json.dumps(want))
+            return
+        if have_venue != venue or have_insts != json.dumps(want):
+            raise ConfigError(
+                f"journal {self._path} belongs to {have_venue} {_names(have_insts)}, "
+                f"not {venue} {', '.join(want)}; use another journal"
+            )

@@ -57,14 +57,18 @@ class PaperSession:
         self.venue = SimConnector(self.matching, market, INSTRUMENT, self.clock)
         self.strategy = demo_market_maker()
         self.journal = Journal(config.journal if config.journal is not None else ":memory:")
-        self.engine = Engine(
-            self.venue,
-            self.strategy,
-            journal=self.journal,
-            clock=self.clock,
-            config=EngineConfig(symbol=INSTRUMENT, risk=config.risk or DEFAULT_RISK),
-            latency_clock=wall,
-        )
+        try:
+            self.engine = Engine(
+                self.venue,
+                self.strategy,
+                journal=self.journal,
+                clock=self.clock,
+                config=EngineConfig(symbol=INSTRUMENT, risk=config.risk or DEFAULT_RISK),
+                latency_clock=wall,
+            )
+        except BaseException:  # a journal the engine refuses (another venue's) is left as it was
+            self.journal.close()
+            raise
         self._steps = 0
 
     async def start(self) -> None:
