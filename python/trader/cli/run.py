@@ -130,7 +130,7 @@ async def _paper_venue(args: argparse.Namespace, clock: Clock, risk: RiskLimits)
             session = _sim_session(clock)
         else:  # the gateway's own clock decides the session (it is the venue's time)
             await conn.connect()
-            session = ShiftedClock(await conn.venue_time(), clock)
+            session = ShiftedClock((await conn.venue_time()).ts_ns, clock)
         equity = _equity_gate(pairs, session)
         if pairs:
             pair, pair_cfg = equity_pairs(symbols[0], symbols[1])

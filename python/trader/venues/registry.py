@@ -11,7 +11,7 @@ from typing import Any
 
 from trader.clock import Clock
 from trader.config import VenueConfig
-from trader.core import AlpacaSigner, BinanceSigner, Keystore
+from trader.core import BinanceSigner
 from trader.errors import ConfigError
 from trader.venues.base import Connector
 from trader.venues.binance import ENDPOINTS, BinanceConnector, Endpoints, Market
@@ -143,56 +143,16 @@ def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> Connector
         raise ConfigError(f"[venues.binance] {e}") from None
 
 
-def _key_and_secret(cfg: VenueConfig) -> tuple[str, str | Keystore]:
-    try:
-        key_ref, secret_ref = cfg.secrets["api_key"], cfg.secrets["secret"]
-    except KeyError as e:
-        raise ConfigError(f'[venues.{cfg.name}] needs {e.args[0]} = "env:NAME" or "keystore:PATH"') from None
-    key = key_ref.resolve()
-    if not isinstance(key, str):
-        raise ConfigError(f"[venues.{cfg.name}] api_key must be an env: reference (it is not a secret)")
-    return key, secret_ref.resolve()
-
-
 def _alpaca(cfg: VenueConfig, symbol: str, clock: Clock) -> Connector:
     from trader.venues import alpaca
 
-    o = cfg.options
-    if cfg.environment == "sim":
-        if "url" not in o:
-            raise ConfigError('[venues.alpaca] environment = "sim" needs url = "http://127.0.0.1:PORT"')
-        endpoints = alpaca.Endpoints.loopback(str(o["url"]))
-    else:
-        endpoints = alpaca.ENDPOINTS["live" if cfg.environment == "live" else "paper"]
-    key, secret = _key_and_secret(cfg)
-    try:
-        return alpaca.AlpacaConnector(
-            symbols=[symbol],
-            signer=AlpacaSigner(key, secret),
-            endpoints=endpoints,
-            clock=clock,
-            feed=str(o.get("feed", "iex")),
-        )
-    except ValueError as e:
-        raise ConfigError(f"[venues.alpaca] {e}") from None
+    return alpaca.build(cfg, symbol=symbol, clock=clock)
 
 
 def _ibkr(cfg: VenueConfig, symbol: str, clock: Clock) -> Connector:
-    """No secrets: TWS / IB Gateway holds the session; the config says where it listens."""
     from trader.venues import ibkr
 
-    o = cfg.options
-    live = cfg.environment == "live"
-    port = int(o.get("port", ibkr.LIVE_GATEWAY_PORT if live else ibkr.PAPER_GATEWAY_PORT))
-    return ibkr.IbkrConnector(
-        instruments=[symbol],
-        clock=clock,
-        host=str(o.get("host", "127.0.0.1")),
-        port=port,
-        client_id=int(o.get("client_id", 1)),
-        account_id=str(o.get("account_id", "")),
-        paper=not live,
-    )
+    return ibkr.build(cfg, symbol=symbol, clock=clock)
 
 
 def _polymarket(cfg: VenueConfig, clock: Clock) -> Connector:
