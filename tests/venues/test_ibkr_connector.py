@@ -577,7 +577,7 @@ def test_account_values_follow_a_fill() -> None:
         await until(settled)
         values = await conn.account_values()
         assert values["TotalCashValue"] == Decimal(server.state()["accounts"][ACCOUNT]["cash"])
-        at_sim = server._values(server.accounts[ACCOUNT])
+        at_sim = server.account_values(server.accounts[ACCOUNT])
         for tag in (
             "NetLiquidation",
             "GrossPositionValue",
