@@ -41,7 +41,8 @@ from trader.errors import (
     UnknownOutcomeError,
     VenueUnavailableError,
 )
-from trader.sim.ibkr import CENT, IbkrSimServer
+from trader.sim.faults import Faults
+from trader.sim.ibkr import CENT, FAULT_PATHS, IbkrSimServer
 from trader.venues.base import (
     BookInvalid,
     BookUpdate,
@@ -366,6 +367,28 @@ def test_no_answer_to_an_order_is_an_unknown_outcome() -> None:
         assert await conn.query("u-1") is None  # resolved: the venue never saw it
 
     run(test, timeout_s=0.3)
+
+
+def test_an_order_processed_but_unanswered_is_an_unknown_outcome_then_found() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        spec = conn.trading_spec("SPY")
+        bid, _ = server.top("SPY")
+        server.faults = Faults(drop_response_rate=1.0, paths=FAULT_PATHS)  # the socket drops after it
+        with pytest.raises(UnknownOutcomeError, match="session lost"):
+            await conn.submit(approve(spec, "SPY", Side.BUY, cents(bid) - 5, 1), "u-2", "SPY")
+        server.faults = Faults()
+        assert [o["orderRef"] for o in orders_at(server)] == ["u-2"]  # the Gateway has it
+
+        async def found() -> bool:
+            try:
+                r = await conn.query("u-2")
+            except VenueUnavailableError:
+                return False  # still reconnecting
+            return r is not None and r.state is OrderState.OPEN
+
+        await until(found)
+
+    run(test)
 
 
 # ---- pacing -------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Conn:
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
+        self.muted = False  # an injected fault: what the client is sent is lost
         self.client_id: int | None = None
         self.version = 0
         self.pace_api = False
@@ -68,7 +69,7 @@ class Conn:
         self.summary: dict[int, list[str]] = {}  # reqId -> tags
 
     def send(self, *fields: object) -> None:
-        if not self.writer.is_closing():
+        if not self.writer.is_closing() and not self.muted:
             self.writer.write(frame(*fields))
 
     def error(self, req_id: int, code: int, text: str) -> None:

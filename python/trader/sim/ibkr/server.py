@@ -26,6 +26,12 @@ orders and cancels refused), `restore_farm(data_lost)` (1101 and market-data sub
 1102 with subscriptions kept), `reset_depth(symbol)` (error 317 on its depth requests, then every row
 again), `drop_connections()`, `hit()` (another participant's order), `step()`.
 
+Shared with the HTTP simulators (`trader.sim.server.VenueServer`): the clock, seeding, the step loop, the
+request counts (`requests["TWS <message id>"]`) and `faults`: `latency_ms` and `drop_response_rate` (the
+message is processed, its answers are lost and the socket drops) on the messages of `faults.paths`
+(`FAULT_PATHS`: placeOrder and cancelOrder), and `stale_feed` (sockets stay open, no market data). The
+HTTP faults (429, 5xx) have no TWS counterpart; the admin HTTP API is not served (call the methods).
+
 Deviations from the real gateway: DAY behaves like GTC (no session calendar); a market order's unfilled
 remainder is canceled instead of working; commissions follow IBKR's fixed US-stock schedule per execution
 (USD 0.005/share, min 1.00, max 1% of value) rather than per order; margin values are a flat 25% of gross
@@ -78,8 +84,8 @@ from trader.sim.ibkr.state import (
     Listing,
     Position,
     RejectError,
+    account_state,
     commission,
-    money,
     px,
 )
 from trader.sim.market import BackgroundMarket, MarketParams
@@ -269,48 +275,8 @@ class IbkrSimServer(VenueServer):
         return n
 
     def state(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, a in self.accounts.items():
-            out[name] = {
-                "cash": money(a.cash),
-                "realized": money(a.realized),
-                "positions": {
-                    self.listings[cid].symbol: {"qty": p.qty, "avgCost": f"{p.avg_cost:.6f}"}
-                    for cid, p in a.positions.items()
-                },
-                "orders": [
-                    {
-                        "permId": o.perm_id,
-                        "orderId": o.order_id,
-                        "clientId": o.client_id,
-                        "symbol": o.listing.symbol,
-                        "action": o.action,
-                        "type": o.order_type,
-                        "tif": o.tif,
-                        "price": px(o.lmt) if o.lmt is not None else "",
-                        "qty": o.qty,
-                        "filled": o.filled,
-                        "status": o.status,
-                        "orderRef": o.order_ref,
-                    }
-                    for o in self.orders.values()
-                    if o.account == name
-                ],
-                "executions": [
-                    {
-                        "execId": x.exec_id,
-                        "permId": x.order.perm_id,
-                        "symbol": x.order.listing.symbol,
-                        "side": "BOT" if x.order.action == "BUY" else "SLD",
-                        "shares": x.shares,
-                        "price": px(x.price),
-                        "commission": f"{x.commission:f}",
-                        "orderRef": x.order.order_ref,
-                    }
-                    for x in self.executions
-                    if x.order.account == name
-                ],
-            }
+        orders, executions = list(self.orders.values()), self.executions
+        out = {name: account_state(a, self.listings, orders, executions) for name, a in self.accounts.items()}
         return {
             "accounts": out,
             "clients": sorted(c.client_id for c in self.conns if c.client_id is not None),
@@ -363,14 +329,15 @@ class IbkrSimServer(VenueServer):
         hit = f.applies("TWS", str(msg_id))
         if hit and f.latency_ms:
             await self.clock.sleep(f.latency_ms / 1000)
+        c.muted = hit and f.roll(f.drop_response_rate)  # processed, but the client never hears back
         handler = self._dispatch.get(msg_id)
         if handler is not None:
             try:
                 handler(c, fields)
             except IndexError:
                 c.error(-1, 320, "Error reading request: message too short.")
-        if hit and f.roll(f.drop_response_rate):
-            c.writer.transport.abort()  # processed, but the client never hears back
+        if c.muted:
+            c.writer.transport.abort()
 
     async def _admit(self, c: Conn) -> bool:
         """The 50 messages/s pacing rule: drop with error 100 (or wait, with +PACEAPI)."""
@@ -724,7 +691,7 @@ class IbkrSimServer(VenueServer):
         snapshot = len(f) > 17 and f[17] == "1"
         c.send(58, 1, req_id, 1)
         bid, bid_size, ask, ask_size = book.top
-        if not self.farm_down:
+        if not (self.farm_down or self.faults.stale_feed):
             c.send(1, 6, req_id, 1, px(bid), bid_size, 0)
             c.send(1, 6, req_id, 2, px(ask), ask_size, 0)
             if book.last:
@@ -747,7 +714,8 @@ class IbkrSimServer(VenueServer):
         rows = max(1, min(to_int(f[15], 5), 10))
         c.depth[req_id] = (found[0][0].con_id, rows, f[16] == "1")
         c.depth_sent[req_id] = ([], [])
-        self._send_depth(c, req_id, self.books[found[0][0].con_id])
+        if not self.faults.stale_feed:  # else the rows come with the first update after it
+            self._send_depth(c, req_id, self.books[found[0][0].con_id])
 
     def _cancel_mkt_depth(self, c: Conn, f: list[str]) -> None:
         c.depth.pop(to_int(f[2]), None)
@@ -769,7 +737,7 @@ class IbkrSimServer(VenueServer):
         c.depth_sent[req_id] = (list(new[0]), list(new[1]))
 
     def _publish(self, book: Book, force: bool = False) -> None:
-        if self.farm_down:
+        if self.farm_down or self.faults.stale_feed:  # a stale feed: sockets open, no market data
             return
         top, old = self._top(book), book.top
         book.top = top

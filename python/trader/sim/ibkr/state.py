@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from trader.sim.market import BackgroundMarket
 from trader.sim.matching import MatchingEngine
@@ -163,3 +165,49 @@ class Book:
     volume: int = 0
     top: tuple[int, int, int, int] = (0, 0, 0, 0)  # bid, bid size, ask, ask size (cents, shares)
     sent_trade: tuple[int, int] = (0, 0)  # (volume, last) last published
+
+
+def _order_state(o: IbOrder) -> dict[str, Any]:
+    return {
+        "permId": o.perm_id,
+        "orderId": o.order_id,
+        "clientId": o.client_id,
+        "symbol": o.listing.symbol,
+        "action": o.action,
+        "type": o.order_type,
+        "tif": o.tif,
+        "price": px(o.lmt) if o.lmt is not None else "",
+        "qty": o.qty,
+        "filled": o.filled,
+        "status": o.status,
+        "orderRef": o.order_ref,
+    }
+
+
+def _execution_state(x: Execution) -> dict[str, Any]:
+    return {
+        "execId": x.exec_id,
+        "permId": x.order.perm_id,
+        "symbol": x.order.listing.symbol,
+        "side": "BOT" if x.order.action == "BUY" else "SLD",
+        "shares": x.shares,
+        "price": px(x.price),
+        "commission": f"{x.commission:f}",
+        "orderRef": x.order.order_ref,
+    }
+
+
+def account_state(
+    a: Account, listings: Mapping[int, Listing], orders: Iterable[IbOrder], executions: Iterable[Execution]
+) -> dict[str, Any]:
+    """One account as the admin state shows it: cash, realized PnL, positions, orders, executions."""
+    return {
+        "cash": money(a.cash),
+        "realized": money(a.realized),
+        "positions": {
+            listings[cid].symbol: {"qty": p.qty, "avgCost": f"{p.avg_cost:.6f}"}
+            for cid, p in a.positions.items()
+        },
+        "orders": [_order_state(o) for o in orders if o.account == a.name],
+        "executions": [_execution_state(x) for x in executions if x.order.account == a.name],
+    }
