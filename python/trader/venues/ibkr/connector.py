@@ -11,7 +11,9 @@ stocks in one account. The loopback simulator `trader.sim.ibkr` speaks the same 
   socket dropping first, is an unknown outcome (`UnknownOutcomeError`): nothing is ever resent here.
 - Money: a limit price leaves as an exact decimal string (the SDK formats fields with `str()`, and it is
   handed a `Decimal`), quantities as whole shares; the SDK decodes incoming prices to floats, which are
-  turned back into the wire's decimal text through their shortest repr before becoming integer units.
+  turned back into the wire's decimal text through their shortest repr and become integer units once,
+  in `parse.py` (which also builds every report; `depth.py` keeps the depth book, `errors.py` holds the
+  TWS error codes, `endpoints.py` the ports and pacing).
 - Pacing: IB allows 50 messages a second per client (error 100, then a disconnect). Every request this
   connector sends is charged to a core `RateLimiter` window of `max_messages_per_second` (40 by default)
   with a reserve for cancels; a new order over budget raises `RateLimitError` (nothing sent), other
