@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from trader.sim.alpaca.server import AlpacaSimServer
 
 AUTH_TIMEOUT_S = 10.0
-Reply = Callable[..., Awaitable[None]]
 
 
 def trade_event(sim: AlpacaSimServer, o: Order, event: str, *, ts: int | None = None, **extra: str) -> None:

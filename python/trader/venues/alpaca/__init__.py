@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from trader.clock import Clock
 from trader.config import VenueConfig
-from trader.core import AlpacaSigner
+from trader.core import AlpacaSigner, Keystore
 from trader.errors import ConfigError
 from trader.venues.alpaca.connector import CAPABILITIES, AlpacaConnector, loopback_connector
 from trader.venues.alpaca.endpoints import ENDPOINTS, PRICE_UNIT, RATE_LIMIT_PER_MIN, TICK, Endpoints
@@ -37,7 +37,7 @@ PROFILE = VenueProfile(
 )
 
 
-def _key_and_secret(cfg: VenueConfig) -> tuple[str, Any]:
+def _key_and_secret(cfg: VenueConfig) -> tuple[str, str | Keystore]:
     try:
         key_ref, secret_ref = cfg.secrets["api_key"], cfg.secrets["secret"]
     except KeyError as e:
