@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from trader.clock import LiveClock
-from trader.sim.ibkr import SERVER_VERSION, IbkrSimServer, commission
+from trader.sim.faults import Faults
+from trader.sim.ibkr import FAULT_PATHS, SERVER_VERSION, IbkrSimServer, commission
 
 CLOCK = LiveClock()
 LIBS = ["ib_async", "ib_insync"]
@@ -273,6 +274,31 @@ def test_place_and_cancel_a_resting_order(sdk: ModuleType) -> None:
         await until(lambda: any(code == 10148 for _, code, _ in seen))
         ib.client.cancelOrder(999_999)
         await until(lambda: any(code == 10147 for _, code, _ in seen))
+
+    run(test, sdk)
+
+
+def test_injected_faults_apply_to_order_messages_and_the_feed(sdk: ModuleType) -> None:
+    """The base server's faults: a processed order whose answer never comes (the socket drops), latency,
+    and a stale feed (sockets open, no market data); each API message is counted."""
+
+    async def test(server: IbkrSimServer, ib: Any) -> None:
+        c = await spy(sdk, ib)
+        bid, _ = server.top("SPY")
+        assert server.requests["TWS 9"] >= 1  # reqContractDetails
+        server.faults = Faults(stale_feed=True, latency_ms=50, drop_response_rate=1.0, paths=FAULT_PATHS)
+        ticker = ib.reqMktData(c)
+        await LiveClock().sleep(0.2)
+        server.hit("SPY", "SELL", 5_000)  # the market trades through several levels
+        await LiveClock().sleep(0.2)
+        assert ticker.bid != ticker.bid or ticker.bid <= 0  # nothing was published: still NaN / unset
+        t0 = CLOCK.monotonic_ns()
+        ib.placeOrder(c, sdk.LimitOrder("BUY", 10, float(bid - 5), orderRef="lost-answer"))
+        await until(lambda: not ib.isConnected())
+        assert CLOCK.monotonic_ns() - t0 >= 50_000_000  # the latency came first
+        orders = server.state()["accounts"]["DU1234567"]["orders"]
+        assert [(o["orderRef"], o["status"]) for o in orders] == [("lost-answer", "Submitted")]  # processed
+        assert server.requests["TWS 3"] == 1
 
     run(test, sdk)
 

@@ -146,77 +146,88 @@ def test_endpoints_and_times() -> None:
         loopback_connector("http://127.0.0.1:9", symbols=["SPY"], clock=ShiftedClock(OPEN), feed="otc")
 
 
+async def _a_resting_order_lifecycle(conn: AlpacaConnector) -> None:
+    """Contract, top of book, a resting order's lifecycle and local refusals."""
+    assert isinstance(conn, Connector)
+    info = await conn.instrument_info("SPY")
+    assert (info.tick_size, info.lot_size, info.quote) == ("0.01", "1", "USD")
+    with pytest.raises(InvalidOrderError):
+        await conn.instrument_info("AAPL")
+    bid, ask = await top(conn)
+    assert bid < ask
+    tick = await next_of(conn, TradeTick)
+    assert tick.qty > 0
+    price = bid - 300 * CENT
+    ack = await conn.submit(approve(conn, "SPY", Side.BUY, price, 2), "c-1", "SPY")
+    new = await next_of(conn, OrderReport, lambda r: r.client_id == "c-1")
+    assert (new.venue_order_id, new.state, new.price, new.qty, new.filled) == (
+        ack.venue_order_id,
+        OrderState.OPEN,
+        price,
+        2,
+        0,
+    )
+    q = await conn.query("c-1")
+    assert q is not None
+    assert q.state is OrderState.OPEN
+    assert [r.client_id for r in await conn.open_orders()] == ["c-1"]
+    await conn.cancel("c-1")
+    canceled = await next_of(conn, OrderReport, lambda r: r.client_id == "c-1")
+    assert canceled.state is OrderState.CANCELED
+    with pytest.raises(OrderNotFoundError):
+        await conn.cancel("c-1")
+    with pytest.raises(OrderNotFoundError):
+        await conn.cancel("never")
+    assert await conn.query("never") is None
+    with pytest.raises(InvalidOrderError, match="post-only"):
+        await conn.submit(approve(conn, "SPY", Side.BUY, price, 1, post_only=True), "c-x", "SPY")
+
+
+async def _fills_by_stream_and_by_rest(conn: AlpacaConnector) -> int:
+    """A marketable limit and a market order, positions, account and clock; the best bid before."""
+    # a marketable limit and a market order: fills reach us on the stream and by REST, same ids
+    bid, ask = await top(conn)
+    ack2 = await conn.submit(approve(conn, "SPY", Side.BUY, ask + 20 * CENT, 5), "c-2", "SPY")
+    events = await collect(conn, lambda evs: sum(f.qty for f in fills_of(evs, "c-2")) == 5)
+    streamed = fills_of(events, "c-2")
+    assert all(f.fee == 0 and not f.maker for f in streamed)
+    assert all(ask - 50 * CENT <= f.price <= ask + 20 * CENT for f in streamed)
+    assert streamed[-1].trade_id == f"{ack2.venue_order_id}:5"
+    rest = [f for f in await conn.fills_since(0) if f.client_id == "c-2"]
+    assert [f.trade_id for f in rest] == [f.trade_id for f in streamed]
+    assert [(f.price, f.qty, f.ts_event) for f in rest] == [(f.price, f.qty, f.ts_event) for f in streamed]
+    market = approve(conn, "QQQ", Side.BUY, 0, 3, order_type=OrderType.MARKET)
+    await conn.submit(market, "c-3", "QQQ")
+    done = await next_of(conn, OrderReport, lambda r: r.client_id == "c-3" and r.state is OrderState.FILLED)
+    assert (done.filled, done.price) == (3, 0)
+    assert await conn.positions() == {"SPY": 5, "QQQ": 3}
+    account = await conn.account()
+    assert account.status == "ACTIVE"
+    assert account.cash < Decimal(100_000)
+    clock = await conn.market_clock()
+    assert clock.is_open
+    assert clock.next_close_ns == eastern_ns(2024, 1, 9, 16, 0)
+    return bid
+
+
+async def _cancel_all_one_symbol_then_everything(conn: AlpacaConnector, bid: int) -> None:
+    # cancel-all: one symbol, then everything
+    assert await conn.cancel_all() == 0
+    await conn.submit(approve(conn, "SPY", Side.BUY, bid - 400 * CENT, 1), "c-4", "SPY")
+    qqq_bid, _ = await top(conn, "QQQ")
+    await conn.submit(approve(conn, "QQQ", Side.BUY, qqq_bid - 400 * CENT, 1), "c-5", "QQQ")
+    assert await conn.cancel_all("QQQ") == 1
+    assert [r.client_id for r in await conn.open_orders()] == ["c-4"]
+    assert await conn.cancel_all() == 1
+    assert await conn.open_orders() == []
+
+
 def test_contract_orders_stream_fills_positions_and_cancel_all() -> None:
     async def go() -> None:
         async with venue() as (_server, conn):
-            assert isinstance(conn, Connector)
-            info = await conn.instrument_info("SPY")
-            assert (info.tick_size, info.lot_size, info.quote) == ("0.01", "1", "USD")
-            with pytest.raises(InvalidOrderError):
-                await conn.instrument_info("AAPL")
-            bid, ask = await top(conn)
-            assert bid < ask
-            tick = await next_of(conn, TradeTick)
-            assert tick.qty > 0
-            price = bid - 300 * CENT
-            ack = await conn.submit(approve(conn, "SPY", Side.BUY, price, 2), "c-1", "SPY")
-            new = await next_of(conn, OrderReport, lambda r: r.client_id == "c-1")
-            assert (new.venue_order_id, new.state, new.price, new.qty, new.filled) == (
-                ack.venue_order_id,
-                OrderState.OPEN,
-                price,
-                2,
-                0,
-            )
-            q = await conn.query("c-1")
-            assert q is not None
-            assert q.state is OrderState.OPEN
-            assert [r.client_id for r in await conn.open_orders()] == ["c-1"]
-            await conn.cancel("c-1")
-            canceled = await next_of(conn, OrderReport, lambda r: r.client_id == "c-1")
-            assert canceled.state is OrderState.CANCELED
-            with pytest.raises(OrderNotFoundError):
-                await conn.cancel("c-1")
-            with pytest.raises(OrderNotFoundError):
-                await conn.cancel("never")
-            assert await conn.query("never") is None
-            with pytest.raises(InvalidOrderError, match="post-only"):
-                await conn.submit(approve(conn, "SPY", Side.BUY, price, 1, post_only=True), "c-x", "SPY")
-            # a marketable limit and a market order: fills reach us on the stream and by REST, same ids
-            bid, ask = await top(conn)
-            ack2 = await conn.submit(approve(conn, "SPY", Side.BUY, ask + 20 * CENT, 5), "c-2", "SPY")
-            events = await collect(conn, lambda evs: sum(f.qty for f in fills_of(evs, "c-2")) == 5)
-            streamed = fills_of(events, "c-2")
-            assert all(f.fee == 0 and not f.maker for f in streamed)
-            assert all(ask - 50 * CENT <= f.price <= ask + 20 * CENT for f in streamed)
-            assert streamed[-1].trade_id == f"{ack2.venue_order_id}:5"
-            rest = [f for f in await conn.fills_since(0) if f.client_id == "c-2"]
-            assert [f.trade_id for f in rest] == [f.trade_id for f in streamed]
-            assert [(f.price, f.qty, f.ts_event) for f in rest] == [
-                (f.price, f.qty, f.ts_event) for f in streamed
-            ]
-            market = approve(conn, "QQQ", Side.BUY, 0, 3, order_type=OrderType.MARKET)
-            await conn.submit(market, "c-3", "QQQ")
-            done = await next_of(
-                conn, OrderReport, lambda r: r.client_id == "c-3" and r.state is OrderState.FILLED
-            )
-            assert (done.filled, done.price) == (3, 0)
-            assert await conn.positions() == {"SPY": 5, "QQQ": 3}
-            account = await conn.account()
-            assert account.status == "ACTIVE"
-            assert account.cash < Decimal(100_000)
-            clock = await conn.market_clock()
-            assert clock.is_open
-            assert clock.next_close_ns == eastern_ns(2024, 1, 9, 16, 0)
-            # cancel-all: one symbol, then everything
-            assert await conn.cancel_all() == 0
-            await conn.submit(approve(conn, "SPY", Side.BUY, bid - 400 * CENT, 1), "c-4", "SPY")
-            qqq_bid, _ = await top(conn, "QQQ")
-            await conn.submit(approve(conn, "QQQ", Side.BUY, qqq_bid - 400 * CENT, 1), "c-5", "QQQ")
-            assert await conn.cancel_all("QQQ") == 1
-            assert [r.client_id for r in await conn.open_orders()] == ["c-4"]
-            assert await conn.cancel_all() == 1
-            assert await conn.open_orders() == []
+            await _a_resting_order_lifecycle(conn)
+            bid = await _fills_by_stream_and_by_rest(conn)
+            await _cancel_all_one_symbol_then_everything(conn, bid)
 
     asyncio.run(go())
 

@@ -5,22 +5,26 @@ guard."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from ib_async import AccountValue
 
-from tests.helpers import gate_approval
-from trader.clock import LiveClock
+from tests.venues.ibkr.harness import (
+    ACCOUNT,
+    CLOCK,
+    approve,
+    cents,
+    collect,
+    has,
+    next_of,
+    orders_at,
+    run,
+    until,
+    venue,
+)
 from trader.core import (
-    Approval,
-    Book,
-    BookNotReadyError,
-    BookState,
-    InstrumentSpec,
     OrderType,
     Side,
     TimeInForce,
@@ -37,7 +41,8 @@ from trader.errors import (
     UnknownOutcomeError,
     VenueUnavailableError,
 )
-from trader.sim.ibkr import CENT, IbkrSimServer, px
+from trader.sim.faults import Faults
+from trader.sim.ibkr import CENT, FAULT_PATHS, IbkrSimServer
 from trader.venues.base import (
     BookInvalid,
     BookUpdate,
@@ -54,108 +59,8 @@ from trader.venues.ibkr import (
     IbkrConnector,
     StockSpec,
     UnknownContractError,
-    _Depth,
-    _DepthGapError,
     base_currency_values,
 )
-
-CLOCK = LiveClock()
-ACCOUNT = "DU1234567"
-
-
-@asynccontextmanager
-async def venue(
-    server_kw: dict[str, Any] | None = None, **kw: Any
-) -> AsyncIterator[tuple[IbkrSimServer, IbkrConnector]]:
-    server = IbkrSimServer(seed=3, step_ms=0, **(server_kw or {}))
-    await server.start()
-    kw.setdefault("instruments", ["SPY", "QQQ"])
-    kw.setdefault("timeout_s", 2.0)
-    conn = IbkrConnector(clock=CLOCK, port=server.port, client_id=11, **kw)
-    try:
-        await conn.connect()
-        yield server, conn
-    finally:
-        await conn.close()
-        await server.stop()
-
-
-def run(test: Callable[[IbkrSimServer, IbkrConnector], Awaitable[None]], **kw: Any) -> None:
-    async def go() -> None:
-        async with venue(**kw) as (server, conn):
-            await test(server, conn)
-
-    asyncio.run(asyncio.wait_for(go(), 20))
-
-
-def approve(
-    spec: InstrumentSpec,
-    symbol: str,
-    side: Side,
-    price: int,
-    qty: int,
-    *,
-    tif: TimeInForce = TimeInForce.GTC,
-    order_type: OrderType = OrderType.LIMIT,
-    post_only: bool = False,
-) -> Approval:
-    units = 0 if order_type == OrderType.MARKET else price  # a market order gets the collar's price
-    return gate_approval(
-        spec, symbol, side, units, qty, bid=price, ask=price + 1, now_ns=CLOCK.now_ns(),
-        tif=tif, order_type=order_type, post_only=post_only,
-    )  # fmt: skip
-
-
-def cents(d: Decimal) -> int:
-    return int(d * 100)
-
-
-async def next_of(conn: IbkrConnector, kind: type, pred: Callable[[Any], bool] = lambda _: True) -> Any:
-    async def wait() -> Any:
-        async for ev in conn.events():
-            if isinstance(ev, kind) and pred(ev):
-                return ev
-        raise AssertionError("stream ended")
-
-    return await asyncio.wait_for(wait(), 3.0)
-
-
-async def collect(conn: IbkrConnector, done: Callable[[list[Any]], bool]) -> list[Any]:
-    """Events until `done(events)` holds (in arrival order)."""
-    seen: list[Any] = []
-
-    async def wait() -> list[Any]:
-        async for ev in conn.events():
-            seen.append(ev)
-            if done(seen):
-                return seen
-        raise AssertionError("stream ended")
-
-    return await asyncio.wait_for(wait(), 3.0)
-
-
-def has(events: list[Any], kind: type, pred: Callable[[Any], bool] = lambda _: True) -> Any:
-    return next((e for e in events if isinstance(e, kind) and pred(e)), None)
-
-
-async def later(value: bool) -> bool:
-    """`value`, after a short wait (a polling condition for `until`)."""
-    await LiveClock().sleep(0.005)
-    return value
-
-
-async def until(cond: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> None:
-    deadline = CLOCK.monotonic_ns() + int(timeout * 1e9)
-    while not await cond():
-        if CLOCK.monotonic_ns() > deadline:
-            raise AssertionError("condition not reached in time")
-        await LiveClock().sleep(0.005)
-
-
-def orders_at(server: IbkrSimServer) -> list[dict[str, Any]]:
-    orders: list[dict[str, Any]] = server.state()["accounts"][ACCOUNT]["orders"]
-    return orders
-
 
 # ---- contract, orders, fills ---------------------------------------------------------------------------
 
@@ -464,6 +369,28 @@ def test_no_answer_to_an_order_is_an_unknown_outcome() -> None:
     run(test, timeout_s=0.3)
 
 
+def test_an_order_processed_but_unanswered_is_an_unknown_outcome_then_found() -> None:
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        spec = conn.trading_spec("SPY")
+        bid, _ = server.top("SPY")
+        server.faults = Faults(drop_response_rate=1.0, paths=FAULT_PATHS)  # the socket drops after it
+        with pytest.raises(UnknownOutcomeError, match="session lost"):
+            await conn.submit(approve(spec, "SPY", Side.BUY, cents(bid) - 5, 1), "u-2", "SPY")
+        server.faults = Faults()
+        assert [o["orderRef"] for o in orders_at(server)] == ["u-2"]  # the Gateway has it
+
+        async def found() -> bool:
+            try:
+                r = await conn.query("u-2")
+            except VenueUnavailableError:
+                return False  # still reconnecting
+            return r is not None and r.state is OrderState.OPEN
+
+        await until(found)
+
+    run(test)
+
+
 # ---- pacing -------------------------------------------------------------------------------------------
 
 
@@ -577,7 +504,7 @@ def test_account_values_follow_a_fill() -> None:
         await until(settled)
         values = await conn.account_values()
         assert values["TotalCashValue"] == Decimal(server.state()["accounts"][ACCOUNT]["cash"])
-        at_sim = server._values(server.accounts[ACCOUNT])
+        at_sim = server.account_values(server.accounts[ACCOUNT])
         for tag in (
             "NetLiquidation",
             "GrossPositionValue",
@@ -659,195 +586,3 @@ def test_executions_carry_our_order_ref_and_the_commission() -> None:
             assert (fills[x.exec_id].fee, fills[x.exec_id].qty) == (x.commission, int(x.shares))
 
     run(test)
-
-
-# ---- market depth -------------------------------------------------------------------------------------
-
-
-def sim_depth(
-    server: IbkrSimServer, symbol: str, n: int
-) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    con_id = server._listing(symbol).con_id
-    bids, asks = server.books[con_id].engine.depth(n)
-    return list(bids), list(asks)
-
-
-async def depth_matches(conn: IbkrConnector, server: IbkrSimServer, symbol: str, n: int) -> None:
-    async def same() -> bool:
-        try:
-            return conn.depth(symbol, n) == sim_depth(server, symbol, n)
-        except BookNotReadyError:
-            return False
-
-    await until(same)
-    bids, asks = conn.depth(symbol, n)
-    assert len(bids) == len(asks) == n
-    assert [p for p, _ in bids] == sorted((p for p, _ in bids), reverse=True)  # best first
-    assert [p for p, _ in asks] == sorted(p for p, _ in asks)
-    assert len({p for p, _ in bids}) == n
-    assert bids[0][0] < asks[0][0]  # uncrossed
-    bid, ask = server.top(symbol)
-    assert (bids[0][0], asks[0][0]) == (cents(bid), cents(ask))
-
-
-def sim_conn(server: IbkrSimServer) -> Any:
-    [c] = [c for c in server.conns if c.client_id == 11]
-    return c
-
-
-def test_depth_follows_the_simulators_book_and_the_engine_still_sees_the_top() -> None:
-    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
-        with pytest.raises(BookNotReadyError):
-            conn.depth("SPY", 5)  # not subscribed
-        await conn.subscribe_depth("SPY", rows=5)
-        await depth_matches(conn, server, "SPY", 5)
-        [(con_id, rows, smart)] = sim_conn(server).depth.values()
-        assert (con_id, rows, smart) == (756733, 5, True)  # SMART depth for a SMART-routed stock
-        assert conn.depth_book("SPY").state == BookState.VALID
-        assert len(conn.depth("SPY", 3)[0]) == 3
-        _, ask = server.top("SPY")
-        server.hit("SPY", "BUY", 100_000, price=ask + Decimal("0.02"))  # lifts the offers
-        bid, new_ask = server.top("SPY")
-        assert new_ask > ask
-        await depth_matches(conn, server, "SPY", 5)
-        top = await next_of(conn, BookUpdate, lambda e: e.instrument == "SPY" and e.ask == cents(new_ask))
-        assert top.bid == cents(bid)
-        with pytest.raises(BookNotReadyError):
-            conn.depth("QQQ", 5)
-        await conn.unsubscribe_depth("SPY")
-        await until(lambda: later(not sim_conn(server).depth))
-        with pytest.raises(BookNotReadyError):
-            conn.depth("SPY", 5)
-
-    run(test)
-
-
-def test_a_317_reset_rebuilds_the_depth_from_the_rows_that_follow() -> None:
-    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
-        await conn.subscribe_depth("QQQ", rows=4)
-        await depth_matches(conn, server, "QQQ", 4)
-        c = sim_conn(server)
-        [req_id] = c.depth
-        bids, asks = sim_depth(server, "QQQ", 4)
-        # a second market maker joins the best bid: IB inserts a row, the rows below move down (the
-        # SDK's own DOM overwrites row 0 instead, so it now knows one row fewer than the ladder has)
-        c.send(13, 1, req_id, 0, "BATS", 0, 1, px(bids[0][0]), 50, 1)
-        await until(lambda: later(conn.depth("QQQ", 4)[0][0] == (bids[0][0], bids[0][1] + 50)))
-        assert conn.depth("QQQ", 4) == ([(bids[0][0], bids[0][1] + 50), *bids[1:]], asks)
-        built = conn.depth_book("QQQ").last_update_id
-        assert server.reset_depth("QQQ") == 1
-        # every row comes again as an insert after the 317: all the old rows must go first
-        await until(lambda: later(conn.depth_book("QQQ").last_update_id > built))
-        await depth_matches(conn, server, "QQQ", 4)
-        assert set(c.depth) == {req_id}  # rebuilt without a new request
-
-    run(test)
-
-
-def test_a_depth_gap_requests_the_depth_again() -> None:
-    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
-        await conn.subscribe_depth("SPY", rows=5)
-        await depth_matches(conn, server, "SPY", 5)
-        c = sim_conn(server)
-        [req_id] = c.depth
-        c.send(13, 1, req_id, 7, "ARCA", 1, 1, "1.00", 100, 1)  # an update of row 7 of a 5-row ladder
-        await until(lambda: later(conn.depth_book("SPY").state == BookState.INVALID))
-        with pytest.raises(BookNotReadyError):
-            conn.depth("SPY", 5)
-        # asked for again (not at once: a stream that keeps breaking is asked for at most once a second)
-        await until(lambda: later(set(c.depth) != {req_id}))
-        assert len(c.depth) == 1  # the old request canceled, a new one open
-        await depth_matches(conn, server, "SPY", 5)
-
-    run(test)
-
-
-def test_1101_resubscribes_the_depth_and_rebuilds_it() -> None:
-    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
-        await conn.subscribe_depth("SPY", rows=5)
-        await depth_matches(conn, server, "SPY", 5)
-        c = sim_conn(server)
-        before = set(c.depth)
-        server.drop_farm()
-        await next_of(conn, BookInvalid)
-        with pytest.raises(BookNotReadyError):
-            conn.depth("SPY", 5)
-        assert conn.depth_book("SPY").state != BookState.VALID
-        server.restore_farm(data_lost=True)  # the Gateway forgot every subscription
-        await until(lambda: later(bool(c.depth)))
-        assert len(c.depth) == 1
-        assert set(c.depth) != before
-        await depth_matches(conn, server, "SPY", 5)
-        _, ask = server.top("SPY")
-        server.hit("SPY", "BUY", 100_000, price=ask + Decimal("0.03"))
-        await depth_matches(conn, server, "SPY", 5)
-        assert len(c.depth) == 1
-
-    run(test)
-
-
-def test_1102_and_a_dropped_socket_renew_the_depth_request() -> None:
-    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
-        await conn.subscribe_depth("SPY", rows=5)
-        await depth_matches(conn, server, "SPY", 5)
-        c = sim_conn(server)
-        before = set(c.depth)
-        server.drop_farm()
-        await next_of(conn, BookInvalid)
-        server.restore_farm(data_lost=False)  # the Gateway kept it: canceled, then asked again
-        await until(lambda: later(bool(c.depth) and set(c.depth) != before))
-        await depth_matches(conn, server, "SPY", 5)
-        assert len(c.depth) == 1
-        await server.drop_connections()
-        await next_of(conn, BookInvalid, lambda e: "dropped" in e.reason)
-        with pytest.raises(BookNotReadyError):
-            conn.depth("SPY", 5)
-
-        async def back() -> bool:
-            return any(x.client_id == 11 and x.depth for x in server.conns)
-
-        await until(back)
-        _, ask = server.top("SPY")
-        server.hit("SPY", "BUY", 100_000, price=ask + Decimal("0.02"))
-        await depth_matches(conn, server, "SPY", 5)
-        assert len(sim_conn(server).depth) == 1
-
-    run(test, reconnect_delay_s=0.05)
-
-
-def test_a_broken_then_restored_data_farm_renews_the_depth_request() -> None:
-    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
-        await conn.subscribe_depth("SPY", rows=5)
-        await depth_matches(conn, server, "SPY", 5)
-        c = sim_conn(server)
-        before = set(c.depth)
-        c.error(-1, 2103, "Market data farm connection is broken:usfarm")  # without a 1100
-        await next_of(conn, BookInvalid)
-        with pytest.raises(BookNotReadyError):
-            conn.depth("SPY", 5)
-        c.error(-1, 2104, "Market data farm connection is OK:usfarm")
-        await until(lambda: later(bool(c.depth) and set(c.depth) != before))
-        await depth_matches(conn, server, "SPY", 5)
-        assert len(c.depth) == 1
-
-    run(test)
-
-
-def test_depth_rows_follow_ibs_insert_and_delete_rules() -> None:
-    d = _Depth(5, True, Book(InstrumentSpec("0.01", "1")))
-    for pos, price in enumerate((100, 99, 97)):
-        d.apply(pos, 0, 1, (price, 10))
-    d.apply(2, 0, 1, (98, 5))  # an insert shifts the rows below it down
-    d.apply(0, 1, 1, (100, 7))
-    d.apply(0, 0, 0, (102, 4))
-    d.apply(1, 0, 0, (102, 6))  # a second market maker at the same price
-    assert d.bids == [(100, 7), (99, 10), (98, 5), (97, 10)]
-    assert d.levels(0) == [(102, 10)]
-    d.apply(1, 2, 1, None)  # a delete shifts them up
-    assert d.bids == [(100, 7), (98, 5), (97, 10)]
-    with pytest.raises(_DepthGapError):
-        d.apply(3, 1, 1, (96, 1))  # no row 3
-    with pytest.raises(_DepthGapError):
-        d.apply(5, 0, 1, (96, 1))
-    with pytest.raises(_DepthGapError):
-        d.apply(2, 2, 0, None)

@@ -11,7 +11,9 @@ stocks in one account. The loopback simulator `trader.sim.ibkr` speaks the same 
   socket dropping first, is an unknown outcome (`UnknownOutcomeError`): nothing is ever resent here.
 - Money: a limit price leaves as an exact decimal string (the SDK formats fields with `str()`, and it is
   handed a `Decimal`), quantities as whole shares; the SDK decodes incoming prices to floats, which are
-  turned back into the wire's decimal text through their shortest repr before becoming integer units.
+  turned back into the wire's decimal text through their shortest repr and become integer units once,
+  in `parse.py` (which also builds every report; `depth.py` keeps the depth book, `errors.py` holds the
+  TWS error codes, `endpoints.py` the ports and pacing).
 - Pacing: IB allows 50 messages a second per client (error 100, then a disconnect). Every request this
   connector sends is charged to a core `RateLimiter` window of `max_messages_per_second` (40 by default)
   with a reserve for cancels; a new order over budget raises `RateLimitError` (nothing sent), other
@@ -40,23 +42,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from ib_async import (
     IB,
-    AccountValue,
     CommissionReport,
     Contract,
     ContractDetails,
     ExecutionFilter,
     Fill,
-    MktDepthData,
     Order,
     Stock,
     Ticker,
@@ -67,8 +64,6 @@ from trader.clock import Clock
 from trader.core import (
     Approval,
     Book,
-    BookNotReadyError,
-    BookState,
     InstrumentSpec,
     OrderType,
     RateLimiter,
@@ -79,7 +74,6 @@ from trader.core import (
 from trader.errors import (
     AuthenticationError,
     ConfigError,
-    InsufficientFundsError,
     InvalidOrderError,
     OrderNotFoundError,
     RateLimitError,
@@ -100,6 +94,22 @@ from trader.venues.base import (
     VenueEvent,
     require_approval,
 )
+from trader.venues.ibkr import errors, parse
+from trader.venues.ibkr.depth import DepthBooks
+from trader.venues.ibkr.endpoints import (
+    DEFAULT_MESSAGES_PER_SECOND,
+    FEE_WAIT_S,
+    LIVE_PORTS,
+    MAX_MESSAGES_PER_SECOND,
+    PACING_BLOCK_NS,
+    PACING_WINDOW_NS,
+    PAPER_GATEWAY_PORT,
+)
+from trader.venues.ibkr.errors import VENUE, AmbiguousContractError, UnknownContractError, error_from
+from trader.venues.ibkr.parse import ACKED_STATUSES as _ACKED
+from trader.venues.ibkr.parse import OPEN_STATUSES as _OPEN
+from trader.venues.ibkr.parse import IbExecution, StockSpec, perm_id
+from trader.venues.profile import VenueTime
 
 log = logging.getLogger("trader.venues.ibkr")
 
@@ -115,13 +125,6 @@ class _CancelConfirmations(logging.Filter):
 logging.getLogger("ib_async.wrapper").addFilter(_CancelConfirmations())
 _T = TypeVar("_T")
 
-VENUE = "ibkr"
-LIVE_GATEWAY_PORT = 4001
-PAPER_GATEWAY_PORT = 4002
-LIVE_TWS_PORT = 7496
-PAPER_TWS_PORT = 7497
-MAX_MESSAGES_PER_SECOND = 50  # the Gateway's limit per API client
-
 CAPABILITIES = Capabilities(
     venue=VENUE,
     tier=Tier.BROKER,
@@ -136,133 +139,6 @@ CAPABILITIES = Capabilities(
     paper_environment=True,
     needs_credentials=False,  # the Gateway holds the login
 )
-
-_OPEN = {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
-_ACKED = {"PreSubmitted", "Submitted", "Filled", "Cancelled", "ApiCancelled", "Inactive"}
-_INFO_CODES = {399, 10167} | set(range(2100, 2200))  # warnings and farm notices, not rejections
-_NOT_FOUND = {10147, 10148, 135}
-_LOST, _FARM_BROKEN, _RESTORED_LOST, _RESTORED_KEPT = 1100, 2103, 1101, 1102
-_FEE_WAIT_S = 1.0  # how long an order report waits for the commission report of its fill
-_DEPTH_RESET, _FARM_OK = 317, 2104
-_DEPTH_RETRY_NS = 1_000_000_000  # a depth stream that keeps breaking is asked for again at most this often
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-class UnknownContractError(InvalidOrderError):
-    """The Gateway has no contract matching the instrument's description (error 200)."""
-
-
-class AmbiguousContractError(InvalidOrderError):
-    """The description matches several contracts; `candidates` names them. Nothing was sent."""
-
-    def __init__(self, message: str, *, venue: str, candidates: list[str]) -> None:
-        super().__init__(message, venue=venue, code="ambiguous")
-        self.candidates = candidates
-
-
-@dataclass(frozen=True)
-class StockSpec:
-    """How an instrument name maps to an IB stock contract. An empty exchange asks for every listing
-    (ambiguous on purpose: qualification refuses it)."""
-
-    symbol: str
-    exchange: str = "SMART"
-    currency: str = "USD"
-    primary_exchange: str = ""
-
-
-@dataclass(frozen=True)
-class IbExecution:
-    """One execution as the Gateway reports it (`reqExecutions`), with its commission report."""
-
-    exec_id: str
-    order_ref: str  # the client order id the order carried ("" for an order placed elsewhere)
-    symbol: str  # the configured instrument name (the contract's symbol if it is not configured)
-    side: Side
-    shares: Decimal
-    price: Decimal
-    commission: Decimal | None  # None while the Gateway has sent no commission report for it
-    commission_currency: str
-    time_ns: int  # the Gateway's execution time (whole seconds)
-    perm_id: int
-
-
-class _DepthGapError(Exception):
-    """A depth row addressed a position the ladder does not have: rows were lost."""
-
-    def __init__(self, expected: int, got: int) -> None:
-        super().__init__(f"row {got} of a {expected}-row ladder")
-        self.expected, self.got = expected, got
-
-
-@dataclass
-class _Depth:
-    """One instrument's market depth: IB's positional rows (best first, per side, in integer units) as
-    the Gateway sends them, and the price-level `Book` built from them after each batch."""
-
-    rows: int
-    smart: bool
-    book: Book
-    bids: list[tuple[int, int]] = field(default_factory=list)
-    asks: list[tuple[int, int]] = field(default_factory=list)
-    live: bool = False  # a depth request of this session is open at the Gateway
-    accepting: bool = False  # rows arriving now belong to the current request
-    pending: bool = False  # a re-subscription is scheduled or running
-    reset: tuple[list[MktDepthData], int] | None = None  # (the batch's ticks, index just after a 317)
-    requested_ns: int = 0  # monotonic time of the last request
-    batches: int = 0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def apply(self, position: int, operation: int, side: int, row: tuple[int, int] | None) -> None:
-        """One row change under IB's rules: insert shifts the rows below down, delete shifts them up."""
-        ladder = self.bids if side == 1 else self.asks
-        if operation == 0 and row is not None and 0 <= position <= len(ladder):
-            ladder.insert(position, row)
-        elif operation == 1 and row is not None and 0 <= position < len(ladder):
-            ladder[position] = row
-        elif operation == 2 and 0 <= position < len(ladder):
-            del ladder[position]
-        else:
-            raise _DepthGapError(len(ladder), position)
-
-    def levels(self, side: int) -> list[tuple[int, int]]:
-        """The side's rows as price levels (rows at one price, e.g. two market makers, add up)."""
-        out: dict[int, int] = {}
-        for price, qty in self.bids if side == 1 else self.asks:
-            out[price] = out.get(price, 0) + qty
-        return list(out.items())
-
-
-def paper_port(gateway: bool = True) -> int:
-    return PAPER_GATEWAY_PORT if gateway else PAPER_TWS_PORT
-
-
-def live_port(gateway: bool = True) -> int:
-    return LIVE_GATEWAY_PORT if gateway else LIVE_TWS_PORT
-
-
-def exact(x: float | Decimal) -> Decimal:
-    """A float the SDK decoded from the wire, back to the wire's decimal text (a `Decimal` we handed the
-    SDK ourselves stays as it is)."""
-    if isinstance(x, Decimal):
-        return x
-    if not math.isfinite(x):
-        raise ValueError("not a finite number")
-    return Decimal(repr(x))
-
-
-def error_from(code: int, text: str) -> VenueError:
-    """An IB error code on an order as a typed error."""
-    msg = text[:200]
-    if code in _NOT_FOUND:
-        return OrderNotFoundError(msg, venue=VENUE, code=str(code))
-    if code == 100:
-        return RateLimitError(msg, venue=VENUE, code="100")
-    if code in (1100, 1300, 2110, 161):
-        return VenueUnavailableError(msg, venue=VENUE, code=str(code))
-    if code == 201 and any(w in msg.lower() for w in ("margin", "equity", "buying power", "insufficient")):
-        return InsufficientFundsError(msg, venue=VENUE, code="201")
-    return InvalidOrderError(msg, venue=VENUE, code=str(code))
 
 
 class IbkrConnector:
@@ -282,14 +158,14 @@ class IbkrConnector:
         account_id: str = "",
         paper: bool = True,
         timeout_s: float = 4.0,
-        max_messages_per_second: int = 40,
+        max_messages_per_second: int = DEFAULT_MESSAGES_PER_SECOND,
         market_data: bool = True,
         reconnect: bool = True,
         reconnect_delay_s: float = 0.2,
     ) -> None:
         if not 0 < max_messages_per_second <= MAX_MESSAGES_PER_SECOND:
             raise ConfigError(f"max_messages_per_second must be in (0, {MAX_MESSAGES_PER_SECOND}]")
-        if paper and port in (LIVE_GATEWAY_PORT, LIVE_TWS_PORT):
+        if paper and port in LIVE_PORTS:
             raise ConfigError(f"port {port} is a live trading port; pass paper=False to trade live")
         if isinstance(instruments, Mapping):
             self.instruments = dict(instruments)
@@ -307,7 +183,7 @@ class IbkrConnector:
         self._limiter = RateLimiter()
         reserve = max(1, max_messages_per_second // 8)
         self._quota = self._limiter.add_quota(
-            "messages", [Window(max_messages_per_second, 1_000_000_000, rolling=True, reserve=reserve)]
+            "messages", [Window(max_messages_per_second, PACING_WINDOW_NS, rolling=True, reserve=reserve)]
         )
         self._contracts: dict[str, Contract] = {}
         self._details: dict[str, ContractDetails] = {}
@@ -324,7 +200,7 @@ class IbkrConnector:
         self._rejected: dict[str, str] = {}  # client order id -> why
         self._cancel_asked: set[str] = set()
         self._order_errors: dict[int, asyncio.Future[VenueError]] = {}
-        self._depth: dict[str, _Depth] = {}
+        self._depth = DepthBooks(self)
         self._farm_ok = True
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -346,13 +222,14 @@ class IbkrConnector:
         if self._market_data and len(self._tickers) < len(self._contracts):
             await self._subscribe_all()
 
-    async def venue_time(self) -> int:
-        """The gateway's clock (whole seconds), in ns: the venue's time, for sessions and clock checks."""
+    async def venue_time(self) -> VenueTime:
+        """The gateway's clock (`reqCurrentTime`, whole seconds): the venue's time, for sessions and clock
+        checks."""
         try:
             t = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self._timeout_s)
         except TimeoutError:
             raise VenueUnavailableError("the gateway did not tell its time", venue=VENUE) from None
-        return int(t.timestamp()) * 1_000_000_000
+        return VenueTime(int(t.timestamp()) * 1_000_000_000, 1_000_000_000)
 
     async def _open(self) -> None:
         try:
@@ -412,7 +289,7 @@ class IbkrConnector:
         if not details:
             raise UnknownContractError(f"no contract matches {instrument}", venue=VENUE, code="200")
         if len(details) > 1:
-            names = sorted({self._describe(d.contract) for d in details if d.contract is not None})
+            names = sorted({parse.describe(d.contract) for d in details if d.contract is not None})
             raise AmbiguousContractError(
                 f"{instrument} matches {len(details)} contracts: {', '.join(names)}",
                 venue=VENUE,
@@ -425,18 +302,12 @@ class IbkrConnector:
             c.exchange = "SMART"
         self._contracts[instrument], self._details[instrument] = c, d
         self._by_con[c.conId] = instrument
-        tick = exact(d.minTick).normalize()
-        self._specs[instrument] = InstrumentSpec(f"{tick:f}", "1", min_qty="1")
+        self._specs[instrument] = parse.trading_spec(d)
         return c
-
-    @staticmethod
-    def _describe(c: Contract) -> str:
-        return f"{c.symbol}/{c.secType}/{c.exchange or '-'}/{c.primaryExchange or '-'}/{c.currency}#{c.conId}"
 
     async def instrument_info(self, symbol: str) -> InstrumentInfo:
         await self.qualify(symbol)
-        c, spec = self._contracts[symbol], self._specs[symbol]
-        return InstrumentInfo(symbol, c.symbol, c.currency, spec.tick_size, "1", "1", "0")
+        return parse.instrument_info(symbol, self._contracts[symbol], self._specs[symbol])
 
     def trading_spec(self, instrument: str | None = None) -> InstrumentSpec:
         name = instrument or next(iter(self.instruments))
@@ -496,7 +367,7 @@ class IbkrConnector:
             raise InvalidOrderError(f"time in force {a.tif} is not supported", venue=VENUE)
         o = Order(
             action="BUY" if a.side == Side.BUY else "SELL",
-            totalQuantity=int(Decimal(spec.format_qty(a.qty))),  # whole shares (lot 1)
+            totalQuantity=a.qty,  # whole shares: the spec counts quantity in shares (lot 1)
             tif=tif,
             orderRef=client_id,
             account=self.account,
@@ -555,19 +426,19 @@ class IbkrConnector:
         """The order as the Gateway knows it: from this session, else from its open and completed orders.
         An order the Gateway never acknowledged (no permId) is looked up again, and is None if unknown."""
         trade = self._trades.get(client_id)
-        if trade is not None and _perm_id(trade):
+        if trade is not None and perm_id(trade):
             return trade
         if self.ib.isConnected():
             for t in await self._ask(self.ib.reqOpenOrdersAsync, "reqOpenOrdersAsync"):
                 self._adopt(t)
             trade = self._trades.get(client_id)
-            if trade is None or not _perm_id(trade):
+            if trade is None or not perm_id(trade):
                 for t in await self._ask(
                     lambda: self.ib.reqCompletedOrdersAsync(False), "reqCompletedOrdersAsync"
                 ):
                     self._adopt(t)
         trade = self._trades.get(client_id)
-        return trade if trade is not None and _perm_id(trade) else None
+        return trade if trade is not None and perm_id(trade) else None
 
     async def cancel(self, client_id: str) -> None:
         trade = await self._find(client_id)
@@ -622,44 +493,13 @@ class IbkrConnector:
 
     # ---- queries -------------------------------------------------------------------------------------
 
-    def _state(self, client_id: str, trade: Trade) -> OrderState:
-        status = trade.orderStatus.status
-        if status in _OPEN:
-            return OrderState.OPEN
-        if status == "Filled":
-            return OrderState.FILLED
-        if client_id in self._rejected or status == "Inactive":
-            return OrderState.REJECTED
-        if trade.order.tif == "IOC" and client_id not in self._cancel_asked:
-            return OrderState.EXPIRED
-        return OrderState.CANCELED
-
     def _report(self, client_id: str, trade: Trade) -> OrderReport:
         instrument = self._by_con.get(trade.contract.conId, trade.contract.symbol)
-        spec = self._specs.get(instrument) or InstrumentSpec("0.01", "1")
-        o, st = trade.order, trade.orderStatus
-        price = (
-            spec.price_to_units(f"{exact(o.lmtPrice):f}")
-            if o.orderType == "LMT" and o.lmtPrice is not None and _finite(o.lmtPrice)
-            else 0
-        )
-        filled = (
-            int(exact(st.filled)) if st.filled else sum(int(exact(f.execution.shares)) for f in trade.fills)
-        )
-        if not filled and st.status == "Filled":  # a completed order from before this session
-            q = o.filledQuantity if _finite(o.filledQuantity) else o.totalQuantity
-            filled = int(exact(q))
-        state = self._state(client_id, trade)
-        return OrderReport(
-            client_id,
-            str(st.permId or o.permId or ""),
-            instrument,
-            Side.BUY if o.action == "BUY" else Side.SELL,
-            price,
-            int(exact(o.totalQuantity)),
-            filled,
-            state,
-            self._rejected.get(client_id, "") if state is OrderState.REJECTED else "",
+        spec = self._specs.get(instrument) or parse.FALLBACK_SPEC
+        rejected = client_id in self._rejected
+        state = parse.order_state(trade, rejected=rejected, cancel_asked=client_id in self._cancel_asked)
+        return parse.order_report(
+            client_id, trade, instrument, spec, state, self._rejected.get(client_id, "")
         )
 
     async def query(self, client_id: str) -> OrderReport | None:
@@ -693,7 +533,7 @@ class IbkrConnector:
         out = []
         for f in await self._account_fills():
             report = self._fill_report(f)
-            if report is not None and report.ts_event >= ts_ns - 1_000_000_000:
+            if report is not None and report.ts_event >= ts_ns - 1_000_000_000:  # whole seconds
                 out.append(report)
         return out
 
@@ -704,26 +544,10 @@ class IbkrConnector:
         since = since_ns - since_ns % 1_000_000_000
         out = []
         for f in await self._account_fills():
-            x = self._execution(f)
+            x = parse.execution(f, self._by_con.get(f.contract.conId, f.contract.symbol))
             if x.time_ns >= since:
                 out.append(x)
         return out
-
-    def _execution(self, f: Fill) -> IbExecution:
-        x, cr = f.execution, f.commissionReport
-        reported = bool(cr.execId) and _finite(cr.commission)
-        return IbExecution(
-            x.execId,
-            x.orderRef,
-            self._by_con.get(f.contract.conId, f.contract.symbol),
-            Side.BUY if x.side == "BOT" else Side.SELL,
-            exact(x.shares),
-            exact(x.price),
-            exact(cr.commission) if reported else None,
-            cr.currency if reported else "",
-            _time_ns(x.time),
-            x.permId,
-        )
 
     async def account_values(self) -> dict[str, Decimal]:
         """The configured account's values by tag (NetLiquidation, TotalCashValue, BuyingPower,
@@ -740,14 +564,14 @@ class IbkrConnector:
                 lambda: self.ib.accountSummaryAsync(self.account), "accountSummaryAsync"
             )
             values = [v for v in summary if v.account == self.account]
-        return base_currency_values(values)
+        return parse.base_currency_values(values)
 
     async def positions(self) -> dict[str, int]:
         self._require_connected()
         out = {name: 0 for name in self.instruments}
         for p in await self._ask(self.ib.reqPositionsAsync, "reqPositionsAsync"):
             if p.account == self.account:
-                out[self._by_con.get(p.contract.conId, p.contract.symbol)] = int(exact(p.position))
+                out[self._by_con.get(p.contract.conId, p.contract.symbol)] = parse.shares(p.position)
         return out
 
     def _require_connected(self) -> None:
@@ -771,28 +595,13 @@ class IbkrConnector:
             self._adopt(t)
 
     def _fill_report(self, f: Fill) -> FillReport | None:
-        x = f.execution
         instrument = self._by_con.get(f.contract.conId, f.contract.symbol)
-        spec = self._specs.get(instrument) or InstrumentSpec("0.01", "1")
+        spec = self._specs.get(instrument) or parse.FALLBACK_SPEC
         try:
-            price = spec.price_to_units(f"{exact(x.price):f}")
+            return parse.fill_report(f, instrument, spec, self.clock.now_ns())
         except (ValueError, InvalidOperation, VenueError):
-            log.warning("fill %s at an off-tick price skipped", x.execId)
+            log.warning("fill %s at an off-tick price skipped", f.execution.execId)
             return None
-        ts = x.time if isinstance(x.time, dt.datetime) else dt.datetime.fromtimestamp(0, dt.UTC)
-        fee = exact(f.commissionReport.commission) if f.commissionReport.execId else Decimal(0)
-        return FillReport(
-            x.orderRef,
-            x.execId,
-            instrument,
-            Side.BUY if x.side == "BOT" else Side.SELL,
-            price,
-            int(exact(x.shares)),
-            fee,
-            int(ts.timestamp()) * 1_000_000_000,
-            x.lastLiquidity == 1,
-            ts_recv=self.clock.now_ns(),
-        )
 
     def _on_status(self, trade: Trade) -> None:
         cid = trade.order.orderRef
@@ -807,7 +616,7 @@ class IbkrConnector:
         if report.filled > self._fill_qty.get(cid, 0):
             # IB sends the commission (our fill's fee) after the status: report the fill first
             self._deferred[cid] = report
-            asyncio.get_running_loop().call_later(_FEE_WAIT_S, self._flush, cid)
+            asyncio.get_running_loop().call_later(FEE_WAIT_S, self._flush, cid)
             return
         self._deferred.pop(cid, None)
         self._queue.put_nowait(report)
@@ -836,49 +645,43 @@ class IbkrConnector:
         self._emit_fill(fill)
 
     def _on_error(self, req_id: int, code: int, text: str, contract: Any) -> None:
-        if req_id in self._order_errors and code not in _INFO_CODES and code != 202:
-            fut = self._order_errors[req_id]
-            if not fut.done():
-                fut.set_result(error_from(code, text))
-        if req_id > 0 and code not in _INFO_CODES and code != 202:
-            for cid, t in self._trades.items():
-                # only an order the Gateway never accepted is rejected; later errors (a refused cancel)
-                # leave a live order live
-                if t.order.orderId == req_id and t.order.clientId == self.client_id and not _perm_id(t):
-                    self._rejected.setdefault(cid, f"{code}: {text[:200]}")
-        if code == 100:
-            self._limiter.block_until(self._quota, self.clock.now_ns() + 1_000_000_000)
+        if errors.is_rejection(code):
+            self._on_order_error(req_id, code, text)
+        if code == errors.PACING:
+            self._limiter.block_until(self._quota, self.clock.now_ns() + PACING_BLOCK_NS)
             log.error("ibkr: the Gateway dropped a message for pacing (error 100)")
-        elif code in (_LOST, _FARM_BROKEN):
-            if code == _LOST:
+        elif code in (errors.LOST, errors.FARM_BROKEN):
+            if code == errors.LOST:
                 self._farm_ok = False
             self._invalidate(f"{code}: {text[:120]}")
-        elif code in (_RESTORED_LOST, _RESTORED_KEPT):
+        elif code in (errors.RESTORED_LOST, errors.RESTORED_KEPT):
             self._farm_ok = True
             # 1102 keeps the Gateway's subscriptions, but what the book did meanwhile is unknown: a fresh
-            # subscription brings the current top at once (1101 lost them anyway)
-            for name, d in self._depth.items():  # depth too: a new request, whatever came meanwhile
-                if code == _RESTORED_LOST:
-                    d.live = False  # the Gateway dropped the request: nothing to cancel
-                d.accepting = False
-                d.book.begin_resync()
-                self._resubscribe_depth(name)
+            # subscription brings the current top at once (1101 lost them anyway); depth too
+            self._depth.on_restored(data_lost=code == errors.RESTORED_LOST)
             self._spawn(self._resync(resubscribe=True))
-        elif code == _FARM_OK and self._farm_ok:
-            # the market-data farm is back after a 2103 alone (no 1100): depth rows were lost meanwhile
-            # (a request that died with the socket is renewed by the reconnect instead)
-            for name, d in self._depth.items():
-                if d.live and not d.accepting:
-                    self._resubscribe_depth(name)
-        elif code == _DEPTH_RESET and contract is not None:
-            self._on_depth_reset(contract)
+        elif code == errors.FARM_OK and self._farm_ok:
+            self._depth.on_farm_ok()  # the market-data farm is back after a 2103 alone (no 1100)
+        elif code == errors.DEPTH_RESET and contract is not None:
+            self._depth.on_reset(contract)
+
+    def _on_order_error(self, req_id: int, code: int, text: str) -> None:
+        """An error for a request id: the answer an order (or its cancel) waits for, and a rejection of an
+        order the Gateway never accepted (later errors, a refused cancel, leave a live order live)."""
+        fut = self._order_errors.get(req_id)
+        if fut is not None and not fut.done():
+            fut.set_result(error_from(code, text))
+        if req_id <= 0:
+            return
+        for cid, t in self._trades.items():
+            if t.order.orderId == req_id and t.order.clientId == self.client_id and not perm_id(t):
+                self._rejected.setdefault(cid, f"{code}: {text[:200]}")
 
     def _on_disconnected(self) -> None:
         for fut in self._order_errors.values():
             if not fut.done():
                 fut.set_result(VenueUnavailableError("the API session dropped", venue=VENUE))
-        for d in self._depth.values():
-            d.live = False  # requests die with the socket
+        self._depth.on_disconnected()  # requests die with the socket
         self._invalidate("API session dropped")
         if self._reconnect and not self._closing:
             self._spawn(self._reconnect_loop())
@@ -887,9 +690,7 @@ class IbkrConnector:
         for name in self.instruments:
             self._tops.pop(name, None)
             self._queue.put_nowait(BookInvalid(name, reason))
-        for d in self._depth.values():  # rows may be lost from here on: rebuilt from a new request
-            d.accepting = False
-            d.book.begin_resync()
+        self._depth.lose_all()  # rows may be lost from here on: rebuilt from a new request
 
     async def _reconnect_loop(self) -> None:
         delay = self._reconnect_delay_s
@@ -902,11 +703,7 @@ class IbkrConnector:
                 delay = min(delay * 2, 5.0)
                 continue
             self._tickers.clear()
-            for name in list(self._depth):  # the old requests died with the socket
-                try:
-                    await self._request_depth(name)
-                except (TimeoutError, ConnectionError, VenueError) as e:
-                    log.warning("ibkr: depth of %s not re-subscribed: %s", name, e)
+            await self._depth.request_all()  # the old requests died with the socket
             await self._resync(resubscribe=True)
             return
 
@@ -949,130 +746,18 @@ class IbkrConnector:
         arrived, and again from a gap or a loss until they are rebuilt: a 317 reset (the rows that follow
         rebuild it), a row for a position the ladder does not have (a new request), 1100/2103/a dropped
         socket (a new request after 1101/1102/2104 or the reconnect)."""
-        if rows < 1:
-            raise ConfigError("depth rows must be at least 1")
-        contract = await self.qualify(symbol)
-        self._require_connected()
-        d = self._depth.get(symbol)
-        if d is None:
-            d = self._depth[symbol] = _Depth(rows, contract.exchange == "SMART", Book(self._specs[symbol]))
-        d.rows = rows
-        await self._request_depth(symbol)
+        await self._depth.subscribe(symbol, rows)
 
     async def unsubscribe_depth(self, symbol: str) -> None:
-        d = self._depth.pop(symbol, None)
-        if d is None:
-            return
-        async with d.lock:  # after a request under way
-            if d.live and self.ib.isConnected():
-                await self._pace(priority=True)
-                self.ib.cancelMktDepth(self._contracts[symbol], isSmartDepth=d.smart)
-            d.live = d.accepting = False
+        await self._depth.unsubscribe(symbol)
 
     def depth(self, symbol: str, n: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """The best `n` bid and ask levels (price, qty in integer units), best first."""
-        book = self.depth_book(symbol)
-        if book.state != BookState.VALID:
-            raise BookNotReadyError(f"{symbol} depth is being rebuilt ({book.state})")
-        return book.depth(Side.BUY, n), book.depth(Side.SELL, n)
+        return self._depth.depth(symbol, n)
 
     def depth_book(self, symbol: str) -> Book:
         """The depth `Book` of a subscribed instrument (read it; the connector writes it)."""
-        d = self._depth.get(symbol)
-        if d is None:
-            raise BookNotReadyError(f"no depth subscription for {symbol}")
-        return d.book
-
-    async def _request_depth(self, name: str) -> None:
-        """A new depth request for `name` (the open one, if any, canceled first)."""
-        d = self._depth.get(name)
-        if d is None:
-            return  # unsubscribed meanwhile
-        async with d.lock:
-            d.accepting = False
-            d.book.begin_resync()
-            contract = self._contracts[name]
-            if d.live and self.ib.isConnected():
-                await self._pace()
-                self.ib.cancelMktDepth(contract, isSmartDepth=d.smart)
-                d.live = False
-                # the Gateway answers in order: every row of the old request has arrived (and been
-                # ignored) once this answer is in
-                await self._ask(self.ib.reqCurrentTimeAsync, "reqCurrentTimeAsync")
-            await self._pace()
-            self._require_connected()
-            d.bids.clear()
-            d.asks.clear()
-            d.reset = None
-            self.ib.reqMktDepth(contract, numRows=d.rows, isSmartDepth=d.smart)
-            d.live = d.accepting = True
-            d.requested_ns = self.clock.monotonic_ns()
-
-    def _resubscribe_depth(self, name: str, *, after_gap: bool = False) -> None:
-        """Schedule a new depth request for `name` (once, however many causes ask for it)."""
-        d = self._depth.get(name)
-        if d is None or d.pending or self._closing:
-            return
-        d.pending = True
-        self._spawn(self._redo_depth(name, d, after_gap))
-
-    async def _redo_depth(self, name: str, d: _Depth, after_gap: bool = False) -> None:
-        try:
-            if after_gap:
-                wait = d.requested_ns + _DEPTH_RETRY_NS - self.clock.monotonic_ns()
-                if wait > 0:
-                    await self.clock.sleep(wait / 1e9)
-            if self._depth.get(name) is d:
-                await self._request_depth(name)
-        except (TimeoutError, ConnectionError, VenueError) as e:
-            log.warning("ibkr: depth of %s not re-subscribed: %s", name, e)
-        finally:
-            d.pending = False
-
-    def _on_depth_reset(self, contract: Any) -> None:
-        """Error 317: empty the rows; the ones the Gateway sends after it rebuild them."""
-        name = self._by_con.get(getattr(contract, "conId", 0))
-        d = self._depth.get(name) if name is not None else None
-        ticker = self.ib.ticker(contract)
-        if d is None or not d.accepting or ticker is None:
-            return
-        # the SDK has appended its own deletes for the reset: what follows them in this batch is new
-        d.reset = (ticker.domTicks, len(ticker.domTicks))
-        d.book.begin_resync()
-        log.warning("ibkr: depth of %s reset by the Gateway (317)", name)
-
-    def _on_depth(self, name: str, d: _Depth, spec: InstrumentSpec, ticks: list[MktDepthData]) -> None:
-        """One batch of depth rows: applied to the ladder, then published into the book as price levels."""
-        start = 0
-        if d.reset is not None:
-            batch, at = d.reset
-            d.reset = None
-            start = at if batch is ticks else 0  # a reset from an earlier batch: these rows are all new
-            d.bids.clear()
-            d.asks.clear()
-        if not d.accepting:
-            return
-        applied = False
-        for tick in ticks[start:]:
-            try:
-                row = None if tick.operation == 2 else _row(spec, tick.price, tick.size)
-                d.apply(tick.position, tick.operation, tick.side, row)
-            except _DepthGapError as gap:
-                log.warning("ibkr: depth of %s has a gap (%s): requesting it again", name, gap)
-                d.accepting = False
-                d.book.mark_invalid(gap.expected, gap.got)
-                self._resubscribe_depth(name, after_gap=True)
-                return
-            except (ValueError, InvalidOperation, VenueError) as e:
-                log.warning("ibkr: depth row of %s not usable (%s): requesting it again", name, e)
-                d.accepting = False
-                d.book.mark_invalid(0, tick.position)
-                self._resubscribe_depth(name, after_gap=True)
-                return
-            applied = True
-        if applied:
-            d.batches += 1
-            d.book.apply_snapshot(d.levels(1), d.levels(0), d.batches)
+        return self._depth.book(symbol)
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         recv = self.clock.now_ns()
@@ -1081,62 +766,10 @@ class IbkrConnector:
             if name is None or name not in self._specs:
                 continue
             spec = self._specs[name]
-            d = self._depth.get(name)
-            if d is not None and (t.domTicks or d.reset is not None):
-                self._on_depth(name, d, spec, t.domTicks)
-            bid = spec.price_to_units(f"{exact(t.bid):f}") if _finite(t.bid) and t.bid > 0 else None
-            ask = spec.price_to_units(f"{exact(t.ask):f}") if _finite(t.ask) and t.ask > 0 else None
-            bid_qty = int(t.bidSize) if bid is not None and _finite(t.bidSize) else 0
-            ask_qty = int(t.askSize) if ask is not None and _finite(t.askSize) else 0
-            top = (bid, bid_qty, ask, ask_qty)
+            self._depth.on_ticks(name, spec, t.domTicks)
+            top = parse.top(spec, t)
+            bid, bid_qty, ask, ask_qty = top
             if top == self._tops.get(name) or (bid is None and ask is None):
                 continue
             self._tops[name] = top
             self._queue.put_nowait(BookUpdate(name, bid, bid_qty, ask, ask_qty, self.clock.now_ns(), recv))
-
-
-def _row(spec: InstrumentSpec, price: float, size: float) -> tuple[int, int]:
-    """A depth row's price and size in integer units (ValueError if off the tick or not whole shares)."""
-    if not (_finite(price) and _finite(size)):
-        raise ValueError("no price or size")
-    qty = exact(size)
-    if qty != qty.to_integral_value():
-        raise ValueError(f"a size of {qty} shares")
-    return spec.price_to_units(f"{exact(price):f}"), int(qty)
-
-
-def base_currency_values(values: Iterable[AccountValue]) -> dict[str, Decimal]:
-    """Numeric account values in the base currency: the currency NetLiquidation is reported in, with
-    IB's "BASE" totals (every currency converted) taking precedence for a tag reported both ways."""
-    values = list(values)
-    base = next((v.currency for v in values if v.tag == "NetLiquidation" and v.currency != "BASE"), "")
-    out: dict[str, Decimal] = {}
-    for wanted in (base, "BASE"):
-        for v in values:
-            if not wanted or v.currency != wanted:
-                continue
-            try:
-                d = Decimal(v.value)
-            except InvalidOperation:
-                continue  # a text value (AccountType, ...)
-            if d.is_finite():
-                out[v.tag] = d
-    return out
-
-
-def _time_ns(t: object) -> int:
-    """An SDK timestamp as ns since the epoch, exactly (a naive one is taken as UTC)."""
-    if not isinstance(t, dt.datetime):
-        return 0
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return (t - _EPOCH) // dt.timedelta(microseconds=1) * 1000
-
-
-def _perm_id(t: Trade) -> int:
-    return t.orderStatus.permId or t.order.permId
-
-
-def _finite(x: float | Decimal) -> bool:
-    """A real value, not the SDK's NaN or IB's unset double (1.7976931348623157e308)."""
-    return math.isfinite(x) and -1e300 < float(x) < 1e300  # a range check only, never a price

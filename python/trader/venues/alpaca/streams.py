@@ -1,0 +1,141 @@
+"""Alpaca's two WebSocket streams as the connector reads them.
+
+- `/stream` (`authenticate`, then `listen` to `trade_updates`): order events become `OrderReport`s and
+  `FillReport`s; after a reconnect the connector catches up by REST.
+- The stock market-data stream (`/v2/iex` or `/v2/sip`, JSON mode; numbers parsed as `Decimal`): quotes
+  become `BookUpdate`s, trades `TradeTick`s with the aggressor inferred from the last quote. A drop or a
+  silent feed is a `BookInvalid`; an auth or subscription error (402, 409) stops the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from trader.errors import VenueError
+from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
+from trader.venues.alpaca import parse
+from trader.venues.base import BookInvalid
+
+if TYPE_CHECKING:
+    from trader.venues.alpaca.connector import AlpacaConnector
+
+log = logging.getLogger("trader.venues.alpaca")
+
+_STOP_CODES = (402, 409)  # market data: auth failed, not subscribed
+
+
+def _credentials(conn: AlpacaConnector) -> tuple[str, str]:
+    headers = dict(conn._signer.headers())
+    return headers["APCA-API-KEY-ID"], headers["APCA-API-SECRET-KEY"]
+
+
+class TradeUpdates:
+    """The private `trade_updates` stream of one connector."""
+
+    def __init__(self, conn: AlpacaConnector, ws: WsClient) -> None:
+        self._conn, self.ws = conn, ws
+
+    @staticmethod
+    async def login(conn: AlpacaConnector, ws: WsClient) -> None:
+        key, secret = _credentials(conn)
+        await ws.send(orjson.dumps({"action": "authenticate", "data": {"key_id": key, "secret_key": secret}}))
+        await ws.send(orjson.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}))
+
+    async def run(self) -> None:
+        conn, ws = self._conn, self.ws
+        reconnected = False
+        async for ev in ws.events():
+            if isinstance(ev, WsConnected):
+                reconnected = ev.attempt > 1
+                continue
+            if not isinstance(ev, WsMessage):
+                continue
+            try:
+                msg = orjson.loads(ev.data)
+                stream, data = msg.get("stream"), msg.get("data") or {}
+            except (orjson.JSONDecodeError, AttributeError):
+                log.warning("%s: malformed trade stream message skipped", conn.venue)
+                continue
+            if stream == "authorization" and data.get("status") != "authorized":
+                log.error("%s: trade stream: not authorized (%s)", conn.venue, data.get("message", ""))
+                await ws.close()
+                return
+            if stream == "listening" and reconnected:
+                reconnected = False
+                conn._catch_up_task = asyncio.get_running_loop().create_task(conn._catch_up())
+            elif stream == "trade_updates":
+                try:
+                    self.update(data, ev.ts_recv)
+                except (KeyError, TypeError, ValueError, VenueError) as e:
+                    log.warning("%s: malformed trade update skipped: %s", conn.venue, type(e).__name__)
+
+    def update(self, data: dict[str, Any], ts_recv: int) -> None:
+        conn = self._conn
+        o, event = data["order"], str(data["event"])
+        if o.get("symbol") not in conn.symbols:
+            return
+        conn._last_event_ns = max(conn._last_event_ns, parse.parse_time(str(data["timestamp"])))
+        report = conn._report(o)
+        if event in ("fill", "partial_fill"):
+            conn._queue.put_nowait(parse.update_fill(data, report, conn.spec, ts_recv))
+        conn._queue.put_nowait(report)
+
+
+class MarketData:
+    """The stock market-data stream of one connector (quotes and trades of its symbols)."""
+
+    def __init__(self, conn: AlpacaConnector, ws: WsClient) -> None:
+        self._conn, self.ws = conn, ws
+        self._quotes: dict[str, tuple[int, int]] = {}  # symbol -> (bid, ask) units, for trade aggressors
+        self._stop = False
+
+    @staticmethod
+    async def login(conn: AlpacaConnector, ws: WsClient) -> None:
+        key, secret = _credentials(conn)
+        await ws.send(orjson.dumps({"action": "auth", "key": key, "secret": secret}))
+        symbols = list(conn.symbols)
+        await ws.send(orjson.dumps({"action": "subscribe", "quotes": symbols, "trades": symbols}))
+
+    async def run(self) -> None:
+        conn, ws = self._conn, self.ws
+        async for ev in ws.events():
+            if isinstance(ev, WsDisconnected | WsStale):
+                self._quotes.clear()
+                for s in conn.symbols:
+                    conn._queue.put_nowait(BookInvalid(s, type(ev).__name__))
+                continue
+            if not isinstance(ev, WsMessage):
+                continue
+            try:
+                msgs = json.loads(ev.data, parse_float=Decimal)
+                for m in msgs if isinstance(msgs, list) else [msgs]:
+                    self.message(m, ev.ts_recv)
+            except (ValueError, KeyError, TypeError, AttributeError, VenueError) as e:
+                log.warning("%s: malformed market data skipped: %s", conn.venue, type(e).__name__)
+            if self._stop:
+                await ws.close()
+                return
+
+    def message(self, m: dict[str, Any], ts_recv: int) -> None:
+        conn = self._conn
+        kind = m.get("T")
+        if kind == "error":
+            log.error("%s: market data error %s: %s", conn.venue, m.get("code"), m.get("msg"))
+            if m.get("code") in _STOP_CODES:
+                self._stop = True
+            return
+        symbol = m.get("S")
+        if symbol not in conn.symbols:
+            return
+        if kind == "q":
+            q = parse.quote(m, conn.spec, ts_recv)
+            self._quotes[symbol] = (q.bid or 0, q.ask or 0)
+            conn._queue.put_nowait(q)
+        elif kind == "t":
+            conn._queue.put_nowait(parse.trade(m, conn.spec, self._quotes.get(symbol, (0, 0)), ts_recv))
