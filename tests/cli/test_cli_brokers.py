@@ -47,7 +47,7 @@ def test_testnet_sim_connect_book_and_order_round_trip(
 ) -> None:
     assert main(["testnet", f"--exchange={exchange}", "--sim", "--order"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "0 failed, 4 passed, 0 skipped" in out
+    assert "0 failed, 5 passed, 0 skipped" in out
     assert "placed in" in out
 
 
@@ -123,8 +123,8 @@ account_id = "{DEFAULT_ACCOUNT}"
         alpaca.close()
         ib.close()
     out = capsys.readouterr().out
-    assert "0 failed, 8 passed, 0 skipped" in out
-    assert sum(line.startswith(("alpaca ", "ibkr ")) for line in out.splitlines()) == 8
+    assert "0 failed, 10 passed, 0 skipped" in out
+    assert sum(line.startswith(("alpaca ", "ibkr ")) for line in out.splitlines()) == 10
 
 
 @pytest.mark.parametrize(("when", "trades"), [("monday", True), ("saturday", False)])
@@ -200,7 +200,7 @@ condition_id = "{market.condition_id}"
     )
     try:
         assert main(["testnet", f"--config={cfg}", "--order"]) == EXIT_OK
-        assert "0 failed, 4 passed" in capsys.readouterr().out
+        assert "0 failed, 5 passed" in capsys.readouterr().out
         env = {**os.environ, "HOME": str(tmp_path)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "trader", "live", "--exchange=polymarket", "--confirm", f"--config={cfg}"],

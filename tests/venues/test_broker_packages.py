@@ -30,7 +30,7 @@ def test_profiles(package: Any, strategies: tuple[str, ...]) -> None:
     assert p.environments == ("live", "paper", "sim")
     assert (p.default_symbol, p.strategies, p.markets, p.built) == ("SPY", strategies, ("spot",), True)
     assert p.capabilities["spot"] is package.CAPABILITIES
-    assert p.summary == registry.VENUES[p.name].status
+    assert registry.profile(p.name) is p
 
 
 def test_ibkr_simulator_loopback_and_venue_time() -> None:

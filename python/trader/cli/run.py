@@ -89,7 +89,10 @@ async def open_venue(
         return Venue(prof, pkg.build(vcfg, symbol=symbol, clock=clock), None, symbol)
     caps = next(iter(prof.capabilities.values()), None)
     if caps is not None and not caps.needs_credentials and "paper" in prof.environments:
-        vcfg = VenueConfig(prof.name, "paper", options=dict(opts))
+        options: dict[str, str | int | bool] = {k: str(v) for k, v in connector_options(args).items()}
+        if also:
+            options["also"] = ",".join(also)
+        vcfg = VenueConfig(prof.name, "paper", options=options)
         return Venue(prof, pkg.build(vcfg, symbol=symbol, clock=clock), None, symbol)
     raise ConfigError(
         f"--exchange={prof.name} needs --sim (its local simulator), --venue-url (a running "

@@ -64,8 +64,9 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> IbkrConnector:
     port = int(o.get("port", LIVE_GATEWAY_PORT if live else PAPER_GATEWAY_PORT))
     if cfg.environment == "sim" and "url" in o:
         host, port = _host_port(str(o["url"]))
+    also = [s for s in str(o.get("also", "")).split(",") if s]  # more instruments (pairs: the other leg)
     return IbkrConnector(
-        instruments=[symbol],
+        instruments=[symbol, *also],
         clock=clock,
         host=host,
         port=port,
@@ -81,7 +82,8 @@ def loopback(url: str, *, symbol: str, clock: Clock, **options: Any) -> IbkrConn
 
     host, port = _host_port(url)
     options.setdefault("account_id", DEFAULT_ACCOUNT)
-    return IbkrConnector(instruments=[symbol], clock=clock, host=host, port=port, **options)
+    also = tuple(options.pop("also", ()))  # more instruments (pairs: the other leg)
+    return IbkrConnector(instruments=[symbol, *also], clock=clock, host=host, port=port, **options)
 
 
 def simulator(*, seed: int, clock: Clock, **options: Any) -> IbkrSimServer:

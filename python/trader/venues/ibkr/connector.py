@@ -224,7 +224,9 @@ class IbkrConnector:
 
     async def venue_time(self) -> VenueTime:
         """The gateway's clock (`reqCurrentTime`, whole seconds): the venue's time, for sessions and clock
-        checks."""
+        checks. The gateway tells it inside an API session: one is opened if none is (no subscriptions)."""
+        if not self.ib.isConnected():
+            await self._open()
         try:
             t = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self._timeout_s)
         except TimeoutError:
