@@ -39,7 +39,7 @@ from trader.sim.binance.state import (
 )
 from trader.sim.market import BackgroundMarket, MarketParams
 
-Sink = Callable[[str, dict[str, Any]], None]
+Sink = Callable[[str, dict[str, Any] | Callable[[], dict[str, Any]]], None]
 Trades = tuple[matching.Trade, ...] | list[matching.Trade]
 
 
@@ -470,6 +470,9 @@ class FuturesBook:
     # ---- user data ---------------------------------------------------------------------------------
 
     def emit_order(self, o: FuturesOrder, x: str, trade: dict[str, Any] | None = None) -> None:
+        self.emit(o.key, lambda: self._order_update(o, x, trade))
+
+    def _order_update(self, o: FuturesOrder, x: str, trade: dict[str, Any] | None) -> dict[str, Any]:
         now = self.now_ms()
         avg = o.quote / (Decimal(o.filled) * FUTURES.step) if o.filled else ZERO
         body = {
@@ -508,7 +511,7 @@ class FuturesBook:
             "pm": "NONE",
             "gtd": 0,
         }
-        self.emit(o.key, {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": body})
+        return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": body}
 
     def break_even(self, key: str) -> Decimal:
         p = self.accounts[key].position
@@ -516,6 +519,9 @@ class FuturesBook:
         return p.entry * (1 + fee_rate) if p.amt > 0 else p.entry * (1 - fee_rate) if p.amt < 0 else ZERO
 
     def emit_account(self, key: str, reason: str) -> None:
+        self.emit(key, lambda: self._account_update(key, reason))
+
+    def _account_update(self, key: str, reason: str) -> dict[str, Any]:
         fa = self.accounts[key]
         p = fa.position
         now = self.now_ms()
@@ -536,7 +542,9 @@ class FuturesBook:
             "iw": money(p.isolated_wallet),
             "ps": "BOTH",
         }
-        self.emit(
-            key,
-            {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {"m": reason, "B": [balance], "P": [position]}},
-        )
+        return {
+            "e": "ACCOUNT_UPDATE",
+            "E": now,
+            "T": now,
+            "a": {"m": reason, "B": [balance], "P": [position]},
+        }

@@ -15,7 +15,7 @@ from trader.sim.auth import load_ed25519_public_key
 from trader.sim.binance import futures_account
 from trader.sim.binance.errors import ApiError
 from trader.sim.binance.feeds import FUTURES_FEED, SPOT_FEED, DepthFeed, publish, trade_event
-from trader.sim.binance.filters import INSTRUMENTS
+from trader.sim.binance.filters import INSTRUMENTS, SpotInstrument
 from trader.sim.binance.futuresbook import FuturesBook, Trades, fpx, fqty
 from trader.sim.binance.limits import Limits
 from trader.sim.binance.margin import MarginDesk
@@ -33,7 +33,7 @@ from trader.sim.binance.state import (
     FuturesAccount,
     Market,
 )
-from trader.sim.binance.userdata import FUTURES_WALLET, UserData
+from trader.sim.binance.userdata import FUTURES_WALLET, Event, UserData
 from trader.sim.binance.ws import Sockets
 from trader.sim.server import VenueServer
 
@@ -152,6 +152,18 @@ class BinanceSimServer(VenueServer):
         return self.futures.engine
 
     @property
+    def instrument(self) -> SpotInstrument:
+        return self.spot.inst
+
+    @property
+    def base(self) -> str:
+        return self.spot.base
+
+    @property
+    def quote(self) -> str:
+        return self.spot.quote
+
+    @property
     def symbol(self) -> str:
         return self.spot.symbol
 
@@ -190,7 +202,7 @@ class BinanceSimServer(VenueServer):
     def error_response(self, e: ApiError) -> web.Response:
         return error_response(e)
 
-    def _futures_user_event(self, key: str, event: dict[str, Any]) -> None:
+    def _futures_user_event(self, key: str, event: Event) -> None:
         self.user.emit((key, FUTURES_WALLET), event)
 
     def _spot_px(self, ticks: int) -> str:

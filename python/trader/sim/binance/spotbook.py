@@ -22,7 +22,7 @@ from trader.sim.binance.limits import Limits
 from trader.sim.binance.state import LIVE, SPOT, ZERO, Account, Market, Order, UserKey, order_id_param
 from trader.sim.market import BackgroundMarket, MarketParams
 
-UserSink = Callable[[UserKey, dict[str, Any]], None]
+UserSink = Callable[[UserKey, Callable[[], dict[str, Any]]], None]
 # the margin desk's hooks: funds check with borrowing, and auto-repay after fills
 FundsHook = Callable[[str, str, str, Decimal, dict[str, str]], dict[str, Any]]
 
@@ -392,43 +392,45 @@ class SpotBook:
     # ---- user data ---------------------------------------------------------------------------------
 
     def execution(self, o: Order, x: str, trade: dict[str, Any] | None = None, cancel_cid: str = "") -> None:
+        self.emit((o.key, o.wallet), lambda: self._execution_report(o, x, trade, cancel_cid))
+
+    def _execution_report(
+        self, o: Order, x: str, trade: dict[str, Any] | None, cancel_cid: str
+    ) -> dict[str, Any]:
         now = self.now_ms()
-        self.emit(
-            (o.key, o.wallet),
-            {
-                "e": "executionReport",
-                "E": now,
-                "s": self.symbol,
-                "c": cancel_cid or o.client_id,
-                "S": o.side,
-                "o": o.type,
-                "f": o.tif,
-                "q": self.fmt(o.qty, self.step),
-                "p": self.fmt(o.price, self.tick),
-                "P": "0.00000000",
-                "F": "0.00000000",
-                "g": -1,
-                "C": o.client_id if cancel_cid else "",
-                "x": x,
-                "X": o.status,
-                "r": "NONE",
-                "i": o.order_id,
-                "l": trade["qty"] if trade else "0.00000000",
-                "z": self.fmt(o.filled, self.step),
-                "L": trade["price"] if trade else "0.00000000",
-                "n": trade["commission"] if trade else "0",
-                "N": trade["commissionAsset"] if trade else None,
-                "T": now,
-                "t": trade["id"] if trade else -1,
-                "I": now,
-                "w": o.status in LIVE,
-                "m": bool(trade["isMaker"]) if trade else False,
-                "M": False,
-                "O": o.time_ms,
-                "Z": f"{o.quote:.8f}",
-                "Y": trade["quoteQty"] if trade else "0.00000000",
-                "Q": "0.00000000",
-                "W": o.time_ms,
-                "V": "EXPIRE_MAKER",
-            },
-        )
+        return {
+            "e": "executionReport",
+            "E": now,
+            "s": self.symbol,
+            "c": cancel_cid or o.client_id,
+            "S": o.side,
+            "o": o.type,
+            "f": o.tif,
+            "q": self.fmt(o.qty, self.step),
+            "p": self.fmt(o.price, self.tick),
+            "P": "0.00000000",
+            "F": "0.00000000",
+            "g": -1,
+            "C": o.client_id if cancel_cid else "",
+            "x": x,
+            "X": o.status,
+            "r": "NONE",
+            "i": o.order_id,
+            "l": trade["qty"] if trade else "0.00000000",
+            "z": self.fmt(o.filled, self.step),
+            "L": trade["price"] if trade else "0.00000000",
+            "n": trade["commission"] if trade else "0",
+            "N": trade["commissionAsset"] if trade else None,
+            "T": now,
+            "t": trade["id"] if trade else -1,
+            "I": now,
+            "w": o.status in LIVE,
+            "m": bool(trade["isMaker"]) if trade else False,
+            "M": False,
+            "O": o.time_ms,
+            "Z": f"{o.quote:.8f}",
+            "Y": trade["quoteQty"] if trade else "0.00000000",
+            "Q": "0.00000000",
+            "W": o.time_ms,
+            "V": "EXPIRE_MAKER",
+        }

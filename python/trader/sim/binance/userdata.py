@@ -26,6 +26,7 @@ from trader.sim.binance.state import UserKey
 FUTURES_WALLET = "FUTURES"
 LISTEN_KEY_TTL_MS = 60 * 60 * 1000
 Send = Callable[[web.WebSocketResponse, bytes], None]
+Event = dict[str, Any] | Callable[[], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,15 @@ class UserData:
     def now_ms(self) -> int:
         return self.clock.now_ns() // 1_000_000
 
-    def emit(self, owner: UserKey, event: dict[str, Any]) -> None:
-        for sub in list(self.subs.get(owner, ())):
-            if sub.wants(event):
-                self.send(sub.ws, orjson.dumps(sub.wrap(event)))
+    def emit(self, owner: UserKey, event: Event) -> None:
+        """Send `event` to the owner's subscribers; a callable event is built only when someone listens."""
+        subs = self.subs.get(owner)
+        if not subs:
+            return
+        ev = event() if callable(event) else event
+        for sub in list(subs):
+            if sub.wants(ev):
+                self.send(sub.ws, orjson.dumps(sub.wrap(ev)))
 
     def add(self, owner: UserKey, sub: Subscriber) -> None:
         self.subs.setdefault(owner, set()).add(sub)
