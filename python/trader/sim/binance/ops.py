@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from trader.sim.binance.server import BinanceSimServer
 
 Weight = int | Callable[[dict[str, str]], int]
+Op = Callable[["Operations", Market, dict[str, str], str], Any]
 MARGIN_ONLY = ("isIsolated", "sideEffectType", "autoRepayAtCancel")
 
 
@@ -37,90 +38,20 @@ class Route:
     market: Market
     method: str
     path: str
-    op: str
+    op: Op
     weight: Weight
     signed: bool = True
     ws: tuple[str, ...] = ()  # the WebSocket API methods that run this operation
 
 
-S, F, M = SPOT_MARKET, FUTURES_MARKET, MARGIN_MARKET
-ROUTES = (
-    Route(S, "GET", "/api/v3/ping", "ping", 1, False),
-    Route(S, "GET", "/api/v3/time", "time", 1, False),
-    Route(S, "GET", "/api/v3/exchangeInfo", "exchange_info", 20, False),
-    Route(S, "GET", "/api/v3/depth", "depth", info.spot_depth_weight, False),
-    Route(S, "POST", "/api/v3/order", "new_order", 1, ws=("order.place",)),
-    Route(S, "GET", "/api/v3/order", "order_status", 4, ws=("order.status",)),
-    Route(S, "DELETE", "/api/v3/order", "cancel_order", 1, ws=("order.cancel",)),
-    Route(S, "GET", "/api/v3/openOrders", "open_orders", 6, ws=("openOrders.status",)),
-    Route(S, "DELETE", "/api/v3/openOrders", "cancel_all", 1, ws=("openOrders.cancelAll",)),
-    Route(S, "GET", "/api/v3/allOrders", "all_orders", 20),
-    Route(S, "GET", "/api/v3/myTrades", "trades", 20, ws=("myTrades",)),
-    Route(S, "GET", "/api/v3/account", "account", 20, ws=("account.status",)),
-    Route(F, "GET", "/fapi/v1/ping", "ping", 1, False),
-    Route(F, "GET", "/fapi/v1/time", "time", 1, False),
-    Route(F, "GET", "/fapi/v1/exchangeInfo", "exchange_info", 1, False),
-    Route(F, "GET", "/fapi/v1/depth", "depth", info.futures_depth_weight, False),
-    Route(F, "POST", "/fapi/v1/order", "new_order", 0, ws=("order.place",)),
-    Route(F, "GET", "/fapi/v1/order", "order_status", 1, ws=("order.status",)),
-    Route(F, "DELETE", "/fapi/v1/order", "cancel_order", 1, ws=("order.cancel",)),
-    Route(F, "GET", "/fapi/v1/openOrder", "open_order", 1),
-    Route(F, "GET", "/fapi/v1/openOrders", "open_orders", info.futures_open_orders_weight),
-    Route(F, "GET", "/fapi/v1/allOrders", "all_orders", 5),
-    Route(F, "DELETE", "/fapi/v1/allOpenOrders", "cancel_all", 1),
-    Route(F, "GET", "/fapi/v1/userTrades", "trades", 5),
-    Route(F, "POST", "/fapi/v1/leverage", "leverage", 1),
-    Route(F, "POST", "/fapi/v1/marginType", "margin_type", 1),
-    Route(F, "POST", "/fapi/v1/countdownCancelAll", "countdown", 10),
-    Route(F, "GET", "/fapi/v2/positionRisk", "position_v2", 5, ws=("account.position",)),
-    Route(F, "GET", "/fapi/v3/positionRisk", "position_v3", 5, ws=("v2/account.position",)),
-    Route(F, "GET", "/fapi/v2/balance", "balance", 5, ws=("account.balance", "v2/account.balance")),
-    Route(F, "GET", "/fapi/v3/balance", "balance", 5),
-    Route(F, "GET", "/fapi/v2/account", "account", 5, ws=("account.status", "v2/account.status")),
-    Route(F, "GET", "/fapi/v3/account", "account", 5),
-    Route(M, "POST", "/sapi/v1/margin/order", "new_order", 6),
-    Route(M, "GET", "/sapi/v1/margin/order", "order_status", 10),
-    Route(M, "DELETE", "/sapi/v1/margin/order", "cancel_order", 10),
-    Route(M, "GET", "/sapi/v1/margin/openOrders", "open_orders", 10),
-    Route(M, "DELETE", "/sapi/v1/margin/openOrders", "cancel_all", 1),
-    Route(M, "GET", "/sapi/v1/margin/allOrders", "all_orders", 200),
-    Route(M, "GET", "/sapi/v1/margin/myTrades", "trades", 10),
-    Route(M, "GET", "/sapi/v1/margin/account", "account", 10),
-    Route(M, "GET", "/sapi/v1/margin/isolated/account", "isolated_account", 10),
-    Route(M, "GET", "/sapi/v1/margin/maxBorrowable", "max_borrowable", 50),
-    Route(M, "POST", "/sapi/v1/margin/borrow-repay", "borrow_repay", 1500),
-    Route(M, "POST", "/sapi/v1/margin/loan", "loan", 3000),
-    Route(M, "POST", "/sapi/v1/margin/repay", "repay", 3000),
-    Route(M, "POST", "/sapi/v1/userListenToken", "listen_token", 1),
-)
-# the listen-key endpoints of each market (POST create, PUT keep alive, DELETE close)
-LISTEN_KEY_PATHS = (
-    (S, "/api/v3/userDataStream"),
-    (F, "/fapi/v1/listenKey"),
-    (M, "/sapi/v1/userDataStream"),
-    (M, "/sapi/v1/userDataStream/isolated"),
-)
-
-
-def ws_methods(market: Market) -> dict[str, tuple[str, int]]:
-    """The WebSocket API of a book: method -> (operation, weight), from the REST rows that name it."""
-    return {
-        name: (r.op, r.weight)
-        for r in ROUTES
-        if r.market.book == market.book and r.ws and isinstance(r.weight, int)
-        for name in r.ws
-    }
-
-
 class Operations:
-    """The behaviours behind the routes; `run(op, market, params, key)`."""
+    """The behaviours behind the routes: `op(operations, market, params, api key or "")`."""
 
     def __init__(self, sim: BinanceSimServer) -> None:
         self.sim = sim
 
-    def run(self, op: str, market: Market, params: dict[str, str], key: str) -> Any:
-        fn: Callable[[Market, dict[str, str], str], Any] = getattr(self, op)
-        return fn(market, params, key)
+    def run(self, op: Op, market: Market, params: dict[str, str], key: str) -> Any:
+        return op(self, market, params, key)
 
     def book(self, market: Market) -> Book:
         return self.sim.futures if market.book == "futures" else self.sim.spot
@@ -258,3 +189,72 @@ class Operations:
         wallet = market.wallet(params)
         self.sim.margin.get(key, wallet)
         return self.sim.user.listen_token(key, wallet, params)
+
+
+S, F, M = SPOT_MARKET, FUTURES_MARKET, MARGIN_MARKET
+ROUTES = (
+    Route(S, "GET", "/api/v3/ping", Operations.ping, 1, False),
+    Route(S, "GET", "/api/v3/time", Operations.time, 1, False),
+    Route(S, "GET", "/api/v3/exchangeInfo", Operations.exchange_info, 20, False),
+    Route(S, "GET", "/api/v3/depth", Operations.depth, info.spot_depth_weight, False),
+    Route(S, "POST", "/api/v3/order", Operations.new_order, 1, ws=("order.place",)),
+    Route(S, "GET", "/api/v3/order", Operations.order_status, 4, ws=("order.status",)),
+    Route(S, "DELETE", "/api/v3/order", Operations.cancel_order, 1, ws=("order.cancel",)),
+    Route(S, "GET", "/api/v3/openOrders", Operations.open_orders, 6, ws=("openOrders.status",)),
+    Route(S, "DELETE", "/api/v3/openOrders", Operations.cancel_all, 1, ws=("openOrders.cancelAll",)),
+    Route(S, "GET", "/api/v3/allOrders", Operations.all_orders, 20),
+    Route(S, "GET", "/api/v3/myTrades", Operations.trades, 20, ws=("myTrades",)),
+    Route(S, "GET", "/api/v3/account", Operations.account, 20, ws=("account.status",)),
+    Route(F, "GET", "/fapi/v1/ping", Operations.ping, 1, False),
+    Route(F, "GET", "/fapi/v1/time", Operations.time, 1, False),
+    Route(F, "GET", "/fapi/v1/exchangeInfo", Operations.exchange_info, 1, False),
+    Route(F, "GET", "/fapi/v1/depth", Operations.depth, info.futures_depth_weight, False),
+    Route(F, "POST", "/fapi/v1/order", Operations.new_order, 0, ws=("order.place",)),
+    Route(F, "GET", "/fapi/v1/order", Operations.order_status, 1, ws=("order.status",)),
+    Route(F, "DELETE", "/fapi/v1/order", Operations.cancel_order, 1, ws=("order.cancel",)),
+    Route(F, "GET", "/fapi/v1/openOrder", Operations.open_order, 1),
+    Route(F, "GET", "/fapi/v1/openOrders", Operations.open_orders, info.futures_open_orders_weight),
+    Route(F, "GET", "/fapi/v1/allOrders", Operations.all_orders, 5),
+    Route(F, "DELETE", "/fapi/v1/allOpenOrders", Operations.cancel_all, 1),
+    Route(F, "GET", "/fapi/v1/userTrades", Operations.trades, 5),
+    Route(F, "POST", "/fapi/v1/leverage", Operations.leverage, 1),
+    Route(F, "POST", "/fapi/v1/marginType", Operations.margin_type, 1),
+    Route(F, "POST", "/fapi/v1/countdownCancelAll", Operations.countdown, 10),
+    Route(F, "GET", "/fapi/v2/positionRisk", Operations.position_v2, 5, ws=("account.position",)),
+    Route(F, "GET", "/fapi/v3/positionRisk", Operations.position_v3, 5, ws=("v2/account.position",)),
+    Route(F, "GET", "/fapi/v2/balance", Operations.balance, 5, ws=("account.balance", "v2/account.balance")),
+    Route(F, "GET", "/fapi/v3/balance", Operations.balance, 5),
+    Route(F, "GET", "/fapi/v2/account", Operations.account, 5, ws=("account.status", "v2/account.status")),
+    Route(F, "GET", "/fapi/v3/account", Operations.account, 5),
+    Route(M, "POST", "/sapi/v1/margin/order", Operations.new_order, 6),
+    Route(M, "GET", "/sapi/v1/margin/order", Operations.order_status, 10),
+    Route(M, "DELETE", "/sapi/v1/margin/order", Operations.cancel_order, 10),
+    Route(M, "GET", "/sapi/v1/margin/openOrders", Operations.open_orders, 10),
+    Route(M, "DELETE", "/sapi/v1/margin/openOrders", Operations.cancel_all, 1),
+    Route(M, "GET", "/sapi/v1/margin/allOrders", Operations.all_orders, 200),
+    Route(M, "GET", "/sapi/v1/margin/myTrades", Operations.trades, 10),
+    Route(M, "GET", "/sapi/v1/margin/account", Operations.account, 10),
+    Route(M, "GET", "/sapi/v1/margin/isolated/account", Operations.isolated_account, 10),
+    Route(M, "GET", "/sapi/v1/margin/maxBorrowable", Operations.max_borrowable, 50),
+    Route(M, "POST", "/sapi/v1/margin/borrow-repay", Operations.borrow_repay, 1500),
+    Route(M, "POST", "/sapi/v1/margin/loan", Operations.loan, 3000),
+    Route(M, "POST", "/sapi/v1/margin/repay", Operations.repay, 3000),
+    Route(M, "POST", "/sapi/v1/userListenToken", Operations.listen_token, 1),
+)
+# the listen-key endpoints of each market (POST create, PUT keep alive, DELETE close)
+LISTEN_KEY_PATHS = (
+    (S, "/api/v3/userDataStream"),
+    (F, "/fapi/v1/listenKey"),
+    (M, "/sapi/v1/userDataStream"),
+    (M, "/sapi/v1/userDataStream/isolated"),
+)
+
+
+def ws_methods(market: Market) -> dict[str, tuple[Op, int]]:
+    """The WebSocket API of a book: method -> (operation, weight), from the REST rows that name it."""
+    return {
+        name: (r.op, r.weight)
+        for r in ROUTES
+        if r.market.book == market.book and r.ws and isinstance(r.weight, int)
+        for name in r.ws
+    }
