@@ -65,7 +65,7 @@ def test_futures_weight_limit_429_then_418() -> None:
     run(t, futures_weight_limit=50)
 
 
-def test_futures_order_rejections() -> None:
+def test_futures_post_only_fok_and_reduce_only_rejections() -> None:
     async def t(server: BinanceSimServer, c: Client) -> None:
         ask = server.f_engine.best_ask()
         bid = server.f_engine.best_bid()
@@ -120,6 +120,16 @@ def test_futures_order_rejections() -> None:
         assert closed["status"] == "FILLED"
         assert closed["reduceOnly"] is True
         assert server.state()[DEMO_KEY]["futures"]["position"]["positionAmt"] == "0.005"
+
+    run(t, step_ms=QUIET)
+
+
+def test_futures_margin_filter_and_duplicate_rejections() -> None:
+    async def t(server: BinanceSimServer, c: Client) -> None:
+        ask = server.f_engine.best_ask()
+        bid = server.f_engine.best_bid()
+        assert ask is not None
+        assert bid is not None
         # margin: 1x leverage and a notional beyond the wallet
         await c.ok("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 1})
         big = f_limit("BUY", fpx(bid - 50), qty="3.000")
@@ -416,27 +426,24 @@ def test_futures_user_data_order_and_account_updates() -> None:
             assert trades[-1]["z"] == "0.010"
             assert sum(Decimal(u["l"]) for u in trades) == Decimal("0.010")
             assert all(u["N"] == "USDT" and Decimal(u["n"]) > 0 and u["m"] is False for u in trades)
-            expected_keys = {
-                "s",
-                "c",
-                "S",
-                "o",
-                "f",
-                "q",
-                "p",
-                "ap",
-                "sp",
-                "x",
-                "X",
-                "i",
-                "l",
-                "z",
-                "L",
-                "N",
+            expected_keys = {"s", "c", "S", "o", "f", "q", "p", "ap", "sp", "x", "X", "i", "l", "z", "L", "N"}
+            expected_keys |= {
                 "n",
                 "T",
+                "t",
+                "b",
+                "a",
+                "m",
+                "R",
+                "wt",
+                "ot",
+                "ps",
+                "cp",
+                "rp",
+                "V",
+                "pm",
+                "gtd",
             }
-            expected_keys |= {"t", "b", "a", "m", "R", "wt", "ot", "ps", "cp", "rp", "V", "pm", "gtd"}
             assert expected_keys <= set(updates[0])
             account = [e for e in got if e["e"] == "ACCOUNT_UPDATE"][-1]["a"]
             assert account["m"] == "ORDER"

@@ -83,7 +83,25 @@ class BinanceSimServer(VenueServer):
         )
         self.user = UserData(self.clock, seed, self.send)
         self.sockets_api = Sockets(self)
-        inst = INSTRUMENTS[symbol]
+        self._books(INSTRUMENTS[symbol], futures_symbol, seed, buyer_fee_in_base)
+        self._futures_gap = self._gap_seen = False
+        self._mark_second = 0
+        self.ops = Operations(self)
+        self.rest = Rest(self)
+        self._open_accounts(accounts, ed25519_accounts)
+        for key in self.accounts:
+            self.futures.accounts[key] = FuturesAccount(wallet=futures_wallet)
+            if self.has_margin:
+                self.margin.open(
+                    key,
+                    margin_cross_usdt,
+                    margin_isolated_usdt,
+                    cross_margin_leverage,
+                    isolated_margin_leverage,
+                )
+
+    def _books(self, inst: SpotInstrument, futures_symbol: str, seed: int, buyer_fee_in_base: bool) -> None:
+        """The spot book (with the margin desk on it), the futures book, and their depth feeds."""
         self.spot = SpotBook(
             inst,
             seed=seed,
@@ -110,21 +128,6 @@ class BinanceSimServer(VenueServer):
             FUTURES_FEED, self.futures.engine, futures_symbol, fpx, fqty, self.send,
             self.sockets_api.futures_public_subs,
         )  # fmt: skip
-        self._futures_gap = self._gap_seen = False
-        self._mark_second = 0
-        self.ops = Operations(self)
-        self.rest = Rest(self)
-        self._open_accounts(accounts, ed25519_accounts)
-        for key in self.accounts:
-            self.futures.accounts[key] = FuturesAccount(wallet=futures_wallet)
-            if self.has_margin:
-                self.margin.open(
-                    key,
-                    margin_cross_usdt,
-                    margin_isolated_usdt,
-                    cross_margin_leverage,
-                    isolated_margin_leverage,
-                )
 
     def _open_accounts(
         self, accounts: dict[str, str] | None, ed25519_accounts: dict[str, str] | None
