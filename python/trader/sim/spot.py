@@ -1,5 +1,5 @@
-"""The Binance spot protocol alone, the built-in `sim` venue: a re-export of `trader.sim.binance`
-(`SpotSimServer` is `BinanceSimServer` with the spot market only)."""
+"""The Binance spot protocol alone: a re-export of `trader.sim.binance` (`SpotSimServer` is
+`BinanceSimServer` with the spot market only), kept so that `from trader.sim.spot import ...` works."""
 
 from trader.sim.binance import (
     DEMO_KEY,

@@ -28,6 +28,7 @@ from trader.sim.binance.filters import (
 )
 from trader.sim.binance.limits import Limits
 from trader.sim.binance.state import (
+    FUTURES_WALLET,
     LIVE,
     ZERO,
     Account,
@@ -426,7 +427,7 @@ class FuturesBook:
         }
 
     def wallet(self, market: Market, params: dict[str, str], key: str) -> str:
-        return "FUTURES"
+        return FUTURES_WALLET
 
     def counters(self, key: str, wallet: str = "") -> Account:
         return self.accounts[key].counters

@@ -13,8 +13,7 @@ from aiohttp import web
 from trader.sim.binance.errors import ApiError, invalid_key
 from trader.sim.binance.ops import LISTEN_KEY_PATHS, ROUTES, Route
 from trader.sim.binance.signed import rest_auth
-from trader.sim.binance.state import FUTURES_MARKET, MARGIN_MARKET, Market
-from trader.sim.binance.userdata import FUTURES_WALLET
+from trader.sim.binance.state import FUTURES_MARKET, FUTURES_WALLET, MARGIN_MARKET, Market
 
 if TYPE_CHECKING:
     from trader.sim.binance.server import BinanceSimServer

@@ -1,7 +1,7 @@
 """`BinanceSimServer`: every market of the Binance protocol on one port of the shared `VenueServer`
 base (aiohttp, fault middleware, admin API), assembled from the books, the margin desk, the feeds,
-the user-data store, the REST table and the WebSocket side. `SpotSimServer` is the same server with the
-spot market only (the protocol of the built-in `sim` venue before futures and margin existed)."""
+the user-data store, the REST table and the WebSocket side (the built-in `sim` venue is this server too,
+see `trader.sim.server.SIMULATORS`). `SpotSimServer` is the same server with the spot market only."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from trader.sim.binance.state import (
     DEMO_KEY,
     DEMO_SECRET,
     FUTURES_MARKET,
+    FUTURES_WALLET,
     MARGIN_MARKET,
     SPOT,
     SPOT_MARKET,
@@ -33,7 +34,7 @@ from trader.sim.binance.state import (
     FuturesAccount,
     Market,
 )
-from trader.sim.binance.userdata import FUTURES_WALLET, Event, UserData
+from trader.sim.binance.userdata import Event, UserData
 from trader.sim.binance.ws import Sockets
 from trader.sim.server import VenueServer
 

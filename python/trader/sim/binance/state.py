@@ -20,6 +20,7 @@ DEMO_SECRET = "sim-demo-secret"  # noqa: S105 - the simulator's published demo c
 
 SPOT = "SPOT"
 MARGIN = "MARGIN"
+FUTURES_WALLET = "FUTURES"  # the owner wallet of futures orders and user data
 LIVE = ("NEW", "PARTIALLY_FILLED")
 ZERO = Decimal(0)
 UserKey = tuple[str, str]  # (api key, wallet)
@@ -46,7 +47,7 @@ class Market:
         if self.name == "spot":
             return SPOT
         if self.name == "futures":
-            return "FUTURES"
+            return FUTURES_WALLET
         if params.get("isIsolated", "FALSE").upper() != "TRUE":
             return MARGIN
         return f"ISOLATED:{require(params, 'symbol')}"
@@ -142,7 +143,7 @@ class FuturesOrder:
     filled: int = 0
     quote: Decimal = ZERO
     status: str = "NEW"
-    wallet: str = "FUTURES"
+    wallet: str = FUTURES_WALLET
 
 
 @dataclass

@@ -21,9 +21,8 @@ from aiohttp import web
 
 from trader.clock import Clock
 from trader.sim.binance.errors import ApiError, illegal
-from trader.sim.binance.state import UserKey
+from trader.sim.binance.state import FUTURES_WALLET, UserKey
 
-FUTURES_WALLET = "FUTURES"
 LISTEN_KEY_TTL_MS = 60 * 60 * 1000
 Send = Callable[[web.WebSocketResponse, bytes], None]
 Event = dict[str, Any] | Callable[[], dict[str, Any]]

@@ -20,8 +20,8 @@ from trader.sim.binance.errors import ApiError, invalid_key
 from trader.sim.binance.feeds import Subs
 from trader.sim.binance.ops import ws_methods
 from trader.sim.binance.signed import ws_auth
-from trader.sim.binance.state import FUTURES_MARKET, SPOT, SPOT_MARKET, Market, UserKey
-from trader.sim.binance.userdata import FUTURES_WALLET, Subscriber
+from trader.sim.binance.state import FUTURES_MARKET, FUTURES_WALLET, SPOT, SPOT_MARKET, Market, UserKey
+from trader.sim.binance.userdata import Subscriber
 
 if TYPE_CHECKING:
     from trader.sim.binance.server import BinanceSimServer
