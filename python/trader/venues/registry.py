@@ -197,34 +197,6 @@ def _ibkr(cfg: VenueConfig, symbol: str, clock: Clock) -> Connector:
 
 def _polymarket(cfg: VenueConfig, clock: Clock) -> Connector:
     """A wallet key (a keystore: `keystore:PATH`) trading one market's two tokens."""
-    import dataclasses
-
     from trader.venues import polymarket
 
-    o = cfg.options
-    if "condition_id" not in o:
-        raise ConfigError('[venues.polymarket] needs condition_id = "0x..." (the market to trade)')
-    if "private_key" not in cfg.secrets:
-        raise ConfigError('[venues.polymarket] needs private_key = "keystore:PATH" (or "env:NAME")')
-    if cfg.environment == "sim":
-        if "url" not in o:
-            raise ConfigError('[venues.polymarket] environment = "sim" needs url = "http://127.0.0.1:PORT"')
-        endpoints = polymarket.Endpoints.loopback(str(o["url"]))
-    elif cfg.environment == "live":
-        endpoints = polymarket.ENDPOINTS["live"]
-    else:
-        raise ConfigError("[venues.polymarket] environment must be live or sim (the venue has no testnet)")
-    if "rpc_url" in o:
-        endpoints = dataclasses.replace(endpoints, rpc=str(o["rpc_url"]))
-    try:
-        return polymarket.PolymarketConnector(
-            condition_id=str(o["condition_id"]),
-            private_key=cfg.secrets["private_key"].resolve(),
-            clock=clock,
-            endpoints=endpoints,
-            signature_type=int(o.get("signature_type", 0)),
-            funder=str(o["funder"]) if "funder" in o else None,
-            order_log=str(o["order_log"]) if "order_log" in o else None,
-        )
-    except ValueError as e:
-        raise ConfigError(f"[venues.polymarket] {e}") from None
+    return polymarket.build(cfg, symbol="", clock=clock)
