@@ -53,6 +53,7 @@ from trader.sim.polymarket import (
     Market,
     PolymarketSimServer,
 )
+from trader.sim.polymarket.rest import levels
 
 CLOCK = LiveClock()
 
@@ -1095,7 +1096,7 @@ def test_background_is_deterministic_for_a_seed_and_conserves_tokens() -> None:
     assert prints == _prints(two), "same seed, same steps: the same prints"
     assert prints != _prints(other)
     for a, b in zip(one.markets.values(), two.markets.values(), strict=True):
-        assert one._levels(a, a.yes) == two._levels(b, b.yes), "and the same books"
+        assert levels(one, a, a.yes) == levels(two, b, b.yes), "and the same books"
     assert {p[4] for p in prints} == {"Yes", "No"}, "participants trade both tokens"
     assert {f.taker.order_type for f in one.tape} == {"FAK", "GTC"}, "marketable orders and crossing limits"
     assert {(p[4], p[5]) for p in prints} >= {("Yes", "No"), ("No", "Yes"), ("Yes", "Yes")}, (
@@ -1106,7 +1107,7 @@ def test_background_is_deterministic_for_a_seed_and_conserves_tokens() -> None:
     for m in one.markets.values():
         assert m.background is not None
         assert max(Decimal("0.05"), Decimal(m.tick) / SCALE) * SCALE <= m.background.fair <= 9500
-        bids, asks = one._levels(m, m.yes)
+        bids, asks = levels(one, m, m.yes)
         assert bids
         assert asks
         assert m.tick <= min(bids)
@@ -1121,7 +1122,7 @@ def test_background_is_deterministic_for_a_seed_and_conserves_tokens() -> None:
 
     quiet = PolymarketSimServer(seed=11, clock=SimClock(), background=False)
     quiet.on_step(10**9)
-    assert [quiet._levels(m, m.yes) for m in quiet.markets.values()] == [({}, {})] * 3
+    assert [levels(quiet, m, m.yes) for m in quiet.markets.values()] == [({}, {})] * 3
     assert not quiet.tape
 
 

@@ -44,8 +44,6 @@ from trader.venues.base import (
     TradeTick,
     VenueEvent,
 )
-from trader.venues.polymarket.parse import fee as _fee
-from trader.venues.polymarket.parse import iso_ns as _iso_ns
 from trader.venues.polymarket import (
     ENDPOINTS,
     Endpoints,
@@ -55,6 +53,8 @@ from trader.venues.polymarket import (
     PolymarketConnector,
     ProtocolVersionError,
 )
+from trader.venues.polymarket.parse import fee as _fee
+from trader.venues.polymarket.parse import iso_ns as _iso_ns
 
 CLOCK = LiveClock()
 SHARE = 1_000_000  # qty units (micro-shares) per share
@@ -68,7 +68,11 @@ def same_fills(got: list[FillReport], want: list[FillReport]) -> bool:
     """The same fills, learned at other times (by REST and by the stream: `ts_recv` is ours and differs);
     each `ts_recv` is still a reading of our clock, not the venue's time."""
     assert all(f.ts_recv > 0 for f in got + want)
-    return [dataclasses.replace(f, ts_recv=0) for f in got] == [dataclasses.replace(f, ts_recv=0) for f in want]
+
+    def bare(fills: list[FillReport]) -> list[FillReport]:
+        return [dataclasses.replace(f, ts_recv=0) for f in fills]
+
+    return bare(got) == bare(want)
 
 
 def coin(server: PolymarketSimServer) -> Market:
