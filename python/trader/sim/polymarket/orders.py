@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +51,25 @@ if TYPE_CHECKING:
     from trader.sim.polymarket.server import PolymarketSimServer
 
 
-def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
-    """Validate one `{order, owner, orderType, postOnly}` up to (not including) balances and matching."""
+@dataclass(frozen=True)
+class _Wire:
+    """A `POST /order(s)` item's order, decoded and checked for shape (not yet for meaning)."""
+
+    maker: str
+    signer: str
+    token: str
+    side: str
+    sig_type: int
+    order_type: str
+    maker_amount: int
+    taker_amount: int
+    expiration: int
+    post_only: bool
+    message: dict[str, Any]
+    signature: bytes
+
+
+def _decode(item: Any) -> _Wire:
     if not isinstance(item, dict) or not isinstance(item.get("order"), dict):
         raise ApiError(BAD_PAYLOAD)
     o = item["order"]
@@ -61,8 +79,6 @@ def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
         maker, signer, token = str(o["maker"]), str(o["signer"]), str(o["tokenId"])
         side, sig_type, order_type = o["side"], int(o["signatureType"]), item.get("orderType", "GTC")
         maker_amount, taker_amount = int(o["makerAmount"]), int(o["takerAmount"])
-        expiration = int(o.get("expiration") or 0)
-        post_only = item.get("postOnly", False)
         metadata = bytes.fromhex(str(o["metadata"]).removeprefix("0x"))
         builder = bytes.fromhex(str(o["builder"]).removeprefix("0x"))
         message: dict[str, Any] = {
@@ -78,14 +94,18 @@ def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
             "metadata": metadata,
             "builder": builder,
         }
-        signature = bytes.fromhex(str(o["signature"]).removeprefix("0x"))
+        wire = _Wire(
+            maker, signer, token, side, sig_type, order_type, maker_amount, taker_amount,
+            int(o.get("expiration") or 0), item.get("postOnly", False), message,
+            bytes.fromhex(str(o["signature"]).removeprefix("0x")),
+        )  # fmt: skip
     except (KeyError, ValueError, TypeError):
         raise ApiError(BAD_PAYLOAD) from None
     if (
         not _ADDRESS.match(maker)
         or not _ADDRESS.match(signer)
         or order_type not in ORDER_TYPES
-        or not isinstance(post_only, bool)
+        or not isinstance(wire.post_only, bool)
         or maker_amount <= 0
         or taker_amount <= 0
         or len(metadata) != 32
@@ -93,13 +113,11 @@ def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
         or sig_type not in (0, 1, 2, 3)
     ):
         raise ApiError(BAD_PAYLOAD)
-    if item.get("owner") != key.key:
-        raise ApiError("the order owner has to be the owner of the API KEY")
-    if _key(signer) != _key(key.address):
-        raise ApiError("the order signer address has to be the address of the API KEY")
-    m = srv.tokens.get(token)
-    if m is None:
-        raise ApiError(BAD_PAYLOAD)
+    return wire
+
+
+def _verify(w: _Wire, m: Market) -> str:
+    """The order id (its EIP-712 hash on the market's exchange), once the signature checks out."""
     typed = encode_typed_data(
         full_message={
             "types": {
@@ -113,23 +131,30 @@ def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
                 "chainId": CHAIN_ID,
                 "verifyingContract": m.exchange,
             },
-            "message": message,
+            "message": w.message,
         }
     )
     order_id = "0x" + _digest(typed).hex()
     try:
-        recovered = Account.recover_message(typed, signature=signature)
+        recovered = Account.recover_message(typed, signature=w.signature)
     except Exception:  # malformed signature bytes: the same answer as a wrong signer
         recovered = ""
-    if sig_type == 3 or _key(recovered) != _key(signer) or (sig_type == 0 and _key(maker) != _key(signer)):
+    if (
+        w.sig_type == 3
+        or _key(recovered) != _key(w.signer)
+        or (w.sig_type == 0 and _key(w.maker) != _key(w.signer))
+    ):
         raise ApiError("invalid signature")
-    if m.closed:
-        raise ApiError("the market is not yet ready to process new orders")
-    size, cash = (taker_amount, maker_amount) if side == "BUY" else (maker_amount, taker_amount)
-    limit = order_type in ("GTC", "GTD")
+    return order_id
+
+
+def _size_price(w: _Wire, m: Market, order_id: str) -> tuple[int, int]:
+    """(shares, price in SCALE units): a limit order's exact price, a market order's worst price."""
+    size, cash = (w.taker_amount, w.maker_amount) if w.side == "BUY" else (w.maker_amount, w.taker_amount)
+    limit = w.order_type in ("GTC", "GTD")
     if limit:
         price = cash * SCALE // size if cash * SCALE % size == 0 else -1
-    elif side == "BUY":
+    elif w.side == "BUY":
         price = cash * SCALE // size  # the most it may pay
     else:
         price = -(-cash * SCALE // size)  # the least it may take
@@ -144,32 +169,48 @@ def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
             f"order {order_id} is invalid. Size ({fmt(size, UNIT)}) lower than the minimum: "
             f"{fmt(m.min_size, UNIT)}"
         )
+    return size, price
+
+
+def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
+    """Validate one `{order, owner, orderType, postOnly}` up to (not including) balances and matching."""
+    w = _decode(item)
+    if item.get("owner") != key.key:
+        raise ApiError("the order owner has to be the owner of the API KEY")
+    if _key(w.signer) != _key(key.address):
+        raise ApiError("the order signer address has to be the address of the API KEY")
+    m = srv.tokens.get(w.token)
+    if m is None:
+        raise ApiError(BAD_PAYLOAD)
+    order_id = _verify(w, m)
+    if m.closed:
+        raise ApiError("the market is not yet ready to process new orders")
+    size, price = _size_price(w, m, order_id)
     if order_id in srv.orders:
         raise ApiError(f"order {order_id} is invalid. Duplicated.")
     now_s = srv.now_ms() // 1000
-    if (order_type == "GTD") != (expiration != 0) or (
-        order_type == "GTD" and expiration <= now_s + GTD_THRESHOLD_S
-    ):
+    gtd = w.order_type == "GTD"
+    if gtd != (w.expiration != 0) or (gtd and w.expiration <= now_s + GTD_THRESHOLD_S):
         raise ApiError("invalid expiration")
-    if post_only and not limit:
+    if w.post_only and w.order_type not in ("GTC", "GTD"):
         raise ApiError("invalid post-only order: only GTC and GTD order types are allowed")
-    if sig_type in (1, 2):
-        srv.link_funder(signer, maker, sig_type)
+    if w.sig_type in (1, 2):
+        srv.link_funder(w.signer, w.maker, w.sig_type)
     return Order(
         id=order_id,
         key=key.key,
-        signer=signer,
-        maker=maker,
+        signer=w.signer,
+        maker=w.maker,
         market=m,
-        token=token,
-        side=side,
-        order_type=order_type,
+        token=w.token,
+        side=w.side,
+        order_type=w.order_type,
         price=price,
         size=size,
-        maker_amount=maker_amount,
-        expiration=expiration,
+        maker_amount=w.maker_amount,
+        expiration=w.expiration,
         created_s=now_s,
-        post_only=post_only,
+        post_only=w.post_only,
         engine_id=next(srv._engine_ids),
     )
 

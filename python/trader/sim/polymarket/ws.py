@@ -26,59 +26,76 @@ def market_queues(
     return [q for subs, c, q in srv._market_subs.values() if subs & assets and (c or not custom)]
 
 
-def publish_market(srv: PolymarketSimServer, m: Market, fills: list[Fill] | None = None) -> None:
-    now = str(srv.now_ms())
-    bids, asks = rest.levels(srv, m, m.yes)
-    old_bids, old_asks = m.published
-    m.published = (bids, asks)
-    subscribed = {t for subs, _, _ in srv._market_subs.values() for t in subs}
-    if not subscribed & {m.yes, m.no} or srv.faults.stale_feed:
-        return
-    if fills:
-        books = {t: rest.book(srv, m, t) for t in (m.yes, m.no)}
-        for t, b in books.items():
-            event = {"event_type": "book", **{k: b[k] for k in ("asset_id", "market", "bids", "asks")}}
-            event.update(timestamp=b["timestamp"], hash=b["hash"])
+def _publish_trades(srv: PolymarketSimServer, m: Market, fills: list[Fill], now: str) -> None:
+    """After trades: both tokens' `book`, then a `last_trade_price` per fill and token."""
+    for t in (m.yes, m.no):
+        b = rest.book(srv, m, t)
+        event = {"event_type": "book", **{k: b[k] for k in ("asset_id", "market", "bids", "asks")}}
+        event.update(timestamp=b["timestamp"], hash=b["hash"])
+        for q in market_queues(srv, {t}):
+            q.put_nowait(orjson.dumps(event).decode())
+    for f in fills:
+        for t in (m.yes, m.no):
+            event = {
+                "event_type": "last_trade_price",
+                "asset_id": t,
+                "market": m.condition_id,
+                "price": fmt(f.yes_price if t == m.yes else SCALE - f.yes_price, SCALE),
+                "size": fmt(f.size, UNIT),
+                "side": _yes_side(f) if t == m.yes else _flip(_yes_side(f)),
+                "fee_rate_bps": "0",
+                "timestamp": now,
+                "transaction_hash": f.tx,
+            }
             for q in market_queues(srv, {t}):
                 q.put_nowait(orjson.dumps(event).decode())
-        for f in fills:
-            for t in (m.yes, m.no):
-                side = _yes_side(f) if t == m.yes else _flip(_yes_side(f))
-                event = {
-                    "event_type": "last_trade_price",
-                    "asset_id": t,
-                    "market": m.condition_id,
-                    "price": fmt(f.yes_price if t == m.yes else SCALE - f.yes_price, SCALE),
-                    "size": fmt(f.size, UNIT),
-                    "side": side,
-                    "fee_rate_bps": "0",
-                    "timestamp": now,
-                    "transaction_hash": f.tx,
-                }
-                for q in market_queues(srv, {t}):
-                    q.put_nowait(orjson.dumps(event).decode())
-        return
+
+
+Levels = dict[int, int]
+
+
+def _price_changes(
+    srv: PolymarketSimServer, m: Market, new: tuple[Levels, Levels], old: tuple[Levels, Levels]
+) -> list[dict[str, str]]:
+    """The `price_changes` entries between two YES books, for both tokens (a YES bid at p is a NO ask at
+    1 - p), each with the token's book hash and best prices after the change."""
     changes: list[dict[str, str]] = []
     hashes = {t: rest.book(srv, m, t)["hash"] for t in (m.yes, m.no)}
     tops = {t: rest.levels(srv, m, t) for t in (m.yes, m.no)}
-    for yes_side, new, old in (("BUY", bids, old_bids), ("SELL", asks, old_asks)):
-        for p in sorted(set(new) | set(old)):
-            if new.get(p, 0) == old.get(p, 0):
+    for yes_side, now_levels, was in (("BUY", new[0], old[0]), ("SELL", new[1], old[1])):
+        no_side = _flip(yes_side)
+        for p in sorted(set(now_levels) | set(was)):
+            if now_levels.get(p, 0) == was.get(p, 0):
                 continue
-            no_side = "SELL" if yes_side == "BUY" else "BUY"
             for t, price, side in ((m.yes, p, yes_side), (m.no, SCALE - p, no_side)):
                 tb, ta = tops[t]
                 changes.append(
                     {
                         "asset_id": t,
                         "price": fmt(price, SCALE),
-                        "size": fmt(new.get(p, 0), UNIT),
+                        "size": fmt(now_levels.get(p, 0), UNIT),
                         "side": side,
                         "hash": hashes[t],
                         "best_bid": fmt(max(tb), SCALE) if tb else "0",
                         "best_ask": fmt(min(ta), SCALE) if ta else "1",
                     }
                 )
+    return changes
+
+
+def publish_market(srv: PolymarketSimServer, m: Market, fills: list[Fill] | None = None) -> None:
+    """Tell the market channel what changed in `m`: after trades, books and prints; else the changed
+    levels as `price_change`."""
+    now = str(srv.now_ms())
+    new = rest.levels(srv, m, m.yes)
+    old, m.published = m.published, new
+    subscribed = {t for subs, _, _ in srv._market_subs.values() for t in subs}
+    if not subscribed & {m.yes, m.no} or srv.faults.stale_feed:
+        return
+    if fills:
+        _publish_trades(srv, m, fills, now)
+        return
+    changes = _price_changes(srv, m, new, old)
     if not changes:
         return
     for subs, _, q in srv._market_subs.values():
