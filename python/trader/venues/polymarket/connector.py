@@ -166,41 +166,12 @@ class PolymarketConnector:
         self._price_unit = price_unit
         self._timeout_s = timeout_s
         self._balance_ttl_ns = int(balance_ttl_s * 1e9)
-        self._ping_interval_s = ping_interval_s
-        self._stale_after_s = stale_after_s
+        # keep-alive, stale feed, and how long connect() waits for both channels
+        self._ping_interval_s, self._stale_after_s = ping_interval_s, stale_after_s
         self._ready_timeout_s = ready_timeout_s
         self._limiter = RateLimiter()
-        self._quotas: dict[str, int] = {}
-        for route, windows in (rate_limits or RATE_LIMITS).items():
-            limits = [(max(1, int(n * budget)), int(sec * 1e9)) for n, sec in windows]
-            reserve = route == "general"  # room for cancels and heartbeats when orders used the rest
-            self._quotas[route] = self._limiter.add_quota(
-                route, [Window(n, ns, rolling=True, reserve=n // 20 if reserve else 0) for n, ns in limits]
-            )
-        self._http = HttpClient(
-            venue,
-            endpoints.rest,
-            clock=clock,
-            timeout_s=timeout_s,
-            limiter=self._limiter,
-            quota=self._quotas.get("general"),
-            decode_error=lambda r: decode_error(venue, r),
-        )
-        self._rpc: HttpClient | None = (
-            HttpClient(venue, endpoints.rpc, clock=clock, timeout_s=timeout_s) if endpoints.rpc else None
-        )
-        self._gamma: HttpClient | None = (
-            HttpClient(
-                venue,
-                endpoints.gamma,
-                clock=clock,
-                timeout_s=timeout_s,
-                limiter=self._limiter,
-                quota=self._quotas.get("gamma"),
-            )
-            if endpoints.gamma
-            else None
-        )
+        self._quotas = self._add_quotas(rate_limits or RATE_LIMITS, budget)
+        self._http, self._rpc, self._gamma = self._clients_for(endpoints, timeout_s)
         self._check_metadata = check_metadata
         self._metadata: MarketMetadata | None = None
         self._offset_s = 0
@@ -218,12 +189,10 @@ class PolymarketConnector:
         self._phase: dict[str, Phase] = {}
         self._buffer: dict[str, list[tuple[str, bytes]]] = {}
         # orders
-        self._orders: dict[str, Order] = {}  # order id -> order
-        self._by_client: dict[str, str] = {}  # client id -> order id
         self._order_log = OrderLog(order_log, fsync=fsync) if order_log is not None else None
-        for o in self._order_log.load(venue) if self._order_log is not None else []:
-            self._orders[o.order_id] = o
-            self._by_client[o.client_id] = o.order_id
+        recorded = self._order_log.load(venue) if self._order_log is not None else []
+        self._orders: dict[str, Order] = {o.order_id: o for o in recorded}  # order id -> order
+        self._by_client: dict[str, str] = {o.client_id: o.order_id for o in recorded}  # client id -> order id
         self._seen_fills: OrderedDict[str, None] = OrderedDict()
         self._last_fill_ns = 0
         self._balances: dict[str, funds.Balance] = {}
@@ -236,9 +205,44 @@ class PolymarketConnector:
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
         self._clients: list[WsClient] = []
-        self._market_ready = asyncio.Event()
-        self._user_ready = asyncio.Event()
+        self._market_ready, self._user_ready = asyncio.Event(), asyncio.Event()
         self._await_pong = False
+
+    def _add_quotas(self, rate_limits: dict[str, list[tuple[int, float]]], budget: float) -> dict[str, int]:
+        """Every route's sliding windows at `budget` of the published values."""
+        quotas: dict[str, int] = {}
+        for route, windows in rate_limits.items():
+            limits = [(max(1, int(n * budget)), int(sec * 1e9)) for n, sec in windows]
+            reserve = route == "general"  # room for cancels and heartbeats when orders used the rest
+            quotas[route] = self._limiter.add_quota(
+                route, [Window(n, ns, rolling=True, reserve=n // 20 if reserve else 0) for n, ns in limits]
+            )
+        return quotas
+
+    def _clients_for(
+        self, endpoints: Endpoints, timeout_s: float
+    ) -> tuple[HttpClient, HttpClient | None, HttpClient | None]:
+        """The CLOB's HTTP client, Polygon JSON-RPC's and Gamma's (each None without its endpoint)."""
+        venue, clock = self.venue, self.clock
+        http = HttpClient(
+            venue,
+            endpoints.rest,
+            clock=clock,
+            timeout_s=timeout_s,
+            limiter=self._limiter,
+            quota=self._quotas.get("general"),
+            decode_error=lambda r: decode_error(venue, r),
+        )
+        rpc = HttpClient(venue, endpoints.rpc, clock=clock, timeout_s=timeout_s) if endpoints.rpc else None
+        gamma = (
+            HttpClient(
+                venue, endpoints.gamma, clock=clock, timeout_s=timeout_s, limiter=self._limiter,
+                quota=self._quotas.get("gamma"),
+            )
+            if endpoints.gamma
+            else None
+        )  # fmt: skip
+        return http, rpc, gamma
 
     # ---- plumbing --------------------------------------------------------------------------------
 
