@@ -95,9 +95,8 @@ def test_sdk_creds_limit_order_query_cancel_and_balance() -> None:
     run(t)
 
 
-def test_bad_hmac_bad_l1_and_bad_order_signature_are_refused() -> None:
+def test_bad_hmac_and_bad_l1_are_refused() -> None:
     async def t(server: PolymarketSimServer) -> None:
-        coin, _, _ = markets(server)
         alice = await new_client(server, "alice")
         async with aiohttp.ClientSession() as session:
             status, body = await signed(session, server, alice, "GET", "/data/orders")
@@ -139,7 +138,18 @@ def test_bad_hmac_bad_l1_and_bad_order_signature_are_refused() -> None:
                 },
             ) as r:
                 assert (r.status, await r.json()) == (401, {"error": "Invalid L1 Request headers"})
+            assert server.orders == {}
 
+    run(t)
+
+
+def test_forged_tampered_v1_and_foreign_owner_orders_are_refused() -> None:
+    async def t(server: PolymarketSimServer) -> None:
+        coin, _, _ = markets(server)
+        alice = await new_client(server, "alice")
+        creds = alice.creds
+        assert isinstance(creds, ApiCreds)
+        async with aiohttp.ClientSession() as session:
             # an order signed by someone else, posted with alice's key and signer field: refused
             mallory = await new_client(server, "mallory")
             order = await asyncio.to_thread(

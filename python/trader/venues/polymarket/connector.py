@@ -176,18 +176,7 @@ class PolymarketConnector:
         self._metadata: MarketMetadata | None = None
         self._offset_s = 0
         self._api_key = ""  # the key id (it is also the `owner` of every order); no secret is kept
-        # market
-        self.symbols: tuple[str, str] = (f"{condition_id}:YES", f"{condition_id}:NO")
-        self._tokens: dict[str, str] = {}  # symbol -> token id
-        self._symbol_of: dict[str, str] = {}  # token id -> symbol
-        self._tick = ""
-        self._neg_risk = False
-        self._min_size = "0"
-        self._closed = False
-        self.spec: InstrumentSpec | None = None
-        self.books: dict[str, Book] = {}  # symbol -> book
-        self._phase: dict[str, Phase] = {}
-        self._buffer: dict[str, list[tuple[str, bytes]]] = {}
+        self._init_market(condition_id)
         # orders
         self._order_log = OrderLog(order_log, fsync=fsync) if order_log is not None else None
         recorded = self._order_log.load(venue) if self._order_log is not None else []
@@ -207,6 +196,20 @@ class PolymarketConnector:
         self._clients: list[WsClient] = []
         self._market_ready, self._user_ready = asyncio.Event(), asyncio.Event()
         self._await_pong = False
+
+    def _init_market(self, condition_id: str) -> None:
+        """The market's state before connect: symbols, no tokens or rules yet, no books."""
+        self.symbols: tuple[str, str] = (f"{condition_id}:YES", f"{condition_id}:NO")
+        self._tokens: dict[str, str] = {}  # symbol -> token id
+        self._symbol_of: dict[str, str] = {}  # token id -> symbol
+        self._tick = ""
+        self._neg_risk = False
+        self._min_size = "0"
+        self._closed = False
+        self.spec: InstrumentSpec | None = None
+        self.books: dict[str, Book] = {}  # symbol -> book
+        self._phase: dict[str, Phase] = {}
+        self._buffer: dict[str, list[tuple[str, bytes]]] = {}
 
     def _add_quotas(self, rate_limits: dict[str, list[tuple[int, float]]], budget: float) -> dict[str, int]:
         """Every route's sliding windows at `budget` of the published values."""
