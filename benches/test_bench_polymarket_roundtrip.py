@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.venues.test_polymarket_connector import approve
+from tests.venues.polymarket.helpers import approve
 
 from trader.clock import LiveClock
 from trader.core import Side

@@ -198,6 +198,24 @@ class Book:
         """
     def apply_binance_snapshot(self, raw: bytes) -> int:
         """Replace the book from a Binance REST depth snapshot; returns its lastUpdateId."""
+    def apply_polymarket_book(self, raw: bytes, asset_id: str) -> int | None:
+        """Replace the book with token `asset_id`'s levels from a Polymarket `book` message (one
+        market-channel event, the subscription's array of them, or a REST `GET /book` answer).
+
+        Returns the book's timestamp (ms; it becomes `last_update_id`, the book VALID), or None when the
+        message holds no book of that token (nothing changed). Raises `ParseError` (nothing changed)
+        for malformed JSON, a level off the price or quantity unit, or a negative size.
+        """
+    def apply_polymarket_changes(
+        self, raw: bytes, asset_id: str
+    ) -> tuple[int, tuple[int | None, int | None] | None]:
+        """Set token `asset_id`'s levels from a Polymarket `price_change` message (absolute sizes, 0
+        removes; other tokens' changes are skipped; no sequence rule).
+
+        Returns (changes applied, the venue's (best bid, best ask) in price units as its last change
+        for the token states them, None for an empty side; or None when it states no best prices).
+        Raises `ParseError` (nothing changed) for malformed JSON, an unknown side or an off-unit level.
+        """
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
     def mark_invalid(self, expected: int, got: int) -> None:

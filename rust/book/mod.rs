@@ -1,11 +1,12 @@
 //! L2 order book per instrument: prices and sizes in integer units of the instrument spec.
 //!
-//! Venue parsers (`binance.rs`, more with their connectors) turn raw message bytes into level updates
+//! Venue parsers (`binance.rs`, `polymarket.rs`, more with their connectors) turn raw message bytes into level updates
 //! and apply them in one call, after the venue's sequence rule (`sequence.rs`) has accepted them.
 
 pub mod binance;
 pub mod checksum;
 pub mod ladder;
+pub mod polymarket;
 mod scan;
 pub mod sequence;
 

@@ -29,7 +29,7 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn peek(&mut self) -> Option<u8> {
+    pub(crate) fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.b.get(self.i).copied()
     }
@@ -246,6 +246,25 @@ impl<'a> Scanner<'a> {
             s.expect(b']')?;
             f(p, q)
         })
+    }
+
+    /// A number given as a JSON string (`"0.48"`) or a bare JSON number (`0.48`), as its text.
+    pub(crate) fn numeric(&mut self) -> ScanResult<&'a str> {
+        if self.peek() == Some(b'"') {
+            return self.plain_string();
+        }
+        let start = self.i;
+        self.skip_number()?;
+        std::str::from_utf8(&self.b[start..self.i]).or_else(|_| self.err("invalid UTF-8"))
+    }
+
+    /// `null` (consumed: true) or anything else (left in place: false).
+    pub(crate) fn null(&mut self) -> ScanResult<bool> {
+        if self.peek() == Some(b'n') {
+            self.literal(b"null")?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Only whitespace may follow the document.

@@ -72,6 +72,20 @@ impl PyBook {
         self.inner.apply_binance_snapshot(raw).py()
     }
 
+    fn apply_polymarket_book(&mut self, raw: &[u8], asset_id: &str) -> PyResult<Option<u64>> {
+        self.inner.apply_polymarket_book(raw, asset_id).py()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn apply_polymarket_changes(
+        &mut self,
+        raw: &[u8],
+        asset_id: &str,
+    ) -> PyResult<(usize, Option<(Option<i64>, Option<i64>)>)> {
+        let c = self.inner.apply_polymarket_changes(raw, asset_id).py()?;
+        Ok((c.applied, c.top.map(|t| (t.bid, t.ask))))
+    }
+
     fn begin_resync(&mut self) {
         self.inner.seq.begin_resync();
     }

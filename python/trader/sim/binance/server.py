@@ -1,7 +1,7 @@
 """`BinanceSimServer`: every market of the Binance protocol on one port of the shared `VenueServer`
 base (aiohttp, fault middleware, admin API), assembled from the books, the margin desk, the feeds,
 the user-data store, the REST table and the WebSocket side (the built-in `sim` venue is this server too,
-see `trader.sim.server.SIMULATORS`). `SpotSimServer` is the same server with the spot market only."""
+see `trader.venues.registry`). `SpotSimServer` is the same server with the spot market only."""
 
 from __future__ import annotations
 

@@ -1,183 +1,53 @@
-"""The Polymarket CLOB V2 connector against the loopback simulator (`trader.sim.polymarket`), which checks
-every signature independently (stdlib hmac, eth-account): connect and metadata, orders, fills between two
-accounts (plain and complementary), unknown outcomes, funds, the dead-man switch, the book and the user
-channel across reconnects."""
+"""The Polymarket connector against the simulator: connect, orders, funds, heartbeats, batches, wallets
+(py-clob-client-v2 fidelity is in tests/sim/)."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import hashlib
-import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.helpers import gate_approval
+from tests.venues.polymarket.helpers import (
+    CLOCK,
+    SHARE,
+    admin,
+    approve,
+    coin,
+    collect,
+    connected,
+    fills_of,
+    key,
+    next_event,
+    run,
+    same_fills,
+    until,
+)
 from trader.clock import LiveClock
-from trader.core import Approval, Keystore, OrderType, Side, TimeInForce
+from trader.core import Keystore, OrderType, Side, TimeInForce
 from trader.errors import (
-    ConfigError,
     InsufficientFundsError,
     InvalidOrderError,
     OrderNotFoundError,
     RateLimitError,
     UnknownOutcomeError,
-    VenueUnavailableError,
 )
-from trader.sim.polymarket import EXCHANGE, NEG_RISK_EXCHANGE, Market, PolymarketSimServer
+from trader.sim.polymarket import EXCHANGE, PolymarketSimServer
 from trader.venues.base import (
-    BookInvalid,
-    BookUpdate,
     Connector,
     FillReport,
     OrderReport,
     OrderState,
-    TradeTick,
     VenueEvent,
 )
 from trader.venues.polymarket import (
-    ENDPOINTS,
-    Endpoints,
     HeartbeatFailedError,
-    MarketMetadataError,
-    MetadataMismatchError,
-    PolymarketConnector,
     ProtocolVersionError,
-    _fee,
-    _iso_ns,
 )
-
-CLOCK = LiveClock()
-SHARE = 1_000_000  # qty units (micro-shares) per share
-
-
-def key(name: str) -> str:
-    return "0x" + hashlib.sha256(f"polymarket-connector-test/{name}".encode()).hexdigest()
-
-
-def coin(server: PolymarketSimServer) -> Market:
-    m = next(iter(server.markets.values()))
-    assert (m.tick, m.neg_risk) == (100, False)
-    return m
-
-
-@asynccontextmanager
-async def sim(**kw: Any) -> AsyncIterator[PolymarketSimServer]:
-    server = PolymarketSimServer(**{"seed": 5, "step_ms": 20, "background": False, **kw})
-    await server.start(port=0)
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def run(test: Callable[[PolymarketSimServer, AsyncExitStack], Awaitable[None]], **kw: Any) -> None:
-    async def go() -> None:
-        async with sim(**kw) as server, AsyncExitStack() as stack:
-            await test(server, stack)
-
-    asyncio.run(go())
-
-
-async def connected(
-    server: PolymarketSimServer, stack: AsyncExitStack, name: str, market: Market | None = None, **kw: Any
-) -> PolymarketConnector:
-    conn = PolymarketConnector(
-        condition_id=(market or coin(server)).condition_id,
-        private_key=kw.pop("private_key", key(name)),
-        clock=CLOCK,
-        endpoints=kw.pop("endpoints", Endpoints.loopback(server.url)),
-        **kw,
-    )
-    stack.push_async_callback(conn.close)
-    await conn.connect()
-    return conn
-
-
-def approve(
-    conn: PolymarketConnector,
-    symbol: str,
-    side: Side,
-    price: str,
-    qty: str,
-    *,
-    order_type: OrderType = OrderType.LIMIT,
-    tif: TimeInForce = TimeInForce.GTC,
-    post_only: bool = False,
-    expire_ns: int = 0,
-) -> Approval:
-    """An approval from a fresh risk gate that knows the connector's trading spec."""
-    spec = conn.trading_spec()
-    ref = spec.price_to_units(price if order_type == OrderType.LIMIT else "0.5")
-    units = spec.price_to_units(price) if order_type == OrderType.LIMIT else 0
-    return gate_approval(
-        spec, symbol, side, units, spec.qty_to_units(qty), bid=ref - spec.tick, ask=ref + spec.tick,
-        now_ns=CLOCK.now_ns(), order_type=order_type, tif=tif, post_only=post_only, expire_ns=expire_ns,
-        collar_bps=9000,
-    )  # fmt: skip
-
-
-async def next_event(
-    conn: PolymarketConnector, match: Callable[[VenueEvent], bool], timeout: float = 2.0
-) -> VenueEvent:
-    """The next event that matches (the ones before it are dropped)."""
-
-    async def wait() -> VenueEvent:
-        async for ev in conn.events():
-            if match(ev):
-                return ev
-        raise AssertionError("stream ended")
-
-    return await asyncio.wait_for(wait(), timeout)
-
-
-async def collect(
-    conn: PolymarketConnector, done: Callable[[list[VenueEvent]], bool], timeout: float = 2.0
-) -> list[VenueEvent]:
-    """Events until `done` says the list is complete."""
-    seen: list[VenueEvent] = []
-
-    async def wait() -> list[VenueEvent]:
-        async for ev in conn.events():
-            seen.append(ev)
-            if done(seen):
-                return seen
-        raise AssertionError("stream ended")
-
-    return await asyncio.wait_for(wait(), timeout)
-
-
-def drain(conn: PolymarketConnector) -> list[VenueEvent]:
-    out: list[VenueEvent] = []
-    q = conn._queue
-    while not q.empty():
-        out.append(q.get_nowait())
-    return out
-
-
-async def until(cond: Callable[[], bool], timeout: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await LiveClock().sleep(0.01)
-
-
-async def admin(server: PolymarketSimServer, path: str, body: dict[str, Any]) -> None:
-    async with aiohttp.ClientSession() as session, session.post(f"{server.url}{path}", json=body) as r:
-        assert r.status == 200, await r.text()
-
-
-# ---- connect, metadata, credentials --------------------------------------------------------------
 
 
 def test_connect_detects_v2_creates_creds_and_reads_market_rules() -> None:
@@ -269,181 +139,6 @@ def test_keystore_key_and_a_v1_venue_is_refused() -> None:
     run(t)
 
 
-# ---- Gamma metadata -------------------------------------------------------------------------------
-
-
-def test_metadata_from_gamma_for_a_normal_and_a_neg_risk_market() -> None:
-    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
-        m = coin(server)
-        conn = await connected(server, stack, "alice")
-        assert server.requests["GET /gamma/markets"] == 1, "fetched and cross-checked at connect"
-        at_connect = conn.market_metadata
-        assert at_connect is not None
-        md = await conn.metadata()
-        assert md == at_connect
-        assert server.requests["GET /gamma/markets"] == 2, "a fresh fetch per call"
-        assert (md.condition_id, md.gamma_id, md.question, md.slug) == (
-            m.condition_id, m.gamma_id, m.question, m.slug,
-        )  # fmt: skip
-        assert md.outcomes == ("Yes", "No")
-        assert (md.yes_token, md.no_token) == (m.yes, m.no) == (conn.token_id(conn.symbols[0]), m.no)
-        assert (md.tick_size, md.min_order_size, md.neg_risk) == (Decimal("0.01"), Decimal(5), False)
-        assert isinstance(md.tick_size, Decimal)
-        assert str(md.tick_size) == "0.01", "exact, not through a float"
-        assert (md.rewards_min_size, md.rewards_max_spread) == (Decimal(20), Decimal("3.5"))
-        assert md.rewards_daily_rate == Decimal(100)
-        assert (md.active, md.closed, md.accepting_orders) == (True, False, True)
-        now = CLOCK.now_ns()
-        assert md.end_ns == m.end_s * 1_000_000_000
-        left = md.until_end_ns(now)
-        assert left is not None
-        assert 29 * 86_400 * 10**9 < left <= 31 * 86_400 * 10**9, "about a month ahead"
-
-        # the end date moves: the next fetch says so; resolution closes it
-        await admin(
-            server, "/sim/end-date", {"condition_id": m.condition_id, "end_date": "2031-01-02T03:04:05Z"}
-        )
-        assert (await conn.metadata()).end_ns == _iso_ns("2031-01-02T03:04:05+00:00")
-        server.resolve(m.condition_id, "Yes")
-        closed = await conn.metadata()
-        assert (closed.closed, closed.accepting_orders, closed.active) == (True, False, False)
-
-        # the neg-risk market: Gamma and the CLOB agree it is neg risk (orders go to the other exchange)
-        _, rate, neg = server.markets.values()
-        negative = await connected(server, stack, "bob", neg)
-        nmd = negative.market_metadata
-        assert nmd is not None
-        assert nmd.neg_risk is True
-        assert negative.neg_risk is True
-        assert negative.exchange == NEG_RISK_EXCHANGE
-        assert (nmd.yes_token, nmd.no_token, nmd.question) == (neg.yes, neg.no, neg.question)
-        fine = await connected(server, stack, "bob", rate)
-        assert fine.market_metadata is not None
-        assert str(fine.market_metadata.tick_size) == "0.001"
-
-    run(t)
-
-
-def test_gamma_disagreeing_with_the_clob_is_a_typed_error() -> None:
-    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
-        m = coin(server)
-        conn = await connected(server, stack, "alice")
-        good = conn.market_metadata
-        assert good is not None
-
-        # Gamma's tick lags the CLOB's (a numeric string, as some Gamma answers carry)
-        await admin(
-            server,
-            "/sim/gamma-override",
-            {"condition_id": m.condition_id, "fields": {"orderPriceMinTickSize": "0.001"}},
-        )
-        with pytest.raises(MetadataMismatchError, match=r"tick Gamma 0\.001 != CLOB 0\.01") as e:
-            await conn.metadata()
-        assert e.value.fields == ("tick_size",)
-        assert conn.market_metadata is good, "a rejected answer replaces nothing"
-
-        # swapped token ids and another neg-risk flag: both named
-        server.set_gamma_override(
-            m.condition_id, {"clobTokenIds": json.dumps([m.no, m.yes]), "negRisk": True}
-        )
-        with pytest.raises(MetadataMismatchError) as e:
-            await conn.metadata()
-        assert e.value.fields == ("tokens", "tick_size", "neg_risk")
-
-        # a new connection to a market whose metadata disagrees is refused, unless told not to check
-        with pytest.raises(MetadataMismatchError):
-            await connected(server, stack, "bob")
-        unchecked = await connected(server, stack, "carol", check_metadata=False)
-        assert unchecked.market_metadata is None
-        with pytest.raises(MetadataMismatchError):
-            await unchecked.metadata()
-
-        # Gamma agrees again (a tick change reaches both): the check passes
-        server.set_gamma_override(m.condition_id, {})
-        assert await conn.metadata() == good
-        server.set_tick_size(m.condition_id, Decimal("0.001"))
-        await until(lambda: conn._tick == "0.001")
-        assert (await conn.metadata()).tick_size == Decimal("0.001")
-
-    run(t)
-
-
-def test_metadata_without_gamma_or_without_the_market(caplog: pytest.LogCaptureFixture) -> None:
-    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
-        m = coin(server)
-        # Gamma unreachable: the connection still comes up (trading needs only the CLOB)
-        dead = dataclasses.replace(Endpoints.loopback(server.url), gamma="http://127.0.0.1:9")
-        conn = await connected(server, stack, "alice", endpoints=dead)
-        assert conn.market_metadata is None
-        assert "no Gamma metadata at connect" in caplog.text
-        with pytest.raises(VenueUnavailableError):
-            await conn.metadata()
-
-        no_gamma = await connected(
-            server, stack, "alice", endpoints=dataclasses.replace(Endpoints.loopback(server.url), gamma=None)
-        )
-        assert no_gamma.market_metadata is None
-        with pytest.raises(ConfigError, match="Gamma"):
-            await no_gamma.metadata()
-        assert ENDPOINTS["live"].gamma == "https://gamma-api.polymarket.com"
-        assert Endpoints.loopback(server.url).gamma == f"{server.url}/gamma"
-
-        # Gamma lists something else: asked once more with closed=true, then a typed error
-        conn = await connected(server, stack, "alice")
-        before = server.requests["GET /gamma/markets"]
-        server.set_gamma_override(m.condition_id, {"conditionId": "0x" + "ab" * 32})
-        with pytest.raises(MarketMetadataError, match="lists no market"):
-            await conn.metadata()
-        assert server.requests["GET /gamma/markets"] == before + 1, "the filter found it: no second ask"
-        server.set_gamma_override(m.condition_id, {"conditionId": m.condition_id, "clobTokenIds": '["1"]'})
-        with pytest.raises(MarketMetadataError, match="not binary"):
-            await conn.metadata()
-        server.set_gamma_override(
-            m.condition_id, {"clobTokenIds": json.dumps([m.yes, m.no]), "endDate": "soon"}
-        )
-        with pytest.raises(MarketMetadataError, match="malformed"):
-            await conn.metadata()
-
-    run(t)
-
-
-def test_a_closed_market_gamma_lists_only_on_request_is_found() -> None:
-    """Gamma's default for `closed` is contested (docs: false; observed: true on /events): a Gamma that
-    leaves closed markets out unless `closed=true` still yields the metadata, on the second ask."""
-
-    class OpenByDefault(PolymarketSimServer):
-        def gamma_markets(self, call: Any) -> list[dict[str, Any]]:
-            if "closed" not in call.query:
-                call.query["closed"] = "false"
-            return super().gamma_markets(call)
-
-    async def t(_: PolymarketSimServer, stack: AsyncExitStack) -> None:
-        server = OpenByDefault(seed=5, step_ms=20, background=False)
-        await server.start(port=0)
-        stack.push_async_callback(server.stop)
-        m = coin(server)
-        conn = await connected(server, stack, "alice")
-        assert server.requests["GET /gamma/markets"] == 1
-        server.resolve(m.condition_id, "No")
-        md = await conn.metadata()
-        assert server.requests["GET /gamma/markets"] == 3, "empty without closed=true, then asked with it"
-        assert (md.closed, md.condition_id) == (True, m.condition_id)
-
-    run(t)
-
-
-def test_gamma_times_parse_exactly() -> None:
-    assert _iso_ns("1970-01-01T00:00:01Z") == 1_000_000_000
-    assert _iso_ns("2026-12-31T00:00:00Z") == 1_798_675_200 * 1_000_000_000
-    assert _iso_ns("2025-07-11T18:36:02.893Z") == 1_752_258_962_893_000_000
-    assert _iso_ns("2024-11-06 00:00:00+00") == _iso_ns("2024-11-06T00:00:00Z"), "Gamma's closedTime form"
-    assert _iso_ns("2024-11-06T02:00:00+02:00") == _iso_ns("2024-11-06T00:00:00Z")
-    assert _iso_ns("2024-11-06T00:00:00") == _iso_ns("2024-11-06T00:00:00Z"), "no offset: UTC"
-
-
-# ---- orders --------------------------------------------------------------------------------------
-
-
 def test_place_query_cancel_and_open_orders() -> None:
     async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
         m = coin(server)
@@ -512,10 +207,6 @@ def test_place_query_cancel_and_open_orders() -> None:
     run(t)
 
 
-def fills_of(conn: PolymarketConnector) -> Callable[[VenueEvent], bool]:
-    return lambda e: isinstance(e, FillReport)
-
-
 def test_crossing_pair_between_two_accounts_fills_both_and_moves_positions() -> None:
     async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
         m = coin(server)
@@ -565,8 +256,8 @@ def test_crossing_pair_between_two_accounts_fills_both_and_moves_positions() -> 
         assert (bob_report.venue_order_id, bob_report.state) == (bob_ack.venue_order_id, OrderState.FILLED)
 
         # the same fills by REST (reconciliation), attributed the same way
-        assert await alice.fills_since(CLOCK.now_ns() - 60 * 10**9) == [a_fill]
-        assert await bob.fills_since(CLOCK.now_ns() - 60 * 10**9) == [b_fill]
+        assert same_fills(await alice.fills_since(CLOCK.now_ns() - 60 * 10**9), [a_fill])
+        assert same_fills(await bob.fills_since(CLOCK.now_ns() - 60 * 10**9), [b_fill])
         # and a FOK that cannot fill (no asks at all) is refused, nothing moves
         with pytest.raises(InvalidOrderError, match="FOK"):
             await bob.submit(approve(bob, yes, Side.BUY, "0.60", "5", tif=TimeInForce.FOK), "b2", yes)
@@ -606,8 +297,8 @@ def test_complementary_fills_are_attributed_to_our_own_order() -> None:
         assert await bob.positions() == {yes: 0, no: 10 * SHARE}
         assert await alice.collateral() == Decimal("995.5")
         assert await bob.collateral() == Decimal("994.5")
-        assert await alice.fills_since(0) == [a_fill]
-        assert await bob.fills_since(0) == [b_fill]
+        assert same_fills(await alice.fills_since(0), [a_fill])
+        assert same_fills(await bob.fills_since(0), [b_fill])
 
         # merge: bob's NO sell at 0.55 rests (= a YES bid at 0.45); alice sells YES at 0.45 into it
         await bob.submit(approve(bob, no, Side.SELL, "0.55", "5"), "b-sell", no)
@@ -710,9 +401,6 @@ def test_insufficient_funds_are_refused_before_anything_is_sent() -> None:
     run(t)
 
 
-# ---- the dead-man switch -------------------------------------------------------------------------
-
-
 def test_heartbeat_failure_refuses_new_orders_until_a_heartbeat_succeeds() -> None:
     async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
         conn = await connected(server, stack, "alice", heartbeat_interval_s=0.05, heartbeat_timeout_s=1.0)
@@ -758,138 +446,6 @@ def test_resting_orders_die_with_the_process_that_stopped_heartbeating() -> None
         await until(lambda: server.orders[ack.venue_order_id].status == "CANCELED", timeout=2.0)
 
     run(t, heartbeat_timeout_ms=600)
-
-
-# ---- market and user channels --------------------------------------------------------------------
-
-
-def book_of(symbol: str) -> Callable[[VenueEvent], bool]:
-    return lambda e: isinstance(e, BookUpdate) and e.instrument == symbol
-
-
-def test_book_snapshot_updates_trades_and_resync_after_a_dropped_socket() -> None:
-    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
-        m = coin(server)
-        alice, bob = await connected(server, stack, "alice"), await connected(server, stack, "bob")
-        yes, no = alice.symbols
-        assert alice.books[yes].best_bid() is None, "the subscription's snapshot: an empty book"
-        drain(alice)
-
-        await bob.submit(approve(bob, yes, Side.BUY, "0.40", "20"), "b1", yes)
-        up = await next_event(alice, book_of(yes))
-        assert isinstance(up, BookUpdate)
-        assert (up.bid, up.bid_qty, up.ask, up.ask_qty) == (40, 20 * SHARE, None, 0)
-        mirror = await next_event(alice, book_of(no))
-        assert isinstance(mirror, BookUpdate)
-        assert (mirror.bid, mirror.ask, mirror.ask_qty) == (None, 60, 20 * SHARE), "a YES bid is a NO ask"
-
-        # a trade: the public print, then the book after it
-        server.fund(alice.address, tokens={m.yes: 5})
-        await alice.submit(approve(alice, yes, Side.SELL, "0.40", "5"), "a1", yes)
-        tick = await next_event(alice, lambda e: isinstance(e, TradeTick) and e.instrument == yes)
-        assert isinstance(tick, TradeTick)
-        assert (tick.price, tick.qty, tick.aggressor) == (40, 5 * SHARE, Side.SELL)
-        await until(lambda: alice.books[yes].best_bid() == (40, 15 * SHARE))
-
-        # the sockets drop; meanwhile the book changes: BookInvalid, then the REST resync sees the change
-        drain(alice)
-        await server.close_sockets()
-        invalid = await next_event(alice, lambda e: isinstance(e, BookInvalid))
-        assert isinstance(invalid, BookInvalid)
-        await bob.submit(approve(bob, yes, Side.BUY, "0.41", "7"), "b2", yes)
-        resynced = await next_event(alice, lambda e: isinstance(e, BookUpdate) and e.bid == 41)
-        assert isinstance(resynced, BookUpdate)
-        assert (resynced.instrument, resynced.bid_qty) == (yes, 7 * SHARE)
-        assert alice.books[yes].depth(Side.BUY, 5) == [(41, 7 * SHARE), (40, 15 * SHARE)]
-        assert server.requests["GET /book"] >= 2, "both tokens were fetched by REST"
-
-        # and it keeps following the stream afterwards
-        await bob.cancel("b2")
-        after = await next_event(
-            alice, lambda e: isinstance(e, BookUpdate) and e.instrument == yes and e.bid == 40
-        )
-        assert isinstance(after, BookUpdate)
-        assert after.bid_qty == 15 * SHARE
-        assert alice.books[yes].depth(Side.BUY, 5) == [(40, 15 * SHARE)]
-
-    run(t)
-
-
-def test_a_book_that_disagrees_with_the_venue_is_invalidated_and_resynced() -> None:
-    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
-        alice, bob = await connected(server, stack, "alice"), await connected(server, stack, "bob")
-        yes = alice.symbols[0]
-        await bob.submit(approve(bob, yes, Side.BUY, "0.40", "20"), "b1", yes)
-        await until(lambda: alice.books[yes].best_bid() == (40, 20 * SHARE))
-        drain(alice)
-        alice.books[yes].set_level(Side.BUY, 45, SHARE)  # a level the venue never had
-        await bob.submit(approve(bob, yes, Side.BUY, "0.30", "5"), "b2", yes)  # its best_bid says 0.40
-        invalid = await next_event(alice, lambda e: isinstance(e, BookInvalid))
-        assert isinstance(invalid, BookInvalid)
-        assert (invalid.instrument, "best bid/ask" in invalid.reason) == (yes, True)
-        fixed = await next_event(alice, book_of(yes))
-        assert isinstance(fixed, BookUpdate)
-        assert (fixed.bid, fixed.bid_qty) == (40, 20 * SHARE)
-        assert alice.books[yes].depth(Side.BUY, 5) == [(40, 20 * SHARE), (30, 5 * SHARE)]
-
-    run(t)
-
-
-def test_user_channel_reports_orders_and_a_fill_missed_while_disconnected_arrives_once() -> None:
-    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
-        m = coin(server)
-        alice, bob = await connected(server, stack, "alice"), await connected(server, stack, "bob")
-        yes = alice.symbols[0]
-        ack = await alice.submit(approve(alice, yes, Side.BUY, "0.50", "10"), "a1", yes)
-        placed = await next_event(alice, lambda e: isinstance(e, OrderReport))
-        assert isinstance(placed, OrderReport)
-        assert (placed.client_id, placed.venue_order_id, placed.state) == (
-            "a1",
-            ack.venue_order_id,
-            OrderState.OPEN,
-        )
-
-        # the user channel drops and cannot resubscribe (its L1 key derivation fails) while a fill happens
-        await admin(server, "/sim/faults", {"error_5xx_rate": 1.0, "paths": ["GET /auth/derive-api-key"]})
-        await server.close_sockets()
-        server.fund(bob.address, tokens={m.yes: 10})
-        await bob.submit(approve(bob, yes, Side.SELL, "0.50", "10"), "b1", yes)
-        await LiveClock().sleep(0.2)
-        assert not [e for e in drain(alice) if isinstance(e, FillReport)], "the stream is down"
-        trades_before = server.requests["GET /data/trades"]
-        await admin(server, "/sim/faults/reset", {})
-
-        def fills(evs: list[VenueEvent]) -> list[FillReport]:
-            return [e for e in evs if isinstance(e, FillReport)]
-
-        def filled(evs: list[VenueEvent]) -> list[OrderReport]:
-            return [e for e in evs if isinstance(e, OrderReport) and e.state is OrderState.FILLED]
-
-        events = await collect(alice, lambda evs: bool(fills(evs) and filled(evs)), timeout=2.5)
-        [fill] = fills(events)
-        assert (fill.client_id, fill.side, fill.price, fill.qty, fill.maker) == (
-            "a1",
-            Side.BUY,
-            50,
-            10 * SHARE,
-            True,
-        )
-        assert (filled(events)[0].client_id, filled(events)[0].filled) == ("a1", 10 * SHARE)
-        assert server.requests["GET /data/trades"] > trades_before, "reconciled by REST after the reconnect"
-        await LiveClock().sleep(0.2)
-        assert not [e for e in drain(alice) if isinstance(e, FillReport)], "the same fill only once"
-        assert server.requests["GET /auth/derive-api-key"] >= 2, "the channel re-subscribed"
-
-    run(t)
-
-
-def test_fee_is_charged_in_collateral_on_the_cheaper_side() -> None:
-    assert _fee(Decimal(10), Decimal("0.30"), "100") == Decimal("0.03")  # 1 % x min(0.3, 0.7) x 10
-    assert _fee(Decimal(10), Decimal("0.80"), 50) == Decimal("0.01")  # 0.5 % x 0.2 x 10
-    assert _fee(Decimal(10), Decimal("0.5"), "0") == Decimal(0)
-
-
-# ---- order types, batches, limits, market changes ------------------------------------------------
 
 
 def test_ioc_fak_and_market_orders() -> None:
@@ -986,47 +542,6 @@ def test_local_rate_limit_refuses_before_sending() -> None:
         assert e.value.retry_after_ns is not None
         assert server.requests["POST /order"] == 2
         assert await conn.cancel_all() == 2, "cancels are not charged to the order quota"
-
-    run(t)
-
-
-def test_tick_size_change_and_resolution() -> None:
-    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
-        m = coin(server)
-        coarse = await connected(server, stack, "alice")
-        fine = await connected(server, stack, "bob", price_unit="0.001")
-        yes = fine.symbols[0]
-        assert fine.trading_spec().tick == 10
-        drain(coarse)
-        drain(fine)
-        server.set_tick_size(m.condition_id, Decimal("0.001"))
-
-        stuck = await next_event(coarse, lambda e: isinstance(e, BookInvalid))
-        assert isinstance(stuck, BookInvalid)
-        assert "finer than the price unit" in stuck.reason
-        moved = await next_event(fine, lambda e: isinstance(e, BookInvalid))
-        assert isinstance(moved, BookInvalid)
-        assert "0.01 -> 0.001" in moved.reason
-        await next_event(fine, book_of(yes))
-        assert fine.trading_spec().tick == 1
-        assert (await fine.instrument_info(yes)).tick_size == "0.001"
-        ack = await fine.submit(approve(fine, yes, Side.BUY, "0.455", "10"), "f1", yes)
-        assert server.orders[ack.venue_order_id].price == 4550
-        # the coarse connector still trades its own (coarser) prices, signed for the new tick
-        await coarse.submit(
-            approve(coarse, coarse.symbols[0], Side.BUY, "0.44", "10"), "c1", coarse.symbols[0]
-        )
-
-        drain(fine)
-        server.resolve(m.condition_id, "Yes")
-        resolved = await next_event(fine, lambda e: isinstance(e, BookInvalid))
-        assert isinstance(resolved, BookInvalid)
-        assert "resolved" in resolved.reason
-        with pytest.raises(InvalidOrderError, match="closed"):
-            await fine.submit(approve(fine, yes, Side.BUY, "0.500", "10"), "f2", yes)
-        report = await fine.query("f1")
-        assert report is not None
-        assert (report.state, report.reason) == (OrderState.CANCELED, "market resolved")
 
     run(t)
 

@@ -1,0 +1,75 @@
+"""The wallet on Polygon, read by JSON-RPC `eth_call` (one batch): pUSD balance and allowance for the
+market's exchange, the CTF approval, and each outcome token's ERC-1155 balance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from trader.errors import VenueUnavailableError
+from trader.venues._http import HttpClient
+from trader.venues.polymarket.endpoints import COLLATERAL, CTF
+
+SEL_BALANCE_OF = "70a08231"  # balanceOf(address)
+SEL_ALLOWANCE = "dd62ed3e"  # allowance(address,address)
+SEL_BALANCE_OF_1155 = "00fdd58e"  # balanceOf(address,uint256)
+SEL_APPROVED_FOR_ALL = "e985e9c5"  # isApprovedForAll(address,address)
+
+
+@dataclass(frozen=True)
+class ChainBalance:
+    """What Polygon says about the wallet (`funder`), in 6-decimal micro-units."""
+
+    address: str
+    collateral: int  # pUSD
+    allowance: int  # pUSD the market's exchange may move
+    tokens: dict[str, int]  # symbol -> micro-shares
+    approved: bool  # CTF setApprovalForAll(exchange)
+
+
+def word(hex_word: str) -> int:
+    """One 32-byte `eth_call` result as an integer ("0x" alone is 0)."""
+    return int(hex_word, 16) if hex_word not in ("", "0x") else 0
+
+
+def calls(funder: str, exchange: str, tokens: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(contract, call data without 0x) of the batch, in the order `chain_balance` reads them."""
+    owner = funder.lower().removeprefix("0x").rjust(64, "0")
+    spender = exchange.lower().removeprefix("0x").rjust(64, "0")
+    return [
+        (COLLATERAL, SEL_BALANCE_OF + owner),
+        (COLLATERAL, SEL_ALLOWANCE + owner + spender),
+        (CTF, SEL_APPROVED_FOR_ALL + owner + spender),
+        *[(CTF, SEL_BALANCE_OF_1155 + owner + f"{int(t):064x}") for t in tokens.values()],
+    ]
+
+
+async def chain_balance(
+    rpc: HttpClient, venue: str, funder: str, exchange: str, tokens: Mapping[str, str]
+) -> ChainBalance:
+    """The wallet `funder` on Polygon; `tokens` maps symbol -> token id."""
+    batch_calls = calls(funder, exchange, tokens)
+    batch = [
+        {
+            "jsonrpc": "2.0",
+            "id": i,
+            "method": "eth_call",
+            "params": [{"to": to, "data": "0x" + data}, "latest"],
+        }
+        for i, (to, data) in enumerate(batch_calls)
+    ]
+    resp = await rpc.request(
+        "POST", "", body=orjson.dumps(batch), headers={"Content-Type": "application/json"}, mutating=False
+    )
+    replies = orjson.loads(resp.body)
+    by_id = {r.get("id"): r for r in replies} if isinstance(replies, list) else {}
+    words: list[int] = []
+    for i in range(len(batch_calls)):
+        r = by_id.get(i) or {}
+        if "result" not in r:
+            msg = str((r.get("error") or {}).get("message", "no result"))[:120]
+            raise VenueUnavailableError(f"eth_call {i}: {msg}", venue=venue)
+        words.append(word(str(r["result"])))
+    return ChainBalance(funder, words[0], words[1], dict(zip(tokens, words[3:], strict=True)), bool(words[2]))

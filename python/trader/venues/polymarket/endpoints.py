@@ -1,0 +1,85 @@
+"""Polymarket CLOB V2 endpoints: hosts per environment, contract addresses, limits and quotas
+(polymarket.md §9, §10, §11). The venue has no testnet: `live`, or a simulator on loopback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from trader.venues.base import Capabilities, Tier
+
+# Polygon mainnet, CLOB V2 (polymarket.md §9, §11)
+COLLATERAL = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"  # pUSD, 6 decimals
+CTF = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"  # Conditional Tokens (ERC-1155)
+EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"  # CTF Exchange V2
+NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"  # Neg Risk CTF Exchange V2
+
+MICRO = Decimal("0.000001")  # pUSD and outcome tokens have 6 decimals
+LOT = "0.01"  # order sizes are floored to 0.01 shares
+MAX_BATCH = 15
+START_CURSOR, END_CURSOR = "MA==", "LTE="
+GTD_THRESHOLD_S = 60  # the venue cancels a GTD order 60 s before its `expiration`
+
+_10S, _10MIN = 10.0, 600.0
+# polymarket.md §10 (published values; the connector uses `budget` of each). Route -> windows.
+RATE_LIMITS: dict[str, list[tuple[int, float]]] = {
+    "general": [(9000, _10S)],
+    "auth": [(100, _10S)],
+    "POST /order": [(5000, _10S), (120_000, _10MIN)],
+    "POST /orders": [(2000, _10S), (21_000, _10MIN)],
+    "DELETE /order": [(5000, _10S), (120_000, _10MIN)],
+    "DELETE /orders": [(2000, _10S), (15_000, _10MIN)],
+    "DELETE /cancel-all": [(250, _10S), (6000, _10MIN)],
+    "DELETE /cancel-market-orders": [(250, _10S), (6000, _10MIN)],  # unpublished: as cancel-all
+    "GET /balance-allowance": [(200, _10S)],
+    "GET /book": [(1500, _10S)],
+    "GET /data/orders": [(500, _10S)],
+    "GET /data/trades": [(500, _10S)],
+    "gamma": [(4000, _10S)],  # Gamma-wide (its own host and quota)
+    "gamma GET /markets": [(300, _10S)],
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    rest: str
+    ws: str  # root of /ws/market and /ws/user
+    rpc: str | None = field(default=None, repr=False)  # Polygon JSON-RPC (its URL may hold a key)
+    gamma: str | None = None  # Gamma, the market-metadata API (None: `metadata()` is unavailable)
+
+    @classmethod
+    def loopback(cls, url: str) -> Endpoints:
+        """Every endpoint of a simulator at `url` (http://127.0.0.1:PORT), its JSON-RPC and its Gamma
+        (served under `/gamma`) included."""
+        base = url.rstrip("/")
+        ws = "ws" + base[len("http") :] if base.startswith("http") else base
+        return cls(base, ws, f"{base}/rpc", f"{base}/gamma")
+
+
+ENDPOINTS = {
+    "live": Endpoints(
+        "https://clob.polymarket.com",
+        "wss://ws-subscriptions-clob.polymarket.com",
+        "https://polygon-rpc.com",
+        "https://gamma-api.polymarket.com",
+    ),
+}
+
+
+def capabilities(venue: str = "polymarket") -> Capabilities:
+    """What the connector offers: limit and market orders, GTC/GTD/IOC/FOK, post-only, batches of 15,
+    the heartbeat dead-man switch; no paper environment (the simulator stands in)."""
+    return Capabilities(
+        venue=venue,
+        tier=Tier.PREDICTION,
+        order_types=frozenset({"LIMIT", "MARKET"}),
+        time_in_force=frozenset({"GTC", "GTD", "IOC", "FOK"}),
+        post_only=True,
+        reduce_only=False,
+        cancel_all=True,
+        dead_man_switch=True,
+        ws_order_entry=False,
+        max_batch=MAX_BATCH,
+        paper_environment=False,
+        needs_credentials=True,
+    )
