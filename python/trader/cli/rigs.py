@@ -140,6 +140,7 @@ async def _prediction(conn: Connector, req: RigRequest) -> Rig:
         raise ConfigError(f"{conn.venue} does not describe its market")
     if req.strategy == "event" and not req.signal:
         raise ConfigError("--strategy=event needs --signal=FILE (JSON lines) or --signal=http(s)://URL")
+    await conn.connect()  # the market's metadata is checked against the CLOB's in the session
     meta = await conn.metadata()
     tick = Decimal(meta.tick_size)
     mm, config = binary_market_maker(meta.condition_id, end_ns=meta.end_ns or 2**62, tick=f"{tick:f}")

@@ -77,9 +77,11 @@ async def open_venue(
         except ValueError as e:  # an option the simulator does not offer (an instrument it does not list)
             raise ConfigError(f"the {prof.name} simulator: {e}") from None
         await server.start(port=0)
-        symbol = args.symbol or getattr(server, "default_symbol", "") or prof.default_symbol
+        symbol = args.symbol or server.default_symbol or prof.default_symbol
         return Venue(prof, pkg.loopback(server.url, symbol=symbol, clock=clock, **opts), server, symbol)
     if args.venue_url:
+        if "{" in symbol:  # a profile default named by config options (a Polymarket market)
+            raise ConfigError(f"--exchange={prof.name} --venue-url needs --symbol (e.g. {symbol})")
         return Venue(prof, pkg.loopback(args.venue_url, symbol=symbol, clock=clock, **opts), None, symbol)
     if getattr(args, "config", None) is not None:
         vcfg = load_config(args.config).venues.get(prof.name)

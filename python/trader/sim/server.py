@@ -56,6 +56,11 @@ class VenueServer:
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     @property
+    def default_symbol(self) -> str:
+        """The instrument a rehearsal trades when none is given ("": the venue profile's default)."""
+        return ""
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

@@ -191,7 +191,9 @@ class Connector(Protocol):
     venue: str
     capabilities: Capabilities
 
-    async def connect(self) -> None: ...
+    async def connect(self) -> None:
+        """Open sessions and streams. Connecting a connected connector does nothing."""
+        ...
 
     async def close(self) -> None: ...
 

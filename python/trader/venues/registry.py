@@ -104,5 +104,10 @@ def loopback_connector(url: str, *, symbol: str, clock: Clock, venue: str = "sim
 
 
 def venue_symbol(cfg: VenueConfig, default: str = "") -> str:
-    """The instrument a configured venue trades: its `symbol` option, else the profile's default."""
-    return str(cfg.options.get("symbol", default or profile(cfg.name).default_symbol))
+    """The instrument a configured venue trades: its `symbol` option, else `default`, else the profile's
+    default, whose `{option}` fields come from the config (Polymarket: "{condition_id}:YES")."""
+    chosen = str(cfg.options.get("symbol", "") or default or profile(cfg.name).default_symbol)
+    try:
+        return chosen.format(**cfg.options)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ConfigError(f"[venues.{cfg.name}] needs {e} (or symbol = ...) to name the instrument") from None

@@ -22,7 +22,7 @@ T0 = 1_800_000_000 * 10**9  # a chosen instant (2027-01-15), not today
 def test_profile() -> None:
     p = polymarket.PROFILE
     assert (p.name, p.tier, p.environments) == ("polymarket", Tier.PREDICTION, ("live", "sim"))
-    assert (p.default_symbol, p.strategies) == ("", ("binary-mm", "rewards", "event"))
+    assert (p.default_symbol, p.strategies) == ("{condition_id}:YES", ("binary-mm", "rewards", "event"))
     assert p.built
     assert "heartbeat" in p.notes
     caps = p.capabilities[p.markets[0]]

@@ -55,6 +55,12 @@ from trader.sim.server import VenueServer
 class PolymarketSimServer(VenueServer):
     venue = "polymarket"
 
+    @property
+    def default_symbol(self) -> str:
+        """The YES token of the first market that is not negative-risk: what a rehearsal trades."""
+        market = next(m for m in self.markets.values() if not m.neg_risk)
+        return f"{market.condition_id}:YES"
+
     def __init__(
         self,
         *,

@@ -209,6 +209,8 @@ class AlpacaConnector:
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def connect(self) -> None:
+        if self._tasks:
+            return  # connected already: a second connect does nothing (the contract)
         account = await self.account()
         if account.trading_blocked:
             raise AuthenticationError(

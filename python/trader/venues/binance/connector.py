@@ -358,6 +358,8 @@ class BinanceConnector(BinanceStreams):
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def connect(self) -> None:
+        if self._tasks:
+            return  # connected already: a second connect does nothing (the contract)
         await self.sync_time()
         await self._exchange_info()
         if self.market is Market.FUTURES:

@@ -48,9 +48,10 @@ PROFILE = VenueProfile(
 
 
 def _host_port(url: str) -> tuple[str, int]:
-    """`tcp://HOST:PORT` (or `HOST:PORT`) as a host and a port."""
+    """`tcp://HOST:PORT` (or `HOST:PORT`) as a host and a port: the TWS API is not HTTP."""
+    scheme, sep, _ = url.partition("://")
     host, _, port = url.rpartition("//")[2].partition(":")
-    if not host or not port.isdigit():
+    if (sep and scheme != "tcp") or not host or not port.isdigit():
         raise ConfigError(f'[venues.ibkr] url must be "tcp://HOST:PORT", not {url!r}')
     return host, int(port)
 

@@ -78,7 +78,7 @@ PROFILE = VenueProfile(
     summary="CLOB V2 connector, both tokens; `trader paper --exchange=polymarket --sim`",
     environments=("live", "sim"),  # the venue has no testnet
     capabilities={"prediction": capabilities()},
-    default_symbol="",  # a market is chosen by condition id
+    default_symbol="{condition_id}:YES",  # a market is chosen by its condition id (config option)
     strategies=("binary-mm", "rewards", "event"),
     notes="heartbeats are the dead-man switch: the venue cancels every order when they stop",
 )

@@ -327,6 +327,8 @@ class PolymarketConnector:
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def connect(self) -> None:
+        if self._tasks:
+            return  # connected already: a second connect does nothing (the contract)
         version = await self._public("/version")
         v = version.get("version") if isinstance(version, dict) else None
         if v != 2:
