@@ -35,11 +35,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="trader", description="Multi-venue trading engine with a Rust core.")
-    p.add_argument("--version", action="store_true", help="print the package and core versions")
-    sub = p.add_subparsers(dest="command")
-    sub.add_parser("version", help="print the package and core versions")
+def _add_paper(sub: Any) -> None:
     paper = sub.add_parser("paper", help="paper-trade a strategy against a simulated venue (no credentials)")
     paper.add_argument(
         "--exchange",
@@ -84,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     paper.add_argument("--json", action="store_true", help="print the summary as JSON (and no live view)")
     paper.add_argument("--no-view", action="store_true", help="no live terminal view")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="trader", description="Multi-venue trading engine with a Rust core.")
+    p.add_argument("--version", action="store_true", help="print the package and core versions")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("version", help="print the package and core versions")
+    _add_paper(sub)
     live = sub.add_parser(
         "live", help="trade for real: needs --confirm, explicit risk limits and a passing preflight"
     )

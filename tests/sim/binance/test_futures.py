@@ -380,6 +380,10 @@ def test_futures_self_trade_prevention() -> None:
 # ---- futures user data ---------------------------------------------------------------------------------
 
 
+# the fields of a futures ORDER_TRADE_UPDATE order ("o"), as Binance documents them
+ORDER_UPDATE_KEYS = "s c S o f q p ap sp x X i l z L N n T t b a m R wt ot ps cp rp V pm gtd"
+
+
 def test_futures_user_data_order_and_account_updates() -> None:
     async def t(server: BinanceSimServer, c: Client) -> None:
         status, body = await c.keyed("POST", "/fapi/v1/listenKey")
@@ -426,24 +430,7 @@ def test_futures_user_data_order_and_account_updates() -> None:
             assert trades[-1]["z"] == "0.010"
             assert sum(Decimal(u["l"]) for u in trades) == Decimal("0.010")
             assert all(u["N"] == "USDT" and Decimal(u["n"]) > 0 and u["m"] is False for u in trades)
-            expected_keys = {"s", "c", "S", "o", "f", "q", "p", "ap", "sp", "x", "X", "i", "l", "z", "L", "N"}
-            expected_keys |= {
-                "n",
-                "T",
-                "t",
-                "b",
-                "a",
-                "m",
-                "R",
-                "wt",
-                "ot",
-                "ps",
-                "cp",
-                "rp",
-                "V",
-                "pm",
-                "gtd",
-            }
+            expected_keys = set(ORDER_UPDATE_KEYS.split())
             assert expected_keys <= set(updates[0])
             account = [e for e in got if e["e"] == "ACCOUNT_UPDATE"][-1]["a"]
             assert account["m"] == "ORDER"
