@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from trader.clock import Clock
 from trader.config import RiskLimits
 from trader.core import Approval, InstrumentSpec, RiskGate, Side, UnknownOrderError
-from trader.engine import oms
+from trader.engine import killswitch, oms
 from trader.engine.journal import Journal
 from trader.engine.ledger import OrderLedger, OtherSessions, Owner
 from trader.engine.portfolio import Portfolio, Position, to_decimal
@@ -228,6 +228,8 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._started_ns = 0
         self._kill_seen = 0
+        self.kill_halted_ns: int | None = None  # when SIGUSR1 last HALTED the gate (monotonic)
+        self.kill_latency_ns: int | None = None  # signal handled -> gate HALTED (measured, logged)
         self._other_sessions = 0  # orders and fills of other trader sessions seen on this account
         self._stop = asyncio.Event()
         self._services: list[asyncio.Task[None]] = []
@@ -303,6 +305,7 @@ class Engine:
             position = self.portfolio.position(self.venue, symbol, spec.notional(1, 1))
             self.instruments[symbol] = _Instrument(symbol, spec, gate_id, position)
         self.gate = gate
+        killswitch.write_reset_token(self.journal)  # what `trader kill --reset` must show
         self._kill_seen = self.journal.get_counter("kill")
         if self._kill_seen > self.journal.get_counter("kill_reset"):
             gate.kill("latched by `trader kill` (clear with `trader kill --reset`)", self.clock.now_ns())
@@ -774,6 +777,23 @@ class Engine:
         log.error("kill switch: %s", reason)
         await self.cancel_everything()
 
+    def _kill_signal(self) -> None:
+        """SIGUSR1 from `trader kill`: the gate is HALTED here, in the signal's callback, before anything is
+        awaited; the cancels follow as a task. (The timer's poll of the journal is the fallback.)"""
+        if self.gate is None:
+            return
+        received = self.clock.monotonic_ns()
+        self.gate.kill("operator: trader kill", self.clock.now_ns())
+        self.kill_halted_ns = self.clock.monotonic_ns()
+        self.kill_latency_ns = self.kill_halted_ns - received
+        self.summary.killed = True
+        self._kill_seen = max(self._kill_seen, self.journal.get_counter("kill"))
+        log.error(
+            "kill switch: operator: trader kill (HALTED %d µs after the engine got the signal)",
+            self.kill_latency_ns // 1000,
+        )
+        self._spawn(self.cancel_everything())
+
     async def cancel_everything(self) -> None:
         """Cancel our orders: all at once when no other session shares the account, else one by one
         (never another session's; `trader kill --config` is the account-wide button)."""
@@ -818,6 +838,7 @@ class Engine:
         """Start, trade until `duration_s` passes or `stop()` is called, then shut down. `services` run
         alongside (feeds that `deliver` inputs to the strategy) and are cancelled at shutdown."""
         await self.start()
+        disarm = killswitch.arm(self.journal, self._kill_signal)  # `trader kill` wakes us (SIGUSR1)
         pump = asyncio.get_running_loop().create_task(self._pump())
         timer = asyncio.get_running_loop().create_task(self._timer_loop())
         self._services = [asyncio.get_running_loop().create_task(service(self)) for service in services]
@@ -838,6 +859,7 @@ class Engine:
             if pump.done() and not pump.cancelled() and pump.exception() is not None:
                 log.error("venue event stream failed: %r", pump.exception())
         finally:
+            disarm()
             timer.cancel()
             summary = await self.shutdown()
             pump.cancel()

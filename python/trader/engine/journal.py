@@ -80,6 +80,7 @@ def _decode(kind: str, payload: dict[str, Any]) -> oms.OrderEvent:
 
 class Journal:
     def __init__(self, path: str | Path) -> None:
+        self.path = None if str(path) == ":memory:" else Path(path)  # None: in memory
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
