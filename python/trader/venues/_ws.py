@@ -6,20 +6,41 @@ be rebuilt now), every frame as `WsMessage`, `WsDisconnected` when the connectio
 nothing arrived for `stale_after_s` (the socket is then closed and reopened: a silent feed is never
 traded on as if it were live). Backoff is exponential with seeded jitter and resets after a connection
 that delivered data.
+
+Nothing a connection carries is logged: the `websockets` library logs every frame and the handshake at
+DEBUG, and our frames include logins (Alpaca's key and secret, Binance's WS API logon, Polymarket's L2
+credentials). Each connection gets `FRAME_SAFE_LOG`, which is never enabled for DEBUG; its INFO and above
+(connection failures, keepalive errors) still reach the `trader.venues.ws` logger.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from trader.clock import Clock
 from trader.errors import VenueUnavailableError
+
+
+class _NoFrames(logging.LoggerAdapter[logging.Logger]):
+    """A logger for `websockets` that is never enabled for DEBUG, so the library never formats a frame
+    or a handshake line (it checks `isEnabledFor(DEBUG)` once per connection)."""
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - the logging API's name
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return msg, kwargs
+
+
+FRAME_SAFE_LOG = _NoFrames(logging.getLogger("trader.venues.ws"), {})
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,7 @@ class WsClient:
                     ping_timeout=self._heartbeat_s,
                     open_timeout=self._open_timeout_s,
                     max_size=2**24,
+                    logger=FRAME_SAFE_LOG,
                 )
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
                 failures += 1
