@@ -166,6 +166,17 @@ def test_reset_needs_proof_and_is_audited(
     assert token.read_text().strip().encode() not in path.read_bytes(), "the journal keeps only a digest"
 
 
+def test_kill_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kill"]) == EXIT_USAGE, "nothing to kill named"
+    assert main(["kill", "--venue", "binance"]) == EXIT_USAGE, "--venue needs --config"
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[venues.coinbase]\napi_key = "env:K"\nsecret = "env:S"\nenvironment = "live"\n')
+    assert main(["kill", "--config", str(cfg), "--venue", "binance"]) == EXIT_USAGE, "not configured"
+    assert main(["kill", "--config", str(cfg)]) == EXIT_FAILED, "a venue it could not cancel at fails"
+    assert "coinbase: FAILED to cancel" in capsys.readouterr().err
+    assert main(["kill", "--journal", str(tmp_path / "none.db"), "--config", str(cfg)]) == EXIT_USAGE
+
+
 # ---- real processes ------------------------------------------------------------------------------
 
 

@@ -18,7 +18,9 @@ width for the instance and no digit in the tag make the id parse back without a 
 Whose an id is (`Owner`): OURS when it carries this journal's instance id; SESSION when it has the format
 with another instance id (another `trader` session on the same account: its orders and fills are not ours
 to claim, cancel or count); EXTERNAL otherwise (placed by hand, by another tool, by the venue itself as in
-a liquidation, or an id written before this scheme).
+a liquidation, or an id written before this scheme). Polymarket has no client id on the wire: the
+connector maps ours to the signed order's hash, so an order it did not sign comes back as that hash
+(EXTERNAL), and another session on the same wallet cannot be told from trading by hand there.
 """
 
 from __future__ import annotations
