@@ -10,8 +10,11 @@ by asking the venue by client order id, never by sending it again; still unresol
 
 Start-up reconciles before any strategy runs: the journal's live orders are asked of the venue, fills the
 journal missed are applied, venue open orders the journal does not know and a position that does not add
-up are mismatches (`ReconciliationError`: the engine does not trade). Orders that survived a restart are
-then canceled: the gate of a new process has not approved them and the strategy has no memory of them.
+up are mismatches (`ReconciliationError`: the engine does not trade). Orders and fills of other trader
+sessions on the account (client ids with another journal's instance id, `trader.engine.ledger`) are not
+ours: never claimed, canceled or counted in our position; their fills only explain the account's position.
+Orders that survived a restart are then canceled: the gate of a new process has not approved them and the
+strategy has no memory of them.
 Shutdown cancels everything, waits for the venue to confirm and reports.
 
 The engine works in real time (`run`) or in simulated time, driven event by event (`handle`, `settle`,
