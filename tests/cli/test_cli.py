@@ -130,7 +130,10 @@ def test_kill_latches_the_journal(capsys: pytest.CaptureFixture[str], tmp_path: 
     data = json.loads(capsys.readouterr().out)
     assert (data["orders"], data["killed"]) == (0, True)
     assert data["denials"]
-    assert main(["kill", "--journal", str(journal), "--reset", "--operator", "alice"]) == EXIT_OK
+    reset = ["kill", "--journal", str(journal), "--reset", "--operator", "alice"]
+    assert main(reset) == EXIT_USAGE, "a name alone does not clear it: proof is needed"
+    token = journal.with_name(journal.name + ".reset-token")  # written by the session at start
+    assert main([*reset, "--token-file", str(token)]) == EXIT_OK
     capsys.readouterr()
     assert main(["paper", "--fast", "--duration", "3", "--json", "--journal", str(journal)]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["orders"] > 0

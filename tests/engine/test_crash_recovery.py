@@ -49,7 +49,10 @@ def venue_state(url: str) -> dict[str, Any]:
 
 def intents(journal: Path) -> int:
     with sqlite3.connect(journal) as db:
-        return int(db.execute("SELECT count(*) FROM events WHERE kind = 'Intent'").fetchone()[0])
+        try:
+            return int(db.execute("SELECT count(*) FROM events WHERE kind = 'Intent'").fetchone()[0])
+        except sqlite3.OperationalError:  # the engine created the file and not yet its tables
+            return 0
 
 
 def test_sigkill_mid_session_then_restart(venue: str, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from trader.core import Approval, Side, TradingState
 from trader.engine import oms
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
+from trader.engine.ledger import Owner, format_client_id
 from trader.errors import ReconciliationError, UnknownOutcomeError, VenueUnavailableError
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
@@ -89,6 +91,11 @@ class Rig:
                 await self.drain()
 
 
+def first_id(rig: Rig) -> str:
+    """The client id of the first order the rig's engine sends."""
+    return format_client_id(rig.engine.ledger.instance, "mm", 1)
+
+
 def status(order: oms.Order) -> oms.OrderStatus:
     return order.status  # a call, so the type checker does not narrow across awaits
 
@@ -152,10 +159,11 @@ def test_kill_switch_cancels_everything_and_latches() -> None:
 def test_unknown_outcome_is_resolved_by_asking_never_by_resending() -> None:
     async def go() -> None:
         rig = Rig(Journal(":memory:"))
-        rig.venue.fault = lambda cid: "drop" if cid == "mm-1" else None
+        first = first_id(rig)
+        rig.venue.fault = lambda cid: "drop" if cid == first else None
         await rig.engine.start()
         await rig.steps(1)
-        order = rig.engine.ledger.orders["mm-1"]
+        order = rig.engine.ledger.orders[first]
         assert order.status in (oms.OrderStatus.UNKNOWN, oms.OrderStatus.ACCEPTED)
         await rig.steps(3)  # the timer asks the venue
         assert order.status in (
@@ -164,7 +172,7 @@ def test_unknown_outcome_is_resolved_by_asking_never_by_resending() -> None:
             oms.OrderStatus.FILLED,
             oms.OrderStatus.CANCELED,
         )
-        assert rig.venue.submissions.count("mm-1") == 1
+        assert rig.venue.submissions.count(first) == 1
         assert rig.engine.summary.unknown_outcomes == 1
 
     run(go)
@@ -173,10 +181,11 @@ def test_unknown_outcome_is_resolved_by_asking_never_by_resending() -> None:
 def test_unknown_outcome_never_placed_becomes_rejected_after_the_venue_denies_it() -> None:
     async def go() -> None:
         rig = Rig(Journal(":memory:"), config=EngineConfig(not_found_checks=2))
-        rig.venue.fault = lambda cid: "lose" if cid == "mm-1" else None
+        first = first_id(rig)
+        rig.venue.fault = lambda cid: "lose" if cid == first else None
         await rig.engine.start()
         await rig.steps(1)
-        order = rig.engine.ledger.orders["mm-1"]
+        order = rig.engine.ledger.orders[first]
         assert status(order) is oms.OrderStatus.UNKNOWN
         gate = rig.engine.gate
         assert gate is not None
@@ -184,7 +193,7 @@ def test_unknown_outcome_never_placed_becomes_rejected_after_the_venue_denies_it
         await rig.steps(6)
         assert status(order) is oms.OrderStatus.REJECTED
         assert gate.open_order_count() < counted + 2
-        assert rig.venue.submissions.count("mm-1") == 1
+        assert rig.venue.submissions.count(first) == 1
 
     run(go)
 
@@ -239,22 +248,27 @@ def test_restart_reconciles_then_cancels_survivors_without_resending(tmp_path: P
 
 
 def test_restart_refuses_to_trade_on_a_mismatch(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
+    """Orders at the venue that carry this journal's id but that it does not know (here: the journal was
+    restored from an older copy) are mismatches; so is someone trading by hand on the account (ids that
+    are no trader session's: `test_client_ids.py`). Another trader session's orders are not."""
+    path, backup = tmp_path / "j.db", tmp_path / "backup.db"
 
     async def go() -> None:
         first = Rig(Journal(path))
         await first.engine.start()
         await first.steps(30)
-        await first.engine.shutdown()
+        with sqlite3.connect(path) as src, sqlite3.connect(backup) as dst:
+            src.backup(dst)  # the copy the operator will restore
+        await first.steps(30)  # ...more orders, then the process dies
         first.engine.journal.close()
-        # someone trades on the account behind the engine's back
-        gate_less = Journal(":memory:")
-        other = Rig(gate_less, venue=first.venue)
-        await other.engine.start()
-        await other.steps(30)
-        assert await first.venue.open_orders()
+        mine = first.engine.ledger.instance
+        unknown = [r for r in await first.venue.open_orders() if r.client_id not in Journal(backup).replay()]
+        assert unknown, "orders sent after the copy are still open"
+        assert all(first.engine.ledger.owner(r.client_id) is Owner.OURS for r in unknown)
+        restored = Rig(Journal(backup), venue=first.venue)
+        assert restored.engine.ledger.instance == mine
         with pytest.raises(ReconciliationError, match="not in the journal"):
-            await Rig(Journal(path), venue=first.venue).engine.start()
+            await restored.engine.start()
 
     run(go)
 

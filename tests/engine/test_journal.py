@@ -6,7 +6,7 @@ import pytest
 from trader.core import Side
 from trader.engine import oms
 from trader.engine.journal import Journal
-from trader.engine.ledger import OrderLedger
+from trader.engine.ledger import OrderLedger, parse_client_id
 from trader.errors import ConfigError, UnknownOrderError
 
 
@@ -32,8 +32,11 @@ def test_replay_rebuilds_orders_after_restart(tmp_path: Path) -> None:
     assert [o.client_id for o in again.unresolved()] == [b.client_id]
     assert {o.client_id for o in again.live()} == {a.client_id, b.client_id}
     c = again.create("mm", "sim", "BTCUSDT", Side.BUY, 99, 1, ts_ns=9)
-    used = {int(x.client_id.split("-")[1]) for x in (a, b)}
-    assert int(c.client_id.split("-")[1]) > max(used), "client ids continue above every id ever used"
+    used = [parse_client_id(x.client_id) for x in (a, b, c)]
+    numbers = [u.n for u in used if u is not None]
+    assert len(numbers) == 3, "every id is in the format"
+    assert numbers[2] > max(numbers[:2]), "client ids continue above every id ever used"
+    assert {u.instance for u in used if u is not None} == {again.instance}, "one instance id per journal"
 
 
 def test_counters_and_errors(tmp_path: Path) -> None:

@@ -118,10 +118,20 @@ def _parser() -> argparse.ArgumentParser:
     testnet.add_argument("--sim", action="store_true", help="check the built-in simulator (no config)")
     testnet.add_argument("--order", action="store_true", help="also place and cancel a tiny far-away order")
     kill = sub.add_parser("kill", help="latch the kill switch of an engine and cancel its orders")
-    kill.add_argument("--journal", type=Path, required=True, help="the running engine's journal")
+    kill.add_argument("--journal", type=Path, default=None, help="the running engine's journal")
+    kill.add_argument(
+        "--config", type=Path, default=None, help="cancel at every venue of this config, with its credentials"
+    )
+    kill.add_argument("--venue", default=None, help="with --config: only this venue")
     kill.add_argument("--venue-url", default=None, help="also cancel directly at this `trader sim` server")
     kill.add_argument("--reset", action="store_true", help="clear the latch (takes effect at the next start)")
     kill.add_argument("--operator", default=None, help="who resets the latch (required with --reset)")
+    kill.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="with --reset: the token the engine wrote at start (<journal>.reset-token)",
+    )
     return p
 
 
@@ -259,35 +269,9 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _kill(args: argparse.Namespace) -> int:
-    from trader.engine.journal import Journal
-    from trader.errors import TraderError
+    from trader.cli.kill import main as kill
 
-    if not args.journal.exists():
-        print(f"trader kill: no journal at {args.journal}", file=sys.stderr)
-        return EXIT_USAGE
-    journal = Journal(args.journal)
-    try:
-        if args.reset:
-            if not args.operator:
-                print("trader kill: --reset needs --operator NAME (it is audited)", file=sys.stderr)
-                return EXIT_USAGE
-            journal.set_counter_at_least("kill_reset", journal.get_counter("kill"))
-            journal.set_meta("kill_reset_by", args.operator)
-            print(f"kill switch cleared by {args.operator}; it takes effect when the engine next starts")
-            return EXIT_OK
-        n = journal.next_value("kill")
-        print(f"kill switch latched (#{n}): the engine cancels everything and sends nothing new")
-        if args.venue_url:
-            from trader.cli.run import cancel_at
-
-            canceled = _run(cancel_at(args.venue_url))
-            print(f"canceled {canceled} open orders at {args.venue_url}")
-    except TraderError as e:
-        print(f"trader kill: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        journal.close()
-    return EXIT_OK
+    return kill(args)
 
 
 def _testnet(args: argparse.Namespace) -> int:

@@ -10,8 +10,11 @@ by asking the venue by client order id, never by sending it again; still unresol
 
 Start-up reconciles before any strategy runs: the journal's live orders are asked of the venue, fills the
 journal missed are applied, venue open orders the journal does not know and a position that does not add
-up are mismatches (`ReconciliationError`: the engine does not trade). Orders that survived a restart are
-then canceled: the gate of a new process has not approved them and the strategy has no memory of them.
+up are mismatches (`ReconciliationError`: the engine does not trade). Orders and fills of other trader
+sessions on the account (client ids with another journal's instance id, `trader.engine.ledger`) are not
+ours: never claimed, canceled or counted in our position; their fills only explain the account's position.
+Orders that survived a restart are then canceled: the gate of a new process has not approved them and the
+strategy has no memory of them.
 Shutdown cancels everything, waits for the venue to confirm and reports.
 
 The engine works in real time (`run`) or in simulated time, driven event by event (`handle`, `settle`,
@@ -35,9 +38,9 @@ from typing import Any, Protocol
 from trader.clock import Clock
 from trader.config import RiskLimits
 from trader.core import Approval, InstrumentSpec, RiskGate, Side, UnknownOrderError
-from trader.engine import oms
+from trader.engine import killswitch, oms
 from trader.engine.journal import Journal
-from trader.engine.ledger import OrderLedger
+from trader.engine.ledger import OrderLedger, OtherSessions, Owner
 from trader.engine.portfolio import Portfolio, Position, to_decimal
 from trader.errors import (
     OrderNotFoundError,
@@ -229,6 +232,9 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._started_ns = 0
         self._kill_seen = 0
+        self.kill_halted_ns: int | None = None  # when SIGUSR1 last HALTED the gate (monotonic)
+        self.kill_latency_ns: int | None = None  # signal handled -> gate HALTED (measured, logged)
+        self._other_sessions = 0  # orders and fills of other trader sessions seen on this account
         self._stop = asyncio.Event()
         self._services: list[asyncio.Task[None]] = []
         self._closing = False  # shutting down: no new orders, only cancels
@@ -303,6 +309,7 @@ class Engine:
             position = self.portfolio.position(self.venue, symbol, spec.notional(1, 1))
             self.instruments[symbol] = _Instrument(symbol, spec, gate_id, position)
         self.gate = gate
+        killswitch.write_reset_token(self.journal)  # what `trader kill --reset` must show
         self._kill_seen = self.journal.get_counter("kill")
         if self._kill_seen > self.journal.get_counter("kill_reset"):
             gate.kill("latched by `trader kill` (clear with `trader kill --reset`)", self.clock.now_ns())
@@ -326,12 +333,7 @@ class Engine:
                     )
                 continue
             self._apply_report(report, react=False)
-        first_ts = min((e.ts_ns for e in self.journal.entries()), default=now)
-        withheld: dict[str, Decimal] = {}  # base-asset fees the venue took from our fills
-        for f in await self.connector.fills_since(first_ts):
-            if f.instrument in insts and f.client_id in self.ledger.orders:
-                self._apply_fill(f, react=False)
-                withheld[f.instrument] = withheld.get(f.instrument, Decimal(0)) + f.base_fee
+        withheld, others = await self._claim_fills(now)  # base-asset fees; other sessions' net fills
         self.summary.reconciled_at_start = len(live)
         # positions: the journal's fills on top of the venue position it started from
         gate = self.gate
@@ -349,29 +351,29 @@ class Engine:
             if stored is None:
                 baselines[inst.symbol] = venue_pos - journal_net
                 self.journal.set_meta(key, str(baselines[inst.symbol]))
+                self.journal.set_meta(f"baseline_ns:{self.venue}:{inst.symbol}", str(now))
                 continue
             baselines[inst.symbol] = int(stored)
             # fees withheld in the base asset (spot) lower the venue's balance, not our fills: the
             # difference may be that much, in whole units, plus one for the venue's rounding
             fee_units = withheld.get(inst.symbol, Decimal(0)) / Decimal(inst.spec.qty_unit)
             slack = math.ceil(fee_units) + 1 if fee_units else 0
-            if not 0 <= int(stored) + journal_net - venue_pos <= slack:
+            other = others.net.get(inst.symbol, 0)  # other sessions on the account moved it too
+            if not 0 <= int(stored) + journal_net + other - venue_pos <= slack:
                 problems.append(
                     f"position {inst.symbol}: the venue has {venue_pos} units, the journal accounts for "
-                    f"{int(stored) + journal_net} ({stored} at the start + {journal_net} filled)"
+                    f"{int(stored) + journal_net + other} ({stored} at the start + {journal_net} filled"
+                    + (f" + {other} by other sessions)" if other else ")")
                 )
-        for r in await self.connector.open_orders():
-            if r.instrument in insts and r.client_id not in self.ledger.orders:
-                problems.append(
-                    f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
-                )
+        await self._check_open_orders(problems, others)
         if problems:
             raise ReconciliationError("reconciliation failed, not trading: " + "; ".join(problems))
         for inst in insts.values():
             if inst.position.qty:
                 gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
-            if self.pre_trade is not None:
-                self.pre_trade.load_position(inst.symbol, baselines[inst.symbol] + inst.position.qty)
+            if self.pre_trade is not None:  # the account's holding: other sessions' fills included
+                account = baselines[inst.symbol] + inst.position.qty + others.net.get(inst.symbol, 0)
+                self.pre_trade.load_position(inst.symbol, account)
         # orders that outlived the previous process: cancel them before the strategy starts
         for o in self.ledger.live():
             if o.venue == self.venue and o.instrument in insts:
@@ -379,6 +381,58 @@ class Engine:
         left = [o.client_id for o in self.ledger.live() if o.venue == self.venue]
         if left:
             raise ReconciliationError(f"could not cancel orders left from before the restart: {left}")
+
+    async def _claim_fills(self, now: int) -> tuple[dict[str, Decimal], OtherSessions]:
+        """Apply the fills of our orders the journal missed. Fills of other sessions' orders (another
+        journal's instance id) are not claimed: only summed, since they moved the account's position.
+        Returns the base-asset fees the venue withheld, per instrument, and the other sessions' net."""
+        first_ts = min((e.ts_ns for e in self.journal.entries()), default=now)
+        since = {  # when each instrument's baseline was taken (journals before that record: first entry)
+            s: int(self.journal.get_meta(f"baseline_ns:{self.venue}:{s}") or first_ts) for s in self.symbols
+        }
+        withheld: dict[str, Decimal] = {}
+        others = OtherSessions()
+        for f in await self.connector.fills_since(min([first_ts, *since.values()])):
+            if f.instrument not in self.instruments:
+                continue
+            if f.client_id in self.ledger.orders:
+                self._apply_fill(f, react=False)
+            elif self.ledger.owner(f.client_id) is Owner.SESSION and f.ts_event >= since[f.instrument]:
+                others.add_fill(f.instrument, f.side, f.qty)
+            else:
+                continue
+            withheld[f.instrument] = withheld.get(f.instrument, Decimal(0)) + f.base_fee
+        return withheld, others
+
+    async def _check_open_orders(self, problems: list[str], others: OtherSessions) -> None:
+        """Venue open orders the journal does not know are mismatches, unless another session sent them."""
+        for r in await self.connector.open_orders():
+            if r.instrument not in self.instruments or r.client_id in self.ledger.orders:
+                continue
+            if self.ledger.owner(r.client_id) is Owner.SESSION:
+                others.orders += 1
+            else:
+                problems.append(
+                    f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
+                )
+        if others.orders or others.fills:
+            self._other_sessions += others.orders + others.fills
+            log.warning(
+                "%s: other trader sessions use this account (%d open orders, %d fills since this journal "
+                "began): not ours, left alone and not counted in our position",
+                self.venue,
+                others.orders,
+                others.fills,
+            )
+
+    def _other_session(self, client_id: str, what: str) -> bool:
+        """True for an order or fill of another trader session (logged once, then counted)."""
+        if self.ledger.owner(client_id) is not Owner.SESSION:
+            return False
+        if not self._other_sessions:
+            log.warning("%s: %s of another trader session's order %s: not ours", self.venue, what, client_id)
+        self._other_sessions += 1
+        return True
 
     # ---- events ----------------------------------------------------------------------------------
 
@@ -437,6 +491,8 @@ class Engine:
         position = inst.position
         order = self.ledger.orders.get(f.client_id)
         fee = str(f.fee)
+        if order is None and self._other_session(f.client_id, "fill"):
+            return  # another session's fill moves its accounting, not ours
         if order is None:  # not ours (placed elsewhere, liquidation): the position still moves
             log.warning("external fill %s on %s", f.trade_id, f.instrument)
             gate.on_external_fill(inst.gate_id, f.side, f.qty, f.price, fee=fee)
@@ -481,6 +537,8 @@ class Engine:
 
     def _apply_report(self, r: OrderReport, *, react: bool) -> None:
         order = self.ledger.orders.get(r.client_id)
+        if order is None and self._other_session(r.client_id, "report"):
+            return
         if order is None or r.instrument not in self.instruments:
             return
         now = self.clock.now_ns()
@@ -723,8 +781,27 @@ class Engine:
         log.error("kill switch: %s", reason)
         await self.cancel_everything()
 
+    def _kill_signal(self) -> None:
+        """SIGUSR1 from `trader kill`: the gate is HALTED here, in the signal's callback, before anything is
+        awaited; the cancels follow as a task. (The timer's poll of the journal is the fallback.)"""
+        if self.gate is None:
+            return
+        received = self.clock.monotonic_ns()
+        self.gate.kill("operator: trader kill", self.clock.now_ns())
+        self.kill_halted_ns = self.clock.monotonic_ns()
+        self.kill_latency_ns = self.kill_halted_ns - received
+        self.summary.killed = True
+        self._kill_seen = max(self._kill_seen, self.journal.get_counter("kill"))
+        log.error(
+            "kill switch: operator: trader kill (HALTED %d µs after the engine got the signal)",
+            self.kill_latency_ns // 1000,
+        )
+        self._spawn(self.cancel_everything())
+
     async def cancel_everything(self) -> None:
-        for symbol in self.symbols:
+        """Cancel our orders: all at once when no other session shares the account, else one by one
+        (never another session's; `trader kill --config` is the account-wide button)."""
+        for symbol in self.symbols if not self._other_sessions else ():
             with contextlib.suppress(VenueError):
                 await self.connector.cancel_all(symbol)
         for o in self.ledger.live():
@@ -765,6 +842,7 @@ class Engine:
         """Start, trade until `duration_s` passes or `stop()` is called, then shut down. `services` run
         alongside (feeds that `deliver` inputs to the strategy) and are cancelled at shutdown."""
         await self.start()
+        disarm = killswitch.arm(self.journal, self._kill_signal)  # `trader kill` wakes us (SIGUSR1)
         pump = asyncio.get_running_loop().create_task(self._pump())
         timer = asyncio.get_running_loop().create_task(self._timer_loop())
         self._services = [asyncio.get_running_loop().create_task(service(self)) for service in services]
@@ -785,6 +863,7 @@ class Engine:
             if pump.done() and not pump.cancelled() and pump.exception() is not None:
                 log.error("venue event stream failed: %r", pump.exception())
         finally:
+            disarm()
             timer.cancel()
             summary = await self.shutdown()
             pump.cancel()

@@ -1,9 +1,10 @@
 """The write-ahead journal: SQLite in WAL mode with synchronous=FULL.
 
 Every intent is written (and durable) before the order is sent; every ack, fill and cancel is appended
-before it is acted on. Client order ids come from a persisted counter, so they are unique forever,
-across restarts and crashes. Replaying the journal rebuilds every order's state. Nothing secret is
-written here: payloads are order fields, venue ids and reasons.
+before it is acted on. Client order ids carry the journal's random instance id and a persisted counter
+(format: `trader.engine.ledger`), so they are unique forever, across restarts, crashes, journals and
+hosts. Replaying the journal rebuilds every order's state. Nothing secret is written here: payloads are
+order fields, venue ids and reasons.
 
 A journal belongs to one venue and its instruments (recorded in meta by the first engine; an engine for
 another is refused). A new journal file is created 0600. What is not a journal (a directory, a read-only,
@@ -24,6 +25,7 @@ from typing import Any
 
 from trader.core import Side
 from trader.engine import oms
+from trader.engine.ledger import format_client_id, new_instance_id, strategy_tag
 from trader.errors import ConfigError
 
 CLIENT_ID_BLOCK = 64
@@ -142,8 +144,9 @@ def _decoded(e: Entry) -> oms.OrderEvent | oms.Order:
 
 class Journal:
     def __init__(self, path: str | Path) -> None:
-        if str(path) != ":memory:":
-            _prepare(Path(path))
+        self.path = None if str(path) == ":memory:" else Path(path)  # None: in memory
+        if self.path is not None:
+            _prepare(self.path)
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -190,19 +193,35 @@ class Journal:
                 (name, value),
             )
 
-    def next_client_id(self, strategy: str) -> str:
-        """`{strategy}-{n}` from one persisted counter: unique forever.
+    @property
+    def instance_id(self) -> str:
+        """This journal's random instance id, drawn once and kept (every client id it issues carries it)."""
+        current = self.get_meta("instance_id")
+        if current is None:
+            with self._db:  # first writer wins: two processes opening a new journal agree on one id
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta (name, value) VALUES ('instance_id', ?)", (new_instance_id(),)
+                )
+            current = self.get_meta("instance_id")
+            assert current is not None
+        return current
+
+    def next_client_number(self) -> int:
+        """The next number of one persisted counter: never repeated.
 
         Numbers are reserved from the counter in blocks of `CLIENT_ID_BLOCK` (one durable write per block,
         not per order); a restart skips the rest of a block, so numbers may jump but never repeat.
         """
-        if not strategy or not strategy.replace("_", "").isalnum():
-            raise ConfigError(f"strategy name {strategy!r} must be alphanumeric")
         if self._id_next > self._id_last:
             self._id_last = self._reserve("client_order_id", CLIENT_ID_BLOCK)
             self._id_next = self._id_last - CLIENT_ID_BLOCK + 1
         n, self._id_next = self._id_next, self._id_next + 1
-        return f"{strategy}-{n}"
+        return n
+
+    def next_client_id(self, strategy: str) -> str:
+        """A new client order id for `strategy` (`trader.engine.ledger.format_client_id`)."""
+        strategy_tag(strategy)  # a bad name fails before a number is used
+        return format_client_id(self.instance_id, strategy, self.next_client_number())
 
     def _reserve(self, counter: str, n: int) -> int:
         with self._db:

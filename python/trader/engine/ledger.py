@@ -1,17 +1,164 @@
-"""The order ledger: every order the engine knows, with the journal written before anything changes."""
+"""The order ledger: every order the engine knows, with the journal written before anything changes.
+
+Client order ids, and whose an id is, are decided here and nowhere else.
+
+    <instance><tag><n>      e.g. k3x9qammm1234 = instance "k3x9qa", tag "mm", order 1234
+
+- `instance`: 6 characters, a lowercase letter then 5 of [0-9a-z], drawn at random once per journal
+  (`Journal.instance_id`, kept in its meta table). Two journals, on one host or two, draw different ones
+  (36^5 * 26 = 1.6e9 values), so two sessions on one account never send the same id.
+- `tag`: 1-3 lowercase letters from the strategy name (`mm`, `pai` for pairs, `bin` for binary_mm); it only
+  tells a reader which strategy sent the order (uniqueness comes from the instance and the counter).
+- `n`: the journal's persisted counter, in decimal, 1 to 999,999,999, no leading zero.
+
+Only letters and digits, at most 18 characters: it fits every venue's rule at once (`CLIENT_ID_RULES`), the
+tightest being Kraken's free-text `cl_ord_id` (18) and OKX's `clOrdId` (letters and digits only). Fixed
+width for the instance and no digit in the tag make the id parse back without a separator.
+
+Whose an id is (`Owner`): OURS when it carries this journal's instance id; SESSION when it has the format
+with another instance id (another `trader` session on the same account: its orders and fills are not ours
+to claim, cancel or count); EXTERNAL otherwise (placed by hand, by another tool, by the venue itself as in
+a liquidation, or an id written before this scheme). Polymarket has no client id on the wire: the
+connector maps ours to the signed order's hash, so an order it did not sign comes back as that hash
+(EXTERNAL), and another session on the same wallet cannot be told from trading by hand there.
+"""
 
 from __future__ import annotations
 
+import enum
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
 from trader.core import Side
 from trader.engine import oms
-from trader.engine.journal import Journal
-from trader.errors import UnknownOrderError
+from trader.errors import ConfigError, UnknownOrderError
+
+if TYPE_CHECKING:
+    from trader.engine.journal import Journal
+
+INSTANCE_LEN = 6
+TAG_MAX = 3
+MAX_COUNTER = 999_999_999
+CLIENT_ID_MAX_LEN = INSTANCE_LEN + TAG_MAX + len(str(MAX_COUNTER))  # 18
+_ALNUM36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_INSTANCE = re.compile(r"[a-z][0-9a-z]{5}")
+_CLIENT_ID = re.compile(r"([a-z][0-9a-z]{5})([a-z]{1,3})([1-9][0-9]{0,8})")
+
+
+@dataclass(frozen=True)
+class ClientIdRule:
+    """What a venue accepts as a client order id (`pattern` is matched in full)."""
+
+    field: str
+    pattern: re.Pattern[str] | None  # None: the venue has no client id (the connector maps ours)
+    source: str
+
+
+# Per venue: the field our id travels in and the rule it must obey. The venue profiles do not state this
+# yet, so the table lives here, next to the format it constrains.
+CLIENT_ID_RULES: dict[str, ClientIdRule] = {
+    "binance": ClientIdRule("newClientOrderId", re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"), "API docs: ≤ 36"),
+    "sim": ClientIdRule("newClientOrderId", re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"), "speaks Binance"),
+    "okx": ClientIdRule("clOrdId", re.compile(r"[A-Za-z0-9]{1,32}"), "API v5: 1-32 letters and digits"),
+    "bybit": ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "API v5: ≤ 36"),
+    "kraken": ClientIdRule(
+        "cl_ord_id", re.compile(r"[\x21-\x7e]{1,18}"), "free text ≤ 18 (else a UUID; int32 userref unused)"
+    ),
+    "coinbase": ClientIdRule(
+        "client_order_id", re.compile(r"[A-Za-z0-9_-]{1,36}"), "UUID-sized; the exact limit is unstated"
+    ),
+    "alpaca": ClientIdRule("client_order_id", re.compile(r"[\x21-\x7e]{1,48}"), "≤ 128 (older docs: 48)"),
+    "ibkr": ClientIdRule(
+        "orderRef", re.compile(r"[\x21-\x7e]{1,40}"), "a free string; the integer order id is the API's"
+    ),
+    "polymarket": ClientIdRule("", None, "no client id: the connector maps ours to the order's hash"),
+}
+STRICTEST = ClientIdRule("", re.compile(r"[A-Za-z0-9]{1,18}"), "every venue's rule at once")
+
+
+class Owner(enum.Enum):
+    OURS = "ours"  # carries this journal's instance id
+    SESSION = "session"  # another trader session's (another journal, same account)
+    EXTERNAL = "external"  # not a trader id: manual, another tool, the venue, or an older format
+
+
+@dataclass(frozen=True)
+class ClientId:
+    instance: str
+    tag: str
+    n: int
+
+
+def new_instance_id() -> str:
+    """A fresh random instance id (a letter, then five of [0-9a-z])."""
+    return secrets.choice(_ALNUM36[10:]) + "".join(secrets.choice(_ALNUM36) for _ in range(INSTANCE_LEN - 1))
+
+
+def strategy_tag(strategy: str) -> str:
+    """The strategy's tag: its first letters (lowercase, at most 3); `ConfigError` for a bad name."""
+    if not strategy or not strategy.replace("_", "").isalnum() or not strategy.isascii():
+        raise ConfigError(f"strategy name {strategy!r} must be alphanumeric")
+    letters = "".join(c for c in strategy.lower() if "a" <= c <= "z")
+    return (letters or "s")[:TAG_MAX]
+
+
+def format_client_id(instance: str, strategy: str, n: int) -> str:
+    if not _INSTANCE.fullmatch(instance):
+        raise ConfigError(f"bad journal instance id {instance!r}")
+    if not 1 <= n <= MAX_COUNTER:
+        raise ConfigError(f"client order number {n} is out of range: start a new journal")
+    return f"{instance}{strategy_tag(strategy)}{n}"
+
+
+def parse_client_id(client_id: str) -> ClientId | None:
+    """The parts of one of our ids, or None when `client_id` is not in the format."""
+    m = _CLIENT_ID.fullmatch(client_id)
+    if m is None:
+        return None
+    return ClientId(m[1], m[2], int(m[3]))
+
+
+def owner_of(client_id: str, instance: str) -> Owner:
+    parsed = parse_client_id(client_id)
+    if parsed is None:
+        return Owner.EXTERNAL
+    return Owner.OURS if parsed.instance == instance else Owner.SESSION
+
+
+def check_fits(client_id: str, venue: str) -> None:
+    """`ConfigError` unless `client_id` obeys `venue`'s rule (an unlisted venue: the strictest rule)."""
+    rule = CLIENT_ID_RULES.get(venue, STRICTEST)
+    if rule.pattern is not None and not rule.pattern.fullmatch(client_id):
+        raise ConfigError(
+            f"client order id {client_id!r} does not fit {venue}'s {rule.field} ({rule.source})"
+        )
+
+
+@dataclass
+class OtherSessions:
+    """What other trader sessions did on the account, as reconciliation found it: never claimed as
+    ours, but their fills moved the account's position, so the position check adds them."""
+
+    net: dict[str, int] = field(default_factory=dict)  # instrument -> units bought - units sold
+    fills: int = 0
+    orders: int = 0  # their open orders
+
+    def add_fill(self, instrument: str, side: Side, qty: int) -> None:
+        self.net[instrument] = self.net.get(instrument, 0) + (qty if side == Side.BUY else -qty)
+        self.fills += 1
 
 
 class OrderLedger:
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
         self.orders: dict[str, oms.Order] = journal.replay()
+        self.instance = journal.instance_id
+
+    def owner(self, client_id: str) -> Owner:
+        """Whose an order or fill the venue reports is: ours, another session's, or nobody's we know."""
+        return owner_of(client_id, self.instance)
 
     def create(
         self,
@@ -27,7 +174,10 @@ class OrderLedger:
     ) -> oms.Order:
         """A new order with a never-reused client id; its intent is durable before this returns.
         `submitted`: it is about to be sent (recorded in the same write)."""
-        order = oms.Order(self._journal.next_client_id(strategy), venue, instrument, side, price, qty)
+        strategy_tag(strategy)  # a bad name fails before a number is used
+        client_id = format_client_id(self.instance, strategy, self._journal.next_client_number())
+        check_fits(client_id, venue)
+        order = oms.Order(client_id, venue, instrument, side, price, qty)
         self._journal.record_intent(order, ts_ns, submitted=submitted)
         if submitted:
             order.apply(oms.Submitted())

@@ -6,20 +6,71 @@ be rebuilt now), every frame as `WsMessage`, `WsDisconnected` when the connectio
 nothing arrived for `stale_after_s` (the socket is then closed and reopened: a silent feed is never
 traded on as if it were live). Backoff is exponential with seeded jitter and resets after a connection
 that delivered data.
+
+Nothing a connection carries is logged: the `websockets` library logs every frame and the handshake at
+DEBUG, and our frames include logins (Alpaca's key and secret, Binance's WS API logon, Polymarket's L2
+credentials). Each connection gets `FRAME_SAFE_LOG`, which logs a frame as its kind and size only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.frames import Frame
 
 from trader.clock import Clock
 from trader.errors import VenueUnavailableError
+
+
+class _RedactedFrame(Frame):
+    """A frame as our logs show it: its kind and size, never its payload."""
+
+    def __str__(self) -> str:
+        return f"{self.opcode.name} [{len(self.data)} bytes, payload not logged]"
+
+    __repr__ = __str__
+
+
+_SENSITIVE = ("authorization", "cookie", "key", "secret", "token", "passphrase", "signature")
+
+
+class FrameSafeLogger(logging.LoggerAdapter[logging.Logger]):
+    """The logger `websockets` gets for our connections (its own `websockets.client`, so the filters and
+    levels an operator set still apply). At DEBUG the library logs every frame and the handshake; here a
+    frame is logged as its kind and size only (`> TEXT [69 bytes, payload not logged]`) and a handshake
+    header that may carry a credential loses its value."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        safe = tuple(_redact(a) for a in args)
+        if msg in ("> %s: %s", "< %s: %s") and len(safe) == 2 and _sensitive(safe[0]):
+            safe = (safe[0], "<redacted>")
+        self.logger.log(level, msg, *safe, **kwargs)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return msg, kwargs
+
+
+def _redact(arg: object) -> object:
+    if isinstance(arg, Frame) and not isinstance(arg, _RedactedFrame):
+        return _RedactedFrame(arg.opcode, arg.data, arg.fin, arg.rsv1, arg.rsv2, arg.rsv3)
+    return arg
+
+
+def _sensitive(header: object) -> bool:
+    name = str(header).lower()
+    return any(word in name for word in _SENSITIVE)
+
+
+FRAME_SAFE_LOG = FrameSafeLogger(logging.getLogger("websockets.client"), {})
 
 
 @dataclass(frozen=True)
@@ -108,6 +159,7 @@ class WsClient:
                     ping_timeout=self._heartbeat_s,
                     open_timeout=self._open_timeout_s,
                     max_size=2**24,
+                    logger=FRAME_SAFE_LOG,
                 )
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
                 failures += 1

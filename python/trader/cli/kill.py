@@ -1,0 +1,173 @@
+"""`trader kill`: latch an engine's kill switch and wake it; cancel at the venues out of band; reset with
+proof. (The mechanism: `trader.engine.killswitch`.)
+
+    trader kill --journal J                 latch (durable), then SIGUSR1 to the engine running on J
+    trader kill --config FILE [--venue V]   cancel every open order at each configured venue, with its
+                                            configured credentials (`cancel_all` through the registry)
+    trader kill --venue-url URL             cancel at a `trader sim` server (its demo account)
+    trader kill --journal J --reset --operator NAME (--token-file J.reset-token | --config FILE)
+
+The options combine: `--journal J --config FILE` halts the engine and cancels at the venues itself, so the
+orders go even if the engine is stuck. Every kill and reset is audited in the journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from trader.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _run
+from trader.clock import LiveClock
+from trader.config import Config, load_config
+from trader.engine import killswitch
+from trader.engine.journal import Journal
+from trader.errors import ConfigError, TraderError
+
+VENUE_TIMEOUT_S = 30.0  # per venue: connect and cancel everything
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"trader kill: {message}", file=sys.stderr)
+    return code
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.venue is not None and args.config is None:
+        return _fail("--venue needs --config", EXIT_USAGE)
+    if args.reset:
+        return _reset(args)
+    if args.journal is None and args.config is None and args.venue_url is None:
+        return _fail("say what to kill: --journal, --config or --venue-url", EXIT_USAGE)
+    try:
+        config = load_config(args.config) if args.config is not None else None
+        if config is not None and args.venue is not None and args.venue not in config.venues:
+            raise ConfigError(f"{args.config} has no [venues.{args.venue}] section")
+        journal = _open(args.journal) if args.journal is not None else None
+    except ConfigError as e:
+        return _fail(str(e), EXIT_USAGE)
+    code = EXIT_OK
+    try:
+        if journal is not None:
+            _latch(journal)
+        if args.venue_url:
+            from trader.cli.run import cancel_at
+
+            canceled = _run(cancel_at(args.venue_url))
+            print(f"canceled {canceled} open orders at {args.venue_url}")
+        if config is not None:
+            code = _cancel_at_venues(config, args.venue)
+    except TraderError as e:
+        return _fail(str(e), EXIT_FAILED)
+    finally:
+        if journal is not None:
+            journal.close()
+    return code
+
+
+def _open(path: Path) -> Journal:
+    if not path.exists():
+        raise ConfigError(f"no journal at {path}")
+    return Journal(path)
+
+
+def _latch(journal: Journal) -> None:
+    n = journal.next_value("kill")  # durable first: the engine's next start begins HALTED
+    pid = killswitch.signal_engine(journal)
+    killswitch.audit(journal, "kill", LiveClock().now_ns(), number=n, signalled=pid)
+    print(f"kill switch latched (#{n}): the engine cancels everything and sends nothing new")
+    if pid is not None:
+        print(f"engine (pid {pid}) woken: HALTED at once")
+    else:
+        print(
+            "no running engine found on this journal to wake: the latch holds (it polls, and starts halted)"
+        )
+
+
+def _cancel_at_venues(config: Config, only: str | None) -> int:
+    names = [only] if only is not None else list(config.venues)
+    if not names:
+        print("no venues configured: nothing to cancel")
+        return EXIT_OK
+    results = _run(_cancel_all(config, names))
+    failed = 0
+    for name, outcome in zip(names, results, strict=True):
+        if isinstance(outcome, int):
+            print(f"{name}: canceled {outcome} open orders")
+        else:
+            failed += 1
+            print(f"{name}: FAILED to cancel: {outcome}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _cancel_all(config: Config, names: list[str]) -> list[int | str]:
+    """Every venue at once (a kill must not wait on the slowest): its count, or why it failed."""
+    return list(await asyncio.gather(*(_cancel_one(config, name) for name in names)))
+
+
+async def _cancel_one(config: Config, name: str) -> int | str:
+    from trader.venues.registry import build_connector, venue_symbol
+
+    vcfg = config.venues[name]
+    try:
+        conn = build_connector(vcfg, symbol=venue_symbol(vcfg), clock=LiveClock())
+    except TraderError as e:
+        return str(e)
+    try:
+        await asyncio.wait_for(conn.connect(), VENUE_TIMEOUT_S)
+        return await asyncio.wait_for(conn.cancel_all(None), VENUE_TIMEOUT_S)
+    except TimeoutError:
+        return f"no answer within {VENUE_TIMEOUT_S:g}s"
+    except TraderError as e:
+        return str(e)
+    finally:
+        await conn.close()
+
+
+def _reset(args: argparse.Namespace) -> int:
+    if args.journal is None or not args.operator:
+        return _fail("--reset needs --journal and --operator NAME (it is audited)", EXIT_USAGE)
+    if args.token_file is None and args.config is None:
+        return _fail(
+            "--reset needs proof: --token-file (the <journal>.reset-token the engine wrote) or --config "
+            "(the configured credentials)",
+            EXIT_USAGE,
+        )
+    try:
+        journal = _open(args.journal)
+    except ConfigError as e:
+        return _fail(str(e), EXIT_USAGE)
+    try:
+        proof = _proof(args, journal)
+        if proof is None:
+            return _fail("refused: the proof does not match; the kill switch stays latched", EXIT_FAILED)
+        journal.set_counter_at_least("kill_reset", journal.get_counter("kill"))
+        journal.set_meta("kill_reset_by", args.operator)
+        killswitch.audit(journal, "reset", LiveClock().now_ns(), operator=args.operator, proof=proof)
+    except ConfigError as e:
+        return _fail(str(e), EXIT_USAGE)
+    except TraderError as e:  # a keystore that does not open with the given password
+        return _fail(f"refused: {e}; the kill switch stays latched", EXIT_FAILED)
+    finally:
+        journal.close()
+    print(f"kill switch cleared by {args.operator}; it takes effect when the engine next starts")
+    return EXIT_OK
+
+
+def _proof(args: argparse.Namespace, journal: Journal) -> str | None:
+    """How the operator proved the right to reset ("token" or "config"), or None (refused)."""
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError(f"cannot read the token file {args.token_file}") from None
+        return "token" if killswitch.token_matches(journal, token) else None
+    config = load_config(args.config)
+    names = [args.venue] if args.venue is not None else list(config.venues)
+    refs = [ref for n in names if n in config.venues for ref in config.venues[n].secrets.values()]
+    if not refs:
+        raise ConfigError(f"{args.config} has no venue with credentials to prove the reset with")
+    for ref in refs:
+        ref.resolve()  # raises ConfigError when a secret is missing or its keystore does not open
+    return "config"
