@@ -43,12 +43,13 @@ test-rust: $(DEV_STAMP)
 test-py: $(EXT_STAMP)
 	$(BIN)/python -m pytest -q
 
-lint: $(EXT_STAMP) ## clippy -D warnings, rustfmt --check, ruff, mypy --strict, stubtest
+lint: $(EXT_STAMP) ## clippy -D warnings, rustfmt --check, ruff (complexity too), file/function sizes, mypy --strict, stubtest
 	cargo clippy --locked --all-targets --features python --quiet -- -D warnings
 	cargo clippy --locked --all-targets --quiet -- -D warnings
 	cargo fmt --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check_sizes.py
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest trader._core
 
