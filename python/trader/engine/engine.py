@@ -8,11 +8,8 @@ timeout or 5xx on the send leaves the order UNKNOWN: it keeps counting against e
 by asking the venue by client order id, never by sending it again; still unresolved after
 `unknown_timeout_s`, it becomes LOST (still counted, still fillable) until the venue answers.
 
-Start-up reconciles before any strategy runs: the journal's live orders are asked of the venue, fills the
-journal missed are applied, venue open orders the journal does not know and a position that does not add
-up are mismatches (`ReconciliationError`: the engine does not trade). Orders that survived a restart are
-then canceled: the gate of a new process has not approved them and the strategy has no memory of them.
-Shutdown cancels everything, waits for the venue to confirm and reports.
+Start-up reconciles before any strategy runs (`trader.engine.reconcile`); unknown outcomes are resolved
+by `trader.engine.resolve`. Shutdown cancels everything, waits for the venue to confirm and reports.
 
 The engine works in real time (`run`) or in simulated time, driven event by event (`handle`, `settle`,
 `on_timer`), which is how the deterministic paper session and the tests drive it.
@@ -23,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import statistics
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -39,9 +35,10 @@ from trader.engine import oms
 from trader.engine.journal import Journal
 from trader.engine.ledger import OrderLedger
 from trader.engine.portfolio import Portfolio, Position, to_decimal
+from trader.engine.reconcile import reconcile
+from trader.engine.resolve import Resolver
 from trader.errors import (
     OrderNotFoundError,
-    ReconciliationError,
     UnknownOutcomeError,
     VenueError,
 )
@@ -223,7 +220,7 @@ class Engine:
         self.instruments: dict[str, _Instrument] = {}
         self._keys: dict[str, int] = {}  # client id -> gate key, for orders of this process
         self._gate_done: set[str] = set()  # orders the gate no longer counts
-        self._unresolved: dict[str, tuple[int, int]] = {}  # client id -> (deadline ns, not-found answers)
+        self._resolver = Resolver(self)  # orders whose outcome is unknown, asked of the venue
         self._cancel_retry: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._started_ns = 0
@@ -306,78 +303,7 @@ class Engine:
         if self._kill_seen > self.journal.get_counter("kill_reset"):
             gate.kill("latched by `trader kill` (clear with `trader kill --reset`)", self.clock.now_ns())
             self.summary.killed = True
-        await self._reconcile()
-
-    async def _reconcile(self) -> None:
-        problems: list[str] = []
-        now = self.clock.now_ns()
-        insts = self.instruments
-        mine = [o for o in self.ledger.orders.values() if o.venue == self.venue and o.instrument in insts]
-        live = [o for o in mine if o.is_live]
-        for o in live:
-            report = await self.connector.query(o.client_id)
-            if report is None:
-                if o.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
-                    self.ledger.apply(o.client_id, oms.Rejected("never reached the venue"), now)
-                else:
-                    problems.append(
-                        f"{o.client_id}: the journal has it {o.status}, the venue does not know it"
-                    )
-                continue
-            self._apply_report(report, react=False)
-        first_ts = min((e.ts_ns for e in self.journal.entries()), default=now)
-        withheld: dict[str, Decimal] = {}  # base-asset fees the venue took from our fills
-        for f in await self.connector.fills_since(first_ts):
-            if f.instrument in insts and f.client_id in self.ledger.orders:
-                self._apply_fill(f, react=False)
-                withheld[f.instrument] = withheld.get(f.instrument, Decimal(0)) + f.base_fee
-        self.summary.reconciled_at_start = len(live)
-        # positions: the journal's fills on top of the venue position it started from
-        gate = self.gate
-        assert gate is not None
-        for o in mine:
-            for fill in o.fills.values():
-                insts[o.instrument].position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
-        venue_positions = await self.connector.positions()
-        baselines: dict[str, int] = {}  # the venue position each instrument's journal started from
-        for inst in insts.values():
-            journal_net = inst.position.qty
-            venue_pos = venue_positions.get(inst.symbol, 0)
-            key = f"baseline:{self.venue}:{inst.symbol}"
-            stored = self.journal.get_meta(key)
-            if stored is None:
-                baselines[inst.symbol] = venue_pos - journal_net
-                self.journal.set_meta(key, str(baselines[inst.symbol]))
-                continue
-            baselines[inst.symbol] = int(stored)
-            # fees withheld in the base asset (spot) lower the venue's balance, not our fills: the
-            # difference may be that much, in whole units, plus one for the venue's rounding
-            fee_units = withheld.get(inst.symbol, Decimal(0)) / Decimal(inst.spec.qty_unit)
-            slack = math.ceil(fee_units) + 1 if fee_units else 0
-            if not 0 <= int(stored) + journal_net - venue_pos <= slack:
-                problems.append(
-                    f"position {inst.symbol}: the venue has {venue_pos} units, the journal accounts for "
-                    f"{int(stored) + journal_net} ({stored} at the start + {journal_net} filled)"
-                )
-        for r in await self.connector.open_orders():
-            if r.instrument in insts and r.client_id not in self.ledger.orders:
-                problems.append(
-                    f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
-                )
-        if problems:
-            raise ReconciliationError("reconciliation failed, not trading: " + "; ".join(problems))
-        for inst in insts.values():
-            if inst.position.qty:
-                gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
-            if self.pre_trade is not None:
-                self.pre_trade.load_position(inst.symbol, baselines[inst.symbol] + inst.position.qty)
-        # orders that outlived the previous process: cancel them before the strategy starts
-        for o in self.ledger.live():
-            if o.venue == self.venue and o.instrument in insts:
-                await self._cancel_now(o.client_id)
-        left = [o.client_id for o in self.ledger.live() if o.venue == self.venue]
-        if left:
-            raise ReconciliationError(f"could not cancel orders left from before the restart: {left}")
+        await reconcile(self)
 
     # ---- events ----------------------------------------------------------------------------------
 
@@ -474,7 +400,7 @@ class Engine:
         intents = self.strategy.on_fill(own)
         if not order.is_live:
             self._gate_done.add(f.client_id)  # the gate released it with the last fill
-            self._unresolved.pop(f.client_id, None)
+            self._resolver.forget(f.client_id)
             intents += self.strategy.on_order(self._view(order))
         self._act(intents, None)
 
@@ -497,7 +423,7 @@ class Engine:
             self.ledger.apply(r.client_id, oms.Accepted(r.venue_order_id), now)
         if not self.ledger.apply(r.client_id, event, now):
             return
-        self._unresolved.pop(r.client_id, None)
+        self._resolver.forget(r.client_id)
         key = self._keys.get(r.client_id)
         if order.is_live:
             if key is not None and self.gate is not None and r.client_id not in self._gate_done:
@@ -586,8 +512,7 @@ class Engine:
             if self.ledger.apply(cid, oms.OutcomeUnknown(str(e)), now) and self.gate is not None:
                 with contextlib.suppress(UnknownOrderError):
                     self.gate.on_unknown(approval.key)
-                deadline = now + int(self.cfg.unknown_timeout_s * 1e9)
-                self._unresolved[cid] = (deadline, 0)
+                self._resolver.track(cid, now)
             return
         except VenueError as e:  # a definitive reject, or not sent at all (refused, throttled)
             if self.ledger.apply(cid, oms.Rejected(str(e)), self.clock.now_ns()):
@@ -676,8 +601,7 @@ class Engine:
         if self.journal.get_counter("kill") > self._kill_seen:
             self._kill_seen = self.journal.get_counter("kill")
             await self.kill("operator: trader kill")
-        for cid in list(self._unresolved):
-            await self._resolve(cid, now)
+        await self._resolver.run(now)
         for cid in list(self._cancel_retry):
             order = self.ledger.orders.get(cid)
             if order is None or not order.is_live:
@@ -686,31 +610,6 @@ class Engine:
                 self._cancel_retry.discard(cid)
                 self._act([Cancel(cid)], None)
         self._act(self.strategy.on_timer(now), None)
-
-    async def _resolve(self, cid: str, now: int) -> None:
-        deadline, misses = self._unresolved[cid]
-        try:
-            report = await self.connector.query(cid)
-        except VenueError:
-            report, misses = None, misses - 1  # could not ask: not an answer
-        if report is not None:
-            await self._catch_up_fills(cid)
-            self._apply_report(report, react=True)
-            self._unresolved.pop(cid, None)
-            return
-        misses += 1
-        if misses >= self.cfg.not_found_checks:
-            self._unresolved.pop(cid, None)
-            if self.ledger.apply(cid, oms.Rejected("the venue never received it"), now):
-                self._gate_closed(cid)
-                self._act(self.strategy.on_order(self._view(self.ledger.orders[cid])), None)
-            return
-        if now >= deadline and self.ledger.orders[cid].status is oms.OrderStatus.UNKNOWN:
-            self.ledger.apply(cid, oms.Lost(), now)
-            log.error(
-                "order %s is still unknown after %.0fs: counted as LOST", cid, self.cfg.unknown_timeout_s
-            )
-        self._unresolved[cid] = (deadline, misses)
 
     # ---- control ---------------------------------------------------------------------------------
 

@@ -1,0 +1,128 @@
+"""Start-up reconciliation: before any strategy runs, the journal and the venue must agree.
+
+The journal's live orders are asked of the venue, fills the journal missed are applied, venue open orders
+the journal does not know and a position that does not add up are mismatches (`ReconciliationError`: the
+engine does not trade). Orders that survived a restart are then canceled: the gate of a new process has
+not approved them and the strategy has no memory of them.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from trader.engine import oms
+from trader.errors import ReconciliationError
+
+if TYPE_CHECKING:
+    from trader.engine.engine import Engine
+
+
+async def reconcile(engine: Engine) -> None:
+    """Align the journal with the venue; raises `ReconciliationError` on what cannot be proven."""
+    problems: list[str] = []
+    live = await _ask_about_live_orders(engine, problems)
+    withheld = await _apply_missed_fills(engine)
+    engine.summary.reconciled_at_start = len(live)
+    baselines = await _check_positions(engine, withheld, problems)
+    await _check_open_orders(engine, problems)
+    if problems:
+        raise ReconciliationError("reconciliation failed, not trading: " + "; ".join(problems))
+    _load_positions(engine, baselines)
+    await _cancel_leftovers(engine)
+
+
+def _mine(engine: Engine) -> list[oms.Order]:
+    return [
+        o
+        for o in engine.ledger.orders.values()
+        if o.venue == engine.venue and o.instrument in engine.instruments
+    ]
+
+
+async def _ask_about_live_orders(engine: Engine, problems: list[str]) -> list[oms.Order]:
+    now = engine.clock.now_ns()
+    live = [o for o in _mine(engine) if o.is_live]
+    for o in live:
+        report = await engine.connector.query(o.client_id)
+        if report is None:
+            if o.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
+                engine.ledger.apply(o.client_id, oms.Rejected("never reached the venue"), now)
+            else:
+                problems.append(f"{o.client_id}: the journal has it {o.status}, the venue does not know it")
+            continue
+        engine._apply_report(report, react=False)
+    return live
+
+
+async def _apply_missed_fills(engine: Engine) -> dict[str, Decimal]:
+    """Fills the journal missed; returns the base-asset fees the venue took from them, per instrument."""
+    first_ts = min((e.ts_ns for e in engine.journal.entries()), default=engine.clock.now_ns())
+    withheld: dict[str, Decimal] = {}
+    for f in await engine.connector.fills_since(first_ts):
+        if f.instrument in engine.instruments and f.client_id in engine.ledger.orders:
+            engine._apply_fill(f, react=False)
+            withheld[f.instrument] = withheld.get(f.instrument, Decimal(0)) + f.base_fee
+    return withheld
+
+
+async def _check_positions(
+    engine: Engine, withheld: dict[str, Decimal], problems: list[str]
+) -> dict[str, int]:
+    """Positions: the journal's fills on top of the venue position it started from. Returns, per
+    instrument, that starting position (stored in the journal the first time)."""
+    insts = engine.instruments
+    for o in _mine(engine):
+        for fill in o.fills.values():
+            insts[o.instrument].position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
+    venue_positions = await engine.connector.positions()
+    baselines: dict[str, int] = {}
+    for inst in insts.values():
+        journal_net = inst.position.qty
+        venue_pos = venue_positions.get(inst.symbol, 0)
+        key = f"baseline:{engine.venue}:{inst.symbol}"
+        stored = engine.journal.get_meta(key)
+        if stored is None:
+            baselines[inst.symbol] = venue_pos - journal_net
+            engine.journal.set_meta(key, str(baselines[inst.symbol]))
+            continue
+        baselines[inst.symbol] = int(stored)
+        # fees withheld in the base asset (spot) lower the venue's balance, not our fills: the
+        # difference may be that much, in whole units, plus one for the venue's rounding
+        fee_units = withheld.get(inst.symbol, Decimal(0)) / Decimal(inst.spec.qty_unit)
+        slack = math.ceil(fee_units) + 1 if fee_units else 0
+        if not 0 <= int(stored) + journal_net - venue_pos <= slack:
+            problems.append(
+                f"position {inst.symbol}: the venue has {venue_pos} units, the journal accounts for "
+                f"{int(stored) + journal_net} ({stored} at the start + {journal_net} filled)"
+            )
+    return baselines
+
+
+async def _check_open_orders(engine: Engine, problems: list[str]) -> None:
+    for r in await engine.connector.open_orders():
+        if r.instrument in engine.instruments and r.client_id not in engine.ledger.orders:
+            problems.append(
+                f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
+            )
+
+
+def _load_positions(engine: Engine, baselines: dict[str, int]) -> None:
+    gate = engine.gate
+    assert gate is not None
+    for inst in engine.instruments.values():
+        if inst.position.qty:
+            gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
+        if engine.pre_trade is not None:
+            engine.pre_trade.load_position(inst.symbol, baselines[inst.symbol] + inst.position.qty)
+
+
+async def _cancel_leftovers(engine: Engine) -> None:
+    """Orders that outlived the previous process: cancel them before the strategy starts."""
+    for o in engine.ledger.live():
+        if o.venue == engine.venue and o.instrument in engine.instruments:
+            await engine._cancel_now(o.client_id)
+    left = [o.client_id for o in engine.ledger.live() if o.venue == engine.venue]
+    if left:
+        raise ReconciliationError(f"could not cancel orders left from before the restart: {left}")
