@@ -121,6 +121,8 @@ class Summary:
     tick_to_order_p99_us: float = 0.0
     open_orders_after_shutdown: int = 0
     killed: bool = False
+    task_errors: int = 0  # errors a background task survived (logged each time)
+    failure: str = ""  # why the engine stopped on its own (a dead event stream); the session failed
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -445,8 +447,13 @@ class Engine:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("engine task failed: %r", task.exception())
+        if not task.cancelled() and (e := task.exception()) is not None:
+            self._task_error("engine task", e)
+
+    def _task_error(self, what: str, e: BaseException) -> None:
+        """A background task survived an error: logged with its traceback, counted in the summary."""
+        self.summary.task_errors += 1
+        log.error("%s failed (continuing): %r", what, e, exc_info=e)
 
     def _act(self, intents: list[Intent], tick_ns: int | None) -> None:
         while intents:
@@ -507,18 +514,17 @@ class Engine:
         try:
             ack = await self.connector.submit(approval, cid, order.instrument)
         except UnknownOutcomeError as e:
-            now = self.clock.now_ns()
-            self.summary.unknown_outcomes += 1
-            if self.ledger.apply(cid, oms.OutcomeUnknown(str(e)), now) and self.gate is not None:
-                with contextlib.suppress(UnknownOrderError):
-                    self.gate.on_unknown(approval.key)
-                self._resolver.track(cid, now)
+            self._unknown(cid, approval, str(e))
             return
         except VenueError as e:  # a definitive reject, or not sent at all (refused, throttled)
             if self.ledger.apply(cid, oms.Rejected(str(e)), self.clock.now_ns()):
                 self.summary.rejects += 1
                 self._gate_closed(cid)
                 self._act(self.strategy.on_order(self._view(order)), None)
+            return
+        except Exception as e:  # unclassified: it may have reached the venue, so it is asked about
+            self._task_error(f"submit {cid}", e)
+            self._unknown(cid, approval, f"submit failed: {type(e).__name__}")
             return
         self._apply_report(
             OrderReport(
@@ -533,6 +539,15 @@ class Engine:
             ),
             react=True,
         )
+
+    def _unknown(self, cid: str, approval: Approval, reason: str) -> None:
+        """The submit's outcome is unknown: it keeps counting and is asked of the venue, never resent."""
+        now = self.clock.now_ns()
+        self.summary.unknown_outcomes += 1
+        if self.ledger.apply(cid, oms.OutcomeUnknown(reason), now) and self.gate is not None:
+            with contextlib.suppress(UnknownOrderError):
+                self.gate.on_unknown(approval.key)
+            self._resolver.track(cid, now)
 
     def _cancel(self, client_id: str) -> list[Intent]:
         order = self.ledger.orders.get(client_id)
@@ -565,6 +580,11 @@ class Engine:
             self.ledger.apply(client_id, oms.CancelRejected(str(e)), self.clock.now_ns())
             self._cancel_retry.add(client_id)
             return
+        except Exception as e:  # unclassified: the order stays as it was, the cancel is retried
+            self._task_error(f"cancel {client_id}", e)
+            self.ledger.apply(client_id, oms.CancelRejected(type(e).__name__), self.clock.now_ns())
+            self._cancel_retry.add(client_id)
+            return
         self._cancel_retry.discard(client_id)
         await self._catch_up_fills(client_id)
         order = self.ledger.orders[client_id]
@@ -585,11 +605,16 @@ class Engine:
     async def _catch_up_fills(self, client_id: str) -> None:
         """Fills the stream has not delivered yet for a closed order (the venue filled before it canceled)."""
         order = self.ledger.orders[client_id]
-        report = await self.connector.query(client_id)
-        if report is None or report.filled <= order.filled:
+        try:
+            report = await self.connector.query(client_id)
+            if report is None or report.filled <= order.filled:
+                return
+            start = min((f.ts_ns for f in order.fills.values()), default=0)
+            fills = await self.connector.fills_since(start)
+        except VenueError as e:  # the stream or the next reconciliation brings them
+            log.warning("fills of %s not fetched: %s", client_id, e)
             return
-        start = min((f.ts_ns for f in order.fills.values()), default=0)
-        for f in await self.connector.fills_since(start):
+        for f in fills:
             if f.client_id == client_id:
                 self._apply_fill(f, react=True)
 
@@ -635,13 +660,31 @@ class Engine:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _pump(self) -> None:
+        """Venue events into `handle`; an error handling one event is counted and the next one follows.
+        The stream itself failing ends the pump (and the session, loudly: `run`)."""
         async for ev in self.connector.events():
-            self.handle(ev)
+            try:
+                self.handle(ev)
+            except Exception as e:
+                self._task_error(f"handling {type(ev).__name__}", e)
 
     async def _timer_loop(self) -> None:
         while True:
             await self.clock.sleep(self.cfg.timer_ms / 1000)
-            await self.on_timer()
+            try:
+                await self.on_timer()
+            except Exception as e:
+                self._task_error("timer", e)
+
+    async def _supervise(self, name: str, service: Callable[[Engine], Coroutine[Any, Any, None]]) -> None:
+        """Run a service; when it fails, count it and start it again after a pause."""
+        while True:
+            try:
+                await service(self)
+                return
+            except Exception as e:
+                self._task_error(f"service {name}", e)
+            await self.clock.sleep(1.0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -665,23 +708,29 @@ class Engine:
         await self.start()
         pump = asyncio.get_running_loop().create_task(self._pump())
         timer = asyncio.get_running_loop().create_task(self._timer_loop())
-        self._services = [asyncio.get_running_loop().create_task(service(self)) for service in services]
+        self._services = [
+            asyncio.get_running_loop().create_task(self._supervise(getattr(s, "__name__", "service"), s))
+            for s in services
+        ]
         try:
             loop = asyncio.get_running_loop()
             waiter = loop.create_task(self._stop.wait())
             end = None if duration_s is None else self.clock.monotonic_ns() + int(duration_s * 1e9)
-            while not waiter.done() and not pump.done():
+            while not waiter.done() and not pump.done() and not timer.done():
                 left = 0.25 if end is None else min(0.25, (end - self.clock.monotonic_ns()) / 1e9)
                 if left <= 0:
                     break
                 tick = loop.create_task(self.clock.sleep(left))
-                await asyncio.wait({waiter, pump, tick}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({waiter, pump, timer, tick}, return_when=asyncio.FIRST_COMPLETED)
                 tick.cancel()
                 if on_tick is not None:
                     on_tick(self)
             waiter.cancel()
-            if pump.done() and not pump.cancelled() and pump.exception() is not None:
-                log.error("venue event stream failed: %r", pump.exception())
+            for task, what in ((pump, "venue event stream"), (timer, "timer")):
+                if task.done():  # neither ends on its own: stop loudly
+                    why = "cancelled" if task.cancelled() else repr(task.exception() or "ended")
+                    self.summary.failure = f"{what} stopped: {why}"
+                    log.error("%s stopped (%s): shutting down, the session failed", what, why)
         finally:
             timer.cancel()
             summary = await self.shutdown()

@@ -41,11 +41,15 @@ class Resolver:
 
     async def _resolve(self, cid: str, now: int) -> None:
         engine = self._engine
+        if cid not in self._pending:
+            return  # resolved meanwhile (the private stream) while an earlier query was awaited
         deadline, misses = self._pending[cid]
         try:
             report = await engine.connector.query(cid)
         except VenueError:
             report, misses = None, misses - 1  # could not ask: not an answer
+        if cid not in self._pending:
+            return  # resolved by other evidence while this query was awaited
         if report is not None:
             await engine._catch_up_fills(cid)
             engine._apply_report(report, react=True)
