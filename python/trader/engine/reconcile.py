@@ -41,13 +41,20 @@ def _mine(engine: Engine) -> list[oms.Order]:
     ]
 
 
+def _never_acknowledged(o: oms.Order) -> bool:
+    """Nothing from the venue ever showed this order exists (no ack, no fill), whatever its state: in
+    flight, unknown, lost, or with a cancel pending that never got an answer."""
+    pre_ack = (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST)
+    return o.status in pre_ack or (o.venue_order_id is None and not o.filled)
+
+
 async def _ask_about_live_orders(engine: Engine, problems: list[str]) -> list[oms.Order]:
     now = engine.clock.now_ns()
     live = [o for o in _mine(engine) if o.is_live]
     for o in live:
         report = await engine.connector.query(o.client_id)
         if report is None:
-            if o.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
+            if _never_acknowledged(o):
                 engine.ledger.apply(o.client_id, oms.Rejected("never reached the venue"), now)
             else:
                 problems.append(f"{o.client_id}: the journal has it {o.status}, the venue does not know it")

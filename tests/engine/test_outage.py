@@ -1,0 +1,80 @@
+"""A venue outage (every order request answered 5xx) and the restart after it (issue 13, defect 2): a
+cancel that fails leaves an UNKNOWN order UNKNOWN (never ACCEPTED), and the restart resolves the orders
+the venue never received to REJECTED and trades. In real time against the loopback simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.engine.rig import T0, Rig, run, status
+from trader.clock import LiveClock
+from trader.core import Side
+from trader.engine import oms
+from trader.engine.engine import Engine, EngineConfig
+from trader.engine.journal import Journal
+from trader.engine.paper import INSTRUMENT, demo_market_maker
+from trader.sim.binance import BinanceSimServer
+from trader.sim.faults import Faults
+from trader.venues.registry import loopback_connector
+
+
+async def _session(url: str, journal: Path, seconds: float, config: EngineConfig) -> Engine:
+    clock = LiveClock()
+    connector = loopback_connector(url, symbol=INSTRUMENT, clock=clock)
+    j = Journal(journal)
+    engine = Engine(connector, demo_market_maker(), journal=j, clock=clock, config=config)
+    try:
+        await engine.run(seconds)
+    finally:
+        await connector.close()
+        j.close()
+    return engine
+
+
+def test_shutdown_during_an_outage_then_restart_trades(tmp_path: Path) -> None:
+    journal = tmp_path / "j.db"
+    config = EngineConfig(symbol=INSTRUMENT)
+
+    async def go() -> None:
+        server = BinanceSimServer(seed=3, clock=LiveClock(), venue="sim", symbol=INSTRUMENT)
+        await server.start(port=0)
+        try:
+            server.faults = Faults(error_5xx_rate=1.0)
+            first = await _session(server.url, journal, 1.5, config)
+            unknown = [o for o in first.ledger.orders.values() if o.venue_order_id is None and o.is_live]
+            assert first.summary.unknown_outcomes > 0
+            assert all(o.status is not oms.OrderStatus.ACCEPTED for o in first.ledger.orders.values())
+            assert unknown, "the outage left orders whose outcome is unknown"
+            server.faults = Faults()
+            second = await _session(server.url, journal, 1.0, config)  # raised ReconciliationError
+            for o in unknown:
+                assert second.ledger.orders[o.client_id].status is oms.OrderStatus.REJECTED
+            assert second.summary.orders > 0, "the restarted engine trades"
+            assert second.summary.open_orders_after_shutdown == 0
+        finally:
+            await server.stop()
+
+    asyncio.run(go())
+
+
+def test_restart_rejects_an_order_the_venue_never_received_even_mid_cancel(tmp_path: Path) -> None:
+    """The process died while canceling an order whose submit had timed out (journal: Submitted,
+    OutcomeUnknown, CancelRequested). The venue never had it: the restart records it REJECTED."""
+    path = tmp_path / "j.db"
+    journal = Journal(path)
+    order = oms.Order("mm-900", "sim", "BTCUSDT", Side.BUY, 4_990_000, 50)
+    journal.record_intent(order, T0, submitted=True)
+    journal.record_event(order.client_id, oms.OutcomeUnknown("timeout"), T0)
+    journal.record_event(order.client_id, oms.CancelRequested(), T0)
+    journal.close()
+
+    async def go() -> None:
+        rig = Rig(Journal(path))
+        rig.clock.advance(60 * 1_000_000_000)
+        await rig.engine.start()
+        assert status(rig.engine.ledger.orders["mm-900"]) is oms.OrderStatus.REJECTED
+        await rig.steps(3)
+        assert rig.engine.summary.orders > 0
+
+    run(go)
