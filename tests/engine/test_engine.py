@@ -102,6 +102,8 @@ def test_unknown_outcome_never_placed_becomes_rejected_after_the_venue_denies_it
         assert gate is not None
         counted = gate.open_order_count()
         await rig.steps(6)
+        assert status(order) is oms.OrderStatus.UNKNOWN, "two lookups are no verdict (F-ORD-12)"
+        await rig.steps(300)  # past never_received_after_s
         assert status(order) is oms.OrderStatus.REJECTED
         assert gate.open_order_count() < counted + 2
         assert rig.venue.submissions.count("mm-1") == 1

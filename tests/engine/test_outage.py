@@ -34,7 +34,7 @@ async def _session(url: str, journal: Path, seconds: float, config: EngineConfig
 
 def test_shutdown_during_an_outage_then_restart_trades(tmp_path: Path) -> None:
     journal = tmp_path / "j.db"
-    config = EngineConfig(symbol=INSTRUMENT)
+    config = EngineConfig(symbol=INSTRUMENT, never_received_after_s=1.0)  # a short window: a quick test
 
     async def go() -> None:
         server = BinanceSimServer(seed=3, clock=LiveClock(), venue="sim", symbol=INSTRUMENT)
@@ -76,5 +76,32 @@ def test_restart_rejects_an_order_the_venue_never_received_even_mid_cancel(tmp_p
         assert status(rig.engine.ledger.orders["mm-900"]) is oms.OrderStatus.REJECTED
         await rig.steps(3)
         assert rig.engine.summary.orders > 0
+
+    run(go)
+
+
+def test_restart_waits_for_the_window_before_calling_a_young_order_never_received(tmp_path: Path) -> None:
+    """Restarted 5 s after an order's submit timed out: the venue may still show it (F-ORD-12), so the
+    restart asks again until 30 s have passed since it was sent, then records it REJECTED."""
+    path = tmp_path / "j.db"
+    journal = Journal(path)
+    order = oms.Order("mm-901", "sim", "BTCUSDT", Side.BUY, 4_990_000, 50)
+    journal.record_intent(order, T0, submitted=True)
+    journal.record_event(order.client_id, oms.OutcomeUnknown("timeout"), T0)
+    journal.close()
+
+    async def go() -> None:
+        rig = Rig(Journal(path))
+        rig.clock.advance(5 * 1_000_000_000)
+        start = asyncio.get_running_loop().create_task(rig.engine.start())
+        while not start.done():
+            assert rig.clock.now_ns() <= T0 + 32 * 1_000_000_000, "the restart does not wait forever"
+            rig.clock.advance(500_000_000)
+            for _ in range(5):
+                await rig.clock.sleep(0)
+        await start
+        assert rig.clock.now_ns() >= T0 + 30 * 1_000_000_000, "not before the window has passed"
+        assert status(rig.engine.ledger.orders["mm-901"]) is oms.OrderStatus.REJECTED
+        assert rig.venue.queries.count("mm-901") >= 3
 
     run(go)

@@ -95,7 +95,8 @@ class EngineConfig:
     collar_bps: int = 50
     timer_ms: int = 250
     unknown_timeout_s: float = 10.0
-    not_found_checks: int = 3  # an UNKNOWN order the venue denies this many times was never placed
+    not_found_checks: int = 3  # an UNKNOWN order the venue denies at least this many times...
+    never_received_after_s: float = 30.0  # ...over this long from the first unknown was never placed
     shutdown_timeout_s: float = 10.0
 
 
@@ -568,13 +569,7 @@ class Engine:
         try:
             await self.connector.cancel(client_id)
         except OrderNotFoundError:
-            report = await self.connector.query(client_id)  # already done: learn how
-            if report is None:
-                self.ledger.apply(client_id, oms.Rejected("the venue does not know it"), self.clock.now_ns())
-                self._gate_closed(client_id)
-            else:
-                await self._catch_up_fills(client_id)
-                self._apply_report(report, react=True)
+            await self._cancel_not_found(order)
             return
         except VenueError as e:
             self.ledger.apply(client_id, oms.CancelRejected(str(e)), self.clock.now_ns())
@@ -601,6 +596,28 @@ class Engine:
             ),
             react=True,
         )
+
+    async def _cancel_not_found(self, order: oms.Order) -> None:
+        """The venue has no open order by that id: already done (learn how), or never received."""
+        cid = order.client_id
+        try:
+            report = await self.connector.query(cid)
+        except VenueError as e:
+            self.ledger.apply(cid, oms.CancelRejected(f"cancel: not found; lookup: {e}"), self.clock.now_ns())
+            self._cancel_retry.add(cid)
+            return
+        if report is not None:
+            await self._catch_up_fills(cid)
+            self._apply_report(report, react=True)
+        elif order.venue_order_id is None and not order.filled:
+            # never acknowledged: "not found" proves nothing yet (F-ORD-12); the resolver decides
+            now = self.clock.now_ns()
+            self.ledger.apply(cid, oms.CancelRejected("the venue does not know it yet"), now)
+            self._resolver.track(cid, now)
+            self._cancel_retry.add(cid)
+        else:
+            self.ledger.apply(cid, oms.Rejected("the venue does not know it"), self.clock.now_ns())
+            self._gate_closed(cid)
 
     async def _catch_up_fills(self, client_id: str) -> None:
         """Fills the stream has not delivered yet for a closed order (the venue filled before it canceled)."""

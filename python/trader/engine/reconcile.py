@@ -8,15 +8,20 @@ not approved them and the strategy has no memory of them.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from trader.engine import oms
-from trader.errors import ReconciliationError
+from trader.errors import ReconciliationError, VenueError
+from trader.venues.base import OrderReport
 
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
+
+log = logging.getLogger("trader.engine")
 
 
 async def reconcile(engine: Engine) -> None:
@@ -49,18 +54,44 @@ def _never_acknowledged(o: oms.Order) -> bool:
 
 
 async def _ask_about_live_orders(engine: Engine, problems: list[str]) -> list[oms.Order]:
-    now = engine.clock.now_ns()
     live = [o for o in _mine(engine) if o.is_live]
+    sent_at: dict[str, int] = {}
+    if live:
+        for e in engine.journal.entries():
+            sent_at.setdefault(e.client_id, e.ts_ns)
     for o in live:
         report = await engine.connector.query(o.client_id)
-        if report is None:
-            if _never_acknowledged(o):
+        if report is None and _never_acknowledged(o):
+            report = await _not_found_for_long_enough(engine, o, sent_at.get(o.client_id, 0))
+            if report is None:
+                now = engine.clock.now_ns()
                 engine.ledger.apply(o.client_id, oms.Rejected("never reached the venue"), now)
-            else:
-                problems.append(f"{o.client_id}: the journal has it {o.status}, the venue does not know it")
+                continue
+        if report is None:
+            problems.append(f"{o.client_id}: the journal has it {o.status}, the venue does not know it")
             continue
         engine._apply_report(report, react=False)
     return live
+
+
+async def _not_found_for_long_enough(engine: Engine, o: oms.Order, sent_ns: int) -> OrderReport | None:
+    """A venue may not know an order for a while after it was sent (F-ORD-12): an order sent less than
+    `never_received_after_s` ago is asked again until then. None: never received."""
+    until = sent_ns + int(engine.cfg.never_received_after_s * 1e9)
+    if engine.clock.now_ns() < until:
+        log.warning(
+            "order %s was sent %.1fs ago and the venue does not know it yet: asking until %.0fs have passed",
+            o.client_id,
+            (engine.clock.now_ns() - sent_ns) / 1e9,
+            engine.cfg.never_received_after_s,
+        )
+    while (left := until - engine.clock.now_ns()) > 0:
+        await engine.clock.sleep(min(left / 1e9, 1.0))
+        with contextlib.suppress(VenueError):  # could not ask: no answer, ask again
+            report = await engine.connector.query(o.client_id)
+            if report is not None:
+                return report
+    return None
 
 
 async def _apply_missed_fills(engine: Engine) -> dict[str, Decimal]:
