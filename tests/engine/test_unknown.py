@@ -8,6 +8,7 @@ from tests.engine.rig import Rig, run, status
 from trader.engine import oms
 from trader.engine.engine import EngineConfig
 from trader.engine.journal import Journal
+from trader.venues.base import OrderReport
 
 
 def test_never_received_is_decided_after_30s_of_not_found_not_after_three_lookups() -> None:
@@ -79,9 +80,9 @@ def test_an_order_that_shows_up_late_is_found_not_rejected() -> None:
         hidden_until = rig.clock.now_ns() + 20 * 1_000_000_000
         real_query = rig.venue.query
 
-        async def lagging(cid: str):  # type: ignore[no-untyped-def]
-            report = await real_query(cid)
-            return None if cid in dropped and rig.clock.now_ns() < hidden_until else report
+        async def lagging(client_id: str) -> OrderReport | None:
+            report = await real_query(client_id)
+            return None if client_id in dropped and rig.clock.now_ns() < hidden_until else report
 
         rig.venue.query = lagging  # type: ignore[method-assign]
         await rig.engine.start()
