@@ -20,10 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import statistics
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Protocol
@@ -37,6 +36,7 @@ from trader.engine.ledger import OrderLedger
 from trader.engine.portfolio import Portfolio, Position, to_decimal
 from trader.engine.reconcile import reconcile
 from trader.engine.resolve import Resolver
+from trader.engine.summary import Snapshot, Summary, percentiles
 from trader.errors import (
     OrderNotFoundError,
     UnknownOutcomeError,
@@ -54,6 +54,8 @@ from trader.venues.base import (
     TradeTick,
     VenueEvent,
 )
+
+__all__ = ["DEFAULT_RISK", "Engine", "EngineConfig", "PreTrade", "Snapshot", "Summary", "collar_bps"]
 
 log = logging.getLogger("trader.engine")
 
@@ -98,67 +100,6 @@ class EngineConfig:
     not_found_checks: int = 3  # an UNKNOWN order the venue denies at least this many times...
     never_received_after_s: float = 30.0  # ...over this long from the first unknown was never placed
     shutdown_timeout_s: float = 10.0
-
-
-@dataclass
-class Summary:
-    seconds: float = 0.0
-    orders: int = 0
-    fills: int = 0
-    filled_qty: str = "0"
-    fees: str = "0"
-    pnl: str = "0"
-    realized_pnl: str = "0"
-    unrealized_pnl: str = "0"
-    inventory: str = "0"
-    max_inventory: str = "0"
-    denials: dict[str, int] = field(default_factory=dict)
-    rejects: int = 0
-    canceled: int = 0
-    unknown_outcomes: int = 0
-    overfills: int = 0  # fills beyond an order's quantity (counted in the position; alerted)
-    reconciled_at_start: int = 0
-    tick_to_order_p50_us: float = 0.0
-    tick_to_order_p99_us: float = 0.0
-    open_orders_after_shutdown: int = 0
-    killed: bool = False
-    task_errors: int = 0  # errors a background task survived (logged each time)
-    failure: str = ""  # why the engine stopped on its own (a dead event stream); the session failed
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What a live view shows; built on demand, cheap."""
-
-    symbol: str
-    bid: int | None
-    ask: int | None
-    quotes: list[OwnOrder]
-    position: str
-    pnl: str
-    fees: str
-    orders: int
-    fills: int
-    recent_fills: list[OwnFill]
-    denials: dict[str, int]
-    trading_state: str
-    killed: bool
-    p50_us: float
-    p99_us: float
-    spec: InstrumentSpec
-
-
-def _percentiles(latencies: list[int]) -> tuple[float, float]:
-    if not latencies:
-        return 0.0, 0.0
-    lat = sorted(latencies)
-    return (
-        round(statistics.median(lat) / 1000, 1),
-        round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1000, 1),
-    )
 
 
 @dataclass
@@ -790,7 +731,7 @@ class Engine:
         s.max_inventory = str(Decimal(primary.max_abs) * qty_unit)
         s.filled_qty = str(Decimal(primary.position.volume) * qty_unit)
         s.denials = dict(self.denials)
-        s.tick_to_order_p50_us, s.tick_to_order_p99_us = _percentiles(self.latencies)
+        s.tick_to_order_p50_us, s.tick_to_order_p99_us = percentiles(self.latencies)
         s.open_orders_after_shutdown = open_left
         return s
 
@@ -798,7 +739,7 @@ class Engine:
         gate, primary = self._ready()
         spec, pos, mark = primary.spec, primary.position, primary.mark()
         pnl = pos.pnl(mark) if mark is not None else pos.realized - Fraction(pos.fees)
-        p50, p99 = _percentiles(self.latencies[-2000:])
+        p50, p99 = percentiles(self.latencies[-2000:])
         return Snapshot(
             symbol=self.symbol,
             bid=self.bid,
