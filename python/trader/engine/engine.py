@@ -36,6 +36,7 @@ from trader.engine.ledger import OrderLedger
 from trader.engine.portfolio import Portfolio, Position, to_decimal
 from trader.engine.reconcile import reconcile
 from trader.engine.resolve import Resolver
+from trader.engine.staleness import FeedWatch, StaleRule
 from trader.engine.summary import Snapshot, Summary, percentiles
 from trader.errors import (
     OrderNotFoundError,
@@ -100,6 +101,12 @@ class EngineConfig:
     not_found_checks: int = 3  # an UNKNOWN order the venue denies at least this many times...
     never_received_after_s: float = 30.0  # ...over this long from the first unknown was never placed
     shutdown_timeout_s: float = 10.0
+    # feed watchdog: no book update for max(stale_min_s, stale_rate_factor x the median gap between
+    # updates), at most stale_max_s (or a fixed stale_after_s) -> quotes on that instrument are pulled
+    stale_after_s: float | None = None
+    stale_min_s: float = 2.0
+    stale_max_s: float = 5.0
+    stale_rate_factor: float = 20.0
 
 
 @dataclass
@@ -165,6 +172,8 @@ class Engine:
         self._keys: dict[str, int] = {}  # client id -> gate key, for orders of this process
         self._gate_done: set[str] = set()  # orders the gate no longer counts
         self._resolver = Resolver(self)  # orders whose outcome is unknown, asked of the venue
+        c = self.cfg
+        self._feeds = FeedWatch(StaleRule(c.stale_min_s, c.stale_max_s, c.stale_rate_factor, c.stale_after_s))
         self._cancel_retry: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._started_ns = 0
@@ -268,15 +277,38 @@ class Engine:
             if inst is None:
                 return
             log.warning("book %s invalid: %s", ev.instrument, ev.reason)
-            self.gate.invalidate_reference(inst.gate_id)
-            inst.bid = inst.ask = None
-            now = self.clock.now_ns()
-            self._act(self.strategy.on_book(BookTop(inst.symbol, None, 0, None, 0, now)), None)
+            self._no_book(inst)
+
+    def _no_book(self, inst: _Instrument) -> None:
+        """Nothing trades off this instrument's book until the next update; the strategy sees it empty."""
+        assert self.gate is not None
+        self.gate.invalidate_reference(inst.gate_id)
+        inst.bid = inst.ask = None
+        now = self.clock.now_ns()
+        self._act(self.strategy.on_book(BookTop(inst.symbol, None, 0, None, 0, now)), None)
+
+    def _check_feeds(self, mono_ns: int) -> None:
+        """The feed watchdog: a stalled feed pulls our quotes on that instrument (F-MD-06)."""
+        for symbol in self._feeds.newly_stale(mono_ns):
+            inst = self.instruments[symbol]
+            self.summary.stale_feeds += 1
+            log.warning(
+                "feed %s stale: no book update for %.1fs: quotes pulled",
+                symbol,
+                self._feeds.threshold_s(symbol),
+            )
+            self._no_book(inst)
+            mine = [
+                o.client_id for o in self.ledger.live() if o.instrument == symbol and o.venue == self.venue
+            ]
+            self._act([Cancel(cid) for cid in mine], None)
 
     def _on_book(self, ev: BookUpdate) -> None:
         inst = self.instruments.get(ev.instrument)
         if inst is None or self.gate is None:
             return
+        if self._feeds.on_update(inst.symbol, self.clock.monotonic_ns()):
+            log.warning("feed %s: book updates again, quoting resumes", inst.symbol)
         inst.bid, inst.ask = ev.bid, ev.ask
         if ev.bid is not None and ev.ask is not None and ev.bid < ev.ask:
             self.gate.set_reference(inst.gate_id, ev.bid, ev.ask, ev.ts_recv)
@@ -581,6 +613,7 @@ class Engine:
     async def on_timer(self) -> None:
         """Strategy timer, unknown-order resolution, cancel retries and the operator's kill switch."""
         now = self.clock.now_ns()
+        self._check_feeds(self.clock.monotonic_ns())
         if self.journal.get_counter("kill") > self._kill_seen:
             self._kill_seen = self.journal.get_counter("kill")
             await self.kill("operator: trader kill")
@@ -627,10 +660,22 @@ class Engine:
                 self._task_error(f"handling {type(ev).__name__}", e)
 
     async def _timer_loop(self) -> None:
+        """`on_timer` every `timer_ms`, and the feed watchdog also at the moment a feed turns stale."""
+        period = self.cfg.timer_ms * 1_000_000
+        clock = self.clock
+        next_tick = clock.monotonic_ns() + period
         while True:
-            await self.clock.sleep(self.cfg.timer_ms / 1000)
+            wake = next_tick
+            if (deadline := self._feeds.next_deadline()) is not None:
+                wake = min(wake, max(deadline, clock.monotonic_ns() + 1_000_000))
+            await clock.sleep((wake - clock.monotonic_ns()) / 1e9)
             try:
-                await self.on_timer()
+                mono = clock.monotonic_ns()
+                if mono >= next_tick:
+                    next_tick = max(next_tick + period, mono + 1)
+                    await self.on_timer()
+                else:
+                    self._check_feeds(mono)
             except Exception as e:
                 self._task_error("timer", e)
 

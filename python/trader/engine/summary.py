@@ -31,6 +31,7 @@ class Summary:
     tick_to_order_p99_us: float = 0.0
     open_orders_after_shutdown: int = 0
     killed: bool = False
+    stale_feeds: int = 0  # times a feed stalled and the quotes on it were pulled
     task_errors: int = 0  # errors a background task survived (logged each time)
     failure: str = ""  # why the engine stopped on its own (a dead event stream); the session failed
 
