@@ -12,7 +12,7 @@ from trader.engine import oms
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
 from trader.engine.paper import drain
-from trader.errors import UnknownOutcomeError, VenueError, VenueUnavailableError
+from trader.errors import BannedError, UnknownOutcomeError, VenueError, VenueUnavailableError
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.strategies.base import Intent, Place
@@ -41,10 +41,25 @@ class Venue(SimConnector):
         self.cancel_fault: Callable[[str], VenueError | None] = lambda cid: None
         self.query_hook: Callable[[str], Awaitable[None]] | None = None  # awaited before answering
         self.queries: list[str] = []
+        self.banned_until = 0  # an IP ban (HTTP 418) until then: every request refused
+        self.bans_answered = 0
         self.muted: set[str] = set()  # client ids whose private-stream events are held back
         self.held: list[VenueEvent] = []
 
+    def ban(self, seconds: float) -> None:
+        self.banned_until = self.sim_clock.now_ns() + int(seconds * 1e9)
+
+    def _refuse_if_banned(self) -> None:
+        now = self.sim_clock.now_ns()
+        if now < self.banned_until:
+            self.bans_answered += 1
+            left_s = (self.banned_until - now) // 1_000_000_000  # Retry-After: whole seconds, rounded down
+            raise BannedError(
+                "banned (418)", venue="sim", code="418", retry_after_ns=now + left_s * 1_000_000_000
+            )
+
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        self._refuse_if_banned()
         self.submissions.append(client_id)
         fault = self.fault(client_id)
         if fault == "down":
@@ -57,12 +72,14 @@ class Venue(SimConnector):
         return ack
 
     async def cancel(self, client_id: str) -> None:
+        self._refuse_if_banned()
         err = self.cancel_fault(client_id)
         if err is not None:
             raise err
         await super().cancel(client_id)
 
     async def cancel_all(self, instrument: str | None = None) -> int:
+        self._refuse_if_banned()
         n = 0
         for r in list(self._orders.values()):
             if r.state.value == "open" and (instrument is None or r.instrument == instrument):
@@ -71,10 +88,15 @@ class Venue(SimConnector):
         return n
 
     async def query(self, client_id: str) -> OrderReport | None:
+        self._refuse_if_banned()
         self.queries.append(client_id)
         if self.query_hook is not None:
             await self.query_hook(client_id)
         return await super().query(client_id)
+
+    async def open_orders(self) -> list[OrderReport]:
+        self._refuse_if_banned()
+        return await super().open_orders()
 
     def drain(self) -> list[VenueEvent]:
         out: list[VenueEvent] = []

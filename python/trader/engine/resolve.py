@@ -64,6 +64,7 @@ class Resolver:
         try:
             report = await engine.connector.query(cid)
         except VenueError as e:
+            engine._venue_error(e)
             log.warning("order %s: lookup failed (%s); asking again", cid, e)
             report = None
             answered = False
