@@ -14,6 +14,7 @@ from trader.engine import oms
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
 from trader.engine.paper import INSTRUMENT, demo_market_maker
+from trader.errors import ReconciliationError, VenueError, VenueUnavailableError
 from trader.sim.binance import BinanceSimServer
 from trader.sim.faults import Faults
 from trader.venues.registry import loopback_connector
@@ -103,5 +104,78 @@ def test_restart_waits_for_the_window_before_calling_a_young_order_never_receive
         assert rig.clock.now_ns() >= T0 + 30 * 1_000_000_000, "not before the window has passed"
         assert status(rig.engine.ledger.orders["mm-901"]) is oms.OrderStatus.REJECTED
         assert rig.venue.queries.count("mm-901") >= 3
+
+    run(go)
+
+
+async def _start_advancing(rig: Rig, limit_s: float) -> BaseException | None:
+    """Start the engine while simulated time passes (its retries wait on the clock)."""
+    start = asyncio.get_running_loop().create_task(rig.engine.start())
+    t0 = rig.clock.now_ns()
+    while not start.done():
+        assert rig.clock.now_ns() - t0 <= limit_s * 1_000_000_000, "the restart does not wait forever"
+        rig.clock.advance(50_000_000)
+        for _ in range(5):
+            await rig.clock.sleep(0)
+    return start.exception()
+
+
+def test_restart_retries_canceling_leftovers_with_backoff(tmp_path: Path) -> None:
+    """Issue 13 defect 9: the first cancels of the orders left from before the restart fail (the venue
+    is flaky); they are retried with backoff, and the restart trades."""
+    path = tmp_path / "j.db"
+
+    async def go() -> None:
+        first = Rig(Journal(path), seed=4)
+        await first.engine.start()
+        await first.steps(50)  # ...and the process dies with quotes resting
+        assert await first.venue.open_orders()
+        first.engine.journal.close()
+        failures = [2]
+
+        def flaky(cid: str) -> VenueError | None:
+            if failures[0] > 0:
+                failures[0] -= 1
+                return VenueUnavailableError("connection reset", venue="sim")
+            return None
+
+        first.venue.cancel_fault = flaky
+        second = Rig(Journal(path), venue=first.venue)
+        assert await _start_advancing(second, 10.0) is None
+        assert await second.venue.open_orders() == []
+        await second.steps(5)
+        assert second.engine.summary.orders > 0
+
+    run(go)
+
+
+def test_restart_gives_up_canceling_leftovers_with_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+
+    async def go() -> None:
+        first = Rig(Journal(path), seed=4)
+        await first.engine.start()
+        await first.steps(50)
+        left = len(await first.venue.open_orders())
+        assert left
+        first.engine.journal.close()
+        attempts: list[int] = []
+
+        def down(cid: str) -> VenueError | None:
+            attempts.append(first.clock.now_ns())
+            return VenueUnavailableError("connection refused", venue="sim")
+
+        first.venue.cancel_fault = down
+        second = Rig(Journal(path), venue=first.venue)
+        t0 = second.clock.now_ns()
+        error = await _start_advancing(second, 12.0)
+        assert isinstance(error, ReconciliationError)
+        message = str(error)
+        assert "\n" not in message
+        assert "could not cancel" in message
+        assert "5 attempts" in message
+        assert "connection refused" in message
+        assert len(attempts) == 5 * left, "each leftover tried 5 times"
+        assert attempts[-1] - t0 <= 10 * 1_000_000_000, "within the bound"
 
     run(go)

@@ -102,6 +102,8 @@ class EngineConfig:
     not_found_checks: int = 3  # an UNKNOWN order the venue denies at least this many times...
     never_received_after_s: float = 30.0  # ...over this long from the first unknown was never placed
     shutdown_timeout_s: float = 10.0
+    restart_cancel_attempts: int = 5  # cancels of orders left from before a restart, with backoff...
+    restart_cancel_within_s: float = 10.0  # ...within this long
     # feed watchdog: no book update for max(stale_min_s, stale_rate_factor x the median gap between
     # updates), at most stale_max_s (or a fixed stale_after_s) -> quotes on that instrument are pulled
     stale_after_s: float | None = None

@@ -157,10 +157,33 @@ def _load_positions(engine: Engine, baselines: dict[str, int]) -> None:
 
 
 async def _cancel_leftovers(engine: Engine) -> None:
-    """Orders that outlived the previous process: cancel them before the strategy starts."""
-    for o in engine.ledger.live():
-        if o.venue == engine.venue and o.instrument in engine.instruments:
+    """Orders that outlived the previous process: cancel them before the strategy starts. A venue that
+    fails a cancel is asked again with backoff, `restart_cancel_attempts` times within
+    `restart_cancel_within_s`; then the restart fails with one line."""
+    cfg = engine.cfg
+    deadline = engine.clock.monotonic_ns() + int(cfg.restart_cancel_within_s * 1e9)
+    delay_s = 0.25
+    left = _leftovers(engine)
+    for attempt in range(1, cfg.restart_cancel_attempts + 1):
+        for o in left:
             await engine._cancel_now(o.client_id)
-    left = [o.client_id for o in engine.ledger.live() if o.venue == engine.venue]
+        left = _leftovers(engine)
+        wait_ns = deadline - engine.clock.monotonic_ns()
+        if not left or attempt == cfg.restart_cancel_attempts or wait_ns <= 0:
+            break
+        log.warning(
+            "%d orders left from before the restart not canceled yet; again in %.2fs", len(left), delay_s
+        )
+        await engine.clock.sleep(min(delay_s, wait_ns / 1e9))
+        delay_s *= 2
+    left = [o for o in engine.ledger.live() if o.venue == engine.venue]
     if left:
-        raise ReconciliationError(f"could not cancel orders left from before the restart: {left}")
+        ids = ", ".join(o.client_id for o in left)
+        raise ReconciliationError(
+            f"could not cancel {len(left)} orders left from before the restart ({ids}) in {attempt} attempts "
+            f"over {cfg.restart_cancel_within_s:g}s; last answer: {left[-1].reason or 'none'}"
+        )
+
+
+def _leftovers(engine: Engine) -> list[oms.Order]:
+    return [o for o in engine.ledger.live() if o.venue == engine.venue and o.instrument in engine.instruments]
