@@ -8,8 +8,10 @@ timeout or 5xx on the send leaves the order UNKNOWN: it keeps counting against e
 by asking the venue by client order id, never by sending it again; still unresolved after
 `unknown_timeout_s`, it becomes LOST (still counted, still fillable) until the venue answers.
 
-Start-up reconciles before any strategy runs (`trader.engine.reconcile`); unknown outcomes are resolved
-by `trader.engine.resolve`. Shutdown cancels everything, waits for the venue to confirm and reports.
+Start-up reconciles before any strategy runs (`reconcile`); unknown outcomes are resolved by `resolve`; a
+stalled feed pulls its quotes (`staleness`); a ban halts the venue (`bans`). Background tasks (timer, event
+pump, services, sends, cancels) survive their own errors (logged, `Summary.task_errors`); a dead event
+stream stops the session loudly (`Summary.failure`). Shutdown cancels everything, waits and reports.
 
 The engine works in real time (`run`) or in simulated time, driven event by event (`handle`, `settle`,
 `on_timer`), which is how the deterministic paper session and the tests drive it.
