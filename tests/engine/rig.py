@@ -17,7 +17,7 @@ from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.strategies.base import Intent, Place
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
-from trader.venues.base import OrderReport, SubmitAck, VenueEvent
+from trader.venues.base import OrderReport, OrderState, SubmitAck, VenueEvent
 from trader.venues.sim import SimConnector
 
 T0 = 1_700_000_000_000_000_000
@@ -82,7 +82,7 @@ class Venue(SimConnector):
         self._refuse_if_banned()
         n = 0
         for r in list(self._orders.values()):
-            if r.state.value == "open" and (instrument is None or r.instrument == instrument):
+            if r.state is OrderState.OPEN and (instrument is None or r.instrument == instrument):
                 await self.cancel(r.client_id)
                 n += 1
         return n
