@@ -305,7 +305,7 @@ def test_429_blocks_locally_until_retry_after_then_418_halts(market: str) -> Non
                 await conn.submit(approve(spec, Side.BUY, px, spec.lot * 10), "rl-2", "BTCUSDT")
             assert local.value.code == "local"
             assert server.requests[f"POST {ORDER_PATH[market]}"] == sent
-            await LiveClock().sleep(1.05)  # Retry-After: 1
+            await LiveClock().sleep(2.05)  # Retry-After: 1, plus the transport's 1 s margin
             await conn.submit(approve(spec, Side.BUY, px, spec.lot * 10), "rl-3", "BTCUSDT")
 
             # another client on this IP got us banned: the next answer is a 418; then nothing is sent

@@ -2,106 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from trader.clock import SimClock
+from tests.engine.rig import T0, Rig, run, status
 from trader.config import RiskLimits
-from trader.core import Approval, Side, TradingState
+from trader.core import Side, TradingState
 from trader.engine import oms
-from trader.engine.engine import Engine, EngineConfig
+from trader.engine.engine import EngineConfig
 from trader.engine.journal import Journal
 from trader.engine.ledger import Owner, format_client_id
-from trader.errors import ReconciliationError, UnknownOutcomeError, VenueUnavailableError
-from trader.sim import matching
-from trader.sim.market import BackgroundMarket, MarketParams
-from trader.sim.session import drain
-from trader.strategies.base import Intent, Place
-from trader.strategies.market_maker import MarketMaker, MarketMakerParams
-from trader.venues.base import FillReport, SubmitAck
-from trader.venues.sim import SimConnector
-
-T0 = 1_700_000_000_000_000_000
-STEP = 100_000_000
-
-
-class Venue(SimConnector):
-    """The simulated venue with scriptable faults on submit, and a record of every submission."""
-
-    def __init__(self, seed: int, clock: SimClock) -> None:
-        eng = matching.MatchingEngine(
-            maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(5), unit_notional=Decimal("0.00001")
-        )
-        mkt = BackgroundMarket(eng, MarketParams(mid=5_000_000, max_qty=200), seed=seed)
-        mkt.seed_book(20)
-        super().__init__(eng, mkt, "BTCUSDT", clock)
-        self.sim_clock = clock
-        self.submissions: list[str] = []
-        self.fault: Callable[[str], str | None] = lambda cid: None  # -> "drop" | "lose" | "down" | None
-
-    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
-        self.submissions.append(client_id)
-        fault = self.fault(client_id)
-        if fault == "down":
-            raise VenueUnavailableError("connection refused", venue="sim")
-        if fault == "lose":  # the request timed out before the venue saw it
-            raise UnknownOutcomeError("timeout", venue="sim")
-        ack = await super().submit(approval, client_id, instrument)
-        if fault == "drop":  # placed, but the response never arrived
-            raise UnknownOutcomeError("timeout", venue="sim")
-        return ack
-
-
-class Denied(MarketMaker):
-    def __init__(self) -> None:
-        super().__init__(MarketMakerParams("BTCUSDT", tick=1, order_qty=50, max_inventory=400, gamma=0.05))
-        self.denied: list[tuple[Place, str]] = []
-
-    def on_denied(self, place: Place, reason: str) -> list[Intent]:
-        self.denied.append((place, reason))
-        return super().on_denied(place, reason)
-
-
-class Rig:
-    def __init__(
-        self, journal: Journal, venue: Venue | None = None, config: EngineConfig | None = None, seed: int = 1
-    ) -> None:
-        self.venue = venue or Venue(seed, SimClock(T0))
-        self.clock = self.venue.sim_clock
-        self.strategy = Denied()
-        self.engine = Engine(
-            self.venue, self.strategy, journal=journal, clock=self.clock, config=config or EngineConfig()
-        )
-
-    async def drain(self) -> None:
-        await drain(self.venue, self.engine)
-
-    async def steps(self, n: int) -> None:
-        for i in range(n):
-            self.clock.advance(STEP)
-            self.venue.step(STEP)
-            await self.drain()
-            if i % 3 == 2:
-                await self.engine.on_timer()
-                await self.drain()
+from trader.errors import ReconciliationError
+from trader.venues.base import FillReport
 
 
 def first_id(rig: Rig) -> str:
     """The client id of the first order the rig's engine sends."""
     return format_client_id(rig.engine.ledger.instance, "mm", 1)
-
-
-def status(order: oms.Order) -> oms.OrderStatus:
-    return order.status  # a call, so the type checker does not narrow across awaits
-
-
-def run(coro: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(coro())  # type: ignore[arg-type]
 
 
 def test_trades_then_shutdown_cancels_everything() -> None:
@@ -191,6 +111,8 @@ def test_unknown_outcome_never_placed_becomes_rejected_after_the_venue_denies_it
         assert gate is not None
         counted = gate.open_order_count()
         await rig.steps(6)
+        assert status(order) is oms.OrderStatus.UNKNOWN, "two lookups are no verdict (F-ORD-12)"
+        await rig.steps(300)  # past never_received_after_s
         assert status(order) is oms.OrderStatus.REJECTED
         assert gate.open_order_count() < counted + 2
         assert rig.venue.submissions.count(first) == 1

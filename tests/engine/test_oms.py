@@ -77,6 +77,47 @@ def test_cancel_rejected_returns_to_the_live_state() -> None:
     assert not o.apply(oms.CancelRejected("again"))
 
 
+def test_cancel_rejected_restores_the_state_the_order_had() -> None:
+    """A cancel refused (or failed) during an outage: an UNKNOWN order stays UNKNOWN (it is not
+    ACCEPTED: the venue never said so), a LOST one stays LOST, an in-flight one stays SUBMITTED."""
+    cases: list[list[oms.OrderEvent]] = [
+        [oms.OutcomeUnknown("5xx")],
+        [oms.OutcomeUnknown("5xx"), oms.Lost()],
+        [],
+    ]
+    for before in cases:
+        o = _order()
+        o.apply(oms.Submitted())
+        for e in before:
+            o.apply(e)
+        was = status(o)
+        assert o.apply(oms.CancelRequested())
+        assert o.apply(oms.CancelRejected("503"))
+        assert status(o) is was
+        assert o.venue_order_id is None
+
+
+def test_an_ack_while_a_cancel_is_pending_is_kept() -> None:
+    o = _order()
+    o.apply(oms.Submitted())
+    o.apply(oms.OutcomeUnknown("timeout"))
+    o.apply(oms.CancelRequested())
+    assert o.apply(oms.Accepted("v-3")), "the venue has it: its id is recorded"
+    assert (status(o), o.venue_order_id) == (S.CANCEL_PENDING, "v-3")
+    assert o.apply(oms.CancelRejected("503"))
+    assert status(o) is S.ACCEPTED
+
+
+def test_a_fill_while_an_unknown_order_is_being_canceled_proves_it_exists() -> None:
+    o = _order()
+    o.apply(oms.Submitted())
+    o.apply(oms.OutcomeUnknown("timeout"))
+    o.apply(oms.CancelRequested())
+    o.apply(_fill("t1", 3))
+    assert o.apply(oms.CancelRejected("503"))
+    assert status(o) is S.PARTIALLY_FILLED
+
+
 EVENTS = st.one_of(
     st.just(oms.Submitted()),
     st.builds(oms.Accepted, st.just("v")),

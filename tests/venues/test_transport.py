@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp import web
 
-from trader.clock import LiveClock
+from trader.clock import LiveClock, SimClock
 from trader.core import RateLimiter, Window
 from trader.errors import (
     BannedError,
@@ -25,6 +25,8 @@ from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
 
 CLOCK = LiveClock()
+T0 = 1_700_000_000_000_000_000
+S = 1_000_000_000
 
 
 @asynccontextmanager
@@ -239,3 +241,85 @@ def test_ws_gives_up_after_max_attempts_on_a_closed_port() -> None:
 
 def test_ws_disconnect_event_names_the_reason() -> None:
     assert WsDisconnected("going away").reason == "going away"
+
+
+def test_http_backs_off_the_whole_key_after_a_429_or_418_with_a_margin() -> None:
+    """Any 429 the venue reports for the key (also one another client caused) stops every request of
+    the key, whatever quota or priority, until Retry-After (a venue rounds it down) plus a margin; a 418
+    likewise, and what is refused meanwhile is a ban. Nothing reaches the venue in between."""
+    hits: list[str] = []
+
+    async def status(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        code = int(request.match_info["code"])
+        return web.Response(status=code, body=b"{}", headers={"Retry-After": "2"})
+
+    async def ok(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=b"ok")
+
+    routes = [web.route("*", "/status/{code}", status), web.route("*", "/ok", ok)]
+
+    async def go() -> None:
+        clock = SimClock(T0)
+        async with serve(routes) as url:
+            limiter = RateLimiter()
+            weight = limiter.add_quota("weight", [Window(1000, 60_000_000_000)])
+            orders = limiter.add_quota("orders", [Window(1000, 60_000_000_000)])
+            http = HttpClient("t", url, clock=clock, limiter=limiter, quota=weight)
+            async with http:
+                with pytest.raises(RateLimitError) as first:
+                    await http.request("GET", "/status/429", mutating=False)
+                assert first.value.retry_after_ns == T0 + 3 * S, "Retry-After 2 s plus a 1 s margin"
+                http.set_quota(orders)
+                for method, mutating, priority in (("POST", True, False), ("DELETE", True, True)):
+                    with pytest.raises(RateLimitError, match="local"):
+                        await http.request(method, "/ok", mutating=mutating, priority=priority)
+                clock.advance(2 * S)  # Retry-After has passed; the margin has not
+                with pytest.raises(RateLimitError, match="local"):
+                    await http.request("POST", "/ok", mutating=True)
+                assert hits == ["/status/429"], "nothing reached the venue during the back-off"
+                clock.advance(S)
+                assert (await http.request("POST", "/ok", mutating=True)).body == b"ok"
+                with pytest.raises(BannedError):
+                    await http.request("GET", "/status/418", mutating=False)
+                with pytest.raises(BannedError) as during:
+                    await http.request("GET", "/ok", mutating=False)
+                assert during.value.retry_after_ns == clock.now_ns() + 3 * S
+                assert hits == ["/status/429", "/ok", "/status/418"]
+
+    asyncio.run(go())
+
+
+def test_http_reads_wait_for_the_local_limiter_within_a_bound() -> None:
+    """Our own budget exhausted: a read (connect, reconcile) waits its turn instead of failing; an order
+    is refused at once (the gate approved it at a price now); a wait past the bound fails at once."""
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(body=b"ok")
+
+    async def go() -> None:
+        clock = SimClock(T0)
+        async with serve([web.route("*", "/ok", ok)]) as url:
+            limiter = RateLimiter()
+            quota = limiter.add_quota("w", [Window(2, S)])
+            http = HttpClient("t", url, clock=clock, limiter=limiter, quota=quota, max_local_wait_s=5.0)
+            async with http:
+                for _ in range(2):
+                    await http.request("GET", "/ok", mutating=False)
+                with pytest.raises(RateLimitError, match="local"):
+                    await http.request("POST", "/ok", mutating=True)
+                read = asyncio.get_running_loop().create_task(http.request("GET", "/ok", mutating=False))
+                for _ in range(20):
+                    await clock.sleep(0)
+                assert not read.done(), "the read waits for its turn"
+                clock.advance(S)
+                assert (await asyncio.wait_for(read, 5)).body == b"ok"
+            slow = limiter.add_quota("slow", [Window(1, 60 * S)])
+            strict = HttpClient("t", url, clock=clock, limiter=limiter, quota=slow, max_local_wait_s=5.0)
+            async with strict:
+                await strict.request("GET", "/ok", mutating=False)
+                with pytest.raises(RateLimitError, match="local"):
+                    await strict.request("GET", "/ok", mutating=False)  # a minute away: not waited
+
+    asyncio.run(go())

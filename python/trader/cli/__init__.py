@@ -205,7 +205,9 @@ def _paper(args: argparse.Namespace) -> int:
         print(f"paper session on {args.exchange}: {summary.seconds:g} {clock} seconds, seed {args.seed}")
         for k, v in data.items():
             print(f"  {k.replace('_', ' '):<28} {v}")
-    return EXIT_OK if summary.open_orders_after_shutdown == 0 else EXIT_FAILED
+    if summary.failure:
+        print(f"trader: {summary.failure}", file=sys.stderr)
+    return EXIT_OK if summary.open_orders_after_shutdown == 0 and not summary.failure else EXIT_FAILED
 
 
 def _check_url(option: str, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
@@ -345,7 +347,9 @@ def _live(args: argparse.Namespace) -> int:
         print(f"trader live: {e}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(summary.as_dict(), indent=2))
-    return EXIT_OK if summary.open_orders_after_shutdown == 0 else EXIT_FAILED
+    if summary.failure:
+        print(f"trader: {summary.failure}", file=sys.stderr)
+    return EXIT_OK if summary.open_orders_after_shutdown == 0 and not summary.failure else EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

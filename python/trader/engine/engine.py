@@ -2,20 +2,18 @@
 
     venue events -> (book top | fills | order reports) -> strategy -> risk gate -> journal -> connector
 
-Everything that touches the network is a task, so no handler waits on a venue. The order of work for a
-new order is fixed: the gate approves it, its intent is journaled (durable), then it is sent, once. A
-timeout or 5xx on the send leaves the order UNKNOWN: it keeps counting against every limit and is resolved
-by asking the venue by client order id, never by sending it again; still unresolved after
-`unknown_timeout_s`, it becomes LOST (still counted, still fillable) until the venue answers.
+Everything that touches the network is a task, so no handler waits on a venue. The order of work for a new
+order is fixed: the gate approves it, its intent is journaled (durable), then it is sent, once. A timeout or
+5xx on the send leaves the order UNKNOWN: it keeps counting against every limit and is resolved by asking
+the venue by client order id, never by sending it again; still unresolved after `unknown_timeout_s`, it
+becomes LOST (still counted, still fillable) until the venue answers.
 
-Start-up reconciles before any strategy runs: the journal's live orders are asked of the venue, fills the
-journal missed are applied, venue open orders the journal does not know and a position that does not add
-up are mismatches (`ReconciliationError`: the engine does not trade). Orders and fills of other trader
-sessions on the account (client ids with another journal's instance id, `trader.engine.ledger`) are not
-ours: never claimed, canceled or counted in our position; their fills only explain the account's position.
-Orders that survived a restart are then canceled: the gate of a new process has not approved them and the
-strategy has no memory of them.
-Shutdown cancels everything, waits for the venue to confirm and reports.
+Start-up reconciles before any strategy runs (`reconcile`; orders and fills of other trader sessions on the
+account, client ids with another journal's instance id, are never claimed, canceled or counted as ours);
+unknown outcomes are resolved by `resolve`; a stalled feed pulls its quotes (`staleness`); a ban halts the
+venue (`bans`). Background tasks (timer, event pump, services, sends, cancels) survive their own errors
+(logged, `Summary.task_errors`); a dead event stream stops the session loudly (`Summary.failure`). Shutdown
+cancels everything, waits and reports.
 
 The engine works in real time (`run`) or in simulated time, driven event by event (`handle`, `settle`,
 `on_timer`), which is how the deterministic paper session and the tests drive it.
@@ -26,11 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import statistics
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Protocol
@@ -39,12 +35,16 @@ from trader.clock import Clock
 from trader.config import RiskLimits
 from trader.core import Approval, InstrumentSpec, RiskGate, Side, UnknownOrderError
 from trader.engine import killswitch, oms
+from trader.engine.bans import VenueBan
 from trader.engine.journal import Journal
-from trader.engine.ledger import OrderLedger, OtherSessions, Owner
-from trader.engine.portfolio import Portfolio, Position, to_decimal
+from trader.engine.ledger import OrderLedger, Owner
+from trader.engine.portfolio import Portfolio, Position
+from trader.engine.reconcile import reconcile
+from trader.engine.resolve import Resolver
+from trader.engine.staleness import FeedWatch, StaleRule
+from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize
 from trader.errors import (
     OrderNotFoundError,
-    ReconciliationError,
     UnknownOutcomeError,
     VenueError,
 )
@@ -60,6 +60,8 @@ from trader.venues.base import (
     TradeTick,
     VenueEvent,
 )
+
+__all__ = ["DEFAULT_RISK", "Engine", "EngineConfig", "PreTrade", "Snapshot", "Summary", "collar_bps"]
 
 log = logging.getLogger("trader.engine")
 
@@ -101,67 +103,20 @@ class EngineConfig:
     collar_bps: int = 50
     timer_ms: int = 250
     unknown_timeout_s: float = 10.0
-    not_found_checks: int = 3  # an UNKNOWN order the venue denies this many times was never placed
+    not_found_checks: int = 3  # an UNKNOWN order the venue denies at least this many times...
+    never_received_after_s: float = 30.0  # ...over this long from the first unknown was never placed
     shutdown_timeout_s: float = 10.0
-
-
-@dataclass
-class Summary:
-    seconds: float = 0.0
-    orders: int = 0
-    fills: int = 0
-    filled_qty: str = "0"
-    fees: str = "0"
-    pnl: str = "0"
-    realized_pnl: str = "0"
-    unrealized_pnl: str = "0"
-    inventory: str = "0"
-    max_inventory: str = "0"
-    denials: dict[str, int] = field(default_factory=dict)
-    rejects: int = 0
-    canceled: int = 0
-    unknown_outcomes: int = 0
-    overfills: int = 0  # fills beyond an order's quantity (counted in the position; alerted)
-    reconciled_at_start: int = 0
-    tick_to_order_p50_us: float = 0.0
-    tick_to_order_p99_us: float = 0.0
-    open_orders_after_shutdown: int = 0
-    killed: bool = False
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What a live view shows; built on demand, cheap."""
-
-    symbol: str
-    bid: int | None
-    ask: int | None
-    quotes: list[OwnOrder]
-    position: str
-    pnl: str
-    fees: str
-    orders: int
-    fills: int
-    recent_fills: list[OwnFill]
-    denials: dict[str, int]
-    trading_state: str
-    killed: bool
-    p50_us: float
-    p99_us: float
-    spec: InstrumentSpec
-
-
-def _percentiles(latencies: list[int]) -> tuple[float, float]:
-    if not latencies:
-        return 0.0, 0.0
-    lat = sorted(latencies)
-    return (
-        round(statistics.median(lat) / 1000, 1),
-        round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1000, 1),
-    )
+    restart_cancel_attempts: int = 5  # cancels of orders left from before a restart, with backoff...
+    restart_cancel_within_s: float = 10.0  # ...within this long
+    # feed watchdog: no book update for max(stale_min_s, stale_rate_factor x the median gap between
+    # updates), at most stale_max_s (or a fixed stale_after_s) -> quotes on that instrument are pulled
+    stale_after_s: float | None = None
+    stale_min_s: float = 2.0
+    stale_max_s: float = 5.0
+    stale_rate_factor: float = 20.0
+    # a ban (HTTP 418): the venue is HALTED until Retry-After (rounded up) plus this margin
+    ban_margin_s: float = 1.0
+    ban_default_s: float = 120.0  # a ban without Retry-After (Binance's shortest)
 
 
 @dataclass
@@ -227,7 +182,9 @@ class Engine:
         self.instruments: dict[str, _Instrument] = {}
         self._keys: dict[str, int] = {}  # client id -> gate key, for orders of this process
         self._gate_done: set[str] = set()  # orders the gate no longer counts
-        self._unresolved: dict[str, tuple[int, int]] = {}  # client id -> (deadline ns, not-found answers)
+        self._resolver = Resolver(self)  # orders whose outcome is unknown, asked of the venue
+        c = self.cfg
+        self._feeds = FeedWatch(StaleRule(c.stale_min_s, c.stale_max_s, c.stale_rate_factor, c.stale_after_s))
         self._cancel_retry: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._started_ns = 0
@@ -239,6 +196,8 @@ class Engine:
         self._services: list[asyncio.Task[None]] = []
         self._closing = False  # shutting down: no new orders, only cancels
         self.gate: RiskGate | None = None
+        self._venue_id = -1  # the venue's id in the gate
+        self._ban = VenueBan(self)
         self._strat = 0
 
     # the primary instrument, for callers that trade one
@@ -285,7 +244,7 @@ class Engine:
             daily_loss_limit=r.daily_loss_limit,
             daily_loss_halt=r.daily_loss_halt,
         )
-        venue = gate.add_venue(
+        venue = self._venue_id = gate.add_venue(
             self.venue,
             max_gross_notional=self.cfg.venue_max_gross_notional,
             max_open_orders=self.cfg.venue_max_open_orders,
@@ -314,125 +273,7 @@ class Engine:
         if self._kill_seen > self.journal.get_counter("kill_reset"):
             gate.kill("latched by `trader kill` (clear with `trader kill --reset`)", self.clock.now_ns())
             self.summary.killed = True
-        await self._reconcile()
-
-    async def _reconcile(self) -> None:
-        problems: list[str] = []
-        now = self.clock.now_ns()
-        insts = self.instruments
-        mine = [o for o in self.ledger.orders.values() if o.venue == self.venue and o.instrument in insts]
-        live = [o for o in mine if o.is_live]
-        for o in live:
-            report = await self.connector.query(o.client_id)
-            if report is None:
-                if o.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
-                    self.ledger.apply(o.client_id, oms.Rejected("never reached the venue"), now)
-                else:
-                    problems.append(
-                        f"{o.client_id}: the journal has it {o.status}, the venue does not know it"
-                    )
-                continue
-            self._apply_report(report, react=False)
-        withheld, others = await self._claim_fills(now)  # base-asset fees; other sessions' net fills
-        self.summary.reconciled_at_start = len(live)
-        # positions: the journal's fills on top of the venue position it started from
-        gate = self.gate
-        assert gate is not None
-        for o in mine:
-            for fill in o.fills.values():
-                insts[o.instrument].position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
-        venue_positions = await self.connector.positions()
-        baselines: dict[str, int] = {}  # the venue position each instrument's journal started from
-        for inst in insts.values():
-            journal_net = inst.position.qty
-            venue_pos = venue_positions.get(inst.symbol, 0)
-            key = f"baseline:{self.venue}:{inst.symbol}"
-            stored = self.journal.get_meta(key)
-            if stored is None:
-                baselines[inst.symbol] = venue_pos - journal_net
-                self.journal.set_meta(key, str(baselines[inst.symbol]))
-                self.journal.set_meta(f"baseline_ns:{self.venue}:{inst.symbol}", str(now))
-                continue
-            baselines[inst.symbol] = int(stored)
-            # fees withheld in the base asset (spot) lower the venue's balance, not our fills: the
-            # difference may be that much, in whole units, plus one for the venue's rounding
-            fee_units = withheld.get(inst.symbol, Decimal(0)) / Decimal(inst.spec.qty_unit)
-            slack = math.ceil(fee_units) + 1 if fee_units else 0
-            other = others.net.get(inst.symbol, 0)  # other sessions on the account moved it too
-            if not 0 <= int(stored) + journal_net + other - venue_pos <= slack:
-                problems.append(
-                    f"position {inst.symbol}: the venue has {venue_pos} units, the journal accounts for "
-                    f"{int(stored) + journal_net + other} ({stored} at the start + {journal_net} filled"
-                    + (f" + {other} by other sessions)" if other else ")")
-                )
-        await self._check_open_orders(problems, others)
-        if problems:
-            raise ReconciliationError("reconciliation failed, not trading: " + "; ".join(problems))
-        for inst in insts.values():
-            if inst.position.qty:
-                gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
-            if self.pre_trade is not None:  # the account's holding: other sessions' fills included
-                account = baselines[inst.symbol] + inst.position.qty + others.net.get(inst.symbol, 0)
-                self.pre_trade.load_position(inst.symbol, account)
-        # orders that outlived the previous process: cancel them before the strategy starts
-        for o in self.ledger.live():
-            if o.venue == self.venue and o.instrument in insts:
-                await self._cancel_now(o.client_id)
-        left = [o.client_id for o in self.ledger.live() if o.venue == self.venue]
-        if left:
-            raise ReconciliationError(f"could not cancel orders left from before the restart: {left}")
-
-    async def _claim_fills(self, now: int) -> tuple[dict[str, Decimal], OtherSessions]:
-        """Apply the fills of our orders the journal missed. Fills of other sessions' orders (another
-        journal's instance id) are not claimed: only summed, since they moved the account's position.
-        Returns the base-asset fees the venue withheld, per instrument, and the other sessions' net."""
-        first_ts = min((e.ts_ns for e in self.journal.entries()), default=now)
-        since = {  # when each instrument's baseline was taken (journals before that record: first entry)
-            s: int(self.journal.get_meta(f"baseline_ns:{self.venue}:{s}") or first_ts) for s in self.symbols
-        }
-        withheld: dict[str, Decimal] = {}
-        others = OtherSessions()
-        for f in await self.connector.fills_since(min([first_ts, *since.values()])):
-            if f.instrument not in self.instruments:
-                continue
-            if f.client_id in self.ledger.orders:
-                self._apply_fill(f, react=False)
-            elif self.ledger.owner(f.client_id) is Owner.SESSION and f.ts_event >= since[f.instrument]:
-                others.add_fill(f.instrument, f.side, f.qty)
-            else:
-                continue
-            withheld[f.instrument] = withheld.get(f.instrument, Decimal(0)) + f.base_fee
-        return withheld, others
-
-    async def _check_open_orders(self, problems: list[str], others: OtherSessions) -> None:
-        """Venue open orders the journal does not know are mismatches, unless another session sent them."""
-        for r in await self.connector.open_orders():
-            if r.instrument not in self.instruments or r.client_id in self.ledger.orders:
-                continue
-            if self.ledger.owner(r.client_id) is Owner.SESSION:
-                others.orders += 1
-            else:
-                problems.append(
-                    f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
-                )
-        if others.orders or others.fills:
-            self._other_sessions += others.orders + others.fills
-            log.warning(
-                "%s: other trader sessions use this account (%d open orders, %d fills since this journal "
-                "began): not ours, left alone and not counted in our position",
-                self.venue,
-                others.orders,
-                others.fills,
-            )
-
-    def _other_session(self, client_id: str, what: str) -> bool:
-        """True for an order or fill of another trader session (logged once, then counted)."""
-        if self.ledger.owner(client_id) is not Owner.SESSION:
-            return False
-        if not self._other_sessions:
-            log.warning("%s: %s of another trader session's order %s: not ours", self.venue, what, client_id)
-        self._other_sessions += 1
-        return True
+        await reconcile(self)
 
     # ---- events ----------------------------------------------------------------------------------
 
@@ -445,7 +286,7 @@ class Engine:
         elif isinstance(ev, OrderReport):
             self._apply_report(ev, react=True)
         elif isinstance(ev, TradeTick):
-            if ev.instrument in self.instruments and self.gate is not None:
+            if ev.instrument in self.instruments and self.gate is not None and not self._ban.active:
                 trade = TradePrint(ev.instrument, ev.price, ev.qty, ev.aggressor, ev.ts_recv)
                 self._act(self.strategy.on_trade(trade), None)
         elif isinstance(ev, BookInvalid) and self.gate is not None:
@@ -453,18 +294,43 @@ class Engine:
             if inst is None:
                 return
             log.warning("book %s invalid: %s", ev.instrument, ev.reason)
-            self.gate.invalidate_reference(inst.gate_id)
-            inst.bid = inst.ask = None
-            now = self.clock.now_ns()
-            self._act(self.strategy.on_book(BookTop(inst.symbol, None, 0, None, 0, now)), None)
+            self._no_book(inst)
+
+    def _no_book(self, inst: _Instrument) -> None:
+        """Nothing trades off this instrument's book until the next update; the strategy sees it empty."""
+        assert self.gate is not None
+        self.gate.invalidate_reference(inst.gate_id)
+        inst.bid = inst.ask = None
+        now = self.clock.now_ns()
+        self._act(self.strategy.on_book(BookTop(inst.symbol, None, 0, None, 0, now)), None)
+
+    def _check_feeds(self, mono_ns: int) -> None:
+        """The feed watchdog: a stalled feed pulls our quotes on that instrument (F-MD-06)."""
+        for symbol in self._feeds.newly_stale(mono_ns):
+            inst = self.instruments[symbol]
+            self.summary.stale_feeds += 1
+            log.warning(
+                "feed %s stale: no book update for %.1fs: quotes pulled",
+                symbol,
+                self._feeds.threshold_s(symbol),
+            )
+            self._no_book(inst)
+            mine = [
+                o.client_id for o in self.ledger.live() if o.instrument == symbol and o.venue == self.venue
+            ]
+            self._act([Cancel(cid) for cid in mine], None)
 
     def _on_book(self, ev: BookUpdate) -> None:
         inst = self.instruments.get(ev.instrument)
         if inst is None or self.gate is None:
             return
+        if self._feeds.on_update(inst.symbol, self.clock.monotonic_ns()):
+            log.warning("feed %s: book updates again, quoting resumes", inst.symbol)
         inst.bid, inst.ask = ev.bid, ev.ask
         if ev.bid is not None and ev.ask is not None and ev.bid < ev.ask:
             self.gate.set_reference(inst.gate_id, ev.bid, ev.ask, ev.ts_recv)
+        if self._ban.active:
+            return  # the venue is halted: the strategy saw an empty book and sees the next one after
         top = BookTop(ev.instrument, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_recv)
         # tick-to-order runs from our read of the message; in simulated time (a separate latency clock)
         # from the moment the engine took the event, since no wall clock stamped it
@@ -531,9 +397,18 @@ class Engine:
         intents = self.strategy.on_fill(own)
         if not order.is_live:
             self._gate_done.add(f.client_id)  # the gate released it with the last fill
-            self._unresolved.pop(f.client_id, None)
+            self._resolver.forget(f.client_id)
             intents += self.strategy.on_order(self._view(order))
         self._act(intents, None)
+
+    def _other_session(self, client_id: str, what: str) -> bool:
+        """True for an order or fill of another trader session (logged once, then counted)."""
+        if self.ledger.owner(client_id) is not Owner.SESSION:
+            return False
+        if not self._other_sessions:
+            log.warning("%s: %s of another trader session's order %s: not ours", self.venue, what, client_id)
+        self._other_sessions += 1
+        return True
 
     def _apply_report(self, r: OrderReport, *, react: bool) -> None:
         order = self.ledger.orders.get(r.client_id)
@@ -556,7 +431,7 @@ class Engine:
             self.ledger.apply(r.client_id, oms.Accepted(r.venue_order_id), now)
         if not self.ledger.apply(r.client_id, event, now):
             return
-        self._unresolved.pop(r.client_id, None)
+        self._resolver.forget(r.client_id)
         key = self._keys.get(r.client_id)
         if order.is_live:
             if key is not None and self.gate is not None and r.client_id not in self._gate_done:
@@ -578,8 +453,13 @@ class Engine:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("engine task failed: %r", task.exception())
+        if not task.cancelled() and (e := task.exception()) is not None:
+            self._task_error("engine task", e)
+
+    def _task_error(self, what: str, e: BaseException) -> None:
+        """A background task survived an error: logged with its traceback, counted in the summary."""
+        self.summary.task_errors += 1
+        log.error("%s failed (continuing): %r", what, e, exc_info=e)
 
     def _act(self, intents: list[Intent], tick_ns: int | None) -> None:
         while intents:
@@ -640,19 +520,18 @@ class Engine:
         try:
             ack = await self.connector.submit(approval, cid, order.instrument)
         except UnknownOutcomeError as e:
-            now = self.clock.now_ns()
-            self.summary.unknown_outcomes += 1
-            if self.ledger.apply(cid, oms.OutcomeUnknown(str(e)), now) and self.gate is not None:
-                with contextlib.suppress(UnknownOrderError):
-                    self.gate.on_unknown(approval.key)
-                deadline = now + int(self.cfg.unknown_timeout_s * 1e9)
-                self._unresolved[cid] = (deadline, 0)
+            self._unknown(cid, approval, str(e))
             return
-        except VenueError as e:  # a definitive reject, or not sent at all (refused, throttled)
+        except VenueError as e:  # a definitive reject, or not sent at all (refused, throttled, banned)
+            self._venue_error(e)
             if self.ledger.apply(cid, oms.Rejected(str(e)), self.clock.now_ns()):
                 self.summary.rejects += 1
                 self._gate_closed(cid)
                 self._act(self.strategy.on_order(self._view(order)), None)
+            return
+        except Exception as e:  # unclassified: it may have reached the venue, so it is asked about
+            self._task_error(f"submit {cid}", e)
+            self._unknown(cid, approval, f"submit failed: {type(e).__name__}")
             return
         self._apply_report(
             OrderReport(
@@ -667,6 +546,15 @@ class Engine:
             ),
             react=True,
         )
+
+    def _unknown(self, cid: str, approval: Approval, reason: str) -> None:
+        """The submit's outcome is unknown: it keeps counting and is asked of the venue, never resent."""
+        now = self.clock.now_ns()
+        self.summary.unknown_outcomes += 1
+        if self.ledger.apply(cid, oms.OutcomeUnknown(reason), now) and self.gate is not None:
+            with contextlib.suppress(UnknownOrderError):
+                self.gate.on_unknown(approval.key)
+            self._resolver.track(cid, now)
 
     def _cancel(self, client_id: str) -> list[Intent]:
         order = self.ledger.orders.get(client_id)
@@ -687,16 +575,16 @@ class Engine:
         try:
             await self.connector.cancel(client_id)
         except OrderNotFoundError:
-            report = await self.connector.query(client_id)  # already done: learn how
-            if report is None:
-                self.ledger.apply(client_id, oms.Rejected("the venue does not know it"), self.clock.now_ns())
-                self._gate_closed(client_id)
-            else:
-                await self._catch_up_fills(client_id)
-                self._apply_report(report, react=True)
+            await self._cancel_not_found(order)
             return
         except VenueError as e:
+            self._venue_error(e)
             self.ledger.apply(client_id, oms.CancelRejected(str(e)), self.clock.now_ns())
+            self._cancel_retry.add(client_id)
+            return
+        except Exception as e:  # unclassified: the order stays as it was, the cancel is retried
+            self._task_error(f"cancel {client_id}", e)
+            self.ledger.apply(client_id, oms.CancelRejected(type(e).__name__), self.clock.now_ns())
             self._cancel_retry.add(client_id)
             return
         self._cancel_retry.discard(client_id)
@@ -716,14 +604,42 @@ class Engine:
             react=True,
         )
 
+    async def _cancel_not_found(self, order: oms.Order) -> None:
+        """The venue has no open order by that id: already done (learn how), or never received."""
+        cid = order.client_id
+        try:
+            report = await self.connector.query(cid)
+        except VenueError as e:
+            self._venue_error(e)
+            self.ledger.apply(cid, oms.CancelRejected(f"cancel: not found; lookup: {e}"), self.clock.now_ns())
+            self._cancel_retry.add(cid)
+            return
+        if report is not None:
+            await self._catch_up_fills(cid)
+            self._apply_report(report, react=True)
+        elif order.venue_order_id is None and not order.filled:
+            # never acknowledged: "not found" proves nothing yet (F-ORD-12); the resolver decides
+            now = self.clock.now_ns()
+            self.ledger.apply(cid, oms.CancelRejected("the venue does not know it yet"), now)
+            self._resolver.track(cid, now)
+            self._cancel_retry.add(cid)
+        else:
+            self.ledger.apply(cid, oms.Rejected("the venue does not know it"), self.clock.now_ns())
+            self._gate_closed(cid)
+
     async def _catch_up_fills(self, client_id: str) -> None:
         """Fills the stream has not delivered yet for a closed order (the venue filled before it canceled)."""
         order = self.ledger.orders[client_id]
-        report = await self.connector.query(client_id)
-        if report is None or report.filled <= order.filled:
+        try:
+            report = await self.connector.query(client_id)
+            if report is None or report.filled <= order.filled:
+                return
+            start = min((f.ts_ns for f in order.fills.values()), default=0)
+            fills = await self.connector.fills_since(start)
+        except VenueError as e:  # the stream or the next reconciliation brings them
+            log.warning("fills of %s not fetched: %s", client_id, e)
             return
-        start = min((f.ts_ns for f in order.fills.values()), default=0)
-        for f in await self.connector.fills_since(start):
+        for f in fills:
             if f.client_id == client_id:
                 self._apply_fill(f, react=True)
 
@@ -732,11 +648,18 @@ class Engine:
     async def on_timer(self) -> None:
         """Strategy timer, unknown-order resolution, cancel retries and the operator's kill switch."""
         now = self.clock.now_ns()
+        self._check_feeds(self.clock.monotonic_ns())
+        self._ban.check(now)
         if self.journal.get_counter("kill") > self._kill_seen:
             self._kill_seen = self.journal.get_counter("kill")
             await self.kill("operator: trader kill")
-        for cid in list(self._unresolved):
-            await self._resolve(cid, now)
+        if not self._ban.active:  # banned: nothing would pass (and asking would prolong the ban)
+            await self._retries(now)
+        self._act(self.strategy.on_timer(now), None)
+
+    async def _retries(self, now: int) -> None:
+        """Ask about unknown orders; cancel again what the venue has now."""
+        await self._resolver.run(now)
         for cid in list(self._cancel_retry):
             order = self.ledger.orders.get(cid)
             if order is None or not order.is_live:
@@ -744,32 +667,10 @@ class Engine:
             elif order.status in (oms.OrderStatus.ACCEPTED, oms.OrderStatus.PARTIALLY_FILLED):
                 self._cancel_retry.discard(cid)
                 self._act([Cancel(cid)], None)
-        self._act(self.strategy.on_timer(now), None)
 
-    async def _resolve(self, cid: str, now: int) -> None:
-        deadline, misses = self._unresolved[cid]
-        try:
-            report = await self.connector.query(cid)
-        except VenueError:
-            report, misses = None, misses - 1  # could not ask: not an answer
-        if report is not None:
-            await self._catch_up_fills(cid)
-            self._apply_report(report, react=True)
-            self._unresolved.pop(cid, None)
-            return
-        misses += 1
-        if misses >= self.cfg.not_found_checks:
-            self._unresolved.pop(cid, None)
-            if self.ledger.apply(cid, oms.Rejected("the venue never received it"), now):
-                self._gate_closed(cid)
-                self._act(self.strategy.on_order(self._view(self.ledger.orders[cid])), None)
-            return
-        if now >= deadline and self.ledger.orders[cid].status is oms.OrderStatus.UNKNOWN:
-            self.ledger.apply(cid, oms.Lost(), now)
-            log.error(
-                "order %s is still unknown after %.0fs: counted as LOST", cid, self.cfg.unknown_timeout_s
-            )
-        self._unresolved[cid] = (deadline, misses)
+    def _venue_error(self, e: VenueError) -> None:
+        """Every venue error the engine sees passes here: a ban halts the venue (`trader.engine.bans`)."""
+        self._ban.on_error(e)
 
     # ---- control ---------------------------------------------------------------------------------
 
@@ -802,8 +703,10 @@ class Engine:
         """Cancel our orders: all at once when no other session shares the account, else one by one
         (never another session's; `trader kill --config` is the account-wide button)."""
         for symbol in self.symbols if not self._other_sessions else ():
-            with contextlib.suppress(VenueError):
+            try:
                 await self.connector.cancel_all(symbol)
+            except VenueError as e:  # the per-order cancels follow
+                self._venue_error(e)
         for o in self.ledger.live():
             if o.venue == self.venue:
                 await self._cancel_now(o.client_id)
@@ -814,13 +717,43 @@ class Engine:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _pump(self) -> None:
+        """Venue events into `handle`; an error handling one event is counted and the next one follows.
+        The stream itself failing ends the pump (and the session, loudly: `run`)."""
         async for ev in self.connector.events():
-            self.handle(ev)
+            try:
+                self.handle(ev)
+            except Exception as e:
+                self._task_error(f"handling {type(ev).__name__}", e)
 
     async def _timer_loop(self) -> None:
+        """`on_timer` every `timer_ms`, and the feed watchdog also at the moment a feed turns stale."""
+        period = self.cfg.timer_ms * 1_000_000
+        clock = self.clock
+        next_tick = clock.monotonic_ns() + period
         while True:
-            await self.clock.sleep(self.cfg.timer_ms / 1000)
-            await self.on_timer()
+            wake = next_tick
+            if (deadline := self._feeds.next_deadline()) is not None:
+                wake = min(wake, max(deadline, clock.monotonic_ns() + 1_000_000))
+            await clock.sleep((wake - clock.monotonic_ns()) / 1e9)
+            try:
+                mono = clock.monotonic_ns()
+                if mono >= next_tick:
+                    next_tick = max(next_tick + period, mono + 1)
+                    await self.on_timer()
+                else:
+                    self._check_feeds(mono)
+            except Exception as e:
+                self._task_error("timer", e)
+
+    async def _supervise(self, name: str, service: Callable[[Engine], Coroutine[Any, Any, None]]) -> None:
+        """Run a service; when it fails, count it and start it again after a pause."""
+        while True:
+            try:
+                await service(self)
+                return
+            except Exception as e:
+                self._task_error(f"service {name}", e)
+            await self.clock.sleep(1.0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -845,23 +778,29 @@ class Engine:
         disarm = killswitch.arm(self.journal, self._kill_signal)  # `trader kill` wakes us (SIGUSR1)
         pump = asyncio.get_running_loop().create_task(self._pump())
         timer = asyncio.get_running_loop().create_task(self._timer_loop())
-        self._services = [asyncio.get_running_loop().create_task(service(self)) for service in services]
+        self._services = [
+            asyncio.get_running_loop().create_task(self._supervise(getattr(s, "__name__", "service"), s))
+            for s in services
+        ]
         try:
             loop = asyncio.get_running_loop()
             waiter = loop.create_task(self._stop.wait())
             end = None if duration_s is None else self.clock.monotonic_ns() + int(duration_s * 1e9)
-            while not waiter.done() and not pump.done():
+            while not waiter.done() and not pump.done() and not timer.done():
                 left = 0.25 if end is None else min(0.25, (end - self.clock.monotonic_ns()) / 1e9)
                 if left <= 0:
                     break
                 tick = loop.create_task(self.clock.sleep(left))
-                await asyncio.wait({waiter, pump, tick}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({waiter, pump, timer, tick}, return_when=asyncio.FIRST_COMPLETED)
                 tick.cancel()
                 if on_tick is not None:
                     on_tick(self)
             waiter.cancel()
-            if pump.done() and not pump.cancelled() and pump.exception() is not None:
-                log.error("venue event stream failed: %r", pump.exception())
+            for task, what in ((pump, "venue event stream"), (timer, "timer")):
+                if task.done():  # neither ends on its own: stop loudly
+                    why = "cancelled" if task.cancelled() else repr(task.exception() or "ended")
+                    self.summary.failure = f"{what} stopped: {why}"
+                    log.error("%s stopped (%s): shutting down, the session failed", what, why)
         finally:
             disarm()
             timer.cancel()
@@ -879,56 +818,19 @@ class Engine:
         await self.settle()
         await self.cancel_everything()
         await self.settle()
-        open_left = [r for r in await self.connector.open_orders() if r.client_id in self.ledger.orders]
-        return self.report(open_left=len(open_left))
+        try:
+            left = sum(r.client_id in self.ledger.orders for r in await self.connector.open_orders())
+        except VenueError as e:  # cannot ask (a ban, an outage): our live orders are what may be left
+            self._venue_error(e)
+            left = sum(o.venue == self.venue for o in self.ledger.live())
+            log.error("open orders not verified at shutdown (%s): %d may be left", e, left)
+        return self.report(open_left=left)
 
     # ---- reporting -------------------------------------------------------------------------------
 
     def report(self, open_left: int = 0) -> Summary:
         """PnL and fees over every instrument (one quote currency); inventory of the primary one."""
-        _, primary = self._ready()
-        s = self.summary
-        realized = unreal = Fraction(0)
-        fees = Decimal(0)
-        for inst in self.instruments.values():
-            pos, mark = inst.position, inst.mark()
-            realized += pos.realized
-            unreal += pos.unrealized(mark) if mark is not None and pos.qty else Fraction(0)
-            fees += pos.fees
-        qty_unit = Decimal(primary.spec.qty_unit)
-        s.seconds = round((self.clock.monotonic_ns() - self._started_ns) / 1e9, 3)
-        s.fees = f"{fees:f}"
-        s.realized_pnl = f"{to_decimal(realized):f}"
-        s.unrealized_pnl = f"{to_decimal(unreal):f}"
-        s.pnl = f"{to_decimal(realized + unreal - Fraction(fees)):f}"
-        s.inventory = str(Decimal(primary.position.qty) * qty_unit)
-        s.max_inventory = str(Decimal(primary.max_abs) * qty_unit)
-        s.filled_qty = str(Decimal(primary.position.volume) * qty_unit)
-        s.denials = dict(self.denials)
-        s.tick_to_order_p50_us, s.tick_to_order_p99_us = _percentiles(self.latencies)
-        s.open_orders_after_shutdown = open_left
-        return s
+        return summarize(self, open_left)
 
     def snapshot(self) -> Snapshot:
-        gate, primary = self._ready()
-        spec, pos, mark = primary.spec, primary.position, primary.mark()
-        pnl = pos.pnl(mark) if mark is not None else pos.realized - Fraction(pos.fees)
-        p50, p99 = _percentiles(self.latencies[-2000:])
-        return Snapshot(
-            symbol=self.symbol,
-            bid=self.bid,
-            ask=self.ask,
-            quotes=[self._view(o) for o in self.ledger.live() if o.instrument == self.symbol],
-            position=str(Decimal(pos.qty) * Decimal(spec.qty_unit)),
-            pnl=f"{to_decimal(pnl, 6):f}",
-            fees=f"{pos.fees:f}",
-            orders=self.summary.orders,
-            fills=self.summary.fills,
-            recent_fills=list(self.recent_fills),
-            denials=dict(self.denials),
-            trading_state=str(gate.trading_state()).rsplit(".", 1)[-1],
-            killed=gate.is_killed(),
-            p50_us=p50,
-            p99_us=p99,
-            spec=spec,
-        )
+        return snapshot_of(self)

@@ -6,6 +6,7 @@ and lost (unknown for too long; still counted and still fillable). Transitions n
 duplicated events are absorbed (`apply` returns False and changes nothing). Fills are keyed by trade id,
 so a fill delivered twice (stream and REST reconciliation) counts once, and a fill is never lost:
 it counts even when it arrives after the order's terminal event (the venue filled before it canceled).
+A refused or failed cancel returns the order to the state it had (an UNKNOWN order stays UNKNOWN).
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ class Order:
     filled: int = 0
     fills: dict[str, Fill] = field(default_factory=dict)
     reason: str = ""
+    before_cancel: OrderStatus | None = None  # the state a refused cancel returns it to
 
     @property
     def remaining(self) -> int:
@@ -183,14 +185,24 @@ class Order:
         if isinstance(event, CancelRejected):
             if self.status is not OrderStatus.CANCEL_PENDING:
                 return False
-            self.status = OrderStatus.PARTIALLY_FILLED if self.filled else OrderStatus.ACCEPTED
+            # back to where it was: an order the venue never acknowledged is not ACCEPTED now
+            restored = self.before_cancel or OrderStatus.ACCEPTED
+            self.status = OrderStatus.PARTIALLY_FILLED if self.filled else restored
             self.reason = event.reason
+            return True
+        if isinstance(event, Accepted) and self.status is OrderStatus.CANCEL_PENDING:
+            if self.venue_order_id is not None:
+                return False
+            self.venue_order_id = event.venue_order_id  # the venue has it (a cancel is on its way)
+            self.before_cancel = OrderStatus.ACCEPTED
             return True
         target = _TARGET[type(event)]
         if self.status in TERMINAL or _RANK[target] <= _RANK[self.status]:
             return False
         if target is OrderStatus.ACCEPTED and self.filled:
             target = OrderStatus.PARTIALLY_FILLED
+        if target is OrderStatus.CANCEL_PENDING:
+            self.before_cancel = self.status
         self.status = target
         if isinstance(event, Accepted):
             self.venue_order_id = event.venue_order_id

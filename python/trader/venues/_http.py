@@ -3,14 +3,18 @@ rate limiter, and one classification of failures.
 
 What the caller learns from a failed request decides what the engine may do next:
 
-- the local limiter refused: `RateLimitError`, nothing was sent;
+- the local limiter refused: `RateLimitError`, nothing was sent (a read first waits for its turn, up to
+  `max_local_wait_s`: our own pacing, not a failure; an order does not wait: its price is of now);
 - connection refused, DNS failure, connect timeout: `VenueUnavailableError`, nothing was sent (reads are
   retried first);
 - read timeout, reset or disconnect after sending, and HTTP 5xx: for a mutating request (an order, a
   cancel) `UnknownOutcomeError`: never resent, the engine asks the venue; reads are retried, then
   `VenueUnavailableError`;
-- HTTP 429: `RateLimitError` with `retry_after_ns`, and the limiter blocks until then; 418: `BannedError`,
-  likewise;
+- HTTP 429: `RateLimitError` with `retry_after_ns`; 418: `BannedError`, likewise. Either backs off the
+  whole key (every request of this client, any quota, any priority, and the limiter's quotas) until
+  Retry-After plus `retry_margin_s` (venues round it down; coming back early draws a 418), or
+  `default_backoff_s` without one. What is refused meanwhile is a `RateLimitError` ("local back-off") or,
+  after a 418, a `BannedError`; nothing is sent;
 - any other non-2xx: the venue's decoded error (`decode_error`), else a definitive `VenueError`.
 
 Query strings and bodies are sent byte for byte as given (they were signed). Error messages carry the
@@ -61,6 +65,9 @@ class HttpClient:
         read_retries: int = 2,
         retry_backoff_s: float = 0.05,
         user_agent: str = f"trader/{__version__}",
+        max_local_wait_s: float = 10.0,
+        retry_margin_s: float = 1.0,
+        default_backoff_s: float = 1.0,
     ) -> None:
         self.venue = venue
         self.base_url = base_url.rstrip("/")
@@ -73,6 +80,12 @@ class HttpClient:
         self._read_retries = read_retries
         self._backoff_s = retry_backoff_s
         self._user_agent = user_agent
+        self._max_wait_ns = int(max_local_wait_s * 1e9)
+        self._margin_ns = int(retry_margin_s * 1e9)
+        self._default_backoff_ns = int(default_backoff_s * 1e9)
+        self._quotas: set[int] = {quota} if quota is not None else set()  # every quota charged
+        self.backoff_until_ns = 0  # the venue told this key to back off until then (429, 418)
+        self._banned = False  # ...and it was a ban
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpClient:
@@ -97,22 +110,44 @@ class HttpClient:
     def set_quota(self, quota: int) -> None:
         """Charge requests to another quota of the limiter (the venue's published limits arrived)."""
         self._quota = quota
+        self._quotas.add(quota)
 
-    def _throttle(self, cost: int, priority: bool) -> None:
+    async def _throttle(self, what: str, cost: int, priority: bool, mutating: bool) -> None:
+        """Pass the key's back-off and the local limiter, or raise; a read waits for its turn."""
+        now = self.clock.now_ns()
+        if now < self.backoff_until_ns:
+            kind = BannedError if self._banned else RateLimitError
+            reason = "banned (418)" if self._banned else "HTTP 429"
+            raise kind(
+                f"{what}: local back-off after {reason}",
+                venue=self.venue,
+                code="local",
+                retry_after_ns=self.backoff_until_ns,
+            )
         if self._limiter is None or self._quota is None:
             return
-        retry = self._limiter.try_acquire(self._quota, cost, self.clock.now_ns(), priority)
-        if retry is not None:
-            raise RateLimitError("local rate limit", venue=self.venue, code="local", retry_after_ns=retry)
+        while (retry := self._limiter.try_acquire(self._quota, cost, now, priority)) is not None:
+            if mutating or retry - now > self._max_wait_ns:
+                raise RateLimitError(
+                    f"{what}: local rate limit", venue=self.venue, code="local", retry_after_ns=retry
+                )
+            await self.clock.sleep((retry - now) / 1e9)
+            now = self.clock.now_ns()
 
-    def _retry_after_ns(self, resp: HttpResponse) -> int | None:
-        raw = resp.headers.get("retry-after", "")
-        if not raw.isdigit():
-            return None
-        at = self.clock.now_ns() + int(raw) * 1_000_000_000
-        if self._limiter is not None and self._quota is not None:
-            self._limiter.block_until(self._quota, at)
-        return at
+    def _back_off(self, resp: HttpResponse, banned: bool) -> int:
+        """The venue said 429/418: back off the whole key until Retry-After plus the margin."""
+        raw = resp.headers.get("retry-after", "").strip()
+        now = self.clock.now_ns()
+        at = now + (int(raw) * 1_000_000_000 + self._margin_ns if raw.isdigit() else self._default_backoff_ns)
+        if at > self.backoff_until_ns:
+            self.backoff_until_ns = at
+            self._banned = banned
+        elif banned:
+            self._banned = True
+        if self._limiter is not None:
+            for quota in self._quotas:
+                self._limiter.block_until(quota, self.backoff_until_ns)
+        return self.backoff_until_ns
 
     async def request(
         self,
@@ -131,7 +166,7 @@ class HttpClient:
         attempts = 1 if mutating else 1 + self._read_retries
         for attempt in range(attempts):
             last = attempt == attempts - 1
-            self._throttle(cost, priority)
+            await self._throttle(what, cost, priority, mutating)
             try:
                 resp = await self._send(method, path, query, body, headers)
             except (aiohttp.ClientConnectorError, aiohttp.ClientConnectorDNSError) as e:
@@ -177,7 +212,7 @@ class HttpClient:
 
     def _classify(self, what: str, resp: HttpResponse, mutating: bool) -> VenueError:
         status = resp.status
-        retry = self._retry_after_ns(resp) if status in (418, 429) else None
+        retry = self._back_off(resp, banned=status == 418) if status in (418, 429) else None
         err = status_error(self.venue, what, status, mutating=mutating, retry_after_ns=retry)
         if err is not None:
             return err

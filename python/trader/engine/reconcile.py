@@ -1,0 +1,223 @@
+"""Start-up reconciliation: before any strategy runs, the journal and the venue must agree.
+
+The journal's live orders are asked of the venue, fills the journal missed are applied, venue open orders
+the journal does not know and a position that does not add up are mismatches (`ReconciliationError`: the
+engine does not trade). Orders and fills of other trader sessions on the account (client ids with another
+journal's instance id, `trader.engine.ledger`) are not ours: never claimed, canceled or counted in our
+position; their fills only explain the account's position. Orders that survived a restart are then canceled:
+the gate of a new process has not approved them and the strategy has no memory of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from trader.engine import oms
+from trader.engine.ledger import OtherSessions, Owner
+from trader.errors import ReconciliationError, VenueError
+from trader.venues.base import OrderReport
+
+if TYPE_CHECKING:
+    from trader.engine.engine import Engine
+
+log = logging.getLogger("trader.engine")
+
+
+async def reconcile(engine: Engine) -> None:
+    """Align the journal with the venue; raises `ReconciliationError` on what cannot be proven."""
+    problems: list[str] = []
+    live = await _ask_about_live_orders(engine, problems)
+    withheld, others = await _apply_missed_fills(engine)
+    engine.summary.reconciled_at_start = len(live)
+    baselines = await _check_positions(engine, withheld, others, problems)
+    await _check_open_orders(engine, problems, others)
+    if problems:
+        raise ReconciliationError("reconciliation failed, not trading: " + "; ".join(problems))
+    _load_positions(engine, baselines, others)
+    await _cancel_leftovers(engine)
+
+
+def _mine(engine: Engine) -> list[oms.Order]:
+    return [
+        o
+        for o in engine.ledger.orders.values()
+        if o.venue == engine.venue and o.instrument in engine.instruments
+    ]
+
+
+def _never_acknowledged(o: oms.Order) -> bool:
+    """Nothing from the venue ever showed this order exists (no ack, no fill), whatever its state: in
+    flight, unknown, lost, or with a cancel pending that never got an answer."""
+    pre_ack = (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST)
+    return o.status in pre_ack or (o.venue_order_id is None and not o.filled)
+
+
+async def _ask_about_live_orders(engine: Engine, problems: list[str]) -> list[oms.Order]:
+    live = [o for o in _mine(engine) if o.is_live]
+    sent_at: dict[str, int] = {}
+    if live:
+        for e in engine.journal.entries():
+            sent_at.setdefault(e.client_id, e.ts_ns)
+    for o in live:
+        report = await engine.connector.query(o.client_id)
+        if report is None and _never_acknowledged(o):
+            report = await _not_found_for_long_enough(engine, o, sent_at.get(o.client_id, 0))
+            if report is None:
+                now = engine.clock.now_ns()
+                engine.ledger.apply(o.client_id, oms.Rejected("never reached the venue"), now)
+                continue
+        if report is None:
+            problems.append(f"{o.client_id}: the journal has it {o.status}, the venue does not know it")
+            continue
+        engine._apply_report(report, react=False)
+    return live
+
+
+async def _not_found_for_long_enough(engine: Engine, o: oms.Order, sent_ns: int) -> OrderReport | None:
+    """A venue may not know an order for a while after it was sent (F-ORD-12): an order sent less than
+    `never_received_after_s` ago is asked again until then. None: never received."""
+    until = sent_ns + int(engine.cfg.never_received_after_s * 1e9)
+    if engine.clock.now_ns() < until:
+        log.warning(
+            "order %s was sent %.1fs ago and the venue does not know it yet: asking until %.0fs have passed",
+            o.client_id,
+            (engine.clock.now_ns() - sent_ns) / 1e9,
+            engine.cfg.never_received_after_s,
+        )
+    while (left := until - engine.clock.now_ns()) > 0:
+        await engine.clock.sleep(min(left / 1e9, 1.0))
+        with contextlib.suppress(VenueError):  # could not ask: no answer, ask again
+            report = await engine.connector.query(o.client_id)
+            if report is not None:
+                return report
+    return None
+
+
+async def _apply_missed_fills(engine: Engine) -> tuple[dict[str, Decimal], OtherSessions]:
+    """Apply the fills of our orders the journal missed. Fills of other sessions' orders (another
+    journal's instance id) are not claimed: only summed, since they moved the account's position.
+    Returns the base-asset fees the venue withheld, per instrument, and the other sessions' net."""
+    now = engine.clock.now_ns()
+    first_ts = min((e.ts_ns for e in engine.journal.entries()), default=now)
+    since = {  # when each instrument's baseline was taken (journals before that record: first entry)
+        s: int(engine.journal.get_meta(f"baseline_ns:{engine.venue}:{s}") or first_ts) for s in engine.symbols
+    }
+    withheld: dict[str, Decimal] = {}
+    others = OtherSessions()
+    for f in await engine.connector.fills_since(min([first_ts, *since.values()])):
+        if f.instrument not in engine.instruments:
+            continue
+        if f.client_id in engine.ledger.orders:
+            engine._apply_fill(f, react=False)
+        elif engine.ledger.owner(f.client_id) is Owner.SESSION and f.ts_event >= since[f.instrument]:
+            others.add_fill(f.instrument, f.side, f.qty)
+        else:
+            continue
+        withheld[f.instrument] = withheld.get(f.instrument, Decimal(0)) + f.base_fee
+    return withheld, others
+
+
+async def _check_positions(
+    engine: Engine, withheld: dict[str, Decimal], others: OtherSessions, problems: list[str]
+) -> dict[str, int]:
+    """Positions: the journal's fills on top of the venue position it started from. Returns, per
+    instrument, that starting position (stored in the journal the first time)."""
+    insts = engine.instruments
+    for o in _mine(engine):
+        for fill in o.fills.values():
+            insts[o.instrument].position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
+    venue_positions = await engine.connector.positions()
+    baselines: dict[str, int] = {}
+    for inst in insts.values():
+        journal_net = inst.position.qty
+        venue_pos = venue_positions.get(inst.symbol, 0)
+        key = f"baseline:{engine.venue}:{inst.symbol}"
+        stored = engine.journal.get_meta(key)
+        if stored is None:
+            baselines[inst.symbol] = venue_pos - journal_net
+            engine.journal.set_meta(key, str(baselines[inst.symbol]))
+            engine.journal.set_meta(f"baseline_ns:{engine.venue}:{inst.symbol}", str(engine.clock.now_ns()))
+            continue
+        baselines[inst.symbol] = int(stored)
+        # fees withheld in the base asset (spot) lower the venue's balance, not our fills: the
+        # difference may be that much, in whole units, plus one for the venue's rounding
+        fee_units = withheld.get(inst.symbol, Decimal(0)) / Decimal(inst.spec.qty_unit)
+        slack = math.ceil(fee_units) + 1 if fee_units else 0
+        other = others.net.get(inst.symbol, 0)  # other sessions on the account moved it too
+        if not 0 <= int(stored) + journal_net + other - venue_pos <= slack:
+            problems.append(
+                f"position {inst.symbol}: the venue has {venue_pos} units, the journal accounts for "
+                f"{int(stored) + journal_net + other} ({stored} at the start + {journal_net} filled"
+                + (f" + {other} by other sessions)" if other else ")")
+            )
+    return baselines
+
+
+async def _check_open_orders(engine: Engine, problems: list[str], others: OtherSessions) -> None:
+    """Venue open orders the journal does not know are mismatches, unless another session sent them."""
+    for r in await engine.connector.open_orders():
+        if r.instrument not in engine.instruments or r.client_id in engine.ledger.orders:
+            continue
+        if engine.ledger.owner(r.client_id) is Owner.SESSION:
+            others.orders += 1
+        else:
+            problems.append(
+                f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
+            )
+    if others.orders or others.fills:
+        engine._other_sessions += others.orders + others.fills
+        log.warning(
+            "%s: other trader sessions use this account (%d open orders, %d fills since this journal "
+            "began): not ours, left alone and not counted in our position",
+            engine.venue,
+            others.orders,
+            others.fills,
+        )
+
+
+def _load_positions(engine: Engine, baselines: dict[str, int], others: OtherSessions) -> None:
+    gate = engine.gate
+    assert gate is not None
+    for inst in engine.instruments.values():
+        if inst.position.qty:
+            gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
+        if engine.pre_trade is not None:  # the account's holding: other sessions' fills included
+            account = baselines[inst.symbol] + inst.position.qty + others.net.get(inst.symbol, 0)
+            engine.pre_trade.load_position(inst.symbol, account)
+
+
+async def _cancel_leftovers(engine: Engine) -> None:
+    """Orders that outlived the previous process: cancel them before the strategy starts. A venue that
+    fails a cancel is asked again with backoff, `restart_cancel_attempts` times within
+    `restart_cancel_within_s`; then the restart fails with one line."""
+    cfg = engine.cfg
+    deadline = engine.clock.monotonic_ns() + int(cfg.restart_cancel_within_s * 1e9)
+    delay_s = 0.25
+    left = _leftovers(engine)
+    for attempt in range(1, cfg.restart_cancel_attempts + 1):
+        for o in left:
+            await engine._cancel_now(o.client_id)
+        left = _leftovers(engine)
+        wait_ns = deadline - engine.clock.monotonic_ns()
+        if not left or attempt == cfg.restart_cancel_attempts or wait_ns <= 0:
+            break
+        log.warning(
+            "%d orders left from before the restart not canceled yet; again in %.2fs", len(left), delay_s
+        )
+        await engine.clock.sleep(min(delay_s, wait_ns / 1e9))
+        delay_s *= 2
+    left = [o for o in engine.ledger.live() if o.venue == engine.venue]
+    if left:
+        ids = ", ".join(o.client_id for o in left)
+        raise ReconciliationError(
+            f"could not cancel {len(left)} orders left from before the restart ({ids}) in {attempt} attempts "
+            f"over {cfg.restart_cancel_within_s:g}s; last answer: {left[-1].reason or 'none'}"
+        )
+
+
+def _leftovers(engine: Engine) -> list[oms.Order]:
+    return [o for o in engine.ledger.live() if o.venue == engine.venue and o.instrument in engine.instruments]
