@@ -1,0 +1,730 @@
+"""One harness per venue for the conformance suite: how to start the venue's simulator on loopback, build
+the connector on it, trade on it and cause each fault. The cases (`test_*.py` next to this file) are
+written once against `Harness` and run for every venue:
+
+    binance-spot, binance-futures, binance-margin   the Binance simulator, one market each
+    sim                                             the built-in venue (the Binance protocol, named "sim")
+    polymarket, alpaca, ibkr                        each venue's own simulator
+
+Each case names the capabilities it needs (`Need`). A venue that lacks one gets, instead of the case, a
+`n/a` test that asserts the venue's capabilities really lack it (so a venue that claims a capability must
+pass the real case). What a venue offers is read from the connector's `Capabilities` plus a few facts the
+`Capabilities` dataclass does not hold yet (`Traits`): see `PROFILE PLUG-IN` below, the one place where
+the venue packages' `PROFILE`s will replace them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.helpers import gate_approval
+from trader.clock import Clock, LiveClock
+from trader.core import Approval, InstrumentSpec, OrderType, Side, TimeInForce
+from trader.venues.base import BookUpdate, Capabilities, VenueEvent
+
+E = TypeVar("E")
+WALL = LiveClock()
+
+
+class SteppedClock(LiveClock):
+    """Wall time plus `step_ns`: an NTP step of the host clock."""
+
+    def __init__(self) -> None:
+        self.step_ns = 0
+
+    def now_ns(self) -> int:
+        return super().now_ns() + self.step_ns
+
+
+# ---- what a case needs ---------------------------------------------------------------------------------
+
+
+class Need(enum.StrEnum):
+    LIMIT = "limit orders resting (GTC)"
+    POST_ONLY = "post-only limit orders"
+    IOC = "immediate-or-cancel orders"
+    MARKET = "market orders"
+    CANCEL_ALL = "cancel-all"
+    DEAD_MAN = "a venue dead-man switch"
+    ORDER_FAULTS = "order requests a response can be lost from (timeout, 5xx, a late ack)"
+    RATE_LIMIT = "venue rate limits answered with 429 and Retry-After"
+    BAN = "a venue ban (418) after rate-limit violations"
+    CLOCK_WINDOW = "signed requests the venue refuses outside a time window"
+    SEQUENCED_BOOK = "a depth feed with sequence numbers (a gap is detectable)"
+    STALE_FEED = "a market-data feed that can go silent or be lost"
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What the suite needs to know beyond `Capabilities` (each False names why)."""
+
+    order_faults: str = ""  # "" when the order path can lose a response; else why not
+    rate_limit: str = ""
+    ban: str = ""
+    clock_window: str = ""
+    sequenced_book: str = ""
+    stale_feed: str = ""
+
+
+def _from_capabilities(caps: Capabilities, need: Need) -> str:
+    """'' when `caps` offer `need`, else the reason (None when `Capabilities` does not say)."""
+    verdicts = {
+        Need.LIMIT: ("LIMIT" in caps.order_types and "GTC" in caps.time_in_force, "no GTC limit orders"),
+        Need.POST_ONLY: (caps.post_only, "capabilities.post_only is False"),
+        Need.IOC: ("IOC" in caps.time_in_force, "IOC is not in capabilities.time_in_force"),
+        Need.MARKET: ("MARKET" in caps.order_types, "MARKET is not in capabilities.order_types"),
+        Need.CANCEL_ALL: (caps.cancel_all, "capabilities.cancel_all is False"),
+        Need.DEAD_MAN: (caps.dead_man_switch, "capabilities.dead_man_switch is False"),
+    }
+    ok, why = verdicts[need]
+    return "" if ok else why
+
+
+def lacks(caps: Capabilities, traits: Traits, need: Need) -> str:
+    """Why a venue with `caps` and `traits` cannot run a case that needs `need` ('' when it can)."""
+    by_trait = {
+        Need.ORDER_FAULTS: traits.order_faults,
+        Need.RATE_LIMIT: traits.rate_limit,
+        Need.BAN: traits.ban,
+        Need.CLOCK_WINDOW: traits.clock_window,
+        Need.SEQUENCED_BOOK: traits.sequenced_book,
+        Need.STALE_FEED: traits.stale_feed,
+    }
+    if need in by_trait:
+        return by_trait[need]
+    return _from_capabilities(caps, need)
+
+
+# ---- a running venue -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Live:
+    """A simulator and a connected connector on it."""
+
+    server: Any
+    conn: Any
+    symbol: str
+    spec: InstrumentSpec
+    clock: Clock
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def next_event(
+    conn: Any, match: Callable[[VenueEvent], bool], timeout: float = 5.0
+) -> Any:  # the first event that matches (earlier ones are dropped)
+    async def wait() -> Any:
+        async for ev in conn.events():
+            if match(ev):
+                return ev
+        raise AssertionError("stream ended")
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def until(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = WALL.monotonic_ns() + int(timeout * 1e9)
+    while not cond():
+        if WALL.monotonic_ns() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        await WALL.sleep(0.02)
+
+
+class Harness:
+    """The suite's view of one venue (one market of it). Subclasses fill in the venue's specifics."""
+
+    id: str = ""
+    venue: str = ""
+    traits: Traits = Traits()
+    rest_ticks = 50  # how far below the bid a resting buy goes
+    take_ticks = 20  # how far through the ask a marketable buy goes
+    rest_lots = 10
+    take_lots = 5
+    collar_bps = 9000  # the test gate's collar: a market order's protective price is the reference +- it
+
+    # -- identity and capabilities (PROFILE PLUG-IN: see `capabilities`) --
+
+    def unconnected(self) -> Any:
+        """A connector built on a dead loopback address (never connected): its capabilities only."""
+        raise NotImplementedError
+
+    def capabilities(self) -> Capabilities:
+        # PROFILE PLUG-IN: when `trader.venues.<venue>.PROFILE` exists, return
+        # `PROFILE.capabilities[market]` here (and take `traits` from the profile once it states them);
+        # until then the capabilities come from the connector itself.
+        caps: Capabilities = self.unconnected().capabilities
+        return caps
+
+    def lacks(self, need: Need) -> str:
+        return lacks(self.capabilities(), self.traits, need)
+
+    # -- lifecycle --
+
+    def open(self, **options: Any) -> Any:
+        """`async with h.open(**connector_options) as live:` a started simulator and a connected connector."""
+        raise NotImplementedError
+
+    def connect_again(self, live: Live, **options: Any) -> Any:
+        """A second connector on the same simulator and account (not yet connected)."""
+        raise NotImplementedError
+
+    # -- orders --
+
+    def approve(
+        self,
+        live: Live,
+        side: Side,
+        price: int,
+        qty: int,
+        *,
+        ref: tuple[int, int] | None = None,
+        order_type: OrderType = OrderType.LIMIT,
+        tif: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+    ) -> Approval:
+        bid, ask = ref if ref is not None else (price, price + live.spec.tick)
+        return gate_approval(
+            live.spec, live.symbol, side, 0 if order_type is OrderType.MARKET else price, qty,
+            bid=bid, ask=ask, now_ns=live.clock.now_ns(), order_type=order_type, tif=tif,
+            post_only=post_only, collar_bps=self.collar_bps,
+        )  # fmt: skip
+
+    async def top(self, live: Live) -> tuple[int, int]:
+        """A valid top of book from the stream (bid, ask)."""
+        ev = await next_event(
+            live.conn,
+            lambda e: (
+                isinstance(e, BookUpdate) and e.instrument == live.symbol and None not in (e.bid, e.ask)
+            ),
+            timeout=10,
+        )
+        return ev.bid, ev.ask
+
+    def rest_price(self, live: Live, top: tuple[int, int], k: int = 0) -> int:
+        return top[0] - (self.rest_ticks + k) * live.spec.tick
+
+    def take_price(self, live: Live, top: tuple[int, int]) -> int:
+        return top[1] + self.take_ticks * live.spec.tick
+
+    def rest_qty(self, live: Live) -> int:
+        return live.spec.lot * self.rest_lots
+
+    def take_qty(self, live: Live) -> int:
+        return live.spec.lot * self.take_lots
+
+    def max_buy_fill(self, qty: int, limit: int, fill_prices: list[int]) -> int:
+        """The most a buy of `qty` limited at `limit` may fill (the order's quantity on most venues)."""
+        return qty
+
+    async def provide_liquidity(self, live: Live, top: tuple[int, int]) -> None:
+        """Make sure a marketable buy of `take_qty` at `take_price` fills (most venues: the background)."""
+
+    def order_requests(self, live: Live) -> int:
+        """How many order submissions the simulator received."""
+        raise NotImplementedError
+
+    async def position(self, live: Live) -> int:
+        return int((await live.conn.positions()).get(live.symbol, 0))
+
+    def engine_limits(self, live: Live) -> dict[str, Any]:
+        """EngineConfig fields for a small test engine on this venue."""
+        return {"symbol": live.symbol, "collar_bps": 500, "max_order_qty": "1", "max_position": "1"}
+
+    # -- faults (only those the venue's traits admit are called) --
+
+    def drop_order_responses(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def fail_orders_5xx(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def delay_order_acks(self, live: Live, ms: int) -> None:
+        raise NotImplementedError
+
+    def rate_limit_orders(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def clear_faults(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def ban(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def requests_total(self, live: Live) -> int:
+        raise NotImplementedError
+
+    async def cut_streams(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def go_stale(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def come_back(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def stale_options(self) -> dict[str, Any]:
+        """Connector options for the stale-feed case (a short silence threshold)."""
+        return {}
+
+    # the sequenced book
+    def gap(self, live: Live) -> None:
+        raise NotImplementedError
+
+    def snapshots(self, live: Live) -> int:
+        raise NotImplementedError
+
+    # the clock window
+    def time_syncs(self, live: Live) -> int:
+        raise NotImplementedError
+
+    # the dead-man switch
+    def dead_man_options(self) -> dict[str, Any]:
+        return {}
+
+    def dead_man_armed(self, live: Live) -> bool:
+        raise NotImplementedError
+
+    def dead_man_refreshes(self, live: Live) -> int:
+        raise NotImplementedError
+
+    def stop_dead_man_refreshes(self, live: Live) -> None:
+        raise NotImplementedError
+
+
+# ---- parametrization -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One (case, venue) pair: the real case, or `n/a` when the venue lacks a capability it needs."""
+
+    harness: Harness
+    needs: tuple[Need, ...]
+
+    @property
+    def missing(self) -> dict[Need, str]:
+        return {n: why for n in self.needs if (why := self.harness.lacks(n))}
+
+    def run(self, body: Callable[[Harness], Awaitable[None]], timeout: float = 30.0) -> None:
+        missing = self.missing
+        if missing:
+            assert_not_applicable(self.harness, missing)
+            return
+        asyncio.run(asyncio.wait_for(body(self.harness), timeout))
+
+
+def assert_not_applicable(h: Harness, missing: dict[Need, str]) -> None:
+    """A venue reported n/a really lacks the capability: its capabilities (read again from a fresh
+    connector) and traits say so, with a reason."""
+    caps = h.capabilities()
+    assert caps.venue in (h.venue, h.unconnected().venue)
+    for need, why in missing.items():
+        assert why, f"{h.id}: {need} reported n/a without a reason"
+        assert lacks(caps, h.traits, need) == why
+
+
+def venues(*needs: Need) -> list[Any]:
+    """`pytest.mark.parametrize("case", venues(...))`: every venue, real or n/a (by id)."""
+    out = []
+    for h in HARNESSES:
+        case = Case(h, needs)
+        missing = case.missing
+        if missing:
+            reason = "; ".join(f"{n.name}: {why}" for n, why in missing.items())
+            out.append(pytest.param(case, id=f"{h.id}-n/a", marks=pytest.mark.not_applicable(reason)))
+        else:
+            out.append(pytest.param(case, id=h.id))
+    return out
+
+
+@asynccontextmanager
+async def started(server: Any, conn_factory: Callable[[Any], Any], live_of: Any) -> AsyncIterator[Live]:
+    """Start `server`, connect the connector `conn_factory(server)` builds, yield `live_of(server, conn)`."""
+    await server.start(port=0)
+    conn = None
+    try:
+        conn = conn_factory(server)
+        await conn.connect()
+        yield await live_of(server, conn)
+    finally:
+        if conn is not None:
+            await conn.close()
+        await server.stop()
+
+
+# ---- Binance (spot, futures, margin) and the built-in `sim` venue -------------------------------------
+
+
+class BinanceHarness(Harness):
+    """The Binance simulator, one market; `venue="sim"` is the built-in venue (the same protocol)."""
+
+    ORDER = {"spot": "/api/v3/order", "futures": "/fapi/v1/order", "margin": "/sapi/v1/margin/order"}
+    TIME = {"spot": "/api/v3/time", "futures": "/fapi/v1/time", "margin": "/api/v3/time"}
+    DEPTH = {"spot": "/api/v3/depth", "futures": "/fapi/v1/depth", "margin": "/api/v3/depth"}
+    DEAD_MAN = "POST /fapi/v1/countdownCancelAll"
+    clock_error = "1021"  # -1021: timestamp outside recvWindow
+
+    def __init__(self, market: str = "spot", venue: str = "binance") -> None:
+        self.market, self.venue = market, venue
+        self.id = venue if venue == "sim" else f"binance-{market}"
+        self.order_path = f"POST {self.ORDER[market]}"
+        self.traits = Traits()
+
+    def unconnected(self) -> Any:
+        from trader.venues.registry import loopback_connector
+
+        return loopback_connector(
+            "http://127.0.0.1:9", symbol="BTCUSDT", clock=WALL, venue=self.venue, market=self.market
+        )
+
+    def server(self, **kw: Any) -> Any:
+        from trader.sim.binance import BinanceSimServer
+        from trader.sim.server import simulator
+
+        if self.venue == "sim" and not kw:
+            server = simulator("sim", seed=11)
+            server.step_ms = 20
+            return server
+        return BinanceSimServer(seed=11, step_ms=20, **kw)
+
+    def connector(self, url: str, clock: Clock, **options: Any) -> Any:
+        from trader.venues.registry import loopback_connector
+
+        return loopback_connector(
+            url, symbol="BTCUSDT", clock=clock, venue=self.venue, market=self.market, **options
+        )
+
+    @asynccontextmanager
+    async def open(self, clock: Clock = WALL, **options: Any) -> AsyncIterator[Live]:
+        async def live_of(server: Any, conn: Any) -> Live:
+            return Live(server, conn, "BTCUSDT", (await conn.instrument_info("BTCUSDT")).spec(), clock)
+
+        factory = lambda s: self.connector(s.url, clock, **options)  # noqa: E731
+        async with started(self.server(), factory, live_of) as live:
+            yield live
+
+    def connect_again(self, live: Live, **options: Any) -> Any:
+        return self.connector(live.server.url, live.clock, **options)
+
+    def order_requests(self, live: Live) -> int:
+        return int(live.server.requests[self.order_path])
+
+    def _faults(self, live: Live, **kw: Any) -> None:
+        from trader.sim.faults import Faults
+
+        live.server.faults = Faults(**kw)
+
+    def drop_order_responses(self, live: Live) -> None:
+        self._faults(live, paths=(self.order_path,), drop_response_rate=1.0)
+
+    def fail_orders_5xx(self, live: Live) -> None:
+        self._faults(live, paths=(self.order_path,), error_5xx_rate=1.0)
+
+    def delay_order_acks(self, live: Live, ms: int) -> None:
+        self._faults(live, paths=(self.order_path,), ack_delay_ms=ms)
+
+    def rate_limit_orders(self, live: Live) -> None:
+        self._faults(live, paths=(self.order_path,), rate_429_rate=1.0)
+
+    def clear_faults(self, live: Live) -> None:
+        self._faults(live)
+
+    def ban(self, live: Live) -> None:
+        live.server.ban(seconds=60)
+
+    def requests_total(self, live: Live) -> int:
+        return sum(live.server.requests.values())
+
+    async def cut_streams(self, live: Live) -> None:
+        await live.server.close_sockets()
+
+    def go_stale(self, live: Live) -> None:
+        self._faults(live, stale_feed=True)
+
+    def come_back(self, live: Live) -> None:
+        self._faults(live)
+
+    def stale_options(self) -> dict[str, Any]:
+        return {"stale_after_s": 0.3}
+
+    def gap(self, live: Live) -> None:
+        self._faults(live, sequence_gap=True)
+
+    def snapshots(self, live: Live) -> int:
+        return int(live.server.requests[f"GET {self.DEPTH[self.market]}"])
+
+    def time_syncs(self, live: Live) -> int:
+        return int(live.server.requests[f"GET {self.TIME[self.market]}"])
+
+    def dead_man_options(self) -> dict[str, Any]:
+        return {"dead_man_ms": 600, "dead_man_refresh_s": 0.1}
+
+    def dead_man_armed(self, live: Live) -> bool:
+        from trader.venues.registry import SIM_API_KEY
+
+        return bool(live.server.state()[SIM_API_KEY]["futures"]["countdown"]["armed"])
+
+    def dead_man_refreshes(self, live: Live) -> int:
+        return int(live.server.requests[self.DEAD_MAN])
+
+    def stop_dead_man_refreshes(self, live: Live) -> None:
+        self._faults(live, paths=(self.DEAD_MAN,), error_5xx_rate=1.0)
+
+
+# ---- Polymarket -------------------------------------------------------------------------------------------
+
+
+class PolymarketHarness(BinanceHarness):
+    """The Polymarket CLOB simulator (its background market gives the first market's YES token a book);
+    HTTP faults as on Binance, on Polymarket's paths."""
+
+    DEAD_MAN = "POST /v1/heartbeats"
+    rest_ticks, take_ticks = 10, 3
+    collar_bps = 2000  # prices live in (0, 1)
+
+    def __init__(self) -> None:
+        self.id = self.venue = "polymarket"
+        self.market = "spot"
+        self.order_path = "POST /order"
+        self.traits = Traits(
+            ban="Polymarket throttles with 429 (Cloudflare queues first); it has no 418 ban",
+            clock_window="L1/L2 signature timestamps are not refused by age (no receive window)",
+            sequenced_book="the market channel has no sequence numbers (the book is checked against "
+            "the venue's best bid/ask instead)",
+        )
+
+    @staticmethod
+    def key(name: str = "conformance") -> str:
+        import hashlib
+
+        return "0x" + hashlib.sha256(f"polymarket-conformance/{name}".encode()).hexdigest()
+
+    def unconnected(self) -> Any:
+        from trader.venues.polymarket import Endpoints, PolymarketConnector
+
+        return PolymarketConnector(
+            condition_id="0x" + "00" * 32,
+            private_key=self.key(),
+            clock=WALL,
+            endpoints=Endpoints.loopback("http://127.0.0.1:9"),
+        )
+
+    def connector(self, url: str, clock: Clock, **options: Any) -> Any:
+        raise AssertionError("use connect_again")
+
+    def _build(self, url: str, extra: dict[str, Any], clock: Clock, **options: Any) -> Any:
+        from trader.venues.polymarket import Endpoints, PolymarketConnector
+
+        return PolymarketConnector(
+            condition_id=extra["condition_id"],
+            private_key=self.key(),
+            clock=clock,
+            endpoints=Endpoints.loopback(url),
+            **{**extra["options"], **options},
+        )
+
+    def connect_again(self, live: Live, **options: Any) -> Any:
+        return self._build(live.server.url, live.extra, live.clock, **options)
+
+    @asynccontextmanager
+    async def open(self, clock: Clock = WALL, **options: Any) -> AsyncIterator[Live]:
+        from trader.sim.polymarket import PolymarketSimServer
+
+        server = PolymarketSimServer(seed=5, step_ms=20, heartbeat_timeout_ms=600)
+        await server.start(port=0)
+        extra = {"condition_id": next(iter(server.markets.values())).condition_id, "options": options}
+        conn = None
+        try:
+            conn = self._build(server.url, extra, clock)
+            await conn.connect()
+            symbol = conn.symbols[0]
+            yield Live(server, conn, symbol, (await conn.instrument_info(symbol)).spec(), clock, extra)
+        finally:
+            if conn is not None:
+                await conn.close()
+            await server.stop()
+
+    def rest_price(self, live: Live, top: tuple[int, int], k: int = 0) -> int:
+        return max(live.spec.tick * (1 + k), top[0] - (self.rest_ticks + k) * live.spec.tick)
+
+    def take_price(self, live: Live, top: tuple[int, int]) -> int:
+        return top[1] + self.take_ticks * live.spec.tick
+
+    def rest_qty(self, live: Live) -> int:
+        return int(live.spec.qty_to_units("10"))
+
+    def take_qty(self, live: Live) -> int:
+        return int(live.spec.qty_to_units("5"))
+
+    def max_buy_fill(self, qty: int, limit: int, fill_prices: list[int]) -> int:
+        # a FAK buy is an amount of collateral (qty x limit): at a better price it buys more shares
+        return qty * limit // min(fill_prices)
+
+    def engine_limits(self, live: Live) -> dict[str, Any]:
+        return {
+            "symbol": live.symbol,
+            "collar_bps": 3000,
+            "max_order_qty": "20",
+            "max_order_notional": "20",
+            "max_position": "50",
+            "venue_max_gross_notional": "10000",
+        }
+
+    def ban(self, live: Live) -> None:
+        raise AssertionError("no ban on Polymarket")
+
+    def snapshots(self, live: Live) -> int:
+        return int(live.server.requests["GET /book"])
+
+    def stale_options(self) -> dict[str, Any]:
+        return {"stale_after_s": 0.3}
+
+    def dead_man_options(self) -> dict[str, Any]:
+        return {"heartbeat_interval_s": 0.05, "heartbeat_timeout_s": 1.0}
+
+    def dead_man_armed(self, live: Live) -> bool:
+        keys = live.server.state()["keys"].values()
+        return any(k["heartbeat"] for k in keys if k["address"].lower() == live.conn.address.lower())
+
+
+# ---- Alpaca -----------------------------------------------------------------------------------------------
+
+
+class AlpacaHarness(BinanceHarness):
+    """The Alpaca simulator inside regular trading hours (a clock fixed relative to a chosen Tuesday)."""
+
+    rest_ticks, take_ticks, rest_lots, take_lots = 300, 20, 2, 5
+
+    def __init__(self) -> None:
+        self.id = self.venue = "alpaca"
+        self.market = "spot"
+        self.order_path = "POST /v2/orders"
+        self.traits = Traits(
+            ban="Alpaca answers 429 only; it has no ban (418)",
+            clock_window="Alpaca authenticates with key headers: requests carry no timestamp",
+            sequenced_book="Alpaca's data stream sends quotes (top of book), not a sequenced depth feed",
+        )
+
+    def unconnected(self) -> Any:
+        from trader.venues.alpaca import loopback_connector
+
+        return loopback_connector("http://127.0.0.1:9", symbols=["SPY"], clock=WALL)
+
+    def connector(self, url: str, clock: Clock, **options: Any) -> Any:
+        from trader.venues.alpaca import loopback_connector
+
+        return loopback_connector(url, symbols=["SPY"], clock=clock, **options)
+
+    @asynccontextmanager
+    async def open(self, clock: Clock | None = None, **options: Any) -> AsyncIterator[Live]:
+        from trader.clock import ShiftedClock
+        from trader.sim.alpaca import AlpacaSimServer, eastern_ns
+
+        at = clock or ShiftedClock(eastern_ns(2024, 1, 9, 10, 0))  # a Tuesday, 10:00 in New York
+
+        async def live_of(server: Any, conn: Any) -> Live:
+            return Live(server, conn, "SPY", (await conn.instrument_info("SPY")).spec(), at)
+
+        factory = lambda s: self.connector(s.url, at, **options)  # noqa: E731
+        async with started(AlpacaSimServer(seed=9, step_ms=20, clock=at), factory, live_of) as live:
+            yield live
+
+    def engine_limits(self, live: Live) -> dict[str, Any]:
+        return {
+            "symbol": "SPY",
+            "collar_bps": 500,
+            "max_order_qty": "10",
+            "max_position": "20",
+            "max_order_notional": "10000",
+            "venue_max_gross_notional": "100000",
+        }
+
+    def ban(self, live: Live) -> None:
+        raise AssertionError("no ban on Alpaca")
+
+
+# ---- IBKR -------------------------------------------------------------------------------------------------
+
+
+class IbkrHarness(Harness):
+    """The IB Gateway simulator (the TWS socket protocol). Its faults: a lost data farm (1100/1102) and
+    dropped connections; the socket has no HTTP responses to drop, fail or rate-limit."""
+
+    id = venue = "ibkr"
+    rest_ticks, take_ticks, rest_lots, take_lots = 50, 10, 10, 10
+    traits = Traits(
+        order_faults="orders go over the TWS socket: there is no HTTP response to drop or fail, and the "
+        "Gateway simulator has no public hook to lose an order's answer",
+        rate_limit="the TWS API paces messages (error 100, no 429 or Retry-After); the connector paces "
+        "itself below the limit",
+        ban="the TWS API has no ban",
+        clock_window="the TWS session is not signed per request",
+        sequenced_book="TWS depth rows carry no sequence numbers",
+    )
+
+    def unconnected(self) -> Any:
+        from trader.venues.ibkr import IbkrConnector
+
+        return IbkrConnector(instruments=["SPY"], clock=WALL, port=9, client_id=11)
+
+    def connector(self, port: int, clock: Clock, **options: Any) -> Any:
+        from trader.venues.ibkr import IbkrConnector
+
+        opts = {"timeout_s": 2.0, "reconnect_delay_s": 0.05, **options}
+        return IbkrConnector(instruments=["SPY"], clock=clock, port=port, client_id=11, **opts)
+
+    @asynccontextmanager
+    async def open(self, clock: Clock = WALL, **options: Any) -> AsyncIterator[Live]:
+        from trader.sim.ibkr import IbkrSimServer
+
+        async def live_of(server: Any, conn: Any) -> Live:
+            return Live(server, conn, "SPY", (await conn.instrument_info("SPY")).spec(), clock)
+
+        factory = lambda s: self.connector(s.port, clock, **options)  # noqa: E731
+        async with started(IbkrSimServer(seed=3, step_ms=20), factory, live_of) as live:
+            yield live
+
+    def connect_again(self, live: Live, **options: Any) -> Any:
+        return self.connector(live.server.port, live.clock, **options)
+
+    def order_requests(self, live: Live) -> int:
+        from trader.sim.ibkr import DEFAULT_ACCOUNT
+
+        return len(live.server.state()["accounts"][DEFAULT_ACCOUNT]["orders"])
+
+    def engine_limits(self, live: Live) -> dict[str, Any]:
+        return {
+            "symbol": "SPY",
+            "collar_bps": 500,
+            "max_order_qty": "20",
+            "max_position": "40",
+            "max_order_notional": "100000",
+            "venue_max_gross_notional": "100000",
+        }
+
+    async def cut_streams(self, live: Live) -> None:
+        await live.server.drop_connections()
+
+    def go_stale(self, live: Live) -> None:
+        live.server.drop_farm()  # error 1100: the data farm is lost, the market freezes
+
+    def come_back(self, live: Live) -> None:
+        live.server.restore_farm(data_lost=False)  # 1102: restored, data maintained
+
+
+HARNESSES: list[Harness] = [
+    BinanceHarness("spot"),
+    BinanceHarness("futures"),
+    BinanceHarness("margin"),
+    BinanceHarness("spot", venue="sim"),
+    PolymarketHarness(),
+    AlpacaHarness(),
+    IbkrHarness(),
+]
