@@ -678,8 +678,8 @@ class IbkrHarness(Harness):
     def connector(self, port: int, clock: Clock, **options: Any) -> Any:
         from trader.venues.ibkr import IbkrConnector
 
-        opts = {"timeout_s": 2.0, "reconnect_delay_s": 0.05, **options}
-        return IbkrConnector(instruments=["SPY"], clock=clock, port=port, client_id=11, **opts)
+        opts = {"timeout_s": 2.0, "reconnect_delay_s": 0.05, "client_id": 11, **options}
+        return IbkrConnector(instruments=["SPY"], clock=clock, port=port, **opts)
 
     @asynccontextmanager
     async def open(self, clock: Clock = WALL, **options: Any) -> AsyncIterator[Live]:
@@ -693,7 +693,8 @@ class IbkrHarness(Harness):
             yield live
 
     def connect_again(self, live: Live, **options: Any) -> Any:
-        return self.connector(live.server.port, live.clock, **options)
+        # another API client of the same account (one client id is one session at a time)
+        return self.connector(live.server.port, live.clock, **{"client_id": 12, **options})
 
     def order_requests(self, live: Live) -> int:
         from trader.sim.ibkr import DEFAULT_ACCOUNT
