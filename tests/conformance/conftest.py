@@ -17,8 +17,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    for item in session.items:
         callspec = getattr(item, "callspec", None)
         if callspec is None or "case" not in callspec.params:
             continue

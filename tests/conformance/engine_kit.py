@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.conformance.harness import Harness, Live
+from tests.conformance.harness import WALL, Harness, Live, until
 from trader.core import Side
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
@@ -82,6 +82,13 @@ class RestOne(Idle):
         if self.placed and self.resting is None and self.pulled == 0:
             self.resting = order.client_id
         return []
+
+
+async def stop_after_fill(e: Engine, settle_s: float = 0.2) -> None:
+    """Let the engine run until its first fill (and `settle_s` more), then stop it."""
+    await until(lambda: e.summary.fills >= 1, timeout=5.0, what="a fill")
+    await WALL.sleep(settle_s)
+    e.stop()
 
 
 def engine(h: Harness, live: Live, conn: Any, strategy: Any, journal: Journal, **limits: Any) -> Engine:

@@ -197,10 +197,10 @@ class Harness:
             post_only=post_only, collar_bps=self.collar_bps,
         )  # fmt: skip
 
-    async def top(self, live: Live) -> tuple[int, int]:
-        """A valid top of book from the stream (bid, ask)."""
+    async def top(self, live: Live, conn: Any = None) -> tuple[int, int]:
+        """A valid top of book from the stream of `conn` (the live connector by default): (bid, ask)."""
         ev = await next_event(
-            live.conn,
+            conn or live.conn,
             lambda e: (
                 isinstance(e, BookUpdate) and e.instrument == live.symbol and None not in (e.bid, e.ask)
             ),
@@ -231,8 +231,17 @@ class Harness:
         """How many order submissions the simulator received."""
         raise NotImplementedError
 
-    async def position(self, live: Live) -> int:
-        return int((await live.conn.positions()).get(live.symbol, 0))
+    async def position(self, live: Live, conn: Any = None) -> int:
+        return int((await (conn or live.conn).positions()).get(live.symbol, 0))
+
+    async def probe_position(self, live: Live) -> int:
+        """The position, read on a connector of its own (when the live one belongs to an engine)."""
+        conn = self.connect_again(live)
+        try:
+            await conn.connect()
+            return await self.position(live, conn)
+        finally:
+            await conn.close()
 
     def engine_limits(self, live: Live) -> dict[str, Any]:
         """EngineConfig fields for a small test engine on this venue."""
@@ -346,14 +355,23 @@ def venues(*needs: Need) -> list[Any]:
 
 
 @asynccontextmanager
-async def started(server: Any, conn_factory: Callable[[Any], Any], live_of: Any) -> AsyncIterator[Live]:
-    """Start `server`, connect the connector `conn_factory(server)` builds, yield `live_of(server, conn)`."""
+async def started(
+    server: Any, conn_factory: Callable[[Any], Any], live_of: Any, connected: bool = True
+) -> AsyncIterator[Live]:
+    """Start `server`, connect the connector `conn_factory(server)` builds, yield `live_of(server, conn)`.
+    With `connected=False` the live connector is a fresh one, never connected (for an engine to connect),
+    and the instrument's spec comes from a first connection made and closed here."""
     await server.start(port=0)
     conn = None
     try:
         conn = conn_factory(server)
         await conn.connect()
-        yield await live_of(server, conn)
+        live = await live_of(server, conn)
+        if not connected:
+            await conn.close()
+            conn = None
+            live.conn = conn_factory(server)
+        yield live
     finally:
         if conn is not None:
             await conn.close()
@@ -403,12 +421,12 @@ class BinanceHarness(Harness):
         )
 
     @asynccontextmanager
-    async def open(self, clock: Clock = WALL, **options: Any) -> AsyncIterator[Live]:
+    async def open(self, clock: Clock = WALL, connected: bool = True, **options: Any) -> AsyncIterator[Live]:
         async def live_of(server: Any, conn: Any) -> Live:
             return Live(server, conn, "BTCUSDT", (await conn.instrument_info("BTCUSDT")).spec(), clock)
 
         factory = lambda s: self.connector(s.url, clock, **options)  # noqa: E731
-        async with started(self.server(), factory, live_of) as live:
+        async with started(self.server(), factory, live_of, connected) as live:
             yield live
 
     def connect_again(self, live: Live, **options: Any) -> Any:
@@ -535,22 +553,19 @@ class PolymarketHarness(BinanceHarness):
         return self._build(live.server.url, live.extra, live.clock, **options)
 
     @asynccontextmanager
-    async def open(self, clock: Clock = WALL, **options: Any) -> AsyncIterator[Live]:
+    async def open(self, clock: Clock = WALL, connected: bool = True, **options: Any) -> AsyncIterator[Live]:
         from trader.sim.polymarket import PolymarketSimServer
 
         server = PolymarketSimServer(seed=5, step_ms=20, heartbeat_timeout_ms=600)
-        await server.start(port=0)
         extra = {"condition_id": next(iter(server.markets.values())).condition_id, "options": options}
-        conn = None
-        try:
-            conn = self._build(server.url, extra, clock)
-            await conn.connect()
+
+        async def live_of(server: Any, conn: Any) -> Live:
             symbol = conn.symbols[0]
-            yield Live(server, conn, symbol, (await conn.instrument_info(symbol)).spec(), clock, extra)
-        finally:
-            if conn is not None:
-                await conn.close()
-            await server.stop()
+            return Live(server, conn, symbol, (await conn.instrument_info(symbol)).spec(), clock, extra)
+
+        factory = lambda s: self._build(s.url, extra, clock)  # noqa: E731
+        async with started(server, factory, live_of, connected) as live:
+            yield live
 
     def rest_price(self, live: Live, top: tuple[int, int], k: int = 0) -> int:
         return max(live.spec.tick * (1 + k), top[0] - (self.rest_ticks + k) * live.spec.tick)
@@ -624,7 +639,9 @@ class AlpacaHarness(BinanceHarness):
         return loopback_connector(url, symbols=["SPY"], clock=clock, **options)
 
     @asynccontextmanager
-    async def open(self, clock: Clock | None = None, **options: Any) -> AsyncIterator[Live]:
+    async def open(
+        self, clock: Clock | None = None, connected: bool = True, **options: Any
+    ) -> AsyncIterator[Live]:
         from trader.clock import ShiftedClock
         from trader.sim.alpaca import AlpacaSimServer, eastern_ns
 
@@ -634,7 +651,8 @@ class AlpacaHarness(BinanceHarness):
             return Live(server, conn, "SPY", (await conn.instrument_info("SPY")).spec(), at)
 
         factory = lambda s: self.connector(s.url, at, **options)  # noqa: E731
-        async with started(AlpacaSimServer(seed=9, step_ms=20, clock=at), factory, live_of) as live:
+        server = AlpacaSimServer(seed=9, step_ms=20, clock=at)
+        async with started(server, factory, live_of, connected) as live:
             yield live
 
     def engine_limits(self, live: Live) -> dict[str, Any]:
@@ -682,14 +700,14 @@ class IbkrHarness(Harness):
         return IbkrConnector(instruments=["SPY"], clock=clock, port=port, **opts)
 
     @asynccontextmanager
-    async def open(self, clock: Clock = WALL, **options: Any) -> AsyncIterator[Live]:
+    async def open(self, clock: Clock = WALL, connected: bool = True, **options: Any) -> AsyncIterator[Live]:
         from trader.sim.ibkr import IbkrSimServer
 
         async def live_of(server: Any, conn: Any) -> Live:
             return Live(server, conn, "SPY", (await conn.instrument_info("SPY")).spec(), clock)
 
         factory = lambda s: self.connector(s.port, clock, **options)  # noqa: E731
-        async with started(IbkrSimServer(seed=3, step_ms=20), factory, live_of) as live:
+        async with started(IbkrSimServer(seed=3, step_ms=20), factory, live_of, connected) as live:
             yield live
 
     def connect_again(self, live: Live, **options: Any) -> Any:

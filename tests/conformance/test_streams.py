@@ -61,10 +61,9 @@ def test_a_stale_feed_invalidates_the_book_until_it_returns(case: Case) -> None:
 
 
 async def stale_feed_pulls_quotes(h: Harness) -> None:
-    async with h.open(**h.stale_options()) as live:
-        top = await h.top(live)
-        conn = h.connect_again(live, **h.stale_options())
-        strategy = RestOne(live.symbol, h.rest_qty(live), top[0] - h.rest_price(live, top))
+    async with h.open(connected=False, **h.stale_options()) as live:
+        conn = live.conn  # the engine's: it connects it
+        strategy = RestOne(live.symbol, h.rest_qty(live), h.rest_ticks * live.spec.tick)
 
         async def during(e: Engine) -> None:
             await until(lambda: strategy.resting is not None, what="a resting quote")
