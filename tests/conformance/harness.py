@@ -20,7 +20,7 @@ import enum
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -29,7 +29,6 @@ from trader.clock import Clock, LiveClock
 from trader.core import Approval, InstrumentSpec, OrderType, Side, TimeInForce
 from trader.venues.base import BookUpdate, Capabilities, VenueEvent
 
-E = TypeVar("E")
 WALL = LiveClock()
 
 
@@ -384,9 +383,21 @@ async def started(
 class BinanceHarness(Harness):
     """The Binance simulator, one market; `venue="sim"` is the built-in venue (the same protocol)."""
 
-    ORDER = {"spot": "/api/v3/order", "futures": "/fapi/v1/order", "margin": "/sapi/v1/margin/order"}
-    TIME = {"spot": "/api/v3/time", "futures": "/fapi/v1/time", "margin": "/api/v3/time"}
-    DEPTH = {"spot": "/api/v3/depth", "futures": "/fapi/v1/depth", "margin": "/api/v3/depth"}
+    ORDER: ClassVar[dict[str, str]] = {
+        "spot": "/api/v3/order",
+        "futures": "/fapi/v1/order",
+        "margin": "/sapi/v1/margin/order",
+    }
+    TIME: ClassVar[dict[str, str]] = {
+        "spot": "/api/v3/time",
+        "futures": "/fapi/v1/time",
+        "margin": "/api/v3/time",
+    }
+    DEPTH: ClassVar[dict[str, str]] = {
+        "spot": "/api/v3/depth",
+        "futures": "/fapi/v1/depth",
+        "margin": "/api/v3/depth",
+    }
     DEAD_MAN = "POST /fapi/v1/countdownCancelAll"
     clock_error = "1021"  # -1021: timestamp outside recvWindow
 

@@ -98,7 +98,8 @@ async def banned(h: Harness) -> None:
     async with h.open() as live:
         conn = live.conn
         top = await h.top(live)
-        await conn.submit(h.approve(live, Side.BUY, h.rest_price(live, top), h.rest_qty(live)), "b-1", live.symbol)
+        a = h.approve(live, Side.BUY, h.rest_price(live, top), h.rest_qty(live))
+        await conn.submit(a, "b-1", live.symbol)
         # after rate-limit violations (ours or another client's on this IP) the venue bans: a 418
         h.ban(live)
         with pytest.raises(BannedError) as ban:

@@ -4,21 +4,23 @@ client order id (None for an id never sent), open orders, fills_since and positi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.conformance.harness import Case, Harness, Need, next_event, venues
 from trader.core import OrderType, Side, TimeInForce
 from trader.errors import InvalidOrderError
-from trader.venues.base import Connector, FillReport, OrderReport, OrderState
+from trader.venues.base import Connector, FillReport, OrderReport, OrderState, VenueEvent
 
 
-def report_of(client_id: str, state: OrderState | None = None) -> object:
+def report_of(client_id: str, state: OrderState | None = None) -> Callable[[VenueEvent], bool]:
     return lambda e: (
         isinstance(e, OrderReport) and e.client_id == client_id and (state is None or e.state is state)
     )
 
 
-def fill_of(client_id: str) -> object:
+def fill_of(client_id: str) -> Callable[[VenueEvent], bool]:
     return lambda e: isinstance(e, FillReport) and e.client_id == client_id
 
 

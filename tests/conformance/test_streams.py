@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.conformance.engine_kit import RestOne, engine, run_engine
@@ -15,10 +17,10 @@ from tests.conformance.harness import Case, Harness, Need, next_event, until, ve
 from trader.core import Side
 from trader.engine.engine import Engine
 from trader.engine.journal import Journal
-from trader.venues.base import BookInvalid, BookUpdate, OrderReport, OrderState
+from trader.venues.base import BookInvalid, BookUpdate, OrderReport, OrderState, VenueEvent
 
 
-def invalid_book(symbol: str) -> object:
+def invalid_book(symbol: str) -> Callable[[VenueEvent], bool]:
     return lambda e: isinstance(e, BookInvalid) and e.instrument == symbol
 
 
