@@ -272,6 +272,10 @@ class Harness:
     async def cut_streams(self, live: Live) -> None:
         raise NotImplementedError
 
+    def streams(self, live: Live) -> int:
+        """How many stream connections (WebSocket, or API sessions) the simulator holds open now."""
+        raise NotImplementedError
+
     def go_stale(self, live: Live) -> None:
         raise NotImplementedError
 
@@ -331,12 +335,56 @@ class Case:
 
 def assert_not_applicable(h: Harness, missing: dict[Need, str]) -> None:
     """A venue reported n/a really lacks the capability: its capabilities (read again from a fresh
-    connector) and traits say so, with a reason."""
+    connector) and traits say so, with a reason; where the lack shows at the venue, it is shown there
+    too (`EVIDENCE`)."""
     caps = h.capabilities()
     assert isinstance(caps, Capabilities)
     for need, why in missing.items():
         assert why, f"{h.id}: {need} reported n/a without a reason"
         assert lacks(caps, h.traits, need) == why
+        if need in EVIDENCE:
+            asyncio.run(asyncio.wait_for(EVIDENCE[need](h), 30))
+
+
+async def _post_only_is_refused_locally(h: Harness) -> None:
+    """Without post-only, a post-only order is refused before anything is sent (never sent as a plain
+    limit that could take)."""
+    from trader.errors import InvalidOrderError
+
+    async with h.open() as live:
+        top = await h.top(live)
+        sent = h.order_requests(live)
+        a = h.approve(live, Side.BUY, h.rest_price(live, top), h.rest_qty(live), post_only=True)
+        with pytest.raises(InvalidOrderError, match="post-only"):
+            await live.conn.submit(a, "po-na", live.symbol)
+        assert h.order_requests(live) == sent
+        assert await live.conn.open_orders() == []
+
+
+async def _timestamps_are_not_windowed(h: Harness) -> None:
+    """Without a receive window, a clock step changes nothing: requests keep passing, none resyncs."""
+    clock = SteppedClock()
+    async with h.open(clock=clock) as live:
+        await h.top(live)
+        clock.step_ns = 30_000_000_000
+        for _ in range(3):
+            assert await live.conn.open_orders() == []
+
+
+async def _no_http_order_path(h: Harness) -> None:
+    """Orders do not travel over HTTP: the simulator has no HTTP fault injection to lose an answer."""
+    from trader.sim.server import VenueServer
+
+    async with h.open() as live:
+        assert not isinstance(live.server, VenueServer)
+        assert not hasattr(live.server, "faults")
+
+
+EVIDENCE: dict[Need, Callable[[Harness], Awaitable[None]]] = {
+    Need.POST_ONLY: _post_only_is_refused_locally,
+    Need.CLOCK_WINDOW: _timestamps_are_not_windowed,
+    Need.ORDER_FAULTS: _no_http_order_path,
+}
 
 
 def venues(*needs: Need) -> list[Any]:
@@ -474,6 +522,9 @@ class BinanceHarness(Harness):
 
     async def cut_streams(self, live: Live) -> None:
         await live.server.close_sockets()
+
+    def streams(self, live: Live) -> int:
+        return sum(not ws.closed for ws in live.server.sockets)
 
     def go_stale(self, live: Live) -> None:
         self._faults(live, stale_feed=True)
@@ -742,6 +793,9 @@ class IbkrHarness(Harness):
 
     async def cut_streams(self, live: Live) -> None:
         await live.server.drop_connections()
+
+    def streams(self, live: Live) -> int:
+        return len(live.server.state()["clients"])
 
     def go_stale(self, live: Live) -> None:
         live.server.drop_farm()  # error 1100: the data farm is lost, the market freezes

@@ -23,22 +23,28 @@ from trader.venues.base import FillReport
 # ---- F-ORD-04/05/06 -------------------------------------------------------------------------------
 
 
-async def fill_before_ack(h: Harness) -> None:
-    """The venue processes the order and its fill goes out on the private stream; the REST answer comes
-    300 ms later. Then every stream is cut: the reconnect's REST catch-up re-delivers the same fill."""
+async def take_once_through(h: Harness, late_ack: bool) -> None:
+    """The engine buys through the ask once. With `late_ack`, the venue processes the order and its fill
+    goes out on the private stream while the REST answer comes 300 ms later. Then every stream is cut:
+    the reconnect's catch-up (REST, or the Gateway's executions) re-delivers the same fill."""
     async with h.open(connected=False) as live:
         conn = live.conn  # the engine's: it connects it
         start = await h.probe_position(live)
         sent = h.order_requests(live)
-        h.delay_order_acks(live, 300)
+        if late_ack:
+            h.delay_order_acks(live, 300)
         strategy = TakeOnce(live.symbol, h.take_qty(live), h.take_ticks * live.spec.tick)
 
         async def during(e: Engine) -> None:
-            await until(lambda: e.summary.fills >= 1, what="the fill, ahead of the ack")
-            await WALL.sleep(0.4)  # the late answer arrives
-            h.clear_faults(live)
+            await until(lambda: e.summary.fills >= 1, what="the fill")
+            if late_ack:
+                await WALL.sleep(0.35)  # the late answer arrives
+                h.clear_faults(live)
+            up = h.streams(live)
+            assert up > 0
             await h.cut_streams(live)  # every stream drops; reconnect + catch-up
-            await WALL.sleep(1.0)
+            await until(lambda: h.streams(live) >= up, what="the streams back")
+            await WALL.sleep(0.3)  # the catch-up's answer
             e.stop()
 
         try:
@@ -53,13 +59,22 @@ async def fill_before_ack(h: Harness) -> None:
         assert e.summary.overfills == 0
         assert position - start == filled
         assert e.gate is not None
-        assert e.gate.position(e.instruments[live.symbol].gate_id) == filled
+        gate_id = e.instruments[live.symbol].gate_id
+        assert e.gate.position(gate_id) == filled
         assert h.order_requests(live) == sent + 1
+        for f in mine:  # and each fill once more, whether or not this venue's catch-up repeated it
+            e.handle(f)
+        assert (e.summary.fills, e.gate.position(gate_id)) == (len(mine), filled)
 
 
 @pytest.mark.parametrize("case", venues(Need.ORDER_FAULTS, Need.IOC))
 def test_fill_before_ack_and_a_duplicate_fill_count_once(case: Case) -> None:
-    case.run(fill_before_ack)
+    case.run(lambda h: take_once_through(h, late_ack=True))
+
+
+@pytest.mark.parametrize("case", venues(Need.IOC))
+def test_a_fill_heard_again_after_a_reconnect_counts_once(case: Case) -> None:
+    case.run(lambda h: take_once_through(h, late_ack=False))
 
 
 # ---- restart reconciliation -----------------------------------------------------------------------
