@@ -6,28 +6,32 @@ written once against `Harness` and run for every venue:
     sim                                             the built-in venue (the Binance protocol, named "sim")
     polymarket, alpaca, ibkr                        each venue's own simulator
 
-Each case names the capabilities it needs (`Need`). A venue that lacks one gets, instead of the case, a
-`n/a` test that asserts the venue's capabilities really lack it (so a venue that claims a capability must
-pass the real case). What a venue offers is read from the connector's `Capabilities` plus a few facts the
-`Capabilities` dataclass does not hold yet (`Traits`): see `PROFILE PLUG-IN` below, the one place where
-the venue packages' `PROFILE`s will replace them.
+Each case names the capabilities it needs (`Need`); `cases.py` turns a (case, venue) pair the venue
+cannot run into an `n/a` test that asserts the lack. What a venue offers is read from its `Capabilities`
+(the venue package's PROFILE, or the connector while there is none: `PROFILE PLUG-IN` below, the one place)
+plus a few facts `Capabilities` does not hold yet (`Traits`, each with its reason).
+
+Simulator attributes and hooks used (public names only): `start(port=0)`, `stop()`, `url`, `port`,
+`requests`, `faults` (a `trader.sim.faults.Faults`), `sockets`, `close_sockets()`, `state()`; Binance:
+`ban(seconds)`; Polymarket: `markets`, `heartbeat_timeout_ms=`; Alpaca: `clock=`; IBKR: `drop_farm()`,
+`restore_farm(data_lost)`, `drop_connections()`, `state()["accounts"|"clients"]`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable
+import importlib
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-import pytest
 
 from tests.helpers import gate_approval
 from trader.clock import Clock, LiveClock
 from trader.core import Approval, InstrumentSpec, OrderType, Side, TimeInForce
 from trader.venues.base import BookUpdate, Capabilities, VenueEvent
+from trader.venues.profile import VenueProfile
 
 WALL = LiveClock()
 
@@ -141,6 +145,7 @@ class Harness:
 
     id: str = ""
     venue: str = ""
+    market: str = "spot"  # the key of the venue profile's `capabilities`
     traits: Traits = Traits()
     rest_ticks = 50  # how far below the bid a resting buy goes
     take_ticks = 20  # how far through the ask a marketable buy goes
@@ -155,10 +160,23 @@ class Harness:
         """A connector built on a dead loopback address (never connected): its capabilities only."""
         raise NotImplementedError
 
+    def profile(self) -> VenueProfile | None:
+        """The venue package's `PROFILE` (`trader.venues.<venue>`), None while the package has none."""
+        try:
+            module = importlib.import_module(f"trader.venues.{self.venue}")
+        except ImportError:
+            return None
+        found = getattr(module, "PROFILE", None)
+        return found if isinstance(found, VenueProfile) else None
+
     def capabilities(self) -> Capabilities:
-        # PROFILE PLUG-IN: when `trader.venues.<venue>.PROFILE` exists, return
-        # `PROFILE.capabilities[market]` here (and take `traits` from the profile once it states them);
-        # until then the capabilities come from the connector itself.
+        # ==== PROFILE PLUG-IN: the one place the suite learns what a venue offers ====
+        # From the venue package's PROFILE (`PROFILE.capabilities[market]`) once it exists, else from the
+        # connector itself; `test_capabilities.py` holds the two equal while both exist. What
+        # `Capabilities` does not state yet stays in `traits` until the profile states it.
+        profile = self.profile()
+        if profile is not None and self.market in profile.capabilities:
+            return profile.capabilities[self.market]
         caps: Capabilities = self.unconnected().capabilities
         return caps
 
@@ -225,6 +243,11 @@ class Harness:
 
     async def provide_liquidity(self, live: Live, top: tuple[int, int]) -> None:
         """Make sure a marketable buy of `take_qty` at `take_price` fills (most venues: the background)."""
+
+    async def refused_order(self, live: Live, top: tuple[int, int]) -> Approval:
+        """An order this venue refuses for good (after any setup it needs): by default a buy far beyond
+        what the demo account can pay for."""
+        return self.approve(live, Side.BUY, self.rest_price(live, top), self.rest_qty(live) * 100_000)
 
     def order_requests(self, live: Live) -> int:
         """How many order submissions the simulator received."""
@@ -309,96 +332,6 @@ class Harness:
 
     def stop_dead_man_refreshes(self, live: Live) -> None:
         raise NotImplementedError
-
-
-# ---- parametrization -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Case:
-    """One (case, venue) pair: the real case, or `n/a` when the venue lacks a capability it needs."""
-
-    harness: Harness
-    needs: tuple[Need, ...]
-
-    @property
-    def missing(self) -> dict[Need, str]:
-        return {n: why for n in self.needs if (why := self.harness.lacks(n))}
-
-    def run(self, body: Callable[[Harness], Awaitable[None]], timeout: float = 30.0) -> None:
-        missing = self.missing
-        if missing:
-            assert_not_applicable(self.harness, missing)
-            return
-        asyncio.run(asyncio.wait_for(body(self.harness), timeout))
-
-
-def assert_not_applicable(h: Harness, missing: dict[Need, str]) -> None:
-    """A venue reported n/a really lacks the capability: its capabilities (read again from a fresh
-    connector) and traits say so, with a reason; where the lack shows at the venue, it is shown there
-    too (`EVIDENCE`)."""
-    caps = h.capabilities()
-    assert isinstance(caps, Capabilities)
-    for need, why in missing.items():
-        assert why, f"{h.id}: {need} reported n/a without a reason"
-        assert lacks(caps, h.traits, need) == why
-        if need in EVIDENCE:
-            asyncio.run(asyncio.wait_for(EVIDENCE[need](h), 30))
-
-
-async def _post_only_is_refused_locally(h: Harness) -> None:
-    """Without post-only, a post-only order is refused before anything is sent (never sent as a plain
-    limit that could take)."""
-    from trader.errors import InvalidOrderError
-
-    async with h.open() as live:
-        top = await h.top(live)
-        sent = h.order_requests(live)
-        a = h.approve(live, Side.BUY, h.rest_price(live, top), h.rest_qty(live), post_only=True)
-        with pytest.raises(InvalidOrderError, match="post-only"):
-            await live.conn.submit(a, "po-na", live.symbol)
-        assert h.order_requests(live) == sent
-        assert await live.conn.open_orders() == []
-
-
-async def _timestamps_are_not_windowed(h: Harness) -> None:
-    """Without a receive window, a clock step changes nothing: requests keep passing, none resyncs."""
-    clock = SteppedClock()
-    async with h.open(clock=clock) as live:
-        await h.top(live)
-        clock.step_ns = 30_000_000_000
-        for _ in range(3):
-            assert await live.conn.open_orders() == []
-
-
-async def _no_http_order_path(h: Harness) -> None:
-    """Orders do not travel over HTTP: the simulator has no HTTP fault injection to lose an answer."""
-    from trader.sim.server import VenueServer
-
-    async with h.open() as live:
-        assert not isinstance(live.server, VenueServer)
-        assert not hasattr(live.server, "faults")
-
-
-EVIDENCE: dict[Need, Callable[[Harness], Awaitable[None]]] = {
-    Need.POST_ONLY: _post_only_is_refused_locally,
-    Need.CLOCK_WINDOW: _timestamps_are_not_windowed,
-    Need.ORDER_FAULTS: _no_http_order_path,
-}
-
-
-def venues(*needs: Need) -> list[Any]:
-    """`pytest.mark.parametrize("case", venues(...))`: every venue, real or n/a (by id)."""
-    out = []
-    for h in HARNESSES:
-        case = Case(h, needs)
-        missing = case.missing
-        if missing:
-            reason = "; ".join(f"{n.name}: {why}" for n, why in missing.items())
-            out.append(pytest.param(case, id=f"{h.id}-n/a", marks=pytest.mark.not_applicable(reason)))
-        else:
-            out.append(pytest.param(case, id=h.id))
-    return out
 
 
 @asynccontextmanager
@@ -780,6 +713,13 @@ class IbkrHarness(Harness):
         from trader.sim.ibkr import DEFAULT_ACCOUNT
 
         return len(live.server.state()["accounts"][DEFAULT_ACCOUNT]["orders"])
+
+    async def refused_order(self, live: Live, top: tuple[int, int]) -> Approval:
+        # the Gateway's own rule: at most 20 active orders per contract, side and account (error 201)
+        for n in range(20):
+            a = self.approve(live, Side.BUY, self.rest_price(live, top, n), 1)
+            await live.conn.submit(a, f"fill-up-{n}", live.symbol)
+        return self.approve(live, Side.BUY, self.rest_price(live, top, 20), 1)
 
     def engine_limits(self, live: Live) -> dict[str, Any]:
         return {

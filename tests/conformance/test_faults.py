@@ -14,7 +14,8 @@ import asyncio
 
 import pytest
 
-from tests.conformance.harness import WALL, Case, Harness, Need, SteppedClock, next_event, until, venues
+from tests.conformance.cases import Case, venues
+from tests.conformance.harness import WALL, Harness, Need, SteppedClock, next_event, until
 from trader.core import Side
 from trader.errors import BannedError, RateLimitError, UnknownOutcomeError
 from trader.venues.base import OrderReport, OrderState

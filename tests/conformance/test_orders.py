@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conformance.harness import Case, Harness, Need, next_event, venues
+from tests.conformance.cases import Case, venues
+from tests.conformance.harness import Harness, Need, next_event
 from trader.core import OrderType, Side, TimeInForce
-from trader.errors import InvalidOrderError
+from trader.errors import InsufficientFundsError, InvalidOrderError, VenueError
 from trader.venues.base import Connector, FillReport, OrderReport, OrderState, VenueEvent
 
 
@@ -176,3 +177,27 @@ async def cancel_all(h: Harness) -> None:
 @pytest.mark.parametrize("case", venues(Need.LIMIT, Need.CANCEL_ALL))
 def test_cancel_all_cancels_every_resting_order(case: Case) -> None:
     case.run(cancel_all)
+
+
+# ---- a definitive refusal ----------------------------------------------------------------------------
+
+
+async def refused(h: Harness) -> None:
+    async with h.open() as live:
+        conn = live.conn
+        top = await h.top(live)
+        before = await h.position(live)
+        a = await h.refused_order(live, top)
+        with pytest.raises(VenueError) as e:
+            await conn.submit(a, "rej-1", live.symbol)
+        assert isinstance(e.value, InvalidOrderError | InsufficientFundsError), repr(e.value)
+        assert not e.value.retryable
+        report = await conn.query("rej-1")
+        assert report is None or (report.state, report.filled) == (OrderState.REJECTED, 0)
+        assert "rej-1" not in {o.client_id for o in await conn.open_orders()}
+        assert await h.position(live) == before
+
+
+@pytest.mark.parametrize("case", venues(Need.LIMIT))
+def test_a_definitive_refusal_is_typed_and_nothing_rests(case: Case) -> None:
+    case.run(refused)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conformance.cases import Case, venues
 from tests.conformance.engine_kit import Idle, TakeOnce, engine, run_engine, stop_after_fill
-from tests.conformance.harness import WALL, Case, Harness, Live, Need, next_event, until, venues
+from tests.conformance.harness import WALL, Harness, Live, Need, next_event, until
 from trader.core import Side, TimeInForce
 from trader.engine.engine import Engine
 from trader.engine.journal import Journal

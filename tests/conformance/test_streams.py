@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.conformance.cases import Case, venues
 from tests.conformance.engine_kit import RestOne, engine, run_engine
-from tests.conformance.harness import Case, Harness, Need, next_event, until, venues
+from tests.conformance.harness import Harness, Need, next_event, until
 from trader.core import Side
 from trader.engine.engine import Engine
 from trader.engine.journal import Journal
