@@ -640,13 +640,14 @@ class AlpacaHarness(BinanceHarness):
         from trader.clock import ShiftedClock
         from trader.sim.alpaca import AlpacaSimServer, eastern_ns
 
-        at = clock or ShiftedClock(eastern_ns(2024, 1, 9, 10, 0))  # a Tuesday, 10:00 in New York
+        venue_clock = ShiftedClock(eastern_ns(2024, 1, 9, 10, 0))  # a Tuesday, 10:00 in New York
+        at = clock or venue_clock  # ours: the venue's, unless a case brings its own (a stepped host clock)
 
         async def live_of(server: Any, conn: Any) -> Live:
             return Live(server, conn, "SPY", (await conn.instrument_info("SPY")).spec(), at)
 
         factory = lambda s: self.connector(s.url, at, **options)  # noqa: E731
-        server = AlpacaSimServer(seed=9, step_ms=20, clock=at)
+        server = AlpacaSimServer(seed=9, step_ms=20, clock=venue_clock)
         async with started(server, factory, live_of, connected) as live:
             yield live
 
