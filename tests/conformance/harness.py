@@ -358,10 +358,74 @@ async def started(
         await server.stop()
 
 
+# ---- venues on HTTP simulators (`trader.sim.server.VenueServer`: `faults`, `requests`, `sockets`) --------
+
+
+class HttpHarness(Harness):
+    """What the three HTTP simulators share: faults on a path (`trader.sim.faults.Faults`), request
+    counts, WebSocket streams."""
+
+    order_path = ""  # "METHOD /path" of order submission
+    DEAD_MAN = ""  # "METHOD /path" that arms or refreshes the dead-man switch
+
+    def connector(self, url: str, clock: Clock, **options: Any) -> Any:
+        raise NotImplementedError
+
+    def connect_again(self, live: Live, **options: Any) -> Any:
+        return self.connector(live.server.url, live.clock, **options)
+
+    def order_requests(self, live: Live) -> int:
+        return int(live.server.requests[self.order_path])
+
+    def _faults(self, live: Live, **kw: Any) -> None:
+        from trader.sim.faults import Faults
+
+        live.server.faults = Faults(**kw)
+
+    def drop_order_responses(self, live: Live) -> None:
+        self._faults(live, paths=(self.order_path,), drop_response_rate=1.0)
+
+    def fail_orders_5xx(self, live: Live) -> None:
+        self._faults(live, paths=(self.order_path,), error_5xx_rate=1.0)
+
+    def delay_order_acks(self, live: Live, ms: int) -> None:
+        self._faults(live, paths=(self.order_path,), ack_delay_ms=ms)
+
+    def rate_limit_orders(self, live: Live) -> None:
+        self._faults(live, paths=(self.order_path,), rate_429_rate=1.0)
+
+    def clear_faults(self, live: Live) -> None:
+        self._faults(live)
+
+    def requests_total(self, live: Live) -> int:
+        return sum(live.server.requests.values())
+
+    async def cut_streams(self, live: Live) -> None:
+        await live.server.close_sockets()
+
+    def streams(self, live: Live) -> int:
+        return sum(not ws.closed for ws in live.server.sockets)
+
+    def go_stale(self, live: Live) -> None:
+        self._faults(live, stale_feed=True)
+
+    def come_back(self, live: Live) -> None:
+        self._faults(live)
+
+    def stale_options(self) -> dict[str, Any]:
+        return {"stale_after_s": 0.3}
+
+    def dead_man_refreshes(self, live: Live) -> int:
+        return int(live.server.requests[self.DEAD_MAN])
+
+    def stop_dead_man_refreshes(self, live: Live) -> None:
+        self._faults(live, paths=(self.DEAD_MAN,), error_5xx_rate=1.0)
+
+
 # ---- Binance (spot, futures, margin) and the built-in `sim` venue -------------------------------------
 
 
-class BinanceHarness(Harness):
+class BinanceHarness(HttpHarness):
     """The Binance simulator, one market; `venue="sim"` is the built-in venue (the same protocol)."""
 
     ORDER: ClassVar[dict[str, str]] = {
@@ -421,52 +485,8 @@ class BinanceHarness(Harness):
         async with started(self.server(), factory, live_of, connected) as live:
             yield live
 
-    def connect_again(self, live: Live, **options: Any) -> Any:
-        return self.connector(live.server.url, live.clock, **options)
-
-    def order_requests(self, live: Live) -> int:
-        return int(live.server.requests[self.order_path])
-
-    def _faults(self, live: Live, **kw: Any) -> None:
-        from trader.sim.faults import Faults
-
-        live.server.faults = Faults(**kw)
-
-    def drop_order_responses(self, live: Live) -> None:
-        self._faults(live, paths=(self.order_path,), drop_response_rate=1.0)
-
-    def fail_orders_5xx(self, live: Live) -> None:
-        self._faults(live, paths=(self.order_path,), error_5xx_rate=1.0)
-
-    def delay_order_acks(self, live: Live, ms: int) -> None:
-        self._faults(live, paths=(self.order_path,), ack_delay_ms=ms)
-
-    def rate_limit_orders(self, live: Live) -> None:
-        self._faults(live, paths=(self.order_path,), rate_429_rate=1.0)
-
-    def clear_faults(self, live: Live) -> None:
-        self._faults(live)
-
     def ban(self, live: Live) -> None:
         live.server.ban(seconds=60)
-
-    def requests_total(self, live: Live) -> int:
-        return sum(live.server.requests.values())
-
-    async def cut_streams(self, live: Live) -> None:
-        await live.server.close_sockets()
-
-    def streams(self, live: Live) -> int:
-        return sum(not ws.closed for ws in live.server.sockets)
-
-    def go_stale(self, live: Live) -> None:
-        self._faults(live, stale_feed=True)
-
-    def come_back(self, live: Live) -> None:
-        self._faults(live)
-
-    def stale_options(self) -> dict[str, Any]:
-        return {"stale_after_s": 0.3}
 
     def gap(self, live: Live) -> None:
         self._faults(live, sequence_gap=True)
@@ -485,17 +505,11 @@ class BinanceHarness(Harness):
 
         return bool(live.server.state()[SIM_API_KEY]["futures"]["countdown"]["armed"])
 
-    def dead_man_refreshes(self, live: Live) -> int:
-        return int(live.server.requests[self.DEAD_MAN])
-
-    def stop_dead_man_refreshes(self, live: Live) -> None:
-        self._faults(live, paths=(self.DEAD_MAN,), error_5xx_rate=1.0)
-
 
 # ---- Polymarket -------------------------------------------------------------------------------------------
 
 
-class PolymarketHarness(BinanceHarness):
+class PolymarketHarness(HttpHarness):
     """The Polymarket CLOB simulator (its background market gives the first market's YES token a book);
     HTTP faults as on Binance, on Polymarket's paths."""
 
@@ -529,9 +543,6 @@ class PolymarketHarness(BinanceHarness):
             clock=WALL,
             endpoints=Endpoints.loopback("http://127.0.0.1:9"),
         )
-
-    def connector(self, url: str, clock: Clock, **options: Any) -> Any:
-        raise AssertionError("use connect_again")
 
     def _build(self, url: str, extra: dict[str, Any], clock: Clock, **options: Any) -> Any:
         from trader.venues.polymarket import Endpoints, PolymarketConnector
@@ -588,15 +599,6 @@ class PolymarketHarness(BinanceHarness):
             "venue_max_gross_notional": "10000",
         }
 
-    def ban(self, live: Live) -> None:
-        raise AssertionError("no ban on Polymarket")
-
-    def snapshots(self, live: Live) -> int:
-        return int(live.server.requests["GET /book"])
-
-    def stale_options(self) -> dict[str, Any]:
-        return {"stale_after_s": 0.3}
-
     def dead_man_options(self) -> dict[str, Any]:
         return {"heartbeat_interval_s": 0.05, "heartbeat_timeout_s": 1.0}
 
@@ -608,7 +610,7 @@ class PolymarketHarness(BinanceHarness):
 # ---- Alpaca -----------------------------------------------------------------------------------------------
 
 
-class AlpacaHarness(BinanceHarness):
+class AlpacaHarness(HttpHarness):
     """The Alpaca simulator inside regular trading hours (a clock fixed relative to a chosen Tuesday)."""
 
     rest_ticks, take_ticks, rest_lots, take_lots = 300, 20, 2, 5
@@ -660,9 +662,6 @@ class AlpacaHarness(BinanceHarness):
             "max_order_notional": "10000",
             "venue_max_gross_notional": "100000",
         }
-
-    def ban(self, live: Live) -> None:
-        raise AssertionError("no ban on Alpaca")
 
 
 # ---- IBKR -------------------------------------------------------------------------------------------------
