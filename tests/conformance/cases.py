@@ -14,7 +14,7 @@ import pytest
 
 from tests.conformance.harness import HARNESSES, Harness, Need, SteppedClock, lacks
 from trader.core import Side
-from trader.venues.base import Capabilities
+from trader.venues.base import Capabilities, OrderState
 
 
 @dataclass(frozen=True)
@@ -74,19 +74,27 @@ async def _timestamps_are_not_windowed(h: Harness) -> None:
             assert await live.conn.open_orders() == []
 
 
-async def _no_http_order_path(h: Harness) -> None:
-    """Orders do not travel over HTTP: the simulator has no HTTP fault injection to lose an answer."""
-    from trader.sim.server import VenueServer
+async def _no_http_status(h: Harness) -> None:
+    """No HTTP status on the order path: a 5xx fault configured at the simulator changes nothing, the
+    order is placed as usual."""
+    from trader.sim.faults import Faults
 
     async with h.open() as live:
-        assert not isinstance(live.server, VenueServer)
-        assert not hasattr(live.server, "faults")
+        top = await h.top(live)
+        paths = live.server.faults.paths
+        live.server.faults = Faults(paths=paths, error_5xx_rate=1.0, ack_delay_ms=300)
+        a = h.approve(live, Side.BUY, h.rest_price(live, top), h.rest_qty(live))
+        await live.conn.submit(a, "na-5xx", live.symbol)
+        found = await live.conn.query("na-5xx")
+        assert found is not None
+        assert found.state is OrderState.OPEN
 
 
 EVIDENCE: dict[Need, Callable[[Harness], Awaitable[None]]] = {
     Need.POST_ONLY: _post_only_is_refused_locally,
     Need.CLOCK_WINDOW: _timestamps_are_not_windowed,
-    Need.ORDER_FAULTS: _no_http_order_path,
+    Need.SERVER_ERROR: _no_http_status,
+    Need.LATE_ACK: _no_http_status,
 }
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -56,7 +55,9 @@ class Need(enum.StrEnum):
     MARKET = "market orders"
     CANCEL_ALL = "cancel-all"
     DEAD_MAN = "a venue dead-man switch"
-    ORDER_FAULTS = "order requests a response can be lost from (timeout, 5xx, a late ack)"
+    LOST_ANSWER = "order requests whose answer can be lost after the venue acted (timeout, dropped socket)"
+    SERVER_ERROR = "order requests the venue can fail before acting (HTTP 5xx)"
+    LATE_ACK = "order acknowledgements that can arrive after the order's fills"
     RATE_LIMIT = "venue rate limits answered with 429 and Retry-After"
     BAN = "a venue ban (418) after rate-limit violations"
     CLOCK_WINDOW = "signed requests the venue refuses outside a time window"
@@ -68,7 +69,9 @@ class Need(enum.StrEnum):
 class Traits:
     """What the suite needs to know beyond `Capabilities` (each False names why)."""
 
-    order_faults: str = ""  # "" when the order path can lose a response; else why not
+    lost_answer: str = ""  # "" when the order path can lose an answer; else why not
+    server_error: str = ""
+    late_ack: str = ""
     rate_limit: str = ""
     ban: str = ""
     clock_window: str = ""
@@ -93,7 +96,9 @@ def _from_capabilities(caps: Capabilities, need: Need) -> str:
 def lacks(caps: Capabilities, traits: Traits, need: Need) -> str:
     """Why a venue with `caps` and `traits` cannot run a case that needs `need` ('' when it can)."""
     by_trait = {
-        Need.ORDER_FAULTS: traits.order_faults,
+        Need.LOST_ANSWER: traits.lost_answer,
+        Need.SERVER_ERROR: traits.server_error,
+        Need.LATE_ACK: traits.late_ack,
         Need.RATE_LIMIT: traits.rate_limit,
         Need.BAN: traits.ban,
         Need.CLOCK_WINDOW: traits.clock_window,
@@ -665,8 +670,10 @@ class IbkrHarness(Harness):
     id = venue = "ibkr"
     rest_ticks, take_ticks, rest_lots, take_lots = 50, 10, 10, 10
     traits = Traits(
-        order_faults="orders go over the TWS socket: there is no HTTP response to drop or fail, and the "
-        "Gateway simulator has no public hook to lose an order's answer",
+        server_error="orders go over the TWS socket: there is no HTTP status, so no 5xx before the Gateway "
+        "acts (a lost answer is a dropped socket, which is tested)",
+        late_ack="the Gateway answers an order on the session in order (openOrder before its execDetails): "
+        "there is no separate acknowledgement that fills can overtake",
         rate_limit="the TWS API paces messages (error 100, no 429 or Retry-After); the connector paces "
         "itself below the limit",
         ban="the TWS API has no ban",
@@ -699,6 +706,18 @@ class IbkrHarness(Harness):
     def connect_again(self, live: Live, **options: Any) -> Any:
         # another API client of the same account (one client id is one session at a time)
         return self.connector(live.server.port, live.clock, **{"client_id": 12, **options})
+
+    def drop_order_responses(self, live: Live) -> None:
+        from trader.sim.faults import Faults
+        from trader.sim.ibkr.server import FAULT_PATHS
+
+        live.server.faults = Faults(paths=FAULT_PATHS, drop_response_rate=1.0)
+
+    def clear_faults(self, live: Live) -> None:
+        from trader.sim.faults import Faults
+        from trader.sim.ibkr.server import FAULT_PATHS
+
+        live.server.faults = Faults(paths=FAULT_PATHS)
 
     def order_requests(self, live: Live) -> int:
         from trader.sim.ibkr import DEFAULT_ACCOUNT

@@ -40,7 +40,7 @@ async def timeout_after_acceptance(h: Harness) -> None:
         assert [o.client_id for o in await conn.open_orders()] == ["amb-1"]
 
 
-@pytest.mark.parametrize("case", venues(Need.ORDER_FAULTS, Need.LIMIT))
+@pytest.mark.parametrize("case", venues(Need.LOST_ANSWER, Need.LIMIT))
 def test_timeout_after_acceptance_is_unknown_found_by_query_and_sent_once(case: Case) -> None:
     case.run(timeout_after_acceptance)
 
@@ -60,7 +60,7 @@ async def error_5xx_before_acceptance(h: Harness) -> None:
         assert h.order_requests(live) == sent + 1
 
 
-@pytest.mark.parametrize("case", venues(Need.ORDER_FAULTS, Need.LIMIT))
+@pytest.mark.parametrize("case", venues(Need.SERVER_ERROR, Need.LIMIT))
 def test_5xx_without_acceptance_is_unknown_and_the_venue_knows_nothing(case: Case) -> None:
     case.run(error_5xx_before_acceptance)
 

@@ -68,7 +68,7 @@ async def take_once_through(h: Harness, late_ack: bool) -> None:
         assert (e.summary.fills, e.gate.position(gate_id)) == (len(mine), filled)
 
 
-@pytest.mark.parametrize("case", venues(Need.ORDER_FAULTS, Need.IOC))
+@pytest.mark.parametrize("case", venues(Need.LATE_ACK, Need.IOC))
 def test_fill_before_ack_and_a_duplicate_fill_count_once(case: Case) -> None:
     case.run(lambda h: take_once_through(h, late_ack=True))
 

@@ -54,8 +54,8 @@ def decode(resp: HttpResponse) -> VenueError | None:
     return InvalidOrderError("rejected", venue="t", code="-2010") if b"-2010" in resp.body else None
 
 
-def test_http_classification() -> None:
-    seen: list[str] = []
+def classification_routes(seen: list[str]) -> list[web.RouteDef]:
+    """A venue that drops, stalls, fails once, answers each status and echoes: what `HttpClient` sorts out."""
     calls = {"flaky": 0}
 
     async def record_then_drop(request: web.Request) -> web.Response:
@@ -89,6 +89,12 @@ def test_http_classification() -> None:
         web.route("*", "/status/{code}", status),
         web.post("/echo", echo),
     ]
+    return routes
+
+
+def test_http_classification() -> None:
+    seen: list[str] = []
+    routes = classification_routes(seen)
 
     async def go() -> None:
         async with serve(routes) as url:
@@ -142,6 +148,13 @@ def test_http_classification() -> None:
                 assert rl.value.retry_after_ns >= t0 + 7_000_000_000
                 with pytest.raises(RateLimitError, match="local"):
                     await http.request("GET", "/echo", mutating=False)  # the limiter now blocks
+
+    asyncio.run(go())
+
+
+def test_http_ban_and_a_refused_connection() -> None:
+    async def go() -> None:
+        async with serve(classification_routes([])) as url:
             banned = HttpClient("t", url, clock=CLOCK)
             async with banned:
                 with pytest.raises(BannedError):

@@ -32,7 +32,6 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from trader.clock import Clock
-from trader.config import RiskLimits
 from trader.core import Approval, InstrumentSpec, RiskGate, Side, UnknownOrderError
 from trader.engine import killswitch, oms
 from trader.engine.bans import VenueBan
@@ -41,6 +40,7 @@ from trader.engine.ledger import OrderLedger, Owner
 from trader.engine.portfolio import Portfolio, Position
 from trader.engine.reconcile import reconcile
 from trader.engine.resolve import Resolver
+from trader.engine.settings import DEFAULT_RISK, EngineConfig, collar_bps
 from trader.engine.staleness import FeedWatch, StaleRule
 from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize
 from trader.errors import (
@@ -54,7 +54,6 @@ from trader.venues.base import (
     BookUpdate,
     Connector,
     FillReport,
-    InstrumentInfo,
     OrderReport,
     OrderState,
     TradeTick,
@@ -64,59 +63,6 @@ from trader.venues.base import (
 __all__ = ["DEFAULT_RISK", "Engine", "EngineConfig", "PreTrade", "Snapshot", "Summary", "collar_bps"]
 
 log = logging.getLogger("trader.engine")
-
-DEFAULT_RISK = RiskLimits(
-    max_gross_notional=Decimal(200_000),
-    max_net_notional=Decimal(100_000),
-    max_open_orders=20,
-    max_orders_per_sec=50,
-    daily_loss_limit=Decimal(500),
-    daily_loss_halt=Decimal(500),
-)
-
-
-def collar_bps(configured: int, info: InstrumentInfo) -> int:
-    """The gate's price collar: the configured one, narrowed to the venue's own price band
-    (PERCENT_PRICE multipliers) so an order the venue would reject never leaves the gate."""
-    bps = configured
-    if info.percent_up:
-        bps = min(bps, int((Decimal(info.percent_up) - 1) * 10_000))
-    if info.percent_down:
-        bps = min(bps, int((1 - Decimal(info.percent_down)) * 10_000))
-    return max(bps, 1)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Limits and timings. Per-instrument limits are in the instrument's own units (e.g. BTC, USDT)."""
-
-    symbol: str = "BTCUSDT"  # the primary instrument (summary, live view)
-    also: tuple[str, ...] = ()  # more instruments of the same venue the strategy trades (pairs, YES/NO)
-    risk: RiskLimits = DEFAULT_RISK
-    venue_max_gross_notional: str = "150000"
-    venue_max_open_orders: int = 10
-    strategy_max_orders_per_sec: int = 20
-    max_order_qty: str = "1"
-    max_order_notional: str = "60000"
-    max_position: str = "2"
-    max_open_orders: int = 6
-    collar_bps: int = 50
-    timer_ms: int = 250
-    unknown_timeout_s: float = 10.0
-    not_found_checks: int = 3  # an UNKNOWN order the venue denies at least this many times...
-    never_received_after_s: float = 30.0  # ...over this long from the first unknown was never placed
-    shutdown_timeout_s: float = 10.0
-    restart_cancel_attempts: int = 5  # cancels of orders left from before a restart, with backoff...
-    restart_cancel_within_s: float = 10.0  # ...within this long
-    # feed watchdog: no book update for max(stale_min_s, stale_rate_factor x the median gap between
-    # updates), at most stale_max_s (or a fixed stale_after_s) -> quotes on that instrument are pulled
-    stale_after_s: float | None = None
-    stale_min_s: float = 2.0
-    stale_max_s: float = 5.0
-    stale_rate_factor: float = 20.0
-    # a ban (HTTP 418): the venue is HALTED until Retry-After (rounded up) plus this margin
-    ban_margin_s: float = 1.0
-    ban_default_s: float = 120.0  # a ban without Retry-After (Binance's shortest)
 
 
 @dataclass

@@ -93,11 +93,14 @@ from trader.venues.profile import VenueTime
 log = logging.getLogger("trader.venues.binance")
 
 
-def capabilities(market: Market, ws_orders: bool, venue: str = "binance") -> Capabilities:
-    """What one market of Binance offers (the profile states these per market)."""
+def capabilities(
+    market: Market, ws_orders: bool, venue: str = "binance", tier: Tier = Tier.CRYPTO
+) -> Capabilities:
+    """What one market of Binance offers (the profile states these per market); `venue`/`tier` name a
+    simulator that speaks the protocol (the built-in `sim` venue)."""
     return Capabilities(
         venue=venue,
-        tier=Tier.CRYPTO,
+        tier=tier,
         order_types=frozenset({"LIMIT", "MARKET"}),
         time_in_force=frozenset({"GTC", "IOC", "FOK"}),
         post_only=True,
@@ -140,6 +143,7 @@ class BinanceConnector(BinanceStreams):
         clock: Clock,
         market: Market = Market.SPOT,
         venue: str = "binance",
+        tier: Tier = Tier.CRYPTO,
         order_entry: str = "rest",
         stp_mode: str = "EXPIRE_MAKER",
         isolated: bool = False,
@@ -161,7 +165,7 @@ class BinanceConnector(BinanceStreams):
         self.venue = venue
         self.symbol = symbol
         self.market = Market(market)
-        self.capabilities = capabilities(self.market, order_entry == "ws", venue)
+        self.capabilities = capabilities(self.market, order_entry == "ws", venue, tier)
         self.endpoints = endpoints
         self._api = APIS[self.market]
         self._signer = signer

@@ -430,6 +430,7 @@ class IbkrConnector:
         trade = self._trades.get(client_id)
         if trade is not None and perm_id(trade):
             return trade
+        await self._session_back()  # "not found" is an answer only the Gateway can give
         if self.ib.isConnected():
             for t in await self._ask(self.ib.reqOpenOrdersAsync, "reqOpenOrdersAsync"):
                 self._adopt(t)
@@ -441,6 +442,15 @@ class IbkrConnector:
                     self._adopt(t)
         trade = self._trades.get(client_id)
         return trade if trade is not None and perm_id(trade) else None
+
+    async def _session_back(self) -> None:
+        """Wait (up to the request timeout) for a dropped session to be reconnected; else
+        `VenueUnavailableError`: without a session nothing can be said about an order."""
+        deadline = self.clock.monotonic_ns() + int(self._timeout_s * 1e9)
+        while not self.ib.isConnected():
+            if not self._reconnect or self.clock.monotonic_ns() > deadline:
+                raise VenueUnavailableError("no API session: cannot ask about the order", venue=VENUE)
+            await self.clock.sleep(0.01)
 
     async def cancel(self, client_id: str) -> None:
         trade = await self._find(client_id)

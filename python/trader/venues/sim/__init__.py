@@ -43,6 +43,7 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BinanceConnector:
 def loopback(url: str, *, symbol: str, clock: Clock, **options: Any) -> BinanceConnector:
     """A Binance-protocol connector named "sim" to the simulator at `url`, with the demo account."""
     options.setdefault("venue", "sim")
+    options.setdefault("tier", Tier.SIMULATED)
     return binance.loopback(url, symbol=symbol, clock=clock, **options)
 
 
