@@ -44,9 +44,16 @@ def session_clock(profile: VenueProfile, clock: Clock) -> Clock:
     whatever the hour here (their equity rules follow the venue's clock); others keep ours."""
     if profile.tier is not Tier.BROKER:
         return clock
-    from trader.engine.equity import next_regular_session
+    from trader.engine.equity import CALENDAR_YEARS, CalendarError, next_regular_session
 
-    return ShiftedClock(next_regular_session(clock.now_ns()), clock)
+    try:
+        start = next_regular_session(clock.now_ns())
+    except CalendarError:  # past the calendar we know: rehearse on its last year (the venue is simulated)
+        from datetime import UTC, datetime
+
+        last = datetime(max(CALENDAR_YEARS), 6, 1, tzinfo=UTC)
+        start = next_regular_session(int(last.timestamp()) * 1_000_000_000)
+    return ShiftedClock(start, clock)
 
 
 def connector_options(args: argparse.Namespace) -> dict[str, Any]:
