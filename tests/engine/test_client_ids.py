@@ -19,9 +19,7 @@ from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
 from trader.engine.ledger import (
     CLIENT_ID_MAX_LEN,
-    CLIENT_ID_RULES,
     MAX_COUNTER,
-    STRICTEST,
     Owner,
     check_fits,
     format_client_id,
@@ -33,7 +31,9 @@ from trader.errors import ConfigError, ReconciliationError
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
+from trader.venues import registry
 from trader.venues.base import SubmitAck
+from trader.venues.profile import STRICTEST
 from trader.venues.sim import SimConnector
 
 T0 = 1_700_000_000_000_000_000
@@ -63,7 +63,7 @@ def test_every_id_fits_every_venue_and_parses_back(instance: str, strategy: str,
     assert len(cid) <= CLIENT_ID_MAX_LEN == 18
     assert cid.isascii(), cid
     assert cid.isalnum(), "letters and digits only (OKX clOrdId)"
-    for venue in CLIENT_ID_RULES:
+    for venue in registry.names():
         check_fits(cid, venue)  # raises if not
     check_fits(cid, "a-venue-not-listed")  # the strictest rule
     parsed = parse_client_id(cid)

@@ -11,9 +11,9 @@ Client order ids, and whose an id is, are decided here and nowhere else.
   tells a reader which strategy sent the order (uniqueness comes from the instance and the counter).
 - `n`: the journal's persisted counter, in decimal, 1 to 999,999,999, no leading zero.
 
-Only letters and digits, at most 18 characters: it fits every venue's rule at once (`CLIENT_ID_RULES`), the
-tightest being Kraken's free-text `cl_ord_id` (18) and OKX's `clOrdId` (letters and digits only). Fixed
-width for the instance and no digit in the tag make the id parse back without a separator.
+Only letters and digits, at most 18 characters: it fits every venue's rule at once (each venue profile's
+`client_id`), the tightest being Kraken's free-text `cl_ord_id` (18) and OKX's `clOrdId` (letters and digits
+only). Fixed width for the instance and no digit in the tag make the id parse back without a separator.
 
 Whose an id is (`Owner`): OURS when it carries this journal's instance id; SESSION when it has the format
 with another instance id (another `trader` session on the same account: its orders and fills are not ours
@@ -45,37 +45,6 @@ CLIENT_ID_MAX_LEN = INSTANCE_LEN + TAG_MAX + len(str(MAX_COUNTER))  # 18
 _ALNUM36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _INSTANCE = re.compile(r"[a-z][0-9a-z]{5}")
 _CLIENT_ID = re.compile(r"([a-z][0-9a-z]{5})([a-z]{1,3})([1-9][0-9]{0,8})")
-
-
-@dataclass(frozen=True)
-class ClientIdRule:
-    """What a venue accepts as a client order id (`pattern` is matched in full)."""
-
-    field: str
-    pattern: re.Pattern[str] | None  # None: the venue has no client id (the connector maps ours)
-    source: str
-
-
-# Per venue: the field our id travels in and the rule it must obey. The venue profiles do not state this
-# yet, so the table lives here, next to the format it constrains.
-CLIENT_ID_RULES: dict[str, ClientIdRule] = {
-    "binance": ClientIdRule("newClientOrderId", re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"), "API docs: ≤ 36"),
-    "sim": ClientIdRule("newClientOrderId", re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"), "speaks Binance"),
-    "okx": ClientIdRule("clOrdId", re.compile(r"[A-Za-z0-9]{1,32}"), "API v5: 1-32 letters and digits"),
-    "bybit": ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "API v5: ≤ 36"),
-    "kraken": ClientIdRule(
-        "cl_ord_id", re.compile(r"[\x21-\x7e]{1,18}"), "free text ≤ 18 (else a UUID; int32 userref unused)"
-    ),
-    "coinbase": ClientIdRule(
-        "client_order_id", re.compile(r"[A-Za-z0-9_-]{1,36}"), "UUID-sized; the exact limit is unstated"
-    ),
-    "alpaca": ClientIdRule("client_order_id", re.compile(r"[\x21-\x7e]{1,48}"), "≤ 128 (older docs: 48)"),
-    "ibkr": ClientIdRule(
-        "orderRef", re.compile(r"[\x21-\x7e]{1,40}"), "a free string; the integer order id is the API's"
-    ),
-    "polymarket": ClientIdRule("", None, "no client id: the connector maps ours to the order's hash"),
-}
-STRICTEST = ClientIdRule("", re.compile(r"[A-Za-z0-9]{1,18}"), "every venue's rule at once")
 
 
 class Owner(enum.Enum):
@@ -128,8 +97,11 @@ def owner_of(client_id: str, instance: str) -> Owner:
 
 
 def check_fits(client_id: str, venue: str) -> None:
-    """`ConfigError` unless `client_id` obeys `venue`'s rule (an unlisted venue: the strictest rule)."""
-    rule = CLIENT_ID_RULES.get(venue, STRICTEST)
+    """`ConfigError` unless `client_id` obeys `venue`'s rule (its profile's `client_id`; a venue the
+    registry does not know: the strictest rule)."""
+    from trader.venues.registry import client_id_rule
+
+    rule = client_id_rule(venue)
     if rule.pattern is not None and not rule.pattern.fullmatch(client_id):
         raise ConfigError(
             f"client order id {client_id!r} does not fit {venue}'s {rule.field} ({rule.source})"

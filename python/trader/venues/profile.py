@@ -21,12 +21,27 @@ for venue sessions (equity market hours follow the broker's clock).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trader.venues.base import Capabilities, Tier, VenueTime
 
-__all__ = ["Simulator", "VenuePackage", "VenueProfile", "VenueTime"]
+__all__ = ["STRICTEST", "ClientIdRule", "Simulator", "VenuePackage", "VenueProfile", "VenueTime"]
+
+
+@dataclass(frozen=True)
+class ClientIdRule:
+    """What a venue accepts as a client order id (`pattern` is matched in full): the engine's ids
+    (`trader.engine.ledger`) are checked against it before anything is sent."""
+
+    field: str  # the wire field our id travels in
+    pattern: re.Pattern[str] | None  # None: the venue has no client id (the connector maps ours)
+    source: str  # where the rule comes from
+
+
+# every venue's rule at once: what an id must obey on a venue that states none
+STRICTEST = ClientIdRule("", re.compile(r"[A-Za-z0-9]{1,18}"), "every venue's rule at once")
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class VenueProfile:
     default_symbol: str = ""  # what `trader paper` / `trader testnet` trade when none is given
     strategies: tuple[str, ...] = ()  # `--strategy` values its paper session runs
     built: bool = True  # False: request signing only, no connector yet (the registry says so)
+    client_id: ClientIdRule = STRICTEST  # the venue's rule for client order ids
     notes: str = ""  # operator-facing caveats (e.g. no venue dead-man switch: the engine's watchdog)
 
     @property

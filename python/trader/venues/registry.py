@@ -9,6 +9,7 @@ venue's name. A venue without a connector says so (`NotBuiltError`); it is never
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any, cast
 
 from trader.clock import Clock
@@ -16,7 +17,7 @@ from trader.config import VenueConfig
 from trader.errors import ConfigError
 from trader.venues.base import Connector, Tier
 from trader.venues.binance import SIM_API_KEY, SIM_SECRET
-from trader.venues.profile import Simulator, VenuePackage, VenueProfile
+from trader.venues.profile import STRICTEST, ClientIdRule, Simulator, VenuePackage, VenueProfile
 
 __all__ = [
     "PACKAGES",
@@ -25,6 +26,7 @@ __all__ = [
     "SIM_SECRET",
     "NotBuiltError",
     "build_connector",
+    "client_id_rule",
     "loopback_connector",
     "names",
     "package",
@@ -43,22 +45,35 @@ PACKAGES: dict[str, str] = {
 }
 
 
-def _planned(name: str, signer: str) -> VenueProfile:
+def _planned(name: str, signer: str, client_id: ClientIdRule) -> VenueProfile:
     return VenueProfile(
         name=name,
         tier=Tier.CRYPTO,
         summary=f"request signing ready ({signer}); connector not built yet",
         environments=(),
         built=False,
+        client_id=client_id,
     )
 
 
 # venues the mission names whose connectors are not built yet: listed, never pretended
 PLANNED: dict[str, VenueProfile] = {
-    "coinbase": _planned("coinbase", "ES256 / Ed25519 JWT"),
-    "kraken": _planned("kraken", "HMAC-SHA512"),
-    "okx": _planned("okx", "HMAC-SHA256"),
-    "bybit": _planned("bybit", "HMAC-SHA256"),
+    "coinbase": _planned(
+        "coinbase",
+        "ES256 / Ed25519 JWT",
+        ClientIdRule("client_order_id", re.compile(r"[A-Za-z0-9_-]{1,36}"), "UUID-sized; limit unstated"),
+    ),
+    "kraken": _planned(
+        "kraken",
+        "HMAC-SHA512",
+        ClientIdRule("cl_ord_id", re.compile(r"[\x21-\x7e]{1,18}"), "free text <= 18 (else a UUID)"),
+    ),
+    "okx": _planned(
+        "okx", "HMAC-SHA256", ClientIdRule("clOrdId", re.compile(r"[A-Za-z0-9]{1,32}"), "v5: 1-32 alnum")
+    ),
+    "bybit": _planned(
+        "bybit", "HMAC-SHA256", ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "v5: <= 36")
+    ),
 }
 
 
@@ -111,3 +126,11 @@ def venue_symbol(cfg: VenueConfig, default: str = "") -> str:
         return chosen.format(**cfg.options)
     except (KeyError, IndexError, ValueError) as e:
         raise ConfigError(f"[venues.{cfg.name}] needs {e} (or symbol = ...) to name the instrument") from None
+
+
+def client_id_rule(name: str) -> ClientIdRule:
+    """The venue's rule for client order ids; a venue the registry does not know: the strictest rule."""
+    try:
+        return profile(name).client_id
+    except ConfigError:
+        return STRICTEST

@@ -7,6 +7,7 @@ stream; `parse.py` turns Alpaca's JSON into `trader` values; `errors.py` holds i
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from trader.clock import Clock
@@ -18,7 +19,7 @@ from trader.venues.alpaca.endpoints import ENDPOINTS, PRICE_UNIT, RATE_LIMIT_PER
 from trader.venues.alpaca.errors import decode_error, error_from
 from trader.venues.alpaca.parse import AccountInfo, MarketClock, format_time, parse_time
 from trader.venues.base import Tier
-from trader.venues.profile import VenueProfile
+from trader.venues.profile import ClientIdRule, VenueProfile
 
 if TYPE_CHECKING:
     from trader.sim.alpaca import AlpacaSimServer
@@ -33,6 +34,7 @@ PROFILE = VenueProfile(
     capabilities={"spot": CAPABILITIES},
     default_symbol="SPY",
     strategies=("mm",),
+    client_id=ClientIdRule("client_order_id", re.compile(r"[\x21-\x7e]{1,48}"), "<= 128 (older docs: 48)"),
     notes="no venue dead-man switch: the engine's watchdog cancels on a lost session",
 )
 

@@ -3,6 +3,7 @@ contract of `trader.venues.profile` (PROFILE, build, loopback, simulator)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from trader.clock import Clock
@@ -21,7 +22,7 @@ from trader.venues.binance.endpoints import (
     Market,
 )
 from trader.venues.binance.errors import decode_error, error_from
-from trader.venues.profile import VenueProfile
+from trader.venues.profile import ClientIdRule, VenueProfile
 
 if TYPE_CHECKING:
     from trader.sim.binance import BinanceSimServer
@@ -55,6 +56,9 @@ PROFILE = VenueProfile(
     },
     default_symbol="BTCUSDT",
     strategies=("mm",),
+    client_id=ClientIdRule(
+        "newClientOrderId", re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"), "API docs: <= 36 of [.A-Z:/a-z0-9_-]"
+    ),
 )
 
 

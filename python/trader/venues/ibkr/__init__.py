@@ -7,6 +7,7 @@ The loopback simulator is `trader.sim.ibkr` (the TWS socket protocol).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from trader.clock import Clock
@@ -27,7 +28,7 @@ from trader.venues.ibkr.endpoints import (
 )
 from trader.venues.ibkr.errors import VENUE, AmbiguousContractError, UnknownContractError, error_from
 from trader.venues.ibkr.parse import IbExecution, StockSpec, base_currency_values, exact
-from trader.venues.profile import VenueProfile, VenueTime
+from trader.venues.profile import ClientIdRule, VenueProfile, VenueTime
 
 if TYPE_CHECKING:
     from trader.sim.ibkr import IbkrSimServer
@@ -43,6 +44,9 @@ PROFILE = VenueProfile(
     capabilities={"spot": CAPABILITIES},
     default_symbol="SPY",
     strategies=("mm", "pairs"),
+    client_id=ClientIdRule(
+        "orderRef", re.compile(r"[\x21-\x7e]{1,40}"), "a free string; the integer order id is the API's"
+    ),
     notes="no venue dead-man switch (the TWS API has no cancel-on-disconnect): the engine's watchdog",
 )
 

@@ -39,7 +39,7 @@ from trader.venues.polymarket.errors import (
     error_from,
 )
 from trader.venues.polymarket.parse import MarketMetadata, parse_gamma_market
-from trader.venues.profile import VenueProfile
+from trader.venues.profile import ClientIdRule, VenueProfile
 
 if TYPE_CHECKING:
     from trader.config import VenueConfig
@@ -80,6 +80,7 @@ PROFILE = VenueProfile(
     capabilities={"prediction": capabilities()},
     default_symbol="{condition_id}:YES",  # a market is chosen by its condition id (config option)
     strategies=("binary-mm", "rewards", "event"),
+    client_id=ClientIdRule("", None, "no client id: the connector maps ours to the order's hash"),
     notes="heartbeats are the dead-man switch: the venue cancels every order when they stop",
 )
 

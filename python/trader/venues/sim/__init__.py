@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from trader.clock import Clock
@@ -11,7 +12,7 @@ from trader.errors import ConfigError
 from trader.venues import binance
 from trader.venues.base import Tier
 from trader.venues.binance import BinanceConnector
-from trader.venues.profile import VenueProfile
+from trader.venues.profile import ClientIdRule, VenueProfile
 from trader.venues.sim.connector import CAPABILITIES, SimConnector
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ PROFILE = VenueProfile(
     capabilities={"spot": CAPABILITIES},
     default_symbol="BTCUSDT",
     strategies=("mm",),
+    client_id=ClientIdRule(
+        "newClientOrderId", re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"), "speaks the Binance protocol"
+    ),
 )
 
 
