@@ -22,6 +22,7 @@ import asyncio
 import heapq
 import itertools
 import random
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 from tests.engine.rig import STEP, T0, Denied, Venue
@@ -30,6 +31,7 @@ from trader.engine import oms
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
 from trader.errors import UnknownOutcomeError, VenueError, VenueUnavailableError
+from trader.strategies.base import Intent
 from trader.venues.base import OrderState, VenueEvent
 
 S = 1_000_000_000
@@ -156,7 +158,8 @@ class FaultVenue(Venue):
         due = bool(self._held) and self._held[0][0] <= self.sim_clock.now_ns()
         return due or not self._inbox.empty() or not self._queue.empty()
 
-    async def events(self):  # type: ignore[no-untyped-def, override]
+    async def events(self) -> AsyncIterator[VenueEvent]:
+        """The private stream as delivered (`deliver`), not as published."""
         while True:
             yield await self._inbox.get()
 
@@ -168,7 +171,7 @@ class Timed(Denied):
         super().__init__()
         self.rounds = 0
 
-    def on_timer(self, now_ns: int) -> list:  # type: ignore[type-arg]
+    def on_timer(self, now_ns: int) -> list[Intent]:
         self.rounds += 1
         return super().on_timer(now_ns)
 

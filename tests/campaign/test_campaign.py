@@ -25,7 +25,8 @@ def assert_targets(r: Result) -> None:
     assert r.disagreements == [], f"{r.mix} seed {r.seed}: {r.disagreements[:5]}"
     assert r.position[0] == r.position[1], f"{r.mix} seed {r.seed}: engine vs venue position"
     assert r.timer_alive, f"{r.mix} seed {r.seed}: the timer stopped ({r.failure})"
-    assert r.task_errors == 0 and r.failure == ""
+    assert r.task_errors == 0
+    assert r.failure == ""
     assert r.stale_detect_s, "the feed stalled during the mix"
     assert max(r.stale_detect_s) <= 2.0 + 0.011, f"stale detected after {r.stale_detect_s}"
     assert max(r.stale_pulled_s) <= 5.0, f"quotes pulled after {r.stale_pulled_s}"
