@@ -131,7 +131,11 @@ def process_rows(out: Path, checks: dict[str, tuple[int, int]]) -> list[tuple[st
             ("`trader kill` (processes): HALTED after the signal", "<= 1 ms", f"{proc['halted_us']} us")
         )
         rows.append(
-            ("`trader kill` (processes): woken -> 0 open orders", "", f"{proc['kill_to_zero_open_s']:.2f} s")
+            (
+                "`trader kill` (processes): engine woken -> 0 open orders",
+                "",
+                f"{proc['kill_to_zero_open_s'] * 1000:.0f} ms",
+            )
         )
     canary_text = "not measured"
     if canary:
