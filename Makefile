@@ -16,7 +16,7 @@ BENCH_STAMP := $(VENV)/.bench-stamp
 EXT_STAMP := $(VENV)/.ext-stamp
 RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: help demo test test-rust test-py lint fmt bench release build clean
+.PHONY: help demo test test-rust test-py lint fmt bench campaign release build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ $(BENCH_STAMP): requirements/bench.txt | $(DEV_STAMP)
 bench: $(EXT_STAMP) $(BENCH_STAMP) ## run the benches (release build) and print the ratio table
 	$(BIN)/python -m pytest benches -q -p no:randomly --benchmark-enable --benchmark-only \
 		--benchmark-columns=median,iqr,ops,rounds --benchmark-sort=name
+
+campaign: $(EXT_STAMP) ## the fault campaign (not in CI): fault mixes, kill, canary, bad input; prints the figures
+	$(BIN)/python -m tests.campaign
 
 release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install it into .venv
 	rm -rf dist

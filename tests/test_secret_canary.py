@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.campaign.figures import record
 from trader.secrets import write_keystore
 from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer
 from trader.sim.polymarket import PolymarketSimServer
@@ -124,14 +125,24 @@ def test_no_secret_in_any_output_at_debug(configured: tuple[Path, SimThread, Sim
     assert derived, "the configured run logged in to Polymarket (L2 credentials were derived)"
     secrets = [SIM_API_KEY, SIM_SECRET, DEMO_KEY, DEMO_SECRET, WALLET_KEY, KEYSTORE_PASSWORD, *derived]
     needles = {e for s in secrets for e in encodings(s)}
+    hits = {name: sorted(n for n in needles if n in r.stdout + r.stderr) for name, r in results.items()}
+    shapes = {name: [m.group(0) for m in SHAPE.finditer(r.stdout + r.stderr)] for name, r in results.items()}
+    record(
+        "canary",
+        {
+            "flows": len(results),
+            "ran": sum(r.returncode == 0 for r in results.values()),
+            "secrets": len(secrets),
+            "hits": sum(map(len, hits.values())),
+            "shapes": sum(map(len, shapes.values())),
+        },
+    )
     for name, r in results.items():
         assert r.returncode == 0, f"{name}: the flow must run to be a canary\n{r.stderr[-3000:]}"
         text = r.stdout + r.stderr
         assert "DEBUG " in text, f"{name}: DEBUG logging was on"
-        hits = sorted(n for n in needles if n in text)
-        assert hits == [], f"{name}: secrets in the output: {hits}"
-        shapes = [m.group(0) for m in SHAPE.finditer(text)]
-        assert shapes == [], f"{name}: something shaped like a secret in the output: {shapes[:5]}"
+        assert hits[name] == [], f"{name}: secrets in the output: {hits[name]}"
+        assert shapes[name] == [], f"{name}: something shaped like a secret in the output: {shapes[name][:5]}"
         if name.endswith("paper") or "paper (" in name:
             assert json.loads(r.stdout)["orders"] > 0, f"{name}: it traded (it logged in)"
         else:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.campaign.figures import record
 from trader.cli import EXIT_FAILED, EXIT_USAGE, main
 from trader.clock import LiveClock
 from trader.core import Side
@@ -432,6 +433,7 @@ def test_every_bad_input_is_one_line_and_sends_nothing(
             run_case(case, tmp_path / case.id, sim, capsys, caplog)
         except (Exception, SystemExit) as e:  # a traceback (or an argparse exit) is a failed case too
             failures.append(f"{case.id}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    record("bad_input", {"cases": len(CASES), "clean": len(CASES) - len(failures), "failures": failures})
     assert not failures, f"{len(failures)} of {len(CASES)} cases are not clean:\n" + "\n".join(failures)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.campaign.figures import record
 from trader.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from trader.clock import LiveClock
 from trader.engine import killswitch
@@ -99,6 +100,10 @@ def test_signal_to_halted_latency() -> None:
         f"\nkill latency over {len(sent)} signals: send -> HALTED p50 "
         f"{statistics.median(end_to_end):.0f} us, max {max(end_to_end):.0f} us; "
         f"engine callback -> HALTED p50 {statistics.median(callback):.1f} us, max {max(callback):.1f} us"
+    )
+    record(
+        "kill_latency",
+        {"signals": len(sent), "send_to_halted_us": end_to_end, "callback_to_halted_us": callback},
     )
     assert max(callback) < 1000, "from the engine receiving the kill to HALTED: at most 1 ms"
     assert statistics.median(end_to_end) < 5000, "a wake-up (not the 250 ms poll)"
@@ -241,10 +246,12 @@ def test_trader_kill_wakes_the_engine_and_cancels_at_configured_venues(venue: st
         assert kill.returncode == 0, kill.stderr
         assert "latched" in kill.stdout
         assert f"engine (pid {engine.pid}) woken" in kill.stdout
-        deadline = time.monotonic() + 5  # noqa: TID251
+        woken = time.monotonic()  # noqa: TID251 - a test's own wall-clock measure
+        deadline = woken + 5
         while open_orders(venue) and time.monotonic() < deadline:  # noqa: TID251
             time.sleep(0.02)
         assert open_orders(venue) == []
+        zero_open_s = time.monotonic() - woken  # noqa: TID251
         sent = intents(journal)
         time.sleep(0.5)
         assert intents(journal) == sent, "nothing new is sent after the kill"
@@ -255,4 +262,6 @@ def test_trader_kill_wakes_the_engine_and_cancels_at_configured_venues(venue: st
     assert json.loads(out_text)["killed"] is True
     line = next(x for x in err.splitlines() if "HALTED" in x)
     print("\n" + line)
-    assert int(line.split("HALTED ")[1].split()[0]) < 1000, "HALTED within 1 ms of the engine receiving it"
+    halted_us = int(line.split("HALTED ")[1].split()[0])
+    record("kill_process", {"halted_us": halted_us, "kill_to_zero_open_s": zero_open_s})
+    assert halted_us < 1000, "HALTED within 1 ms of the engine receiving it"
