@@ -154,7 +154,10 @@ async def _round_trip(conn: Connector, spec: InstrumentSpec, symbol: str, best_b
     approval = gate.check(strategy, inst, Side.BUY, price, qty, clock.now_ns(), post_only=post_only)
     if not isinstance(approval, Approval):
         raise TraderError(f"the risk gate refused the test order: {approval.detail}")
-    cid = f"testnet-{clock.now_ns() // 1_000_000}"
+    from trader.engine.ledger import check_fits, format_client_id, new_instance_id
+
+    cid = format_client_id(new_instance_id(), "testnet", 1)  # letters and digits: fits every venue
+    check_fits(cid, conn.venue)
     t0 = clock.monotonic_ns()
     await conn.submit(approval, cid, symbol)
     placed = (clock.monotonic_ns() - t0) / 1e6
