@@ -107,7 +107,7 @@ def instrument_info(info: dict[str, Any], symbol: str) -> InstrumentInfo | None:
 def order_time_ns(o: dict[str, Any]) -> int:
     """The venue's time of an order's last change (ms on the wire): `updateTime` (query, open orders),
     else `transactTime` (new order and cancel answers), else `workingTime` or `time`; 0 when the answer
-    states none (an ACK-only cancel)."""
+    states none."""
     for k in ("updateTime", "transactTime", "workingTime", "time"):
         if o.get(k):
             return int(o[k]) * 1_000_000
