@@ -94,6 +94,7 @@ def test_lifecycle() -> None:
         report = await conn.query("t-1")
         assert report is not None
         assert report.state is OrderState.OPEN
+        assert (report.ts_event, report.ts_recv) == (T0, T0)  # the simulator's clock is ours
         ask = conn.engine.best_ask()
         assert ask is not None
         with pytest.raises(InvalidOrderError, match="post-only") as e:
@@ -106,11 +107,17 @@ def test_lifecycle() -> None:
         events = conn.events()
         while not conn._queue.empty():
             ev = await anext(events)
+            assert T0 <= ev.ts_recv <= clock.now_ns()  # every event: our clock when it happened
             if isinstance(ev, FillReport):
                 fills.append(ev)
             else:
                 assert isinstance(ev, BookUpdate | OrderReport)
         assert sum(f.qty for f in fills if f.client_id == "t-1") == 10
+        done = await conn.query("t-1")
+        assert done is not None
+        assert done.state is OrderState.FILLED
+        assert done.ts_recv == clock.now_ns()  # read now
+        assert done.ts_event == max(f.ts_event for f in fills if f.client_id == "t-1")  # its last fill
         assert (await conn.positions())["BTCUSDT"] == 10
         with pytest.raises(OrderNotFoundError):
             await conn.cancel("t-1")

@@ -479,6 +479,7 @@ class Engine:
             self._task_error(f"submit {cid}", e)
             self._unknown(cid, approval, f"submit failed: {type(e).__name__}")
             return
+        now = self.clock.now_ns()  # a SubmitAck states no venue time: the ack's time is when we read it
         self._apply_report(
             OrderReport(
                 cid,
@@ -489,6 +490,8 @@ class Engine:
                 order.qty,
                 0,
                 OrderState.OPEN,
+                ts_event=now,
+                ts_recv=now,
             ),
             react=True,
         )
@@ -536,6 +539,7 @@ class Engine:
         self._cancel_retry.discard(client_id)
         await self._catch_up_fills(client_id)
         order = self.ledger.orders[client_id]
+        now = self.clock.now_ns()  # the confirmed cancel: the venue's answer states no time
         self._apply_report(
             OrderReport(
                 client_id,
@@ -546,6 +550,8 @@ class Engine:
                 order.qty,
                 order.filled,
                 OrderState.CANCELED,
+                ts_event=now,
+                ts_recv=now,
             ),
             react=True,
         )

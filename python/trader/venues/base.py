@@ -92,7 +92,10 @@ class InstrumentInfo:
 
 @dataclass(frozen=True)
 class OrderReport:
-    """The venue's view of one order (for `query`, `open_orders`, reconciliation and the private stream)."""
+    """The venue's view of one order (for `query`, `open_orders`, reconciliation and the private stream).
+    `ts_event` is the venue's time of the order's last change as the venue states it (records only; 0 where
+    the venue states none, documented in the venue's parse.py); `ts_recv` is our clock when the answer or
+    message was read. Neither takes part in equality: the same order heard twice (stream, REST) is one."""
 
     client_id: str
     venue_order_id: str
@@ -103,6 +106,9 @@ class OrderReport:
     filled: int
     state: OrderState
     reason: str = ""
+    _: KW_ONLY
+    ts_event: int = field(compare=False)
+    ts_recv: int = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -141,10 +147,13 @@ class BookUpdate:
 
 @dataclass(frozen=True)
 class BookInvalid:
-    """The book can no longer be trusted (sequence gap, stale or dropped feed) until a new `BookUpdate`."""
+    """The book can no longer be trusted (sequence gap, stale or dropped feed) until a new `BookUpdate`.
+    `ts_recv` is our clock when the invalidity was detected."""
 
     instrument: str
     reason: str
+    _: KW_ONLY
+    ts_recv: int = field(compare=False)
 
 
 @dataclass(frozen=True)

@@ -39,21 +39,28 @@ def load(name: str, *, decimals: bool = False) -> Any:
 
 
 def test_a_new_order_and_a_filled_one() -> None:
-    new = parse.order_report(load("order_new"), SPEC)
+    new = parse.order_report(load("order_new"), SPEC, RECV)
     assert (new.client_id, new.instrument, new.side, new.state) == ("c-1", "SPY", Side.BUY, OrderState.OPEN)
+    assert (new.ts_event, new.ts_recv) == (parse.parse_time("2024-01-09T15:00:00.067555031Z"), RECV)
     assert (new.price, new.qty, new.filled, new.reason) == (44_699 * CENT, 2, 0, "")
-    filled = parse.order_report(load("order_filled"), SPEC)
+    filled = parse.order_report(load("order_filled"), SPEC, RECV + 1)
+    assert (filled.ts_event, filled.ts_recv) == (parse.parse_time("2024-01-09T15:00:00.068412209Z"), RECV + 1)
     assert (filled.client_id, filled.state, filled.qty, filled.filled) == ("c-2", OrderState.FILLED, 5, 5)
     assert filled.price == 45_021 * CENT
     assert parse.order_state({"status": "done_for_day"}) is OrderState.OPEN
     assert parse.order_state({"status": "some_new_status"}) is OrderState.OPEN  # unknown: still open
     expired = {**load("order_new"), "status": "expired"}
-    assert parse.order_report(expired, SPEC).reason == "expired"
+    assert parse.order_report(expired, SPEC, RECV).reason == "expired"
+    no_update = {k: v for k, v in load("order_new").items() if k != "updated_at"}
+    assert parse.order_report(no_update, SPEC, RECV).ts_event == parse.parse_time(no_update["submitted_at"])
+    timeless = {k: v for k, v in no_update.items() if k not in ("submitted_at", "created_at")}
+    assert parse.order_report(timeless, SPEC, RECV).ts_event == 0
 
 
 def test_a_stream_fill_and_its_activity_carry_the_same_trade_id() -> None:
     update = load("trade_update_fill")["data"]
-    report = parse.order_report(update["order"], SPEC)
+    report = parse.order_report(update["order"], SPEC, RECV)
+    assert (report.ts_event, report.ts_recv) == (parse.parse_time(update["order"]["updated_at"]), RECV)
     fill = parse.update_fill(update, report, SPEC, RECV)
     assert fill.trade_id == f"{update['order']['id']}:5"
     assert (fill.client_id, fill.instrument, fill.side) == ("c-2", "SPY", Side.BUY)

@@ -90,10 +90,12 @@ def test_server_time_and_usage_headers() -> None:
 def test_order_responses() -> None:
     r = load("order_responses")
     assert "price" not in r["ack"]  # ACK: ids only (the connector's submit reads orderId)
-    assert parse.order_report(r["result"], SPOT) == OrderReport(
-        "mm-1", "28", "BTCUSDT", Side.BUY, 4_999_999, 10, 0, OrderState.OPEN
+    result = parse.order_report(r["result"], SPOT, 5)
+    assert result == OrderReport(
+        "mm-1", "28", "BTCUSDT", Side.BUY, 4_999_999, 10, 0, OrderState.OPEN, ts_event=0, ts_recv=0
     )
-    assert parse.order_report(r["full"], SPOT) == OrderReport(
+    assert (result.ts_event, result.ts_recv) == (T * MS, 5)  # transactTime; our clock as passed in
+    assert parse.order_report(r["full"], SPOT, 5) == OrderReport(
         "mm-2",
         "29",
         "BTCUSDT",
@@ -102,10 +104,20 @@ def test_order_responses() -> None:
         20,
         20,
         OrderState.FILLED,  # a market order's price is 0
+        ts_event=T * MS,
+        ts_recv=5,
     )
-    assert parse.order_report(r["query_futures"], FUTURES) == OrderReport(
-        "mm-3", "4011", "BTCUSDT", Side.SELL, 500_001, 10, 4, OrderState.OPEN
+    query = parse.order_report(r["query_futures"], FUTURES, 6)
+    assert query == OrderReport(
+        "mm-3", "4011", "BTCUSDT", Side.SELL, 500_001, 10, 4, OrderState.OPEN, ts_event=0, ts_recv=0
     )
+    assert (query.ts_event, query.ts_recv) == ((T + 50) * MS, 6)  # updateTime, not the creation `time`
+
+
+def test_an_order_answer_without_a_time_has_ts_event_zero() -> None:
+    row = {k: v for k, v in load("order_responses")["result"].items() if not k.endswith("Time")}
+    r = parse.order_report(row, SPOT, 8)
+    assert (r.ts_event, r.ts_recv) == (0, 8)
 
 
 def test_every_status_has_a_state() -> None:
@@ -119,7 +131,10 @@ def test_execution_report_new_has_no_fill() -> None:
     e = load("execution_report")["new"]["event"]
     u = parse.execution_report(e, SPOT, SPOT_FEES, ts_recv=7)
     assert (u.client_id, u.venue_order_id, u.fill) == ("mm-1", 28, None)
-    assert u.report == OrderReport("mm-1", "28", "BTCUSDT", Side.BUY, 4_999_999, 10, 0, OrderState.OPEN)
+    assert u.report == OrderReport(
+        "mm-1", "28", "BTCUSDT", Side.BUY, 4_999_999, 10, 0, OrderState.OPEN, ts_event=T * MS, ts_recv=7
+    )
+    assert (u.report.ts_event, u.report.ts_recv) == (T * MS, 7)  # `T`; the frame's receive time
 
 
 def test_execution_report_trade_with_the_fee_in_the_base_asset() -> None:
@@ -139,7 +154,10 @@ def test_execution_report_trade_with_the_fee_in_the_base_asset() -> None:
         ts_recv=7,
     )
     assert u.fill.fee == Decimal("0.19999996")
-    assert u.report == OrderReport("mm-1", "28", "BTCUSDT", Side.BUY, 4_999_999, 10, 4, OrderState.OPEN)
+    assert u.report == OrderReport(
+        "mm-1", "28", "BTCUSDT", Side.BUY, 4_999_999, 10, 4, OrderState.OPEN, ts_event=0, ts_recv=0
+    )
+    assert (u.report.ts_event, u.report.ts_recv) == ((T + 9) * MS, 7)
 
 
 def test_execution_report_trade_with_the_fee_in_quote() -> None:
@@ -199,10 +217,16 @@ def test_futures_order_trade_update() -> None:
         Decimal(0),
         ts_recv=9,
     )
-    assert u.report == OrderReport("mm-3", "4011", "BTCUSDT", Side.SELL, 500_001, 10, 4, OrderState.OPEN)
+    assert u.report == OrderReport(
+        "mm-3", "4011", "BTCUSDT", Side.SELL, 500_001, 10, 4, OrderState.OPEN, ts_event=0, ts_recv=0
+    )
+    assert (u.report.ts_event, u.report.ts_recv) == ((T + 40) * MS, 9)
     new = parse.futures_order(load("order_trade_update")["market_new"]["o"], FUTURES, FUTURES_FEES, ts_recv=9)
     assert new.fill is None
-    assert new.report == OrderReport("mm-6", "4012", "BTCUSDT", Side.SELL, 0, 10, 0, OrderState.OPEN)
+    assert new.report == OrderReport(
+        "mm-6", "4012", "BTCUSDT", Side.SELL, 0, 10, 0, OrderState.OPEN, ts_event=0, ts_recv=0
+    )
+    assert (new.report.ts_event, new.report.ts_recv) == ((T + 40) * MS, 9)
 
 
 def test_a_base_fee_on_futures_is_not_withheld() -> None:
@@ -321,4 +345,4 @@ def test_ws_api_rate_limits_and_retry_after() -> None:
 def test_a_price_off_the_tick_is_refused(price: str) -> None:
     row = dict(load("order_responses")["result"], price=price)
     with pytest.raises(InvalidInputError):
-        parse.order_report(row, SPOT)
+        parse.order_report(row, SPOT, 0)

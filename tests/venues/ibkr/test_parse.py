@@ -114,20 +114,23 @@ def test_a_float_price_becomes_units_through_its_shortest_repr() -> None:
 def test_orders_resting_filled_and_an_ioc_that_expired() -> None:
     rest = trade("trade_resting")
     state = parse.order_state(rest, rejected=False, cancel_asked=False)
-    r = parse.order_report("c-1", rest, "SPY", SPEC, state, "")
+    r = parse.order_report("c-1", rest, "SPY", SPEC, state, "", RECV)
     assert (r.client_id, r.venue_order_id, r.side, r.state) == ("c-1", "1000001", Side.BUY, OrderState.OPEN)
+    assert (r.ts_event, r.ts_recv) == (0, RECV)  # IB states no time for a status; our clock as passed
     assert (r.price, r.qty, r.filled) == (59_699, 2, 0)
     take = trade("trade_filled")
     assert parse.order_state(take, rejected=False, cancel_asked=False) is OrderState.FILLED
-    f = parse.order_report("c-2", take, "SPY", SPEC, OrderState.FILLED, "")
+    f = parse.order_report("c-2", take, "SPY", SPEC, OrderState.FILLED, "", RECV + 1)
     assert (f.price, f.qty, f.filled) == (60_021, 5, 5)
+    last_execution = parse.time_ns(dt.datetime.fromisoformat("2026-12-04T22:26:37+00:00"))
+    assert (f.ts_event, f.ts_recv) == (last_execution, RECV + 1)  # filled: its last execution's time
     ioc = trade("trade_ioc_canceled")
     assert parse.order_state(ioc, rejected=False, cancel_asked=False) is OrderState.EXPIRED
     assert parse.order_state(ioc, rejected=False, cancel_asked=True) is OrderState.CANCELED
     assert parse.order_state(ioc, rejected=True, cancel_asked=False) is OrderState.REJECTED
-    refused = parse.order_report("c-3", ioc, "SPY", SPEC, OrderState.REJECTED, "201: no margin")
+    refused = parse.order_report("c-3", ioc, "SPY", SPEC, OrderState.REJECTED, "201: no margin", RECV)
     assert refused.reason == "201: no margin"
-    assert parse.order_report("c-3", ioc, "SPY", SPEC, OrderState.EXPIRED, "ignored").reason == ""
+    assert parse.order_report("c-3", ioc, "SPY", SPEC, OrderState.EXPIRED, "ignored", RECV).reason == ""
 
 
 def test_filled_shares_of_a_completed_order_from_an_earlier_session() -> None:

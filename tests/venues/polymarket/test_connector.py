@@ -158,8 +158,10 @@ def test_place_query_cancel_and_open_orders() -> None:
         assert (venue_order.order_type, venue_order.post_only) == ("GTC", True)
         placed = await next_event(conn, lambda e: isinstance(e, OrderReport))
         assert placed == OrderReport(
-            "c1", ack.venue_order_id, yes, Side.BUY, 42, 10 * SHARE, 0, OrderState.OPEN
+            "c1", ack.venue_order_id, yes, Side.BUY, 42, 10 * SHARE, 0, OrderState.OPEN, ts_event=0, ts_recv=0
         )
+        assert 0 < placed.ts_recv <= CLOCK.now_ns()  # our clock when the event was read
+        assert abs(placed.ts_event - placed.ts_recv) < 5 * 10**9  # the venue's stamp of the event
         assert await conn.query("c1") == placed
         assert await conn.open_orders() == [placed]
 

@@ -185,15 +185,18 @@ def client_of(order_id: str) -> str:
 
 
 def test_order_event_is_an_order_report() -> None:
-    r = order_report(load("order_event.json"), spec(), SYMBOLS, client_of)
+    r = order_report(load("order_event.json"), spec(), SYMBOLS, client_of, 77)
     assert (r.client_id, r.venue_order_id, r.instrument, r.side) == ("c1", O1, SYMBOLS[YES], Side.BUY)
+    assert (r.ts_event, r.ts_recv) == (1_757_908_892_400_000_000, 77)  # the event's `timestamp` (ms)
     assert (r.price, r.qty, r.filled, r.state, r.reason) == (57, 10 * SHARE, 4 * SHARE, OrderState.OPEN, "")
 
 
 def test_data_orders_open_and_a_partly_filled_fak() -> None:
     page = load("data_orders.json")
     assert page["next_cursor"] == "LTE="
-    live, fak = (order_report(o, spec(), SYMBOLS, client_of) for o in page["data"])
+    live, fak = (order_report(o, spec(), SYMBOLS, client_of, 78) for o in page["data"])
+    assert (live.ts_event, live.ts_recv) == (1_757_908_890_000_000_000, 78)  # `created_at` (s): no later time
+    assert order_report({**page["data"][0], "created_at": 0}, spec(), SYMBOLS, client_of, 78).ts_event == 0
     assert (live.client_id, live.state, live.filled) == ("c1", OrderState.OPEN, 4 * SHARE)
     assert (fak.client_id, fak.instrument, fak.side) == ("c2", SYMBOLS[NO], Side.SELL)
     assert (fak.price, fak.qty, fak.filled) == (40, 5 * SHARE, 2_500_000)
@@ -202,9 +205,9 @@ def test_data_orders_open_and_a_partly_filled_fak() -> None:
 
 def test_unknown_status_is_taken_as_open_and_a_resolved_market_says_so() -> None:
     o = {**load("order_event.json"), "status": "SOMETHING_NEW"}
-    assert order_report(o, spec(), SYMBOLS, client_of).state is OrderState.OPEN
+    assert order_report(o, spec(), SYMBOLS, client_of, 0).state is OrderState.OPEN
     o = {**o, "status": "CANCELED_MARKET_RESOLVED"}
-    r = order_report(o, spec(), SYMBOLS, client_of)
+    r = order_report(o, spec(), SYMBOLS, client_of, 0)
     assert (r.state, r.reason) == (OrderState.CANCELED, "market resolved")
 
 

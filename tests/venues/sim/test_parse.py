@@ -21,7 +21,7 @@ TRADE = matching.Trade(
     maker_fee=Decimal("-0.01"),
     taker_fee=Decimal("0.075"),
 )
-ORDER = OrderReport("mm-1", "7", "BTCUSDT", Side.BUY, 5_000_001, 5, 1, OrderState.OPEN)
+ORDER = OrderReport("mm-1", "7", "BTCUSDT", Side.BUY, 5_000_001, 5, 1, OrderState.OPEN, ts_event=1, ts_recv=1)
 
 
 def test_sides() -> None:
@@ -38,10 +38,13 @@ def test_fill_takes_our_side_of_the_trade() -> None:
 
 
 def test_filled_until_nothing_remains() -> None:
-    part = parse.filled(ORDER, 3)
-    assert (part.filled, part.state) == (4, OrderState.OPEN)
-    done = parse.filled(part, 1)
-    assert done == OrderReport("mm-1", "7", "BTCUSDT", Side.BUY, 5_000_001, 5, 5, OrderState.FILLED)
+    part = parse.filled(ORDER, 3, 50)
+    assert (part.filled, part.state, part.ts_event, part.ts_recv) == (4, OrderState.OPEN, 50, 50)
+    done = parse.filled(part, 1, 60)
+    assert done == OrderReport(
+        "mm-1", "7", "BTCUSDT", Side.BUY, 5_000_001, 5, 5, OrderState.FILLED, ts_event=0, ts_recv=0
+    )
+    assert (done.ts_event, done.ts_recv) == (60, 60)  # the engine's clock is ours: one time, both fields
 
 
 def test_top_of_book() -> None:

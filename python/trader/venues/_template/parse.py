@@ -24,8 +24,10 @@ def instrument_info(p: dict[str, Any]) -> InstrumentInfo:
     )
 
 
-def order_report(p: dict[str, Any], spec: InstrumentSpec) -> OrderReport:
-    """An order as the venue reports it, in integer units."""
+def order_report(p: dict[str, Any], spec: InstrumentSpec, ts_recv: int) -> OrderReport:
+    """An order as the venue reports it, in integer units. `ts_event`: the venue's time of the order's last
+    change (state here which field, and 0 only if the venue states none); `ts_recv`: our clock when the
+    connector read the answer or message (passed in: a parse function never reads a clock)."""
     return OrderReport(
         client_id=str(p["client_order_id"]),
         venue_order_id=str(p["order_id"]),
@@ -35,4 +37,6 @@ def order_report(p: dict[str, Any], spec: InstrumentSpec) -> OrderReport:
         qty=spec.qty_to_units(str(p["qty"])),
         filled=spec.qty_to_units(str(p["filled_qty"])),
         state=STATES[str(p["status"])],
+        ts_event=int(p.get("updated_ns", 0)),
+        ts_recv=ts_recv,
     )

@@ -369,8 +369,9 @@ class AlpacaConnector:
                 continue
         return n
 
-    def _report(self, o: dict[str, Any]) -> OrderReport:
-        report = parse.order_report(o, self.spec)
+    def _report(self, o: dict[str, Any], ts_recv: int) -> OrderReport:
+        """An order object read at `ts_recv` (our clock)."""
+        report = parse.order_report(o, self.spec, ts_recv)
         self._remember(report.client_id, report.venue_order_id)
         if report.state is OrderState.OPEN:
             self._open.add(report.client_id)
@@ -384,13 +385,14 @@ class AlpacaConnector:
 
     async def query(self, client_id: str) -> OrderReport | None:
         o = await self._by_client_id(client_id)
-        return None if o is None else self._report(o)
+        return None if o is None else self._report(o, self.clock.now_ns())
 
     async def _orders(self, status: str, *, symbols: Sequence[str] = ()) -> list[OrderReport]:
         query = [("status", status), ("limit", str(ep.ORDERS_PAGE)), ("direction", "asc")]
         query.append(("symbols", ",".join(symbols or self.symbols)))
         rows = await self._call("GET", ep.ORDERS, query=query, mutating=False)
-        return [self._report(o) for o in rows if o.get("symbol") in self.symbols]
+        now = self.clock.now_ns()
+        return [self._report(o, now) for o in rows if o.get("symbol") in self.symbols]
 
     async def open_orders(self) -> list[OrderReport]:
         return await self._orders("open")
@@ -450,7 +452,7 @@ class AlpacaConnector:
                 self._queue.put_nowait(r)
             for cid in sorted(before - {r.client_id for r in now_open}):
                 o = await self._get_order(await self._order_id(cid))
-                self._queue.put_nowait(self._report(o))
+                self._queue.put_nowait(self._report(o, self.clock.now_ns()))
             for f in await self.fills_since(since):
                 self._queue.put_nowait(f)
         except VenueError as e:

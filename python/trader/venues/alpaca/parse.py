@@ -127,8 +127,18 @@ def order_state(o: dict[str, Any]) -> OrderState:
     return STATES.get(str(o["status"]), OrderState.OPEN)
 
 
-def order_report(o: dict[str, Any], sp: InstrumentSpec) -> OrderReport:
-    """An order object (REST or the `order` of a trade update) as an OrderReport."""
+def order_time_ns(o: dict[str, Any]) -> int:
+    """The venue's time of an order's last change: `updated_at`, else `submitted_at` or `created_at`
+    (RFC 3339); 0 when the object states none."""
+    for k in ("updated_at", "submitted_at", "created_at"):
+        if o.get(k):
+            return parse_time(str(o[k]))
+    return 0
+
+
+def order_report(o: dict[str, Any], sp: InstrumentSpec, ts_recv: int) -> OrderReport:
+    """An order object (REST or the `order` of a trade update) as an OrderReport, read at `ts_recv` (our
+    clock); `ts_event` is `order_time_ns`."""
     limit = o.get("limit_price")
     return OrderReport(
         str(o["client_order_id"]),
@@ -140,6 +150,8 @@ def order_report(o: dict[str, Any], sp: InstrumentSpec) -> OrderReport:
         sp.qty_to_units(dec(o.get("filled_qty") or "0")),
         order_state(o),
         str(o["status"]) if o["status"] in ("rejected", "expired") else "",
+        ts_event=order_time_ns(o),
+        ts_recv=ts_recv,
     )
 
 

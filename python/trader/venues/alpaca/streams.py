@@ -81,7 +81,7 @@ class TradeUpdates:
         if o.get("symbol") not in conn.symbols:
             return
         conn._last_event_ns = max(conn._last_event_ns, parse.parse_time(str(data["timestamp"])))
-        report = conn._report(o)
+        report = conn._report(o, ts_recv)
         if event in ("fill", "partial_fill"):
             conn._queue.put_nowait(parse.update_fill(data, report, conn.spec, ts_recv))
         conn._queue.put_nowait(report)
@@ -108,7 +108,7 @@ class MarketData:
             if isinstance(ev, WsDisconnected | WsStale):
                 self._quotes.clear()
                 for s in conn.symbols:
-                    conn._queue.put_nowait(BookInvalid(s, type(ev).__name__))
+                    conn._queue.put_nowait(BookInvalid(s, type(ev).__name__, ts_recv=conn.clock.now_ns()))
                 continue
             if not isinstance(ev, WsMessage):
                 continue

@@ -553,8 +553,9 @@ class BinanceConnector(BinanceStreams):
         self._resting.clear()
         return len(body) if isinstance(body, list) else open_before
 
-    def _report(self, o: dict[str, Any]) -> OrderReport:
-        r = parse.order_report(o, self.trading_spec())
+    def _report(self, o: dict[str, Any], ts_recv: int) -> OrderReport:
+        """An order answer read at `ts_recv` (our clock)."""
+        r = parse.order_report(o, self.trading_spec(), ts_recv)
         self._order_ids[int(r.venue_order_id)] = r.client_id
         if r.state is OrderState.OPEN:
             self._resting.add(r.client_id)
@@ -573,13 +574,14 @@ class BinanceConnector(BinanceStreams):
                 )
         except OrderNotFoundError:
             return None
-        return self._report(body)
+        return self._report(body, self.clock.now_ns())
 
     async def open_orders(self) -> list[OrderReport]:
         body = await self._signed(
             "GET", self._api.open_orders, self._scope(), mutating=False, cost=self._api.open_orders_weight
         )
-        return [self._report(o) for o in body]
+        now = self.clock.now_ns()
+        return [self._report(o, now) for o in body]
 
     async def _client_id(self, order_id: int) -> str:
         cid = self._order_ids.get(order_id)
@@ -588,7 +590,7 @@ class BinanceConnector(BinanceStreams):
             body = await self._signed(
                 "GET", self._api.order, params, mutating=False, cost=self._api.query_weight
             )
-            cid = self._report(body).client_id
+            cid = self._report(body, self.clock.now_ns()).client_id
         return cid
 
     def _fees(self) -> parse.Fees:

@@ -104,9 +104,19 @@ def instrument_info(info: dict[str, Any], symbol: str) -> InstrumentInfo | None:
     )
 
 
-def order_report(o: dict[str, Any], spec: InstrumentSpec) -> OrderReport:
+def order_time_ns(o: dict[str, Any]) -> int:
+    """The venue's time of an order's last change (ms on the wire): `updateTime` (query, open orders),
+    else `transactTime` (new order and cancel answers), else `workingTime` or `time`; 0 when the answer
+    states none."""
+    for k in ("updateTime", "transactTime", "workingTime", "time"):
+        if o.get(k):
+            return int(o[k]) * 1_000_000
+    return 0
+
+
+def order_report(o: dict[str, Any], spec: InstrumentSpec, ts_recv: int) -> OrderReport:
     """An order as REST and the WebSocket API state it (new order RESULT/FULL, query, open orders).
-    A market order's price is "0" (0 units)."""
+    A market order's price is "0" (0 units). `ts_event`: `order_time_ns`; `ts_recv`: when we read it."""
     return OrderReport(
         str(o["clientOrderId"]),
         str(o["orderId"]),
@@ -116,6 +126,8 @@ def order_report(o: dict[str, Any], spec: InstrumentSpec) -> OrderReport:
         spec.qty_to_units(o["origQty"]),
         spec.qty_to_units(o["executedQty"]),
         STATES[o["status"]],
+        ts_event=order_time_ns(o),
+        ts_recv=ts_recv,
     )
 
 
@@ -167,7 +179,8 @@ def _fill(
 def order_update(
     e: dict[str, Any], spec: InstrumentSpec, fees: Fees, *, client_id: str, reason: str, ts_recv: int
 ) -> OrderUpdate:
-    """The fields executionReport and futures ORDER_TRADE_UPDATE share (s c S q p x X i l z L n N T t m)."""
+    """The fields executionReport and futures ORDER_TRADE_UPDATE share (s c S q p x X i l z L n N T t m).
+    The report's `ts_event` is `T`, the transaction time of this change (both events state it)."""
     fill = None
     if e["x"] == "TRADE":
         fill = _fill(
@@ -199,6 +212,8 @@ def order_update(
             spec.qty_to_units(e["z"]),
             state,
             why,
+            ts_event=int(e.get("T") or 0) * 1_000_000,
+            ts_recv=ts_recv,
         )
     return OrderUpdate(client_id, int(e["i"]), fill, report)
 

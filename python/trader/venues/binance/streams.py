@@ -108,7 +108,9 @@ class BinanceStreams:
                 continue
             if isinstance(ev, WsDisconnected | WsStale):
                 book.begin_resync()
-                self._queue.put_nowait(BookInvalid(self.symbol, type(ev).__name__))
+                self._queue.put_nowait(
+                    BookInvalid(self.symbol, type(ev).__name__, ts_recv=self.clock.now_ns())
+                )
                 buffered = None
                 continue
             if buffered is None:
@@ -165,7 +167,7 @@ class BinanceStreams:
             if not book.apply_binance_depth(m.data):
                 return True  # older than the snapshot
         except (SequenceGapError, BookNotReadyError) as e:
-            self._queue.put_nowait(BookInvalid(self.symbol, f"sequence: {e}"))
+            self._queue.put_nowait(BookInvalid(self.symbol, f"sequence: {e}", ts_recv=self.clock.now_ns()))
             book.begin_resync()
             return False
         except ParseError as e:
@@ -250,17 +252,18 @@ class BinanceStreams:
         except VenueError as e:
             log.warning("%s: catch-up after reconnect failed: %s", self.venue, e)
 
-    async def _event(self, e: dict[str, Any]) -> None:
+    async def _event(self, e: dict[str, Any], ts_recv: int) -> None:
+        """One private event, read at `ts_recv` (our clock, when its frame was read)."""
         try:
             kind = e.get("e")
             if kind == "executionReport":
                 self._last_private_ms = int(e.get("E", 0))
                 spec, fees = self.trading_spec(), self._fees()
-                self._emit(parse.execution_report(e, spec, fees, ts_recv=self.clock.now_ns()))
+                self._emit(parse.execution_report(e, spec, fees, ts_recv=ts_recv))
             elif kind == "ORDER_TRADE_UPDATE":
                 self._last_private_ms = int(e.get("E", 0))
                 spec, fees = self.trading_spec(), self._fees()
-                self._emit(parse.futures_order(e["o"], spec, fees, ts_recv=self.clock.now_ns()))
+                self._emit(parse.futures_order(e["o"], spec, fees, ts_recv=ts_recv))
             elif kind == "listenKeyExpired":
                 self._listen_key = None
         except (KeyError, ValueError, TypeError, VenueError) as err:
@@ -303,7 +306,7 @@ class BinanceStreams:
             except orjson.JSONDecodeError:
                 log.warning("malformed private message skipped")
                 continue
-            await self._event(msg.get("data", msg))
+            await self._event(msg.get("data", msg), ev.ts_recv)
             if self._listen_key is None:  # expired: new key, new connection
                 return
 

@@ -25,7 +25,8 @@ log = logging.getLogger("trader.venues.binance")
 
 class WsApi:
     """A kept-open WebSocket API connection: signed requests matched to responses by id; events (the
-    user-data subscription) handed to `on_event`; `on_connect` runs on every (re)connect."""
+    user-data subscription) handed to `on_event` with their frame's `ts_recv`; `on_connect` runs on every
+    (re)connect."""
 
     def __init__(
         self,
@@ -33,7 +34,7 @@ class WsApi:
         url: str,
         *,
         on_connect: Callable[[WsApi, int], Awaitable[None]] | None = None,
-        on_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        on_event: Callable[[dict[str, Any], int], Awaitable[None]] | None = None,
     ) -> None:
         self._conn = conn
         self._on_connect = on_connect
@@ -69,7 +70,7 @@ class WsApi:
                 if not fut.done():
                     fut.set_result(msg)
             elif isinstance(msg.get("event"), dict) and self._on_event is not None:
-                await self._on_event(msg["event"])
+                await self._on_event(msg["event"], ev.ts_recv)
             elif msg.get("status") not in (None, 200):
                 log.error("%s: WebSocket API: %s", self._conn.venue, msg.get("error", {}).get("msg", "?"))
 

@@ -506,13 +506,14 @@ class IbkrConnector:
     # ---- queries -------------------------------------------------------------------------------------
 
     def _report(self, client_id: str, trade: Trade) -> OrderReport:
+        """The order as the session knows it now (ib_async applied the Gateway's message as it was read,
+        so now is when we learned it)."""
         instrument = self._by_con.get(trade.contract.conId, trade.contract.symbol)
         spec = self._specs.get(instrument) or parse.FALLBACK_SPEC
         rejected = client_id in self._rejected
         state = parse.order_state(trade, rejected=rejected, cancel_asked=client_id in self._cancel_asked)
-        return parse.order_report(
-            client_id, trade, instrument, spec, state, self._rejected.get(client_id, "")
-        )
+        reason = self._rejected.get(client_id, "")
+        return parse.order_report(client_id, trade, instrument, spec, state, reason, self.clock.now_ns())
 
     async def query(self, client_id: str) -> OrderReport | None:
         trade = await self._find(client_id)
@@ -701,7 +702,7 @@ class IbkrConnector:
     def _invalidate(self, reason: str) -> None:
         for name in self.instruments:
             self._tops.pop(name, None)
-            self._queue.put_nowait(BookInvalid(name, reason))
+            self._queue.put_nowait(BookInvalid(name, reason, ts_recv=self.clock.now_ns()))
         self._depth.lose_all()  # rows may be lost from here on: rebuilt from a new request
 
     async def _reconnect_loop(self) -> None:

@@ -144,9 +144,26 @@ def filled_shares(trade: Trade) -> int:
     return filled
 
 
+def order_time_ns(trade: Trade, state: OrderState) -> int:
+    """The venue's time of the order's last change, where IB states one: a filled order's is its last
+    execution's time. IB states no time for any other status (ib_async's trade log times are its own wall
+    clock when the message came, not the venue's), so those are 0."""
+    if state is not OrderState.FILLED:
+        return 0
+    return max((time_ns(f.execution.time) for f in trade.fills), default=0)
+
+
 def order_report(
-    client_id: str, trade: Trade, instrument: str, spec: InstrumentSpec, state: OrderState, reason: str
+    client_id: str,
+    trade: Trade,
+    instrument: str,
+    spec: InstrumentSpec,
+    state: OrderState,
+    reason: str,
+    ts_recv: int,
 ) -> OrderReport:
+    """The order of a Trade as the Gateway last stated it, read at `ts_recv` (our clock); `ts_event` is
+    `order_time_ns`."""
     o, st = trade.order, trade.orderStatus
     limit = o.lmtPrice
     price = price_units(spec, limit) if o.orderType == "LMT" and limit is not None and finite(limit) else 0
@@ -160,6 +177,8 @@ def order_report(
         filled_shares(trade),
         state,
         reason if state is OrderState.REJECTED else "",
+        ts_event=order_time_ns(trade, state),
+        ts_recv=ts_recv,
     )
 
 

@@ -568,8 +568,8 @@ class PolymarketConnector:
             raise
         finally:
             self._inflight -= 1
-        result = orjson.loads(resp.body)
-        self._apply_post_result(tracked, result)
+        result, now = orjson.loads(resp.body), self.clock.now_ns()
+        self._apply_post_result(tracked, result, now)
         return SubmitAck(client_id, tracked.order_id)
 
     async def submit_batch(self, orders: Sequence[tuple[Approval, str, str]]) -> list[SubmitAck | VenueError]:
@@ -600,11 +600,11 @@ class PolymarketConnector:
             raise
         finally:
             self._inflight -= 1
-        results = orjson.loads(resp.body)
+        results, now = orjson.loads(resp.body), self.clock.now_ns()
         out: list[SubmitAck | VenueError] = []
         for (tracked, *_), r in zip(signed, results if isinstance(results, list) else [], strict=False):
             try:
-                self._apply_post_result(tracked, r)
+                self._apply_post_result(tracked, r, now)
                 out.append(SubmitAck(tracked.client_id, tracked.order_id))
             except VenueError as e:
                 out.append(e)
@@ -613,8 +613,8 @@ class PolymarketConnector:
                 out.append(UnknownOutcomeError(f"no result for {tracked.client_id}", venue=self.venue))
         return out
 
-    def _apply_post_result(self, tracked: Order, r: Any) -> None:
-        """Fold a `POST /order(s)` result into the tracking; raise the venue's error for a failure."""
+    def _apply_post_result(self, tracked: Order, r: Any, ts_recv: int) -> None:
+        """Fold a `POST /order(s)` result (read at `ts_recv`) into the tracking; raise its error if failed."""
         if not isinstance(r, dict) or not r.get("success", False):
             msg = str(r.get("errorMsg") or "order refused") if isinstance(r, dict) else "malformed answer"
             tracked.state, tracked.live = OrderState.REJECTED, False
@@ -639,6 +639,7 @@ class PolymarketConnector:
             OrderReport(
                 tracked.client_id, tracked.order_id, tracked.symbol, tracked.side, tracked.price, tracked.qty,
                 tracked.filled, tracked.state, "" if done else f"{tracked.order_type}: rest canceled",
+                ts_event=0, ts_recv=ts_recv,
             )
         )  # fmt: skip
 
@@ -703,9 +704,9 @@ class PolymarketConnector:
         result = await self._private("DELETE", "/cancel-all", mutating=True, priority=True)
         return len(self._cancel_result(result))
 
-    def _report(self, o: dict[str, Any]) -> OrderReport:
-        """An order as the venue shows it, folded into our tracking of it."""
-        r = parse.order_report(o, self.trading_spec(), self._symbol_of, self._client_of)
+    def _report(self, o: dict[str, Any], ts_recv: int) -> OrderReport:
+        """An order as the venue shows it (read at `ts_recv`), folded into our tracking of it."""
+        r = parse.order_report(o, self.trading_spec(), self._symbol_of, self._client_of, ts_recv)
         tracked = self._orders.get(r.venue_order_id)
         if tracked is not None:
             tracked.filled = max(tracked.filled, r.filled)
@@ -730,11 +731,12 @@ class PolymarketConnector:
             if tracked is not None and tracked.state is None:
                 tracked.live = False  # never reached the venue: it holds no funds, needs no heartbeat
             return None
-        return self._report(body)
+        return self._report(body, self.clock.now_ns())
 
     async def open_orders(self) -> list[OrderReport]:
         rows = await self._paged("/data/orders", {"market": self.condition_id})
-        return [self._report(o) for o in rows if str(o.get("asset_id", "")) in self._symbol_of]
+        now = self.clock.now_ns()
+        return [self._report(o, now) for o in rows if str(o.get("asset_id", "")) in self._symbol_of]
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
         rows = await self._paged(

@@ -82,11 +82,27 @@ def instrument_info(
     )
 
 
+def order_time_ns(o: Mapping[str, Any]) -> int:
+    """The venue's time of an order's last change: a user-channel event's `timestamp` (ms), else the
+    order's `created_at` (s; `/data/order(s)` state no later time); 0 when neither is stated (a `POST
+    /order(s)` result states no time, so the connector's report from it carries 0)."""
+    if o.get("timestamp"):
+        return int(dec(o["timestamp"])) * 1_000_000
+    if o.get("created_at"):
+        return int(dec(o["created_at"])) * 1_000_000_000
+    return 0
+
+
 def order_report(
-    o: Mapping[str, Any], spec: InstrumentSpec, symbol_of: Mapping[str, str], client_of: Callable[[str], str]
+    o: Mapping[str, Any],
+    spec: InstrumentSpec,
+    symbol_of: Mapping[str, str],
+    client_of: Callable[[str], str],
+    ts_recv: int,
 ) -> OrderReport:
-    """An order as the venue shows it (`/data/order`, `/data/orders`, user-channel `order` events). A
-    MATCHED order with an unfilled rest (FAK/FOK) is EXPIRED; an unknown status is taken as open."""
+    """An order as the venue shows it (`/data/order`, `/data/orders`, user-channel `order` events), read
+    at `ts_recv` (our clock); `ts_event` is `order_time_ns`. A MATCHED order with an unfilled rest
+    (FAK/FOK) is EXPIRED; an unknown status is taken as open."""
     oid = str(o["id"])
     asset = str(o.get("asset_id", ""))
     qty = spec.qty_to_units(norm(o["original_size"]))
@@ -104,6 +120,7 @@ def order_report(
     return OrderReport(
         client_of(oid), oid, symbol_of.get(asset, asset), side(o.get("side")),
         price_units(spec, o.get("price", 0)), qty, filled, state, reason,
+        ts_event=order_time_ns(o), ts_recv=ts_recv,
     )  # fmt: skip
 
 

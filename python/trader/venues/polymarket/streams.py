@@ -239,7 +239,7 @@ def invalidate(c: PolymarketConnector, symbol: str, reason: str, *, force: bool 
     if book is None:
         return
     if book.state == BookState.VALID or force:
-        c._queue.put_nowait(BookInvalid(symbol, reason))
+        c._queue.put_nowait(BookInvalid(symbol, reason, ts_recv=c.clock.now_ns()))
     book.begin_resync()
     if c._phase.get(symbol) is Phase.LIVE:
         c._phase[symbol] = Phase.WAITING
@@ -370,17 +370,17 @@ async def user_loop(c: PolymarketConnector) -> None:
         for m in items:
             try:
                 if m.get("event_type") == "order":
-                    on_order_event(c, m)
+                    on_order_event(c, m, ev.ts_recv)
                 elif m.get("event_type") == "trade":
                     on_trade_event(c, m)
             except (KeyError, TypeError, ValueError, InvalidInputError) as e:
                 log.warning("%s: malformed user event skipped: %s", c.venue, type(e).__name__)
 
 
-def on_order_event(c: PolymarketConnector, m: dict[str, Any]) -> None:
+def on_order_event(c: PolymarketConnector, m: dict[str, Any], ts_recv: int) -> None:
     if str(m.get("asset_id")) not in c._symbol_of:
         return
-    c._queue.put_nowait(c._report(m))
+    c._queue.put_nowait(c._report(m, ts_recv))
 
 
 def emit_fills(c: PolymarketConnector, fills: list[FillReport]) -> None:

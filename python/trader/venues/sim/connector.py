@@ -94,10 +94,11 @@ class SimConnector:
                 if cid is None:
                     continue
                 r = self._orders[cid]
-                f = parse.fill(t, r, maker=maker, ts_ns=self.clock.now_ns())
+                now = self.clock.now_ns()
+                f = parse.fill(t, r, maker=maker, ts_ns=now)
                 self._fills.append(f)
                 self._queue.put_nowait(f)
-                self._set(parse.filled(r, t.qty))
+                self._set(parse.filled(r, t.qty, now))
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         a = require_approval(approval)
@@ -114,18 +115,34 @@ class SimConnector:
         if not result.accepted:
             raise errors.error_from(self.venue, errors.REJECTED, result.reason)
         self._by_sim_id[sim_id] = client_id
-        self._set(OrderReport(client_id, str(sim_id), instrument, a.side, a.price, a.qty, 0, OrderState.OPEN))
+        now = self.clock.now_ns()  # the simulator's clock is ours: venue time and receive time are one
+        self._set(
+            OrderReport(
+                client_id,
+                str(sim_id),
+                instrument,
+                a.side,
+                a.price,
+                a.qty,
+                0,
+                OrderState.OPEN,
+                ts_event=now,
+                ts_recv=now,
+            )
+        )
         self._record_trades(result.trades)
         r = self._orders[client_id]
         if not result.resting and r.state is OrderState.OPEN:  # IOC/FOK/market remainder
-            self._set(replace(r, state=OrderState.EXPIRED))
+            now = self.clock.now_ns()
+            self._set(replace(r, state=OrderState.EXPIRED, ts_event=now, ts_recv=now))
         return SubmitAck(client_id, str(sim_id))
 
     async def cancel(self, client_id: str) -> None:
         r = self._orders.get(client_id)
         if r is None or self.engine.cancel(int(r.venue_order_id)) is None:
             raise errors.error_from(self.venue, errors.NOT_FOUND, "unknown or closed order")
-        self._set(replace(r, state=OrderState.CANCELED))
+        now = self.clock.now_ns()
+        self._set(replace(r, state=OrderState.CANCELED, ts_event=now, ts_recv=now))
 
     async def cancel_all(self, instrument: str | None = None) -> int:
         n = 0
@@ -136,10 +153,12 @@ class SimConnector:
         return n
 
     async def query(self, client_id: str) -> OrderReport | None:
-        return self._orders.get(client_id)
+        r = self._orders.get(client_id)
+        return None if r is None else replace(r, ts_recv=self.clock.now_ns())  # read now
 
     async def open_orders(self) -> list[OrderReport]:
-        return [r for r in self._orders.values() if r.state is OrderState.OPEN]
+        now = self.clock.now_ns()
+        return [replace(r, ts_recv=now) for r in self._orders.values() if r.state is OrderState.OPEN]
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
         return [f for f in self._fills if f.ts_event >= ts_ns]

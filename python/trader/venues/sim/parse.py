@@ -30,8 +30,9 @@ def fill(t: matching.Trade, order: OrderReport, *, maker: bool, ts_ns: int) -> F
     )
 
 
-def filled(order: OrderReport, qty: int) -> OrderReport:
-    """The order after `qty` more was filled: FILLED once nothing remains."""
+def filled(order: OrderReport, qty: int, ts_ns: int) -> OrderReport:
+    """The order after `qty` more was filled: FILLED once nothing remains. The engine's clock is ours, so
+    `ts_ns` is both the venue's time of the change and when we learned of it."""
     total = order.filled + qty
     state = OrderState.FILLED if total >= order.qty else order.state
     return OrderReport(
@@ -43,6 +44,8 @@ def filled(order: OrderReport, qty: int) -> OrderReport:
         order.qty,
         total,
         state,
+        ts_event=ts_ns,
+        ts_recv=ts_ns,
     )
 
 
