@@ -41,7 +41,7 @@ test-rust: $(DEV_STAMP)
 	cargo test --locked --quiet
 
 test-py: $(EXT_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(EXT_STAMP) ## clippy -D warnings, rustfmt --check, ruff (complexity too), file/function sizes, mypy --strict, stubtest
 	cargo clippy --locked --all-targets --features python --quiet -- -D warnings
