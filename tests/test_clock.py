@@ -55,3 +55,38 @@ def test_live_and_shifted_clocks_sleep_in_real_time() -> None:
         assert shifted.now_ns() >= 1_000_000_000_040_000_000
 
     asyncio.run(go())
+
+
+def test_sim_clock_timeouts_run_in_simulated_time() -> None:
+    async def go() -> None:
+        clock = SimClock(start_ns=0)
+        never: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        waiting = asyncio.create_task(clock.wait_for(never, 5.0))
+        for _ in range(5):
+            await asyncio.sleep(0)  # noqa: TID251 - let the task reach its wait
+        clock.advance(4_999_999_999)
+        await asyncio.sleep(0)  # noqa: TID251
+        assert not waiting.done(), "no timeout before 5 s of simulated time"
+        clock.advance(1)
+        with pytest.raises(TimeoutError):
+            await waiting
+        assert never.cancelled(), "what timed out is cancelled"
+
+        async def answer() -> int:
+            return 7
+
+        assert await clock.wait_for(answer(), 1.0) == 7
+        assert await clock.wait_for(answer(), None) == 7
+
+    asyncio.run(go())
+
+
+def test_live_clock_times_out_in_real_time() -> None:
+    async def go() -> None:
+        live = LiveClock()
+        t0 = live.monotonic_ns()
+        with pytest.raises(TimeoutError):
+            await live.wait_for(asyncio.Event().wait(), 0.02)
+        assert live.monotonic_ns() - t0 >= 20_000_000
+
+    asyncio.run(go())

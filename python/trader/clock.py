@@ -5,10 +5,14 @@ tests run in simulated time.
 """
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
-from typing import Protocol
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -25,6 +29,11 @@ class Clock(Protocol):
         The only way `trader` waits: `asyncio.sleep` is banned elsewhere (ruff TID251)."""
         ...
 
+    async def wait_for(self, aw: Awaitable[T], timeout_s: float | None) -> T:
+        """`aw`'s result, or `TimeoutError` once `timeout_s` of this clock's time passed (None: no limit).
+        The only timeout in `trader`: `asyncio.wait_for` and `asyncio.timeout` are banned elsewhere."""
+        ...
+
 
 class LiveClock:
     """The real clocks."""
@@ -37,6 +46,9 @@ class LiveClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))  # noqa: TID251 - this is the clock seam
+
+    async def wait_for(self, aw: Awaitable[T], timeout_s: float | None) -> T:
+        return await asyncio.wait_for(aw, timeout_s)  # noqa: TID251 - this is the clock seam
 
 
 class SimClock:
@@ -75,6 +87,23 @@ class SimClock:
         heapq.heappush(self._sleepers, (self._now + int(seconds * 1e9), next(self._seq), fut))
         await fut
 
+    async def wait_for(self, aw: Awaitable[T], timeout_s: float | None) -> T:
+        """`aw`'s result, or `TimeoutError` once the clock has been advanced `timeout_s` (`aw` cancelled)."""
+        if timeout_s is None:
+            return await aw
+        task = asyncio.ensure_future(aw)
+        timer = asyncio.ensure_future(self.sleep(timeout_s))
+        try:
+            await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise TimeoutError
+
     def _wake(self) -> None:
         while self._sleepers and self._sleepers[0][0] <= self._now:
             _, _, fut = heapq.heappop(self._sleepers)
@@ -102,3 +131,6 @@ class ShiftedClock:
 
     async def sleep(self, seconds: float) -> None:
         await self._base.sleep(seconds)
+
+    async def wait_for(self, aw: Awaitable[T], timeout_s: float | None) -> T:
+        return await self._base.wait_for(aw, timeout_s)

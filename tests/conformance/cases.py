@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conformance.harness import HARNESSES, Harness, Need, SteppedClock, lacks
+from trader.clock import LiveClock
 from trader.core import Side
 from trader.venues.base import Capabilities, OrderState
 
@@ -33,7 +34,7 @@ class Case:
         if missing:
             assert_not_applicable(self.harness, missing)
             return
-        asyncio.run(asyncio.wait_for(body(self.harness), timeout))
+        asyncio.run(LiveClock().wait_for(body(self.harness), timeout))
 
 
 def assert_not_applicable(h: Harness, missing: dict[Need, str]) -> None:
@@ -46,7 +47,7 @@ def assert_not_applicable(h: Harness, missing: dict[Need, str]) -> None:
         assert why, f"{h.id}: {need} reported n/a without a reason"
         assert lacks(caps, h.traits, need) == why
         if need in EVIDENCE:
-            asyncio.run(asyncio.wait_for(EVIDENCE[need](h), 30))
+            asyncio.run(LiveClock().wait_for(EVIDENCE[need](h), 30))
 
 
 async def _post_only_is_refused_locally(h: Harness) -> None:

@@ -19,7 +19,6 @@ Simulator attributes and hooks used (public names only): `start(port=0)`, `stop(
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -134,7 +133,7 @@ async def next_event(
                 return ev
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wait(), timeout)
+    return await LiveClock().wait_for(wait(), timeout)
 
 
 async def until(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

@@ -76,7 +76,7 @@ async def wait_for(conn: BinanceConnector, pred: Any, timeout: float = 5.0) -> A
                 return ev
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(go(), timeout)
+    return await LiveClock().wait_for(go(), timeout)
 
 
 # ---- the contract, per market and order path -------------------------------------------------------

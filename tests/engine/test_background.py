@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from tests.engine.rig import STEP, Rig, run, status
+from trader.clock import LiveClock
 from trader.engine import oms
 from trader.engine.journal import Journal
 from trader.errors import VenueUnavailableError
@@ -51,14 +52,14 @@ def test_stream_resolving_one_unknown_while_the_timer_asks_about_another() -> No
 
         rig.venue.query_hook = hold
         timer = asyncio.get_running_loop().create_task(rig.engine.on_timer())
-        await asyncio.wait_for(asking.wait(), 5)
+        await LiveClock().wait_for(asking.wait(), 5)
         other = next(c for c in first_two if c != asked[0])
         rig.venue.muted.clear()
         for ev in rig.venue.held:  # the private stream catches up on the other order
             if getattr(ev, "client_id", None) == other:
                 rig.engine.handle(ev)
         release.set()
-        await asyncio.wait_for(timer, 5)  # raised KeyError before the fix
+        await LiveClock().wait_for(timer, 5)  # raised KeyError before the fix
         await rig.drain()
         assert all(status(o) is not oms.OrderStatus.UNKNOWN for o in orders)
         assert rig.venue.submissions.count(other) == 1
@@ -208,7 +209,7 @@ def test_a_dead_event_stream_stops_the_session_loudly() -> None:
             raise VenueUnavailableError("stream closed", venue="sim")
 
         rig.venue.events = events  # type: ignore[method-assign]
-        summary = await asyncio.wait_for(rig.engine.run(60.0), 10)
+        summary = await LiveClock().wait_for(rig.engine.run(60.0), 10)
         assert "venue event stream stopped" in summary.failure
         assert "stream closed" in summary.failure
         assert summary.open_orders_after_shutdown == 0

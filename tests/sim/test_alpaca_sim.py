@@ -102,7 +102,7 @@ async def until(cond: Callable[[], bool], timeout: float = 3.0) -> None:
         while not cond():
             await LiveClock().sleep(0.01)
 
-    await asyncio.wait_for(wait(), timeout)
+    await LiveClock().wait_for(wait(), timeout)
 
 
 # ---- codec and calendar ------------------------------------------------------------------------------
@@ -497,7 +497,7 @@ def test_data_stream_json_mode_errors_and_connection_limit() -> None:
             )
             seen: dict[str, dict[str, Any]] = {}
             while len(seen) < 2:
-                for m in orjson.loads(await asyncio.wait_for(ws.receive_str(), 3)):
+                for m in orjson.loads(await LiveClock().wait_for(ws.receive_str(), 3)):
                     seen[m["T"]] = m
             q = seen["q"]
             assert q["S"] == "SPY"
@@ -540,7 +540,7 @@ def test_trade_stream_raw_auth_and_msgpack_mode() -> None:
             }
             bid, _ = server.top("QQQ")
             _, placed, _ = await c.call("POST", "/v2/orders", {**limit(bid - 1), "symbol": "QQQ"})
-            update = msgpack.unpackb(await asyncio.wait_for(ws.receive_bytes(), 3))
+            update = msgpack.unpackb(await LiveClock().wait_for(ws.receive_bytes(), 3))
             assert update["stream"] == "trade_updates"
             assert (update["data"]["event"], update["data"]["order"]["id"]) == ("new", placed["id"])
 

@@ -73,7 +73,7 @@ def run(test: Callable[[IbkrSimServer, Any], Awaitable[None]], sdk: ModuleType, 
         async with gateway(**kw) as server, client(sdk, server) as ib:
             await test(server, ib)
 
-    asyncio.run(asyncio.wait_for(go(), 10))
+    asyncio.run(LiveClock().wait_for(go(), 10))
 
 
 async def until(cond: Callable[[], object], timeout: float = 2.0) -> None:
@@ -373,7 +373,7 @@ def test_a_reconnecting_client_gets_its_open_orders_completed_orders_and_executi
                 # order ids keep increasing across sessions of one client id
                 assert ib.client.getReqId() > first_id
 
-    asyncio.run(asyncio.wait_for(go(), 10))
+    asyncio.run(LiveClock().wait_for(go(), 10))
 
 
 def test_a_second_connection_with_the_same_client_id_is_refused(sdk: ModuleType) -> None:
@@ -520,7 +520,7 @@ def test_with_paceapi_the_gateway_delays_instead_of_dropping() -> None:
             finally:
                 ib.disconnect()
 
-    asyncio.run(asyncio.wait_for(go(), 10))
+    asyncio.run(LiveClock().wait_for(go(), 10))
 
 
 def test_more_than_50_messages_a_second_get_error_100_then_a_disconnect() -> None:
@@ -580,4 +580,4 @@ def test_the_handshake_and_framing_on_a_raw_socket() -> None:
             writer.close()
             await writer.wait_closed()
 
-    asyncio.run(asyncio.wait_for(go(), 10))
+    asyncio.run(LiveClock().wait_for(go(), 10))

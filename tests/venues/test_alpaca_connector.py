@@ -93,7 +93,7 @@ async def next_of(
                 return ev
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wait(), timeout)
+    return await LiveClock().wait_for(wait(), timeout)
 
 
 async def collect(
@@ -109,7 +109,7 @@ async def collect(
                 return seen
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wait(), timeout)
+    return await LiveClock().wait_for(wait(), timeout)
 
 
 def fills_of(events: list[VenueEvent], client_id: str) -> list[FillReport]:

@@ -59,7 +59,7 @@ async def next_of(conn: BinanceConnector, kind: type, timeout: float = 5.0) -> o
                 return ev
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wait(), timeout)
+    return await LiveClock().wait_for(wait(), timeout)
 
 
 def test_contract_orders_and_private_stream() -> None:

@@ -53,7 +53,7 @@ def test_ibkr_simulator_loopback_and_venue_time() -> None:
             await conn.close()
             await server.stop()
 
-    asyncio.run(asyncio.wait_for(go(), 20))
+    asyncio.run(LiveClock().wait_for(go(), 20))
 
 
 def test_alpaca_simulator_loopback_and_venue_time() -> None:
@@ -72,7 +72,7 @@ def test_alpaca_simulator_loopback_and_venue_time() -> None:
             await conn.close()
             await server.stop()
 
-    asyncio.run(asyncio.wait_for(go(), 20))
+    asyncio.run(LiveClock().wait_for(go(), 20))
 
 
 def test_build_from_config(monkeypatch: pytest.MonkeyPatch) -> None:

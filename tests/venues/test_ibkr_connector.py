@@ -24,6 +24,7 @@ from tests.venues.ibkr.harness import (
     until,
     venue,
 )
+from trader.clock import LiveClock
 from trader.core import (
     OrderType,
     Side,
@@ -192,7 +193,7 @@ def test_an_ambiguous_or_unknown_contract_is_refused_and_nothing_is_sent() -> No
             await conn.close()
             await server.stop()
 
-    asyncio.run(asyncio.wait_for(go(), 10))
+    asyncio.run(LiveClock().wait_for(go(), 10))
 
 
 def test_unsupported_order_options_are_refused_locally() -> None:
@@ -243,7 +244,7 @@ def test_paper_guard_and_account_checks() -> None:
         async with venue({"accounts": ("DU1", "DU2")}, account_id="DU2") as (_, conn):
             assert conn.account == "DU2"
 
-    asyncio.run(asyncio.wait_for(go(), 15))
+    asyncio.run(LiveClock().wait_for(go(), 15))
 
 
 # ---- cancel all ---------------------------------------------------------------------------------------
@@ -452,7 +453,7 @@ def test_a_new_session_of_the_same_client_id_sees_earlier_orders_and_fills() -> 
             await second.close()
             await server.stop()
 
-    asyncio.run(asyncio.wait_for(go(), 10))
+    asyncio.run(LiveClock().wait_for(go(), 10))
 
 
 def test_the_engine_trades_through_the_gateway_and_shuts_down_clean() -> None:
@@ -478,7 +479,7 @@ def test_the_engine_trades_through_the_gateway_and_shuts_down_clean() -> None:
         for o in orders:  # journal and venue agree
             assert engine.ledger.orders[o["orderRef"]].filled == o["filled"]
 
-    asyncio.run(asyncio.wait_for(go(), 15))
+    asyncio.run(LiveClock().wait_for(go(), 15))
 
 
 # ---- account values and executions --------------------------------------------------------------------

@@ -327,7 +327,7 @@ def test_http_reads_wait_for_the_local_limiter_within_a_bound() -> None:
                     await clock.sleep(0)
                 assert not read.done(), "the read waits for its turn"
                 clock.advance(S)
-                assert (await asyncio.wait_for(read, 5)).body == b"ok"
+                assert (await LiveClock().wait_for(read, 5)).body == b"ok"
             slow = limiter.add_quota("slow", [Window(1, 60 * S)])
             strict = HttpClient("t", url, clock=clock, limiter=limiter, quota=slow, max_local_wait_s=5.0)
             async with strict:

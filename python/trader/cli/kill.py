@@ -111,12 +111,13 @@ async def _cancel_one(config: Config, name: str) -> int | str:
 
     vcfg = config.venues[name]
     try:
-        conn = build_connector(vcfg, symbol=venue_symbol(vcfg), clock=LiveClock())
+        clock = LiveClock()
+        conn = build_connector(vcfg, symbol=venue_symbol(vcfg), clock=clock)
     except TraderError as e:
         return str(e)
     try:
-        await asyncio.wait_for(conn.connect(), VENUE_TIMEOUT_S)
-        return await asyncio.wait_for(conn.cancel_all(None), VENUE_TIMEOUT_S)
+        await clock.wait_for(conn.connect(), VENUE_TIMEOUT_S)
+        return await clock.wait_for(conn.cancel_all(None), VENUE_TIMEOUT_S)
     except TimeoutError:
         return f"no answer within {VENUE_TIMEOUT_S:g}s"
     except TraderError as e:

@@ -3,7 +3,6 @@ market data flow, and (with `--order`) does a tiny far-from-market order round-t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -29,7 +28,9 @@ class Check:
         return "SKIP" if self.ok is None else ("PASS" if self.ok else "FAIL")
 
 
-async def _first_book(conn: Connector, timeout_s: float, symbol: str | None = None) -> BookUpdate:
+async def _first_book(
+    conn: Connector, clock: Clock, timeout_s: float, symbol: str | None = None
+) -> BookUpdate:
     async def wait() -> BookUpdate:
         async for ev in conn.events():
             if (
@@ -41,7 +42,7 @@ async def _first_book(conn: Connector, timeout_s: float, symbol: str | None = No
                 return ev
         raise TraderError("event stream ended")
 
-    return await asyncio.wait_for(wait(), timeout_s)
+    return await clock.wait_for(wait(), timeout_s)
 
 
 async def check_connector(
@@ -61,7 +62,7 @@ async def check_connector(
             add(name, None, "venue unreachable")
         return out
     try:
-        await asyncio.wait_for(conn.connect(), timeout_s)
+        await clock.wait_for(conn.connect(), timeout_s)
         info = await conn.instrument_info(symbol)
         positions = await conn.positions()
     except (TraderError, TimeoutError, OSError) as e:
@@ -80,7 +81,7 @@ async def _reach_and_clock(
     """Ask the venue its time: it answers (reachable), and its clock is within the limit of ours."""
     t0, m0 = clock.now_ns(), clock.monotonic_ns()
     try:
-        vt: VenueTime = await asyncio.wait_for(conn.venue_time(), timeout_s)
+        vt: VenueTime = await clock.wait_for(conn.venue_time(), timeout_s)
     except (TraderError, TimeoutError, OSError) as e:
         add("reachability", False, str(e) or type(e).__name__)
         add("clock", None, "venue unreachable")
@@ -104,7 +105,7 @@ async def _market_and_order(
 ) -> None:
     """The last two checks of every venue: a two-sided book arrives, then (with `order`) the round trip."""
     try:
-        top = await _first_book(conn, timeout_s, symbol)
+        top = await _first_book(conn, clock, timeout_s, symbol)
     except (TraderError, TimeoutError) as e:
         add("market data", False, str(e) or "no book update in time")
         add("order round trip", None, "no market data")

@@ -14,7 +14,6 @@ credentials). Each connection gets `FRAME_SAFE_LOG`, which logs a frame as its k
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -178,7 +177,7 @@ class WsClient:
                 yield WsConnected(self.connects)
                 while True:
                     try:
-                        frame = await asyncio.wait_for(conn.recv(), self._stale_after_s)
+                        frame = await self.clock.wait_for(conn.recv(), self._stale_after_s)
                     except TimeoutError:
                         yield WsStale(int(self._stale_after_s * 1e9))
                         break

@@ -50,7 +50,7 @@ def run(test: Callable[[IbkrSimServer, IbkrConnector], Awaitable[None]], **kw: A
         async with venue(**kw) as (server, conn):
             await test(server, conn)
 
-    asyncio.run(asyncio.wait_for(go(), 20))
+    asyncio.run(LiveClock().wait_for(go(), 20))
 
 
 def approve(
@@ -82,7 +82,7 @@ async def next_of(conn: IbkrConnector, kind: type, pred: Callable[[Any], bool] =
                 return ev
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wait(), 3.0)
+    return await LiveClock().wait_for(wait(), 3.0)
 
 
 async def collect(conn: IbkrConnector, done: Callable[[list[Any]], bool]) -> list[Any]:
@@ -96,7 +96,7 @@ async def collect(conn: IbkrConnector, done: Callable[[list[Any]], bool]) -> lis
                 return seen
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wait(), 3.0)
+    return await LiveClock().wait_for(wait(), 3.0)
 
 
 def has(events: list[Any], kind: type, pred: Callable[[Any], bool] = lambda _: True) -> Any:

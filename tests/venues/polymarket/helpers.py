@@ -117,7 +117,7 @@ async def next_event(
                 return ev
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wait(), timeout)
+    return await LiveClock().wait_for(wait(), timeout)
 
 
 async def collect(
@@ -133,7 +133,7 @@ async def collect(
                 return seen
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wait(), timeout)
+    return await LiveClock().wait_for(wait(), timeout)
 
 
 def drain(conn: PolymarketConnector) -> list[VenueEvent]:

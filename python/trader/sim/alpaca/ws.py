@@ -216,7 +216,7 @@ class _DataSession:
         await self.reply({"T": "success", "msg": "connected"})
         while True:
             try:
-                m = await asyncio.wait_for(self.ws.receive(), None if self.sub else AUTH_TIMEOUT_S)
+                m = await self.sim.clock.wait_for(self.ws.receive(), None if self.sub else AUTH_TIMEOUT_S)
             except TimeoutError:
                 await self.reply({"T": "error", "code": 404, "msg": "auth timeout"})
                 return

@@ -46,7 +46,7 @@ class WsApi:
         self.ws = WsClient(conn.venue, url, clock=conn.clock, stale_after_s=3600)
 
     async def wait_ready(self, timeout_s: float) -> None:
-        await asyncio.wait_for(self._ready.wait(), timeout_s)
+        await self.ws.clock.wait_for(self._ready.wait(), timeout_s)
 
     async def run(self) -> None:
         async for ev in self.ws.events():
@@ -105,7 +105,7 @@ class WsApi:
             self._pending.pop(rid, None)
             raise  # never left this process
         try:
-            msg = await asyncio.wait_for(fut, timeout_s)
+            msg = await self.ws.clock.wait_for(fut, timeout_s)
         except (TimeoutError, VenueUnavailableError) as e:
             self._pending.pop(rid, None)
             if mutating:

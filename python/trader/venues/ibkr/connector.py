@@ -228,7 +228,7 @@ class IbkrConnector:
         if not self.ib.isConnected():
             await self._open()
         try:
-            t = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self._timeout_s)
+            t = await self.clock.wait_for(self.ib.reqCurrentTimeAsync(), self._timeout_s)
         except TimeoutError:
             raise VenueUnavailableError("the gateway did not tell its time", venue=VENUE) from None
         return VenueTime(int(t.timestamp()) * 1_000_000_000, 1_000_000_000)
@@ -339,7 +339,7 @@ class IbkrConnector:
         """One paced request and its answer; no session or no answer in time is `VenueUnavailableError`."""
         await self._pace(priority=priority)
         try:
-            return await asyncio.wait_for(request(), self._timeout_s)
+            return await self.clock.wait_for(request(), self._timeout_s)
         except (TimeoutError, ConnectionError) as e:
             raise VenueUnavailableError(f"{what}: {type(e).__name__}", venue=VENUE) from None
 

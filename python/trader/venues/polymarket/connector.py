@@ -357,7 +357,7 @@ class PolymarketConnector:
             loop.create_task(self._hb.loop(self._needs_heartbeat)),
         ]
         try:
-            await asyncio.wait_for(
+            await self.clock.wait_for(
                 asyncio.gather(self._market_ready.wait(), self._user_ready.wait()), self._ready_timeout_s
             )
         except TimeoutError:
