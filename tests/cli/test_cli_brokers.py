@@ -284,6 +284,7 @@ def test_live_alpaca_confirm_follows_the_session_then_stops_clean(tmp_path: Path
         if s is Session.REGULAR:
             return None
         return "MARKET_CLOSED" if s is Session.CLOSED else "EXTENDED_HOURS_DISABLED"
+
     from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer
 
     expected = denial_now()
