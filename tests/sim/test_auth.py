@@ -51,3 +51,19 @@ def test_only_ed25519_public_keys_load() -> None:
     pem = ec.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     with pytest.raises(ValueError, match="'ec-key' is not an Ed25519 key"):
         load_ed25519_public_key(pem.decode(), "ec-key")
+
+
+def test_hmac_sha256_b64url_and_secrets_in_the_clear() -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    from trader.sim.auth import hmac_sha256_b64url, same_secret
+
+    secret = base64.urlsafe_b64encode(b"k" * 32).decode()
+    good = base64.urlsafe_b64encode(hmac.new(b"k" * 32, b"1700GET/orders", hashlib.sha256).digest()).decode()
+    assert hmac_sha256_b64url(secret, b"1700GET/orders", good)
+    assert not hmac_sha256_b64url(secret, b"1700GET/order", good)
+    assert not hmac_sha256_b64url("not base64!", b"x", good)
+    assert same_secret(b"s3cret", "s3cret")
+    assert not same_secret("s3cret", b"s3cre7")

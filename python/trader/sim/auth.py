@@ -4,6 +4,9 @@ library's `hmac` and `cryptography`'s Ed25519, never `trader._core`.
 - `hmac_sha256_hex`: HMAC-SHA256 over the payload, lowercase or uppercase hex (Binance, and any venue
   that signs the raw query/body with a shared secret).
 - `ed25519_b64`: an Ed25519 signature in base64 over the payload (Binance Ed25519 API keys).
+- `hmac_sha256_b64url`: HMAC-SHA256 under a base64url secret, the signature in base64url (Polymarket's L2
+  headers).
+- `same_secret`: a secret sent as is (Alpaca's key headers and stream auth), compared in constant time.
 """
 
 from __future__ import annotations
@@ -23,6 +26,23 @@ def hmac_sha256_hex(secret: bytes, payload: str, signature: str) -> bool:
     """Whether `signature` is the hex HMAC-SHA256 of `payload` under `secret` (case-insensitive)."""
     good = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(good, signature.lower())
+
+
+def hmac_sha256_b64url(secret_b64url: str, payload: bytes, signature: str) -> bool:
+    """Whether `signature` is the base64url HMAC-SHA256 of `payload` under the base64url `secret`."""
+    try:
+        key = base64.urlsafe_b64decode(secret_b64url)
+    except (binascii.Error, ValueError):
+        return False
+    good = base64.urlsafe_b64encode(hmac.new(key, payload, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(good, signature)
+
+
+def same_secret(expected: bytes | str, given: bytes | str) -> bool:
+    """Whether a secret sent in the clear (a header, a stream's auth message) is the expected one."""
+    a = expected.encode() if isinstance(expected, str) else expected
+    b = given.encode() if isinstance(given, str) else given
+    return hmac.compare_digest(a, b)
 
 
 def ed25519_b64(public_key: Ed25519PublicKey, payload: str, signature: str) -> bool:

@@ -39,7 +39,6 @@ the base server's body.
 
 from __future__ import annotations
 
-import hmac
 import itertools
 import random
 import time
@@ -53,6 +52,7 @@ import orjson
 from aiohttp import web
 
 from trader.clock import Clock
+from trader.sim import auth
 from trader.sim.alpaca import rest
 from trader.sim.alpaca import ws as streams
 from trader.sim.alpaca.market_hours import rfc3339, session
@@ -189,7 +189,7 @@ class AlpacaSimServer(VenueServer):
         key = request.headers.get("APCA-API-KEY-ID", "")
         secret = request.headers.get("APCA-API-SECRET-KEY", "")
         account = self.accounts.get(key)
-        if account is None or not hmac.compare_digest(account.secret, secret.encode()):
+        if account is None or not auth.same_secret(account.secret, secret):
             raise ApiError(401, 40110000, "request is not authorized")
         return key, account
 

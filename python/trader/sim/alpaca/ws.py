@@ -5,12 +5,12 @@ unsubscribe, quotes `q` and trades `t`; msgpack with Timestamp exts, or JSON tex
 from __future__ import annotations
 
 import asyncio
-import hmac
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import WSMsgType, web
 
+from trader.sim import auth as sim_auth
 from trader.sim.alpaca.market_hours import rfc3339
 from trader.sim.alpaca.msgpack import MsgpackTimestamp, packb, unpackb
 from trader.sim.alpaca.state import CHANNELS, Book, DataSub, Order, order_json
@@ -63,7 +63,7 @@ async def trade_stream(sim: AlpacaSimServer, request: web.Request) -> web.WebSoc
                 k = data.get("key_id", msg.get("key", ""))
                 secret = data.get("secret_key", msg.get("secret", ""))
                 account = sim.accounts.get(str(k))
-                ok = account is not None and hmac.compare_digest(account.secret, str(secret).encode())
+                ok = account is not None and sim_auth.same_secret(account.secret, str(secret))
                 status = "authorized" if ok else "unauthorized"
                 auth: dict[str, Any] = {"status": status, "action": "authenticate"}
                 if not ok:
@@ -185,7 +185,7 @@ class _DataSession:
             return True
         key, secret = str(msg.get("key", "")), str(msg.get("secret", ""))
         account = sim.accounts.get(key)
-        if account is None or not hmac.compare_digest(account.secret, secret.encode()):
+        if account is None or not sim_auth.same_secret(account.secret, secret):
             await self.reply({"T": "error", "code": 402, "msg": "auth failed"})
             return False
         same = sum(1 for s in sim.data_subs.values() if s.key == key and s.feed == self.feed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import uuid
 from datetime import datetime
@@ -18,6 +17,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.crypto import keccak
 
+from trader.sim import auth
 from trader.sim.polymarket import orders
 from trader.sim.polymarket.state import (
     _ADDRESS,
@@ -272,16 +272,15 @@ def l1(srv: PolymarketSimServer, request: web.Request, call: Call) -> None:
 def l2(srv: PolymarketSimServer, request: web.Request, call: Call) -> None:
     h = request.headers
     key = srv.keys.get(h.get("POLY_API_KEY", ""))
-    if key is None or not hmac.compare_digest(h.get("POLY_PASSPHRASE", ""), key.passphrase):
+    if key is None or not auth.same_secret(key.passphrase, h.get("POLY_PASSPHRASE", "")):
         raise ApiError(UNAUTHORIZED, 401)
     if _key(h.get("POLY_ADDRESS", "")) != _key(key.address):
         raise ApiError(UNAUTHORIZED, 401)
     path = request.raw_path.partition("?")[0]  # the signature covers the path, never the query
     payload = h.get("POLY_TIMESTAMP", "").encode() + request.method.encode() + path.encode() + call.body
-    good = base64.urlsafe_b64encode(
-        hmac.new(base64.urlsafe_b64decode(key.secret), payload, hashlib.sha256).digest()
-    ).decode()
-    if not h.get("POLY_TIMESTAMP") or not hmac.compare_digest(good, h.get("POLY_SIGNATURE", "")):
+    if not h.get("POLY_TIMESTAMP") or not auth.hmac_sha256_b64url(
+        key.secret, payload, h.get("POLY_SIGNATURE", "")
+    ):
         raise ApiError(UNAUTHORIZED, 401)
     call.key, call.address = key, key.address
 
