@@ -365,6 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return _dispatch(args)
+    except BrokenPipeError:  # the reader went away (`trader venues | head`): nothing more to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except ConfigError as e:  # a bad file or value a command did not report itself (a journal, a keystore)
         print(f"trader {args.command}: {e}", file=sys.stderr)
         return EXIT_USAGE
