@@ -47,3 +47,30 @@ def test_strategies_come_from_the_profile() -> None:
 def test_only_the_options_given_reach_the_venue(given: dict[str, str], options: dict[str, str]) -> None:
     args = argparse.Namespace(**{"market": None, "order_entry": None, **given})
     assert connector_options(args) == options
+
+
+def test_a_broker_rig_uses_the_accounts_equity_and_the_venues_clock() -> None:
+    import asyncio
+
+    from trader.cli.rigs import RigRequest, rig
+    from trader.clock import LiveClock, ShiftedClock
+    from trader.engine.engine import DEFAULT_RISK
+    from trader.engine.equity import EquityGate
+
+    async def go() -> None:
+        clock = LiveClock()
+        monday = eastern_ns(2026, 11, 30, 11, 0)
+        server = registry.simulator("alpaca", seed=2, clock=ShiftedClock(monday, clock))
+        await server.start(port=0)
+        conn = registry.loopback_connector(server.url, symbol="SPY", clock=clock, venue="alpaca")
+        try:
+            r = await rig(registry.profile("alpaca"), conn, RigRequest("mm", "SPY", DEFAULT_RISK), clock)
+            assert isinstance(r.pre_trade, EquityGate)
+            assert r.pre_trade.equity == (await conn.account()).equity
+            assert r.pre_trade.session_clock is not None
+            assert abs(r.pre_trade.session_clock.now_ns() - monday) < 60_000_000_000
+        finally:
+            await conn.close()
+            await server.stop()
+
+    asyncio.run(go())

@@ -161,7 +161,9 @@ def _paper(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
-    strategies = prof.strategies or ("mm",)
+    from trader.cli.rigs import strategies as venue_strategies
+
+    strategies = venue_strategies(prof)
     if args.strategy is not None and args.strategy not in strategies:
         print(
             f"trader paper: strategy {args.strategy!r} is not available on {args.exchange} "

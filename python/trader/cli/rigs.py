@@ -24,7 +24,7 @@ from trader.engine.services import Service
 from trader.errors import ConfigError
 from trader.strategies.base import Strategy
 from trader.venues.base import Connector, InstrumentInfo, Tier
-from trader.venues.profile import VenueProfile, VenueTime
+from trader.venues.profile import VenueProfile
 
 
 @runtime_checkable
@@ -32,11 +32,6 @@ class Referenced(Protocol):
     """A crypto venue that tells an instrument's rules and mid by REST before connecting (for sizing)."""
 
     async def reference(self) -> tuple[InstrumentInfo, Decimal]: ...
-
-
-@runtime_checkable
-class Timed(Protocol):
-    async def venue_time(self) -> VenueTime: ...
 
 
 @runtime_checkable
@@ -114,9 +109,7 @@ def _price_tick(info: InstrumentInfo) -> int:
 async def _broker(conn: Connector, req: RigRequest, clock: Clock) -> Rig:
     """An ETF market maker (or pairs) through a broker, behind the equity rules on the venue's clock."""
     await conn.connect()  # brokers qualify instruments and tell time in the session
-    session: Clock = clock
-    if isinstance(conn, Timed):
-        session = ShiftedClock((await conn.venue_time()).ts_ns, clock)
+    session = ShiftedClock((await conn.venue_time()).ts_ns, clock)  # the venue's clock: its market hours
     equity = await conn.equity() if isinstance(conn, WithEquity) else Decimal(100_000)
     rules = EquityRules(
         EquityConfig(

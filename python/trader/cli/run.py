@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from rich.console import Console
 from rich.live import Live
 
-from trader.cli.rigs import Rig, RigRequest, rig
+from trader.cli.rigs import Rig, RigRequest, rig, strategies
 from trader.clock import Clock, LiveClock, ShiftedClock
 from trader.config import Config, RiskLimits, VenueConfig, load_config
 from trader.engine.engine import DEFAULT_RISK, Engine, Summary
@@ -117,7 +117,7 @@ class PaperRig(NamedTuple):
 async def paper_rig(args: argparse.Namespace, clock: Clock, risk: RiskLimits) -> PaperRig:
     """The connector (and, with `--sim`, its simulator) and what the session trades on it."""
     prof = registry.profile(args.exchange)
-    strategy = args.strategy or (prof.strategies or ("mm",))[0]
+    strategy = args.strategy or strategies(prof)[0]
     if strategy == "pairs":
         also: tuple[str, ...] = ("QQQ" if (args.symbol or prof.default_symbol) != "QQQ" else "SPY",)
     else:
@@ -268,7 +268,7 @@ async def live_session(venue: str, config: Config) -> Summary:
         assert config.risk is not None
         o = vcfg.options
         req = RigRequest(
-            strategy=(prof.strategies or ("mm",))[0],
+            strategy=strategies(prof)[0],
             symbol=symbol,
             risk=config.risk,
             min_spread_bps=10.0,

@@ -250,9 +250,9 @@ class Engine:
         now = self.clock.now_ns()
         self._act(self.strategy.on_book(BookTop(inst.symbol, None, 0, None, 0, now)), None)
 
-    def _check_feeds(self, mono_ns: int) -> None:
+    def _check_feeds(self, now_ns: int) -> None:
         """The feed watchdog: a stalled feed pulls our quotes on that instrument (F-MD-06)."""
-        for symbol in self._feeds.newly_stale(mono_ns):
+        for symbol in self._feeds.newly_stale(now_ns):
             inst = self.instruments[symbol]
             self.summary.stale_feeds += 1
             log.warning(
@@ -270,7 +270,7 @@ class Engine:
         inst = self.instruments.get(ev.instrument)
         if inst is None or self.gate is None:
             return
-        if self._feeds.on_update(inst.symbol, self.clock.monotonic_ns()):
+        if self._feeds.on_update(inst.symbol, ev.ts_recv):  # our clock's read time: no second read
             log.warning("feed %s: book updates again, quoting resumes", inst.symbol)
         inst.bid, inst.ask = ev.bid, ev.ask
         if ev.bid is not None and ev.ask is not None and ev.bid < ev.ask:
@@ -600,7 +600,7 @@ class Engine:
     async def on_timer(self) -> None:
         """Strategy timer, unknown-order resolution, cancel retries and the operator's kill switch."""
         now = self.clock.now_ns()
-        self._check_feeds(self.clock.monotonic_ns())
+        self._check_feeds(now)
         self._ban.check(now)
         if self.journal.get_counter("kill") > self._kill_seen:
             self._kill_seen = self.journal.get_counter("kill")
@@ -628,11 +628,15 @@ class Engine:
 
     async def kill(self, reason: str) -> None:
         """Latch the kill switch (no new orders), then cancel everything at the venue."""
+        self._latch(reason)
+        log.error("kill switch: %s", reason)
+        await self.cancel_everything()
+
+    def _latch(self, reason: str) -> None:
+        """HALT the gate at once: nothing new is sent from here on."""
         assert self.gate is not None
         self.gate.kill(reason, self.clock.now_ns())
         self.summary.killed = True
-        log.error("kill switch: %s", reason)
-        await self.cancel_everything()
 
     def _kill_signal(self) -> None:
         """SIGUSR1 from `trader kill`: the gate is HALTED here, in the signal's callback, before anything is
@@ -640,10 +644,9 @@ class Engine:
         if self.gate is None:
             return
         received = self.clock.monotonic_ns()
-        self.gate.kill("operator: trader kill", self.clock.now_ns())
+        self._latch("operator: trader kill")
         self.kill_halted_ns = self.clock.monotonic_ns()
         self.kill_latency_ns = self.kill_halted_ns - received
-        self.summary.killed = True
         self._kill_seen = max(self._kill_seen, self.journal.get_counter("kill"))
         log.error(
             "kill switch: operator: trader kill (HALTED %d µs after the engine got the signal)",
@@ -684,8 +687,8 @@ class Engine:
         next_tick = clock.monotonic_ns() + period
         while True:
             wake = next_tick
-            if (deadline := self._feeds.next_deadline()) is not None:
-                wake = min(wake, max(deadline, clock.monotonic_ns() + 1_000_000))
+            if (deadline := self._feeds.next_deadline()) is not None:  # on our wall clock (ts_recv)
+                wake = min(wake, clock.monotonic_ns() + max(deadline - clock.now_ns(), 1_000_000))
             await clock.sleep((wake - clock.monotonic_ns()) / 1e9)
             try:
                 mono = clock.monotonic_ns()
@@ -693,7 +696,7 @@ class Engine:
                     next_tick = max(next_tick + period, mono + 1)
                     await self.on_timer()
                 else:
-                    self._check_feeds(mono)
+                    self._check_feeds(clock.now_ns())
             except Exception as e:
                 self._task_error("timer", e)
 

@@ -26,6 +26,7 @@ connector maps ours to the signed order's hash, so an order it did not sign come
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from trader.errors import ConfigError, UnknownOrderError
 
 if TYPE_CHECKING:
     from trader.engine.journal import Journal
+    from trader.venues.profile import ClientIdRule
 
 INSTANCE_LEN = 6
 TAG_MAX = 3
@@ -65,6 +67,7 @@ def new_instance_id() -> str:
     return secrets.choice(_ALNUM36[10:]) + "".join(secrets.choice(_ALNUM36) for _ in range(INSTANCE_LEN - 1))
 
 
+@functools.cache  # a few strategy names per process; it runs for every order
 def strategy_tag(strategy: str) -> str:
     """The strategy's tag: its first letters (lowercase, at most 3); `ConfigError` for a bad name."""
     if not strategy or not strategy.replace("_", "").isalnum() or not strategy.isascii():
@@ -96,12 +99,17 @@ def owner_of(client_id: str, instance: str) -> Owner:
     return Owner.OURS if parsed.instance == instance else Owner.SESSION
 
 
+@functools.cache  # one registry lookup per venue, not one per order
+def _rule(venue: str) -> ClientIdRule:
+    from trader.venues.registry import client_id_rule
+
+    return client_id_rule(venue)
+
+
 def check_fits(client_id: str, venue: str) -> None:
     """`ConfigError` unless `client_id` obeys `venue`'s rule (its profile's `client_id`; a venue the
     registry does not know: the strictest rule)."""
-    from trader.venues.registry import client_id_rule
-
-    rule = client_id_rule(venue)
+    rule = _rule(venue)
     if rule.pattern is not None and not rule.pattern.fullmatch(client_id):
         raise ConfigError(
             f"client order id {client_id!r} does not fit {venue}'s {rule.field} ({rule.source})"
@@ -146,7 +154,7 @@ class OrderLedger:
     ) -> oms.Order:
         """A new order with a never-reused client id; its intent is durable before this returns.
         `submitted`: it is about to be sent (recorded in the same write)."""
-        strategy_tag(strategy)  # a bad name fails before a number is used
+        strategy_tag(strategy)  # a bad name fails before a number is used (cached: no cost after)
         client_id = format_client_id(self.instance, strategy, self._journal.next_client_number())
         check_fits(client_id, venue)
         order = oms.Order(client_id, venue, instrument, side, price, qty)

@@ -1,10 +1,11 @@
-"""The engine's feed watchdog (RELIABILITY F-MD-06, C40): per instrument, how long since the last book
-update arrived (our monotonic clock), against a threshold drawn from that feed's own message rate.
+"""The engine's feed watchdog (RELIABILITY F-MD-06, C40): per instrument, how long since the last book update
+arrived (its `ts_recv`: our clock, read once when the message arrived), against a threshold drawn from that
+feed's own message rate.
 
-The threshold is `factor` x the median gap between recent updates, kept within [`min_s`, `max_s`]
-(default 20 x median, 2 s to 5 s), or a fixed `fixed_s`. Until `min_samples` gaps were seen it is
-`max_s`. A feed past its threshold is stale until its next update; the engine then pulls the quotes
-resting on that instrument and tells the strategy the book is empty.
+The threshold is `factor` x the median gap between recent updates, kept within [`min_s`, `max_s`] (default
+20 x median, 2 s to 5 s), or a fixed `fixed_s`. Until `min_samples` gaps were seen it is `max_s`. A feed
+past its threshold is stale until its next update; the engine then pulls the quotes resting on that
+instrument and tells the strategy the book is empty.
 """
 
 from __future__ import annotations

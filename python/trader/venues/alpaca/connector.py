@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -434,6 +435,10 @@ class AlpacaConnector:
 
     async def account(self) -> AccountInfo:
         return parse.account(await self._call("GET", ep.ACCOUNT, mutating=False))
+
+    async def equity(self) -> Decimal:
+        """The account's equity (the day-trading rule depends on it)."""
+        return (await self.account()).equity
 
     async def market_clock(self) -> MarketClock:
         return parse.market_clock(await self._call("GET", ep.CLOCK, mutating=False))

@@ -167,7 +167,7 @@ class BinanceStreams:
             if not book.apply_binance_depth(m.data):
                 return True  # older than the snapshot
         except (SequenceGapError, BookNotReadyError) as e:
-            self._queue.put_nowait(BookInvalid(self.symbol, f"sequence: {e}", ts_recv=self.clock.now_ns()))
+            self._queue.put_nowait(BookInvalid(self.symbol, f"sequence: {e}", ts_recv=m.ts_recv))
             book.begin_resync()
             return False
         except ParseError as e:
@@ -181,7 +181,7 @@ class BinanceStreams:
                 bid[1] if bid else 0,
                 ask[0] if ask else None,
                 ask[1] if ask else 0,
-                self.clock.now_ns(),  # depth diffs carry E; the top of book is as of our read
+                m.ts_recv,  # ts_event: a top built from snapshot and diffs has no one venue stamp
                 m.ts_recv,
             )
         )

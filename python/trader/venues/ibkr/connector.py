@@ -785,4 +785,6 @@ class IbkrConnector:
             if top == self._tops.get(name) or (bid is None and ask is None):
                 continue
             self._tops[name] = top
-            self._queue.put_nowait(BookUpdate(name, bid, bid_qty, ask, ask_qty, self.clock.now_ns(), recv))
+            self._queue.put_nowait(
+                BookUpdate(name, bid, bid_qty, ask, ask_qty, recv, recv)
+            )  # IB stamps no time

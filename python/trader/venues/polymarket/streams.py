@@ -228,7 +228,7 @@ def emit_top(c: PolymarketConnector, symbol: str, ts_recv: int) -> None:
             bid[1] if bid else 0,
             ask[0] if ask else None,
             ask[1] if ask else 0,
-            c.clock.now_ns(),
+            ts_recv,  # ts_event: a top built from snapshot and changes has no one venue stamp
             ts_recv,
         )
     )
