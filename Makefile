@@ -16,7 +16,7 @@ BENCH_STAMP := $(VENV)/.bench-stamp
 EXT_STAMP := $(VENV)/.ext-stamp
 RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: help demo test test-rust test-py lint fmt bench campaign release build clean
+.PHONY: help demo test test-rust test-py lint fmt bench campaign fuzz release build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench: $(EXT_STAMP) $(BENCH_STAMP) ## run the benches (release build) and print 
 
 campaign: $(EXT_STAMP) ## the fault campaign (not in CI): fault mixes, kill, canary, bad input; prints the figures
 	$(BIN)/python -m tests.campaign
+
+fuzz: $(EXT_STAMP) ## property tests with fresh random examples (2,000 each; make test replays fixed ones)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n 2 --dist loadfile $$(grep -rl "@given" tests --include="*.py" | sort)
 
 release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install it into .venv
 	rm -rf dist

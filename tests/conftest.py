@@ -1,9 +1,18 @@
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# `make test` (and CI) runs every property test on the same derived examples, so a pass or a failure is
+# reproducible and CI does not go red by chance; `make fuzz` searches afresh with more examples, and what
+# it finds becomes an explicit case.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("fuzz", max_examples=2_000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 VECTORS = Path(__file__).parent / "vectors"
 

@@ -41,3 +41,14 @@ def test_ws_params_match_python_binance(key: str, secret: str, p: dict[str, str]
     sdk_params = sdk._sign_ws_params(dict(data), sdk._generate_ws_api_signature)
     ours = BinanceSigner(key, secret).ws_params(list(p.items()), ts)
     assert list(json.loads(ours).items()) == list(sdk_params.items())
+
+
+def test_ws_params_refuse_the_names_the_signer_sets() -> None:
+    import pytest
+
+    from trader.core import InvalidInputError
+
+    signer = BinanceSigner("key", "secret")
+    for name in ("apiKey", "timestamp", "signature"):
+        with pytest.raises(InvalidInputError, match="set by the signer"):
+            signer.ws_params([(name, "x")], 1_700_000_000_000)
