@@ -183,7 +183,39 @@ class Quote:
     ts_recv: int
 
 
-VenueEvent = BookUpdate | BookInvalid | FillReport | OrderReport | TradeTick | Quote
+@dataclass(frozen=True)
+class FundingPayment:
+    """A perpetual's funding settled on our position: `amount` in the quote (margin) currency, received > 0,
+    paid < 0. Part of PnL (`trader.engine.portfolio`)."""
+
+    instrument: str
+    amount: Decimal
+    ts_event: int
+    funding_id: str = ""  # the venue's id of the payment (tranId), "" when it states none
+    _: KW_ONLY
+    ts_recv: int = field(compare=False)
+
+
+class Stream(enum.StrEnum):
+    MARKET = "market"
+    PRIVATE = "private"
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """One of the connector's streams went down (`up=False`, with why) or is back (`up=True`, after its
+    resync). The engine's per-venue health and watchdog act on it (`trader.engine.health`)."""
+
+    stream: Stream
+    up: bool
+    reason: str = ""
+    _: KW_ONLY
+    ts_recv: int = field(compare=False)
+
+
+VenueEvent = (
+    BookUpdate | BookInvalid | FillReport | OrderReport | TradeTick | Quote | FundingPayment | StreamStatus
+)
 
 
 @dataclass(frozen=True)
