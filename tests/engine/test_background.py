@@ -122,7 +122,7 @@ def test_event_pump_survives_a_failing_handler() -> None:
             return real(top)
 
         rig.strategy.on_book = on_book  # type: ignore[method-assign]
-        pump = asyncio.get_running_loop().create_task(rig.engine._pump())
+        pump = asyncio.get_running_loop().create_task(rig.engine._pump(rig.engine.primary))
         try:
             for _ in range(3):
                 rig.clock.advance(STEP)

@@ -15,6 +15,7 @@ from trader.errors import BannedError, VenueError
 
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
+    from trader.engine.venue import VenueState
 
 log = logging.getLogger("trader.engine")
 
@@ -22,8 +23,9 @@ _S = 1_000_000_000
 
 
 class VenueBan:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, venue: VenueState) -> None:
         self._engine = engine
+        self._venue = venue
         self.until_ns = 0  # banned until then (our clock); 0: not banned
 
     @property
@@ -35,8 +37,8 @@ class VenueBan:
             self.banned(e.retry_after_ns)
 
     def banned(self, retry_after_ns: int | None) -> None:
-        engine = self._engine
-        cfg, gate = engine.cfg, engine.gate
+        engine, v = self._engine, self._venue
+        cfg, gate = v.cfg, engine.gate
         now = engine.clock.now_ns()
         end = retry_after_ns if retry_after_ns is not None else now + int(cfg.ban_default_s * _S)
         until = -(-end // _S) * _S + int(cfg.ban_margin_s * _S)
@@ -47,17 +49,15 @@ class VenueBan:
         if not first:
             return  # extended
         engine.summary.bans += 1
-        log.error("%s banned us: venue HALTED for %.0fs", engine.venue, (until - now) / _S)
-        gate.set_trading_state(TradingState.HALTED, venue=engine._venue_id)
-        for inst in engine.instruments.values():
+        log.error("%s banned us: venue HALTED for %.0fs", v.name, (until - now) / _S)
+        gate.set_trading_state(TradingState.HALTED, venue=v.gate_id)
+        for inst in v.instruments.values():
             engine._no_book(inst)
 
     def check(self, now: int) -> None:
         """Lift the halt once the ban (and the margin) is over; a kill latched meanwhile stays."""
-        gate = self._engine.gate
-        if not self.active or now < self.until_ns or gate is None:
+        if not self.active or now < self.until_ns or self._engine.gate is None:
             return
         self.until_ns = 0
-        if not gate.is_killed(venue=self._engine._venue_id):
-            gate.set_trading_state(TradingState.ACTIVE, venue=self._engine._venue_id)
-        log.warning("%s: the ban is over, trading resumes", self._engine.venue)
+        self._engine._set_venue_state(self._venue)  # resumes unless something else holds the venue
+        log.warning("%s: the ban is over, trading resumes", self._venue.name)

@@ -1,22 +1,24 @@
-"""The engine: one venue connector, one instrument, one strategy, the risk gate and the journal.
+"""The engine: N venue connectors and N strategies under one risk gate and one journal, on one event loop.
 
-    venue events -> (book top | fills | order reports) -> strategy -> risk gate -> journal -> connector
+    venue events -> (book top | fills | order reports) -> strategies -> risk gate -> journal -> connector
 
-Everything that touches the network is a task, so no handler waits on a venue. The order of work for a new
-order is fixed: the gate approves it, its intent is journaled (durable), then it is sent, once. A timeout or
-5xx on the send leaves the order UNKNOWN: it keeps counting against every limit and is resolved by asking
-the venue by client order id, never by sending it again; still unresolved after `unknown_timeout_s`, it
-becomes LOST (still counted, still fillable) until the venue answers.
+A venue is an account on one exchange and market (`trader.engine.venue`); a strategy trades legs on one or
+several venues and sees each leg's book top, its own orders and its fills, named canonically with the venue
+they are on. Everything that touches the network is a task, so no handler waits on a venue. The order of
+work for a new order is fixed: the gate approves it, its intent is journaled (durable), then it is sent,
+once (`trader.engine.orderflow`): a timeout or 5xx leaves it UNKNOWN, asked of the venue, never resent.
 
-Start-up reconciles before any strategy runs (`reconcile`; orders and fills of other trader sessions on the
-account, client ids with another journal's instance id, are never claimed, canceled or counted as ours);
-unknown outcomes are resolved by `resolve`; a stalled feed pulls its quotes (`staleness`); a ban halts the
-venue (`bans`). Background tasks (timer, event pump, services, sends, cancels) survive their own errors
-(logged, `Summary.task_errors`); a dead event stream stops the session loudly (`Summary.failure`). Shutdown
-cancels everything, waits and reports.
+Start-up reconciles every venue before any strategy runs (`reconcile`); a venue that fails it does not
+trade, nor does any strategy that needs it, and the others go on. Per venue: unknown outcomes are resolved
+(`resolve`), a stalled feed pulls its quotes (`staleness`), a ban halts the venue (`bans`), a stream down
+halts it until it is back and resynchronised, and kill thresholds latch a venue kill (`health`).
+`kill()` halts everything; `kill(venue=...)` one venue. Background tasks survive their own errors (logged,
+`Summary.task_errors`); a dead event stream stops the session loudly (`Summary.failure`). Shutdown cancels
+everything, waits and reports.
 
-The engine works in real time (`run`) or in simulated time, driven event by event (`handle`, `settle`,
-`on_timer`), which is how the deterministic paper session and the tests drive it.
+`Engine(connector, strategy, config=...)` is the single-venue form; `Engine([VenueSetup...],
+[StrategySetup...], config=...)` the general one. The engine works in real time (`run`) or in simulated
+time, driven event by event (`handle`, `settle`, `on_timer`).
 """
 
 from __future__ import annotations
@@ -25,82 +27,59 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
-from fractions import Fraction
-from typing import Any, Protocol
+from typing import Any
 
 from trader.clock import Clock
-from trader.core import Approval, InstrumentSpec, RiskGate, Side, UnknownOrderError
-from trader.engine import killswitch, oms
+from trader.core import Approval, InstrumentSpec, RiskGate, TradingState, UnknownOrderError
+from trader.engine import health as health_mod
+from trader.engine import killswitch, oms, orderflow
 from trader.engine.bans import VenueBan
 from trader.engine.journal import Journal
 from trader.engine.ledger import OrderLedger, Owner
 from trader.engine.portfolio import Portfolio, Position
-from trader.engine.reconcile import reconcile
+from trader.engine.reconcile import reconcile, resync
 from trader.engine.resolve import Resolver
 from trader.engine.settings import DEFAULT_RISK, EngineConfig, collar_bps
 from trader.engine.staleness import FeedWatch, StaleRule
 from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize
-from trader.errors import (
-    OrderNotFoundError,
-    UnknownOutcomeError,
-    VenueError,
-)
+from trader.engine.venue import Instrument, PreTrade, StrategySetup, StrategyState, VenueSetup, VenueState
+from trader.errors import ConfigError, ReconciliationError, VenueError
 from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place, Strategy, TradePrint
 from trader.venues.base import (
     BookInvalid,
     BookUpdate,
     Connector,
     FillReport,
+    FundingPayment,
     OrderReport,
     OrderState,
+    StreamStatus,
     TradeTick,
     VenueEvent,
 )
 
-__all__ = ["DEFAULT_RISK", "Engine", "EngineConfig", "PreTrade", "Snapshot", "Summary", "collar_bps"]
+__all__ = [
+    "DEFAULT_RISK",
+    "Engine",
+    "EngineConfig",
+    "PreTrade",
+    "Snapshot",
+    "StrategySetup",
+    "Summary",
+    "VenueSetup",
+    "collar_bps",
+]
 
 log = logging.getLogger("trader.engine")
-
-
-@dataclass
-class _Instrument:
-    """One instrument the engine trades: its rules, its gate id, its position, its last top of book."""
-
-    symbol: str
-    spec: InstrumentSpec
-    gate_id: int
-    position: Position
-    bid: int | None = None
-    ask: int | None = None
-    max_abs: int = 0
-
-    def mark(self) -> Fraction | None:
-        if self.bid is None or self.ask is None:
-            return None
-        return Fraction(self.bid + self.ask, 2)
-
-
-class PreTrade(Protocol):
-    """A venue-specific check every order passes before the risk gate (equity rules for brokers:
-    `trader.engine.equity.EquityGate`); it sees every fill and the positions found at start-up."""
-
-    def load_position(self, symbol: str, qty: int) -> None: ...
-
-    def check(
-        self, symbol: str, side: Side, price: str, qty: str, now_ns: int, marks: Mapping[str, Decimal]
-    ) -> str | None: ...
-
-    def on_fill(self, symbol: str, side: Side, qty: str, ts_ns: int) -> None: ...
 
 
 class Engine:
     def __init__(
         self,
-        connector: Connector,
-        strategy: Strategy,
+        venues: Connector | Sequence[VenueSetup],
+        strategies: Strategy | Sequence[StrategySetup],
         *,
         journal: Journal,
         clock: Clock,
@@ -108,45 +87,99 @@ class Engine:
         latency_clock: Clock | None = None,
         pre_trade: PreTrade | None = None,
     ) -> None:
-        self.connector = connector
-        self.strategy = strategy
+        self.cfg = config or EngineConfig()
+        # one connector: its instruments and limits are `config`'s
+        setups = list(venues) if isinstance(venues, Sequence) else [VenueSetup(venues, self.cfg, pre_trade)]
+        self._setups = setups
+        self._strategy_setups = (
+            list(strategies) if isinstance(strategies, Sequence) else [StrategySetup(strategies)]
+        )
+        names = [s.venue for s in setups]
+        if not setups or len(set(names)) != len(names):
+            raise ConfigError(f"the engine needs distinct venues, got {names}")
+        labels = [s.label for s in self._strategy_setups]
+        if not labels or len(set(labels)) != len(labels):
+            raise ConfigError(f"the engine needs distinct strategy names, got {labels}")
         self.journal = journal
         self.clock = clock
         self.latency_clock = latency_clock or clock  # tick-to-order latency (a wall clock in simulated time)
-        self.cfg = config or EngineConfig()
-        self.pre_trade = pre_trade
-        self.venue = connector.venue
-        self.symbol = self.cfg.symbol
-        journal.bind(self.venue, (self.symbol, *self.cfg.also))  # refuses another venue's journal
+        journal.bind({s.venue: (s.config.symbol, *s.config.also) for s in setups})  # refuses another's
         self.ledger = OrderLedger(journal)
         self.portfolio = Portfolio()
+        self.by_strategy: dict[str, Portfolio] = {}  # positions and PnL per strategy (and "external")
         self.summary = Summary()
         self.denials: Counter[str] = Counter()
         self.latencies: list[int] = []
         self.recent_fills: list[OwnFill] = []
-        self.symbols = (self.symbol, *(s for s in self.cfg.also if s != self.symbol))
-        self.instruments: dict[str, _Instrument] = {}
+        self.venues: dict[str, VenueState] = {s.venue: self._venue_state(s) for s in setups}
+        self.strategies: dict[str, StrategyState] = {}
         self._keys: dict[str, int] = {}  # client id -> gate key, for orders of this process
         self._gate_done: set[str] = set()  # orders the gate no longer counts
-        self._resolver = Resolver(self)  # orders whose outcome is unknown, asked of the venue
-        c = self.cfg
-        self._feeds = FeedWatch(StaleRule(c.stale_min_s, c.stale_max_s, c.stale_rate_factor, c.stale_after_s))
         self._cancel_retry: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._started_ns = 0
-        self._kill_seen = 0
+        self._kill_seen: dict[str, int] = {}  # journal kill counter -> the value acted on
         self.kill_halted_ns: int | None = None  # when SIGUSR1 last HALTED the gate (monotonic)
         self.kill_latency_ns: int | None = None  # signal handled -> gate HALTED (measured, logged)
-        self._other_sessions = 0  # orders and fills of other trader sessions seen on this account
         self._stop = asyncio.Event()
         self._services: list[asyncio.Task[None]] = []
+        self._pumps: dict[str, asyncio.Task[None]] = {}
         self._closing = False  # shutting down: no new orders, only cancels
         self.gate: RiskGate | None = None
-        self._venue_id = -1  # the venue's id in the gate
-        self._ban = VenueBan(self)
-        self._strat = 0
 
-    # the primary instrument, for callers that trade one
+    def _venue_state(self, s: VenueSetup) -> VenueState:
+        c = s.config
+        rules = s.health or health_mod.HealthRules()
+        caps = s.connector.capabilities
+        v = VenueState(
+            name=s.venue,
+            connector=s.connector,
+            cfg=c,
+            pre_trade=s.pre_trade,
+            setup=s,
+            feeds=FeedWatch(StaleRule(c.stale_min_s, c.stale_max_s, c.stale_rate_factor, c.stale_after_s)),
+            ban=None,  # type: ignore[arg-type]  # set below: both need the state
+            resolver=None,  # type: ignore[arg-type]
+            health=health_mod.VenueHealth(rules, caps.dead_man_switch),
+        )
+        v.ban = VenueBan(self, v)
+        v.resolver = Resolver(self, v)
+        return v
+
+    # ---- the single-venue view (the first venue, the first strategy), for callers that trade one --------
+
+    @property
+    def primary(self) -> VenueState:
+        return next(iter(self.venues.values()))
+
+    @property
+    def connector(self) -> Connector:
+        return self.primary.connector
+
+    @property
+    def venue(self) -> str:
+        return self.primary.name
+
+    @property
+    def strategy(self) -> Strategy:
+        return self._strategy_setups[0].strategy
+
+    @property
+    def symbol(self) -> str:
+        return self.primary.cfg.symbol
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.primary.symbols
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        return self.primary.instruments
+
+    @property
+    def pre_trade(self) -> PreTrade | None:
+        return self.primary.pre_trade
+
     @property
     def spec(self) -> InstrumentSpec | None:
         i = self.instruments.get(self.symbol)
@@ -170,19 +203,32 @@ class Engine:
     def _position(self) -> Position:
         return self.instruments[self.symbol].position
 
-    def _ready(self) -> tuple[RiskGate, _Instrument]:
+    @property
+    def _strat(self) -> int:
+        return next(iter(self.strategies.values())).gate_id
+
+    @property
+    def _venue_id(self) -> int:
+        return self.primary.gate_id
+
+    @property
+    def _ban(self) -> VenueBan:
+        return self.primary.ban
+
+    @property
+    def _resolver(self) -> Resolver:
+        return self.primary.resolver
+
+    def _ready(self) -> tuple[RiskGate, Instrument]:
         if self.gate is None or self.symbol not in self.instruments:
             raise RuntimeError("the engine has not started")
         return self.gate, self.instruments[self.symbol]
 
     # ---- start-up --------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Connect, learn the instrument, set up the gate and reconcile. Raises `ReconciliationError`."""
-        self._started_ns = self.clock.monotonic_ns()
-        await self.connector.connect()
+    def _new_gate(self) -> RiskGate:
         r = self.cfg.risk
-        gate = RiskGate(
+        return RiskGate(
             max_gross_notional=r.max_gross_notional,
             max_net_notional=r.max_net_notional,
             max_open_orders=r.max_open_orders,
@@ -190,101 +236,265 @@ class Engine:
             daily_loss_limit=r.daily_loss_limit,
             daily_loss_halt=r.daily_loss_halt,
         )
-        venue = self._venue_id = gate.add_venue(
-            self.venue,
-            max_gross_notional=self.cfg.venue_max_gross_notional,
-            max_open_orders=self.cfg.venue_max_open_orders,
-        )
-        self._strat = gate.add_strategy(
-            self.strategy.name, max_orders_per_sec=self.cfg.strategy_max_orders_per_sec
-        )
-        for symbol in self.symbols:
-            info = await self.connector.instrument_info(symbol)
-            spec = info.spec()
-            gate_id = gate.add_instrument(
-                venue,
-                symbol,
-                spec,
-                max_order_qty=self.cfg.max_order_qty,
-                max_order_notional=self.cfg.max_order_notional,
-                max_position=self.cfg.max_position,
-                max_open_orders=self.cfg.max_open_orders,
-                collar_bps=collar_bps(self.cfg.collar_bps, info),
-            )
-            position = self.portfolio.position(self.venue, symbol, spec.notional(1, 1))
-            self.instruments[symbol] = _Instrument(symbol, spec, gate_id, position)
+
+    async def start(self) -> None:
+        """Connect every venue, learn its instruments, set up the gate and reconcile each venue. A venue
+        that cannot connect or reconcile does not trade (nor its strategies); with one venue, or when no
+        venue is left, `ReconciliationError` / the connect error is raised."""
+        self._started_ns = self.clock.monotonic_ns()
+        gate = self._new_gate()
+        ready: list[VenueState] = []
+        for v in self.venues.values():
+            try:
+                await v.connector.connect()
+                await self._load_venue(gate, v)
+                ready.append(v)
+            except (VenueError, OSError, ConfigError) as e:
+                if len(self.venues) == 1:
+                    raise
+                self._fail_venue(gate, v, f"could not start: {e}")
+        for s in self._strategy_setups:
+            self._add_strategy(gate, s)
         self.gate = gate
         killswitch.write_reset_token(self.journal)  # what `trader kill --reset` must show
-        self._kill_seen = self.journal.get_counter("kill")
-        if self._kill_seen > self.journal.get_counter("kill_reset"):
-            gate.kill("latched by `trader kill` (clear with `trader kill --reset`)", self.clock.now_ns())
-            self.summary.killed = True
-        await reconcile(self)
+        self._latch_from_journal()
+        for v in ready:
+            try:
+                await reconcile(self, v)
+            except ReconciliationError as e:
+                if len(self.venues) == 1:
+                    raise
+                self._fail_venue(gate, v, str(e))
+        if all(v.failed for v in self.venues.values()):
+            raise ReconciliationError(
+                "no venue is ready: " + "; ".join(f"{v.name}: {v.failed}" for v in self.venues.values())
+            )
+
+    async def _load_venue(self, gate: RiskGate, v: VenueState) -> None:
+        c = v.cfg
+        v.gate_id = gate.add_venue(
+            v.name, max_gross_notional=c.venue_max_gross_notional, max_open_orders=c.venue_max_open_orders
+        )
+        for symbol in v.symbols:
+            info = await v.connector.instrument_info(symbol)
+            spec = info.spec()
+            gate_id = gate.add_instrument(
+                v.gate_id,
+                symbol,
+                spec,
+                max_order_qty=c.max_order_qty,
+                max_order_notional=c.max_order_notional,
+                max_position=c.max_position,
+                max_open_orders=c.max_open_orders,
+                collar_bps=collar_bps(c.collar_bps, info),
+            )
+            position = self.portfolio.position(v.name, symbol, spec.notional(1, 1))
+            canonical = v.setup.canonical.get(symbol, symbol)
+            inst = Instrument(
+                v.name,
+                symbol,
+                canonical,
+                spec,
+                gate_id,
+                position,
+                asset=v.setup.assets.get(symbol, info.base),
+                currency=v.setup.currencies.get(symbol, info.quote),
+            )
+            v.instruments[symbol] = inst
+            v.by_canonical[canonical] = inst
+
+    def _add_strategy(self, gate: RiskGate, s: StrategySetup) -> None:
+        rate = s.orders_per_second or self.cfg.strategy_max_orders_per_sec
+        st = StrategyState(
+            s.strategy, s.label, gate.add_strategy(s.label, max_orders_per_sec=rate), frozenset(s.legs)
+        )
+        self.strategies[st.name] = st
+        self.by_strategy[st.name] = Portfolio()
+        for venue, canonical in s.legs:
+            v = self.venues.get(venue)
+            if v is None:
+                raise ConfigError(
+                    f"strategy {st.name}: leg {venue}:{canonical} names no venue of this engine"
+                )
+            if v.failed:
+                self._halt_strategy(gate, st, f"needs {venue}, which failed: {v.failed}")
+                continue
+            if canonical not in v.by_canonical:
+                raise ConfigError(f"strategy {st.name}: {venue} has no instrument {canonical}")
+        for v in self.venues.values():
+            for inst in v.instruments.values():
+                if st.trades(v.name, inst.canonical):
+                    inst.strategies.append(st)
+
+    def _halt_strategy(self, gate: RiskGate, st: StrategyState, why: str) -> None:
+        st.halted = why
+        gate.set_trading_state(TradingState.HALTED, strategy=st.gate_id)
+        log.error("strategy %s does not trade: %s", st.name, why)
+
+    def _fail_venue(self, gate: RiskGate, v: VenueState, why: str) -> None:
+        """The venue does not trade this session; strategies that need it do not either."""
+        v.failed = why
+        log.error("%s does not trade: %s", v.name, why)
+        if v.gate_id >= 0:
+            gate.set_trading_state(TradingState.HALTED, venue=v.gate_id)
+        for st in self.strategies.values():
+            if any(leg[0] == v.name for leg in st.legs) and not st.halted:
+                self._halt_strategy(gate, st, f"needs {v.name}, which failed: {why}")
+
+    def _latch_from_journal(self) -> None:
+        """A kill latched by `trader kill` (all, or one venue) and not reset holds across restarts."""
+        assert self.gate is not None
+        for key in ["kill", *(f"kill:{n}" for n in self.venues)]:
+            self._kill_seen[key] = self.journal.get_counter(key)
+            if self._kill_seen[key] > self.journal.get_counter(key.replace("kill", "kill_reset", 1)):
+                venue = key.partition(":")[2] or None
+                self._latch("latched by `trader kill` (clear with `trader kill --reset`)", venue)
 
     # ---- events ----------------------------------------------------------------------------------
 
-    def handle(self, ev: VenueEvent) -> None:
-        """Process one venue event; network work it causes runs as tasks."""
+    def handle(self, ev: VenueEvent, venue: VenueState | None = None) -> None:
+        """Process one venue event (of the primary venue unless said); network work runs as tasks."""
+        v = venue or self.primary
         if isinstance(ev, BookUpdate):
-            self._on_book(ev)
+            self._on_book(ev, v)
         elif isinstance(ev, FillReport):
-            self._apply_fill(ev, react=True)
+            self._apply_fill(ev, v, react=True)
         elif isinstance(ev, OrderReport):
-            self._apply_report(ev, react=True)
+            self._apply_report(ev, v, react=True)
         elif isinstance(ev, TradeTick):
-            if ev.instrument in self.instruments and self.gate is not None and not self._ban.active:
-                trade = TradePrint(ev.instrument, ev.price, ev.qty, ev.aggressor, ev.ts_recv)
-                self._act(self.strategy.on_trade(trade), None)
+            inst = v.instruments.get(ev.instrument)
+            if inst is not None and self.gate is not None and not self._blocked(v):
+                trade = TradePrint(inst.canonical, ev.price, ev.qty, ev.aggressor, ev.ts_recv, v.name)
+                for st in inst.strategies:
+                    self._act(st, st.strategy.on_trade(trade), None)
         elif isinstance(ev, BookInvalid) and self.gate is not None:
-            inst = self.instruments.get(ev.instrument)
-            if inst is None:
-                return
-            log.warning("book %s invalid: %s", ev.instrument, ev.reason)
-            self._no_book(inst)
+            inst = v.instruments.get(ev.instrument)
+            if inst is not None:
+                log.warning("%s: book %s invalid: %s", v.name, ev.instrument, ev.reason)
+                self._no_book(inst)
+        elif isinstance(ev, StreamStatus) and self.gate is not None:
+            self._on_stream(ev, v)
+        elif isinstance(ev, FundingPayment):
+            self._on_funding(ev, v)
 
-    def _no_book(self, inst: _Instrument) -> None:
-        """Nothing trades off this instrument's book until the next update; the strategy sees it empty."""
+    def _blocked(self, v: VenueState) -> bool:
+        """The venue is halted for a reason the strategies are shown as empty books (ban, stream down)."""
+        return v.ban.active or v.health.is_down or v.health.recovering or bool(v.failed)
+
+    def _no_book(self, inst: Instrument) -> None:
+        """Nothing trades off this instrument's book until the next update; its strategies see it empty."""
         assert self.gate is not None
         self.gate.invalidate_reference(inst.gate_id)
         inst.bid = inst.ask = None
-        now = self.clock.now_ns()
-        self._act(self.strategy.on_book(BookTop(inst.symbol, None, 0, None, 0, now)), None)
+        top = BookTop(inst.canonical, None, 0, None, 0, self.clock.now_ns(), inst.venue)
+        for st in inst.strategies:
+            self._act(st, st.strategy.on_book(top), None)
 
-    def _check_feeds(self, now_ns: int) -> None:
-        """The feed watchdog: a stalled feed pulls our quotes on that instrument (F-MD-06)."""
-        for symbol in self._feeds.newly_stale(now_ns):
-            inst = self.instruments[symbol]
-            self.summary.stale_feeds += 1
-            log.warning(
-                "feed %s stale: no book update for %.1fs: quotes pulled",
-                symbol,
-                self._feeds.threshold_s(symbol),
-            )
-            self._no_book(inst)
-            mine = [
-                o.client_id for o in self.ledger.live() if o.instrument == symbol and o.venue == self.venue
-            ]
-            self._act([Cancel(cid) for cid in mine], None)
-
-    def _on_book(self, ev: BookUpdate) -> None:
-        inst = self.instruments.get(ev.instrument)
+    def _on_book(self, ev: BookUpdate, v: VenueState) -> None:
+        inst = v.instruments.get(ev.instrument)
         if inst is None or self.gate is None:
             return
-        if self._feeds.on_update(inst.symbol, ev.ts_recv):  # our clock's read time: no second read
-            log.warning("feed %s: book updates again, quoting resumes", inst.symbol)
+        if v.feeds.on_update(inst.symbol, ev.ts_recv):  # our clock's read time: no second read
+            log.warning("%s: feed %s updates again, quoting resumes", v.name, inst.symbol)
         inst.bid, inst.ask = ev.bid, ev.ask
         if ev.bid is not None and ev.ask is not None and ev.bid < ev.ask:
             self.gate.set_reference(inst.gate_id, ev.bid, ev.ask, ev.ts_recv)
-        if self._ban.active:
-            return  # the venue is halted: the strategy saw an empty book and sees the next one after
-        top = BookTop(ev.instrument, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_recv)
+        if self._blocked(v):
+            return  # the venue is halted: the strategies saw an empty book and see the next one after
+        top = BookTop(inst.canonical, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_recv, v.name)
         # tick-to-order runs from our read of the message; in simulated time (a separate latency clock)
         # from the moment the engine took the event, since no wall clock stamped it
         tick = ev.ts_recv if self.latency_clock is self.clock else self.latency_clock.now_ns()
-        self._act(self.strategy.on_book(top), tick)
+        for st in inst.strategies:
+            self._act(st, st.strategy.on_book(top), tick)
+
+    def _check_feeds(self, v: VenueState, now_ns: int) -> None:
+        """The feed watchdog: a stalled feed pulls our quotes on that instrument (F-MD-06)."""
+        for symbol in v.feeds.newly_stale(now_ns):
+            inst = v.instruments[symbol]
+            self.summary.stale_feeds += 1
+            log.warning(
+                "%s: feed %s stale: no book update for %.1fs: quotes pulled",
+                v.name,
+                symbol,
+                v.feeds.threshold_s(symbol),
+            )
+            self._no_book(inst)
+            self._cancel_all_of(v, symbol)
+
+    def _cancel_all_of(self, v: VenueState, symbol: str | None = None) -> None:
+        for o in self.ledger.live():
+            if o.venue == v.name and (symbol is None or o.instrument == symbol):
+                self._cancel(o.client_id)
+
+    def _on_stream(self, ev: StreamStatus, v: VenueState) -> None:
+        """A stream down halts the venue (orders canceled, books empty); all back: resync, then resume."""
+        if not v.health.on_stream(ev):
+            return
+        if v.health.is_down:
+            self.summary.disconnects += 1
+            log.error(
+                "%s: %s stream down (%s): venue HALTED, our orders there canceled",
+                v.name,
+                ev.stream,
+                ev.reason,
+            )
+            self._set_venue_state(v)
+            for inst in v.instruments.values():
+                self._no_book(inst)
+            self._cancel_all_of(v)
+            return
+        log.warning("%s: streams back: resynchronising before trading again", v.name)
+        v.health.recovering = True
+        self._spawn(self._recover(v))
+
+    async def _recover(self, v: VenueState) -> None:
+        try:
+            await resync(self, v)
+        finally:
+            v.health.recovering = False
+            self._set_venue_state(v)
+        log.warning("%s: resynchronised, trading resumes", v.name)
+
+    def _set_venue_state(self, v: VenueState) -> None:
+        """The venue's state in the gate from everything that may hold it (a kill latch stays anyway)."""
+        if self.gate is None or v.gate_id < 0:
+            return
+        halted = self._blocked(v)
+        if halted or not self.gate.is_killed(venue=v.gate_id):
+            state = TradingState.HALTED if halted else TradingState.ACTIVE
+            self.gate.set_trading_state(state, venue=v.gate_id)
+
+    def _on_funding(self, ev: FundingPayment, v: VenueState) -> None:
+        """Funding on a perpetual: part of the position's PnL (and of each holding strategy's, pro rata)."""
+        inst = v.instruments.get(ev.instrument)
+        if inst is None:
+            return
+        self.summary.funding_payments += 1
+        inst.position.apply_funding(ev.amount)
+        holders = [
+            (name, p)
+            for name, pf in self.by_strategy.items()
+            if (p := pf.positions.get((v.name, inst.symbol))) is not None and p.qty
+        ]
+        total = sum(abs(p.qty) for _, p in holders)
+        for _, p in holders:
+            p.apply_funding(ev.amount * Decimal(abs(p.qty)) / Decimal(total))
+
+    # ---- orders and fills --------------------------------------------------------------------------
 
     def _view(self, o: oms.Order) -> OwnOrder:
-        return OwnOrder(o.client_id, o.instrument, o.side, o.price, o.remaining, o.is_live)
+        inst = self.venues[o.venue].instruments.get(o.instrument)
+        name = inst.canonical if inst is not None else o.instrument
+        return OwnOrder(o.client_id, name, o.side, o.price, o.remaining, o.is_live, o.venue)
+
+    def _owner(self, o: oms.Order) -> StrategyState | None:
+        return self.strategies.get(o.strategy)
+
+    def _tell_order(self, o: oms.Order) -> None:
+        st = self._owner(o)
+        if st is not None:
+            self._act(st, st.strategy.on_order(self._view(o)), None)
 
     def _gate_closed(self, client_id: str) -> None:
         """The order no longer counts: tell the gate once (a fully filled order already left it)."""
@@ -295,20 +505,24 @@ class Engine:
         with contextlib.suppress(UnknownOrderError):
             self.gate.on_closed(key)
 
-    def _apply_fill(self, f: FillReport, *, react: bool) -> None:
-        gate, _ = self._ready()
-        inst = self.instruments.get(f.instrument)
-        if inst is None:
+    def _strategy_position(self, name: str, v: VenueState, inst: Instrument) -> Position:
+        pf = self.by_strategy.setdefault(name, Portfolio())
+        return pf.position(v.name, inst.symbol, inst.position.unit_notional)
+
+    def _apply_fill(self, f: FillReport, v: VenueState, *, react: bool) -> None:
+        gate = self.gate
+        inst = v.instruments.get(f.instrument)
+        if inst is None or gate is None:
             return
-        position = inst.position
         order = self.ledger.orders.get(f.client_id)
         fee = str(f.fee)
-        if order is None and self._other_session(f.client_id, "fill"):
+        if order is None and self._other_session(v, f.client_id, "fill"):
             return  # another session's fill moves its accounting, not ours
         if order is None:  # not ours (placed elsewhere, liquidation): the position still moves
-            log.warning("external fill %s on %s", f.trade_id, f.instrument)
+            log.warning("%s: external fill %s on %s", v.name, f.trade_id, f.instrument)
             gate.on_external_fill(inst.gate_id, f.side, f.qty, f.price, fee=fee)
-            position.apply_fill(f.side, f.qty, f.price, f.fee)
+            inst.position.apply_fill(f.side, f.qty, f.price, f.fee)
+            self._strategy_position("external", v, inst).apply_fill(f.side, f.qty, f.price, f.fee)
             return
         fill = oms.Fill(f.trade_id, f.qty, f.price, f.fee, f.ts_event)
         before = order.filled
@@ -333,34 +547,45 @@ class Engine:
             gate.on_fill(key, f.qty, f.price, fee=fee)
         except UnknownOrderError:
             gate.on_external_fill(inst.gate_id, order.side, f.qty, f.price, fee=fee)
-        position.apply_fill(order.side, f.qty, f.price, f.fee)
-        inst.max_abs = max(inst.max_abs, abs(position.qty))
-        if self.pre_trade is not None:
-            self.pre_trade.on_fill(f.instrument, order.side, inst.spec.format_qty(f.qty), f.ts_event)
+        self._book_fill(v, inst, order, f)
+
+    def _book_fill(self, v: VenueState, inst: Instrument, order: oms.Order, f: FillReport) -> None:
+        """An applied fill of ours: positions (venue, strategy), the pre-trade check, the strategy."""
+        inst.position.apply_fill(order.side, f.qty, f.price, f.fee)
+        self._strategy_position(order.strategy, v, inst).apply_fill(order.side, f.qty, f.price, f.fee)
+        inst.max_abs = max(inst.max_abs, abs(inst.position.qty))
+        if v.pre_trade is not None:
+            v.pre_trade.on_fill(f.instrument, order.side, inst.spec.format_qty(f.qty), f.ts_event)
         self.summary.fills += 1
-        own = OwnFill(f.client_id, f.instrument, order.side, f.price, f.qty, f.ts_recv)
+        v.fills += 1
+        own = OwnFill(f.client_id, inst.canonical, order.side, f.price, f.qty, f.ts_recv, v.name)
         self.recent_fills = [*self.recent_fills[-9:], own]
-        intents = self.strategy.on_fill(own)
+        st = self._owner(order)
+        if st is not None:
+            st.fills += 1
+        intents = st.strategy.on_fill(own) if st is not None else []
         if not order.is_live:
             self._gate_done.add(f.client_id)  # the gate released it with the last fill
-            self._resolver.forget(f.client_id)
-            intents += self.strategy.on_order(self._view(order))
-        self._act(intents, None)
+            v.resolver.forget(f.client_id)
+            if st is not None:
+                intents += st.strategy.on_order(self._view(order))
+        if st is not None:
+            self._act(st, intents, None)
 
-    def _other_session(self, client_id: str, what: str) -> bool:
+    def _other_session(self, v: VenueState, client_id: str, what: str) -> bool:
         """True for an order or fill of another trader session (logged once, then counted)."""
         if self.ledger.owner(client_id) is not Owner.SESSION:
             return False
-        if not self._other_sessions:
-            log.warning("%s: %s of another trader session's order %s: not ours", self.venue, what, client_id)
-        self._other_sessions += 1
+        if not v.other_sessions:
+            log.warning("%s: %s of another trader session's order %s: not ours", v.name, what, client_id)
+        v.other_sessions += 1
         return True
 
-    def _apply_report(self, r: OrderReport, *, react: bool) -> None:
+    def _apply_report(self, r: OrderReport, v: VenueState, *, react: bool) -> None:
         order = self.ledger.orders.get(r.client_id)
-        if order is None and self._other_session(r.client_id, "report"):
+        if order is None and self._other_session(v, r.client_id, "report"):
             return
-        if order is None or r.instrument not in self.instruments:
+        if order is None or r.instrument not in v.instruments:
             return
         now = self.clock.now_ns()
         event: oms.OrderEvent
@@ -377,7 +602,7 @@ class Engine:
             self.ledger.apply(r.client_id, oms.Accepted(r.venue_order_id), now)
         if not self.ledger.apply(r.client_id, event, now):
             return
-        self._resolver.forget(r.client_id)
+        v.resolver.forget(r.client_id)
         key = self._keys.get(r.client_id)
         if order.is_live:
             if key is not None and self.gate is not None and r.client_id not in self._gate_done:
@@ -387,10 +612,133 @@ class Engine:
             self._gate_closed(r.client_id)
             if isinstance(event, oms.Canceled):
                 self.summary.canceled += 1
+                v.canceled += 1
         if react:
-            self._act(self.strategy.on_order(self._view(order)), None)
+            self._tell_order(order)
 
     # ---- intents ---------------------------------------------------------------------------------
+
+    def _act(self, st: StrategyState, intents: list[Intent], tick_ns: int | None) -> None:
+        while intents:
+            intent = intents.pop(0)
+            if isinstance(intent, Cancel):
+                intents += self._cancel(intent.client_id)
+            else:
+                intents += self._place(st, intent, tick_ns)
+
+    def _leg(self, st: StrategyState, p: Place) -> Instrument | None:
+        """The instrument a `Place` is for: its venue's (said, or the only one the strategy trades it on)."""
+        if p.venue:
+            v = self.venues.get(p.venue)
+            inst = v.by_canonical.get(p.instrument) if v is not None else None
+            return inst if inst is not None and st.trades(inst.venue, inst.canonical) else None
+        found = [
+            i
+            for v in self.venues.values()
+            if (i := v.by_canonical.get(p.instrument)) is not None and st.trades(v.name, p.instrument)
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def _deny(self, st: StrategyState, p: Place, reason: str) -> list[Intent]:
+        self.denials[reason] += 1
+        return st.strategy.on_denied(p, reason)
+
+    def _place(self, st: StrategyState, p: Place, tick_ns: int | None) -> list[Intent]:
+        if self._closing:
+            return []
+        assert self.gate is not None
+        inst = self._leg(st, p)
+        if inst is None:
+            return self._deny(st, p, "UNKNOWN_INSTRUMENT")
+        v = self.venues[inst.venue]
+        now = self.clock.now_ns()
+        if v.pre_trade is not None:
+            why = self._pre_trade(v, inst, p, now)
+            if why is not None:
+                return self._deny(st, p, why)
+        verdict = self.gate.check(
+            st.gate_id, inst.gate_id, p.side, p.price, p.qty, now, post_only=p.post_only
+        )
+        if not isinstance(verdict, Approval):
+            return self._deny(st, p, str(verdict.reason).rsplit(".", 1)[-1])
+        order = self.ledger.create(
+            st.name, v.name, inst.symbol, p.side, verdict.price, verdict.qty, now, submitted=True
+        )
+        self._keys[order.client_id] = verdict.key
+        if tick_ns is not None:
+            self.latencies.append(self.latency_clock.now_ns() - tick_ns)
+        self.summary.orders += 1
+        v.orders += 1
+        st.orders += 1
+        self._spawn(self._send(order, verdict))
+        return st.strategy.on_order(self._view(order))
+
+    def _pre_trade(self, v: VenueState, inst: Instrument, p: Place, now: int) -> str | None:
+        assert v.pre_trade is not None
+        spec = inst.spec
+        marks = {
+            i.symbol: Decimal(i.spec.format_price(int(m)))
+            for i in v.instruments.values()
+            if (m := i.mark()) is not None
+        }
+        return v.pre_trade.check(
+            inst.symbol, p.side, spec.format_price(p.price), spec.format_qty(p.qty), now, marks
+        )
+
+    # ---- timer -----------------------------------------------------------------------------------
+
+    async def on_timer(self) -> None:
+        """Per venue: feeds, bans, health and kill thresholds, unknown orders and cancel retries; the
+        operator's kill switch; the strategies' timers."""
+        now = self.clock.now_ns()
+        for v in self.venues.values():
+            self._check_feeds(v, now)
+            v.ban.check(now)
+            await self._check_health(v, now)
+        await self._poll_kill()
+        await self._retries(now)
+        for st in self.strategies.values():
+            self._act(st, st.strategy.on_timer(now), None)
+
+    async def _check_health(self, v: VenueState, now: int) -> None:
+        if v.health.watchdog_due(now):
+            left = sum(o.venue == v.name for o in self.ledger.live())
+            log.error(
+                "%s: watchdog: stream down past its bound, canceling everything there (%d open)", v.name, left
+            )
+            self.summary.watchdog += 1
+            await self.cancel_everything(v.name)
+        if self.gate is None or self.gate.is_killed(venue=v.gate_id) or v.gate_id < 0:
+            return
+        why = v.health.breach(now, -self.venue_pnl(v.name), len(v.resolver))
+        if why is not None:
+            await self.kill(f"{v.name} kill threshold: {why}", venue=v.name, durable=True)
+
+    async def _poll_kill(self) -> None:
+        """The journal's kill counters (`trader kill`, all or `--venue`): the fallback to the signal."""
+        for key, seen in list(self._kill_seen.items()):
+            now_count = self.journal.get_counter(key)
+            if now_count > seen:
+                self._kill_seen[key] = now_count
+                await self.kill("operator: trader kill", venue=key.partition(":")[2] or None)
+
+    async def _retries(self, now: int) -> None:
+        """Ask about unknown orders; cancel again what the venue has now. Not at a banned venue:
+        nothing would pass there, and asking would prolong the ban."""
+        for v in self.venues.values():
+            if not v.ban.active:
+                await v.resolver.run(now)
+        for cid in list(self._cancel_retry):
+            order = self.ledger.orders.get(cid)
+            if order is None or not order.is_live:
+                self._cancel_retry.discard(cid)
+            elif self.venues[order.venue].ban.active:
+                continue
+            elif order.status in (oms.OrderStatus.ACCEPTED, oms.OrderStatus.PARTIALLY_FILLED):
+                self._cancel_retry.discard(cid)
+                self._cancel(cid)
+
+    # ---- the network side of orders (`trader.engine.orderflow`) ----------------------------------------
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -407,278 +755,94 @@ class Engine:
         self.summary.task_errors += 1
         log.error("%s failed (continuing): %r", what, e, exc_info=e)
 
-    def _act(self, intents: list[Intent], tick_ns: int | None) -> None:
-        while intents:
-            intent = intents.pop(0)
-            if isinstance(intent, Cancel):
-                intents += self._cancel(intent.client_id)
-            else:
-                intents += self._place(intent, tick_ns)
-
-    def _place(self, p: Place, tick_ns: int | None) -> list[Intent]:
-        if self._closing:
-            return []
-        assert self.gate is not None
-        inst = self.instruments.get(p.instrument)
-        if inst is None:
-            self.denials["UNKNOWN_INSTRUMENT"] += 1
-            return self.strategy.on_denied(p, "UNKNOWN_INSTRUMENT")
-        now = self.clock.now_ns()
-        if self.pre_trade is not None:
-            spec = inst.spec
-            marks = {
-                i.symbol: Decimal(i.spec.format_price(int(m)))
-                for i in self.instruments.values()
-                if (m := i.mark()) is not None
-            }
-            why = self.pre_trade.check(
-                p.instrument, p.side, spec.format_price(p.price), spec.format_qty(p.qty), now, marks
-            )
-            if why is not None:
-                self.denials[why] += 1
-                return self.strategy.on_denied(p, why)
-        verdict = self.gate.check(
-            self._strat, inst.gate_id, p.side, p.price, p.qty, now, post_only=p.post_only
-        )
-        if not isinstance(verdict, Approval):
-            reason = str(verdict.reason).rsplit(".", 1)[-1]
-            self.denials[reason] += 1
-            return self.strategy.on_denied(p, reason)
-        order = self.ledger.create(
-            self.strategy.name,
-            self.venue,
-            p.instrument,
-            p.side,
-            verdict.price,
-            verdict.qty,
-            now,
-            submitted=True,
-        )
-        self._keys[order.client_id] = verdict.key
-        if tick_ns is not None:
-            self.latencies.append(self.latency_clock.now_ns() - tick_ns)
-        self.summary.orders += 1
-        self._spawn(self._send(order, verdict))
-        return self.strategy.on_order(self._view(order))
-
     async def _send(self, order: oms.Order, approval: Approval) -> None:
-        cid = order.client_id
-        try:
-            ack = await self.connector.submit(approval, cid, order.instrument)
-        except UnknownOutcomeError as e:
-            self._unknown(cid, approval, str(e))
-            return
-        except VenueError as e:  # a definitive reject, or not sent at all (refused, throttled, banned)
-            self._venue_error(e)
-            if self.ledger.apply(cid, oms.Rejected(str(e)), self.clock.now_ns()):
-                self.summary.rejects += 1
-                self._gate_closed(cid)
-                self._act(self.strategy.on_order(self._view(order)), None)
-            return
-        except Exception as e:  # unclassified: it may have reached the venue, so it is asked about
-            self._task_error(f"submit {cid}", e)
-            self._unknown(cid, approval, f"submit failed: {type(e).__name__}")
-            return
-        now = self.clock.now_ns()  # a SubmitAck states no venue time: the ack's time is when we read it
-        self._apply_report(
-            OrderReport(
-                cid,
-                ack.venue_order_id,
-                order.instrument,
-                order.side,
-                order.price,
-                order.qty,
-                0,
-                OrderState.OPEN,
-                ts_event=now,
-                ts_recv=now,
-            ),
-            react=True,
-        )
+        await orderflow.send(self, order, approval)
 
     def _unknown(self, cid: str, approval: Approval, reason: str) -> None:
-        """The submit's outcome is unknown: it keeps counting and is asked of the venue, never resent."""
-        now = self.clock.now_ns()
-        self.summary.unknown_outcomes += 1
-        if self.ledger.apply(cid, oms.OutcomeUnknown(reason), now) and self.gate is not None:
-            with contextlib.suppress(UnknownOrderError):
-                self.gate.on_unknown(approval.key)
-            self._resolver.track(cid, now)
+        orderflow.unknown(self, cid, approval, reason)
 
     def _cancel(self, client_id: str) -> list[Intent]:
-        order = self.ledger.orders.get(client_id)
-        if order is None or not order.is_live or order.status is oms.OrderStatus.CANCEL_PENDING:
-            return []
-        if order.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
-            self._cancel_retry.add(client_id)  # cancel once the venue has it (or it is resolved)
-            return []
-        self.ledger.apply(client_id, oms.CancelRequested(), self.clock.now_ns())
-        self._spawn(self._cancel_now(client_id))
-        return []
+        return orderflow.cancel(self, client_id)
 
     async def _cancel_now(self, client_id: str) -> None:
-        """Cancel at the venue and record the outcome; transient failures are retried from the timer."""
-        order = self.ledger.orders[client_id]
-        if order.status is not oms.OrderStatus.CANCEL_PENDING:
-            self.ledger.apply(client_id, oms.CancelRequested(), self.clock.now_ns())
-        try:
-            await self.connector.cancel(client_id)
-        except OrderNotFoundError:
-            await self._cancel_not_found(order)
-            return
-        except VenueError as e:
-            self._venue_error(e)
-            self.ledger.apply(client_id, oms.CancelRejected(str(e)), self.clock.now_ns())
-            self._cancel_retry.add(client_id)
-            return
-        except Exception as e:  # unclassified: the order stays as it was, the cancel is retried
-            self._task_error(f"cancel {client_id}", e)
-            self.ledger.apply(client_id, oms.CancelRejected(type(e).__name__), self.clock.now_ns())
-            self._cancel_retry.add(client_id)
-            return
-        self._cancel_retry.discard(client_id)
-        await self._catch_up_fills(client_id)
-        order = self.ledger.orders[client_id]
-        now = self.clock.now_ns()  # the confirmed cancel: the venue's answer states no time
-        self._apply_report(
-            OrderReport(
-                client_id,
-                order.venue_order_id or "",
-                order.instrument,
-                order.side,
-                order.price,
-                order.qty,
-                order.filled,
-                OrderState.CANCELED,
-                ts_event=now,
-                ts_recv=now,
-            ),
-            react=True,
-        )
-
-    async def _cancel_not_found(self, order: oms.Order) -> None:
-        """The venue has no open order by that id: already done (learn how), or never received."""
-        cid = order.client_id
-        try:
-            report = await self.connector.query(cid)
-        except VenueError as e:
-            self._venue_error(e)
-            self.ledger.apply(cid, oms.CancelRejected(f"cancel: not found; lookup: {e}"), self.clock.now_ns())
-            self._cancel_retry.add(cid)
-            return
-        if report is not None:
-            await self._catch_up_fills(cid)
-            self._apply_report(report, react=True)
-        elif order.venue_order_id is None and not order.filled:
-            # never acknowledged: "not found" proves nothing yet (F-ORD-12); the resolver decides
-            now = self.clock.now_ns()
-            self.ledger.apply(cid, oms.CancelRejected("the venue does not know it yet"), now)
-            self._resolver.track(cid, now)
-            self._cancel_retry.add(cid)
-        else:
-            self.ledger.apply(cid, oms.Rejected("the venue does not know it"), self.clock.now_ns())
-            self._gate_closed(cid)
+        await orderflow.cancel_now(self, client_id)
 
     async def _catch_up_fills(self, client_id: str) -> None:
-        """Fills the stream has not delivered yet for a closed order (the venue filled before it canceled)."""
-        order = self.ledger.orders[client_id]
-        try:
-            report = await self.connector.query(client_id)
-            if report is None or report.filled <= order.filled:
-                return
-            start = min((f.ts_ns for f in order.fills.values()), default=0)
-            fills = await self.connector.fills_since(start)
-        except VenueError as e:  # the stream or the next reconciliation brings them
-            log.warning("fills of %s not fetched: %s", client_id, e)
-            return
-        for f in fills:
-            if f.client_id == client_id:
-                self._apply_fill(f, react=True)
+        await orderflow.catch_up_fills(self, client_id)
 
-    # ---- timer -----------------------------------------------------------------------------------
-
-    async def on_timer(self) -> None:
-        """Strategy timer, unknown-order resolution, cancel retries and the operator's kill switch."""
-        now = self.clock.now_ns()
-        self._check_feeds(now)
-        self._ban.check(now)
-        if self.journal.get_counter("kill") > self._kill_seen:
-            self._kill_seen = self.journal.get_counter("kill")
-            await self.kill("operator: trader kill")
-        if not self._ban.active:  # banned: nothing would pass (and asking would prolong the ban)
-            await self._retries(now)
-        self._act(self.strategy.on_timer(now), None)
-
-    async def _retries(self, now: int) -> None:
-        """Ask about unknown orders; cancel again what the venue has now."""
-        await self._resolver.run(now)
-        for cid in list(self._cancel_retry):
-            order = self.ledger.orders.get(cid)
-            if order is None or not order.is_live:
-                self._cancel_retry.discard(cid)
-            elif order.status in (oms.OrderStatus.ACCEPTED, oms.OrderStatus.PARTIALLY_FILLED):
-                self._cancel_retry.discard(cid)
-                self._act([Cancel(cid)], None)
-
-    def _venue_error(self, e: VenueError) -> None:
-        """Every venue error the engine sees passes here: a ban halts the venue (`trader.engine.bans`)."""
-        self._ban.on_error(e)
-
-    # ---- control ---------------------------------------------------------------------------------
-
-    async def kill(self, reason: str) -> None:
-        """Latch the kill switch (no new orders), then cancel everything at the venue."""
-        self._latch(reason)
-        log.error("kill switch: %s", reason)
-        await self.cancel_everything()
-
-    def _latch(self, reason: str) -> None:
-        """HALT the gate at once: nothing new is sent from here on."""
-        assert self.gate is not None
-        self.gate.kill(reason, self.clock.now_ns())
-        self.summary.killed = True
-
-    def _kill_signal(self) -> None:
-        """SIGUSR1 from `trader kill`: the gate is HALTED here, in the signal's callback, before anything is
-        awaited; the cancels follow as a task. (The timer's poll of the journal is the fallback.)"""
-        if self.gate is None:
-            return
-        received = self.clock.monotonic_ns()
-        self._latch("operator: trader kill")
-        self.kill_halted_ns = self.clock.monotonic_ns()
-        self.kill_latency_ns = self.kill_halted_ns - received
-        self._kill_seen = max(self._kill_seen, self.journal.get_counter("kill"))
-        log.error(
-            "kill switch: operator: trader kill (HALTED %d µs after the engine got the signal)",
-            self.kill_latency_ns // 1000,
-        )
-        self._spawn(self.cancel_everything())
-
-    async def cancel_everything(self) -> None:
-        """Cancel our orders: all at once when no other session shares the account, else one by one
-        (never another session's; `trader kill --config` is the account-wide button)."""
-        for symbol in self.symbols if not self._other_sessions else ():
-            try:
-                await self.connector.cancel_all(symbol)
-            except VenueError as e:  # the per-order cancels follow
-                self._venue_error(e)
-        for o in self.ledger.live():
-            if o.venue == self.venue:
-                await self._cancel_now(o.client_id)
+    async def cancel_everything(self, venue: str | None = None) -> None:
+        """Cancel our orders at one venue, or at all of them side by side (`orderflow.cancel_everything`)."""
+        await orderflow.cancel_everything(self, venue)
 
     async def settle(self) -> None:
         """Wait until no send or cancel is in flight."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await orderflow.settle(self)
 
-    async def _pump(self) -> None:
-        """Venue events into `handle`; an error handling one event is counted and the next one follows.
-        The stream itself failing ends the pump (and the session, loudly: `run`)."""
-        async for ev in self.connector.events():
+    def _venue_error(self, v: VenueState, e: VenueError) -> None:
+        """Every venue error the engine sees passes here: a ban halts the venue (`trader.engine.bans`)."""
+        v.ban.on_error(e)
+
+    # ---- control ---------------------------------------------------------------------------------
+
+    async def kill(self, reason: str, venue: str | None = None, *, durable: bool = False) -> None:
+        """Latch the kill switch (everything, or one venue: no new orders), then cancel everything there.
+        `durable`: also latch it in the journal, so a restart begins halted (thresholds crossed)."""
+        if durable:
+            key = f"kill:{venue}" if venue else "kill"
+            self._kill_seen[key] = self.journal.next_value(key)
+            killswitch.audit(self.journal, "kill", self.clock.now_ns(), venue=venue or "all", reason=reason)
+        self._latch(reason, venue)
+        log.error("kill switch%s: %s", f" ({venue})" if venue else "", reason)
+        await self.cancel_everything(venue)
+
+    def _latch(self, reason: str, venue: str | None = None) -> None:
+        """HALT the gate (or one venue) at once: nothing new is sent there from here on."""
+        assert self.gate is not None
+        if venue is None:
+            self.gate.kill(reason, self.clock.now_ns())
+            self.summary.killed = True
+        else:
+            self.gate.kill(reason, self.clock.now_ns(), venue=self.venues[venue].gate_id)
+            self.summary.killed_venues = sorted({*self.summary.killed_venues, venue})
+
+    def _kill_signal(self) -> None:
+        """SIGUSR1 from `trader kill`: the gate is HALTED here, in the signal's callback, before anything is
+        awaited; the cancels follow as a task. (The timer's poll of the journal is the fallback.) A kill of
+        one venue (`trader kill --venue`) latches that venue."""
+        if self.gate is None:
+            return
+        received = self.clock.monotonic_ns()
+        venues = [
+            k.partition(":")[2] for k, seen in self._kill_seen.items() if self.journal.get_counter(k) > seen
+        ]
+        if not venues or "" in venues:
+            venues = [""]
+        for name in venues:
+            self._latch("operator: trader kill", name or None)
+        self.kill_halted_ns = self.clock.monotonic_ns()
+        self.kill_latency_ns = self.kill_halted_ns - received
+        for key in self._kill_seen:
+            self._kill_seen[key] = max(self._kill_seen[key], self.journal.get_counter(key))
+        log.error(
+            "kill switch: operator: trader kill%s (HALTED %d µs after the engine got the signal)",
+            "" if venues == [""] else f" ({', '.join(venues)})",
+            self.kill_latency_ns // 1000,
+        )
+        for name in venues:
+            self._spawn(self.cancel_everything(name or None))
+
+    async def _pump(self, v: VenueState) -> None:
+        """A venue's events into `handle`; an error handling one event is counted and the next one
+        follows. The stream itself failing ends the pump (and the session, loudly: `run`)."""
+        async for ev in v.connector.events():
             try:
-                self.handle(ev)
+                self.handle(ev, v)
             except Exception as e:
-                self._task_error(f"handling {type(ev).__name__}", e)
+                self._task_error(f"{v.name}: handling {type(ev).__name__}", e)
+
+    def _next_feed_deadline(self) -> int | None:
+        deadlines = [d for v in self.venues.values() if (d := v.feeds.next_deadline()) is not None]
+        return min(deadlines, default=None)
 
     async def _timer_loop(self) -> None:
         """`on_timer` every `timer_ms`, and the feed watchdog also at the moment a feed turns stale."""
@@ -687,7 +851,7 @@ class Engine:
         next_tick = clock.monotonic_ns() + period
         while True:
             wake = next_tick
-            if (deadline := self._feeds.next_deadline()) is not None:  # on our wall clock (ts_recv)
+            if (deadline := self._next_feed_deadline()) is not None:  # on our wall clock (ts_recv)
                 wake = min(wake, clock.monotonic_ns() + max(deadline - clock.now_ns(), 1_000_000))
             await clock.sleep((wake - clock.monotonic_ns()) / 1e9)
             try:
@@ -696,7 +860,9 @@ class Engine:
                     next_tick = max(next_tick + period, mono + 1)
                     await self.on_timer()
                 else:
-                    self._check_feeds(clock.now_ns())
+                    now = clock.now_ns()
+                    for v in self.venues.values():
+                        self._check_feeds(v, now)
             except Exception as e:
                 self._task_error("timer", e)
 
@@ -713,13 +879,14 @@ class Engine:
     def stop(self) -> None:
         self._stop.set()
 
-    def deliver(self, call: Callable[[Any], list[Intent]]) -> None:
+    def deliver(self, call: Callable[[Any], list[Intent]], strategy: str | None = None) -> None:
         """An input from outside the venue (a signal feed, a reward-scoring answer): `call(strategy)`
-        returns the strategy's intents, which go through the gate like any other. Ignored before start
-        and once shutdown began."""
+        returns the strategy's intents (the first strategy's, unless named), which go through the gate like
+        any other. Ignored before start and once shutdown began."""
         if self.gate is None or self._closing:
             return
-        self._act(call(self.strategy), None)
+        st = self.strategies[strategy] if strategy is not None else next(iter(self.strategies.values()))
+        self._act(st, call(st.strategy), None)
 
     async def run(
         self,
@@ -731,41 +898,52 @@ class Engine:
         alongside (feeds that `deliver` inputs to the strategy) and are cancelled at shutdown."""
         await self.start()
         disarm = killswitch.arm(self.journal, self._kill_signal)  # `trader kill` wakes us (SIGUSR1)
-        pump = asyncio.get_running_loop().create_task(self._pump())
-        timer = asyncio.get_running_loop().create_task(self._timer_loop())
+        loop = asyncio.get_running_loop()
+        pumps = {loop.create_task(self._pump(v)): v for v in self.venues.values() if not v.failed}
+        timer = loop.create_task(self._timer_loop())
         self._services = [
-            asyncio.get_running_loop().create_task(self._supervise(getattr(s, "__name__", "service"), s))
-            for s in services
+            loop.create_task(self._supervise(getattr(s, "__name__", "service"), s)) for s in services
         ]
         try:
-            loop = asyncio.get_running_loop()
-            waiter = loop.create_task(self._stop.wait())
-            end = None if duration_s is None else self.clock.monotonic_ns() + int(duration_s * 1e9)
-            while not waiter.done() and not pump.done() and not timer.done():
-                left = 0.25 if end is None else min(0.25, (end - self.clock.monotonic_ns()) / 1e9)
-                if left <= 0:
-                    break
-                tick = loop.create_task(self.clock.sleep(left))
-                await asyncio.wait({waiter, pump, timer, tick}, return_when=asyncio.FIRST_COMPLETED)
-                tick.cancel()
-                if on_tick is not None:
-                    on_tick(self)
-            waiter.cancel()
-            for task, what in ((pump, "venue event stream"), (timer, "timer")):
-                if task.done():  # neither ends on its own: stop loudly
-                    why = "cancelled" if task.cancelled() else repr(task.exception() or "ended")
-                    self.summary.failure = f"{what} stopped: {why}"
-                    log.error("%s stopped (%s): shutting down, the session failed", what, why)
+            await self._run_until(duration_s, on_tick, pumps, timer)
         finally:
             disarm()
             timer.cancel()
             summary = await self.shutdown()
-            pump.cancel()
-            await asyncio.gather(pump, timer, return_exceptions=True)
+            for p in pumps:
+                p.cancel()
+            await asyncio.gather(*pumps, timer, return_exceptions=True)
         return summary
 
+    async def _run_until(
+        self,
+        duration_s: float | None,
+        on_tick: Callable[[Engine], None] | None,
+        pumps: dict[asyncio.Task[None], VenueState],
+        timer: asyncio.Task[None],
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_task(self._stop.wait())
+        end = None if duration_s is None else self.clock.monotonic_ns() + int(duration_s * 1e9)
+        watched = {waiter, timer, *pumps}
+        while not any(t.done() for t in watched):
+            left = 0.25 if end is None else min(0.25, (end - self.clock.monotonic_ns()) / 1e9)
+            if left <= 0:
+                break
+            tick = loop.create_task(self.clock.sleep(left))
+            await asyncio.wait({*watched, tick}, return_when=asyncio.FIRST_COMPLETED)
+            tick.cancel()
+            if on_tick is not None:
+                on_tick(self)
+        waiter.cancel()
+        for task, what in ((timer, "timer"), *((p, f"{v.name}: venue event stream") for p, v in pumps.items())):
+            if task.done():  # neither ends on its own: stop loudly
+                why = "cancelled" if task.cancelled() else repr(task.exception() or "ended")
+                self.summary.failure = f"{what} stopped: {why}"
+                log.error("%s stopped (%s): shutting down, the session failed", what, why)
+
     async def shutdown(self) -> Summary:
-        """Cancel every open order, wait for the venue to confirm, summarize."""
+        """Cancel every open order at every venue, wait for the venues to confirm, summarize."""
         self._closing = True
         for service in self._services:
             service.cancel()
@@ -773,18 +951,32 @@ class Engine:
         await self.settle()
         await self.cancel_everything()
         await self.settle()
-        try:
-            left = sum(r.client_id in self.ledger.orders for r in await self.connector.open_orders())
-        except VenueError as e:  # cannot ask (a ban, an outage): our live orders are what may be left
-            self._venue_error(e)
-            left = sum(o.venue == self.venue for o in self.ledger.live())
-            log.error("open orders not verified at shutdown (%s): %d may be left", e, left)
+        left = 0
+        for v in self.venues.values():
+            left += await self._left_open(v)
         return self.report(open_left=left)
+
+    async def _left_open(self, v: VenueState) -> int:
+        if v.failed and v.gate_id < 0:
+            return 0
+        try:
+            return sum(r.client_id in self.ledger.orders for r in await v.connector.open_orders())
+        except VenueError as e:  # cannot ask (a ban, an outage): our live orders are what may be left
+            self._venue_error(v, e)
+            left = sum(o.venue == v.name for o in self.ledger.live())
+            log.error("%s: open orders not verified at shutdown (%s): %d may be left", v.name, e, left)
+            return left
 
     # ---- reporting -------------------------------------------------------------------------------
 
+    def venue_pnl(self, venue: str) -> Any:
+        """The venue's PnL so far (realized + marked + funding - fees), exact (`Fraction`)."""
+        from trader.engine.summary import venue_pnl
+
+        return venue_pnl(self, self.venues[venue])
+
     def report(self, open_left: int = 0) -> Summary:
-        """PnL and fees over every instrument (one quote currency); inventory of the primary one."""
+        """PnL and fees over every venue and instrument, and per venue, strategy and asset."""
         return summarize(self, open_left)
 
     def snapshot(self) -> Snapshot:

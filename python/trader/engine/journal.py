@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -122,7 +122,12 @@ def _decoded(e: Entry) -> oms.OrderEvent | oms.Order:
         if e.kind == "Intent":
             side = {"BUY": Side.BUY, "SELL": Side.SELL}[p["side"]]
             order = oms.Order(e.client_id, p["venue"], p["instrument"], side, p["price"], p["qty"])
-            ok = isinstance(order.venue, str) and isinstance(order.instrument, str)
+            order.strategy = p.get("strategy", "")
+            ok = (
+                isinstance(order.venue, str)
+                and isinstance(order.instrument, str)
+                and isinstance(order.strategy, str)
+            )
             ok = ok and _is_int(order.price) and _is_int(order.qty)
             decoded: oms.OrderEvent | oms.Order = order
         else:
@@ -250,6 +255,7 @@ class Journal:
             "side": "BUY" if order.side == Side.BUY else "SELL",
             "price": order.price,
             "qty": order.qty,
+            "strategy": order.strategy,
         }
         rows = [(ts_ns, order.client_id, "Intent", json.dumps(payload, separators=(",", ":")))]
         if submitted:
@@ -303,11 +309,21 @@ class Journal:
             raise ConfigError(f"journal {self._path} is damaged: {problems[0]}")
         self.replay()
 
-    def bind(self, venue: str, instruments: Iterable[str]) -> None:
-        """Claim the journal for one venue and its instruments (recorded in meta the first time); a journal
-        written for another venue or other instruments is refused with `ConfigError`. A journal from before
-        this record is judged by its intents."""
-        want = sorted(set(instruments))
+    def bind(self, venue: str | Mapping[str, Iterable[str]], instruments: Iterable[str] = ()) -> None:
+        """Claim the journal for one venue and its instruments, or for several (`{venue: instruments}`),
+        recorded in meta the first time; a journal written for other venues or instruments is refused with
+        `ConfigError`. A journal from before this record is judged by its intents. (One engine process,
+        one journal, every venue it trades.)"""
+        venues_want = (
+            {venue: list(instruments)} if isinstance(venue, str) else {k: list(v) for k, v in venue.items()}
+        )
+        if len(venues_want) == 1:
+            name, insts_one = next(iter(venues_want.items()))
+            key, want = name, sorted(set(insts_one))
+        else:
+            key = ",".join(sorted(venues_want))
+            want = sorted({f"{v}:{s}" for v, ss in venues_want.items() for s in ss})
+        bare = {s for ss in venues_want.values() for s in ss}
         have_venue, have_insts = self.get_meta("venue"), self.get_meta("instruments")
         if have_venue is None or have_insts is None:
             venues: set[str] = set()
@@ -316,16 +332,16 @@ class Journal:
                 if e.kind == "Intent":
                     venues.add(str(e.payload.get("venue")))
                     insts.add(str(e.payload.get("instrument")))
-            if venues - {venue} or insts - set(want):
+            if venues - set(venues_want) or insts - bare:
                 raise ConfigError(
                     f"journal {self._path} holds orders of {', '.join(sorted(venues))} "
-                    f"{', '.join(sorted(insts))}, not {venue} {', '.join(want)}; use another journal"
+                    f"{', '.join(sorted(insts))}, not {key} {', '.join(want)}; use another journal"
                 )
-            self.set_meta("venue", venue)
+            self.set_meta("venue", key)
             self.set_meta("instruments", json.dumps(want))
             return
-        if have_venue != venue or have_insts != json.dumps(want):
+        if have_venue != key or have_insts != json.dumps(want):
             raise ConfigError(
                 f"journal {self._path} belongs to {have_venue} {_names(have_insts)}, "
-                f"not {venue} {', '.join(want)}; use another journal"
+                f"not {key} {', '.join(want)}; use another journal"
             )

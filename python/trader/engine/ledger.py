@@ -157,7 +157,7 @@ class OrderLedger:
         strategy_tag(strategy)  # a bad name fails before a number is used (cached: no cost after)
         client_id = format_client_id(self.instance, strategy, self._journal.next_client_number())
         check_fits(client_id, venue)
-        order = oms.Order(client_id, venue, instrument, side, price, qty)
+        order = oms.Order(client_id, venue, instrument, side, price, qty, strategy=strategy)
         self._journal.record_intent(order, ts_ns, submitted=submitted)
         if submitted:
             order.apply(oms.Submitted())

@@ -168,6 +168,7 @@ class Order:
     fills: dict[str, Fill] = field(default_factory=dict)
     reason: str = ""
     before_cancel: OrderStatus | None = None  # the state a refused cancel returns it to
+    strategy: str = ""  # the strategy that placed it ("" in journals from before this was recorded)
 
     @property
     def remaining(self) -> int:

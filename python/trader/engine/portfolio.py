@@ -24,6 +24,10 @@ class Position:
     realized: Fraction = field(default_factory=Fraction)  # quote currency, exact
     fees: Decimal = Decimal(0)
     volume: int = 0
+    funding: Fraction = field(default_factory=Fraction)  # perpetual funding, received > 0, quote currency
+
+    def apply_funding(self, amount: Decimal | Fraction) -> None:
+        self.funding += Fraction(amount)
 
     def apply_fill(self, side: Side, qty: int, price: int, fee: Decimal) -> None:
         if qty <= 0:
@@ -50,8 +54,8 @@ class Position:
         return (Fraction(mark) - self.avg_price) * self.qty * Fraction(self.unit_notional)
 
     def pnl(self, mark: Fraction | int) -> Fraction:
-        """Realized + unrealized - fees, exact."""
-        return self.realized + self.unrealized(mark) - Fraction(self.fees)
+        """Realized + unrealized + funding - fees, exact."""
+        return self.realized + self.unrealized(mark) + self.funding - Fraction(self.fees)
 
 
 class Portfolio:

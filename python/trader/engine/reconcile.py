@@ -23,30 +23,46 @@ from trader.venues.base import OrderReport
 
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
+    from trader.engine.venue import VenueState
 
 log = logging.getLogger("trader.engine")
 
 
-async def reconcile(engine: Engine) -> None:
-    """Align the journal with the venue; raises `ReconciliationError` on what cannot be proven."""
+async def reconcile(engine: Engine, v: VenueState) -> None:
+    """Align the journal with one venue; raises `ReconciliationError` on what cannot be proven."""
     problems: list[str] = []
-    live = await _ask_about_live_orders(engine, problems)
-    withheld, others = await _apply_missed_fills(engine)
-    engine.summary.reconciled_at_start = len(live)
-    baselines = await _check_positions(engine, withheld, others, problems)
-    await _check_open_orders(engine, problems, others)
+    live = await _ask_about_live_orders(engine, v, problems)
+    withheld, others = await _apply_missed_fills(engine, v)
+    engine.summary.reconciled_at_start += len(live)
+    baselines = await _check_positions(engine, v, withheld, others, problems)
+    await _check_open_orders(engine, v, problems, others)
     if problems:
-        raise ReconciliationError("reconciliation failed, not trading: " + "; ".join(problems))
-    _load_positions(engine, baselines, others)
-    await _cancel_leftovers(engine)
+        raise ReconciliationError(f"{v.name}: reconciliation failed, not trading: " + "; ".join(problems))
+    _load_positions(engine, v, baselines, others)
+    await _cancel_leftovers(engine, v)
 
 
-def _mine(engine: Engine) -> list[oms.Order]:
-    return [
-        o
-        for o in engine.ledger.orders.values()
-        if o.venue == engine.venue and o.instrument in engine.instruments
-    ]
+async def resync(engine: Engine, v: VenueState) -> None:
+    """After a venue's streams were down: ask about our live orders there and apply the fills the
+    streams missed (duplicates are absorbed), so trading resumes on what the venue did meanwhile."""
+    since = v.health.down_since() or engine.clock.now_ns()
+    for o in [o for o in _mine(engine, v) if o.is_live]:
+        with contextlib.suppress(VenueError):
+            report = await v.connector.query(o.client_id)
+            if report is not None:
+                engine._apply_report(report, v, react=True)
+    try:
+        fills = await v.connector.fills_since(since - 60 * 1_000_000_000)  # a minute of slack for clocks
+    except VenueError as e:
+        log.warning("%s: fills since the disconnect not fetched (%s): the next lookups bring them", v.name, e)
+        return
+    for f in fills:
+        if f.client_id in engine.ledger.orders:
+            engine._apply_fill(f, v, react=True)
+
+
+def _mine(engine: Engine, v: VenueState) -> list[oms.Order]:
+    return [o for o in engine.ledger.orders.values() if o.venue == v.name and o.instrument in v.instruments]
 
 
 def _never_acknowledged(o: oms.Order) -> bool:
@@ -56,16 +72,16 @@ def _never_acknowledged(o: oms.Order) -> bool:
     return o.status in pre_ack or (o.venue_order_id is None and not o.filled)
 
 
-async def _ask_about_live_orders(engine: Engine, problems: list[str]) -> list[oms.Order]:
-    live = [o for o in _mine(engine) if o.is_live]
+async def _ask_about_live_orders(engine: Engine, v: VenueState, problems: list[str]) -> list[oms.Order]:
+    live = [o for o in _mine(engine, v) if o.is_live]
     sent_at: dict[str, int] = {}
     if live:
         for e in engine.journal.entries():
             sent_at.setdefault(e.client_id, e.ts_ns)
     for o in live:
-        report = await engine.connector.query(o.client_id)
+        report = await v.connector.query(o.client_id)
         if report is None and _never_acknowledged(o):
-            report = await _not_found_for_long_enough(engine, o, sent_at.get(o.client_id, 0))
+            report = await _not_found_for_long_enough(engine, v, o, sent_at.get(o.client_id, 0))
             if report is None:
                 now = engine.clock.now_ns()
                 engine.ledger.apply(o.client_id, oms.Rejected("never reached the venue"), now)
@@ -73,46 +89,48 @@ async def _ask_about_live_orders(engine: Engine, problems: list[str]) -> list[om
         if report is None:
             problems.append(f"{o.client_id}: the journal has it {o.status}, the venue does not know it")
             continue
-        engine._apply_report(report, react=False)
+        engine._apply_report(report, v, react=False)
     return live
 
 
-async def _not_found_for_long_enough(engine: Engine, o: oms.Order, sent_ns: int) -> OrderReport | None:
+async def _not_found_for_long_enough(
+    engine: Engine, v: VenueState, o: oms.Order, sent_ns: int
+) -> OrderReport | None:
     """A venue may not know an order for a while after it was sent (F-ORD-12): an order sent less than
     `never_received_after_s` ago is asked again until then. None: never received."""
-    until = sent_ns + int(engine.cfg.never_received_after_s * 1e9)
+    until = sent_ns + int(v.cfg.never_received_after_s * 1e9)
     if engine.clock.now_ns() < until:
         log.warning(
             "order %s was sent %.1fs ago and the venue does not know it yet: asking until %.0fs have passed",
             o.client_id,
             (engine.clock.now_ns() - sent_ns) / 1e9,
-            engine.cfg.never_received_after_s,
+            v.cfg.never_received_after_s,
         )
     while (left := until - engine.clock.now_ns()) > 0:
         await engine.clock.sleep(min(left / 1e9, 1.0))
         with contextlib.suppress(VenueError):  # could not ask: no answer, ask again
-            report = await engine.connector.query(o.client_id)
+            report = await v.connector.query(o.client_id)
             if report is not None:
                 return report
     return None
 
 
-async def _apply_missed_fills(engine: Engine) -> tuple[dict[str, Decimal], OtherSessions]:
+async def _apply_missed_fills(engine: Engine, v: VenueState) -> tuple[dict[str, Decimal], OtherSessions]:
     """Apply the fills of our orders the journal missed. Fills of other sessions' orders (another
     journal's instance id) are not claimed: only summed, since they moved the account's position.
     Returns the base-asset fees the venue withheld, per instrument, and the other sessions' net."""
     now = engine.clock.now_ns()
     first_ts = min((e.ts_ns for e in engine.journal.entries()), default=now)
     since = {  # when each instrument's baseline was taken (journals before that record: first entry)
-        s: int(engine.journal.get_meta(f"baseline_ns:{engine.venue}:{s}") or first_ts) for s in engine.symbols
+        s: int(engine.journal.get_meta(f"baseline_ns:{v.name}:{s}") or first_ts) for s in v.symbols
     }
     withheld: dict[str, Decimal] = {}
     others = OtherSessions()
-    for f in await engine.connector.fills_since(min([first_ts, *since.values()])):
-        if f.instrument not in engine.instruments:
+    for f in await v.connector.fills_since(min([first_ts, *since.values()])):
+        if f.instrument not in v.instruments:
             continue
         if f.client_id in engine.ledger.orders:
-            engine._apply_fill(f, react=False)
+            engine._apply_fill(f, v, react=False)
         elif engine.ledger.owner(f.client_id) is Owner.SESSION and f.ts_event >= since[f.instrument]:
             others.add_fill(f.instrument, f.side, f.qty)
         else:
@@ -122,25 +140,28 @@ async def _apply_missed_fills(engine: Engine) -> tuple[dict[str, Decimal], Other
 
 
 async def _check_positions(
-    engine: Engine, withheld: dict[str, Decimal], others: OtherSessions, problems: list[str]
+    engine: Engine, v: VenueState, withheld: dict[str, Decimal], others: OtherSessions, problems: list[str]
 ) -> dict[str, int]:
     """Positions: the journal's fills on top of the venue position it started from. Returns, per
     instrument, that starting position (stored in the journal the first time)."""
-    insts = engine.instruments
-    for o in _mine(engine):
+    insts = v.instruments
+    for o in _mine(engine, v):
         for fill in o.fills.values():
             insts[o.instrument].position.apply_fill(o.side, fill.qty, fill.price, fill.fee)
-    venue_positions = await engine.connector.positions()
+            engine._strategy_position(o.strategy, v, insts[o.instrument]).apply_fill(
+                o.side, fill.qty, fill.price, fill.fee
+            )
+    venue_positions = await v.connector.positions()
     baselines: dict[str, int] = {}
     for inst in insts.values():
         journal_net = inst.position.qty
         venue_pos = venue_positions.get(inst.symbol, 0)
-        key = f"baseline:{engine.venue}:{inst.symbol}"
+        key = f"baseline:{v.name}:{inst.symbol}"
         stored = engine.journal.get_meta(key)
         if stored is None:
             baselines[inst.symbol] = venue_pos - journal_net
             engine.journal.set_meta(key, str(baselines[inst.symbol]))
-            engine.journal.set_meta(f"baseline_ns:{engine.venue}:{inst.symbol}", str(engine.clock.now_ns()))
+            engine.journal.set_meta(f"baseline_ns:{v.name}:{inst.symbol}", str(engine.clock.now_ns()))
             continue
         baselines[inst.symbol] = int(stored)
         # fees withheld in the base asset (spot) lower the venue's balance, not our fills: the
@@ -157,10 +178,12 @@ async def _check_positions(
     return baselines
 
 
-async def _check_open_orders(engine: Engine, problems: list[str], others: OtherSessions) -> None:
+async def _check_open_orders(
+    engine: Engine, v: VenueState, problems: list[str], others: OtherSessions
+) -> None:
     """Venue open orders the journal does not know are mismatches, unless another session sent them."""
-    for r in await engine.connector.open_orders():
-        if r.instrument not in engine.instruments or r.client_id in engine.ledger.orders:
+    for r in await v.connector.open_orders():
+        if r.instrument not in v.instruments or r.client_id in engine.ledger.orders:
             continue
         if engine.ledger.owner(r.client_id) is Owner.SESSION:
             others.orders += 1
@@ -169,39 +192,39 @@ async def _check_open_orders(engine: Engine, problems: list[str], others: OtherS
                 f"open order {r.client_id or r.venue_order_id} at the venue is not in the journal"
             )
     if others.orders or others.fills:
-        engine._other_sessions += others.orders + others.fills
+        v.other_sessions += others.orders + others.fills
         log.warning(
             "%s: other trader sessions use this account (%d open orders, %d fills since this journal "
             "began): not ours, left alone and not counted in our position",
-            engine.venue,
+            v.name,
             others.orders,
             others.fills,
         )
 
 
-def _load_positions(engine: Engine, baselines: dict[str, int], others: OtherSessions) -> None:
+def _load_positions(engine: Engine, v: VenueState, baselines: dict[str, int], others: OtherSessions) -> None:
     gate = engine.gate
     assert gate is not None
-    for inst in engine.instruments.values():
+    for inst in v.instruments.values():
         if inst.position.qty:
             gate.set_position(inst.gate_id, inst.position.qty, round(inst.position.avg_price))
-        if engine.pre_trade is not None:  # the account's holding: other sessions' fills included
+        if v.pre_trade is not None:  # the account's holding: other sessions' fills included
             account = baselines[inst.symbol] + inst.position.qty + others.net.get(inst.symbol, 0)
-            engine.pre_trade.load_position(inst.symbol, account)
+            v.pre_trade.load_position(inst.symbol, account)
 
 
-async def _cancel_leftovers(engine: Engine) -> None:
+async def _cancel_leftovers(engine: Engine, v: VenueState) -> None:
     """Orders that outlived the previous process: cancel them before the strategy starts. A venue that
     fails a cancel is asked again with backoff, `restart_cancel_attempts` times within
     `restart_cancel_within_s`; then the restart fails with one line."""
-    cfg = engine.cfg
+    cfg = v.cfg
     deadline = engine.clock.monotonic_ns() + int(cfg.restart_cancel_within_s * 1e9)
     delay_s = 0.25
-    left = _leftovers(engine)
+    left = _leftovers(engine, v)
     for attempt in range(1, cfg.restart_cancel_attempts + 1):
         for o in left:
             await engine._cancel_now(o.client_id)
-        left = _leftovers(engine)
+        left = _leftovers(engine, v)
         wait_ns = deadline - engine.clock.monotonic_ns()
         if not left or attempt == cfg.restart_cancel_attempts or wait_ns <= 0:
             break
@@ -210,14 +233,15 @@ async def _cancel_leftovers(engine: Engine) -> None:
         )
         await engine.clock.sleep(min(delay_s, wait_ns / 1e9))
         delay_s *= 2
-    left = [o for o in engine.ledger.live() if o.venue == engine.venue]
+    left = [o for o in engine.ledger.live() if o.venue == v.name]
     if left:
         ids = ", ".join(o.client_id for o in left)
         raise ReconciliationError(
-            f"could not cancel {len(left)} orders left from before the restart ({ids}) in {attempt} attempts "
-            f"over {cfg.restart_cancel_within_s:g}s; last answer: {left[-1].reason or 'none'}"
+            f"{v.name}: could not cancel {len(left)} orders left from before the restart ({ids}) in "
+            f"{attempt} attempts over {cfg.restart_cancel_within_s:g}s; "
+            f"last answer: {left[-1].reason or 'none'}"
         )
 
 
-def _leftovers(engine: Engine) -> list[oms.Order]:
-    return [o for o in engine.ledger.live() if o.venue == engine.venue and o.instrument in engine.instruments]
+def _leftovers(engine: Engine, v: VenueState) -> list[oms.Order]:
+    return [o for o in engine.ledger.live() if o.venue == v.name and o.instrument in v.instruments]

@@ -22,6 +22,7 @@ from trader.errors import VenueError
 
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
+    from trader.engine.venue import VenueState
 
 log = logging.getLogger("trader.engine")
 
@@ -36,9 +37,13 @@ class _Pending:
 
 
 class Resolver:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, venue: VenueState) -> None:
         self._engine = engine
+        self._venue = venue
         self._pending: dict[str, _Pending] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
 
     def __contains__(self, client_id: str) -> bool:
         return client_id in self._pending
@@ -60,11 +65,11 @@ class Resolver:
                 await self._resolve(cid, p, now)
 
     async def _resolve(self, cid: str, p: _Pending, now: int) -> None:
-        engine = self._engine
+        engine, v = self._engine, self._venue
         try:
-            report = await engine.connector.query(cid)
+            report = await v.connector.query(cid)
         except VenueError as e:
-            engine._venue_error(e)
+            engine._venue_error(v, e)
             log.warning("order %s: lookup failed (%s); asking again", cid, e)
             report = None
             answered = False
@@ -75,10 +80,10 @@ class Resolver:
         if report is not None:
             self._pending.pop(cid, None)
             await engine._catch_up_fills(cid)
-            engine._apply_report(report, react=True)
+            engine._apply_report(report, v, react=True)
             return
         p.not_found += answered
-        cfg = engine.cfg
+        cfg = v.cfg
         waited = engine.clock.now_ns() - p.first_ns
         if answered and p.not_found >= cfg.not_found_checks and waited >= cfg.never_received_after_s * 1e9:
             self._never_received(cid, waited)
@@ -97,4 +102,4 @@ class Resolver:
         log.warning("order %s: not found for %.0fs: the venue never received it", cid, waited_ns / 1e9)
         if engine.ledger.apply(cid, oms.Rejected("the venue never received it"), engine.clock.now_ns()):
             engine._gate_closed(cid)
-            engine._act(engine.strategy.on_order(engine._view(engine.ledger.orders[cid])), None)
+            engine._tell_order(engine.ledger.orders[cid])

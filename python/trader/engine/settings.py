@@ -3,7 +3,8 @@ the gate's price collar narrowed to a venue's own price band."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from trader.config import RiskLimits
@@ -61,3 +62,6 @@ class EngineConfig:
     # a ban (HTTP 418): the venue is HALTED until Retry-After (rounded up) plus this margin
     ban_margin_s: float = 1.0
     ban_default_s: float = 120.0  # a ban without Retry-After (Binance's shortest)
+    # what PnL and exposure are reported in, and each quote currency's rate to it (absent: 1)
+    reporting_currency: str = "USD"
+    currency_rates: Mapping[str, Decimal] = field(default_factory=dict)

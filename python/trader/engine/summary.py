@@ -9,11 +9,12 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from trader.core import InstrumentSpec
-from trader.engine.portfolio import to_decimal
+from trader.engine.portfolio import Position, to_decimal
 from trader.strategies.base import OwnFill, OwnOrder
 
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
+    from trader.engine.venue import VenueState
 
 
 @dataclass
@@ -42,9 +43,35 @@ class Summary:
     stale_feeds: int = 0  # times a feed stalled and the quotes on it were pulled
     task_errors: int = 0  # errors a background task survived (logged each time)
     failure: str = ""  # why the engine stopped on its own (a dead event stream); the session failed
+    disconnects: int = 0  # times a venue's stream went down (the venue HALTED until it was back)
+    watchdog: int = 0  # times the watchdog canceled everything at a venue whose stream stayed down
+    funding_payments: int = 0
+    funding: str = "0"
+    killed_venues: list[str] = field(default_factory=list)
+    reporting_currency: str = "USD"
+    # the breakdown: per venue, per strategy, per asset (PnL in the reporting currency)
+    venues: dict[str, dict[str, object]] = field(default_factory=dict)
+    strategies: dict[str, dict[str, object]] = field(default_factory=dict)
+    assets: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class VenueLine:
+    """One venue in the live view."""
+
+    venue: str
+    symbol: str  # its first instrument
+    bid: str
+    ask: str
+    position: str
+    pnl: str
+    orders: int
+    fills: int
+    open_orders: int
+    state: str  # ACTIVE, HALTED (why), KILLED, FAILED
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,9 @@ class Snapshot:
     p50_us: float
     p99_us: float
     spec: InstrumentSpec
+    venues: list[VenueLine] = field(default_factory=list)
+    exposure: dict[str, str] = field(default_factory=dict)  # per asset: net position value, reporting ccy
+    total_pnl: str = "0"
 
 
 def percentiles(latencies: list[int]) -> tuple[float, float]:
@@ -79,30 +109,144 @@ def percentiles(latencies: list[int]) -> tuple[float, float]:
     )
 
 
+def _rate(engine: Engine, currency: str) -> Fraction:
+    rate = engine.cfg.currency_rates.get(currency)
+    return Fraction(rate) if rate is not None else Fraction(1)
+
+
+def _money(x: Fraction) -> str:
+    return f"{to_decimal(x, 8).normalize():f}"
+
+
+@dataclass
+class _Sums:
+    realized: Fraction = Fraction(0)
+    unrealized: Fraction = Fraction(0)
+    funding: Fraction = Fraction(0)
+    fees: Fraction = Fraction(0)
+
+    def add(self, pos: Position, mark: Fraction | None, rate: Fraction) -> None:
+        self.realized += pos.realized * rate
+        self.unrealized += (pos.unrealized(mark) if mark is not None and pos.qty else Fraction(0)) * rate
+        self.funding += pos.funding * rate
+        self.fees += Fraction(pos.fees) * rate
+
+    @property
+    def pnl(self) -> Fraction:
+        return self.realized + self.unrealized + self.funding - self.fees
+
+    def out(self) -> dict[str, object]:
+        return {
+            "fees": _money(self.fees),
+            "realized_pnl": _money(self.realized),
+            "unrealized_pnl": _money(self.unrealized),
+            "funding": _money(self.funding),
+            "pnl": _money(self.pnl),
+        }
+
+
+def _venue_sums(engine: Engine, v: VenueState) -> _Sums:
+    sums = _Sums()
+    for inst in v.instruments.values():
+        sums.add(inst.position, inst.mark(), _rate(engine, inst.currency))
+    return sums
+
+
+def venue_pnl(engine: Engine, v: VenueState) -> Fraction:
+    """The venue's PnL so far in the reporting currency (realized + marked + funding - fees), exact."""
+    return _venue_sums(engine, v).pnl
+
+
+def _venue_state(engine: Engine, v: VenueState) -> str:
+    gate = engine.gate
+    if v.failed:
+        return f"FAILED: {v.failed}"
+    if gate is None or v.gate_id < 0:
+        return "NOT STARTED"
+    if gate.is_killed(venue=v.gate_id):
+        return "KILLED"
+    state = str(gate.trading_state(venue=v.gate_id)).rsplit(".", 1)[-1]
+    why = [w for w, on in (("banned", v.ban.active), ("stream down", v.health.is_down)) if on]
+    return f"{state} ({', '.join(why)})" if why else state
+
+
+def _breakdown(
+    engine: Engine,
+) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]], dict[str, dict[str, object]]]:
+    venues: dict[str, dict[str, object]] = {}
+    assets: dict[str, dict[str, object]] = {}
+    for v in engine.venues.values():
+        sums = _venue_sums(engine, v)
+        venues[v.name] = {
+            "orders": v.orders,
+            "fills": v.fills,
+            "canceled": v.canceled,
+            "rejects": v.rejects,
+            "unknown_outcomes": v.unknown_outcomes,
+            "disconnects": v.health.disconnects,
+            "state": _venue_state(engine, v),
+            "positions": {
+                i.symbol: i.spec.format_qty(i.position.qty)
+                if i.position.qty >= 0
+                else "-" + i.spec.format_qty(-i.position.qty)
+                for i in v.instruments.values()
+            },
+            **sums.out(),
+        }
+        for inst in v.instruments.values():
+            a = assets.setdefault(
+                inst.asset or inst.symbol, {"position": Decimal(0), "exposure": Fraction(0), "venues": []}
+            )
+            qty = Decimal(inst.position.qty) * Decimal(inst.spec.qty_unit)
+            a["position"] = a["position"] + qty  # type: ignore[operator]
+            mark = inst.mark() if inst.mark() is not None else inst.position.avg_price
+            value = Fraction(inst.position.qty) * Fraction(mark or 0) * Fraction(inst.position.unit_notional)
+            a["exposure"] = a["exposure"] + value * _rate(engine, inst.currency)  # type: ignore[operator]
+            a["venues"].append(f"{v.name}:{inst.symbol}")  # type: ignore[attr-defined]
+    for a in assets.values():
+        a["position"] = f"{a['position']:f}"
+        a["exposure"] = _money(a["exposure"])  # type: ignore[arg-type]
+    strategies: dict[str, dict[str, object]] = {}
+    for name, pf in engine.by_strategy.items():
+        sums = _Sums()
+        for (venue, symbol), pos in pf.positions.items():
+            held = engine.venues[venue].instruments.get(symbol)
+            if held is not None:
+                sums.add(pos, held.mark(), _rate(engine, held.currency))
+        st = engine.strategies.get(name)
+        strategies[name] = {
+            "orders": st.orders if st is not None else 0,
+            "fills": st.fills if st is not None else 0,
+            "halted": st.halted if st is not None else "",
+            **sums.out(),
+        }
+    return venues, strategies, assets
+
+
 def summarize(engine: Engine, open_left: int = 0) -> Summary:
-    """The session's summary: PnL and fees over every instrument (one quote currency), inventory of
-    the primary one."""
+    """The session's summary: PnL and fees over every venue and instrument (in the reporting currency),
+    the breakdown per venue, strategy and asset, and the primary instrument's inventory."""
     _, primary = engine._ready()
     s = engine.summary
-    realized = unreal = Fraction(0)
-    fees = Decimal(0)
-    for inst in engine.instruments.values():
-        pos, mark = inst.position, inst.mark()
-        realized += pos.realized
-        unreal += pos.unrealized(mark) if mark is not None and pos.qty else Fraction(0)
-        fees += pos.fees
+    total = _Sums()
+    for v in engine.venues.values():
+        for inst in v.instruments.values():
+            total.add(inst.position, inst.mark(), _rate(engine, inst.currency))
     qty_unit = Decimal(primary.spec.qty_unit)
     s.seconds = round((engine.clock.monotonic_ns() - engine._started_ns) / 1e9, 3)
-    s.fees = f"{fees:f}"
-    s.realized_pnl = f"{to_decimal(realized):f}"
-    s.unrealized_pnl = f"{to_decimal(unreal):f}"
-    s.pnl = f"{to_decimal(realized + unreal - Fraction(fees)):f}"
+    s.fees = f"{to_decimal(total.fees):f}"
+    s.realized_pnl = f"{to_decimal(total.realized):f}"
+    s.unrealized_pnl = f"{to_decimal(total.unrealized):f}"
+    s.funding = f"{to_decimal(total.funding):f}"
+    s.pnl = f"{to_decimal(total.pnl):f}"
     s.inventory = str(Decimal(primary.position.qty) * qty_unit)
     s.max_inventory = str(Decimal(primary.max_abs) * qty_unit)
     s.filled_qty = str(Decimal(primary.position.volume) * qty_unit)
     s.denials = dict(engine.denials)
     s.tick_to_order_p50_us, s.tick_to_order_p99_us = percentiles(engine.latencies)
     s.open_orders_after_shutdown = open_left
+    s.reporting_currency = engine.cfg.reporting_currency
+    s.venues, s.strategies, s.assets = _breakdown(engine)
     return s
 
 
@@ -112,7 +256,30 @@ def snapshot_of(engine: Engine) -> Snapshot:
     spec, pos, mark = primary.spec, primary.position, primary.mark()
     pnl = pos.pnl(mark) if mark is not None else pos.realized - Fraction(pos.fees)
     p50, p99 = percentiles(engine.latencies[-2000:])
+    venues, _, assets = _breakdown(engine)
+    lines = []
+    for v in engine.venues.values():
+        first = next(iter(v.instruments.values()), None)
+        fmt = first.spec.format_price if first is not None else str
+        lines.append(
+            VenueLine(
+                venue=v.name,
+                symbol=first.symbol if first is not None else "-",
+                bid="-" if first is None or first.bid is None else fmt(first.bid),
+                ask="-" if first is None or first.ask is None else fmt(first.ask),
+                position=", ".join(f"{k} {q}" for k, q in venues[v.name]["positions"].items()),  # type: ignore[attr-defined]
+                pnl=str(venues[v.name]["pnl"]),
+                orders=v.orders,
+                fills=v.fills,
+                open_orders=sum(o.venue == v.name for o in engine.ledger.live()),
+                state=str(venues[v.name]["state"]),
+            )
+        )
+    total = sum((venue_pnl(engine, v) for v in engine.venues.values()), Fraction(0))
     return Snapshot(
+        venues=lines,
+        exposure={a: str(d["exposure"]) for a, d in assets.items()},
+        total_pnl=_money(total),
         symbol=engine.symbol,
         bid=engine.bid,
         ask=engine.ask,

@@ -1,5 +1,10 @@
 """The strategy protocol and the intents a strategy may return.
 
+Instruments are named as the strategy knows them (canonical names such as `BTC-USDT`, mapped to each
+venue's symbol by the engine; a single-venue engine without a map uses the venue's symbols). Every value
+says which venue it is about (`venue`); a strategy trading one instrument on several venues says which
+leg a `Place` is for.
+
 The values a strategy sees and returns are immutable `NamedTuple`s: they are made on every tick, and a
 named tuple is made about 2.5x faster than a frozen dataclass (this is the hot path).
 """
@@ -20,6 +25,7 @@ class BookTop(NamedTuple):
     ask: int | None
     ask_qty: int
     ts_ns: int
+    venue: str = ""  # the venue of this leg (set by the engine)
 
 
 class TradePrint(NamedTuple):
@@ -28,6 +34,7 @@ class TradePrint(NamedTuple):
     qty: int
     taker_side: Side
     ts_ns: int
+    venue: str = ""
 
 
 class OwnFill(NamedTuple):
@@ -37,6 +44,7 @@ class OwnFill(NamedTuple):
     price: int
     qty: int
     ts_ns: int
+    venue: str = ""
 
 
 class OwnOrder(NamedTuple):
@@ -48,6 +56,7 @@ class OwnOrder(NamedTuple):
     price: int
     remaining: int
     live: bool
+    venue: str = ""
 
 
 class Place(NamedTuple):
@@ -57,6 +66,7 @@ class Place(NamedTuple):
     qty: int
     post_only: bool = True
     tag: str = ""
+    venue: str = ""  # which leg: "" when the strategy trades `instrument` on one venue only
 
 
 class Cancel(NamedTuple):

@@ -1,0 +1,203 @@
+"""The engine's order paths after the gate: send once, record the outcome, cancel, catch up fills.
+
+A timeout or 5xx on the send leaves the order UNKNOWN: it keeps counting against every limit and is
+resolved by asking the venue by client order id (`trader.engine.resolve`), never by sending it again.
+A cancel the venue cannot take yet (the order is in flight or unknown) is retried from the timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from trader.core import Approval, UnknownOrderError
+from trader.engine import oms
+from trader.errors import OrderNotFoundError, UnknownOutcomeError, VenueError
+from trader.strategies.base import Intent
+from trader.venues.base import OrderReport, OrderState
+
+if TYPE_CHECKING:
+    from trader.engine.engine import Engine
+    from trader.engine.venue import VenueState
+
+log = logging.getLogger("trader.engine")
+
+
+async def send(engine: Engine, order: oms.Order, approval: Approval) -> None:
+    cid = order.client_id
+    v = engine.venues[order.venue]
+    try:
+        ack = await v.connector.submit(approval, cid, order.instrument)
+    except UnknownOutcomeError as e:
+        engine._unknown(cid, approval, str(e))
+        return
+    except VenueError as e:  # a definitive reject, or not sent at all (refused, throttled, banned)
+        engine._venue_error(v, e)
+        if engine.ledger.apply(cid, oms.Rejected(str(e)), engine.clock.now_ns()):
+            engine.summary.rejects += 1
+            v.rejects += 1
+            v.health.on_outcome(rejected=True)
+            engine._gate_closed(cid)
+            engine._tell_order(order)
+        return
+    except Exception as e:  # unclassified: it may have reached the venue, so it is asked about
+        engine._task_error(f"submit {cid}", e)
+        engine._unknown(cid, approval, f"submit failed: {type(e).__name__}")
+        return
+    v.health.on_outcome(rejected=False)
+    now = engine.clock.now_ns()  # a SubmitAck states no venue time: the ack's time is when we read it
+    engine._apply_report(
+        OrderReport(
+            cid,
+            ack.venue_order_id,
+            order.instrument,
+            order.side,
+            order.price,
+            order.qty,
+            0,
+            OrderState.OPEN,
+            ts_event=now,
+            ts_recv=now,
+        ),
+        v,
+        react=True,
+    )
+
+
+def unknown(engine: Engine, cid: str, approval: Approval, reason: str) -> None:
+    """The submit's outcome is unknown: it keeps counting and is asked of the venue, never resent."""
+    now = engine.clock.now_ns()
+    order = engine.ledger.orders[cid]
+    v = engine.venues[order.venue]
+    engine.summary.unknown_outcomes += 1
+    v.unknown_outcomes += 1
+    if engine.ledger.apply(cid, oms.OutcomeUnknown(reason), now) and engine.gate is not None:
+        with contextlib.suppress(UnknownOrderError):
+            engine.gate.on_unknown(approval.key)
+        v.resolver.track(cid, now)
+
+
+def cancel(engine: Engine, client_id: str) -> list[Intent]:
+    order = engine.ledger.orders.get(client_id)
+    if order is None or not order.is_live or order.status is oms.OrderStatus.CANCEL_PENDING:
+        return []
+    if order.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
+        engine._cancel_retry.add(client_id)  # cancel once the venue has it (or it is resolved)
+        return []
+    engine.ledger.apply(client_id, oms.CancelRequested(), engine.clock.now_ns())
+    engine._spawn(engine._cancel_now(client_id))
+    return []
+
+
+async def cancel_now(engine: Engine, client_id: str) -> None:
+    """Cancel at the venue and record the outcome; transient failures are retried from the timer."""
+    order = engine.ledger.orders[client_id]
+    v = engine.venues[order.venue]
+    if order.status is not oms.OrderStatus.CANCEL_PENDING:
+        engine.ledger.apply(client_id, oms.CancelRequested(), engine.clock.now_ns())
+    try:
+        await v.connector.cancel(client_id)
+    except OrderNotFoundError:
+        await cancel_not_found(engine, order, v)
+        return
+    except VenueError as e:
+        engine._venue_error(v, e)
+        engine.ledger.apply(client_id, oms.CancelRejected(str(e)), engine.clock.now_ns())
+        engine._cancel_retry.add(client_id)
+        return
+    except Exception as e:  # unclassified: the order stays as it was, the cancel is retried
+        engine._task_error(f"cancel {client_id}", e)
+        engine.ledger.apply(client_id, oms.CancelRejected(type(e).__name__), engine.clock.now_ns())
+        engine._cancel_retry.add(client_id)
+        return
+    engine._cancel_retry.discard(client_id)
+    await engine._catch_up_fills(client_id)
+    order = engine.ledger.orders[client_id]
+    now = engine.clock.now_ns()  # the confirmed cancel: the venue's answer states no time
+    engine._apply_report(
+        OrderReport(
+            client_id,
+            order.venue_order_id or "",
+            order.instrument,
+            order.side,
+            order.price,
+            order.qty,
+            order.filled,
+            OrderState.CANCELED,
+            ts_event=now,
+            ts_recv=now,
+        ),
+        v,
+        react=True,
+    )
+
+
+async def cancel_not_found(engine: Engine, order: oms.Order, v: VenueState) -> None:
+    """The venue has no open order by that id: already done (learn how), or never received."""
+    cid = order.client_id
+    try:
+        report = await v.connector.query(cid)
+    except VenueError as e:
+        engine._venue_error(v, e)
+        engine.ledger.apply(cid, oms.CancelRejected(f"cancel: not found; lookup: {e}"), engine.clock.now_ns())
+        engine._cancel_retry.add(cid)
+        return
+    if report is not None:
+        await engine._catch_up_fills(cid)
+        engine._apply_report(report, v, react=True)
+    elif order.venue_order_id is None and not order.filled:
+        # never acknowledged: "not found" proves nothing yet (F-ORD-12); the resolver decides
+        now = engine.clock.now_ns()
+        engine.ledger.apply(cid, oms.CancelRejected("the venue does not know it yet"), now)
+        v.resolver.track(cid, now)
+        engine._cancel_retry.add(cid)
+    else:
+        engine.ledger.apply(cid, oms.Rejected("the venue does not know it"), engine.clock.now_ns())
+        engine._gate_closed(cid)
+
+
+async def catch_up_fills(engine: Engine, client_id: str) -> None:
+    """Fills the stream has not delivered yet for a closed order (the venue filled before it canceled)."""
+    order = engine.ledger.orders[client_id]
+    v = engine.venues[order.venue]
+    try:
+        report = await v.connector.query(client_id)
+        if report is None or report.filled <= order.filled:
+            return
+        start = min((f.ts_ns for f in order.fills.values()), default=0)
+        fills = await v.connector.fills_since(start)
+    except VenueError as e:  # the stream or the next reconciliation brings them
+        log.warning("fills of %s not fetched: %s", client_id, e)
+        return
+    for f in fills:
+        if f.client_id == client_id:
+            engine._apply_fill(f, v, react=True)
+
+
+async def cancel_everything(engine: Engine, venue: str | None = None) -> None:
+    """Cancel our orders (at one venue, or all): all at once where no other session shares the
+    account, else one by one (never another session's; `trader kill --config` is the account-wide
+    button). Venues are canceled side by side: a kill does not wait on the slowest."""
+    targets = [engine.venues[venue]] if venue is not None else list(engine.venues.values())
+    await asyncio.gather(*(cancel_venue(engine, v) for v in targets))
+
+
+async def cancel_venue(engine: Engine, v: VenueState) -> None:
+    for symbol in v.symbols if not v.other_sessions else ():
+        try:
+            await v.connector.cancel_all(symbol)
+        except VenueError as e:  # the per-order cancels follow
+            engine._venue_error(v, e)
+        except Exception as e:  # a dead connection: the per-order cancels follow (and are retried)
+            engine._task_error(f"{v.name}: cancel all {symbol}", e)
+    for o in engine.ledger.live():
+        if o.venue == v.name:
+            await engine._cancel_now(o.client_id)
+
+
+async def settle(engine: Engine) -> None:
+    """Wait until no send or cancel is in flight."""
+    while engine._tasks:
+        await asyncio.gather(*list(engine._tasks), return_exceptions=True)
