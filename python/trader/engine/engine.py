@@ -29,23 +29,23 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from trader.clock import Clock
-from trader.core import Approval, InstrumentSpec, RiskGate, TradingState, UnknownOrderError
+from trader.core import Approval, InstrumentSpec, RiskGate, UnknownOrderError
 from trader.engine import health as health_mod
-from trader.engine import killswitch, oms, orderflow
+from trader.engine import killswitch, oms, orderflow, startup
 from trader.engine.bans import VenueBan
 from trader.engine.journal import Journal
 from trader.engine.ledger import OrderLedger, Owner
 from trader.engine.portfolio import Portfolio, Position
-from trader.engine.reconcile import reconcile, resync
 from trader.engine.resolve import Resolver
 from trader.engine.settings import DEFAULT_RISK, EngineConfig, collar_bps
 from trader.engine.staleness import FeedWatch, StaleRule
 from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize
 from trader.engine.venue import Instrument, PreTrade, StrategySetup, StrategyState, VenueSetup, VenueState
-from trader.errors import ConfigError, ReconciliationError, VenueError
+from trader.errors import ConfigError, VenueError
 from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place, Strategy, TradePrint
 from trader.venues.base import (
     BookInvalid,
@@ -224,131 +224,13 @@ class Engine:
             raise RuntimeError("the engine has not started")
         return self.gate, self.instruments[self.symbol]
 
-    # ---- start-up --------------------------------------------------------------------------------
-
-    def _new_gate(self) -> RiskGate:
-        r = self.cfg.risk
-        return RiskGate(
-            max_gross_notional=r.max_gross_notional,
-            max_net_notional=r.max_net_notional,
-            max_open_orders=r.max_open_orders,
-            max_orders_per_sec=r.max_orders_per_sec,
-            daily_loss_limit=r.daily_loss_limit,
-            daily_loss_halt=r.daily_loss_halt,
-        )
+    # ---- start-up (`trader.engine.startup`) ---------------------------------------------------------
 
     async def start(self) -> None:
         """Connect every venue, learn its instruments, set up the gate and reconcile each venue. A venue
         that cannot connect or reconcile does not trade (nor its strategies); with one venue, or when no
         venue is left, `ReconciliationError` / the connect error is raised."""
-        self._started_ns = self.clock.monotonic_ns()
-        gate = self._new_gate()
-        ready: list[VenueState] = []
-        for v in self.venues.values():
-            try:
-                await v.connector.connect()
-                await self._load_venue(gate, v)
-                ready.append(v)
-            except (VenueError, OSError, ConfigError) as e:
-                if len(self.venues) == 1:
-                    raise
-                self._fail_venue(gate, v, f"could not start: {e}")
-        for s in self._strategy_setups:
-            self._add_strategy(gate, s)
-        self.gate = gate
-        killswitch.write_reset_token(self.journal)  # what `trader kill --reset` must show
-        self._latch_from_journal()
-        for v in ready:
-            try:
-                await reconcile(self, v)
-            except ReconciliationError as e:
-                if len(self.venues) == 1:
-                    raise
-                self._fail_venue(gate, v, str(e))
-        if all(v.failed for v in self.venues.values()):
-            raise ReconciliationError(
-                "no venue is ready: " + "; ".join(f"{v.name}: {v.failed}" for v in self.venues.values())
-            )
-
-    async def _load_venue(self, gate: RiskGate, v: VenueState) -> None:
-        c = v.cfg
-        v.gate_id = gate.add_venue(
-            v.name, max_gross_notional=c.venue_max_gross_notional, max_open_orders=c.venue_max_open_orders
-        )
-        for symbol in v.symbols:
-            info = await v.connector.instrument_info(symbol)
-            spec = info.spec()
-            gate_id = gate.add_instrument(
-                v.gate_id,
-                symbol,
-                spec,
-                max_order_qty=c.max_order_qty,
-                max_order_notional=c.max_order_notional,
-                max_position=c.max_position,
-                max_open_orders=c.max_open_orders,
-                collar_bps=collar_bps(c.collar_bps, info),
-            )
-            position = self.portfolio.position(v.name, symbol, spec.notional(1, 1))
-            canonical = v.setup.canonical.get(symbol, symbol)
-            inst = Instrument(
-                v.name,
-                symbol,
-                canonical,
-                spec,
-                gate_id,
-                position,
-                asset=v.setup.assets.get(symbol, info.base),
-                currency=v.setup.currencies.get(symbol, info.quote),
-            )
-            v.instruments[symbol] = inst
-            v.by_canonical[canonical] = inst
-
-    def _add_strategy(self, gate: RiskGate, s: StrategySetup) -> None:
-        rate = s.orders_per_second or self.cfg.strategy_max_orders_per_sec
-        st = StrategyState(
-            s.strategy, s.label, gate.add_strategy(s.label, max_orders_per_sec=rate), frozenset(s.legs)
-        )
-        self.strategies[st.name] = st
-        self.by_strategy[st.name] = Portfolio()
-        for venue, canonical in s.legs:
-            v = self.venues.get(venue)
-            if v is None:
-                raise ConfigError(
-                    f"strategy {st.name}: leg {venue}:{canonical} names no venue of this engine"
-                )
-            if v.failed:
-                self._halt_strategy(gate, st, f"needs {venue}, which failed: {v.failed}")
-                continue
-            if canonical not in v.by_canonical:
-                raise ConfigError(f"strategy {st.name}: {venue} has no instrument {canonical}")
-        for v in self.venues.values():
-            for inst in v.instruments.values():
-                if st.trades(v.name, inst.canonical):
-                    inst.strategies.append(st)
-
-    def _halt_strategy(self, gate: RiskGate, st: StrategyState, why: str) -> None:
-        st.halted = why
-        gate.set_trading_state(TradingState.HALTED, strategy=st.gate_id)
-        log.error("strategy %s does not trade: %s", st.name, why)
-
-    def _fail_venue(self, gate: RiskGate, v: VenueState, why: str) -> None:
-        """The venue does not trade this session; strategies that need it do not either."""
-        v.failed = why
-        log.error("%s does not trade: %s", v.name, why)
-        if v.gate_id >= 0:
-            gate.set_trading_state(TradingState.HALTED, venue=v.gate_id)
-        for st in self.strategies.values():
-            if any(leg[0] == v.name for leg in st.legs) and not st.halted:
-                self._halt_strategy(gate, st, f"needs {v.name}, which failed: {why}")
-
-    def _latch_from_journal(self) -> None:
-        """A kill latched by `trader kill` (all, or one venue) and not reset holds across restarts."""
-        assert self.gate is not None
-        for key in ["kill", *(f"kill:{n}" for n in self.venues)]:
-            self._kill_seen[key] = self.journal.get_counter(key)
-            if self._kill_seen[key] > self.journal.get_counter(key.replace("kill", "kill_reset", 1)):
-                venue = key.partition(":")[2] or None
-                self._latch("latched by `trader kill` (clear with `trader kill --reset`)", venue)
+        await startup.start(self)
 
     # ---- events ----------------------------------------------------------------------------------
 
@@ -428,42 +310,10 @@ class Engine:
                 self._cancel(o.client_id)
 
     def _on_stream(self, ev: StreamStatus, v: VenueState) -> None:
-        """A stream down halts the venue (orders canceled, books empty); all back: resync, then resume."""
-        if not v.health.on_stream(ev):
-            return
-        if v.health.is_down:
-            self.summary.disconnects += 1
-            log.error(
-                "%s: %s stream down (%s): venue HALTED, our orders there canceled",
-                v.name,
-                ev.stream,
-                ev.reason,
-            )
-            self._set_venue_state(v)
-            for inst in v.instruments.values():
-                self._no_book(inst)
-            self._cancel_all_of(v)
-            return
-        log.warning("%s: streams back: resynchronising before trading again", v.name)
-        v.health.recovering = True
-        self._spawn(self._recover(v))
-
-    async def _recover(self, v: VenueState) -> None:
-        try:
-            await resync(self, v)
-        finally:
-            v.health.recovering = False
-            self._set_venue_state(v)
-        log.warning("%s: resynchronised, trading resumes", v.name)
+        health_mod.on_stream(self, ev, v)
 
     def _set_venue_state(self, v: VenueState) -> None:
-        """The venue's state in the gate from everything that may hold it (a kill latch stays anyway)."""
-        if self.gate is None or v.gate_id < 0:
-            return
-        halted = self._blocked(v)
-        if halted or not self.gate.is_killed(venue=v.gate_id):
-            state = TradingState.HALTED if halted else TradingState.ACTIVE
-            self.gate.set_trading_state(state, venue=v.gate_id)
+        health_mod.set_venue_state(self, v)
 
     def _on_funding(self, ev: FundingPayment, v: VenueState) -> None:
         """Funding on a perpetual: part of the position's PnL (and of each holding strategy's, pro rata)."""
@@ -694,25 +544,11 @@ class Engine:
         for v in self.venues.values():
             self._check_feeds(v, now)
             v.ban.check(now)
-            await self._check_health(v, now)
+            await health_mod.check(self, v, now)
         await self._poll_kill()
         await self._retries(now)
         for st in self.strategies.values():
             self._act(st, st.strategy.on_timer(now), None)
-
-    async def _check_health(self, v: VenueState, now: int) -> None:
-        if v.health.watchdog_due(now):
-            left = sum(o.venue == v.name for o in self.ledger.live())
-            log.error(
-                "%s: watchdog: stream down past its bound, canceling everything there (%d open)", v.name, left
-            )
-            self.summary.watchdog += 1
-            await self.cancel_everything(v.name)
-        if self.gate is None or self.gate.is_killed(venue=v.gate_id) or v.gate_id < 0:
-            return
-        why = v.health.breach(now, -self.venue_pnl(v.name), len(v.resolver))
-        if why is not None:
-            await self.kill(f"{v.name} kill threshold: {why}", venue=v.name, durable=True)
 
     async def _poll_kill(self) -> None:
         """The journal's kill counters (`trader kill`, all or `--venue`): the fallback to the signal."""
@@ -936,7 +772,10 @@ class Engine:
             if on_tick is not None:
                 on_tick(self)
         waiter.cancel()
-        for task, what in ((timer, "timer"), *((p, f"{v.name}: venue event stream") for p, v in pumps.items())):
+        for task, what in (
+            (timer, "timer"),
+            *((p, f"{v.name}: venue event stream") for p, v in pumps.items()),
+        ):
             if task.done():  # neither ends on its own: stop loudly
                 why = "cancelled" if task.cancelled() else repr(task.exception() or "ended")
                 self.summary.failure = f"{what} stopped: {why}"
@@ -969,7 +808,7 @@ class Engine:
 
     # ---- reporting -------------------------------------------------------------------------------
 
-    def venue_pnl(self, venue: str) -> Any:
+    def venue_pnl(self, venue: str) -> Fraction:
         """The venue's PnL so far (realized + marked + funding - fees), exact (`Fraction`)."""
         from trader.engine.summary import venue_pnl
 

@@ -15,12 +15,22 @@ venues").
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
+from trader.core import TradingState
+from trader.engine.reconcile import resync
 from trader.venues.base import Stream, StreamStatus
+
+if TYPE_CHECKING:
+    from trader.engine.engine import Engine
+    from trader.engine.venue import VenueState
+
+log = logging.getLogger("trader.engine")
 
 _S = 1_000_000_000
 DEFAULT_WATCHDOG_S = 10.0  # venues without a dead-man switch, when the operator set no bound
@@ -113,3 +123,63 @@ class VenueHealth:
             down_s = (now_ns - since) / _S
             return f"{streams} stream down {down_s:.0f}s (max_disconnected_s {r.max_disconnected_s:g})"
         return None
+
+
+# ---- the engine's side ----------------------------------------------------------------------------
+
+
+def on_stream(engine: Engine, ev: StreamStatus, v: VenueState) -> None:
+    """A stream down halts the venue (orders canceled, books empty); all back: resync, then resume."""
+    if not v.health.on_stream(ev):
+        return
+    if v.health.is_down:
+        engine.summary.disconnects += 1
+        log.error(
+            "%s: %s stream down (%s): venue HALTED, our orders there canceled",
+            v.name,
+            ev.stream,
+            ev.reason,
+        )
+        set_venue_state(engine, v)
+        for inst in v.instruments.values():
+            engine._no_book(inst)
+        engine._cancel_all_of(v)
+        return
+    log.warning("%s: streams back: resynchronising before trading again", v.name)
+    v.health.recovering = True
+    engine._spawn(recover(engine, v))
+
+
+async def recover(engine: Engine, v: VenueState) -> None:
+    try:
+        await resync(engine, v)
+    finally:
+        v.health.recovering = False
+        set_venue_state(engine, v)
+    log.warning("%s: resynchronised, trading resumes", v.name)
+
+
+def set_venue_state(engine: Engine, v: VenueState) -> None:
+    """The venue's state in the gate from everything that may hold it (a kill latch stays anyway)."""
+    if engine.gate is None or v.gate_id < 0:
+        return
+    halted = engine._blocked(v)
+    if halted or not engine.gate.is_killed(venue=v.gate_id):
+        state = TradingState.HALTED if halted else TradingState.ACTIVE
+        engine.gate.set_trading_state(state, venue=v.gate_id)
+
+
+async def check(engine: Engine, v: VenueState, now: int) -> None:
+    """The watchdog, then the venue's kill thresholds (a crossing latches a kill of that venue)."""
+    if v.health.watchdog_due(now):
+        left = sum(o.venue == v.name for o in engine.ledger.live())
+        log.error(
+            "%s: watchdog: stream down past its bound, canceling everything there (%d open)", v.name, left
+        )
+        engine.summary.watchdog += 1
+        await engine.cancel_everything(v.name)
+    if engine.gate is None or v.gate_id < 0 or v.failed or engine.gate.is_killed(venue=v.gate_id):
+        return
+    why = v.health.breach(now, -engine.venue_pnl(v.name), len(v.resolver))
+    if why is not None:
+        await engine.kill(f"{v.name} kill threshold: {why}", venue=v.name, durable=True)
