@@ -69,9 +69,11 @@ def new_instance_id() -> str:
 
 @functools.cache  # a few strategy names per process; it runs for every order
 def strategy_tag(strategy: str) -> str:
-    """The strategy's tag: its first letters (lowercase, at most 3); `ConfigError` for a bad name."""
-    if not strategy or not strategy.replace("_", "").isalnum() or not strategy.isascii():
-        raise ConfigError(f"strategy name {strategy!r} must be alphanumeric")
+    """The strategy's tag: its first letters (lowercase, at most 3); `ConfigError` for a bad name
+    (letters, digits, `_`, `-` and `@`, as in `mm-btc` or `mm@binance`)."""
+    plain = strategy.replace("_", "").replace("-", "").replace("@", "")
+    if not plain or not plain.isalnum() or not strategy.isascii():
+        raise ConfigError(f"strategy name {strategy!r} must be letters and digits (and _ - @)")
     letters = "".join(c for c in strategy.lower() if "a" <= c <= "z")
     return (letters or "s")[:TAG_MAX]
 

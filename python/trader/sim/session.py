@@ -32,12 +32,14 @@ class PaperConfig:
     risk: RiskLimits | None = None  # global limits; defaults sized for the demo
 
 
-async def drain(venue: SimConnector, engine: Engine) -> None:
-    """Process every queued venue event and every send or cancel they cause, until quiet."""
+async def drain(venue: SimConnector, engine: Engine, name: str | None = None) -> None:
+    """Process every queued venue event (of the engine's venue `name`, default its first) and every send
+    or cancel they cause, until quiet."""
+    state = engine.venues[name] if name is not None else None
     while True:
         events = venue.drain()
         for ev in events:
-            engine.handle(ev)
+            engine.handle(ev, state)
         await engine.settle()
         if not events:
             return

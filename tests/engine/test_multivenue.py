@@ -1,0 +1,356 @@
+"""One engine over several venues: one gate, one journal, per-venue health, kills and reconciliation.
+
+Three in-process simulated venues (each its own matching engine and market, in simulated time) named as
+three accounts; a market maker on each, written against the canonical name BTC-USDT."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+from trader.clock import SimClock
+from trader.config import RiskLimits
+from trader.core import Side
+from trader.engine.engine import Engine, EngineConfig, StrategySetup, VenueSetup
+from trader.engine.health import HealthRules
+from trader.engine.journal import Journal
+from trader.errors import VenueUnavailableError
+from trader.sim.session import drain
+from trader.strategies.base import BookTop, Intent, Place
+from trader.strategies.market_maker import MarketMaker, MarketMakerParams
+from trader.venues.base import FundingPayment, OrderReport, OrderState, Stream, StreamStatus
+
+from .rig import STEP, T0, Venue, run
+
+NAMES = ("sim-a", "sim-b", "sim-c")
+WIDE = RiskLimits(
+    max_gross_notional=Decimal(1_000_000),
+    max_net_notional=Decimal(1_000_000),
+    max_open_orders=60,
+    max_orders_per_sec=200,
+    daily_loss_limit=Decimal(10_000),
+    daily_loss_halt=Decimal(10_000),
+)
+
+
+class MM(MarketMaker):
+    def __init__(self) -> None:
+        super().__init__(MarketMakerParams("BTC-USDT", tick=1, order_qty=50, max_inventory=400, gamma=0.05))
+        self.denied: Counter[str] = Counter()
+        self.venues_seen: set[str] = set()
+
+    def on_book(self, top: BookTop) -> list[Intent]:
+        self.venues_seen.add(top.venue)
+        return super().on_book(top)
+
+    def on_denied(self, place: Place, reason: str) -> list[Intent]:
+        self.denied[reason] += 1
+        return super().on_denied(place, reason)
+
+
+class Multi:
+    """Three venues, a market maker on each, one engine."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        risk: RiskLimits = WIDE,
+        health: dict[str, HealthRules] | None = None,
+        venues: dict[str, Venue] | None = None,
+    ) -> None:
+        self.clock = SimClock(T0)
+        self.venues = venues or {n: Venue(seed=i + 1, clock=self.clock) for i, n in enumerate(NAMES)}
+        self.clock = next(iter(self.venues.values())).sim_clock
+        self.mms = {n: MM() for n in NAMES}
+        cfg = EngineConfig(risk=risk)
+        self.engine = Engine(
+            [
+                VenueSetup(
+                    v,
+                    cfg,
+                    canonical={"BTCUSDT": "BTC-USDT"},
+                    health=(health or {}).get(n),
+                    name=n,
+                )
+                for n, v in self.venues.items()
+            ],
+            [StrategySetup(self.mms[n], legs=((n, "BTC-USDT"),), name=f"mm-{n}") for n in NAMES],
+            journal=journal,
+            clock=self.clock,
+            config=cfg,
+        )
+
+    async def drain(self) -> None:
+        for n, v in self.venues.items():
+            await drain(v, self.engine, n)
+
+    async def steps(self, n: int) -> None:
+        for i in range(n):
+            self.clock.advance(STEP)
+            for v in self.venues.values():
+                v.step(STEP)
+            await self.drain()
+            if i % 3 == 2:
+                await self.engine.on_timer()
+                await self.drain()
+
+    def open_at(self, name: str) -> int:
+        v = self.venues[name]
+        return sum(1 for r in v._orders.values() if r.state is OrderState.OPEN)
+
+
+def _shared_clock() -> dict[str, Venue]:
+    clock = SimClock(T0)
+    return {n: Venue(seed=i + 1, clock=clock) for i, n in enumerate(NAMES)}
+
+
+def test_three_venues_trade_under_one_gate_and_one_journal() -> None:
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), venues=_shared_clock())
+        await m.engine.start()
+        await m.steps(300)
+        summary = await m.engine.shutdown()
+        for n in NAMES:
+            assert m.mms[n].venues_seen == {n}, "each strategy sees only its own leg, named with its venue"
+            row = summary.venues[n]
+            assert int(str(row["orders"])) > 0, (n, row)
+            assert int(str(row["fills"])) > 0, (n, row)
+            assert summary.strategies[f"mm-{n}"]["orders"] == row["orders"]
+            assert m.open_at(n) == 0
+        assert summary.orders == sum(int(str(summary.venues[n]["orders"])) for n in NAMES)
+        # the total is exactly the sum of the venues (one reporting currency, rate 1 here)
+        total = sum(Decimal(str(summary.venues[n]["pnl"])) for n in NAMES)
+        assert abs(Decimal(summary.pnl) - total) < Decimal("1e-8")
+        assert summary.assets["BTC"]["venues"] == [f"{n}:BTCUSDT" for n in NAMES]
+        sent = [cid for v in m.venues.values() for cid in v.submissions]
+        assert len(sent) == len(set(sent)), "a client id was sent twice (across venues)"
+        assert m.engine.journal.get_meta("venue") == ",".join(NAMES)
+
+    run(go)
+
+
+def test_an_order_each_venue_allows_is_denied_by_the_aggregate() -> None:
+    """Per venue (and per instrument) the quotes fit; the global gross limit does not hold them all."""
+    tight = RiskLimits(
+        max_gross_notional=Decimal(120),  # about two venues' worth of quotes (50 units x ~50 USDT each side)
+        max_net_notional=Decimal(1_000_000),
+        max_open_orders=60,
+        max_orders_per_sec=200,
+        daily_loss_limit=Decimal(10_000),
+        daily_loss_halt=Decimal(10_000),
+    )
+
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), risk=tight, venues=_shared_clock())
+        await m.engine.start()
+        await m.steps(60)
+        denied = sum(mm.denied["GROSS_EXPOSURE_LIMIT"] for mm in m.mms.values())
+        assert denied > 0, "the aggregate never denied"
+        assert all(mm.denied["VENUE_EXPOSURE_LIMIT"] == 0 for mm in m.mms.values()), "a venue limit did"
+        gate = m.engine.gate
+        assert gate is not None
+        assert gate.gross_exposure() <= Decimal(120)
+        await m.engine.shutdown()
+
+    run(go)
+
+
+def test_one_venue_down_the_others_keep_trading_then_it_resyncs_and_resumes() -> None:
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), venues=_shared_clock())
+        await m.engine.start()
+        await m.steps(30)
+        assert m.open_at("sim-a") > 0
+        now = m.clock.now_ns()
+        m.engine.handle(
+            StreamStatus(Stream.PRIVATE, False, "socket closed", ts_recv=now), m.engine.venues["sim-a"]
+        )
+        await m.drain()
+        before = {n: m.engine.venues[n].orders for n in NAMES}
+        await m.steps(30)
+        assert m.open_at("sim-a") == 0, "the lost venue's orders were not canceled"
+        assert m.engine.venues["sim-a"].orders == before["sim-a"], "the lost venue kept quoting"
+        assert all(m.engine.venues[n].orders > before[n] for n in ("sim-b", "sim-c")), "the others stopped"
+        assert "stream down" in m.engine.snapshot().venues[0].state
+        m.engine.handle(
+            StreamStatus(Stream.PRIVATE, True, ts_recv=m.clock.now_ns()), m.engine.venues["sim-a"]
+        )
+        await m.drain()
+        await m.steps(30)
+        assert m.engine.venues["sim-a"].orders > before["sim-a"], "it did not resume after the resync"
+        summary = await m.engine.shutdown()
+        assert summary.disconnects == 1
+        assert summary.venues["sim-a"]["disconnects"] == 1
+
+    run(go)
+
+
+def test_kill_one_venue_then_all_venues_confirmed_canceled() -> None:
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), venues=_shared_clock())
+        await m.engine.start()
+        await m.steps(30)
+        await m.engine.kill("operator: one venue", venue="sim-b")
+        await m.engine.settle()
+        await m.steps(15)
+        assert m.open_at("sim-b") == 0
+        assert m.open_at("sim-a") > 0
+        assert m.open_at("sim-c") > 0
+        gate = m.engine.gate
+        assert gate is not None
+        assert gate.is_killed(venue=m.engine.venues["sim-b"].gate_id)
+        assert not gate.is_killed()
+        await m.engine.kill("operator: everything")
+        await m.engine.settle()
+        await m.steps(15)
+        assert all(m.open_at(n) == 0 for n in NAMES)
+        assert [await m.venues[n].open_orders() for n in NAMES] == [[], [], []], (
+            "a venue still has our orders"
+        )
+        summary = await m.engine.shutdown()
+        assert summary.killed
+        assert summary.killed_venues == ["sim-b"]
+
+    run(go)
+
+
+def test_a_venue_failing_reconciliation_stands_aside_and_says_so() -> None:
+    async def go() -> None:
+        venues = _shared_clock()
+        stranger = OrderReport(
+            "not-ours-1",
+            "v1",
+            "BTCUSDT",
+            Side.BUY,
+            4_900_000,
+            50,
+            0,
+            OrderState.OPEN,
+            ts_event=T0,
+            ts_recv=T0,
+        )
+
+        async def open_orders() -> list[OrderReport]:
+            return [stranger]
+
+        venues["sim-c"].open_orders = open_orders  # type: ignore[method-assign]
+        m = Multi(Journal(":memory:"), venues=venues)
+        await m.engine.start()
+        await m.steps(30)
+        c = m.engine.venues["sim-c"]
+        assert "not in the journal" in c.failed
+        assert c.orders == 0
+        assert m.engine.strategies["mm-sim-c"].halted
+        assert m.engine.venues["sim-a"].orders > 0
+        assert m.engine.venues["sim-b"].orders > 0
+        summary = await m.engine.shutdown()
+        assert str(summary.venues["sim-c"]["state"]).startswith("FAILED")
+
+    run(go)
+
+
+def test_a_kill_threshold_halts_that_venue_latched_in_the_journal(tmp_path: Path) -> None:
+    async def go() -> None:
+        venues = _shared_clock()
+        venues["sim-a"].fault = lambda cid: "down"  # every submit refused: a reject each
+        rules = {"sim-a": HealthRules(max_reject_rate=Decimal("0.5"), reject_window=4)}
+        journal = Journal(tmp_path / "j.db")
+        m = Multi(journal, health=rules, venues=venues)
+        await m.engine.start()
+        await m.steps(30)
+        gate = m.engine.gate
+        assert gate is not None
+        assert gate.is_killed(venue=m.engine.venues["sim-a"].gate_id)
+        sent_a = len(venues["sim-a"].submissions)
+        await m.steps(30)
+        assert len(venues["sim-a"].submissions) == sent_a, "the killed venue was still sent orders"
+        assert m.engine.venues["sim-b"].orders > 0
+        assert journal.get_counter("kill:sim-a") == 1
+        assert journal.get_counter("kill") == 0
+        await m.engine.shutdown()
+        # a restart begins with that venue latched (until `trader kill --reset --venue`)
+        again = Multi(journal, health=rules, venues=venues)
+        await again.engine.start()
+        g2 = again.engine.gate
+        assert g2 is not None
+        assert g2.is_killed(venue=again.engine.venues["sim-a"].gate_id)
+        assert not g2.is_killed(venue=again.engine.venues["sim-b"].gate_id)
+        await again.engine.shutdown()
+        journal.close()
+
+    run(go)
+
+
+def test_the_watchdog_cancels_again_when_the_first_cancels_failed() -> None:
+    async def go() -> None:
+        venues = _shared_clock()
+        rules = {"sim-a": HealthRules(watchdog_s=2.0)}
+        m = Multi(Journal(":memory:"), health=rules, venues=venues)
+        await m.engine.start()
+        await m.steps(30)
+        assert m.open_at("sim-a") > 0
+        venues["sim-a"].cancel_fault = lambda cid: VenueUnavailableError("connection reset", venue="sim")
+        m.engine.handle(
+            StreamStatus(Stream.MARKET, False, "gone", ts_recv=m.clock.now_ns()), m.engine.venues["sim-a"]
+        )
+        await m.drain()
+        await m.steps(5)
+        assert m.open_at("sim-a") > 0, "the cancels were meant to fail"
+        venues["sim-a"].cancel_fault = lambda cid: None  # the REST channel works again; the stream does not
+        await m.steps(25)  # 2.5 s: past the watchdog's bound
+        assert m.open_at("sim-a") == 0
+        assert m.engine.summary.watchdog >= 1
+        await m.engine.shutdown()
+
+    run(go)
+
+
+def test_restart_after_a_crash_reconciles_every_venue_and_sends_no_id_twice(tmp_path: Path) -> None:
+    """The process dies with orders resting on three venues (no shutdown: nothing canceled); the next
+    process reconciles each venue from the one journal, cancels the leftovers, and trades on."""
+
+    async def go() -> None:
+        venues = _shared_clock()
+        journal = Journal(tmp_path / "j.db")
+        first = Multi(journal, venues=venues)
+        await first.engine.start()
+        await first.steps(45)
+        resting = {n: first.open_at(n) for n in NAMES}
+        assert all(resting.values()), resting
+        journal.close()  # the crash: no shutdown, no cancels
+        journal = Journal(tmp_path / "j.db")
+        second = Multi(journal, venues=venues)
+        await second.engine.start()
+        assert second.engine.summary.reconciled_at_start >= sum(resting.values())
+        assert all(second.open_at(n) == 0 for n in NAMES), "leftovers not canceled at the restart"
+        await second.steps(30)
+        assert all(second.engine.venues[n].orders > 0 for n in NAMES)
+        await second.engine.shutdown()
+        sent = [cid for v in venues.values() for cid in v.submissions]
+        assert len(sent) == len(set(sent)), "a client id was sent twice"
+        journal.close()
+
+    run(go)
+
+
+def test_funding_is_part_of_the_venue_and_strategy_pnl() -> None:
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), venues=_shared_clock())
+        await m.engine.start()
+        await m.steps(90)
+        v = m.engine.venues["sim-a"]
+        inst = v.instruments["BTCUSDT"]
+        assert inst.position.qty != 0, "no position to fund"
+        before = m.engine.venue_pnl("sim-a")
+        m.engine.handle(
+            FundingPayment("BTCUSDT", Decimal("-1.25"), m.clock.now_ns(), "f1", ts_recv=m.clock.now_ns()), v
+        )
+        assert m.engine.venue_pnl("sim-a") - before == Decimal("-1.25")
+        summary = await m.engine.shutdown()
+        assert Decimal(str(summary.venues["sim-a"]["funding"])) == Decimal("-1.25")
+        assert Decimal(str(summary.strategies["mm-sim-a"]["funding"])) == Decimal("-1.25")
+        assert summary.funding_payments == 1
+
+    run(go)
