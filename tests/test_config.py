@@ -203,7 +203,7 @@ def test_defaults_and_old_names_keep_existing_configs_valid() -> None:
     assert (v.orders_per_second, v.risk, v.kill) == (None, None, KillThresholds())
     k = KillThresholds()
     assert k.reject_window == 20
-    assert None is k.max_loss is k.max_reject_rate is k.max_unknown is k.max_disconnected_s is k.watchdog_s
+    assert [k.max_loss, k.max_reject_rate, k.max_unknown, k.max_disconnected_s, k.watchdog_s] == [None] * 5
     r = RiskLimits(  # the engine's constructors name only the six limits
         max_gross_notional=Decimal(1),
         max_net_notional=Decimal(1),
