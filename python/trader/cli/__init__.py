@@ -344,7 +344,8 @@ def _live(args: argparse.Namespace) -> int:
     r = config.risk
     print(f"limits that would be enforced on {args.exchange}:")
     for k, v in vars(r).items():
-        print(f"  {k:<22} {v}")
+        if not isinstance(v, dict):  # the six limits and the reporting currency (`trader config check`: all)
+            print(f"  {k:<22} {v}")
     from trader.cli.run import live_session
     from trader.errors import TraderError
 
