@@ -1,40 +1,121 @@
 """Typed configuration (TOML) with secret *references*, never secret values.
 
 ```toml
-[risk]                      # explicit limits; `trader live` refuses to start without them
+[risk]                          # the aggregate limits over every venue (`trader live` needs them)
+reporting_currency = "USD"      # optional (default USD): what notionals and PnL are valued in
 max_gross_notional = "100000"
 max_net_notional = "50000"
 max_open_orders = 50
-max_orders_per_sec = 20
+orders_per_second = 20          # or the older name max_orders_per_sec (not both)
 daily_loss_limit = "500"
-daily_loss_halt = "1000"    # optional, defaults to the limit
+daily_loss_halt = "1000"        # optional, defaults to the limit
 
-[venues.binance]
+[risk.assets.BTC]               # one asset's exposure over every venue (spot and perp legs net out)
+max_net_notional = "20000"
+max_gross_notional = "40000"    # optional
+
+[risk.currencies.USDT]          # a quote currency in the reporting currency
+rate = "1"
+max_depeg_bps = 100             # optional
+
+[venues.binance]                # a venue: an account on one exchange and market (binance-futures, ...)
 api_key = "env:BINANCE_API_KEY"                 # env:NAME
 secret = "keystore:~/.trader/binance.json"      # keystore:PATH (password from TRADER_KEYSTORE_PASSWORD)
 environment = "testnet"                         # live | testnet | paper | sim
 market = "spot"                                 # options (plain values, not secrets): see VENUE_OPTIONS
+orders_per_second = 10                          # optional, this venue's order rate
+
+[venues.binance.risk]           # optional: this venue's limits (max_gross_notional, max_open_orders and
+max_gross_notional = "50000"    # daily_loss_limit required; see trader.config_risk.VenueRisk)
+max_open_orders = 20
+daily_loss_limit = "200"
+
+[venues.binance.kill]           # optional: crossing one halts this venue (see KillThresholds)
+max_loss = "300"
+
+[symbols.BTC-USDT]              # canonical instrument -> each venue's symbol (see trader.symbols)
+binance = "BTCUSDT"
+
+[strategies.mm-btc]
+kind = "mm"                     # one of STRATEGY_KINDS
+legs = ["binance:BTC-USDT"]     # venue:symbol (canonical, or the venue's own when no [symbols] maps it)
+orders_per_second = 10          # optional
+[strategies.mm-btc.params]      # plain values for the strategy
 ```
+
+Validation refuses, in one line naming the key: unknown sections/keys/venues, a leg on a venue without
+a [venues.X] table or on an unmapped symbol, a missing limit, and a venue or strategy limit looser than the
+aggregate's where that makes no sense (`trader.config_risk.check_venue_against`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal
 from pathlib import Path
 
+from trader.config_risk import (
+    DEFAULT_REJECT_WINDOW,
+    MAX_COUNT,
+    MAX_NOTIONAL,
+    NOTIONAL_PLACES,
+    AssetLimit,
+    CurrencyRate,
+    KillThresholds,
+    RiskLimits,
+    VenueRisk,
+    check_venue_against,
+    parse_kill,
+    parse_risk,
+    parse_venue_risk,
+    positive_int,
+)
 from trader.core import Keystore
 from trader.errors import ConfigError
+from trader.symbols import SymbolEntry, SymbolMap, parse_symbols
+
+__all__ = [
+    "DEFAULT_REJECT_WINDOW",
+    "ENVIRONMENTS",
+    "MAX_COUNT",
+    "MAX_NOTIONAL",
+    "NOTIONAL_PLACES",
+    "SECTIONS",
+    "STRATEGY_KINDS",
+    "VENUE_OPTIONS",
+    "AssetLimit",
+    "Config",
+    "CurrencyRate",
+    "KillThresholds",
+    "RiskLimits",
+    "SecretRef",
+    "StrategyConfig",
+    "SymbolEntry",
+    "VenueConfig",
+    "VenueRisk",
+    "load_config",
+    "parse_config",
+]
 
 ENVIRONMENTS = frozenset({"live", "testnet", "paper", "sim"})
-SECTIONS = frozenset({"risk", "venues"})  # the top-level tables; any other is a typo, refused
+# what `[strategies.X] kind` may be, and the fewest legs each trades
+STRATEGY_KINDS: dict[str, int] = {
+    "mm": 1,
+    "pairs": 2,
+    "binary-mm": 1,
+    "rewards": 1,
+    "event": 1,
+    "xarb": 2,
+    "basis": 2,
+}
+MAX_PARAM_TEXT = 1024
+SECTIONS = frozenset(
+    {"risk", "venues", "symbols", "strategies"}
+)  # the top-level tables; any other is a typo, refused
 
-# Ranges the Rust core can hold: counts are u32 in the gate, notionals i128 with 18 decimal places.
-MAX_COUNT = 2**32 - 1
-NOTIONAL_PLACES = 18
-MAX_NOTIONAL = Decimal(10) ** 20
 MAX_OPTION_INT = 2**31 - 1  # venue options (ports, client ids, leverage) fit an int32
 
 # Plain (non-secret) per-venue settings and their types; every other key is a secret reference.
@@ -99,94 +180,42 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
-class RiskLimits:
-    max_gross_notional: Decimal
-    max_net_notional: Decimal
-    max_open_orders: int
-    max_orders_per_sec: int
-    daily_loss_limit: Decimal
-    daily_loss_halt: Decimal
-
-
-@dataclass(frozen=True)
 class VenueConfig:
     name: str
     environment: str
     secrets: dict[str, SecretRef] = field(default_factory=dict)
     options: dict[str, str | int | bool] = field(default_factory=dict)
+    orders_per_second: int | None = None  # this venue's order rate (None: the aggregate's only)
+    risk: VenueRisk | None = None  # [venues.X.risk] (None: the aggregate limits only)
+    kill: KillThresholds = field(default_factory=KillThresholds)  # [venues.X.kill]
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """`[strategies.<name>]`: what it is, the instruments it trades (a leg per venue), its parameters."""
+
+    name: str
+    kind: str  # one of STRATEGY_KINDS
+    legs: tuple[
+        tuple[str, str], ...
+    ]  # (venue, canonical symbol) as written; resolve with Config.venue_symbol
+    orders_per_second: int | None = None
+    params: dict[str, str | int | bool | Decimal] = field(default_factory=dict)  # numbers as int or Decimal
 
 
 @dataclass(frozen=True)
 class Config:
     risk: RiskLimits | None
     venues: dict[str, VenueConfig]
+    symbols: dict[str, SymbolEntry] = field(default_factory=dict)
+    strategies: dict[str, StrategyConfig] = field(default_factory=dict)
 
+    def symbol_map(self) -> SymbolMap:
+        return SymbolMap(self.symbols)
 
-def _positive_decimal(section: str, key: str, raw: object) -> Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ConfigError(f"[{section}] {key} must be a decimal string, got {type(raw).__name__}")
-    try:
-        d = Decimal(str(raw))
-    except InvalidOperation:
-        raise ConfigError(f"[{section}] {key} = {raw!r} is not a decimal") from None
-    if not d.is_finite() or d <= 0:
-        raise ConfigError(f"[{section}] {key} must be finite and > 0, got {raw!r}")
-    if d >= MAX_NOTIONAL or not _places_fit(d):
-        raise ConfigError(
-            f"[{section}] {key} = {raw!r} is out of range (below {MAX_NOTIONAL:,f}, "
-            f"at most {NOTIONAL_PLACES} decimal places)"
-        )
-    return d
-
-
-def _places_fit(d: Decimal) -> bool:
-    """`d` has at most `NOTIONAL_PLACES` decimal places (checked exactly, whatever its exponent)."""
-    exponent = d.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= -NOTIONAL_PLACES:
-        return True
-    with localcontext() as ctx:
-        ctx.prec = 60
-        scaled = d.scaleb(NOTIONAL_PLACES)
-        return scaled == scaled.to_integral_value()
-
-
-def _positive_int(section: str, key: str, raw: object) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
-        raise ConfigError(f"[{section}] {key} must be an integer > 0, got {raw!r}")
-    if raw > MAX_COUNT:
-        raise ConfigError(f"[{section}] {key} = {raw} is out of range (at most {MAX_COUNT})")
-    return raw
-
-
-def _risk(raw: object) -> RiskLimits:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"[risk] must be a table, got {type(raw).__name__}")
-    known = {
-        "max_gross_notional",
-        "max_net_notional",
-        "max_open_orders",
-        "max_orders_per_sec",
-        "daily_loss_limit",
-        "daily_loss_halt",
-    }
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"[risk] has unknown keys: {', '.join(sorted(map(str, unknown)))}")
-    missing = sorted(known - {"daily_loss_halt"} - set(raw))
-    if missing:
-        raise ConfigError(f"[risk] is missing {', '.join(missing)} (every limit must be explicit)")
-    limit = _positive_decimal("risk", "daily_loss_limit", raw["daily_loss_limit"])
-    halt = _positive_decimal("risk", "daily_loss_halt", raw.get("daily_loss_halt", str(limit)))
-    if halt < limit:
-        raise ConfigError("[risk] daily_loss_halt is below daily_loss_limit")
-    return RiskLimits(
-        _positive_decimal("risk", "max_gross_notional", raw["max_gross_notional"]),
-        _positive_decimal("risk", "max_net_notional", raw["max_net_notional"]),
-        _positive_int("risk", "max_open_orders", raw["max_open_orders"]),
-        _positive_int("risk", "max_orders_per_sec", raw["max_orders_per_sec"]),
-        limit,
-        halt,
-    )
+    def venue_symbol(self, venue: str, symbol: str) -> str:
+        """A leg's symbol on `venue` (the rule of `trader.symbols`); `ConfigError` if unmapped."""
+        return self.symbol_map().resolve(venue, symbol)
 
 
 def _option(where: str, key: str, val: object) -> str | int | bool:
@@ -211,13 +240,130 @@ def _venue(name: str, v: object) -> VenueConfig:
     secrets: dict[str, SecretRef] = {}
     options: dict[str, str | int | bool] = {}
     for k, val in v.items():
-        if k == "environment":
+        if k in ("environment", "orders_per_second", "risk", "kill"):
             continue
         if k in VENUE_OPTIONS:
             options[k] = _option(where, k, val)
         else:
             secrets[k] = SecretRef.parse(f"{where} {k}", val)
-    return VenueConfig(name, env, secrets, options)
+    ops = v.get("orders_per_second")
+    return VenueConfig(
+        name,
+        env,
+        secrets,
+        options,
+        orders_per_second=None if ops is None else positive_int(f"venues.{name}", "orders_per_second", ops),
+        risk=None if "risk" not in v else parse_venue_risk(name, v["risk"]),
+        kill=parse_kill(name, v.get("kill", {})),
+    )
+
+
+def _known_venue(cfg: VenueConfig) -> VenueConfig:
+    """`cfg` for a venue the registry knows (built or planned); an alias's options filled in (a
+    `[venues.binance-futures]` is Binance with market = "futures"), a contradicting one refused."""
+    from trader.venues import registry
+
+    if cfg.name not in registry.names():
+        raise ConfigError(
+            f"[venues.{cfg.name}] unknown venue {cfg.name!r} (venues: {', '.join(registry.names())})"
+        )
+    fixed = registry.alias_options(cfg.name)
+    for key, value in fixed.items():
+        if key in cfg.options and cfg.options[key] != value:
+            raise ConfigError(
+                f"[venues.{cfg.name}] {key} = {cfg.options[key]!r} contradicts the venue "
+                f"({cfg.name} is {key} {value!r})"
+            )
+    if not fixed:
+        return cfg
+    return dataclasses.replace(cfg, options=fixed | cfg.options)
+
+
+def _param(where: str, key: str, val: object) -> str | int | bool | Decimal:
+    """A strategy parameter: a plain string, bool or number (a TOML float becomes the Decimal written)."""
+    if isinstance(val, bool | int):
+        return val
+    if isinstance(val, float):
+        d = Decimal(repr(val))
+        if not d.is_finite():
+            raise ConfigError(f"{where} {key} = {val!r} is not a finite number")
+        return d
+    if isinstance(val, str) and len(val) <= MAX_PARAM_TEXT:
+        return val
+    raise ConfigError(
+        f"{where} {key} must be a number, a string (<= {MAX_PARAM_TEXT}) or a bool, got {val!r}"
+    )
+
+
+def _legs(where: str, raw: object, kind: str) -> tuple[tuple[str, str], ...]:
+    need = STRATEGY_KINDS[kind]
+    if not isinstance(raw, list) or len(raw) < need:
+        raise ConfigError(f'{where} legs must be a list of at least {need} "venue:SYMBOL" (kind {kind})')
+    legs: list[tuple[str, str]] = []
+    for leg in raw:
+        if not isinstance(leg, str) or leg.count(":") != 1 or not all(leg.split(":")):
+            raise ConfigError(f'{where} legs: {leg!r} is not "venue:SYMBOL" (e.g. "binance:BTC-USDT")')
+        venue, symbol = leg.split(":")
+        legs.append((venue, symbol))
+    if len(set(legs)) != len(legs):
+        raise ConfigError(f"{where} legs name the same instrument twice")
+    return tuple(legs)
+
+
+def _strategy(name: str, raw: object) -> StrategyConfig:
+    where = f"[strategies.{name}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(raw) - {"kind", "legs", "orders_per_second", "params"}
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+    kind = raw.get("kind")
+    if kind not in STRATEGY_KINDS:
+        raise ConfigError(f"{where} kind must be one of {', '.join(STRATEGY_KINDS)}, got {kind!r}")
+    assert isinstance(kind, str)
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise ConfigError(f"[strategies.{name}.params] must be a table")
+    ops = raw.get("orders_per_second")
+    return StrategyConfig(
+        name,
+        kind,
+        _legs(where, raw.get("legs"), kind),
+        None if ops is None else positive_int(f"strategies.{name}", "orders_per_second", ops),
+        {k: _param(f"[strategies.{name}.params]", k, v) for k, v in params.items()},
+    )
+
+
+def _table(raw: dict[str, object], key: str) -> dict[str, object]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{key}] must be a table, got {type(value).__name__}")
+    return value
+
+
+def _cross_check(config: Config) -> None:
+    """What one section says about another: legs on configured venues and mapped symbols, and no venue or
+    strategy limit looser than the aggregate's."""
+    symbols = config.symbol_map()
+    for s in config.strategies.values():
+        for venue, symbol in s.legs:
+            if venue not in config.venues:
+                raise ConfigError(f"[strategies.{s.name}] leg {venue}:{symbol}: no [venues.{venue}] table")
+            try:
+                symbols.resolve(venue, symbol)
+            except ConfigError as e:
+                raise ConfigError(f"[strategies.{s.name}] leg {venue}:{symbol}: {e}") from None
+    agg = config.risk
+    if agg is None:
+        return
+    for v in config.venues.values():
+        check_venue_against(v.name, v.orders_per_second, v.risk, v.kill, agg)
+    for s in config.strategies.values():
+        if s.orders_per_second is not None and s.orders_per_second > agg.max_orders_per_sec:
+            raise ConfigError(
+                f"[strategies.{s.name}] orders_per_second = {s.orders_per_second} is above [risk] "
+                f"orders_per_second = {agg.max_orders_per_sec}"
+            )
 
 
 def parse_config(text: str) -> Config:
@@ -227,13 +373,20 @@ def parse_config(text: str) -> Config:
         raise ConfigError(f"config is not valid TOML: {e}") from None
     unknown = set(raw) - SECTIONS
     if unknown:
-        raise ConfigError(f"config has unknown sections: {', '.join(sorted(unknown))} (known: risk, venues)")
-    risk = _risk(raw["risk"]) if "risk" in raw else None
-    venues_raw = raw.get("venues", {})
-    if not isinstance(venues_raw, dict):
-        raise ConfigError(f"[venues] must be a table, got {type(venues_raw).__name__}")
-    venues = {name: _venue(name, v) for name, v in venues_raw.items()}
-    return Config(risk, venues)
+        raise ConfigError(
+            f"config has unknown sections: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(SECTIONS))})"
+        )
+    risk = parse_risk(raw["risk"]) if "risk" in raw else None
+    venues = {name: _venue(name, v) for name, v in _table(raw, "venues").items()}
+    venues = {name: _known_venue(v) for name, v in venues.items()}
+    from trader.venues import registry
+
+    symbols = parse_symbols(_table(raw, "symbols"), registry.names())
+    strategies = {name: _strategy(name, s) for name, s in _table(raw, "strategies").items()}
+    config = Config(risk, venues, symbols, strategies)
+    _cross_check(config)
+    return config
 
 
 def load_config(path: str | Path) -> Config:

@@ -110,13 +110,17 @@ def _parser() -> argparse.ArgumentParser:
         "--venue",
         dest="venue",
         default=None,
-        help="only this venue (with --sim: its simulator)",
+        help="only these venues, comma-separated (default: every configured venue; with --sim: their "
+        "simulators, default sim)",
     )
     testnet.add_argument(
         "--market", default=None, choices=["spot", "futures", "margin"], help="with --sim: only this market"
     )
     testnet.add_argument("--sim", action="store_true", help="check the built-in simulator (no config)")
     testnet.add_argument("--order", action="store_true", help="also place and cancel a tiny far-away order")
+    from trader.cli.config import add_parser as add_config
+
+    add_config(sub)
     kill = sub.add_parser("kill", help="latch the kill switch of an engine and cancel its orders")
     kill.add_argument("--journal", type=Path, default=None, help="the running engine's journal")
     kill.add_argument(
@@ -279,11 +283,11 @@ def _kill(args: argparse.Namespace) -> int:
 
 
 def _testnet(args: argparse.Namespace) -> int:
-    from trader.cli.run import testnet_checks
+    from trader.cli.testnet import run_checks
     from trader.errors import ConfigError, TraderError
 
     try:
-        checks = _run(testnet_checks(args))
+        checks = _run(run_checks(args))
     except ConfigError as e:
         print(f"trader testnet: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -303,10 +307,11 @@ def _testnet(args: argparse.Namespace) -> int:
 def _venues() -> int:
     from trader.venues import registry
 
-    print(f"{'venue':<12}{'tier':<12}status")
+    width = max(12, *(len(name) + 2 for name in registry.names()))
+    print(f"{'venue':<{width}}{'tier':<12}status")
     for name in registry.names():
         p = registry.profile(name)
-        print(f"{p.name:<12}{p.tier.value:<12}{p.summary}")
+        print(f"{p.name:<{width}}{p.tier.value:<12}{p.summary}")
     return EXIT_OK
 
 
@@ -339,7 +344,8 @@ def _live(args: argparse.Namespace) -> int:
     r = config.risk
     print(f"limits that would be enforced on {args.exchange}:")
     for k, v in vars(r).items():
-        print(f"  {k:<22} {v}")
+        if not isinstance(v, dict):  # the six limits and the reporting currency (`trader config check`: all)
+            print(f"  {k:<22} {v}")
     from trader.cli.run import live_session
     from trader.errors import TraderError
 
@@ -403,6 +409,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _kill(args)
     if args.command == "testnet":
         return _testnet(args)
+    if args.command == "config":
+        from trader.cli.config import main as config
+
+        return config(args)
     _parser().print_help(sys.stderr)
     return EXIT_USAGE
 

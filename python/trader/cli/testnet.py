@@ -3,17 +3,20 @@ market data flow, and (with `--order`) does a tiny far-from-market order round-t
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
 
 from trader.clock import Clock, LiveClock
 from trader.core import Approval, InstrumentSpec, RiskGate, Side
-from trader.errors import TraderError
+from trader.errors import ConfigError, TraderError
 from trader.venues.base import BookUpdate, Connector
 from trader.venues.profile import VenueTime
 
 MAX_CLOCK_OFFSET_MS = 1000
+REHEARSE = "rehearse without one against the local simulators: `trader testnet --sim --exchange=binance`"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,59 @@ class Check:
     @property
     def verdict(self) -> str:
         return "SKIP" if self.ok is None else ("PASS" if self.ok else "FAIL")
+
+
+def venue_list(text: str | None) -> list[str]:
+    """`--exchange=a,b,c` as venue ids (each one the registry knows); [] when not given."""
+    from trader.venues import registry
+
+    if text is None:
+        return []
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise ConfigError(
+            f"--exchange={text!r} names an empty venue (a comma-separated list: binance,alpaca)"
+        )
+    for name in names:
+        registry.profile(name)  # an unknown venue: ConfigError naming the known ones
+    return list(dict.fromkeys(names))
+
+
+def _configured(config: Path, names: list[str]) -> None:
+    """A config exists and configures every venue asked for; otherwise how to get one (`ConfigError`)."""
+    from trader.config import load_config
+
+    path = config.expanduser()
+    if not path.exists():
+        raise ConfigError(
+            f"no config at {path}: `trader config init` writes one (then set the env: "
+            f"references it names), or {REHEARSE}"
+        )
+    venues = load_config(path).venues
+    if not venues:
+        raise ConfigError(
+            f"{path} configures no venue ([venues.NAME]; `trader config init` writes every one), "
+            f"or {REHEARSE}"
+        )
+    for name in names:
+        if name not in venues:
+            raise ConfigError(f"{path} has no [venues.{name}] table (configured: {', '.join(venues)})")
+
+
+async def run_checks(args: argparse.Namespace) -> list[Check]:
+    """`trader testnet`: the checks of each venue `--exchange` names (comma-separated), else of every
+    configured venue; with `--sim`, of those venues' simulators (default: sim)."""
+    from trader.cli.run import testnet_checks
+
+    names = venue_list(args.venue)
+    if not args.sim:
+        _configured(args.config, names)
+    if not names:
+        return await testnet_checks(args)
+    out: list[Check] = []
+    for name in names:
+        out += await testnet_checks(argparse.Namespace(**{**vars(args), "venue": name}))
+    return out
 
 
 async def _first_book(

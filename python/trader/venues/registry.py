@@ -8,8 +8,11 @@ venue's name. A venue without a connector says so (`NotBuiltError`); it is never
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
 import re
+from collections.abc import Mapping
 from typing import Any, cast
 
 from trader.clock import Clock
@@ -20,11 +23,13 @@ from trader.venues.binance import SIM_API_KEY, SIM_SECRET
 from trader.venues.profile import STRICTEST, ClientIdRule, Simulator, VenuePackage, VenueProfile
 
 __all__ = [
+    "ALIASES",
     "PACKAGES",
     "PLANNED",
     "SIM_API_KEY",
     "SIM_SECRET",
     "NotBuiltError",
+    "alias_options",
     "build_connector",
     "client_id_rule",
     "loopback_connector",
@@ -42,6 +47,14 @@ PACKAGES: dict[str, str] = {
     "binance": "trader.venues.binance",
     "polymarket": "trader.venues.polymarket",
     "sim": "trader.venues.sim",
+}
+
+
+# a venue is an account on one exchange and market: these venues are another venue's package with fixed
+# options (Binance USD-M futures and margin are venues of their own to the gate, to health, to `kill --venue`)
+ALIASES: dict[str, tuple[str, dict[str, str | int | bool]]] = {
+    "binance-futures": ("binance", {"market": "futures"}),
+    "binance-margin": ("binance", {"market": "margin"}),
 }
 
 
@@ -82,14 +95,54 @@ class NotBuiltError(ConfigError):
 
 
 def names() -> list[str]:
-    """Every venue id, built ones first, in a stable order."""
-    return [*PACKAGES, *PLANNED]
+    """Every venue id, built ones first (each followed by its aliases), in a stable order."""
+    out: list[str] = []
+    for name in PACKAGES:
+        out += [name, *(alias for alias, (base, _) in ALIASES.items() if base == name)]
+    return [*out, *PLANNED]
+
+
+def alias_options(name: str) -> dict[str, str | int | bool]:
+    """The options an alias venue fixes (`binance-futures`: market = "futures"); {} for any other."""
+    return dict(ALIASES[name][1]) if name in ALIASES else {}
+
+
+class _AliasPackage:
+    """An alias venue's package: its base package with the alias's options filled in (unless the config
+    sets them) and the connector named after the alias."""
+
+    def __init__(self, name: str, base: VenuePackage, options: Mapping[str, str | int | bool]) -> None:
+        self.name, self._base, self._options = name, base, dict(options)
+        base_profile = base.PROFILE
+        market = str(self._options.get("market", ""))
+        caps = base_profile.capabilities
+        self.PROFILE = dataclasses.replace(
+            base_profile,
+            name=name,
+            summary=f"{base_profile.name} {market} market as a venue of its own".replace("  ", " "),
+            capabilities={market: caps[market]} if market in caps else caps,
+        )
+
+    def build(self, cfg: VenueConfig, *, symbol: str, clock: Clock) -> Any:
+        filled = dataclasses.replace(cfg, options=self._options | cfg.options)
+        return self._base.build(filled, symbol=symbol, clock=clock)
+
+    def loopback(self, url: str, *, symbol: str, clock: Clock, **options: Any) -> Any:
+        if "venue" in inspect.signature(self._base.loopback).parameters:
+            options.setdefault("venue", self.name)
+        return self._base.loopback(url, symbol=symbol, clock=clock, **(self._options | options))
+
+    def simulator(self, *, seed: int, clock: Clock, **options: Any) -> Simulator:
+        return self._base.simulator(seed=seed, clock=clock, **options)
 
 
 def package(name: str) -> VenuePackage:
     """The venue's package. `NotBuiltError` for a planned venue, `ConfigError` for an unknown one."""
     if name in PLANNED:
         raise NotBuiltError(f"no connector for {name} yet: {PLANNED[name].summary}")
+    if name in ALIASES:
+        base, options = ALIASES[name]
+        return cast(VenuePackage, _AliasPackage(name, package(base), options))
     if name not in PACKAGES:
         raise ConfigError(f"unknown venue {name!r} (venues: {', '.join(names())})")
     return cast(VenuePackage, importlib.import_module(PACKAGES[name]))
@@ -104,7 +157,7 @@ def profile(name: str) -> VenueProfile:
 
 def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> Connector:
     """A connector for a configured venue. Secrets are resolved by the venue's package, straight into
-    its signer."""
+    its signer; an alias venue's options fill the config's unless it sets them."""
     return cast(Connector, package(cfg.name).build(cfg, symbol=symbol, clock=clock))
 
 

@@ -106,6 +106,7 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BinanceConnector:
             endpoints=endpoints,
             clock=clock,
             market=market,
+            venue=cfg.name,  # "binance", or an alias venue ("binance-futures") named after its market
             order_entry=str(o.get("order_entry", "rest")),
             stp_mode=str(o.get("stp_mode", "EXPIRE_MAKER")),
             isolated=bool(o.get("isolated", False)),
