@@ -73,7 +73,7 @@ def strategy_tag(strategy: str) -> str:
     (letters, digits, `_`, `-` and `@`, as in `mm-btc` or `mm@binance`)."""
     plain = strategy.replace("_", "").replace("-", "").replace("@", "")
     if not plain or not plain.isalnum() or not strategy.isascii():
-        raise ConfigError(f"strategy name {strategy!r} must be letters and digits (and _ - @)")
+        raise ConfigError(f"strategy name {strategy!r} must be alphanumeric (letters, digits and _ - @)")
     letters = "".join(c for c in strategy.lower() if "a" <= c <= "z")
     return (letters or "s")[:TAG_MAX]
 
