@@ -1,0 +1,33 @@
+"""A connector's stream health as venue events: `StreamStatus(stream, up=False, reason)` when its market or
+private stream is lost, `StreamStatus(stream, up=True)` once it is back and resynced. Each change is told
+once (a stream already down is not reported down again; `up` for a stream that never went down says
+nothing), stamped by the connector's clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from trader.clock import Clock
+from trader.venues.base import Stream, StreamStatus, VenueEvent
+
+
+class StreamHealth:
+    def __init__(self, queue: asyncio.Queue[VenueEvent], clock: Clock) -> None:
+        self._queue = queue
+        self._clock = clock
+        self._down: set[Stream] = set()
+
+    def down(self, stream: Stream, reason: str) -> None:
+        if stream in self._down:
+            return
+        self._down.add(stream)
+        self._queue.put_nowait(StreamStatus(stream, False, reason, ts_recv=self._clock.now_ns()))
+
+    def up(self, stream: Stream) -> None:
+        if stream not in self._down:
+            return
+        self._down.discard(stream)
+        self._queue.put_nowait(StreamStatus(stream, True, ts_recv=self._clock.now_ns()))
+
+    def is_down(self, stream: Stream) -> bool:
+        return stream in self._down
