@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from trader.clock import Clock
+from trader.venues._ws import WsDisconnected, WsStale
 from trader.venues.base import Stream, StreamStatus, VenueEvent
 
 
@@ -31,3 +32,10 @@ class StreamHealth:
 
     def is_down(self, stream: Stream) -> bool:
         return stream in self._down
+
+
+def lost(ev: WsDisconnected | WsStale) -> str:
+    """Why a WebSocket stream is down, for `StreamStatus.reason`."""
+    if isinstance(ev, WsStale):
+        return f"stale: nothing for {ev.silence_ns / 1e9:.1f} s"
+    return f"disconnected: {ev.reason}"[:200]

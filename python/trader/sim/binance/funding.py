@@ -44,6 +44,7 @@ class Funding:
     rate: Decimal = Decimal("0.0001")
     next_ms: int = 0
     income: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    marks: dict[int, Decimal] = field(default_factory=dict)  # settlement time (ms) -> the mark it used
     _tran_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9_689_322_392))
 
     def due(self, now_ms: int) -> int | None:
@@ -59,7 +60,7 @@ class Funding:
 
     def settle(self, book: FuturesBook, at_ms: int) -> None:
         """Every open position pays or receives its funding at `at_ms`."""
-        mark = book.mark()
+        mark = self.marks[at_ms] = book.mark()
         for key, fa in book.accounts.items():
             pos = fa.position
             if not pos.amt:

@@ -21,7 +21,7 @@ from trader.clock import Clock
 from trader.core import Book, BookNotReadyError, InstrumentSpec, ParseError, SequenceGapError
 from trader.errors import RateLimitError, VenueError
 from trader.venues._http import HttpClient
-from trader.venues._status import StreamHealth
+from trader.venues._status import StreamHealth, lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
 from trader.venues.base import (
     BookInvalid,
@@ -47,13 +47,6 @@ from trader.venues.binance.wsapi import WsApi
 log = logging.getLogger("trader.venues.binance")
 
 Params = list[tuple[str, str | int | bool]]
-
-
-def lost(ev: WsDisconnected | WsStale) -> str:
-    """Why a stream is down, for `StreamStatus.reason`."""
-    if isinstance(ev, WsStale):
-        return f"stale: nothing for {ev.silence_ns / 1e9:.1f} s"
-    return f"disconnected: {ev.reason}"[:200]
 
 
 class BinanceStreams:

@@ -13,11 +13,11 @@ import orjson
 
 from trader.errors import UnknownOutcomeError, VenueError, VenueUnavailableError
 from trader.venues._http import status_error
+from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
 from trader.venues.base import Stream
 from trader.venues.binance.errors import error_from
 from trader.venues.binance.parse import ws_retry_after_ns
-from trader.venues.binance.streams import lost
 
 if TYPE_CHECKING:
     from trader.venues.binance.connector import BinanceConnector
