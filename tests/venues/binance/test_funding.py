@@ -113,8 +113,6 @@ async def _funding_end_to_end() -> None:
         expected = [p for p in fetched if p.ts_event > first.ts_event]
         assert later[: len(expected)] == expected
         assert all(p.ts_event > first.ts_event for p in later)
-            p for p in fetched if p.ts_event > first.ts_event
-        ]
     finally:
         await conn.close()
         await server.stop()
