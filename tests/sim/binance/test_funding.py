@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from tests.sim.binance.helpers import DEMO_KEY, Client, Signer, run
-from trader.sim.binance import BinanceSimServer
+from tests.sim.binance.helpers import Client, Signer, run
+from trader.sim.binance import DEMO_KEY, BinanceSimServer
 
 UNIT = Decimal("0.00000001")
 
