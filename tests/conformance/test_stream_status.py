@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conformance.cases import Case, venues
-from tests.conformance.harness import WALL, Harness, Live, Need
+from tests.conformance.harness import WALL, Harness, Live, Need, SteppedClock
 from trader.core import Side
 from trader.venues.base import OrderReport, OrderState, Stream, StreamStatus, VenueEvent
 
@@ -58,7 +58,9 @@ async def _works_again(h: Harness, live: Live, stream: Stream, top: tuple[int, i
 
 
 async def dropped(h: Harness, stream: Stream) -> None:
-    async with h.open() as live:
+    clock = SteppedClock()
+    clock.step_ns = 3_600_000_000_000  # ours runs an hour ahead of the simulator's
+    async with h.open(clock=clock) as live:
         top = await h.top(live)
         before = live.clock.now_ns()
         await h.drop_stream(live, stream)

@@ -17,7 +17,7 @@ from tests.helpers import gate_approval
 from trader.clock import LiveClock
 from trader.core import Side, TimeInForce
 from trader.sim.binance import BinanceSimServer
-from trader.venues.base import BookUpdate, FundingPayment, VenueEvent
+from trader.venues.base import BookUpdate, FundingPayment, Stream, StreamStatus, VenueEvent
 from trader.venues.binance import loopback
 from trader.venues.registry import SIM_API_KEY
 
@@ -142,6 +142,50 @@ async def _hold_a_long(conn: Any, seen: list[VenueEvent], clock: LiveClock) -> N
 
 def test_a_held_position_yields_funding_on_the_stream_and_from_funding_since() -> None:
     asyncio.run(LiveClock().wait_for(_funding_end_to_end(), 20))
+
+
+async def _funding_across_a_reconnect() -> None:
+    """The private stream is cut while funding settles: the catch-up brings what the stream missed, and no
+    payment is told twice (the stream's event and the income row of one payment are one payment)."""
+    clock = LiveClock()
+    server = BinanceSimServer(seed=11, clock=clock, step_ms=20, funding_interval_s=0.3)
+    await server.start(port=0)
+    conn = loopback(server.url, symbol="BTCUSDT", clock=clock, market="futures")
+    seen: list[VenueEvent] = []
+
+    async def collect() -> None:
+        async for ev in conn.events():
+            seen.append(ev)
+
+    try:
+        await conn.connect()
+        task = asyncio.get_running_loop().create_task(collect())
+        try:
+            await _hold_a_long(conn, seen, clock)
+            for _ in range(3):  # a few cuts, some while a payment settles
+                await clock.sleep(0.35)
+                assert server.drop_streams("/private/") == 1
+                for _ in range(300):
+                    if any(isinstance(e, StreamStatus) and e.up for e in seen[-5:]):
+                        break
+                    await clock.sleep(0.01)
+            await clock.sleep(0.4)
+        finally:
+            task.cancel()
+        told = [(p.ts_event, p.amount) for p in seen if isinstance(p, FundingPayment)]
+        assert len(told) == len(set(told)), f"a payment told twice: {told}"
+        paid = {(r["time"] * MS, Decimal(r["income"])) for r in server.funding.income[SIM_API_KEY]}
+        assert set(told) <= paid
+        assert len(told) >= 3
+        ups = [e for e in seen if isinstance(e, StreamStatus) and e.stream is Stream.PRIVATE and e.up]
+        assert len(ups) == 3
+    finally:
+        await conn.close()
+        await server.stop()
+
+
+def test_funding_is_told_once_across_private_stream_reconnects() -> None:
+    asyncio.run(LiveClock().wait_for(_funding_across_a_reconnect(), 20))
 
 
 def test_spot_and_margin_have_no_funding() -> None:

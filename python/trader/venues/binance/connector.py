@@ -229,6 +229,7 @@ class BinanceConnector(BinanceStreams):
         self._dead_man_armed = False
         self._arming: asyncio.Task[None] | None = None
         self._last_private_ms = 0
+        self._funding_seen: dict[tuple[str, int, Decimal], None] = {}  # funding told (insertion order)
         self._listen_key: str | None = None
         self._closing = False
 

@@ -6,13 +6,19 @@ and the private order events of each market (binance.md §5-6).
   over on a gap, a reconnect or a stale feed; the engine is told (`BookInvalid`) meanwhile.
 - Private events: spot, the WebSocket API subscription `userDataStream.subscribe.signature`; margin, a
   listen token subscribed on the WebSocket API; futures, the user-data stream of a listen key. After any
-  reconnect, open orders and recent trades are fetched by REST (the engine de-duplicates by trade id).
+  reconnect, open orders and recent trades are fetched by REST (the engine de-duplicates by trade id),
+  and on futures the funding paid meanwhile (`ACCOUNT_UPDATE` FUNDING_FEE -> `FundingPayment`; each
+  payment told once, from the stream or the income history).
+- Health: a drop or a stale feed is `StreamStatus(down)` for the depth stream (MARKET) or the private
+  stream (PRIVATE); up again once the book is rebuilt from a snapshot, or the private stream is
+  re-subscribed and caught up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -70,6 +76,7 @@ class BinanceStreams:
     _closing: bool
     _listen_key: str | None
     _info: InstrumentInfo | None
+    _funding_seen: dict[tuple[str, int, Decimal], None]
     _last_private_ms: int
     _order_ids: dict[int, str]
     _resting: set[str]
@@ -268,7 +275,7 @@ class BinanceStreams:
             for f in await self.fills_since(max(0, self._last_private_ms - 60_000) * 1_000_000):
                 self._queue.put_nowait(f)
             for p in await self.funding_since(max(0, self._last_private_ms - 60_000) * 1_000_000):
-                self._queue.put_nowait(p)
+                self._funding(p)  # only those the stream did not bring
         except VenueError as e:
             log.warning("%s: catch-up after reconnect failed: %s", self.venue, e)
             return False
@@ -290,7 +297,7 @@ class BinanceStreams:
                 funding = parse.funding_fee(e, self.symbol, self._info.quote, ts_recv=ts_recv)
                 if funding is not None:
                     self._last_private_ms = int(e.get("E", 0))
-                    self._queue.put_nowait(funding)
+                    self._funding(funding)
             elif kind == "listenKeyExpired":
                 self._listen_key = None
         except (KeyError, ValueError, TypeError, VenueError) as err:
@@ -339,6 +346,17 @@ class BinanceStreams:
             await self._event(msg.get("data", msg), ev.ts_recv)
             if self._listen_key is None:  # expired: new key, new connection
                 return
+
+    def _funding(self, p: FundingPayment) -> None:
+        """A funding payment, once: the stream's event (no id) and the income history's row (its tranId) of
+        one payment share the instrument, the settlement time and the amount."""
+        key = (p.instrument, p.ts_event, p.amount)
+        if key in self._funding_seen:
+            return
+        self._funding_seen[key] = None
+        if len(self._funding_seen) > 10_000:
+            del self._funding_seen[next(iter(self._funding_seen))]
+        self._queue.put_nowait(p)
 
     def _emit(self, u: parse.OrderUpdate) -> None:
         """An order update as `FillReport` (on a trade) and `OrderReport`."""
