@@ -17,15 +17,20 @@ class StreamHealth:
         self._queue = queue
         self._clock = clock
         self._down: set[Stream] = set()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """The connector is closing: its streams end on purpose, nothing more is told."""
+        self._stopped = True
 
     def down(self, stream: Stream, reason: str) -> None:
-        if stream in self._down:
+        if stream in self._down or self._stopped:
             return
         self._down.add(stream)
         self._queue.put_nowait(StreamStatus(stream, False, reason, ts_recv=self._clock.now_ns()))
 
     def up(self, stream: Stream) -> None:
-        if stream not in self._down:
+        if stream not in self._down or self._stopped:
             return
         self._down.discard(stream)
         self._queue.put_nowait(StreamStatus(stream, True, ts_recv=self._clock.now_ns()))

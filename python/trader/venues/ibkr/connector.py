@@ -262,6 +262,7 @@ class IbkrConnector:
 
     async def close(self) -> None:
         self._closing = True
+        self._health.stop()  # our own disconnect is no stream failure
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
