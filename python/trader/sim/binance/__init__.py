@@ -31,8 +31,8 @@ core under test. Money is Decimal or integer units.
 
 Layout: `ops.py` (the one route table and the behaviours, parametrized by the market descriptor in
 `state.py`), `spotbook.py` / `futuresbook.py` (matching through `trader.sim.matching`), `margin.py`,
-`futures_account.py`, `funding.py`, `filters.py`, `limits.py`, `signed.py`, `feeds.py`, `userdata.py`, `rest.py`,
-`ws.py`, `server.py`. Our choices and deviations from Binance are documented in those modules.
+`futures_account.py`, `funding.py`, `filters.py`, `limits.py`, `signed.py`, `feeds.py`, `userdata.py`,
+`rest.py`, `ws.py`, `server.py`. Our choices and deviations from Binance are documented in those modules.
 """
 
 from trader.sim.binance.errors import ApiError
