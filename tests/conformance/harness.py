@@ -12,9 +12,9 @@ cannot run into an `n/a` test that asserts the lack. What a venue offers is read
 plus a few facts `Capabilities` does not hold yet (`Traits`, each with its reason).
 
 Simulator attributes and hooks used (public names only): `start(port=0)`, `stop()`, `url`, `port`,
-`requests`, `faults` (a `trader.sim.faults.Faults`), `sockets`, `close_sockets()`, `state()`; Binance:
-`ban(seconds)`; Polymarket: `markets`, `heartbeat_timeout_ms=`; Alpaca: `clock=`; IBKR: `drop_farm()`,
-`restore_farm(data_lost)`, `drop_connections()`, `state()["accounts"|"clients"]`.
+`requests`, `faults` (a `trader.sim.faults.Faults`), `sockets`, `close_sockets()`, `drop_streams(*paths)`,
+`state()`; Binance: `ban(seconds)`; Polymarket: `markets`, `heartbeat_timeout_ms=`; Alpaca: `clock=`;
+IBKR: `drop_farm()`, `restore_farm(data_lost)`, `drop_connections()`, `state()["accounts"|"clients"]`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from tests.helpers import gate_approval
 from trader.clock import Clock, LiveClock
 from trader.core import Approval, InstrumentSpec, OrderType, Side, TimeInForce
-from trader.venues.base import BookUpdate, Capabilities, VenueEvent
+from trader.venues.base import BookUpdate, Capabilities, Stream, VenueEvent
 from trader.venues.profile import VenueProfile
 
 WALL = LiveClock()
@@ -299,6 +299,12 @@ class Harness:
         """How many stream connections (WebSocket, or API sessions) the simulator holds open now."""
         raise NotImplementedError
 
+    shared_session = False  # True when one connection carries both streams (dropping one drops both)
+
+    async def drop_stream(self, live: Live, stream: Stream) -> None:
+        """Cut the connection of one of the connector's streams at the simulator, as the network would."""
+        raise NotImplementedError
+
     def go_stale(self, live: Live) -> None:
         raise NotImplementedError
 
@@ -367,6 +373,7 @@ class HttpHarness(Harness):
 
     order_path = ""  # "METHOD /path" of order submission
     DEAD_MAN = ""  # "METHOD /path" that arms or refreshes the dead-man switch
+    STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {}  # the WebSocket paths of each stream
 
     def connector(self, url: str, clock: Clock, **options: Any) -> Any:
         raise NotImplementedError
@@ -406,6 +413,9 @@ class HttpHarness(Harness):
     def streams(self, live: Live) -> int:
         return sum(not ws.closed for ws in live.server.sockets)
 
+    async def drop_stream(self, live: Live, stream: Stream) -> None:
+        assert live.server.drop_streams(*self.STREAM_PATHS[stream]) >= 1, f"no {stream} connection to cut"
+
     def go_stale(self, live: Live) -> None:
         self._faults(live, stale_feed=True)
 
@@ -444,6 +454,10 @@ class BinanceHarness(HttpHarness):
         "margin": "/api/v3/depth",
     }
     DEAD_MAN = "POST /fapi/v1/countdownCancelAll"
+    STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {
+        Stream.MARKET: ("/ws/", "/stream", "/public/", "/market/"),
+        Stream.PRIVATE: ("/ws-api/", "/private/", "/ws-fapi/"),  # spot/margin: the WebSocket API
+    }
     clock_error = "1021"  # -1021: timestamp outside recvWindow
 
     def __init__(self, market: str = "spot", venue: str = "binance") -> None:
@@ -509,6 +523,10 @@ class PolymarketHarness(HttpHarness):
     HTTP faults as on Binance, on Polymarket's paths."""
 
     DEAD_MAN = "POST /v1/heartbeats"
+    STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {
+        Stream.MARKET: ("/ws/market",),
+        Stream.PRIVATE: ("/ws/user",),
+    }
     rest_ticks, take_ticks = 10, 3
     collar_bps = 2000  # prices live in (0, 1)
 
@@ -609,6 +627,10 @@ class AlpacaHarness(HttpHarness):
     """The Alpaca simulator inside regular trading hours (a clock fixed relative to a chosen Tuesday)."""
 
     rest_ticks, take_ticks, rest_lots, take_lots = 300, 20, 2, 5
+    STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {
+        Stream.MARKET: ("/v2/",),  # the market-data stream, /v2/iex or /v2/sip
+        Stream.PRIVATE: ("/stream",),  # trade_updates
+    }
 
     def __init__(self) -> None:
         self.id = self.venue = "alpaca"
@@ -742,6 +764,11 @@ class IbkrHarness(Harness):
 
     async def cut_streams(self, live: Live) -> None:
         await live.server.drop_connections()
+
+    shared_session = True  # one API session carries market data and orders
+
+    async def drop_stream(self, live: Live, stream: Stream) -> None:
+        assert await live.server.drop_connections() >= 1
 
     def streams(self, live: Live) -> int:
         return len(live.server.state()["clients"])

@@ -25,9 +25,11 @@ from trader.venues.base import (
     BookInvalid,
     BookUpdate,
     FillReport,
+    FundingPayment,
     OrderReport,
     OrderState,
     Quote,
+    StreamStatus,
     TradeTick,
     VenueEvent,
 )
@@ -155,7 +157,9 @@ def test_book_updates_carry_our_receive_time(case: Case) -> None:
 
 # ---- the time contract: `ts_recv` is our clock, on every event and every answer ----------------------
 
-Stamped = BookUpdate | BookInvalid | FillReport | OrderReport | TradeTick | Quote
+Stamped = (
+    BookUpdate | BookInvalid | FillReport | OrderReport | TradeTick | Quote | StreamStatus | FundingPayment
+)
 
 
 def _top(seen: list[VenueEvent], symbol: str) -> tuple[int, int] | None:

@@ -38,6 +38,7 @@ class VenueServer:
         self.faults = Faults(seed=seed)
         self.requests: collections.Counter[str] = collections.Counter()  # "METHOD /path" that arrived
         self.sockets: set[web.WebSocketResponse] = set()
+        self._stream_paths: dict[asyncio.Transport, str] = {}  # open WebSocket connections -> path
         self._runner: web.AppRunner | None = None
         self._stepper: asyncio.Task[None] | None = None
         self.port = 0
@@ -69,7 +70,7 @@ class VenueServer:
         return f"ws://127.0.0.1:{self.port}"
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        app = web.Application(middlewares=[self._fault_middleware])
+        app = web.Application(middlewares=[self._track_streams, self._fault_middleware])
         app.add_routes(
             [
                 web.get("/sim/state", self._state),
@@ -103,6 +104,25 @@ class VenueServer:
         for ws in list(self.sockets):
             await ws.close()
         self.sockets.clear()
+
+    def drop_streams(self, *prefixes: str) -> int:
+        """Cut every WebSocket connection whose path starts with one of `prefixes` as a network failure
+        would (the TCP connection aborted, no close frame); how many were cut."""
+        cut = [t for t, path in self._stream_paths.items() if path.startswith(prefixes)]
+        for t in cut:
+            t.abort()
+        return len(cut)
+
+    @web.middleware
+    async def _track_streams(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        transport = request.transport
+        if transport is None or request.headers.get("Upgrade", "").lower() != "websocket":
+            return await handler(request)  # type: ignore[no-any-return]
+        self._stream_paths[transport] = request.path
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        finally:
+            self._stream_paths.pop(transport, None)
 
     async def _step_loop(self) -> None:
         dt = self.step_ms * 1_000_000

@@ -12,9 +12,10 @@ Futures (`/fapi/...`, its own perpetual book and background market, same symbol 
 exchangeInfo, depth; signed: order (POST LIMIT GTC/IOC/FOK/GTX and MARKET, positionSide BOTH,
 reduceOnly, newClientOrderId, newOrderRespType ACK|RESULT, selfTradePreventionMode; GET; DELETE),
 openOrder, openOrders, allOrders, allOpenOrders (DELETE), userTrades, leverage, marginType,
-countdownCancelAll (the dead-man switch), v2/v3 positionRisk, balance and account; listenKey
+countdownCancelAll (the dead-man switch), v2/v3 positionRisk, balance and account, income; listenKey
 (POST/PUT/DELETE). Streams on the routed paths `/public/...`, `/market/...`, user data on `/private/...`
 (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, ACCOUNT_CONFIG_UPDATE, listenKeyExpired). WebSocket API `/ws-fapi/v1`.
+Funding settles on open positions every `funding_interval_s` (8 h) at `funding_rate` (`funding.py`).
 
 Margin (`/sapi/v1/...`, orders match on the spot book): margin/order (POST with sideEffectType
 NO_SIDE_EFFECT | MARGIN_BUY | AUTO_REPAY | AUTO_BORROW_REPAY; GET; DELETE), margin/openOrders (GET,
@@ -30,8 +31,8 @@ core under test. Money is Decimal or integer units.
 
 Layout: `ops.py` (the one route table and the behaviours, parametrized by the market descriptor in
 `state.py`), `spotbook.py` / `futuresbook.py` (matching through `trader.sim.matching`), `margin.py`,
-`futures_account.py`, `filters.py`, `limits.py`, `signed.py`, `feeds.py`, `userdata.py`, `rest.py`,
-`ws.py`, `server.py`. Our choices and deviations from Binance are documented in those modules.
+`futures_account.py`, `funding.py`, `filters.py`, `limits.py`, `signed.py`, `feeds.py`, `userdata.py`,
+`rest.py`, `ws.py`, `server.py`. Our choices and deviations from Binance are documented in those modules.
 """
 
 from trader.sim.binance.errors import ApiError

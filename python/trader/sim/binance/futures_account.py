@@ -1,7 +1,8 @@
 """The futures account endpoints: leverage, margin type, the dead-man switch (countdownCancelAll),
 positionRisk v2/v3, balance and account, all views of `FuturesBook`'s positions and wallets.
 
-No funding and no liquidation (`liquidationPrice` is "0"); maintenance margin 0.4 %; leverage 1..125."""
+Funding is settled by `funding.py`; no liquidation (`liquidationPrice` is "0"); maintenance margin 0.4 %;
+leverage 1..125."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trader.sim.binance import futures_account, info
+from trader.sim.binance import funding, futures_account, info
 from trader.sim.binance.errors import ApiError, no_such_order, unknown_order
 from trader.sim.binance.state import (
     FUTURES_MARKET,
@@ -167,6 +167,9 @@ class Operations:
     def balance(self, market: Market, params: dict[str, str], key: str) -> list[dict[str, Any]]:
         return futures_account.balance(self.sim.futures, params, key)
 
+    def income(self, market: Market, params: dict[str, str], key: str) -> list[dict[str, Any]]:
+        return funding.income(self.sim.funding, self.sim.futures, params, key, self.sim.now_ms())
+
     # ---- margin ------------------------------------------------------------------------------------
 
     def isolated_account(self, market: Market, params: dict[str, str], key: str) -> dict[str, Any]:
@@ -226,6 +229,7 @@ ROUTES = (
     Route(F, "GET", "/fapi/v3/balance", Operations.balance, 5),
     Route(F, "GET", "/fapi/v2/account", Operations.account, 5, ws=("account.status", "v2/account.status")),
     Route(F, "GET", "/fapi/v3/account", Operations.account, 5),
+    Route(F, "GET", "/fapi/v1/income", Operations.income, 30),
     Route(M, "POST", "/sapi/v1/margin/order", Operations.new_order, 6),
     Route(M, "GET", "/sapi/v1/margin/order", Operations.order_status, 10),
     Route(M, "DELETE", "/sapi/v1/margin/order", Operations.cancel_order, 10),

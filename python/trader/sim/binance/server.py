@@ -16,6 +16,7 @@ from trader.sim.binance import futures_account
 from trader.sim.binance.errors import ApiError
 from trader.sim.binance.feeds import FUTURES_FEED, SPOT_FEED, DepthFeed, publish, trade_event
 from trader.sim.binance.filters import INSTRUMENTS, SpotInstrument
+from trader.sim.binance.funding import Funding
 from trader.sim.binance.futuresbook import FuturesBook, Trades, fpx, fqty
 from trader.sim.binance.limits import Limits
 from trader.sim.binance.margin import MarginDesk
@@ -60,6 +61,8 @@ class BinanceSimServer(VenueServer):
         futures_orders_per_10s: int = 300,
         futures_orders_per_1m: int = 1200,
         futures_wallet: Decimal = Decimal(100_000),
+        funding_interval_s: float = 8 * 3600,
+        funding_rate: Decimal = Decimal("0.0001"),
         margin_cross_usdt: Decimal = Decimal(10_000),
         margin_isolated_usdt: Decimal = Decimal(1_000),
         cross_margin_leverage: int = 3,
@@ -87,6 +90,7 @@ class BinanceSimServer(VenueServer):
         self._books(INSTRUMENTS[symbol], futures_symbol, seed, buyer_fee_in_base)
         self._futures_gap = self._gap_seen = False
         self._mark_second = 0
+        self.funding = Funding(interval_ms=max(1, int(funding_interval_s * 1000)), rate=Decimal(funding_rate))
         self.ops = Operations(self)
         self.rest = Rest(self)
         self._open_accounts(accounts, ed25519_accounts)
@@ -260,6 +264,7 @@ class BinanceSimServer(VenueServer):
             self._futures_trades(trades)
             self.publish_futures_depth()
             self._publish_mark()
+            self._settle_funding()
             self.futures.check_countdowns()
             self.user.expire_listen_keys()
         self.user.expire_tokens()
@@ -297,6 +302,11 @@ class BinanceSimServer(VenueServer):
             ev = trade_event(sym, t, fpx(t.price), fqty(t.qty), now, aggregate=True)
             publish(self.send, self.sockets_api.futures_market_subs, f"{sym.lower()}@aggTrade", ev)
 
+    def _settle_funding(self) -> None:
+        at = self.funding.due(self.now_ms())
+        if at is not None:
+            self.funding.settle(self.futures, at)
+
     def _publish_mark(self) -> None:
         now = self.now_ms()
         if now // 1000 == self._mark_second or self.faults.stale_feed:
@@ -304,7 +314,12 @@ class BinanceSimServer(VenueServer):
         self._mark_second = now // 1000
         mark = f"{self.futures.mark():.8f}"
         ev = {"e": "markPriceUpdate", "E": now, "s": self.futures.symbol, "p": mark, "ap": mark, "P": mark}
-        ev |= {"i": f"{self.mid():.8f}", "r": "0.00000000", "T": (now // 28_800_000 + 1) * 28_800_000}
+        interval = self.funding.interval_ms
+        ev |= {
+            "i": f"{self.mid():.8f}",
+            "r": f"{self.funding.rate:.8f}",
+            "T": (now // interval + 1) * interval,
+        }
         sym = self.futures.symbol.lower()
         for stream in (f"{sym}@markPrice", f"{sym}@markPrice@1s"):
             publish(self.send, self.sockets_api.futures_market_subs, stream, ev)

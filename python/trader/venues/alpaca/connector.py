@@ -55,6 +55,7 @@ from trader.errors import (
     VenueError,
 )
 from trader.venues._http import HttpClient, HttpResponse
+from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
 from trader.venues.alpaca import endpoints as ep
 from trader.venues.alpaca import parse
@@ -65,9 +66,11 @@ from trader.venues.alpaca.streams import MarketData, TradeUpdates
 from trader.venues.base import (
     Capabilities,
     FillReport,
+    FundingPayment,
     InstrumentInfo,
     OrderReport,
     OrderState,
+    Stream,
     SubmitAck,
     Tier,
     VenueEvent,
@@ -153,6 +156,7 @@ class AlpacaConnector:
         self.spec = parse.spec()
         self._info: dict[str, InstrumentInfo] = {}
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: list[WsClient] = []
         self._catch_up_task: asyncio.Task[None] | None = None
@@ -443,6 +447,10 @@ class AlpacaConnector:
     async def market_clock(self) -> MarketClock:
         return parse.market_clock(await self._call("GET", ep.CLOCK, mutating=False))
 
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        """Funding payments at or after `ts_ns`: none (US equities have no perpetual funding)."""
+        return []
+
     # ---- trade_updates catch-up ------------------------------------------------------------------
 
     async def _catch_up(self) -> None:
@@ -462,6 +470,8 @@ class AlpacaConnector:
                 self._queue.put_nowait(f)
         except VenueError as e:
             log.warning("%s: catch-up after reconnect failed: %s", self.venue, e)
+            return
+        self._health.up(Stream.PRIVATE)  # re-subscribed and caught up
 
 
 def loopback_connector(url: str, *, symbols: Sequence[str], clock: Clock, **options: Any) -> AlpacaConnector:

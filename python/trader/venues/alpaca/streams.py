@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from trader.errors import VenueError
+from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
 from trader.venues.alpaca import parse
-from trader.venues.base import BookInvalid
+from trader.venues.base import BookInvalid, Stream
 
 if TYPE_CHECKING:
     from trader.venues.alpaca.connector import AlpacaConnector
@@ -54,7 +55,8 @@ class TradeUpdates:
             if isinstance(ev, WsConnected):
                 reconnected = ev.attempt > 1
                 continue
-            if not isinstance(ev, WsMessage):
+            if isinstance(ev, WsDisconnected | WsStale):
+                conn._health.down(Stream.PRIVATE, lost(ev))
                 continue
             try:
                 msg = orjson.loads(ev.data)
@@ -106,6 +108,7 @@ class MarketData:
         conn, ws = self._conn, self.ws
         async for ev in ws.events():
             if isinstance(ev, WsDisconnected | WsStale):
+                conn._health.down(Stream.MARKET, lost(ev))
                 self._quotes.clear()
                 for s in conn.symbols:
                     conn._queue.put_nowait(BookInvalid(s, type(ev).__name__, ts_recv=conn.clock.now_ns()))
@@ -137,5 +140,6 @@ class MarketData:
             q = parse.quote(m, conn.spec, ts_recv)
             self._quotes[symbol] = (q.bid or 0, q.ask or 0)
             conn._queue.put_nowait(q)
+            conn._health.up(Stream.MARKET)  # back: a top of book again (quotes are the book here)
         elif kind == "t":
             conn._queue.put_nowait(parse.trade(m, conn.spec, self._quotes.get(symbol, (0, 0)), ts_recv))

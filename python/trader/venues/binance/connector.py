@@ -53,10 +53,12 @@ from trader.errors import (
     VenueUnavailableError,
 )
 from trader.venues._http import HttpClient, HttpResponse
+from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
 from trader.venues.base import (
     Capabilities,
     FillReport,
+    FundingPayment,
     InstrumentInfo,
     OrderReport,
     OrderState,
@@ -71,6 +73,7 @@ from trader.venues.binance.endpoints import (
     DOCUMENTED_WEIGHT,
     FUTURES_BALANCE,
     FUTURES_DEAD_MAN,
+    FUTURES_INCOME,
     FUTURES_LEVERAGE,
     FUTURES_LISTEN_KEY,
     FUTURES_MARGIN_TYPE,
@@ -217,6 +220,7 @@ class BinanceConnector(BinanceStreams):
         self.spec: InstrumentSpec | None = None
         self.book: Book | None = None
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._health = StreamHealth(self._queue, self.clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: list[WsClient] = []
         self._ws_api: WsApi | None = None
@@ -225,6 +229,7 @@ class BinanceConnector(BinanceStreams):
         self._dead_man_armed = False
         self._arming: asyncio.Task[None] | None = None
         self._last_private_ms = 0
+        self._funding_seen: dict[tuple[str, int, Decimal], None] = {}  # funding told (insertion order)
         self._listen_key: str | None = None
         self._closing = False
 
@@ -648,6 +653,25 @@ class BinanceConnector(BinanceStreams):
             info = await self.instrument_info(self.symbol)
             total = (await self.balances()).get(info.base, Decimal(0))
         return {self.symbol: parse.position_units(total, spec)}
+
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        """Futures: the funding paid or received on this symbol at or after `ts_ns` (the venue's time), from
+        the income history (restart reconciliation; each with its `tranId`). Spot and margin hold no
+        perpetual: none."""
+        if self.market is not Market.FUTURES:
+            return []
+        path, cost = FUTURES_INCOME
+        out: dict[str, FundingPayment] = {}
+        start = ts_ns // 1_000_000
+        base: Params = [("symbol", self.symbol), ("incomeType", "FUNDING_FEE"), ("limit", 1000)]
+        while True:
+            page = await self._signed("GET", path, [*base, ("startTime", start)], mutating=False, cost=cost)
+            for row in page:
+                p = parse.funding_income(row, ts_recv=self.clock.now_ns())
+                out.setdefault(p.funding_id, p)
+            if len(page) < 1000 or int(page[-1]["time"]) <= start:
+                return sorted(out.values(), key=lambda p: (p.ts_event, p.funding_id))
+            start = int(page[-1]["time"])  # inclusive: a row at that millisecond is not lost (deduplicated)
 
     async def _position_risk(self) -> list[dict[str, Any]]:
         path, cost = FUTURES_POSITION

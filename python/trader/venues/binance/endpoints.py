@@ -100,6 +100,7 @@ FUTURES_LEVERAGE = "/fapi/v1/leverage"
 FUTURES_MARGIN_TYPE = "/fapi/v1/marginType"
 FUTURES_DEAD_MAN = ("/fapi/v1/countdownCancelAll", 10)
 FUTURES_LISTEN_KEY = "/fapi/v1/listenKey"
+FUTURES_INCOME = ("/fapi/v1/income", 30)
 MARGIN_ACCOUNT = ("/sapi/v1/margin/account", 10)
 MARGIN_ISOLATED_ACCOUNT = ("/sapi/v1/margin/isolated/account", 10)
 MARGIN_BORROW_REPAY = ("/sapi/v1/margin/borrow-repay", 1500)

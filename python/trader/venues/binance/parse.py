@@ -12,7 +12,15 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from trader.core import InstrumentSpec, Side, Window
-from trader.venues.base import FillReport, InstrumentInfo, OrderReport, OrderState, Quote, TradeTick
+from trader.venues.base import (
+    FillReport,
+    FundingPayment,
+    InstrumentInfo,
+    OrderReport,
+    OrderState,
+    Quote,
+    TradeTick,
+)
 
 STATES = {
     "NEW": OrderState.OPEN,
@@ -360,3 +368,37 @@ def position_units(total: Decimal, spec: InstrumentSpec) -> int:
     counted straight from the decimal, not through a string again."""
     units = int((abs(total) / Decimal(spec.qty_unit)).to_integral_value(ROUND_HALF_EVEN))
     return -units if total < 0 else units
+
+
+# ---- funding (USD-M perpetuals) ------------------------------------------------------------------------
+
+
+def funding_fee(e: dict[str, Any], symbol: str, asset: str, *, ts_recv: int) -> FundingPayment | None:
+    """An `ACCOUNT_UPDATE` whose reason is `FUNDING_FEE` as the funding paid (< 0) or received (> 0) on
+    `symbol`: the balance change `bc` of the margin `asset`, at the event's transaction time `T`. None for
+    any other update, or one about another symbol's isolated position (a cross position's event names no
+    symbol: it is this connector's). The event states no payment id (`funding_id` ""); the income
+    history does (`funding_income`)."""
+    a = e.get("a") or {}
+    if e.get("e") != "ACCOUNT_UPDATE" or a.get("m") != "FUNDING_FEE":
+        return None
+    if any(p.get("s") != symbol for p in a.get("P") or []):
+        return None
+    for b in a.get("B") or []:
+        if b.get("a") == asset:
+            return FundingPayment(symbol, Decimal(str(b["bc"])), int(e["T"]) * 1_000_000, ts_recv=ts_recv)
+    return None
+
+
+def funding_income(row: dict[str, Any], *, ts_recv: int) -> FundingPayment:
+    """One `GET /fapi/v1/income` row of type FUNDING_FEE: `income` (a signed decimal string) at `time`,
+    its `tranId` as the payment's id."""
+    if row.get("incomeType") != "FUNDING_FEE":
+        raise ValueError(f"not a funding fee: {row.get('incomeType')!r}")
+    return FundingPayment(
+        str(row["symbol"]),
+        Decimal(str(row["income"])),
+        int(row["time"]) * 1_000_000,
+        str(row["tranId"]),
+        ts_recv=ts_recv,
+    )

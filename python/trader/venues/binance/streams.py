@@ -6,13 +6,19 @@ and the private order events of each market (binance.md §5-6).
   over on a gap, a reconnect or a stale feed; the engine is told (`BookInvalid`) meanwhile.
 - Private events: spot, the WebSocket API subscription `userDataStream.subscribe.signature`; margin, a
   listen token subscribed on the WebSocket API; futures, the user-data stream of a listen key. After any
-  reconnect, open orders and recent trades are fetched by REST (the engine de-duplicates by trade id).
+  reconnect, open orders and recent trades are fetched by REST (the engine de-duplicates by trade id),
+  and on futures the funding paid meanwhile (`ACCOUNT_UPDATE` FUNDING_FEE -> `FundingPayment`; each
+  payment told once, from the stream or the income history).
+- Health: a drop or a stale feed is `StreamStatus(down)` for the depth stream (MARKET) or the private
+  stream (PRIVATE); up again once the book is rebuilt from a snapshot, or the private stream is
+  re-subscribed and caught up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -21,8 +27,19 @@ from trader.clock import Clock
 from trader.core import Book, BookNotReadyError, InstrumentSpec, ParseError, SequenceGapError
 from trader.errors import RateLimitError, VenueError
 from trader.venues._http import HttpClient
+from trader.venues._status import StreamHealth, lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
-from trader.venues.base import BookInvalid, BookUpdate, FillReport, OrderReport, OrderState, VenueEvent
+from trader.venues.base import (
+    BookInvalid,
+    BookUpdate,
+    FillReport,
+    FundingPayment,
+    InstrumentInfo,
+    OrderReport,
+    OrderState,
+    Stream,
+    VenueEvent,
+)
 from trader.venues.binance import parse
 from trader.venues.binance.endpoints import (
     FUTURES_LISTEN_KEY,
@@ -51,12 +68,15 @@ class BinanceStreams:
     _api: Api
     _http: HttpClient
     _queue: asyncio.Queue[VenueEvent]
+    _health: StreamHealth
     _clients: list[WsClient]
     _stale_after_s: float
     _timeout_s: float
     _isolated: bool
     _closing: bool
     _listen_key: str | None
+    _info: InstrumentInfo | None
+    _funding_seen: dict[tuple[str, int, Decimal], None]
     _last_private_ms: int
     _order_ids: dict[int, str]
     _resting: set[str]
@@ -86,6 +106,8 @@ class BinanceStreams:
 
         async def fills_since(self, ts_ns: int) -> list[FillReport]: ...
 
+        async def funding_since(self, ts_ns: int) -> list[FundingPayment]: ...
+
     # ---- market data -----------------------------------------------------------------------------
 
     def _stream_url(self, streams: str, route: str) -> str:
@@ -107,6 +129,7 @@ class BinanceStreams:
                 buffered, snapshot = [], self._fetch_snapshot()
                 continue
             if isinstance(ev, WsDisconnected | WsStale):
+                self._health.down(Stream.MARKET, lost(ev))
                 book.begin_resync()
                 self._queue.put_nowait(
                     BookInvalid(self.symbol, type(ev).__name__, ts_recv=self.clock.now_ns())
@@ -122,6 +145,7 @@ class BinanceStreams:
                 continue
             if await self._replay(book, snapshot.result(), buffered):
                 buffered = None
+                self._health.up(Stream.MARKET)  # back, on a snapshot and the diffs after it
             else:
                 buffered, snapshot = [], self._fetch_snapshot()
 
@@ -239,18 +263,23 @@ class BinanceStreams:
                 mutating=False,
                 timeout_s=self._timeout_s,
             )
-        if attempt > 1:
-            await self._catch_up()
+        if attempt > 1 and await self._catch_up():
+            self._health.up(Stream.PRIVATE)
 
-    async def _catch_up(self) -> None:
-        """After a private stream reconnect: what happened while it was down, by REST."""
+    async def _catch_up(self) -> bool:
+        """After a private stream reconnect: what happened while it was down, by REST. False when it
+        failed (the stream is not reported back up)."""
         try:
             for r in await self.open_orders():
                 self._queue.put_nowait(r)
             for f in await self.fills_since(max(0, self._last_private_ms - 60_000) * 1_000_000):
                 self._queue.put_nowait(f)
+            for p in await self.funding_since(max(0, self._last_private_ms - 60_000) * 1_000_000):
+                self._funding(p)  # only those the stream did not bring
         except VenueError as e:
             log.warning("%s: catch-up after reconnect failed: %s", self.venue, e)
+            return False
+        return True
 
     async def _event(self, e: dict[str, Any], ts_recv: int) -> None:
         """One private event, read at `ts_recv` (our clock, when its frame was read)."""
@@ -264,6 +293,11 @@ class BinanceStreams:
                 self._last_private_ms = int(e.get("E", 0))
                 spec, fees = self.trading_spec(), self._fees()
                 self._emit(parse.futures_order(e["o"], spec, fees, ts_recv=ts_recv))
+            elif kind == "ACCOUNT_UPDATE" and self._info is not None:
+                funding = parse.funding_fee(e, self.symbol, self._info.quote, ts_recv=ts_recv)
+                if funding is not None:
+                    self._last_private_ms = int(e.get("E", 0))
+                    self._funding(funding)
             elif kind == "listenKeyExpired":
                 self._listen_key = None
         except (KeyError, ValueError, TypeError, VenueError) as err:
@@ -290,16 +324,19 @@ class BinanceStreams:
             await ws.close()
             self._clients.remove(ws)
             if not self._closing:
+                self._health.down(Stream.PRIVATE, "listen key expired")
                 await self._catch_up()
 
     async def _listen(self, ws: WsClient) -> None:
         """One listen key's connection, until it ends or the key expires."""
         async for ev in ws.events():
             if isinstance(ev, WsConnected):
-                if ev.attempt > 1:
-                    await self._catch_up()
+                # a reconnect, or a new listen key's first connection after the old one expired
+                if (ev.attempt > 1 or self._health.is_down(Stream.PRIVATE)) and await self._catch_up():
+                    self._health.up(Stream.PRIVATE)
                 continue
-            if not isinstance(ev, WsMessage):
+            if isinstance(ev, WsDisconnected | WsStale):
+                self._health.down(Stream.PRIVATE, lost(ev))
                 continue
             try:
                 msg = orjson.loads(ev.data)
@@ -309,6 +346,17 @@ class BinanceStreams:
             await self._event(msg.get("data", msg), ev.ts_recv)
             if self._listen_key is None:  # expired: new key, new connection
                 return
+
+    def _funding(self, p: FundingPayment) -> None:
+        """A funding payment, once: the stream's event (no id) and the income history's row (its tranId) of
+        one payment share the instrument, the settlement time and the amount."""
+        key = (p.instrument, p.ts_event, p.amount)
+        if key in self._funding_seen:
+            return
+        self._funding_seen[key] = None
+        if len(self._funding_seen) > 10_000:
+            del self._funding_seen[next(iter(self._funding_seen))]
+        self._queue.put_nowait(p)
 
     def _emit(self, u: parse.OrderUpdate) -> None:
         """An order update as `FillReport` (on a trade) and `OrderReport`."""

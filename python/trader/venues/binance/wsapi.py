@@ -13,7 +13,9 @@ import orjson
 
 from trader.errors import UnknownOutcomeError, VenueError, VenueUnavailableError
 from trader.venues._http import status_error
+from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
+from trader.venues.base import Stream
 from trader.venues.binance.errors import error_from
 from trader.venues.binance.parse import ws_retry_after_ns
 
@@ -57,6 +59,8 @@ class WsApi:
                 continue
             if isinstance(ev, WsDisconnected | WsStale):
                 self._ready.clear()
+                if self._on_event is not None:  # it carries the private stream
+                    self._conn._health.down(Stream.PRIVATE, lost(ev))
                 self._fail_pending(f"websocket API dropped ({type(ev).__name__})")
                 continue
             try:

@@ -22,7 +22,9 @@ stocks in one account. The loopback simulator `trader.sim.ibkr` speaks the same 
   (`BookInvalid`) and pause order entry (`VenueUnavailableError`, nothing sent); 1101 (restored, data
   lost) and 1102 (restored, data kept) re-subscribe market data (a fresh top at once) and reconcile: open
   orders and executions are fetched and reported again (the engine de-duplicates fills by execution id).
-  A dropped socket does the same after an automatic reconnect with the same client id.
+  A dropped socket does the same after an automatic reconnect with the same client id. Health: a lost
+  socket or 1100 is `StreamStatus` down for both streams (2103: market only); the private stream is up
+  again once reconciled, the market once a fresh top arrives.
 - Account and executions: `account_values()` is the account's numeric values in its base currency
   (from the account-updates subscription the session opens at connect), `executions(since_ns)` the
   account's executions as the Gateway reports them (`IbExecution`: order ref, shares, price, commission).
@@ -61,16 +63,7 @@ from ib_async import (
 )
 
 from trader.clock import Clock
-from trader.core import (
-    Approval,
-    Book,
-    InstrumentSpec,
-    OrderType,
-    RateLimiter,
-    Side,
-    TimeInForce,
-    Window,
-)
+from trader.core import Approval, Book, InstrumentSpec, OrderType, RateLimiter, Side, TimeInForce, Window
 from trader.errors import (
     AuthenticationError,
     ConfigError,
@@ -81,14 +74,17 @@ from trader.errors import (
     VenueError,
     VenueUnavailableError,
 )
+from trader.venues._status import StreamHealth
 from trader.venues.base import (
     BookInvalid,
     BookUpdate,
     Capabilities,
     FillReport,
+    FundingPayment,
     InstrumentInfo,
     OrderReport,
     OrderState,
+    Stream,
     SubmitAck,
     Tier,
     VenueEvent,
@@ -192,6 +188,7 @@ class IbkrConnector:
         self._tickers: dict[str, Ticker] = {}
         self._tops: dict[str, tuple[int | None, int, int | None, int]] = {}
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._health = StreamHealth(self._queue, clock)
         self._trades: dict[str, Trade] = {}  # client order id -> the SDK's live trade
         self._reported: dict[str, tuple[OrderState, int]] = {}
         self._fills_sent: set[str] = set()
@@ -265,6 +262,7 @@ class IbkrConnector:
 
     async def close(self) -> None:
         self._closing = True
+        self._health.stop()  # our own disconnect is no stream failure
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -587,6 +585,9 @@ class IbkrConnector:
                 out[self._by_con.get(p.contract.conId, p.contract.symbol)] = parse.shares(p.position)
         return out
 
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        return []  # stocks through the Gateway: no perpetual funding
+
     def _require_connected(self) -> None:
         if not self.ib.isConnected():
             raise VenueUnavailableError("no API session (reconnecting)", venue=VENUE)
@@ -666,6 +667,7 @@ class IbkrConnector:
         elif code in (errors.LOST, errors.FARM_BROKEN):
             if code == errors.LOST:
                 self._farm_ok = False
+                self._health.down(Stream.PRIVATE, f"{code}: the Gateway lost its connection to IB")
             self._invalidate(f"{code}: {text[:120]}")
         elif code in (errors.RESTORED_LOST, errors.RESTORED_KEPT):
             self._farm_ok = True
@@ -695,11 +697,13 @@ class IbkrConnector:
             if not fut.done():
                 fut.set_result(VenueUnavailableError("the API session dropped", venue=VENUE))
         self._depth.on_disconnected()  # requests die with the socket
+        self._health.down(Stream.PRIVATE, "API session dropped")
         self._invalidate("API session dropped")
         if self._reconnect and not self._closing:
             self._spawn(self._reconnect_loop())
 
     def _invalidate(self, reason: str) -> None:
+        self._health.down(Stream.MARKET, reason)
         for name in self.instruments:
             self._tops.pop(name, None)
             self._queue.put_nowait(BookInvalid(name, reason, ts_recv=self.clock.now_ns()))
@@ -735,6 +739,7 @@ class IbkrConnector:
                 full = next((k for k in self.ib.fills() if k.execution.execId == f.execution.execId), f)
                 if full.execution.orderRef:
                     self._emit_fill(full)
+            self._health.up(Stream.PRIVATE)  # the session is back and every order caught up
         except (TimeoutError, ConnectionError, VenueError) as e:
             log.warning("ibkr: resync failed: %s", e)
 
@@ -784,7 +789,6 @@ class IbkrConnector:
             bid, bid_qty, ask, ask_qty = top
             if top == self._tops.get(name) or (bid is None and ask is None):
                 continue
-            self._tops[name] = top
-            self._queue.put_nowait(
-                BookUpdate(name, bid, bid_qty, ask, ask_qty, recv, recv)
-            )  # IB stamps no time
+            self._tops[name] = top  # IB stamps no time: ts_event is our read time too
+            self._queue.put_nowait(BookUpdate(name, bid, bid_qty, ask, ask_qty, recv, recv))
+            self._health.up(Stream.MARKET)  # a fresh top after a loss: the feed is back

@@ -33,10 +33,8 @@ Protocol facts are in ../shared/venues/polymarket.md (§0 and §11: production r
 - Dead-man switch: heartbeats (`POST /v1/heartbeats`) are sent before the first order and every
   `heartbeat_interval_s` while our orders rest or are unresolved. When a heartbeat fails, submissions
   are refused (`HeartbeatFailedError`, nothing sent) until one succeeds; cancels and queries still work.
-- Market channel: one `Book` per token, levels applied in Rust from the raw message; an inconsistent book
-  is invalidated and resynced from REST. User channel: `order` -> `OrderReport`, `trade` -> `FillReport`
-  attributed to OUR order (a YES buy matched against a NO buy is a mint, reported as the YES buy it was);
-  reconciled by REST after every reconnect (streams.py).
+- Streams (streams.py): the market channel's books (resynced from REST), the user channel's orders and
+  fills attributed to OUR order (a YES buy matched against a NO buy is a mint, reported as that YES buy).
 - Rate limits: polymarket.md §10 per route, at `budget` (80 %) of the published values, sliding windows;
   every request is also charged to the CLOB-wide quota (Gamma's to Gamma's). 429 honours Retry-After.
 - Metadata: Gamma, cross-checked against the CLOB market (gamma.py).
@@ -80,9 +78,11 @@ from trader.errors import (
     VenueError,
 )
 from trader.venues._http import HttpClient
+from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
 from trader.venues.base import (
     FillReport,
+    FundingPayment,
     InstrumentInfo,
     OrderReport,
     OrderState,
@@ -191,6 +191,7 @@ class PolymarketConnector:
         )
         # plumbing
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
         self._clients: list[WsClient] = []
@@ -749,15 +750,16 @@ class PolymarketConnector:
             out.extend(self._fills_of(t))
         return out
 
+    def _ours(self, owner: str, order_id: str) -> bool:
+        return owner == self._api_key or order_id in self._orders
+
     def _fills_of(self, t: dict[str, Any]) -> list[FillReport]:
         """Our fills in one trade (see `parse.fills_of`)."""
+        spec, now = self.trading_spec(), self.clock.now_ns()
+        return parse.fills_of(t, spec, self._symbol_of, self._client_of, self._ours, now)
 
-        def ours(owner: str, order_id: str) -> bool:
-            return owner == self._api_key or order_id in self._orders
-
-        return parse.fills_of(
-            t, self.trading_spec(), self._symbol_of, self._client_of, ours, self.clock.now_ns()
-        )
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        return []  # outcome tokens have no perpetual funding
 
     # ---- funds -----------------------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ stream messages are buffered and replayed.
 User channel (`/ws/user`): `order` events -> `OrderReport`, `trade` events -> `FillReport`; after every
 reconnect, open orders and trades are reconciled by REST.
 
+Health: a channel's drop or silence is `StreamStatus(down)`; it is back up (`StreamStatus(up)`) when every
+book is live again (market) or the reconciliation after the reconnect is done (user).
+
 The functions take the connector (`c`) whose state they keep; they are its stream half, split out by
 concept."""
 
@@ -26,8 +29,9 @@ from websockets.frames import Frame
 
 from trader.core import Book, BookState, InstrumentSpec, InvalidInputError
 from trader.errors import VenueError, VenueUnavailableError
+from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
-from trader.venues.base import BookInvalid, BookUpdate, FillReport, OrderState
+from trader.venues.base import BookInvalid, BookUpdate, FillReport, OrderState, Stream
 from trader.venues.polymarket import parse
 from trader.venues.polymarket.endpoints import LOT
 
@@ -112,6 +116,7 @@ async def market_loop(c: PolymarketConnector) -> None:
                     resync(c, s, "reconnected")
             continue
         if isinstance(ev, WsDisconnected | WsStale):
+            c._health.down(Stream.MARKET, lost(ev))
             for s in c.symbols:
                 invalidate(c, s, f"market channel {type(ev).__name__}")
             continue
@@ -188,8 +193,14 @@ def stream(c: PolymarketConnector, symbol: str, kind: str, raw: bytes, ts_recv: 
         return
     c._phase[symbol] = Phase.LIVE
     emit_top(c, symbol, ts_recv)
+    market_live(c)
+
+
+def market_live(c: PolymarketConnector) -> None:
+    """Every token's book is live: the market channel is ready (and, after a drop, back up)."""
     if all(c._phase.get(s) is Phase.LIVE for s in c.symbols):
         c._market_ready.set()
+        c._health.up(Stream.MARKET)
 
 
 def snapshot(c: PolymarketConnector, symbol: str, raw: bytes) -> None:
@@ -285,8 +296,7 @@ async def rest_snapshot(c: PolymarketConnector, symbol: str) -> None:
             continue
         c._phase[symbol] = Phase.LIVE
         emit_top(c, symbol, ts_recv)
-        if all(c._phase.get(s) is Phase.LIVE for s in c.symbols):
-            c._market_ready.set()
+        market_live(c)
         return
 
 
@@ -350,9 +360,10 @@ async def user_loop(c: PolymarketConnector) -> None:
     async for ev in ws.events():
         if isinstance(ev, WsConnected):
             if ev.attempt > 1:
-                c._spawn(reconcile(c))
+                c._spawn(reconcile(c, reconnected=True))
             continue
         if isinstance(ev, WsDisconnected | WsStale):
+            c._health.down(Stream.PRIVATE, lost(ev))
             c._user_ready.clear()
             log.warning("%s: user channel %s; will reconcile after reconnect", c.venue, type(ev).__name__)
             continue
@@ -407,8 +418,9 @@ def on_trade_event(c: PolymarketConnector, m: dict[str, Any]) -> None:
     emit_fills(c, c._fills_of(m))
 
 
-async def reconcile(c: PolymarketConnector) -> None:
-    """After a user-channel reconnect: open orders, orders that closed meanwhile, and trades."""
+async def reconcile(c: PolymarketConnector, *, reconnected: bool = False) -> None:
+    """After a user-channel reconnect (then the channel is reported back up) or a failed trade: open
+    orders, orders that closed meanwhile, and trades."""
     try:
         reports = await c.open_orders()
         open_ids = {r.venue_order_id for r in reports}
@@ -422,3 +434,6 @@ async def reconcile(c: PolymarketConnector) -> None:
         emit_fills(c, await c.fills_since(since))
     except VenueError as e:
         log.warning("%s: reconciliation after reconnect failed: %s", c.venue, e)
+        return
+    if reconnected:
+        c._health.up(Stream.PRIVATE)

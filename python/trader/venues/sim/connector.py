@@ -16,6 +16,7 @@ from trader.sim.market import BackgroundMarket
 from trader.venues.base import (
     Capabilities,
     FillReport,
+    FundingPayment,
     InstrumentInfo,
     OrderReport,
     OrderState,
@@ -162,6 +163,9 @@ class SimConnector:
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
         return [f for f in self._fills if f.ts_event >= ts_ns]
+
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        return []  # the simulated venue trades no perpetual
 
     async def positions(self) -> dict[str, int]:
         pos: dict[str, int] = {}
