@@ -318,8 +318,10 @@ class Engine:
     def _on_funding(self, ev: FundingPayment, v: VenueState) -> None:
         """Funding on a perpetual: part of the position's PnL (and of each holding strategy's, pro rata)."""
         inst = v.instruments.get(ev.instrument)
-        if inst is None:
+        key = (ev.instrument, ev.ts_event, ev.amount)  # the stream's and the history's ids differ
+        if inst is None or key in v.funding_seen:
             return
+        v.funding_seen.add(key)
         self.summary.funding_payments += 1
         inst.position.apply_funding(ev.amount)
         holders = [

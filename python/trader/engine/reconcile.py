@@ -39,7 +39,17 @@ async def reconcile(engine: Engine, v: VenueState) -> None:
     if problems:
         raise ReconciliationError(f"{v.name}: reconciliation failed, not trading: " + "; ".join(problems))
     _load_positions(engine, v, baselines, others)
+    await _apply_funding(engine, v)
     await _cancel_leftovers(engine, v)
+
+
+async def _apply_funding(engine: Engine, v: VenueState) -> None:
+    """Funding paid or received since the journal began (perpetuals): part of the PnL it reports."""
+    first_ts = min((e.ts_ns for e in engine.journal.entries()), default=None)
+    if first_ts is None:
+        return
+    for payment in await v.connector.funding_since(first_ts):
+        engine._on_funding(payment, v)
 
 
 async def resync(engine: Engine, v: VenueState) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,8 +24,6 @@ from trader.strategies.base import Strategy
 from trader.venues.base import Connector
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from trader.core import Side
     from trader.engine.bans import VenueBan
     from trader.engine.health import HealthRules, VenueHealth
@@ -136,6 +135,7 @@ class VenueState:
     instruments: dict[str, Instrument] = field(default_factory=dict)  # by venue symbol
     by_canonical: dict[str, Instrument] = field(default_factory=dict)
     other_sessions: int = 0  # orders and fills of other trader sessions seen on this account
+    funding_seen: set[tuple[str, int, Decimal]] = field(default_factory=set)  # heard from stream and REST
     failed: str = ""  # reconciliation failed: the venue does not trade
     orders: int = 0
     fills: int = 0

@@ -264,6 +264,11 @@ class Connector(Protocol):
         """Our fills whose `ts_event` (the venue's time) is at or after `ts_ns`."""
         ...
 
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        """Funding paid (< 0) or received (> 0) on perpetual positions whose `ts_event` (the venue's time)
+        is at or after `ts_ns`. [] where the venue or market has no perpetuals."""
+        ...
+
     async def positions(self) -> dict[str, int]:
         """Net position (spot: base-asset balance) per instrument, in qty units."""
         ...

@@ -10,6 +10,7 @@ from trader.core import Approval
 from trader.venues.base import (
     Capabilities,
     FillReport,
+    FundingPayment,
     InstrumentInfo,
     OrderReport,
     SubmitAck,
@@ -75,6 +76,9 @@ class TemplateConnector:
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
         raise NotImplementedError(_TODO)
+
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        return []  # a venue with perpetuals: its funding history (Binance: GET /fapi/v1/income)
 
     async def positions(self) -> dict[str, int]:
         raise NotImplementedError(_TODO)
