@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from tests.engine.rig import STEP, Rig, run, status
 from trader.clock import LiveClock
-from trader.engine import oms
+from trader.engine import loops, oms
 from trader.engine.journal import Journal
 from trader.errors import VenueUnavailableError
 from trader.strategies.base import BookTop, Intent
@@ -182,7 +182,7 @@ def test_a_failing_service_is_restarted() -> None:
                 raise _FlakyError("a feed bug")
             await asyncio.Event().wait()
 
-        task = asyncio.get_running_loop().create_task(rig.engine._supervise("service", service))
+        task = asyncio.get_running_loop().create_task(loops.supervise(rig.engine, "service", service))
         try:
             for _ in range(20):
                 rig.clock.advance(STEP)

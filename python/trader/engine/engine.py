@@ -35,7 +35,7 @@ from typing import Any
 from trader.clock import Clock
 from trader.core import Approval, InstrumentSpec, RiskGate, UnknownOrderError
 from trader.engine import health as health_mod
-from trader.engine import killswitch, oms, orderflow, startup
+from trader.engine import killswitch, loops, oms, orderflow, startup
 from trader.engine.bans import VenueBan
 from trader.engine.journal import Journal
 from trader.engine.ledger import OrderLedger, Owner
@@ -670,49 +670,10 @@ class Engine:
             self._spawn(self.cancel_everything(name or None))
 
     async def _pump(self, v: VenueState) -> None:
-        """A venue's events into `handle`; an error handling one event is counted and the next one
-        follows. The stream itself failing ends the pump (and the session, loudly: `run`)."""
-        async for ev in v.connector.events():
-            try:
-                self.handle(ev, v)
-            except Exception as e:
-                self._task_error(f"{v.name}: handling {type(ev).__name__}", e)
-
-    def _next_feed_deadline(self) -> int | None:
-        deadlines = [d for v in self.venues.values() if (d := v.feeds.next_deadline()) is not None]
-        return min(deadlines, default=None)
+        await loops.pump(self, v)
 
     async def _timer_loop(self) -> None:
-        """`on_timer` every `timer_ms`, and the feed watchdog also at the moment a feed turns stale."""
-        period = self.cfg.timer_ms * 1_000_000
-        clock = self.clock
-        next_tick = clock.monotonic_ns() + period
-        while True:
-            wake = next_tick
-            if (deadline := self._next_feed_deadline()) is not None:  # on our wall clock (ts_recv)
-                wake = min(wake, clock.monotonic_ns() + max(deadline - clock.now_ns(), 1_000_000))
-            await clock.sleep((wake - clock.monotonic_ns()) / 1e9)
-            try:
-                mono = clock.monotonic_ns()
-                if mono >= next_tick:
-                    next_tick = max(next_tick + period, mono + 1)
-                    await self.on_timer()
-                else:
-                    now = clock.now_ns()
-                    for v in self.venues.values():
-                        self._check_feeds(v, now)
-            except Exception as e:
-                self._task_error("timer", e)
-
-    async def _supervise(self, name: str, service: Callable[[Engine], Coroutine[Any, Any, None]]) -> None:
-        """Run a service; when it fails, count it and start it again after a pause."""
-        while True:
-            try:
-                await service(self)
-                return
-            except Exception as e:
-                self._task_error(f"service {name}", e)
-            await self.clock.sleep(1.0)
+        await loops.timer_loop(self)
 
     def stop(self) -> None:
         self._stop.set()
@@ -740,10 +701,10 @@ class Engine:
         pumps = {loop.create_task(self._pump(v)): v for v in self.venues.values() if not v.failed}
         timer = loop.create_task(self._timer_loop())
         self._services = [
-            loop.create_task(self._supervise(getattr(s, "__name__", "service"), s)) for s in services
+            loop.create_task(loops.supervise(self, getattr(s, "__name__", "service"), s)) for s in services
         ]
         try:
-            await self._run_until(duration_s, on_tick, pumps, timer)
+            await loops.run_until(self, duration_s, on_tick, pumps, timer)
         finally:
             disarm()
             timer.cancel()
@@ -752,36 +713,6 @@ class Engine:
                 p.cancel()
             await asyncio.gather(*pumps, timer, return_exceptions=True)
         return summary
-
-    async def _run_until(
-        self,
-        duration_s: float | None,
-        on_tick: Callable[[Engine], None] | None,
-        pumps: dict[asyncio.Task[None], VenueState],
-        timer: asyncio.Task[None],
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_task(self._stop.wait())
-        end = None if duration_s is None else self.clock.monotonic_ns() + int(duration_s * 1e9)
-        watched = {waiter, timer, *pumps}
-        while not any(t.done() for t in watched):
-            left = 0.25 if end is None else min(0.25, (end - self.clock.monotonic_ns()) / 1e9)
-            if left <= 0:
-                break
-            tick = loop.create_task(self.clock.sleep(left))
-            await asyncio.wait({*watched, tick}, return_when=asyncio.FIRST_COMPLETED)
-            tick.cancel()
-            if on_tick is not None:
-                on_tick(self)
-        waiter.cancel()
-        for task, what in (
-            (timer, "timer"),
-            *((p, f"{v.name}: venue event stream") for p, v in pumps.items()),
-        ):
-            if task.done():  # neither ends on its own: stop loudly
-                why = "cancelled" if task.cancelled() else repr(task.exception() or "ended")
-                self.summary.failure = f"{what} stopped: {why}"
-                log.error("%s stopped (%s): shutting down, the session failed", what, why)
 
     async def shutdown(self) -> Summary:
         """Cancel every open order at every venue, wait for the venues to confirm, summarize."""

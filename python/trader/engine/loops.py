@@ -1,0 +1,97 @@
+"""The engine's running loops: each venue's event pump, the timer, supervised services, and the wait
+until the session ends (duration, `stop()`, or a loop that died: the session fails loudly)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trader.engine.engine import Engine
+    from trader.engine.venue import VenueState
+
+log = logging.getLogger("trader.engine")
+
+
+async def pump(engine: Engine, v: VenueState) -> None:
+    """A venue's events into `handle`; an error handling one event is counted and the next one
+    follows. The stream itself failing ends the pump (and the session, loudly: `run`)."""
+    async for ev in v.connector.events():
+        try:
+            engine.handle(ev, v)
+        except Exception as e:
+            engine._task_error(f"{v.name}: handling {type(ev).__name__}", e)
+
+
+def next_feed_deadline(engine: Engine) -> int | None:
+    deadlines = [d for v in engine.venues.values() if (d := v.feeds.next_deadline()) is not None]
+    return min(deadlines, default=None)
+
+
+async def timer_loop(engine: Engine) -> None:
+    """`on_timer` every `timer_ms`, and the feed watchdog also at the moment a feed turns stale."""
+    period = engine.cfg.timer_ms * 1_000_000
+    clock = engine.clock
+    next_tick = clock.monotonic_ns() + period
+    while True:
+        wake = next_tick
+        if (deadline := next_feed_deadline(engine)) is not None:  # on our wall clock (ts_recv)
+            wake = min(wake, clock.monotonic_ns() + max(deadline - clock.now_ns(), 1_000_000))
+        await clock.sleep((wake - clock.monotonic_ns()) / 1e9)
+        try:
+            mono = clock.monotonic_ns()
+            if mono >= next_tick:
+                next_tick = max(next_tick + period, mono + 1)
+                await engine.on_timer()
+            else:
+                now = clock.now_ns()
+                for v in engine.venues.values():
+                    engine._check_feeds(v, now)
+        except Exception as e:
+            engine._task_error("timer", e)
+
+
+async def supervise(
+    engine: Engine, name: str, service: Callable[[Engine], Coroutine[Any, Any, None]]
+) -> None:
+    """Run a service; when it fails, count it and start it again after a pause."""
+    while True:
+        try:
+            await service(engine)
+            return
+        except Exception as e:
+            engine._task_error(f"service {name}", e)
+        await engine.clock.sleep(1.0)
+
+
+async def run_until(
+    engine: Engine,
+    duration_s: float | None,
+    on_tick: Callable[[Engine], None] | None,
+    pumps: dict[asyncio.Task[None], VenueState],
+    timer: asyncio.Task[None],
+) -> None:
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_task(engine._stop.wait())
+    end = None if duration_s is None else engine.clock.monotonic_ns() + int(duration_s * 1e9)
+    watched = {waiter, timer, *pumps}
+    while not any(t.done() for t in watched):
+        left = 0.25 if end is None else min(0.25, (end - engine.clock.monotonic_ns()) / 1e9)
+        if left <= 0:
+            break
+        tick = loop.create_task(engine.clock.sleep(left))
+        await asyncio.wait({*watched, tick}, return_when=asyncio.FIRST_COMPLETED)
+        tick.cancel()
+        if on_tick is not None:
+            on_tick(engine)
+    waiter.cancel()
+    for task, what in (
+        (timer, "timer"),
+        *((p, f"{v.name}: venue event stream") for p, v in pumps.items()),
+    ):
+        if task.done():  # neither ends on its own: stop loudly
+            why = "cancelled" if task.cancelled() else repr(task.exception() or "ended")
+            engine.summary.failure = f"{what} stopped: {why}"
+            log.error("%s stopped (%s): shutting down, the session failed", what, why)
