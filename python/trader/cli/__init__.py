@@ -155,31 +155,52 @@ def _version() -> str:
     return f"trader {__version__} (core {core_version})"
 
 
-def _paper(args: argparse.Namespace) -> int:
+def _paper_venues(args: argparse.Namespace) -> list[str]:
+    """The venues of `--exchange` (a comma-separated list), each known and built, with `--strategy`
+    available on each; options that name one venue's instrument or market refused for several."""
+    from trader.cli.rigs import strategies as venue_strategies
     from trader.errors import ConfigError
     from trader.venues import registry
 
+    exchanges = [e.strip() for e in args.exchange.split(",") if e.strip()]
+    if not exchanges or len(set(exchanges)) != len(exchanges):
+        raise ConfigError(f"--exchange={args.exchange!r}: name each venue once (e.g. binance,polymarket)")
+    for name in exchanges:
+        prof = registry.profile(name)
+        registry.package(name)
+        available = venue_strategies(prof)
+        if args.strategy is not None and args.strategy not in available:
+            raise ConfigError(
+                f"strategy {args.strategy!r} is not available on {name} (available: {', '.join(available)})"
+            )
+    if len(exchanges) > 1:
+        for flag, given in (
+            ("--fast", args.fast),
+            ("--symbol", args.symbol),
+            ("--venue-url", args.venue_url),
+        ):
+            if given:
+                raise ConfigError(f"{flag} applies to one venue; with several, leave it out")
+        if args.market:
+            raise ConfigError("--market applies to one venue; name the market's venue (e.g. binance-futures)")
+    return exchanges
+
+
+def _paper(args: argparse.Namespace) -> int:
+    from trader.errors import ConfigError
+
     try:
-        prof = registry.profile(args.exchange)
-        registry.package(args.exchange)
+        exchanges = _paper_venues(args)
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
-    from trader.cli.rigs import strategies as venue_strategies
-
-    strategies = venue_strategies(prof)
-    if args.strategy is not None and args.strategy not in strategies:
-        print(
-            f"trader paper: strategy {args.strategy!r} is not available on {args.exchange} "
-            f"(available: {', '.join(strategies)})",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    if len(exchanges) == 1:
+        args.exchange = exchanges[0]
     if not math.isfinite(args.duration) or not 0 < args.duration <= MAX_DURATION_S:
         print(f"trader paper: --duration must be > 0 and at most {MAX_DURATION_S:.0f} s", file=sys.stderr)
         return EXIT_USAGE
     from trader.config import load_config
-    from trader.errors import ConfigError, TraderError
+    from trader.errors import TraderError
 
     try:
         _check_paper_inputs(args)
@@ -188,7 +209,11 @@ def _paper(args: argparse.Namespace) -> int:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        if args.fast:
+        if len(exchanges) > 1:
+            from trader.cli.run import paper_multi
+
+            summary = _run(paper_multi(args, exchanges, risk))
+        elif args.fast:
             from trader.sim.session import PaperConfig, PaperSession
 
             config = PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal, risk=risk)
@@ -209,11 +234,22 @@ def _paper(args: argparse.Namespace) -> int:
     else:
         clock = "simulated" if args.fast else "real"
         print(f"paper session on {args.exchange}: {summary.seconds:g} {clock} seconds, seed {args.seed}")
-        for k, v in data.items():
-            print(f"  {k.replace('_', ' '):<28} {v}")
+        _print_summary(data)
     if summary.failure:
         print(f"trader: {summary.failure}", file=sys.stderr)
     return EXIT_OK if summary.open_orders_after_shutdown == 0 and not summary.failure else EXIT_FAILED
+
+
+def _print_summary(data: dict[str, object]) -> None:
+    """The summary as lines; the breakdown (per venue, strategy, asset) one line per row."""
+    for k, v in data.items():
+        if isinstance(v, dict) and k in ("venues", "strategies", "assets"):
+            print(f"  {k}:")
+            for name, row in v.items():
+                fields = row.items() if isinstance(row, dict) else ()
+                print(f"    {name:<24} " + "  ".join(f"{f.replace('_', ' ')} {x}" for f, x in fields))
+        else:
+            print(f"  {k.replace('_', ' '):<28} {v}")
 
 
 def _check_url(option: str, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:

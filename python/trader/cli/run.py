@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,8 +21,9 @@ from rich.live import Live
 from trader.cli.rigs import Rig, RigRequest, rig, strategies
 from trader.clock import Clock, LiveClock, ShiftedClock
 from trader.config import Config, RiskLimits, VenueConfig, load_config
-from trader.engine.engine import DEFAULT_RISK, Engine, Summary
+from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, StrategySetup, Summary, VenueSetup
 from trader.engine.journal import Journal
+from trader.engine.services import Service, scoped
 from trader.errors import ConfigError, TraderError
 from trader.venues import registry
 from trader.venues.base import Connector, Tier
@@ -139,14 +142,16 @@ async def close_venue(venue: Venue) -> None:
         await venue.server.stop()
 
 
-async def run_engine(engine: Engine, rig_: Rig, duration: float | None, view: str | None) -> Summary:
-    """Run until `duration` or SIGINT/SIGTERM; a live view on a terminal (`view`: the venue's name)."""
+async def run_engine(
+    engine: Engine, services: Sequence[Service], duration: float | None, view: str | None
+) -> Summary:
+    """Run until `duration` or SIGINT/SIGTERM; a live view on a terminal (`view`: the venues' names)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.stop)
     try:
         if view is None:
-            return await engine.run(duration, services=rig_.services)
+            return await engine.run(duration, services=services)
         from trader.cli.view import render
 
         started = engine.clock.monotonic_ns()
@@ -157,7 +162,7 @@ async def run_engine(engine: Engine, rig_: Rig, duration: float | None, view: st
                     elapsed = (e.clock.monotonic_ns() - started) / 1e9
                     live.update(render(e.snapshot(), view, elapsed))
 
-            return await engine.run(duration, on_tick=tick, services=rig_.services)
+            return await engine.run(duration, on_tick=tick, services=services)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -174,10 +179,50 @@ async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> S
             venue.connector, r.strategy, journal=journal, clock=clock, config=r.config, pre_trade=r.pre_trade
         )
         show = not args.json and not args.no_view and sys.stdout.isatty()
-        return await run_engine(engine, r, args.duration, args.exchange if show else None)
+        return await run_engine(engine, r.services, args.duration, args.exchange if show else None)
     finally:
         journal.close()
         await close_venue(venue)
+
+
+def scaled(risk: RiskLimits, n: int) -> RiskLimits:
+    """The demo's aggregate limits for `n` venues (each venue keeps the limits its rig sized)."""
+    return dataclasses.replace(
+        risk,
+        max_gross_notional=risk.max_gross_notional * n,
+        max_net_notional=risk.max_net_notional * n,
+        max_open_orders=risk.max_open_orders * n,
+        max_orders_per_sec=risk.max_orders_per_sec * n,
+    )
+
+
+async def paper_multi(args: argparse.Namespace, exchanges: Sequence[str], risk: RiskLimits | None) -> Summary:
+    """Several venues at once under one gate and one journal: each venue's simulator and connector and
+    the strategy its rig chooses, one engine over all of them, in real time over loopback."""
+    clock = LiveClock()
+    total = risk or scaled(DEFAULT_RISK, len(exchanges))
+    opened: list[tuple[str, PaperRig]] = []
+    journal = Journal(args.journal if args.journal is not None else ":memory:")
+    try:
+        for name in exchanges:
+            ns = argparse.Namespace(**{**vars(args), "exchange": name})
+            opened.append((name, await paper_rig(ns, clock, total)))
+        venues = [
+            VenueSetup(pr.venue.connector, pr.rig.config, pr.rig.pre_trade, name=name) for name, pr in opened
+        ]
+        setups, services = [], []
+        for name, pr in opened:
+            label = f"{pr.rig.strategy.name}@{name}"
+            legs = tuple((name, s) for s in dict.fromkeys((pr.rig.config.symbol, *pr.rig.config.also)))
+            setups.append(StrategySetup(pr.rig.strategy, legs=legs, name=label))
+            services += [scoped(svc, label, name) for svc in pr.rig.services]
+        engine = Engine(venues, setups, journal=journal, clock=clock, config=EngineConfig(risk=total))
+        show = not args.json and not args.no_view and sys.stdout.isatty()
+        return await run_engine(engine, services, args.duration, ",".join(exchanges) if show else None)
+    finally:
+        journal.close()
+        for _, pr in opened:
+            await close_venue(pr.venue)
 
 
 async def cancel_at(url: str) -> int:
@@ -284,7 +329,7 @@ async def live_session(venue: str, config: Config) -> Summary:
             conn, r.strategy, journal=journal, clock=clock, config=r.config, pre_trade=r.pre_trade
         )
         try:
-            return await run_engine(engine, r, None, None)
+            return await run_engine(engine, r.services, None, None)
         finally:
             journal.close()
     finally:

@@ -50,4 +50,30 @@ def render(s: Snapshot, venue: str, elapsed_s: float) -> Group:
         fills.add_row(
             f.client_id, "BUY" if f.side == Side.BUY else "SELL", _price(s, f.price), s.spec.format_qty(f.qty)
         )
-    return Group(head, stats, quotes, fills)
+    if len(s.venues) < 2:
+        return Group(head, stats, quotes, fills)
+    return Group(head, _venues(s), stats, quotes, fills)
+
+
+def _venues(s: Snapshot) -> Group:
+    """Several venues: one row each, then the aggregate (exposure per asset, total PnL)."""
+    table = Table(title="venues", expand=False)
+    for col in ("venue", "instrument", "bid", "ask", "position", "PnL", "orders", "fills", "open", "state"):
+        table.add_column(col)
+    for v in s.venues:
+        style = "green" if v.state == "ACTIVE" else "bold red"
+        table.add_row(
+            v.venue,
+            v.symbol[:24],
+            v.bid,
+            v.ask,
+            v.position[:32],
+            v.pnl,
+            str(v.orders),
+            str(v.fills),
+            str(v.open_orders),
+            Text(v.state, style=style),
+        )
+    exposure = ", ".join(f"{a[:12]} {x}" for a, x in sorted(s.exposure.items())) or "none"
+    aggregate = Text.assemble(("all venues", "bold"), f"  PnL {s.total_pnl}  exposure {exposure}")
+    return Group(table, aggregate)

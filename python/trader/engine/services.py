@@ -122,3 +122,29 @@ def reward_scoring(*, poll_s: float = 5.0) -> Service:
             engine.deliver(_on_scoring(answers))
 
     return run
+
+
+class Scoped:
+    """What a service sees of one strategy in an engine that runs several: its deliveries go to that
+    strategy, its venue is that strategy's (`scoped`)."""
+
+    def __init__(self, engine: Any, strategy: str, venue: str) -> None:
+        self._engine = engine
+        self._strategy = strategy
+        self.clock = engine.clock
+        self.ledger = engine.ledger
+        self.connector = engine.venues[venue].connector
+
+    def deliver(self, call: Callable[[Any], list[Intent]]) -> None:
+        self._engine.deliver(call, self._strategy)
+
+
+def scoped(service: Service, strategy: str, venue: str) -> Service:
+    """`service` for one strategy (on `venue`) of a multi-strategy engine."""
+
+    async def run(engine: Any) -> None:
+        await service(Scoped(engine, strategy, venue))
+
+    run.__name__ = f"{getattr(service, '__name__', 'service')}@{strategy}"
+    return run
+
