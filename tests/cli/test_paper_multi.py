@@ -4,8 +4,12 @@ journal; the summary breaks orders, fills, fees and PnL down per venue, strategy
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -102,3 +106,64 @@ def test_live_view_shows_each_venue_and_the_aggregate() -> None:
         await m.engine.shutdown()
 
     run(go)
+
+
+def _intents(journal: Path) -> dict[str, int]:
+    """Orders the engine decided to send, per venue (read from its journal)."""
+    try:
+        with sqlite3.connect(journal) as db:
+            rows = db.execute(
+                "SELECT json_extract(payload, '$.venue'), count(*) FROM events "
+                "WHERE kind = 'Intent' GROUP BY 1"
+            ).fetchall()
+    except sqlite3.OperationalError:  # the engine created the file and not yet its tables
+        return {}
+    return {str(v): int(n) for v, n in rows}
+
+
+def _wait(cond: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds  # noqa: TID251 - a test's own wall-clock deadline
+    while time.monotonic() < deadline:  # noqa: TID251
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kill signal path is Linux-only")
+def test_trader_kill_halts_one_venue_then_all_of_a_running_engine(tmp_path: Path) -> None:
+    journal = tmp_path / "j.db"
+    cmd = [sys.executable, "-m", "trader", "paper", "--sim", "--exchange=binance,polymarket"]
+    engine = subprocess.Popen(
+        [*cmd, f"--journal={journal}", "--json", "--duration=60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _wait(lambda: all(_intents(journal).get(v, 0) > 0 for v in ("binance", "polymarket")), 40)
+        one = _trader("kill", f"--journal={journal}", "--venue=polymarket")
+        assert one.returncode == 0, one.stderr
+        assert "venue polymarket" in one.stdout
+        time.sleep(0.5)
+        halted = _intents(journal)
+        assert _wait(lambda: _intents(journal)["binance"] > halted["binance"] + 2, 20), "binance stopped too"
+        assert _intents(journal)["polymarket"] == halted["polymarket"], "the killed venue still got orders"
+        every = _trader("kill", f"--journal={journal}")
+        assert every.returncode == 0, every.stderr
+        time.sleep(0.5)
+        after = _intents(journal)
+        time.sleep(1.0)
+        assert _intents(journal) == after, "orders after the kill of everything"
+        wrong = _trader("kill", f"--journal={journal}", "--venue=kraken")
+        assert wrong.returncode == 2
+        assert "not kraken" in wrong.stderr
+    finally:
+        engine.send_signal(signal.SIGINT)
+        out, err = engine.communicate(timeout=60)
+    assert engine.returncode == 0, err[-2000:]
+    s = json.loads(out)
+    assert s["killed"] is True
+    assert s["killed_venues"] == ["polymarket"]
+    assert s["open_orders_after_shutdown"] == 0
+    assert s["venues"]["polymarket"]["state"] == "KILLED"

@@ -126,7 +126,12 @@ def _parser() -> argparse.ArgumentParser:
     kill.add_argument(
         "--config", type=Path, default=None, help="cancel at every venue of this config, with its credentials"
     )
-    kill.add_argument("--venue", default=None, help="with --config: only this venue")
+    kill.add_argument(
+        "--venue",
+        default=None,
+        help="only these venues (comma-separated): with --journal, halt them in the running engine; with "
+        "--config, cancel there; with --reset, clear their latch",
+    )
     kill.add_argument("--venue-url", default=None, help="also cancel directly at this `trader sim` server")
     kill.add_argument("--reset", action="store_true", help="clear the latch (takes effect at the next start)")
     kill.add_argument("--operator", default=None, help="who resets the latch (required with --reset)")

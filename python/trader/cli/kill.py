@@ -34,30 +34,29 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.venue is not None and args.config is None:
-        return _fail("--venue needs --config", EXIT_USAGE)
+    if args.venue is not None and args.config is None and args.journal is None:
+        return _fail("--venue needs --journal (halt that venue of the engine) or --config", EXIT_USAGE)
     if args.reset:
         return _reset(args)
     if args.journal is None and args.config is None and args.venue_url is None:
         return _fail("say what to kill: --journal, --config or --venue-url", EXIT_USAGE)
     try:
         config = load_config(args.config) if args.config is not None else None
-        if config is not None and args.venue is not None and args.venue not in config.venues:
-            raise ConfigError(f"{args.config} has no [venues.{args.venue}] section")
-        journal = _open(args.journal) if args.journal is not None else None
+        venues = _venues(args.venue)
+        journal = _targets(args, config, venues)
     except ConfigError as e:
         return _fail(str(e), EXIT_USAGE)
     code = EXIT_OK
     try:
         if journal is not None:
-            _latch(journal)
+            _latch(journal, venues)
         if args.venue_url:
             from trader.cli.run import cancel_at
 
             canceled = _run(cancel_at(args.venue_url))
             print(f"canceled {canceled} open orders at {args.venue_url}")
         if config is not None:
-            code = _cancel_at_venues(config, args.venue)
+            code = _cancel_at_venues(config, venues)
     except TraderError as e:
         return _fail(str(e), EXIT_FAILED)
     finally:
@@ -72,11 +71,40 @@ def _open(path: Path) -> Journal:
     return Journal(path)
 
 
-def _latch(journal: Journal) -> None:
-    n = journal.next_value("kill")  # durable first: the engine's next start begins HALTED
+def _targets(args: argparse.Namespace, config: Config | None, venues: list[str]) -> Journal | None:
+    """The named venues exist where they are to be killed; the journal, opened."""
+    missing = [n for n in venues if config is not None and n not in config.venues]
+    if missing:
+        raise ConfigError(f"{args.config} has no [venues.{missing[0]}] section")
+    journal = _open(args.journal) if args.journal is not None else None
+    if journal is not None and venues:
+        _check_journal_venues(journal, venues)
+    return journal
+
+
+def _venues(option: str | None) -> list[str]:
+    """`--venue a,b`: the venues named (none: every venue)."""
+    return [v.strip() for v in (option or "").split(",") if v.strip()]
+
+
+def _check_journal_venues(journal: Journal, venues: list[str]) -> None:
+    trading = (journal.get_meta("venue") or "").split(",")
+    unknown = [v for v in venues if v not in trading]
+    if unknown:
+        has = ", ".join(trading) or "nothing yet"
+        raise ConfigError(f"the engine on {journal.path} trades {has}, not {', '.join(unknown)}")
+
+
+def _latch(journal: Journal, venues: list[str]) -> None:
+    """Latch everything, or the named venues (`kill:<venue>`), durably; then wake the engine."""
+    keys = [f"kill:{v}" for v in venues] or ["kill"]
+    numbers = [journal.next_value(k) for k in keys]  # durable first: the next start begins HALTED
     pid = killswitch.signal_engine(journal)
-    killswitch.audit(journal, "kill", LiveClock().now_ns(), number=n, signalled=pid)
-    print(f"kill switch latched (#{n}): the engine cancels everything and sends nothing new")
+    for key, n in zip(keys, numbers, strict=True):
+        venue = key.partition(":")[2] or "all"
+        killswitch.audit(journal, "kill", LiveClock().now_ns(), number=n, signalled=pid, venue=venue)
+    what = f"venue {', '.join(venues)}" if venues else "every venue"
+    print(f"kill switch latched for {what}: the engine cancels everything there and sends nothing new")
     if pid is not None:
         print(f"engine (pid {pid}) woken: HALTED at once")
     else:
@@ -85,8 +113,8 @@ def _latch(journal: Journal) -> None:
         )
 
 
-def _cancel_at_venues(config: Config, only: str | None) -> int:
-    names = [only] if only is not None else list(config.venues)
+def _cancel_at_venues(config: Config, only: list[str]) -> int:
+    names = only or list(config.venues)
     if not names:
         print("no venues configured: nothing to cancel")
         return EXIT_OK
@@ -143,9 +171,21 @@ def _reset(args: argparse.Namespace) -> int:
         proof = _proof(args, journal)
         if proof is None:
             return _fail("refused: the proof does not match; the kill switch stays latched", EXIT_FAILED)
-        journal.set_counter_at_least("kill_reset", journal.get_counter("kill"))
+        venues = _venues(args.venue)
+        # no --venue: the whole engine's latch and every venue's; else only those venues'
+        every = [v for v in (journal.get_meta("venue") or "").split(",") if v]
+        keys = [f"kill:{v}" for v in venues] if venues else ["kill", *(f"kill:{v}" for v in every)]
+        for key in keys:
+            journal.set_counter_at_least(key.replace("kill", "kill_reset", 1), journal.get_counter(key))
         journal.set_meta("kill_reset_by", args.operator)
-        killswitch.audit(journal, "reset", LiveClock().now_ns(), operator=args.operator, proof=proof)
+        killswitch.audit(
+            journal,
+            "reset",
+            LiveClock().now_ns(),
+            operator=args.operator,
+            proof=proof,
+            venue=",".join(venues) or "all",
+        )
     except ConfigError as e:
         return _fail(str(e), EXIT_USAGE)
     except TraderError as e:  # a keystore that does not open with the given password
@@ -165,7 +205,7 @@ def _proof(args: argparse.Namespace, journal: Journal) -> str | None:
             raise ConfigError(f"cannot read the token file {args.token_file}") from None
         return "token" if killswitch.token_matches(journal, token) else None
     config = load_config(args.config)
-    names = [args.venue] if args.venue is not None else list(config.venues)
+    names = _venues(args.venue) or list(config.venues)
     refs = [ref for n in names if n in config.venues for ref in config.venues[n].secrets.values()]
     if not refs:
         raise ConfigError(f"{args.config} has no venue with credentials to prove the reset with")
