@@ -91,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     live = sub.add_parser(
         "live", help="trade for real: needs --confirm, explicit risk limits and a passing preflight"
     )
-    live.add_argument("--exchange", required=True, help="venue id")
+    live.add_argument(
+        "--exchange", required=True, help="venue ids, comma-separated: one engine trades them all"
+    )
     live.add_argument("--confirm", action="store_true", help="yes, send real orders")
     live.add_argument("--config", type=Path, default=Path("~/.trader/config.toml"), help="TOML config")
     sub.add_parser("venues", help="list venues: tier, status and capabilities")
@@ -356,42 +358,48 @@ def _venues() -> int:
     return EXIT_OK
 
 
-def _live(args: argparse.Namespace) -> int:
+def _live_venues(args: argparse.Namespace) -> tuple[list[str], Any]:
+    """The venues of `--exchange` (comma-separated), each built and configured, and the config."""
     from trader.config import load_config
     from trader.errors import ConfigError
     from trader.venues import registry
 
-    try:
-        registry.package(args.exchange)
-    except ConfigError as e:
-        print(f"trader live: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    if not args.confirm:
-        print("trader live: refusing to send real orders without --confirm", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        config = load_config(args.config)
-    except ConfigError as e:
-        print(f"trader live: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    if config.risk is None:
-        print(
-            f"trader live: {args.config} has no [risk] section; every limit must be explicit", file=sys.stderr
+    venues = [v.strip() for v in args.exchange.split(",") if v.strip()]
+    if not venues or len(set(venues)) != len(venues):
+        raise ConfigError(
+            f"--exchange={args.exchange!r}: name each venue once (e.g. binance,binance-futures)"
         )
-        return EXIT_USAGE
-    if args.exchange not in config.venues:
-        print(f"trader live: {args.config} has no [venues.{args.exchange}] section", file=sys.stderr)
+    for name in venues:
+        registry.package(name)
+    if not args.confirm:
+        raise ConfigError("refusing to send real orders without --confirm")
+    config = load_config(args.config)
+    if config.risk is None:
+        raise ConfigError(f"{args.config} has no [risk] section; every limit must be explicit")
+    for name in venues:
+        if name not in config.venues:
+            raise ConfigError(f"{args.config} has no [venues.{name}] section")
+    return venues, config
+
+
+def _live(args: argparse.Namespace) -> int:
+    from trader.errors import ConfigError
+
+    try:
+        venues, config = _live_venues(args)
+    except ConfigError as e:
+        print(f"trader live: {e}", file=sys.stderr)
         return EXIT_USAGE
     r = config.risk
-    print(f"limits that would be enforced on {args.exchange}:")
+    print(f"limits that would be enforced on {', '.join(venues)} (all: `trader config check`):")
     for k, v in vars(r).items():
-        if not isinstance(v, dict):  # the six limits and the reporting currency (`trader config check`: all)
+        if not isinstance(v, dict):  # the six limits and the reporting currency
             print(f"  {k:<22} {v}")
     from trader.cli.run import live_session
     from trader.errors import TraderError
 
     try:
-        summary = _run(live_session(args.exchange, config))
+        summary = _run(live_session(venues, config))
     except TraderError as e:
         print(f"trader live: {e}", file=sys.stderr)
         return EXIT_FAILED

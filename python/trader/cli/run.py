@@ -21,9 +21,10 @@ from rich.live import Live
 from trader.cli.rigs import Rig, RigRequest, rig, strategies
 from trader.clock import Clock, LiveClock, ShiftedClock
 from trader.config import Config, RiskLimits, VenueConfig, load_config
-from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, StrategySetup, Summary, VenueSetup
+from trader.engine.engine import DEFAULT_RISK, Engine, StrategySetup, Summary, VenueSetup
 from trader.engine.journal import Journal
 from trader.engine.services import Service, scoped
+from trader.engine.settings import engine_config, health_rules, venue_config
 from trader.errors import ConfigError, TraderError
 from trader.venues import registry
 from trader.venues.base import Connector, Tier
@@ -207,16 +208,19 @@ async def paper_multi(args: argparse.Namespace, exchanges: Sequence[str], risk: 
         for name in exchanges:
             ns = argparse.Namespace(**{**vars(args), "exchange": name})
             opened.append((name, await paper_rig(ns, clock, total)))
+        config = load_config(args.config) if args.config is not None else None
         venues = [
-            VenueSetup(pr.venue.connector, pr.rig.config, pr.rig.pre_trade, name=name) for name, pr in opened
+            _venue_setup(config, name, pr.venue.connector, pr.rig)
+            if config is not None and name in config.venues
+            else VenueSetup(pr.venue.connector, pr.rig.config, pr.rig.pre_trade, name=name)
+            for name, pr in opened
         ]
         setups, services = [], []
-        for name, pr in opened:
+        for (name, pr), venue in zip(opened, venues, strict=True):
             label = f"{pr.rig.strategy.name}@{name}"
-            legs = tuple((name, s) for s in dict.fromkeys((pr.rig.config.symbol, *pr.rig.config.also)))
-            setups.append(StrategySetup(pr.rig.strategy, legs=legs, name=label))
+            setups.append(StrategySetup(pr.rig.strategy, legs=_legs(venue), name=label))
             services += [scoped(svc, label, name) for svc in pr.rig.services]
-        engine = Engine(venues, setups, journal=journal, clock=clock, config=EngineConfig(risk=total))
+        engine = Engine(venues, setups, journal=journal, clock=clock, config=engine_config(total))
         show = not args.json and not args.no_view and sys.stdout.isatty()
         return await run_engine(engine, services, args.duration, ",".join(exchanges) if show else None)
     finally:
@@ -294,43 +298,83 @@ async def _checks(vcfg: VenueConfig, *, order: bool, clock: Clock) -> list[Check
         await conn.close()
 
 
-async def live_session(venue: str, config: Config) -> Summary:
-    """`trader live`: preflight (reachability, clock, auth, market data), then the engine until Ctrl-C.
-    Raises `TraderError` when the preflight fails; nothing is sent then."""
+async def live_session(venues: Sequence[str], config: Config) -> Summary:
+    """`trader live`: the preflight of every venue (reachability, clock, auth, market data), then one
+    engine over all of them until Ctrl-C. Raises `TraderError` when any preflight fails; nothing is sent
+    then, at any venue."""
     clock = LiveClock()
-    vcfg = config.venues[venue]
-    prof = registry.profile(venue)
+    conns: list[Connector] = []
+    try:
+        for name in venues:
+            conns.append(await _preflight(config.venues[name], clock))
+        assert config.risk is not None
+        setups, strategies_, services = [], [], []
+        for name, conn in zip(venues, conns, strict=True):
+            vcfg = config.venues[name]
+            r = await rig(registry.profile(name), conn, _live_request(vcfg, config.risk), clock)
+            setups.append(_venue_setup(config, name, conn, r))
+            label = f"{r.strategy.name}@{name}" if len(venues) > 1 else r.strategy.name
+            strategies_.append(StrategySetup(r.strategy, legs=_legs(setups[-1]), name=label))
+            services += (
+                [scoped(svc, label, name) for svc in r.services] if len(venues) > 1 else list(r.services)
+            )
+        home = Path("~/.trader").expanduser()
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
+        journal = Journal(home / f"journal-{'+'.join(venues)}.db")
+        engine = Engine(setups, strategies_, journal=journal, clock=clock, config=engine_config(config.risk))
+        try:
+            return await run_engine(engine, services, None, None)
+        finally:
+            journal.close()
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def _preflight(vcfg: VenueConfig, clock: Clock) -> Connector:
+    """The venue's connector once its preflight passed (`TraderError` naming what failed otherwise)."""
     symbol = registry.venue_symbol(vcfg)
     try:
         checks = await _checks(vcfg, order=False, clock=clock)
         conn = registry.build_connector(vcfg, symbol=symbol, clock=clock)
     except ConfigError as e:
-        raise TraderError(f"preflight failed: {e}; nothing was sent") from None
-    try:
-        failed = [f"{c.name}: {c.detail}" for c in checks if c.ok is False]
-        if failed:
-            raise TraderError(f"preflight failed: {'; '.join(failed)}; nothing was sent")
-        assert config.risk is not None
-        o = vcfg.options
-        req = RigRequest(
-            strategy=strategies(prof)[0],
-            symbol=symbol,
-            risk=config.risk,
-            min_spread_bps=10.0,
-            sized=True,
-            allow_short=bool(o.get("allow_short", False)),
-            extended_hours=bool(o.get("extended_hours", False)),
-        )
-        r = await rig(prof, conn, req, clock)
-        home = Path("~/.trader").expanduser()
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
-        journal = Journal(home / f"journal-{venue}.db")
-        engine = Engine(
-            conn, r.strategy, journal=journal, clock=clock, config=r.config, pre_trade=r.pre_trade
-        )
-        try:
-            return await run_engine(engine, r.services, None, None)
-        finally:
-            journal.close()
-    finally:
+        raise TraderError(f"{vcfg.name}: preflight failed: {e}; nothing was sent") from None
+    failed = [f"{c.name}: {c.detail}" for c in checks if c.ok is False]
+    if failed:
         await conn.close()
+        raise TraderError(f"{vcfg.name}: preflight failed: {'; '.join(failed)}; nothing was sent")
+    return conn
+
+
+def _live_request(vcfg: VenueConfig, risk: RiskLimits) -> RigRequest:
+    o = vcfg.options
+    return RigRequest(
+        strategy=strategies(registry.profile(vcfg.name))[0],
+        symbol=registry.venue_symbol(vcfg),
+        risk=risk,
+        min_spread_bps=10.0,
+        sized=True,
+        allow_short=bool(o.get("allow_short", False)),
+        extended_hours=bool(o.get("extended_hours", False)),
+    )
+
+
+def _venue_setup(config: Config, name: str, conn: Connector, r: Rig) -> VenueSetup:
+    """A configured venue for the engine: its rig's sizing narrowed by `[venues.X.risk]`, its kill
+    thresholds, and the canonical names `[symbols]` gives its instruments."""
+    vcfg = config.venues[name]
+    symbols = config.symbol_map()
+    own = (r.config.symbol, *r.config.also)
+    return VenueSetup(
+        conn,
+        venue_config(r.config, vcfg),
+        r.pre_trade,
+        canonical={s: symbols.canonical(name, s) for s in own},
+        health=health_rules(vcfg.kill),
+        name=name,
+    )
+
+
+def _legs(setup: VenueSetup) -> tuple[tuple[str, str], ...]:
+    own = dict.fromkeys((setup.config.symbol, *setup.config.also))
+    return tuple((setup.venue, setup.canonical.get(s, s)) for s in own)

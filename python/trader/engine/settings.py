@@ -4,10 +4,11 @@ the gate's price collar narrowed to a venue's own price band."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from trader.config import RiskLimits
+from trader.config import KillThresholds, RiskLimits, VenueConfig
+from trader.engine.health import HealthRules
 from trader.venues.base import InstrumentInfo
 
 DEFAULT_RISK = RiskLimits(
@@ -65,3 +66,44 @@ class EngineConfig:
     # what PnL and exposure are reported in, and each quote currency's rate to it (absent: 1)
     reporting_currency: str = "USD"
     currency_rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+def engine_config(risk: RiskLimits, base: EngineConfig | None = None) -> EngineConfig:
+    """The engine-wide settings from `[risk]`: the aggregate limits, the reporting currency and the rate
+    of each quote currency to it."""
+    rates = {c.currency: c.rate for c in risk.currencies.values()}
+    return replace(
+        base or EngineConfig(), risk=risk, reporting_currency=risk.reporting_currency, currency_rates=rates
+    )
+
+
+def venue_config(base: EngineConfig, vcfg: VenueConfig) -> EngineConfig:
+    """One venue's settings: what its rig sized (`base`), narrowed by `[venues.X.risk]` where given."""
+    r = vcfg.risk
+    if r is None:
+        return base
+
+    def given(value: Decimal | None, default: str) -> str:
+        return default if value is None else str(value)
+
+    return replace(
+        base,
+        venue_max_gross_notional=str(r.max_gross_notional),
+        venue_max_open_orders=r.max_open_orders,
+        max_position=given(r.max_position, base.max_position),
+        max_order_qty=given(r.max_order_qty, base.max_order_qty),
+        max_order_notional=given(r.max_order_notional, base.max_order_notional),
+        collar_bps=base.collar_bps if r.collar_bps is None else r.collar_bps,
+    )
+
+
+def health_rules(kill: KillThresholds) -> HealthRules:
+    """`[venues.X.kill]` as the engine's per-venue health rules."""
+    return HealthRules(
+        max_loss=kill.max_loss,
+        max_reject_rate=kill.max_reject_rate,
+        reject_window=kill.reject_window,
+        max_unknown=kill.max_unknown,
+        max_disconnected_s=kill.max_disconnected_s,
+        watchdog_s=kill.watchdog_s,
+    )
