@@ -101,10 +101,15 @@ impl RiskGate {
         self.currency(currency)?;
         let c = currency as usize;
         self.currencies[c].set(rate);
+        // Re-value everything first, then update the latches once: no transient mid-update loss latches.
         for k in 0..self.currencies[c].instruments.len() {
             let id = self.currencies[c].instruments[k];
-            self.refresh(id);
+            self.fold(id);
         }
+        for v in &mut self.venues {
+            v.update_loss();
+        }
+        self.update_loss();
         Ok(())
     }
 

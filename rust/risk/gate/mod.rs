@@ -369,8 +369,20 @@ impl RiskGate {
         })
     }
 
-    /// Recompute one instrument's contribution and fold the difference into the aggregates.
+    /// Recompute one instrument's contribution, fold the difference into the aggregates, update the latches.
     fn refresh(&mut self, id: u32) {
+        let venue = self.fold(id);
+        self.venues[venue as usize].update_loss();
+        self.update_loss();
+    }
+
+    fn update_loss(&mut self) {
+        let s = loss_state(self.day_start_pnl - self.pnl, self.limits.daily_loss_limit, self.limits.daily_loss_halt);
+        self.loss_state = self.loss_state.max(s);
+    }
+
+    /// Fold one instrument's new contribution into the aggregates (loss latches not updated); its venue.
+    fn fold(&mut self, id: u32) -> u32 {
         let rate = self.rate_of(self.instruments[id as usize].currency);
         let inst = &mut self.instruments[id as usize];
         let new = inst.contribution(0, 0, rate);
@@ -382,12 +394,10 @@ impl RiskGate {
         let venue = &mut self.venues[inst.venue as usize];
         venue.gross += new.gross - old.gross;
         venue.pnl += new.pnl - old.pnl;
-        venue.update_loss();
         if let Some(a) = inst.asset {
             self.assets[a as usize].fold(&new, &old);
         }
-        let s = loss_state(self.day_start_pnl - self.pnl, self.limits.daily_loss_limit, self.limits.daily_loss_halt);
-        self.loss_state = self.loss_state.max(s);
+        inst.venue
     }
 
     // ---- market data -------------------------------------------------------------------------
