@@ -231,7 +231,8 @@ impl Model {
     fn depegged(&self, i: usize) -> bool {
         LAYOUT[i].1 == Some(0) && (self.rates[0] - RATE_ONE).abs() * 10_000 > DEPEG_BPS * RATE_ONE
     }
-    fn check(&mut self, r: &OrderRequest, now: u64) -> Result<i64, DenyReason> {
+    /// Everything up to the REDUCING-type rules: the approved price and whether the order reduces.
+    fn priced(&self, r: &OrderRequest, now: u64) -> Result<(i64, bool), DenyReason> {
         use DenyReason as R;
         let (i, lim, s, g) = (r.instrument as usize, inst_limits(), spec(), global());
         if i >= INSTS {
@@ -303,6 +304,15 @@ impl Model {
                 return Err(R::CurrencyDepeg);
             }
         }
+        Ok((price, reduces))
+    }
+    fn check(&mut self, r: &OrderRequest, now: u64) -> Result<i64, DenyReason> {
+        use DenyReason as R;
+        let (price, reduces) = self.priced(r, now)?;
+        let (i, lim, g) = (r.instrument as usize, inst_limits(), global());
+        let v = LAYOUT[i].0;
+        let p = self.position(i);
+        let (ob, os) = (self.open(i, Side::Buy), self.open(i, Side::Sell));
         if self.history.iter().any(|h| {
             h.0 + g.duplicate_window_ns >= now && (h.1, h.2, h.3, h.4, h.5) == (r.strategy, i, r.side, price, r.qty)
         }) {
