@@ -60,6 +60,10 @@ def test_ours_risk_check(benchmark: Any) -> None:
 
 @pytest.mark.benchmark(group="risk.check_and_release")
 def test_python_gate_check(benchmark: Any) -> None:
+    _python_gate_check(benchmark)
+
+
+def _python_gate_check(benchmark: Any) -> None:
     inst = PyInstrument(
         tick=1,
         lot=1,
@@ -90,6 +94,85 @@ def test_python_gate_check(benchmark: Any) -> None:
     benchmark.extra_info["role"] = "baseline"
     benchmark(run)
     assert g.orders == {}
+
+
+VENUES = ("binance", "binance-futures", "coinbase", "kraken", "okx", "bybit")
+ASSETS = ("BTC", "ETH", "SOL", "XRP", "DOGE")
+CURRENCIES = (("USDT", "1.0002"), ("USDC", "0.9999"), ("pUSD", "1"), ("USD", "1"))
+
+
+def _loaded_gate() -> tuple[RiskGate, int, list[int]]:
+    """6 venues x 50 instruments, each with an asset and a quote currency, positions and live orders."""
+    g = RiskGate(
+        max_gross_notional="1000000000",
+        max_net_notional="1000000000",
+        max_open_orders=10_000,
+        max_orders_per_sec=1000,
+        daily_loss_limit="1000000",
+        max_reference_age_ns=3_600_000_000_000,
+    )
+    currencies = [g.add_currency(n, r, max_depeg_bps=100) for n, r in CURRENCIES]
+    assets = [g.add_asset(a, max_net_notional="500000000", max_gross_notional="900000000") for a in ASSETS]
+    s = g.add_strategy("mm", max_orders_per_sec=1000)
+    ids = []
+    for v_name in VENUES:
+        v = g.add_venue(
+            v_name,
+            max_gross_notional="100000000",
+            max_open_orders=1000,
+            max_orders_per_sec=1000,
+            daily_loss_limit="100000",
+        )
+        for k in range(50):
+            i = g.add_instrument(
+                v,
+                f"SYM{k}",
+                SPEC,
+                max_order_qty="10",
+                max_order_notional="1000000",
+                max_position="100",
+                max_open_orders=1000,
+                collar_bps=100,
+                currency=currencies[k % len(currencies)],
+                asset=assets[k % len(assets)],
+            )
+            g.set_reference(i, 5_000_000, 5_000_100, T0)
+            ids.append(i)
+    for n, i in enumerate(ids):  # a position and a bid and an ask resting on every instrument
+        side = Side.BUY if n % 2 else Side.SELL
+        a = g.check(s, i, side, 5_000_000 if n % 2 else 5_000_100, 100, T0)
+        assert isinstance(a, Approval), a
+        g.on_fill(a.key, 100, a.price)
+        for side, price in ((Side.BUY, 4_990_000), (Side.SELL, 5_010_000)):
+            a = g.check(s, i, side, price, 100, T0 + 1)
+            assert isinstance(a, Approval), a
+            g.on_ack(a.key)
+    return g, s, ids
+
+
+@pytest.mark.benchmark(group="risk.check_6_venues_x_50_loaded")
+def test_ours_risk_check_loaded(benchmark: Any) -> None:
+    """Gate check, 6 venues x 50 instruments loaded: currency conversion, venue and asset aggregates."""
+    g, s, ids = _loaded_gate()
+    assert g.open_order_count() == 2 * len(ids)
+    clock = {"now": T0 + STEP_NS}
+
+    def run() -> None:
+        # 100 orders a second, over the 300 instruments and 20 prices: no duplicates
+        now = clock["now"] = clock["now"] + STEP_NS
+        n = (now - T0) // STEP_NS
+        a = g.check(s, ids[n * 7 % len(ids)], Side.BUY, 4_999_000 - n % 20, 100, now)
+        g.on_closed(a.key)  # type: ignore[union-attr]
+
+    benchmark.extra_info.update(role="ours", target_median_ns=1000)
+    benchmark(run)
+    assert g.open_order_count() == 2 * len(ids)
+
+
+@pytest.mark.benchmark(group="risk.check_6_venues_x_50_loaded")
+def test_python_gate_check_loaded(benchmark: Any) -> None:
+    """The same-run baseline: the Python gate's check on one instrument, as in risk.check_and_release."""
+    _python_gate_check(benchmark)
 
 
 @pytest.mark.benchmark(group="risk.set_reference")

@@ -346,6 +346,10 @@ class DenyReason:
     NET_EXPOSURE_LIMIT: ClassVar[DenyReason]
     OPEN_ORDER_LIMIT: ClassVar[DenyReason]
     ORDER_RATE_LIMIT: ClassVar[DenyReason]
+    CURRENCY_DEPEG: ClassVar[DenyReason]
+    """The instrument's quote currency is off its peg (beyond `max_depeg_bps`): only reducing orders pass."""
+    ASSET_EXPOSURE_LIMIT: ClassVar[DenyReason]
+    """The asset's worst-case exposure summed over every venue would pass its limit."""
     def __int__(self) -> int: ...
 
 @final
@@ -400,8 +404,13 @@ class Denial:
 class RiskGate:
     """The one pre-trade risk gate (../shared/RELIABILITY.md §2.1-2.4).
 
-    Limits are explicit and positive; notional limits are decimal strings (or `Decimal`) in quote
-    currency. Venues, strategies and instruments get integer ids when registered.
+    Limits are explicit and positive; notional limits are decimal strings (or `Decimal`) in the
+    reporting currency (per-instrument limits in the instrument's own quote currency). Venues,
+    strategies, currencies, assets and instruments get integer ids when registered.
+
+    Every aggregate (global gross/net, venue gross, asset exposure, PnL, daily loss) is in the reporting
+    currency: each instrument's quote-currency figure times its currency's rate (9 decimal places),
+    truncated toward zero, then summed.
     """
 
     def __new__(
@@ -416,7 +425,34 @@ class RiskGate:
         duplicate_window_ns: int = 100_000_000,
         max_reference_age_ns: int = 2_000_000_000,
     ) -> Self: ...
-    def add_venue(self, name: str, *, max_gross_notional: str | Decimal, max_open_orders: int) -> int: ...
+    def add_venue(
+        self,
+        name: str,
+        *,
+        max_gross_notional: str | Decimal,
+        max_open_orders: int,
+        max_orders_per_sec: int | None = None,
+        daily_loss_limit: str | Decimal | None = None,
+        daily_loss_halt: str | Decimal | None = None,
+    ) -> int:
+        """A venue (an account on one exchange and market). Optional: its own rolling one-second
+        throttle, and its own daily-loss latch (REDUCING at `daily_loss_limit`, HALTED at
+        `daily_loss_halt`, which defaults to the limit) on the venue's PnL, latched until `reset_daily`.
+        """
+    def add_currency(self, name: str, rate: str | Decimal = "1", *, max_depeg_bps: int | None = None) -> int:
+        """A quote currency (USDT, USDC, pUSD, USD...) at `rate` reporting-currency units per unit (at
+        most 9 decimal places, > 0). While |rate - 1| exceeds `max_depeg_bps`, orders on instruments
+        quoted in it are denied `CURRENCY_DEPEG` unless they reduce a position."""
+    def set_rate(self, currency: int, rate: str | Decimal) -> None:
+        """A new rate: every instrument quoted in the currency, and every aggregate, is re-valued."""
+    def currency_rate(self, currency: int) -> Decimal: ...
+    def add_asset(
+        self, name: str, *, max_net_notional: str | Decimal, max_gross_notional: str | Decimal | None = None
+    ) -> int:
+        """An asset (BTC, ETH...) whose worst-case long and short are summed over every instrument of it on
+        every venue, so a spot long and a perp short elsewhere net out. An order that would take the long
+        above `max_net_notional`, the short below its negative, or the summed gross above
+        `max_gross_notional` is denied `ASSET_EXPOSURE_LIMIT`; reducing orders never are."""
     def add_strategy(self, name: str, *, max_orders_per_sec: int) -> int: ...
     def add_instrument(
         self,
@@ -429,7 +465,10 @@ class RiskGate:
         max_position: str | Decimal,
         max_open_orders: int,
         collar_bps: int,
-    ) -> int: ...
+        currency: int | None = None,
+        asset: int | None = None,
+    ) -> int:
+        """`currency`: its quote currency (None = the reporting currency); `asset`: counted towards it."""
     def instrument_id(self, venue: int, symbol: str) -> int: ...
     def check(
         self,
@@ -469,7 +508,8 @@ class RiskGate:
     def set_trading_state(
         self, state: TradingState, *, venue: int | None = None, strategy: int | None = None
     ) -> None: ...
-    def trading_state(self, *, venue: int | None = None, strategy: int | None = None) -> TradingState: ...
+    def trading_state(self, *, venue: int | None = None, strategy: int | None = None) -> TradingState:
+        """The scope's state; global and venue scopes include their daily-loss latch."""
     def is_killed(self, *, venue: int | None = None, strategy: int | None = None) -> bool: ...
     def kill(
         self, reason: str, now_ns: int, *, venue: int | None = None, strategy: int | None = None
@@ -479,8 +519,16 @@ class RiskGate:
         self, operator: str, now_ns: int, *, venue: int | None = None, strategy: int | None = None
     ) -> None:
         """Clear a latched kill (the scope stays HALTED until its state is set). Audited."""
-    def reset_daily(self, now_ns: int) -> None: ...
+    def reset_daily(self, now_ns: int) -> None:
+        """A new trading day: the global and every venue's daily-loss latch clear."""
     def daily_pnl(self) -> Decimal: ...
+    def venue_daily_pnl(self, venue: int) -> Decimal:
+        """The venue's PnL today (realized + marked, fees included), in the reporting currency."""
+    def venue_gross_exposure(self, venue: int) -> Decimal: ...
+    def asset_exposure(self, asset: int) -> tuple[Decimal, Decimal]:
+        """(worst-case long, worst-case short) of the asset over every venue, open orders included."""
+    def asset_net(self, asset: int) -> Decimal:
+        """The asset's positions at their marks over every venue (no open orders)."""
     def gross_exposure(self) -> Decimal: ...
     def net_exposure(self) -> tuple[Decimal, Decimal]:
         """(worst-case long, worst-case short) notional across all instruments."""

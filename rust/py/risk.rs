@@ -6,8 +6,8 @@ use pyo3::types::PyInt;
 use super::errors::{invalid, PyResultExt};
 use super::spec::{notional_arg, to_decimal, PySide, PySpec};
 use crate::risk::{
-    Approval, Denial, DenyReason, GlobalLimits, InstrumentLimits, OrderRequest, OrderType, RiskGate, Scope,
-    StrategyLimits, TimeInForce, TradingState, VenueLimits,
+    rate_from_notional, Approval, AssetLimits, CurrencyLimits, Denial, DenyReason, GlobalLimits, InstrumentLimits,
+    OrderRequest, OrderType, RiskGate, Scope, StrategyLimits, TimeInForce, TradingState, VenueLimits, RATE_ONE,
 };
 
 macro_rules! py_enum {
@@ -65,6 +65,8 @@ py_enum!(
         NetExposureLimit => "NET_EXPOSURE_LIMIT",
         OpenOrderLimit => "OPEN_ORDER_LIMIT",
         OrderRateLimit => "ORDER_RATE_LIMIT",
+        CurrencyDepeg => "CURRENCY_DEPEG",
+        AssetExposureLimit => "ASSET_EXPOSURE_LIMIT",
     }
 );
 
@@ -241,10 +243,79 @@ impl PyRiskGate {
         Ok(PyRiskGate { inner: RiskGate::new(limits).py()? })
     }
 
-    #[pyo3(signature = (name, *, max_gross_notional, max_open_orders))]
-    fn add_venue(&mut self, name: &str, max_gross_notional: &Bound<'_, PyAny>, max_open_orders: u32) -> PyResult<u32> {
-        let limits = VenueLimits { max_gross_notional: notional_arg(max_gross_notional)?, max_open_orders };
+    #[pyo3(signature = (name, *, max_gross_notional, max_open_orders, max_orders_per_sec=None, daily_loss_limit=None, daily_loss_halt=None))]
+    fn add_venue(
+        &mut self,
+        name: &str,
+        max_gross_notional: &Bound<'_, PyAny>,
+        max_open_orders: u32,
+        max_orders_per_sec: Option<u32>,
+        daily_loss_limit: Option<&Bound<'_, PyAny>>,
+        daily_loss_halt: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u32> {
+        let limits = VenueLimits {
+            max_gross_notional: notional_arg(max_gross_notional)?,
+            max_open_orders,
+            max_orders_per_sec,
+            daily_loss_limit: daily_loss_limit.map(notional_arg).transpose()?,
+            daily_loss_halt: daily_loss_halt.map(notional_arg).transpose()?,
+        };
         self.inner.add_venue(name, limits).py()
+    }
+
+    /// `rate` defaults to "1" (a currency pegged to the reporting currency).
+    #[pyo3(signature = (name, rate=None, *, max_depeg_bps=None), text_signature = "($self, name, rate='1', *, max_depeg_bps=None)")]
+    fn add_currency(
+        &mut self,
+        name: &str,
+        rate: Option<&Bound<'_, PyAny>>,
+        max_depeg_bps: Option<u32>,
+    ) -> PyResult<u32> {
+        let rate = match rate {
+            Some(r) => rate_from_notional(notional_arg(r)?).py()?,
+            None => RATE_ONE,
+        };
+        self.inner.add_currency(name, rate, CurrencyLimits { max_depeg_bps }).py()
+    }
+
+    fn set_rate(&mut self, currency: u32, rate: &Bound<'_, PyAny>) -> PyResult<()> {
+        let rate = rate_from_notional(notional_arg(rate)?).py()?;
+        self.inner.set_rate(currency, rate).py()
+    }
+
+    fn currency_rate(&self, py: Python<'_>, currency: u32) -> PyResult<PyObject> {
+        to_decimal(py, self.inner.currency_rate(currency).py()? * (1_000_000_000_000_000_000 / RATE_ONE))
+    }
+
+    #[pyo3(signature = (name, *, max_net_notional, max_gross_notional=None))]
+    fn add_asset(
+        &mut self,
+        name: &str,
+        max_net_notional: &Bound<'_, PyAny>,
+        max_gross_notional: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u32> {
+        let limits = AssetLimits {
+            max_net_notional: notional_arg(max_net_notional)?,
+            max_gross_notional: max_gross_notional.map(notional_arg).transpose()?,
+        };
+        self.inner.add_asset(name, limits).py()
+    }
+
+    fn venue_daily_pnl(&self, py: Python<'_>, venue: u32) -> PyResult<PyObject> {
+        to_decimal(py, self.inner.venue_daily_pnl(venue).py()?)
+    }
+
+    fn venue_gross_exposure(&self, py: Python<'_>, venue: u32) -> PyResult<PyObject> {
+        to_decimal(py, self.inner.venue_gross_exposure(venue).py()?)
+    }
+
+    fn asset_exposure(&self, py: Python<'_>, asset: u32) -> PyResult<(PyObject, PyObject)> {
+        let (l, s) = self.inner.asset_exposure(asset).py()?;
+        Ok((to_decimal(py, l)?, to_decimal(py, s)?))
+    }
+
+    fn asset_net(&self, py: Python<'_>, asset: u32) -> PyResult<PyObject> {
+        to_decimal(py, self.inner.asset_net(asset).py()?)
     }
 
     #[pyo3(signature = (name, *, max_orders_per_sec))]
@@ -252,7 +323,7 @@ impl PyRiskGate {
         self.inner.add_strategy(name, StrategyLimits { max_orders_per_sec }).py()
     }
 
-    #[pyo3(signature = (venue, symbol, spec, *, max_order_qty, max_order_notional, max_position, max_open_orders, collar_bps))]
+    #[pyo3(signature = (venue, symbol, spec, *, max_order_qty, max_order_notional, max_position, max_open_orders, collar_bps, currency=None, asset=None))]
     #[allow(clippy::too_many_arguments)]
     fn add_instrument(
         &mut self,
@@ -264,6 +335,8 @@ impl PyRiskGate {
         max_position: &Bound<'_, PyAny>,
         max_open_orders: u32,
         collar_bps: u32,
+        currency: Option<u32>,
+        asset: Option<u32>,
     ) -> PyResult<u32> {
         let spec = spec.get().inner.clone();
         let limits = InstrumentLimits {
@@ -273,7 +346,7 @@ impl PyRiskGate {
             max_open_orders,
             collar_bps,
         };
-        self.inner.add_instrument(venue, symbol, spec, limits).py()
+        self.inner.add_instrument_in(venue, symbol, spec, limits, currency, asset).py()
     }
 
     fn instrument_id(&self, venue: u32, symbol: &str) -> PyResult<u32> {

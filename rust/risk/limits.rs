@@ -27,10 +27,34 @@ pub struct GlobalLimits {
     pub max_reference_age_ns: u64,
 }
 
+/// Limits of one venue (an account on one exchange and market). Notionals are in the reporting
+/// currency; the optional ones are off when `None` (never "0 = unlimited").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VenueLimits {
     pub max_gross_notional: i128,
     pub max_open_orders: u32,
+    /// The venue's own rolling one-second order throttle.
+    pub max_orders_per_sec: Option<u32>,
+    /// Venue loss (positive number) at which the venue goes REDUCING for the rest of the day.
+    pub daily_loss_limit: Option<i128>,
+    /// Venue loss at which the venue goes HALTED for the rest of the day; defaults to the limit.
+    pub daily_loss_halt: Option<i128>,
+}
+
+/// Limits of one asset aggregated over every venue (BTC spot, perps, ...), in the reporting currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetLimits {
+    /// Bound on the asset's worst-case long (and, negated, its worst-case short).
+    pub max_net_notional: i128,
+    /// Bound on the sum of the asset's instruments' gross exposure, if given.
+    pub max_gross_notional: Option<i128>,
+}
+
+/// A quote currency's conversion to the reporting currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrencyLimits {
+    /// Most the rate may stray from 1 (in basis points) before new exposure in it is refused.
+    pub max_depeg_bps: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,9 +98,58 @@ impl GlobalLimits {
 }
 
 impl VenueLimits {
+    /// Gross and open-order limits only; no venue throttle or venue daily loss.
+    pub const fn new(max_gross_notional: i128, max_open_orders: u32) -> VenueLimits {
+        VenueLimits {
+            max_gross_notional,
+            max_open_orders,
+            max_orders_per_sec: None,
+            daily_loss_limit: None,
+            daily_loss_halt: None,
+        }
+    }
+
     pub fn validate(&self) -> CoreResult<()> {
         positive("max_gross_notional", self.max_gross_notional)?;
-        positive("max_open_orders", self.max_open_orders)
+        positive("max_open_orders", self.max_open_orders)?;
+        if let Some(n) = self.max_orders_per_sec {
+            throttle("max_orders_per_sec", n)?;
+        }
+        match (self.daily_loss_limit, self.daily_loss_halt) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => Err(CoreError::InvalidSpec("venue daily_loss_halt needs a daily_loss_limit".into())),
+            (Some(l), h) => {
+                positive("daily_loss_limit", l)?;
+                if h.is_some_and(|h| h < l) {
+                    return Err(CoreError::InvalidSpec("daily_loss_halt is below daily_loss_limit".into()));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The (limit, halt) pair when the venue has a daily-loss limit.
+    pub(crate) fn daily_loss(&self) -> Option<(i128, i128)> {
+        self.daily_loss_limit.map(|l| (l, self.daily_loss_halt.unwrap_or(l)))
+    }
+}
+
+impl AssetLimits {
+    pub fn validate(&self) -> CoreResult<()> {
+        positive("max_net_notional", self.max_net_notional)?;
+        if let Some(g) = self.max_gross_notional {
+            positive("max_gross_notional", g)?;
+        }
+        Ok(())
+    }
+}
+
+impl CurrencyLimits {
+    pub fn validate(&self) -> CoreResult<()> {
+        if let Some(b) = self.max_depeg_bps {
+            positive("max_depeg_bps", b)?;
+        }
+        Ok(())
     }
 }
 

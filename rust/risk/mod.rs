@@ -6,12 +6,16 @@
 //! reference; duplicate intent; position limits counting open, in-flight and unknown-outcome orders;
 //! venue and global gross/net exposure; open-order counts; order-rate throttle; self-cross; daily
 //! loss; trading states at global, venue and strategy scope; a latched kill switch.
+//!
+//! Many venues: each venue has its own throttle and daily-loss latch; every aggregate is in one
+//! reporting currency (quote currencies converted at their rates, with a depeg guard); assets sum
+//! their worst-case exposure over every venue, so a spot long and a perp short on another venue net.
 
 mod gate;
 mod limits;
 
-pub use gate::{InstrumentView, RiskGate};
-pub use limits::{GlobalLimits, InstrumentLimits, StrategyLimits, VenueLimits};
+pub use gate::{rate_from_notional, InstrumentView, RiskGate, RATE_ONE};
+pub use limits::{AssetLimits, CurrencyLimits, GlobalLimits, InstrumentLimits, StrategyLimits, VenueLimits};
 
 use crate::types::Side;
 
@@ -97,6 +101,10 @@ pub enum DenyReason {
     NetExposureLimit,
     OpenOrderLimit,
     OrderRateLimit,
+    /// The instrument's quote currency strayed from 1 by more than its `max_depeg_bps`.
+    CurrencyDepeg,
+    /// The asset's worst-case exposure summed over every venue would pass its limit.
+    AssetExposureLimit,
 }
 
 /// A typed refusal. `detail` says what was compared with what; it never carries secrets.
@@ -138,3 +146,7 @@ impl Approval {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_model;
+#[cfg(test)]
+mod tests_multi;

@@ -36,8 +36,8 @@ fn inst_limits() -> InstrumentLimits {
 
 fn gate() -> RiskGate {
     let mut g = RiskGate::new(global()).unwrap();
-    let v0 = g.add_venue("alpha", VenueLimits { max_gross_notional: 12_000 * N, max_open_orders: 9 }).unwrap();
-    let v1 = g.add_venue("beta", VenueLimits { max_gross_notional: 12_000 * N, max_open_orders: 9 }).unwrap();
+    let v0 = g.add_venue("alpha", VenueLimits::new(12_000 * N, 9)).unwrap();
+    let v1 = g.add_venue("beta", VenueLimits::new(12_000 * N, 9)).unwrap();
     g.add_strategy("mm", StrategyLimits { max_orders_per_sec: 25 }).unwrap();
     g.add_strategy("arb", StrategyLimits { max_orders_per_sec: 25 }).unwrap();
     g.add_instrument(v0, "AAA", spec(), inst_limits()).unwrap();
@@ -84,8 +84,8 @@ fn limits_must_be_positive() {
     l.daily_loss_halt = 1;
     assert!(RiskGate::new(l).is_err());
     let mut g = gate();
-    assert!(g.add_venue("x", VenueLimits { max_gross_notional: -1, max_open_orders: 1 }).is_err());
-    assert!(g.add_venue("alpha", VenueLimits { max_gross_notional: 1, max_open_orders: 1 }).is_err());
+    assert!(g.add_venue("x", VenueLimits::new(-1, 1)).is_err());
+    assert!(g.add_venue("alpha", VenueLimits::new(1, 1)).is_err());
     assert!(g.add_strategy("s", StrategyLimits { max_orders_per_sec: 0 }).is_err());
     let mut il = inst_limits();
     il.collar_bps = 0;
@@ -133,7 +133,7 @@ fn per_order_checks() {
 #[test]
 fn tick_and_lot_in_finer_units() {
     let mut g = RiskGate::new(global()).unwrap();
-    let v = g.add_venue("pm", VenueLimits { max_gross_notional: 1000 * N, max_open_orders: 10 }).unwrap();
+    let v = g.add_venue("pm", VenueLimits::new(1000 * N, 10)).unwrap();
     g.add_strategy("s", StrategyLimits { max_orders_per_sec: 10 }).unwrap();
     // Polymarket-like: price unit 0.001, tick 0.01, lot 0.01 in qty units of 0.000001
     let s = InstrumentSpec::new("0.01", "0.01", Some("5"), None, None, Some("0.001"), Some("0.000001")).unwrap();
@@ -391,7 +391,7 @@ impl Reference {
             throttles: vec![q(g.max_orders_per_sec), q(25), q(25)],
             lim: g,
             venue_of: vec![0, 0, 1],
-            venue_lim: vec![VenueLimits { max_gross_notional: 12_000 * N, max_open_orders: 9 }; 2],
+            venue_lim: vec![VenueLimits::new(12_000 * N, 9); 2],
             orders: vec![],
             fills: vec![],
             bid: vec![0; 3],

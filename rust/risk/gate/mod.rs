@@ -4,12 +4,17 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::limits::{GlobalLimits, InstrumentLimits, StrategyLimits, VenueLimits};
-use super::{Approval, Denial, DenyReason, OrderRequest, OrderType, Scope, TimeInForce, TradingState};
+use super::{Denial, DenyReason, Scope, TradingState};
 use crate::error::{CoreError, CoreResult};
 use crate::ratelimit::{Quota, WindowKind, WindowSpec};
 use crate::types::{InstrumentSpec, Side};
 
+mod aggregate;
+mod check;
 mod events;
+
+use aggregate::{convert, Asset, Currency};
+pub use aggregate::{rate_from_notional, RATE_ONE};
 
 const SECOND_NS: u64 = 1_000_000_000;
 /// How far ahead of `now_ns` a reference may be dated (two readings of one clock, a little apart).
@@ -43,17 +48,23 @@ struct LiveOrder {
     state: OrderState,
 }
 
-#[derive(Clone, Debug, Default)]
+/// One instrument's share of the aggregates, in the reporting currency.
+#[derive(Clone, Copy, Debug, Default)]
 struct Contribution {
     long: i128,
     short: i128,
     gross: i128,
     pnl: i128,
+    /// The position alone at the mark (no open orders).
+    net: i128,
 }
 
 #[derive(Clone, Debug)]
 struct Instrument {
     venue: u32,
+    /// Quote currency; `None` = the reporting currency.
+    currency: Option<u32>,
+    asset: Option<u32>,
     symbol: String,
     spec: InstrumentSpec,
     limits: InstrumentLimits,
@@ -76,15 +87,21 @@ struct Instrument {
 }
 
 impl Instrument {
-    fn contribution(&self, extra_buy: i64, extra_sell: i64) -> Contribution {
+    /// Worst-case long and short, gross, PnL and net with `extra_buy`/`extra_sell` more live, each valued
+    /// in the quote currency and then converted at `rate` (see [`convert`]).
+    #[inline]
+    fn contribution(&self, extra_buy: i64, extra_sell: i64, rate: i128) -> Contribution {
         let f = self.spec.notional_factor;
         let long = value(self.position.saturating_add(self.open_buy).saturating_add(extra_buy), self.mark_x2, f);
         let short = value(self.position.saturating_sub(self.open_sell).saturating_sub(extra_sell), self.mark_x2, f);
+        let net = value(self.position, self.mark_x2, f);
+        let (long, short) = (convert(long, rate), convert(short, rate));
         Contribution {
             long,
             short,
             gross: long.abs().max(short.abs()),
-            pnl: self.cash.saturating_add(value(self.position, self.mark_x2, f)),
+            pnl: convert(self.cash.saturating_add(net), rate),
+            net: convert(net, rate),
         }
     }
 }
@@ -97,6 +114,29 @@ struct Venue {
     killed: bool,
     gross: i128,
     open_orders: u32,
+    throttle: Option<Quota>,
+    pnl: i128,
+    day_start_pnl: i128,
+    /// The venue's daily-loss state, latched until `reset_daily`.
+    loss_state: TradingState,
+}
+
+impl Venue {
+    fn update_loss(&mut self) {
+        if let Some((limit, halt)) = self.limits.daily_loss() {
+            self.loss_state = self.loss_state.max(loss_state(self.day_start_pnl - self.pnl, limit, halt));
+        }
+    }
+}
+
+fn loss_state(loss: i128, limit: i128, halt: i128) -> TradingState {
+    if loss >= halt {
+        TradingState::Halted
+    } else if loss >= limit {
+        TradingState::Reducing
+    } else {
+        TradingState::Active
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +180,8 @@ pub struct RiskGate {
     by_symbol: HashMap<(u32, String), u32>,
     venues: Vec<Venue>,
     strategies: Vec<Strategy>,
+    currencies: Vec<Currency>,
+    assets: Vec<Asset>,
     orders: HashMap<u64, LiveOrder>,
     next_key: u64,
     /// Intents approved within the duplicate window, oldest first, and the latest time of each.
@@ -178,6 +220,8 @@ impl RiskGate {
             by_symbol: HashMap::new(),
             venues: Vec::new(),
             strategies: Vec::new(),
+            currencies: Vec::new(),
+            assets: Vec::new(),
             orders: HashMap::new(),
             next_key: 1,
             recent: VecDeque::new(),
@@ -197,6 +241,7 @@ impl RiskGate {
         if self.venues.iter().any(|v| v.name == name) {
             return Err(CoreError::InvalidArgument(format!("venue {name:?} already registered")));
         }
+        let throttle = limits.max_orders_per_sec.map(|n| per_second(name, n)).transpose()?;
         self.venues.push(Venue {
             name: name.to_owned(),
             limits,
@@ -204,6 +249,10 @@ impl RiskGate {
             killed: false,
             gross: 0,
             open_orders: 0,
+            throttle,
+            pnl: 0,
+            day_start_pnl: 0,
+            loss_state: TradingState::Active,
         });
         Ok((self.venues.len() - 1) as u32)
     }
@@ -222,6 +271,7 @@ impl RiskGate {
         Ok((self.strategies.len() - 1) as u32)
     }
 
+    /// An instrument quoted in the reporting currency and of no tracked asset.
     pub fn add_instrument(
         &mut self,
         venue: u32,
@@ -229,8 +279,27 @@ impl RiskGate {
         spec: InstrumentSpec,
         limits: InstrumentLimits,
     ) -> CoreResult<u32> {
+        self.add_instrument_in(venue, symbol, spec, limits, None, None)
+    }
+
+    /// An instrument quoted in `currency` (`None` = the reporting currency) that counts towards `asset`.
+    pub fn add_instrument_in(
+        &mut self,
+        venue: u32,
+        symbol: &str,
+        spec: InstrumentSpec,
+        limits: InstrumentLimits,
+        currency: Option<u32>,
+        asset: Option<u32>,
+    ) -> CoreResult<u32> {
         limits.validate()?;
         self.venue(venue)?;
+        if let Some(c) = currency {
+            self.currency(c)?;
+        }
+        if let Some(a) = asset {
+            self.asset(a)?;
+        }
         let key = (venue, symbol.to_owned());
         if self.by_symbol.contains_key(&key) {
             return Err(CoreError::InvalidArgument(format!("instrument {symbol:?} already registered on this venue")));
@@ -238,6 +307,8 @@ impl RiskGate {
         let id = self.instruments.len() as u32;
         self.instruments.push(Instrument {
             venue,
+            currency,
+            asset,
             symbol: symbol.to_owned(),
             spec,
             limits,
@@ -257,6 +328,9 @@ impl RiskGate {
             contrib: Contribution::default(),
         });
         self.by_symbol.insert(key, id);
+        if let Some(c) = currency {
+            self.currencies[c as usize].instruments.push(id);
+        }
         Ok(id)
     }
 
@@ -295,25 +369,35 @@ impl RiskGate {
         })
     }
 
-    /// Recompute one instrument's contribution and fold the difference into the aggregates.
+    /// Recompute one instrument's contribution, fold the difference into the aggregates, update the latches.
     fn refresh(&mut self, id: u32) {
+        let venue = self.fold(id);
+        self.venues[venue as usize].update_loss();
+        self.update_loss();
+    }
+
+    fn update_loss(&mut self) {
+        let s = loss_state(self.day_start_pnl - self.pnl, self.limits.daily_loss_limit, self.limits.daily_loss_halt);
+        self.loss_state = self.loss_state.max(s);
+    }
+
+    /// Fold one instrument's new contribution into the aggregates (loss latches not updated); its venue.
+    fn fold(&mut self, id: u32) -> u32 {
+        let rate = self.rate_of(self.instruments[id as usize].currency);
         let inst = &mut self.instruments[id as usize];
-        let new = inst.contribution(0, 0);
-        let old = std::mem::replace(&mut inst.contrib, new.clone());
+        let new = inst.contribution(0, 0, rate);
+        let old = std::mem::replace(&mut inst.contrib, new);
         self.long += new.long - old.long;
         self.short += new.short - old.short;
         self.gross += new.gross - old.gross;
         self.pnl += new.pnl - old.pnl;
-        self.venues[inst.venue as usize].gross += new.gross - old.gross;
-        let loss = self.day_start_pnl - self.pnl;
-        let s = if loss >= self.limits.daily_loss_halt {
-            TradingState::Halted
-        } else if loss >= self.limits.daily_loss_limit {
-            TradingState::Reducing
-        } else {
-            TradingState::Active
-        };
-        self.loss_state = self.loss_state.max(s);
+        let venue = &mut self.venues[inst.venue as usize];
+        venue.gross += new.gross - old.gross;
+        venue.pnl += new.pnl - old.pnl;
+        if let Some(a) = inst.asset {
+            self.assets[a as usize].fold(&new, &old);
+        }
+        inst.venue
     }
 
     // ---- market data -------------------------------------------------------------------------
@@ -386,7 +470,10 @@ impl RiskGate {
     pub fn trading_state(&self, scope: Scope) -> CoreResult<TradingState> {
         Ok(match scope {
             Scope::Global => self.state.max(self.loss_state),
-            Scope::Venue(v) => self.venue(v)?.state,
+            Scope::Venue(v) => {
+                let v = self.venue(v)?;
+                v.state.max(v.loss_state)
+            }
             Scope::Strategy(s) => self.strategy(s)?.state,
         })
     }
@@ -419,10 +506,15 @@ impl RiskGate {
         Ok(())
     }
 
-    /// Start a new trading day: the daily-loss latch clears and today's PnL starts from here.
+    /// Start a new trading day: the daily-loss latches (global and every venue's) clear and today's
+    /// PnL starts from here.
     pub fn reset_daily(&mut self, now_ns: u64) {
         self.day_start_pnl = self.pnl;
         self.loss_state = TradingState::Active;
+        for v in &mut self.venues {
+            v.day_start_pnl = v.pnl;
+            v.loss_state = TradingState::Active;
+        }
         self.audit.push(format!("{now_ns} reset_daily"));
     }
 
@@ -451,242 +543,5 @@ impl RiskGate {
         self.strategies
             .get(id as usize)
             .ok_or_else(|| CoreError::UnknownName { kind: "strategy", name: id.to_string() })
-    }
-
-    // ---- the check ---------------------------------------------------------------------------
-
-    /// Check one order. On approval the order is tracked as in flight and counts against every limit
-    /// until it is filled or closed.
-    pub fn check(&mut self, req: &OrderRequest, now_ns: u64) -> Result<Approval, Denial> {
-        use DenyReason as R;
-        let Some(inst) = self.instruments.get(req.instrument as usize) else {
-            return Err(deny(R::UnknownInstrument, format!("instrument id {}", req.instrument)));
-        };
-        let Some(strat) = self.strategies.get(req.strategy as usize) else {
-            return Err(deny(R::UnknownStrategy, format!("strategy id {}", req.strategy)));
-        };
-        let venue = &self.venues[inst.venue as usize];
-        if self.killed || venue.killed || strat.killed {
-            return Err(deny(R::KillSwitch, "kill switch latched"));
-        }
-        let state = self.state.max(venue.state).max(strat.state);
-        if state == TradingState::Halted {
-            return Err(deny(R::TradingHalted, "trading halted"));
-        }
-        if self.loss_state == TradingState::Halted {
-            return Err(deny(R::DailyLossLimit, "daily loss halt reached"));
-        }
-        if !inst.tradable {
-            return Err(deny(R::InstrumentNotTradable, format!("{} is not tradable", inst.symbol)));
-        }
-        let spec = &inst.spec;
-        let lim = &inst.limits;
-        if req.qty <= 0 {
-            return Err(deny(R::InvalidQuantity, format!("quantity {} <= 0", req.qty)));
-        }
-        match req.order_type {
-            OrderType::Limit if req.price <= 0 => {
-                return Err(deny(R::InvalidPrice, format!("limit price {} <= 0", req.price)));
-            }
-            OrderType::Market if req.price != 0 => {
-                return Err(deny(R::InvalidPrice, "a market order carries no price"));
-            }
-            _ => {}
-        }
-        if req.price % spec.tick != 0 {
-            return Err(deny(R::PriceNotOnTick, format!("price {} not a multiple of tick {}", req.price, spec.tick)));
-        }
-        if req.qty % spec.lot != 0 {
-            return Err(deny(R::QtyNotOnLot, format!("quantity {} not a multiple of lot {}", req.qty, spec.lot)));
-        }
-        if req.qty < spec.min_qty {
-            return Err(deny(R::BelowMinQty, format!("quantity {} < min {}", req.qty, spec.min_qty)));
-        }
-        if req.qty > lim.max_order_qty || (spec.max_qty > 0 && req.qty > spec.max_qty) {
-            return Err(deny(R::MaxOrderQty, format!("quantity {} above the max order quantity", req.qty)));
-        }
-        match req.tif {
-            TimeInForce::Gtd if req.expire_ns <= now_ns => {
-                return Err(deny(R::InvalidExpiry, "GTD expiry is not in the future"));
-            }
-            TimeInForce::Gtc | TimeInForce::Ioc | TimeInForce::Fok if req.expire_ns != 0 => {
-                return Err(deny(R::InvalidExpiry, "expiry given for a non-GTD order"));
-            }
-            _ => {}
-        }
-        // Reference and collar.
-        // References are stamped with our clock when the data arrived (`ts_recv`), never the venue's.
-        // One dated ahead of `now_ns` means two clocks were mixed: refused, not taken as fresh forever.
-        if inst.ref_valid && inst.ref_ns > now_ns.saturating_add(MAX_REFERENCE_LEAD_NS) {
-            return Err(deny(
-                R::ReferenceFromFuture,
-                format!("reference for {} is dated {} ns ahead of now", inst.symbol, inst.ref_ns - now_ns),
-            ));
-        }
-        let stale = !inst.ref_valid || now_ns.saturating_sub(inst.ref_ns) > self.limits.max_reference_age_ns;
-        let far = match req.side {
-            Side::Buy => inst.ask,
-            Side::Sell => inst.bid,
-        };
-        if stale || far <= 0 {
-            return Err(deny(R::NoReferencePrice, format!("no fresh reference for {}", inst.symbol)));
-        }
-        let bps = i128::from(lim.collar_bps);
-        let band = match req.side {
-            Side::Buy => i128::from(far) * (10_000 + bps) / 10_000,
-            Side::Sell => (i128::from(far) * (10_000 - bps) + 9_999) / 10_000,
-        };
-        let price = match req.order_type {
-            OrderType::Limit => {
-                let through = match req.side {
-                    Side::Buy => i128::from(req.price) > band,
-                    Side::Sell => i128::from(req.price) < band,
-                };
-                if through {
-                    return Err(deny(R::PriceCollar, format!("price {} through the collar {band}", req.price)));
-                }
-                req.price
-            }
-            OrderType::Market => {
-                let t = i128::from(spec.tick);
-                let p = match req.side {
-                    Side::Buy => band / t * t,
-                    Side::Sell => (band + t - 1) / t * t,
-                };
-                match i64::try_from(p) {
-                    Ok(p) if p > 0 => p,
-                    _ => return Err(deny(R::NoReferencePrice, "reference too low to price a market order")),
-                }
-            }
-        };
-        let Some(notional) = spec.notional(price, req.qty) else {
-            return Err(deny(R::NumericOverflow, "price x quantity overflows"));
-        };
-        if notional < spec.min_notional {
-            return Err(deny(R::BelowMinNotional, "notional below the venue minimum"));
-        }
-        if notional > lim.max_order_notional {
-            return Err(deny(R::MaxOrderNotional, "notional above the max order notional"));
-        }
-        // Reducing: only orders that shrink the position without flipping it, counting live orders.
-        let reduces = match req.side {
-            Side::Buy => inst.position < 0 && inst.position.saturating_add(inst.open_buy).saturating_add(req.qty) <= 0,
-            Side::Sell => {
-                inst.position > 0 && inst.position.saturating_sub(inst.open_sell).saturating_sub(req.qty) >= 0
-            }
-        };
-        if !reduces {
-            if req.reduce_only {
-                return Err(deny(R::ReduceOnlyWouldIncrease, "reduce-only order would increase or flip the position"));
-            }
-            if state == TradingState::Reducing {
-                return Err(deny(R::TradingReducing, "REDUCING: only position-reducing orders pass"));
-            }
-            if self.loss_state == TradingState::Reducing {
-                return Err(deny(R::DailyLossLimit, "daily loss limit reached: only position-reducing orders pass"));
-            }
-        }
-        let intent = Intent { strategy: req.strategy, instrument: req.instrument, side: req.side, price, qty: req.qty };
-        let since = now_ns.saturating_sub(self.limits.duplicate_window_ns);
-        if self.recent_last.get(&intent).is_some_and(|t| *t >= since) {
-            return Err(deny(R::DuplicateIntent, "same order within the duplicate window"));
-        }
-        let crosses = match req.side {
-            Side::Buy => inst.resting_sells.first_key_value().is_some_and(|(p, _)| *p <= price),
-            Side::Sell => inst.resting_buys.last_key_value().is_some_and(|(p, _)| *p >= price),
-        };
-        if crosses {
-            return Err(deny(R::SelfCross, "would trade against our own resting order"));
-        }
-        let (worst, extra_buy, extra_sell) = match req.side {
-            Side::Buy => (inst.position.saturating_add(inst.open_buy).saturating_add(req.qty), req.qty, 0),
-            Side::Sell => (inst.open_sell.saturating_add(req.qty).saturating_sub(inst.position), 0, req.qty),
-        };
-        if worst > lim.max_position {
-            return Err(deny(R::PositionLimit, format!("worst-case position {worst} above {}", lim.max_position)));
-        }
-        // Exposure is valued at the mark, which a fresh reference guarantees.
-        let new = inst.contribution(extra_buy, extra_sell);
-        let d_gross = new.gross - inst.contrib.gross;
-        if d_gross > 0 && venue.gross + d_gross > venue.limits.max_gross_notional {
-            return Err(deny(R::VenueExposureLimit, format!("{} gross exposure limit", venue.name)));
-        }
-        if d_gross > 0 && self.gross + d_gross > self.limits.max_gross_notional {
-            return Err(deny(R::GrossExposureLimit, "global gross exposure limit"));
-        }
-        let net_breach = match req.side {
-            Side::Buy => {
-                let d = new.long - inst.contrib.long;
-                d > 0 && self.long + d > self.limits.max_net_notional
-            }
-            Side::Sell => {
-                let d = new.short - inst.contrib.short;
-                d < 0 && self.short + d < -self.limits.max_net_notional
-            }
-        };
-        if net_breach {
-            return Err(deny(R::NetExposureLimit, "global net exposure limit"));
-        }
-        if inst.open_orders >= lim.max_open_orders
-            || venue.open_orders >= venue.limits.max_open_orders
-            || self.open_orders >= self.limits.max_open_orders
-        {
-            return Err(deny(R::OpenOrderLimit, "open-order count limit"));
-        }
-        // Throttles last: they consume capacity, so only an otherwise approved order may use it.
-        if let Err(at) = self.throttle.try_acquire(1, now_ns, false) {
-            return Err(deny(R::OrderRateLimit, format!("global order rate; retry at {at}")));
-        }
-        if let Err(at) = self.strategies[req.strategy as usize].throttle.try_acquire(1, now_ns, false) {
-            return Err(deny(R::OrderRateLimit, format!("strategy order rate; retry at {at}")));
-        }
-        Ok(self.admit(req, price, notional, intent, now_ns))
-    }
-
-    fn admit(&mut self, req: &OrderRequest, price: i64, notional: i128, intent: Intent, now_ns: u64) -> Approval {
-        let key = self.next_key;
-        self.next_key += 1;
-        let inst = &mut self.instruments[req.instrument as usize];
-        match req.side {
-            Side::Buy => {
-                inst.open_buy += req.qty;
-                *inst.resting_buys.entry(price).or_insert(0) += 1;
-            }
-            Side::Sell => {
-                inst.open_sell += req.qty;
-                *inst.resting_sells.entry(price).or_insert(0) += 1;
-            }
-        }
-        inst.open_orders += 1;
-        let venue = inst.venue;
-        self.venues[venue as usize].open_orders += 1;
-        self.open_orders += 1;
-        self.refresh(req.instrument);
-        let since = now_ns.saturating_sub(self.limits.duplicate_window_ns);
-        while let Some(&(t, old)) = self.recent.front() {
-            if t >= since {
-                break;
-            }
-            self.recent.pop_front();
-            if self.recent_last.get(&old) == Some(&t) {
-                self.recent_last.remove(&old);
-            }
-        }
-        self.recent.push_back((now_ns, intent));
-        self.recent_last.insert(intent, now_ns);
-        self.orders.insert(
-            key,
-            LiveOrder {
-                instrument: req.instrument,
-                strategy: req.strategy,
-                side: req.side,
-                price,
-                remaining: req.qty,
-                state: OrderState::InFlight,
-            },
-        );
-        let mut approved = *req;
-        approved.price = price;
-        Approval::new(key, approved, notional, now_ns)
     }
 }
