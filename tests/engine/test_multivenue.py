@@ -5,12 +5,13 @@ three accounts; a market maker on each, written against the canonical name BTC-U
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
 from trader.clock import SimClock
-from trader.config import RiskLimits
+from trader.config import AssetLimit, RiskLimits
 from trader.core import Side
 from trader.engine.engine import Engine, EngineConfig, StrategySetup, VenueSetup
 from trader.engine.health import HealthRules
@@ -352,5 +353,42 @@ def test_funding_is_part_of_the_venue_and_strategy_pnl() -> None:
         assert Decimal(str(summary.venues["sim-a"]["funding"])) == Decimal("-1.25")
         assert Decimal(str(summary.strategies["mm-sim-a"]["funding"])) == Decimal("-1.25")
         assert summary.funding_payments == 1
+
+    run(go)
+
+
+def test_the_asset_aggregate_denies_what_every_venue_allows() -> None:
+    """BTC on three venues is one exposure: each venue's limits allow its quotes, the BTC limit does not
+    allow them all (a denial the gate names ASSET_EXPOSURE_LIMIT)."""
+    risk = dataclasses.replace(WIDE, assets={"BTC": AssetLimit("BTC", max_net_notional=Decimal(60))})
+
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), risk=risk, venues=_shared_clock())
+        await m.engine.start()
+        await m.steps(60)
+        denied = sum(mm.denied["ASSET_EXPOSURE_LIMIT"] for mm in m.mms.values())
+        assert denied > 0, "the asset aggregate never denied"
+        gate = m.engine.gate
+        assert gate is not None
+        long, short = gate.asset_exposure(m.engine.asset_ids["BTC"])
+        assert long <= Decimal(60)
+        assert short >= Decimal(-60)
+        assert m.engine.summary.orders > 0, "orders within the aggregate still go"
+        await m.engine.shutdown()
+
+    run(go)
+
+
+def test_a_venue_order_rate_binds_that_venue_only() -> None:
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), venues=_shared_clock())
+        slow = dataclasses.replace(m.engine.venues["sim-b"].cfg, venue_orders_per_second=1)
+        m.engine.venues["sim-b"].cfg = slow
+        await m.engine.start()
+        await m.steps(60)
+        assert m.mms["sim-b"].denied["ORDER_RATE_LIMIT"] > 0
+        assert m.mms["sim-a"].denied["ORDER_RATE_LIMIT"] == 0
+        assert m.engine.venues["sim-b"].orders <= 7, "at most one order a second on sim-b (6 s)"
+        await m.engine.shutdown()
 
     run(go)

@@ -21,10 +21,10 @@ from rich.live import Live
 from trader.cli.rigs import Rig, RigRequest, rig, strategies
 from trader.clock import Clock, LiveClock, ShiftedClock
 from trader.config import Config, RiskLimits, VenueConfig, load_config
-from trader.engine.engine import DEFAULT_RISK, Engine, StrategySetup, Summary, VenueSetup
+from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, StrategySetup, Summary, VenueSetup
 from trader.engine.journal import Journal
 from trader.engine.services import Service, scoped
-from trader.engine.settings import engine_config, health_rules, venue_config
+from trader.engine.settings import health_rules, venue_config
 from trader.errors import ConfigError, TraderError
 from trader.venues import registry
 from trader.venues.base import Connector, Tier
@@ -220,7 +220,7 @@ async def paper_multi(args: argparse.Namespace, exchanges: Sequence[str], risk: 
             label = f"{pr.rig.strategy.name}@{name}"
             setups.append(StrategySetup(pr.rig.strategy, legs=_legs(venue), name=label))
             services += [scoped(svc, label, name) for svc in pr.rig.services]
-        engine = Engine(venues, setups, journal=journal, clock=clock, config=engine_config(total))
+        engine = Engine(venues, setups, journal=journal, clock=clock, config=EngineConfig(risk=total))
         show = not args.json and not args.no_view and sys.stdout.isatty()
         return await run_engine(engine, services, args.duration, ",".join(exchanges) if show else None)
     finally:
@@ -321,7 +321,9 @@ async def live_session(venues: Sequence[str], config: Config) -> Summary:
         home = Path("~/.trader").expanduser()
         home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
         journal = Journal(home / f"journal-{'+'.join(venues)}.db")
-        engine = Engine(setups, strategies_, journal=journal, clock=clock, config=engine_config(config.risk))
+        engine = Engine(
+            setups, strategies_, journal=journal, clock=clock, config=EngineConfig(risk=config.risk)
+        )
         try:
             return await run_engine(engine, services, None, None)
         finally:

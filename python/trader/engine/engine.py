@@ -126,6 +126,8 @@ class Engine:
         self._pumps: dict[str, asyncio.Task[None]] = {}
         self._closing = False  # shutting down: no new orders, only cancels
         self.gate: RiskGate | None = None
+        self.currency_ids: dict[str, int] = {}  # quote currency -> its id in the gate
+        self.asset_ids: dict[str, int] = {}  # asset with an aggregate limit -> its id in the gate
 
     def _venue_state(self, s: VenueSetup) -> VenueState:
         c = s.config

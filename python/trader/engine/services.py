@@ -147,4 +147,3 @@ def scoped(service: Service, strategy: str, venue: str) -> Service:
 
     run.__name__ = f"{getattr(service, '__name__', 'service')}@{strategy}"
     return run
-

@@ -3,8 +3,7 @@ the gate's price collar narrowed to a venue's own price band."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from trader.config import KillThresholds, RiskLimits, VenueConfig
@@ -63,23 +62,18 @@ class EngineConfig:
     # a ban (HTTP 418): the venue is HALTED until Retry-After (rounded up) plus this margin
     ban_margin_s: float = 1.0
     ban_default_s: float = 120.0  # a ban without Retry-After (Binance's shortest)
-    # what PnL and exposure are reported in, and each quote currency's rate to it (absent: 1)
-    reporting_currency: str = "USD"
-    currency_rates: Mapping[str, Decimal] = field(default_factory=dict)
-
-
-def engine_config(risk: RiskLimits, base: EngineConfig | None = None) -> EngineConfig:
-    """The engine-wide settings from `[risk]`: the aggregate limits, the reporting currency and the rate
-    of each quote currency to it."""
-    rates = {c.currency: c.rate for c in risk.currencies.values()}
-    return replace(
-        base or EngineConfig(), risk=risk, reporting_currency=risk.reporting_currency, currency_rates=rates
-    )
+    # per venue, besides its gross notional and open orders: its order rate and daily loss (None: only
+    # the aggregate's apply)
+    venue_orders_per_second: int | None = None
+    venue_daily_loss_limit: str | None = None
+    venue_daily_loss_halt: str | None = None
 
 
 def venue_config(base: EngineConfig, vcfg: VenueConfig) -> EngineConfig:
     """One venue's settings: what its rig sized (`base`), narrowed by `[venues.X.risk]` where given."""
     r = vcfg.risk
+    if vcfg.orders_per_second is not None:
+        base = replace(base, venue_orders_per_second=vcfg.orders_per_second)
     if r is None:
         return base
 
@@ -94,6 +88,8 @@ def venue_config(base: EngineConfig, vcfg: VenueConfig) -> EngineConfig:
         max_order_qty=given(r.max_order_qty, base.max_order_qty),
         max_order_notional=given(r.max_order_notional, base.max_order_notional),
         collar_bps=base.collar_bps if r.collar_bps is None else r.collar_bps,
+        venue_daily_loss_limit=str(r.daily_loss_limit),
+        venue_daily_loss_halt=str(r.daily_loss_halt),
     )
 
 

@@ -24,8 +24,10 @@ log = logging.getLogger("trader.engine")
 
 
 def new_gate(engine: Engine) -> RiskGate:
+    """The gate with the aggregate limits, the quote currencies (rates to the reporting currency, depeg
+    bounds) and the per-asset limits of `[risk]`."""
     r = engine.cfg.risk
-    return RiskGate(
+    gate = RiskGate(
         max_gross_notional=r.max_gross_notional,
         max_net_notional=r.max_net_notional,
         max_open_orders=r.max_open_orders,
@@ -33,6 +35,14 @@ def new_gate(engine: Engine) -> RiskGate:
         daily_loss_limit=r.daily_loss_limit,
         daily_loss_halt=r.daily_loss_halt,
     )
+    for name, c in r.currencies.items():
+        if name != r.reporting_currency:
+            engine.currency_ids[name] = gate.add_currency(name, c.rate, max_depeg_bps=c.max_depeg_bps)
+    for name, a in r.assets.items():
+        engine.asset_ids[name] = gate.add_asset(
+            name, max_net_notional=a.max_net_notional, max_gross_notional=a.max_gross_notional
+        )
+    return gate
 
 
 async def start(engine: Engine) -> None:
@@ -70,11 +80,18 @@ async def start(engine: Engine) -> None:
 async def load_venue(engine: Engine, gate: RiskGate, v: VenueState) -> None:
     c = v.cfg
     v.gate_id = gate.add_venue(
-        v.name, max_gross_notional=c.venue_max_gross_notional, max_open_orders=c.venue_max_open_orders
+        v.name,
+        max_gross_notional=c.venue_max_gross_notional,
+        max_open_orders=c.venue_max_open_orders,
+        max_orders_per_sec=c.venue_orders_per_second,
+        daily_loss_limit=c.venue_daily_loss_limit,
+        daily_loss_halt=c.venue_daily_loss_halt,
     )
     for symbol in v.symbols:
         info = await v.connector.instrument_info(symbol)
         spec = info.spec()
+        asset = v.setup.assets.get(symbol, info.base)
+        currency = v.setup.currencies.get(symbol, info.quote)
         gate_id = gate.add_instrument(
             v.gate_id,
             symbol,
@@ -84,6 +101,8 @@ async def load_venue(engine: Engine, gate: RiskGate, v: VenueState) -> None:
             max_position=c.max_position,
             max_open_orders=c.max_open_orders,
             collar_bps=collar_bps(c.collar_bps, info),
+            currency=engine.currency_ids.get(currency),
+            asset=engine.asset_ids.get(asset),
         )
         position = engine.portfolio.position(v.name, symbol, spec.notional(1, 1))
         canonical = v.setup.canonical.get(symbol, symbol)
@@ -94,8 +113,8 @@ async def load_venue(engine: Engine, gate: RiskGate, v: VenueState) -> None:
             spec,
             gate_id,
             position,
-            asset=v.setup.assets.get(symbol, info.base),
-            currency=v.setup.currencies.get(symbol, info.quote),
+            asset=asset,
+            currency=currency,
         )
         v.instruments[symbol] = inst
         v.by_canonical[canonical] = inst

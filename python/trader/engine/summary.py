@@ -110,8 +110,8 @@ def percentiles(latencies: list[int]) -> tuple[float, float]:
 
 
 def _rate(engine: Engine, currency: str) -> Fraction:
-    rate = engine.cfg.currency_rates.get(currency)
-    return Fraction(rate) if rate is not None else Fraction(1)
+    rate = engine.cfg.risk.currencies.get(currency)
+    return Fraction(rate.rate) if rate is not None else Fraction(1)
 
 
 def _money(x: Fraction) -> str:
@@ -245,7 +245,7 @@ def summarize(engine: Engine, open_left: int = 0) -> Summary:
     s.denials = dict(engine.denials)
     s.tick_to_order_p50_us, s.tick_to_order_p99_us = percentiles(engine.latencies)
     s.open_orders_after_shutdown = open_left
-    s.reporting_currency = engine.cfg.reporting_currency
+    s.reporting_currency = engine.cfg.risk.reporting_currency
     s.venues, s.strategies, s.assets = _breakdown(engine)
     return s
 
