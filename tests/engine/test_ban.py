@@ -4,9 +4,16 @@ margin (Retry-After rounded up, plus 1 s: no second 418), and a shutdown during 
 
 from __future__ import annotations
 
-from tests.engine.rig import Rig, run
+import asyncio
+
+from tests.engine.rig import STEP, Rig, Venue, run
+from trader.clock import LiveClock
 from trader.core import TradingState
+from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
+from trader.errors import RateLimitError, VenueError
+from trader.sim.session import drain
+from trader.strategies.market_maker import MarketMaker, MarketMakerParams
 
 S = 1_000_000_000
 
@@ -51,3 +58,36 @@ def test_shutdown_during_a_ban_still_reports() -> None:
         assert summary.open_orders_after_shutdown == len(live), "unverified: our live orders count"
 
     run(go)
+
+
+def test_shutdown_retries_a_cancel_a_rate_limit_refused() -> None:
+    """A cancel refused by a rate limit (ours or the venue's 429, not a ban) is tried again at shutdown
+    once the limit allows, so nothing is left open (real time: the retry waits out the window)."""
+
+    async def go() -> None:
+        clock = LiveClock()
+        venue = Venue(seed=1, clock=clock)  # type: ignore[arg-type]  # the venue reads only now_ns
+        params = MarketMakerParams("BTCUSDT", tick=1, order_qty=50, max_inventory=400, gamma=0.05)
+        strategy = MarketMaker(params)
+        engine = Engine(venue, strategy, journal=Journal(":memory:"), clock=clock, config=EngineConfig())
+        await engine.start()
+        for _ in range(10):
+            venue.step(STEP)
+            await drain(venue, engine)
+        assert await venue.open_orders(), "the strategy quotes"
+        refused: list[str] = []
+        until = clock.now_ns() + 300_000_000  # the limit's window: every cancel before then is refused
+
+        def limited(cid: str) -> VenueError | None:
+            if clock.now_ns() >= until:
+                return None
+            refused.append(cid)
+            return RateLimitError("local rate limit", venue="sim", code="local", retry_after_ns=until)
+
+        venue.cancel_fault = limited
+        summary = await engine.shutdown()
+        assert refused, "the first cancels were refused"
+        assert summary.open_orders_after_shutdown == 0
+        assert await venue.open_orders() == []
+
+    asyncio.run(go())

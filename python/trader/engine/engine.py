@@ -45,7 +45,7 @@ from trader.engine.settings import DEFAULT_RISK, EngineConfig, collar_bps
 from trader.engine.staleness import FeedWatch, StaleRule
 from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize
 from trader.engine.venue import Instrument, PreTrade, StrategySetup, StrategyState, VenueSetup, VenueState
-from trader.errors import ConfigError, VenueError
+from trader.errors import BannedError, ConfigError, RateLimitError, VenueError
 from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place, Strategy, TradePrint
 from trader.venues.base import (
     BookInvalid,
@@ -116,6 +116,7 @@ class Engine:
         self._keys: dict[str, int] = {}  # client id -> gate key, for orders of this process
         self._gate_done: set[str] = set()  # orders the gate no longer counts
         self._cancel_retry: set[str] = set()
+        self.cancel_throttled: dict[str, int] = {}  # cancels refused by a rate limit -> when to try again
         self._tasks: set[asyncio.Task[None]] = set()
         self._started_ns = 0
         self._kill_seen: dict[str, int] = {}  # journal kill counter -> the value acted on
@@ -717,7 +718,8 @@ class Engine:
         return summary
 
     async def shutdown(self) -> Summary:
-        """Cancel every open order at every venue, wait for the venues to confirm, summarize."""
+        """Cancel every open order at every venue, wait for the venues to confirm, summarize. A cancel
+        the venue (or our own rate limiter) refused is tried again until `shutdown_timeout_s`."""
         self._closing = True
         for service in self._services:
             service.cancel()
@@ -725,21 +727,47 @@ class Engine:
         await self.settle()
         await self.cancel_everything()
         await self.settle()
-        left = 0
-        for v in self.venues.values():
-            left += await self._left_open(v)
-        return self.report(open_left=left)
+        deadline = self.clock.monotonic_ns() + int(self.cfg.shutdown_timeout_s * 1e9)
+        while (throttled := self._throttled_live()) and self.clock.monotonic_ns() < deadline:
+            wait_ns = min(throttled.values()) - self.clock.now_ns()
+            left_ns = deadline - self.clock.monotonic_ns()
+            await self.clock.sleep(max(min(wait_ns, left_ns), 50_000_000) / 1e9)
+            for cid in throttled:
+                await self._cancel_now(cid)
+            await self.settle()
+        left = {v.name: await self._left_open(v, deadline) for v in self.venues.values()}
+        summary = self.report(open_left=sum(left.values()))
+        for name, n in left.items():
+            summary.venues[name]["open_orders_after_shutdown"] = n
+        return summary
 
-    async def _left_open(self, v: VenueState) -> int:
+    def _throttled_live(self) -> dict[str, int]:
+        """Live orders whose cancel a rate limit refused (not a ban), and when each may be tried again."""
+        return {
+            cid: at
+            for cid, at in self.cancel_throttled.items()
+            if (o := self.ledger.orders.get(cid)) is not None and o.is_live
+        }
+
+    async def _left_open(self, v: VenueState, deadline_ns: int) -> int:
+        """Our orders the venue still lists as open (asked again while rate-limited, until the deadline)."""
         if v.failed and v.gate_id < 0:
             return 0
-        try:
-            return sum(r.client_id in self.ledger.orders for r in await v.connector.open_orders())
-        except VenueError as e:  # cannot ask (a ban, an outage): our live orders are what may be left
-            self._venue_error(v, e)
-            left = sum(o.venue == v.name for o in self.ledger.live())
-            log.error("%s: open orders not verified at shutdown (%s): %d may be left", v.name, e, left)
-            return left
+        while True:
+            try:
+                return sum(r.client_id in self.ledger.orders for r in await v.connector.open_orders())
+            except RateLimitError as e:
+                if isinstance(e, BannedError) or self.clock.monotonic_ns() >= deadline_ns:
+                    error: VenueError = e
+                    break
+                await self.clock.sleep(0.25)
+            except VenueError as e:  # cannot ask (an outage): our live orders are what may be left
+                error = e
+                break
+        self._venue_error(v, error)
+        left = sum(o.venue == v.name for o in self.ledger.live())
+        log.error("%s: open orders not verified at shutdown (%s): %d may be left", v.name, error, left)
+        return left
 
     # ---- reporting -------------------------------------------------------------------------------
 

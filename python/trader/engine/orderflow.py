@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from trader.core import Approval, UnknownOrderError
 from trader.engine import oms
-from trader.errors import OrderNotFoundError, UnknownOutcomeError, VenueError
+from trader.errors import BannedError, OrderNotFoundError, RateLimitError, UnknownOutcomeError, VenueError
 from trader.strategies.base import Intent
 from trader.venues.base import OrderReport, OrderState
 
@@ -104,8 +104,11 @@ async def cancel_now(engine: Engine, client_id: str) -> None:
         return
     except VenueError as e:
         engine._venue_error(v, e)
-        engine.ledger.apply(client_id, oms.CancelRejected(str(e)), engine.clock.now_ns())
+        now = engine.clock.now_ns()
+        engine.ledger.apply(client_id, oms.CancelRejected(str(e)), now)
         engine._cancel_retry.add(client_id)
+        if isinstance(e, RateLimitError) and not isinstance(e, BannedError):  # ours or the venue's pacing
+            engine.cancel_throttled[client_id] = e.retry_after_ns or now + 1_000_000_000
         return
     except Exception as e:  # unclassified: the order stays as it was, the cancel is retried
         engine._task_error(f"cancel {client_id}", e)

@@ -77,6 +77,9 @@ def equity_market_maker(
         min_spread_bps=2.0,
         post_only=False,
         allow_short=False,
+        # a requote is a cancel, a lookup and a new order: brokers' request budgets (Alpaca: 200 a
+        # minute) allow about one a second, so quotes move only when the price moved 3 cents
+        requote_ticks=3,
     )
     config = EngineConfig(
         symbol=symbol,
