@@ -363,15 +363,18 @@ def _live_request(vcfg: VenueConfig, risk: RiskLimits) -> RigRequest:
 
 def _venue_setup(config: Config, name: str, conn: Connector, r: Rig) -> VenueSetup:
     """A configured venue for the engine: its rig's sizing narrowed by `[venues.X.risk]`, its kill
-    thresholds, and the canonical names `[symbols]` gives its instruments."""
+    thresholds, and the asset and quote currency `[symbols]` gives each instrument (Kraken's XBT is BTC).
+    The rig's strategy is written against the venue's own symbols, so they stay its names."""
     vcfg = config.venues[name]
     symbols = config.symbol_map()
-    own = (r.config.symbol, *r.config.also)
+    mapped = {s: symbols.canonical(name, s) for s in (r.config.symbol, *r.config.also)}
+    known = {s: c for s, c in mapped.items() if c in symbols}
     return VenueSetup(
         conn,
         venue_config(r.config, vcfg),
         r.pre_trade,
-        canonical={s: symbols.canonical(name, s) for s in own},
+        assets={s: symbols.asset_quote(c)[0] for s, c in known.items()},
+        currencies={s: symbols.asset_quote(c)[1] for s, c in known.items()},
         health=health_rules(vcfg.kill),
         name=name,
     )
