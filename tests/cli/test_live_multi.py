@@ -74,6 +74,14 @@ max_net_notional = "90000"
 binance = "BTCUSDT"
 binance-futures = "BTCUSDT"
 binance-margin = "BTCUSDT"
+
+[strategies.mm-spot]
+kind = "mm"
+legs = ["binance:BTC-USDT"]
+orders_per_second = 5
+
+[strategies.mm-spot.params]
+min_spread_bps = 20
 """
         + venues
     )
@@ -183,6 +191,8 @@ def test_sigkill_with_orders_on_three_venues_then_restart_reconciles_each(
     for v in VENUES:
         assert summary["venues"][v]["state"] == "ACTIVE", summary["venues"][v]
         assert summary["venues"][v]["orders"] > 0
+    assert set(summary["strategies"]) == {"mm-spot", "mm@binance-futures", "mm@binance-margin"}
+    assert summary["strategies"]["mm-spot"]["orders"] == summary["venues"]["binance"]["orders"]
     assert _resting(url) == {"spot": 0, "futures": 0, "margin": 0}
     sent = _submissions(url)
     assert sent, "the simulator saw our orders"

@@ -379,6 +379,9 @@ def _live_venues(args: argparse.Namespace) -> tuple[list[str], Any]:
     for name in venues:
         if name not in config.venues:
             raise ConfigError(f"{args.config} has no [venues.{name}] section")
+    from trader.cli.plan import plan
+
+    plan(config, venues)  # each configured strategy can run here
     return venues, config
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from rich.console import Console
 from rich.live import Live
 
+from trader.cli.plan import plan
 from trader.cli.rigs import Rig, RigRequest, rig, strategies
 from trader.clock import Clock, LiveClock, ShiftedClock
 from trader.config import Config, RiskLimits, VenueConfig, load_config
@@ -300,8 +301,9 @@ async def _checks(vcfg: VenueConfig, *, order: bool, clock: Clock) -> list[Check
 
 async def live_session(venues: Sequence[str], config: Config) -> Summary:
     """`trader live`: the preflight of every venue (reachability, clock, auth, market data), then one
-    engine over all of them until Ctrl-C. Raises `TraderError` when any preflight fails; nothing is sent
-    then, at any venue."""
+    engine over all of them until Ctrl-C, each venue trading its configured strategy (`[strategies]`) or
+    its default one. Raises `TraderError` when any preflight fails; nothing is sent then, at any venue."""
+    plans = plan(config, venues)  # a strategy that cannot run here fails before anything connects
     clock = LiveClock()
     conns: list[Connector] = []
     try:
@@ -309,21 +311,17 @@ async def live_session(venues: Sequence[str], config: Config) -> Summary:
             conns.append(await _preflight(config.venues[name], clock))
         assert config.risk is not None
         setups, strategies_, services = [], [], []
-        for name, conn in zip(venues, conns, strict=True):
-            vcfg = config.venues[name]
-            r = await rig(registry.profile(name), conn, _live_request(vcfg, config.risk), clock)
-            setups.append(_venue_setup(config, name, conn, r))
-            label = f"{r.strategy.name}@{name}" if len(venues) > 1 else r.strategy.name
-            strategies_.append(StrategySetup(r.strategy, legs=_legs(setups[-1]), name=label))
-            services += (
-                [scoped(svc, label, name) for svc in r.services] if len(venues) > 1 else list(r.services)
-            )
+        for p, conn in zip(plans, conns, strict=True):
+            r = await rig(registry.profile(p.venue), conn, p.request, clock)
+            setups.append(_venue_setup(config, p.venue, conn, r))
+            legs = _legs(setups[-1])
+            strategies_.append(StrategySetup(r.strategy, legs, p.label, p.orders_per_second))
+            services += [scoped(svc, p.label, p.venue) for svc in r.services]
         home = Path("~/.trader").expanduser()
         home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
         journal = Journal(home / f"journal-{'+'.join(venues)}.db")
-        engine = Engine(
-            setups, strategies_, journal=journal, clock=clock, config=EngineConfig(risk=config.risk)
-        )
+        settings = EngineConfig(risk=config.risk)
+        engine = Engine(setups, strategies_, journal=journal, clock=clock, config=settings)
         try:
             return await run_engine(engine, services, None, None)
         finally:
@@ -346,19 +344,6 @@ async def _preflight(vcfg: VenueConfig, clock: Clock) -> Connector:
         await conn.close()
         raise TraderError(f"{vcfg.name}: preflight failed: {'; '.join(failed)}; nothing was sent")
     return conn
-
-
-def _live_request(vcfg: VenueConfig, risk: RiskLimits) -> RigRequest:
-    o = vcfg.options
-    return RigRequest(
-        strategy=strategies(registry.profile(vcfg.name))[0],
-        symbol=registry.venue_symbol(vcfg),
-        risk=risk,
-        min_spread_bps=10.0,
-        sized=True,
-        allow_short=bool(o.get("allow_short", False)),
-        extended_hours=bool(o.get("extended_hours", False)),
-    )
 
 
 def _venue_setup(config: Config, name: str, conn: Connector, r: Rig) -> VenueSetup:
