@@ -18,7 +18,7 @@ from trader.engine.health import HealthRules
 from trader.engine.journal import Journal
 from trader.errors import VenueUnavailableError
 from trader.sim.session import drain
-from trader.strategies.base import BookTop, Intent, Place
+from trader.strategies.base import BookTop, Intent, OwnOrder, Place
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
 from trader.venues.base import FundingPayment, OrderReport, OrderState, Stream, StreamStatus
 
@@ -391,5 +391,73 @@ def test_a_venue_order_rate_binds_that_venue_only() -> None:
         assert m.mms["sim-a"].denied["ORDER_RATE_LIMIT"] == 0
         assert m.engine.venues["sim-b"].orders <= 7, "at most one order a second on sim-b (6 s)"
         await m.engine.shutdown()
+
+    run(go)
+
+
+class TwoLegs:
+    """One strategy with a leg on two venues: a Place names its venue; without one it is ambiguous."""
+
+    name = "legs"
+
+    def __init__(self) -> None:
+        self.tops: dict[str, BookTop] = {}
+        self.denied: list[tuple[Place, str]] = []
+        self.orders: list[str] = []
+
+    def on_book(self, top: BookTop) -> list[Intent]:
+        first = top.venue not in self.tops and top.bid is not None
+        if top.bid is not None:
+            self.tops[top.venue] = top
+        if not first or top.bid is None:
+            return []
+        price = top.bid - 100
+        return [
+            Place("BTC-USDT", Side.BUY, price, 50, venue=top.venue),
+            Place("BTC-USDT", Side.BUY, price - 1, 50),
+        ]
+
+    def on_trade(self, trade: object) -> list[Intent]:
+        return []
+
+    def on_fill(self, fill: object) -> list[Intent]:
+        return []
+
+    def on_order(self, order: OwnOrder) -> list[Intent]:
+        if order.live and order.client_id not in self.orders:
+            self.orders.append(order.client_id)
+        return []
+
+    def on_timer(self, now_ns: int) -> list[Intent]:
+        return []
+
+    def on_denied(self, place: Place, reason: str) -> list[Intent]:
+        self.denied.append((place, reason))
+        return []
+
+
+def test_a_strategy_on_two_venues_says_which_leg() -> None:
+    async def go() -> None:
+        clock = SimClock(T0)
+        venues = {n: Venue(seed=i + 1, clock=clock) for i, n in enumerate(NAMES[:2])}
+        legs = TwoLegs()
+        engine = Engine(
+            [VenueSetup(v, canonical={"BTCUSDT": "BTC-USDT"}, name=n) for n, v in venues.items()],
+            [StrategySetup(legs, legs=tuple((n, "BTC-USDT") for n in venues))],
+            journal=Journal(":memory:"),
+            clock=clock,
+        )
+        await engine.start()
+        for _ in range(5):
+            clock.advance(STEP)
+            for n, v in venues.items():
+                v.step(STEP)
+                await drain(v, engine, n)
+        assert set(legs.tops) == set(venues), "the strategy sees both legs, each with its venue"
+        assert {engine.ledger.orders[c].venue for c in legs.orders} == set(venues), "one order per named leg"
+        assert [r for _, r in legs.denied] == ["UNKNOWN_INSTRUMENT", "UNKNOWN_INSTRUMENT"], (
+            "no venue: ambiguous"
+        )
+        await engine.shutdown()
 
     run(go)

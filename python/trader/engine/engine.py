@@ -487,12 +487,7 @@ class Engine:
             v = self.venues.get(p.venue)
             inst = v.by_canonical.get(p.instrument) if v is not None else None
             return inst if inst is not None and st.trades(inst.venue, inst.canonical) else None
-        found = [
-            i
-            for v in self.venues.values()
-            if (i := v.by_canonical.get(p.instrument)) is not None and st.trades(v.name, p.instrument)
-        ]
-        return found[0] if len(found) == 1 else None
+        return st.unique.get(p.instrument)  # None: not traded, or on several venues (say which)
 
     def _deny(self, st: StrategyState, p: Place, reason: str) -> list[Intent]:
         self.denials[reason] += 1

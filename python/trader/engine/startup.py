@@ -141,6 +141,8 @@ def add_strategy(engine: Engine, gate: RiskGate, s: StrategySetup) -> None:
         for inst in v.instruments.values():
             if st.trades(v.name, inst.canonical):
                 inst.strategies.append(st)
+                # a Place without a venue means the one leg of that name; two legs of it: ambiguous
+                st.unique[inst.canonical] = None if inst.canonical in st.unique else inst
 
 
 def halt_strategy(engine: Engine, gate: RiskGate, st: StrategyState, why: str) -> None:

@@ -111,6 +111,7 @@ class StrategyState:
     gate_id: int
     legs: frozenset[tuple[str, str]]  # (venue, canonical); empty: every instrument
     halted: str = ""  # why it may not trade (a venue it needs failed reconciliation)
+    unique: dict[str, Instrument | None] = field(default_factory=dict)  # canonical -> its only leg
     orders: int = 0
     fills: int = 0
 
