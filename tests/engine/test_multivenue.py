@@ -461,3 +461,33 @@ def test_a_strategy_on_two_venues_says_which_leg() -> None:
         await engine.shutdown()
 
     run(go)
+
+
+def test_a_venue_that_cannot_connect_stands_aside_and_is_not_touched() -> None:
+    async def go() -> None:
+        venues = _shared_clock()
+        calls: list[str] = []
+
+        async def refuse() -> None:
+            raise VenueUnavailableError("connection refused", venue="sim")
+
+        async def cancel_all(instrument: str | None = None) -> int:
+            calls.append("cancel_all")
+            return 0
+
+        venues["sim-a"].connect = refuse  # type: ignore[method-assign]
+        venues["sim-a"].cancel_all = cancel_all  # type: ignore[method-assign]
+        m = Multi(Journal(":memory:"), venues=venues)
+        await m.engine.start()
+        await m.steps(30)
+        assert "could not start" in m.engine.venues["sim-a"].failed
+        assert m.engine.strategies["mm-sim-a"].halted
+        assert m.engine.venues["sim-b"].orders > 0
+        assert m.engine.primary.name == "sim-b", "the first venue that started"
+        await m.engine.kill("operator: everything")
+        summary = await m.engine.shutdown()
+        assert calls == [], "a venue that never started was sent cancels"
+        assert str(summary.venues["sim-a"]["state"]).startswith("FAILED")
+        assert summary.open_orders_after_shutdown == 0
+
+    run(go)

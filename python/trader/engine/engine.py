@@ -153,6 +153,10 @@ class Engine:
 
     @property
     def primary(self) -> VenueState:
+        """The first venue that loaded its instruments (a venue that could not start is skipped)."""
+        for v in self.venues.values():
+            if v.instruments:
+                return v
         return next(iter(self.venues.values()))
 
     @property
@@ -746,7 +750,7 @@ class Engine:
 
     async def _left_open(self, v: VenueState, deadline_ns: int) -> int:
         """Our orders the venue still lists as open (asked again while rate-limited, until the deadline)."""
-        if v.failed and v.gate_id < 0:
+        if v.failed:  # never traded this session, and nothing of it touched (`cancel_venue`)
             return 0
         while True:
             try:

@@ -188,6 +188,8 @@ async def cancel_everything(engine: Engine, venue: str | None = None) -> None:
 
 
 async def cancel_venue(engine: Engine, v: VenueState) -> None:
+    if v.failed:  # it did not start or reconcile: what is open there is not known to be ours
+        return
     for symbol in v.symbols if not v.other_sessions else ():
         try:
             await v.connector.cancel_all(symbol)
