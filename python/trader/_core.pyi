@@ -434,8 +434,10 @@ class RiskGate:
         max_orders_per_sec: int | None = None,
         daily_loss_limit: str | Decimal | None = None,
         daily_loss_halt: str | Decimal | None = None,
+        max_net_notional: str | Decimal | None = None,
     ) -> int:
-        """A venue (an account on one exchange and market). Optional: its own rolling one-second
+        """A venue (an account on one exchange and market). `max_net_notional` bounds its worst-case long
+        and short notional over its instruments (reporting currency). Optional: its own rolling one-second
         throttle, and its own daily-loss latch (REDUCING at `daily_loss_limit`, HALTED at
         `daily_loss_halt`, which defaults to the limit) on the venue's PnL, latched until `reset_daily`.
         """

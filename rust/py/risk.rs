@@ -243,7 +243,8 @@ impl PyRiskGate {
         Ok(PyRiskGate { inner: RiskGate::new(limits).py()? })
     }
 
-    #[pyo3(signature = (name, *, max_gross_notional, max_open_orders, max_orders_per_sec=None, daily_loss_limit=None, daily_loss_halt=None))]
+    #[pyo3(signature = (name, *, max_gross_notional, max_open_orders, max_orders_per_sec=None, daily_loss_limit=None, daily_loss_halt=None, max_net_notional=None))]
+    #[allow(clippy::too_many_arguments)] // the Python keyword arguments, one per limit
     fn add_venue(
         &mut self,
         name: &str,
@@ -252,9 +253,11 @@ impl PyRiskGate {
         max_orders_per_sec: Option<u32>,
         daily_loss_limit: Option<&Bound<'_, PyAny>>,
         daily_loss_halt: Option<&Bound<'_, PyAny>>,
+        max_net_notional: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u32> {
         let limits = VenueLimits {
             max_gross_notional: notional_arg(max_gross_notional)?,
+            max_net_notional: max_net_notional.map(notional_arg).transpose()?,
             max_open_orders,
             max_orders_per_sec,
             daily_loss_limit: daily_loss_limit.map(notional_arg).transpose()?,

@@ -32,6 +32,8 @@ pub struct GlobalLimits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VenueLimits {
     pub max_gross_notional: i128,
+    /// The venue's worst-case long (and short) notional over its instruments; None: only the global net.
+    pub max_net_notional: Option<i128>,
     pub max_open_orders: u32,
     /// The venue's own rolling one-second order throttle.
     pub max_orders_per_sec: Option<u32>,
@@ -102,6 +104,7 @@ impl VenueLimits {
     pub const fn new(max_gross_notional: i128, max_open_orders: u32) -> VenueLimits {
         VenueLimits {
             max_gross_notional,
+            max_net_notional: None,
             max_open_orders,
             max_orders_per_sec: None,
             daily_loss_limit: None,
@@ -111,6 +114,9 @@ impl VenueLimits {
 
     pub fn validate(&self) -> CoreResult<()> {
         positive("max_gross_notional", self.max_gross_notional)?;
+        if let Some(n) = self.max_net_notional {
+            positive("max_net_notional", n)?;
+        }
         positive("max_open_orders", self.max_open_orders)?;
         if let Some(n) = self.max_orders_per_sec {
             throttle("max_orders_per_sec", n)?;

@@ -64,6 +64,7 @@ fn inst_limits() -> InstrumentLimits {
 fn venue_limits() -> [VenueLimits; 3] {
     let v = |per_sec, loss: Option<(i128, i128)>| VenueLimits {
         max_gross_notional: 8_000 * N,
+        max_net_notional: None,
         max_open_orders: 8,
         max_orders_per_sec: per_sec,
         daily_loss_limit: loss.map(|l| l.0 * N),

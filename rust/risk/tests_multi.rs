@@ -38,6 +38,7 @@ fn inst_limits() -> InstrumentLimits {
 fn venue(per_sec: Option<u32>, loss: Option<(i128, i128)>) -> VenueLimits {
     VenueLimits {
         max_gross_notional: 12_000 * N,
+        max_net_notional: None,
         max_open_orders: 30,
         max_orders_per_sec: per_sec,
         daily_loss_limit: loss.map(|l| l.0),

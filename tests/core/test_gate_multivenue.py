@@ -468,3 +468,23 @@ def test_multi_venue_gate_matches_model(ops: list[tuple[object, ...]]) -> None:
         _step(g, m, op, now)
         m.update_loss()
         assert_agree(g, m)
+
+
+def test_a_venue_net_limit_bounds_its_long_and_short_but_not_reducing_orders() -> None:
+    g = big_gate()
+    v = g.add_venue("v", max_gross_notional="100000", max_open_orders=100, max_net_notional="1000")
+    other = g.add_venue("w", max_gross_notional="100000", max_open_orders=100)
+    s = g.add_strategy("s", max_orders_per_sec=1000)
+    a, b = add(g, v, "A"), add(g, v, "B")
+    c = add(g, other, "C")
+    assert isinstance(g.check(s, a, Side.BUY, 100, 6, T0), Approval)  # 600 long on v
+    denied = g.check(s, b, Side.BUY, 100, 5, T0 + 1)  # 1,100 long on v: over its net
+    assert isinstance(denied, Denial)
+    assert denied.reason == DenyReason.VENUE_EXPOSURE_LIMIT
+    assert "net" in denied.detail
+    assert isinstance(g.check(s, b, Side.BUY, 100, 4, T0 + 2), Approval)  # 1,000: at the limit
+    assert isinstance(g.check(s, c, Side.BUY, 100, 50, T0 + 3), Approval)  # another venue: its own
+    assert isinstance(g.check(s, b, Side.SELL, 101, 10, T0 + 4), Approval)  # the short side: -1,000
+    assert isinstance(g.check(s, a, Side.SELL, 101, 6, T0 + 5), Denial)  # -1,600 worst-case short
+    with pytest.raises(InvalidInputError):
+        g.add_venue("x", max_gross_notional="1", max_open_orders=1, max_net_notional="0")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 from trader.clock import SimClock
@@ -489,5 +490,36 @@ def test_a_venue_that_cannot_connect_stands_aside_and_is_not_touched() -> None:
         assert calls == [], "a venue that never started was sent cancels"
         assert str(summary.venues["sim-a"]["state"]).startswith("FAILED")
         assert summary.open_orders_after_shutdown == 0
+
+    run(go)
+
+
+def test_a_venues_configured_limits_reach_the_gate() -> None:
+    """`[venues.X.risk]` and `orders_per_second` through `venue_config` into the engine's gate."""
+    from trader.config import VenueConfig, VenueRisk
+    from trader.engine.settings import venue_config
+
+    async def go() -> None:
+        venues = _shared_clock()
+        risk = VenueRisk(
+            max_gross_notional=Decimal(100_000),
+            max_open_orders=1,
+            daily_loss_limit=Decimal(100),
+            daily_loss_halt=Decimal(200),
+            max_net_notional=Decimal(50_000),
+        )
+        vcfg = VenueConfig("sim-a", "sim", orders_per_second=3, risk=risk)
+        m = Multi(Journal(":memory:"), venues=venues)
+        m.engine.venues["sim-a"].cfg = venue_config(m.engine.venues["sim-a"].cfg, vcfg)
+        await m.engine.start()
+        await m.steps(30)
+        gate = m.engine.gate
+        assert gate is not None
+        assert m.mms["sim-a"].denied["OPEN_ORDER_LIMIT"] > 0, "one open order at a time on sim-a"
+        assert m.mms["sim-b"].denied["OPEN_ORDER_LIMIT"] == 0
+        assert sum(o.venue == "sim-a" for o in m.engine.ledger.live()) <= 1
+        gate_pnl = Fraction(gate.venue_daily_pnl(m.engine.venues["sim-a"].gate_id))
+        assert abs(gate_pnl - m.engine.venue_pnl("sim-a")) < Fraction(1, 10**9), "gate and engine agree"
+        await m.engine.shutdown()
 
     run(go)

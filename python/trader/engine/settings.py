@@ -65,6 +65,7 @@ class EngineConfig:
     # per venue, besides its gross notional and open orders: its order rate and daily loss (None: only
     # the aggregate's apply)
     venue_orders_per_second: int | None = None
+    venue_max_net_notional: str | None = None
     venue_daily_loss_limit: str | None = None
     venue_daily_loss_halt: str | None = None
 
@@ -89,6 +90,7 @@ def venue_config(base: EngineConfig, vcfg: VenueConfig) -> EngineConfig:
         max_order_notional=given(r.max_order_notional, base.max_order_notional),
         collar_bps=base.collar_bps if r.collar_bps is None else r.collar_bps,
         venue_daily_loss_limit=str(r.daily_loss_limit),
+        venue_max_net_notional=None if r.max_net_notional is None else str(r.max_net_notional),
         venue_daily_loss_halt=str(r.daily_loss_halt),
     )
 

@@ -84,6 +84,7 @@ async def load_venue(engine: Engine, gate: RiskGate, v: VenueState) -> None:
         max_gross_notional=c.venue_max_gross_notional,
         max_open_orders=c.venue_max_open_orders,
         max_orders_per_sec=c.venue_orders_per_second,
+        max_net_notional=c.venue_max_net_notional,
         daily_loss_limit=c.venue_daily_loss_limit,
         daily_loss_halt=c.venue_daily_loss_halt,
     )

@@ -203,6 +203,15 @@ impl RiskGate {
         if d_gross > 0 && venue.gross + d_gross > venue.limits.max_gross_notional {
             return Err(deny(R::VenueExposureLimit, format!("{} gross exposure limit", venue.name)));
         }
+        if let Some(max) = venue.limits.max_net_notional {
+            let breach = match req.side {
+                Side::Buy => d_long > 0 && venue.long + d_long > max,
+                Side::Sell => d_short < 0 && venue.short + d_short < -max,
+            };
+            if breach {
+                return Err(deny(R::VenueExposureLimit, format!("{} net exposure limit", venue.name)));
+            }
+        }
         // The asset over every venue: a reducing order never adds exposure, so it is never denied here.
         if let (false, Some(a)) = (reduces, inst.asset) {
             let asset = &self.assets[a as usize];

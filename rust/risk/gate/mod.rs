@@ -113,6 +113,8 @@ struct Venue {
     state: TradingState,
     killed: bool,
     gross: i128,
+    long: i128,
+    short: i128,
     open_orders: u32,
     throttle: Option<Quota>,
     pnl: i128,
@@ -248,6 +250,8 @@ impl RiskGate {
             state: TradingState::Active,
             killed: false,
             gross: 0,
+            long: 0,
+            short: 0,
             open_orders: 0,
             throttle,
             pnl: 0,
@@ -393,6 +397,8 @@ impl RiskGate {
         self.pnl += new.pnl - old.pnl;
         let venue = &mut self.venues[inst.venue as usize];
         venue.gross += new.gross - old.gross;
+        venue.long += new.long - old.long;
+        venue.short += new.short - old.short;
         venue.pnl += new.pnl - old.pnl;
         if let Some(a) = inst.asset {
             self.assets[a as usize].fold(&new, &old);
