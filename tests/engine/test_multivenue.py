@@ -523,3 +523,27 @@ def test_a_venues_configured_limits_reach_the_gate() -> None:
         await m.engine.shutdown()
 
     run(go)
+
+
+def test_venue_config_takes_the_tighter_per_instrument_limit() -> None:
+    from trader.config import VenueConfig, VenueRisk
+    from trader.engine.settings import venue_config
+
+    sized = EngineConfig(max_order_qty="2", max_order_notional="4000", max_position="12")
+    risk = VenueRisk(
+        max_gross_notional=Decimal(9000),
+        max_open_orders=3,
+        daily_loss_limit=Decimal(50),
+        daily_loss_halt=Decimal(80),
+        max_order_qty=Decimal(5),  # looser than the rig's 2: the rig's stays
+        max_order_notional=Decimal(1000),  # tighter: the operator's
+    )
+    out = venue_config(sized, VenueConfig("x", "paper", orders_per_second=4, risk=risk))
+    assert (out.max_order_qty, out.max_order_notional, out.max_position) == ("2", "1000", "12")
+    assert (out.venue_max_gross_notional, out.venue_max_open_orders) == ("9000", 3)
+    assert (out.venue_daily_loss_limit, out.venue_daily_loss_halt, out.venue_orders_per_second) == (
+        "50",
+        "80",
+        4,
+    )
+    assert venue_config(sized, VenueConfig("x", "paper")) == sized

@@ -71,15 +71,17 @@ class EngineConfig:
 
 
 def venue_config(base: EngineConfig, vcfg: VenueConfig) -> EngineConfig:
-    """One venue's settings: what its rig sized (`base`), narrowed by `[venues.X.risk]` where given."""
+    """One venue's settings: what its rig sized (`base`), narrowed by `[venues.X.risk]` where given
+    (per-instrument limits: the tighter of the two; the venue's own limits: the configured ones)."""
     r = vcfg.risk
     if vcfg.orders_per_second is not None:
         base = replace(base, venue_orders_per_second=vcfg.orders_per_second)
     if r is None:
         return base
 
-    def given(value: Decimal | None, default: str) -> str:
-        return default if value is None else str(value)
+    def given(value: Decimal | None, sized: str) -> str:
+        """The tighter of what the rig sized for its strategy and what the operator configured."""
+        return sized if value is None else str(min(value, Decimal(sized)))
 
     return replace(
         base,
