@@ -126,6 +126,10 @@ def test_three_venues_trade_under_one_gate_and_one_journal() -> None:
         total = sum(Decimal(str(summary.venues[n]["pnl"])) for n in NAMES)
         assert abs(Decimal(summary.pnl) - total) < Decimal("1e-8")
         assert summary.assets["BTC"]["venues"] == [f"{n}:BTCUSDT" for n in NAMES]
+        assert abs(Decimal(str(summary.assets["BTC"]["pnl"])) - total) < Decimal("1e-8"), (
+            "BTC is every venue here"
+        )
+        assert Decimal(str(summary.assets["BTC"]["fees"])) == Decimal(summary.fees)
         sent = [cid for v in m.venues.values() for cid in v.submissions]
         assert len(sent) == len(set(sent)), "a client id was sent twice (across venues)"
         assert m.engine.journal.get_meta("venue") == ",".join(NAMES)

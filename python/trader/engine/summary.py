@@ -174,7 +174,6 @@ def _breakdown(
     engine: Engine,
 ) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]], dict[str, dict[str, object]]]:
     venues: dict[str, dict[str, object]] = {}
-    assets: dict[str, dict[str, object]] = {}
     for v in engine.venues.values():
         sums = _venue_sums(engine, v)
         venues[v.name] = {
@@ -193,19 +192,45 @@ def _breakdown(
             },
             **sums.out(),
         }
+    return venues, _strategies(engine), _assets(engine)
+
+
+@dataclass
+class _AssetRow:
+    position: Decimal = Decimal(0)
+    exposure: Fraction = Fraction(0)
+    sums: _Sums = field(default_factory=_Sums)
+    venues: list[str] = field(default_factory=list)
+
+
+def _assets(engine: Engine) -> dict[str, dict[str, object]]:
+    """Per asset over every venue: net position, its value, and PnL (reporting currency)."""
+    rows: dict[str, _AssetRow] = {}
+    for v in engine.venues.values():
         for inst in v.instruments.values():
-            a = assets.setdefault(
-                inst.asset or inst.symbol, {"position": Decimal(0), "exposure": Fraction(0), "venues": []}
+            row = rows.setdefault(inst.asset or inst.symbol, _AssetRow())
+            rate = _rate(engine, inst.currency)
+            pos = inst.position
+            row.position += Decimal(pos.qty) * Decimal(inst.spec.qty_unit)
+            mark = inst.mark()
+            row.exposure += (
+                pos.qty * (mark if mark is not None else pos.avg_price) * Fraction(pos.unit_notional) * rate
             )
-            qty = Decimal(inst.position.qty) * Decimal(inst.spec.qty_unit)
-            a["position"] = a["position"] + qty  # type: ignore[operator]
-            mark = inst.mark() if inst.mark() is not None else inst.position.avg_price
-            value = Fraction(inst.position.qty) * Fraction(mark or 0) * Fraction(inst.position.unit_notional)
-            a["exposure"] = a["exposure"] + value * _rate(engine, inst.currency)  # type: ignore[operator]
-            a["venues"].append(f"{v.name}:{inst.symbol}")  # type: ignore[attr-defined]
-    for a in assets.values():
-        a["position"] = f"{a['position']:f}"
-        a["exposure"] = _money(a["exposure"])  # type: ignore[arg-type]
+            row.sums.add(pos, mark, rate)
+            row.venues.append(f"{v.name}:{inst.symbol}")
+    return {
+        name: {
+            "position": f"{r.position:f}",
+            "exposure": _money(r.exposure),
+            "venues": r.venues,
+            **r.sums.out(),
+        }
+        for name, r in rows.items()
+    }
+
+
+def _strategies(engine: Engine) -> dict[str, dict[str, object]]:
+    """Per strategy (and `external`: fills not ours): orders, fills, PnL (reporting currency)."""
     strategies: dict[str, dict[str, object]] = {}
     for name, pf in engine.by_strategy.items():
         sums = _Sums()
@@ -220,7 +245,7 @@ def _breakdown(
             "halted": st.halted if st is not None else "",
             **sums.out(),
         }
-    return venues, strategies, assets
+    return strategies
 
 
 def summarize(engine: Engine, open_left: int = 0) -> Summary:
