@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.harness import HARNESSES, Harness, Need, SteppedClock, lacks
+from tests.conformance.harness import Harness, Need, SteppedClock, lacks
+from tests.conformance.venues import HARNESSES
 from trader.clock import LiveClock
 from trader.core import Side
 from trader.venues.base import Capabilities, OrderState

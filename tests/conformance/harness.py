@@ -778,14 +778,3 @@ class IbkrHarness(Harness):
 
     def come_back(self, live: Live) -> None:
         live.server.restore_farm(data_lost=False)  # 1102: restored, data maintained
-
-
-HARNESSES: list[Harness] = [
-    BinanceHarness("spot"),
-    BinanceHarness("futures"),
-    BinanceHarness("margin"),
-    BinanceHarness("spot", venue="sim"),
-    PolymarketHarness(),
-    AlpacaHarness(),
-    IbkrHarness(),
-]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.harness import HARNESSES, Harness, Need, Traits, lacks
+from tests.conformance.harness import Harness, Need, Traits, lacks
+from tests.conformance.venues import HARNESSES
 from trader.venues.base import Capabilities
 
 

@@ -1,0 +1,14 @@
+"""Every venue the conformance suite runs, one harness each. A venue's harness lives in `harness.py` (the
+first ones) or in `harness_<venue>.py`; adding a venue is adding its harness here."""
+
+from tests.conformance.harness import AlpacaHarness, BinanceHarness, Harness, IbkrHarness, PolymarketHarness
+
+HARNESSES: list[Harness] = [
+    BinanceHarness("spot"),
+    BinanceHarness("futures"),
+    BinanceHarness("margin"),
+    BinanceHarness("spot", venue="sim"),
+    PolymarketHarness(),
+    AlpacaHarness(),
+    IbkrHarness(),
+]
