@@ -295,6 +295,11 @@ PARAMS = "[strategies.mm-btc.params]\n"
         (_swap("orders_per_second = 20\n", "orders_per_second = 20\nmax_orders_per_sec = 20\n"), "both"),
         (_swap('max_net_notional = "20000"\n', ""), r"\[risk.assets.BTC\] is missing max_net_notional"),
         (_swap('rate = "1"\n', ""), r"\[risk.currencies.USDT\] is missing rate"),
+        (_swap("max_depeg_bps = 100\n", 'max_depeg_bps = 100\nmark = "USDCUSDT"\n'), "mark must be"),
+        (
+            _swap("max_depeg_bps = 100\n", 'max_depeg_bps = 100\nmark = "kraken:USDTUSD"\n'),
+            "no \\[venues.kraken\\]",
+        ),
         # a per-venue (or per-asset, per-strategy) limit looser than the aggregate's
         (
             _swap('max_gross_notional = "50000"', 'max_gross_notional = "900000"'),
@@ -374,3 +379,9 @@ def test_bad_multi_venue_configs_are_one_line_naming_the_key(text: str, message:
     with pytest.raises(ConfigError, match=message) as e:
         parse_config(text)
     assert "\n" not in str(e.value)
+
+
+def test_a_currency_may_be_marked_from_a_venue_book() -> None:
+    c = parse_config(FULL.replace("max_depeg_bps = 100\n", 'max_depeg_bps = 100\nmark = "binance:USDTUSD"\n'))
+    assert c.risk is not None
+    assert c.risk.currencies["USDT"].mark == ("binance", "USDTUSD")

@@ -358,6 +358,11 @@ def _cross_check(config: Config) -> None:
         return
     for v in config.venues.values():
         check_venue_against(v.name, v.orders_per_second, v.risk, v.kill, agg)
+    for c in agg.currencies.values():
+        if c.mark is not None and c.mark[0] not in config.venues:
+            raise ConfigError(
+                f"[risk.currencies.{c.currency}] mark = {':'.join(c.mark)}: no [venues.{c.mark[0]}] table"
+            )
     for s in config.strategies.values():
         if s.orders_per_second is not None and s.orders_per_second > agg.max_orders_per_sec:
             raise ConfigError(

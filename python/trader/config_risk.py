@@ -57,6 +57,9 @@ class CurrencyRate:
     currency: str
     rate: Decimal
     max_depeg_bps: int | None = None
+    # marked from a book: (venue, the venue's symbol) of an instrument priced in another currency, e.g.
+    # USDC by binance:USDCUSDT (its mid times USDT's rate); `rate` holds until the first mark
+    mark: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,7 @@ def _currencies(raw: object, reporting: str) -> dict[str, CurrencyRate]:
     out: dict[str, CurrencyRate] = {}
     for ccy, body in raw.items():
         section = f"risk.currencies.{ccy}"
-        t = _table(section, body, {"rate", "max_depeg_bps"})
+        t = _table(section, body, {"rate", "max_depeg_bps", "mark"})
         if "rate" not in t:
             raise ConfigError(f"[{section}] is missing rate (its value in the reporting currency)")
         rate = positive_decimal(section, "rate", t["rate"])
@@ -258,7 +261,17 @@ def _currencies(raw: object, reporting: str) -> dict[str, CurrencyRate]:
         bps = None if depeg is None else positive_int(section, "max_depeg_bps", depeg)
         if bps is not None and bps > 10_000:
             raise ConfigError(f"[{section}] max_depeg_bps = {bps} is above 10000 (100%)")
-        out[ccy] = CurrencyRate(ccy, rate, bps)
+        mark = t.get("mark")
+        if mark is not None and (
+            not isinstance(mark, str) or mark.count(":") != 1 or ":" in (mark[0], mark[-1])
+        ):
+            raise ConfigError(
+                f'[{section}] mark must be "venue:SYMBOL" (e.g. "binance:USDCUSDT"), got {mark!r}'
+            )
+        if mark is not None and ccy == reporting:
+            raise ConfigError(f"[{section}] mark: {ccy} is the reporting currency (its rate is 1)")
+        marked = None if mark is None else (mark.split(":")[0], mark.split(":")[1])
+        out[ccy] = CurrencyRate(ccy, rate, bps, marked)
     return out
 
 

@@ -11,13 +11,15 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+import pytest
+
 from trader.clock import SimClock
-from trader.config import AssetLimit, RiskLimits
+from trader.config import AssetLimit, CurrencyRate, RiskLimits
 from trader.core import Side
 from trader.engine.engine import Engine, EngineConfig, StrategySetup, VenueSetup
 from trader.engine.health import HealthRules
 from trader.engine.journal import Journal
-from trader.errors import VenueUnavailableError
+from trader.errors import ConfigError, VenueUnavailableError
 from trader.sim.session import drain
 from trader.strategies.base import BookTop, Intent, OwnOrder, Place
 from trader.strategies.market_maker import MarketMaker, MarketMakerParams
@@ -61,6 +63,7 @@ class Multi:
         risk: RiskLimits = WIDE,
         health: dict[str, HealthRules] | None = None,
         venues: dict[str, Venue] | None = None,
+        quoted_in: dict[str, str] | None = None,  # venue -> the currency its BTCUSDT is quoted in
     ) -> None:
         self.clock = SimClock(T0)
         self.venues = venues or {n: Venue(seed=i + 1, clock=self.clock) for i, n in enumerate(NAMES)}
@@ -73,6 +76,7 @@ class Multi:
                     v,
                     cfg,
                     canonical={"BTCUSDT": "BTC-USDT"},
+                    currencies={"BTCUSDT": (quoted_in or {}).get(n, "USDT")},
                     health=(health or {}).get(n),
                     name=n,
                 )
@@ -551,3 +555,41 @@ def test_venue_config_takes_the_tighter_per_instrument_limit() -> None:
         4,
     )
     assert venue_config(sized, VenueConfig("x", "paper")) == sized
+
+
+def test_a_currency_marked_from_a_book_sets_its_rate_and_its_depeg_stops_that_venue() -> None:
+    """`[risk.currencies.XUSD] mark = "sim-c:BTCUSDT"`: the rate follows that book's mid (about 50,000
+    USDT here, so far from its peg of 1): sim-a, quoted in XUSD, is denied CURRENCY_DEPEG; sim-b is not."""
+    xusd = CurrencyRate("XUSD", Decimal(1), max_depeg_bps=100, mark=("sim-c", "BTCUSDT"))
+    risk = dataclasses.replace(WIDE, currencies={"XUSD": xusd})
+
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), risk=risk, venues=_shared_clock(), quoted_in={"sim-a": "XUSD"})
+        await m.engine.start()
+        await m.steps(30)
+        gate = m.engine.gate
+        assert gate is not None
+        rate = gate.currency_rate(m.engine.currency_ids["XUSD"])
+        c = m.engine.venues["sim-c"].instruments["BTCUSDT"]
+        assert c.bid is not None
+        assert c.ask is not None
+        mid = (Decimal(c.spec.format_price(c.bid)) + Decimal(c.spec.format_price(c.ask))) / 2
+        assert rate == mid.quantize(Decimal("1e-9")), "the rate is the marking book's mid"
+        assert m.mms["sim-a"].denied["CURRENCY_DEPEG"] > 0
+        assert m.mms["sim-b"].denied["CURRENCY_DEPEG"] == 0
+        assert m.engine.venues["sim-b"].orders > 0
+        await m.engine.shutdown()
+
+    run(go)
+
+
+def test_a_mark_on_an_instrument_the_session_does_not_trade_is_refused() -> None:
+    xusd = CurrencyRate("XUSD", Decimal(1), mark=("sim-c", "ETHUSDT"))
+    risk = dataclasses.replace(WIDE, currencies={"XUSD": xusd})
+
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), risk=risk, venues=_shared_clock())
+        with pytest.raises(ConfigError, match="sim-c does not trade ETHUSDT"):
+            await m.engine.start()
+
+    run(go)

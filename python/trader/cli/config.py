@@ -82,6 +82,7 @@ max_depeg_bps = 100
 [risk.currencies.USDC]
 rate = "1"
 max_depeg_bps = 100
+# mark = "binance:USDCUSDT"     # the rate from a book a venue of the session trades (mid x USDT's rate)
 """
 
 _VENUE_LIMITS = """\
@@ -184,6 +185,8 @@ def init(args: argparse.Namespace) -> int:
 
 
 def _text(v: object) -> object:
+    if isinstance(v, tuple):  # a mark: (venue, symbol)
+        return ":".join(map(str, v))
     return str(v) if isinstance(v, Decimal) else v
 
 

@@ -129,6 +129,7 @@ class Engine:
         self.gate: RiskGate | None = None
         self.currency_ids: dict[str, int] = {}  # quote currency -> its id in the gate
         self.asset_ids: dict[str, int] = {}  # asset with an aggregate limit -> its id in the gate
+        self.marks: dict[tuple[str, str], str] = {}  # (venue, symbol) whose mid marks a currency's rate
 
     def _venue_state(self, s: VenueSetup) -> VenueState:
         c = s.config
@@ -288,6 +289,8 @@ class Engine:
         inst.bid, inst.ask = ev.bid, ev.ask
         if ev.bid is not None and ev.ask is not None and ev.bid < ev.ask:
             self.gate.set_reference(inst.gate_id, ev.bid, ev.ask, ev.ts_recv)
+            if self.marks and (currency := self.marks.get((v.name, inst.symbol))) is not None:
+                self._mark_rate(currency, inst, ev.bid, ev.ask)
         if self._blocked(v):
             return  # the venue is halted: the strategies saw an empty book and see the next one after
         top = BookTop(inst.canonical, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_recv, v.name)
@@ -321,6 +324,16 @@ class Engine:
 
     def _set_venue_state(self, v: VenueState) -> None:
         health_mod.set_venue_state(self, v)
+
+    def _mark_rate(self, currency: str, inst: Instrument, bid: int, ask: int) -> None:
+        """A marked currency's rate: the marking instrument's mid, times its own quote currency's rate."""
+        assert self.gate is not None
+        mid = (Decimal(inst.spec.format_price(bid)) + Decimal(inst.spec.format_price(ask))) / 2
+        quote = self.currency_ids.get(inst.currency)
+        rate = (mid * (self.gate.currency_rate(quote) if quote is not None else 1)).quantize(Decimal("1e-9"))
+        cid = self.currency_ids[currency]
+        if rate > 0 and rate != self.gate.currency_rate(cid):
+            self.gate.set_rate(cid, rate)
 
     def _on_funding(self, ev: FundingPayment, v: VenueState) -> None:
         """Funding on a perpetual: part of the position's PnL (and of each holding strategy's, pro rata)."""

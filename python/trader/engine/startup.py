@@ -59,6 +59,7 @@ async def start(engine: Engine) -> None:
             if len(engine.venues) == 1:
                 raise
             fail_venue(engine, gate, v, f"could not start: {e}")
+    _marks(engine)
     for s in engine._strategy_setups:
         add_strategy(engine, gate, s)
     engine.gate = gate
@@ -171,3 +172,29 @@ def latch_from_journal(engine: Engine) -> None:
         if engine._kill_seen[key] > engine.journal.get_counter(key.replace("kill", "kill_reset", 1)):
             venue = key.partition(":")[2] or None
             engine._latch("latched by `trader kill` (clear with `trader kill --reset`)", venue)
+
+
+def _marks(engine: Engine) -> None:
+    """Currencies marked from a book this engine reads (`[risk.currencies.X] mark`): that instrument's
+    mid sets the rate. One on a venue of this session it does not trade is a config error; one on a venue
+    outside the session keeps its configured rate."""
+    for c in engine.cfg.risk.currencies.values():
+        if c.mark is None or c.currency not in engine.currency_ids:
+            continue
+        venue, symbol = c.mark
+        v = engine.venues.get(venue)
+        if v is None:
+            log.warning(
+                "%s is marked by %s:%s, not in this session: its configured rate %s holds",
+                c.currency,
+                venue,
+                symbol,
+                c.rate,
+            )
+            continue
+        if symbol not in v.instruments and not v.failed:
+            raise ConfigError(
+                f"[risk.currencies.{c.currency}] mark = {venue}:{symbol}: "
+                f"{venue} does not trade {symbol} in this session"
+            )
+        engine.marks[(venue, symbol)] = c.currency

@@ -110,6 +110,10 @@ def percentiles(latencies: list[int]) -> tuple[float, float]:
 
 
 def _rate(engine: Engine, currency: str) -> Fraction:
+    """The currency's rate to the reporting currency now (marked or configured; absent: 1)."""
+    cid = engine.currency_ids.get(currency)
+    if engine.gate is not None and cid is not None:
+        return Fraction(engine.gate.currency_rate(cid))
     rate = engine.cfg.risk.currencies.get(currency)
     return Fraction(rate.rate) if rate is not None else Fraction(1)
 
