@@ -25,7 +25,7 @@ TAKER_BPS = Decimal(120)
 NS = 1_000_000_000
 OPEN = frozenset({"PENDING", "OPEN", "QUEUED"})
 JWT_LIFETIME_S = 120
-LEEWAY_S = 5
+LEEWAY_S = 1  # Coinbase's own leeway is unstated
 
 
 class ApiError(Exception):
