@@ -266,6 +266,17 @@ class CoinbaseConnector:
         self._tasks, self._clients = [], []
         await self._http.close()
 
+    async def reference(self) -> tuple[InstrumentInfo, Decimal]:
+        """The first product's rules and its current mid, by REST only (before `connect`, to size a
+        strategy)."""
+        symbol = self.symbols[0]
+        p = await self._call("GET", ep.PRODUCT.format(product_id=symbol))
+        book = (await self._call("GET", ep.PRODUCT_BOOK, query=[("product_id", symbol), ("limit", "1")]))[
+            "pricebook"
+        ]
+        mid = (Decimal(str(book["bids"][0]["price"])) + Decimal(str(book["asks"][0]["price"]))) / 2
+        return parse.instrument_info(p), mid
+
     async def venue_time(self) -> VenueTime:
         """`GET /time` (public): the venue's clock to the millisecond."""
         return parse.venue_time(await self._call("GET", ep.TIME))
