@@ -46,10 +46,11 @@ PROFILE = VenueProfile(
 
 
 def _credentials(cfg: VenueConfig) -> tuple[str, str | Keystore]:
-    try:
-        key_ref, private_ref = cfg.secrets["api_key"], cfg.secrets["private_key"]
-    except KeyError as e:
-        raise ConfigError(f'[venues.{cfg.name}] needs {e.args[0]} = "env:NAME" or "keystore:PATH"') from None
+    key_ref = cfg.secrets.get("api_key")
+    private_ref = cfg.secrets.get("private_key") or cfg.secrets.get("secret")  # the template's name: secret
+    if key_ref is None or private_ref is None:
+        name = "api_key" if key_ref is None else "private_key"
+        raise ConfigError(f'[venues.{cfg.name}] needs {name} = "env:NAME" or "keystore:PATH"')
     key = key_ref.resolve()
     if not isinstance(key, str):
         raise ConfigError(f"[venues.{cfg.name}] api_key (the CDP key name) must be an env: reference")
@@ -58,8 +59,8 @@ def _credentials(cfg: VenueConfig) -> tuple[str, str | Keystore]:
 
 def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> CoinbaseConnector:
     """Live, or a simulator (`environment = "sim"`, `url`). Secrets: `api_key` (the CDP key name,
-    organizations/.../apiKeys/...) and `private_key` (its EC PEM or Ed25519 base64), straight into the
-    Rust signer."""
+    organizations/.../apiKeys/...) and `private_key` (or `secret`: its EC PEM or Ed25519 base64),
+    straight into the Rust signer."""
     o = cfg.options
     if cfg.environment == "sim":
         if "url" not in o:

@@ -218,13 +218,12 @@ class CoinbaseConnector:
     def spec_of(self, symbol: str) -> InstrumentSpec:
         return self._specs[symbol]
 
-    # ---- lifecycle -------------------------------------------------------------------------------
-
-    async def connect(self) -> None:
-        if self._tasks:
-            return
-        await self.sync_time()
+    async def _products(self) -> None:
+        """Each product's rules (`GET /products/{id}`), once: at connect, or at the first request that
+        needs them (a connector asked before it connected)."""
         for symbol in self.symbols:
+            if symbol in self._info:
+                continue
             try:
                 p = await self._call("GET", ep.PRODUCT.format(product_id=symbol))
             except OrderNotFoundError:
@@ -233,6 +232,14 @@ class CoinbaseConnector:
                 raise InvalidOrderError(f"{symbol} is not tradable ({p.get('status')})", venue=self.venue)
             self._info[symbol] = parse.instrument_info(p)
             self._specs[symbol] = self._info[symbol].spec()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._tasks:
+            return
+        await self.sync_time()
+        await self._products()
         loop = asyncio.get_running_loop()
         user = WsClient(
             self.venue,
@@ -381,10 +388,12 @@ class CoinbaseConnector:
         return report
 
     async def query(self, client_id: str) -> OrderReport | None:
+        await self._products()
         o = await self._find(client_id)
         return None if o is None else self._report(o, self.clock.now_ns())
 
     async def open_orders(self) -> list[OrderReport]:
+        await self._products()
         rows = await self._list([("order_status", "OPEN")])
         now = self.clock.now_ns()
         return [self._report(o, now) for o in rows]
@@ -456,6 +465,7 @@ class CoinbaseConnector:
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
         """Our fills at or after `ts_ns`: the fills listed since then, each numbered within all of its
         order's fills (one more request per order) so the id matches the user channel's."""
+        await self._products()
         since = [
             ("start_sequence_timestamp", parse.format_time(ts_ns)),
             *(("product_ids", s) for s in self.symbols),
@@ -487,6 +497,7 @@ class CoinbaseConnector:
 
     async def positions(self) -> dict[str, int]:
         """Each product's base-currency balance, in qty units."""
+        await self._products()
         held = await self.balances()
         return {
             s: parse.base_units(held.get(self._info[s].base, Decimal(0)), self.spec_of(s))
