@@ -253,3 +253,46 @@ def test_the_cli_tests_and_trades_on_the_simulator(capsys: pytest.CaptureFixture
     summary = json.loads(capsys.readouterr().out)
     assert summary["orders"] > 0
     assert summary["open_orders_after_shutdown"] == 0
+
+
+def test_an_ed25519_key_trades_too() -> None:
+    import base64
+    import os
+
+    from trader.core import CoinbaseSigner
+
+    raw = base64.b64encode(os.urandom(32)).decode()
+    name = "organizations/trader-sim/apiKeys/ed"
+
+    async def go() -> None:
+        server = CoinbaseSimServer(seed=4, step_ms=20, keys={name: raw})
+        await server.start(port=0)
+        ends = Endpoints.loopback(server.url)
+        signer = CoinbaseSigner(name, raw, host=ends.host)
+        assert signer.algorithm == "EdDSA"
+        conn = CoinbaseConnector(symbols=[SYMBOL], signer=signer, endpoints=ends, clock=CLOCK)
+        try:
+            await conn.connect()
+            ref = await top(conn)
+            await conn.submit(approve(conn, Side.BUY, ref[0] - 300, 100_000, ref), "ed-1", SYMBOL)
+            opened = await first(conn, lambda e: isinstance(e, OrderReport) and e.client_id == "ed-1")
+            assert opened.state is OrderState.OPEN  # the user channel authenticated with an EdDSA JWT too
+            await conn.cancel("ed-1")
+        finally:
+            await conn.close()
+            await server.stop()
+
+    asyncio.run(go())
+
+
+def test_a_malformed_frame_is_skipped_and_the_book_goes_on() -> None:
+    async def go() -> None:
+        async with opened() as (server, conn):
+            await top(conn)
+            for ws in list(server.ws_conns):
+                server.send(ws, b"{not json")
+                server.send(ws, b'{"channel":"l2_data","events":[{"type":"update","product_id":"BTC-USD"}]}')
+            await CLOCK.sleep(0.1)
+            assert await top(conn)  # the stream goes on (the skipped frames were logged)
+
+    asyncio.run(go())

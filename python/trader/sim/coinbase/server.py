@@ -70,10 +70,20 @@ class Book:
     levels: dict[tuple[str, int], int] = field(default_factory=dict)  # (side, price) -> size sent
 
 
-def public_key_of(private_pem: str) -> Any:
+def public_key_of(private_key: str) -> Any:
+    """The public half of a CDP private key: an EC PEM, or an Ed25519 key as base64 of its raw 32 (or
+    32 + 32 public) bytes, as coinbase-advanced-py reads them."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    return load_pem_private_key(private_pem.encode(), password=None).public_key()
+    if "-----BEGIN" in private_key:
+        return load_pem_private_key(private_key.encode(), password=None).public_key()
+    raw = base64.b64decode("".join(private_key.split()), validate=True)
+    if len(raw) not in (32, 64):
+        raise ValueError("an Ed25519 key must be 32 or 64 bytes")
+    return ed25519.Ed25519PrivateKey.from_private_bytes(raw[:32]).public_key()
 
 
 class CoinbaseSimServer(VenueServer):
@@ -85,7 +95,7 @@ class CoinbaseSimServer(VenueServer):
         seed: int = 7,
         clock: Clock | None = None,
         step_ms: int = 100,
-        keys: dict[str, str] | None = None,  # key name -> private key PEM (the simulator keeps the public)
+        keys: dict[str, str] | None = None,  # key name -> private key (the simulator keeps the public)
         usd: Decimal = Decimal(100_000),
         btc: Decimal = Decimal(2),
         rate_limit: int = RATE_LIMIT,
