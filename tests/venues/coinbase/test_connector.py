@@ -165,6 +165,8 @@ def test_a_second_connector_finds_an_order_by_client_id_alone() -> None:
                 await other.close()
             assert await conn.cancel_all(SYMBOL) == 1
             assert await conn.open_orders() == []
+            gone = await first(conn, lambda e: isinstance(e, OrderReport) and e.state is OrderState.CANCELED)
+            assert gone == await conn.query("find-me")  # heard on the stream and by REST: one order
 
     asyncio.run(go())
 

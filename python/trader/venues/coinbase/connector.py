@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -143,6 +144,7 @@ class CoinbaseConnector:
         self._catch_up_task: asyncio.Task[None] | None = None
         self._ids: dict[str, str] = {}  # client order id -> Coinbase order id
         self._cids: dict[str, str] = {}  # Coinbase order id -> client order id
+        self._qty: dict[str, int] = {}  # order id -> its size (the user channel states only what is left)
         self._progress: dict[str, parse.Progress] = {}  # order id -> fills the user channel told
         self._open: set[str] = set()  # client ids last seen open
         self._last_event_ns = 0
@@ -342,6 +344,7 @@ class CoinbaseConnector:
             raise error_from(self.venue, code, message)
         oid = str(r["success_response"]["order_id"])
         self._remember(client_id, oid)
+        self._qty[oid] = approval.qty
         self._open.add(client_id)
         return SubmitAck(client_id, oid)
 
@@ -381,6 +384,7 @@ class CoinbaseConnector:
     def _report(self, o: dict[str, Any], ts_recv: int) -> OrderReport:
         report = parse.order_report(o, self.spec_of(str(o["product_id"])), ts_recv)
         self._remember(report.client_id, report.venue_order_id)
+        self._qty[report.venue_order_id] = report.qty
         if report.state is OrderState.OPEN:
             self._open.add(report.client_id)
         else:
@@ -518,6 +522,8 @@ class CoinbaseConnector:
                 self._queue.put_nowait(fill)
         self._last_event_ns = max(self._last_event_ns, ts_event)
         report = parse.user_order_report(o, spec, ts_event, ts_recv)
+        if report.venue_order_id in self._qty:  # a closed order's leaves are 0: its size is what we know
+            report = dataclasses.replace(report, qty=self._qty[report.venue_order_id])
         self._remember(report.client_id, report.venue_order_id)
         if report.state is OrderState.OPEN:
             self._open.add(report.client_id)
