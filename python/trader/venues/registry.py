@@ -45,6 +45,7 @@ PACKAGES: dict[str, str] = {
     "ibkr": "trader.venues.ibkr",
     "alpaca": "trader.venues.alpaca",
     "binance": "trader.venues.binance",
+    "coinbase": "trader.venues.coinbase",
     "polymarket": "trader.venues.polymarket",
     "sim": "trader.venues.sim",
 }
@@ -71,11 +72,6 @@ def _planned(name: str, signer: str, client_id: ClientIdRule) -> VenueProfile:
 
 # venues the mission names whose connectors are not built yet: listed, never pretended
 PLANNED: dict[str, VenueProfile] = {
-    "coinbase": _planned(
-        "coinbase",
-        "ES256 / Ed25519 JWT",
-        ClientIdRule("client_order_id", re.compile(r"[A-Za-z0-9_-]{1,36}"), "UUID-sized; limit unstated"),
-    ),
     "kraken": _planned(
         "kraken",
         "HMAC-SHA512",

@@ -1,0 +1,187 @@
+"""Coinbase's WebSocket as the connector reads it: one market connection (`level2`, `market_trades`,
+`heartbeats`) and one user connection (`user`, `heartbeats`), each subscription message carrying a fresh JWT.
+
+- Every message's `sequence_num` counts the connection's messages: a gap (a message lost) invalidates every
+  book (`BookInvalid`) and re-subscribes `level2`, whose new snapshot rebuilds it; updates before that
+  snapshot are ignored. The top of each book goes out as `BookUpdate` when it changes.
+- `market_trades` become `TradeTick`s (the message's `side` is the maker's).
+- The user channel's order updates become `OrderReport`s, and the growth of an order's cumulative size a
+  `FillReport` (see `parse.stream_fill`). After a reconnect the connector catches up by REST.
+- A drop or silence (`heartbeats` each second keep a quiet connection alive) is a `StreamStatus` down; the
+  market stream is up again at its first snapshot, the user stream after its catch-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from trader.venues._status import lost
+from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
+from trader.venues.base import BookInvalid, BookUpdate, Stream
+from trader.venues.coinbase import parse
+
+if TYPE_CHECKING:
+    from trader.venues.coinbase.connector import CoinbaseConnector
+
+log = logging.getLogger("trader.venues.coinbase")
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
+
+
+async def subscribe(conn: CoinbaseConnector, ws: WsClient, channel: str, kind: str = "subscribe") -> None:
+    jwt = conn._signer.jwt(None, conn.now_s(), os.urandom(16).hex())
+    msg = {"type": kind, "product_ids": list(conn.symbols), "channel": channel, "jwt": jwt}
+    await ws.send(orjson.dumps(msg))
+
+
+class Sequence:
+    """The connection's `sequence_num`: True when a message was lost before this one."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+
+    def gap(self, seq: Any) -> bool:
+        if not isinstance(seq, int):
+            return False
+        lost = self.last is not None and seq != self.last + 1
+        self.last = seq
+        return lost
+
+
+class MarketStream:
+    def __init__(self, conn: CoinbaseConnector, ws: WsClient) -> None:
+        self._conn, self.ws = conn, ws
+        self._seq = Sequence()
+        self._books: dict[str, tuple[dict[int, int], dict[int, int]]] = {}  # synced books: (bids, asks)
+        self._tops: dict[str, tuple[int | None, int, int | None, int]] = {}
+
+    @staticmethod
+    async def login(conn: CoinbaseConnector, ws: WsClient) -> None:
+        for channel in ("heartbeats", "level2", "market_trades"):
+            await subscribe(conn, ws, channel)
+
+    def _invalidate(self, reason: str) -> None:
+        conn = self._conn
+        self._books.clear()
+        self._tops.clear()
+        for s in conn.symbols:
+            conn._queue.put_nowait(BookInvalid(s, reason, ts_recv=conn.clock.now_ns()))
+
+    async def run(self) -> None:
+        conn = self._conn
+        async for ev in self.ws.events():
+            if isinstance(ev, WsConnected):
+                self._seq = Sequence()
+                continue
+            if isinstance(ev, WsDisconnected | WsStale):
+                conn._health.down(Stream.MARKET, lost(ev))
+                self._invalidate(type(ev).__name__)
+                continue
+            try:
+                msg = orjson.loads(ev.data)
+                if self._seq.gap(msg.get("sequence_num")):
+                    self._invalidate("sequence gap")
+                    conn.resyncs += 1
+                    await subscribe(conn, self.ws, "level2", "unsubscribe")
+                    await subscribe(conn, self.ws, "level2")
+                self.message(msg, ev.ts_recv)
+            except (orjson.JSONDecodeError, *_MALFORMED) as e:
+                log.warning("%s: malformed market message skipped: %s", conn.venue, type(e).__name__)
+
+    def message(self, msg: dict[str, Any], ts_recv: int) -> None:
+        channel = msg.get("channel")
+        if msg.get("type") == "error":
+            log.error("%s: market stream error: %s", self._conn.venue, str(msg.get("message", ""))[:200])
+        elif channel == "l2_data":
+            ts_event = parse.parse_time(str(msg.get("timestamp", "")))
+            for event in msg.get("events") or []:
+                self.level2(event, ts_event, ts_recv)
+        elif channel == "market_trades":
+            for event in msg.get("events") or []:
+                for t in event.get("trades") or []:
+                    if t.get("product_id") in self._conn.symbols:
+                        self._conn._queue.put_nowait(
+                            parse.trade_tick(t, self._conn.spec_of(t["product_id"]), ts_recv)
+                        )
+
+    def level2(self, event: dict[str, Any], ts_event: int, ts_recv: int) -> None:
+        conn = self._conn
+        symbol = str(event.get("product_id", ""))
+        if symbol not in conn.symbols:
+            return
+        if event.get("type") == "snapshot":
+            self._books[symbol] = ({}, {})
+        book = self._books.get(symbol)
+        if book is None:
+            return  # an update before the snapshot (after a gap): the snapshot will replace it
+        for is_bid, price, qty in parse.levels(event.get("updates") or [], conn.spec_of(symbol)):
+            side = book[0] if is_bid else book[1]
+            if qty:
+                side[price] = qty
+            else:
+                side.pop(price, None)
+        bids, asks = book
+        bid = max(bids) if bids else None
+        ask = min(asks) if asks else None
+        top = (bid, bids[bid] if bid is not None else 0, ask, asks[ask] if ask is not None else 0)
+        if top != self._tops.get(symbol):
+            self._tops[symbol] = top
+            conn._queue.put_nowait(BookUpdate(symbol, *top, ts_event=ts_event, ts_recv=ts_recv))
+        if event.get("type") == "snapshot" and len(self._books) == len(conn.symbols):
+            conn._health.up(Stream.MARKET)
+
+
+class UserStream:
+    def __init__(self, conn: CoinbaseConnector, ws: WsClient) -> None:
+        self._conn, self.ws = conn, ws
+        self._seq = Sequence()
+        self._reconnected = False
+
+    @staticmethod
+    async def login(conn: CoinbaseConnector, ws: WsClient) -> None:
+        for channel in ("heartbeats", "user"):
+            await subscribe(conn, ws, channel)
+
+    async def run(self) -> None:
+        conn = self._conn
+        async for ev in self.ws.events():
+            if isinstance(ev, WsConnected):
+                self._seq = Sequence()
+                self._reconnected = ev.attempt > 1
+                continue
+            if isinstance(ev, WsDisconnected | WsStale):
+                conn._health.down(Stream.PRIVATE, lost(ev))
+                continue
+            try:
+                msg = orjson.loads(ev.data)
+                if self._seq.gap(msg.get("sequence_num")):
+                    self._reconnected = True  # a lost order update: catch up by REST
+                    self._catch_up()
+                self.message(msg, ev.ts_recv)
+            except (orjson.JSONDecodeError, *_MALFORMED) as e:
+                log.warning("%s: malformed user message skipped: %s", conn.venue, type(e).__name__)
+
+    def _catch_up(self) -> None:
+        conn = self._conn
+        if conn._catch_up_task is None or conn._catch_up_task.done():
+            conn._catch_up_task = asyncio.get_running_loop().create_task(conn._catch_up())
+
+    def message(self, msg: dict[str, Any], ts_recv: int) -> None:
+        conn = self._conn
+        if msg.get("type") == "error":
+            log.error("%s: user stream error: %s", conn.venue, str(msg.get("message", ""))[:200])
+            return
+        if msg.get("channel") != "user":
+            return
+        ts_event = parse.parse_time(str(msg.get("timestamp", "")))
+        for event in msg.get("events") or []:
+            for o in event.get("orders") or []:
+                if o.get("product_id") in conn.symbols:
+                    conn._on_user_order(o, ts_event, ts_recv, fills=event.get("type") != "snapshot")
+            if event.get("type") == "snapshot" and self._reconnected:
+                self._reconnected = False
+                self._catch_up()

@@ -1,0 +1,300 @@
+"""The Coinbase connector over loopback against `trader.sim.coinbase`: order bodies, GTD/FOK outcomes, stream
+and REST fills that name one execution alike, lookups by client id, refused JWTs, config, and the CLI's
+`paper` and `testnet` on the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from tests.helpers import gate_approval
+from trader.cli import EXIT_OK, main
+from trader.clock import LiveClock
+from trader.config import SecretRef, VenueConfig
+from trader.core import Approval, OrderType, Side, TimeInForce
+from trader.errors import AuthenticationError, ConfigError, InvalidOrderError
+from trader.sim.coinbase import CoinbaseSimServer
+from trader.venues import coinbase
+from trader.venues.base import BookUpdate, FillReport, OrderReport, OrderState, VenueEvent
+from trader.venues.coinbase import CoinbaseConnector, Endpoints, loopback_connector
+
+CLOCK = LiveClock()
+SYMBOL = "BTC-USD"
+
+
+@asynccontextmanager
+async def opened(**options: Any) -> AsyncIterator[tuple[CoinbaseSimServer, CoinbaseConnector]]:
+    server = CoinbaseSimServer(seed=21, step_ms=20)
+    await server.start(port=0)
+    conn = loopback_connector(server.url, symbols=[SYMBOL], clock=CLOCK, **options)
+    try:
+        await conn.connect()
+        yield server, conn
+    finally:
+        await conn.close()
+        await server.stop()
+
+
+async def first(conn: CoinbaseConnector, match: Callable[[VenueEvent], bool], timeout: float = 5.0) -> Any:
+    async def wait() -> Any:
+        async for ev in conn.events():
+            if match(ev):
+                return ev
+        raise AssertionError("stream ended")
+
+    return await CLOCK.wait_for(wait(), timeout)
+
+
+async def top(conn: CoinbaseConnector) -> tuple[int, int]:
+    ev = await first(conn, lambda e: isinstance(e, BookUpdate) and None not in (e.bid, e.ask))
+    return ev.bid, ev.ask
+
+
+def approve(
+    conn: CoinbaseConnector, side: Side, price: int, qty: int, ref: tuple[int, int], **kw: Any
+) -> Approval:
+    spec = conn.spec_of(SYMBOL)
+    return gate_approval(spec, SYMBOL, side, price, qty, bid=ref[0], ask=ref[1], now_ns=CLOCK.now_ns(), **kw)
+
+
+def test_order_bodies_follow_the_order_configurations() -> None:
+    async def go() -> None:
+        async with opened() as (server, conn):
+            ref = await top(conn)
+            bid = ref[0]
+
+            def body(**kw: Any) -> dict[str, Any]:
+                price = 0 if kw.get("order_type") is OrderType.MARKET else bid - 100
+                return conn.order_body(approve(conn, Side.BUY, price, 100_000, ref, **kw), "c-1", SYMBOL)
+
+            assert body(post_only=True)["order_configuration"] == {
+                "limit_limit_gtc": {
+                    "base_size": "0.00100000",
+                    "limit_price": conn.spec_of(SYMBOL).format_price(bid - 100),
+                    "post_only": True,
+                }
+            }
+            gtd = body(tif=TimeInForce.GTD, expire_ns=1_800_000_000_500_000_000)["order_configuration"]
+            assert gtd["limit_limit_gtd"]["end_time"] == "2027-01-15T08:00:00.500000000Z"
+            assert list(body(tif=TimeInForce.IOC)["order_configuration"]) == ["sor_limit_ioc"]
+            assert list(body(tif=TimeInForce.FOK)["order_configuration"]) == ["limit_limit_fok"]
+            market = body(order_type=OrderType.MARKET, tif=TimeInForce.IOC)
+            assert market["order_configuration"] == {"market_market_ioc": {"base_size": "0.00100000"}}
+            assert (market["side"], market["product_id"], market["client_order_id"]) == ("BUY", SYMBOL, "c-1")
+            sent = server.requests["POST /api/v3/brokerage/orders"]
+            with pytest.raises(InvalidOrderError, match="post-only"):
+                await conn.submit(
+                    approve(conn, Side.BUY, bid - 100, 100_000, ref, tif=TimeInForce.IOC, post_only=True),
+                    "c-2",
+                    SYMBOL,
+                )
+            assert server.requests["POST /api/v3/brokerage/orders"] == sent
+
+    asyncio.run(go())
+
+
+def test_gtd_orders_expire_and_unfillable_fok_orders_end() -> None:
+    async def go() -> None:
+        async with opened() as (_, conn):
+            ref = await top(conn)
+            end = CLOCK.now_ns() + 300_000_000
+            gtd = approve(conn, Side.BUY, ref[0] - 300, 100_000, ref, tif=TimeInForce.GTD, expire_ns=end)
+            await conn.submit(gtd, "gtd-1", SYMBOL)
+            done = await first(
+                conn,
+                lambda e: (
+                    isinstance(e, OrderReport) and e.client_id == "gtd-1" and e.state is not OrderState.OPEN
+                ),
+            )
+            assert done.state is OrderState.EXPIRED
+            # 1.9 BTC at the bid: more than the bids hold there
+            fok = approve(conn, Side.SELL, ref[0], 190_000_000, ref, tif=TimeInForce.FOK)
+            await conn.submit(fok, "fok-1", SYMBOL)
+            report = await conn.query("fok-1")
+            assert report is not None
+            assert (report.state, report.filled) == (OrderState.CANCELED, 0)
+
+    asyncio.run(go())
+
+
+def test_stream_fills_and_rest_fills_name_one_execution_alike() -> None:
+    async def go() -> None:
+        async with opened() as (_, conn):
+            ref = await top(conn)
+            since = CLOCK.now_ns() - 1_000_000_000
+            before = (await conn.positions())[SYMBOL]
+            take = approve(conn, Side.BUY, ref[1] + 5_000, 3_000_000, ref, tif=TimeInForce.IOC)
+            await conn.submit(take, "take-1", SYMBOL)
+            done = await first(
+                conn,
+                lambda e: (
+                    isinstance(e, OrderReport) and e.client_id == "take-1" and e.state is not OrderState.OPEN
+                ),
+            )
+            streamed = []
+            while not conn._queue.empty():
+                ev = conn._queue.get_nowait()
+                if isinstance(ev, FillReport):
+                    streamed.append(ev)
+            rest = await conn.fills_since(since)
+            assert sum(f.qty for f in rest) == done.filled > 0
+            assert {f.trade_id for f in rest} >= {f.trade_id for f in streamed}
+            assert all(not f.maker and f.fee > 0 and f.ts_event > 0 for f in rest)
+            assert (await conn.positions())[SYMBOL] == before + done.filled
+
+    asyncio.run(go())
+
+
+def test_a_second_connector_finds_an_order_by_client_id_alone() -> None:
+    async def go() -> None:
+        async with opened() as (server, conn):
+            ref = await top(conn)
+            await conn.submit(approve(conn, Side.BUY, ref[0] - 500, 100_000, ref), "find-me", SYMBOL)
+            other = loopback_connector(server.url, symbols=[SYMBOL], clock=CLOCK, market_data=False)
+            try:
+                found = await other.query("find-me")
+                assert found is not None
+                assert (found.client_id, found.state, found.qty) == ("find-me", OrderState.OPEN, 100_000)
+                assert await other.query("never-sent") is None
+            finally:
+                await other.close()
+            assert await conn.cancel_all(SYMBOL) == 1
+            assert await conn.open_orders() == []
+            gone = await first(conn, lambda e: isinstance(e, OrderReport) and e.state is OrderState.CANCELED)
+            assert gone == await conn.query("find-me")  # heard on the stream and by REST: one order
+
+    asyncio.run(go())
+
+
+def test_a_jwt_of_an_unknown_key_is_refused_and_the_clock_measured_once() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from trader.core import CoinbaseSigner
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+    async def go() -> None:
+        server = CoinbaseSimServer(seed=2, step_ms=20)
+        await server.start(port=0)
+        ends = Endpoints.loopback(server.url)
+        signer = CoinbaseSigner("organizations/x/apiKeys/y", pem, host=ends.host)
+        conn = CoinbaseConnector(symbols=[SYMBOL], signer=signer, endpoints=ends, clock=CLOCK)
+        try:
+            with pytest.raises(AuthenticationError, match="Unauthorized"):
+                await conn.connect()
+            await CLOCK.sleep(0.1)
+            assert server.requests["GET /api/v3/brokerage/time"] == 2  # at connect, then once after the 401
+            assert pem not in repr(signer)
+        finally:
+            await conn.close()
+            await server.stop()
+
+    asyncio.run(go())
+
+
+def test_an_unknown_product_is_refused_at_connect() -> None:
+    async def go() -> None:
+        server = CoinbaseSimServer(seed=2, step_ms=20)
+        await server.start(port=0)
+        conn = loopback_connector(server.url, symbols=["DOGE-USD"], clock=CLOCK)
+        try:
+            with pytest.raises(InvalidOrderError, match="unknown product DOGE-USD"):
+                await conn.connect()
+        finally:
+            await conn.close()
+            await server.stop()
+
+    asyncio.run(go())
+
+
+def test_build_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trader.sim.coinbase import DEMO_KEY_NAME, DEMO_PRIVATE_KEY
+
+    monkeypatch.setenv("CB_KEY", DEMO_KEY_NAME)
+    monkeypatch.setenv("CB_PRIVATE", DEMO_PRIVATE_KEY)
+    secrets = {"api_key": SecretRef("env", "CB_KEY"), "private_key": SecretRef("env", "CB_PRIVATE")}
+    conn = coinbase.build(
+        VenueConfig("coinbase", "sim", secrets, {"url": "http://127.0.0.1:9"}), symbol=SYMBOL, clock=CLOCK
+    )
+    assert conn.endpoints.host == "127.0.0.1:9"
+    live = coinbase.build(VenueConfig("coinbase", "live", secrets), symbol=SYMBOL, clock=CLOCK)
+    assert live.endpoints.rest == "https://api.coinbase.com"
+    with pytest.raises(ConfigError, match="live and sim only"):
+        coinbase.build(VenueConfig("coinbase", "paper", secrets), symbol=SYMBOL, clock=CLOCK)
+    with pytest.raises(ConfigError, match="needs url"):
+        coinbase.build(VenueConfig("coinbase", "sim", secrets), symbol=SYMBOL, clock=CLOCK)
+    with pytest.raises(ConfigError, match="needs private_key"):
+        coinbase.build(
+            VenueConfig("coinbase", "live", {"api_key": secrets["api_key"]}), symbol=SYMBOL, clock=CLOCK
+        )
+    assert coinbase.PROFILE.client_id.pattern is not None
+    assert coinbase.PROFILE.client_id.pattern.fullmatch("a" * 36)
+    assert "watchdog" in coinbase.PROFILE.notes
+
+
+def test_the_cli_tests_and_trades_on_the_simulator(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["testnet", "--exchange=coinbase", "--sim", "--order"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "order round trip  PASS" in out
+    assert "FAIL" not in out
+    assert main(["paper", "--exchange=coinbase", "--sim", "--duration=1.5", "--json"]) == EXIT_OK
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["orders"] > 0
+    assert summary["open_orders_after_shutdown"] == 0
+
+
+def test_an_ed25519_key_trades_too() -> None:
+    import base64
+    import os
+
+    from trader.core import CoinbaseSigner
+
+    raw = base64.b64encode(os.urandom(32)).decode()
+    name = "organizations/trader-sim/apiKeys/ed"
+
+    async def go() -> None:
+        server = CoinbaseSimServer(seed=4, step_ms=20, keys={name: raw})
+        await server.start(port=0)
+        ends = Endpoints.loopback(server.url)
+        signer = CoinbaseSigner(name, raw, host=ends.host)
+        assert signer.algorithm == "EdDSA"
+        conn = CoinbaseConnector(symbols=[SYMBOL], signer=signer, endpoints=ends, clock=CLOCK)
+        try:
+            await conn.connect()
+            ref = await top(conn)
+            await conn.submit(approve(conn, Side.BUY, ref[0] - 300, 100_000, ref), "ed-1", SYMBOL)
+            opened = await first(conn, lambda e: isinstance(e, OrderReport) and e.client_id == "ed-1")
+            assert opened.state is OrderState.OPEN  # the user channel authenticated with an EdDSA JWT too
+            await conn.cancel("ed-1")
+        finally:
+            await conn.close()
+            await server.stop()
+
+    asyncio.run(go())
+
+
+def test_a_malformed_frame_is_skipped_and_the_book_goes_on() -> None:
+    async def go() -> None:
+        async with opened() as (server, conn):
+            await top(conn)
+            for ws in list(server.ws_conns):
+                server.send(ws, b"{not json")
+                server.send(ws, b'{"channel":"l2_data","events":[{"type":"update","product_id":"BTC-USD"}]}')
+            await CLOCK.sleep(0.1)
+            assert await top(conn)  # the stream goes on (the skipped frames were logged)
+
+    asyncio.run(go())
