@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from trader.core import Book, Side
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
 from trader.venues.base import BookInvalid, BookUpdate, Stream
@@ -56,7 +57,7 @@ class MarketStream:
     def __init__(self, conn: CoinbaseConnector, ws: WsClient) -> None:
         self._conn, self.ws = conn, ws
         self._seq = Sequence()
-        self._books: dict[str, tuple[dict[int, int], dict[int, int]]] = {}  # synced books: (bids, asks)
+        self._books: dict[str, Book] = {}  # synced books (the core's ladder: O(log n) per level)
         self._tops: dict[str, tuple[int | None, int, int | None, int]] = {}
 
     @staticmethod
@@ -113,21 +114,22 @@ class MarketStream:
         symbol = str(event.get("product_id", ""))
         if symbol not in conn.symbols:
             return
+        levels = parse.levels(event.get("updates") or [], conn.spec_of(symbol))
         if event.get("type") == "snapshot":
-            self._books[symbol] = ({}, {})
+            self._books[symbol] = Book(conn.spec_of(symbol))
         book = self._books.get(symbol)
         if book is None:
             return  # an update before the snapshot (after a gap): the snapshot will replace it
-        for is_bid, price, qty in parse.levels(event.get("updates") or [], conn.spec_of(symbol)):
-            side = book[0] if is_bid else book[1]
-            if qty:
-                side[price] = qty
-            else:
-                side.pop(price, None)
-        bids, asks = book
-        bid = max(bids) if bids else None
-        ask = min(asks) if asks else None
-        top = (bid, bids[bid] if bid is not None else 0, ask, asks[ask] if ask is not None else 0)
+        if event.get("type") == "snapshot":
+            bids = [(p, q) for is_bid, p, q in levels if is_bid and q]
+            book.apply_snapshot(bids, [(p, q) for is_bid, p, q in levels if not is_bid and q], 0)
+        else:
+            for is_bid, price, qty in levels:
+                book.set_level(Side.BUY if is_bid else Side.SELL, price, qty)
+        best_bid, best_ask = book.best_bid(), book.best_ask()
+        bid, bid_qty = best_bid if best_bid is not None else (None, 0)
+        ask, ask_qty = best_ask if best_ask is not None else (None, 0)
+        top = (bid, bid_qty, ask, ask_qty)
         if top != self._tops.get(symbol):
             self._tops[symbol] = top
             conn._queue.put_nowait(BookUpdate(symbol, *top, ts_event=ts_event, ts_recv=ts_recv))
