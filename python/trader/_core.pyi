@@ -216,6 +216,16 @@ class Book:
         for the token states them, None for an empty side; or None when it states no best prices).
         Raises `ParseError` (nothing changed) for malformed JSON, an unknown side or an off-unit level.
         """
+    def apply_coinbase_level2(self, raw: bytes, product_id: str) -> tuple[int, bool, int] | None:
+        """Apply product `product_id`'s events of a Coinbase `l2_data` message (a snapshot replaces the
+        book, VALID at the message's `sequence_num`; updates set absolute sizes, 0 removes).
+
+        Returns (sequence_num, was a snapshot, levels applied), or None when the message is not `l2_data`
+        or holds nothing of the product (nothing changed). Raises `ParseError` (nothing changed) for
+        malformed JSON, an unknown side or an off-unit level; `BookNotReadyError` / `SequenceGapError`
+        for an update before the first snapshot (nothing changed). The connection's sequence rule (every
+        message, all channels) is the connector's.
+        """
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
     def mark_invalid(self, expected: int, got: int) -> None:

@@ -5,6 +5,7 @@
 
 pub mod binance;
 pub mod checksum;
+pub mod coinbase;
 pub mod ladder;
 pub mod polymarket;
 mod scan;

@@ -76,6 +76,12 @@ impl PyBook {
         self.inner.apply_polymarket_book(raw, asset_id).py()
     }
 
+    /// (sequence_num, snapshot?, levels applied), or None when the message has nothing of the product.
+    fn apply_coinbase_level2(&mut self, raw: &[u8], product_id: &str) -> PyResult<Option<(u64, bool, usize)>> {
+        let r = self.inner.apply_coinbase_level2(raw, product_id).py()?;
+        Ok(r.map(|l| (l.sequence, l.snapshot, l.applied)))
+    }
+
     #[allow(clippy::type_complexity)]
     fn apply_polymarket_changes(
         &mut self,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from trader.core import Side
+from trader.core import Book, BookNotReadyError, ParseError, Side
 from trader.errors import AuthenticationError, InsufficientFundsError, InvalidOrderError, OrderNotFoundError
 from trader.venues._http import HttpResponse
 from trader.venues.base import OrderState
@@ -106,14 +106,27 @@ def test_user_channel_orders() -> None:
 
 
 def test_level2_and_trades() -> None:
+    """level2 messages go into the core's book from their raw bytes (`Book.apply_coinbase_level2`)."""
     snap, update = load("l2_data.json")[0], load("l2_data.json")[1]
     assert snap["sequence_num"] < update["sequence_num"]
-    levels = parse.levels(snap["events"][0]["updates"], SPEC)
-    assert {is_bid for is_bid, _, _ in levels} == {True, False}
-    assert all(p > 0 and q > 0 for _, p, q in levels)
-    assert parse.levels([{"side": "offer", "price_level": "1.5", "new_quantity": "0"}], SPEC) == [
-        (False, 150, 0)
-    ]
+    book = Book(SPEC)
+    with pytest.raises(BookNotReadyError):  # an update before the snapshot
+        book.apply_coinbase_level2(json.dumps(update).encode(), "BTC-USD")
+    seq, snapshot, applied = book.apply_coinbase_level2(json.dumps(snap).encode(), "BTC-USD") or (0, False, 0)
+    assert (seq, snapshot) == (snap["sequence_num"], True)
+    assert applied == len(snap["events"][0]["updates"])
+    bids = [u for u in snap["events"][0]["updates"] if u["side"] == "bid"]
+    best = max(bids, key=lambda u: Decimal(u["price_level"]))
+    assert book.best_bid() == (
+        SPEC.price_to_units(best["price_level"]),
+        SPEC.qty_to_units(best["new_quantity"]),
+    )
+    assert book.apply_coinbase_level2(json.dumps(update).encode(), "BTC-USD") is not None
+    assert book.apply_coinbase_level2(json.dumps(update).encode(), "ETH-USD") is None
+    with pytest.raises(ParseError):
+        book.apply_coinbase_level2(
+            b'{"channel":"l2_data","sequence_num":9,"events":[{"type":"update"', "BTC-USD"
+        )
     t = load("market_trades.json")[0]["events"][0]["trades"][0]
     tick = parse.trade_tick(t, SPEC, ts_recv=3)
     assert tick.aggressor is (Side.SELL if t["side"] == "BUY" else Side.BUY)  # `side` is the maker's

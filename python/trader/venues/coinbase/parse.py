@@ -202,18 +202,6 @@ def rest_fills(
     return out
 
 
-def levels(updates: list[dict[str, Any]], spec: InstrumentSpec) -> list[tuple[bool, int, int]]:
-    """level2 updates as (is_bid, price units, absolute size units; 0 removes the level)."""
-    return [
-        (
-            u["side"] == "bid",
-            spec.price_to_units(str(u["price_level"])),
-            spec.qty_to_units(str(u["new_quantity"])),
-        )
-        for u in updates
-    ]
-
-
 def trade_tick(t: dict[str, Any], spec: InstrumentSpec, ts_recv: int) -> TradeTick:
     """A market_trades print: `side` is the maker's, so the aggressor is the other side."""
     return TradeTick(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from trader.core import Book, Side
+from trader.core import Book, BookNotReadyError, BookState, ParseError, SequenceGapError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
 from trader.venues.base import BookInvalid, BookUpdate, Stream
@@ -89,18 +89,17 @@ class MarketStream:
                     conn.resyncs += 1
                     await subscribe(conn, self.ws, "level2", "unsubscribe")
                     await subscribe(conn, self.ws, "level2")
-                self.message(msg, ev.ts_recv)
-            except (orjson.JSONDecodeError, *_MALFORMED) as e:
+                if msg.get("channel") == "l2_data":
+                    self.level2(ev.data, msg, ev.ts_recv)  # the levels straight from the bytes, in Rust
+                else:
+                    self.message(msg, ev.ts_recv)
+            except (orjson.JSONDecodeError, ParseError, *_MALFORMED) as e:
                 log.warning("%s: malformed market message skipped: %s", conn.venue, type(e).__name__)
 
     def message(self, msg: dict[str, Any], ts_recv: int) -> None:
         channel = msg.get("channel")
         if msg.get("type") == "error":
             log.error("%s: market stream error: %s", self._conn.venue, str(msg.get("message", ""))[:200])
-        elif channel == "l2_data":
-            ts_event = parse.parse_time(str(msg.get("timestamp", "")))
-            for event in msg.get("events") or []:
-                self.level2(event, ts_event, ts_recv)
         elif channel == "market_trades":
             for event in msg.get("events") or []:
                 for t in event.get("trades") or []:
@@ -109,32 +108,35 @@ class MarketStream:
                             parse.trade_tick(t, self._conn.spec_of(t["product_id"]), ts_recv)
                         )
 
-    def level2(self, event: dict[str, Any], ts_event: int, ts_recv: int) -> None:
+    def level2(self, raw: bytes, msg: dict[str, Any], ts_recv: int) -> None:
+        """An `l2_data` message into each product's book (the core parses the raw levels); a changed
+        top becomes a `BookUpdate`. An update before its snapshot (after a gap) waits for the snapshot."""
         conn = self._conn
-        symbol = str(event.get("product_id", ""))
-        if symbol not in conn.symbols:
-            return
-        levels = parse.levels(event.get("updates") or [], conn.spec_of(symbol))
-        if event.get("type") == "snapshot":
-            self._books[symbol] = Book(conn.spec_of(symbol))
-        book = self._books.get(symbol)
-        if book is None:
-            return  # an update before the snapshot (after a gap): the snapshot will replace it
-        if event.get("type") == "snapshot":
-            bids = [(p, q) for is_bid, p, q in levels if is_bid and q]
-            book.apply_snapshot(bids, [(p, q) for is_bid, p, q in levels if not is_bid and q], 0)
-        else:
-            for is_bid, price, qty in levels:
-                book.set_level(Side.BUY if is_bid else Side.SELL, price, qty)
-        best_bid, best_ask = book.best_bid(), book.best_ask()
-        bid, bid_qty = best_bid if best_bid is not None else (None, 0)
-        ask, ask_qty = best_ask if best_ask is not None else (None, 0)
-        top = (bid, bid_qty, ask, ask_qty)
-        if top != self._tops.get(symbol):
-            self._tops[symbol] = top
-            conn._queue.put_nowait(BookUpdate(symbol, *top, ts_event=ts_event, ts_recv=ts_recv))
-        if event.get("type") == "snapshot" and len(self._books) == len(conn.symbols):
-            conn._health.up(Stream.MARKET)
+        ts_event = parse.parse_time(str(msg.get("timestamp", "")))
+        for symbol in conn.symbols:
+            book = self._books.get(symbol)
+            if book is None:
+                book = self._books[symbol] = Book(conn.spec_of(symbol))
+            try:
+                applied = book.apply_coinbase_level2(raw, symbol)
+            except (BookNotReadyError, SequenceGapError):
+                continue  # the snapshot will replace it
+            if applied is None:
+                continue
+            best_bid, best_ask = book.best_bid(), book.best_ask()
+            bid, bid_qty = best_bid if best_bid is not None else (None, 0)
+            ask, ask_qty = best_ask if best_ask is not None else (None, 0)
+            top = (bid, bid_qty, ask, ask_qty)
+            if top != self._tops.get(symbol):
+                self._tops[symbol] = top
+                conn._queue.put_nowait(BookUpdate(symbol, *top, ts_event=ts_event, ts_recv=ts_recv))
+            books = self._books.values()
+            if (
+                applied[1]
+                and len(books) == len(conn.symbols)
+                and all(b.state == BookState.VALID for b in books)
+            ):
+                conn._health.up(Stream.MARKET)  # every product's snapshot is in
 
 
 class UserStream:
