@@ -37,21 +37,19 @@ SNAPSHOT = _message(
     [_level("bid", f"{60000 - i}.{i % 100:02d}", f"0.{i + 1:08d}") for i in range(200)]
     + [_level("offer", f"{60001 + i}.{i % 100:02d}", f"0.{i + 2:08d}") for i in range(200)],
 )
-UPDATES = [
-    _message(
-        2 + k,
-        "update",
-        [
-            _level(
-                "bid" if i % 2 else "offer",
-                f"{(60000 - i) if i % 2 else (60001 + i)}.{i % 100:02d}",
-                "0" if (i + k) % 7 == 0 else f"0.{(i * 13 + k) % 90_000 + 1:08d}",
-            )
-            for i in range(20)
-        ],
-    )  # fmt: skip
-    for k in range(500)
-]
+
+
+def _update(k: int) -> bytes:
+    """20 changes, bids and offers alternating; every seventh removes its level."""
+    levels = []
+    for i in range(20):
+        side, price = ("bid", 60000 - i) if i % 2 else ("offer", 60001 + i)
+        qty = "0" if (i + k) % 7 == 0 else f"0.{(i * 13 + k) % 90_000 + 1:08d}"
+        levels.append(_level(side, f"{price}.{i % 100:02d}", qty))
+    return _message(2 + k, "update", levels)
+
+
+UPDATES = [_update(k) for k in range(500)]
 
 
 def python_level2(book: PyBook, raw: bytes) -> int:
