@@ -46,6 +46,7 @@ PACKAGES: dict[str, str] = {
     "alpaca": "trader.venues.alpaca",
     "binance": "trader.venues.binance",
     "polymarket": "trader.venues.polymarket",
+    "kraken": "trader.venues.kraken",
     "sim": "trader.venues.sim",
 }
 
@@ -75,11 +76,6 @@ PLANNED: dict[str, VenueProfile] = {
         "coinbase",
         "ES256 / Ed25519 JWT",
         ClientIdRule("client_order_id", re.compile(r"[A-Za-z0-9_-]{1,36}"), "UUID-sized; limit unstated"),
-    ),
-    "kraken": _planned(
-        "kraken",
-        "HMAC-SHA512",
-        ClientIdRule("cl_ord_id", re.compile(r"[\x21-\x7e]{1,18}"), "free text <= 18 (else a UUID)"),
     ),
     "okx": _planned(
         "okx", "HMAC-SHA256", ClientIdRule("clOrdId", re.compile(r"[A-Za-z0-9]{1,32}"), "v5: 1-32 alnum")

@@ -95,7 +95,8 @@ def publish_books(sim: KrakenSimServer, *, bad_checksum: bool, heartbeat: bool) 
     for ws, sub in list(sim.public.items()):
         for m in sim.markets.values():
             if m.pair.symbol in sub.books:
-                raw = book_message(sim, m, sub, "update", bad_checksum)
+                kind = "update" if m.pair.symbol in sub.views else "snapshot"
+                raw = book_message(sim, m, sub, kind, bad_checksum)
                 if raw is not None:
                     sim.send(ws, raw)
         if heartbeat and (sub.books or sub.trades):
@@ -188,12 +189,15 @@ async def _public_request(sim: KrakenSimServer, ws: web.WebSocketResponse, sub: 
         await ws.send_bytes(_ack(method, req_id, sim, result))
         if method == "unsubscribe":
             sub.books.pop(m.pair.symbol, None)
+            sub.views.pop(m.pair.symbol, None)
             sub.trades.discard(m.pair.symbol)
         elif channel == "book":
             sub.books[m.pair.symbol] = depth
-            raw = book_message(sim, m, sub, "snapshot")
-            if raw is not None:
-                await ws.send_bytes(raw)
+            sub.views.pop(m.pair.symbol, None)
+            if not sim.faults.stale_feed:  # else the snapshot comes when the feed does
+                raw = book_message(sim, m, sub, "snapshot")
+                if raw is not None:
+                    await ws.send_bytes(raw)
         else:
             sub.trades.add(m.pair.symbol)
 
