@@ -31,7 +31,13 @@ import orjson
 
 from trader.clock import Clock
 from trader.core import Approval, InstrumentSpec, Keystore, KrakenSigner, OrderType, Side, TimeInForce
-from trader.errors import InvalidOrderError, OrderNotFoundError, VenueError
+from trader.errors import (
+    AuthenticationError,
+    InvalidOrderError,
+    OrderNotFoundError,
+    VenueError,
+    VenueUnavailableError,
+)
 from trader.venues._http import HttpClient
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -51,7 +57,7 @@ from trader.venues.base import (
 from trader.venues.kraken import endpoints as ep
 from trader.venues.kraken import parse
 from trader.venues.kraken.endpoints import Endpoints
-from trader.venues.kraken.errors import error_from
+from trader.venues.kraken.errors import INVALID_NONCE, error_from
 from trader.venues.kraken.parse import PairInfo
 from trader.venues.kraken.streams import MarketStream, PrivateStream
 from trader.venues.profile import VenueTime
@@ -73,6 +79,7 @@ CAPABILITIES = Capabilities(
     needs_credentials=True,
 )
 MINUTE_NS = 60 * parse.NS
+NONCE_RETRIES = 3
 
 
 class KrakenConnector:
@@ -114,6 +121,8 @@ class KrakenConnector:
         self.book_depth = book_depth
         self._market_data = market_data
         self._stale_after_s = stale_after_s
+        self._timeout_s = timeout_s
+        self.private_ready = asyncio.Event()  # the executions subscription was acknowledged
         self._http = HttpClient(venue, endpoints.rest, clock=clock, timeout_s=timeout_s)
         self.pairs: dict[str, PairInfo] = {}  # altname -> pair
         self.by_symbol: dict[str, PairInfo] = {}  # v2 symbol -> pair
@@ -159,13 +168,22 @@ class KrakenConnector:
         mutating: bool = False,
         priority: bool = False,
     ) -> Any:
-        req = self._signer.sign(path, list(params), self.clock.now_ns())
-        if self._nonce_store is not None:
-            self._nonce_store(self._signer.last_nonce)
-        resp = await self._http.request(
-            "POST", path, body=req.body, headers=dict(req.headers), mutating=mutating, priority=priority
-        )
-        return self._result(resp.body, path)
+        """A signed call. `EAPI:Invalid nonce` means Kraken refused it before acting (another client of the
+        key signed a higher nonce): it is signed again with a fresh nonce, at most `NONCE_RETRIES` times."""
+        for attempt in range(NONCE_RETRIES + 1):
+            req = self._signer.sign(path, list(params), self.clock.now_ns())
+            if self._nonce_store is not None:
+                self._nonce_store(self._signer.last_nonce)
+            resp = await self._http.request(
+                "POST", path, body=req.body, headers=dict(req.headers), mutating=mutating, priority=priority
+            )
+            try:
+                return self._result(resp.body, path)
+            except AuthenticationError as e:
+                if e.code != INVALID_NONCE or attempt == NONCE_RETRIES:
+                    raise
+                await self.clock.sleep(0.005 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -188,6 +206,13 @@ class KrakenConnector:
             self._tasks.append(loop.create_task(self.market.run()))
         self.executions = PrivateStream(self, self._ws(self.endpoints.ws_private, 3600.0))
         self._tasks.append(loop.create_task(self.executions.run()))
+        try:  # orders only once their executions can be heard
+            await self.clock.wait_for(self.private_ready.wait(), self._timeout_s)
+        except TimeoutError:
+            await self.close()
+            raise VenueUnavailableError(
+                "executions stream not subscribed in time", venue=self.venue
+            ) from None
         if self._dead_man_s:
             self._tasks.append(loop.create_task(self._dead_man()))
 

@@ -179,7 +179,9 @@ class PrivateStream:
         if m.get("method") == "subscribe":
             if not m.get("success"):
                 log.error("%s: executions refused: %s", conn.venue, m.get("error"))
-            elif self._reconnected:
+                return
+            conn.private_ready.set()
+            if self._reconnected:
                 self._reconnected = False
                 asyncio.get_running_loop().create_task(conn.catch_up())
             return
