@@ -13,6 +13,7 @@ from trader.clock import Clock, ShiftedClock
 from trader.config import RiskLimits
 from trader.engine.engine import EngineConfig, PreTrade
 from trader.engine.equity import EquityConfig, EquityGate, EquityRules
+from trader.engine.paper import INSTRUMENT as DEMO_INSTRUMENT
 from trader.engine.paper import (
     binary_market_maker,
     demo_market_maker,
@@ -91,7 +92,7 @@ async def rig(profile: VenueProfile, conn: Connector, req: RigRequest, clock: Cl
 async def _crypto(profile: VenueProfile, conn: Connector, req: RigRequest) -> Rig:
     """The demo market maker on the venue's default instrument in a paper session; otherwise (another
     instrument, or live) one sized from the venue's filters and current price."""
-    if req.symbol == profile.default_symbol and not req.sized:
+    if req.symbol == profile.default_symbol == DEMO_INSTRUMENT and not req.sized:  # the demo's own pair
         return Rig(demo_market_maker(), EngineConfig(symbol=req.symbol, risk=req.risk))
     if not isinstance(conn, Referenced):
         raise ConfigError(f"{profile.name} cannot price {req.symbol} before trading it")

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -187,9 +188,7 @@ class KrakenConnector:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
-    async def connect(self) -> None:
-        if self._tasks:
-            return
+    async def _load_pairs(self) -> None:
         pairs = await self.public(ep.ASSET_PAIRS, [("pair", ",".join(self.symbols))])
         for key, entry in pairs.items():
             p = parse.pair_info(key, entry)
@@ -199,6 +198,18 @@ class KrakenConnector:
         missing = set(self.symbols) - set(self.pairs)
         if missing:
             raise InvalidOrderError(f"unknown pair {', '.join(sorted(missing))}", venue=self.venue)
+
+    async def reference(self) -> tuple[InstrumentInfo, Decimal]:
+        """The first pair's rules and its current mid, by REST only (before `connect`, to size a strategy)."""
+        await self._load_pairs()
+        p = self.pairs[self.symbols[0]]
+        (ticker,) = (await self.public(ep.TICKER, [("pair", p.altname)])).values()
+        return p.info, (Decimal(str(ticker["a"][0])) + Decimal(str(ticker["b"][0]))) / 2
+
+    async def connect(self) -> None:
+        if self._tasks:
+            return
+        await self._load_pairs()
         await self.private(ep.BALANCE)  # the key works
         loop = asyncio.get_running_loop()
         if self._market_data:
