@@ -22,8 +22,7 @@ from trader.errors import (
     VenueUnavailableError,
 )
 from trader.venues.base import OrderState
-from trader.venues.kraken import asset, error_from, v2_symbol
-from trader.venues.kraken import parse
+from trader.venues.kraken import asset, error_from, parse, v2_symbol
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -39,7 +38,13 @@ def pair() -> parse.PairInfo:
 
 def test_asset_pairs_become_instrument_info_in_our_asset_names() -> None:
     p = pair()
-    assert (p.key, p.altname, p.symbol, p.price_decimals, p.qty_decimals) == ("XXBTZUSD", "XBTUSD", "BTC/USD", 1, 8)
+    assert (p.key, p.altname, p.symbol, p.price_decimals, p.qty_decimals) == (
+        "XXBTZUSD",
+        "XBTUSD",
+        "BTC/USD",
+        1,
+        8,
+    )
     i = p.info
     assert (i.symbol, i.base, i.quote) == ("XBTUSD", "BTC", "USD")
     assert (i.tick_size, i.lot_size, i.min_qty, i.min_notional) == ("0.1", "0.00000001", "0.0001", "0.5")
@@ -56,7 +61,11 @@ def test_asset_names(kraken: str, ours: str) -> None:
 
 
 def test_v2_symbols() -> None:
-    assert (v2_symbol("XBT/USD"), v2_symbol("XDG/EUR"), v2_symbol("ETH/USDT")) == ("BTC/USD", "DOGE/EUR", "ETH/USDT")
+    assert (v2_symbol("XBT/USD"), v2_symbol("XDG/EUR"), v2_symbol("ETH/USDT")) == (
+        "BTC/USD",
+        "DOGE/EUR",
+        "ETH/USDT",
+    )
 
 
 def test_an_open_order_partly_filled() -> None:
@@ -94,10 +103,21 @@ def test_a_trade_from_trades_history_and_the_same_from_executions_are_one_fill()
     (d,) = load("executions_trade.json")["data"]
     stream = parse.exec_fill(d, "XBTUSD", spec, ts_recv=2)
     assert rest == stream  # ts_recv takes no part in equality
-    assert (rest.trade_id, rest.price, rest.qty, rest.fee, rest.maker) == (tid, 300100, 37_500_000, Decimal("28.13437"), True)
+    assert (rest.trade_id, rest.price, rest.qty, rest.fee, rest.maker) == (
+        tid,
+        300100,
+        37_500_000,
+        Decimal("28.13437"),
+        True,
+    )
     assert rest.ts_event == 1688667796880200000
     report = parse.exec_report(d, "XBTUSD", spec, ts_recv=2)
-    assert (report.client_id, report.filled, report.qty, report.state) == ("mm-17", 37_500_000, 125_000_000, OrderState.OPEN)
+    assert (report.client_id, report.filled, report.qty, report.state) == (
+        "mm-17",
+        37_500_000,
+        125_000_000,
+        OrderState.OPEN,
+    )
 
 
 def test_the_docs_book_checksum_through_the_core() -> None:

@@ -344,8 +344,8 @@ class KrakenSimServer(VenueServer):
         beat = self._since_heartbeat >= NS
         if beat:
             self._since_heartbeat = 0
-        bad, self._bad_checksum = self._bad_checksum, False
-        ws.publish_books(self, bad_checksum=bad, heartbeat=beat)
+        if ws.publish_books(self, bad_checksum=self._bad_checksum, heartbeat=beat):
+            self._bad_checksum = False
 
     def check_signature(self, key: str, path: str, nonce: str, body: bytes, sign: str) -> bool:
         import hashlib

@@ -91,7 +91,9 @@ def book_message(
     return orjson.dumps({"channel": "book", "type": kind, "data": [data]})
 
 
-def publish_books(sim: KrakenSimServer, *, bad_checksum: bool, heartbeat: bool) -> None:
+def publish_books(sim: KrakenSimServer, *, bad_checksum: bool, heartbeat: bool) -> bool:
+    """Send what changed in every subscribed book; whether a wrong checksum (`bad_checksum`) went out."""
+    sent_bad = False
     for ws, sub in list(sim.public.items()):
         for m in sim.markets.values():
             if m.pair.symbol in sub.books:
@@ -99,8 +101,10 @@ def publish_books(sim: KrakenSimServer, *, bad_checksum: bool, heartbeat: bool) 
                 raw = book_message(sim, m, sub, kind, bad_checksum)
                 if raw is not None:
                     sim.send(ws, raw)
+                    sent_bad = sent_bad or bad_checksum
         if heartbeat and (sub.books or sub.trades):
             sim.send(ws, b'{"channel":"heartbeat"}')
+    return sent_bad
 
 
 def public_trade(sim: KrakenSimServer, m: Market, t: Trade) -> None:

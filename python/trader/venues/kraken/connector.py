@@ -209,6 +209,13 @@ class KrakenConnector:
     async def connect(self) -> None:
         if self._tasks:
             return
+        try:
+            await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect(self) -> None:
         await self._load_pairs()
         await self.private(ep.BALANCE)  # the key works
         loop = asyncio.get_running_loop()
@@ -220,7 +227,6 @@ class KrakenConnector:
         try:  # orders only once their executions can be heard
             await self.clock.wait_for(self.private_ready.wait(), self._timeout_s)
         except TimeoutError:
-            await self.close()
             raise VenueUnavailableError(
                 "executions stream not subscribed in time", venue=self.venue
             ) from None
