@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import gate_approval
 from trader.clock import LiveClock
 from trader.core import Side, TimeInForce
-from trader.errors import AuthenticationError, InvalidOrderError, OrderNotFoundError
+from trader.errors import AuthenticationError, InvalidOrderError, OrderNotFoundError, RateLimitError
 from trader.sim.kraken import DEMO_KEY, KrakenSimServer
 from trader.venues.base import (
     BookInvalid,
@@ -231,5 +231,32 @@ def test_nonces_grow_across_a_clock_step_back_and_a_restart(tmp_path: Path) -> N
             forgetful = loopback_connector(sim.url, symbols=["XBTUSD"], clock=clock, market_data=False)
             with pytest.raises(AuthenticationError, match="Invalid nonce"):
                 await forgetful.connect()  # no persisted nonce and a clock an hour back: refused, typed
+
+    run(body)
+
+
+def test_the_order_counter_is_kept_locally() -> None:
+    async def body() -> None:
+        async with venue(market_data=False, dead_man_s=0, rate_tier="starter") as (sim, conn):
+            spec = conn.spec("XBTUSD")
+            bid, _ = sim.top()
+            for n in range(60):  # the starter tier's threshold
+                a = gate_approval(
+                    spec,
+                    "XBTUSD",
+                    Side.BUY,
+                    bid - 500 - n,
+                    10_000,
+                    bid=bid,
+                    ask=bid + 1,
+                    now_ns=WALL.now_ns(),
+                )
+                await conn.submit(a, f"k-{n}", "XBTUSD")
+            a = gate_approval(
+                spec, "XBTUSD", Side.BUY, bid - 600, 10_000, bid=bid, ask=bid + 1, now_ns=WALL.now_ns()
+            )
+            with pytest.raises(RateLimitError, match="local"):
+                await conn.submit(a, "k-60", "XBTUSD")
+            assert sim.requests["POST /0/private/AddOrder"] == 60  # the 61st never left
 
     run(body)

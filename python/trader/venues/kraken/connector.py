@@ -15,6 +15,10 @@
 - Streams: the public `book` (the core's book, Kraken's CRC32 checked on every message; a mismatch is a
   `BookInvalid` and a re-subscription) and `trade`; the private `executions` (token from
   GetWebSocketsToken) as `OrderReport`s and `FillReport`s, caught up by REST after a reconnect.
+- Rate limits (`rate_tier`, Kraken's verification tier; default starter): the key's REST call counter
+  (+1 a call, +2 TradesHistory) and the trading engine's order counter (one quota for all pairs, stricter
+  than Kraken's per-pair one) as rolling windows of the same burst and sustained rate; reads wait their
+  turn, an order over the limit is refused locally (`RateLimitError`), nothing sent.
 - Kraken has no spot testnet: environments are `live` and a loopback simulator.
 """
 
@@ -31,11 +35,22 @@ from urllib.parse import urlencode
 import orjson
 
 from trader.clock import Clock
-from trader.core import Approval, InstrumentSpec, Keystore, KrakenSigner, OrderType, Side, TimeInForce
+from trader.core import (
+    Approval,
+    InstrumentSpec,
+    Keystore,
+    KrakenSigner,
+    OrderType,
+    RateLimiter,
+    Side,
+    TimeInForce,
+    Window,
+)
 from trader.errors import (
     AuthenticationError,
     InvalidOrderError,
     OrderNotFoundError,
+    RateLimitError,
     VenueError,
     VenueUnavailableError,
 )
@@ -104,6 +119,7 @@ class KrakenConnector:
         market_data: bool = True,
         stale_after_s: float = 10.0,
         timeout_s: float = 10.0,
+        rate_tier: str | None = "starter",
     ) -> None:
         if not symbols:
             raise ValueError("at least one symbol is needed")
@@ -124,7 +140,18 @@ class KrakenConnector:
         self._stale_after_s = stale_after_s
         self._timeout_s = timeout_s
         self.private_ready = asyncio.Event()  # the executions subscription was acknowledged
-        self._http = HttpClient(venue, endpoints.rest, clock=clock, timeout_s=timeout_s)
+        if rate_tier is not None and rate_tier not in ep.RATE_TIERS:
+            raise ValueError(f"rate_tier must be one of {', '.join(ep.RATE_TIERS)} (or None)")
+        self._limiter, self._order_quota = RateLimiter(), None
+        quota = None
+        if rate_tier is not None:
+            calls, decay, orders, order_decay = ep.RATE_TIERS[rate_tier]
+            quota = self._limiter.add_quota("rest", [Window(calls, int(calls / decay * 1e9), rolling=True)])
+            window = Window(orders, int(orders / order_decay * 1e9), rolling=True)
+            self._order_quota = self._limiter.add_quota("orders", [window])
+        self._http = HttpClient(
+            venue, endpoints.rest, clock=clock, timeout_s=timeout_s, limiter=self._limiter, quota=quota
+        )
         self.pairs: dict[str, PairInfo] = {}  # altname -> pair
         self.by_symbol: dict[str, PairInfo] = {}  # v2 symbol -> pair
         self.specs: dict[str, InstrumentSpec] = {}
@@ -158,7 +185,8 @@ class KrakenConnector:
         return msg.get("result")
 
     async def public(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Any:
-        resp = await self._http.request("GET", path, query=urlencode(list(params)), mutating=False)
+        # public calls are limited per IP, not by the key's counter
+        resp = await self._http.request("GET", path, query=urlencode(list(params)), mutating=False, cost=0)
         return self._result(resp.body, path)
 
     async def private(
@@ -176,7 +204,13 @@ class KrakenConnector:
             if self._nonce_store is not None:
                 self._nonce_store(self._signer.last_nonce)
             resp = await self._http.request(
-                "POST", path, body=req.body, headers=dict(req.headers), mutating=mutating, priority=priority
+                "POST",
+                path,
+                body=req.body,
+                headers=dict(req.headers),
+                mutating=mutating,
+                priority=priority,
+                cost=ep.COUNTER_COST.get(path, 1),
             )
             try:
                 return self._result(resp.body, path)
@@ -304,6 +338,12 @@ class KrakenConnector:
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         params = self.order_params(approval, client_id, instrument)
+        if self._order_quota is not None:  # the trading engine's counter: an order never waits
+            retry = self._limiter.try_acquire(self._order_quota, 1, self.clock.now_ns())
+            if retry is not None:
+                raise RateLimitError(
+                    "AddOrder: local order-rate limit", venue=self.venue, code="local", retry_after_ns=retry
+                )
         result = await self.private(ep.ADD_ORDER, params, mutating=True)
         txid = str(result["txid"][0])
         self.remember(client_id, txid)
@@ -461,7 +501,9 @@ class KrakenConnector:
 
 
 def loopback_connector(url: str, *, symbols: Sequence[str], clock: Clock, **options: Any) -> KrakenConnector:
-    """A connector to a `trader.sim.kraken` server at `url` with its demo key."""
+    """A connector to a `trader.sim.kraken` server at `url` with its demo key (no local rate counters
+    unless `rate_tier` is given: the simulator keeps none)."""
+    options.setdefault("rate_tier", None)
     from trader.sim.kraken import DEMO_KEY, DEMO_SECRET
 
     return KrakenConnector(
