@@ -79,7 +79,8 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> KrakenConnector:
     key = key_ref.resolve()
     if not isinstance(key, str):
         raise ConfigError("[venues.kraken] api_key must be an env: reference (it is not a secret)")
-    tier = str(o.get("rate_tier", "starter"))  # Kraken's verification tier; "none": no local counters
+    # Kraken's verification tier; "none": no local counters (the default on a simulator: it keeps none)
+    tier = str(o.get("rate_tier", "starter" if cfg.environment == "live" else "none"))
     options: dict[str, Any] = {"rate_tier": None if tier == "none" else tier}
     if "nonce_file" in o:
         nonces = NonceFile(str(o["nonce_file"]))

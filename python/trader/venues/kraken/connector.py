@@ -17,7 +17,7 @@
   GetWebSocketsToken) as `OrderReport`s and `FillReport`s, caught up by REST after a reconnect.
 - Rate limits (`rate_tier`, Kraken's verification tier; default starter): the key's REST call counter
   (+1 a call, +2 TradesHistory) and the trading engine's order counter (one quota for all pairs, stricter
-  than Kraken's per-pair one) as rolling windows of the same burst and sustained rate; reads wait their
+  than Kraken's per-pair one) as rolling windows around the decaying counters (`bucket`); reads wait their
   turn, an order over the limit is refused locally (`RateLimitError`), nothing sent.
 - Kraken has no spot testnet: environments are `live` and a loopback simulator.
 """
@@ -98,6 +98,16 @@ MINUTE_NS = 60 * parse.NS
 NONCE_RETRIES = 3
 
 
+def bucket(size: int, decay: float) -> list[Window]:
+    """Rolling windows around Kraken's decaying counter (`size` units, `decay` a second): at most
+    size + decay x T units in any T of 3 s and of size/decay s (a burst of `size`, then the decay rate)."""
+    short, long = 3.0, size / decay
+    return [
+        Window(size + int(decay * short), int(short * 1e9), rolling=True),
+        Window(2 * size, int(long * 1e9), rolling=True),
+    ]
+
+
 class KrakenConnector:
     """Spot pairs on one Kraken account (or a simulator speaking its protocol). Instruments are the pairs'
     `altname`s (XBTUSD)."""
@@ -146,9 +156,8 @@ class KrakenConnector:
         quota = None
         if rate_tier is not None:
             calls, decay, orders, order_decay = ep.RATE_TIERS[rate_tier]
-            quota = self._limiter.add_quota("rest", [Window(calls, int(calls / decay * 1e9), rolling=True)])
-            window = Window(orders, int(orders / order_decay * 1e9), rolling=True)
-            self._order_quota = self._limiter.add_quota("orders", [window])
+            self._order_quota = self._limiter.add_quota("orders", bucket(orders, order_decay))
+            quota = self._limiter.add_quota("rest", bucket(calls, decay))
         self._http = HttpClient(
             venue, endpoints.rest, clock=clock, timeout_s=timeout_s, limiter=self._limiter, quota=quota
         )
