@@ -26,7 +26,7 @@ from trader.venues.base import (
     StreamStatus,
     VenueEvent,
 )
-from trader.venues.kraken import KrakenConnector, NonceFile, loopback_connector
+from trader.venues.kraken import JournalNonces, KrakenConnector, NonceFile, loopback_connector
 
 WALL = LiveClock()
 
@@ -258,5 +258,22 @@ def test_the_order_counter_is_kept_locally() -> None:
             with pytest.raises(RateLimitError, match="local"):
                 await conn.submit(a, "k-63", "XBTUSD")
             assert sim.requests["POST /0/private/AddOrder"] == 63  # the next never left
+
+    run(body)
+
+
+def test_the_journal_keeps_the_last_nonce_across_restarts() -> None:
+    from trader.engine.journal import Journal
+
+    async def body() -> None:
+        journal = Journal(":memory:")
+        nonces = JournalNonces(journal, DEMO_KEY)
+        async with venue(market_data=False, nonce_store=nonces.store) as (_, conn):
+            await conn.positions()
+            assert nonces.load() == conn.last_nonce > 0
+            used = conn.last_nonce
+        nonces.store(used - 10)  # never lowered
+        assert nonces.load() == used
+        assert DEMO_KEY not in nonces.name  # the key is not written in the clear
 
     run(body)

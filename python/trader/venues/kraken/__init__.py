@@ -8,6 +8,7 @@ and asset names. The loopback simulator is `trader.sim.kraken`. Kraken has no sp
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,22 @@ class NonceFile:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(str(nonce))
         tmp.replace(self.path)
+
+
+class JournalNonces:
+    """The last Kraken nonce of one API key kept in the journal's counters (`Journal.get_counter` /
+    `set_counter_at_least`, which never lowers it): pass `load()` as `last_nonce` and `store` as
+    `nonce_store` to a connector trading beside that journal."""
+
+    def __init__(self, journal: Any, api_key: str) -> None:
+        self._journal = journal
+        self.name = f"kraken_nonce:{hashlib.sha256(api_key.encode()).hexdigest()[:16]}"
+
+    def load(self) -> int:
+        return int(self._journal.get_counter(self.name))
+
+    def store(self, nonce: int) -> None:
+        self._journal.set_counter_at_least(self.name, nonce)
 
 
 def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> KrakenConnector:
@@ -117,6 +134,7 @@ __all__ = [
     "TABLE",
     "VENUE",
     "Endpoints",
+    "JournalNonces",
     "KrakenConnector",
     "NonceFile",
     "PairInfo",
