@@ -277,3 +277,26 @@ def test_the_journal_keeps_the_last_nonce_across_restarts() -> None:
         assert DEMO_KEY not in nonces.name  # the key is not written in the clear
 
     run(body)
+
+
+def test_orders_over_the_websocket() -> None:
+    async def body() -> None:
+        async with venue(market_data=False, ws_orders=True) as (sim, conn):
+            spec = conn.spec("XBTUSD")
+            bid, _ = sim.top()
+            a = gate_approval(
+                spec, "XBTUSD", Side.BUY, bid - 500, 12_345, bid=bid, ask=bid + 1, now_ns=WALL.now_ns()
+            )
+            ack = await conn.submit(a, "k-ws", "XBTUSD")
+            o = sim.orders[ack.venue_order_id]
+            assert (o.cl_ord_id, o.vol, o.price) == ("k-ws", 12_345, bid - 500)  # exact decimals on the wire
+            assert sim.requests["POST /0/private/AddOrder"] == 0
+            await conn.cancel("k-ws")
+            assert o.status == "canceled"
+            with pytest.raises(OrderNotFoundError):
+                await conn.cancel("k-ws")
+            r = await conn.query("k-ws")
+            assert r is not None
+            assert r.state is OrderState.CANCELED
+
+    run(body)

@@ -8,8 +8,9 @@
   comes back as `last_nonce` on the next start, so a restart never reuses one either.
 - Orders: AddOrder with our id as `cl_ord_id`; `submit` is single-shot (a timeout or 5xx is
   `UnknownOutcomeError`; `query` finds the order by `cl_ord_id` in OpenOrders, then ClosedOrders).
-  Limit GTC / IOC / GTD (`expiretm`), post-only (`oflags=post`), market orders. Kraken spot has no FOK and
-  no reduce-only without margin: both are refused before sending.
+  Limit GTC / IOC / GTD (`expiretm`), post-only (`oflags=post`), market orders. With `ws_orders=True`
+  orders and cancels go over the authenticated WebSocket instead (`add_order`, `cancel_order`). Kraken
+  spot has no FOK and no reduce-only without margin: both are refused before sending.
 - Dead-man switch: while our orders rest, CancelAllOrdersAfter(`dead_man_s`) is re-sent every
   `dead_man_refresh_s`; when none rest it is disarmed (timeout 0).
 - Streams: the public `book` (the core's book, Kraken's CRC32 checked on every message; a mismatch is a
@@ -28,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -130,6 +132,7 @@ class KrakenConnector:
         stale_after_s: float = 10.0,
         timeout_s: float = 10.0,
         rate_tier: str | None = "starter",
+        ws_orders: bool = False,
     ) -> None:
         if not symbols:
             raise ValueError("at least one symbol is needed")
@@ -149,6 +152,7 @@ class KrakenConnector:
         self._market_data = market_data
         self._stale_after_s = stale_after_s
         self._timeout_s = timeout_s
+        self.ws_orders = ws_orders
         self.private_ready = asyncio.Event()  # the executions subscription was acknowledged
         if rate_tier is not None and rate_tier not in ep.RATE_TIERS:
             raise ValueError(f"rate_tier must be one of {', '.join(ep.RATE_TIERS)} (or None)")
@@ -353,8 +357,13 @@ class KrakenConnector:
                 raise RateLimitError(
                     "AddOrder: local order-rate limit", venue=self.venue, code="local", retry_after_ns=retry
                 )
-        result = await self.private(ep.ADD_ORDER, params, mutating=True)
-        txid = str(result["txid"][0])
+        if self.ws_orders and self.executions is not None:
+            order = ws_order(params, self.pairs[instrument].symbol)
+            result = await self.executions.request("add_order", order, self._timeout_s)
+            txid = str(result["order_id"])
+        else:
+            result = await self.private(ep.ADD_ORDER, params, mutating=True)
+            txid = str(result["txid"][0])
         self.remember(client_id, txid)
         if approval.order_type == OrderType.LIMIT and approval.tif != TimeInForce.IOC:
             self.resting.add(client_id)
@@ -369,6 +378,11 @@ class KrakenConnector:
         """CancelOrder by `cl_ord_id` (Kraken confirms with `count`). `OrderNotFoundError` when the order is
         unknown or already closed."""
         txid = self._ids.get(client_id)
+        if self.ws_orders and self.executions is not None:
+            ids = {"order_id": [txid]} if txid else {"cl_ord_id": [client_id]}
+            await self.executions.request("cancel_order", ids, self._timeout_s)
+            self.resting.discard(client_id)
+            return
         ref = ("txid", txid) if txid else ("cl_ord_id", client_id)
         result = await self.private(ep.CANCEL_ORDER, [ref], mutating=True, priority=True)
         self.resting.discard(client_id)
@@ -507,6 +521,27 @@ class KrakenConnector:
             log.warning("%s: catch-up after reconnect failed: %s", self.venue, e)
             return
         self._health.up(Stream.PRIVATE)
+
+
+def ws_order(params: Sequence[tuple[str, str]], symbol: str) -> dict[str, Any]:
+    """AddOrder's fields as WebSocket v2 `add_order` params: numbers as JSON numbers written from the exact
+    decimal text (never a float)."""
+    f = dict(params)
+    out: dict[str, Any] = {
+        "order_type": f["ordertype"],
+        "side": f["type"],
+        "order_qty": orjson.Fragment(f["volume"].encode()),
+        "symbol": symbol,
+        "cl_ord_id": f["cl_ord_id"],
+        "time_in_force": f.get("timeinforce", "GTC").lower(),
+    }
+    if "price" in f:
+        out["limit_price"] = orjson.Fragment(f["price"].encode())
+    if "post" in f.get("oflags", ""):
+        out["post_only"] = True
+    if "expiretm" in f:
+        out["expire_time"] = datetime.fromtimestamp(int(f["expiretm"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
 
 
 def loopback_connector(url: str, *, symbols: Sequence[str], clock: Clock, **options: Any) -> KrakenConnector:

@@ -9,11 +9,14 @@
 - Private (`wss://ws-auth.kraken.com/v2`): `executions` with a fresh GetWebSocketsToken token on every
   connect; order events become `OrderReport`s, `trade` events also `FillReport`s (their `exec_id` is the
   REST trade id, so fills heard both ways are one). After a reconnect the connector catches up by REST.
+  With `ws_orders=True` the connector also sends orders and cancels on this socket (`add_order`,
+  `cancel_order`, numbers written as the exact decimal text).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from decimal import Decimal
@@ -22,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from trader.core import Book, BookState, Side
-from trader.errors import VenueError
+from trader.errors import UnknownOutcomeError, VenueError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
 from trader.venues.base import BookInvalid, BookUpdate, Stream, TradeTick
 from trader.venues.kraken import parse
+from trader.venues.kraken.errors import error_from
 
 if TYPE_CHECKING:
     from trader.venues.kraken.connector import KrakenConnector
@@ -148,11 +152,41 @@ class MarketStream:
 
 
 class PrivateStream:
-    """The authenticated `executions` channel."""
+    """The authenticated `executions` channel, and order entry on the same socket (`request`)."""
 
     def __init__(self, conn: KrakenConnector, ws: WsClient) -> None:
         self._conn, self.ws = conn, ws
         self._reconnected = False
+        self._token = ""
+        self._req_ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    async def request(self, method: str, params: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """One trading method (`add_order`, `cancel_order`); its answer's `result`. Nothing sent (no socket):
+        `VenueUnavailableError`; sent and no answer in time or the socket lost: `UnknownOutcomeError`; a
+        refusal: Kraken's error string, typed."""
+        conn = self._conn
+        req_id = next(self._req_ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = future
+        try:
+            msg = {"method": method, "params": {**params, "token": self._token}, "req_id": req_id}
+            await self.ws.send(orjson.dumps(msg))
+            try:
+                answer = await conn.clock.wait_for(future, timeout_s)
+            except TimeoutError:
+                raise UnknownOutcomeError(f"{method}: no answer in {timeout_s} s", venue=conn.venue) from None
+        finally:
+            self._pending.pop(req_id, None)
+        if not answer.get("success"):
+            raise error_from(conn.venue, str(answer.get("error") or "EGeneral:Unknown error"))
+        result: dict[str, Any] = answer.get("result") or {}
+        return result
+
+    def _lost(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(UnknownOutcomeError("private socket lost", venue=self._conn.venue))
 
     async def run(self) -> None:
         conn = self._conn
@@ -164,9 +198,11 @@ class PrivateStream:
                 except VenueError as e:
                     log.error("%s: no WebSocket token: %s", conn.venue, e)
                     continue
+                self._token = token
                 params = {"channel": "executions", "token": token, "snap_orders": True, "snap_trades": False}
                 await self.ws.send(orjson.dumps({"method": "subscribe", "params": params}))
             elif isinstance(ev, WsDisconnected | WsStale):
+                self._lost()
                 conn._health.down(Stream.PRIVATE, lost(ev))
             elif isinstance(ev, WsMessage):
                 try:
@@ -176,6 +212,10 @@ class PrivateStream:
 
     def message(self, m: Any, ts_recv: int) -> None:
         conn = self._conn
+        future = self._pending.get(m.get("req_id")) if "req_id" in m else None
+        if future is not None and not future.done():
+            future.set_result(m)
+            return
         if m.get("method") == "subscribe":
             if not m.get("success"):
                 log.error("%s: executions refused: %s", conn.venue, m.get("error"))
