@@ -300,3 +300,24 @@ def test_orders_over_the_websocket() -> None:
             assert r.state is OrderState.CANCELED
 
     run(body)
+
+
+def test_bad_input_is_skipped_or_typed() -> None:
+    async def body() -> None:
+        async with venue() as (sim, conn):
+            await top(conn)
+            for ws in list(sim.public):  # garbage, and a book message without its checksum
+                sim.send(ws, b"{not json")
+                sim.send(ws, b'{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[]}]}')
+                sim.send(
+                    ws,
+                    b'{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","asks":[{"price":"x"}]}]}',
+                )
+            await top(conn)  # the stream carries on
+            assert conn.market is not None
+            assert conn.market.resubscribes == 0
+            nope = loopback_connector(sim.url, symbols=["NOPEUSD"], clock=WALL, market_data=False)
+            with pytest.raises(InvalidOrderError, match="Unknown asset pair"):
+                await nope.connect()
+
+    run(body)
