@@ -94,6 +94,7 @@ class MarketStream:
             return
         book, spec = self.books[pair.altname], conn.specs[pair.altname]
         bids, asks = parse.levels(spec, d.get("bids") or []), parse.levels(spec, d.get("asks") or [])
+        expected = int(d["checksum"])  # read before the book changes: a malformed message changes nothing
         if kind == "snapshot":
             book.apply_snapshot([lv for lv in bids if lv[1]], [lv for lv in asks if lv[1]], 0)
         elif book.state != BookState.VALID:
@@ -105,7 +106,7 @@ class MarketStream:
         for side in (Side.BUY, Side.SELL):
             for px, _ in book.depth(side, MAX_LEVELS)[conn.book_depth :]:
                 book.set_level(side, px, 0)
-        if book.kraken_checksum(pair.price_decimals, pair.qty_decimals) != int(d["checksum"]):
+        if book.kraken_checksum(pair.price_decimals, pair.qty_decimals) != expected:
             await self.resync(pair.altname, pair.symbol, ts_recv)
             return
         self.checked += 1
