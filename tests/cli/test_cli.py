@@ -74,7 +74,7 @@ def test_paper_in_real_time_through_the_loopback_venue(capsys: pytest.CaptureFix
 def test_paper_refuses_what_needs_credentials_or_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["paper", "--exchange", "binance"]) == EXIT_USAGE
     assert "--exchange=binance needs --sim" in capsys.readouterr().err
-    assert main(["paper", "--exchange", "kraken", "--sim"]) == EXIT_USAGE
+    assert main(["paper", "--exchange", "okx", "--sim"]) == EXIT_USAGE
     assert main(["paper", "--strategy", "nope"]) == EXIT_USAGE
     assert main(["paper", "--duration", "0"]) == EXIT_USAGE
 
@@ -91,11 +91,11 @@ def test_testnet_reports_an_unreachable_venue(capsys: pytest.CaptureFixture[str]
     from trader.cli import EXIT_FAILED
 
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[venues.kraken]\napi_key = "env:K"\nsecret = "env:S"\n')
+    cfg.write_text('[venues.okx]\napi_key = "env:K"\nsecret = "env:S"\n')
     assert main(["testnet", "--config", str(cfg)]) == EXIT_FAILED  # a venue we cannot check is no pass
     out = capsys.readouterr().out
     assert "FAIL" in out
-    assert "no connector for kraken yet" in out
+    assert "no connector for okx yet" in out
     assert main(["testnet", "--config", str(tmp_path / "missing.toml")]) == EXIT_USAGE
     from trader.cli.testnet import check_connector
     from trader.clock import LiveClock
@@ -186,7 +186,7 @@ def test_paper_enforces_config_limits(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 @pytest.mark.parametrize("command", ["testnet", "paper", "sim"])
-@pytest.mark.parametrize("venue", ["kraken", "okx", "bybit", "nope"])
+@pytest.mark.parametrize("venue", ["okx", "bybit", "nope"])
 def test_a_venue_without_a_connector_says_so_and_exits_non_zero(
     command: str, venue: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

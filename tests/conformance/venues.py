@@ -3,6 +3,7 @@ first ones) or in `harness_<venue>.py`; adding a venue is adding its harness her
 
 from tests.conformance.harness import AlpacaHarness, BinanceHarness, Harness, IbkrHarness, PolymarketHarness
 from tests.conformance.harness_coinbase import CoinbaseHarness
+from tests.conformance.harness_kraken import KrakenHarness
 
 HARNESSES: list[Harness] = [
     BinanceHarness("spot"),
@@ -13,4 +14,5 @@ HARNESSES: list[Harness] = [
     AlpacaHarness(),
     IbkrHarness(),
     CoinbaseHarness(),
+    KrakenHarness(),
 ]
