@@ -1,0 +1,422 @@
+"""The Bybit v5 simulator server: REST under /v5 in Bybit's envelope, the public spot stream
+(`/v5/public/spot`: orderbook.N snapshot/delta with `u`/`seq`, publicTrade) and the private stream
+(`/v5/private`: auth, order, execution).
+
+Signatures are checked independently (stdlib hmac over `timestamp + key + recvWindow + payload`, the raw
+query or body received). Every answer carries the per-UID limit headers (`X-Bapi-Limit`,
+`X-Bapi-Limit-Status`, `X-Bapi-Limit-Reset-Timestamp`); a breach is retCode 10006.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from trader.clock import Clock
+from trader.sim.auth import hmac_sha256_hex
+from trader.sim.bybit.exchange import Book, Exchange
+from trader.sim.bybit.state import (
+    DEFAULT_LIMIT,
+    DEMO_KEY,
+    DEMO_SECRET,
+    INVALID_KEY,
+    LIMITS,
+    PARAMS,
+    SIGN_ERROR,
+    TIME_WINDOW,
+    TOO_MANY,
+    ApiError,
+)
+from trader.sim.server import VenueServer
+
+Handler = Callable[[dict[str, Any]], Any]
+DEPTH = 50
+
+
+class BybitSimServer(VenueServer):
+    venue = "bybit"
+
+    def __init__(self, *, seed: int = 7, clock: Clock | None = None, step_ms: int = 100) -> None:
+        super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        self.ex = Exchange(seed, self._now_ms)
+        self.keys = {DEMO_KEY: DEMO_SECRET}
+        self._calls: dict[tuple[str, str], list[int]] = {}  # (key, path) -> request times (ms)
+        self.public: dict[web.WebSocketResponse, set[str]] = {}
+        self.private: dict[web.WebSocketResponse, set[str]] = {}
+        self._published: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+        self.snapshots = 0
+
+    def _now_ms(self) -> int:
+        return self.clock.now_ns() // 1_000_000
+
+    @property
+    def default_symbol(self) -> str:
+        return "BTCUSDT"
+
+    def routes(self) -> list[web.RouteDef]:
+        ex = self.ex
+        signed_get: dict[str, Handler] = {
+            "/v5/order/realtime": self._realtime,
+            "/v5/order/history": self._history,
+            "/v5/execution/list": self._executions,
+            "/v5/account/wallet-balance": lambda p: ex.account.wallet(ex.locked()),
+            "/v5/position/list": lambda p: {"category": p.get("category", ""), "list": []},
+        }
+        signed_post: dict[str, Handler] = {
+            "/v5/order/create": self._create,
+            "/v5/order/cancel": self._cancel,
+            "/v5/order/cancel-all": self._cancel_all,
+        }
+        public: dict[str, Handler] = {
+            "/v5/market/time": self._time,
+            "/v5/market/instruments-info": self._instruments,
+            "/v5/market/orderbook": self._orderbook,
+        }
+        out = [web.get(p, self._wrap(h, signed=False)) for p, h in public.items()]
+        out += [web.get(p, self._wrap(h, signed=True)) for p, h in signed_get.items()]
+        out += [web.post(p, self._wrap(h, signed=True)) for p, h in signed_post.items()]
+        out += [web.get("/v5/public/spot", self._public_ws), web.get("/v5/private", self._private_ws)]
+        return out
+
+    # ---- REST plumbing ----------------------------------------------------------------------------
+
+    def _envelope(
+        self, code: int, msg: str, result: Any, headers: dict[str, str], status: int = 200
+    ) -> web.Response:
+        body = {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": self._now_ms()}
+        return web.Response(
+            body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+        )
+
+    def _authenticate(self, request: web.Request, payload: str) -> str:
+        h = request.headers
+        key = h.get("X-BAPI-API-KEY", "")
+        secret = self.keys.get(key)
+        if secret is None:
+            raise ApiError(INVALID_KEY, "API key is invalid.")  # HTTP 200; 401 only without headers
+        ts, window = h.get("X-BAPI-TIMESTAMP", ""), h.get("X-BAPI-RECV-WINDOW", "5000")
+        if not ts.isdigit() or not window.isdigit():
+            raise ApiError(PARAMS, "params error: timestamp or recv_window", 400)
+        now = self._now_ms()
+        if not now - int(window) <= int(ts) < now + 1000:
+            raise ApiError(
+                TIME_WINDOW, "invalid request, please check your server timestamp or recv_window param"
+            )
+        if not hmac_sha256_hex(secret.encode(), ts + key + window + payload, h.get("X-BAPI-SIGN", "")):
+            raise ApiError(SIGN_ERROR, "error sign! origin_string[" + ts + key + window + "...]")
+        return key
+
+    def _limit(self, key: str, path: str) -> dict[str, str]:
+        now = self._now_ms()
+        limit = LIMITS.get(path, DEFAULT_LIMIT)
+        calls = [t for t in self._calls.get((key, path), []) if t > now - 1000]
+        calls.append(now)
+        self._calls[(key, path)] = calls
+        headers = {
+            "X-Bapi-Limit": str(limit),
+            "X-Bapi-Limit-Status": str(max(0, limit - len(calls))),
+            "X-Bapi-Limit-Reset-Timestamp": str(calls[0] + 1000),
+        }
+        if len(calls) > limit:
+            raise ApiError(TOO_MANY, "Too many visits!")
+        return headers
+
+    def _wrap(self, fn: Handler, *, signed: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            headers: dict[str, str] = {}
+            try:
+                if request.method == "GET":
+                    raw = request.raw_path.partition("?")[2]
+                    params: dict[str, Any] = dict(request.query)
+                else:
+                    raw = (await request.read()).decode()
+                    params = orjson.loads(raw) if raw.strip() else {}
+                    if not isinstance(params, dict):
+                        raise ApiError(PARAMS, "params error: body is not an object")
+                if signed:
+                    key = self._authenticate(request, raw)
+                    headers = self._limit(key, request.path)
+                result = fn(params)
+            except ApiError as e:
+                return self._envelope(e.code, e.msg, {}, headers, e.status)
+            except orjson.JSONDecodeError:
+                return self._envelope(PARAMS, "params error: body is not JSON", {}, headers)
+            finally:
+                self._publish_private()
+            return self._envelope(0, "OK", result, headers)
+
+        return handle
+
+    # ---- REST handlers ----------------------------------------------------------------------------
+
+    def _time(self, p: dict[str, Any]) -> dict[str, Any]:
+        ns = self.clock.now_ns()
+        return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
+
+    def _instruments(self, p: dict[str, Any]) -> dict[str, Any]:
+        if p.get("category") != "spot":
+            raise ApiError(PARAMS, "params error: category only spot is simulated")
+        rows = [b.inst.info() for s, b in self.ex.books.items() if p.get("symbol") in (None, s)]
+        return {"category": "spot", "list": rows, "nextPageCursor": ""}
+
+    def _levels(self, b: Book, n: int) -> tuple[list[list[str]], list[list[str]]]:
+        bids, asks = b.engine.depth(n)
+        inst = b.inst
+        return (
+            [[inst.price_text(p), inst.qty_text(q)] for p, q in bids],
+            [[inst.price_text(p), inst.qty_text(q)] for p, q in asks],
+        )
+
+    def _orderbook(self, p: dict[str, Any]) -> dict[str, Any]:
+        b = self.ex.book(str(p.get("symbol", "")))
+        bids, asks = self._levels(b, int(p.get("limit", 1)))
+        now = self._now_ms()
+        return {"s": b.inst.symbol, "b": bids, "a": asks, "ts": now, "u": b.u, "seq": b.seq, "cts": now}
+
+    def _create(self, p: dict[str, Any]) -> dict[str, Any]:
+        o = self.ex.create(p)
+        return {"orderId": o.order_id, "orderLinkId": o.link_id}
+
+    def _cancel(self, p: dict[str, Any]) -> dict[str, Any]:
+        o = self.ex.cancel(p)
+        return {"orderId": o.order_id, "orderLinkId": o.link_id}
+
+    def _cancel_all(self, p: dict[str, Any]) -> dict[str, Any]:
+        rows = self.ex.cancel_all(str(p.get("symbol") or ""))
+        return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in rows], "success": "1"}
+
+    def _select(self, p: dict[str, Any], open_only: bool) -> dict[str, Any]:
+        ex = self.ex
+        if p.get("orderId") or p.get("orderLinkId"):
+            try:
+                rows = [ex.find(p)]
+            except ApiError:
+                rows = []
+        else:
+            rows = [
+                o for o in ex.orders.values() if o.open == open_only and p.get("symbol") in (None, o.symbol)
+            ]
+        rows.sort(key=lambda o: o.created_ms, reverse=True)
+        limit = int(p.get("limit", 20))
+        return {
+            "category": "spot",
+            "list": [o.json(ex.books[o.symbol].inst) for o in rows[:limit]],
+            "nextPageCursor": "",
+        }
+
+    def _realtime(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._select(p, str(p.get("openOnly", "0")) == "0")
+
+    def _history(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._select(p, False)
+
+    def _executions(self, p: dict[str, Any]) -> dict[str, Any]:
+        start = int(p.get("startTime", 0))
+        rows = [
+            x
+            for x in self.ex.executions
+            if x.time_ms >= start
+            and p.get("symbol") in (None, x.order.symbol)
+            and p.get("orderLinkId") in (None, x.order.link_id)
+        ]
+        limit = int(p.get("limit", 50))
+        return {
+            "category": "spot",
+            "list": [x.json(self.ex.books[x.order.symbol].inst) for x in rows[-limit:][::-1]],
+            "nextPageCursor": "",
+        }
+
+    # ---- streams ----------------------------------------------------------------------------------
+
+    async def _serve_ws(
+        self,
+        request: web.Request,
+        on_msg: Callable[[web.WebSocketResponse, dict[str, Any]], None],
+        table: dict[web.WebSocketResponse, set[str]],
+    ) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        try:
+            async for m in ws:
+                if m.type != WSMsgType.TEXT:
+                    continue
+                with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
+                    msg = orjson.loads(m.data)
+                    if msg.get("op") == "ping":
+                        self.send(
+                            ws,
+                            orjson.dumps(
+                                {"success": True, "ret_msg": "pong", "op": "ping", "conn_id": "sim"}
+                            ),
+                        )
+                    else:
+                        on_msg(ws, msg)
+        finally:
+            self.sockets.discard(ws)
+            table.pop(ws, None)
+        return ws
+
+    async def _public_ws(self, request: web.Request) -> web.WebSocketResponse:
+        self.public_path = request.path
+        return await self._serve_ws(request, self._public_msg, self.public)
+
+    def _public_msg(self, ws: web.WebSocketResponse, msg: dict[str, Any]) -> None:
+        if msg.get("op") != "subscribe":
+            return
+        topics = [str(t) for t in msg.get("args") or []]
+        self.public.setdefault(ws, set()).update(topics)
+        self.send(
+            ws,
+            orjson.dumps(
+                {
+                    "success": True,
+                    "ret_msg": "",
+                    "conn_id": "sim",
+                    "req_id": msg.get("req_id", ""),
+                    "op": "subscribe",
+                }
+            ),
+        )
+        for t in topics:
+            parts = t.split(".")
+            if parts[0] == "orderbook" and len(parts) == 3 and parts[2] in self.ex.books:
+                self._snapshot(ws, self.ex.books[parts[2]], int(parts[1]))
+
+    def _snapshot(self, ws: web.WebSocketResponse, b: Book, depth: int) -> None:
+        bids, asks = self._levels(b, depth)
+        self.snapshots += 1
+        data = {"s": b.inst.symbol, "b": bids, "a": asks, "u": b.u, "seq": b.seq}
+        now = self._now_ms()
+        self.send(
+            ws,
+            orjson.dumps(
+                {
+                    "topic": f"orderbook.{depth}.{b.inst.symbol}",
+                    "type": "snapshot",
+                    "ts": now,
+                    "data": data,
+                    "cts": now,
+                }
+            ),
+        )
+
+    def _private_msg(self, ws: web.WebSocketResponse, msg: dict[str, Any]) -> None:
+        op, args = msg.get("op"), msg.get("args") or []
+        if op == "auth":
+            ok = False
+            with contextlib.suppress(ValueError, TypeError, IndexError):
+                key, expires, sig = str(args[0]), int(args[1]), str(args[2])
+                secret = self.keys.get(key)
+                ok = (
+                    secret is not None
+                    and expires > self._now_ms()
+                    and hmac_sha256_hex(secret.encode(), f"GET/realtime{expires}", sig)
+                )
+            if ok:
+                self.private[ws] = set()
+            self.send(
+                ws,
+                orjson.dumps(
+                    {"success": ok, "ret_msg": "" if ok else "Invalid sign", "op": "auth", "conn_id": "sim"}
+                ),
+            )
+        elif op == "subscribe":
+            ok = ws in self.private
+            if ok:
+                self.private[ws].update(str(a) for a in args)
+            self.send(
+                ws,
+                orjson.dumps(
+                    {
+                        "success": ok,
+                        "ret_msg": "" if ok else "Request not authorized",
+                        "op": "subscribe",
+                        "conn_id": "sim",
+                        "req_id": msg.get("req_id", ""),
+                    }
+                ),
+            )
+
+    async def _private_ws(self, request: web.Request) -> web.WebSocketResponse:
+        return await self._serve_ws(request, self._private_msg, self.private)
+
+    def _publish_private(self) -> None:
+        events, self.ex.events = self.ex.events, []
+        now = self._now_ms()
+        for topic, row in events:
+            frame = orjson.dumps({"id": f"sim-{now}", "topic": topic, "creationTime": now, "data": [row]})
+            for ws, topics in list(self.private.items()):
+                if topic in topics:
+                    self.send(ws, frame)
+
+    def _deltas(self, b: Book) -> tuple[list[list[str]], list[list[str]]] | None:
+        bids, asks = b.engine.depth(DEPTH)
+        new = (dict(bids), dict(asks))
+        old = self._published.get(b.inst.symbol, ({}, {}))
+        self._published[b.inst.symbol] = new
+        out: list[list[list[str]]] = []
+        for o, n in zip(old, new, strict=True):
+            side = [[b.inst.price_text(p), b.inst.qty_text(q)] for p, q in n.items() if o.get(p) != q]
+            side += [[b.inst.price_text(p), "0"] for p in o if p not in n]
+            out.append(side)
+        return (out[0], out[1]) if out[0] or out[1] else None
+
+    def _publish_public(self) -> None:
+        now = self._now_ms()
+        for symbol, b in self.ex.books.items():
+            topic = f"orderbook.{DEPTH}.{symbol}"
+            delta = self._deltas(b)
+            if delta is not None and not self.faults.stale_feed:
+                b.u += 2 if self.faults.sequence_gap else 1
+                self.faults.sequence_gap = False
+                b.seq += 1
+                data = {"s": symbol, "b": delta[0], "a": delta[1], "u": b.u, "seq": b.seq}
+                frame = orjson.dumps({"topic": topic, "type": "delta", "ts": now, "data": data, "cts": now})
+                self._fan_out(topic, frame)
+        trades, self.ex.trades = self.ex.trades, []
+        for symbol, t in trades:
+            inst = self.ex.books[symbol].inst
+            row = {
+                "T": now,
+                "s": symbol,
+                "S": "Buy" if t.taker_side.value == "BUY" else "Sell",
+                "v": inst.qty_text(t.qty),
+                "p": inst.price_text(t.price),
+                "L": "PlusTick",
+                "i": str(t.trade_id),
+                "BT": False,
+            }
+            self._fan_out(
+                f"publicTrade.{symbol}",
+                orjson.dumps(
+                    {"topic": f"publicTrade.{symbol}", "type": "snapshot", "ts": now, "data": [row]}
+                ),
+            )
+
+    def _fan_out(self, topic: str, frame: bytes) -> None:
+        for ws, topics in list(self.public.items()):
+            if topic in topics:
+                self.send(ws, frame)
+
+    def on_step(self, dt_ns: int) -> None:
+        self.ex.step(dt_ns)
+        self._publish_public()
+        self._publish_private()
+
+    def state(self) -> dict[str, Any]:
+        ex = self.ex
+        return {
+            "orders": [o.json(ex.books[o.symbol].inst) for o in ex.orders.values()],
+            "executions": len(ex.executions),
+            "coins": {c: str(v) for c, v in ex.account.coins.items()},
+            "snapshots": self.snapshots,
+        }
+
+    def balance(self, coin: str) -> Decimal:
+        return self.ex.account.coins.get(coin, Decimal(0))

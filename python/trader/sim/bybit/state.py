@@ -1,0 +1,205 @@
+"""The Bybit v5 simulator's state: instruments, the unified account, orders and executions (spot).
+
+Prices are counted in the instrument's tick, quantities in its base precision (integers); fees are the
+default (non-VIP) tier: spot 0.1% maker and taker, paid in the quote coin here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+DEMO_KEY = "bybit-sim-key"
+DEMO_SECRET = "bybit-sim-secret"  # noqa: S105 - the simulator's published demo secret
+RECV_WINDOW_MS = 5000
+
+# retCodes (bybit.md §7)
+OK = 0
+PARAMS = 10001
+TIME_WINDOW = 10002
+INVALID_KEY = 10003
+SIGN_ERROR = 10004
+TOO_MANY = 10006
+ORDER_NOT_EXISTS = 110001
+INSUFFICIENT = 110007
+DUPLICATE_LINK_ID = 110072
+BELOW_MIN = 170136  # spot: order quantity below the lower limit
+BAD_PRECISION = 170134  # spot: order price decimal too long
+QTY_PRECISION = 170137  # spot: order quantity decimal too long
+BELOW_NOTIONAL = 170140  # spot: order value below the lower limit
+POST_ONLY_CROSS = "EC_PostOnlyWillTakeLiquidity"
+
+LIMITS = {"/v5/order/create": 20, "/v5/order/cancel": 20, "/v5/order/cancel-all": 20}
+DEFAULT_LIMIT = 50  # per UID per endpoint per second (reads)
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, msg: str, status: int = 200) -> None:
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+
+
+@dataclass(frozen=True)
+class Instrument:
+    symbol: str
+    base: str
+    quote: str
+    tick: str  # priceFilter.tickSize
+    precision: str  # lotSizeFilter.basePrecision
+    min_qty: str
+    max_qty: str
+    min_amt: str  # minOrderAmt (quote)
+    mid: int  # starting mid, ticks
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+
+    @property
+    def unit_notional(self) -> Decimal:
+        return Decimal(self.tick) * Decimal(self.precision)
+
+    def price_text(self, units: int) -> str:
+        return str(Decimal(units) * Decimal(self.tick))
+
+    def qty_text(self, units: int) -> str:
+        return str((Decimal(units) * Decimal(self.precision)).normalize())
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "baseCoin": self.base,
+            "quoteCoin": self.quote,
+            "innovation": "0",
+            "status": "Trading",
+            "marginTrading": "none",
+            "lotSizeFilter": {
+                "basePrecision": self.precision,
+                "quotePrecision": "0.00000001",
+                "minOrderQty": self.min_qty,
+                "maxOrderQty": self.max_qty,
+                "minOrderAmt": self.min_amt,
+                "maxOrderAmt": "2000000",
+            },
+            "priceFilter": {"tickSize": self.tick},
+        }
+
+
+INSTRUMENTS = {
+    "BTCUSDT": Instrument(
+        "BTCUSDT", "BTC", "USDT", "0.01", "0.000001", "0.000048", "71.73956243", "1", 5_000_000
+    ),
+    "ETHUSDT": Instrument(
+        "ETHUSDT", "ETH", "USDT", "0.01", "0.00001", "0.00062", "1229.2336343", "1", 300_000
+    ),
+}
+
+
+@dataclass
+class Order:
+    order_id: str
+    link_id: str
+    symbol: str
+    side: str  # Buy | Sell
+    order_type: str  # Limit | Market
+    tif: str
+    price: int | None  # ticks
+    qty: int  # base units
+    created_ms: int
+    filled: int = 0
+    cum_value: Decimal = Decimal(0)
+    cum_fee: Decimal = Decimal(0)
+    status: str = "New"
+    reject_reason: str = "EC_NoError"
+    updated_ms: int = 0
+    cancel_type: str = "UNKNOWN"
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("New", "PartiallyFilled")
+
+    def json(self, inst: Instrument) -> dict[str, Any]:
+        avg = self.cum_value / (Decimal(self.filled) * Decimal(inst.precision)) if self.filled else Decimal(0)
+        return {
+            "orderId": self.order_id,
+            "orderLinkId": self.link_id,
+            "symbol": self.symbol,
+            "category": "spot",
+            "side": self.side,
+            "orderType": self.order_type,
+            "timeInForce": self.tif,
+            "price": inst.price_text(self.price) if self.price is not None else "0",
+            "qty": inst.qty_text(self.qty),
+            "leavesQty": inst.qty_text(self.qty - self.filled if self.open else 0),
+            "cumExecQty": inst.qty_text(self.filled),
+            "cumExecValue": str(self.cum_value),
+            "cumExecFee": str(self.cum_fee),
+            "avgPrice": str(avg.quantize(Decimal(inst.tick))) if self.filled else "",
+            "orderStatus": self.status,
+            "rejectReason": self.reject_reason,
+            "cancelType": self.cancel_type,
+            "reduceOnly": False,
+            "positionIdx": 0,
+            "createdTime": str(self.created_ms),
+            "updatedTime": str(self.updated_ms or self.created_ms),
+        }
+
+
+@dataclass
+class Execution:
+    exec_id: str
+    order: Order
+    price: int
+    qty: int
+    fee: Decimal
+    maker: bool
+    time_ms: int
+    seq: int
+
+    def json(self, inst: Instrument) -> dict[str, Any]:
+        value = Decimal(self.price * self.qty) * inst.unit_notional
+        return {
+            "category": "spot",
+            "symbol": self.order.symbol,
+            "orderId": self.order.order_id,
+            "orderLinkId": self.order.link_id,
+            "side": self.order.side,
+            "orderPrice": inst.price_text(self.order.price or 0),
+            "orderQty": inst.qty_text(self.order.qty),
+            "leavesQty": inst.qty_text(self.order.qty - self.order.filled),
+            "orderType": self.order.order_type,
+            "execId": self.exec_id,
+            "execPrice": inst.price_text(self.price),
+            "execQty": inst.qty_text(self.qty),
+            "execValue": str(value),
+            "execFee": str(self.fee),
+            "feeCurrency": inst.quote,
+            "feeRate": str(inst.maker_fee if self.maker else inst.taker_fee),
+            "execType": "Trade",
+            "isMaker": self.maker,
+            "execTime": str(self.time_ms),
+            "seq": self.seq,
+        }
+
+
+@dataclass
+class Account:
+    """The unified account's coins (wallet balances, exact)."""
+
+    coins: dict[str, Decimal] = field(
+        default_factory=lambda: {"USDT": Decimal(1_000_000), "BTC": Decimal(10), "ETH": Decimal(100)}
+    )
+
+    def wallet(self, locked: dict[str, Decimal]) -> dict[str, Any]:
+        coins = [
+            {
+                "coin": c,
+                "walletBalance": str(v),
+                "equity": str(v),
+                "locked": str(locked.get(c, Decimal(0))),
+                "free": str(v - locked.get(c, Decimal(0))),
+                "unrealisedPnl": "0",
+                "cumRealisedPnl": "0",
+            }
+            for c, v in sorted(self.coins.items())
+        ]
+        return {"list": [{"accountType": "UNIFIED", "totalEquity": "", "coin": coins}]}
