@@ -45,6 +45,7 @@ PACKAGES: dict[str, str] = {
     "ibkr": "trader.venues.ibkr",
     "alpaca": "trader.venues.alpaca",
     "binance": "trader.venues.binance",
+    "bybit": "trader.venues.bybit",
     "polymarket": "trader.venues.polymarket",
     "sim": "trader.venues.sim",
 }
@@ -83,9 +84,6 @@ PLANNED: dict[str, VenueProfile] = {
     ),
     "okx": _planned(
         "okx", "HMAC-SHA256", ClientIdRule("clOrdId", re.compile(r"[A-Za-z0-9]{1,32}"), "v5: 1-32 alnum")
-    ),
-    "bybit": _planned(
-        "bybit", "HMAC-SHA256", ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "v5: <= 36")
     ),
 }
 

@@ -267,9 +267,15 @@ class BybitSimServer(VenueServer):
         return await self._serve_ws(request, self._public_msg, self.public)
 
     def _public_msg(self, ws: web.WebSocketResponse, msg: dict[str, Any]) -> None:
+        topics = [str(t) for t in msg.get("args") or []]
+        if msg.get("op") == "unsubscribe":
+            self.public.setdefault(ws, set()).difference_update(topics)
+            self.send(
+                ws, orjson.dumps({"success": True, "ret_msg": "", "conn_id": "sim", "op": "unsubscribe"})
+            )
+            return
         if msg.get("op") != "subscribe":
             return
-        topics = [str(t) for t in msg.get("args") or []]
         self.public.setdefault(ws, set()).update(topics)
         self.send(
             ws,

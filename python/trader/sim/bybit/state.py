@@ -62,7 +62,7 @@ class Instrument:
         return str(Decimal(units) * Decimal(self.tick))
 
     def qty_text(self, units: int) -> str:
-        return str((Decimal(units) * Decimal(self.precision)).normalize())
+        return f"{(Decimal(units) * Decimal(self.precision)).normalize():f}"
 
     def info(self) -> dict[str, Any]:
         return {
