@@ -74,7 +74,7 @@ async def next_of(conn: BybitConnector, kind: type[E], where: Callable[[E], bool
 
 @sync
 async def test_rules_time_and_a_resting_order_cancelled_by_link_id() -> None:
-    async with venue() as (server, conn):
+    async with venue() as (_server, conn):
         info = await conn.instrument_info("BTCUSDT")
         assert (info.tick_size, info.lot_size, info.min_qty, info.min_notional) == (
             "0.01",
@@ -104,7 +104,7 @@ async def test_rules_time_and_a_resting_order_cancelled_by_link_id() -> None:
 
 @sync
 async def test_a_taking_order_fills_and_moves_the_position() -> None:
-    async with venue() as (server, conn):
+    async with venue() as (_server, conn):
         before = (await conn.positions())["BTCUSDT"]
         top = await next_of(conn, BookUpdate, lambda b: b.ask is not None)
         assert top.ask is not None
@@ -156,7 +156,7 @@ async def test_a_book_gap_is_invalid_and_resyncs() -> None:
 
 @sync
 async def test_limit_status_headers_fold_into_the_local_limiter() -> None:
-    async with venue(market_data=False) as (server, conn):
+    async with venue(market_data=False) as (_server, conn):
         await conn.cancel_all("BTCUSDT")
         usage = conn._limiter.usage(conn._quota, conn.clock.now_ns())
         assert usage[0][1] >= 1
