@@ -66,7 +66,7 @@ def test_pybit_sees_bybit_error_codes(sim: SimThread) -> None:
     assert bad_key.value.status_code == 10003
     with pytest.raises(pybit_errors.InvalidRequestError) as missing:
         _session(sim).cancel_order(category="spot", symbol="BTCUSDT", orderLinkId="never")  # type: ignore[attr-defined]
-    assert missing.value.status_code == 110001
+    assert missing.value.status_code == 170213  # spot: order does not exist
     with pytest.raises(pybit_errors.InvalidRequestError) as poor:
         _session(sim).place_order(  # type: ignore[attr-defined]
             category="spot", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="70", price="60000"

@@ -18,6 +18,7 @@ from trader.sim.bybit.state import (
     PARAMS,
     POST_ONLY_CROSS,
     QTY_PRECISION,
+    SPOT_ORDER_NOT_EXISTS,
     Account,
     ApiError,
     Execution,
@@ -166,17 +167,17 @@ class Exchange:
             self._order_event(o)
         return o
 
-    def find(self, p: dict[str, Any]) -> Order:
+    def find(self, p: dict[str, Any], code: int = ORDER_NOT_EXISTS) -> Order:
         oid = str(p.get("orderId") or "") or self.by_link.get(str(p.get("orderLinkId") or ""), "")
         o = self.orders.get(oid)
         if o is None:
-            raise ApiError(ORDER_NOT_EXISTS, "Order does not exist.")
+            raise ApiError(code, "Order does not exist.")
         return o
 
     def cancel(self, p: dict[str, Any]) -> Order:
-        o = self.find(p)
+        o = self.find(p, SPOT_ORDER_NOT_EXISTS)
         if not o.open:
-            raise ApiError(ORDER_NOT_EXISTS, "Order does not exist.")
+            raise ApiError(SPOT_ORDER_NOT_EXISTS, "Order does not exist.")
         eid = int(o.order_id)
         self.books[o.symbol].engine.cancel(eid)
         o.status = "PartiallyFilledCanceled" if o.filled else "Cancelled"

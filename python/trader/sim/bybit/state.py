@@ -22,6 +22,7 @@ INVALID_KEY = 10003
 SIGN_ERROR = 10004
 TOO_MANY = 10006
 ORDER_NOT_EXISTS = 110001
+SPOT_ORDER_NOT_EXISTS = 170213  # spot cancel of an order that is not open
 INSUFFICIENT = 110007
 DUPLICATE_LINK_ID = 110072
 BELOW_MIN = 170136  # spot: order quantity below the lower limit

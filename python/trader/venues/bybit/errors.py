@@ -29,6 +29,7 @@ TABLE = ErrorTable(
         "10006": RateLimitError,  # too many visits (per UID)
         "10016": VenueUnavailableError,  # server error
         "110001": OrderNotFoundError,
+        "170213": OrderNotFoundError,  # spot: order does not exist
         "110008": OrderNotFoundError,  # already completed or cancelled
         "110010": OrderNotFoundError,  # already cancelled
         "110004": InsufficientFundsError,
