@@ -36,7 +36,7 @@ async def venue(**kw: object) -> AsyncIterator[tuple[BybitSimServer, BybitConnec
     clock = LiveClock()
     server = BybitSimServer(seed=5, step_ms=20, clock=clock)
     await server.start(port=0)
-    conn = loopback_connector(server.url, symbol="BTCUSDT", clock=clock, poll_s=0.05, **kw)
+    conn = loopback_connector(server.url, symbol="BTCUSDT", clock=clock, poll_s=0.1, **kw)
     try:
         await conn.connect()
         yield server, conn

@@ -53,7 +53,7 @@ class Book:
             unit_notional=inst.unit_notional,
         )
         qty = int(Decimal("0.001") / Decimal(inst.precision))
-        params = MarketParams(mid=inst.mid, tick=max(1, inst.mid // 20_000), min_qty=qty, max_qty=qty * 50)
+        params = MarketParams(mid=inst.mid, min_qty=qty, max_qty=qty * 50)
         self.market = BackgroundMarket(self.engine, params, seed)
         self.market.seed_book(20)
         self.u = 1  # orderbook update id

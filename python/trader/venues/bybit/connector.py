@@ -5,7 +5,8 @@
   query, POST a compact JSON body, `X-BAPI-*` headers. Every answer is Bybit's envelope; a non-zero
   `retCode` becomes a typed error through `errors.TABLE`.
 - Client ids travel as `orderLinkId` (<= 36 of `[A-Za-z0-9_-]`); `query` looks an order up by it.
-- Rate limits: per UID and endpoint, 20 order requests/s (spot) at `budget`; the `X-Bapi-Limit` /
+- Rate limits: per UID and endpoint, 20 creates/s and 20 cancels/s (spot; one local quota of both at
+  `budget`) and 50 reads/s (reads share one local quota: conservative); the `X-Bapi-Limit` /
   `X-Bapi-Limit-Status` headers of order answers are folded into the local limiter, and a spent limit
   (status 0) blocks it until `X-Bapi-Limit-Reset-Timestamp`.
 - Market data: `orderbook.50.<symbol>` (snapshot, then deltas whose `u` must follow the last one by 1:
@@ -120,17 +121,23 @@ class BybitConnector:
         self.stale_after_s = stale_after_s
         self._limiter = RateLimiter()
         self._quota = self._limiter.add_quota(
-            "orders", [Window(max(1, int(ep.ORDER_LIMIT_PER_S * budget)), SECOND_NS)]
+            "orders", [Window(max(1, int(2 * ep.ORDER_LIMIT_PER_S * budget)), SECOND_NS)]
         )
-        self._http = HttpClient(
-            venue,
-            endpoints.rest,
-            clock=clock,
-            timeout_s=timeout_s,
-            limiter=self._limiter,
-            quota=self._quota,
-            decode_error=lambda r: decode_error(venue, r),
-            on_response=self._on_response,
+        reads = self._limiter.add_quota(
+            "reads", [Window(max(1, int(ep.READ_LIMIT_PER_S * budget)), SECOND_NS)]
+        )
+        self._http, self._reads = (
+            HttpClient(
+                venue,
+                endpoints.rest,
+                clock=clock,
+                timeout_s=timeout_s,
+                limiter=self._limiter,
+                quota=quota,
+                decode_error=lambda r: decode_error(venue, r),
+                on_response=self._on_response,
+            )
+            for quota in (self._quota, reads)
         )
         self._info: InstrumentInfo | None = None
         self._spec: InstrumentSpec | None = None
@@ -164,14 +171,14 @@ class BybitConnector:
 
     async def _public(self, path: str, params: Params) -> Any:
         query = "&".join(f"{k}={v}" for k, v in params)
-        resp = await self._http.request("GET", path, query=query, mutating=False)
+        resp = await self._reads.request("GET", path, query=query, mutating=False)
         return self._result(self.venue, resp)
 
     async def _signed(
         self, method: str, path: str, params: Params, *, mutating: bool, priority: bool = False
     ) -> Any:
         req = self._signer.sign(method, path, params, self.clock.now_ns() // 1_000_000, self._recv_window)
-        resp = await self._http.request(
+        resp = await (self._http if mutating else self._reads).request(
             method,
             path,
             query=req.query,
@@ -236,6 +243,7 @@ class BybitConnector:
         self._tasks = []
         self._health.stop()
         await self._http.close()
+        await self._reads.close()
 
     async def venue_time(self) -> VenueTime:
         return parse.venue_time(await self._public(ep.TIME, []))
