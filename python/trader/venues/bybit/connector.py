@@ -15,6 +15,8 @@
   which the core's `BybitSigner` does not offer (it signs `timestamp + key + recvWindow + payload`
   only); until it does, order and execution events are polled by REST (`order/realtime`,
   `execution/list`) every `poll_s`, and become the same `OrderReport`s and `FillReport`s.
+- Clock: the offset to the venue's clock is measured at connect; a 10002 (outside the recv window)
+  triggers at most one resync a second, however many requests failed with it.
 - Dead-man switch: Bybit's DCP applies to derivatives/options; spot has none here, so the engine's
   watchdog is the fallback (`dead_man_switch=False`).
 """
@@ -146,6 +148,9 @@ class BybitConnector:
         self._tasks: list[asyncio.Task[None]] = []
         self.public: PublicStream | None = None
         self.poller: PrivatePoller | None = None
+        self._offset_ms = 0  # venue clock minus ours
+        self._resync: asyncio.Task[None] | None = None
+        self._last_forced_sync_ns = -(10**18)
 
     # ---- plumbing --------------------------------------------------------------------------------
 
@@ -177,7 +182,8 @@ class BybitConnector:
     async def _signed(
         self, method: str, path: str, params: Params, *, mutating: bool, priority: bool = False
     ) -> Any:
-        req = self._signer.sign(method, path, params, self.clock.now_ns() // 1_000_000, self._recv_window)
+        now_ms = self.clock.now_ns() // 1_000_000 + self._offset_ms
+        req = self._signer.sign(method, path, params, now_ms, self._recv_window)
         resp = await (self._http if mutating else self._reads).request(
             method,
             path,
@@ -187,7 +193,41 @@ class BybitConnector:
             mutating=mutating,
             priority=priority,
         )
-        return self._result(self.venue, resp)
+        try:
+            return self._result(self.venue, resp)
+        except VenueError as e:
+            if e.code == ep.TIME_WINDOW_CODE:
+                self._schedule_resync()
+            raise
+
+    async def sync_time(self) -> int:
+        """Measure the offset to the venue's clock (ms, half the round trip assumed each way)."""
+        t0 = self.clock.now_ns()
+        server = parse.venue_time(await self._public(ep.TIME, [])).ts_ns
+        t1 = self.clock.now_ns()
+        self._offset_ms = (server - (t0 + t1) // 2) // 1_000_000
+        return self._offset_ms
+
+    @property
+    def clock_offset_ms(self) -> int:
+        return self._offset_ms
+
+    def _schedule_resync(self) -> None:
+        """10002 (outside the recv window): resync the clock once, however many requests failed with
+        it: one resync in flight, and at most one a second."""
+        if self._resync is not None and not self._resync.done():
+            return
+        now = self.clock.monotonic_ns()
+        if now - self._last_forced_sync_ns < SECOND_NS:
+            return
+        self._last_forced_sync_ns = now
+        self._resync = asyncio.get_running_loop().create_task(self._resync_quietly())
+
+    async def _resync_quietly(self) -> None:
+        try:
+            await self.sync_time()
+        except VenueError as e:
+            log.warning("%s: clock resync failed: %s", self.venue, e)
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -218,6 +258,7 @@ class BybitConnector:
     async def connect(self) -> None:
         if self._tasks:
             return  # connected already
+        await self.sync_time()
         await self._load_info()
         loop = asyncio.get_running_loop()
         if self._market_data:
@@ -237,9 +278,10 @@ class BybitConnector:
     async def close(self) -> None:
         if self.public is not None:
             await self.public.ws.close()
-        for t in self._tasks:
+        tasks = [*self._tasks, *([self._resync] if self._resync is not None else [])]
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
         self._health.stop()
         await self._http.close()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 SECOND_NS = 1_000_000_000
 RECV_WINDOW_MS = 5000
+TIME_WINDOW_CODE = "10002"  # retCode of a request stamped outside the recv window
 
 TIME = "/v5/market/time"
 INSTRUMENTS = "/v5/market/instruments-info"
