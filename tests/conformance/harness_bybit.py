@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from tests.conformance.harness import WALL, HttpHarness, Live, Traits, started
 from trader.clock import Clock
+from trader.core import Approval, Side
 from trader.venues.base import Stream
 
 
@@ -15,10 +16,8 @@ class BybitHarness(HttpHarness):
     """Bybit spot on its simulator (seeded background market on the 0.01 tick; lot 0.000001 BTC)."""
 
     rest_ticks, take_ticks, rest_lots, take_lots = 5000, 2000, 2000, 1000
-    STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {
-        Stream.MARKET: ("/v5/public/",),
-        Stream.PRIVATE: ("/v5/private",),
-    }
+    STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {Stream.MARKET: ("/v5/public/",)}
+    POLLED = "GET /v5/execution/list"  # the private events are polled by REST (the connector says why)
     clock_error = "10002"  # the request time exceeds the time window
 
     def __init__(self) -> None:
@@ -51,6 +50,20 @@ class BybitHarness(HttpHarness):
             BybitSimServer(seed=11, step_ms=20, clock=WALL), factory, live_of, connected
         ) as live:
             yield live
+
+    async def refused_order(self, live: Live, top: tuple[int, int]) -> Approval:
+        """70 BTC (under the 71.7 BTC order maximum) costs more USDT than the demo account holds."""
+        return self.approve(live, Side.BUY, self.rest_price(live, top), 70_000_000)
+
+    async def drop_stream(self, live: Live, stream: Stream) -> None:
+        """The market stream: its WebSocket cut. The private events, polled by REST: the poll's
+        endpoint fails (503) until the connector has reported them down, then recovers."""
+        if stream is Stream.MARKET:
+            await super().drop_stream(live, stream)
+            return
+        self._faults(live, paths=(self.POLLED,), error_5xx_rate=1.0)
+        await WALL.sleep(0.8)
+        self.clear_faults(live)
 
     def gap(self, live: Live) -> None:
         self._faults(live, sequence_gap=True)

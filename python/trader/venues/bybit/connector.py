@@ -17,6 +17,8 @@
   `execution/list`) every `poll_s`, and become the same `OrderReport`s and `FillReport`s.
 - Clock: the offset to the venue's clock is measured at connect; a 10002 (outside the recv window)
   triggers at most one resync a second, however many requests failed with it.
+- Post-only: Bybit acks a post-only limit that would take and then cancels it; `submit` looks the order
+  up once and raises `InvalidOrderError` for it (its report says REJECTED: it never rested).
 - Dead-man switch: Bybit's DCP applies to derivatives/options; spot has none here, so the engine's
   watchdog is the fallback (`dead_man_switch=False`).
 """
@@ -182,8 +184,7 @@ class BybitConnector:
     async def _signed(
         self, method: str, path: str, params: Params, *, mutating: bool, priority: bool = False
     ) -> Any:
-        now_ms = self.clock.now_ns() // 1_000_000 + self._offset_ms
-        req = self._signer.sign(method, path, params, now_ms, self._recv_window)
+        req = self._signer.sign(method, path, params, self.venue_now_ms(), self._recv_window)
         resp = await (self._http if mutating else self._reads).request(
             method,
             path,
@@ -207,6 +208,10 @@ class BybitConnector:
         t1 = self.clock.now_ns()
         self._offset_ms = (server - (t0 + t1) // 2) // 1_000_000
         return self._offset_ms
+
+    def venue_now_ms(self) -> int:
+        """Now on the venue's clock (ours plus the measured offset), in ms."""
+        return self.clock.now_ns() // 1_000_000 + self._offset_ms
 
     @property
     def clock_offset_ms(self) -> int:
@@ -332,10 +337,24 @@ class BybitConnector:
         if instrument.upper() != self.symbol:
             raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
         await self._load_info()
+        a = require_approval(approval)
         res = await self._signed("POST", ep.CREATE, self.order_params(approval, client_id), mutating=True)
         if self.poller is not None:
             self.poller.watch(client_id)
+        if a.post_only and a.order_type == OrderType.LIMIT:
+            await self._refused_post_only(client_id)
         return SubmitAck(client_id, str(res["orderId"]))
+
+    async def _refused_post_only(self, client_id: str) -> None:
+        """Bybit acks a post-only that would take, then cancels it (`EC_PostOnlyWillTakeLiquidity`):
+        one look at the order turns that into the refusal it is."""
+        rows = await self._orders([("orderLinkId", client_id)])
+        if rows and str(rows[0].get("rejectReason", "")) == parse.POST_ONLY_CROSS:
+            raise InvalidOrderError(
+                f"post-only order {client_id} would take liquidity",
+                venue=self.venue,
+                code=parse.POST_ONLY_CROSS,
+            )
 
     async def cancel(self, client_id: str) -> None:
         params: Params = [("category", self.category), ("symbol", self.symbol), ("orderLinkId", client_id)]

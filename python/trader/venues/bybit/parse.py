@@ -34,6 +34,7 @@ STATES = {
     "Rejected": OrderState.REJECTED,
     "Triggered": OrderState.OPEN,
 }
+POST_ONLY_CROSS = "EC_PostOnlyWillTakeLiquidity"  # Bybit cancels it after the ack
 TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED})
 
 
@@ -79,6 +80,13 @@ def order_report(o: dict[str, Any], spec: InstrumentSpec, ts_recv: int) -> Order
     """An order row (REST `order/realtime`, or the private `order` stream)."""
     status = str(o["orderStatus"])
     reason = str(o.get("rejectReason", ""))
+    state = STATES[status]
+    if (
+        reason == POST_ONLY_CROSS
+        and state is OrderState.CANCELED
+        and not Decimal(str(o.get("cumExecQty") or 0))
+    ):
+        state = OrderState.REJECTED  # a post-only that would have taken never rested
     return OrderReport(
         client_id=str(o["orderLinkId"]),
         venue_order_id=str(o["orderId"]),
@@ -87,7 +95,7 @@ def order_report(o: dict[str, Any], spec: InstrumentSpec, ts_recv: int) -> Order
         price=_price(o.get("price"), spec),
         qty=spec.qty_to_units(str(o["qty"])),
         filled=spec.qty_to_units(str(o.get("cumExecQty") or "0")),
-        state=STATES[status],
+        state=state,
         reason="" if reason in ("", "EC_NoError") else reason,
         ts_event=int(o.get("updatedTime") or o.get("createdTime") or 0) * MS,
         ts_recv=ts_recv,

@@ -100,7 +100,7 @@ class PublicStream:
         elif self.u == 0:
             return False  # a delta before the snapshot: wait for it
         elif u != self.u + 1 or (seq and seq <= self.seq):
-            self._invalid(f"update id gap: {self.u} -> {u}")
+            self._invalid(f"sequence gap: update id {self.u} -> {u}")
             return True
         else:
             for side, rows in ((self.bids, data.get("b", [])), (self.asks, data.get("a", []))):
@@ -131,7 +131,7 @@ class PrivatePoller:
     async def prime(self) -> None:
         """Start from now: the executions and open orders already there are not news."""
         conn = self._conn
-        self._since_ms = conn.clock.now_ns() // _MS - 1000
+        self._since_ms = conn.venue_now_ms() - 1000  # the venue's clock: executions carry its time
         for x in await conn.executions(self._since_ms):
             self._execs.add(str(x["execId"]))
         for r in await conn.open_orders():
