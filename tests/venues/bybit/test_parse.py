@@ -78,7 +78,12 @@ def test_executions_become_fills_with_base_coin_fees_valued_in_the_quote() -> No
     )
     assert taker.base_fee == Decimal("0.0000004")
     assert taker.fee == Decimal("0.0000004") * Decimal("28000.50")
-    assert (maker.side, maker.maker, maker.fee, maker.base_fee) == (Side.SELL, True, Decimal("0.0280005"), 0)
+    assert (maker.side, maker.maker, maker.fee, maker.base_fee) == (
+        Side.SELL,
+        True,
+        Decimal("0.0280005"),
+        Decimal(0),
+    )
     assert taker.ts_event == 1684738540560 * 1_000_000
 
 
