@@ -1,5 +1,6 @@
-"""The Bybit simulator's spot exchange: one matching engine per instrument, a seeded background market,
-the account's balance checks and the private events each change produces."""
+"""The Bybit simulator's exchange: one matching engine per (category, instrument), a seeded background
+market, the unified account's balance and margin checks, linear positions with periodic funding, and the
+private events each change produces."""
 
 from __future__ import annotations
 
@@ -14,21 +15,25 @@ from trader.sim.bybit.state import (
     DUPLICATE_LINK_ID,
     INSTRUMENTS,
     INSUFFICIENT,
+    LINEAR,
     ORDER_NOT_EXISTS,
     PARAMS,
     POST_ONLY_CROSS,
     QTY_PRECISION,
+    REDUCE_ONLY,
     SPOT_ORDER_NOT_EXISTS,
     Account,
     ApiError,
     Execution,
     Instrument,
     Order,
+    Position,
 )
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.sim.matching import MatchingEngine, Side, SimOrder, Tif, Trade
 
 API = "api"
+LEVERAGE = 10  # linear: initial margin is notional / 10
 _TIF = {"GTC": Tif.GTC, "IOC": Tif.IOC, "FOK": Tif.FOK, "PostOnly": Tif.GTC}
 
 
@@ -52,7 +57,7 @@ class Book:
             taker_fee_bps=inst.taker_fee * 10_000,
             unit_notional=inst.unit_notional,
         )
-        qty = int(Decimal("0.001") / Decimal(inst.precision))
+        qty = max(1, int(Decimal("0.001") / Decimal(inst.precision)))
         params = MarketParams(mid=inst.mid, min_qty=qty, max_qty=qty * 50)
         self.market = BackgroundMarket(self.engine, params, seed)
         self.market.seed_book(20)
@@ -62,7 +67,10 @@ class Book:
 
 class Exchange:
     def __init__(self, seed: int, now_ms: Callable[[], int]) -> None:
-        self.books = {s: Book(i, seed + n) for n, (s, i) in enumerate(INSTRUMENTS.items())}
+        instruments = [*INSTRUMENTS.values(), *LINEAR.values()]
+        self.books = {(i.category, i.symbol): Book(i, seed + n) for n, i in enumerate(instruments)}
+        self.positions = {s: Position(s) for s in LINEAR}
+        self.fundings: list[dict[str, Any]] = []  # execType Funding rows
         self.account = Account()
         self.orders: dict[str, Order] = {}  # orderId -> order
         self.by_link: dict[str, str] = {}  # orderLinkId -> orderId
@@ -70,14 +78,17 @@ class Exchange:
         self.executions: list[Execution] = []
         self.now_ms = now_ms
         self.events: list[tuple[str, dict[str, Any]]] = []  # ("order"|"execution", json) to publish
-        self.trades: list[tuple[str, Trade]] = []  # (symbol, trade) to publish
+        self.trades: list[tuple[tuple[str, str], Trade]] = []  # ((category, symbol), trade) to publish
         self._next = 1
 
-    def book(self, symbol: str) -> Book:
-        b = self.books.get(symbol)
+    def book(self, category: str, symbol: str) -> Book:
+        b = self.books.get((category, symbol))
         if b is None:
-            raise ApiError(PARAMS, "params error: symbol invalid")
+            raise ApiError(PARAMS, f"params error: category {category!r} or symbol {symbol!r} invalid")
         return b
+
+    def of(self, o: Order) -> Book:
+        return self.books[(o.category, o.symbol)]
 
     def _id(self) -> int:
         self._next += 1
@@ -88,9 +99,13 @@ class Exchange:
         for o in self.orders.values():
             if not o.open or o.price is None:
                 continue
-            inst = self.books[o.symbol].inst
+            inst = self.of(o).inst
             left = o.qty - o.filled
-            if o.side == "Buy":
+            if o.category == "linear":
+                if not o.reduce_only:
+                    margin = Decimal(o.price * left) * inst.unit_notional / LEVERAGE
+                    out[inst.quote] = out.get(inst.quote, Decimal(0)) + margin
+            elif o.side == "Buy":
                 amt = Decimal(o.price * left) * inst.unit_notional * (1 + inst.taker_fee)
                 out[inst.quote] = out.get(inst.quote, Decimal(0)) + amt
             else:
@@ -100,7 +115,10 @@ class Exchange:
     def _check_funds(self, inst: Instrument, side: str, price: int, qty: int) -> None:
         locked = self.locked()
         coins = self.account.coins
-        if side == "Buy":
+        if inst.category == "linear":
+            need = Decimal(price * qty) * inst.unit_notional * (Decimal(1) / LEVERAGE + inst.taker_fee)
+            free = coins.get(inst.quote, Decimal(0)) - locked.get(inst.quote, Decimal(0)) - self.margin_used()
+        elif side == "Buy":
             need = Decimal(price * qty) * inst.unit_notional * (1 + inst.taker_fee)
             free = coins.get(inst.quote, Decimal(0)) - locked.get(inst.quote, Decimal(0))
         else:
@@ -109,10 +127,13 @@ class Exchange:
         if need > free:
             raise ApiError(INSUFFICIENT, "Insufficient balance.")
 
+    def margin_used(self) -> Decimal:
+        return sum(
+            (abs(pos.cost) / LEVERAGE for pos in self.positions.values() if pos.size), start=Decimal(0)
+        )
+
     def _validate(self, p: dict[str, Any]) -> tuple[Book, str, str, str, int | None, int]:
-        if p.get("category") != "spot":
-            raise ApiError(PARAMS, "params error: category only spot is simulated")
-        b = self.book(str(p.get("symbol", "")))
+        b = self.book(str(p.get("category", "")), str(p.get("symbol", "")))
         inst = b.inst
         side, otype, tif = str(p.get("side")), str(p.get("orderType")), str(p.get("timeInForce") or "GTC")
         if side not in ("Buy", "Sell") or otype not in ("Limit", "Market") or tif not in _TIF:
@@ -136,11 +157,16 @@ class Exchange:
         if link and link in self.by_link:
             raise ApiError(DUPLICATE_LINK_ID, "OrderLinkedID is duplicate")
         inst = b.inst
-        fund_price = price if price is not None else (b.engine.best_ask() or inst.mid) * 11 // 10
-        self._check_funds(inst, side, fund_price, qty)
+        reduce_only = str(p.get("reduceOnly", "")).lower() == "true"
+        if reduce_only:
+            self._check_reduce(inst, side, qty)
+        else:
+            fund_price = price if price is not None else (b.engine.best_ask() or inst.mid) * 11 // 10
+            self._check_funds(inst, side, fund_price, qty)
         eid = self._id()
         oid = f"{eid:019d}"
         o = Order(oid, link or f"sim-{eid}", inst.symbol, side, otype, tif, price, qty, self.now_ms())
+        o.category, o.reduce_only = inst.category, reduce_only
         self.orders[oid] = o
         self.by_link[o.link_id] = oid
         self.engine_ids[eid] = oid
@@ -160,12 +186,20 @@ class Exchange:
             self._order_event(o)
             return o
         self._order_event(o)
-        self.apply(inst.symbol, list(r.trades))
+        self.apply((inst.category, inst.symbol), list(r.trades))
         if not r.resting and o.open:
             o.status = "PartiallyFilledCanceled" if o.filled else "Cancelled"
             o.cancel_type = "CancelByUser"
             self._order_event(o)
         return o
+
+    def _check_reduce(self, inst: Instrument, side: str, qty: int) -> None:
+        pos = self.positions.get(inst.symbol) if inst.category == "linear" else None
+        if pos is None:
+            raise ApiError(PARAMS, "params error: reduceOnly is for derivatives")
+        closes = -pos.size if side == "Buy" else pos.size
+        if closes <= 0:
+            raise ApiError(REDUCE_ONLY, "current position is zero, cannot fix reduce-only order qty")
 
     def find(self, p: dict[str, Any], code: int = ORDER_NOT_EXISTS) -> Order:
         oid = str(p.get("orderId") or "") or self.by_link.get(str(p.get("orderLinkId") or ""), "")
@@ -179,41 +213,48 @@ class Exchange:
         if not o.open:
             raise ApiError(SPOT_ORDER_NOT_EXISTS, "Order does not exist.")
         eid = int(o.order_id)
-        self.books[o.symbol].engine.cancel(eid)
+        self.of(o).engine.cancel(eid)
         o.status = "PartiallyFilledCanceled" if o.filled else "Cancelled"
         o.cancel_type = "CancelByUser"
         o.updated_ms = self.now_ms()
         self._order_event(o)
         return o
 
-    def cancel_all(self, symbol: str) -> list[Order]:
+    def cancel_all(self, category: str, symbol: str) -> list[Order]:
         return [
             self.cancel({"orderId": o.order_id})
             for o in list(self.orders.values())
-            if o.open and (not symbol or o.symbol == symbol)
+            if o.open and o.category == category and (not symbol or o.symbol == symbol)
         ]
 
     def _order_event(self, o: Order) -> None:
         o.updated_ms = self.now_ms()
-        self.events.append(("order", o.json(self.books[o.symbol].inst)))
+        self.events.append(("order", o.json(self.of(o).inst)))
 
     def _settle(self, o: Order, inst: Instrument, price: int, qty: int, fee: Decimal) -> None:
         value = Decimal(price * qty) * inst.unit_notional
         base = Decimal(qty) * Decimal(inst.precision)
         coins = self.account.coins
         sign = 1 if o.side == "Buy" else -1
-        coins[inst.base] = coins.get(inst.base, Decimal(0)) + sign * base
-        coins[inst.quote] = coins.get(inst.quote, Decimal(0)) - sign * value - fee
+        if inst.category == "linear":
+            realized = self.positions[inst.symbol].fill(sign * qty, price, inst.unit_notional)
+            coins[inst.quote] = coins.get(inst.quote, Decimal(0)) + realized - fee
+            self.events.append(("position", self.positions[inst.symbol].json(inst, price)))
+        else:
+            coins[inst.base] = coins.get(inst.base, Decimal(0)) + sign * base
+            coins[inst.quote] = coins.get(inst.quote, Decimal(0)) - sign * value - fee
         o.filled += qty
         o.cum_value += value
         o.cum_fee += fee
         o.status = "Filled" if o.filled == o.qty else "PartiallyFilled"
 
-    def apply(self, symbol: str, trades: list[Trade]) -> None:
+    def apply(self, key: tuple[str, str], trades: list[Trade]) -> None:
         """Book the API side of each trade and queue its order and execution events."""
-        inst = self.books[symbol].inst
+        b = self.books[key]
+        inst = b.inst
+        symbol = inst.symbol
         for t in trades:
-            self.trades.append((symbol, t))
+            self.trades.append((key, t))
             for eid, maker, fee in (
                 (t.maker_order_id, True, t.maker_fee),
                 (t.taker_order_id, False, t.taker_fee),
@@ -223,7 +264,6 @@ class Exchange:
                     continue
                 o = self.orders[oid]
                 self._settle(o, inst, t.price, t.qty, fee)
-                b = self.books[symbol]
                 b.seq += 1
                 x = Execution(
                     f"{symbol}-{t.trade_id}-{eid}", o, t.price, t.qty, fee, maker, self.now_ms(), b.seq
@@ -233,5 +273,39 @@ class Exchange:
                 self.events.append(("execution", x.json(inst)))
 
     def step(self, dt_ns: int) -> None:
-        for symbol, b in self.books.items():
-            self.apply(symbol, b.market.step(dt_ns))
+        for key, b in self.books.items():
+            self.apply(key, b.market.step(dt_ns))
+
+    def mark(self, symbol: str) -> int:
+        b = self.books[("linear", symbol)]
+        bid, ask = b.engine.best_bid(), b.engine.best_ask()
+        return (bid + ask) // 2 if bid is not None and ask is not None else int(b.market.mid)
+
+    def settle_funding(self) -> None:
+        """One funding settlement: each open linear position pays (or receives) size x mark x rate."""
+        for symbol, pos in self.positions.items():
+            if not pos.size:
+                continue
+            inst = self.books[("linear", symbol)].inst
+            mark = self.mark(symbol)
+            fee = Decimal(pos.size * mark) * inst.unit_notional * inst.funding_rate  # > 0: paid
+            coins = self.account.coins
+            coins[inst.quote] = coins.get(inst.quote, Decimal(0)) - fee
+            self.fundings.append(
+                {
+                    "category": "linear",
+                    "symbol": symbol,
+                    "orderId": "",
+                    "orderLinkId": "",
+                    "side": "Buy" if pos.size > 0 else "Sell",
+                    "execId": f"funding-{symbol}-{len(self.fundings) + 1}",
+                    "execPrice": inst.price_text(mark),
+                    "execQty": inst.qty_text(abs(pos.size)),
+                    "execValue": str(abs(Decimal(pos.size * mark) * inst.unit_notional)),
+                    "execFee": str(fee),
+                    "feeRate": str(inst.funding_rate),
+                    "execType": "Funding",
+                    "isMaker": False,
+                    "execTime": str(self.now_ms()),
+                }
+            )

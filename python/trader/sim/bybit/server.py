@@ -1,6 +1,7 @@
-"""The Bybit v5 simulator server: REST under /v5 in Bybit's envelope, the public spot stream
-(`/v5/public/spot`: orderbook.N snapshot/delta with `u`/`seq`, publicTrade) and the private stream
-(`/v5/private`: auth, order, execution).
+"""The Bybit v5 simulator server: REST under /v5 in Bybit's envelope, the public streams
+(`/v5/public/spot`, `/v5/public/linear`: orderbook.N snapshot/delta with `u`/`seq`, publicTrade) and the
+private stream (`/v5/private`: auth, order, execution, position). Linear positions pay or receive
+funding every `funding_interval_s` (Bybit: 8 h).
 
 Signatures are checked independently (stdlib hmac over `timestamp + key + recvWindow + payload`, the raw
 query or body received). Every answer carries the per-UID limit headers (`X-Bapi-Limit`,
@@ -41,14 +42,23 @@ DEPTH = 50
 class BybitSimServer(VenueServer):
     venue = "bybit"
 
-    def __init__(self, *, seed: int = 7, clock: Clock | None = None, step_ms: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        clock: Clock | None = None,
+        step_ms: int = 100,
+        funding_interval_s: float = 8 * 3600,
+    ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        self.funding_interval_ns = int(funding_interval_s * 1e9)
+        self._until_funding_ns = self.funding_interval_ns
         self.ex = Exchange(seed, self._now_ms)
         self.keys = {DEMO_KEY: DEMO_SECRET}
         self._calls: dict[tuple[str, str], list[int]] = {}  # (key, path) -> request times (ms)
-        self.public: dict[web.WebSocketResponse, set[str]] = {}
+        self.public: dict[web.WebSocketResponse, set[str]] = {}  # topics as "category:topic"
         self.private: dict[web.WebSocketResponse, set[str]] = {}
-        self._published: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+        self._published: dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]] = {}
         self.snapshots = 0
 
     def _now_ms(self) -> int:
@@ -65,7 +75,7 @@ class BybitSimServer(VenueServer):
             "/v5/order/history": self._history,
             "/v5/execution/list": self._executions,
             "/v5/account/wallet-balance": lambda p: ex.account.wallet(ex.locked()),
-            "/v5/position/list": lambda p: {"category": p.get("category", ""), "list": []},
+            "/v5/position/list": self._positions,
         }
         signed_post: dict[str, Handler] = {
             "/v5/order/create": self._create,
@@ -80,7 +90,7 @@ class BybitSimServer(VenueServer):
         out = [web.get(p, self._wrap(h, signed=False)) for p, h in public.items()]
         out += [web.get(p, self._wrap(h, signed=True)) for p, h in signed_get.items()]
         out += [web.post(p, self._wrap(h, signed=True)) for p, h in signed_post.items()]
-        out += [web.get("/v5/public/spot", self._public_ws), web.get("/v5/private", self._private_ws)]
+        out += [web.get("/v5/public/{category}", self._public_ws), web.get("/v5/private", self._private_ws)]
         return out
 
     # ---- REST plumbing ----------------------------------------------------------------------------
@@ -111,9 +121,9 @@ class BybitSimServer(VenueServer):
             raise ApiError(SIGN_ERROR, "error sign! origin_string[" + ts + key + window + "...]")
         return key
 
-    def _limit(self, key: str, path: str) -> dict[str, str]:
+    def _limit(self, key: str, path: str, category: str) -> dict[str, str]:
         now = self._now_ms()
-        limit = LIMITS.get(path, DEFAULT_LIMIT)
+        limit = LIMITS.get((category, path), DEFAULT_LIMIT)
         calls = [t for t in self._calls.get((key, path), []) if t > now - 1000]
         calls.append(now)
         self._calls[(key, path)] = calls
@@ -140,7 +150,7 @@ class BybitSimServer(VenueServer):
                         raise ApiError(PARAMS, "params error: body is not an object")
                 if signed:
                     key = self._authenticate(request, raw)
-                    headers = self._limit(key, request.path)
+                    headers = self._limit(key, request.path, str(params.get("category", "")))
                 result = fn(params)
             except ApiError as e:
                 return self._envelope(e.code, e.msg, {}, headers, e.status)
@@ -159,10 +169,27 @@ class BybitSimServer(VenueServer):
         return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
 
     def _instruments(self, p: dict[str, Any]) -> dict[str, Any]:
-        if p.get("category") != "spot":
-            raise ApiError(PARAMS, "params error: category only spot is simulated")
-        rows = [b.inst.info() for s, b in self.ex.books.items() if p.get("symbol") in (None, s)]
-        return {"category": "spot", "list": rows, "nextPageCursor": ""}
+        category = p.get("category")
+        if category not in ("spot", "linear"):
+            raise ApiError(PARAMS, "params error: category only spot and linear are simulated")
+        minutes = max(1, self.funding_interval_ns // 60_000_000_000)
+        rows = [
+            b.inst.info(minutes)
+            for (c, s), b in self.ex.books.items()
+            if c == category and p.get("symbol") in (None, s)
+        ]
+        return {"category": category, "list": rows, "nextPageCursor": ""}
+
+    def _positions(self, p: dict[str, Any]) -> dict[str, Any]:
+        if p.get("category") != "linear":
+            raise ApiError(PARAMS, "params error: position/list is for derivatives (category linear)")
+        ex = self.ex
+        rows = [
+            pos.json(ex.books[("linear", s)].inst, ex.mark(s))
+            for s, pos in ex.positions.items()
+            if p.get("symbol") in (None, s)
+        ]
+        return {"category": "linear", "list": rows, "nextPageCursor": ""}
 
     def _levels(self, b: Book, n: int) -> tuple[list[list[str]], list[list[str]]]:
         bids, asks = b.engine.depth(n)
@@ -173,7 +200,7 @@ class BybitSimServer(VenueServer):
         )
 
     def _orderbook(self, p: dict[str, Any]) -> dict[str, Any]:
-        b = self.ex.book(str(p.get("symbol", "")))
+        b = self.ex.book(str(p.get("category", "")), str(p.get("symbol", "")))
         bids, asks = self._levels(b, int(p.get("limit", 1)))
         now = self._now_ms()
         return {"s": b.inst.symbol, "b": bids, "a": asks, "ts": now, "u": b.u, "seq": b.seq, "cts": now}
@@ -187,7 +214,7 @@ class BybitSimServer(VenueServer):
         return {"orderId": o.order_id, "orderLinkId": o.link_id}
 
     def _cancel_all(self, p: dict[str, Any]) -> dict[str, Any]:
-        rows = self.ex.cancel_all(str(p.get("symbol") or ""))
+        rows = self.ex.cancel_all(str(p.get("category", "")), str(p.get("symbol") or ""))
         return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in rows], "success": "1"}
 
     def _select(self, p: dict[str, Any], open_only: bool) -> dict[str, Any]:
@@ -199,13 +226,17 @@ class BybitSimServer(VenueServer):
                 rows = []
         else:
             rows = [
-                o for o in ex.orders.values() if o.open == open_only and p.get("symbol") in (None, o.symbol)
+                o
+                for o in ex.orders.values()
+                if o.open == open_only
+                and p.get("symbol") in (None, o.symbol)
+                and o.category == p.get("category")
             ]
         rows.sort(key=lambda o: o.created_ms, reverse=True)
         limit = int(p.get("limit", 20))
         return {
-            "category": "spot",
-            "list": [o.json(ex.books[o.symbol].inst) for o in rows[:limit]],
+            "category": p.get("category", ""),
+            "list": [o.json(ex.of(o).inst) for o in rows[:limit]],
             "nextPageCursor": "",
         }
 
@@ -216,20 +247,20 @@ class BybitSimServer(VenueServer):
         return self._select(p, False)
 
     def _executions(self, p: dict[str, Any]) -> dict[str, Any]:
-        start = int(p.get("startTime", 0))
+        start, ex = int(p.get("startTime", 0)), self.ex
+        rows = [x.json(ex.of(x.order).inst) for x in ex.executions if x.order.category == p.get("category")]
+        if p.get("category") == "linear":
+            rows = sorted([*rows, *ex.fundings], key=lambda r: int(r["execTime"]))
         rows = [
-            x
-            for x in self.ex.executions
-            if x.time_ms >= start
-            and p.get("symbol") in (None, x.order.symbol)
-            and p.get("orderLinkId") in (None, x.order.link_id)
+            r
+            for r in rows
+            if int(r["execTime"]) >= start
+            and p.get("symbol") in (None, r["symbol"])
+            and p.get("orderLinkId") in (None, r["orderLinkId"])
+            and p.get("execType") in (None, r["execType"])
         ]
         limit = int(p.get("limit", 50))
-        return {
-            "category": "spot",
-            "list": [x.json(self.ex.books[x.order.symbol].inst) for x in rows[-limit:][::-1]],
-            "nextPageCursor": "",
-        }
+        return {"category": p.get("category", ""), "list": rows[-limit:][::-1], "nextPageCursor": ""}
 
     # ---- streams ----------------------------------------------------------------------------------
 
@@ -263,36 +294,28 @@ class BybitSimServer(VenueServer):
         return ws
 
     async def _public_ws(self, request: web.Request) -> web.WebSocketResponse:
-        self.public_path = request.path
-        return await self._serve_ws(request, self._public_msg, self.public)
+        category = request.match_info["category"]
+        if category not in ("spot", "linear"):
+            raise web.HTTPNotFound()
+        return await self._serve_ws(request, lambda ws, m: self._public_msg(ws, m, category), self.public)
 
-    def _public_msg(self, ws: web.WebSocketResponse, msg: dict[str, Any]) -> None:
-        topics = [str(t) for t in msg.get("args") or []]
-        if msg.get("op") == "unsubscribe":
-            self.public.setdefault(ws, set()).difference_update(topics)
-            self.send(
-                ws, orjson.dumps({"success": True, "ret_msg": "", "conn_id": "sim", "op": "unsubscribe"})
-            )
+    def _public_msg(self, ws: web.WebSocketResponse, msg: dict[str, Any], category: str) -> None:
+        """Topics are kept as "category:topic" (spot and linear name their topics alike)."""
+        topics = [f"{category}:{t}" for t in msg.get("args") or []]
+        op = msg.get("op")
+        if op not in ("subscribe", "unsubscribe"):
             return
-        if msg.get("op") != "subscribe":
+        reply = {"success": True, "ret_msg": "", "conn_id": "sim", "req_id": msg.get("req_id", ""), "op": op}
+        if op == "unsubscribe":
+            self.public.setdefault(ws, set()).difference_update(topics)
+            self.send(ws, orjson.dumps(reply))
             return
         self.public.setdefault(ws, set()).update(topics)
-        self.send(
-            ws,
-            orjson.dumps(
-                {
-                    "success": True,
-                    "ret_msg": "",
-                    "conn_id": "sim",
-                    "req_id": msg.get("req_id", ""),
-                    "op": "subscribe",
-                }
-            ),
-        )
+        self.send(ws, orjson.dumps(reply))
         for t in topics:
-            parts = t.split(".")
-            if parts[0] == "orderbook" and len(parts) == 3 and parts[2] in self.ex.books:
-                self._snapshot(ws, self.ex.books[parts[2]], int(parts[1]))
+            parts = t.split(":", 1)[1].split(".")
+            if parts[0] == "orderbook" and len(parts) == 3 and (category, parts[2]) in self.ex.books:
+                self._snapshot(ws, self.ex.books[(category, parts[2])], int(parts[1]))
 
     def _snapshot(self, ws: web.WebSocketResponse, b: Book, depth: int) -> None:
         bids, asks = self._levels(b, depth)
@@ -364,8 +387,9 @@ class BybitSimServer(VenueServer):
     def _deltas(self, b: Book) -> tuple[list[list[str]], list[list[str]]] | None:
         bids, asks = b.engine.depth(DEPTH)
         new = (dict(bids), dict(asks))
-        old = self._published.get(b.inst.symbol, ({}, {}))
-        self._published[b.inst.symbol] = new
+        key = (b.inst.category, b.inst.symbol)
+        old = self._published.get(key, ({}, {}))
+        self._published[key] = new
         out: list[list[list[str]]] = []
         for o, n in zip(old, new, strict=True):
             side = [[b.inst.price_text(p), b.inst.qty_text(q)] for p, q in n.items() if o.get(p) != q]
@@ -375,7 +399,7 @@ class BybitSimServer(VenueServer):
 
     def _publish_public(self) -> None:
         now = self._now_ms()
-        for symbol, b in self.ex.books.items():
+        for (category, symbol), b in self.ex.books.items():
             topic = f"orderbook.{DEPTH}.{symbol}"
             delta = self._deltas(b)
             if delta is not None and not self.faults.stale_feed:
@@ -384,10 +408,10 @@ class BybitSimServer(VenueServer):
                 b.seq += 1
                 data = {"s": symbol, "b": delta[0], "a": delta[1], "u": b.u, "seq": b.seq}
                 frame = orjson.dumps({"topic": topic, "type": "delta", "ts": now, "data": data, "cts": now})
-                self._fan_out(topic, frame)
+                self._fan_out(f"{category}:{topic}", frame)
         trades, self.ex.trades = self.ex.trades, []
-        for symbol, t in trades:
-            inst = self.ex.books[symbol].inst
+        for (category, symbol), t in trades:
+            inst = self.ex.books[(category, symbol)].inst
             row = {
                 "T": now,
                 "s": symbol,
@@ -399,7 +423,7 @@ class BybitSimServer(VenueServer):
                 "BT": False,
             }
             self._fan_out(
-                f"publicTrade.{symbol}",
+                f"{category}:publicTrade.{symbol}",
                 orjson.dumps(
                     {"topic": f"publicTrade.{symbol}", "type": "snapshot", "ts": now, "data": [row]}
                 ),
@@ -412,13 +436,19 @@ class BybitSimServer(VenueServer):
 
     def on_step(self, dt_ns: int) -> None:
         self.ex.step(dt_ns)
+        self._until_funding_ns -= dt_ns
+        if self._until_funding_ns <= 0:
+            self._until_funding_ns += self.funding_interval_ns
+            self.ex.settle_funding()
         self._publish_public()
         self._publish_private()
 
     def state(self) -> dict[str, Any]:
         ex = self.ex
         return {
-            "orders": [o.json(ex.books[o.symbol].inst) for o in ex.orders.values()],
+            "orders": [o.json(ex.of(o).inst) for o in ex.orders.values()],
+            "positions": {s: p.size for s, p in ex.positions.items()},
+            "fundings": len(ex.fundings),
             "executions": len(ex.executions),
             "coins": {c: str(v) for c, v in ex.account.coins.items()},
             "snapshots": self.snapshots,

@@ -1,7 +1,9 @@
-"""The Bybit v5 simulator's state: instruments, the unified account, orders and executions (spot).
+"""The Bybit v5 simulator's state: instruments (spot and linear perpetuals), the unified account, orders,
+executions, positions and funding.
 
-Prices are counted in the instrument's tick, quantities in its base precision (integers); fees are the
-default (non-VIP) tier: spot 0.1% maker and taker, paid in the quote coin here.
+Prices are counted in the instrument's tick, quantities in its base precision / qty step (integers); fees
+are the default (non-VIP) tier: spot 0.1% maker and taker (paid in the quote coin here), linear 0.02%
+maker and 0.055% taker.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ QTY_PRECISION = 170137  # spot: order quantity decimal too long
 BELOW_NOTIONAL = 170140  # spot: order value below the lower limit
 POST_ONLY_CROSS = "EC_PostOnlyWillTakeLiquidity"
 
-LIMITS = {"/v5/order/create": 20, "/v5/order/cancel": 20, "/v5/order/cancel-all": 20}
+REDUCE_ONLY = 110017  # reduce-only: the position is zero or on the same side
+# per UID and endpoint per second, by category (bybit.md §6)
+LIMITS = {
+    ("spot", "/v5/order/create"): 20,
+    ("spot", "/v5/order/cancel"): 20,
+    ("spot", "/v5/order/cancel-all"): 20,
+    ("linear", "/v5/order/create"): 10,
+    ("linear", "/v5/order/cancel"): 10,
+    ("linear", "/v5/order/cancel-all"): 10,
+}
 DEFAULT_LIMIT = 50  # per UID per endpoint per second (reads)
 
 
@@ -54,6 +65,8 @@ class Instrument:
     mid: int  # starting mid, ticks
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
+    category: str = "spot"
+    funding_rate: Decimal = Decimal("0.0001")  # linear: the rate of each settlement (longs pay when > 0)
 
     @property
     def unit_notional(self) -> Decimal:
@@ -65,7 +78,9 @@ class Instrument:
     def qty_text(self, units: int) -> str:
         return f"{(Decimal(units) * Decimal(self.precision)).normalize():f}"
 
-    def info(self) -> dict[str, Any]:
+    def info(self, funding_minutes: int = 480) -> dict[str, Any]:
+        if self.category == "linear":
+            return self.linear_info(funding_minutes)
         return {
             "symbol": self.symbol,
             "baseCoin": self.base,
@@ -84,7 +99,38 @@ class Instrument:
             "priceFilter": {"tickSize": self.tick},
         }
 
+    def linear_info(self, funding_minutes: int) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "contractType": "LinearPerpetual",
+            "status": "Trading",
+            "baseCoin": self.base,
+            "quoteCoin": self.quote,
+            "settleCoin": self.quote,
+            "priceScale": str(len(self.tick.partition(".")[2])),
+            "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+            "priceFilter": {"minPrice": self.tick, "maxPrice": "1999999.80", "tickSize": self.tick},
+            "lotSizeFilter": {
+                "maxOrderQty": self.max_qty,
+                "minOrderQty": self.min_qty,
+                "qtyStep": self.precision,
+                "postOnlyMaxOrderQty": self.max_qty,
+                "maxMktOrderQty": self.max_qty,
+                "minNotionalValue": self.min_amt,
+            },
+            "fundingInterval": funding_minutes,
+        }
 
+
+def _perp(symbol: str, base: str, tick: str, step: str, max_qty: str, mid: int) -> Instrument:
+    maker, taker = Decimal("0.0002"), Decimal("0.00055")
+    return Instrument(symbol, base, "USDT", tick, step, step, max_qty, "5", mid, maker, taker, "linear")
+
+
+LINEAR = {
+    "BTCUSDT": _perp("BTCUSDT", "BTC", "0.10", "0.001", "1190", 500_000),
+    "ETHUSDT": _perp("ETHUSDT", "ETH", "0.01", "0.01", "7240", 300_000),
+}
 INSTRUMENTS = {
     "BTCUSDT": Instrument(
         "BTCUSDT", "BTC", "USDT", "0.01", "0.000001", "0.000048", "71.73956243", "1", 5_000_000
@@ -113,6 +159,8 @@ class Order:
     reject_reason: str = "EC_NoError"
     updated_ms: int = 0
     cancel_type: str = "UNKNOWN"
+    category: str = "spot"
+    reduce_only: bool = False
 
     @property
     def open(self) -> bool:
@@ -124,7 +172,7 @@ class Order:
             "orderId": self.order_id,
             "orderLinkId": self.link_id,
             "symbol": self.symbol,
-            "category": "spot",
+            "category": inst.category,
             "side": self.side,
             "orderType": self.order_type,
             "timeInForce": self.tif,
@@ -138,7 +186,7 @@ class Order:
             "orderStatus": self.status,
             "rejectReason": self.reject_reason,
             "cancelType": self.cancel_type,
-            "reduceOnly": False,
+            "reduceOnly": self.reduce_only,
             "positionIdx": 0,
             "createdTime": str(self.created_ms),
             "updatedTime": str(self.updated_ms or self.created_ms),
@@ -159,7 +207,7 @@ class Execution:
     def json(self, inst: Instrument) -> dict[str, Any]:
         value = Decimal(self.price * self.qty) * inst.unit_notional
         return {
-            "category": "spot",
+            "category": inst.category,
             "symbol": self.order.symbol,
             "orderId": self.order.order_id,
             "orderLinkId": self.order.link_id,
@@ -204,3 +252,51 @@ class Account:
             for c, v in sorted(self.coins.items())
         ]
         return {"list": [{"accountType": "UNIFIED", "totalEquity": "", "coin": coins}]}
+
+
+@dataclass
+class Position:
+    """A linear perpetual's one-way position: signed size (qty units) and its signed entry cost (quote)."""
+
+    symbol: str
+    size: int = 0
+    cost: Decimal = Decimal(0)
+    realized: Decimal = Decimal(0)
+
+    def fill(self, signed_qty: int, price: int, unit: Decimal) -> Decimal:
+        """Apply a fill; returns the PnL it realizes (quote)."""
+        value = Decimal(price) * unit
+        realized = Decimal(0)
+        if self.size and (self.size > 0) != (signed_qty > 0):
+            closing = min(abs(signed_qty), abs(self.size))
+            entry = self.cost / self.size  # per unit, signed like the size: a price
+            direction = 1 if self.size > 0 else -1
+            realized = (value - entry) * closing * direction
+            self.size -= direction * closing
+            self.cost = entry * self.size
+            signed_qty += direction * closing
+        if signed_qty:
+            self.size += signed_qty
+            self.cost += value * signed_qty
+        self.realized += realized
+        return realized
+
+    def json(self, inst: Instrument, mark: int) -> dict[str, Any]:
+        avg = self.cost / self.size if self.size else Decimal(0)
+        unit = inst.unit_notional
+        upnl = (Decimal(mark) * unit - avg) * self.size if self.size else Decimal(0)
+        price_of = Decimal(inst.precision)  # price per qty unit -> per coin
+        return {
+            "symbol": self.symbol,
+            "category": "linear",
+            "side": "Buy" if self.size > 0 else "Sell" if self.size < 0 else "",
+            "size": inst.qty_text(abs(self.size)),
+            "avgPrice": str((avg / price_of).quantize(Decimal(inst.tick))) if self.size else "0",
+            "positionValue": str(abs(self.cost)),
+            "markPrice": inst.price_text(mark),
+            "unrealisedPnl": str(upnl),
+            "cumRealisedPnl": str(self.realized),
+            "positionIdx": 0,
+            "leverage": "10",
+            "positionStatus": "Normal",
+        }
