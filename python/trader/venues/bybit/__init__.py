@@ -1,4 +1,4 @@
-"""Bybit v5 (unified account): the venue package, category `spot` (linear perpetuals planned).
+"""Bybit v5 (unified account): the venue package, categories `spot` and `linear` (USDT perpetuals).
 
 `connector.py` trades over REST; `streams.py` reads the public book and trades and polls private order
 and execution changes; `parse.py` turns Bybit's JSON into `trader` values; `errors.py` maps `retCode`s;
@@ -15,7 +15,13 @@ from trader.config import VenueConfig
 from trader.core import BybitSigner, Keystore
 from trader.errors import ConfigError
 from trader.venues.base import Tier
-from trader.venues.bybit.connector import CAPABILITIES, BybitConnector, loopback_connector
+from trader.venues.bybit.connector import (
+    CAPABILITIES,
+    LINEAR_CAPABILITIES,
+    SPOT_CAPABILITIES,
+    BybitConnector,
+    loopback_connector,
+)
 from trader.venues.bybit.endpoints import ENDPOINTS, Endpoints
 from trader.venues.bybit.errors import TABLE, decode_error, error_from
 from trader.venues.profile import ClientIdRule, VenueProfile
@@ -28,9 +34,9 @@ VENUE = "bybit"
 PROFILE = VenueProfile(
     name=VENUE,
     tier=Tier.CRYPTO,
-    summary="spot connector (REST, public book stream, private events by REST); `--sim` rehearses it offline",
+    summary="spot and linear perpetuals (REST, public book stream, private events by REST); `--sim` offline",
     environments=("live", "paper", "sim"),
-    capabilities={"spot": CAPABILITIES},
+    capabilities={"spot": SPOT_CAPABILITIES, "linear": LINEAR_CAPABILITIES},
     default_symbol="BTCUSDT",
     strategies=("mm",),
     client_id=ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "v5 create-order: <= 36"),
@@ -73,14 +79,17 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BybitConnector:
             endpoints=endpoints,
             clock=clock,
             venue=cfg.name,
-            category=str(cfg.options.get("category", "spot")),
+            category=str(cfg.options.get("category", cfg.options.get("market", "spot"))),
         )
     except ValueError as e:
         raise ConfigError(f"[venues.{cfg.name}] {e}") from None
 
 
 def loopback(url: str, *, symbol: str, clock: Clock, **options: Any) -> BybitConnector:
-    """A connector to a `trader.sim.bybit` server at `url` (http://127.0.0.1:PORT), on its demo key."""
+    """A connector to a `trader.sim.bybit` server at `url` (http://127.0.0.1:PORT), on its demo key
+    (`market` is accepted for `category`, as `trader paper --market` says it)."""
+    if "market" in options:
+        options.setdefault("category", options.pop("market"))
     return loopback_connector(url, symbol=symbol, clock=clock, **options)
 
 
@@ -94,7 +103,9 @@ def simulator(*, seed: int, clock: Clock, **options: Any) -> BybitSimServer:
 __all__ = [
     "CAPABILITIES",
     "ENDPOINTS",
+    "LINEAR_CAPABILITIES",
     "PROFILE",
+    "SPOT_CAPABILITIES",
     "TABLE",
     "VENUE",
     "BybitConnector",

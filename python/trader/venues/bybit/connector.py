@@ -1,5 +1,9 @@
-"""Bybit v5 (unified account), category `spot`: REST on `_http.HttpClient`, the public stream on
-`_ws.WsClient`.
+"""Bybit v5 (unified account), categories `spot` and `linear` (USDT perpetuals): REST on
+`_http.HttpClient`, the public stream on `_ws.WsClient`.
+
+- Linear: quantities in contracts of the qty step (BTCUSDT: 0.001 BTC), one-way mode (`positionIdx` 0),
+  reduce-only orders; `positions()` reads `position/list`, `funding_since()` the executions of
+  `execType=Funding` (`execFee` > 0 is paid).
 
 - Requests are signed by the core's `BybitSigner` (secrets stay in Rust): GET params sorted into the
   query, POST a compact JSON body, `X-BAPI-*` headers. Every answer is Bybit's envelope; a non-zero
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -71,7 +76,7 @@ log = logging.getLogger("trader.venues.bybit")
 
 Params = list[tuple[str, str | int | bool]]
 
-CAPABILITIES = Capabilities(
+SPOT_CAPABILITIES = CAPABILITIES = Capabilities(
     venue="bybit",
     tier=Tier.CRYPTO,
     order_types=frozenset({"LIMIT", "MARKET"}),
@@ -85,6 +90,9 @@ CAPABILITIES = Capabilities(
     paper_environment=True,
     needs_credentials=True,
 )
+
+LINEAR_CAPABILITIES = dataclasses.replace(SPOT_CAPABILITIES, reduce_only=True)
+CAPABILITIES_BY_CATEGORY = {"spot": SPOT_CAPABILITIES, "linear": LINEAR_CAPABILITIES}
 
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 
@@ -108,12 +116,13 @@ class BybitConnector:
         budget: float = 0.8,
         recv_window_ms: int = ep.RECV_WINDOW_MS,
     ) -> None:
-        if category != "spot":
-            raise ValueError(f"category {category!r}: only spot is built (linear is planned)")
+        if category not in CAPABILITIES_BY_CATEGORY:
+            raise ValueError(f"category must be spot or linear, not {category!r}")
         if not 0 < budget <= 1:
             raise ValueError("budget must be in (0, 1]")
         self.venue = venue
-        self.capabilities = CAPABILITIES
+        self.capabilities = CAPABILITIES_BY_CATEGORY[category]
+        self._order_limit = ep.ORDER_LIMITS_PER_S[category]
         self.symbol = symbol.upper()
         self.category = category
         self.endpoints = endpoints
@@ -125,7 +134,7 @@ class BybitConnector:
         self.stale_after_s = stale_after_s
         self._limiter = RateLimiter()
         self._quota = self._limiter.add_quota(
-            "orders", [Window(max(1, int(2 * ep.ORDER_LIMIT_PER_S * budget)), SECOND_NS)]
+            "orders", [Window(max(1, int(2 * ep.ORDER_LIMITS_PER_S[category] * budget)), SECOND_NS)]
         )
         reads = self._limiter.add_quota(
             "reads", [Window(max(1, int(ep.READ_LIMIT_PER_S * budget)), SECOND_NS)]
@@ -159,7 +168,7 @@ class BybitConnector:
     def _on_response(self, resp: HttpResponse) -> None:
         """Fold the per-UID limit headers of order answers into the local limiter."""
         limit, remaining = resp.headers.get("x-bapi-limit", ""), resp.headers.get("x-bapi-limit-status", "")
-        if not (limit.isdigit() and remaining.isdigit()) or int(limit) != ep.ORDER_LIMIT_PER_S:
+        if not (limit.isdigit() and remaining.isdigit()) or int(limit) != self._order_limit:
             return
         now = self.clock.now_ns()
         with contextlib.suppress(VenueError, ValueError):
@@ -316,8 +325,9 @@ class BybitConnector:
         spec = self.trading_spec()
         tif = _TIF.get(a.tif)
         if tif is None:
-            raise InvalidOrderError("Bybit spot has no GTD orders", venue=self.venue)
-        if a.reduce_only:
+            raise InvalidOrderError("Bybit has no GTD orders", venue=self.venue)
+        linear = self.category == "linear"
+        if a.reduce_only and not linear:
             raise InvalidOrderError("Bybit spot has no reduce-only orders", venue=self.venue)
         params: Params = [
             ("category", self.category),
@@ -327,10 +337,14 @@ class BybitConnector:
             ("qty", spec.format_qty(a.qty)),
         ]
         if a.order_type == OrderType.MARKET:
-            params += [("orderType", "Market"), ("marketUnit", "baseCoin")]
+            params += (
+                [("orderType", "Market")] if linear else [("orderType", "Market"), ("marketUnit", "baseCoin")]
+            )
         else:
             params += [("orderType", "Limit"), ("price", spec.format_price(a.price))]
             params.append(("timeInForce", "PostOnly" if a.post_only else tif))
+        if linear:
+            params += [("positionIdx", 0), *([("reduceOnly", True)] if a.reduce_only else [])]
         return params
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
@@ -423,14 +437,33 @@ class BybitConnector:
         return out
 
     async def positions(self) -> dict[str, int]:
-        """Spot: the base coin's wallet balance, in qty units (rounded down to the step)."""
+        """Spot: the base coin's wallet balance, in qty units (rounded down to the step). Linear: the
+        signed position size."""
         info = await self._load_info()
+        if self.category == "linear":
+            params: Params = [("category", self.category), ("symbol", self.symbol)]
+            res = await self._signed("GET", ep.POSITIONS, params, mutating=False)
+            rows = [r for r in res.get("list", []) if r.get("symbol") == self.symbol]
+            return {self.symbol: sum(parse.position_units(r, self.trading_spec()) for r in rows)}
         total = (await self.balances()).get(info.base, Decimal(0))
         return {self.symbol: int(total / Decimal(info.lot_size))}
 
     async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
-        """Spot holds no perpetual: no funding."""
-        return []
+        """Linear: the funding settled on our position at or after `ts_ns` (venue time), from the
+        executions of `execType=Funding`. Spot holds no perpetual: none."""
+        if self.category != "linear":
+            return []
+        params: Params = [
+            ("category", self.category),
+            ("symbol", self.symbol),
+            ("execType", "Funding"),
+            ("startTime", ts_ns // 1_000_000),
+            ("limit", ep.EXECUTIONS_PAGE),
+        ]
+        res = await self._signed("GET", ep.EXECUTIONS, params, mutating=False)
+        now = self.clock.now_ns()
+        out = [parse.funding(x, now) for x in res.get("list", []) if x.get("execType") == "Funding"]
+        return sorted((f for f in out if f.ts_event >= ts_ns), key=lambda f: f.ts_event)
 
 
 def loopback_connector(url: str, *, symbol: str, clock: Clock, **options: Any) -> BybitConnector:
@@ -446,4 +479,11 @@ def loopback_connector(url: str, *, symbol: str, clock: Clock, **options: Any) -
     )
 
 
-__all__ = ["CAPABILITIES", "BybitConnector", "loopback_connector"]
+__all__ = [
+    "CAPABILITIES",
+    "CAPABILITIES_BY_CATEGORY",
+    "LINEAR_CAPABILITIES",
+    "SPOT_CAPABILITIES",
+    "BybitConnector",
+    "loopback_connector",
+]

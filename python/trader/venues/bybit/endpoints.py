@@ -20,8 +20,9 @@ EXECUTIONS = "/v5/execution/list"
 WALLET = "/v5/account/wallet-balance"
 POSITIONS = "/v5/position/list"
 
-# per UID per endpoint per second (spot; bybit.md §6): orders 20/s, reads 50/s
-ORDER_LIMIT_PER_S = 20
+# per UID per endpoint per second (bybit.md §6): orders spot 20/s, linear 10/s; reads 50/s
+ORDER_LIMITS_PER_S = {"spot": 20, "linear": 10}
+ORDER_LIMIT_PER_S = ORDER_LIMITS_PER_S["spot"]
 READ_LIMIT_PER_S = 50
 ORDER_PATHS = (CREATE, CANCEL, CANCEL_ALL)
 BOOK_DEPTH = 50  # orderbook.50: 20 ms pushes, snapshot then deltas

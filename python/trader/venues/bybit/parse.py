@@ -14,6 +14,7 @@ from trader.core import InstrumentSpec, Side
 from trader.venues.base import (
     BookUpdate,
     FillReport,
+    FundingPayment,
     InstrumentInfo,
     OrderReport,
     OrderState,
@@ -169,3 +170,16 @@ def position_units(row: dict[str, Any], spec: InstrumentSpec) -> int:
     """A linear position row's signed size in qty units."""
     size = spec.qty_to_units(str(row.get("size") or "0"))
     return -size if row.get("side") == "Sell" else size
+
+
+def funding(x: dict[str, Any], ts_recv: int) -> FundingPayment:
+    """An execution of `execType=Funding`: `execFee` > 0 is paid by us (so the payment is negative)."""
+    if x.get("execType") != "Funding":
+        raise ValueError(f"not a funding execution: {x.get('execType')!r}")
+    return FundingPayment(
+        str(x["symbol"]),
+        -Decimal(str(x["execFee"])),
+        int(x["execTime"]) * MS,
+        str(x["execId"]),
+        ts_recv=ts_recv,
+    )
