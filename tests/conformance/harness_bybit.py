@@ -1,4 +1,4 @@
-"""The Bybit v5 simulator (spot) for the conformance suite."""
+"""The Bybit v5 simulator for the conformance suite: spot, and linear perpetuals (`bybit-linear`)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,22 @@ from trader.venues.base import Stream
 
 
 class BybitHarness(HttpHarness):
-    """Bybit spot on its simulator (seeded background market on the 0.01 tick; lot 0.000001 BTC)."""
+    """Bybit on its simulator, one category: spot (0.01 tick, lot 0.000001 BTC) or linear (0.10 tick,
+    lot 0.001 BTC)."""
 
     rest_ticks, take_ticks, rest_lots, take_lots = 5000, 2000, 2000, 1000
+    refused_qty = 70_000_000  # spot: 70 BTC (under the 71.7 BTC maximum) costs more than the account holds
     STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {Stream.MARKET: ("/v5/public/",)}
     POLLED = "GET /v5/execution/list"  # the private events are polled by REST (the connector says why)
     clock_error = "10002"  # the request time exceeds the time window
 
-    def __init__(self) -> None:
-        self.id = self.venue = "bybit"
-        self.market = "spot"
+    def __init__(self, market: str = "spot") -> None:
+        self.venue = "bybit"
+        self.id = "bybit" if market == "spot" else f"bybit-{market}"
+        self.market = market
+        if market == "linear":
+            self.rest_ticks, self.take_ticks, self.rest_lots, self.take_lots = 500, 200, 10, 5
+            self.refused_qty = 1_000_000  # 1000 BTC: its margin at 10x is more than the account holds
         self.order_path = "POST /v5/order/create"
         self.traits = Traits(
             ban="Bybit answers IP breaches with HTTP 403 and UID breaches with 10006: no 418 ban"
@@ -31,12 +37,14 @@ class BybitHarness(HttpHarness):
     def unconnected(self) -> Any:
         from trader.venues.bybit import loopback
 
-        return loopback("http://127.0.0.1:9", symbol="BTCUSDT", clock=WALL)
+        return loopback("http://127.0.0.1:9", symbol="BTCUSDT", clock=WALL, category=self.market)
 
     def connector(self, url: str, clock: Clock, **options: Any) -> Any:
         from trader.venues.bybit import loopback
 
-        return loopback(url, symbol="BTCUSDT", clock=clock, **({"poll_s": 0.1} | options))
+        return loopback(
+            url, symbol="BTCUSDT", clock=clock, **({"poll_s": 0.1, "category": self.market} | options)
+        )
 
     @asynccontextmanager
     async def open(self, clock: Clock = WALL, connected: bool = True, **options: Any) -> AsyncIterator[Live]:
@@ -52,8 +60,8 @@ class BybitHarness(HttpHarness):
             yield live
 
     async def refused_order(self, live: Live, top: tuple[int, int]) -> Approval:
-        """70 BTC (under the 71.7 BTC order maximum) costs more USDT than the demo account holds."""
-        return self.approve(live, Side.BUY, self.rest_price(live, top), 70_000_000)
+        """A buy under the order maximum that costs (spot) or margins (linear) more than the account holds."""
+        return self.approve(live, Side.BUY, self.rest_price(live, top), self.refused_qty)
 
     async def drop_stream(self, live: Live, stream: Stream) -> None:
         """The market stream: its WebSocket cut. The private events, polled by REST: the poll's

@@ -12,5 +12,5 @@ HARNESSES: list[Harness] = [
     PolymarketHarness(),
     AlpacaHarness(),
     IbkrHarness(),
-    BybitHarness(),
+    *(BybitHarness(market) for market in ("spot", "linear")),
 ]

@@ -60,6 +60,7 @@ class BybitSimServer(VenueServer):
         self.private: dict[web.WebSocketResponse, set[str]] = {}
         self._published: dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]] = {}
         self.snapshots = 0
+        self._gaps: set[tuple[str, str]] = set()  # books whose next delta skips an update id
 
     def _now_ms(self) -> int:
         return self.clock.now_ns() // 1_000_000
@@ -399,12 +400,15 @@ class BybitSimServer(VenueServer):
 
     def _publish_public(self) -> None:
         now = self._now_ms()
+        if self.faults.sequence_gap:  # every book's chain breaks at its next delta
+            self.faults.sequence_gap = False
+            self._gaps = set(self.ex.books)
         for (category, symbol), b in self.ex.books.items():
             topic = f"orderbook.{DEPTH}.{symbol}"
             delta = self._deltas(b)
             if delta is not None and not self.faults.stale_feed:
-                b.u += 2 if self.faults.sequence_gap else 1
-                self.faults.sequence_gap = False
+                b.u += 2 if (category, symbol) in self._gaps else 1
+                self._gaps.discard((category, symbol))
                 b.seq += 1
                 data = {"s": symbol, "b": delta[0], "a": delta[1], "u": b.u, "seq": b.seq}
                 frame = orjson.dumps({"topic": topic, "type": "delta", "ts": now, "data": data, "cts": now})
