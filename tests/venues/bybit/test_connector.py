@@ -160,3 +160,22 @@ async def test_limit_status_headers_fold_into_the_local_limiter() -> None:
         await conn.cancel_all("BTCUSDT")
         usage = conn._limiter.usage(conn._quota, conn.clock.now_ns())
         assert usage[0][1] >= 1
+
+
+@sync
+async def test_fills_since_reads_every_page() -> None:
+    from trader.venues.bybit import endpoints
+
+    async with venue(market_data=True) as (_server, conn):
+        top = await next_of(conn, BookUpdate, lambda b: b.ask is not None)
+        assert top.ask is not None
+        for i in range(3):
+            a = approve(conn, Side.BUY, top.ask + 10_000, 500, tif=TimeInForce.IOC)
+            await conn.submit(a, f"c-page-{i}", "BTCUSDT")
+        whole = await conn.fills_since(0)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(endpoints, "EXECUTIONS_PAGE", 1)
+            paged = await conn.fills_since(0)
+        assert len(whole) >= 3
+        assert [f.trade_id for f in paged] == [f.trade_id for f in whole]
+        assert {f.client_id for f in paged} == {"c-page-0", "c-page-1", "c-page-2"}

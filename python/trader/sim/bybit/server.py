@@ -260,8 +260,11 @@ class BybitSimServer(VenueServer):
             and p.get("orderLinkId") in (None, r["orderLinkId"])
             and p.get("execType") in (None, r["execType"])
         ]
-        limit = int(p.get("limit", 50))
-        return {"category": p.get("category", ""), "list": rows[-limit:][::-1], "nextPageCursor": ""}
+        limit, skip = int(p.get("limit", 50)), int(p.get("cursor") or 0)
+        newest_first = rows[::-1]
+        page = newest_first[skip : skip + limit]
+        more = str(skip + limit) if skip + limit < len(newest_first) else ""
+        return {"category": p.get("category", ""), "list": page, "nextPageCursor": more}
 
     # ---- streams ----------------------------------------------------------------------------------
 

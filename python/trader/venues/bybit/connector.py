@@ -408,15 +408,26 @@ class BybitConnector:
             if r.state not in parse.TERMINAL
         ]
 
-    async def executions(self, start_ms: int) -> list[dict[str, Any]]:
+    async def executions(self, start_ms: int, exec_type: str = "Trade") -> list[dict[str, Any]]:
+        """Every execution of `exec_type` since `start_ms` (venue time), page by page (`cursor`)."""
         params: Params = [
             ("category", self.category),
             ("symbol", self.symbol),
+            ("execType", exec_type),
             ("startTime", start_ms),
             ("limit", ep.EXECUTIONS_PAGE),
         ]
-        res = await self._signed("GET", ep.EXECUTIONS, params, mutating=False)
-        return [x for x in res.get("list", []) if x.get("execType", "Trade") == "Trade"]
+        out: list[dict[str, Any]] = []
+        cursor = ""
+        for _ in range(ep.MAX_PAGES):
+            res = await self._signed(
+                "GET", ep.EXECUTIONS, [*params, *([("cursor", cursor)] if cursor else [])], mutating=False
+            )
+            out += [x for x in res.get("list", []) if x.get("execType", exec_type) == exec_type]
+            cursor = str(res.get("nextPageCursor") or "")
+            if not cursor:
+                break
+        return out
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
         info = await self._load_info()
@@ -453,16 +464,9 @@ class BybitConnector:
         executions of `execType=Funding`. Spot holds no perpetual: none."""
         if self.category != "linear":
             return []
-        params: Params = [
-            ("category", self.category),
-            ("symbol", self.symbol),
-            ("execType", "Funding"),
-            ("startTime", ts_ns // 1_000_000),
-            ("limit", ep.EXECUTIONS_PAGE),
-        ]
-        res = await self._signed("GET", ep.EXECUTIONS, params, mutating=False)
+        rows = await self.executions(ts_ns // 1_000_000, "Funding")
         now = self.clock.now_ns()
-        out = [parse.funding(x, now) for x in res.get("list", []) if x.get("execType") == "Funding"]
+        out = [parse.funding(x, now) for x in rows]
         return sorted((f for f in out if f.ts_event >= ts_ns), key=lambda f: f.ts_event)
 
 

@@ -27,6 +27,7 @@ READ_LIMIT_PER_S = 50
 ORDER_PATHS = (CREATE, CANCEL, CANCEL_ALL)
 BOOK_DEPTH = 50  # orderbook.50: 20 ms pushes, snapshot then deltas
 EXECUTIONS_PAGE = 100
+MAX_PAGES = 50  # of one listing; more is a catch-up the engine does in several reads
 ORDERS_PAGE = 50
 
 
