@@ -72,3 +72,41 @@ def test_pybit_sees_bybit_error_codes(sim: SimThread) -> None:
             category="spot", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="70", price="60000"
         )
     assert poor.value.status_code == 110007
+
+
+def test_pybit_amends_and_batches(sim: SimThread) -> None:
+    s = _session(sim)
+    bid = float(s.get_orderbook(category="spot", symbol="BTCUSDT")["result"]["b"][0][0])  # type: ignore[attr-defined]
+    far = [f"{bid - 400 - i:.2f}" for i in range(3)]
+    s.place_order(category="spot", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001", price=far[0],  # type: ignore[attr-defined]
+                  orderLinkId="pybit-amend")  # fmt: skip
+    s.amend_order(category="spot", symbol="BTCUSDT", orderLinkId="pybit-amend", price=far[1], qty="0.002")  # type: ignore[attr-defined]
+    row = s.get_open_orders(category="spot", symbol="BTCUSDT", orderLinkId="pybit-amend")["result"]["list"][0]  # type: ignore[attr-defined]
+    assert (row["price"], row["qty"], row["orderStatus"]) == (far[1], "0.002", "New")
+    batch = s.place_batch_order(  # type: ignore[attr-defined]
+        category="spot",
+        request=[
+            {
+                "symbol": "BTCUSDT",
+                "side": "Buy",
+                "orderType": "Limit",
+                "qty": qty,
+                "price": far[2],
+                "orderLinkId": cid,
+            }
+            for qty, cid in (("0.001", "pybit-b1"), ("90", "pybit-b2"))
+        ],
+    )
+    assert [r["orderLinkId"] for r in batch["result"]["list"]] == ["pybit-b1", "pybit-b2"]
+    assert [c["code"] for c in batch["retExtInfo"]["list"]] == [
+        0,
+        110007,
+    ]  # 90 BTC: more than the account pays for
+    cancelled = s.cancel_batch_order(  # type: ignore[attr-defined]
+        category="spot",
+        request=[{"symbol": "BTCUSDT", "orderLinkId": x} for x in ("pybit-b1", "pybit-amend")],
+    )
+    assert [c["code"] for c in cancelled["retExtInfo"]["list"]] == [0, 0]
+    with pytest.raises(pybit_errors.InvalidRequestError) as gone:
+        s.amend_order(category="spot", symbol="BTCUSDT", orderLinkId="pybit-amend", price=far[0])  # type: ignore[attr-defined]
+    assert gone.value.status_code == 110001

@@ -170,28 +170,44 @@ class Exchange:
         self.orders[oid] = o
         self.by_link[o.link_id] = oid
         self.engine_ids[eid] = oid
-        sim = SimOrder(
-            eid,
-            API,
-            Side.BUY if side == "Buy" else Side.SELL,
-            price,
-            qty,
-            _TIF[tif],
-            post_only=tif == "PostOnly",
+        return self._enter(b, o, eid)
+
+    def _enter(self, b: Book, o: Order, eid: int) -> Order:
+        """Put (or put back) `o` into the book as engine order `eid`: its trades, its events."""
+        side, tif = Side.BUY if o.side == "Buy" else Side.SELL, o.tif
+        r = b.engine.submit(
+            SimOrder(eid, API, side, o.price, o.qty - o.filled, _TIF[tif], post_only=tif == "PostOnly")
         )
-        r = b.engine.submit(sim)
         if not r.accepted:
-            o.status = "Cancelled" if tif == "PostOnly" else "Rejected"
+            o.status = "Cancelled" if tif == "PostOnly" or o.filled else "Rejected"
             o.reject_reason = POST_ONLY_CROSS if tif == "PostOnly" else "EC_" + r.reason.replace(" ", "")
             self._order_event(o)
             return o
         self._order_event(o)
-        self.apply((inst.category, inst.symbol), list(r.trades))
+        self.apply((b.inst.category, b.inst.symbol), list(r.trades))
         if not r.resting and o.open:
             o.status = "PartiallyFilledCanceled" if o.filled else "Cancelled"
             o.cancel_type = "CancelByUser"
             self._order_event(o)
         return o
+
+    def amend(self, p: dict[str, Any]) -> Order:
+        """A new price and/or quantity for an open limit order (it loses its queue position here)."""
+        o = self.find(p)
+        if not o.open or o.price is None:
+            raise ApiError(ORDER_NOT_EXISTS, "order not exists or too late to replace")
+        b = self.of(o)
+        inst = b.inst
+        price = _units(p["price"], inst.tick, BAD_PRECISION, "price") if p.get("price") else o.price
+        qty = _units(p["qty"], inst.precision, QTY_PRECISION, "qty") if p.get("qty") else o.qty
+        if qty <= o.filled or price <= 0:
+            raise ApiError(
+                PARAMS, "params error: qty must exceed the filled quantity, price must be positive"
+            )
+        eid = int(o.order_id)
+        b.engine.cancel(eid)
+        o.price, o.qty = price, qty
+        return self._enter(b, o, eid)
 
     def _check_reduce(self, inst: Instrument, side: str, qty: int) -> None:
         pos = self.positions.get(inst.symbol) if inst.category == "linear" else None

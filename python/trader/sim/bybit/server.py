@@ -27,6 +27,7 @@ from trader.sim.bybit.state import (
     DEMO_SECRET,
     INVALID_KEY,
     LIMITS,
+    MAX_BATCH,
     PARAMS,
     SIGN_ERROR,
     TIME_WINDOW,
@@ -37,6 +38,7 @@ from trader.sim.server import VenueServer
 
 Handler = Callable[[dict[str, Any]], Any]
 DEPTH = 50
+EXT = "__retExtInfo__"  # a handler's per-item codes (batches), moved into the envelope
 
 
 class BybitSimServer(VenueServer):
@@ -82,6 +84,10 @@ class BybitSimServer(VenueServer):
             "/v5/order/create": self._create,
             "/v5/order/cancel": self._cancel,
             "/v5/order/cancel-all": self._cancel_all,
+            "/v5/order/amend": self._amend,
+            "/v5/order/create-batch": lambda p: self._batch(p, self._create),
+            "/v5/order/amend-batch": lambda p: self._batch(p, self._amend),
+            "/v5/order/cancel-batch": lambda p: self._batch(p, self._cancel),
         }
         public: dict[str, Handler] = {
             "/v5/market/time": self._time,
@@ -97,9 +103,15 @@ class BybitSimServer(VenueServer):
     # ---- REST plumbing ----------------------------------------------------------------------------
 
     def _envelope(
-        self, code: int, msg: str, result: Any, headers: dict[str, str], status: int = 200
+        self, code: int, msg: str, result: Any, headers: dict[str, str], status: int = 200, ext: Any = None
     ) -> web.Response:
-        body = {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": self._now_ms()}
+        body = {
+            "retCode": code,
+            "retMsg": msg,
+            "result": result,
+            "retExtInfo": ext or {},
+            "time": self._now_ms(),
+        }
         return web.Response(
             body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
         )
@@ -159,7 +171,8 @@ class BybitSimServer(VenueServer):
                 return self._envelope(PARAMS, "params error: body is not JSON", {}, headers)
             finally:
                 self._publish_private()
-            return self._envelope(0, "OK", result, headers)
+            ext = result.pop(EXT, {}) if isinstance(result, dict) else {}
+            return self._envelope(0, "OK", result, headers, ext=ext)
 
         return handle
 
@@ -213,6 +226,35 @@ class BybitSimServer(VenueServer):
     def _cancel(self, p: dict[str, Any]) -> dict[str, Any]:
         o = self.ex.cancel(p)
         return {"orderId": o.order_id, "orderLinkId": o.link_id}
+
+    def _amend(self, p: dict[str, Any]) -> dict[str, Any]:
+        o = self.ex.amend(p)
+        return {"orderId": o.order_id, "orderLinkId": o.link_id}
+
+    def _batch(self, p: dict[str, Any], one: Handler) -> dict[str, Any]:
+        """Each item on its own: its result in `result.list`, its code in `retExtInfo.list`."""
+        category, items = str(p.get("category", "")), p.get("request")
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH.get(category, 0):
+            raise ApiError(
+                PARAMS, f"params error: request must hold 1 to {MAX_BATCH.get(category, 0)} orders"
+            )
+        rows: list[dict[str, Any]] = []
+        codes: list[dict[str, Any]] = []
+        for item in items:
+            req = {"category": category, **(item if isinstance(item, dict) else {})}
+            row = {
+                "category": category,
+                "symbol": req.get("symbol", ""),
+                "orderId": "",
+                "orderLinkId": req.get("orderLinkId", ""),
+            }
+            try:
+                row |= one(req)
+                codes.append({"code": 0, "msg": "OK"})
+            except ApiError as e:
+                codes.append({"code": e.code, "msg": e.msg})
+            rows.append(row)
+        return {"list": rows, EXT: {"list": codes}}
 
     def _cancel_all(self, p: dict[str, Any]) -> dict[str, Any]:
         rows = self.ex.cancel_all(str(p.get("category", "")), str(p.get("symbol") or ""))

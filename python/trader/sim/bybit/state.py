@@ -42,7 +42,14 @@ LIMITS = {
     ("linear", "/v5/order/create"): 10,
     ("linear", "/v5/order/cancel"): 10,
     ("linear", "/v5/order/cancel-all"): 10,
+    **{(c, f"/v5/order/{op}"): n for c, n in (("spot", 20), ("linear", 10)) for op in ("amend",)},
+    **{
+        (c, f"/v5/order/{op}-batch"): n
+        for c, n in (("spot", 20), ("linear", 10))
+        for op in ("create", "amend", "cancel")
+    },
 }
+MAX_BATCH = {"spot": 10, "linear": 20}
 DEFAULT_LIMIT = 50  # per UID per endpoint per second (reads)
 
 
