@@ -179,3 +179,19 @@ async def test_fills_since_reads_every_page() -> None:
         assert len(whole) >= 3
         assert [f.trade_id for f in paged] == [f.trade_id for f in whole]
         assert {f.client_id for f in paged} == {"c-page-0", "c-page-1", "c-page-2"}
+
+
+@sync
+async def test_amend_moves_a_resting_order_and_is_reported() -> None:
+    async with venue() as (_server, conn):
+        top = await next_of(conn, BookUpdate, lambda b: b.bid is not None)
+        assert top.bid is not None
+        first, second = top.bid - 60_000, top.bid - 70_000
+        await conn.submit(approve(conn, Side.BUY, first, 1000), "c-amend", "BTCUSDT")
+        await next_of(conn, OrderReport, lambda r: r.client_id == "c-amend" and r.price == first)
+        await conn.amend("c-amend", price=second, qty=2000)
+        moved = await next_of(conn, OrderReport, lambda r: r.client_id == "c-amend" and r.price == second)
+        assert (moved.qty, moved.state) == (2000, OrderState.OPEN)
+        await conn.cancel("c-amend")
+        with pytest.raises(OrderNotFoundError):
+            await conn.amend("c-amend", price=first)

@@ -252,6 +252,7 @@ class Exchange:
         base = Decimal(qty) * Decimal(inst.precision)
         coins = self.account.coins
         sign = 1 if o.side == "Buy" else -1
+        self.events.append(("wallet", {"accountType": "UNIFIED"}))  # its balances: filled in on publish
         if inst.category == "linear":
             realized = self.positions[inst.symbol].fill(sign * qty, price, inst.unit_notional)
             coins[inst.quote] = coins.get(inst.quote, Decimal(0)) + realized - fee

@@ -425,6 +425,8 @@ class BybitSimServer(VenueServer):
         events, self.ex.events = self.ex.events, []
         now = self._now_ms()
         for topic, row in events:
+            if topic == "wallet":
+                row = self.ex.account.wallet(self.ex.locked())["list"][0]
             frame = orjson.dumps({"id": f"sim-{now}", "topic": topic, "creationTime": now, "data": [row]})
             for ws, topics in list(self.private.items()):
                 if topic in topics:

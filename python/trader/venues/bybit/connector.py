@@ -370,6 +370,21 @@ class BybitConnector:
                 code=parse.POST_ONLY_CROSS,
             )
 
+    async def amend(self, client_id: str, *, price: int | None = None, qty: int | None = None) -> None:
+        """A new price and/or total quantity (units) for an open limit order, by `orderLinkId`
+        (`OrderNotFoundError` once it is closed). The change is reported like any other."""
+        if price is None and qty is None:
+            raise InvalidOrderError("an amend changes the price or the quantity", venue=self.venue)
+        spec = self.trading_spec()
+        params: Params = [("category", self.category), ("symbol", self.symbol), ("orderLinkId", client_id)]
+        if price is not None:
+            params.append(("price", spec.format_price(price)))
+        if qty is not None:
+            params.append(("qty", spec.format_qty(qty)))
+        await self._signed("POST", ep.AMEND, params, mutating=True, priority=True)
+        if self.poller is not None:
+            self.poller.watch(client_id)
+
     async def cancel(self, client_id: str) -> None:
         params: Params = [("category", self.category), ("symbol", self.symbol), ("orderLinkId", client_id)]
         await self._signed("POST", ep.CANCEL, params, mutating=True, priority=True)

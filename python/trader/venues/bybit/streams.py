@@ -5,7 +5,8 @@
   book is invalid (`BookInvalid`) and the topic is re-subscribed for a fresh snapshot. A drop or a silent
   stream is `BookInvalid` and `StreamStatus` down; the next snapshot brings it up.
 - `PrivatePoller`: order and execution changes by REST (see the connector's docstring for why), as
-  `OrderReport`s (on a change of state or filled quantity) and `FillReport`s (each `execId` once).
+  `OrderReport`s (on a change of state, filled quantity, price or quantity) and `FillReport`s (each
+  `execId` once).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class PrivatePoller:
     def __init__(self, conn: BybitConnector) -> None:
         self._conn = conn
         self._watch: set[str] = set()  # client ids of our orders last seen open
-        self._seen: dict[str, tuple[OrderState, int]] = {}  # client id -> (state, filled) last emitted
+        self._seen: dict[str, tuple[OrderState, int, int, int]] = {}  # client id -> what was last emitted
         self._execs: set[str] = set()
         self._since_ms = 0
         self.polls = 0
@@ -136,7 +137,7 @@ class PrivatePoller:
             self._execs.add(str(x["execId"]))
         for r in await conn.open_orders():
             self._watch.add(r.client_id)
-            self._seen[r.client_id] = (r.state, r.filled)
+            self._seen[r.client_id] = (r.state, r.filled, r.price, r.qty)
         conn._health.up(Stream.PRIVATE)
 
     async def run(self) -> None:
@@ -179,8 +180,8 @@ class PrivatePoller:
 
     def _report(self, cid: str, o: dict[str, Any], now: int) -> None:
         r = parse.order_report(o, self._conn.trading_spec(), now)
-        if self._seen.get(cid) != (r.state, r.filled):
-            self._seen[cid] = (r.state, r.filled)
+        if self._seen.get(cid) != (r.state, r.filled, r.price, r.qty):  # filled, closed or amended
+            self._seen[cid] = (r.state, r.filled, r.price, r.qty)
             self._conn.emit(r)
         if r.state in parse.TERMINAL:
             self._watch.discard(cid)
