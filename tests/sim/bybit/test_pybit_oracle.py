@@ -110,3 +110,9 @@ def test_pybit_amends_and_batches(sim: SimThread) -> None:
     with pytest.raises(pybit_errors.InvalidRequestError) as gone:
         s.amend_order(category="spot", symbol="BTCUSDT", orderLinkId="pybit-amend", price=far[0])  # type: ignore[attr-defined]
     assert gone.value.status_code == 110001
+
+
+def test_the_simulator_trades_only_what_it_lists() -> None:
+    assert BybitSimServer(symbol="ETHUSDT").default_symbol == "ETHUSDT"
+    with pytest.raises(ValueError, match="not listed"):
+        BybitSimServer(symbol="XRPUSDT")

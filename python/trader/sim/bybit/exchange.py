@@ -81,6 +81,11 @@ class Exchange:
         self.trades: list[tuple[tuple[str, str], Trade]] = []  # ((category, symbol), trade) to publish
         self._next = 1
 
+    @staticmethod
+    def listed() -> list[tuple[str, str]]:
+        """(category, symbol) of every simulated instrument."""
+        return [(i.category, i.symbol) for i in (*INSTRUMENTS.values(), *LINEAR.values())]
+
     def book(self, category: str, symbol: str) -> Book:
         b = self.books.get((category, symbol))
         if b is None:

@@ -51,8 +51,12 @@ class BybitSimServer(VenueServer):
         clock: Clock | None = None,
         step_ms: int = 100,
         funding_interval_s: float = 8 * 3600,
+        symbol: str = "BTCUSDT",
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        if symbol not in {s for _, s in Exchange.listed()}:
+            raise ValueError(f"{symbol} is not listed (the simulator lists BTCUSDT and ETHUSDT)")
+        self._symbol = symbol
         self.funding_interval_ns = int(funding_interval_s * 1e9)
         self._until_funding_ns = self.funding_interval_ns
         self.ex = Exchange(seed, self._now_ms)
@@ -69,7 +73,7 @@ class BybitSimServer(VenueServer):
 
     @property
     def default_symbol(self) -> str:
-        return "BTCUSDT"
+        return self._symbol
 
     def routes(self) -> list[web.RouteDef]:
         ex = self.ex

@@ -90,7 +90,12 @@ def loopback(url: str, *, symbol: str, clock: Clock, **options: Any) -> BybitCon
     (`market` is accepted for `category`, as `trader paper --market` says it)."""
     if "market" in options:
         options.setdefault("category", options.pop("market"))
-    return loopback_connector(url, symbol=symbol, clock=clock, **options)
+    if options.pop("order_entry", "rest") != "rest":
+        raise ConfigError("bybit: orders go over REST (the trade WebSocket is not built)")
+    try:
+        return loopback_connector(url, symbol=symbol, clock=clock, **options)
+    except ValueError as e:
+        raise ConfigError(f"bybit: {e}") from None
 
 
 def simulator(*, seed: int, clock: Clock, **options: Any) -> BybitSimServer:
