@@ -16,9 +16,11 @@
 - Market data: `orderbook.50.<symbol>` (snapshot, then deltas whose `u` must follow the last one by 1:
   a gap is a `BookInvalid` and a re-subscription, whose snapshot resets the book) and `publicTrade`.
 - Private events: the private WebSocket's `op: auth` needs `HMAC(secret, "GET/realtime" + expires)`,
-  which the core's `BybitSigner` does not offer (it signs `timestamp + key + recvWindow + payload`
-  only); until it does, order and execution events are polled by REST (`order/realtime`,
-  `execution/list`) every `poll_s`, and become the same `OrderReport`s and `FillReport`s.
+  which the core's `BybitSigner` does not offer yet (it signs `timestamp + key + recvWindow + payload`
+  only). With a signer that has `ws_auth(expires_ms)` (or a `ws_auth` hook) the `order` and `execution`
+  topics are read (`streams.PrivateStream`); without, order and execution events are polled by REST
+  (`order/realtime`, `execution/list`) every `poll_s`. Both become the same `OrderReport`s and
+  `FillReport`s.
 - Clock: the offset to the venue's clock is measured at connect; a 10002 (outside the recv window)
   triggers at most one resync a second, however many requests failed with it.
 - Post-only: Bybit acks a post-only limit that would take and then cancels it; `submit` looks the order
@@ -33,7 +35,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -50,7 +52,7 @@ from trader.core import (
     TimeInForce,
     Window,
 )
-from trader.errors import InvalidOrderError, VenueError
+from trader.errors import AuthenticationError, InvalidOrderError, VenueError
 from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -69,12 +71,13 @@ from trader.venues.bybit import endpoints as ep
 from trader.venues.bybit import parse
 from trader.venues.bybit.endpoints import SECOND_NS, Endpoints
 from trader.venues.bybit.errors import decode_error, error_from
-from trader.venues.bybit.streams import PrivatePoller, PublicStream
+from trader.venues.bybit.streams import PrivatePoller, PrivateStream, PublicStream
 from trader.venues.profile import VenueTime
 
 log = logging.getLogger("trader.venues.bybit")
 
 Params = list[tuple[str, str | int | bool]]
+WsAuth = Callable[[int], tuple[str, int, str]]  # expires (ms) -> (api key, expires, signature)
 
 SPOT_CAPABILITIES = CAPABILITIES = Capabilities(
     venue="bybit",
@@ -115,6 +118,7 @@ class BybitConnector:
         timeout_s: float = 10.0,
         budget: float = 0.8,
         recv_window_ms: int = ep.RECV_WINDOW_MS,
+        ws_auth: WsAuth | None = None,
     ) -> None:
         if category not in CAPABILITIES_BY_CATEGORY:
             raise ValueError(f"category must be spot or linear, not {category!r}")
@@ -129,6 +133,10 @@ class BybitConnector:
         self.clock = clock
         self._signer = signer
         self._recv_window = recv_window_ms
+        self._timeout_s = timeout_s
+        # the private stream's login, `HMAC(secret, "GET/realtime" + expires)`: the signer's when it offers
+        # one (`ws_auth`); else the private events are polled
+        self._ws_auth: WsAuth | None = ws_auth or getattr(signer, "ws_auth", None)
         self._market_data = market_data
         self.poll_s = poll_s
         self.stale_after_s = stale_after_s
@@ -159,6 +167,7 @@ class BybitConnector:
         self._tasks: list[asyncio.Task[None]] = []
         self.public: PublicStream | None = None
         self.poller: PrivatePoller | None = None
+        self.private: PrivateStream | None = None
         self._offset_ms = 0  # venue clock minus ours
         self._resync: asyncio.Task[None] | None = None
         self._last_forced_sync_ns = -(10**18)
@@ -287,11 +296,38 @@ class BybitConnector:
             self._tasks.append(loop.create_task(self.public.run()))
         self.poller = PrivatePoller(self)
         await self.poller.prime()
-        self._tasks.append(loop.create_task(self.poller.run()))
+        auth = self._ws_auth
+        if auth is None:
+            self._tasks.append(loop.create_task(self.poller.run()))
+            return
+        ws = WsClient(
+            self.venue,
+            self.endpoints.private_ws,
+            clock=self.clock,
+            on_connect=lambda c: PrivateStream.login(self, c, auth),
+            stale_after_s=3600,  # quiet while nothing trades
+        )
+        self.private = PrivateStream(self, ws, self.poller)
+        self._tasks.append(loop.create_task(self.private.run()))
+        await self._private_ready(self.private)
+
+    async def _private_ready(self, private: PrivateStream) -> None:
+        """Connected means subscribed: an order sent now is heard. A refused login is an
+        `AuthenticationError`; no answer in time: the private events are polled instead."""
+        try:
+            await self.clock.wait_for(private.ready.wait(), self._timeout_s)
+        except TimeoutError:
+            log.warning("%s: private stream not ready: polling its events", self.venue)
+            assert self.poller is not None
+            self._tasks.append(asyncio.get_running_loop().create_task(self.poller.run()))
+            return
+        if private.refused:
+            raise AuthenticationError(f"private stream: {private.refused}", venue=self.venue, code="10004")
 
     async def close(self) -> None:
-        if self.public is not None:
-            await self.public.ws.close()
+        for stream in (self.public, self.private):
+            if stream is not None:
+                await stream.ws.close()
         tasks = [*self._tasks, *([self._resync] if self._resync is not None else [])]
         for t in tasks:
             t.cancel()

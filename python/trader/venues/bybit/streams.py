@@ -11,20 +11,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from trader.core import InstrumentSpec
 from trader.errors import VenueError
 from trader.venues._status import lost
-from trader.venues._ws import WsClient, WsDisconnected, WsMessage, WsStale
-from trader.venues.base import BookInvalid, OrderState, Stream
+from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
+from trader.venues.base import BookInvalid, InstrumentInfo, OrderState, Stream
 from trader.venues.bybit import parse
 from trader.venues.bybit.endpoints import BOOK_DEPTH
 
 if TYPE_CHECKING:
-    from trader.venues.bybit.connector import BybitConnector
+    from trader.venues.bybit.connector import BybitConnector, WsAuth
 
 log = logging.getLogger("trader.venues.bybit")
 
@@ -160,12 +162,7 @@ class PrivatePoller:
         now = conn.clock.now_ns()
         rows = await conn.executions(self._since_ms)
         for x in sorted(rows, key=lambda r: int(r["execTime"])):
-            if str(x["execId"]) in self._execs:
-                continue
-            self._execs.add(str(x["execId"]))
-            self._since_ms = max(self._since_ms, int(x["execTime"]) - 1000)
-            self._watch.add(str(x["orderLinkId"]))
-            conn.emit(parse.fill(x, info, spec, now))
+            self.fill(x, info, spec, now)
         if not self._watch:
             return
         open_rows = {str(o["orderLinkId"]): o for o in await conn._orders([("openOnly", 0)])}
@@ -178,6 +175,19 @@ class PrivatePoller:
                 o = found[0]
             self._report(cid, o, now)
 
+    def fill(self, x: dict[str, Any], info: InstrumentInfo, spec: InstrumentSpec, now: int) -> None:
+        """An execution heard (by REST or on the private stream): emitted once per `execId`."""
+        if str(x["execId"]) in self._execs:
+            return
+        self._execs.add(str(x["execId"]))
+        self._since_ms = max(self._since_ms, int(x["execTime"]) - 1000)
+        self._watch.add(str(x["orderLinkId"]))
+        self._conn.emit(parse.fill(x, info, spec, now))
+
+    def report(self, o: dict[str, Any], now: int) -> None:
+        """An order row heard on the private stream."""
+        self._report(str(o["orderLinkId"]), o, now)
+
     def _report(self, cid: str, o: dict[str, Any], now: int) -> None:
         r = parse.order_report(o, self._conn.trading_spec(), now)
         if self._seen.get(cid) != (r.state, r.filled, r.price, r.qty):  # filled, closed or amended
@@ -185,3 +195,89 @@ class PrivatePoller:
             self._conn.emit(r)
         if r.state in parse.TERMINAL:
             self._watch.discard(cid)
+
+
+class PrivateStream:
+    """`/v5/private` (`op: auth`, then `order` and `execution`), where the signer can sign its login.
+    Events go through the poller's bookkeeping (each execution once, a report on each change); after a
+    reconnect one poll catches up on what happened while the stream was down."""
+
+    TOPICS = ("order", "execution")
+
+    def __init__(self, conn: BybitConnector, ws: WsClient, poller: PrivatePoller) -> None:
+        self._conn, self.ws, self._poller = conn, ws, poller
+        self._catch_up: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()  # logged in and subscribed, or refused (`refused`)
+        self.refused = ""
+
+    @staticmethod
+    async def login(conn: BybitConnector, ws: WsClient, auth: WsAuth) -> None:
+        key, expires, signature = auth(conn.venue_now_ms() + 10_000)
+        await ws.send(orjson.dumps({"req_id": "auth", "op": "auth", "args": [key, expires, signature]}))
+        await ws.send(
+            orjson.dumps({"req_id": "private", "op": "subscribe", "args": list(PrivateStream.TOPICS)})
+        )
+
+    async def run(self) -> None:
+        conn = self._conn
+        reconnected = False
+        async for ev in self.ws.events():
+            if isinstance(ev, WsConnected):
+                reconnected = ev.attempt > 1
+            elif isinstance(ev, WsDisconnected | WsStale):
+                conn._health.down(Stream.PRIVATE, lost(ev))
+            else:
+                try:
+                    msg = orjson.loads(ev.data)
+                    if not self.message(msg, ev.ts_recv, reconnected):
+                        await self.ws.close()
+                        return
+                except (
+                    orjson.JSONDecodeError,
+                    KeyError,
+                    TypeError,
+                    ValueError,
+                    AttributeError,
+                    VenueError,
+                ) as e:
+                    log.warning("%s: malformed private message skipped: %s", conn.venue, type(e).__name__)
+
+    def message(self, msg: dict[str, Any], ts_recv: int, reconnected: bool) -> bool:
+        """Apply one frame; False when the login was refused (the stream stops)."""
+        conn, op = self._conn, msg.get("op")
+        if op == "auth" and not msg.get("success"):
+            self.refused = str(msg.get("ret_msg", "")) or "login refused"
+            log.error("%s: private stream login refused: %s", conn.venue, self.refused)
+            self.ready.set()
+            return False
+        if op == "subscribe" and msg.get("success"):
+            self.ready.set()
+            if reconnected:
+                self._catch_up = asyncio.get_running_loop().create_task(self._poll_once())
+            else:
+                conn._health.up(Stream.PRIVATE)
+            return True
+        topic, rows = msg.get("topic"), msg.get("data") or []
+        mine = [
+            r
+            for r in rows
+            if r.get("symbol") == conn.symbol and r.get("category", conn.category) == conn.category
+        ]
+        if topic == "order":
+            for o in mine:
+                self._poller.report(o, ts_recv)
+        elif topic == "execution":
+            info, spec = conn._info, conn.trading_spec()
+            assert info is not None
+            for x in mine:
+                if x.get("execType", "Trade") == "Trade":
+                    self._poller.fill(x, info, spec, ts_recv)
+        return True
+
+    async def _poll_once(self) -> None:
+        try:
+            await self._poller.poll()
+        except VenueError as e:
+            log.warning("%s: catch-up after reconnect failed: %s", self._conn.venue, type(e).__name__)
+            return
+        self._conn._health.up(Stream.PRIVATE)
