@@ -328,7 +328,8 @@ class BybitConnector:
         for stream in (self.public, self.private):
             if stream is not None:
                 await stream.ws.close()
-        tasks = [*self._tasks, *([self._resync] if self._resync is not None else [])]
+        catch_up = self.private.catch_up if self.private is not None else None
+        tasks = [*self._tasks, *(t for t in (self._resync, catch_up) if t is not None)]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

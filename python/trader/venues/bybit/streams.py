@@ -206,7 +206,7 @@ class PrivateStream:
 
     def __init__(self, conn: BybitConnector, ws: WsClient, poller: PrivatePoller) -> None:
         self._conn, self.ws, self._poller = conn, ws, poller
-        self._catch_up: asyncio.Task[None] | None = None
+        self.catch_up: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()  # logged in and subscribed, or refused (`refused`)
         self.refused = ""
 
@@ -253,7 +253,7 @@ class PrivateStream:
         if op == "subscribe" and msg.get("success"):
             self.ready.set()
             if reconnected:
-                self._catch_up = asyncio.get_running_loop().create_task(self._poll_once())
+                self.catch_up = asyncio.get_running_loop().create_task(self._poll_once())
             else:
                 conn._health.up(Stream.PRIVATE)
             return True
