@@ -2,6 +2,7 @@
 first ones) or in `harness_<venue>.py`; adding a venue is adding its harness here."""
 
 from tests.conformance.harness import AlpacaHarness, BinanceHarness, Harness, IbkrHarness, PolymarketHarness
+from tests.conformance.harness_bybit import BybitHarness
 from tests.conformance.harness_coinbase import CoinbaseHarness
 from tests.conformance.harness_kraken import KrakenHarness
 
@@ -15,4 +16,5 @@ HARNESSES: list[Harness] = [
     IbkrHarness(),
     CoinbaseHarness(),
     KrakenHarness(),
+    *(BybitHarness(market) for market in ("spot", "linear")),
 ]

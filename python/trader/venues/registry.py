@@ -46,6 +46,7 @@ PACKAGES: dict[str, str] = {
     "alpaca": "trader.venues.alpaca",
     "binance": "trader.venues.binance",
     "coinbase": "trader.venues.coinbase",
+    "bybit": "trader.venues.bybit",
     "polymarket": "trader.venues.polymarket",
     "kraken": "trader.venues.kraken",
     "sim": "trader.venues.sim",
@@ -75,9 +76,6 @@ def _planned(name: str, signer: str, client_id: ClientIdRule) -> VenueProfile:
 PLANNED: dict[str, VenueProfile] = {
     "okx": _planned(
         "okx", "HMAC-SHA256", ClientIdRule("clOrdId", re.compile(r"[A-Za-z0-9]{1,32}"), "v5: 1-32 alnum")
-    ),
-    "bybit": _planned(
-        "bybit", "HMAC-SHA256", ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "v5: <= 36")
     ),
 }
 

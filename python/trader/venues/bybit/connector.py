@@ -1,0 +1,545 @@
+"""Bybit v5 (unified account), categories `spot` and `linear` (USDT perpetuals): REST on
+`_http.HttpClient`, the public stream on `_ws.WsClient`.
+
+- Linear: quantities in contracts of the qty step (BTCUSDT: 0.001 BTC), one-way mode (`positionIdx` 0),
+  reduce-only orders; `positions()` reads `position/list`, `funding_since()` the executions of
+  `execType=Funding` (`execFee` > 0 is paid).
+
+- Requests are signed by the core's `BybitSigner` (secrets stay in Rust): GET params sorted into the
+  query, POST a compact JSON body, `X-BAPI-*` headers. Every answer is Bybit's envelope; a non-zero
+  `retCode` becomes a typed error through `errors.TABLE`.
+- Client ids travel as `orderLinkId` (<= 36 of `[A-Za-z0-9_-]`); `query` looks an order up by it.
+- Rate limits: per UID and endpoint, 20 creates/s and 20 cancels/s (spot; one local quota of both at
+  `budget`) and 50 reads/s (reads share one local quota: conservative); the `X-Bapi-Limit` /
+  `X-Bapi-Limit-Status` headers of order answers are folded into the local limiter, and a spent limit
+  (status 0) blocks it until `X-Bapi-Limit-Reset-Timestamp`.
+- Market data: `orderbook.50.<symbol>` (snapshot, then deltas whose `u` must follow the last one by 1:
+  a gap is a `BookInvalid` and a re-subscription, whose snapshot resets the book) and `publicTrade`.
+- Private events: the private WebSocket's `op: auth` needs `HMAC(secret, "GET/realtime" + expires)`,
+  which the core's `BybitSigner` does not offer yet (it signs `timestamp + key + recvWindow + payload`
+  only). With a signer that has `ws_auth(expires_ms)` (or a `ws_auth` hook) the `order` and `execution`
+  topics are read (`streams.PrivateStream`); without, order and execution events are polled by REST
+  (`order/realtime`, `execution/list`) every `poll_s`. Both become the same `OrderReport`s and
+  `FillReport`s.
+- Clock: the offset to the venue's clock is measured at connect; a 10002 (outside the recv window)
+  triggers at most one resync a second, however many requests failed with it.
+- Post-only: Bybit acks a post-only limit that would take and then cancels it; `submit` looks the order
+  up once and raises `InvalidOrderError` for it (its report says REJECTED: it never rested).
+- Dead-man switch: Bybit's DCP applies to derivatives/options; spot has none here, so the engine's
+  watchdog is the fallback (`dead_man_switch=False`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from trader.clock import Clock
+from trader.core import (
+    Approval,
+    BybitSigner,
+    InstrumentSpec,
+    OrderType,
+    RateLimiter,
+    Side,
+    TimeInForce,
+    Window,
+)
+from trader.errors import AuthenticationError, InvalidOrderError, VenueError
+from trader.venues._http import HttpClient, HttpResponse
+from trader.venues._status import StreamHealth
+from trader.venues._ws import WsClient
+from trader.venues.base import (
+    Capabilities,
+    FillReport,
+    FundingPayment,
+    InstrumentInfo,
+    OrderReport,
+    SubmitAck,
+    Tier,
+    VenueEvent,
+    require_approval,
+)
+from trader.venues.bybit import endpoints as ep
+from trader.venues.bybit import parse
+from trader.venues.bybit.endpoints import SECOND_NS, Endpoints
+from trader.venues.bybit.errors import decode_error, error_from
+from trader.venues.bybit.streams import PrivatePoller, PrivateStream, PublicStream
+from trader.venues.profile import VenueTime
+
+log = logging.getLogger("trader.venues.bybit")
+
+Params = list[tuple[str, str | int | bool]]
+WsAuth = Callable[[int], tuple[str, int, str]]  # expires (ms) -> (api key, expires, signature)
+
+SPOT_CAPABILITIES = CAPABILITIES = Capabilities(
+    venue="bybit",
+    tier=Tier.CRYPTO,
+    order_types=frozenset({"LIMIT", "MARKET"}),
+    time_in_force=frozenset({"GTC", "IOC", "FOK"}),
+    post_only=True,
+    reduce_only=False,  # spot: no positions to reduce
+    cancel_all=True,
+    dead_man_switch=False,  # DCP covers derivatives; spot relies on the engine's watchdog
+    ws_order_entry=False,
+    max_batch=1,
+    paper_environment=True,
+    needs_credentials=True,
+)
+
+LINEAR_CAPABILITIES = dataclasses.replace(SPOT_CAPABILITIES, reduce_only=True)
+CAPABILITIES_BY_CATEGORY = {"spot": SPOT_CAPABILITIES, "linear": LINEAR_CAPABILITIES}
+
+_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
+
+
+class BybitConnector:
+    """One Bybit spot symbol on a unified account (or a simulator speaking its protocol)."""
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        signer: BybitSigner,
+        endpoints: Endpoints,
+        clock: Clock,
+        venue: str = "bybit",
+        category: str = "spot",
+        market_data: bool = True,
+        poll_s: float = 0.2,
+        stale_after_s: float = 10.0,
+        timeout_s: float = 10.0,
+        budget: float = 0.8,
+        recv_window_ms: int = ep.RECV_WINDOW_MS,
+        ws_auth: WsAuth | None = None,
+    ) -> None:
+        if category not in CAPABILITIES_BY_CATEGORY:
+            raise ValueError(f"category must be spot or linear, not {category!r}")
+        if not 0 < budget <= 1:
+            raise ValueError("budget must be in (0, 1]")
+        self.venue = venue
+        self.capabilities = CAPABILITIES_BY_CATEGORY[category]
+        self._order_limit = ep.ORDER_LIMITS_PER_S[category]
+        self.symbol = symbol.upper()
+        self.category = category
+        self.endpoints = endpoints
+        self.clock = clock
+        self._signer = signer
+        self._recv_window = recv_window_ms
+        self._timeout_s = timeout_s
+        # the private stream's login, `HMAC(secret, "GET/realtime" + expires)`: the signer's when it offers
+        # one (`ws_auth`); else the private events are polled
+        self._ws_auth: WsAuth | None = ws_auth or getattr(signer, "ws_auth", None)
+        self._market_data = market_data
+        self.poll_s = poll_s
+        self.stale_after_s = stale_after_s
+        self._limiter = RateLimiter()
+        self._quota = self._limiter.add_quota(
+            "orders", [Window(max(1, int(2 * ep.ORDER_LIMITS_PER_S[category] * budget)), SECOND_NS)]
+        )
+        reads = self._limiter.add_quota(
+            "reads", [Window(max(1, int(ep.READ_LIMIT_PER_S * budget)), SECOND_NS)]
+        )
+        self._http, self._reads = (
+            HttpClient(
+                venue,
+                endpoints.rest,
+                clock=clock,
+                timeout_s=timeout_s,
+                limiter=self._limiter,
+                quota=quota,
+                decode_error=lambda r: decode_error(venue, r),
+                on_response=self._on_response,
+            )
+            for quota in (self._quota, reads)
+        )
+        self._info: InstrumentInfo | None = None
+        self._spec: InstrumentSpec | None = None
+        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._health = StreamHealth(self._queue, clock)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.public: PublicStream | None = None
+        self.poller: PrivatePoller | None = None
+        self.private: PrivateStream | None = None
+        self._offset_ms = 0  # venue clock minus ours
+        self._resync: asyncio.Task[None] | None = None
+        self._last_forced_sync_ns = -(10**18)
+
+    # ---- plumbing --------------------------------------------------------------------------------
+
+    def _on_response(self, resp: HttpResponse) -> None:
+        """Fold the per-UID limit headers of order answers into the local limiter."""
+        limit, remaining = resp.headers.get("x-bapi-limit", ""), resp.headers.get("x-bapi-limit-status", "")
+        if not (limit.isdigit() and remaining.isdigit()) or int(limit) != self._order_limit:
+            return
+        now = self.clock.now_ns()
+        with contextlib.suppress(VenueError, ValueError):
+            self._limiter.observe_usage(self._quota, SECOND_NS, int(limit) - int(remaining), now)
+        reset = resp.headers.get("x-bapi-limit-reset-timestamp", "")
+        if remaining == "0" and reset.isdigit():
+            self._limiter.block_until(self._quota, int(reset) * 1_000_000)
+
+    @staticmethod
+    def _result(venue: str, resp: HttpResponse) -> Any:
+        body = orjson.loads(resp.body)
+        code = int(body.get("retCode", -1))
+        if code != 0:
+            raise error_from(venue, code, str(body.get("retMsg", "")))
+        return body.get("result")
+
+    async def _public(self, path: str, params: Params) -> Any:
+        query = "&".join(f"{k}={v}" for k, v in params)
+        resp = await self._reads.request("GET", path, query=query, mutating=False)
+        return self._result(self.venue, resp)
+
+    async def _signed(
+        self, method: str, path: str, params: Params, *, mutating: bool, priority: bool = False
+    ) -> Any:
+        req = self._signer.sign(method, path, params, self.venue_now_ms(), self._recv_window)
+        resp = await (self._http if mutating else self._reads).request(
+            method,
+            path,
+            query=req.query,
+            body=req.body if method == "POST" else None,
+            headers=dict(req.headers),
+            mutating=mutating,
+            priority=priority,
+        )
+        try:
+            return self._result(self.venue, resp)
+        except VenueError as e:
+            if e.code == ep.TIME_WINDOW_CODE:
+                self._schedule_resync()
+            raise
+
+    async def sync_time(self) -> int:
+        """Measure the offset to the venue's clock (ms, half the round trip assumed each way)."""
+        t0 = self.clock.now_ns()
+        server = parse.venue_time(await self._public(ep.TIME, [])).ts_ns
+        t1 = self.clock.now_ns()
+        self._offset_ms = (server - (t0 + t1) // 2) // 1_000_000
+        return self._offset_ms
+
+    def venue_now_ms(self) -> int:
+        """Now on the venue's clock (ours plus the measured offset), in ms."""
+        return self.clock.now_ns() // 1_000_000 + self._offset_ms
+
+    @property
+    def clock_offset_ms(self) -> int:
+        return self._offset_ms
+
+    def _schedule_resync(self) -> None:
+        """10002 (outside the recv window): resync the clock once, however many requests failed with
+        it: one resync in flight, and at most one a second."""
+        if self._resync is not None and not self._resync.done():
+            return
+        now = self.clock.monotonic_ns()
+        if now - self._last_forced_sync_ns < SECOND_NS:
+            return
+        self._last_forced_sync_ns = now
+        self._resync = asyncio.get_running_loop().create_task(self._resync_quietly())
+
+    async def _resync_quietly(self) -> None:
+        try:
+            await self.sync_time()
+        except VenueError as e:
+            log.warning("%s: clock resync failed: %s", self.venue, e)
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def _load_info(self) -> InstrumentInfo:
+        if self._info is None:
+            res = await self._public(ep.INSTRUMENTS, [("category", self.category), ("symbol", self.symbol)])
+            rows = [r for r in res.get("list", []) if r.get("symbol") == self.symbol]
+            if not rows:
+                raise InvalidOrderError(f"unknown instrument {self.symbol}", venue=self.venue)
+            self._info = parse.instrument_info(rows[0])
+            self._spec = self._info.spec()
+        return self._info
+
+    def trading_spec(self) -> InstrumentSpec:
+        if self._spec is None:
+            raise VenueError("instrument rules not loaded: connect first", venue=self.venue)
+        return self._spec
+
+    async def reference(self) -> tuple[InstrumentInfo, Decimal]:
+        """The instrument's rules and its current mid, by REST only (before `connect`, to size a
+        strategy)."""
+        info = await self._load_info()
+        book = await self._public(
+            ep.ORDERBOOK, [("category", self.category), ("symbol", self.symbol), ("limit", 1)]
+        )
+        return info, parse.mid_price(book)
+
+    async def connect(self) -> None:
+        if self._tasks:
+            return  # connected already
+        await self.sync_time()
+        await self._load_info()
+        loop = asyncio.get_running_loop()
+        if self._market_data:
+            ws = WsClient(
+                self.venue,
+                f"{self.endpoints.public_ws}/{self.category}",
+                clock=self.clock,
+                on_connect=lambda c: PublicStream.subscribe(self, c),
+                stale_after_s=self.stale_after_s,
+            )
+            self.public = PublicStream(self, ws)
+            self._tasks.append(loop.create_task(self.public.run()))
+        self.poller = PrivatePoller(self)
+        await self.poller.prime()
+        auth = self._ws_auth
+        if auth is None:
+            self._tasks.append(loop.create_task(self.poller.run()))
+            return
+        ws = WsClient(
+            self.venue,
+            self.endpoints.private_ws,
+            clock=self.clock,
+            on_connect=lambda c: PrivateStream.login(self, c, auth),
+            stale_after_s=3600,  # quiet while nothing trades
+        )
+        self.private = PrivateStream(self, ws, self.poller)
+        self._tasks.append(loop.create_task(self.private.run()))
+        await self._private_ready(self.private)
+
+    async def _private_ready(self, private: PrivateStream) -> None:
+        """Connected means subscribed: an order sent now is heard. A refused login is an
+        `AuthenticationError`; no answer in time: the private events are polled instead."""
+        try:
+            await self.clock.wait_for(private.ready.wait(), self._timeout_s)
+        except TimeoutError:
+            log.warning("%s: private stream not ready: polling its events", self.venue)
+            assert self.poller is not None
+            self._tasks.append(asyncio.get_running_loop().create_task(self.poller.run()))
+            return
+        if private.refused:
+            raise AuthenticationError(f"private stream: {private.refused}", venue=self.venue, code="10004")
+
+    async def close(self) -> None:
+        for stream in (self.public, self.private):
+            if stream is not None:
+                await stream.ws.close()
+        catch_up = self.private.catch_up if self.private is not None else None
+        tasks = [*self._tasks, *(t for t in (self._resync, catch_up) if t is not None)]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = []
+        self._health.stop()
+        await self._http.close()
+        await self._reads.close()
+
+    async def venue_time(self) -> VenueTime:
+        return parse.venue_time(await self._public(ep.TIME, []))
+
+    async def instrument_info(self, symbol: str) -> InstrumentInfo:
+        info = await self._load_info()
+        if symbol.upper() != self.symbol:
+            raise InvalidOrderError(f"unknown instrument {symbol}", venue=self.venue)
+        return info
+
+    async def events(self) -> AsyncIterator[VenueEvent]:
+        while True:
+            yield await self._queue.get()
+
+    def emit(self, ev: VenueEvent) -> None:
+        self._queue.put_nowait(ev)
+
+    # ---- orders ----------------------------------------------------------------------------------
+
+    def order_params(self, approval: Approval, client_id: str) -> Params:
+        """The `order/create` parameters of one approved order."""
+        a = require_approval(approval)
+        spec = self.trading_spec()
+        tif = _TIF.get(a.tif)
+        if tif is None:
+            raise InvalidOrderError("Bybit has no GTD orders", venue=self.venue)
+        linear = self.category == "linear"
+        if a.reduce_only and not linear:
+            raise InvalidOrderError("Bybit spot has no reduce-only orders", venue=self.venue)
+        params: Params = [
+            ("category", self.category),
+            ("symbol", self.symbol),
+            ("side", "Buy" if a.side == Side.BUY else "Sell"),
+            ("orderLinkId", client_id),
+            ("qty", spec.format_qty(a.qty)),
+        ]
+        if a.order_type == OrderType.MARKET:
+            params += (
+                [("orderType", "Market")] if linear else [("orderType", "Market"), ("marketUnit", "baseCoin")]
+            )
+        else:
+            params += [("orderType", "Limit"), ("price", spec.format_price(a.price))]
+            params.append(("timeInForce", "PostOnly" if a.post_only else tif))
+        if linear:
+            params += [("positionIdx", 0), *([("reduceOnly", True)] if a.reduce_only else [])]
+        return params
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        if instrument.upper() != self.symbol:
+            raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
+        await self._load_info()
+        a = require_approval(approval)
+        res = await self._signed("POST", ep.CREATE, self.order_params(approval, client_id), mutating=True)
+        if self.poller is not None:
+            self.poller.watch(client_id)
+        if a.post_only and a.order_type == OrderType.LIMIT:
+            await self._refused_post_only(client_id)
+        return SubmitAck(client_id, str(res["orderId"]))
+
+    async def _refused_post_only(self, client_id: str) -> None:
+        """Bybit acks a post-only that would take, then cancels it (`EC_PostOnlyWillTakeLiquidity`):
+        one look at the order turns that into the refusal it is."""
+        rows = await self._orders([("orderLinkId", client_id)])
+        if rows and str(rows[0].get("rejectReason", "")) == parse.POST_ONLY_CROSS:
+            raise InvalidOrderError(
+                f"post-only order {client_id} would take liquidity",
+                venue=self.venue,
+                code=parse.POST_ONLY_CROSS,
+            )
+
+    async def amend(self, client_id: str, *, price: int | None = None, qty: int | None = None) -> None:
+        """A new price and/or total quantity (units) for an open limit order, by `orderLinkId`
+        (`OrderNotFoundError` once it is closed). The change is reported like any other."""
+        if price is None and qty is None:
+            raise InvalidOrderError("an amend changes the price or the quantity", venue=self.venue)
+        spec = self.trading_spec()
+        params: Params = [("category", self.category), ("symbol", self.symbol), ("orderLinkId", client_id)]
+        if price is not None:
+            params.append(("price", spec.format_price(price)))
+        if qty is not None:
+            params.append(("qty", spec.format_qty(qty)))
+        await self._signed("POST", ep.AMEND, params, mutating=True, priority=True)
+        if self.poller is not None:
+            self.poller.watch(client_id)
+
+    async def cancel(self, client_id: str) -> None:
+        params: Params = [("category", self.category), ("symbol", self.symbol), ("orderLinkId", client_id)]
+        await self._signed("POST", ep.CANCEL, params, mutating=True, priority=True)
+
+    async def cancel_all(self, instrument: str | None = None) -> int:
+        params: Params = [("category", self.category)]
+        if instrument is not None:
+            params.append(("symbol", instrument.upper()))
+        res = await self._signed("POST", ep.CANCEL_ALL, params, mutating=True, priority=True)
+        return len(res.get("list", []))
+
+    async def _orders(self, extra: Params) -> list[dict[str, Any]]:
+        params: Params = [("category", self.category), ("symbol", self.symbol), *extra]
+        res = await self._signed("GET", ep.REALTIME, params, mutating=False)
+        return list(res.get("list", []))
+
+    async def query(self, client_id: str) -> OrderReport | None:
+        await self._load_info()
+        rows = await self._orders([("orderLinkId", client_id)])
+        if not rows:
+            rows = await self._history(client_id)
+        return parse.order_report(rows[0], self.trading_spec(), self.clock.now_ns()) if rows else None
+
+    async def _history(self, client_id: str) -> list[dict[str, Any]]:
+        params: Params = [("category", self.category), ("orderLinkId", client_id)]
+        res = await self._signed("GET", ep.HISTORY, params, mutating=False)
+        return list(res.get("list", []))
+
+    async def open_orders(self) -> list[OrderReport]:
+        await self._load_info()
+        rows = await self._orders([("openOnly", 0), ("limit", ep.ORDERS_PAGE)])
+        now = self.clock.now_ns()
+        return [
+            r
+            for r in (parse.order_report(o, self.trading_spec(), now) for o in rows)
+            if r.state not in parse.TERMINAL
+        ]
+
+    async def executions(self, start_ms: int, exec_type: str = "Trade") -> list[dict[str, Any]]:
+        """Every execution of `exec_type` since `start_ms` (venue time), page by page (`cursor`)."""
+        params: Params = [
+            ("category", self.category),
+            ("symbol", self.symbol),
+            ("execType", exec_type),
+            ("startTime", start_ms),
+            ("limit", ep.EXECUTIONS_PAGE),
+        ]
+        out: list[dict[str, Any]] = []
+        cursor = ""
+        for _ in range(ep.MAX_PAGES):
+            res = await self._signed(
+                "GET", ep.EXECUTIONS, [*params, *([("cursor", cursor)] if cursor else [])], mutating=False
+            )
+            out += [x for x in res.get("list", []) if x.get("execType", exec_type) == exec_type]
+            cursor = str(res.get("nextPageCursor") or "")
+            if not cursor:
+                break
+        return out
+
+    async def fills_since(self, ts_ns: int) -> list[FillReport]:
+        info = await self._load_info()
+        rows = await self.executions(ts_ns // 1_000_000)
+        now = self.clock.now_ns()
+        fills = [parse.fill(x, info, self.trading_spec(), now) for x in rows]
+        return sorted((f for f in fills if f.ts_event >= ts_ns), key=lambda f: f.ts_event)
+
+    # ---- account ---------------------------------------------------------------------------------
+
+    async def balances(self) -> dict[str, Decimal]:
+        """The unified account's wallet balance per coin."""
+        res = await self._signed("GET", ep.WALLET, [("accountType", "UNIFIED")], mutating=False)
+        out: dict[str, Decimal] = {}
+        for acct in res.get("list", []):
+            for c in acct.get("coin", []):
+                out[str(c["coin"])] = Decimal(str(c.get("walletBalance") or "0"))
+        return out
+
+    async def positions(self) -> dict[str, int]:
+        """Spot: the base coin's wallet balance, in qty units (rounded down to the step). Linear: the
+        signed position size."""
+        info = await self._load_info()
+        if self.category == "linear":
+            params: Params = [("category", self.category), ("symbol", self.symbol)]
+            res = await self._signed("GET", ep.POSITIONS, params, mutating=False)
+            rows = [r for r in res.get("list", []) if r.get("symbol") == self.symbol]
+            return {self.symbol: sum(parse.position_units(r, self.trading_spec()) for r in rows)}
+        total = (await self.balances()).get(info.base, Decimal(0))
+        return {self.symbol: int(total / Decimal(info.lot_size))}
+
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        """Linear: the funding settled on our position at or after `ts_ns` (venue time), from the
+        executions of `execType=Funding`. Spot holds no perpetual: none."""
+        if self.category != "linear":
+            return []
+        rows = await self.executions(ts_ns // 1_000_000, "Funding")
+        now = self.clock.now_ns()
+        out = [parse.funding(x, now) for x in rows]
+        return sorted((f for f in out if f.ts_event >= ts_ns), key=lambda f: f.ts_event)
+
+
+def loopback_connector(url: str, *, symbol: str, clock: Clock, **options: Any) -> BybitConnector:
+    """A connector to a `trader.sim.bybit` server at `url` with its demo account."""
+    from trader.sim.bybit import DEMO_KEY, DEMO_SECRET
+
+    return BybitConnector(
+        symbol=symbol,
+        signer=BybitSigner(DEMO_KEY, DEMO_SECRET),
+        endpoints=Endpoints.loopback(url),
+        clock=clock,
+        **options,
+    )
+
+
+__all__ = [
+    "CAPABILITIES",
+    "CAPABILITIES_BY_CATEGORY",
+    "LINEAR_CAPABILITIES",
+    "SPOT_CAPABILITIES",
+    "BybitConnector",
+    "loopback_connector",
+]

@@ -1,0 +1,65 @@
+"""Bybit v5's environments (base URLs), paths and per-UID rate limits (bybit.md §1, §3, §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SECOND_NS = 1_000_000_000
+RECV_WINDOW_MS = 5000
+TIME_WINDOW_CODE = "10002"  # retCode of a request stamped outside the recv window
+
+TIME = "/v5/market/time"
+INSTRUMENTS = "/v5/market/instruments-info"
+ORDERBOOK = "/v5/market/orderbook"
+CREATE = "/v5/order/create"
+CANCEL = "/v5/order/cancel"
+AMEND = "/v5/order/amend"
+CANCEL_ALL = "/v5/order/cancel-all"
+REALTIME = "/v5/order/realtime"
+HISTORY = "/v5/order/history"
+EXECUTIONS = "/v5/execution/list"
+WALLET = "/v5/account/wallet-balance"
+POSITIONS = "/v5/position/list"
+
+# per UID per endpoint per second (bybit.md §6): orders spot 20/s, linear 10/s; reads 50/s
+ORDER_LIMITS_PER_S = {"spot": 20, "linear": 10}
+ORDER_LIMIT_PER_S = ORDER_LIMITS_PER_S["spot"]
+READ_LIMIT_PER_S = 50
+ORDER_PATHS = (CREATE, AMEND, CANCEL, CANCEL_ALL)
+BOOK_DEPTH = 50  # orderbook.50: 20 ms pushes, snapshot then deltas
+EXECUTIONS_PAGE = 100
+MAX_PAGES = 50  # of one listing; more is a catch-up the engine does in several reads
+ORDERS_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Base URLs of one environment."""
+
+    rest: str
+    public_ws: str  # without the category: /v5/public/{spot,linear}
+    private_ws: str
+
+    @classmethod
+    def loopback(cls, url: str) -> Endpoints:
+        """Every endpoint of a `trader.sim.bybit` server at `url` (http://127.0.0.1:PORT)."""
+        base = url.rstrip("/")
+        ws = "ws" + base[len("http") :] if base.startswith("http") else base
+        return cls(base, f"{ws}/v5/public", f"{ws}/v5/private")
+
+
+ENDPOINTS: dict[str, Endpoints] = {
+    "live": Endpoints(
+        "https://api.bybit.com", "wss://stream.bybit.com/v5/public", "wss://stream.bybit.com/v5/private"
+    ),
+    "paper": Endpoints(  # testnet
+        "https://api-testnet.bybit.com",
+        "wss://stream-testnet.bybit.com/v5/public",
+        "wss://stream-testnet.bybit.com/v5/private",
+    ),
+    "demo": Endpoints(  # demo trading: mainnet public streams, the demo private stream
+        "https://api-demo.bybit.com",
+        "wss://stream.bybit.com/v5/public",
+        "wss://stream-demo.bybit.com/v5/private",
+    ),
+}
