@@ -1,0 +1,204 @@
+"""The OKX simulator's REST API v5: the real paths, the `{"code","msg","data":[...]}` envelope with
+per-item `sCode`/`sMsg`, and the OK-ACCESS-* signature checked with the standard library (`verify`)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from trader.sim.auth import same_secret
+from trader.sim.okx.state import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, ApiError, Order
+
+if TYPE_CHECKING:
+    from trader.sim.okx.server import OkxSimServer
+
+P = "/api/v5"
+
+
+def sign_b64(secret: str, prehash: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
+
+
+def ok(data: list[Any], code: str = "0", msg: str = "") -> web.Response:
+    return web.Response(
+        body=orjson.dumps({"code": code, "msg": msg, "data": data}), content_type="application/json"
+    )
+
+
+def fail(e: ApiError) -> web.Response:
+    body = {"code": e.code, "msg": e.msg, "data": []}
+    return web.Response(body=orjson.dumps(body), status=e.status, content_type="application/json")
+
+
+class Rest:
+    def __init__(self, server: OkxSimServer) -> None:
+        self.s = server
+
+    def routes(self) -> list[web.RouteDef]:
+        h = self._handle
+        return [
+            web.get(f"{P}/public/time", h(self.time, signed=False)),
+            web.get(f"{P}/public/instruments", h(self.instruments, signed=False)),
+            web.get(f"{P}/market/books", h(self.books, signed=False)),
+            web.post(f"{P}/trade/order", h(self.place)),
+            web.get(f"{P}/trade/order", h(self.get_order)),
+            web.post(f"{P}/trade/cancel-order", h(self.cancel)),
+            web.post(f"{P}/trade/cancel-batch-orders", h(self.cancel_batch)),
+            web.get(f"{P}/trade/orders-pending", h(self.pending)),
+            web.get(f"{P}/trade/fills", h(self.fills)),
+            web.get(f"{P}/account/balance", h(self.balance)),
+            web.get(f"{P}/account/positions", h(self.positions)),
+            web.post(f"{P}/trade/cancel-all-after", h(self.cancel_all_after)),
+        ]
+
+    def _handle(self, fn: Any, signed: bool = True) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            body = await request.read()
+            try:
+                if signed:
+                    self.verify(request, body)
+                args: Any = orjson.loads(body) if body else dict(request.query)
+                return await fn(args)  # type: ignore[no-any-return]
+            except ApiError as e:
+                return fail(e)
+            except (orjson.JSONDecodeError, ValueError, ArithmeticError):
+                return fail(ApiError("50002", "JSON syntax error", 400))
+
+        return handler
+
+    def verify(self, request: web.Request, body: bytes) -> None:
+        h = request.headers
+        if not same_secret(DEMO_KEY, h.get("OK-ACCESS-KEY", "")):
+            raise ApiError("50111", "Invalid OK-ACCESS-KEY", 401)
+        if not same_secret(DEMO_PASSPHRASE, h.get("OK-ACCESS-PASSPHRASE", "")):
+            raise ApiError("50105", "OK-ACCESS-PASSPHRASE incorrect", 401)
+        stamp = h.get("OK-ACCESS-TIMESTAMP", "")
+        try:
+            ts_ms = int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            raise ApiError("50112", "Invalid OK-ACCESS-TIMESTAMP", 401) from None
+        if abs(ts_ms - self.s.now_ms()) > self.s.time_window_ms:
+            raise ApiError("50102", "Timestamp request expired", 401)
+        target = request.rel_url.raw_path_qs if request.rel_url.raw_query_string else request.path
+        prehash = f"{stamp}{request.method}{target}{body.decode()}"
+        if not hmac.compare_digest(sign_b64(DEMO_SECRET, prehash), h.get("OK-ACCESS-SIGN", "")):
+            raise ApiError("50113", "Invalid Sign", 401)
+
+    # ---- public -------------------------------------------------------------------------------------
+
+    async def time(self, args: dict[str, str]) -> web.Response:
+        return ok([{"ts": str(self.s.now_ms())}])
+
+    async def instruments(self, args: dict[str, str]) -> web.Response:
+        if args.get("instType") != "SPOT":
+            raise ApiError("51000", "Parameter instType error", 400)
+        rows = [b.inst.wire() for b in self.s.st.books.values()]
+        return ok([r for r in rows if args.get("instId", r["instId"]) == r["instId"]])
+
+    async def books(self, args: dict[str, str]) -> web.Response:
+        book = self.s.st.inst(args.get("instId", ""))
+        n = min(int(args.get("sz", "1")), 400)
+        bids, asks = book.engine.depth(n)
+        inst = book.inst
+        data = {
+            "asks": [[inst.px(p), inst.sz(q), "0", "1"] for p, q in asks],
+            "bids": [[inst.px(p), inst.sz(q), "0", "1"] for p, q in bids],
+            "ts": str(self.s.now_ms()),
+            "seqId": book.seq,
+        }
+        return ok([data])
+
+    # ---- trading --------------------------------------------------------------------------------------
+
+    def _item(self, o: Order, code: str = "0", msg: str = "") -> dict[str, str]:
+        ts = str(self.s.now_ms())
+        return {"ordId": o.ord_id, "clOrdId": o.cl_ord_id, "tag": "", "ts": ts, "sCode": code, "sMsg": msg}
+
+    async def place(self, args: dict[str, Any]) -> web.Response:
+        try:
+            order, touched = self.s.st.place(args, self.s.now_ms())
+        except ApiError as e:
+            cl = str(args.get("clOrdId", ""))
+            item = {
+                "ordId": "",
+                "clOrdId": cl,
+                "tag": "",
+                "ts": str(self.s.now_ms()),
+                "sCode": e.code,
+                "sMsg": e.msg,
+            }
+            return ok([item], "1", "All operations failed")
+        self.s.publish_orders(touched)
+        return ok([self._item(order)])
+
+    async def cancel(self, args: dict[str, Any]) -> web.Response:
+        try:
+            o = self.s.st.cancel(str(args.get("instId", "")), str(args.get("ordId", "")),
+                                    str(args.get("clOrdId", "")), self.s.now_ms())  # fmt: skip
+        except ApiError as e:
+            item = {"ordId": str(args.get("ordId", "")), "clOrdId": str(args.get("clOrdId", "")), "ts": "",
+                    "sCode": e.code, "sMsg": e.msg}  # fmt: skip
+            return ok([item], "1", "All operations failed")
+        self.s.publish_orders([o])
+        return ok([self._item(o)])
+
+    async def cancel_batch(self, args: list[dict[str, Any]]) -> web.Response:
+        if not isinstance(args, list) or len(args) > 20:
+            raise ApiError("51000", "Parameter error: up to 20 orders", 400)
+        items, failed = [], 0
+        for a in args:
+            try:
+                o = self.s.st.cancel(str(a.get("instId", "")), str(a.get("ordId", "")),
+                                        str(a.get("clOrdId", "")), self.s.now_ms())  # fmt: skip
+            except ApiError as e:
+                failed += 1
+                items.append({"ordId": str(a.get("ordId", "")), "clOrdId": str(a.get("clOrdId", "")),
+                              "ts": "", "sCode": e.code, "sMsg": e.msg})  # fmt: skip
+                continue
+            self.s.publish_orders([o])
+            items.append(self._item(o))
+        code = "0" if not failed else ("1" if failed == len(args) else "2")
+        return ok(items, code, "" if code == "0" else "Bulk operation partially succeeded")
+
+    async def get_order(self, args: dict[str, str]) -> web.Response:
+        self.s.st.inst(args.get("instId", ""))
+        o = self.s.st.find(args.get("instId", ""), args.get("ordId", ""), args.get("clOrdId", ""))
+        if o is None:
+            raise ApiError("51603", "Order does not exist")
+        return ok([o.wire()])
+
+    async def pending(self, args: dict[str, str]) -> web.Response:
+        inst = args.get("instId", "")
+        rows = [o.wire() for o in self.s.st.open_orders() if not inst or o.inst.inst_id == inst]
+        return ok(list(reversed(rows))[: int(args.get("limit", "100"))])
+
+    async def fills(self, args: dict[str, str]) -> web.Response:
+        inst, begin = args.get("instId", ""), int(args.get("begin", "0") or 0)
+        rows = [f for f in self.s.st.fills if (not inst or f["instId"] == inst) and int(f["ts"]) > begin]
+        return ok(list(reversed(rows))[: int(args.get("limit", "100"))])
+
+    async def balance(self, args: dict[str, str]) -> web.Response:
+        st = self.s.st
+        details = [
+            {"ccy": c, "eq": str(v), "cashBal": str(v), "availBal": str(st.available(c)),
+             "frozenBal": str(st.frozen(c)), "ordFrozen": str(st.frozen(c)), "upl": "0"}
+            for c, v in st.balances.items()
+        ]  # fmt: skip
+        return ok([{"totalEq": "", "uTime": str(self.s.now_ms()), "details": details}])
+
+    async def positions(self, args: dict[str, str]) -> web.Response:
+        return ok([])  # spot holds no positions (balances only)
+
+    async def cancel_all_after(self, args: dict[str, Any]) -> web.Response:
+        timeout = int(str(args.get("timeOut", "")))
+        if timeout != 0 and not self.s.dead_man_min_s <= timeout <= 120:
+            raise ApiError("51000", "Parameter timeOut error")
+        now = self.s.now_ms()
+        self.s.st.dead_man_at_ms = now + timeout * 1000 if timeout else 0
+        return ok([{"triggerTime": str(self.s.st.dead_man_at_ms), "tag": "", "ts": str(now)}])

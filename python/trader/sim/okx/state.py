@@ -1,0 +1,268 @@
+"""The OKX simulator's state: SPOT instruments on a matching engine with a seeded background market, one
+demo account (balances, orders, fills) and its `cancel-all-after` deadline. Prices and sizes are integer
+units of the instrument's `tickSz` / `lotSz`; they become OKX's decimal strings only in `wire()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from trader.sim.market import BackgroundMarket, MarketParams
+from trader.sim.matching import MatchingEngine, Side, SimOrder, Tif, Trade
+
+DEMO_KEY = "okx-sim-demo-key"
+DEMO_SECRET = "okx-sim-demo-secret"  # noqa: S105 - a published demo credential of the local simulator
+DEMO_PASSPHRASE = "okx-sim-demo-passphrase"  # noqa: S105 - likewise
+
+MAKER_FEE = Decimal("0.0008")  # default (Lv1) spot tier: 0.08% maker, 0.10% taker
+TAKER_FEE = Decimal("0.0010")
+
+
+class ApiError(Exception):
+    """An OKX error: `code` (top-level or per-item sCode), `msg`, the HTTP status it travels with."""
+
+    def __init__(self, code: str, msg: str, status: int = 200) -> None:
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+
+
+@dataclass(frozen=True)
+class Instrument:
+    inst_id: str
+    base: str
+    quote: str
+    tick_sz: str
+    lot_sz: str
+    min_sz: str
+    mid: str
+
+    def px(self, units: int) -> str:
+        return str(Decimal(units) * Decimal(self.tick_sz))
+
+    def sz(self, units: int) -> str:
+        return str(Decimal(units) * Decimal(self.lot_sz))
+
+    def px_units(self, text: str) -> int:
+        q = Decimal(text) / Decimal(self.tick_sz)
+        if q != q.to_integral_value() or q <= 0:
+            raise ApiError("51000", "Parameter px error")
+        return int(q)
+
+    def sz_units(self, text: str) -> int:
+        q = Decimal(text) / Decimal(self.lot_sz)
+        if q != q.to_integral_value() or q <= 0:
+            raise ApiError("51121", "Order quantity must be a multiple of the lot size")
+        return int(q)
+
+    def wire(self) -> dict[str, str]:
+        return {
+            "instId": self.inst_id, "instType": "SPOT", "baseCcy": self.base, "quoteCcy": self.quote,
+            "settleCcy": "", "ctVal": "", "ctMult": "", "ctValCcy": "", "tickSz": self.tick_sz,
+            "lotSz": self.lot_sz, "minSz": self.min_sz, "maxLmtSz": "10000", "maxMktSz": "1000000",
+            "state": "live", "lever": "", "listTime": "1548133413000",
+        }  # fmt: skip
+
+
+INSTRUMENTS = (
+    Instrument("BTC-USDT", "BTC", "USDT", "0.1", "0.0001", "0.0001", "50000"),
+    Instrument("ETH-USDT", "ETH", "USDT", "0.01", "0.001", "0.001", "3000"),
+)
+
+
+@dataclass
+class Order:
+    ord_id: str
+    cl_ord_id: str
+    inst: Instrument
+    side: str  # "buy" | "sell"
+    ord_type: str
+    px: int  # 0 for market orders
+    sz: int
+    c_time: int  # ms
+    state: str = "live"
+    filled: int = 0
+    notional: Decimal = Decimal(0)  # sum of fill price x size, for avgPx
+    fee: Decimal = Decimal(0)  # negative: paid
+    fee_ccy: str = ""
+    u_time: int = 0
+    last: dict[str, str] = field(default_factory=dict)  # the latest fill's fields
+
+    def wire(self) -> dict[str, str]:
+        i = self.inst
+        avg = str(self.notional / (Decimal(self.filled) * Decimal(i.lot_sz))) if self.filled else ""
+        return {
+            "instType": "SPOT", "instId": i.inst_id, "ordId": self.ord_id, "clOrdId": self.cl_ord_id,
+            "tag": "", "px": i.px(self.px) if self.px else "", "sz": i.sz(self.sz), "ordType": self.ord_type,
+            "side": self.side, "posSide": "", "tdMode": "cash", "accFillSz": i.sz(self.filled),
+            "avgPx": avg, "state": self.state, "fee": str(self.fee), "feeCcy": self.fee_ccy,
+            "cTime": str(self.c_time), "uTime": str(self.u_time or self.c_time), "reduceOnly": "false",
+            "fillPx": "", "fillSz": "0", "tradeId": "", "fillFee": "0", "fillFeeCcy": "", "execType": "",
+            "fillTime": "", "code": "0", "msg": "", **self.last,
+        }  # fmt: skip
+
+
+@dataclass
+class Book:
+    inst: Instrument
+    engine: MatchingEngine
+    market: BackgroundMarket
+    seq: int = 1
+
+
+class State:
+    """The venue: books, the demo account, its orders and fills."""
+
+    def __init__(self, seed: int) -> None:
+        self.books: dict[str, Book] = {}
+        for n, inst in enumerate(INSTRUMENTS):
+            engine = MatchingEngine(
+                maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(0), unit_notional=Decimal(1)
+            )
+            params = MarketParams(mid=inst.px_units(inst.mid), min_qty=10, max_qty=300)
+            market = BackgroundMarket(engine, params, seed + n)
+            market.seed_book(20)
+            self.books[inst.inst_id] = Book(inst, engine, market)
+        self.balances: dict[str, Decimal] = {
+            "USDT": Decimal(1_000_000),
+            "BTC": Decimal(10),
+            "ETH": Decimal(100),
+        }
+        self.orders: dict[str, Order] = {}  # ordId -> order
+        self.by_engine_id: dict[int, Order] = {}
+        self.fills: list[dict[str, str]] = []
+        self.submits: dict[str, int] = {}  # clOrdId -> how often it was submitted
+        self.next_id = 600_000_000_000
+        self.dead_man_at_ms = 0  # cancel-all-after deadline (0: disarmed)
+        self.dead_man_fired = 0
+
+    def inst(self, inst_id: str) -> Book:
+        book = self.books.get(inst_id)
+        if book is None:
+            raise ApiError("51001", "Instrument ID does not exist")
+        return book
+
+    def frozen(self, ccy: str) -> Decimal:
+        total = Decimal(0)
+        for o in self.orders.values():
+            if o.state not in ("live", "partially_filled"):
+                continue
+            left = o.sz - o.filled
+            if o.side == "buy" and o.inst.quote == ccy:
+                total += Decimal(o.inst.px(o.px)) * Decimal(o.inst.sz(left))
+            elif o.side == "sell" and o.inst.base == ccy:
+                total += Decimal(o.inst.sz(left))
+        return total
+
+    def available(self, ccy: str) -> Decimal:
+        return self.balances.get(ccy, Decimal(0)) - self.frozen(ccy)
+
+    def place(self, args: dict[str, Any], now_ms: int) -> tuple[Order, list[Order]]:
+        """Place one order (OKX's place-order fields); the order and every order a fill touched."""
+        book = self.inst(str(args.get("instId", "")))
+        inst = book.inst
+        cl = str(args.get("clOrdId", ""))
+        if cl and any(
+            o.cl_ord_id == cl and o.state in ("live", "partially_filled") for o in self.orders.values()
+        ):
+            raise ApiError("51016", "Duplicated clOrdId")
+        self.submits[cl] = self.submits.get(cl, 0) + 1
+        side, ord_type = str(args.get("side", "")), str(args.get("ordType", ""))
+        if side not in ("buy", "sell") or ord_type not in ("limit", "market", "post_only", "ioc", "fok"):
+            raise ApiError("51000", "Parameter side or ordType error")
+        if args.get("tdMode") != "cash":
+            raise ApiError("51000", "Parameter tdMode error")
+        sz = inst.sz_units(str(args.get("sz", "")))
+        if sz < inst.sz_units(inst.min_sz):
+            raise ApiError("51020", "Order quantity is less than the minimum")
+        px = 0 if ord_type == "market" else inst.px_units(str(args.get("px", "")))
+        ref = px or (book.engine.best_ask() or 0) if side == "buy" else 0
+        need = Decimal(inst.px(ref)) * Decimal(inst.sz(sz)) if side == "buy" else Decimal(inst.sz(sz))
+        if need > self.available(inst.quote if side == "buy" else inst.base):
+            raise ApiError("51008", "Order failed. Insufficient balance")
+        self.next_id += 1
+        order = Order(str(self.next_id), cl, inst, side, ord_type, px, sz, now_ms)
+        tif = {"ioc": Tif.IOC, "fok": Tif.FOK, "market": Tif.IOC}.get(ord_type, Tif.GTC)
+        sim = SimOrder(self.next_id, "api", Side.BUY if side == "buy" else Side.SELL, px or None, sz, tif,
+                       post_only=ord_type == "post_only", client_id=cl)  # fmt: skip
+        result = book.engine.submit(sim)
+        self.orders[order.ord_id] = order
+        self.by_engine_id[sim.order_id] = order
+        if not result.accepted:
+            order.state = "canceled"  # post-only that would take, FOK that cannot fill: canceled
+            return order, [order]
+        touched = self.apply(book, result.trades, now_ms)
+        if order.filled == order.sz:
+            order.state = "filled"
+        elif not result.resting:
+            order.state = "canceled"
+        return order, [order, *[o for o in touched if o is not order]]
+
+    def apply(self, book: Book, trades: tuple[Trade, ...] | list[Trade], now_ms: int) -> list[Order]:
+        """Book the account's side of `trades`: balances, fees, fills; the orders they touched."""
+        touched: list[Order] = []
+        for t in trades:
+            for oid, maker in ((t.maker_order_id, True), (t.taker_order_id, False)):
+                order = self.by_engine_id.get(oid)
+                if order is not None:
+                    self._fill(order, t, maker, now_ms)
+                    touched.append(order)
+        return touched
+
+    def _fill(self, o: Order, t: Trade, maker: bool, now_ms: int) -> None:
+        inst = o.inst
+        px, sz = Decimal(inst.px(t.price)), Decimal(inst.sz(t.qty))
+        rate = MAKER_FEE if maker else TAKER_FEE
+        if o.side == "buy":  # spot: the fee is taken from what is bought
+            fee, fee_ccy = -(sz * rate), inst.base
+            self.balances[inst.base] = self.balances.get(inst.base, Decimal(0)) + sz + fee
+            self.balances[inst.quote] -= px * sz
+        else:
+            fee, fee_ccy = -(px * sz * rate), inst.quote
+            self.balances[inst.base] -= sz
+            self.balances[inst.quote] = self.balances.get(inst.quote, Decimal(0)) + px * sz + fee
+        o.filled += t.qty
+        o.notional += px * sz
+        o.fee += fee
+        o.fee_ccy = fee_ccy
+        o.u_time = now_ms
+        o.state = "filled" if o.filled == o.sz else "partially_filled"
+        o.last = {
+            "fillPx": str(px), "fillSz": str(sz), "tradeId": str(t.trade_id), "fillFee": str(fee),
+            "fillFeeCcy": fee_ccy, "execType": "M" if maker else "T", "fillTime": str(now_ms),
+        }  # fmt: skip
+        self.fills.append({
+            "instType": "SPOT", "instId": inst.inst_id, "tradeId": str(t.trade_id), "ordId": o.ord_id,
+            "clOrdId": o.cl_ord_id, "billId": f"{t.trade_id}{int(maker)}", "tag": "", "fillPx": str(px),
+            "fillSz": str(sz), "side": o.side, "posSide": "", "execType": "M" if maker else "T",
+            "feeCcy": fee_ccy, "fee": str(fee), "ts": str(now_ms),
+        })  # fmt: skip
+
+    def find(self, inst_id: str, ord_id: str, cl_ord_id: str) -> Order | None:
+        if ord_id:
+            o = self.orders.get(ord_id)
+            return o if o is not None and o.inst.inst_id == inst_id else None
+        found = [o for o in self.orders.values() if o.cl_ord_id == cl_ord_id and o.inst.inst_id == inst_id]
+        return found[-1] if cl_ord_id and found else None
+
+    def cancel(self, inst_id: str, ord_id: str, cl_ord_id: str, now_ms: int) -> Order:
+        o = self.find(inst_id, ord_id, cl_ord_id)
+        if o is None or o.state not in ("live", "partially_filled"):
+            raise ApiError(
+                "51400", "Order cancellation failed as the order has been filled, canceled or does not exist"
+            )
+        engine_id = int(o.ord_id)
+        self.books[inst_id].engine.cancel(engine_id)
+        o.state, o.u_time, o.last = "canceled", now_ms, {}
+        return o
+
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.state in ("live", "partially_filled")]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "orders": {o.ord_id: o.wire() for o in self.orders.values()},
+            "submits": dict(self.submits),
+            "balances": {k: str(v) for k, v in self.balances.items()},
+            "dead_man": {"armed": self.dead_man_at_ms > 0, "fired": self.dead_man_fired},
+        }
