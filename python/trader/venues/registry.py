@@ -46,6 +46,7 @@ PACKAGES: dict[str, str] = {
     "alpaca": "trader.venues.alpaca",
     "binance": "trader.venues.binance",
     "polymarket": "trader.venues.polymarket",
+    "okx": "trader.venues.okx",
     "sim": "trader.venues.sim",
 }
 
@@ -80,9 +81,6 @@ PLANNED: dict[str, VenueProfile] = {
         "kraken",
         "HMAC-SHA512",
         ClientIdRule("cl_ord_id", re.compile(r"[\x21-\x7e]{1,18}"), "free text <= 18 (else a UUID)"),
-    ),
-    "okx": _planned(
-        "okx", "HMAC-SHA256", ClientIdRule("clOrdId", re.compile(r"[A-Za-z0-9]{1,32}"), "v5: 1-32 alnum")
     ),
     "bybit": _planned(
         "bybit", "HMAC-SHA256", ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "v5: <= 36")

@@ -170,8 +170,8 @@ class OkxSimServer(VenueServer):
                 try:
                     req = orjson.loads(m.data)
                 except orjson.JSONDecodeError:
-                    await ws.send_bytes(
-                        orjson.dumps({"event": "error", "code": "60012", "msg": "Invalid request"})
+                    await ws.send_str(
+                        orjson.dumps({"event": "error", "code": "60012", "msg": "Invalid request"}).decode()
                     )
                     continue
                 await on_op(ws, req)
@@ -210,8 +210,8 @@ class OkxSimServer(VenueServer):
                 await ws.send_str(orjson.dumps({"event": "unsubscribe", "arg": arg, "connId": "1"}).decode())
                 continue
             table.setdefault(inst_id, set()).add(ws)
-            await ws.send_bytes(
-                orjson.dumps({"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"})
+            await ws.send_str(
+                orjson.dumps({"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}).decode()
             )
             if channel == "books":
                 self._snapshot(ws, self.st.books[inst_id])
@@ -250,6 +250,6 @@ class OkxSimServer(VenueServer):
                 )
                 continue
             self.order_subs.add(ws)
-            await ws.send_bytes(
-                orjson.dumps({"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"})
+            await ws.send_str(
+                orjson.dumps({"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}).decode()
             )

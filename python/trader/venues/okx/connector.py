@@ -1,0 +1,456 @@
+"""OKX v5 spot: REST (`/api/v5`) for orders and account, the public WebSocket for `books` and `trades`, the
+private one for `orders` (login signed by the core's `OkxSigner`; secrets never leave it).
+
+- Every request is signed at send time with the venue's clock (ours plus `clock_offset_ms`, measured by
+  `GET /api/v5/public/time` at connect and again, once, after a `50102 Timestamp request expired`).
+- `submit` is single-shot (`POST /api/v5/trade/order` with our `clOrdId`): a timeout, a dropped connection
+  or a 5xx is `UnknownOutcomeError`, resolved by `query` (`GET /api/v5/trade/order?clOrdId=`). An answer
+  with `code` "1" carries the reason in the item's `sCode`, classified by `errors.py`.
+- Order types: GTC limit `limit`, post-only `post_only`, IOC `ioc`, FOK `fok`; a market order goes out as
+  `ioc` at the gate's protective price (an OKX `market` order has no price limit). Spot has no
+  reduce-only and no GTD: both are refused before anything is sent.
+- Rate limits: one local quota per group of endpoints (place, cancel, reads, account, public) at
+  `budget` of OKX's stated per-2-s limits (okx.md §3, §6); a 429 backs that group off.
+- Dead-man switch: while our orders rest, `POST /api/v5/trade/cancel-all-after` is armed with
+  `dead_man_s` and refreshed every `dead_man_refresh_s`; with nothing resting it is disarmed (timeOut 0).
+- The book: a `books` snapshot, then updates whose `prevSeqId` must equal the last `seqId`; a gap is a
+  `BookInvalid` and a resubscription (a new snapshot). Checksums are not used (OKX sends 0 since 2026-06).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from trader.clock import Clock
+from trader.core import Approval, InstrumentSpec, OkxSigner, OrderType, RateLimiter, Side, TimeInForce, Window
+from trader.errors import InvalidOrderError, OrderNotFoundError, VenueError
+from trader.venues._http import HttpClient, HttpResponse
+from trader.venues._status import StreamHealth
+from trader.venues._ws import WsClient
+from trader.venues.base import (
+    Capabilities,
+    FillReport,
+    FundingPayment,
+    InstrumentInfo,
+    OrderReport,
+    OrderState,
+    Stream,
+    SubmitAck,
+    Tier,
+    VenueEvent,
+    require_approval,
+)
+from trader.venues.okx import endpoints as ep
+from trader.venues.okx import parse
+from trader.venues.okx.endpoints import Endpoints
+from trader.venues.okx.errors import CLOCK, NOT_FOUND, decode_error, error_from
+from trader.venues.okx.streams import PrivateStream, PublicStream
+from trader.venues.profile import VenueTime
+
+log = logging.getLogger("trader.venues.okx")
+
+CAPABILITIES = Capabilities(
+    venue="okx",
+    tier=Tier.CRYPTO,
+    order_types=frozenset({"LIMIT", "MARKET"}),
+    time_in_force=frozenset({"GTC", "IOC", "FOK"}),
+    post_only=True,
+    reduce_only=False,  # spot has no reduce-only (swaps are not built yet)
+    cancel_all=True,
+    dead_man_switch=True,
+    ws_order_entry=False,
+    max_batch=ep.MAX_BATCH,
+    paper_environment=True,
+    needs_credentials=True,
+)
+
+_GROUPS = {"place": True, "cancel": True, "read": False, "account": False, "public": False, "dead_man": True}
+
+
+class OkxConnector:
+    """One OKX spot instrument on one account (or a simulator speaking its protocol)."""
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        signer: OkxSigner,
+        endpoints: Endpoints,
+        clock: Clock,
+        venue: str = "okx",
+        dead_man_s: int = 60,
+        dead_man_refresh_s: float = 10.0,
+        stale_after_s: float = 10.0,
+        timeout_s: float = 10.0,
+        budget: float = 0.8,
+        cancel_confirm_s: float = 2.0,
+    ) -> None:
+        if not 0 < budget <= 1:
+            raise ValueError("budget must be in (0, 1]")
+        if dead_man_s != 0 and not 1 <= dead_man_s <= 120:
+            raise ValueError("dead_man_s must be 0 (off) or within [10, 120] (OKX)")
+        self.venue = venue
+        self.capabilities = CAPABILITIES
+        self.symbol = symbol.upper()
+        self.endpoints = endpoints
+        self.clock = clock
+        self.signer = signer
+        self.clock_offset_ms = 0  # the venue's clock minus ours
+        self._dead_man_s, self._dead_man_refresh_s = dead_man_s, dead_man_refresh_s
+        self._stale_after_s = stale_after_s
+        self._cancel_confirm_s = cancel_confirm_s
+        self._limiter = RateLimiter()
+        self._http = {
+            name: HttpClient(
+                venue,
+                endpoints.rest,
+                clock=clock,
+                timeout_s=timeout_s,
+                limiter=self._limiter,
+                quota=self._limiter.add_quota(name, [Window(max(1, int(n * budget)), ep.WINDOW_NS)]),
+                decode_error=self._decode,
+            )
+            for name, n in ep.QUOTAS.items()
+        }
+        self.spec = InstrumentSpec("1", "1")
+        self._info: InstrumentInfo | None = None
+        self.queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self.health = StreamHealth(self.queue, clock)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._clients: list[WsClient] = []
+        self._ready = asyncio.Event()
+        self._subscribed = 0
+        self._resync: asyncio.Task[None] | None = None
+        self._last_sync_ns = 0
+        self._open: set[str] = set()  # client ids of our orders last seen open
+        self._last_event_ns = 0
+        self._dead_man_armed = False
+        self.public: PublicStream | None = None
+
+    # ---- plumbing --------------------------------------------------------------------------------
+
+    def venue_now_ms(self) -> int:
+        return self.clock.now_ns() // 1_000_000 + self.clock_offset_ms
+
+    def _decode(self, resp: HttpResponse) -> VenueError | None:
+        err = decode_error(self.venue, resp)
+        if err is not None and err.code == CLOCK:
+            self._schedule_resync()
+        return err
+
+    def _error(self, code: str, msg: str) -> VenueError:
+        if code == CLOCK:
+            self._schedule_resync()
+        return error_from(self.venue, code, msg)
+
+    async def _call(
+        self, method: str, path: str, params: list[tuple[str, str]], *, group: str, signed: bool = True
+    ) -> list[Any]:
+        if signed:
+            req = self.signer.sign(method, path, params, self.venue_now_ms())
+            query, body, headers = req.query, req.body or None, dict(req.headers)
+        else:
+            query, body, headers = urlencode(params), None, {}
+        resp = await self._http[group].request(
+            method,
+            path,
+            query=query,
+            body=body,
+            headers=headers,
+            mutating=_GROUPS[group],
+            priority=group == "cancel",
+        )
+        code, msg, data = parse.envelope(orjson.loads(resp.body))
+        if code != "0":
+            item = parse.first_item_error(data)
+            raise self._error(*(item or (code, msg)))
+        return data
+
+    def _schedule_resync(self) -> None:
+        """One time resync at a time, and not again within a second of the last."""
+        if self._resync is not None and not self._resync.done():
+            return
+        if self.clock.monotonic_ns() - self._last_sync_ns < 1_000_000_000:
+            return
+        self._resync = asyncio.get_running_loop().create_task(self._sync_quietly())
+
+    async def _sync_quietly(self) -> None:
+        with contextlib.suppress(VenueError):
+            await self.sync_time()
+
+    async def sync_time(self) -> None:
+        """Measure the venue's clock against ours (half the round trip counted)."""
+        t0 = self.clock.now_ns()
+        data = await self._call("GET", ep.SERVER_TIME, [], group="public", signed=False)
+        t1 = self.clock.now_ns()
+        self.clock_offset_ms = int(data[0]["ts"]) - (t0 + t1) // 2 // 1_000_000
+        self._last_sync_ns = self.clock.monotonic_ns()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def _load_info(self) -> InstrumentInfo:
+        if self._info is None:
+            rows = await self._call(
+                "GET",
+                ep.INSTRUMENTS,
+                [("instType", "SPOT"), ("instId", self.symbol)],
+                group="public",
+                signed=False,
+            )
+            if not rows:
+                raise InvalidOrderError(f"unknown instrument {self.symbol}", venue=self.venue)
+            self._info = parse.instrument_info(rows[0])
+            self.spec = self._info.spec()
+        return self._info
+
+    async def reference(self) -> tuple[InstrumentInfo, Decimal]:
+        """The instrument's rules and its current mid, by REST only (to size a strategy before `connect`)."""
+        info = await self._load_info()
+        data = await self._call(
+            "GET", ep.BOOKS, [("instId", self.symbol), ("sz", "5")], group="public", signed=False
+        )
+        return info, parse.mid_price(data)
+
+    async def connect(self) -> None:
+        if self._tasks:
+            return  # connected already
+        await self.sync_time()
+        await self._load_info()
+        await self._call("GET", ep.BALANCE, [], group="account")  # the key works
+        loop = asyncio.get_running_loop()
+        public = WsClient(
+            self.venue,
+            self.endpoints.public_ws,
+            clock=self.clock,
+            on_connect=lambda ws: PublicStream.subscribe(self, ws),
+            stale_after_s=self._stale_after_s,
+        )
+        private = WsClient(
+            self.venue,
+            self.endpoints.private_ws,
+            clock=self.clock,
+            on_connect=lambda ws: PrivateStream.login(self, ws),
+            stale_after_s=3600,
+        )
+        self.public = PublicStream(self, public)
+        self._clients = [public, private]
+        self._tasks = [
+            loop.create_task(self.public.run()),
+            loop.create_task(PrivateStream(self, private).run()),
+        ]
+        if self._dead_man_s:
+            self._tasks.append(loop.create_task(self._dead_man()))
+        await self.clock.wait_for(self._ready.wait(), 10)
+
+    async def close(self) -> None:
+        self.health.stop()
+        for c in self._clients:
+            await c.close()
+        tasks = [*self._tasks, *([self._resync] if self._resync else [])]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks, self._clients = [], []
+        for h in self._http.values():
+            await h.close()
+
+    async def venue_time(self) -> VenueTime:
+        """`GET /api/v5/public/time` (milliseconds)."""
+        return parse.venue_time(await self._call("GET", ep.SERVER_TIME, [], group="public", signed=False))
+
+    async def instrument_info(self, symbol: str) -> InstrumentInfo:
+        if self._info is None or symbol != self.symbol:
+            raise InvalidOrderError(f"unknown instrument {symbol}", venue=self.venue)
+        return self._info
+
+    def trading_spec(self) -> InstrumentSpec:
+        return self.spec
+
+    async def events(self) -> Any:
+        while True:
+            yield await self.queue.get()
+
+    # ---- the private stream ----------------------------------------------------------------------
+
+    async def private_ready(self) -> None:
+        """The `orders` channel is subscribed: after a reconnect, catch up by REST, then `up`."""
+        self._subscribed += 1
+        if self._subscribed > 1:
+            await self._catch_up()
+        self._ready.set()
+        self.health.up(Stream.PRIVATE)
+
+    def on_order(self, o: dict[str, Any], ts_recv: int) -> None:
+        self._last_event_ns = ts_recv
+        f = parse.order_fill(o, self.spec, self._base(), ts_recv)
+        if f is not None:
+            self.queue.put_nowait(f)
+        self.queue.put_nowait(self._report(o, ts_recv))
+
+    def _base(self) -> str:
+        return self._info.base if self._info is not None else ""
+
+    def _report(self, o: dict[str, Any], ts_recv: int) -> OrderReport:
+        r = parse.order_report(o, self.spec, ts_recv)
+        if r.state is OrderState.OPEN:
+            self._open.add(r.client_id)
+        else:
+            self._open.discard(r.client_id)
+        return r
+
+    async def _catch_up(self) -> None:
+        since = max(0, (self._last_event_ns or self.clock.now_ns()) - 60_000_000_000)
+        try:
+            before = set(self._open)
+            now_open = await self.open_orders()
+            for r in now_open:
+                self.queue.put_nowait(r)
+            for cid in sorted(before - {r.client_id for r in now_open}):
+                found = await self.query(cid)
+                if found is not None:
+                    self.queue.put_nowait(found)
+            for f in await self.fills_since(since):
+                self.queue.put_nowait(f)
+        except VenueError as e:
+            log.warning("%s: catch-up after reconnect failed: %s", self.venue, e)
+
+    # ---- orders ----------------------------------------------------------------------------------
+
+    def order_params(self, approval: Approval, client_id: str) -> list[tuple[str, str]]:
+        """The place-order fields of one approved order."""
+        a = require_approval(approval)
+        if a.reduce_only:
+            raise InvalidOrderError("OKX spot has no reduce-only orders", venue=self.venue)
+        if a.order_type == OrderType.MARKET:
+            ord_type = "ioc"  # at the gate's protective price: an OKX market order has no price limit
+        elif a.post_only:
+            ord_type = "post_only"
+        else:
+            found = {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}.get(a.tif)
+            if found is None:
+                raise InvalidOrderError("OKX has no GTD orders", venue=self.venue)
+            ord_type = found
+        return [
+            ("instId", self.symbol),
+            ("tdMode", "cash"),
+            ("clOrdId", client_id),
+            ("side", "buy" if a.side == Side.BUY else "sell"),
+            ("ordType", ord_type),
+            ("px", self.spec.format_price(a.price)),
+            ("sz", self.spec.format_qty(a.qty)),
+        ]
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        if instrument != self.symbol:
+            raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
+        params = self.order_params(approval, client_id)
+        data = await self._call("POST", ep.ORDER, params, group="place")
+        return SubmitAck(client_id, str(data[0]["ordId"]))
+
+    async def cancel(self, client_id: str) -> None:
+        """`POST cancel-order` by clOrdId (sCode 0: accepted), then wait until the order shows closed.
+        `OrderNotFoundError` (51400) if it was already closed or unknown."""
+        params = [("instId", self.symbol), ("clOrdId", client_id)]
+        await self._call("POST", ep.CANCEL, params, group="cancel")
+        deadline = self.clock.monotonic_ns() + int(self._cancel_confirm_s * 1e9)
+        while True:
+            found = await self.query(client_id)
+            if found is None or found.state is not OrderState.OPEN:
+                return
+            if self.clock.monotonic_ns() >= deadline:
+                raise VenueError(f"cancel of {client_id} not confirmed", venue=self.venue)
+            await self.clock.sleep(0.02)
+
+    async def cancel_all(self, instrument: str | None = None) -> int:
+        """The open orders, canceled in batches of 20 (`cancel-batch-orders`); how many were canceled."""
+        rows = await self._pending()
+        n = 0
+        for i in range(0, len(rows), ep.MAX_BATCH):
+            batch = [{"instId": r["instId"], "ordId": r["ordId"]} for r in rows[i : i + ep.MAX_BATCH]]
+            body = orjson.dumps(batch)
+            req = self.signer.sign("POST", ep.CANCEL_BATCH, [], self.venue_now_ms())
+            headers = dict(req.headers)
+            stamp = headers["OK-ACCESS-TIMESTAMP"]
+            headers["OK-ACCESS-SIGN"] = self.signer.signature(f"{stamp}POST{ep.CANCEL_BATCH}".encode() + body)
+            resp = await self._http["cancel"].request(
+                "POST", ep.CANCEL_BATCH, body=body, headers=headers, mutating=True, priority=True
+            )
+            _, _, data = parse.envelope(orjson.loads(resp.body))
+            n += sum(1 for item in data if str(item.get("sCode")) == "0")
+        return n
+
+    async def query(self, client_id: str) -> OrderReport | None:
+        try:
+            data = await self._call(
+                "GET", ep.ORDER, [("instId", self.symbol), ("clOrdId", client_id)], group="read"
+            )
+        except OrderNotFoundError as e:
+            if e.code == NOT_FOUND:
+                return None
+            raise
+        return self._report(data[0], self.clock.now_ns()) if data else None
+
+    async def _pending(self) -> list[dict[str, Any]]:
+        params = [("instType", "SPOT"), ("instId", self.symbol), ("limit", str(ep.PAGE))]
+        return await self._call("GET", ep.PENDING, params, group="read")
+
+    async def open_orders(self) -> list[OrderReport]:
+        now = self.clock.now_ns()
+        return [self._report(o, now) for o in reversed(await self._pending())]
+
+    async def fills_since(self, ts_ns: int) -> list[FillReport]:
+        begin = str(max(0, ts_ns // 1_000_000 - 1))
+        params = [("instType", "SPOT"), ("instId", self.symbol), ("begin", begin), ("limit", str(ep.PAGE))]
+        rows = await self._call("GET", ep.FILLS, params, group="read")
+        now = self.clock.now_ns()
+        fills = [parse.fill(f, self.spec, self._base(), now) for f in reversed(rows)]
+        return [f for f in fills if f.ts_event >= ts_ns]
+
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        """Spot has no funding."""
+        return []
+
+    async def positions(self) -> dict[str, int]:
+        """Spot: the base asset's cash balance, in lot units (rounded down to a lot)."""
+        data = await self._call("GET", ep.BALANCE, [("ccy", self._base())], group="account")
+        held = parse.cash(data, self._base())
+        return {self.symbol: int(held / Decimal(self.spec.lot_size))}
+
+    # ---- the dead-man switch ---------------------------------------------------------------------
+
+    async def _dead_man(self) -> None:
+        """Armed and refreshed while our orders rest; disarmed when none do."""
+        while True:
+            try:
+                if self._open:
+                    await self._cancel_all_after(self._dead_man_s)
+                    self._dead_man_armed = True
+                elif self._dead_man_armed:
+                    await self._cancel_all_after(0)
+                    self._dead_man_armed = False
+            except VenueError as e:
+                log.warning("%s: cancel-all-after failed: %s", self.venue, e)
+            await self.clock.sleep(self._dead_man_refresh_s)
+
+    async def _cancel_all_after(self, seconds: int) -> None:
+        await self._call("POST", ep.CANCEL_ALL_AFTER, [("timeOut", str(seconds))], group="dead_man")
+
+
+def loopback_connector(url: str, *, symbol: str, clock: Clock, **options: Any) -> OkxConnector:
+    """A connector to a `trader.sim.okx` server at `url` with its demo account."""
+    from trader.sim.okx import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET
+
+    return OkxConnector(
+        symbol=symbol,
+        signer=OkxSigner(DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE),
+        endpoints=Endpoints.loopback(url),
+        clock=clock,
+        **options,
+    )
