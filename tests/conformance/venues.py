@@ -2,6 +2,7 @@
 first ones) or in `harness_<venue>.py`; adding a venue is adding its harness here."""
 
 from tests.conformance.harness import AlpacaHarness, BinanceHarness, Harness, IbkrHarness, PolymarketHarness
+from tests.conformance.harness_okx import OkxHarness
 
 HARNESSES: list[Harness] = [
     BinanceHarness("spot"),
@@ -11,4 +12,5 @@ HARNESSES: list[Harness] = [
     PolymarketHarness(),
     AlpacaHarness(),
     IbkrHarness(),
+    OkxHarness(),
 ]

@@ -2,7 +2,8 @@
 `trades`) and the private one (login, `orders`), on `trader.sim.server.VenueServer` (faults, admin API).
 
 Options: `time_window_ms` (OKX refuses requests stamped more than 30 s off: 50102), `dead_man_min_s` (the
-shortest `cancel-all-after` timeOut accepted; OKX: 10)."""
+shortest `cancel-all-after` timeOut accepted; OKX: 10), `buyer_fee_in_base` (OKX takes a spot buyer's fee
+from the bought asset; by default the simulator charges it in the quote, as the Binance simulator does)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ class OkxSimServer(VenueServer):
         step_ms: int = 100,
         time_window_ms: int = 30_000,
         dead_man_min_s: int = 10,
+        buyer_fee_in_base: bool = False,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
-        self.st = State(seed)
+        self.st = State(seed, buyer_fee_in_base=buyer_fee_in_base)
         self.time_window_ms = time_window_ms
         self.dead_man_min_s = dead_man_min_s
         self.rest = Rest(self)
@@ -211,7 +213,9 @@ class OkxSimServer(VenueServer):
                 continue
             table.setdefault(inst_id, set()).add(ws)
             await ws.send_str(
-                orjson.dumps({"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}).decode()
+                orjson.dumps(
+                    {"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}
+                ).decode()
             )
             if channel == "books":
                 self._snapshot(ws, self.st.books[inst_id])
@@ -251,5 +255,7 @@ class OkxSimServer(VenueServer):
                 continue
             self.order_subs.add(ws)
             await ws.send_str(
-                orjson.dumps({"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}).decode()
+                orjson.dumps(
+                    {"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}
+                ).decode()
             )

@@ -86,6 +86,7 @@ class Order:
     fee: Decimal = Decimal(0)  # negative: paid
     fee_ccy: str = ""
     u_time: int = 0
+    cancel_source: str = ""  # 31: a post-only order would have taken; 14: FOK/IOC not filled
     last: dict[str, str] = field(default_factory=dict)  # the latest fill's fields
 
     def wire(self) -> dict[str, str]:
@@ -98,7 +99,7 @@ class Order:
             "avgPx": avg, "state": self.state, "fee": str(self.fee), "feeCcy": self.fee_ccy,
             "cTime": str(self.c_time), "uTime": str(self.u_time or self.c_time), "reduceOnly": "false",
             "fillPx": "", "fillSz": "0", "tradeId": "", "fillFee": "0", "fillFeeCcy": "", "execType": "",
-            "fillTime": "", "code": "0", "msg": "", **self.last,
+            "fillTime": "", "code": "0", "msg": "", "cancelSource": self.cancel_source, **self.last,
         }  # fmt: skip
 
 
@@ -113,7 +114,8 @@ class Book:
 class State:
     """The venue: books, the demo account, its orders and fills."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, buyer_fee_in_base: bool = False) -> None:
+        self.buyer_fee_in_base = buyer_fee_in_base  # OKX charges a spot buyer in base; off: in the quote
         self.books: dict[str, Book] = {}
         for n, inst in enumerate(INSTRUMENTS):
             engine = MatchingEngine(
@@ -188,8 +190,9 @@ class State:
         result = book.engine.submit(sim)
         self.orders[order.ord_id] = order
         self.by_engine_id[sim.order_id] = order
-        if not result.accepted:
-            order.state = "canceled"  # post-only that would take, FOK that cannot fill: canceled
+        if not result.accepted:  # placed, then canceled: post-only that would take, FOK that cannot fill
+            order.state = "canceled"
+            order.cancel_source = "31" if ord_type == "post_only" else "14"
             return order, [order]
         touched = self.apply(book, result.trades, now_ms)
         if order.filled == order.sz:
@@ -213,10 +216,14 @@ class State:
         inst = o.inst
         px, sz = Decimal(inst.px(t.price)), Decimal(inst.sz(t.qty))
         rate = MAKER_FEE if maker else TAKER_FEE
-        if o.side == "buy":  # spot: the fee is taken from what is bought
+        if o.side == "buy" and self.buyer_fee_in_base:  # taken from what is bought
             fee, fee_ccy = -(sz * rate), inst.base
             self.balances[inst.base] = self.balances.get(inst.base, Decimal(0)) + sz + fee
             self.balances[inst.quote] -= px * sz
+        elif o.side == "buy":
+            fee, fee_ccy = -(px * sz * rate), inst.quote
+            self.balances[inst.base] = self.balances.get(inst.base, Decimal(0)) + sz
+            self.balances[inst.quote] -= px * sz - fee
         else:
             fee, fee_ccy = -(px * sz * rate), inst.quote
             self.balances[inst.base] -= sz

@@ -6,6 +6,9 @@ private one for `orders` (login signed by the core's `OkxSigner`; secrets never 
 - `submit` is single-shot (`POST /api/v5/trade/order` with our `clOrdId`): a timeout, a dropped connection
   or a 5xx is `UnknownOutcomeError`, resolved by `query` (`GET /api/v5/trade/order?clOrdId=`). An answer
   with `code` "1" carries the reason in the item's `sCode`, classified by `errors.py`.
+- Post-only: OKX accepts the order and cancels it (`cancelSource` 31) when it would take; `submit` waits
+  up to `post_only_confirm_s` for the stream's first report and raises `InvalidOrderError` then (the
+  report says REJECTED). Without a report in time the ack stands and the later report tells.
 - Order types: GTC limit `limit`, post-only `post_only`, IOC `ioc`, FOK `fok`; a market order goes out as
   `ioc` at the gate's protective price (an OKX `market` order has no price limit). Spot has no
   reduce-only and no GTD: both are refused before anything is sent.
@@ -91,11 +94,14 @@ class OkxConnector:
         timeout_s: float = 10.0,
         budget: float = 0.8,
         cancel_confirm_s: float = 2.0,
+        post_only_confirm_s: float = 0.5,
     ) -> None:
         if not 0 < budget <= 1:
             raise ValueError("budget must be in (0, 1]")
         if dead_man_s != 0 and not 1 <= dead_man_s <= 120:
-            raise ValueError("dead_man_s must be 0 (off) or within [10, 120] (OKX)")
+            raise ValueError("dead_man_s must be 0 (off) or at most 120 (OKX accepts 10 to 120)")
+        if dead_man_refresh_s < 1.0 / ep.DEAD_MAN_PER_S:
+            raise ValueError("dead_man_refresh_s must be at least 1 s (OKX: one cancel-all-after per second)")
         self.venue = venue
         self.capabilities = CAPABILITIES
         self.symbol = symbol.upper()
@@ -106,6 +112,8 @@ class OkxConnector:
         self._dead_man_s, self._dead_man_refresh_s = dead_man_s, dead_man_refresh_s
         self._stale_after_s = stale_after_s
         self._cancel_confirm_s = cancel_confirm_s
+        self._post_only_confirm_s = post_only_confirm_s
+        self._first: dict[str, asyncio.Future[OrderReport]] = {}  # post-only orders awaiting a report
         self._limiter = RateLimiter()
         self._http = {
             name: HttpClient(
@@ -119,6 +127,15 @@ class OkxConnector:
             )
             for name, n in ep.QUOTAS.items()
         }
+        self._http["dead_man"] = HttpClient(
+            venue,
+            endpoints.rest,
+            clock=clock,
+            timeout_s=timeout_s,
+            limiter=self._limiter,
+            quota=self._limiter.add_quota("dead_man", [Window(ep.DEAD_MAN_PER_S, 1_000_000_000)]),
+            decode_error=self._decode,
+        )
         self.spec = InstrumentSpec("1", "1")
         self._info: InstrumentInfo | None = None
         self.queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
@@ -140,44 +157,39 @@ class OkxConnector:
         return self.clock.now_ns() // 1_000_000 + self.clock_offset_ms
 
     def _decode(self, resp: HttpResponse) -> VenueError | None:
-        err = decode_error(self.venue, resp)
-        if err is not None and err.code == CLOCK:
-            self._schedule_resync()
-        return err
-
-    def _error(self, code: str, msg: str) -> VenueError:
-        if code == CLOCK:
-            self._schedule_resync()
-        return error_from(self.venue, code, msg)
+        return decode_error(self.venue, resp)
 
     async def _call(
         self, method: str, path: str, params: list[tuple[str, str]], *, group: str, signed: bool = True
     ) -> list[Any]:
+        sent_ns = self.clock.monotonic_ns()
         if signed:
             req = self.signer.sign(method, path, params, self.venue_now_ms())
             query, body, headers = req.query, req.body or None, dict(req.headers)
         else:
             query, body, headers = urlencode(params), None, {}
-        resp = await self._http[group].request(
-            method,
-            path,
-            query=query,
-            body=body,
-            headers=headers,
-            mutating=_GROUPS[group],
-            priority=group == "cancel",
-        )
-        code, msg, data = parse.envelope(orjson.loads(resp.body))
-        if code != "0":
-            item = parse.first_item_error(data)
-            raise self._error(*(item or (code, msg)))
+        try:
+            resp = await self._http[group].request(
+                method,
+                path,
+                query=query,
+                body=body,
+                headers=headers,
+                mutating=_GROUPS[group],
+                priority=group == "cancel",
+            )
+            code, msg, data = parse.envelope(orjson.loads(resp.body))
+            if code != "0":
+                raise error_from(self.venue, *(parse.first_item_error(data) or (code, msg)))
+        except VenueError as e:
+            if e.code == CLOCK and self._last_sync_ns <= sent_ns:
+                self._schedule_resync()  # once: not for requests signed before the last sync
+            raise
         return data
 
     def _schedule_resync(self) -> None:
-        """One time resync at a time, and not again within a second of the last."""
+        """One time resync at a time."""
         if self._resync is not None and not self._resync.done():
-            return
-        if self.clock.monotonic_ns() - self._last_sync_ns < 1_000_000_000:
             return
         self._resync = asyncio.get_running_loop().create_task(self._sync_quietly())
 
@@ -299,6 +311,9 @@ class OkxConnector:
 
     def _report(self, o: dict[str, Any], ts_recv: int) -> OrderReport:
         r = parse.order_report(o, self.spec, ts_recv)
+        first = self._first.get(r.client_id)
+        if first is not None and not first.done():
+            first.set_result(r)
         if r.state is OrderState.OPEN:
             self._open.add(r.client_id)
         else:
@@ -351,8 +366,28 @@ class OkxConnector:
         if instrument != self.symbol:
             raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
         params = self.order_params(approval, client_id)
-        data = await self._call("POST", ep.ORDER, params, group="place")
+        first: asyncio.Future[OrderReport] | None = None
+        if approval.post_only:  # OKX places it, then cancels it (cancelSource 31) if it would take
+            first = self._first[client_id] = asyncio.get_running_loop().create_future()
+        try:
+            data = await self._call("POST", ep.ORDER, params, group="place")
+            if first is not None:
+                await self._post_only_outcome(client_id, first)
+        finally:
+            self._first.pop(client_id, None)
         return SubmitAck(client_id, str(data[0]["ordId"]))
+
+    async def _post_only_outcome(self, client_id: str, first: asyncio.Future[OrderReport]) -> None:
+        """The first report of a post-only order (the stream's, within `post_only_confirm_s`): refused
+        if the venue canceled it as a taker. No report in time: the ack stands, a later report tells."""
+        try:
+            report = await self.clock.wait_for(asyncio.shield(first), self._post_only_confirm_s)
+        except TimeoutError:
+            return
+        if report.state is OrderState.REJECTED:
+            raise InvalidOrderError(
+                f"post-only order {client_id} would take liquidity", venue=self.venue, code="31"
+            )
 
     async def cancel(self, client_id: str) -> None:
         """`POST cancel-order` by clOrdId (sCode 0: accepted), then wait until the order shows closed.

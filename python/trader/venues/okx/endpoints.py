@@ -57,4 +57,5 @@ PAGE = 100  # rows per page of orders-pending and fills
 
 WINDOW_NS = 2_000_000_000  # OKX states its limits per 2 s
 # requests per 2 s (okx.md §3): place/cancel per instrument, details 60, pending 60, balance 10
-QUOTAS: dict[str, int] = {"place": 60, "cancel": 60, "read": 20, "account": 10, "public": 20, "dead_man": 2}
+QUOTAS: dict[str, int] = {"place": 60, "cancel": 60, "read": 20, "account": 10, "public": 20}
+DEAD_MAN_PER_S = 1  # cancel-all-after: 1 request per second

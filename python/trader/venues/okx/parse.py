@@ -63,7 +63,12 @@ def _ms(text: Any) -> int:
     return int(s) * MS if s.isdigit() else 0
 
 
-def order_state(state: str) -> OrderState:
+POST_ONLY_TOOK = "31"  # cancelSource: the post-only order would have taken liquidity
+
+
+def order_state(state: str, cancel_source: str = "") -> OrderState:
+    if state == "canceled" and cancel_source == POST_ONLY_TOOK:
+        return OrderState.REJECTED  # placed, then refused by the venue: it never rested
     return STATES.get(state, OrderState.REJECTED)
 
 
@@ -78,8 +83,10 @@ def order_report(o: dict[str, Any], spec: InstrumentSpec, ts_recv: int) -> Order
         price=spec.price_to_units(px) if px and Decimal(px) else 0,
         qty=spec.qty_to_units(str(o["sz"])),
         filled=spec.qty_to_units(str(o.get("accFillSz") or "0")),
-        state=order_state(str(o["state"])),
-        reason=str(o.get("msg") or ""),
+        state=order_state(str(o["state"]), str(o.get("cancelSource") or "")),
+        reason="post-only order would take liquidity"
+        if str(o.get("cancelSource") or "") == POST_ONLY_TOOK
+        else str(o.get("msg") or ""),
         ts_event=_ms(o.get("uTime") or o.get("cTime")),
         ts_recv=ts_recv,
     )
