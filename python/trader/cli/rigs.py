@@ -14,6 +14,7 @@ from trader.config import RiskLimits
 from trader.engine.engine import EngineConfig, PreTrade
 from trader.engine.equity import EquityConfig, EquityGate, EquityRules
 from trader.engine.paper import (
+    INSTRUMENT,
     binary_market_maker,
     demo_market_maker,
     equity_market_maker,
@@ -91,7 +92,7 @@ async def rig(profile: VenueProfile, conn: Connector, req: RigRequest, clock: Cl
 async def _crypto(profile: VenueProfile, conn: Connector, req: RigRequest) -> Rig:
     """The demo market maker on the venue's default instrument in a paper session; otherwise (another
     instrument, or live) one sized from the venue's filters and current price."""
-    if req.symbol == profile.default_symbol and not req.sized:
+    if req.symbol == profile.default_symbol == INSTRUMENT and not req.sized:  # the demo maker's units
         return Rig(demo_market_maker(), EngineConfig(symbol=req.symbol, risk=req.risk))
     if not isinstance(conn, Referenced):
         raise ConfigError(f"{profile.name} cannot price {req.symbol} before trading it")
