@@ -186,7 +186,7 @@ def test_paper_enforces_config_limits(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 @pytest.mark.parametrize("command", ["testnet", "paper", "sim"])
-@pytest.mark.parametrize("venue", ["coinbase", "kraken", "okx", "bybit", "nope"])
+@pytest.mark.parametrize("venue", ["coinbase", "kraken", "bybit", "nope"])
 def test_a_venue_without_a_connector_says_so_and_exits_non_zero(
     command: str, venue: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from trader.core import InstrumentSpec
 from trader.errors import VenueError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
@@ -32,7 +33,7 @@ class SeqBook:
     def reset(self) -> None:
         self.bids, self.asks, self.seq = {}, {}, None
 
-    def apply(self, action: str, d: dict[str, Any], conn: OkxConnector) -> bool:
+    def apply(self, action: str, d: dict[str, Any], spec: InstrumentSpec) -> bool:
         """Apply one push; False on a sequence gap (the book is then reset)."""
         prev, seq = int(d.get("prevSeqId", -1)), int(d["seqId"])
         if action == "snapshot":
@@ -43,7 +44,7 @@ class SeqBook:
             self.reset()
             return False
         for side, rows in ((self.bids, d.get("bids", [])), (self.asks, d.get("asks", []))):
-            for price, qty in parse.levels(rows, conn.spec):
+            for price, qty in parse.levels(rows, spec):
                 if qty:
                     side[price] = qty
                 else:
@@ -105,7 +106,7 @@ class PublicStream:
 
     async def _book(self, action: str, d: dict[str, Any], ts_recv: int) -> None:
         c = self.c
-        if not self.book.apply(action, d, c):
+        if not self.book.apply(action, d, c.spec):
             c.queue.put_nowait(BookInvalid(c.symbol, "sequence gap", ts_recv=ts_recv))
             args = [{"channel": "books", "instId": c.symbol}]
             try:  # resync: a fresh subscription starts with a snapshot
