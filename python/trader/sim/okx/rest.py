@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from trader.sim.auth import same_secret
-from trader.sim.okx.state import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, ApiError, Order
+from trader.sim.okx.state import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, FUNDING_RATE, ApiError, Order
 
 if TYPE_CHECKING:
     from trader.sim.okx.server import OkxSimServer
@@ -55,6 +55,8 @@ class Rest:
             web.get(f"{P}/account/balance", h(self.balance)),
             web.get(f"{P}/account/positions", h(self.positions)),
             web.post(f"{P}/trade/cancel-all-after", h(self.cancel_all_after)),
+            web.get(f"{P}/account/bills", h(self.bills)),
+            web.get(f"{P}/public/funding-rate", h(self.funding_rate, signed=False)),
         ]
 
     def _handle(self, fn: Any, signed: bool = True) -> Any:
@@ -96,9 +98,10 @@ class Rest:
         return ok([{"ts": str(self.s.now_ms())}])
 
     async def instruments(self, args: dict[str, str]) -> web.Response:
-        if args.get("instType") != "SPOT":
+        kind = args.get("instType")
+        if kind not in ("SPOT", "SWAP"):
             raise ApiError("51000", "Parameter instType error", 400)
-        rows = [b.inst.wire() for b in self.s.st.books.values()]
+        rows = [b.inst.wire() for b in self.s.st.books.values() if b.inst.inst_type == kind]
         return ok([r for r in rows if args.get("instId", r["instId"]) == r["instId"]])
 
     async def books(self, args: dict[str, str]) -> web.Response:
@@ -193,7 +196,26 @@ class Rest:
         return ok([{"totalEq": "", "uTime": str(self.s.now_ms()), "details": details}])
 
     async def positions(self, args: dict[str, str]) -> web.Response:
-        return ok([])  # spot holds no positions (balances only)
+        inst = args.get("instId", "")
+        rows = self.s.st.position_rows(self.s.now_ms())  # SWAP only: spot holds balances
+        return ok([r for r in rows if not inst or r["instId"] == inst])
+
+    async def bills(self, args: dict[str, str]) -> web.Response:
+        """Funding settlements (`type` 8) only: the simulator keeps no other bills."""
+        inst, begin = args.get("instId", ""), int(args.get("begin", "0") or 0)
+        if args.get("type", "8") != "8":
+            return ok([])
+        rows = [b for b in self.s.st.bills if (not inst or b["instId"] == inst) and int(b["ts"]) > begin]
+        return ok(list(reversed(rows))[: int(args.get("limit", "100"))])
+
+    async def funding_rate(self, args: dict[str, str]) -> web.Response:
+        book = self.s.st.inst(args.get("instId", ""))
+        if not book.inst.swap:
+            raise ApiError("51001", "Instrument ID does not exist")
+        nxt = str(self.s.next_funding_ms)
+        row = {"instType": "SWAP", "instId": book.inst.inst_id, "fundingRate": str(FUNDING_RATE),
+               "nextFundingRate": "", "fundingTime": nxt, "nextFundingTime": nxt}  # fmt: skip
+        return ok([row])
 
     async def cancel_all_after(self, args: dict[str, Any]) -> web.Response:
         timeout = int(str(args.get("timeOut", "")))

@@ -1,9 +1,12 @@
 """The OKX simulator: REST v5 (`rest.py`), the public WebSocket (`books` with `seqId`/`prevSeqId`,
 `trades`) and the private one (login, `orders`), on `trader.sim.server.VenueServer` (faults, admin API).
+Spot (`BTC-USDT`, `ETH-USDT`) and a USDT-margined perpetual (`BTC-USDT-SWAP`, sizes in contracts of
+ctVal 0.01 BTC, net positions, funding settled every `funding_interval_ms`).
 
 Options: `time_window_ms` (OKX refuses requests stamped more than 30 s off: 50102), `dead_man_min_s` (the
-shortest `cancel-all-after` timeOut accepted; OKX: 10), `buyer_fee_in_base` (OKX takes a spot buyer's fee
-from the bought asset; by default the simulator charges it in the quote, as the Binance simulator does)."""
+shortest `cancel-all-after` timeOut accepted; OKX: 10), `funding_interval_ms` (OKX: 8 h),
+`buyer_fee_in_base` (OKX takes a spot buyer's fee from the bought asset; by default the simulator charges
+it in the quote, as the Binance simulator does)."""
 
 from __future__ import annotations
 
@@ -33,10 +36,14 @@ class OkxSimServer(VenueServer):
         time_window_ms: int = 30_000,
         dead_man_min_s: int = 10,
         buyer_fee_in_base: bool = False,
+        funding_interval_ms: int = 8 * 3600 * 1000,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
         self.st = State(seed, buyer_fee_in_base=buyer_fee_in_base)
         self.time_window_ms = time_window_ms
+        self.funding_interval_ms = funding_interval_ms
+        now = self.now_ms()
+        self.next_funding_ms = now - now % funding_interval_ms + funding_interval_ms
         self.dead_man_min_s = dead_man_min_s
         self.rest = Rest(self)
         self.book_subs: dict[str, set[web.WebSocketResponse]] = {}
@@ -68,6 +75,11 @@ class OkxSimServer(VenueServer):
     def on_step(self, dt_ns: int) -> None:
         now = self.now_ms()
         st = self.st
+        if now >= self.next_funding_ms:
+            st.settle_funding(now)
+            self.next_funding_ms += self.funding_interval_ms * max(
+                1, (now - self.next_funding_ms) // self.funding_interval_ms + 1
+            )
         if st.dead_man_at_ms and now >= st.dead_man_at_ms:
             st.dead_man_at_ms = 0
             st.dead_man_fired += 1

@@ -17,6 +17,8 @@ DEMO_PASSPHRASE = "okx-sim-demo-passphrase"  # noqa: S105 - likewise
 
 MAKER_FEE = Decimal("0.0008")  # default (Lv1) spot tier: 0.08% maker, 0.10% taker
 TAKER_FEE = Decimal("0.0010")
+MAKER_SWAP_FEE = Decimal("0.0002")  # default tier, SWAP: 0.02% maker, 0.05% taker
+TAKER_SWAP_FEE = Decimal("0.0005")
 
 
 class ApiError(Exception):
@@ -36,6 +38,17 @@ class Instrument:
     lot_sz: str
     min_sz: str
     mid: str
+    inst_type: str = "SPOT"
+    ct_val: str = ""  # SWAP: base currency per contract (sizes are contracts)
+    settle: str = ""
+
+    @property
+    def swap(self) -> bool:
+        return self.inst_type == "SWAP"
+
+    def notional(self, px: Decimal, sz: Decimal) -> Decimal:
+        """Quote value of `sz` (base, or contracts x ctVal) at `px`."""
+        return px * sz * (Decimal(self.ct_val) if self.swap else 1)
 
     def px(self, units: int) -> str:
         return str(Decimal(units) * Decimal(self.tick_sz))
@@ -57,17 +70,35 @@ class Instrument:
 
     def wire(self) -> dict[str, str]:
         return {
-            "instId": self.inst_id, "instType": "SPOT", "baseCcy": self.base, "quoteCcy": self.quote,
-            "settleCcy": "", "ctVal": "", "ctMult": "", "ctValCcy": "", "tickSz": self.tick_sz,
-            "lotSz": self.lot_sz, "minSz": self.min_sz, "maxLmtSz": "10000", "maxMktSz": "1000000",
-            "state": "live", "lever": "", "listTime": "1548133413000",
-        }  # fmt: skip
+            "instId": self.inst_id,
+            "instType": self.inst_type,
+            "baseCcy": "" if self.swap else self.base,
+            "quoteCcy": "" if self.swap else self.quote,
+            "settleCcy": self.settle,
+            "ctVal": self.ct_val,
+            "ctMult": "1" if self.swap else "",
+            "ctValCcy": self.base if self.swap else "",
+            "ctType": "linear" if self.swap else "",
+            "uly": f"{self.base}-{self.quote}" if self.swap else "",
+            "instFamily": f"{self.base}-{self.quote}" if self.swap else "",
+            "tickSz": self.tick_sz,
+            "lotSz": self.lot_sz,
+            "minSz": self.min_sz,
+            "maxLmtSz": "10000",
+            "maxMktSz": "1000000",
+            "state": "live",
+            "lever": "10" if self.swap else "",
+            "listTime": "1548133413000",
+        }
 
 
 INSTRUMENTS = (
     Instrument("BTC-USDT", "BTC", "USDT", "0.1", "0.0001", "0.0001", "50000"),
     Instrument("ETH-USDT", "ETH", "USDT", "0.01", "0.001", "0.001", "3000"),
+    Instrument("BTC-USDT-SWAP", "BTC", "USDT", "0.1", "0.01", "0.01", "50010", "SWAP", "0.01", "USDT"),
 )
+LEVER = Decimal(10)
+FUNDING_RATE = Decimal("0.0001")
 
 
 @dataclass
@@ -86,6 +117,8 @@ class Order:
     fee: Decimal = Decimal(0)  # negative: paid
     fee_ccy: str = ""
     u_time: int = 0
+    td_mode: str = "cash"
+    reduce_only: bool = False
     cancel_source: str = ""  # 31: a post-only order would have taken; 14: FOK/IOC not filled
     last: dict[str, str] = field(default_factory=dict)  # the latest fill's fields
 
@@ -93,14 +126,37 @@ class Order:
         i = self.inst
         avg = str(self.notional / (Decimal(self.filled) * Decimal(i.lot_sz))) if self.filled else ""
         return {
-            "instType": "SPOT", "instId": i.inst_id, "ordId": self.ord_id, "clOrdId": self.cl_ord_id,
-            "tag": "", "px": i.px(self.px) if self.px else "", "sz": i.sz(self.sz), "ordType": self.ord_type,
-            "side": self.side, "posSide": "", "tdMode": "cash", "accFillSz": i.sz(self.filled),
-            "avgPx": avg, "state": self.state, "fee": str(self.fee), "feeCcy": self.fee_ccy,
-            "cTime": str(self.c_time), "uTime": str(self.u_time or self.c_time), "reduceOnly": "false",
-            "fillPx": "", "fillSz": "0", "tradeId": "", "fillFee": "0", "fillFeeCcy": "", "execType": "",
-            "fillTime": "", "code": "0", "msg": "", "cancelSource": self.cancel_source, **self.last,
-        }  # fmt: skip
+            "instType": i.inst_type,
+            "instId": i.inst_id,
+            "ordId": self.ord_id,
+            "clOrdId": self.cl_ord_id,
+            "tag": "",
+            "px": i.px(self.px) if self.px else "",
+            "sz": i.sz(self.sz),
+            "ordType": self.ord_type,
+            "side": self.side,
+            "posSide": "net" if i.swap else "",
+            "tdMode": self.td_mode,
+            "accFillSz": i.sz(self.filled),
+            "avgPx": avg,
+            "state": self.state,
+            "fee": str(self.fee),
+            "feeCcy": self.fee_ccy,
+            "cTime": str(self.c_time),
+            "uTime": str(self.u_time or self.c_time),
+            "reduceOnly": "true" if self.reduce_only else "false",
+            "fillPx": "",
+            "fillSz": "0",
+            "tradeId": "",
+            "fillFee": "0",
+            "fillFeeCcy": "",
+            "execType": "",
+            "fillTime": "",
+            "code": "0",
+            "msg": "",
+            "cancelSource": self.cancel_source,
+            **self.last,
+        }
 
 
 @dataclass
@@ -111,8 +167,18 @@ class Book:
     seq: int = 1
 
 
+@dataclass
+class Position:
+    """A SWAP position (net mode): signed contracts in lot units, its average entry price."""
+
+    pos: int = 0
+    avg: Decimal = Decimal(0)
+    c_time: int = 0
+    u_time: int = 0
+
+
 class State:
-    """The venue: books, the demo account, its orders and fills."""
+    """The venue: books, the demo account, its orders, fills, SWAP positions and funding bills."""
 
     def __init__(self, seed: int, *, buyer_fee_in_base: bool = False) -> None:
         self.buyer_fee_in_base = buyer_fee_in_base  # OKX charges a spot buyer in base; off: in the quote
@@ -133,6 +199,8 @@ class State:
         self.orders: dict[str, Order] = {}  # ordId -> order
         self.by_engine_id: dict[int, Order] = {}
         self.fills: list[dict[str, str]] = []
+        self.positions: dict[str, Position] = {}
+        self.bills: list[dict[str, str]] = []  # funding settlements (type 8)
         self.submits: dict[str, int] = {}  # clOrdId -> how often it was submitted
         self.next_id = 600_000_000_000
         self.dead_man_at_ms = 0  # cancel-all-after deadline (0: disarmed)
@@ -145,48 +213,93 @@ class State:
         return book
 
     def frozen(self, ccy: str) -> Decimal:
+        """What open orders hold of `ccy`: spot buys their quote, sells their base, swaps their margin."""
         total = Decimal(0)
-        for o in self.orders.values():
-            if o.state not in ("live", "partially_filled"):
-                continue
-            left = o.sz - o.filled
-            if o.side == "buy" and o.inst.quote == ccy:
-                total += Decimal(o.inst.px(o.px)) * Decimal(o.inst.sz(left))
-            elif o.side == "sell" and o.inst.base == ccy:
-                total += Decimal(o.inst.sz(left))
+        for o in self.open_orders():
+            i, left = o.inst, o.sz - o.filled
+            if i.swap and i.settle == ccy and not o.reduce_only:
+                total += i.notional(Decimal(i.px(o.px)), Decimal(i.sz(left))) / LEVER
+            elif not i.swap and o.side == "buy" and i.quote == ccy:
+                total += Decimal(i.px(o.px)) * Decimal(i.sz(left))
+            elif not i.swap and o.side == "sell" and i.base == ccy:
+                total += Decimal(i.sz(left))
+        return total
+
+    def margin(self, ccy: str) -> Decimal:
+        """Initial margin of the SWAP positions settled in `ccy`, at their entry prices."""
+        total = Decimal(0)
+        for inst_id, p in self.positions.items():
+            i = self.books[inst_id].inst
+            if i.settle == ccy and p.pos:
+                total += i.notional(p.avg, Decimal(i.sz(abs(p.pos)))) / LEVER
         return total
 
     def available(self, ccy: str) -> Decimal:
-        return self.balances.get(ccy, Decimal(0)) - self.frozen(ccy)
+        return self.balances.get(ccy, Decimal(0)) - self.frozen(ccy) - self.margin(ccy)
+
+    def _check(self, book: Book, args: dict[str, Any], side: str, ord_type: str) -> tuple[int, int, bool]:
+        """Validate an order's fields against the instrument and the account: (px, sz, reduce_only)."""
+        inst = book.inst
+        if side not in ("buy", "sell") or ord_type not in ("limit", "market", "post_only", "ioc", "fok"):
+            raise ApiError("51000", "Parameter side or ordType error")
+        if args.get("tdMode") not in (("cross", "isolated") if inst.swap else ("cash",)):
+            raise ApiError("51000", "Parameter tdMode error")
+        sz = inst.sz_units(str(args.get("sz", "")))
+        if sz < inst.sz_units(inst.min_sz):
+            raise ApiError("51020", "Order quantity is less than the minimum")
+        px = 0 if ord_type == "market" else inst.px_units(str(args.get("px", "")))
+        reduce_only = str(args.get("reduceOnly", "")).lower() == "true"
+        ref = Decimal(inst.px(px or book.engine.best_ask() or book.engine.best_bid() or 0))
+        if inst.swap:
+            pos = self.positions.get(inst.inst_id, Position()).pos
+            reduces = (pos < 0 if side == "buy" else pos > 0) and sz <= abs(pos)
+            if reduce_only and not reduces:
+                raise ApiError("51169", "Order failed because you don't have any positions to reduce")
+            need = Decimal(0) if reduce_only else inst.notional(ref, Decimal(inst.sz(sz))) / LEVER
+            ccy = inst.settle
+        elif reduce_only:
+            raise ApiError("51000", "Parameter reduceOnly error: spot has no reduce-only")
+        else:
+            need = ref * Decimal(inst.sz(sz)) if side == "buy" else Decimal(inst.sz(sz))
+            ccy = inst.quote if side == "buy" else inst.base
+        if need > self.available(ccy):
+            raise ApiError("51008", "Order failed. Insufficient balance")
+        return px, sz, reduce_only
 
     def place(self, args: dict[str, Any], now_ms: int) -> tuple[Order, list[Order]]:
         """Place one order (OKX's place-order fields); the order and every order a fill touched."""
         book = self.inst(str(args.get("instId", "")))
         inst = book.inst
         cl = str(args.get("clOrdId", ""))
-        if cl and any(
-            o.cl_ord_id == cl and o.state in ("live", "partially_filled") for o in self.orders.values()
-        ):
+        if cl and any(o.cl_ord_id == cl for o in self.open_orders()):
             raise ApiError("51016", "Duplicated clOrdId")
         self.submits[cl] = self.submits.get(cl, 0) + 1
         side, ord_type = str(args.get("side", "")), str(args.get("ordType", ""))
-        if side not in ("buy", "sell") or ord_type not in ("limit", "market", "post_only", "ioc", "fok"):
-            raise ApiError("51000", "Parameter side or ordType error")
-        if args.get("tdMode") != "cash":
-            raise ApiError("51000", "Parameter tdMode error")
-        sz = inst.sz_units(str(args.get("sz", "")))
-        if sz < inst.sz_units(inst.min_sz):
-            raise ApiError("51020", "Order quantity is less than the minimum")
-        px = 0 if ord_type == "market" else inst.px_units(str(args.get("px", "")))
-        ref = px or (book.engine.best_ask() or 0) if side == "buy" else 0
-        need = Decimal(inst.px(ref)) * Decimal(inst.sz(sz)) if side == "buy" else Decimal(inst.sz(sz))
-        if need > self.available(inst.quote if side == "buy" else inst.base):
-            raise ApiError("51008", "Order failed. Insufficient balance")
+        px, sz, reduce_only = self._check(book, args, side, ord_type)
         self.next_id += 1
-        order = Order(str(self.next_id), cl, inst, side, ord_type, px, sz, now_ms)
+        order = Order(
+            str(self.next_id),
+            cl,
+            inst,
+            side,
+            ord_type,
+            px,
+            sz,
+            now_ms,
+            td_mode=str(args["tdMode"]),
+            reduce_only=reduce_only,
+        )
         tif = {"ioc": Tif.IOC, "fok": Tif.FOK, "market": Tif.IOC}.get(ord_type, Tif.GTC)
-        sim = SimOrder(self.next_id, "api", Side.BUY if side == "buy" else Side.SELL, px or None, sz, tif,
-                       post_only=ord_type == "post_only", client_id=cl)  # fmt: skip
+        sim = SimOrder(
+            self.next_id,
+            "api",
+            Side.BUY if side == "buy" else Side.SELL,
+            px or None,
+            sz,
+            tif,
+            post_only=ord_type == "post_only",
+            client_id=cl,
+        )
         result = book.engine.submit(sim)
         self.orders[order.ord_id] = order
         self.by_engine_id[sim.order_id] = order
@@ -212,10 +325,8 @@ class State:
                     touched.append(order)
         return touched
 
-    def _fill(self, o: Order, t: Trade, maker: bool, now_ms: int) -> None:
+    def _spot_fill(self, o: Order, px: Decimal, sz: Decimal, rate: Decimal) -> tuple[Decimal, str]:
         inst = o.inst
-        px, sz = Decimal(inst.px(t.price)), Decimal(inst.sz(t.qty))
-        rate = MAKER_FEE if maker else TAKER_FEE
         if o.side == "buy" and self.buyer_fee_in_base:  # taken from what is bought
             fee, fee_ccy = -(sz * rate), inst.base
             self.balances[inst.base] = self.balances.get(inst.base, Decimal(0)) + sz + fee
@@ -228,6 +339,42 @@ class State:
             fee, fee_ccy = -(px * sz * rate), inst.quote
             self.balances[inst.base] -= sz
             self.balances[inst.quote] = self.balances.get(inst.quote, Decimal(0)) + px * sz + fee
+        return fee, fee_ccy
+
+    def _swap_fill(
+        self, o: Order, units: int, px: Decimal, rate: Decimal, now_ms: int
+    ) -> tuple[Decimal, str]:
+        """A SWAP fill: the net position moves, what it closes is realized into the settle balance."""
+        inst = o.inst
+        fee = -inst.notional(px, Decimal(inst.sz(units))) * rate
+        p = self.positions.setdefault(inst.inst_id, Position(c_time=now_ms))
+        signed = units if o.side == "buy" else -units
+        realized = Decimal(0)
+        if p.pos and (p.pos > 0) != (signed > 0):  # closes (part of) the position
+            closing = min(abs(signed), abs(p.pos))
+            direction = 1 if p.pos > 0 else -1
+            realized = inst.notional(px - p.avg, Decimal(inst.sz(closing))) * direction
+        new = p.pos + signed
+        if new and (p.pos == 0 or (new > 0) != (p.pos > 0)):
+            p.avg = px  # opened, or flipped: the remainder is at this price
+        elif new and abs(new) > abs(p.pos):
+            p.avg = (p.avg * abs(p.pos) + px * abs(signed)) / abs(new)
+        p.pos, p.u_time = new, now_ms
+        self.balances[inst.settle] = self.balances.get(inst.settle, Decimal(0)) + realized + fee
+        return fee, inst.settle
+
+    def _fill(self, o: Order, t: Trade, maker: bool, now_ms: int) -> None:
+        inst = o.inst
+        px, sz = Decimal(inst.px(t.price)), Decimal(inst.sz(t.qty))
+        rate = (
+            (MAKER_SWAP_FEE if maker else TAKER_SWAP_FEE)
+            if inst.swap
+            else (MAKER_FEE if maker else TAKER_FEE)
+        )
+        if inst.swap:
+            fee, fee_ccy = self._swap_fill(o, t.qty, px, rate, now_ms)
+        else:
+            fee, fee_ccy = self._spot_fill(o, px, sz, rate)
         o.filled += t.qty
         o.notional += px * sz
         o.fee += fee
@@ -235,15 +382,92 @@ class State:
         o.u_time = now_ms
         o.state = "filled" if o.filled == o.sz else "partially_filled"
         o.last = {
-            "fillPx": str(px), "fillSz": str(sz), "tradeId": str(t.trade_id), "fillFee": str(fee),
-            "fillFeeCcy": fee_ccy, "execType": "M" if maker else "T", "fillTime": str(now_ms),
-        }  # fmt: skip
-        self.fills.append({
-            "instType": "SPOT", "instId": inst.inst_id, "tradeId": str(t.trade_id), "ordId": o.ord_id,
-            "clOrdId": o.cl_ord_id, "billId": f"{t.trade_id}{int(maker)}", "tag": "", "fillPx": str(px),
-            "fillSz": str(sz), "side": o.side, "posSide": "", "execType": "M" if maker else "T",
-            "feeCcy": fee_ccy, "fee": str(fee), "ts": str(now_ms),
-        })  # fmt: skip
+            "fillPx": str(px),
+            "fillSz": str(sz),
+            "tradeId": str(t.trade_id),
+            "fillFee": str(fee),
+            "fillFeeCcy": fee_ccy,
+            "execType": "M" if maker else "T",
+            "fillTime": str(now_ms),
+        }
+        self.fills.append(
+            {
+                "instType": inst.inst_type,
+                "instId": inst.inst_id,
+                "tradeId": str(t.trade_id),
+                "ordId": o.ord_id,
+                "clOrdId": o.cl_ord_id,
+                "billId": f"{t.trade_id}{int(maker)}",
+                "tag": "",
+                "fillPx": str(px),
+                "fillSz": str(sz),
+                "side": o.side,
+                "posSide": "net" if inst.swap else "",
+                "execType": "M" if maker else "T",
+                "feeCcy": fee_ccy,
+                "fee": str(fee),
+                "ts": str(now_ms),
+            }
+        )
+
+    def mark(self, inst_id: str) -> Decimal:
+        book = self.books[inst_id]
+        bid, ask = book.engine.best_bid(), book.engine.best_ask()
+        units = (bid + ask) / 2 if bid is not None and ask is not None else book.market.mid
+        return Decimal(str(units)) * Decimal(book.inst.tick_sz)
+
+    def settle_funding(self, now_ms: int) -> None:
+        """Funding on every SWAP position: longs pay shorts when the rate is positive."""
+        for inst_id, p in self.positions.items():
+            if not p.pos:
+                continue
+            i = self.books[inst_id].inst
+            value = i.notional(self.mark(inst_id), Decimal(i.sz(abs(p.pos))))
+            amount = (-value if p.pos > 0 else value) * FUNDING_RATE
+            self.balances[i.settle] = self.balances.get(i.settle, Decimal(0)) + amount
+            self.next_id += 1
+            self.bills.append(
+                {
+                    "billId": str(self.next_id),
+                    "instType": "SWAP",
+                    "instId": inst_id,
+                    "ccy": i.settle,
+                    "type": "8",
+                    "subType": "173" if amount < 0 else "174",
+                    "balChg": str(amount),
+                    "sz": i.sz(abs(p.pos)),
+                    "px": str(self.mark(inst_id)),
+                    "ts": str(now_ms),
+                    "mgnMode": "cross",
+                }
+            )
+
+    def position_rows(self, now_ms: int) -> list[dict[str, str]]:
+        rows = []
+        for inst_id, p in self.positions.items():
+            if not p.pos:
+                continue
+            i = self.books[inst_id].inst
+            mark = self.mark(inst_id)
+            upl = i.notional(mark - p.avg, Decimal(i.sz(p.pos)))
+            rows.append(
+                {
+                    "instType": "SWAP",
+                    "instId": inst_id,
+                    "posSide": "net",
+                    "pos": i.sz(p.pos),
+                    "avgPx": str(p.avg),
+                    "markPx": str(mark),
+                    "upl": str(upl),
+                    "lever": str(LEVER),
+                    "mgnMode": "cross",
+                    "ccy": i.settle,
+                    "cTime": str(p.c_time),
+                    "uTime": str(p.u_time or now_ms),
+                    "posId": f"{inst_id}-net",
+                }
+            )
+        return rows
 
     def find(self, inst_id: str, ord_id: str, cl_ord_id: str) -> Order | None:
         if ord_id:
