@@ -1,8 +1,9 @@
-"""OKX v5 (spot): the venue package contract of `trader.venues.profile` (PROFILE, build, loopback,
-simulator). `connector.py` trades over REST and reads the public and private WebSockets; `parse.py` turns
-OKX's JSON into `trader` values; `errors.py` holds its error table; `endpoints.py` its URLs, paths and
-quotas. The loopback simulator is `trader.sim.okx`. Demo trading (`environment = "paper"`) is the live
-REST host with `x-simulated-trading: 1` and the wspap WebSocket hosts, on a demo API key."""
+"""OKX v5 (spot, and USDT-margined perpetual swaps with `market = "swap"`): the venue package contract of
+`trader.venues.profile` (PROFILE, build, loopback, simulator). `connector.py` trades over REST and reads
+the public and private WebSockets; `parse.py` turns OKX's JSON into `trader` values; `errors.py` holds its
+error table; `endpoints.py` its URLs, paths and quotas. The loopback simulator is `trader.sim.okx`. Demo
+trading (`environment = "paper"`) is the live REST host with `x-simulated-trading: 1` and the wspap
+WebSocket hosts, on a demo API key."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from trader.config import VenueConfig
 from trader.core import Keystore, OkxSigner
 from trader.errors import ConfigError
 from trader.venues.base import Tier
-from trader.venues.okx.connector import CAPABILITIES, OkxConnector, loopback_connector
+from trader.venues.okx.connector import CAPABILITIES, SWAP_CAPABILITIES, OkxConnector, loopback_connector
 from trader.venues.okx.endpoints import ENDPOINTS, Endpoints
 from trader.venues.okx.errors import decode_error, error_from
 from trader.venues.profile import ClientIdRule, VenueProfile
@@ -27,9 +28,9 @@ VENUE = "okx"
 PROFILE = VenueProfile(
     name=VENUE,
     tier=Tier.CRYPTO,
-    summary="spot connector (REST, books/trades/orders WebSockets); `trader paper --exchange=okx --sim`",
+    summary="spot and USDT swaps (REST, books/trades/orders WebSockets); `trader paper --exchange=okx --sim`",
     environments=("live", "paper", "sim"),
-    capabilities={"spot": CAPABILITIES},
+    capabilities={"spot": CAPABILITIES, "swap": SWAP_CAPABILITIES},
     default_symbol="BTC-USDT",
     strategies=("mm",),
     client_id=ClientIdRule("clOrdId", re.compile(r"[A-Za-z0-9]{1,32}"), "v5: 1-32 alnum"),
@@ -65,6 +66,7 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> OkxConnector:
             endpoints=endpoints,
             clock=clock,
             venue=cfg.name,
+            market=str(o.get("market", "spot")),
         )
     except ValueError as e:
         raise ConfigError(f"[venues.okx] {e}") from None
@@ -86,6 +88,7 @@ __all__ = [
     "CAPABILITIES",
     "ENDPOINTS",
     "PROFILE",
+    "SWAP_CAPABILITIES",
     "VENUE",
     "Endpoints",
     "OkxConnector",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from decimal import Decimal
 from typing import Any
@@ -65,7 +66,7 @@ CAPABILITIES = Capabilities(
     order_types=frozenset({"LIMIT", "MARKET"}),
     time_in_force=frozenset({"GTC", "IOC", "FOK"}),
     post_only=True,
-    reduce_only=False,  # spot has no reduce-only (swaps are not built yet)
+    reduce_only=False,  # spot has no reduce-only (the swap market has: SWAP_CAPABILITIES)
     cancel_all=True,
     dead_man_switch=True,
     ws_order_entry=False,
@@ -74,11 +75,16 @@ CAPABILITIES = Capabilities(
     needs_credentials=True,
 )
 
+SWAP_CAPABILITIES = dataclasses.replace(CAPABILITIES, reduce_only=True)
+MARKETS = {"spot": ("SPOT", "cash"), "swap": ("SWAP", "cross")}  # market -> (instType, tdMode)
+
 _GROUPS = {"place": True, "cancel": True, "read": False, "account": False, "public": False, "dead_man": True}
 
 
 class OkxConnector:
-    """One OKX spot instrument on one account (or a simulator speaking its protocol)."""
+    """One OKX instrument on one account (or a simulator speaking its protocol): `market` "spot", or
+    "swap" (a USDT-margined perpetual, cross margin, net position; sizes in contracts on the wire, in
+    base here: `ct` base per contract)."""
 
     def __init__(
         self,
@@ -88,6 +94,7 @@ class OkxConnector:
         endpoints: Endpoints,
         clock: Clock,
         venue: str = "okx",
+        market: str = "spot",
         dead_man_s: int = 60,
         dead_man_refresh_s: float = 10.0,
         stale_after_s: float = 10.0,
@@ -102,9 +109,17 @@ class OkxConnector:
             raise ValueError("dead_man_s must be 0 (off) or at most 120 (OKX accepts 10 to 120)")
         if dead_man_refresh_s < 1.0 / ep.DEAD_MAN_PER_S:
             raise ValueError("dead_man_refresh_s must be at least 1 s (OKX: one cancel-all-after per second)")
+        if market not in MARKETS:
+            raise ValueError(f"market must be spot or swap, not {market!r}")
         self.venue = venue
-        self.capabilities = CAPABILITIES
-        self.symbol = symbol.upper()
+        self.market = market
+        self.inst_type, self.td_mode = MARKETS[market]
+        self.capabilities = SWAP_CAPABILITIES if market == "swap" else CAPABILITIES
+        self.ct = Decimal(1)  # base per contract (SWAP ctVal), from the instrument
+        self.symbol = symbol.upper()  # the instrument's name in our events (the caller's)
+        self.inst_id = self.symbol  # ... and on the wire: BTC-USDT on the swap market is BTC-USDT-SWAP
+        if market == "swap" and not self.inst_id.endswith("-SWAP"):
+            self.inst_id += "-SWAP"
         self.endpoints = endpoints
         self.clock = clock
         self.signer = signer
@@ -212,21 +227,22 @@ class OkxConnector:
             rows = await self._call(
                 "GET",
                 ep.INSTRUMENTS,
-                [("instType", "SPOT"), ("instId", self.symbol)],
+                [("instType", self.inst_type), ("instId", self.inst_id)],
                 group="public",
                 signed=False,
             )
             if not rows:
-                raise InvalidOrderError(f"unknown instrument {self.symbol}", venue=self.venue)
-            self._info = parse.instrument_info(rows[0])
+                raise InvalidOrderError(f"unknown instrument {self.inst_id}", venue=self.venue)
+            self._info = dataclasses.replace(parse.instrument_info(rows[0]), symbol=self.symbol)
             self.spec = self._info.spec()
+            self.ct = parse.contract_value(rows[0])
         return self._info
 
     async def reference(self) -> tuple[InstrumentInfo, Decimal]:
         """The instrument's rules and its current mid, by REST only (to size a strategy before `connect`)."""
         info = await self._load_info()
         data = await self._call(
-            "GET", ep.BOOKS, [("instId", self.symbol), ("sz", "5")], group="public", signed=False
+            "GET", ep.BOOKS, [("instId", self.inst_id), ("sz", "5")], group="public", signed=False
         )
         return info, parse.mid_price(data)
 
@@ -301,7 +317,7 @@ class OkxConnector:
 
     def on_order(self, o: dict[str, Any], ts_recv: int) -> None:
         self._last_event_ns = ts_recv
-        f = parse.order_fill(o, self.spec, self._base(), ts_recv)
+        f = parse.order_fill(o, self.spec, self._base(), ts_recv, self.ct, name=self.symbol)
         if f is not None:
             self.queue.put_nowait(f)
         self.queue.put_nowait(self._report(o, ts_recv))
@@ -310,7 +326,7 @@ class OkxConnector:
         return self._info.base if self._info is not None else ""
 
     def _report(self, o: dict[str, Any], ts_recv: int) -> OrderReport:
-        r = parse.order_report(o, self.spec, ts_recv)
+        r = parse.order_report(o, self.spec, ts_recv, self.ct, name=self.symbol)
         first = self._first.get(r.client_id)
         if first is not None and not first.done():
             first.set_result(r)
@@ -341,7 +357,7 @@ class OkxConnector:
     def order_params(self, approval: Approval, client_id: str) -> list[tuple[str, str]]:
         """The place-order fields of one approved order."""
         a = require_approval(approval)
-        if a.reduce_only:
+        if a.reduce_only and self.market != "swap":
             raise InvalidOrderError("OKX spot has no reduce-only orders", venue=self.venue)
         if a.order_type == OrderType.MARKET:
             ord_type = "ioc"  # at the gate's protective price: an OKX market order has no price limit
@@ -352,15 +368,18 @@ class OkxConnector:
             if found is None:
                 raise InvalidOrderError("OKX has no GTD orders", venue=self.venue)
             ord_type = found
-        return [
-            ("instId", self.symbol),
-            ("tdMode", "cash"),
+        params = [
+            ("instId", self.inst_id),
+            ("tdMode", self.td_mode),
             ("clOrdId", client_id),
             ("side", "buy" if a.side == Side.BUY else "sell"),
             ("ordType", ord_type),
             ("px", self.spec.format_price(a.price)),
-            ("sz", self.spec.format_qty(a.qty)),
+            ("sz", parse.size_text(a.qty, self.spec, self.ct)),
         ]
+        if a.reduce_only:
+            params.append(("reduceOnly", "true"))
+        return params
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         if instrument != self.symbol:
@@ -392,7 +411,7 @@ class OkxConnector:
     async def cancel(self, client_id: str) -> None:
         """`POST cancel-order` by clOrdId (sCode 0: accepted), then wait until the order shows closed.
         `OrderNotFoundError` (51400) if it was already closed or unknown."""
-        params = [("instId", self.symbol), ("clOrdId", client_id)]
+        params = [("instId", self.inst_id), ("clOrdId", client_id)]
         await self._call("POST", ep.CANCEL, params, group="cancel")
         deadline = self.clock.monotonic_ns() + int(self._cancel_confirm_s * 1e9)
         while True:
@@ -408,7 +427,9 @@ class OkxConnector:
         rows = await self._pending()
         n = 0
         for i in range(0, len(rows), ep.MAX_BATCH):
-            batch = [{"instId": r["instId"], "ordId": r["ordId"]} for r in rows[i : i + ep.MAX_BATCH]]
+            batch = [
+                {"instId": str(r["instId"]), "ordId": str(r["ordId"])} for r in rows[i : i + ep.MAX_BATCH]
+            ]
             body = orjson.dumps(batch)
             req = self.signer.sign("POST", ep.CANCEL_BATCH, [], self.venue_now_ms())
             headers = dict(req.headers)
@@ -424,7 +445,7 @@ class OkxConnector:
     async def query(self, client_id: str) -> OrderReport | None:
         try:
             data = await self._call(
-                "GET", ep.ORDER, [("instId", self.symbol), ("clOrdId", client_id)], group="read"
+                "GET", ep.ORDER, [("instId", self.inst_id), ("clOrdId", client_id)], group="read"
             )
         except OrderNotFoundError as e:
             if e.code == NOT_FOUND:
@@ -433,7 +454,7 @@ class OkxConnector:
         return self._report(data[0], self.clock.now_ns()) if data else None
 
     async def _pending(self) -> list[dict[str, Any]]:
-        params = [("instType", "SPOT"), ("instId", self.symbol), ("limit", str(ep.PAGE))]
+        params = [("instType", self.inst_type), ("instId", self.inst_id), ("limit", str(ep.PAGE))]
         return await self._call("GET", ep.PENDING, params, group="read")
 
     async def open_orders(self) -> list[OrderReport]:
@@ -442,18 +463,38 @@ class OkxConnector:
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
         begin = str(max(0, ts_ns // 1_000_000 - 1))
-        params = [("instType", "SPOT"), ("instId", self.symbol), ("begin", begin), ("limit", str(ep.PAGE))]
+        params = [
+            ("instType", self.inst_type),
+            ("instId", self.inst_id),
+            ("begin", begin),
+            ("limit", str(ep.PAGE)),
+        ]
         rows = await self._call("GET", ep.FILLS, params, group="read")
         now = self.clock.now_ns()
-        fills = [parse.fill(f, self.spec, self._base(), now) for f in reversed(rows)]
+        fills = [
+            parse.fill(f, self.spec, self._base(), now, self.ct, name=self.symbol) for f in reversed(rows)
+        ]
         return [f for f in fills if f.ts_event >= ts_ns]
 
     async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
-        """Spot has no funding."""
-        return []
+        """Swap: the funding settled at or after `ts_ns` (bills of type 8, with their billId). Spot: none."""
+        if self.market != "swap":
+            return []
+        begin = str(max(0, ts_ns // 1_000_000 - 1))
+        params = [("instType", "SWAP"), ("instId", self.inst_id), ("type", "8"), ("begin", begin)]
+        rows = await self._call("GET", ep.BILLS, [*params, ("limit", str(ep.PAGE))], group="account")
+        now = self.clock.now_ns()
+        payments = [parse.funding(b, now, name=self.symbol) for b in reversed(rows)]
+        return [p for p in payments if p.ts_event >= ts_ns]
 
     async def positions(self) -> dict[str, int]:
-        """Spot: the base asset's cash balance, in lot units (rounded down to a lot)."""
+        """Swap: the net position (contracts, in base units). Spot: the base asset's cash balance, in lot
+        units (rounded down to a lot)."""
+        if self.market == "swap":
+            rows = await self._call(
+                "GET", ep.POSITIONS, [("instType", "SWAP"), ("instId", self.inst_id)], group="account"
+            )
+            return {self.symbol: parse.position_units(rows, self.inst_id, self.spec, self.ct)}
         data = await self._call("GET", ep.BALANCE, [("ccy", self._base())], group="account")
         held = parse.cash(data, self._base())
         return {self.symbol: int(held / Decimal(self.spec.lot_size))}

@@ -51,6 +51,7 @@ FILLS = "/api/v5/trade/fills"
 BALANCE = "/api/v5/account/balance"
 POSITIONS = "/api/v5/account/positions"
 CANCEL_ALL_AFTER = "/api/v5/trade/cancel-all-after"
+BILLS = "/api/v5/account/bills"  # type 8: funding fees
 
 MAX_BATCH = 20  # orders per batch request
 PAGE = 100  # rows per page of orders-pending and fills

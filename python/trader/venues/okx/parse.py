@@ -1,6 +1,8 @@
 """OKX v5 payloads into `trader` values: pure functions, no I/O. A wire decimal string becomes integer
 units here, once (prices in `tickSz`, sizes in `lotSz`).
 
+`name` (where a function takes it) is the instrument's name in our events when it differs from `instId`
+(the connector's symbol: `BTC-USDT` on the swap market is `BTC-USDT-SWAP` on the wire).
 `ts_event` is the venue's stated time: an order's `uTime`, a fill's `fillTime` / `ts`, a book or trade
 message's `ts` (all milliseconds). A fill's trade id is `<ordId>:<tradeId>`, the same from the `orders`
 channel and from `GET /api/v5/trade/fills`, so the engine sees one fill heard both ways as one.
@@ -14,7 +16,7 @@ from typing import Any
 
 from trader.core import InstrumentSpec, Side
 from trader.errors import VenueError
-from trader.venues.base import FillReport, InstrumentInfo, OrderReport, OrderState, TradeTick
+from trader.venues.base import FillReport, FundingPayment, InstrumentInfo, OrderReport, OrderState, TradeTick
 from trader.venues.profile import VenueTime
 
 MS = 1_000_000
@@ -26,6 +28,20 @@ STATES = {
     "canceled": OrderState.CANCELED,
     "mmp_canceled": OrderState.CANCELED,
 }
+
+
+ONE = Decimal(1)
+
+
+def size_units(text: str, spec: InstrumentSpec, ct: Decimal = ONE) -> int:
+    """A wire size (base, or SWAP contracts of `ct` base each) in the spec's base-quantity units."""
+    return spec.qty_to_units(str(Decimal(text or "0") * ct))
+
+
+def size_text(units: int, spec: InstrumentSpec, ct: Decimal = ONE) -> str:
+    """Base-quantity units as the wire size (SWAP: contracts)."""
+    out = Decimal(spec.format_qty(units)) / ct
+    return format(out.normalize(), "f") if out else "0"
 
 
 def envelope(body: Any) -> tuple[str, str, list[Any]]:
@@ -44,17 +60,28 @@ def first_item_error(data: list[Any]) -> tuple[str, str] | None:
     return None
 
 
+def contract_value(row: dict[str, Any]) -> Decimal:
+    """Base currency per contract (SWAP `ctVal`); 1 for spot, whose sizes are in base."""
+    return Decimal(str(row["ctVal"])) if row.get("instType") == "SWAP" else ONE
+
+
+def _times(text: Any, ct: Decimal) -> str:
+    return format((Decimal(str(text)) * ct).normalize(), "f")
+
+
 def instrument_info(row: dict[str, Any]) -> InstrumentInfo:
-    """One row of `GET /api/v5/public/instruments` (SPOT)."""
+    """One row of `GET /api/v5/public/instruments`. SWAP sizes (contracts) are stated in base here:
+    lot, minimum and maximum times `ctVal`, so the engine's quantities and notionals stay in base."""
+    ct = contract_value(row)
     return InstrumentInfo(
         symbol=str(row["instId"]),
-        base=str(row["baseCcy"]),
-        quote=str(row["quoteCcy"]),
+        base=str(row.get("baseCcy") or row.get("ctValCcy")),
+        quote=str(row.get("quoteCcy") or row.get("settleCcy")),
         tick_size=str(row["tickSz"]),
-        lot_size=str(row["lotSz"]),
-        min_qty=str(row["minSz"]),
+        lot_size=_times(row["lotSz"], ct),
+        min_qty=_times(row["minSz"], ct),
         min_notional="0",  # OKX states a minimum size, not a minimum notional
-        max_qty=str(row.get("maxLmtSz", "")),
+        max_qty=_times(row["maxLmtSz"], ct) if row.get("maxLmtSz") else "",
     )
 
 
@@ -72,17 +99,19 @@ def order_state(state: str, cancel_source: str = "") -> OrderState:
     return STATES.get(state, OrderState.REJECTED)
 
 
-def order_report(o: dict[str, Any], spec: InstrumentSpec, ts_recv: int) -> OrderReport:
+def order_report(
+    o: dict[str, Any], spec: InstrumentSpec, ts_recv: int, ct: Decimal = ONE, *, name: str = ""
+) -> OrderReport:
     """An order object (details, orders-pending, the `orders` channel)."""
     px = str(o.get("px") or "")
     return OrderReport(
         client_id=str(o.get("clOrdId", "")),
         venue_order_id=str(o["ordId"]),
-        instrument=str(o["instId"]),
+        instrument=name or str(o["instId"]),
         side=Side.BUY if o["side"] == "buy" else Side.SELL,
         price=spec.price_to_units(px) if px and Decimal(px) else 0,
-        qty=spec.qty_to_units(str(o["sz"])),
-        filled=spec.qty_to_units(str(o.get("accFillSz") or "0")),
+        qty=size_units(str(o["sz"]), spec, ct),
+        filled=size_units(str(o.get("accFillSz") or "0"), spec, ct),
         state=order_state(str(o["state"]), str(o.get("cancelSource") or "")),
         reason="post-only order would take liquidity"
         if str(o.get("cancelSource") or "") == POST_ONLY_TOOK
@@ -98,7 +127,9 @@ def fee_split(fee: str, fee_ccy: str, base: str) -> tuple[Decimal, Decimal]:
     return (Decimal(0), paid) if fee_ccy == base else (paid, Decimal(0))
 
 
-def order_fill(o: dict[str, Any], spec: InstrumentSpec, base: str, ts_recv: int) -> FillReport | None:
+def order_fill(
+    o: dict[str, Any], spec: InstrumentSpec, base: str, ts_recv: int, ct: Decimal = ONE, *, name: str = ""
+) -> FillReport | None:
     """The fill an `orders` channel push carries (`tradeId`, `fillSz` > 0), else None."""
     size = str(o.get("fillSz") or "0")
     if not o.get("tradeId") or not Decimal(size):
@@ -107,10 +138,10 @@ def order_fill(o: dict[str, Any], spec: InstrumentSpec, base: str, ts_recv: int)
     return FillReport(
         client_id=str(o.get("clOrdId", "")),
         trade_id=f"{o['ordId']}:{o['tradeId']}",
-        instrument=str(o["instId"]),
+        instrument=name or str(o["instId"]),
         side=Side.BUY if o["side"] == "buy" else Side.SELL,
         price=spec.price_to_units(str(o["fillPx"])),
-        qty=spec.qty_to_units(size),
+        qty=size_units(size, spec, ct),
         fee=quote_fee,
         ts_event=_ms(o.get("fillTime")),
         maker=o.get("execType") == "M",
@@ -119,16 +150,18 @@ def order_fill(o: dict[str, Any], spec: InstrumentSpec, base: str, ts_recv: int)
     )
 
 
-def fill(f: dict[str, Any], spec: InstrumentSpec, base: str, ts_recv: int) -> FillReport:
+def fill(
+    f: dict[str, Any], spec: InstrumentSpec, base: str, ts_recv: int, ct: Decimal = ONE, *, name: str = ""
+) -> FillReport:
     """One row of `GET /api/v5/trade/fills`."""
     quote_fee, base_fee = fee_split(str(f.get("fee") or "0"), str(f.get("feeCcy", "")), base)
     return FillReport(
         client_id=str(f.get("clOrdId", "")),
         trade_id=f"{f['ordId']}:{f['tradeId']}",
-        instrument=str(f["instId"]),
+        instrument=name or str(f["instId"]),
         side=Side.BUY if f["side"] == "buy" else Side.SELL,
         price=spec.price_to_units(str(f["fillPx"])),
-        qty=spec.qty_to_units(str(f["fillSz"])),
+        qty=size_units(str(f["fillSz"]), spec, ct),
         fee=quote_fee,
         ts_event=_ms(f.get("ts")),
         maker=f.get("execType") == "M",
@@ -137,17 +170,19 @@ def fill(f: dict[str, Any], spec: InstrumentSpec, base: str, ts_recv: int) -> Fi
     )
 
 
-def levels(rows: list[list[str]], spec: InstrumentSpec) -> list[tuple[int, int]]:
+def levels(rows: list[list[str]], spec: InstrumentSpec, ct: Decimal = ONE) -> list[tuple[int, int]]:
     """`[[px, sz, "0", numOrders], ...]` -> [(price units, qty units)] (qty 0: delete the level)."""
-    return [(spec.price_to_units(r[0]), spec.qty_to_units(r[1]) if Decimal(r[1]) else 0) for r in rows]
+    return [(spec.price_to_units(r[0]), size_units(r[1], spec, ct)) for r in rows]
 
 
-def trade_tick(t: dict[str, Any], spec: InstrumentSpec, ts_recv: int) -> TradeTick:
+def trade_tick(
+    t: dict[str, Any], spec: InstrumentSpec, ts_recv: int, ct: Decimal = ONE, *, name: str = ""
+) -> TradeTick:
     """One `trades` channel row; `side` is the taker's."""
     return TradeTick(
-        instrument=str(t["instId"]),
+        instrument=name or str(t["instId"]),
         price=spec.price_to_units(str(t["px"])),
-        qty=spec.qty_to_units(str(t["sz"])),
+        qty=size_units(str(t["sz"]), spec, ct),
         aggressor=Side.BUY if t["side"] == "buy" else Side.SELL,
         ts_event=_ms(t.get("ts")),
         ts_recv=ts_recv,
@@ -163,6 +198,22 @@ def mid_price(data: list[Any]) -> Decimal:
     """The mid of `GET /api/v5/market/books`."""
     book = data[0]
     return (Decimal(book["bids"][0][0]) + Decimal(book["asks"][0][0])) / 2
+
+
+def position_units(rows: list[Any], instrument: str, spec: InstrumentSpec, ct: Decimal) -> int:
+    """The net SWAP position (`pos`, contracts, signed) of `GET /api/v5/account/positions` in base units."""
+    return sum(size_units(str(r.get("pos") or "0"), spec, ct) for r in rows if r.get("instId") == instrument)
+
+
+def funding(bill: dict[str, Any], ts_recv: int, *, name: str = "") -> FundingPayment:
+    """A funding bill (`type` 8) of `GET /api/v5/account/bills`: `balChg` received > 0, paid < 0."""
+    return FundingPayment(
+        instrument=name or str(bill["instId"]),
+        amount=Decimal(str(bill["balChg"])),
+        ts_event=_ms(bill.get("ts")),
+        funding_id=str(bill.get("billId", "")),
+        ts_recv=ts_recv,
+    )
 
 
 def cash(data: list[Any], ccy: str) -> Decimal:

@@ -5,6 +5,7 @@ signed by the core's `OkxSigner`."""
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -33,7 +34,7 @@ class SeqBook:
     def reset(self) -> None:
         self.bids, self.asks, self.seq = {}, {}, None
 
-    def apply(self, action: str, d: dict[str, Any], spec: InstrumentSpec) -> bool:
+    def apply(self, action: str, d: dict[str, Any], spec: InstrumentSpec, ct: Decimal = parse.ONE) -> bool:
         """Apply one push; False on a sequence gap (the book is then reset)."""
         prev, seq = int(d.get("prevSeqId", -1)), int(d["seqId"])
         if action == "snapshot":
@@ -44,7 +45,7 @@ class SeqBook:
             self.reset()
             return False
         for side, rows in ((self.bids, d.get("bids", [])), (self.asks, d.get("asks", []))):
-            for price, qty in parse.levels(rows, spec):
+            for price, qty in parse.levels(rows, spec, ct):
                 if qty:
                     side[price] = qty
                 else:
@@ -74,7 +75,7 @@ class PublicStream:
 
     @staticmethod
     async def subscribe(conn: OkxConnector, ws: WsClient) -> None:
-        args = [{"channel": "books", "instId": conn.symbol}, {"channel": "trades", "instId": conn.symbol}]
+        args = [{"channel": "books", "instId": conn.inst_id}, {"channel": "trades", "instId": conn.inst_id}]
         await ws.send(orjson.dumps({"op": "subscribe", "args": args}))
 
     async def run(self) -> None:
@@ -99,16 +100,16 @@ class PublicStream:
         channel = msg.get("arg", {}).get("channel")
         if channel == "trades":
             for t in msg.get("data", []):
-                c.queue.put_nowait(parse.trade_tick(t, c.spec, ts_recv))
+                c.queue.put_nowait(parse.trade_tick(t, c.spec, ts_recv, c.ct, name=c.symbol))
         elif channel == "books":
             for d in msg.get("data", []):
                 await self._book(str(msg.get("action", "update")), d, ts_recv)
 
     async def _book(self, action: str, d: dict[str, Any], ts_recv: int) -> None:
         c = self.c
-        if not self.book.apply(action, d, c.spec):
+        if not self.book.apply(action, d, c.spec, c.ct):
             c.queue.put_nowait(BookInvalid(c.symbol, "sequence gap", ts_recv=ts_recv))
-            args = [{"channel": "books", "instId": c.symbol}]
+            args = [{"channel": "books", "instId": c.inst_id}]
             try:  # resync: a fresh subscription starts with a snapshot
                 await self.ws.send(orjson.dumps({"op": "unsubscribe", "args": args}))
                 await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
@@ -156,5 +157,5 @@ class PrivateStream:
             log.warning("%s: private stream error %s %s", c.venue, msg.get("code"), msg.get("msg"))
         elif msg.get("arg", {}).get("channel") == "orders":
             for o in msg.get("data", []):
-                if o.get("instId") == c.symbol:
+                if o.get("instId") == c.inst_id:
                     c.on_order(o, ts_recv)
