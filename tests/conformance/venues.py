@@ -13,4 +13,5 @@ HARNESSES: list[Harness] = [
     AlpacaHarness(),
     IbkrHarness(),
     OkxHarness(),
+    OkxHarness("swap"),
 ]

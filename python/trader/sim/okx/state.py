@@ -41,6 +41,7 @@ class Instrument:
     inst_type: str = "SPOT"
     ct_val: str = ""  # SWAP: base currency per contract (sizes are contracts)
     settle: str = ""
+    max_sz: str = "10000"  # maxLmtSz
 
     @property
     def swap(self) -> bool:
@@ -84,7 +85,7 @@ class Instrument:
             "tickSz": self.tick_sz,
             "lotSz": self.lot_sz,
             "minSz": self.min_sz,
-            "maxLmtSz": "10000",
+            "maxLmtSz": self.max_sz,
             "maxMktSz": "1000000",
             "state": "live",
             "lever": "10" if self.swap else "",
@@ -95,7 +96,9 @@ class Instrument:
 INSTRUMENTS = (
     Instrument("BTC-USDT", "BTC", "USDT", "0.1", "0.0001", "0.0001", "50000"),
     Instrument("ETH-USDT", "ETH", "USDT", "0.01", "0.001", "0.001", "3000"),
-    Instrument("BTC-USDT-SWAP", "BTC", "USDT", "0.1", "0.01", "0.01", "50010", "SWAP", "0.01", "USDT"),
+    Instrument(
+        "BTC-USDT-SWAP", "BTC", "USDT", "0.1", "0.01", "0.01", "50010", "SWAP", "0.01", "USDT", "100000"
+    ),
 )
 LEVER = Decimal(10)
 FUNDING_RATE = Decimal("0.0001")
