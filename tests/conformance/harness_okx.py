@@ -1,6 +1,7 @@
-"""The OKX simulator (spot, and the BTC-USDT-SWAP perpetual) for the conformance suite: HTTP faults on OKX's order path, the public and
-private WebSockets, `cancel-all-after` as the dead-man switch, and a tightened timestamp window so that a
-2 s clock step is refused (OKX's own window is 30 s; the simulator's `time_window_ms` makes it testable)."""
+"""The OKX simulator (spot, and the BTC-USDT-SWAP perpetual) for the conformance suite: HTTP faults on
+OKX's order path, the public and private WebSockets, `cancel-all-after` as the dead-man switch, and a
+tightened timestamp window so that a 2 s clock step is refused (OKX's own window is 30 s; the simulator's
+`time_window_ms` makes it testable)."""
 
 from __future__ import annotations
 
