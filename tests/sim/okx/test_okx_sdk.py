@@ -16,6 +16,7 @@ from trader.sim.server import SimThread
 okx_trade = pytest.importorskip("okx.Trade")
 okx_market = pytest.importorskip("okx.MarketData")
 okx_account = pytest.importorskip("okx.Account")
+okx_public = pytest.importorskip("okx.PublicData")
 
 # the SDK posts its JSON body as httpx `data=` (deprecated in httpx, not our concern)
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -99,3 +100,26 @@ def test_wrong_secret_is_refused(sim: SimThread, opened: list[Any]) -> None:
     opened.append(trade)
     r = trade.get_order("BTC-USDT", clOrdId="x")
     assert r["code"] == "50113"
+
+
+def test_sdk_trades_the_swap_and_reads_its_position(sim: SimThread, opened: list[Any]) -> None:
+    public = okx_public.PublicAPI(flag="1", domain=_url(sim))
+    opened.append(public)
+    inst = public.get_instruments("SWAP", instId="BTC-USDT-SWAP")["data"][0]
+    assert (inst["ctVal"], inst["settleCcy"], inst["lotSz"]) == ("0.01", "USDT", "0.01")
+    assert Decimal(public.get_funding_rate("BTC-USDT-SWAP")["data"][0]["fundingRate"]) > 0
+    trade = okx_trade.TradeAPI(DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE, flag="1", domain=_url(sim))
+    opened.append(trade)
+    account = okx_account.AccountAPI(DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE, flag="1", domain=_url(sim))
+    opened.append(account)
+    r = trade.place_order("BTC-USDT-SWAP", "cross", "buy", "market", "2", clOrdId="sdkswap1")
+    assert r["data"][0]["sCode"] == "0", r
+    rows = account.get_positions(instType="SWAP", instId="BTC-USDT-SWAP")["data"]
+    assert [(p["pos"], p["posSide"]) for p in rows] == [("2.00", "net")]
+    cash = trade.place_order("BTC-USDT-SWAP", "cash", "buy", "limit", "1", px="40000", clOrdId="sdkswap2")
+    assert cash["code"] == "1"
+    assert cash["data"][0]["sCode"] == "51000"  # tdMode cash is for spot
+    ro = trade.place_order(
+        "BTC-USDT-SWAP", "cross", "buy", "market", "1", reduceOnly="true", clOrdId="sdkswap3"
+    )
+    assert ro["data"][0]["sCode"] == "51169"  # a buy cannot reduce a long

@@ -14,6 +14,8 @@ private one for `orders` (login signed by the core's `OkxSigner`; secrets never 
   reduce-only and no GTD: both are refused before anything is sent.
 - Rate limits: one local quota per group of endpoints (place, cancel, reads, account, public) at
   `budget` of OKX's stated per-2-s limits (okx.md §3, §6); a 429 backs that group off.
+- Swap funding: after each funding time the type-8 bills become `FundingPayment` events
+  (`funding_since` reads the same bills for reconciliation).
 - Dead-man switch: while our orders rest, `POST /api/v5/trade/cancel-all-after` is armed with
   `dead_man_s` and refreshed every `dead_man_refresh_s`; with nothing resting it is disarmed (timeOut 0).
 - The book: a `books` snapshot, then updates whose `prevSeqId` must equal the last `seqId`; a gap is a
@@ -102,6 +104,7 @@ class OkxConnector:
         budget: float = 0.8,
         cancel_confirm_s: float = 2.0,
         post_only_confirm_s: float = 0.5,
+        funding_delay_s: float = 2.0,
     ) -> None:
         if not 0 < budget <= 1:
             raise ValueError("budget must be in (0, 1]")
@@ -128,6 +131,7 @@ class OkxConnector:
         self._stale_after_s = stale_after_s
         self._cancel_confirm_s = cancel_confirm_s
         self._post_only_confirm_s = post_only_confirm_s
+        self._funding_delay_s = funding_delay_s  # after a funding time, until its bills are read
         self._first: dict[str, asyncio.Future[OrderReport]] = {}  # post-only orders awaiting a report
         self._limiter = RateLimiter()
         self._http = {
@@ -275,6 +279,8 @@ class OkxConnector:
         ]
         if self._dead_man_s:
             self._tasks.append(loop.create_task(self._dead_man()))
+        if self.market == "swap":
+            self._tasks.append(loop.create_task(self._funding_watch()))
         await self.clock.wait_for(self._ready.wait(), 10)
 
     async def close(self) -> None:
@@ -498,6 +504,29 @@ class OkxConnector:
         data = await self._call("GET", ep.BALANCE, [("ccy", self._base())], group="account")
         held = parse.cash(data, self._base())
         return {self.symbol: int(held / Decimal(self.spec.lot_size))}
+
+    # ---- funding -------------------------------------------------------------------------------------
+
+    async def _funding_watch(self) -> None:
+        """Swap: after each funding time (`public/funding-rate`'s `fundingTime`), the settlements on our
+        position as `FundingPayment` events, read from the bills (each billId once)."""
+        seen: set[str] = set()
+        since = self.venue_now_ms() * 1_000_000
+        while True:
+            try:
+                data = await self._call(
+                    "GET", ep.FUNDING_RATE, [("instId", self.inst_id)], group="public", signed=False
+                )
+                due_ms = int(data[0]["fundingTime"])
+                wait_s = max(0.0, (due_ms - self.venue_now_ms()) / 1000) + self._funding_delay_s
+                await self.clock.sleep(min(wait_s, 3600.0))
+                for p in await self.funding_since(since):
+                    if p.funding_id not in seen:
+                        seen.add(p.funding_id)
+                        self.queue.put_nowait(p)
+            except VenueError as e:
+                log.warning("%s: funding check failed: %s", self.venue, e)
+                await self.clock.sleep(self._funding_delay_s)
 
     # ---- the dead-man switch ---------------------------------------------------------------------
 
