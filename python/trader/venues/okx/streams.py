@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from trader.core import InstrumentSpec
+from trader.core import Book, InstrumentSpec, Side
 from trader.errors import VenueError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
@@ -24,44 +24,49 @@ log = logging.getLogger("trader.venues.okx")
 
 
 class SeqBook:
-    """One instrument's book from `books` pushes, in integer units; `seq` is the last applied `seqId`."""
+    """One instrument's book from `books` pushes on the core's ladder (`trader.core.Book`, integer units);
+    `seq` is the last applied `seqId` (OKX's chain: each update's `prevSeqId` equals it)."""
 
     def __init__(self) -> None:
-        self.bids: dict[int, int] = {}
-        self.asks: dict[int, int] = {}
+        self.book: Book | None = None
         self.seq: int | None = None  # None: no valid snapshot (waiting for one)
 
     def reset(self) -> None:
-        self.bids, self.asks, self.seq = {}, {}, None
+        self.seq = None
+        if self.book is not None:
+            self.book.begin_resync()
 
     def apply(self, action: str, d: dict[str, Any], spec: InstrumentSpec, ct: Decimal = parse.ONE) -> bool:
-        """Apply one push; False on a sequence gap (the book is then reset)."""
+        """Apply one push; False on a sequence gap (the book is then invalid until a new snapshot)."""
         prev, seq = int(d.get("prevSeqId", -1)), int(d["seqId"])
+        bids, asks = parse.levels(d.get("bids", []), spec, ct), parse.levels(d.get("asks", []), spec, ct)
         if action == "snapshot":
-            self.bids, self.asks = {}, {}
-        elif self.seq is None:
+            if self.book is None or self.book.spec != spec:
+                self.book = Book(spec)
+            self.book.apply_snapshot([lv for lv in bids if lv[1]], [lv for lv in asks if lv[1]], max(seq, 0))
+            self.seq = seq
+            return True
+        if self.seq is None or self.book is None:
             return True  # an update before the snapshot: ignored until the snapshot arrives
-        elif prev != self.seq:
-            self.reset()
+        if prev != self.seq:
+            self.book.mark_invalid(self.seq, prev)
+            self.seq = None
             return False
-        for side, rows in ((self.bids, d.get("bids", [])), (self.asks, d.get("asks", []))):
-            for price, qty in parse.levels(rows, spec, ct):
-                if qty:
-                    side[price] = qty
-                else:
-                    side.pop(price, None)
+        for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
+            for price, qty in levels:
+                self.book.set_level(side, price, qty)
         self.seq = seq
         return True
 
     def top(self, instrument: str, ts_event: int, ts_recv: int) -> BookUpdate:
-        bid = max(self.bids) if self.bids else None
-        ask = min(self.asks) if self.asks else None
+        bid = self.book.best_bid() if self.book is not None and self.seq is not None else None
+        ask = self.book.best_ask() if self.book is not None and self.seq is not None else None
         return BookUpdate(
             instrument,
-            bid,
-            self.bids[bid] if bid is not None else 0,
-            ask,
-            self.asks[ask] if ask is not None else 0,
+            bid[0] if bid else None,
+            bid[1] if bid else 0,
+            ask[0] if ask else None,
+            ask[1] if ask else 0,
             ts_event,
             ts_recv,
         )
