@@ -134,27 +134,9 @@ class OkxConnector:
         self._funding_delay_s = funding_delay_s  # after a funding time, until its bills are read
         self._first: dict[str, asyncio.Future[OrderReport]] = {}  # post-only orders awaiting a report
         self._limiter = RateLimiter()
-        self._http = {
-            name: HttpClient(
-                venue,
-                endpoints.rest,
-                clock=clock,
-                timeout_s=timeout_s,
-                limiter=self._limiter,
-                quota=self._limiter.add_quota(name, [Window(max(1, int(n * budget)), ep.WINDOW_NS)]),
-                decode_error=self._decode,
-            )
-            for name, n in ep.QUOTAS.items()
-        }
-        self._http["dead_man"] = HttpClient(
-            venue,
-            endpoints.rest,
-            clock=clock,
-            timeout_s=timeout_s,
-            limiter=self._limiter,
-            quota=self._limiter.add_quota("dead_man", [Window(ep.DEAD_MAN_PER_S, 1_000_000_000)]),
-            decode_error=self._decode,
-        )
+        windows = {name: Window(max(1, int(n * budget)), ep.WINDOW_NS) for name, n in ep.QUOTAS.items()}
+        windows["dead_man"] = Window(ep.DEAD_MAN_PER_S, 1_000_000_000)  # not scaled: 1 per second
+        self._http = {name: self._client(name, w, timeout_s) for name, w in windows.items()}
         self.spec = InstrumentSpec("1", "1")
         self._info: InstrumentInfo | None = None
         self.queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
@@ -171,6 +153,18 @@ class OkxConnector:
         self.public: PublicStream | None = None
 
     # ---- plumbing --------------------------------------------------------------------------------
+
+    def _client(self, name: str, window: Window, timeout_s: float) -> HttpClient:
+        """The HTTP client of one endpoint group, charged to that group's local quota."""
+        return HttpClient(
+            self.venue,
+            self.endpoints.rest,
+            clock=self.clock,
+            timeout_s=timeout_s,
+            limiter=self._limiter,
+            quota=self._limiter.add_quota(name, [window]),
+            decode_error=self._decode,
+        )
 
     def venue_now_ms(self) -> int:
         return self.clock.now_ns() // 1_000_000 + self.clock_offset_ms
