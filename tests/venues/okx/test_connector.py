@@ -243,3 +243,32 @@ def test_trader_testnet_on_the_simulator(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "order round trip  PASS" in out
     assert "0 failed" in out
+
+
+def test_batch_place_and_amend() -> None:
+    async def body() -> None:
+        async with venue() as (server, conn):
+            t = await top(conn)
+            assert t.bid is not None
+            now = CLOCK.now_ns()
+            good = gate_approval(
+                conn.spec, SYMBOL, Side.BUY, t.bid - 200, 10, bid=t.bid, ask=t.bid + 1, now_ns=now
+            )
+            huge = gate_approval(
+                conn.spec, SYMBOL, Side.BUY, t.bid - 200, 10**7, bid=t.bid, ask=t.bid + 1, now_ns=now
+            )
+            acks = await conn.submit_batch([(good, "b1"), (huge, "b2"), (good, "b3")])
+            assert [type(a).__name__ for a in acks] == ["SubmitAck", "InsufficientFundsError", "SubmitAck"]
+            assert sorted(o.client_id for o in await conn.open_orders()) == ["b1", "b3"]
+            await conn.amend("b1", price=t.bid - 300, qty=20)
+            amended = await conn.query("b1")
+            assert amended is not None
+            assert (amended.price, amended.qty, amended.state) == (t.bid - 300, 20, OrderState.OPEN)
+            with pytest.raises(InvalidOrderError):
+                await conn.amend("b1")
+            await conn.cancel("b1")
+            with pytest.raises(OrderNotFoundError):
+                await conn.amend("b1", qty=30)
+            assert server.requests["POST /api/v5/trade/batch-orders"] == 1
+
+    run(body)

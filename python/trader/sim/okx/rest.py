@@ -49,6 +49,8 @@ class Rest:
             web.post(f"{P}/trade/order", h(self.place)),
             web.get(f"{P}/trade/order", h(self.get_order)),
             web.post(f"{P}/trade/cancel-order", h(self.cancel)),
+            web.post(f"{P}/trade/amend-order", h(self.amend)),
+            web.post(f"{P}/trade/batch-orders", h(self.place_batch)),
             web.post(f"{P}/trade/cancel-batch-orders", h(self.cancel_batch)),
             web.get(f"{P}/trade/orders-pending", h(self.pending)),
             web.get(f"{P}/trade/fills", h(self.fills)),
@@ -124,11 +126,16 @@ class Rest:
         return {"ordId": o.ord_id, "clOrdId": o.cl_ord_id, "tag": "", "ts": ts, "sCode": code, "sMsg": msg}
 
     async def place(self, args: dict[str, Any]) -> web.Response:
+        item = self._placed(args)
+        return ok([item]) if item["sCode"] == "0" else ok([item], "1", "All operations failed")
+
+    def _placed(self, args: dict[str, Any]) -> dict[str, str]:
+        """One order placed: its result item (sCode 0, or the reason)."""
         try:
             order, touched = self.s.st.place(args, self.s.now_ms())
         except ApiError as e:
             cl = str(args.get("clOrdId", ""))
-            item = {
+            return {
                 "ordId": "",
                 "clOrdId": cl,
                 "tag": "",
@@ -136,9 +143,26 @@ class Rest:
                 "sCode": e.code,
                 "sMsg": e.msg,
             }
+        self.s.publish_orders(touched)
+        return self._item(order)
+
+    async def place_batch(self, args: list[dict[str, Any]]) -> web.Response:
+        if not isinstance(args, list) or not 1 <= len(args) <= 20:
+            raise ApiError("51000", "Parameter error: 1 to 20 orders", 400)
+        items = [self._placed(a) for a in args]
+        failed = sum(1 for i in items if i["sCode"] != "0")
+        code = "0" if not failed else ("1" if failed == len(items) else "2")
+        return ok(items, code, "" if code == "0" else "Bulk operation partially succeeded")
+
+    async def amend(self, args: dict[str, Any]) -> web.Response:
+        try:
+            o, touched = self.s.st.amend(args, self.s.now_ms())
+        except ApiError as e:
+            item = {"ordId": str(args.get("ordId", "")), "clOrdId": str(args.get("clOrdId", "")), "ts": "",
+                    "reqId": str(args.get("reqId", "")), "sCode": e.code, "sMsg": e.msg}  # fmt: skip
             return ok([item], "1", "All operations failed")
         self.s.publish_orders(touched)
-        return ok([self._item(order)])
+        return ok([{**self._item(o), "reqId": str(args.get("reqId", ""))}])
 
     async def cancel(self, args: dict[str, Any]) -> web.Response:
         try:

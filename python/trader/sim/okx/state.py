@@ -490,6 +490,29 @@ class State:
         o.state, o.u_time, o.last = "canceled", now_ms, {}
         return o
 
+    def amend(self, args: dict[str, Any], now_ms: int) -> tuple[Order, list[Order]]:
+        """`amend-order`: a new total size (`newSz`, above what filled) and/or price (`newPx`); the order
+        goes back into the book at its new price (its time priority is lost) and may trade there."""
+        inst_id = str(args.get("instId", ""))
+        book = self.inst(inst_id)
+        o = self.find(inst_id, str(args.get("ordId", "")), str(args.get("clOrdId", "")))
+        if o is None or o.state not in ("live", "partially_filled"):
+            raise ApiError("51503", "Order modification failed as the order does not exist")
+        sz = book.inst.sz_units(str(args["newSz"])) if args.get("newSz") else o.sz
+        px = book.inst.px_units(str(args["newPx"])) if args.get("newPx") else o.px
+        if sz <= o.filled:
+            raise ApiError("51512", "Order modification failed: the new size is not above what filled")
+        book.engine.cancel(int(o.ord_id))
+        o.sz, o.px, o.u_time, o.last = sz, px, now_ms, {}
+        side = Side.BUY if o.side == "buy" else Side.SELL
+        result = book.engine.submit(
+            SimOrder(int(o.ord_id), "api", side, px, sz - o.filled, client_id=o.cl_ord_id)
+        )
+        touched = self.apply(book, result.trades, now_ms)
+        if o.filled == o.sz:
+            o.state = "filled"
+        return o, [o, *[t for t in touched if t is not o]]
+
     def open_orders(self) -> list[Order]:
         return [o for o in self.orders.values() if o.state in ("live", "partially_filled")]
 

@@ -9,6 +9,8 @@ private one for `orders` (login signed by the core's `OkxSigner`; secrets never 
 - Post-only: OKX accepts the order and cancels it (`cancelSource` 31) when it would take; `submit` waits
   up to `post_only_confirm_s` for the stream's first report and raises `InvalidOrderError` then (the
   report says REJECTED). Without a report in time the ack stands and the later report tells.
+- Batch place (`submit_batch`, `batch-orders`) and batch cancel (`cancel_all`) in requests of up to 20,
+  signed over the exact JSON array sent; `amend` changes a resting order's price and/or size by clOrdId.
 - Order types: GTC limit `limit`, post-only `post_only`, IOC `ioc`, FOK `fok`; a market order goes out as
   `ioc` at the gate's protective price (an OKX `market` order has no price limit). Spot has no
   reduce-only and no GTD: both are refused before anything is sent.
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -422,6 +425,22 @@ class OkxConnector:
                 raise VenueError(f"cancel of {client_id} not confirmed", venue=self.venue)
             await self.clock.sleep(0.02)
 
+    async def _post_raw(self, path: str, items: list[dict[str, str]], group: str) -> list[Any]:
+        """A POST whose body is a JSON array (batch endpoints): signed by the core's `OkxSigner` over
+        timestamp + method + path + the exact body sent. The per-item results (sCode each)."""
+        body = orjson.dumps(items)
+        req = self.signer.sign("POST", path, [], self.venue_now_ms())
+        headers = dict(req.headers)
+        stamp = headers["OK-ACCESS-TIMESTAMP"]
+        headers["OK-ACCESS-SIGN"] = self.signer.signature(f"{stamp}POST{path}".encode() + body)
+        resp = await self._http[group].request(
+            "POST", path, body=body, headers=headers, mutating=True, priority=group == "cancel"
+        )
+        code, msg, data = parse.envelope(orjson.loads(resp.body))
+        if code not in ("0", "1", "2"):  # 1, 2: every or some item failed, each says why
+            raise error_from(self.venue, code, msg)
+        return data
+
     async def cancel_all(self, instrument: str | None = None) -> int:
         """The open orders, canceled in batches of 20 (`cancel-batch-orders`); how many were canceled."""
         rows = await self._pending()
@@ -430,17 +449,39 @@ class OkxConnector:
             batch = [
                 {"instId": str(r["instId"]), "ordId": str(r["ordId"])} for r in rows[i : i + ep.MAX_BATCH]
             ]
-            body = orjson.dumps(batch)
-            req = self.signer.sign("POST", ep.CANCEL_BATCH, [], self.venue_now_ms())
-            headers = dict(req.headers)
-            stamp = headers["OK-ACCESS-TIMESTAMP"]
-            headers["OK-ACCESS-SIGN"] = self.signer.signature(f"{stamp}POST{ep.CANCEL_BATCH}".encode() + body)
-            resp = await self._http["cancel"].request(
-                "POST", ep.CANCEL_BATCH, body=body, headers=headers, mutating=True, priority=True
-            )
-            _, _, data = parse.envelope(orjson.loads(resp.body))
+            data = await self._post_raw(ep.CANCEL_BATCH, batch, "cancel")
             n += sum(1 for item in data if str(item.get("sCode")) == "0")
         return n
+
+    async def submit_batch(self, orders: Sequence[tuple[Approval, str]]) -> list[SubmitAck | VenueError]:
+        """Several approved orders in `batch-orders` requests of up to 20: per order its ack or its typed
+        refusal (in order). A lost answer raises `UnknownOutcomeError` for the whole batch (query each)."""
+        out: list[SubmitAck | VenueError] = []
+        for i in range(0, len(orders), ep.MAX_BATCH):
+            chunk = orders[i : i + ep.MAX_BATCH]
+            items = [dict(self.order_params(a, cid)) for a, cid in chunk]
+            data = await self._post_raw(ep.BATCH_ORDERS, items, "place")
+            for (_, cid), item in zip(chunk, data, strict=True):
+                code = str(item.get("sCode", ""))
+                ok = code == "0"
+                out.append(
+                    SubmitAck(cid, str(item["ordId"]))
+                    if ok
+                    else error_from(self.venue, code, str(item.get("sMsg", "")))
+                )
+        return out
+
+    async def amend(self, client_id: str, *, price: int | None = None, qty: int | None = None) -> None:
+        """`amend-order` by clOrdId: a new price and/or a new total quantity (above what filled). The
+        outcome arrives as the order's next report; `OrderNotFoundError` when it is no longer open."""
+        params = [("instId", self.inst_id), ("clOrdId", client_id)]
+        if qty is not None:
+            params.append(("newSz", parse.size_text(qty, self.spec, self.ct)))
+        if price is not None:
+            params.append(("newPx", self.spec.format_price(price)))
+        if len(params) == 2:
+            raise InvalidOrderError("an amend needs a new price or quantity", venue=self.venue)
+        await self._call("POST", ep.AMEND, params, group="place")
 
     async def query(self, client_id: str) -> OrderReport | None:
         try:

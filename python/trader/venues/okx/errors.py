@@ -30,7 +30,7 @@ EXACT: dict[str, type[VenueError]] = {
     **dict.fromkeys(
         ("60004", "60005", "60006", "60007", "60009", "60011", "60024", "59113"), AuthenticationError
     ),
-    **dict.fromkeys((NOT_FOUND, NOT_CANCELABLE, "51401", "51402"), OrderNotFoundError),
+    **dict.fromkeys((NOT_FOUND, NOT_CANCELABLE, "51401", "51402", "51503"), OrderNotFoundError),
     **dict.fromkeys(("50011", "50061", "60014"), RateLimitError),
     "50004": UnknownOutcomeError,  # endpoint timeout: the request may have been executed
     **dict.fromkeys(("50001", "50013", "50026"), VenueUnavailableError),
