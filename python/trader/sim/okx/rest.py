@@ -126,10 +126,10 @@ class Rest:
         return {"ordId": o.ord_id, "clOrdId": o.cl_ord_id, "tag": "", "ts": ts, "sCode": code, "sMsg": msg}
 
     async def place(self, args: dict[str, Any]) -> web.Response:
-        item = self._placed(args)
+        item = self.placed(args)
         return ok([item]) if item["sCode"] == "0" else ok([item], "1", "All operations failed")
 
-    def _placed(self, args: dict[str, Any]) -> dict[str, str]:
+    def placed(self, args: dict[str, Any]) -> dict[str, str]:
         """One order placed: its result item (sCode 0, or the reason)."""
         try:
             order, touched = self.s.st.place(args, self.s.now_ms())
@@ -149,7 +149,7 @@ class Rest:
     async def place_batch(self, args: list[dict[str, Any]]) -> web.Response:
         if not isinstance(args, list) or not 1 <= len(args) <= 20:
             raise ApiError("51000", "Parameter error: 1 to 20 orders", 400)
-        items = [self._placed(a) for a in args]
+        items = [self.placed(a) for a in args]
         failed = sum(1 for i in items if i["sCode"] != "0")
         code = "0" if not failed else ("1" if failed == len(items) else "2")
         return ok(items, code, "" if code == "0" else "Bulk operation partially succeeded")
@@ -164,32 +164,26 @@ class Rest:
         self.s.publish_orders(touched)
         return ok([{**self._item(o), "reqId": str(args.get("reqId", ""))}])
 
-    async def cancel(self, args: dict[str, Any]) -> web.Response:
+    def cancel_item(self, a: dict[str, Any]) -> dict[str, str]:
+        """One order canceled: its result item (sCode 0, or the reason)."""
         try:
-            o = self.s.st.cancel(str(args.get("instId", "")), str(args.get("ordId", "")),
-                                    str(args.get("clOrdId", "")), self.s.now_ms())  # fmt: skip
+            o = self.s.st.cancel(str(a.get("instId", "")), str(a.get("ordId", "")),
+                                 str(a.get("clOrdId", "")), self.s.now_ms())  # fmt: skip
         except ApiError as e:
-            item = {"ordId": str(args.get("ordId", "")), "clOrdId": str(args.get("clOrdId", "")), "ts": "",
+            return {"ordId": str(a.get("ordId", "")), "clOrdId": str(a.get("clOrdId", "")), "ts": "",
                     "sCode": e.code, "sMsg": e.msg}  # fmt: skip
-            return ok([item], "1", "All operations failed")
         self.s.publish_orders([o])
-        return ok([self._item(o)])
+        return self._item(o)
+
+    async def cancel(self, args: dict[str, Any]) -> web.Response:
+        item = self.cancel_item(args)
+        return ok([item]) if item["sCode"] == "0" else ok([item], "1", "All operations failed")
 
     async def cancel_batch(self, args: list[dict[str, Any]]) -> web.Response:
         if not isinstance(args, list) or len(args) > 20:
             raise ApiError("51000", "Parameter error: up to 20 orders", 400)
-        items, failed = [], 0
-        for a in args:
-            try:
-                o = self.s.st.cancel(str(a.get("instId", "")), str(a.get("ordId", "")),
-                                        str(a.get("clOrdId", "")), self.s.now_ms())  # fmt: skip
-            except ApiError as e:
-                failed += 1
-                items.append({"ordId": str(a.get("ordId", "")), "clOrdId": str(a.get("clOrdId", "")),
-                              "ts": "", "sCode": e.code, "sMsg": e.msg})  # fmt: skip
-                continue
-            self.s.publish_orders([o])
-            items.append(self._item(o))
+        items = [self.cancel_item(a) for a in args]
+        failed = sum(1 for i in items if i["sCode"] != "0")
         code = "0" if not failed else ("1" if failed == len(args) else "2")
         return ok(items, code, "" if code == "0" else "Bulk operation partially succeeded")
 

@@ -21,6 +21,7 @@ from trader.sim.okx.rest import Rest, sign_b64
 from trader.sim.okx.state import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, Book, Instrument, Order, State
 from trader.sim.server import VenueServer
 
+WS_ORDER_OPS = ("order", "batch-orders", "cancel-order")
 DEPTH = 50  # levels the books channel carries in the simulator (OKX: 400)
 
 
@@ -168,6 +169,21 @@ class OkxSimServer(VenueServer):
             msg = {"arg": {"channel": "orders", "instType": "ANY", "uid": "1"}, "data": [o.wire()]}
             self._fan(self.order_subs, msg)
 
+    def _ws_order_op(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Order entry on the private WebSocket: `order`, `batch-orders`, `cancel-order` (the REST
+        handlers' items; `instIdCode` stands for `instId`)."""
+        op, args = str(req["op"]), [dict(a) for a in req.get("args", [])]
+        codes = {str(b.inst.code): iid for iid, b in self.st.books.items()}
+        for a in args:
+            if "instIdCode" in a and "instId" not in a:
+                a["instId"] = codes.get(str(a["instIdCode"]), "")
+        now = self.now_ms()
+        items = [self.rest.cancel_item(a) if op == "cancel-order" else self.rest.placed(a) for a in args]
+        failed = sum(1 for i in items if i["sCode"] != "0")
+        code = "0" if not failed else ("1" if failed == len(items) else "2")
+        return {"id": req.get("id", ""), "op": op, "code": code, "msg": "", "data": items,
+                "inTime": str(now * 1000), "outTime": str(self.now_ms() * 1000)}  # fmt: skip
+
     # ---- WebSocket ------------------------------------------------------------------------------------
 
     async def _socket(self, request: web.Request, on_op: Any) -> web.WebSocketResponse:
@@ -258,6 +274,9 @@ class OkxSimServer(VenueServer):
             await ws.send_str(
                 orjson.dumps({"event": "error", "code": "60011", "msg": "Please log in"}).decode()
             )
+            return
+        if req.get("op") in WS_ORDER_OPS:
+            await ws.send_str(orjson.dumps(self._ws_order_op(req)).decode())
             return
         for arg in req.get("args", []):
             if arg.get("channel") != "orders":

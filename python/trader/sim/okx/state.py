@@ -42,6 +42,7 @@ class Instrument:
     ct_val: str = ""  # SWAP: base currency per contract (sizes are contracts)
     settle: str = ""
     max_sz: str = "10000"  # maxLmtSz
+    code: int = 0  # instIdCode (WebSocket order entry names instruments by it)
 
     @property
     def swap(self) -> bool:
@@ -69,7 +70,7 @@ class Instrument:
             raise ApiError("51121", "Order quantity must be a multiple of the lot size")
         return int(q)
 
-    def wire(self) -> dict[str, str]:
+    def wire(self) -> dict[str, Any]:
         return {
             "instId": self.inst_id,
             "instType": self.inst_type,
@@ -86,6 +87,7 @@ class Instrument:
             "lotSz": self.lot_sz,
             "minSz": self.min_sz,
             "maxLmtSz": self.max_sz,
+            "instIdCode": self.code,
             "maxMktSz": "1000000",
             "state": "live",
             "lever": "10" if self.swap else "",
@@ -94,10 +96,10 @@ class Instrument:
 
 
 INSTRUMENTS = (
-    Instrument("BTC-USDT", "BTC", "USDT", "0.1", "0.0001", "0.0001", "50000"),
-    Instrument("ETH-USDT", "ETH", "USDT", "0.01", "0.001", "0.001", "3000"),
+    Instrument("BTC-USDT", "BTC", "USDT", "0.1", "0.0001", "0.0001", "50000", code=1001),
+    Instrument("ETH-USDT", "ETH", "USDT", "0.01", "0.001", "0.001", "3000", code=1002),
     Instrument(
-        "BTC-USDT-SWAP", "BTC", "USDT", "0.1", "0.01", "0.01", "50010", "SWAP", "0.01", "USDT", "100000"
+        "BTC-USDT-SWAP", "BTC", "USDT", "0.1", "0.01", "0.01", "50010", "SWAP", "0.01", "USDT", "100000", 2001
     ),
 )
 LEVER = Decimal(10)
