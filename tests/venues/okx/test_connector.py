@@ -272,3 +272,32 @@ def test_batch_place_and_amend() -> None:
             assert server.requests["POST /api/v5/trade/batch-orders"] == 1
 
     run(body)
+
+
+def test_order_entry_over_the_private_websocket() -> None:
+    async def body() -> None:
+        async with venue(order_entry="ws") as (server, conn):
+            t = await top(conn)
+            assert t.bid is not None
+            now = CLOCK.now_ns()
+            a = gate_approval(
+                conn.spec, SYMBOL, Side.BUY, t.bid - 100, 10, bid=t.bid, ask=t.bid + 1, now_ns=now
+            )
+            ack = await conn.submit(a, "ws1", SYMBOL)
+            found = await conn.query("ws1")
+            assert found is not None
+            assert (found.venue_order_id, found.state) == (ack.venue_order_id, OrderState.OPEN)
+            await conn.cancel("ws1")
+            done = await conn.query("ws1")
+            assert done is not None
+            assert done.state is OrderState.CANCELED
+            huge = gate_approval(
+                conn.spec, SYMBOL, Side.BUY, t.bid - 100, 10**7, bid=t.bid, ask=t.bid + 1, now_ns=now
+            )
+            with pytest.raises(InsufficientFundsError):
+                await conn.submit(huge, "ws2", SYMBOL)
+            with pytest.raises(OrderNotFoundError):
+                await conn.cancel("ws1")
+            assert server.requests["POST /api/v5/trade/order"] == 0  # nothing went over REST
+
+    run(body)

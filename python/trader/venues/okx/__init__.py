@@ -67,6 +67,7 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> OkxConnector:
             clock=clock,
             venue=cfg.name,
             market=str(o.get("market", "spot")),
+            order_entry=str(o.get("order_entry", "rest")),
         )
     except ValueError as e:
         raise ConfigError(f"[venues.okx] {e}") from None

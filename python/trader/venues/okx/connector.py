@@ -9,6 +9,8 @@ private one for `orders` (login signed by the core's `OkxSigner`; secrets never 
 - Post-only: OKX accepts the order and cancels it (`cancelSource` 31) when it would take; `submit` waits
   up to `post_only_confirm_s` for the stream's first report and raises `InvalidOrderError` then (the
   report says REJECTED). Without a report in time the ack stands and the later report tells.
+- `order_entry="ws"`: `submit` and `cancel` go over the private WebSocket (ops `order`,
+  `cancel-order`, answered by `id`); no answer within `timeout_s` is `UnknownOutcomeError`.
 - Batch place (`submit_batch`, `batch-orders`) and batch cancel (`cancel_all`) in requests of up to 20,
   signed over the exact JSON array sent; `amend` changes a resting order's price and/or size by clOrdId.
 - Order types: GTC limit `limit`, post-only `post_only`, IOC `ioc`, FOK `fok`; a market order goes out as
@@ -39,7 +41,13 @@ import orjson
 
 from trader.clock import Clock
 from trader.core import Approval, InstrumentSpec, OkxSigner, OrderType, RateLimiter, Side, TimeInForce, Window
-from trader.errors import InvalidOrderError, OrderNotFoundError, VenueError
+from trader.errors import (
+    InvalidOrderError,
+    OrderNotFoundError,
+    UnknownOutcomeError,
+    VenueError,
+    VenueUnavailableError,
+)
 from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -74,7 +82,7 @@ CAPABILITIES = Capabilities(
     reduce_only=False,  # spot has no reduce-only (the swap market has: SWAP_CAPABILITIES)
     cancel_all=True,
     dead_man_switch=True,
-    ws_order_entry=False,
+    ws_order_entry=True,  # order_entry="ws"
     max_batch=ep.MAX_BATCH,
     paper_environment=True,
     needs_credentials=True,
@@ -108,6 +116,7 @@ class OkxConnector:
         cancel_confirm_s: float = 2.0,
         post_only_confirm_s: float = 0.5,
         funding_delay_s: float = 2.0,
+        order_entry: str = "rest",
     ) -> None:
         if not 0 < budget <= 1:
             raise ValueError("budget must be in (0, 1]")
@@ -115,6 +124,8 @@ class OkxConnector:
             raise ValueError("dead_man_s must be 0 (off) or at most 120 (OKX accepts 10 to 120)")
         if dead_man_refresh_s < 1.0 / ep.DEAD_MAN_PER_S:
             raise ValueError("dead_man_refresh_s must be at least 1 s (OKX: one cancel-all-after per second)")
+        if order_entry not in ("rest", "ws"):
+            raise ValueError(f"order_entry must be rest or ws, not {order_entry!r}")
         if market not in MARKETS:
             raise ValueError(f"market must be spot or swap, not {market!r}")
         self.venue = venue
@@ -131,10 +142,13 @@ class OkxConnector:
         self.signer = signer
         self.clock_offset_ms = 0  # the venue's clock minus ours
         self._dead_man_s, self._dead_man_refresh_s = dead_man_s, dead_man_refresh_s
-        self._stale_after_s = stale_after_s
-        self._cancel_confirm_s = cancel_confirm_s
+        self._stale_after_s, self._cancel_confirm_s = stale_after_s, cancel_confirm_s
         self._post_only_confirm_s = post_only_confirm_s
-        self._funding_delay_s = funding_delay_s  # after a funding time, until its bills are read
+        self._funding_delay_s = funding_delay_s
+        self._order_entry, self._timeout_s = order_entry, timeout_s
+        self._private_ws: WsClient | None = None
+        self._ws_pending: dict[str, asyncio.Future[dict[str, Any]]] = {}  # order ops awaiting their answer
+        self._ws_ids = 0  # after a funding time, until its bills are read
         self._first: dict[str, asyncio.Future[OrderReport]] = {}  # post-only orders awaiting a report
         self._limiter = RateLimiter()
         windows = {name: Window(max(1, int(n * budget)), ep.WINDOW_NS) for name, n in ep.QUOTAS.items()}
@@ -270,6 +284,7 @@ class OkxConnector:
         )
         self.public = PublicStream(self, public)
         self._clients = [public, private]
+        self._private_ws = private
         self._tasks = [
             loop.create_task(self.public.run()),
             loop.create_task(PrivateStream(self, private).run()),
@@ -392,7 +407,10 @@ class OkxConnector:
         if approval.post_only:  # OKX places it, then cancels it (cancelSource 31) if it would take
             first = self._first[client_id] = asyncio.get_running_loop().create_future()
         try:
-            data = await self._call("POST", ep.ORDER, params, group="place")
+            if self._order_entry == "ws":
+                data = await self._ws_op("order", [dict(params)], mutating=True)
+            else:
+                data = await self._call("POST", ep.ORDER, params, group="place")
             if first is not None:
                 await self._post_only_outcome(client_id, first)
         finally:
@@ -415,7 +433,10 @@ class OkxConnector:
         """`POST cancel-order` by clOrdId (sCode 0: accepted), then wait until the order shows closed.
         `OrderNotFoundError` (51400) if it was already closed or unknown."""
         params = [("instId", self.inst_id), ("clOrdId", client_id)]
-        await self._call("POST", ep.CANCEL, params, group="cancel")
+        if self._order_entry == "ws":
+            await self._ws_op("cancel-order", [dict(params)], mutating=True)
+        else:
+            await self._call("POST", ep.CANCEL, params, group="cancel")
         deadline = self.clock.monotonic_ns() + int(self._cancel_confirm_s * 1e9)
         while True:
             found = await self.query(client_id)
@@ -452,6 +473,36 @@ class OkxConnector:
             data = await self._post_raw(ep.CANCEL_BATCH, batch, "cancel")
             n += sum(1 for item in data if str(item.get("sCode")) == "0")
         return n
+
+    async def _ws_op(self, op: str, args: list[dict[str, str]], *, mutating: bool) -> list[Any]:
+        """One order operation on the private WebSocket, answered by `id` (`ws_answer`). No answer in
+        time, or the connection gone: `UnknownOutcomeError` (the engine queries by clOrdId)."""
+        ws = self._private_ws
+        if ws is None:
+            raise VenueUnavailableError("the private WebSocket is not connected", venue=self.venue)
+        self._ws_ids += 1
+        rid = f"{self._ws_ids}"
+        answer = self._ws_pending[rid] = asyncio.get_running_loop().create_future()
+        try:
+            await ws.send(orjson.dumps({"id": rid, "op": op, "args": args}))
+            msg = await self.clock.wait_for(asyncio.shield(answer), self._timeout_s)
+        except (TimeoutError, VenueUnavailableError):
+            if not mutating:
+                raise VenueUnavailableError(f"WS {op}: no answer", venue=self.venue) from None
+            raise UnknownOutcomeError(f"WS {op}: no answer", venue=self.venue) from None
+        finally:
+            self._ws_pending.pop(rid, None)
+        data = msg.get("data") if isinstance(msg.get("data"), list) else []
+        if str(msg.get("code")) != "0":
+            code, text = parse.first_item_error(data) or (str(msg.get("code")), str(msg.get("msg", "")))
+            raise error_from(self.venue, code, text)
+        return data
+
+    def ws_answer(self, msg: dict[str, Any]) -> None:
+        """An answer to an order operation sent on the private WebSocket (by its `id`)."""
+        fut = self._ws_pending.get(str(msg.get("id", "")))
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
 
     async def submit_batch(self, orders: Sequence[tuple[Approval, str]]) -> list[SubmitAck | VenueError]:
         """Several approved orders in `batch-orders` requests of up to 20: per order its ack or its typed

@@ -153,7 +153,9 @@ class PrivateStream:
     async def _message(self, msg: dict[str, Any], ts_recv: int) -> None:
         c = self.c
         event = msg.get("event")
-        if event == "login" and str(msg.get("code")) == "0":
+        if msg.get("op") in ("order", "batch-orders", "cancel-order"):
+            c.ws_answer(msg)
+        elif event == "login" and str(msg.get("code")) == "0":
             args = [{"channel": "orders", "instType": "ANY"}]
             await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
         elif event == "subscribe":
