@@ -69,11 +69,19 @@ def test_position_reduce_only_and_funding() -> None:
         server = OkxSimServer(seed=5, clock=CLOCK, step_ms=20, funding_interval_ms=400)
         await server.start(port=0)
         conn = registry.loopback_connector(
-            server.url, symbol="BTC-USDT", clock=CLOCK, venue="okx", market="swap", funding_delay_s=0.05
+            server.url,
+            symbol="BTC-USDT",
+            clock=CLOCK,
+            venue="okx",
+            market="swap",
+            funding_delay_s=0.05,
+            leverage=5,
         )
         try:
             await conn.connect()
             assert conn.inst_id == "BTC-USDT-SWAP"
+            assert server.state()["levers"] == {"BTC-USDT-SWAP": "5"}
+            assert await conn.set_leverage(20) == 20
             info = await conn.instrument_info("BTC-USDT")
             assert info.lot_size == "0.0001"
             top: BookUpdate = await first(conn, lambda e: isinstance(e, BookUpdate) and bool(e.bid and e.ask))

@@ -58,6 +58,7 @@ class Rest:
             web.get(f"{P}/account/positions", h(self.positions)),
             web.post(f"{P}/trade/cancel-all-after", h(self.cancel_all_after)),
             web.get(f"{P}/account/bills", h(self.bills)),
+            web.post(f"{P}/account/set-leverage", h(self.set_leverage)),
             web.get(f"{P}/public/funding-rate", h(self.funding_rate, signed=False)),
         ]
 
@@ -217,6 +218,9 @@ class Rest:
         inst = args.get("instId", "")
         rows = self.s.st.position_rows(self.s.now_ms())  # SWAP only: spot holds balances
         return ok([r for r in rows if not inst or r["instId"] == inst])
+
+    async def set_leverage(self, args: dict[str, Any]) -> web.Response:
+        return ok([self.s.st.set_leverage(args)])
 
     async def bills(self, args: dict[str, str]) -> web.Response:
         """Funding settlements (`type` 8) only: the simulator keeps no other bills."""

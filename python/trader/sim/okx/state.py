@@ -205,6 +205,7 @@ class State:
         self.by_engine_id: dict[int, Order] = {}
         self.fills: list[dict[str, str]] = []
         self.positions: dict[str, Position] = {}
+        self.levers: dict[str, Decimal] = {}  # SWAP leverage per instrument (cross), default LEVER
         self.bills: list[dict[str, str]] = []  # funding settlements (type 8)
         self.submits: dict[str, int] = {}  # clOrdId -> how often it was submitted
         self.next_id = 600_000_000_000
@@ -223,12 +224,24 @@ class State:
         for o in self.open_orders():
             i, left = o.inst, o.sz - o.filled
             if i.swap and i.settle == ccy and not o.reduce_only:
-                total += i.notional(Decimal(i.px(o.px)), Decimal(i.sz(left))) / LEVER
+                total += i.notional(Decimal(i.px(o.px)), Decimal(i.sz(left))) / self.lever(i.inst_id)
             elif not i.swap and o.side == "buy" and i.quote == ccy:
                 total += Decimal(i.px(o.px)) * Decimal(i.sz(left))
             elif not i.swap and o.side == "sell" and i.base == ccy:
                 total += Decimal(i.sz(left))
         return total
+
+    def lever(self, inst_id: str) -> Decimal:
+        return self.levers.get(inst_id, LEVER)
+
+    def set_leverage(self, args: dict[str, Any]) -> dict[str, str]:
+        """`account/set-leverage` for a SWAP instrument in cross margin (1 to 125)."""
+        book = self.inst(str(args.get("instId", "")))
+        lever = Decimal(str(args.get("lever", "0")))
+        if not book.inst.swap or args.get("mgnMode") != "cross" or not 1 <= lever <= 125:
+            raise ApiError("51000", "Parameter lever, mgnMode or instId error")
+        self.levers[book.inst.inst_id] = lever
+        return {"instId": book.inst.inst_id, "lever": str(lever), "mgnMode": "cross", "posSide": ""}
 
     def margin(self, ccy: str) -> Decimal:
         """Initial margin of the SWAP positions settled in `ccy`, at their entry prices."""
@@ -236,7 +249,7 @@ class State:
         for inst_id, p in self.positions.items():
             i = self.books[inst_id].inst
             if i.settle == ccy and p.pos:
-                total += i.notional(p.avg, Decimal(i.sz(abs(p.pos)))) / LEVER
+                total += i.notional(p.avg, Decimal(i.sz(abs(p.pos)))) / self.lever(inst_id)
         return total
 
     def available(self, ccy: str) -> Decimal:
@@ -260,7 +273,11 @@ class State:
             reduces = (pos < 0 if side == "buy" else pos > 0) and sz <= abs(pos)
             if reduce_only and not reduces:
                 raise ApiError("51169", "Order failed because you don't have any positions to reduce")
-            need = Decimal(0) if reduce_only else inst.notional(ref, Decimal(inst.sz(sz))) / LEVER
+            need = (
+                Decimal(0)
+                if reduce_only
+                else inst.notional(ref, Decimal(inst.sz(sz))) / self.lever(inst.inst_id)
+            )
             ccy = inst.settle
         elif reduce_only:
             raise ApiError("51000", "Parameter reduceOnly error: spot has no reduce-only")
@@ -464,7 +481,7 @@ class State:
                     "avgPx": str(p.avg),
                     "markPx": str(mark),
                     "upl": str(upl),
-                    "lever": str(LEVER),
+                    "lever": str(self.lever(inst_id)),
                     "mgnMode": "cross",
                     "ccy": i.settle,
                     "cTime": str(p.c_time),
@@ -523,5 +540,6 @@ class State:
             "orders": {o.ord_id: o.wire() for o in self.orders.values()},
             "submits": dict(self.submits),
             "balances": {k: str(v) for k, v in self.balances.items()},
+            "levers": {k: str(v) for k, v in self.levers.items()},
             "dead_man": {"armed": self.dead_man_at_ms > 0, "fired": self.dead_man_fired},
         }

@@ -68,6 +68,7 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> OkxConnector:
             venue=cfg.name,
             market=str(o.get("market", "spot")),
             order_entry=str(o.get("order_entry", "rest")),
+            leverage=int(o["leverage"]) if "leverage" in o else None,
         )
     except ValueError as e:
         raise ConfigError(f"[venues.okx] {e}") from None

@@ -20,6 +20,7 @@ private one for `orders` (login signed by the core's `OkxSigner`; secrets never 
   `budget` of OKX's stated per-2-s limits (okx.md §3, §6); a 429 backs that group off.
 - Swap funding: after each funding time the type-8 bills become `FundingPayment` events
   (`funding_since` reads the same bills for reconciliation).
+- Swap leverage: `leverage=N` sets it (cross margin) at connect; `set_leverage` at any time.
 - Dead-man switch: while our orders rest, `POST /api/v5/trade/cancel-all-after` is armed with
   `dead_man_s` and refreshed every `dead_man_refresh_s`; with nothing resting it is disarmed (timeOut 0).
 - The book: a `books` snapshot, then updates whose `prevSeqId` must equal the last `seqId`; a gap is a
@@ -117,6 +118,7 @@ class OkxConnector:
         post_only_confirm_s: float = 0.5,
         funding_delay_s: float = 2.0,
         order_entry: str = "rest",
+        leverage: int | None = None,
     ) -> None:
         if not 0 < budget <= 1:
             raise ValueError("budget must be in (0, 1]")
@@ -145,7 +147,7 @@ class OkxConnector:
         self._stale_after_s, self._cancel_confirm_s = stale_after_s, cancel_confirm_s
         self._post_only_confirm_s = post_only_confirm_s
         self._funding_delay_s = funding_delay_s
-        self._order_entry, self._timeout_s = order_entry, timeout_s
+        self._order_entry, self._timeout_s, self._leverage = order_entry, timeout_s, leverage
         self._private_ws: WsClient | None = None
         self._ws_pending: dict[str, asyncio.Future[dict[str, Any]]] = {}  # order ops awaiting their answer
         self._ws_ids = 0  # after a funding time, until its bills are read
@@ -267,6 +269,8 @@ class OkxConnector:
         await self.sync_time()
         await self._load_info()
         await self._call("GET", ep.BALANCE, [], group="account")  # the key works
+        if self._leverage is not None:
+            await self.set_leverage(self._leverage)
         loop = asyncio.get_running_loop()
         public = WsClient(
             self.venue,
@@ -590,6 +594,14 @@ class OkxConnector:
         data = await self._call("GET", ep.BALANCE, [("ccy", self._base())], group="account")
         held = parse.cash(data, self._base())
         return {self.symbol: int(held / Decimal(self.spec.lot_size))}
+
+    async def set_leverage(self, leverage: int) -> int:
+        """Swap: the instrument's leverage in cross margin (`account/set-leverage`); the venue's answer."""
+        if self.market != "swap":
+            raise InvalidOrderError("leverage applies to the swap market", venue=self.venue)
+        params = [("instId", self.inst_id), ("lever", str(leverage)), ("mgnMode", "cross")]
+        data = await self._call("POST", ep.SET_LEVERAGE, params, group="account")
+        return int(Decimal(str(data[0]["lever"])))
 
     # ---- funding -------------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ POSITIONS = "/api/v5/account/positions"
 CANCEL_ALL_AFTER = "/api/v5/trade/cancel-all-after"
 BILLS = "/api/v5/account/bills"  # type 8: funding fees
 FUNDING_RATE = "/api/v5/public/funding-rate"
+SET_LEVERAGE = "/api/v5/account/set-leverage"
 
 MAX_BATCH = 20  # orders per batch request
 PAGE = 100  # rows per page of orders-pending and fills
