@@ -298,6 +298,9 @@ def test_order_entry_over_the_private_websocket() -> None:
                 await conn.submit(huge, "ws2", SYMBOL)
             with pytest.raises(OrderNotFoundError):
                 await conn.cancel("ws1")
+            acks = await conn.submit_batch([(a, "ws3"), (huge, "ws4")])
+            assert [type(x).__name__ for x in acks] == ["SubmitAck", "InsufficientFundsError"]
             assert server.requests["POST /api/v5/trade/order"] == 0  # nothing went over REST
+            assert server.requests["POST /api/v5/trade/batch-orders"] == 0
 
     run(body)

@@ -478,7 +478,9 @@ class OkxConnector:
             n += sum(1 for item in data if str(item.get("sCode")) == "0")
         return n
 
-    async def _ws_op(self, op: str, args: list[dict[str, str]], *, mutating: bool) -> list[Any]:
+    async def _ws_op(
+        self, op: str, args: list[dict[str, str]], *, mutating: bool, whole: bool = False
+    ) -> list[Any]:
         """One order operation on the private WebSocket, answered by `id` (`ws_answer`). No answer in
         time, or the connection gone: `UnknownOutcomeError` (the engine queries by clOrdId)."""
         ws = self._private_ws
@@ -497,6 +499,8 @@ class OkxConnector:
         finally:
             self._ws_pending.pop(rid, None)
         data = msg.get("data") if isinstance(msg.get("data"), list) else []
+        if whole and str(msg.get("code")) in ("0", "1", "2"):
+            return data  # a batch: each item says how it went
         if str(msg.get("code")) != "0":
             code, text = parse.first_item_error(data) or (str(msg.get("code")), str(msg.get("msg", "")))
             raise error_from(self.venue, code, text)
@@ -515,7 +519,10 @@ class OkxConnector:
         for i in range(0, len(orders), ep.MAX_BATCH):
             chunk = orders[i : i + ep.MAX_BATCH]
             items = [dict(self.order_params(a, cid)) for a, cid in chunk]
-            data = await self._post_raw(ep.BATCH_ORDERS, items, "place")
+            if self._order_entry == "ws":
+                data = await self._ws_op("batch-orders", items, mutating=True, whole=True)
+            else:
+                data = await self._post_raw(ep.BATCH_ORDERS, items, "place")
             for (_, cid), item in zip(chunk, data, strict=True):
                 code = str(item.get("sCode", ""))
                 ok = code == "0"
