@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -323,7 +323,7 @@ class OkxConnector:
     def trading_spec(self) -> InstrumentSpec:
         return self.spec
 
-    async def events(self) -> Any:
+    async def events(self) -> AsyncIterator[VenueEvent]:
         while True:
             yield await self.queue.get()
 
