@@ -5,6 +5,7 @@ from tests.conformance.harness import AlpacaHarness, BinanceHarness, Harness, Ib
 from tests.conformance.harness_bybit import BybitHarness
 from tests.conformance.harness_coinbase import CoinbaseHarness
 from tests.conformance.harness_kraken import KrakenHarness
+from tests.conformance.harness_okx import OkxHarness
 
 HARNESSES: list[Harness] = [
     BinanceHarness("spot"),
@@ -17,4 +18,6 @@ HARNESSES: list[Harness] = [
     CoinbaseHarness(),
     KrakenHarness(),
     *(BybitHarness(market) for market in ("spot", "linear")),
+    OkxHarness(),
+    OkxHarness("swap"),
 ]

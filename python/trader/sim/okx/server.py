@@ -1,0 +1,292 @@
+"""The OKX simulator: REST v5 (`rest.py`), the public WebSocket (`books` with `seqId`/`prevSeqId`,
+`trades`) and the private one (login, `orders`), on `trader.sim.server.VenueServer` (faults, admin API).
+Spot (`BTC-USDT`, `ETH-USDT`) and a USDT-margined perpetual (`BTC-USDT-SWAP`, sizes in contracts of
+ctVal 0.01 BTC, net positions, funding settled every `funding_interval_ms`).
+
+Options: `time_window_ms` (OKX refuses requests stamped more than 30 s off: 50102), `dead_man_min_s` (the
+shortest `cancel-all-after` timeOut accepted; OKX: 10), `funding_interval_ms` (OKX: 8 h),
+`buyer_fee_in_base` (OKX takes a spot buyer's fee from the bought asset; by default the simulator charges
+it in the quote, as the Binance simulator does)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from trader.clock import Clock
+from trader.sim.okx.rest import Rest, sign_b64
+from trader.sim.okx.state import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, Book, Instrument, Order, State
+from trader.sim.server import VenueServer
+
+WS_ORDER_OPS = ("order", "batch-orders", "cancel-order")
+DEPTH = 50  # levels the books channel carries in the simulator (OKX: 400)
+
+
+class OkxSimServer(VenueServer):
+    venue = "okx"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        clock: Clock | None = None,
+        step_ms: int = 100,
+        time_window_ms: int = 30_000,
+        dead_man_min_s: int = 10,
+        buyer_fee_in_base: bool = False,
+        funding_interval_ms: int = 8 * 3600 * 1000,
+    ) -> None:
+        super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        self.st = State(seed, buyer_fee_in_base=buyer_fee_in_base)
+        self.time_window_ms = time_window_ms
+        self.funding_interval_ms = funding_interval_ms
+        now = self.now_ms()
+        self.next_funding_ms = now - now % funding_interval_ms + funding_interval_ms
+        self.dead_man_min_s = dead_man_min_s
+        self.rest = Rest(self)
+        self.book_subs: dict[str, set[web.WebSocketResponse]] = {}
+        self.trade_subs: dict[str, set[web.WebSocketResponse]] = {}
+        self.order_subs: set[web.WebSocketResponse] = set()
+        self.sent_depth: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+        self.book_snapshots = 0  # snapshots sent on the books channel (each (re)subscription)
+        self.faults.paths = ("POST /api/v5/trade/order", "POST /api/v5/trade/cancel-order")
+
+    @property
+    def default_symbol(self) -> str:
+        return "BTC-USDT"
+
+    def now_ms(self) -> int:
+        return self.clock.now_ns() // 1_000_000
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            *self.rest.routes(),
+            web.get("/ws/v5/public", self._public),
+            web.get("/ws/v5/private", self._private),
+        ]
+
+    def state(self) -> dict[str, Any]:
+        return self.st.snapshot()
+
+    # ---- the market --------------------------------------------------------------------------------
+
+    def on_step(self, dt_ns: int) -> None:
+        now = self.now_ms()
+        st = self.st
+        if now >= self.next_funding_ms:
+            st.settle_funding(now)
+            self.next_funding_ms += self.funding_interval_ms * max(
+                1, (now - self.next_funding_ms) // self.funding_interval_ms + 1
+            )
+        if st.dead_man_at_ms and now >= st.dead_man_at_ms:
+            st.dead_man_at_ms = 0
+            st.dead_man_fired += 1
+            self.publish_orders([st.cancel(o.inst.inst_id, o.ord_id, "", now) for o in st.open_orders()])
+        for inst_id, book in st.books.items():
+            trades = book.market.step(dt_ns)
+            self.publish_orders(st.apply(book, trades, now))
+            if self.faults.stale_feed:
+                continue
+            for t in trades:
+                side = "buy" if t.taker_side.value == "BUY" else "sell"
+                row = {"instId": inst_id, "tradeId": str(t.trade_id), "px": book.inst.px(t.price),
+                       "sz": book.inst.sz(t.qty), "side": side, "ts": str(now), "count": "1"}  # fmt: skip
+                self._fan(
+                    self.trade_subs.get(inst_id, set()),
+                    {"arg": {"channel": "trades", "instId": inst_id}, "data": [row]},
+                )
+            self._book_update(inst_id, book, now)
+
+    def _levels(self, book: Book) -> tuple[dict[int, int], dict[int, int]]:
+        bids, asks = book.engine.depth(DEPTH)
+        return dict(bids), dict(asks)
+
+    def _book_msg(
+        self, book: Book, action: str, bids: list[list[str]], asks: list[list[str]], prev: int
+    ) -> bytes:
+        data = {"asks": asks, "bids": bids, "ts": str(self.now_ms()), "checksum": 0,
+                "prevSeqId": prev, "seqId": book.seq}  # fmt: skip
+        arg = {"channel": "books", "instId": book.inst.inst_id}
+        return orjson.dumps({"arg": arg, "action": action, "data": [data]})
+
+    def _book_update(self, inst_id: str, book: Book, now: int) -> None:
+        subs = self.book_subs.get(inst_id)
+        if not subs:
+            return
+        old_bids, old_asks = self.sent_depth.get(inst_id, ({}, {}))
+        bids, asks = self._levels(book)
+        inst = book.inst
+
+        def diff(old: dict[int, int], new: dict[int, int]) -> list[list[str]]:
+            rows = [[inst.px(p), inst.sz(q), "0", "1"] for p, q in new.items() if old.get(p) != q]
+            return rows + [[inst.px(p), "0", "0", "0"] for p in old if p not in new]
+
+        db, da = diff(old_bids, bids), diff(old_asks, asks)
+        if not db and not da:
+            return
+        prev = book.seq
+        book.seq += 1
+        if self.faults.sequence_gap:  # one update is lost on the way: the next one does not chain
+            self.faults.sequence_gap = False
+            book.seq += 1
+            prev += 1
+        self.sent_depth[inst_id] = (bids, asks)
+        self._fan(subs, None, self._book_msg(book, "update", db, da, prev))
+
+    def _snapshot(self, ws: web.WebSocketResponse, book: Book) -> None:
+        bids, asks = self._levels(book)
+        inst = book.inst
+        self.sent_depth[inst.inst_id] = (bids, asks)
+        self.book_snapshots += 1
+        rows = self._rows
+        self.send_text(ws, self._book_msg(book, "snapshot", rows(inst, bids), rows(inst, asks), -1))
+
+    @staticmethod
+    def _rows(inst: Instrument, levels: dict[int, int]) -> list[list[str]]:
+        return [[inst.px(p), inst.sz(q), "0", "1"] for p, q in levels.items()]
+
+    def _fan(self, subs: set[web.WebSocketResponse], msg: dict[str, Any] | None, raw: bytes = b"") -> None:
+        payload = raw or orjson.dumps(msg)
+        for ws in list(subs):
+            if ws.closed:
+                subs.discard(ws)
+            else:
+                self.send_text(ws, payload)
+
+    def send_text(self, ws: web.WebSocketResponse, payload: bytes) -> None:
+        """A text frame, as OKX sends."""
+        if ws.closed:
+            self.sockets.discard(ws)
+            return
+        task = asyncio.get_running_loop().create_task(ws.send_str(payload.decode()))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def publish_orders(self, orders: list[Order]) -> None:
+        for o in orders:
+            msg = {"arg": {"channel": "orders", "instType": "ANY", "uid": "1"}, "data": [o.wire()]}
+            self._fan(self.order_subs, msg)
+
+    def _ws_order_op(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Order entry on the private WebSocket: `order`, `batch-orders`, `cancel-order` (the REST
+        handlers' items; `instIdCode` stands for `instId`)."""
+        op, args = str(req["op"]), [dict(a) for a in req.get("args", [])]
+        codes = {str(b.inst.code): iid for iid, b in self.st.books.items()}
+        for a in args:
+            if "instIdCode" in a and "instId" not in a:
+                a["instId"] = codes.get(str(a["instIdCode"]), "")
+        now = self.now_ms()
+        items = [self.rest.cancel_item(a) if op == "cancel-order" else self.rest.placed(a) for a in args]
+        failed = sum(1 for i in items if i["sCode"] != "0")
+        code = "0" if not failed else ("1" if failed == len(items) else "2")
+        return {"id": req.get("id", ""), "op": op, "code": code, "msg": "", "data": items,
+                "inTime": str(now * 1000), "outTime": str(self.now_ms() * 1000)}  # fmt: skip
+
+    # ---- WebSocket ------------------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request, on_op: Any) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        try:
+            async for m in ws:
+                if m.type != WSMsgType.TEXT:
+                    continue
+                if m.data == "ping":
+                    await ws.send_str("pong")
+                    continue
+                try:
+                    req = orjson.loads(m.data)
+                except orjson.JSONDecodeError:
+                    await ws.send_str(
+                        orjson.dumps({"event": "error", "code": "60012", "msg": "Invalid request"}).decode()
+                    )
+                    continue
+                await on_op(ws, req)
+        finally:
+            self.sockets.discard(ws)
+            self.order_subs.discard(ws)
+            for subs in (*self.book_subs.values(), *self.trade_subs.values()):
+                subs.discard(ws)
+        return ws
+
+    async def _public(self, request: web.Request) -> web.WebSocketResponse:
+        return await self._socket(request, self._public_op)
+
+    async def _private(self, request: web.Request) -> web.WebSocketResponse:
+        logged_in: set[int] = set()
+
+        async def op(ws: web.WebSocketResponse, req: dict[str, Any]) -> None:
+            await self._private_op(ws, req, logged_in)
+
+        return await self._socket(request, op)
+
+    async def _public_op(self, ws: web.WebSocketResponse, req: dict[str, Any]) -> None:
+        for arg in req.get("args", []):
+            channel, inst_id = arg.get("channel"), arg.get("instId", "")
+            table = {"books": self.book_subs, "trades": self.trade_subs}.get(channel)
+            if table is None or inst_id not in self.st.books:
+                err = {
+                    "event": "error",
+                    "code": "60018",
+                    "msg": f"Wrong URL or channel:{channel},instId:{inst_id}",
+                }
+                await ws.send_str(orjson.dumps(err).decode())
+                continue
+            if req.get("op") == "unsubscribe":
+                table.get(inst_id, set()).discard(ws)
+                await ws.send_str(orjson.dumps({"event": "unsubscribe", "arg": arg, "connId": "1"}).decode())
+                continue
+            table.setdefault(inst_id, set()).add(ws)
+            await ws.send_str(
+                orjson.dumps(
+                    {"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}
+                ).decode()
+            )
+            if channel == "books":
+                self._snapshot(ws, self.st.books[inst_id])
+
+    async def _private_op(self, ws: web.WebSocketResponse, req: dict[str, Any], logged_in: set[int]) -> None:
+        if req.get("op") == "login":
+            a = (req.get("args") or [{}])[0]
+            ts = str(a.get("timestamp", ""))
+            good = (
+                a.get("apiKey") == DEMO_KEY
+                and a.get("passphrase") == DEMO_PASSPHRASE
+                and ts.isdigit()
+                and abs(int(ts) * 1000 - self.now_ms()) <= 30_000
+                and sign_b64(DEMO_SECRET, f"{ts}GET/users/self/verify") == a.get("sign")
+            )
+            if not good:
+                await ws.send_str(
+                    orjson.dumps({"event": "error", "code": "60009", "msg": "Login failed."}).decode()
+                )
+                await ws.close(code=4001)
+                return
+            logged_in.add(1)
+            await ws.send_str(
+                orjson.dumps({"event": "login", "code": "0", "msg": "", "connId": "1"}).decode()
+            )
+            return
+        if not logged_in:
+            await ws.send_str(
+                orjson.dumps({"event": "error", "code": "60011", "msg": "Please log in"}).decode()
+            )
+            return
+        if req.get("op") in WS_ORDER_OPS:
+            await ws.send_str(orjson.dumps(self._ws_order_op(req)).decode())
+            return
+        for arg in req.get("args", []):
+            if arg.get("channel") != "orders":
+                await ws.send_str(
+                    orjson.dumps({"event": "error", "code": "60018", "msg": "Wrong channel"}).decode()
+                )
+                continue
+            self.order_subs.add(ws)
+            await ws.send_str(
+                orjson.dumps(
+                    {"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}
+                ).decode()
+            )

@@ -1,0 +1,666 @@
+"""OKX v5 spot: REST (`/api/v5`) for orders and account, the public WebSocket for `books` and `trades`, the
+private one for `orders` (login signed by the core's `OkxSigner`; secrets never leave it).
+
+- Every request is signed at send time with the venue's clock (ours plus `clock_offset_ms`, measured by
+  `GET /api/v5/public/time` at connect and again, once, after a `50102 Timestamp request expired`).
+- `submit` is single-shot (`POST /api/v5/trade/order` with our `clOrdId`): a timeout, a dropped connection
+  or a 5xx is `UnknownOutcomeError`, resolved by `query` (`GET /api/v5/trade/order?clOrdId=`). An answer
+  with `code` "1" carries the reason in the item's `sCode`, classified by `errors.py`.
+- Post-only: OKX accepts the order and cancels it (`cancelSource` 31) when it would take; `submit` waits
+  up to `post_only_confirm_s` for the stream's first report and raises `InvalidOrderError` then (the
+  report says REJECTED). Without a report in time the ack stands and the later report tells.
+- `order_entry="ws"`: `submit` and `cancel` go over the private WebSocket (ops `order`,
+  `cancel-order`, answered by `id`); no answer within `timeout_s` is `UnknownOutcomeError`.
+- Batch place (`submit_batch`, `batch-orders`) and batch cancel (`cancel_all`) in requests of up to 20,
+  signed over the exact JSON array sent; `amend` changes a resting order's price and/or size by clOrdId.
+- Order types: GTC limit `limit`, post-only `post_only`, IOC `ioc`, FOK `fok`; a market order goes out as
+  `ioc` at the gate's protective price (an OKX `market` order has no price limit). Spot has no
+  reduce-only and no GTD: both are refused before anything is sent.
+- Rate limits: one local quota per group of endpoints (place, cancel, reads, account, public) at
+  `budget` of OKX's stated per-2-s limits (okx.md §3, §6); a 429 backs that group off.
+- Swap funding: after each funding time the type-8 bills become `FundingPayment` events
+  (`funding_since` reads the same bills for reconciliation).
+- Swap leverage: `leverage=N` sets it (cross margin) at connect; `set_leverage` at any time.
+- Dead-man switch: while our orders rest, `POST /api/v5/trade/cancel-all-after` is armed with
+  `dead_man_s` and refreshed every `dead_man_refresh_s`; with nothing resting it is disarmed (timeOut 0).
+- The book: a `books` snapshot, then updates whose `prevSeqId` must equal the last `seqId`; a gap is a
+  `BookInvalid` and a resubscription (a new snapshot). Checksums are not used (OKX sends 0 since 2026-06).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from trader.clock import Clock
+from trader.core import Approval, InstrumentSpec, OkxSigner, OrderType, RateLimiter, Side, TimeInForce, Window
+from trader.errors import (
+    InvalidOrderError,
+    OrderNotFoundError,
+    UnknownOutcomeError,
+    VenueError,
+    VenueUnavailableError,
+)
+from trader.venues._http import HttpClient, HttpResponse
+from trader.venues._status import StreamHealth
+from trader.venues._ws import WsClient
+from trader.venues.base import (
+    Capabilities,
+    FillReport,
+    FundingPayment,
+    InstrumentInfo,
+    OrderReport,
+    OrderState,
+    Stream,
+    SubmitAck,
+    Tier,
+    VenueEvent,
+    require_approval,
+)
+from trader.venues.okx import endpoints as ep
+from trader.venues.okx import parse
+from trader.venues.okx.endpoints import Endpoints
+from trader.venues.okx.errors import CLOCK, NOT_FOUND, decode_error, error_from
+from trader.venues.okx.streams import PrivateStream, PublicStream
+from trader.venues.profile import VenueTime
+
+log = logging.getLogger("trader.venues.okx")
+
+CAPABILITIES = Capabilities(
+    venue="okx",
+    tier=Tier.CRYPTO,
+    order_types=frozenset({"LIMIT", "MARKET"}),
+    time_in_force=frozenset({"GTC", "IOC", "FOK"}),
+    post_only=True,
+    reduce_only=False,  # spot has no reduce-only (the swap market has: SWAP_CAPABILITIES)
+    cancel_all=True,
+    dead_man_switch=True,
+    ws_order_entry=True,  # order_entry="ws"
+    max_batch=ep.MAX_BATCH,
+    paper_environment=True,
+    needs_credentials=True,
+)
+
+SWAP_CAPABILITIES = dataclasses.replace(CAPABILITIES, reduce_only=True)
+MARKETS = {"spot": ("SPOT", "cash"), "swap": ("SWAP", "cross")}  # market -> (instType, tdMode)
+
+_GROUPS = {"place": True, "cancel": True, "read": False, "account": False, "public": False, "dead_man": True}
+
+
+class OkxConnector:
+    """One OKX instrument on one account (or a simulator speaking its protocol): `market` "spot", or
+    "swap" (a USDT-margined perpetual, cross margin, net position; sizes in contracts on the wire, in
+    base here: `ct` base per contract)."""
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        signer: OkxSigner,
+        endpoints: Endpoints,
+        clock: Clock,
+        venue: str = "okx",
+        market: str = "spot",
+        dead_man_s: int = 60,
+        dead_man_refresh_s: float = 10.0,
+        stale_after_s: float = 10.0,
+        timeout_s: float = 10.0,
+        budget: float = 0.8,
+        cancel_confirm_s: float = 2.0,
+        post_only_confirm_s: float = 0.5,
+        funding_delay_s: float = 2.0,
+        order_entry: str = "rest",
+        leverage: int | None = None,
+    ) -> None:
+        if not 0 < budget <= 1:
+            raise ValueError("budget must be in (0, 1]")
+        if dead_man_s != 0 and not 1 <= dead_man_s <= 120:
+            raise ValueError("dead_man_s must be 0 (off) or at most 120 (OKX accepts 10 to 120)")
+        if dead_man_refresh_s < 1.0 / ep.DEAD_MAN_PER_S:
+            raise ValueError("dead_man_refresh_s must be at least 1 s (OKX: one cancel-all-after per second)")
+        if order_entry not in ("rest", "ws"):
+            raise ValueError(f"order_entry must be rest or ws, not {order_entry!r}")
+        if market not in MARKETS:
+            raise ValueError(f"market must be spot or swap, not {market!r}")
+        self.venue = venue
+        self.market = market
+        self.inst_type, self.td_mode = MARKETS[market]
+        self.capabilities = SWAP_CAPABILITIES if market == "swap" else CAPABILITIES
+        self.ct = Decimal(1)  # base per contract (SWAP ctVal), from the instrument
+        self.symbol = symbol.upper()  # the instrument's name in our events (the caller's)
+        self.inst_id = self.symbol  # ... and on the wire: BTC-USDT on the swap market is BTC-USDT-SWAP
+        if market == "swap" and not self.inst_id.endswith("-SWAP"):
+            self.inst_id += "-SWAP"
+        self.endpoints = endpoints
+        self.clock = clock
+        self.signer = signer
+        self.clock_offset_ms = 0  # the venue's clock minus ours
+        self._dead_man_s, self._dead_man_refresh_s = dead_man_s, dead_man_refresh_s
+        self._stale_after_s, self._cancel_confirm_s = stale_after_s, cancel_confirm_s
+        self._post_only_confirm_s = post_only_confirm_s
+        self._funding_delay_s = funding_delay_s
+        self._order_entry, self._timeout_s, self._leverage = order_entry, timeout_s, leverage
+        self._private_ws: WsClient | None = None
+        self._ws_pending: dict[str, asyncio.Future[dict[str, Any]]] = {}  # order ops awaiting their answer
+        self._ws_ids = 0  # after a funding time, until its bills are read
+        self._first: dict[str, asyncio.Future[OrderReport]] = {}  # post-only orders awaiting a report
+        self._limiter = RateLimiter()
+        windows = {name: Window(max(1, int(n * budget)), ep.WINDOW_NS) for name, n in ep.QUOTAS.items()}
+        windows["dead_man"] = Window(ep.DEAD_MAN_PER_S, 1_000_000_000)  # not scaled: 1 per second
+        self._http = {name: self._client(name, w, timeout_s) for name, w in windows.items()}
+        self.spec = InstrumentSpec("1", "1")
+        self._info: InstrumentInfo | None = None
+        self.queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self.health = StreamHealth(self.queue, clock)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._clients: list[WsClient] = []
+        self._ready = asyncio.Event()
+        self._subscribed = 0
+        self._resync: asyncio.Task[None] | None = None
+        self._last_sync_ns = 0
+        self._open: set[str] = set()  # client ids of our orders last seen open
+        self._last_event_ns = 0
+        self._dead_man_armed = False
+        self.public: PublicStream | None = None
+
+    # ---- plumbing --------------------------------------------------------------------------------
+
+    def _client(self, name: str, window: Window, timeout_s: float) -> HttpClient:
+        """The HTTP client of one endpoint group, charged to that group's local quota."""
+        return HttpClient(
+            self.venue,
+            self.endpoints.rest,
+            clock=self.clock,
+            timeout_s=timeout_s,
+            limiter=self._limiter,
+            quota=self._limiter.add_quota(name, [window]),
+            decode_error=self._decode,
+        )
+
+    def venue_now_ms(self) -> int:
+        return self.clock.now_ns() // 1_000_000 + self.clock_offset_ms
+
+    def _decode(self, resp: HttpResponse) -> VenueError | None:
+        return decode_error(self.venue, resp)
+
+    async def _call(
+        self, method: str, path: str, params: list[tuple[str, str]], *, group: str, signed: bool = True
+    ) -> list[Any]:
+        sent_ns = self.clock.monotonic_ns()
+        if signed:
+            req = self.signer.sign(method, path, params, self.venue_now_ms())
+            query, body, headers = req.query, req.body or None, dict(req.headers)
+        else:
+            query, body, headers = urlencode(params), None, {}
+        try:
+            resp = await self._http[group].request(
+                method,
+                path,
+                query=query,
+                body=body,
+                headers=headers,
+                mutating=_GROUPS[group],
+                priority=group == "cancel",
+            )
+            code, msg, data = parse.envelope(orjson.loads(resp.body))
+            if code != "0":
+                raise error_from(self.venue, *(parse.first_item_error(data) or (code, msg)))
+        except VenueError as e:
+            if e.code == CLOCK and self._last_sync_ns <= sent_ns:
+                self._schedule_resync()  # once: not for requests signed before the last sync
+            raise
+        return data
+
+    def _schedule_resync(self) -> None:
+        """One time resync at a time."""
+        if self._resync is not None and not self._resync.done():
+            return
+        self._resync = asyncio.get_running_loop().create_task(self._sync_quietly())
+
+    async def _sync_quietly(self) -> None:
+        with contextlib.suppress(VenueError):
+            await self.sync_time()
+
+    async def sync_time(self) -> None:
+        """Measure the venue's clock against ours (half the round trip counted)."""
+        t0 = self.clock.now_ns()
+        data = await self._call("GET", ep.SERVER_TIME, [], group="public", signed=False)
+        t1 = self.clock.now_ns()
+        self.clock_offset_ms = int(data[0]["ts"]) - (t0 + t1) // 2 // 1_000_000
+        self._last_sync_ns = self.clock.monotonic_ns()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def _load_info(self) -> InstrumentInfo:
+        if self._info is None:
+            rows = await self._call(
+                "GET",
+                ep.INSTRUMENTS,
+                [("instType", self.inst_type), ("instId", self.inst_id)],
+                group="public",
+                signed=False,
+            )
+            if not rows:
+                raise InvalidOrderError(f"unknown instrument {self.inst_id}", venue=self.venue)
+            self._info = dataclasses.replace(parse.instrument_info(rows[0]), symbol=self.symbol)
+            self.spec = self._info.spec()
+            self.ct = parse.contract_value(rows[0])
+        return self._info
+
+    async def reference(self) -> tuple[InstrumentInfo, Decimal]:
+        """The instrument's rules and its current mid, by REST only (to size a strategy before `connect`)."""
+        info = await self._load_info()
+        data = await self._call(
+            "GET", ep.BOOKS, [("instId", self.inst_id), ("sz", "5")], group="public", signed=False
+        )
+        return info, parse.mid_price(data)
+
+    async def connect(self) -> None:
+        if self._tasks:
+            return  # connected already
+        await self.sync_time()
+        await self._load_info()
+        await self._call("GET", ep.BALANCE, [], group="account")  # the key works
+        if self._leverage is not None:
+            await self.set_leverage(self._leverage)
+        loop = asyncio.get_running_loop()
+        public = WsClient(
+            self.venue,
+            self.endpoints.public_ws,
+            clock=self.clock,
+            on_connect=lambda ws: PublicStream.subscribe(self, ws),
+            stale_after_s=self._stale_after_s,
+        )
+        private = WsClient(
+            self.venue,
+            self.endpoints.private_ws,
+            clock=self.clock,
+            on_connect=lambda ws: PrivateStream.login(self, ws),
+            stale_after_s=3600,
+        )
+        self.public = PublicStream(self, public)
+        self._clients = [public, private]
+        self._private_ws = private
+        self._tasks = [
+            loop.create_task(self.public.run()),
+            loop.create_task(PrivateStream(self, private).run()),
+        ]
+        if self._dead_man_s:
+            self._tasks.append(loop.create_task(self._dead_man()))
+        if self.market == "swap":
+            self._tasks.append(loop.create_task(self._funding_watch()))
+        await self.clock.wait_for(self._ready.wait(), 10)
+
+    async def close(self) -> None:
+        self.health.stop()
+        for c in self._clients:
+            await c.close()
+        tasks = [*self._tasks, *([self._resync] if self._resync else [])]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks, self._clients = [], []
+        for h in self._http.values():
+            await h.close()
+
+    async def venue_time(self) -> VenueTime:
+        """`GET /api/v5/public/time` (milliseconds)."""
+        return parse.venue_time(await self._call("GET", ep.SERVER_TIME, [], group="public", signed=False))
+
+    async def instrument_info(self, symbol: str) -> InstrumentInfo:
+        if self._info is None or symbol != self.symbol:
+            raise InvalidOrderError(f"unknown instrument {symbol}", venue=self.venue)
+        return self._info
+
+    def trading_spec(self) -> InstrumentSpec:
+        return self.spec
+
+    async def events(self) -> AsyncIterator[VenueEvent]:
+        while True:
+            yield await self.queue.get()
+
+    # ---- the private stream ----------------------------------------------------------------------
+
+    async def private_ready(self) -> None:
+        """The `orders` channel is subscribed: after a reconnect, catch up by REST, then `up`."""
+        self._subscribed += 1
+        if self._subscribed > 1:
+            await self._catch_up()
+        self._ready.set()
+        self.health.up(Stream.PRIVATE)
+
+    def on_order(self, o: dict[str, Any], ts_recv: int) -> None:
+        self._last_event_ns = ts_recv
+        f = parse.order_fill(o, self.spec, self._base(), ts_recv, self.ct, name=self.symbol)
+        if f is not None:
+            self.queue.put_nowait(f)
+        self.queue.put_nowait(self._report(o, ts_recv))
+
+    def _base(self) -> str:
+        return self._info.base if self._info is not None else ""
+
+    def _report(self, o: dict[str, Any], ts_recv: int) -> OrderReport:
+        r = parse.order_report(o, self.spec, ts_recv, self.ct, name=self.symbol)
+        first = self._first.get(r.client_id)
+        if first is not None and not first.done():
+            first.set_result(r)
+        if r.state is OrderState.OPEN:
+            self._open.add(r.client_id)
+        else:
+            self._open.discard(r.client_id)
+        return r
+
+    async def _catch_up(self) -> None:
+        since = max(0, (self._last_event_ns or self.clock.now_ns()) - 60_000_000_000)
+        try:
+            before = set(self._open)
+            now_open = await self.open_orders()
+            for r in now_open:
+                self.queue.put_nowait(r)
+            for cid in sorted(before - {r.client_id for r in now_open}):
+                found = await self.query(cid)
+                if found is not None:
+                    self.queue.put_nowait(found)
+            for f in await self.fills_since(since):
+                self.queue.put_nowait(f)
+        except VenueError as e:
+            log.warning("%s: catch-up after reconnect failed: %s", self.venue, e)
+
+    # ---- orders ----------------------------------------------------------------------------------
+
+    def order_params(self, approval: Approval, client_id: str) -> list[tuple[str, str]]:
+        """The place-order fields of one approved order."""
+        a = require_approval(approval)
+        if a.reduce_only and self.market != "swap":
+            raise InvalidOrderError("OKX spot has no reduce-only orders", venue=self.venue)
+        if a.order_type == OrderType.MARKET:
+            ord_type = "ioc"  # at the gate's protective price: an OKX market order has no price limit
+        elif a.post_only:
+            ord_type = "post_only"
+        else:
+            found = {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}.get(a.tif)
+            if found is None:
+                raise InvalidOrderError("OKX has no GTD orders", venue=self.venue)
+            ord_type = found
+        params = [
+            ("instId", self.inst_id),
+            ("tdMode", self.td_mode),
+            ("clOrdId", client_id),
+            ("side", "buy" if a.side == Side.BUY else "sell"),
+            ("ordType", ord_type),
+            ("px", self.spec.format_price(a.price)),
+            ("sz", parse.size_text(a.qty, self.spec, self.ct)),
+        ]
+        if a.reduce_only:
+            params.append(("reduceOnly", "true"))
+        return params
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        if instrument != self.symbol:
+            raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
+        params = self.order_params(approval, client_id)
+        first: asyncio.Future[OrderReport] | None = None
+        if approval.post_only:  # OKX places it, then cancels it (cancelSource 31) if it would take
+            first = self._first[client_id] = asyncio.get_running_loop().create_future()
+        try:
+            if self._order_entry == "ws":
+                data = await self._ws_op("order", [dict(params)], mutating=True)
+            else:
+                data = await self._call("POST", ep.ORDER, params, group="place")
+            if first is not None:
+                await self._post_only_outcome(client_id, first)
+        finally:
+            self._first.pop(client_id, None)
+        return SubmitAck(client_id, str(data[0]["ordId"]))
+
+    async def _post_only_outcome(self, client_id: str, first: asyncio.Future[OrderReport]) -> None:
+        """The first report of a post-only order (the stream's, within `post_only_confirm_s`): refused
+        if the venue canceled it as a taker. No report in time: the ack stands, a later report tells."""
+        try:
+            report = await self.clock.wait_for(asyncio.shield(first), self._post_only_confirm_s)
+        except TimeoutError:
+            return
+        if report.state is OrderState.REJECTED:
+            raise InvalidOrderError(
+                f"post-only order {client_id} would take liquidity", venue=self.venue, code="31"
+            )
+
+    async def cancel(self, client_id: str) -> None:
+        """`POST cancel-order` by clOrdId (sCode 0: accepted), then wait until the order shows closed.
+        `OrderNotFoundError` (51400) if it was already closed or unknown."""
+        params = [("instId", self.inst_id), ("clOrdId", client_id)]
+        if self._order_entry == "ws":
+            await self._ws_op("cancel-order", [dict(params)], mutating=True)
+        else:
+            await self._call("POST", ep.CANCEL, params, group="cancel")
+        deadline = self.clock.monotonic_ns() + int(self._cancel_confirm_s * 1e9)
+        while True:
+            found = await self.query(client_id)
+            if found is None or found.state is not OrderState.OPEN:
+                return
+            if self.clock.monotonic_ns() >= deadline:
+                raise VenueError(f"cancel of {client_id} not confirmed", venue=self.venue)
+            await self.clock.sleep(0.02)
+
+    async def _post_raw(self, path: str, items: list[dict[str, str]], group: str) -> list[Any]:
+        """A POST whose body is a JSON array (batch endpoints): signed by the core's `OkxSigner` over
+        timestamp + method + path + the exact body sent. The per-item results (sCode each)."""
+        body = orjson.dumps(items)
+        req = self.signer.sign("POST", path, [], self.venue_now_ms())
+        headers = dict(req.headers)
+        stamp = headers["OK-ACCESS-TIMESTAMP"]
+        headers["OK-ACCESS-SIGN"] = self.signer.signature(f"{stamp}POST{path}".encode() + body)
+        resp = await self._http[group].request(
+            "POST", path, body=body, headers=headers, mutating=True, priority=group == "cancel"
+        )
+        code, msg, data = parse.envelope(orjson.loads(resp.body))
+        if code not in ("0", "1", "2"):  # 1, 2: every or some item failed, each says why
+            raise error_from(self.venue, code, msg)
+        return data
+
+    async def cancel_all(self, instrument: str | None = None) -> int:
+        """The open orders, canceled in batches of 20 (`cancel-batch-orders`); how many were canceled."""
+        rows = await self._pending()
+        n = 0
+        for i in range(0, len(rows), ep.MAX_BATCH):
+            batch = [
+                {"instId": str(r["instId"]), "ordId": str(r["ordId"])} for r in rows[i : i + ep.MAX_BATCH]
+            ]
+            data = await self._post_raw(ep.CANCEL_BATCH, batch, "cancel")
+            n += sum(1 for item in data if str(item.get("sCode")) == "0")
+        return n
+
+    async def _ws_op(
+        self, op: str, args: list[dict[str, str]], *, mutating: bool, whole: bool = False
+    ) -> list[Any]:
+        """One order operation on the private WebSocket, answered by `id` (`ws_answer`). No answer in
+        time, or the connection gone: `UnknownOutcomeError` (the engine queries by clOrdId)."""
+        ws = self._private_ws
+        if ws is None:
+            raise VenueUnavailableError("the private WebSocket is not connected", venue=self.venue)
+        self._ws_ids += 1
+        rid = f"{self._ws_ids}"
+        answer = self._ws_pending[rid] = asyncio.get_running_loop().create_future()
+        try:
+            await ws.send(orjson.dumps({"id": rid, "op": op, "args": args}))
+            msg = await self.clock.wait_for(asyncio.shield(answer), self._timeout_s)
+        except (TimeoutError, VenueUnavailableError):
+            if not mutating:
+                raise VenueUnavailableError(f"WS {op}: no answer", venue=self.venue) from None
+            raise UnknownOutcomeError(f"WS {op}: no answer", venue=self.venue) from None
+        finally:
+            self._ws_pending.pop(rid, None)
+        data = msg.get("data") if isinstance(msg.get("data"), list) else []
+        if whole and str(msg.get("code")) in ("0", "1", "2"):
+            return data  # a batch: each item says how it went
+        if str(msg.get("code")) != "0":
+            code, text = parse.first_item_error(data) or (str(msg.get("code")), str(msg.get("msg", "")))
+            raise error_from(self.venue, code, text)
+        return data
+
+    def ws_answer(self, msg: dict[str, Any]) -> None:
+        """An answer to an order operation sent on the private WebSocket (by its `id`)."""
+        fut = self._ws_pending.get(str(msg.get("id", "")))
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+
+    async def submit_batch(self, orders: Sequence[tuple[Approval, str]]) -> list[SubmitAck | VenueError]:
+        """Several approved orders in `batch-orders` requests of up to 20: per order its ack or its typed
+        refusal (in order). A lost answer raises `UnknownOutcomeError` for the whole batch (query each)."""
+        out: list[SubmitAck | VenueError] = []
+        for i in range(0, len(orders), ep.MAX_BATCH):
+            chunk = orders[i : i + ep.MAX_BATCH]
+            items = [dict(self.order_params(a, cid)) for a, cid in chunk]
+            if self._order_entry == "ws":
+                data = await self._ws_op("batch-orders", items, mutating=True, whole=True)
+            else:
+                data = await self._post_raw(ep.BATCH_ORDERS, items, "place")
+            for (_, cid), item in zip(chunk, data, strict=True):
+                code = str(item.get("sCode", ""))
+                ok = code == "0"
+                out.append(
+                    SubmitAck(cid, str(item["ordId"]))
+                    if ok
+                    else error_from(self.venue, code, str(item.get("sMsg", "")))
+                )
+        return out
+
+    async def amend(self, client_id: str, *, price: int | None = None, qty: int | None = None) -> None:
+        """`amend-order` by clOrdId: a new price and/or a new total quantity (above what filled). The
+        outcome arrives as the order's next report; `OrderNotFoundError` when it is no longer open."""
+        params = [("instId", self.inst_id), ("clOrdId", client_id)]
+        if qty is not None:
+            params.append(("newSz", parse.size_text(qty, self.spec, self.ct)))
+        if price is not None:
+            params.append(("newPx", self.spec.format_price(price)))
+        if len(params) == 2:
+            raise InvalidOrderError("an amend needs a new price or quantity", venue=self.venue)
+        await self._call("POST", ep.AMEND, params, group="place")
+
+    async def query(self, client_id: str) -> OrderReport | None:
+        try:
+            data = await self._call(
+                "GET", ep.ORDER, [("instId", self.inst_id), ("clOrdId", client_id)], group="read"
+            )
+        except OrderNotFoundError as e:
+            if e.code == NOT_FOUND:
+                return None
+            raise
+        return self._report(data[0], self.clock.now_ns()) if data else None
+
+    async def _pending(self) -> list[dict[str, Any]]:
+        params = [("instType", self.inst_type), ("instId", self.inst_id), ("limit", str(ep.PAGE))]
+        return await self._call("GET", ep.PENDING, params, group="read")
+
+    async def open_orders(self) -> list[OrderReport]:
+        now = self.clock.now_ns()
+        return [self._report(o, now) for o in reversed(await self._pending())]
+
+    async def fills_since(self, ts_ns: int) -> list[FillReport]:
+        begin = str(max(0, ts_ns // 1_000_000 - 1))
+        params = [
+            ("instType", self.inst_type),
+            ("instId", self.inst_id),
+            ("begin", begin),
+            ("limit", str(ep.PAGE)),
+        ]
+        rows = await self._call("GET", ep.FILLS, params, group="read")
+        now = self.clock.now_ns()
+        fills = [
+            parse.fill(f, self.spec, self._base(), now, self.ct, name=self.symbol) for f in reversed(rows)
+        ]
+        return [f for f in fills if f.ts_event >= ts_ns]
+
+    async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
+        """Swap: the funding settled at or after `ts_ns` (bills of type 8, with their billId). Spot: none."""
+        if self.market != "swap":
+            return []
+        begin = str(max(0, ts_ns // 1_000_000 - 1))
+        params = [("instType", "SWAP"), ("instId", self.inst_id), ("type", "8"), ("begin", begin)]
+        rows = await self._call("GET", ep.BILLS, [*params, ("limit", str(ep.PAGE))], group="account")
+        now = self.clock.now_ns()
+        payments = [parse.funding(b, now, name=self.symbol) for b in reversed(rows)]
+        return [p for p in payments if p.ts_event >= ts_ns]
+
+    async def positions(self) -> dict[str, int]:
+        """Swap: the net position (contracts, in base units). Spot: the base asset's cash balance, in lot
+        units (rounded down to a lot)."""
+        if self.market == "swap":
+            rows = await self._call(
+                "GET", ep.POSITIONS, [("instType", "SWAP"), ("instId", self.inst_id)], group="account"
+            )
+            return {self.symbol: parse.position_units(rows, self.inst_id, self.spec, self.ct)}
+        data = await self._call("GET", ep.BALANCE, [("ccy", self._base())], group="account")
+        held = parse.cash(data, self._base())
+        return {self.symbol: int(held / Decimal(self.spec.lot_size))}
+
+    async def set_leverage(self, leverage: int) -> int:
+        """Swap: the instrument's leverage in cross margin (`account/set-leverage`); the venue's answer."""
+        if self.market != "swap":
+            raise InvalidOrderError("leverage applies to the swap market", venue=self.venue)
+        params = [("instId", self.inst_id), ("lever", str(leverage)), ("mgnMode", "cross")]
+        data = await self._call("POST", ep.SET_LEVERAGE, params, group="account")
+        return int(Decimal(str(data[0]["lever"])))
+
+    # ---- funding -------------------------------------------------------------------------------------
+
+    async def _funding_watch(self) -> None:
+        """Swap: after each funding time (`public/funding-rate`'s `fundingTime`), the settlements on our
+        position as `FundingPayment` events, read from the bills (each billId once)."""
+        seen: set[str] = set()
+        since = self.venue_now_ms() * 1_000_000
+        while True:
+            try:
+                data = await self._call(
+                    "GET", ep.FUNDING_RATE, [("instId", self.inst_id)], group="public", signed=False
+                )
+                due_ms = int(data[0]["fundingTime"])
+                wait_s = max(0.0, (due_ms - self.venue_now_ms()) / 1000) + self._funding_delay_s
+                await self.clock.sleep(min(wait_s, 3600.0))
+                for p in await self.funding_since(since):
+                    if p.funding_id not in seen:
+                        seen.add(p.funding_id)
+                        self.queue.put_nowait(p)
+            except VenueError as e:
+                log.warning("%s: funding check failed: %s", self.venue, e)
+                await self.clock.sleep(self._funding_delay_s)
+
+    # ---- the dead-man switch ---------------------------------------------------------------------
+
+    async def _dead_man(self) -> None:
+        """Armed and refreshed while our orders rest; disarmed when none do."""
+        while True:
+            try:
+                if self._open:
+                    await self._cancel_all_after(self._dead_man_s)
+                    self._dead_man_armed = True
+                elif self._dead_man_armed:
+                    await self._cancel_all_after(0)
+                    self._dead_man_armed = False
+            except VenueError as e:
+                log.warning("%s: cancel-all-after failed: %s", self.venue, e)
+            await self.clock.sleep(self._dead_man_refresh_s)
+
+    async def _cancel_all_after(self, seconds: int) -> None:
+        await self._call("POST", ep.CANCEL_ALL_AFTER, [("timeOut", str(seconds))], group="dead_man")
+
+
+def loopback_connector(url: str, *, symbol: str, clock: Clock, **options: Any) -> OkxConnector:
+    """A connector to a `trader.sim.okx` server at `url` with its demo account."""
+    from trader.sim.okx import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET
+
+    return OkxConnector(
+        symbol=symbol,
+        signer=OkxSigner(DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE),
+        endpoints=Endpoints.loopback(url),
+        clock=clock,
+        **options,
+    )

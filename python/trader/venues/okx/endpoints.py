@@ -1,0 +1,66 @@
+"""Where OKX answers (okx.md §1, §3, §6): base URLs per environment, the REST paths, the WebSocket paths,
+and the documented per-endpoint quotas (requests per 2 s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    rest: str
+    public_ws: str
+    private_ws: str
+    simulated: bool  # demo trading: the `x-simulated-trading: 1` header on every request
+
+    @classmethod
+    def loopback(cls, url: str) -> Endpoints:
+        """A `trader.sim.okx` server at `url` (http://127.0.0.1:PORT)."""
+        base = url.rstrip("/")
+        ws = "ws" + base[len("http") :] if base.startswith("http") else base
+        return cls(base, f"{ws}{PUBLIC_WS}", f"{ws}{PRIVATE_WS}", simulated=False)
+
+
+PUBLIC_WS = "/ws/v5/public"
+PRIVATE_WS = "/ws/v5/private"
+
+ENDPOINTS: dict[str, Endpoints] = {
+    "live": Endpoints(
+        "https://www.okx.com",
+        f"wss://ws.okx.com:8443{PUBLIC_WS}",
+        f"wss://ws.okx.com:8443{PRIVATE_WS}",
+        False,
+    ),
+    # demo trading: the same REST host with x-simulated-trading: 1, the wspap WebSocket hosts, demo keys
+    "paper": Endpoints(
+        "https://www.okx.com",
+        f"wss://wspap.okx.com:8443{PUBLIC_WS}",
+        f"wss://wspap.okx.com:8443{PRIVATE_WS}",
+        True,
+    ),
+}
+
+SERVER_TIME = "/api/v5/public/time"
+INSTRUMENTS = "/api/v5/public/instruments"
+BOOKS = "/api/v5/market/books"
+ORDER = "/api/v5/trade/order"  # POST: place; GET: details by ordId / clOrdId
+CANCEL = "/api/v5/trade/cancel-order"
+AMEND = "/api/v5/trade/amend-order"
+BATCH_ORDERS = "/api/v5/trade/batch-orders"
+CANCEL_BATCH = "/api/v5/trade/cancel-batch-orders"
+PENDING = "/api/v5/trade/orders-pending"
+FILLS = "/api/v5/trade/fills"
+BALANCE = "/api/v5/account/balance"
+POSITIONS = "/api/v5/account/positions"
+CANCEL_ALL_AFTER = "/api/v5/trade/cancel-all-after"
+BILLS = "/api/v5/account/bills"  # type 8: funding fees
+FUNDING_RATE = "/api/v5/public/funding-rate"
+SET_LEVERAGE = "/api/v5/account/set-leverage"
+
+MAX_BATCH = 20  # orders per batch request
+PAGE = 100  # rows per page of orders-pending and fills
+
+WINDOW_NS = 2_000_000_000  # OKX states its limits per 2 s
+# requests per 2 s (okx.md §3): place/cancel per instrument, details 60, pending 60, balance 10
+QUOTAS: dict[str, int] = {"place": 60, "cancel": 60, "read": 20, "account": 10, "public": 20}
+DEAD_MAN_PER_S = 1  # cancel-all-after: 1 request per second

@@ -1,0 +1,128 @@
+"""The OKX simulator's WebSockets against python-okx's WebSocket clients: the public books channel (a
+snapshot, then updates chained by seqId/prevSeqId) and the private one (the SDK's login, the orders
+channel, order entry by `order` and `cancel-order`). The SDK's connection factory insists on TLS; on the
+loopback it connects without."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from trader.clock import LiveClock
+from trader.sim.okx import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, OkxSimServer
+from trader.sim.server import SimThread
+
+ws_public = pytest.importorskip("okx.websocket.WsPublicAsync")
+ws_private = pytest.importorskip("okx.websocket.WsPrivateAsync")
+ws_factory = pytest.importorskip("okx.websocket.WebSocketFactory")
+CLOCK = LiveClock()
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimThread]:
+    t = SimThread(OkxSimServer(seed=4, step_ms=20))
+    try:
+        yield t
+    finally:
+        t.close()
+
+
+@pytest.fixture(autouse=True)
+def plain_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import websockets
+
+    async def connect(self: Any) -> Any:
+        self.websocket = await websockets.connect(self.url)
+        return self.websocket
+
+    monkeypatch.setattr(ws_factory.WebSocketFactory, "connect", connect)
+
+
+async def until(seen: list[dict[str, Any]], cond: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async def wait() -> dict[str, Any]:
+        while True:
+            for m in seen:
+                if cond(m):
+                    return m
+            await CLOCK.sleep(0.01)
+
+    return await CLOCK.wait_for(wait(), 5)
+
+
+def test_sdk_streams_the_book_in_sequence(sim: SimThread) -> None:
+    async def body() -> None:
+        seen: list[dict[str, Any]] = []
+        client = ws_public.WsPublicAsync(url=f"ws://127.0.0.1:{sim.port}/ws/v5/public")
+        await client.connect()
+        await client.subscribe(
+            [{"channel": "books", "instId": "BTC-USDT"}], lambda m: seen.append(orjson.loads(m))
+        )
+        task = asyncio.get_running_loop().create_task(client.consume())
+        try:
+            snap = await until(seen, lambda m: m.get("action") == "snapshot")
+            first = snap["data"][0]
+            assert first["prevSeqId"] == -1
+            update = await until(seen, lambda m: m.get("action") == "update")
+            assert update["data"][0]["prevSeqId"] == first["seqId"]
+        finally:
+            task.cancel()
+            await client.factory.close()
+
+    asyncio.run(body())
+
+
+def test_sdk_logs_in_places_and_cancels_over_the_private_socket(sim: SimThread) -> None:
+    async def body() -> None:
+        seen: list[dict[str, Any]] = []
+        url = f"ws://127.0.0.1:{sim.port}/ws/v5/private"
+        client = ws_private.WsPrivateAsync(DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, url)
+        await client.connect()
+        client.callback = lambda m: seen.append(orjson.loads(m))
+        task = asyncio.get_running_loop().create_task(client.consume())
+        try:
+            await client.login()
+            await until(seen, lambda m: m.get("event") == "login" and m.get("code") == "0")
+            await client.send("subscribe", [{"channel": "orders", "instType": "ANY"}])
+            await until(seen, lambda m: m.get("event") == "subscribe")
+            order = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+                     "px": "30000", "sz": "0.001", "clOrdId": "sdkws1"}  # fmt: skip
+            await client.place_order([order], id="7")
+            placed = await until(seen, lambda m: m.get("id") == "7")
+            assert (placed["op"], placed["code"], placed["data"][0]["sCode"]) == ("order", "0", "0")
+            live = await until(seen, lambda m: m.get("arg", {}).get("channel") == "orders" and "data" in m)
+            assert (live["data"][0]["clOrdId"], live["data"][0]["state"]) == ("sdkws1", "live")
+            await client.cancel_order([{"instId": "BTC-USDT", "clOrdId": "sdkws1"}], id="8")
+            canceled = await until(seen, lambda m: m.get("id") == "8")
+            assert canceled["data"][0]["sCode"] == "0"
+            again = {"instId": "BTC-USDT", "clOrdId": "sdkws1"}
+            await client.cancel_order([again], id="9")
+            refused = await until(seen, lambda m: m.get("id") == "9")
+            assert (refused["code"], refused["data"][0]["sCode"]) == ("1", "51400")
+        finally:
+            task.cancel()
+            await client.factory.close()
+
+    asyncio.run(body())
+
+
+def test_a_wrong_login_is_refused(sim: SimThread) -> None:
+    async def body() -> None:
+        seen: list[dict[str, Any]] = []
+        url = f"ws://127.0.0.1:{sim.port}/ws/v5/private"
+        client = ws_private.WsPrivateAsync(DEMO_KEY, DEMO_PASSPHRASE, "wrong-secret", url)
+        await client.connect()
+        client.callback = lambda m: seen.append(orjson.loads(m))
+        task = asyncio.get_running_loop().create_task(client.consume())
+        try:
+            await client.login()
+            refused = await until(seen, lambda m: m.get("event") == "error")
+            assert refused["code"] == "60009"
+        finally:
+            task.cancel()
+            await client.factory.close()
+
+    asyncio.run(body())
