@@ -640,6 +640,9 @@ class BybitSigner:
         """GET: params sorted into the query string; POST: a compact JSON body. Signed over
         `timestamp + apiKey + recvWindow + payload`; X-BAPI-* headers."""
     def signature(self, timestamp_ms: int, recv_window_ms: int, payload: bytes) -> str: ...
+    def ws_auth(self, expires_ms: int) -> tuple[str, int, str]:
+        """The private WebSocket's `auth` args: (apiKey, expires, hex HMAC-SHA256 of
+        `"GET/realtime" + expires`)."""
 
 @final
 class OkxSigner:

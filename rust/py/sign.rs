@@ -220,6 +220,10 @@ impl PyBybitSigner {
     fn signature(&self, timestamp_ms: u64, recv_window_ms: u64, payload: &[u8]) -> String {
         self.inner.signature(timestamp_ms, recv_window_ms, payload)
     }
+    /// The private WebSocket login: (apiKey, expires, signature of `"GET/realtime" + expires`).
+    fn ws_auth(&self, expires_ms: u64) -> (String, u64, String) {
+        self.inner.ws_auth(expires_ms)
+    }
     fn __repr__(&self) -> &'static str {
         "BybitSigner(***)"
     }

@@ -23,6 +23,13 @@ impl BybitSigner {
         hex_lower(&hmac_sha256(self.secret.expose(), &[prefix.as_bytes(), payload]))
     }
 
+    /// The private WebSocket's `auth` arguments: (apiKey, expires, hex HMAC-SHA256 of
+    /// `"GET/realtime" + expires`), as pybit signs them.
+    pub fn ws_auth(&self, expires_ms: u64) -> (String, u64, String) {
+        let payload = format!("GET/realtime{expires_ms}");
+        (self.api_key.clone(), expires_ms, hex_lower(&hmac_sha256(self.secret.expose(), &[payload.as_bytes()])))
+    }
+
     pub fn sign(
         &self,
         http_method: &str,

@@ -21,6 +21,14 @@ from trader.venues import registry
 from trader.venues.binance import BinanceConnector
 from trader.venues.registry import SIM_API_KEY, SIM_SECRET
 
+
+@pytest.fixture(autouse=True)
+def a_planned_venue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every venue the mission names is built; a made-up planned one stands for "not built yet"."""
+    future = registry._planned("future", "HMAC-SHA256", registry.client_id_rule("binance"))
+    monkeypatch.setitem(registry.PLANNED, "future", future)
+
+
 CANARY = "CANARYs3cr3t-9f1e"
 
 
@@ -139,7 +147,7 @@ api_key = "env:CANARY_KEY"
 secret = "keystore:/tmp/nowhere/futures.json"
 environment = "live"
 
-[venues.okx]
+[venues.future]
 api_key = "env:CANARY_KEY"
 secret = "env:CANARY_SECRET"
 
@@ -192,7 +200,7 @@ def test_check_json_resolves_limits_per_venue_and_in_aggregate(
     assert (f["environment"], f["alias_of"], f["options"]) == ("live", "binance", {"market": "futures"})
     assert f["limits"]["max_gross_notional"] == {"value": "100000", "from": "risk"}
     assert f["limits"]["orders_per_second"] == {"value": 20, "from": "risk"}
-    assert data["venues"]["okx"]["built"] is False
+    assert data["venues"]["future"]["built"] is False
     assert data["symbols"]["BTC-USDT"] == {
         "asset": "BTC",
         "quote": "USDT",
@@ -217,7 +225,7 @@ def test_check_text_names_everything_and_no_secret(
     assert re.search(r"max_gross_notional\s+50000\s+\(\[venues.binance.risk\]\)", out)
     assert re.search(r"max_net_notional\s+50000\s+\(\[risk\]\)", out)
     assert "binance-futures: environment live, built, binance futures" in out
-    assert "okx: environment testnet, NOT BUILT" in out
+    assert "future: environment testnet, NOT BUILT" in out
     assert "secret = env:CANARY_SECRET" in out
     assert "secret = keystore:/tmp/nowhere/futures.json" in out
     assert "basis (basis): binance:BTC-USDT (BTCUSDT), binance-futures:BTC-USDT (BTCUSDT)" in out
@@ -230,7 +238,7 @@ def test_check_text_names_everything_and_no_secret(
             CONFIG.replace('max_gross_notional = "50000"', 'max_gross_notional = "900000"'),
             "max_gross_notional",
         ),
-        (CONFIG.replace("[venues.okx]", "[venues.okkx]"), "unknown venue 'okkx'"),
+        (CONFIG.replace("[venues.future]", "[venues.okkx]"), "unknown venue 'okkx'"),
         (CONFIG.replace('binance-futures = "BTCUSDT"\n', ""), "unmapped symbol"),
         (CONFIG.replace("max_open_orders = 20\n", ""), "[venues.binance.risk] is missing max_open_orders"),
         (CONFIG.split("[venues.binance]", 1)[1].join(["[venues.binance]", ""]), "[risk] is missing"),

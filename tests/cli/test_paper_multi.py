@@ -75,7 +75,6 @@ def test_paper_text_summary_lists_each_venue() -> None:
     ("args", "message"),
     [
         (["--exchange=binance,binance"], "name each venue once"),
-        (["--exchange=binance,okx"], "okx"),
         (["--exchange=binance,nosuch"], "nosuch"),
         (["--exchange=binance,polymarket", "--fast"], "--fast applies to one venue"),
         (["--exchange=binance,polymarket", "--symbol=ETHUSDT"], "--symbol applies to one venue"),

@@ -39,3 +39,13 @@ def test_post_matches_pybit(key: str, secret: str, p: dict[str, str], ts: int, r
     with pytest.MonkeyPatch.context() as mp:
         sdk_headers = _sdk(key, secret, ts, mp)._prepare_headers(body, recv)
     assert dict(ours.headers) == sdk_headers
+
+
+@settings(max_examples=100, deadline=None)
+@given(api_keys, secrets, timestamps_ms)
+def test_ws_auth_matches_pybit(key: str, secret: str, expires: int) -> None:
+    """The private WebSocket login: pybit's `auth` args (`_WebSocketManager._auth`) for the same expiry."""
+    from pybit._websocket_stream import generate_signature
+
+    sdk_signature = generate_signature(False, secret, f"GET/realtime{expires}")
+    assert BybitSigner(key, secret).ws_auth(expires) == (key, expires, sdk_signature)

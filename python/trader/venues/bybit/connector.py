@@ -15,12 +15,11 @@
   (status 0) blocks it until `X-Bapi-Limit-Reset-Timestamp`.
 - Market data: `orderbook.50.<symbol>` (snapshot, then deltas whose `u` must follow the last one by 1:
   a gap is a `BookInvalid` and a re-subscription, whose snapshot resets the book) and `publicTrade`.
-- Private events: the private WebSocket's `op: auth` needs `HMAC(secret, "GET/realtime" + expires)`,
-  which the core's `BybitSigner` does not offer yet (it signs `timestamp + key + recvWindow + payload`
-  only). With a signer that has `ws_auth(expires_ms)` (or a `ws_auth` hook) the `order` and `execution`
-  topics are read (`streams.PrivateStream`); without, order and execution events are polled by REST
-  (`order/realtime`, `execution/list`) every `poll_s`. Both become the same `OrderReport`s and
-  `FillReport`s.
+- Private events: polled by REST (`order/realtime`, `execution/list`) every `poll_s` by default. The
+  private WebSocket (`streams.PrivateStream`: `order` and `execution` topics) is opt-in, `ws_auth=
+  signer.ws_auth` (the core's `BybitSigner.ws_auth` signs its `op: auth`, checked against pybit), until
+  its order/fill sequencing passes the connector tests (a fill's closing report is not yet emitted from
+  the stream alone). Both become the same `OrderReport`s and `FillReport`s.
 - Clock: the offset to the venue's clock is measured at connect; a 10002 (outside the recv window)
   triggers at most one resync a second, however many requests failed with it.
 - Post-only: Bybit acks a post-only limit that would take and then cancels it; `submit` looks the order
@@ -134,9 +133,9 @@ class BybitConnector:
         self._signer = signer
         self._recv_window = recv_window_ms
         self._timeout_s = timeout_s
-        # the private stream's login, `HMAC(secret, "GET/realtime" + expires)`: the signer's when it offers
-        # one (`ws_auth`); else the private events are polled
-        self._ws_auth: WsAuth | None = ws_auth or getattr(signer, "ws_auth", None)
+        # the private stream's login, `HMAC(secret, "GET/realtime" + expires)` (opt-in: `signer.ws_auth`);
+        # without it the private events are polled
+        self._ws_auth: WsAuth | None = ws_auth
         self._market_data = market_data
         self.poll_s = poll_s
         self.stale_after_s = stale_after_s
