@@ -10,6 +10,7 @@ query or body received). Every answer carries the per-UID limit headers (`X-Bapi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -66,6 +67,7 @@ class BybitSimServer(VenueServer):
         self.private: dict[web.WebSocketResponse, set[str]] = {}
         self._published: dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]] = {}
         self.snapshots = 0
+        self.ack_delay_s = 0.02  # subscription answers come a round trip later (`_later`)
         self._gaps: set[tuple[str, str]] = set()  # books whose next delta skips an update id
 
     def _now_ms(self) -> int:
@@ -360,12 +362,22 @@ class BybitSimServer(VenueServer):
             self.public.setdefault(ws, set()).difference_update(topics)
             self.send(ws, orjson.dumps(reply))
             return
-        self.public.setdefault(ws, set()).update(topics)
-        self.send(ws, orjson.dumps(reply))
-        for t in topics:
-            parts = t.split(":", 1)[1].split(".")
-            if parts[0] == "orderbook" and len(parts) == 3 and (category, parts[2]) in self.ex.books:
-                self._snapshot(ws, self.ex.books[(category, parts[2])], int(parts[1]))
+        def answer() -> None:  # subscribed from the answer on: no delta before its snapshot
+            if ws.closed:
+                return
+            self.public.setdefault(ws, set()).update(topics)
+            self.send(ws, orjson.dumps(reply))
+            for t in topics:
+                parts = t.split(":", 1)[1].split(".")
+                if parts[0] == "orderbook" and len(parts) == 3 and (category, parts[2]) in self.ex.books:
+                    self._snapshot(ws, self.ex.books[(category, parts[2])], int(parts[1]))
+
+        self._later(answer)
+
+    def _later(self, answer: Callable[[], None]) -> None:
+        """A subscription is answered after a network round trip, as the venue's is (pybit records a
+        subscription only after sending it: an instant answer from loopback races it)."""
+        asyncio.get_running_loop().call_later(self.ack_delay_s, answer)
 
     def _snapshot(self, ws: web.WebSocketResponse, b: Book, depth: int) -> None:
         bids, asks = self._levels(b, depth)
@@ -409,18 +421,14 @@ class BybitSimServer(VenueServer):
             ok = ws in self.private
             if ok:
                 self.private[ws].update(str(a) for a in args)
-            self.send(
-                ws,
-                orjson.dumps(
-                    {
-                        "success": ok,
-                        "ret_msg": "" if ok else "Request not authorized",
-                        "op": "subscribe",
-                        "conn_id": "sim",
-                        "req_id": msg.get("req_id", ""),
-                    }
-                ),
-            )
+            reply = {
+                "success": ok,
+                "ret_msg": "" if ok else "Request not authorized",
+                "op": "subscribe",
+                "conn_id": "sim",
+                "req_id": msg.get("req_id", ""),
+            }
+            self._later(lambda: self.send(ws, orjson.dumps(reply)))
 
     async def _private_ws(self, request: web.Request) -> web.WebSocketResponse:
         return await self._serve_ws(request, self._private_msg, self.private)
