@@ -362,6 +362,7 @@ class BybitSimServer(VenueServer):
             self.public.setdefault(ws, set()).difference_update(topics)
             self.send(ws, orjson.dumps(reply))
             return
+
         def answer() -> None:  # subscribed from the answer on: no delta before its snapshot
             if ws.closed:
                 return
