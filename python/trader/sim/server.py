@@ -23,19 +23,21 @@ import orjson
 from aiohttp import web
 
 from trader.clock import Clock, LiveClock
-from trader.sim.faults import Faults
+from trader.sim.faults import ORDER_PATHS, Faults
 
 Handler = Any
 
 
 class VenueServer:
     venue = "sim"
+    # the requests order faults apply to unless `/sim/faults` names others: each venue's order endpoints
+    FAULT_PATHS: tuple[str, ...] = ORDER_PATHS
 
     def __init__(self, *, seed: int = 7, clock: Clock | None = None, step_ms: int = 100) -> None:
         self.seed = seed
         self.clock: Clock = clock or LiveClock()
         self.step_ms = step_ms
-        self.faults = Faults(seed=seed)
+        self.faults = Faults(seed=seed, paths=self.FAULT_PATHS)
         self.requests: collections.Counter[str] = collections.Counter()  # "METHOD /path" that arrived
         self.sockets: set[web.WebSocketResponse] = set()
         self._stream_paths: dict[asyncio.Transport, str] = {}  # open WebSocket connections -> path
@@ -173,13 +175,13 @@ class VenueServer:
             data = await request.json()
             if not isinstance(data, dict):
                 raise ValueError("a JSON object is expected")
-            self.faults = Faults.from_json({"seed": self.seed, **data})
+            self.faults = Faults.from_json({"seed": self.seed, "paths": list(self.FAULT_PATHS), **data})
         except (ValueError, TypeError) as e:
             return web.json_response({"error": str(e)}, status=400)
         return web.json_response({"ok": True})
 
     async def _reset_faults(self, request: web.Request) -> web.Response:
-        self.faults = Faults(seed=self.seed)
+        self.faults = Faults(seed=self.seed, paths=self.FAULT_PATHS)
         return web.json_response({"ok": True})
 
     async def _disconnect(self, request: web.Request) -> web.Response:

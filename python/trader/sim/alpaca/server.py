@@ -74,13 +74,13 @@ from trader.sim.alpaca.state import (
     cents,
     px,
 )
-from trader.sim.faults import Faults
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.sim.matching import MatchingEngine, Side, SimOrder, Tif, Trade
 from trader.sim.server import VenueServer
 
 
 class AlpacaSimServer(VenueServer):
+    FAULT_PATHS = ORDER_PATHS
     venue = "alpaca"
 
     def __init__(
@@ -95,7 +95,6 @@ class AlpacaSimServer(VenueServer):
         data_connections: int = 1,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
-        self.faults = Faults(seed=seed, paths=ORDER_PATHS)
         self._rng = random.Random(seed)
         self.rate_limit = rate_limit
         self.data_connections = data_connections
@@ -250,21 +249,6 @@ class AlpacaSimServer(VenueServer):
             web.get("/stream", partial(streams.trade_stream, self)),
             web.get("/v2/{feed}", partial(streams.data_stream, self)),
         ]
-
-    async def _set_faults(self, request: web.Request) -> web.Response:
-        """As the base server, with Alpaca's order endpoints as the default fault paths."""
-        try:
-            data = await request.json()
-            if not isinstance(data, dict):
-                raise ValueError("a JSON object is expected")
-            self.faults = Faults.from_json({"seed": self.seed, "paths": list(ORDER_PATHS), **data})
-        except (ValueError, TypeError) as e:
-            return web.json_response({"error": str(e)}, status=400)
-        return web.json_response({"ok": True})
-
-    async def _reset_faults(self, request: web.Request) -> web.Response:
-        self.faults = Faults(seed=self.seed, paths=ORDER_PATHS)
-        return web.json_response({"ok": True})
 
     # ---- orders ------------------------------------------------------------------------------------
 

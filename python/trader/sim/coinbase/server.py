@@ -56,7 +56,6 @@ from trader.sim.coinbase.state import (
     rfc3339,
     verify_jwt,
 )
-from trader.sim.faults import Faults
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.sim.matching import MatchingEngine, Side, SimOrder, Tif, Trade
 from trader.sim.server import VenueServer
@@ -87,6 +86,7 @@ def public_key_of(private_key: str) -> Any:
 
 
 class CoinbaseSimServer(VenueServer):
+    FAULT_PATHS = ORDER_PATHS
     venue = "coinbase"
 
     def __init__(
@@ -101,7 +101,6 @@ class CoinbaseSimServer(VenueServer):
         rate_limit: int = RATE_LIMIT,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
-        self.faults = Faults(seed=seed, paths=ORDER_PATHS)
         self._rng = random.Random(seed)
         self.rate_limit = rate_limit
         self.public_keys = {
@@ -212,20 +211,6 @@ class CoinbaseSimServer(VenueServer):
             web.get("/ws/market", partial(streams.stream, self)),
             web.get("/ws/user", partial(streams.stream, self)),
         ]
-
-    async def _set_faults(self, request: web.Request) -> web.Response:
-        try:
-            data = await request.json()
-            if not isinstance(data, dict):
-                raise ValueError("a JSON object is expected")
-            self.faults = Faults.from_json({"seed": self.seed, "paths": list(ORDER_PATHS), **data})
-        except (ValueError, TypeError) as e:
-            return web.json_response({"error": str(e)}, status=400)
-        return web.json_response({"ok": True})
-
-    async def _reset_faults(self, request: web.Request) -> web.Response:
-        self.faults = Faults(seed=self.seed, paths=ORDER_PATHS)
-        return web.json_response({"ok": True})
 
     # ---- funds -------------------------------------------------------------------------------------
 

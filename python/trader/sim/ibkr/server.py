@@ -54,7 +54,6 @@ from functools import partial
 from typing import Any
 
 from trader.clock import Clock
-from trader.sim.faults import Faults
 from trader.sim.ibkr import account, protocol
 from trader.sim.ibkr.account import account_changed
 from trader.sim.ibkr.protocol import (
@@ -99,6 +98,8 @@ class IbkrSimServer(VenueServer):
     """The simulated Gateway. Shares the base server's clock, seeding, step loop, faults and request
     counts; its transport is the TWS socket, not HTTP (`url` is `tcp://127.0.0.1:PORT`)."""
 
+    FAULT_PATHS = FAULT_PATHS
+
     venue = "ibkr"
 
     def __init__(
@@ -114,7 +115,6 @@ class IbkrSimServer(VenueServer):
         listings: Iterable[Listing] = LISTINGS,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
-        self.faults = Faults(seed=seed, paths=FAULT_PATHS)
         self.max_mps, self.pacing_disconnect_after = max_messages_per_second, pacing_disconnect_after
         self.accounts = {a: Account(a, cash) for a in accounts}
         self.listings = {x.con_id: x for x in listings}

@@ -36,7 +36,6 @@ from typing import Any
 from aiohttp import web
 
 from trader.clock import Clock
-from trader.sim.faults import Faults
 from trader.sim.kraken import rest, ws
 from trader.sim.kraken.state import (
     COST_MINIMUM,
@@ -78,6 +77,7 @@ class Market:
 
 
 class KrakenSimServer(VenueServer):
+    FAULT_PATHS = ORDER_PATHS
     venue = "kraken"
 
     def __init__(
@@ -91,7 +91,6 @@ class KrakenSimServer(VenueServer):
         coins: Decimal = Decimal(10),
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
-        self.faults = Faults(seed=seed, paths=ORDER_PATHS)
         self._rng = random.Random(seed)
         self.accounts: dict[str, Account] = {}
         for key, secret in (accounts or {DEMO_KEY: DEMO_SECRET}).items():

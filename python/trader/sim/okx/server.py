@@ -26,6 +26,7 @@ DEPTH = 50  # levels the books channel carries in the simulator (OKX: 400)
 
 
 class OkxSimServer(VenueServer):
+    FAULT_PATHS = ("POST /api/v5/trade/order", "POST /api/v5/trade/cancel-order")
     venue = "okx"
 
     def __init__(
@@ -52,7 +53,6 @@ class OkxSimServer(VenueServer):
         self.order_subs: set[web.WebSocketResponse] = set()
         self.sent_depth: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
         self.book_snapshots = 0  # snapshots sent on the books channel (each (re)subscription)
-        self.faults.paths = ("POST /api/v5/trade/order", "POST /api/v5/trade/cancel-order")
 
     @property
     def default_symbol(self) -> str:

@@ -22,7 +22,6 @@ from eth_utils.crypto import keccak
 
 from trader.clock import Clock
 from trader.sim import matching
-from trader.sim.faults import Faults
 from trader.sim.polymarket import chain, orders, rest, ws
 from trader.sim.polymarket.state import (
     AMPLE,
@@ -53,6 +52,7 @@ from trader.sim.server import VenueServer
 
 
 class PolymarketSimServer(VenueServer):
+    FAULT_PATHS = ORDER_PATHS
     venue = "polymarket"
 
     @property
@@ -77,7 +77,6 @@ class PolymarketSimServer(VenueServer):
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
         self.background = background
         self.background_params = background_params or BackgroundParams()
-        self.faults = Faults(seed=seed, paths=ORDER_PATHS)
         self.default_collateral = to_units(default_collateral, UNIT)
         self.heartbeat_timeout_ms = heartbeat_timeout_ms
         self.page_size = page_size
@@ -361,16 +360,6 @@ class PolymarketSimServer(VenueServer):
             web.get("/ws/market", partial(ws.market_ws, self)),
             web.get("/ws/user", partial(ws.user_ws, self)),
         ]
-
-    async def _set_faults(self, request: web.Request) -> web.Response:
-        resp = await super()._set_faults(request)
-        if resp.status == 200 and "paths" not in await request.json():
-            self.faults.paths = ORDER_PATHS  # this venue's order endpoints, not the base's default
-        return resp
-
-    async def _reset_faults(self, request: web.Request) -> web.Response:
-        self.faults = Faults(seed=self.seed, paths=ORDER_PATHS)
-        return web.json_response({"ok": True})
 
     def on_step(self, dt_ns: int) -> None:
         now_ms = self.now_ms()
