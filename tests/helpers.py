@@ -1,6 +1,14 @@
-"""What several test files need: an `Approval` from a fresh risk gate (connectors accept nothing else)."""
+"""What several test files need: an `Approval` from a fresh risk gate (connectors accept nothing else), a
+made-up planned venue, and reading a running engine's journal from another process."""
 
 from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from trader.core import Approval, InstrumentSpec, OrderType, RiskGate, Side, TimeInForce
 
@@ -59,3 +67,35 @@ def gate_approval(
     )
     assert isinstance(a, Approval), a
     return a
+
+
+def plan_a_venue(monkeypatch: pytest.MonkeyPatch, name: str = "future") -> None:
+    """Every venue the mission names is built; a made-up planned one stands for "not built yet"."""
+    from trader.venues import registry
+
+    monkeypatch.setitem(
+        registry.PLANNED, name, registry._planned(name, "HMAC-SHA256", registry.client_id_rule("binance"))
+    )
+
+
+def intents_per_venue(journal: Path) -> dict[str, int]:
+    """Orders the engine decided to send, per venue (read from its journal while it runs)."""
+    try:
+        with sqlite3.connect(journal) as db:
+            rows = db.execute(
+                "SELECT json_extract(payload, '$.venue'), count(*) FROM events "
+                "WHERE kind = 'Intent' GROUP BY 1"
+            ).fetchall()
+    except sqlite3.OperationalError:  # the engine created the file and not yet its tables
+        return {}
+    return {str(v): int(n) for v, n in rows}
+
+
+def wait_until(cond: Callable[[], bool], seconds: float, poll_s: float = 0.05) -> bool:
+    """Poll `cond` for up to `seconds` of wall time (a test watching another process)."""
+    deadline = time.monotonic() + seconds  # noqa: TID251 - a test's own wall-clock deadline
+    while time.monotonic() < deadline:  # noqa: TID251
+        if cond():
+            return True
+        time.sleep(poll_s)
+    return cond()

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import plan_a_venue
 from trader.cli import EXIT_OK, EXIT_USAGE, main
 from trader.core import core_version
 
@@ -71,18 +72,10 @@ def test_paper_in_real_time_through_the_loopback_venue(capsys: pytest.CaptureFix
     assert 1.5 < data["seconds"] < 10
 
 
-def _planned_future(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every venue the mission names is built; a made-up planned one stands for "not built yet"."""
-    from trader.venues import registry
-
-    future = registry._planned("future", "HMAC-SHA256", registry.client_id_rule("binance"))
-    monkeypatch.setitem(registry.PLANNED, "future", future)
-
-
 def test_paper_refuses_what_needs_credentials_or_is_not_built(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _planned_future(monkeypatch)
+    plan_a_venue(monkeypatch)
     assert main(["paper", "--exchange", "binance"]) == EXIT_USAGE
     assert "--exchange=binance needs --sim" in capsys.readouterr().err
     assert main(["paper", "--exchange", "future", "--sim"]) == EXIT_USAGE
@@ -104,7 +97,7 @@ def test_testnet_reports_an_unreachable_venue(
 ) -> None:
     from trader.cli import EXIT_FAILED
 
-    _planned_future(monkeypatch)
+    plan_a_venue(monkeypatch)
     cfg = tmp_path / "config.toml"
     cfg.write_text('[venues.future]\napi_key = "env:K"\nsecret = "env:S"\n')
     assert main(["testnet", "--config", str(cfg)]) == EXIT_FAILED  # a venue we cannot check is no pass
@@ -208,7 +201,7 @@ def test_a_venue_without_a_connector_says_so_and_exits_non_zero(
     """The registry never pretends: no simulator stands in for a venue that is not built (every venue
     the mission names is built now, so a planned one is made up here)."""
 
-    _planned_future(monkeypatch)
+    plan_a_venue(monkeypatch)
     argv = {
         "testnet": ["testnet", f"--exchange={venue}", "--sim", "--order"],
         "paper": ["paper", f"--exchange={venue}", "--sim", "--duration=1"],

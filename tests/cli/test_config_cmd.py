@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import plan_a_venue
 from trader.cli import EXIT_OK, EXIT_USAGE, main
 from trader.clock import LiveClock
 from trader.config import VenueConfig, parse_config
@@ -25,8 +26,7 @@ from trader.venues.registry import SIM_API_KEY, SIM_SECRET
 @pytest.fixture(autouse=True)
 def a_planned_venue(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every venue the mission names is built; a made-up planned one stands for "not built yet"."""
-    future = registry._planned("future", "HMAC-SHA256", registry.client_id_rule("binance"))
-    monkeypatch.setitem(registry.PLANNED, "future", future)
+    plan_a_venue(monkeypatch)
 
 
 CANARY = "CANARYs3cr3t-9f1e"

@@ -7,17 +7,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import intents_per_venue, wait_until
 from trader.cli import EXIT_OK
 from trader.sim.binance import BinanceSimServer
 from trader.sim.server import SimThread
@@ -117,27 +116,6 @@ def _submissions(url: str) -> dict[str, int]:
     return out
 
 
-def _intents(journal: Path) -> dict[str, int]:
-    try:
-        with sqlite3.connect(journal) as db:
-            rows = db.execute(
-                "SELECT json_extract(payload, '$.venue'), count(*) FROM events "
-                "WHERE kind = 'Intent' GROUP BY 1"
-            ).fetchall()
-    except sqlite3.OperationalError:
-        return {}
-    return {str(v): int(n) for v, n in rows}
-
-
-def _wait(cond: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds  # noqa: TID251 - a test's own wall-clock deadline
-    while time.monotonic() < deadline:  # noqa: TID251
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
-
-
 def test_sigkill_with_orders_on_three_venues_then_restart_reconciles_each(
     sim: SimThread, tmp_path: Path
 ) -> None:
@@ -162,7 +140,7 @@ def test_sigkill_with_orders_on_three_venues_then_restart_reconciles_each(
 
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        ok = _wait(lambda: all(n > 0 for n in _resting(url).values()) or first.poll() is not None, 60)
+        ok = wait_until(lambda: all(n > 0 for n in _resting(url).values()) or first.poll() is not None, 60)
         assert ok
         assert first.poll() is None, first.communicate()[1][-3000:]
         resting = _resting(url)
@@ -174,12 +152,12 @@ def test_sigkill_with_orders_on_three_venues_then_restart_reconciles_each(
             first.kill()
         first.communicate()
     assert all(n > 0 for n in _resting(url).values()), "the orders outlived the process"
-    before = _intents(journal)
+    before = intents_per_venue(journal)
     assert set(before) == set(VENUES)
 
     second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        traded = _wait(lambda: all(_intents(journal).get(v, 0) > before[v] for v in VENUES), 60)
+        traded = wait_until(lambda: all(intents_per_venue(journal).get(v, 0) > before[v] for v in VENUES), 60)
         assert traded, "the restarted engine does not trade on every venue"
     finally:
         second.send_signal(signal.SIGINT)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from rich.console import Console
 
 from tests.engine.rig import run
 from tests.engine.test_multivenue import Multi, _shared_clock
+from tests.helpers import intents_per_venue, wait_until
 from trader.cli.view import render
 from trader.engine.journal import Journal
 
@@ -107,28 +106,6 @@ def test_live_view_shows_each_venue_and_the_aggregate() -> None:
     run(go)
 
 
-def _intents(journal: Path) -> dict[str, int]:
-    """Orders the engine decided to send, per venue (read from its journal)."""
-    try:
-        with sqlite3.connect(journal) as db:
-            rows = db.execute(
-                "SELECT json_extract(payload, '$.venue'), count(*) FROM events "
-                "WHERE kind = 'Intent' GROUP BY 1"
-            ).fetchall()
-    except sqlite3.OperationalError:  # the engine created the file and not yet its tables
-        return {}
-    return {str(v): int(n) for v, n in rows}
-
-
-def _wait(cond: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds  # noqa: TID251 - a test's own wall-clock deadline
-    while time.monotonic() < deadline:  # noqa: TID251
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kill signal path is Linux-only")
 def test_trader_kill_halts_one_venue_then_all_of_a_running_engine(tmp_path: Path) -> None:
     journal = tmp_path / "j.db"
@@ -140,20 +117,26 @@ def test_trader_kill_halts_one_venue_then_all_of_a_running_engine(tmp_path: Path
         text=True,
     )
     try:
-        assert _wait(lambda: all(_intents(journal).get(v, 0) > 0 for v in ("binance", "polymarket")), 40)
+        assert wait_until(
+            lambda: all(intents_per_venue(journal).get(v, 0) > 0 for v in ("binance", "polymarket")), 40
+        )
         one = _trader("kill", f"--journal={journal}", "--venue=polymarket")
         assert one.returncode == 0, one.stderr
         assert "venue polymarket" in one.stdout
         time.sleep(0.5)
-        halted = _intents(journal)
-        assert _wait(lambda: _intents(journal)["binance"] > halted["binance"] + 2, 20), "binance stopped too"
-        assert _intents(journal)["polymarket"] == halted["polymarket"], "the killed venue still got orders"
+        halted = intents_per_venue(journal)
+        assert wait_until(lambda: intents_per_venue(journal)["binance"] > halted["binance"] + 2, 20), (
+            "binance stopped too"
+        )
+        assert intents_per_venue(journal)["polymarket"] == halted["polymarket"], (
+            "the killed venue still got orders"
+        )
         every = _trader("kill", f"--journal={journal}")
         assert every.returncode == 0, every.stderr
         time.sleep(0.5)
-        after = _intents(journal)
+        after = intents_per_venue(journal)
         time.sleep(1.0)
-        assert _intents(journal) == after, "orders after the kill of everything"
+        assert intents_per_venue(journal) == after, "orders after the kill of everything"
         wrong = _trader("kill", f"--journal={journal}", "--venue=kraken")
         assert wrong.returncode == 2
         assert "not kraken" in wrong.stderr
