@@ -218,9 +218,9 @@ async def paper_multi(args: argparse.Namespace, exchanges: Sequence[str], risk: 
         ]
         setups, services = [], []
         for (name, pr), venue in zip(opened, venues, strict=True):
-            label = f"{pr.rig.strategy.name}@{name}"
-            setups.append(StrategySetup(pr.rig.strategy, legs=_legs(venue), name=label))
-            services += [scoped(svc, label, name) for svc in pr.rig.services]
+            strategy, more = _strategy(venue, pr.rig, f"{pr.rig.strategy.name}@{name}")
+            setups.append(strategy)
+            services += more
         engine = Engine(venues, setups, journal=journal, clock=clock, config=EngineConfig(risk=total))
         show = not args.json and not args.no_view and sys.stdout.isatty()
         return await run_engine(engine, services, args.duration, ",".join(exchanges) if show else None)
@@ -314,9 +314,9 @@ async def live_session(venues: Sequence[str], config: Config) -> Summary:
         for p, conn in zip(plans, conns, strict=True):
             r = await rig(registry.profile(p.venue), conn, p.request, clock)
             setups.append(_venue_setup(config, p.venue, conn, r))
-            legs = _legs(setups[-1])
-            strategies_.append(StrategySetup(r.strategy, legs, p.label, p.orders_per_second))
-            services += [scoped(svc, p.label, p.venue) for svc in r.services]
+            strategy, more = _strategy(setups[-1], r, p.label, p.orders_per_second)
+            strategies_.append(strategy)
+            services += more
         home = Path("~/.trader").expanduser()
         home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
         journal = Journal(home / f"journal-{'+'.join(venues)}.db")
@@ -363,6 +363,14 @@ def _venue_setup(config: Config, name: str, conn: Connector, r: Rig) -> VenueSet
         health=health_rules(vcfg.kill),
         name=name,
     )
+
+
+def _strategy(
+    venue: VenueSetup, r: Rig, label: str, orders_per_second: int | None = None
+) -> tuple[StrategySetup, list[Service]]:
+    """The rig's strategy on every instrument of its venue, and its services addressed to it."""
+    setup = StrategySetup(r.strategy, _legs(venue), label, orders_per_second)
+    return setup, [scoped(svc, label, venue.venue) for svc in r.services]
 
 
 def _legs(setup: VenueSetup) -> tuple[tuple[str, str], ...]:

@@ -180,6 +180,8 @@ async def check(engine: Engine, v: VenueState, now: int) -> None:
         await engine.cancel_everything(v.name)
     if engine.gate is None or v.gate_id < 0 or v.failed or engine.gate.is_killed(venue=v.gate_id):
         return
-    why = v.health.breach(now, -engine.venue_pnl(v.name), len(v.resolver))
+    # the venue's exact PnL (Fractions over its positions) only where a loss threshold asks for it
+    loss = -engine.venue_pnl(v.name) if v.health.rules.max_loss is not None else Fraction(0)
+    why = v.health.breach(now, loss, len(v.resolver))
     if why is not None:
         await engine.kill(f"{v.name} kill threshold: {why}", venue=v.name, durable=True)
