@@ -43,6 +43,7 @@ EXT = "__retExtInfo__"  # a handler's per-item codes (batches), moved into the e
 
 
 class BybitSimServer(VenueServer):
+    FAULT_PATHS = ("POST /v5/order/create", "POST /v5/order/cancel")  # `/sim/faults` without paths
     venue = "bybit"
 
     def __init__(
