@@ -43,7 +43,7 @@ from trader.engine.portfolio import Portfolio, Position
 from trader.engine.resolve import Resolver
 from trader.engine.settings import DEFAULT_RISK, EngineConfig, collar_bps
 from trader.engine.staleness import FeedWatch, StaleRule
-from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize
+from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize, venue_pnl
 from trader.engine.venue import Instrument, PreTrade, StrategySetup, StrategyState, VenueSetup, VenueState
 from trader.errors import BannedError, ConfigError, RateLimitError, VenueError
 from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place, Strategy, TradePrint
@@ -508,6 +508,7 @@ class Engine:
 
     def _deny(self, st: StrategyState, p: Place, reason: str) -> list[Intent]:
         self.denials[reason] += 1
+        self.ledger.observers.on_denial(st.name, p, reason)
         return st.strategy.on_denied(p, reason)
 
     def _place(self, st: StrategyState, p: Place, tick_ns: int | None) -> list[Intent]:
@@ -566,6 +567,7 @@ class Engine:
         await self._retries(now)
         for st in self.strategies.values():
             self._act(st, st.strategy.on_timer(now), None)
+        self.ledger.observers.on_timer(self, now)
 
     async def _poll_kill(self) -> None:
         """The journal's kill counters (`trader kill`, all or `--venue`): the fallback to the signal."""
@@ -634,6 +636,7 @@ class Engine:
     def _venue_error(self, v: VenueState, e: VenueError) -> None:
         """Every venue error the engine sees passes here: a ban halts the venue (`trader.engine.bans`)."""
         v.ban.on_error(e)
+        self.ledger.observers.on_venue_error(v.name, e)
 
     # ---- control ---------------------------------------------------------------------------------
 
@@ -657,6 +660,7 @@ class Engine:
         else:
             self.gate.kill(reason, self.clock.now_ns(), venue=self.venues[venue].gate_id)
             self.summary.killed_venues = sorted({*self.summary.killed_venues, venue})
+        self.ledger.observers.on_kill(reason, venue)
 
     def _kill_signal(self) -> None:
         """SIGUSR1 from `trader kill`: the gate is HALTED here, in the signal's callback, before anything is
@@ -785,8 +789,6 @@ class Engine:
 
     def venue_pnl(self, venue: str) -> Fraction:
         """The venue's PnL so far (realized + marked + funding - fees), exact (`Fraction`)."""
-        from trader.engine.summary import venue_pnl
-
         return venue_pnl(self, self.venues[venue])
 
     def report(self, open_left: int = 0) -> Summary:

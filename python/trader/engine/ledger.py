@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from trader.core import Side
 from trader.engine import oms
+from trader.engine.observer import Observers
 from trader.errors import ConfigError, UnknownOrderError
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ class OtherSessions:
 class OrderLedger:
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
+        self.observers = Observers()  # told of every state change, after the journal write (monitoring)
         self.orders: dict[str, oms.Order] = journal.replay()
         self.instance = journal.instance_id
 
@@ -164,6 +166,7 @@ class OrderLedger:
         if submitted:
             order.apply(oms.Submitted())
         self.orders[order.client_id] = order
+        self.observers.on_order(order, None, ts_ns)
         return order
 
     def apply(self, client_id: str, event: oms.OrderEvent, ts_ns: int) -> bool:
@@ -172,7 +175,10 @@ class OrderLedger:
         if order is None:
             raise UnknownOrderError(f"no order with client id {client_id}")
         self._journal.record_event(client_id, event, ts_ns)
-        return order.apply(event)
+        changed = order.apply(event)
+        if changed:
+            self.observers.on_order(order, event, ts_ns)
+        return changed
 
     def live(self) -> list[oms.Order]:
         """Orders that still count: in flight, resting, unknown or lost."""

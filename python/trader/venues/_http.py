@@ -112,6 +112,12 @@ class HttpClient:
         self._quota = quota
         self._quotas.add(quota)
 
+    def usage(self, now_ns: int) -> list[tuple[int, int, int, int]]:
+        """Per quota this client charges and per window: (quota id, interval_ns, used, limit). Monitoring."""
+        if self._limiter is None:
+            return []
+        return [(q, *w) for q in sorted(self._quotas) for w in self._limiter.usage(q, now_ns)]
+
     async def _throttle(self, what: str, cost: int, priority: bool, mutating: bool) -> None:
         """Pass the key's back-off and the local limiter, or raise; a read waits for its turn."""
         now = self.clock.now_ns()
