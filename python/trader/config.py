@@ -56,6 +56,7 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trader.config_risk import (
     DEFAULT_REJECT_WINDOW,
@@ -76,6 +77,9 @@ from trader.config_risk import (
 from trader.core import Keystore
 from trader.errors import ConfigError
 from trader.symbols import SymbolEntry, SymbolMap, parse_symbols
+
+if TYPE_CHECKING:
+    from trader.monitoring.settings import MonitoringSettings
 
 __all__ = [
     "DEFAULT_REJECT_WINDOW",
@@ -113,8 +117,8 @@ STRATEGY_KINDS: dict[str, int] = {
 }
 MAX_PARAM_TEXT = 1024
 SECTIONS = frozenset(
-    {"risk", "venues", "symbols", "strategies"}
-)  # the top-level tables; any other is a typo, refused
+    {"risk", "venues", "symbols", "strategies", "monitoring", "alerts", "logging"}
+)  # the top-level tables; any other is a typo, refused (the last three: `trader.monitoring.settings`)
 
 MAX_OPTION_INT = 2**31 - 1  # venue options (ports, client ids, leverage) fit an int32
 
@@ -209,6 +213,7 @@ class Config:
     venues: dict[str, VenueConfig]
     symbols: dict[str, SymbolEntry] = field(default_factory=dict)
     strategies: dict[str, StrategyConfig] = field(default_factory=dict)
+    monitoring: MonitoringSettings | None = None  # [monitoring], [alerts], [logging]
 
     def symbol_map(self) -> SymbolMap:
         return SymbolMap(self.symbols)
@@ -389,7 +394,9 @@ def parse_config(text: str) -> Config:
 
     symbols = parse_symbols(_table(raw, "symbols"), registry.names())
     strategies = {name: _strategy(name, s) for name, s in _table(raw, "strategies").items()}
-    config = Config(risk, venues, symbols, strategies)
+    from trader.monitoring.settings import parse_monitoring
+
+    config = Config(risk, venues, symbols, strategies, parse_monitoring(raw))
     _cross_check(config)
     return config
 
