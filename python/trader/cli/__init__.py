@@ -16,6 +16,8 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from trader import __version__
+from trader.cli.report import add_monitoring_flags
+from trader.cli.report import add_parser as add_report_parser
 
 T = TypeVar("T")
 
@@ -80,6 +82,7 @@ def _add_paper(sub: Any) -> None:
     )
     paper.add_argument("--json", action="store_true", help="print the summary as JSON (and no live view)")
     paper.add_argument("--no-view", action="store_true", help="no live terminal view")
+    add_monitoring_flags(paper, report=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     live.add_argument("--confirm", action="store_true", help="yes, send real orders")
     live.add_argument("--config", type=Path, default=Path("~/.trader/config.toml"), help="TOML config")
+    add_monitoring_flags(live, report=False)
+    add_report_parser(sub)
     sub.add_parser("venues", help="list venues: tier, status and capabilities")
     sim = sub.add_parser("sim", help="run a venue simulator on loopback, for rehearsals and client libraries")
     sim.add_argument(
@@ -209,26 +214,21 @@ def _paper(args: argparse.Namespace) -> int:
     from trader.config import load_config
     from trader.errors import TraderError
 
+    from trader.cli import report
+
     try:
         _check_paper_inputs(args)
+        report.check_flags(args)
         risk = load_config(args.config).risk if args.config is not None else None
+        monitor = report.monitor(args, args.config)
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        if len(exchanges) > 1:
-            from trader.cli.run import paper_multi
-
-            summary = _run(paper_multi(args, exchanges, risk))
-        elif args.fast:
-            from trader.sim.session import PaperConfig, PaperSession
-
-            config = PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal, risk=risk)
-            summary = PaperSession(config).run()
-        else:
-            from trader.cli.run import paper_realtime
-
-            summary = _run(paper_realtime(args, risk))
+        with report.report_journal(args):
+            summary = _paper_session(args, exchanges, risk, monitor)
+            if args.report is not None:
+                report.write(args.journal, args.report)
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -245,6 +245,24 @@ def _paper(args: argparse.Namespace) -> int:
     if summary.failure:
         print(f"trader: {summary.failure}", file=sys.stderr)
     return EXIT_OK if summary.open_orders_after_shutdown == 0 and not summary.failure else EXIT_FAILED
+
+
+def _paper_session(args: argparse.Namespace, exchanges: list[str], risk: Any, monitor: Any) -> Any:
+    """Run the paper session `args` asks for (several venues, simulated time, or one in real time)."""
+    if len(exchanges) > 1:
+        from trader.cli.run import paper_multi
+
+        return _run(paper_multi(args, exchanges, risk, monitor))
+    if args.fast:
+        from trader.monitoring.session import monitored
+        from trader.sim.session import PaperConfig, PaperSession
+
+        config = PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal, risk=risk)
+        session = PaperSession(config)
+        return asyncio.run(monitored(monitor, session.engine, session.run_async()))
+    from trader.cli.run import paper_realtime
+
+    return _run(paper_realtime(args, risk, monitor))
 
 
 def _print_summary(data: dict[str, object]) -> None:
@@ -388,8 +406,12 @@ def _live_venues(args: argparse.Namespace) -> tuple[list[str], Any]:
 def _live(args: argparse.Namespace) -> int:
     from trader.errors import ConfigError
 
+    from trader.cli import report
+
     try:
         venues, config = _live_venues(args)
+        report.check_flags(args)
+        monitor = report.monitor(args, args.config)
     except ConfigError as e:
         print(f"trader live: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -402,7 +424,7 @@ def _live(args: argparse.Namespace) -> int:
     from trader.errors import TraderError
 
     try:
-        summary = _run(live_session(venues, config))
+        summary = _run(live_session(venues, config, monitor))
     except TraderError as e:
         print(f"trader live: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -461,6 +483,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _kill(args)
     if args.command == "testnet":
         return _testnet(args)
+    if args.command == "report":
+        from trader.cli.report import main as report
+
+        return report(args)
     if args.command == "config":
         from trader.cli.config import main as config
 

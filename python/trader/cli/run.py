@@ -27,6 +27,7 @@ from trader.engine.journal import Journal
 from trader.engine.services import Service, scoped
 from trader.engine.settings import health_rules, venue_config
 from trader.errors import ConfigError, TraderError
+from trader.monitoring.session import Monitor, monitored
 from trader.venues import registry
 from trader.venues.base import Connector, Tier
 from trader.venues.profile import Simulator, VenueProfile
@@ -145,15 +146,20 @@ async def close_venue(venue: Venue) -> None:
 
 
 async def run_engine(
-    engine: Engine, services: Sequence[Service], duration: float | None, view: str | None
+    engine: Engine,
+    services: Sequence[Service],
+    duration: float | None,
+    view: str | None,
+    monitor: Monitor | None = None,
 ) -> Summary:
-    """Run until `duration` or SIGINT/SIGTERM; a live view on a terminal (`view`: the venues' names)."""
+    """Run until `duration` or SIGINT/SIGTERM; a live view on a terminal (`view`: the venues' names);
+    `monitor` (metrics, alerts, logs, report samples) attached for the session."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.stop)
     try:
         if view is None:
-            return await engine.run(duration, services=services)
+            return await monitored(monitor, engine, engine.run(duration, services=services))
         from trader.cli.view import render
 
         started = engine.clock.monotonic_ns()
@@ -164,13 +170,15 @@ async def run_engine(
                     elapsed = (e.clock.monotonic_ns() - started) / 1e9
                     live.update(render(e.snapshot(), view, elapsed))
 
-            return await engine.run(duration, on_tick=tick, services=services)
+            return await monitored(monitor, engine, engine.run(duration, on_tick=tick, services=services))
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
 
-async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> Summary:
+async def paper_realtime(
+    args: argparse.Namespace, risk: RiskLimits | None, monitor: Monitor | None = None
+) -> Summary:
     """The engine in real time, through the real connector and sockets, against a loopback simulator:
     a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly."""
     clock = LiveClock()
@@ -181,7 +189,7 @@ async def paper_realtime(args: argparse.Namespace, risk: RiskLimits | None) -> S
             venue.connector, r.strategy, journal=journal, clock=clock, config=r.config, pre_trade=r.pre_trade
         )
         show = not args.json and not args.no_view and sys.stdout.isatty()
-        return await run_engine(engine, r.services, args.duration, args.exchange if show else None)
+        return await run_engine(engine, r.services, args.duration, args.exchange if show else None, monitor)
     finally:
         journal.close()
         await close_venue(venue)
@@ -198,7 +206,9 @@ def scaled(risk: RiskLimits, n: int) -> RiskLimits:
     )
 
 
-async def paper_multi(args: argparse.Namespace, exchanges: Sequence[str], risk: RiskLimits | None) -> Summary:
+async def paper_multi(
+    args: argparse.Namespace, exchanges: Sequence[str], risk: RiskLimits | None, monitor: Monitor | None = None
+) -> Summary:
     """Several venues at once under one gate and one journal: each venue's simulator and connector and
     the strategy its rig chooses, one engine over all of them, in real time over loopback."""
     clock = LiveClock()
@@ -223,7 +233,8 @@ async def paper_multi(args: argparse.Namespace, exchanges: Sequence[str], risk: 
             services += more
         engine = Engine(venues, setups, journal=journal, clock=clock, config=EngineConfig(risk=total))
         show = not args.json and not args.no_view and sys.stdout.isatty()
-        return await run_engine(engine, services, args.duration, ",".join(exchanges) if show else None)
+        view = ",".join(exchanges) if show else None
+        return await run_engine(engine, services, args.duration, view, monitor)
     finally:
         journal.close()
         for _, pr in opened:
@@ -299,7 +310,7 @@ async def _checks(vcfg: VenueConfig, *, order: bool, clock: Clock) -> list[Check
         await conn.close()
 
 
-async def live_session(venues: Sequence[str], config: Config) -> Summary:
+async def live_session(venues: Sequence[str], config: Config, monitor: Monitor | None = None) -> Summary:
     """`trader live`: the preflight of every venue (reachability, clock, auth, market data), then one
     engine over all of them until Ctrl-C, each venue trading its configured strategy (`[strategies]`) or
     its default one. Raises `TraderError` when any preflight fails; nothing is sent then, at any venue."""
@@ -323,7 +334,7 @@ async def live_session(venues: Sequence[str], config: Config) -> Summary:
         settings = EngineConfig(risk=config.risk)
         engine = Engine(setups, strategies_, journal=journal, clock=clock, config=settings)
         try:
-            return await run_engine(engine, services, None, None)
+            return await run_engine(engine, services, None, None, monitor)
         finally:
             journal.close()
     finally:
