@@ -14,6 +14,8 @@ export PATH := $(BIN):$(PATH)
 DEV_STAMP := $(VENV)/.dev-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 EXT_STAMP := $(VENV)/.ext-stamp
+SYS_STAMP := $(VENV)/.sys-stamp
+DEMO_REPORT := $(CURDIR)/.demo/report.html
 RUST_SRC := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 
 .PHONY: help demo test test-rust test-py lint fmt bench campaign fuzz release build clean
@@ -33,6 +35,13 @@ $(EXT_STAMP): $(DEV_STAMP) $(RUST_SRC)
 	$(BIN)/maturin develop --release --quiet
 	touch $@
 
+# promtool (Debian's prometheus) and chromium, for tests/monitoring: apt-get installs them when missing (as root, or sudo)
+$(SYS_STAMP): | $(BIN)/python
+	@command -v promtool >/dev/null && command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus chromium >/dev/null; }
+	touch $@
+
 build: $(EXT_STAMP) ## build the extension into .venv (maturin develop --release)
 
 test: lint test-rust test-py ## everything CI runs: cargo test, clippy, fmt, ruff, mypy, stubtest, pytest
@@ -40,7 +49,7 @@ test: lint test-rust test-py ## everything CI runs: cargo test, clippy, fmt, ruf
 test-rust: $(DEV_STAMP)
 	cargo test --locked --quiet
 
-test-py: $(EXT_STAMP)
+test-py: $(EXT_STAMP) $(SYS_STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(EXT_STAMP) ## clippy -D warnings, rustfmt --check, ruff (complexity too), file/function sizes, mypy --strict, stubtest
@@ -80,7 +89,9 @@ release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install i
 	@echo "installed $$(ls dist/*.whl); try ./bin/trader --version"
 
 demo: $(EXT_STAMP) ## paper-trade four simulated venues at once under one risk gate (no credentials)
-	$(BIN)/trader paper --sim --exchange=sim,polymarket,alpaca,ibkr --duration=30 --seed=7
+	@mkdir -p $(dir $(DEMO_REPORT))
+	$(BIN)/trader paper --sim --exchange=sim,polymarket,alpaca,ibkr --duration=30 --seed=7 --report=$(DEMO_REPORT)
+	@echo "the session's report: $(DEMO_REPORT) (open it in a browser)"
 
 clean: ## remove build outputs (keeps the cargo cache)
 	rm -rf dist $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
