@@ -14,7 +14,14 @@ import re
 import threading
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from trader import __version__
 from trader.engine import oms
@@ -47,6 +54,7 @@ class Metrics(EngineObserver):
 
     def __init__(self, engine: Engine, *, sample_s: float = 1.0) -> None:
         self.engine = engine
+        disable_created_metrics()  # no `_created` series next to every counter (this process is ours)
         self.registry = r = CollectorRegistry()
         vs = ("venue", "strategy")
         self.orders = Counter("trader_orders", "Orders sent (intent journaled, then sent once)", vs, registry=r)
