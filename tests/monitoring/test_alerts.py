@@ -103,7 +103,9 @@ def test_retries_then_delivers_and_never_logs_the_url(caplog: pytest.LogCaptureF
                 sender.submit(_alert())
                 await r.wait(1)
                 await sender.close()
-            assert len(r.paths) == 3 and sender.sent == 1 and sender.failed == 0
+            assert len(r.paths) == 3
+            assert sender.sent == 1
+            assert sender.failed == 0
             # out of retries: counted, logged without the URL
             r.fail_first = 10
             with caplog.at_level(logging.WARNING, "trader.alerts"):
@@ -113,13 +115,15 @@ def test_retries_then_delivers_and_never_logs_the_url(caplog: pytest.LogCaptureF
 
     sender = asyncio.run(go())
     assert sender.failed == 1
-    assert "HTTP 500" in caplog.text and "not delivered" in caplog.text
-    assert SECRET not in caplog.text and "SECRET" not in repr(sender)
+    assert "HTTP 500" in caplog.text
+    assert "not delivered" in caplog.text
+    assert SECRET not in caplog.text
+    assert "SECRET" not in repr(sender)
 
 
 def test_submit_never_waits_on_delivery() -> None:
     async def go() -> None:
-        async with receiver(delay_s=0.5) as (r, url):
+        async with receiver(delay_s=0.5) as (_r, url):
             sender = Sender(url, AlertSettings(queue_size=5, **FAST))  # type: ignore[arg-type]
             clock = LiveClock()
             t0 = clock.monotonic_ns()
@@ -141,7 +145,8 @@ def test_a_storm_sends_one_alert_with_a_count() -> None:
         assert t.offer(_alert("reject_storm:okx", i * s)) is None  # held, counted
     assert t.flush(100 * s) == []  # not before the interval is over
     (summary,) = t.flush(300 * s)
-    assert summary.count == 39 and "39 since the last alert" in summary.text
+    assert summary.count == 39
+    assert "39 since the last alert" in summary.text
     assert t.flush(900 * s) == []
     assert t.offer(_alert("kill:all", 1)) is not None  # another subject is not held
 
@@ -154,7 +159,8 @@ def test_settings() -> None:
     from trader.config import parse_config
 
     cfg = parse_config('[alerts]\nwebhook = "env:TRADER_ALERT_WEBHOOK"\nformat = "slack"\nreject_storm = 3\n')
-    assert cfg.monitoring is not None and cfg.monitoring.alerts.reject_storm == 3
+    assert cfg.monitoring is not None
+    assert cfg.monitoring.alerts.reject_storm == 3
     assert "TRADER_ALERT_WEBHOOK" in repr(cfg.monitoring.webhook)
     with pytest.raises(ConfigError, match="reference"):
         parse_config('[alerts]\nwebhook = "https://hooks.example/T000/B000/XXX"\n')  # a value, not a ref
@@ -194,7 +200,8 @@ def test_the_engine_raises_alerts(tmp_path: Any) -> None:
     kinds = sorted(p["kind"] for p in got)
     assert kinds == ["ban", "daily_loss", "kill", "reconciliation", "reject_storm", "venue_down"], got
     storm = next(p for p in got if p["kind"] == "reject_storm")
-    assert storm["count"] == 3 and storm["venue"] == "sim"
+    assert storm["count"] == 3
+    assert storm["venue"] == "sim"
     for p in got:
         assert SECRET not in str(p)
         assert payload(_alert(), AlertSettings())["source"] == "trader"

@@ -41,7 +41,11 @@ def names_in(expr: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [("check", "rules", "alerts.yml"), ("test", "rules", "alerts_test.yml"), ("check", "config", "prometheus.yml")],
+    [
+        ("check", "rules", "alerts.yml"),
+        ("test", "rules", "alerts_test.yml"),
+        ("check", "config", "prometheus.yml"),
+    ],
     ids=["check-rules", "test-rules", "check-config"],
 )
 def test_promtool(args: tuple[str, ...]) -> None:
@@ -69,7 +73,8 @@ def _panels(dash: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_dashboard_is_sound() -> None:
     dash = json.loads((DEPLOY / "grafana" / "trader.json").read_text())
-    assert dash["title"] and dash["uid"]
+    assert dash["title"]
+    assert dash["uid"]
     panels = _panels(dash)
     ids = [p["id"] for p in panels]
     assert len(ids) == len(set(ids))
@@ -78,8 +83,8 @@ def test_dashboard_is_sound() -> None:
     assert len(queries) >= 20
     for p in queries:
         g = p["gridPos"]
-        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, p["title"]
-        assert p["datasource"]["type"] == "prometheus" and p["targets"], p["title"]
+        assert (g["x"] >= 0, g["x"] + g["w"] <= 24, g["h"] > 0) == (True, True, True), p["title"]
+        assert (p["datasource"]["type"], bool(p["targets"])) == ("prometheus", True), p["title"]
         for t in p["targets"]:
             names = names_in(t["expr"])
             assert names, (p["title"], t["expr"])  # every query reads one of ours

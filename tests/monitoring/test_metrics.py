@@ -8,6 +8,7 @@ import re
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,29 +22,34 @@ from trader.monitoring.settings import MonitoringSettings
 from trader.sim.session import PaperConfig, PaperSession
 from trader.strategies.base import Place
 
+Families = dict[str, list[tuple[str, dict[str, str], float]]]
+Scraped = tuple[dict[str, Any], Families]
 _CLIENT_ID = re.compile(r"[a-z][0-9a-z]{5}[a-z]{1,3}[1-9][0-9]{0,8}")
 
 
-def scrape(port: int) -> dict[str, list[tuple[str, dict[str, str], float]]]:
+def scrape(port: int) -> Families:
     """Every family of the endpoint: name -> samples (sample name, labels, value)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
-    return {f.name: [(s.name, s.labels, s.value) for s in f.samples] for f in text_string_to_metric_families(text)}
+    return {
+        f.name: [(s.name, s.labels, s.value) for s in f.samples] for f in text_string_to_metric_families(text)
+    }
 
 
-def value(families: dict[str, list[tuple[str, dict[str, str], float]]], sample: str, **labels: str) -> float:
+def value(families: Families, sample: str, **labels: str) -> float:
     family = sample.removesuffix("_total").removesuffix("_count").removesuffix("_sum")
     return sum(v for n, lab, v in families[family] if n == sample and labels.items() <= lab.items())
 
 
 @pytest.fixture(scope="module")
-def scraped(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], dict[str, list]]:  # type: ignore[type-arg]
+def scraped(tmp_path_factory: pytest.TempPathFactory) -> Scraped:
     tmp = tmp_path_factory.mktemp("metrics")
     session = PaperSession(PaperConfig(duration_s=10, journal=tmp / "journal.db"))
     monitor = Monitor(MonitoringSettings(metrics_port=0, sample_s=0.5))
     monitor.attach(session.engine)
     try:
-        assert monitor.metrics is not None and monitor.metrics._server is not None
+        assert monitor.metrics is not None
+        assert monitor.metrics._server is not None
         assert monitor.metrics._server.server_address[0] == "127.0.0.1"  # not the network unless configured
         summary = asyncio.run(session.run_async())
         monitor.metrics.on_timer(session.engine, session.clock.now_ns() + 10**9)  # the state after shutdown
@@ -54,9 +60,10 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object]
     return summary.as_dict(), families
 
 
-def test_a_simulated_session_scraped(scraped: tuple[dict[str, object], dict[str, list]]) -> None:  # type: ignore[type-arg]
+def test_a_simulated_session_scraped(scraped: Scraped) -> None:
     summary, m = scraped
-    assert summary["orders"] and summary["fills"]
+    assert summary["orders"]
+    assert summary["fills"]
     assert value(m, "trader_orders_total", venue="sim", strategy="mm") == summary["orders"]
     assert value(m, "trader_fills_total", venue="sim", strategy="mm") == summary["fills"]
     assert value(m, "trader_order_acks_total", venue="sim") == summary["orders"]  # the simulator acks all
@@ -67,13 +74,16 @@ def test_a_simulated_session_scraped(scraped: tuple[dict[str, object], dict[str,
     pnl = Decimal(str(summary["pnl"]))
     assert value(m, "trader_portfolio_pnl", component="total") == pytest.approx(float(pnl), abs=1e-9)
     assert value(m, "trader_venue_pnl", venue="sim", component="total") == pytest.approx(float(pnl), abs=1e-9)
-    assert value(m, "trader_position", venue="sim", symbol="BTCUSDT") == pytest.approx(float(summary["inventory"]))
+    assert value(m, "trader_position", venue="sim", symbol="BTCUSDT") == pytest.approx(
+        float(summary["inventory"])
+    )
     assert value(m, "trader_venue_up", venue="sim") == 1
-    assert value(m, "trader_risk_state", state="active") == 1 and value(m, "trader_risk_state", state="halted") == 0
+    assert value(m, "trader_risk_state", state="active") == 1
+    assert value(m, "trader_risk_state", state="halted") == 0
     assert value(m, "trader_kill_latched") == 0
 
 
-def test_every_metric_is_exported_with_bounded_labels(scraped: tuple[dict[str, object], dict[str, list]]) -> None:  # type: ignore[type-arg]
+def test_every_metric_is_exported_with_bounded_labels(scraped: Scraped) -> None:
     _, m = scraped
     exported = {name for name in m if name.startswith("trader_")}
     assert exported == METRIC_NAMES
@@ -108,8 +118,10 @@ def test_counters_follow_the_engine_events(tmp_path: Path) -> None:
     assert 'trader_risk_denials_total{reason="PRICE_COLLAR",strategy="mm",venue="sim"} 1.0' in text
     assert 'trader_risk_denials_total{reason="other",strategy="mm",venue="sim"} 1.0' in text
     assert 'trader_venue_errors_total{error="BannedError",venue="sim"} 1.0' in text
-    assert 'trader_kills_total{venue="all"} 1.0' in text and 'trader_kills_total{venue="sim"} 1.0' in text
-    assert reason_label("abcdefmm123") == "other" and reason_label("DAILY_LOSS_LIMIT") == "DAILY_LOSS_LIMIT"
+    assert 'trader_kills_total{venue="all"} 1.0' in text
+    assert 'trader_kills_total{venue="sim"} 1.0' in text
+    assert reason_label("abcdefmm123") == "other"
+    assert reason_label("DAILY_LOSS_LIMIT") == "DAILY_LOSS_LIMIT"
 
 
 def _exposition(metrics: Metrics) -> str:
@@ -124,7 +136,8 @@ def test_metrics_port_from_config_and_flags(tmp_path: Path) -> None:
     from trader.monitoring.session import monitor_for
 
     cfg = parse_config("[monitoring]\nmetrics_port = 9108\n")
-    assert cfg.monitoring is not None and cfg.monitoring.metrics_port == 9108
+    assert cfg.monitoring is not None
+    assert cfg.monitoring.metrics_port == 9108
     assert cfg.monitoring.metrics_host == "127.0.0.1"
     assert monitor_for(cfg.monitoring, metrics_port=0).settings.metrics_port == 0  # the flag wins
     for bad in ("metrics_port = 70000", "metrics_port = 'x'", "metric_port = 1"):

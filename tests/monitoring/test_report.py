@@ -28,7 +28,9 @@ def _external(html: str) -> list[str]:
 
     class Tags(HTMLParser):
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            found.extend(v for k, v in attrs if k in ("src", "href") and v and tag in ("script", "link", "img"))
+            found.extend(
+                v for k, v in attrs if k in ("src", "href") and v and tag in ("script", "link", "img")
+            )
 
     Tags().feed(html)
     return found
@@ -71,12 +73,16 @@ def test_order_events_are_json_lines_with_venue_strategy_and_client_id(session: 
     assert len(sent) == summary["orders"] > 0
     assert sum(x["change"] == "Filled" for x in orders) >= summary["fills"] > 0
     for x in orders:
-        assert x["venue"] == "sim" and x["strategy"] == "mm" and x["client_id"]
-        assert x["logger"] == "trader.orders" and x["level"] == "info"
+        assert x["venue"] == "sim"
+        assert x["strategy"] == "mm"
+        assert x["client_id"]
+        assert x["logger"] == "trader.orders"
+        assert x["level"] == "info"
     # every state change of one order, in order
     first = sent[0]["client_id"]
     changes = [x["change"] for x in orders if x["client_id"] == first]
-    assert changes[0] == "sent" and "Accepted" in changes
+    assert changes[0] == "sent"
+    assert "Accepted" in changes
 
 
 def test_report_of_a_journal_without_samples(tmp_path: Path) -> None:
@@ -89,22 +95,20 @@ def test_report_of_a_journal_without_samples(tmp_path: Path) -> None:
     assert load(tmp_path / "old.db").samples == []
 
 
-def test_report_command(tmp_path: Path, session: dict[str, object], capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from trader.cli import main
     from trader.cli import report as report_cli
 
     assert main(["report", str(tmp_path / "missing.db")]) == 2
     assert "no such file" in capsys.readouterr().err
     # no plotly: the command says how to install it
-    real = report_cli.plotly_missing
-    report_cli.plotly_missing = lambda: "the report needs plotly, which is not installed: pip install x"  # type: ignore[assignment]
-    try:
-        assert main(["report", str(tmp_path / "missing.db")]) == 2
-        assert "pip install" in capsys.readouterr().err
-        assert main(["paper", "--fast", "--duration=1", f"--report={tmp_path / 'r.html'}"]) == 2
-        assert "pip install" in capsys.readouterr().err
-    finally:
-        report_cli.plotly_missing = real  # type: ignore[method-assign]
+    monkeypatch.setattr(report_cli, "plotly_missing", lambda: "the report needs plotly: pip install x")
+    assert main(["report", str(tmp_path / "missing.db")]) == 2
+    assert "pip install" in capsys.readouterr().err
+    assert main(["paper", "--fast", "--duration=1", f"--report={tmp_path / 'r.html'}"]) == 2
+    assert "pip install" in capsys.readouterr().err
     from trader.monitoring.report import INSTALL_HINT
 
     assert "pip install 'trader[report]'" in INSTALL_HINT
@@ -117,7 +121,9 @@ def _colored(png: bytes) -> tuple[float, int]:
     img = Image.open(io.BytesIO(png)).convert("RGB")
     variance = sum(ImageStat.Stat(img).var) / 3
     _, sat, val = img.convert("HSV").split()
-    mask = ImageChops.multiply(sat.point(lambda x: 255 if x > 90 else 0), val.point(lambda x: 255 if x > 60 else 0))
+    mask = ImageChops.multiply(
+        sat.point(lambda x: 255 if x > 90 else 0), val.point(lambda x: 255 if x > 60 else 0)
+    )
     return variance, mask.histogram()[255]
 
 
@@ -132,7 +138,10 @@ def test_report_renders_in_headless_chromium(session: dict[str, object], tmp_pat
     browser = Browser(binary)
     try:
         page = browser.open(out)
-        regions = {c["id"]: (c, browser.screenshot({k: c[k] for k in ("x", "y", "width", "height")})) for c in page.charts}
+        regions = {
+            c["id"]: (c, browser.screenshot({k: c[k] for k in ("x", "y", "width", "height")}))
+            for c in page.charts
+        }
         # the detector itself: an error on the page is seen
         assert any("undefinedReportFunction" in e for e in browser.open(broken).errors)
     finally:
@@ -141,7 +150,7 @@ def test_report_renders_in_headless_chromium(session: dict[str, object], tmp_pat
     assert len(page.charts) == 7
     for name in CORE_CHARTS:
         chart, png = regions[name]
-        assert chart["points"] > 0 and chart["width"] > 600 and chart["height"] > 250, chart
+        assert (chart["points"] > 0, chart["width"] > 600, chart["height"] > 250) == (True, True, True), chart
         variance, saturated = _colored(png)
         assert variance > 100, (name, variance)  # not a blank box
         assert saturated > 200, (name, saturated)  # traces drawn, not just axes and grid lines

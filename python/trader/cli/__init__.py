@@ -211,10 +211,9 @@ def _paper(args: argparse.Namespace) -> int:
     if not math.isfinite(args.duration) or not 0 < args.duration <= MAX_DURATION_S:
         print(f"trader paper: --duration must be > 0 and at most {MAX_DURATION_S:.0f} s", file=sys.stderr)
         return EXIT_USAGE
+    from trader.cli import report
     from trader.config import load_config
     from trader.errors import TraderError
-
-    from trader.cli import report
 
     try:
         _check_paper_inputs(args)
@@ -404,9 +403,8 @@ def _live_venues(args: argparse.Namespace) -> tuple[list[str], Any]:
 
 
 def _live(args: argparse.Namespace) -> int:
-    from trader.errors import ConfigError
-
     from trader.cli import report
+    from trader.errors import ConfigError
 
     try:
         venues, config = _live_venues(args)

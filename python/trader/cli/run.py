@@ -207,7 +207,10 @@ def scaled(risk: RiskLimits, n: int) -> RiskLimits:
 
 
 async def paper_multi(
-    args: argparse.Namespace, exchanges: Sequence[str], risk: RiskLimits | None, monitor: Monitor | None = None
+    args: argparse.Namespace,
+    exchanges: Sequence[str],
+    risk: RiskLimits | None,
+    monitor: Monitor | None = None,
 ) -> Summary:
     """Several venues at once under one gate and one journal: each venue's simulator and connector and
     the strategy its rig chooses, one engine over all of them, in real time over loopback."""

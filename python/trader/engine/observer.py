@@ -1,11 +1,11 @@
 """The engine's one listener interface: what monitoring (metrics, alerts, order logs, the run report's
 samples) is told, and nothing else. The engine never depends on who listens.
 
-The engine calls an `Observers` fan-out (`engine.ledger.observers`; add listeners there) at five points: every order state change (the ledger, after the
-journal write), every risk denial, every venue error, every kill latch, and every timer tick (where
-listeners sample what they need, bounded). A listener must be cheap on the first four and must not block:
-anything slow (a webhook, a file) is queued and done elsewhere. A listener that raises is logged and
-skipped; it never breaks the engine.
+The engine calls an `Observers` fan-out (`engine.ledger.observers`: add listeners there) at five points:
+every order state change (the ledger, after the journal write), every risk denial, every venue error,
+every kill latch, and every timer tick (where listeners sample what they need, bounded). A listener must
+be cheap on the first four and must not block: anything slow (a webhook, a file) is queued and done
+elsewhere. A listener that raises is logged and skipped; it never breaks the engine.
 """
 
 from __future__ import annotations

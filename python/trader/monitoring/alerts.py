@@ -107,7 +107,7 @@ class Throttle:
 
     def offer(self, alert: Alert) -> Alert | None:
         last = self._last.get(alert.key)
-        if last is None or alert.ts_ns - last >= self.interval_ns and alert.key not in self._held:
+        if last is None or (alert.ts_ns - last >= self.interval_ns and alert.key not in self._held):
             self._last[alert.key] = alert.ts_ns
             return alert
         held = self._held.get(alert.key)
@@ -121,7 +121,9 @@ class Throttle:
             if now_ns - self._last[key] >= self.interval_ns:
                 del self._held[key]
                 self._last[key] = now_ns
-                out.append(replace(held, ts_ns=now_ns, text=f"{held.text} ({held.count} since the last alert)"))
+                out.append(
+                    replace(held, ts_ns=now_ns, text=f"{held.text} ({held.count} since the last alert)")
+                )
         return out
 
 
@@ -212,7 +214,9 @@ class AlertWatch(EngineObserver):
         self._unknown: dict[str, deque[int]] = {}
         self._episodes: set[str] = set()  # conditions alerted and still holding (down, stale, latched)
 
-    def alert(self, kind: str, venue: str, title: str, text: str, *, critical: bool = True, count: int = 1) -> None:
+    def alert(
+        self, kind: str, venue: str, title: str, text: str, *, critical: bool = True, count: int = 1
+    ) -> None:
         a = Alert(
             f"{kind}:{venue}", kind, "critical" if critical else "warning", title, text, venue,
             self.engine.clock.now_ns(), count,
@@ -225,7 +229,9 @@ class AlertWatch(EngineObserver):
 
     def on_order(self, order: oms.Order, event: oms.OrderEvent | None, ts_ns: int) -> None:
         if isinstance(event, oms.Rejected):
-            self._storm(self._rejects, "reject_storm", order.venue, ts_ns, self.settings.reject_storm, "rejects")
+            self._storm(
+                self._rejects, "reject_storm", order.venue, ts_ns, self.settings.reject_storm, "rejects"
+            )
         elif isinstance(event, oms.OutcomeUnknown):
             self._storm(
                 self._unknown, "unknown_storm", order.venue, ts_ns, self.settings.unknown_storm,
@@ -244,7 +250,9 @@ class AlertWatch(EngineObserver):
 
     def on_venue_error(self, venue: str, error: VenueError) -> None:
         if isinstance(error, BannedError):
-            self.alert("ban", venue, f"{venue} banned us (418): venue HALTED", f"{venue}: {type(error).__name__}")
+            self.alert(
+                "ban", venue, f"{venue} banned us (418): venue HALTED", f"{venue}: {type(error).__name__}"
+            )
 
     def on_kill(self, reason: str, venue: str | None) -> None:
         where = venue or "all"
@@ -252,11 +260,15 @@ class AlertWatch(EngineObserver):
 
     def on_denial(self, strategy: str, place: Any, reason: str) -> None:
         if reason == "DAILY_LOSS_LIMIT":
-            self._episode("daily_loss", "all", True, "daily-loss latch: orders denied", f"strategy {strategy}")
+            self._episode(
+                "daily_loss", "all", True, "daily-loss latch: orders denied", f"strategy {strategy}"
+            )
 
     # ---- the timer ------------------------------------------------------------------------------
 
-    def _episode(self, kind: str, venue: str, holds: bool, title: str, text: str, critical: bool = True) -> None:
+    def _episode(
+        self, kind: str, venue: str, holds: bool, title: str, text: str, critical: bool = True
+    ) -> None:
         """Alert once when a condition starts holding; again only after it cleared."""
         key = f"{kind}:{venue}"
         if not holds:
@@ -278,7 +290,9 @@ class AlertWatch(EngineObserver):
 
     def _venue(self, engine: Engine, v: VenueState, now: int) -> None:
         name = v.name
-        self._episode("reconciliation", name, bool(v.failed), f"{name} refused: it does not trade", str(v.failed))
+        self._episode(
+            "reconciliation", name, bool(v.failed), f"{name} refused: it does not trade", str(v.failed)
+        )
         since = v.health.down_since()
         down = since is not None and now - since > self.settings.venue_down_s * _S
         streams = ", ".join(sorted(str(s) for s in v.health.down))

@@ -54,10 +54,12 @@ class Metrics(EngineObserver):
 
     def __init__(self, engine: Engine, *, sample_s: float = 1.0) -> None:
         self.engine = engine
-        disable_created_metrics()  # no `_created` series next to every counter (this process is ours)
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # (untyped upstream) no `_created` series next to every counter (this process is ours)
         self.registry = r = CollectorRegistry()
         vs = ("venue", "strategy")
-        self.orders = Counter("trader_orders", "Orders sent (intent journaled, then sent once)", vs, registry=r)
+        self.orders = Counter(
+            "trader_orders", "Orders sent (intent journaled, then sent once)", vs, registry=r
+        )
         self.acks = Counter("trader_order_acks", "Orders the venue accepted", vs, registry=r)
         self.fills = Counter("trader_fills", "Fills applied to our orders", vs, registry=r)
         self.rejects = Counter(
@@ -76,7 +78,9 @@ class Metrics(EngineObserver):
         self.venue_errors = Counter(
             "trader_venue_errors", "Venue errors the engine saw, by class", ("venue", "error"), registry=r
         )
-        self.kills = Counter("trader_kills", "Kill switch latches (venue `all`: everything)", ["venue"], registry=r)
+        self.kills = Counter(
+            "trader_kills", "Kill switch latches (venue `all`: everything)", ["venue"], registry=r
+        )
         self.tick_to_wire = Histogram(
             "trader_tick_to_wire_seconds",
             "From our read of a book message to the order it caused leaving the engine "
@@ -108,15 +112,24 @@ class Metrics(EngineObserver):
         Gauge("trader_build_info", "The running trader's version", ["version"], registry=r).labels(
             __version__
         ).set(1)
-        self.up_at = Gauge("trader_last_sample_timestamp_seconds", "When the engine was last sampled", registry=r)
+        self.up_at = Gauge(
+            "trader_last_sample_timestamp_seconds", "When the engine was last sampled", registry=r
+        )
         self.book_age = Gauge(
-            "trader_book_age_seconds", "Since the last book update (our clock)", ("venue", "symbol"), registry=r
+            "trader_book_age_seconds",
+            "Since the last book update (our clock)",
+            ("venue", "symbol"),
+            registry=r,
         )
         self.book_stale = Gauge(
             "trader_book_stale", "1 while the feed is stale (quotes pulled)", ("venue", "symbol"), registry=r
         )
-        self.stale_events = Counter("trader_book_stale_events", "Feeds that turned stale", ["venue"], registry=r)
-        self.venue_up = Gauge("trader_venue_up", "1 while every stream of the venue is up", ["venue"], registry=r)
+        self.stale_events = Counter(
+            "trader_book_stale_events", "Feeds that turned stale", ["venue"], registry=r
+        )
+        self.venue_up = Gauge(
+            "trader_venue_up", "1 while every stream of the venue is up", ["venue"], registry=r
+        )
         self.reconnects = Counter(
             "trader_venue_reconnects", "Times a venue's stream went down (then resynchronised)", ["venue"],
             registry=r,
@@ -137,11 +150,17 @@ class Metrics(EngineObserver):
             "trader_asset_exposure", "Net position value per asset", ("asset", "currency"), registry=r
         )
         self.pnl = Gauge("trader_venue_pnl", "PnL per venue", ("venue", "component", "currency"), registry=r)
-        self.pnl_all = Gauge("trader_portfolio_pnl", "PnL over every venue", ("component", "currency"), registry=r)
+        self.pnl_all = Gauge(
+            "trader_portfolio_pnl", "PnL over every venue", ("component", "currency"), registry=r
+        )
         self.state = Gauge("trader_risk_state", "1 for the gate's state", ["state"], registry=r)
-        self.venue_state = Gauge("trader_venue_risk_state", "1 for a venue's state", ("venue", "state"), registry=r)
+        self.venue_state = Gauge(
+            "trader_venue_risk_state", "1 for a venue's state", ("venue", "state"), registry=r
+        )
         self.killed = Gauge("trader_kill_latched", "1 while the global kill is latched", registry=r)
-        self.venue_killed = Gauge("trader_venue_kill_latched", "1 while a venue's kill is latched", ["venue"], registry=r)
+        self.venue_killed = Gauge(
+            "trader_venue_kill_latched", "1 while a venue's kill is latched", ["venue"], registry=r
+        )
         self.daily_loss = Gauge(
             "trader_daily_loss_latched", "1 while a daily-loss latch holds (venue `all`: global)", ["venue"],
             registry=r,

@@ -1,28 +1,28 @@
 """The config of monitoring: `[monitoring]`, `[alerts]` and `[logging]` (every key optional).
 
-    [monitoring]
-    metrics_port = 9108            # serve Prometheus metrics (absent: none; --metrics-port overrides)
-    metrics_host = "127.0.0.1"     # the default; "0.0.0.0" exposes them to the network
-    sample_s = 1.0                 # gauges and the report's samples, every this many seconds
-    max_samples = 20000            # the report's samples in the journal at most (then thinned)
+[monitoring]
+metrics_port = 9108            # serve Prometheus metrics (absent: none; --metrics-port overrides)
+metrics_host = "127.0.0.1"     # the default; "0.0.0.0" exposes them to the network
+sample_s = 1.0                 # gauges and the report's samples, every this many seconds
+max_samples = 20000            # the report's samples in the journal at most (then thinned)
 
-    [alerts]
-    webhook = "env:TRADER_ALERT_WEBHOOK"   # a secret reference (a Slack/Telegram URL carries a token)
-    format = "json"                # json | slack | telegram
-    telegram_chat_id = "-100123"   # with format = "telegram"
-    min_interval_s = 300           # per subject: one alert, then one with the count of what followed
-    venue_down_s = 10              # a venue down or a feed stale this long alerts
-    reject_storm = 5               # rejects at one venue within storm_window_s
-    unknown_storm = 3              # unknown outcomes at one venue within storm_window_s
-    storm_window_s = 60
-    retries = 3
+[alerts]
+webhook = "env:TRADER_ALERT_WEBHOOK"   # a secret reference (a Slack/Telegram URL carries a token)
+format = "json"                # json | slack | telegram
+telegram_chat_id = "-100123"   # with format = "telegram"
+min_interval_s = 300           # per subject: one alert, then one with the count of what followed
+venue_down_s = 10              # a venue down or a feed stale this long alerts
+reject_storm = 5               # rejects at one venue within storm_window_s
+unknown_storm = 3              # unknown outcomes at one venue within storm_window_s
+storm_window_s = 60
+retries = 3
 
-    [logging]
-    json = false                   # JSON lines (--log-json)
-    level = "warning"              # the default level
-    [logging.levels]               # per component (logger name)
-    "trader.orders" = "info"       # one event per order state change
-    "trader.engine" = "info"
+[logging]
+json = false                   # JSON lines (--log-json)
+level = "warning"              # the default level
+[logging.levels]               # per component (logger name)
+"trader.orders" = "info"       # one event per order state change
+"trader.engine" = "info"
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ def parse_monitoring(raw: dict[str, Any]) -> MonitoringSettings:
         metrics_port=port("[monitoring] metrics_port", m["metrics_port"]) if "metrics_port" in m else None,
         metrics_host=host,
         sample_s=_number("[monitoring] sample_s", m.get("sample_s", 1.0), float),
-        max_samples=_number("[monitoring] max_samples", m.get("max_samples", 20_000), int, low=16, strict=False),
+        max_samples=_number(
+            "[monitoring] max_samples", m.get("max_samples", 20_000), int, low=16, strict=False
+        ),
         webhook=webhook,
         alerts=alerts,
         log_json=bool(lg.get("json", False)),

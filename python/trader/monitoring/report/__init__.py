@@ -22,7 +22,9 @@ def build_report(journal: str | Path, out: str | Path) -> Path:
     try:
         import plotly  # noqa: F401
     except ImportError:
-        raise MissingPlotlyError(f"the report draws its charts with plotly, not installed: {INSTALL_HINT}") from None
+        raise MissingPlotlyError(
+            f"the report draws its charts with plotly, not installed: {INSTALL_HINT}"
+        ) from None
     from trader.monitoring.report.data import load
     from trader.monitoring.report.page import render
 

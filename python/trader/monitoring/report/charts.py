@@ -48,7 +48,9 @@ def equity(d: ReportData) -> go.Figure:
     """PnL over time, in total and per venue (reporting currency)."""
     fig = go.Figure()
     ts = _ts([t for t, _ in d.samples])
-    fig.add_trace(go.Scatter(x=ts, y=[r["total"]["total"] for _, r in d.samples], name="total", line={"width": 3}))
+    fig.add_trace(
+        go.Scatter(x=ts, y=[r["total"]["total"] for _, r in d.samples], name="total", line={"width": 3})
+    )
     for venue in d.meta.get("venues", []):
         ys = [r["venues"].get(venue, {}).get("pnl", {}).get("total") for _, r in d.samples]
         fig.add_trace(go.Scatter(x=ts, y=ys, name=venue))
@@ -74,7 +76,9 @@ def inventory(d: ReportData) -> go.Figure:
     ts = _ts([t for t, _ in d.samples])
     for key in d.meta.get("instruments", {}):
         venue, _, symbol = key.partition(":")
-        ys = [r["venues"].get(venue, {}).get("books", {}).get(symbol, {}).get("position") for _, r in d.samples]
+        ys = [
+            r["venues"].get(venue, {}).get("books", {}).get(symbol, {}).get("position") for _, r in d.samples
+        ]
         fig.add_trace(go.Scatter(x=ts, y=ys, name=key, line={"shape": "hv"}), row=1, col=1)
     assets = sorted({a for _, r in d.samples for a in r.get("assets", {})})
     for a in assets:
@@ -94,10 +98,14 @@ def _fills_of(d: ReportData, key: str) -> dict[str, list[FillRow]]:
 def price_path(d: ReportData, max_instruments: int = 6) -> go.Figure:
     """Each instrument's mid, with our fills on it (buys and sells)."""
     keys = list(d.meta.get("instruments", {}))[:max_instruments] or ["-"]
-    fig = make_subplots(rows=len(keys), cols=1, subplot_titles=keys, shared_xaxes=False, vertical_spacing=0.08)
+    fig = make_subplots(
+        rows=len(keys), cols=1, subplot_titles=keys, shared_xaxes=False, vertical_spacing=0.08
+    )
     for i, key in enumerate(keys, start=1):
         ts, mids = mid_at(d.samples, key)
-        fig.add_trace(go.Scatter(x=_ts(ts), y=mids, name=f"{key} mid", line={"color": "#4c72b0"}), row=i, col=1)
+        fig.add_trace(
+            go.Scatter(x=_ts(ts), y=mids, name=f"{key} mid", line={"color": "#4c72b0"}), row=i, col=1
+        )
         for side, fills in _fills_of(d, key).items():
             if fills:
                 fig.add_trace(
@@ -132,14 +140,18 @@ def spread_captured(d: ReportData) -> tuple[go.Figure, dict[tuple[str, str], flo
     fig = go.Figure()
     for venue, (xs, ys) in per_venue.items():
         fig.add_trace(go.Scatter(x=xs, y=ys, name=venue, line={"shape": "hv"}))
-    return _layout(fig, "Spread captured (cumulative, quote currency)", empty="" if per_venue else "no fills"), totals
+    return _layout(
+        fig, "Spread captured (cumulative, quote currency)", empty="" if per_venue else "no fills"
+    ), totals
 
 
 def latency(d: ReportData) -> go.Figure:
     """Tick-to-order latency (µs, sampled) and order round trips (ms, sent to acknowledged) per venue."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("tick to order (µs)", "order round trip (ms)"))
     lat = d.latency_us()
-    fig.add_trace(go.Histogram(x=lat, name="tick to order", nbinsx=50, marker={"color": "#4c72b0"}), row=1, col=1)
+    fig.add_trace(
+        go.Histogram(x=lat, name="tick to order", nbinsx=50, marker={"color": "#4c72b0"}), row=1, col=1
+    )
     for venue, rtt in d.round_trips_ms().items():
         fig.add_trace(go.Histogram(x=rtt, name=f"{venue} round trip", nbinsx=50, opacity=0.75), row=1, col=2)
     fig.update_layout(barmode="overlay")
@@ -153,7 +165,9 @@ def denials_rejects(d: ReportData) -> go.Figure:
     reasons = sorted({r for _, c in series for r in c})
     for reason in reasons:
         fig.add_trace(
-            go.Bar(x=_ts([t for t, _ in series]), y=[c.get(reason, 0) for _, c in series], name=reason), row=1, col=1
+            go.Bar(x=_ts([t for t, _ in series]), y=[c.get(reason, 0) for _, c in series], name=reason),
+            row=1,
+            col=1,
         )
     by_venue: dict[str, list[int]] = defaultdict(list)
     for ts, venue, _ in d.rejects:

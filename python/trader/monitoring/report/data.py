@@ -136,7 +136,9 @@ def denials_over_time(samples: list[tuple[int, dict[str, Any]]]) -> list[tuple[i
     return out
 
 
-def mid_at(samples: list[tuple[int, dict[str, Any]]], instrument: str) -> tuple[list[int], list[float | None]]:
+def mid_at(
+    samples: list[tuple[int, dict[str, Any]]], instrument: str
+) -> tuple[list[int], list[float | None]]:
     venue, _, symbol = instrument.partition(":")
     ts, mids = [], []
     for t, row in samples:

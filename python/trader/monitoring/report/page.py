@@ -15,15 +15,17 @@ from trader.monitoring.report import charts
 from trader.monitoring.report.data import ReportData
 
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; background: #f6f7f9; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #222; }
 header { background: #1f2a44; color: #fff; padding: 18px 28px; }
 header h1 { margin: 0 0 6px 0; font-size: 22px; }
 header .sub { opacity: 0.8; font-size: 13px; }
 main { padding: 16px 28px 40px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0 18px; }
-.card { background: #fff; border-radius: 8px; padding: 10px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); min-width: 120px; }
+.card { background: #fff; border-radius: 8px; padding: 10px 16px; min-width: 120px;
+        box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 .card .k { font-size: 12px; color: #666; } .card .v { font-size: 20px; font-weight: 600; }
-.chart { background: #fff; border-radius: 8px; margin: 12px 0; padding: 6px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+.chart { background: #fff; border-radius: 8px; margin: 12px 0; padding: 6px;
+         box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 table { border-collapse: collapse; background: #fff; width: 100%; font-size: 13px; }
 th, td { padding: 6px 10px; border-bottom: 1px solid #e3e5e8; text-align: right; }
 th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
@@ -73,10 +75,14 @@ def _cards(d: ReportData) -> str:
         ("funding", total.get("funding")), ("orders", len(d.orders)), ("fills", len(d.fills)),
         ("rejects", len(d.rejects)), ("duration (s)", round(seconds, 1)), ("state", last.get("state", "-")),
     ]  # fmt: skip
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="k">{html.escape(k)}</div><div class="v">{_fmt(v)}</div></div>'
-        for k, v in figures
-    ) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="k">{html.escape(k)}</div><div class="v">{_fmt(v)}</div></div>'
+            for k, v in figures
+        )
+        + "</div>"
+    )
 
 
 def _chart(fig: go.Figure, div_id: str) -> str:
@@ -99,7 +105,9 @@ def render(d: ReportData) -> str:
         ("denials", charts.denials_rejects(d)),
     ]
     when = (
-        datetime.fromtimestamp(d.start_ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if d.start_ns else "-"
+        datetime.fromtimestamp(d.start_ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if d.start_ns
+        else "-"
     )
     venues = ", ".join(d.meta.get("venues", [])) or "-"
     title = f"trader session report: {venues}"
@@ -108,11 +116,16 @@ def render(d: ReportData) -> str:
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
         f"<script>{get_plotlyjs()}</script></head><body>"
         f"<header><h1>{html.escape(title)}</h1><div class='sub'>journal {html.escape(d.path.name)} · "
-        f"started {when} · reporting currency {html.escape(d.currency or '-')} · trader {__version__}</div></header>"
+        f"started {when} · reporting currency {html.escape(d.currency or '-')} · trader {__version__}"
+        "</div></header>"
         f"<main>{_cards(d)}"
         + "".join(_chart(fig, f"chart-{name}") for name, fig in figures)
         + f"<h2>Per strategy and venue</h2>{_table(charts.table_rows(d, captured))}"
-        + ("<p><em>This journal has no samples (a session from before monitoring): orders and fills only."
-           "</em></p>" if not d.samples else "")  # fmt: skip
+        + (
+            "<p><em>This journal has no samples (a session from before monitoring): orders and fills only."
+            "</em></p>"
+            if not d.samples
+            else ""
+        )
         + "</main></body></html>"
     )
