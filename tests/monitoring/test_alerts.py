@@ -205,3 +205,21 @@ def test_the_engine_raises_alerts(tmp_path: Any) -> None:
     for p in got:
         assert SECRET not in str(p)
         assert payload(_alert(), AlertSettings())["source"] == "trader"
+
+
+def test_the_webhook_is_resolved_before_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trader.config import parse_config
+    from trader.monitoring.session import monitor_for
+
+    cfg = parse_config('[alerts]\nwebhook = "env:TRADER_TEST_WEBHOOK"\n').monitoring
+    monkeypatch.delenv("TRADER_TEST_WEBHOOK", raising=False)
+    with pytest.raises(ConfigError, match="TRADER_TEST_WEBHOOK"):
+        monitor_for(cfg)
+    monkeypatch.setenv("TRADER_TEST_WEBHOOK", "not a url")
+    with pytest.raises(ConfigError, match="http") as refused:
+        monitor_for(cfg)
+    assert "not a url" not in str(refused.value)  # the value is never repeated back
+    monkeypatch.setenv("TRADER_TEST_WEBHOOK", f"https://api.telegram.org/bot{SECRET}/sendMessage")
+    monitor = monitor_for(cfg)
+    assert monitor.webhook_url is not None
+    assert SECRET not in repr(monitor)

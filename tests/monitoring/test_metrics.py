@@ -153,3 +153,44 @@ def test_metrics_port_from_config_and_flags(tmp_path: Path) -> None:
     finally:
         busy.close()
         other.close()
+
+
+def test_rate_limit_usage_and_time_blocked(tmp_path: Path) -> None:
+    """A connector's HTTP clients report their limiter's use per quota and window; a venue backing us
+    off counts as time blocked."""
+    from trader.clock import LiveClock
+    from trader.core import RateLimiter, Window
+    from trader.monitoring import probe
+    from trader.venues._http import HttpClient
+
+    limiter = RateLimiter()
+    quota = limiter.add_quota("orders", [Window(10, 1_000_000_000), Window(100, 60_000_000_000)])
+    client = HttpClient("x", "http://127.0.0.1:1", clock=LiveClock(), limiter=limiter, quota=quota)
+
+    class Connector:
+        def __init__(self) -> None:
+            self._http = client
+            self._more = (client,)
+
+    now = LiveClock().now_ns()
+    for _ in range(4):
+        assert limiter.try_acquire(quota, 1, now) is None
+    clients = list(probe.http_clients(Connector()))
+    assert clients == [client, client]
+    assert client.usage(now) == [(quota, 1_000_000_000, 4, 10), (quota, 60_000_000_000, 4, 100)]
+
+    session = PaperSession(PaperConfig(duration_s=1, journal=tmp_path / "j.db"))
+    metrics = Metrics(session.engine)
+    try:
+        asyncio.run(session.start())
+        s = probe.sample(session.engine)
+        v = s.venues["sim"]
+        v.rate_limits = [probe.RateSample(str(quota), 1.0, 4, 10)]
+        v.blocked = True
+        metrics.update(s, 0.5)
+        metrics.update(s, 0.5)
+        text = _exposition(metrics)
+    finally:
+        metrics.close()
+    assert f'trader_rate_limit_used_ratio{{quota="{quota}",venue="sim",window_seconds="1"}} 0.4' in text
+    assert 'trader_rate_limit_blocked_seconds_total{venue="sim"} 1.0' in text

@@ -27,6 +27,7 @@ log = logging.getLogger("trader.monitoring")
 class Monitor:
     settings: MonitoringSettings = field(default_factory=MonitoringSettings)
     record_samples: bool = True  # into the journal file, for `trader report`
+    webhook_url: str | None = field(default=None, repr=False)  # a secret (`[alerts] webhook`, resolved)
     metrics: Metrics | None = None
     sender: Sender | None = None
     samples: SampleWriter | None = None
@@ -43,15 +44,10 @@ class Monitor:
             self.metrics_port = self.metrics.serve(s.metrics_port, s.metrics_host)
             self._add(engine, self.metrics)
             log.warning("metrics on http://%s:%d/metrics", s.metrics_host, self.metrics_port)
-        if s.webhook is not None:
+        if self.webhook_url is not None:
             from trader.monitoring.alerts import AlertWatch, Sender
 
-            url = s.webhook.resolve()
-            if not isinstance(url, str):
-                from trader.errors import ConfigError
-
-                raise ConfigError("[alerts] webhook must be an env: reference holding the URL")
-            self.sender = Sender(url, s.alerts)
+            self.sender = Sender(self.webhook_url, s.alerts)
             self._add(engine, AlertWatch(engine, self.sender))
         path = engine.journal.path
         if self.record_samples and path is not None:
@@ -82,13 +78,26 @@ def monitor_for(
     settings: MonitoringSettings | None, *, metrics_port: int | None = None, log_json: bool = False
 ) -> Monitor:
     """The session's monitor: the config's settings with the command line's overrides; logging set up
-    when the config has a [logging] section or `log_json`."""
+    when the config has a [logging] section or `log_json`; the alert webhook resolved."""
     s = settings or MonitoringSettings()
     if metrics_port is not None:
         s = replace(s, metrics_port=metrics_port)
     if log_json or s.log_json or s.log_levels or s.log_level != "warning":
         setup_logging(json_lines=log_json or s.log_json, level=s.log_level, components=s.log_levels)
-    return Monitor(s)
+    return Monitor(s, webhook_url=webhook_url(s))
+
+
+def webhook_url(s: MonitoringSettings) -> str | None:
+    """The alert webhook's URL from its secret reference (`ConfigError` when it cannot be read), before
+    the session starts."""
+    if s.webhook is None:
+        return None
+    url = s.webhook.resolve()
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        from trader.errors import ConfigError
+
+        raise ConfigError(f"[alerts] webhook {s.webhook!r} must hold an http(s) URL")
+    return url
 
 
 async def monitored(monitor: Monitor | None, engine: Engine, run: Awaitable[T]) -> T:
