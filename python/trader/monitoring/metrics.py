@@ -27,7 +27,8 @@ from trader import __version__
 from trader.engine import oms
 from trader.engine.observer import EngineObserver
 from trader.errors import ConfigError
-from trader.monitoring.probe import PNL_PARTS, STATES, Sample, TickToWire, time_journal
+from trader.monitoring.probe import PNL_PARTS, STATES, Sample, TickToWire, VenueSample, sample, time_journal
+from trader.venues.base import Stream
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 _LATENCY_BUCKETS = (5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.1)
 _RTT_BUCKETS = (1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _JOURNAL_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25)
+STREAMS = tuple(s.value for s in Stream)
 _CODE = re.compile(r"[A-Z][A-Z0-9_]{1,40}")
 _ERROR_CLASS = re.compile(r"[A-Za-z][A-Za-z0-9]{1,40}Error")
 
@@ -129,6 +131,9 @@ class Metrics(EngineObserver):
         )
         self.venue_up = Gauge(
             "trader_venue_up", "1 while every stream of the venue is up", ["venue"], registry=r
+        )
+        self.stream_up = Gauge(
+            "trader_stream_up", "1 while the stream is up (market, private)", ("venue", "stream"), registry=r
         )
         self.reconnects = Counter(
             "trader_venue_reconnects", "Times a venue's stream went down (then resynchronised)", ["venue"],
@@ -242,8 +247,6 @@ class Metrics(EngineObserver):
             return
         period = self._sample_ns if self._next_sample else 0
         self._next_sample = now_ns + self._sample_ns
-        from trader.monitoring.probe import sample
-
         self.update(sample(engine), period / 1e9)
 
     def _count(self, counter: Counter, venue: str, key: str, value: int) -> None:
@@ -258,28 +261,7 @@ class Metrics(EngineObserver):
         self.last_sample = s
         self.up_at.set(s.ts_ns / 1e9)
         for name, v in s.venues.items():
-            self.venue_up.labels(name).set(int(v.up))
-            self.venue_failed.labels(name).set(int(v.failed))
-            self.venue_killed.labels(name).set(int(v.killed))
-            self.daily_loss.labels(name).set(int(v.daily_loss))
-            for st in STATES:
-                self.venue_state.labels(name, st).set(int(v.state == st))
-            for part in PNL_PARTS:
-                self.pnl.labels(name, part, s.currency).set(v.pnl[part])
-            self._count(self.reconnects, name, "disconnects", v.counts["disconnects"])
-            if v.blocked and period_s:
-                self.blocked.labels(name).inc(period_s)
-            for symbol, b in v.books.items():
-                if b.age_s is not None:
-                    self.book_age.labels(name, symbol).set(b.age_s)
-                self.book_stale.labels(name, symbol).set(int(b.stale))
-                self.position.labels(name, symbol).set(b.position)
-                if b.stale and (name, symbol) not in self._stale:
-                    self.stale_events.labels(name).inc()
-                (self._stale.add if b.stale else self._stale.discard)((name, symbol))
-            for q in v.rate_limits:
-                used = q.used / q.limit if q.limit else 0.0
-                self.rate_used.labels(name, q.quota, f"{q.window_s:g}").set(used)
+            self._venue(name, v, s.currency, period_s)
         for part in PNL_PARTS:
             self.pnl_all.labels(part, s.currency).set(s.total[part])
         for asset, (pos, exposure) in s.assets.items():
@@ -290,6 +272,32 @@ class Metrics(EngineObserver):
         self.killed.set(int(s.killed))
         self.daily_loss.labels("all").set(int(s.daily_loss))
 
+    def _venue(self, name: str, v: VenueSample, currency: str, period_s: float) -> None:
+        self.venue_up.labels(name).set(int(v.up))
+        for stream in STREAMS:
+            self.stream_up.labels(name, stream).set(int(stream not in v.streams_down))
+        self.venue_failed.labels(name).set(int(v.failed))
+        self.venue_killed.labels(name).set(int(v.killed))
+        self.daily_loss.labels(name).set(int(v.daily_loss))
+        for st in STATES:
+            self.venue_state.labels(name, st).set(int(v.state == st))
+        for part in PNL_PARTS:
+            self.pnl.labels(name, part, currency).set(v.pnl[part])
+        self._count(self.reconnects, name, "disconnects", v.counts["disconnects"])
+        if v.blocked and period_s:
+            self.blocked.labels(name).inc(period_s)
+        for symbol, b in v.books.items():
+            if b.age_s is not None:
+                self.book_age.labels(name, symbol).set(b.age_s)
+            self.book_stale.labels(name, symbol).set(int(b.stale))
+            self.position.labels(name, symbol).set(b.position)
+            if b.stale and (name, symbol) not in self._stale:
+                self.stale_events.labels(name).inc()
+            (self._stale.add if b.stale else self._stale.discard)((name, symbol))
+        for q in v.rate_limits:
+            used = q.used / q.limit if q.limit else 0.0
+            self.rate_used.labels(name, q.quota, f"{q.window_s:g}").set(used)
+
 
 METRIC_NAMES = frozenset(
     {
@@ -297,7 +305,8 @@ METRIC_NAMES = frozenset(
         "trader_order_unknown_outcomes", "trader_order_cancels", "trader_venue_errors", "trader_kills",
         "trader_tick_to_wire_seconds", "trader_order_round_trip_seconds", "trader_journal_write_seconds",
         "trader_build_info", "trader_last_sample_timestamp_seconds", "trader_book_age_seconds",
-        "trader_book_stale", "trader_book_stale_events", "trader_venue_up", "trader_venue_reconnects",
+        "trader_book_stale", "trader_book_stale_events", "trader_venue_up", "trader_stream_up",
+        "trader_venue_reconnects",
         "trader_rate_limit_used_ratio", "trader_rate_limit_blocked_seconds", "trader_position",
         "trader_asset_position", "trader_asset_exposure", "trader_venue_pnl", "trader_portfolio_pnl",
         "trader_risk_state", "trader_venue_risk_state", "trader_kill_latched", "trader_venue_kill_latched",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,4 +143,4 @@ def read_samples(db: sqlite3.Connection) -> tuple[dict[str, Any], list[tuple[int
     return meta, rows
 
 
-__all__ = ["LATENCY_PER_ROW", "SampleWriter", "asdict", "read_samples"]
+__all__ = ["LATENCY_PER_ROW", "SampleWriter", "read_samples"]
