@@ -194,3 +194,26 @@ def test_rate_limit_usage_and_time_blocked(tmp_path: Path) -> None:
         metrics.close()
     assert f'trader_rate_limit_used_ratio{{quota="{quota}",venue="sim",window_seconds="1"}} 0.4' in text
     assert 'trader_rate_limit_blocked_seconds_total{venue="sim"} 1.0' in text
+
+
+def test_metrics_flags_are_checked_before_anything_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    from trader.cli import main
+
+    assert main(["paper", "--fast", "--duration=1", "--metrics-port=70000"]) == 2
+    assert "--metrics-port must be a TCP port" in capsys.readouterr().err
+
+
+def test_a_port_in_use_fails_the_session_cleanly(tmp_path: Path) -> None:
+    from trader.errors import ConfigError
+    from trader.monitoring.session import monitored
+
+    holder = Metrics(PaperSession(PaperConfig(duration_s=1)).engine)
+    try:
+        port = holder.serve(0)
+        session = PaperSession(PaperConfig(duration_s=1, journal=tmp_path / "j.db"))
+        monitor = Monitor(MonitoringSettings(metrics_port=port))
+        with pytest.raises(ConfigError, match="metrics port"):
+            asyncio.run(monitored(monitor, session.engine, session.run_async()))
+        assert len(session.engine.ledger.observers) == 0  # detached again
+    finally:
+        holder.close()

@@ -4,6 +4,7 @@ report's samples (when the journal is a file). `monitored` runs a session with i
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
@@ -104,7 +105,13 @@ async def monitored(monitor: Monitor | None, engine: Engine, run: Awaitable[T]) 
     """Run a session with `monitor` attached to `engine` (None: unmonitored)."""
     if monitor is None:
         return await run
-    monitor.attach(engine)
+    try:
+        monitor.attach(engine)
+    except BaseException:
+        if inspect.iscoroutine(run):
+            run.close()  # never started: nothing to clean up, and no "never awaited" warning
+        await monitor.close(engine)
+        raise
     try:
         return await run
     finally:
