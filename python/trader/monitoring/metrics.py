@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from prometheus_client import (
     CollectorRegistry,
@@ -49,6 +49,15 @@ def reason_label(reason: str) -> str:
     """A bounded label for a denial or reject reason: a gate code (`PRICE_COLLAR`), an error class
     (`InsufficientFundsError`), else `other`."""
     return reason if _CODE.fullmatch(reason) or _ERROR_CLASS.fullmatch(reason) else "other"
+
+
+class _Kids(NamedTuple):
+    orders: Counter
+    acks: Counter
+    fills: Counter
+    unknown: Counter
+    cancels: Counter
+    round_trip: Histogram
 
 
 class Metrics(EngineObserver):
@@ -109,6 +118,7 @@ class Metrics(EngineObserver):
         self.last_sample: Sample | None = None
         self._last_error: dict[str, str] = {}  # venue -> the class of its last error (a reject's reason)
         self._stale: set[tuple[str, str]] = set()  # feeds stale at the last sample
+        self._children: dict[tuple[str, str], _Kids] = {}
 
     def _gauges(self, r: CollectorRegistry) -> None:
         Gauge("trader_build_info", "The running trader's version", ["version"], registry=r).labels(
@@ -194,26 +204,39 @@ class Metrics(EngineObserver):
 
     # ---- events (cheap) -------------------------------------------------------------------------
 
+    def _kids(self, venue: str, strategy: str) -> _Kids:
+        """The labelled counters of (venue, strategy), looked up once (the order path stays cheap)."""
+        kids = self._children.get((venue, strategy))
+        if kids is None:
+            lv = (venue, strategy)
+            kids = self._children[lv] = _Kids(
+                self.orders.labels(*lv), self.acks.labels(*lv), self.fills.labels(*lv),
+                self.unknown.labels(*lv), self.cancels.labels(*lv), self.round_trip.labels(venue),
+            )  # fmt: skip
+        return kids
+
     def on_order(self, order: oms.Order, event: oms.OrderEvent | None, ts_ns: int) -> None:
-        labels = (order.venue, order.strategy)
+        kids = self._kids(order.venue, order.strategy)
         if event is None:
             if order.status is oms.OrderStatus.SUBMITTED:
-                self.orders.labels(*labels).inc()
+                kids.orders.inc()
                 self._sent_ns[order.client_id] = ts_ns
             return
         if isinstance(event, oms.Accepted):
-            self.acks.labels(*labels).inc()
+            kids.acks.inc()
             sent = self._sent_ns.pop(order.client_id, None)
             if sent is not None:
-                self.round_trip.labels(order.venue).observe(max(ts_ns - sent, 0) / 1e9)
+                kids.round_trip.observe(max(ts_ns - sent, 0) / 1e9)
         elif isinstance(event, oms.Filled):
-            self.fills.labels(*labels).inc()
+            kids.fills.inc()
         elif isinstance(event, oms.Rejected):
-            self.rejects.labels(*labels, self._reject_reason(order.venue, event.reason)).inc()
+            self.rejects.labels(
+                order.venue, order.strategy, self._reject_reason(order.venue, event.reason)
+            ).inc()
         elif isinstance(event, oms.OutcomeUnknown):
-            self.unknown.labels(*labels).inc()
+            kids.unknown.inc()
         elif isinstance(event, oms.Canceled):
-            self.cancels.labels(*labels).inc()
+            kids.cancels.inc()
         if not order.is_live:
             self._sent_ns.pop(order.client_id, None)
 
