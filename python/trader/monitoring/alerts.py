@@ -258,12 +258,6 @@ class AlertWatch(EngineObserver):
         where = venue or "all"
         self.alert("kill", where, f"kill switch latched ({where})", reason)
 
-    def on_denial(self, strategy: str, place: Any, reason: str) -> None:
-        if reason == "DAILY_LOSS_LIMIT":
-            self._episode(
-                "daily_loss", "all", True, "daily-loss latch: orders denied", f"strategy {strategy}"
-            )
-
     # ---- the timer ------------------------------------------------------------------------------
 
     def _episode(
