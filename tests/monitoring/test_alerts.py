@@ -123,7 +123,7 @@ def test_retries_then_delivers_and_never_logs_the_url(caplog: pytest.LogCaptureF
 
 def test_submit_never_waits_on_delivery() -> None:
     async def go() -> None:
-        async with receiver(delay_s=0.5) as (_r, url):
+        async with receiver(delay_s=0.3) as (_r, url):
             sender = Sender(url, AlertSettings(queue_size=5, **FAST))  # type: ignore[arg-type]
             clock = LiveClock()
             t0 = clock.monotonic_ns()

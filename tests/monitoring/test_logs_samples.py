@@ -78,7 +78,7 @@ def test_json_lines_carry_extras_and_never_a_secret(restore_logging: None) -> No
 
 
 def test_samples_are_written_from_the_timer_and_bounded(tmp_path: Path) -> None:
-    session = PaperSession(PaperConfig(duration_s=30, journal=tmp_path / "j.db"))
+    session = PaperSession(PaperConfig(duration_s=20, journal=tmp_path / "j.db"))
     monitor = Monitor(MonitoringSettings(sample_s=0.25, max_samples=16))
     summary = asyncio.run(monitored(monitor, session.engine, session.run_async()))
     db = sqlite3.connect(tmp_path / "j.db")
@@ -91,7 +91,7 @@ def test_samples_are_written_from_the_timer_and_bounded(tmp_path: Path) -> None:
     assert 8 <= len(rows) <= 16  # thinned at the cap, the interval doubled each time
     times = [t for t, _ in rows]
     assert times == sorted(times)
-    assert times[-1] - times[0] >= 25 * 10**9
+    assert times[-1] - times[0] >= 18 * 10**9
     last = rows[-1][1]  # written at close: the state at the end
     assert last["venues"]["sim"]["counts"]["orders"] == summary.orders
     assert last["total"]["total"] == pytest.approx(float(summary.pnl), abs=1e-9)

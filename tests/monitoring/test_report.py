@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,6 @@ from tests.monitoring.browser import Browser, chromium
 from trader.monitoring.report import build_report
 from trader.monitoring.report.data import load
 
-ROOT = Path(__file__).resolve().parents[2]
 CORE_CHARTS = ("chart-equity", "chart-price-path", "chart-inventory", "chart-spread", "chart-latency")
 
 
@@ -42,9 +40,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     tmp = tmp_path_factory.mktemp("report")
     out = tmp / "report.html"
     r = subprocess.run(
-        [sys.executable, "-m", "trader", "paper", "--fast", "--duration=40", "--seed=7", f"--report={out}",
+        [sys.executable, "-m", "trader", "paper", "--fast", "--duration=30", "--seed=7", f"--report={out}",
          "--log-json", "--json"],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT / "python")},
+        capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     return {"out": out, "summary": json.loads(r.stdout), "stderr": r.stderr}
