@@ -78,6 +78,10 @@ def test_a_simulated_session_scraped(scraped: Scraped) -> None:
         float(summary["inventory"])
     )
     assert value(m, "trader_venue_up", venue="sim") == 1
+    assert value(m, "trader_stream_up", venue="sim", stream="market") == 1
+    ages = [v for _, lab, v in m["trader_book_age_seconds"] if lab == {"venue": "sim", "symbol": "BTCUSDT"}]
+    assert len(ages) == 1
+    assert 0 <= ages[0] < 5
     assert value(m, "trader_risk_state", state="active") == 1
     assert value(m, "trader_risk_state", state="halted") == 0
     assert value(m, "trader_kill_latched") == 0
