@@ -78,7 +78,10 @@ def _add_paper(sub: Any) -> None:
     )
     paper.add_argument("--journal", type=Path, default=None, help="SQLite journal file (default: in memory)")
     paper.add_argument(
-        "--config", type=Path, default=None, help="TOML config whose [risk] limits the gate enforces"
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML config: [risk] limits; [monitoring], [alerts], [logging]",
     )
     paper.add_argument("--json", action="store_true", help="print the summary as JSON (and no live view)")
     paper.add_argument("--no-view", action="store_true", help="no live terminal view")
