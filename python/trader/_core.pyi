@@ -226,6 +226,13 @@ class Book:
         for an update before the first snapshot (nothing changed). The connection's sequence rule (every
         message, all channels) is the connector's.
         """
+    @staticmethod
+    def coinbase_head(raw: bytes) -> tuple[str | None, int | None, int]:
+        """A Coinbase WebSocket message's envelope without its events: (channel, sequence_num, timestamp
+        in ns since the epoch; 0 when absent or Coinbase's zero time). The walk stops at `events` once the
+        three are known (Coinbase sends them first); the events are checked by whoever reads them.
+        Raises `ParseError` for a malformed envelope or time.
+        """
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
     def mark_invalid(self, expected: int, got: int) -> None:
