@@ -298,3 +298,49 @@ def test_a_malformed_frame_is_skipped_and_the_book_goes_on() -> None:
             assert await top(conn)  # the stream goes on (the skipped frames were logged)
 
     asyncio.run(go())
+
+
+def test_a_market_buy_by_quote_size_spends_at_most_that() -> None:
+    from decimal import Decimal
+
+    async def go() -> None:
+        async with opened() as (server, conn):
+            ref = await top(conn)
+            market: dict[str, Any] = {"order_type": OrderType.MARKET, "tif": TimeInForce.IOC}
+            buy = approve(conn, Side.BUY, 0, 200_000, ref, **market)  # 0.002 BTC, its protective price set
+            assert buy.notional > Decimal(100)
+            body = conn.order_body(buy, "q-0", SYMBOL, quote_size=Decimal("100.00"))
+            assert body["order_configuration"] == {"market_market_ioc": {"quote_size": "100.00"}}
+            sent = server.requests["POST /api/v3/brokerage/orders"]
+            sell = approve(conn, Side.SELL, 0, 200_000, ref, **market)
+            limit = approve(conn, Side.BUY, ref[0] - 100, 200_000, ref)
+            for a, quote, match in [
+                (sell, Decimal(100), "market buys only"),
+                (limit, Decimal(100), "market buys only"),
+                (buy, Decimal("100.001"), "not a multiple"),
+                (buy, Decimal("0.50"), "below the product's minimum"),
+                (buy, (buy.notional + 1).quantize(Decimal("0.01")), "more than the approved notional"),
+            ]:
+                with pytest.raises(InvalidOrderError, match=match):
+                    await conn.submit(a, "q-bad", SYMBOL, quote_size=quote)
+            assert server.requests["POST /api/v3/brokerage/orders"] == sent  # nothing was sent
+            before = (await conn.positions())[SYMBOL]
+            await conn.submit(buy, "q-1", SYMBOL, quote_size=Decimal("100.00"))
+            done = await first(
+                conn,
+                lambda e: (
+                    isinstance(e, OrderReport) and e.client_id == "q-1" and e.state is not OrderState.OPEN
+                ),
+            )
+            assert done.state is OrderState.FILLED
+            assert 0 < done.filled < buy.qty  # ~0.0017 BTC at ~60,000: what 100 USD buys
+            order = (await conn._call("GET", f"/api/v3/brokerage/orders/historical/{done.venue_order_id}"))[
+                "order"
+            ]
+            assert order["order_configuration"]["market_market_ioc"] == {"quote_size": "100.00"}
+            assert order["size_inclusive_of_fees"] is True
+            spent = Decimal(order["filled_value"]) + Decimal(order["total_fees"])
+            assert Decimal("99") < spent <= Decimal(100)  # the fee is inside the quote size
+            assert (await conn.positions())[SYMBOL] == before + done.filled
+
+    asyncio.run(go())

@@ -9,8 +9,10 @@ heartbeats and user channels.
   listed for our products (Coinbase has no lookup by client id; a resend of the same client id returns the
   first order instead of placing another). A refused order is HTTP 200 with `success: false`; its
   `error_response.error` is classified (`errors.py`).
-- Orders: limit GTC/GTD (post-only allowed), IOC (`sor_limit_ioc`), FOK, market (by base size). Fees are in
-  the quote currency; `positions` are base-currency balances (available + hold).
+- Orders: limit GTC/GTD (post-only allowed), IOC (`sor_limit_ioc`), FOK, market by base size, and a market
+  buy by quote size (`submit(..., quote_size=Decimal)`: the engine's orders are in base units, so this is a
+  connector-level path, bounded by the gate's approved notional). Fees are in the quote currency;
+  `positions` are base-currency balances (available + hold).
 - Fills: a fill's id is `<order id>:<cumulative units>`, which both the user channel (an order's
   `cumulative_quantity`) and the REST fills (accumulated per order) state, so the engine de-duplicates one
   execution heard both ways. The user channel does not say maker or taker: a stream fill is `maker` only for
@@ -137,6 +139,7 @@ class CoinbaseConnector:
         )
         self._info: dict[str, InstrumentInfo] = {}
         self._specs: dict[str, InstrumentSpec] = {}
+        self._quote_increment: dict[str, Decimal] = {}  # what a market buy's quote_size is a multiple of
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
@@ -234,6 +237,7 @@ class CoinbaseConnector:
                 raise InvalidOrderError(f"{symbol} is not tradable ({p.get('status')})", venue=self.venue)
             self._info[symbol] = parse.instrument_info(p)
             self._specs[symbol] = self._info[symbol].spec()
+            self._quote_increment[symbol] = Decimal(str(p.get("quote_increment") or 0))
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -302,17 +306,26 @@ class CoinbaseConnector:
 
     # ---- orders ----------------------------------------------------------------------------------
 
-    def order_body(self, approval: Approval, client_id: str, instrument: str) -> dict[str, Any]:
-        """The JSON of one approved order."""
+    def order_body(
+        self, approval: Approval, client_id: str, instrument: str, *, quote_size: Decimal | None = None
+    ) -> dict[str, Any]:
+        """The JSON of one approved order; a market buy with `quote_size` spends that much quote (fees
+        included) instead of buying the approval's base size (see `quote_config`)."""
         a = require_approval(approval)
         spec = self.spec_of(instrument)
         if a.reduce_only:
             raise InvalidOrderError("Coinbase spot has no reduce-only orders", venue=self.venue)
+        if quote_size is not None and (a.order_type != OrderType.MARKET or a.side != Side.BUY):
+            raise InvalidOrderError("a quote size is for market buys only", venue=self.venue)
         size = spec.format_qty(a.qty)
         if a.order_type == OrderType.MARKET:
             if a.post_only:
                 raise InvalidOrderError("a market order cannot be post-only", venue=self.venue)
-            config: dict[str, dict[str, str | bool]] = {"market_market_ioc": {"base_size": size}}
+            config: dict[str, dict[str, str | bool]] = {
+                "market_market_ioc": {"base_size": size}
+                if quote_size is None
+                else self.quote_config(a, instrument, quote_size)
+            }
         else:
             limit: dict[str, str | bool] = {"base_size": size, "limit_price": spec.format_price(a.price)}
             if a.tif == TimeInForce.GTC:
@@ -334,17 +347,39 @@ class CoinbaseConnector:
             "order_configuration": config,
         }
 
-    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+    def quote_config(self, a: Approval, instrument: str, quote_size: Decimal) -> dict[str, str | bool]:
+        """`market_market_ioc` by `quote_size` (a `Decimal` of the quote currency): on the product's
+        quote increment, at least its minimum, and at most the notional the gate approved (qty x protective
+        price), so the order never spends more than was approved. The base it buys is what that buys at
+        the fill prices: more than the approval's qty when it fills below the protective price."""
+        inc = self._quote_increment.get(instrument, Decimal(0))
+        if not quote_size.is_finite() or quote_size <= 0 or (inc and quote_size % inc):
+            raise InvalidOrderError(f"quote size {quote_size} is not a multiple of {inc}", venue=self.venue)
+        if quote_size < Decimal(self._info[instrument].min_notional or 0):
+            raise InvalidOrderError(
+                f"quote size {quote_size} is below the product's minimum", venue=self.venue
+            )
+        if quote_size > a.notional:
+            raise InvalidOrderError(
+                f"quote size {quote_size} is more than the approved notional {a.notional}", venue=self.venue
+            )
+        return {"quote_size": format(quote_size, "f")}
+
+    async def submit(
+        self, approval: Approval, client_id: str, instrument: str, *, quote_size: Decimal | None = None
+    ) -> SubmitAck:
+        """Place one approved order (`quote_size`: a market buy spending that much quote, fees included)."""
         if instrument not in self._info:
             raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
-        body = self.order_body(approval, client_id, instrument)
+        body = self.order_body(approval, client_id, instrument, quote_size=quote_size)
         r = await self._call("POST", ep.ORDERS, body=body, mutating=True)
         if not r.get("success"):
             code, message = parse.order_failure(r)
             raise error_from(self.venue, code, message)
         oid = str(r["success_response"]["order_id"])
         self._remember(client_id, oid)
-        self._qty[oid] = approval.qty
+        if quote_size is None:  # a quote-sized order's base size is what it buys
+            self._qty[oid] = approval.qty
         self._open.add(client_id)
         return SubmitAck(client_id, oid)
 
