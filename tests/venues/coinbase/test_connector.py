@@ -344,3 +344,53 @@ def test_a_market_buy_by_quote_size_spends_at_most_that() -> None:
             assert (await conn.positions())[SYMBOL] == before + done.filled
 
     asyncio.run(go())
+
+
+def test_maker_and_taker_are_the_venues_word() -> None:
+    """A plain (not post-only) limit order that rests and is hit is a maker: the user channel does not say,
+    so the connector reads the order's REST fills (`liquidity_indicator`) before telling the fill."""
+
+    async def go() -> None:
+        async with opened() as (server, conn):
+            bid, ask = await top(conn)
+            assert ask - bid >= 2  # room inside the spread: our bid is alone at the top
+            await conn.submit(approve(conn, Side.BUY, bid + 1, 100_000, (bid, ask)), "rest-1", SYMBOL)
+            await first(conn, lambda e: isinstance(e, OrderReport) and e.client_id == "rest-1")
+            hit = approve(conn, Side.SELL, bid + 1, 100_000, (bid, ask), tif=TimeInForce.IOC)
+            await conn.submit(hit, "hit-1", SYMBOL)  # it trades with our own bid (no self-trade prevention)
+            fills: dict[str, list[FillReport]] = {"rest-1": [], "hit-1": []}
+            while sum(f.qty for f in fills["rest-1"]) < 100_000:
+                f = await first(conn, lambda e: isinstance(e, FillReport))
+                fills[f.client_id].append(f)
+            assert all(f.maker for f in fills["rest-1"])  # not post-only, and still a maker
+            listed = {f.trade_id: f for f in await conn.fills_since(CLOCK.now_ns() - 60_000_000_000)}
+            for f in fills["rest-1"] + fills["hit-1"]:
+                assert listed[f.trade_id].maker == f.maker  # the same word as REST's own
+            assert server.requests["GET /api/v3/brokerage/orders/historical/fills"] >= 2
+
+    asyncio.run(go())
+
+
+def test_a_fill_rest_does_not_list_goes_out_from_the_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trader.venues.coinbase import connector as module
+
+    monkeypatch.setattr(module, "FILL_RETRY_S", 0.01)
+
+    async def go() -> None:
+        async with opened() as (server, conn):
+            ref = await top(conn)
+            server.faults.paths = ("GET /api/v3/brokerage/orders/historical/fills",)
+            server.faults.error_5xx_rate = 1.0
+            take = approve(conn, Side.BUY, ref[1] + 5_000, 100_000, ref, tif=TimeInForce.IOC)
+            await conn.submit(take, "take-2", SYMBOL)
+            got: list[FillReport] = []
+            while sum(f.qty for f in got) < 100_000:
+                got.append(await first(conn, lambda e: isinstance(e, FillReport) and e.client_id == "take-2"))
+            assert (
+                server.requests["GET /api/v3/brokerage/orders/historical/fills"] >= module.FILL_TRIES
+            )  # (+ retries)
+            assert not any(f.maker for f in got)  # inferred: not post-only
+            server.faults.error_5xx_rate = 0.0
+            assert sum(f.qty for f in await conn.fills_since(CLOCK.now_ns() - 60_000_000_000)) == 100_000
+
+    asyncio.run(go())

@@ -165,3 +165,28 @@ def test_errors() -> None:
 def test_malformed_times_raise(text: str) -> None:
     with pytest.raises(ValueError, match=r"format|month|Invalid"):
         parse.parse_time(text)
+
+
+def test_post_only_as_the_user_channel_spells_it() -> None:
+    """The channel sends `"post_only": "false"` (a string: truthy in Python); a JSON bool reads too."""
+    for value, expected in [
+        ("false", False),
+        ("true", True),
+        ("TRUE", True),
+        (True, True),
+        (False, False),
+        (None, False),
+    ]:
+        assert parse.post_only({"post_only": value}) is expected
+    o = {
+        "client_order_id": "c",
+        "order_id": "o",
+        "product_id": "BTC-USD",
+        "order_side": "BUY",
+        "post_only": "false",
+    }
+    fill = parse.stream_fill(
+        o, parse.Progress(), parse.Progress(10, Decimal("0.006"), Decimal(0)), SPEC, 1, 2
+    )
+    assert fill is not None
+    assert not fill.maker

@@ -15,8 +15,10 @@ heartbeats and user channels.
   `positions` are base-currency balances (available + hold).
 - Fills: a fill's id is `<order id>:<cumulative units>`, which both the user channel (an order's
   `cumulative_quantity`) and the REST fills (accumulated per order) state, so the engine de-duplicates one
-  execution heard both ways. The user channel does not say maker or taker: a stream fill is `maker` only for
-  a post-only order; the REST fill states it (`liquidity_indicator`).
+  execution heard both ways. The user channel does not say maker or taker (its order fields have no
+  liquidity), so a fill it tells of goes out as REST lists it (`GET /orders/historical/fills?order_ids=`,
+  `liquidity_indicator`), one request per order whose fills grew; only if REST does not list it within
+  ~1.5 s does the channel's own fill go out, maker inferred (post-only) and logged.
 - Clock: the venue's clock is measured at connect (`GET /time`) and the JWTs stamped with it; a 401 (a
   JWT outside its nbf..exp window, as after a step of our clock) measures it again, once.
 - Rate limit: 30 private requests per second at `budget`; `x-ratelimit-*` headers are folded in and a 429
@@ -89,6 +91,8 @@ CAPABILITIES = Capabilities(
     paper_environment=False,
     needs_credentials=True,
 )
+FILL_TRIES = 5  # REST reads of an order's fills before its channel fill goes out unconfirmed
+FILL_RETRY_S = 0.05  # the first wait between them (doubling: 1.55 s in all)
 _LIST_PAGES = 8  # how far back `query` looks for a client id it does not know (pages of ep.PAGE orders)
 MINUTE_NS = 60 * ep.SECOND_NS
 
@@ -149,6 +153,9 @@ class CoinbaseConnector:
         self._cids: dict[str, str] = {}  # Coinbase order id -> client order id
         self._qty: dict[str, int] = {}  # order id -> its size (the user channel states only what is left)
         self._progress: dict[str, parse.Progress] = {}  # order id -> fills the user channel told
+        self._told: dict[str, parse.Progress] = {}  # order id -> the part of those whose FillReports went out
+        self._last_user: dict[str, tuple[dict[str, Any], int]] = {}  # order id -> its last update, ts_event
+        self._fill_tasks: dict[str, asyncio.Task[None]] = {}  # order id -> its fills being read by REST
         self._open: set[str] = set()  # client ids last seen open
         self._last_event_ns = 0
         self.resyncs = 0  # level2 re-subscriptions after a sequence gap
@@ -271,7 +278,9 @@ class CoinbaseConnector:
         self._health.stop()
         for c in self._clients:
             await c.close()
-        extra = [t for t in (self._catch_up_task, self._sync_task) if t is not None]
+        extra = [
+            t for t in (self._catch_up_task, self._sync_task, *self._fill_tasks.values()) if t is not None
+        ]
         tasks = [*self._tasks, *extra]
         for t in tasks:
             t.cancel()
@@ -512,11 +521,16 @@ class CoinbaseConnector:
         order_ids = sorted({str(f["order_id"]) for f in await self._fills(since)})
         out: list[FillReport] = []
         for oid in order_ids:
-            every = await self._fills([("order_ids", oid)])
-            cid = await self._client_id(oid)
-            spec = self.spec_of(str(every[0]["product_id"]))
-            out += [f for f in parse.rest_fills(every, cid, spec, self.clock.now_ns()) if f.ts_event >= ts_ns]
+            out += [f for f in await self._order_fills(oid) if f.ts_event >= ts_ns]
         return sorted(out, key=lambda f: f.ts_event)
+
+    async def _order_fills(self, oid: str) -> list[FillReport]:
+        """Every fill of order `oid` that REST lists, oldest first, numbered as the user channel does."""
+        every = await self._fills([("order_ids", oid)])
+        if not every:
+            return []
+        cid = await self._client_id(oid)
+        return parse.rest_fills(every, cid, self.spec_of(str(every[0]["product_id"])), self.clock.now_ns())
 
     async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
         """None: spot has no funding."""
@@ -552,9 +566,11 @@ class CoinbaseConnector:
         before = self._progress.get(oid, parse.Progress())
         if now.filled > before.filled:
             self._progress[oid] = now
-            fill = parse.stream_fill(o, before, now, spec, ts_event, ts_recv) if fills else None
-            if fill is not None:
-                self._queue.put_nowait(fill)
+            self._last_user[oid] = (o, ts_event)
+            if fills:
+                self._resolve_fills(oid)
+            else:  # a snapshot's fills happened before we listened: catch-up's REST fills tell them
+                self._told[oid] = now
         self._last_event_ns = max(self._last_event_ns, ts_event)
         report = parse.user_order_report(o, spec, ts_event, ts_recv)
         if report.venue_order_id in self._qty:  # a closed order's leaves are 0: its size is what we know
@@ -565,6 +581,52 @@ class CoinbaseConnector:
         else:
             self._open.discard(report.client_id)
         self._queue.put_nowait(report)
+
+    def _resolve_fills(self, oid: str) -> None:
+        task = self._fill_tasks.get(oid)
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._fills_of(oid))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._fill_tasks[oid] = task
+
+    async def _fills_of(self, oid: str) -> None:
+        """The fills the user channel told of for order `oid`, as REST lists them: each with the venue's own
+        `liquidity_indicator` (the channel states sizes, value and fees, never maker or taker). REST may lag
+        the channel: tried `FILL_TRIES` times, backing off; after that the rest goes out as the channel's
+        fill with maker inferred (post-only makes, anything else is counted a taker) and a warning."""
+        delay = FILL_RETRY_S
+        for _ in range(FILL_TRIES):
+            target, told = self._progress[oid], self._told.get(oid, parse.Progress())
+            if target.filled <= told.filled:
+                return
+            try:
+                listed = await self._order_fills(oid)
+            except VenueError as e:
+                log.warning("%s: fills of %s not listed: %s", self.venue, oid, e)
+                listed = []
+            new = [f for f in listed if told.filled < parse.cumulative(f) <= target.filled]
+            if any(parse.cumulative(f) == target.filled for f in new):
+                for f in new:
+                    self._queue.put_nowait(f)
+                self._told[oid] = target
+                continue  # more may have filled meanwhile
+            await self.clock.sleep(delay)
+            delay *= 2
+        self._stream_fill(oid)
+
+    def _stream_fill(self, oid: str) -> None:
+        """What REST did not confirm, from the channel alone (maker inferred)."""
+        target, told = self._progress[oid], self._told.get(oid, parse.Progress())
+        o, ts_event = self._last_user[oid]
+        fill = parse.stream_fill(
+            o, told, target, self.spec_of(str(o["product_id"])), ts_event, self.clock.now_ns()
+        )
+        if fill is not None:
+            log.warning(
+                "%s: fill %s not listed by REST; maker inferred (%s)", self.venue, fill.trade_id, fill.maker
+            )
+            self._queue.put_nowait(fill)
+        self._told[oid] = target
 
     async def _catch_up(self) -> None:
         """After the user stream reconnected (or lost a message): open orders, the final state of each
