@@ -20,7 +20,7 @@ from trader.core import Approval, OrderType, Side, TimeInForce
 from trader.errors import AuthenticationError, ConfigError, InvalidOrderError
 from trader.sim.coinbase import CoinbaseSimServer
 from trader.venues import coinbase
-from trader.venues.base import BookUpdate, FillReport, OrderReport, OrderState, VenueEvent
+from trader.venues.base import BookInvalid, BookUpdate, FillReport, OrderReport, OrderState, VenueEvent
 from trader.venues.coinbase import CoinbaseConnector, Endpoints, loopback_connector
 
 CLOCK = LiveClock()
@@ -198,7 +198,45 @@ def test_a_jwt_of_an_unknown_key_is_refused_and_the_clock_measured_once() -> Non
                 await conn.connect()
             await CLOCK.sleep(0.1)
             assert server.requests["GET /api/v3/brokerage/time"] == 2  # at connect, then once after the 401
+            assert (
+                server.requests["GET /api/v3/brokerage/products/BTC-USD"] == 2
+            )  # signed again once, then raised
             assert pem not in repr(signer)
+        finally:
+            await conn.close()
+            await server.stop()
+
+    asyncio.run(go())
+
+
+def test_an_expired_jwt_measures_the_clock_again_and_is_signed_again_once() -> None:
+    """Our clock steps 5 minutes ahead after connect: every JWT is outside the venue's nbf..exp window
+    (401). The connector measures the venue's clock once for the requests refused meanwhile, signs each
+    again once, and nothing is placed twice."""
+    from trader.clock import ShiftedClock
+
+    async def go() -> None:
+        server = CoinbaseSimServer(seed=6, step_ms=20)
+        await server.start(port=0)
+        clock = ShiftedClock(CLOCK.now_ns())
+        conn = loopback_connector(server.url, symbols=[SYMBOL], clock=clock, market_data=False)
+        try:
+            await conn.connect()
+            ref = (await conn.reference())[1]
+            spec = conn.spec_of(SYMBOL)
+            bid = spec.price_to_units(str(ref)) - 50_000
+            clock.set(clock.now_ns() + 300 * 1_000_000_000)
+            placed = [
+                conn.submit(approve(conn, Side.BUY, bid, 100_000, (bid, bid + 2)), f"late-{i}", SYMBOL)
+                for i in range(3)
+            ]
+            acks = await asyncio.gather(*placed)
+            assert len({a.venue_order_id for a in acks}) == 3
+            assert server.requests["GET /api/v3/brokerage/time"] == 2  # at connect, then once for all three
+            assert server.requests["POST /api/v3/brokerage/orders"] == 6  # each refused once, then accepted
+            opened = [r.client_id for r in await conn.open_orders()]
+            assert sorted(opened) == ["late-0", "late-1", "late-2"]  # each placed once
+            assert -301_000 < conn.clock_offset_ms < -299_000
         finally:
             await conn.close()
             await server.stop()
@@ -287,15 +325,27 @@ def test_an_ed25519_key_trades_too() -> None:
     asyncio.run(go())
 
 
-def test_a_malformed_frame_is_skipped_and_the_book_goes_on() -> None:
+def test_a_malformed_frame_is_skipped_and_an_unreadable_level2_resyncs() -> None:
+    """Garbage is skipped (logged); an `l2_data` message that cannot be read means the book missed it:
+    the books are invalidated and level2 subscribed again, whose snapshot rebuilds them."""
+
     async def go() -> None:
         async with opened() as (server, conn):
             await top(conn)
+            snapshots, sent = server.snapshots, server.requests["POST /api/v3/brokerage/orders"]
             for ws in list(server.ws_conns):
                 server.send(ws, b"{not json")
-                server.send(ws, b'{"channel":"l2_data","events":[{"type":"update","product_id":"BTC-USD"}]}')
+                server.send(ws, b'{"channel":"market_trades","sequence_num":"x","events":[{"trades":[{}]}]}')
             await CLOCK.sleep(0.1)
-            assert await top(conn)  # the stream goes on (the skipped frames were logged)
+            assert conn.resyncs == 0  # nothing of the book was lost
+            for ws in list(server.ws_conns):
+                server.send(ws, b'{"channel":"l2_data","events":[{"type":"update","product_id":"BTC-USD"}]}')
+            invalid = await first(conn, lambda e: isinstance(e, BookInvalid))
+            assert invalid.reason == "malformed level2"
+            assert await top(conn)  # rebuilt from a new snapshot
+            assert conn.resyncs == 1
+            assert server.snapshots == snapshots + 1
+            assert server.requests["POST /api/v3/brokerage/orders"] == sent  # nothing sent
 
     asyncio.run(go())
 
@@ -323,6 +373,8 @@ def test_a_market_buy_by_quote_size_spends_at_most_that() -> None:
             ]:
                 with pytest.raises(InvalidOrderError, match=match):
                     await conn.submit(a, "q-bad", SYMBOL, quote_size=quote)
+            with pytest.raises(InvalidOrderError, match="unknown instrument DOGE-USD"):
+                await conn.submit(limit, "q-doge", "DOGE-USD")
             assert server.requests["POST /api/v3/brokerage/orders"] == sent  # nothing was sent
             before = (await conn.positions())[SYMBOL]
             await conn.submit(buy, "q-1", SYMBOL, quote_size=Decimal("100.00"))

@@ -20,7 +20,8 @@ heartbeats and user channels.
   `liquidity_indicator`), one request per order whose fills grew; only if REST does not list it within
   ~1.5 s does the channel's own fill go out, maker inferred (post-only) and logged.
 - Clock: the venue's clock is measured at connect (`GET /time`) and the JWTs stamped with it; a 401 (a
-  JWT outside its nbf..exp window, as after a step of our clock) measures it again, once.
+  JWT outside its nbf..exp window, as after a step of our clock) measures it again, once for all requests
+  refused meanwhile, and signs the request once more; a second 401 is an `AuthenticationError`.
 - Rate limit: 30 private requests per second at `budget`; `x-ratelimit-*` headers are folded in and a 429
   backs the key off (`_http.HttpClient`).
 - No venue dead-man switch: the engine's watchdog cancels everything when a stream is lost too long.
@@ -161,6 +162,7 @@ class CoinbaseConnector:
         self.resyncs = 0  # level2 re-subscriptions after a sequence gap
         self._offset_ms = 0  # the venue's clock less ours (GET /time), for the JWTs' nbf/exp
         self._sync_task: asyncio.Task[int] | None = None
+        self._synced_ns = 0  # our monotonic time when the venue's clock was last measured
 
     # ---- plumbing --------------------------------------------------------------------------------
 
@@ -188,14 +190,19 @@ class CoinbaseConnector:
         body = await self._call("GET", ep.TIME, sync=False)
         t1 = self.clock.now_ns()
         self._offset_ms = int(body["epochMillis"]) - (t0 + t1) // 2_000_000
+        self._synced_ns = self.clock.monotonic_ns()
         return self._offset_ms
 
-    def _resync(self) -> None:
+    async def _remeasure(self, signed_ns: int) -> None:
         """A JWT refused (401: outside its nbf..exp window, as after a step of our clock): measure the
-        clock once, however many requests failed meanwhile."""
+        venue's clock again, once however many requests were refused meanwhile (one measurement at a time;
+        none when one finished after this request was signed)."""
+        if self._synced_ns > signed_ns:
+            return
         if self._sync_task is None or self._sync_task.done():
             self._sync_task = asyncio.get_running_loop().create_task(self.sync_time())
             self._sync_task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        await asyncio.shield(self._sync_task)
 
     async def _call(
         self,
@@ -208,24 +215,35 @@ class CoinbaseConnector:
         priority: bool = False,
         sync: bool = True,
     ) -> Any:
+        """One signed request. A 401 measures the venue's clock again and signs the request once more (the
+        venue refused it unread, so sending it again cannot place anything twice); a second 401 raises
+        `AuthenticationError`."""
         uri = f"{method} {self.endpoints.host}{path}"
-        jwt = self._signer.jwt(uri, self.now_s(), os.urandom(16).hex())
-        headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
-        try:
-            resp = await self._http.request(
-                method,
-                path,
-                query=urlencode(list(query)),
-                body=None if body is None else orjson.dumps(body),
-                headers=headers,
-                mutating=mutating,
-                priority=priority,
-            )
-        except AuthenticationError:
-            if sync:
-                self._resync()
-            raise
-        return orjson.loads(resp.body) if resp.body else None
+        for attempt in range(2 if sync else 1):
+            signed_ns = self.clock.monotonic_ns()
+            jwt = self._signer.jwt(uri, self.now_s(), os.urandom(16).hex())
+            headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
+            try:
+                resp = await self._http.request(
+                    method,
+                    path,
+                    query=urlencode(list(query)),
+                    body=None if body is None else orjson.dumps(body),
+                    headers=headers,
+                    mutating=mutating,
+                    priority=priority,
+                )
+            except AuthenticationError:
+                if attempt or not sync:
+                    raise
+                try:
+                    await self._remeasure(signed_ns)
+                except VenueError:
+                    raise AuthenticationError("Unauthorized; the venue's clock could not be measured",
+                                              venue=self.venue) from None  # fmt: skip
+                continue
+            return orjson.loads(resp.body) if resp.body else None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def spec_of(self, symbol: str) -> InstrumentSpec:
         return self._specs[symbol]
