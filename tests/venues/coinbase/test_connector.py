@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -289,10 +290,37 @@ def test_the_cli_tests_and_trades_on_the_simulator(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "order round trip  PASS" in out
     assert "FAIL" not in out
+    (row,) = [line for line in out.splitlines() if line.split()[:3] == ["coinbase", "testnet", "SKIP"]]
+    assert "sandbox" in row  # no testnet that trades: said, with what the checks ran against
+    assert row.endswith("the checks above ran against the simulator, not the venue")
     assert main(["paper", "--exchange=coinbase", "--sim", "--duration=1.5", "--json"]) == EXIT_OK
     summary = json.loads(capsys.readouterr().out)
     assert summary["orders"] > 0
     assert summary["open_orders_after_shutdown"] == 0
+
+
+def test_testnet_with_a_configured_venue_says_what_it_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trader.sim.coinbase import DEMO_KEY_NAME, DEMO_PRIVATE_KEY
+    from trader.sim.server import SimThread
+
+    monkeypatch.setenv("CB_KEY", DEMO_KEY_NAME)
+    monkeypatch.setenv("CB_PRIVATE", DEMO_PRIVATE_KEY)
+    sim = SimThread(CoinbaseSimServer(seed=5, step_ms=20))
+    try:
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(
+            '[risk]\nmax_gross_notional = "1000"\nmax_net_notional = "1000"\nmax_open_orders = 5\n'
+            'max_orders_per_sec = 5\ndaily_loss_limit = "10"\n\n[venues.coinbase]\nenvironment = "sim"\n'
+            f'url = "http://127.0.0.1:{sim.port}"\napi_key = "env:CB_KEY"\nprivate_key = "env:CB_PRIVATE"\n'
+        )
+        assert main(["testnet", "--exchange=coinbase", f"--config={cfg}"]) == EXIT_OK
+    finally:
+        sim.close()
+    out = capsys.readouterr().out
+    assert "auth              PASS" in out
+    assert "ran against a simulator (environment = 'sim')" in out
 
 
 def test_an_ed25519_key_trades_too() -> None:
@@ -427,6 +455,7 @@ def test_a_fill_rest_does_not_list_goes_out_from_the_channel(monkeypatch: pytest
     from trader.venues.coinbase import connector as module
 
     monkeypatch.setattr(module, "FILL_RETRY_S", 0.01)
+    monkeypatch.setattr(module, "FILL_TRIES", 2)  # each read is retried by the HTTP client on a 503 too
 
     async def go() -> None:
         async with opened() as (server, conn):
