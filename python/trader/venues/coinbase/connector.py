@@ -601,11 +601,21 @@ class CoinbaseConnector:
         self._queue.put_nowait(report)
 
     def _resolve_fills(self, oid: str) -> None:
-        task = self._fill_tasks.get(oid)
-        if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._fills_of(oid))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            self._fill_tasks[oid] = task
+        """Read order `oid`'s fills by REST, one task per order at a time (it reads until it has what the
+        channel told, however much that grew meanwhile)."""
+        running = self._fill_tasks.get(oid)
+        if running is not None and not running.done():
+            return
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self._fill_tasks.get(oid) is t:
+                del self._fill_tasks[oid]
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("%s: fills of %s: %r", self.venue, oid, t.exception())
+
+        task = asyncio.get_running_loop().create_task(self._fills_of(oid))
+        task.add_done_callback(done)
+        self._fill_tasks[oid] = task
 
     async def _fills_of(self, oid: str) -> None:
         """The fills the user channel told of for order `oid`, as REST lists them: each with the venue's own
