@@ -218,7 +218,8 @@ class Book:
         """
     def apply_coinbase_level2(self, raw: bytes, product_id: str) -> tuple[int, bool, int] | None:
         """Apply product `product_id`'s events of a Coinbase `l2_data` message (a snapshot replaces the
-        book, VALID at the message's `sequence_num`; updates set absolute sizes, 0 removes).
+        book, VALID at the message's `sequence_num`; updates set absolute sizes, 0 removes). Other
+        products' events are checked for structure only.
 
         Returns (sequence_num, was a snapshot, levels applied), or None when the message is not `l2_data`
         or holds nothing of the product (nothing changed). Raises `ParseError` (nothing changed) for

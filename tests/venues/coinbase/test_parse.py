@@ -133,6 +133,19 @@ def test_level2_and_trades() -> None:
     assert tick.price == SPEC.price_to_units(t["price"])
 
 
+def test_the_envelope_is_read_in_rust_as_python_reads_it() -> None:
+    """`Book.coinbase_head` (channel, sequence_num, timestamp in ns) agrees with `json` + `parse_time` on
+    every recorded message, and refuses a broken envelope with `ParseError`."""
+    for name in ("l2_data.json", "user.json", "market_trades.json"):
+        for msg in load(name):
+            head = Book.coinbase_head(json.dumps(msg).encode())
+            assert head == (msg["channel"], msg["sequence_num"], parse.parse_time(msg["timestamp"]))
+    assert Book.coinbase_head(b'{"type":"error","message":"x"}') == (None, None, 0)
+    for bad in (b"{", b'{"channel":"l2_data","timestamp":"yesterday"}', b'{"sequence_num":-1}', b"\xff"):
+        with pytest.raises(ParseError):
+            Book.coinbase_head(bad)
+
+
 def test_balances_and_positions() -> None:
     held = parse.balances(load("accounts.json")["accounts"])
     assert set(held) >= {"USD", "BTC"}
