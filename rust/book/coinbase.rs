@@ -316,23 +316,27 @@ impl<'a> Cursor<'a> {
 /// keys. `None` (nothing consumed) for any other layout, which the general walk then reads.
 #[inline]
 fn update_as_sent<'a>(c: &mut Cursor<'a>) -> Option<(&'a str, &'a str, &'a str)> {
-    let (t, b) = (c.t, c.b());
     let mut i = c.i;
-    let mut value = |key: &[u8]| -> Option<&'a str> {
-        b.get(i..)?.starts_with(key).then_some(())?;
-        let start = i + key.len();
-        let end = stop_at(b, start);
-        (b.get(end) == Some(&b'"')).then_some(())?;
-        i = end + 1;
-        t.get(start..end)
-    };
-    let side = value(br#"{"side":""#)?;
-    value(br#","event_time":""#)?;
-    let price = value(br#","price_level":""#)?;
-    let qty = value(br#","new_quantity":""#)?;
-    (b.get(i) == Some(&b'}')).then_some(())?;
+    let side = value_after(c.t, &mut i, br#"{"side":""#)?;
+    value_after(c.t, &mut i, br#","event_time":""#)?;
+    let price = value_after(c.t, &mut i, br#","price_level":""#)?;
+    let qty = value_after(c.t, &mut i, br#","new_quantity":""#)?;
+    (c.b().get(i) == Some(&b'}')).then_some(())?;
     c.i = i + 1;
     Some((side, price, qty))
+}
+
+/// The plain string value after the literal `key` (its opening quote included) at `t[*i..]`, moving `*i`
+/// past its closing quote. The key's length is known when compiled, so the comparison is inlined.
+#[inline(always)]
+fn value_after<'a, const N: usize>(t: &'a str, i: &mut usize, key: &[u8; N]) -> Option<&'a str> {
+    let b = t.as_bytes();
+    (b.get(*i..*i + N)? == key).then_some(())?;
+    let start = *i + N;
+    let end = stop_at(b, start);
+    (b.get(end) == Some(&b'"')).then_some(())?;
+    *i = end + 1;
+    t.get(start..end)
 }
 
 /// One `updates` entry into `out`, converted to the spec's units.
