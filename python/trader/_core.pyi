@@ -218,22 +218,16 @@ class Book:
         """
     def apply_coinbase_level2(self, raw: bytes, product_id: str) -> tuple[int, bool, int] | None:
         """Apply product `product_id`'s events of a Coinbase `l2_data` message (a snapshot replaces the
-        book, VALID at the message's `sequence_num`; updates set absolute sizes, 0 removes). Other
-        products' events are checked for structure only.
+        book, VALID at the message's `sequence_num`; updates set absolute sizes, 0 removes).
 
         Returns (sequence_num, was a snapshot, levels applied), or None when the message is not `l2_data`
         or holds nothing of the product (nothing changed). Raises `ParseError` (nothing changed) for
         malformed JSON, an unknown side or an off-unit level; `BookNotReadyError` / `SequenceGapError`
-        for an update before the first snapshot (nothing changed). The connection's sequence rule (every
-        message, all channels) is the connector's.
-        """
+        for an update before the first snapshot (nothing changed). Other products' events: structure only.
+        The connection's sequence rule (every message, all channels) is the connector's."""
     @staticmethod
     def coinbase_head(raw: bytes) -> tuple[str | None, int | None, int]:
-        """A Coinbase WebSocket message's envelope without its events: (channel, sequence_num, timestamp
-        in ns since the epoch; 0 when absent or Coinbase's zero time). The walk stops at `events` once the
-        three are known (Coinbase sends them first); the events are checked by whoever reads them.
-        Raises `ParseError` for a malformed envelope or time.
-        """
+        """A Coinbase message's (channel, sequence_num, timestamp ns or 0), events unread; or `ParseError`."""
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
     def mark_invalid(self, expected: int, got: int) -> None:
