@@ -1,6 +1,8 @@
 """Coinbase `level2` into the book: an `l2_data` update message of 20 level changes, parsed from raw bytes
 in Rust (`Book.apply_coinbase_level2`), against orjson and a Python book (SortedDict ladders, the price
-and size strings scaled to integer units in Python): the same work, the same run."""
+and size strings scaled to integer units in Python): the same work, the same run. A second group times
+all the connector does per message (`MarketStream.handle`: envelope, sequence check, book, `BookUpdate`)
+against the same baseline, which makes no events."""
 
 from typing import Any
 
@@ -96,13 +98,58 @@ def test_python_orjson_sorteddict_level2(benchmark: Any) -> None:
     assert benchmark(_cycle(UPDATES, lambda raw: python_level2(book, raw))) == 20
 
 
+def _market_stream() -> Any:
+    """The connector's market stream, not connected: its books hold SPEC's product."""
+    from trader.clock import SimClock
+    from trader.venues.coinbase import loopback_connector
+    from trader.venues.coinbase.streams import MarketStream
+
+    conn = loopback_connector("http://127.0.0.1:9", symbols=[PRODUCT], clock=SimClock(start_ns=0))
+    conn._specs[PRODUCT] = SPEC
+    stream = MarketStream(conn, None)  # type: ignore[arg-type]  # handle() never touches the socket
+    assert not stream.handle(SNAPSHOT, 1)
+    return stream
+
+
+@pytest.mark.benchmark(group="coinbase.level2_connector_message")
+def test_ours_connector_level2(benchmark: Any) -> None:
+    """Everything the connector does per `l2_data` message: the envelope (channel, sequence, time), the
+    sequence check, the book, and a `BookUpdate` (taken off its queue) when the top changed."""
+    stream = _market_stream()
+    queue = stream._conn._queue
+
+    def handle(raw: bytes) -> int:
+        stream._seq.last = None  # the cycle reuses sequence numbers; not a gap
+        stream.handle(raw, 2)
+        n = 0
+        while not queue.empty():
+            queue.get_nowait()
+            n += 1
+        return n
+
+    benchmark.extra_info["role"] = "ours"
+    benchmark(_cycle(UPDATES, handle))
+    assert stream._books[PRODUCT].best_bid() is not None
+
+
+@pytest.mark.benchmark(group="coinbase.level2_connector_message")
+def test_python_orjson_sorteddict_level2_for_connector(benchmark: Any) -> None:
+    book = PyBook(2, 8)
+    python_level2(book, SNAPSHOT)
+    benchmark.extra_info["role"] = "baseline"
+    assert benchmark(_cycle(UPDATES, lambda raw: python_level2(book, raw))) == 20
+
+
 def test_baseline_and_core_agree_on_the_book() -> None:
     """The baseline does the same work: after the same messages both books hold the same top."""
-    ours, theirs = Book(SPEC), PyBook(2, 8)
+    ours, theirs, stream = Book(SPEC), PyBook(2, 8), _market_stream()
     ours.apply_coinbase_level2(SNAPSHOT, PRODUCT)
     python_level2(theirs, SNAPSHOT)
     for raw in UPDATES[:100]:
         ours.apply_coinbase_level2(raw, PRODUCT)
         python_level2(theirs, raw)
+        assert not stream.handle(raw, 2)  # consecutive sequence numbers: no gap
     assert ours.best_bid() == theirs.best_bid()
     assert ours.depth(Side.BUY, 5)[0] == theirs.best_bid()
+    assert stream._books[PRODUCT].depth(Side.BUY, 200) == ours.depth(Side.BUY, 200)
+    assert stream._books[PRODUCT].depth(Side.SELL, 200) == ours.depth(Side.SELL, 200)

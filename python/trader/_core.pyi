@@ -223,9 +223,11 @@ class Book:
         Returns (sequence_num, was a snapshot, levels applied), or None when the message is not `l2_data`
         or holds nothing of the product (nothing changed). Raises `ParseError` (nothing changed) for
         malformed JSON, an unknown side or an off-unit level; `BookNotReadyError` / `SequenceGapError`
-        for an update before the first snapshot (nothing changed). The connection's sequence rule (every
-        message, all channels) is the connector's.
-        """
+        for an update before the first snapshot (nothing changed). Other products' events: structure only.
+        The connection's sequence rule (every message, all channels) is the connector's."""
+    @staticmethod
+    def coinbase_head(raw: bytes) -> tuple[str | None, int | None, int]:
+        """A Coinbase message's (channel, sequence_num, timestamp ns or 0), events unread; or `ParseError`."""
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
     def mark_invalid(self, expected: int, got: int) -> None:

@@ -82,6 +82,13 @@ impl PyBook {
         Ok(r.map(|l| (l.sequence, l.snapshot, l.applied)))
     }
 
+    /// A Coinbase message's (channel, sequence_num, timestamp in ns) without reading its events.
+    #[staticmethod]
+    fn coinbase_head(raw: &[u8]) -> PyResult<(Option<&str>, Option<u64>, i64)> {
+        let h = crate::book::coinbase::coinbase_head(raw).py()?;
+        Ok((h.channel, h.sequence, h.ts_ns))
+    }
+
     #[allow(clippy::type_complexity)]
     fn apply_polymarket_changes(
         &mut self,

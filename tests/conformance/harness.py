@@ -156,6 +156,7 @@ class Harness:
     rest_lots = 10
     take_lots = 5
     clock_error = ""  # what the venue's refusal of a request stamped outside its window contains
+    resigns_after_clock_error = False  # True: a refused request is signed again once, the clock re-measured
     collar_bps = 9000  # the test gate's collar: a market order's protective price is the reference +- it
 
     # -- identity and capabilities (PROFILE PLUG-IN: see `capabilities`) --

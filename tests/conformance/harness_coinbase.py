@@ -19,6 +19,7 @@ class CoinbaseHarness(HttpHarness):
     """BTC-USD on the simulator's demo key: prices in cents, sizes in satoshi (0.001 BTC is 100,000 lots)."""
 
     clock_error = "Unauthorized"  # 401: the JWT is outside its nbf..exp window
+    resigns_after_clock_error = True  # the connector measures the clock again and signs once more
     rest_ticks, take_ticks, rest_lots, take_lots = 300, 50, 100_000, 50_000
     STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {
         Stream.MARKET: ("/ws/market",),

@@ -17,6 +17,7 @@ import collections
 import contextlib
 import signal
 import sys
+import weakref
 from typing import Any
 
 import orjson
@@ -26,6 +27,13 @@ from trader.clock import Clock, LiveClock
 from trader.sim.faults import ORDER_PATHS, Faults
 
 Handler = Any
+
+
+async def _send_after(prev: asyncio.Task[None] | None, ws: web.WebSocketResponse, payload: bytes) -> None:
+    if prev is not None and not prev.done():
+        await asyncio.wait([prev])  # its failure is its own
+    if not ws.closed:
+        await ws.send_bytes(payload)
 
 
 class VenueServer:
@@ -40,6 +48,9 @@ class VenueServer:
         self.faults = Faults(seed=seed, paths=self.FAULT_PATHS)
         self.requests: collections.Counter[str] = collections.Counter()  # "METHOD /path" that arrived
         self.sockets: set[web.WebSocketResponse] = set()
+        self._last_send: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Task[None]] = (
+            weakref.WeakKeyDictionary()
+        )  # each socket's last queued message
         self._stream_paths: dict[asyncio.Transport, str] = {}  # open WebSocket connections -> path
         self._runner: web.AppRunner | None = None
         self._stepper: asyncio.Task[None] | None = None
@@ -135,11 +146,15 @@ class VenueServer:
     # ---- sending to sockets ------------------------------------------------------------------------
 
     def send(self, ws: web.WebSocketResponse, payload: bytes) -> None:
+        """Queue `payload` on `ws`; a socket's messages go out in the order they were queued (one task per
+        message could let a small one overtake a large one being written, which no venue does)."""
         if ws.closed:
             self.sockets.discard(ws)
             return
-        task = asyncio.get_running_loop().create_task(ws.send_bytes(payload))
+        prev = self._last_send.get(ws)
+        task = asyncio.get_running_loop().create_task(_send_after(prev, ws, payload))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._last_send[ws] = task
 
     # ---- faults and admin --------------------------------------------------------------------------
 

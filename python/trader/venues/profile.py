@@ -58,6 +58,9 @@ class VenueProfile:
     built: bool = True  # False: request signing only, no connector yet (the registry says so)
     client_id: ClientIdRule = STRICTEST  # the venue's rule for client order ids
     notes: str = ""  # operator-facing caveats (e.g. no venue dead-man switch: the engine's watchdog)
+    no_testnet: str = (
+        ""  # a venue without a test environment that trades: what `trader testnet` could not check
+    )
 
     @property
     def markets(self) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -77,6 +78,22 @@ def test_the_sdk_takes_liquidity_and_sees_fills_and_balances(sim: SimThread) -> 
     assert sum(float(f["size"]) for f in fills) == pytest.approx(0.002)
     assert c.get_order(oid)["order"]["status"] == "FILLED"
     assert _balance(c, "USD") < usd_before
+
+
+def test_the_sdk_buys_by_quote_size(sim: SimThread) -> None:
+    """`market_order_buy(quote_size=...)`: spends at most that, the fee included (size_inclusive_of_fees)."""
+    c = client(sim)
+    placed = c.market_order_buy(uuid.uuid4().hex, "BTC-USD", quote_size="25.00")
+    assert placed["success"] is True
+    order = c.get_order(placed["success_response"]["order_id"])["order"]
+    assert order["status"] == "FILLED"
+    assert (order["size_in_quote"], order["size_inclusive_of_fees"]) == (True, True)
+    spent = Decimal(order["filled_value"]) + Decimal(order["total_fees"])
+    assert Decimal("24.5") < spent <= Decimal(25)
+    assert Decimal(order["filled_size"]) > 0
+    refused = c.market_order_buy(uuid.uuid4().hex, "BTC-USD", quote_size="25.001")
+    assert refused["success"] is False
+    assert refused["error_response"]["error"] == "INVALID_SIZE_PRECISION"
 
 
 def _balance(c: RESTClient, currency: str) -> float:

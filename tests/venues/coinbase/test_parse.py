@@ -133,6 +133,19 @@ def test_level2_and_trades() -> None:
     assert tick.price == SPEC.price_to_units(t["price"])
 
 
+def test_the_envelope_is_read_in_rust_as_python_reads_it() -> None:
+    """`Book.coinbase_head` (channel, sequence_num, timestamp in ns) agrees with `json` + `parse_time` on
+    every recorded message, and refuses a broken envelope with `ParseError`."""
+    for name in ("l2_data.json", "user.json", "market_trades.json"):
+        for msg in load(name):
+            head = Book.coinbase_head(json.dumps(msg).encode())
+            assert head == (msg["channel"], msg["sequence_num"], parse.parse_time(msg["timestamp"]))
+    assert Book.coinbase_head(b'{"type":"error","message":"x"}') == (None, None, 0)
+    for bad in (b"{", b'{"channel":"l2_data","timestamp":"yesterday"}', b'{"sequence_num":-1}', b"\xff"):
+        with pytest.raises(ParseError):
+            Book.coinbase_head(bad)
+
+
 def test_balances_and_positions() -> None:
     held = parse.balances(load("accounts.json")["accounts"])
     assert set(held) >= {"USD", "BTC"}
@@ -165,3 +178,28 @@ def test_errors() -> None:
 def test_malformed_times_raise(text: str) -> None:
     with pytest.raises(ValueError, match=r"format|month|Invalid"):
         parse.parse_time(text)
+
+
+def test_post_only_as_the_user_channel_spells_it() -> None:
+    """The channel sends `"post_only": "false"` (a string: truthy in Python); a JSON bool reads too."""
+    for value, expected in [
+        ("false", False),
+        ("true", True),
+        ("TRUE", True),
+        (True, True),
+        (False, False),
+        (None, False),
+    ]:
+        assert parse.post_only({"post_only": value}) is expected
+    o = {
+        "client_order_id": "c",
+        "order_id": "o",
+        "product_id": "BTC-USD",
+        "order_side": "BUY",
+        "post_only": "false",
+    }
+    fill = parse.stream_fill(
+        o, parse.Progress(), parse.Progress(10, Decimal("0.006"), Decimal(0)), SPEC, 1, 2
+    )
+    assert fill is not None
+    assert not fill.maker

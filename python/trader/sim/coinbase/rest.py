@@ -112,9 +112,16 @@ def _units(d: Decimal, increment: Decimal, error: str, what: str) -> int:
 
 
 def _quote_to_base(book: Book, quote: Decimal) -> int:
-    """A market buy by quote size: the base it buys walking the asks (fees aside)."""
+    """A market buy by quote size: the base it buys walking the asks, the taker fee included in `quote`
+    (Coinbase's `size_inclusive_of_fees`: what is spent, fee and all, is at most `quote_size`)."""
     p = book.product
-    left, size = quote, 0
+    quote_min, quote_max = p.quote_min_size, p.quote_max_size
+    _units(quote, p.quote_increment, "INVALID_SIZE_PRECISION", "quote_size")
+    if quote < quote_min or quote > quote_max:
+        raise OrderFailedError(
+            "INVALID_REQUEST", f"quote_size is outside [{fmt(quote_min)}, {fmt(quote_max)}]"
+        )
+    left, size = quote / (1 + TAKER_BPS / 10_000), 0
     for px, q in book.engine.depth(500)[1]:
         value = Decimal(px * q) * p.quote_increment * p.base_increment
         if value >= left:

@@ -138,6 +138,13 @@ def rfc3339(ns: int) -> str:
     return f"{t}.{ns % NS:09d}Z"
 
 
+def go_time(ns: int, uptime_ns: int) -> str:
+    """A time as Go's `time.Time.String()` prints it, which is what the heartbeats channel's `current_time`
+    carries (`2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105`)."""
+    t = datetime.fromtimestamp(ns // NS, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{t}.{ns % NS:09d} +0000 UTC m=+{uptime_ns // NS}.{uptime_ns % NS:09d}"
+
+
 def parse_rfc3339(text: str) -> int:
     head, _, frac = text.rstrip("Z").partition(".")
     secs = int(datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
@@ -165,9 +172,9 @@ def order_json(o: Order) -> dict[str, Any]:
         "number_of_fills": str(o.fills),
         "filled_value": fmt(o.filled_value),
         "pending_cancel": False,
-        "size_in_quote": False,
+        "size_in_quote": "quote_size" in o.config,
         "total_fees": fmt(o.fees),
-        "size_inclusive_of_fees": False,
+        "size_inclusive_of_fees": "quote_size" in o.config,
         "total_value_after_fees": fmt(o.filled_value + (o.fees if o.side == "BUY" else -o.fees)),
         "trigger_status": "INVALID_ORDER_TYPE",
         "order_type": o.order_type,
@@ -187,8 +194,13 @@ def order_json(o: Order) -> dict[str, Any]:
     }
 
 
+ZERO_TIME = "0001-01-01T00:00:00Z"  # Coinbase's "no time"
+
+
 def user_order_json(o: Order) -> dict[str, Any]:
-    """An order as the `user` channel shows it."""
+    """An order as the `user` channel shows it: every field of the SDK's `UserOrders`, in the channel's own
+    spellings where they differ from REST (`order_type` "Limit"/"Market", `post_only` "true"/"false", the
+    futures-only fields at their spot values), as in the channel's documented example."""
     p = o.product
     avg = o.filled_value / (Decimal(o.filled) * p.base_increment) if o.filled else Decimal(0)
     return {
@@ -196,6 +208,7 @@ def user_order_json(o: Order) -> dict[str, Any]:
         "cancel_reason": o.cancel_message,
         "client_order_id": o.client_id,
         "completion_percentage": fmt(Decimal(100 * o.filled) / Decimal(o.size)) if o.size else "0",
+        "contract_expiry_type": "UNKNOWN_CONTRACT_EXPIRY_TYPE",
         "cumulative_quantity": p.size(o.filled),
         "filled_value": fmt(o.filled_value),
         "leaves_quantity": p.size(o.remaining if o.status in OPEN else 0),
@@ -203,18 +216,23 @@ def user_order_json(o: Order) -> dict[str, Any]:
         "number_of_fills": str(o.fills),
         "order_id": o.order_id,
         "order_side": o.side,
-        "order_type": o.order_type,
+        "order_type": o.order_type.title(),
         "outstanding_hold_amount": "0",
-        "post_only": o.post_only,
+        "post_only": "true" if o.post_only else "false",
         "product_id": p.product_id,
         "product_type": "SPOT",
         "reject_reason": "",
+        "retail_portfolio_id": "",
+        "risk_managed_by": "UNKNOWN_RISK_MANAGEMENT_TYPE",
         "status": o.status,
+        "stop_price": "",
         "time_in_force": o.tif,
         "total_fees": fmt(o.fees),
         "total_value_after_fees": fmt(o.filled_value + (o.fees if o.side == "BUY" else -o.fees)),
+        "trigger_status": "INVALID_ORDER_TYPE",
         "creation_time": rfc3339(o.created_ns),
-        "end_time": rfc3339(o.end_ns) if o.end_ns else "0001-01-01T00:00:00Z",
+        "end_time": rfc3339(o.end_ns) if o.end_ns else ZERO_TIME,
+        "start_time": ZERO_TIME,
     }
 
 

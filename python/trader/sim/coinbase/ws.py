@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from trader.sim.coinbase.state import ApiError, Order, rfc3339, user_order_json, verify_jwt
+from trader.sim.coinbase.state import ApiError, Order, go_time, rfc3339, user_order_json, verify_jwt
 
 if TYPE_CHECKING:
     from trader.sim.coinbase.server import CoinbaseSimServer
 
 CHANNELS = ("level2", "market_trades", "heartbeats", "user", "ticker", "status")
 DEPTH = 50
+SNAPSHOT_BATCH = 50  # open orders per user snapshot message
+NO_POSITIONS: dict[str, list[Any]] = {"perpetual_futures_positions": [], "expiring_futures_positions": []}
 
 
 @dataclass
@@ -97,9 +99,11 @@ def _subscribe(server: CoinbaseSimServer, ws: web.WebSocketResponse, msg: dict[s
     if channel == "level2":
         for p in products:
             snapshot(server, ws, p)
-    elif channel == "user":
+    elif channel == "user":  # the open orders in batches of 50 (the last one shorter, maybe empty)
         orders = [user_order_json(o) for o in server.open_orders(conn.key, products)]
-        send(server, ws, "user", [{"type": "snapshot", "orders": orders, "positions": {}}])
+        for i in range(0, len(orders) + 1, SNAPSHOT_BATCH):
+            batch = orders[i : i + SNAPSHOT_BATCH]
+            send(server, ws, "user", [{"type": "snapshot", "orders": batch, "positions": NO_POSITIONS}])
 
 
 async def stream(server: CoinbaseSimServer, request: web.Request) -> web.WebSocketResponse:
@@ -154,6 +158,7 @@ def publish_trades(server: CoinbaseSimServer, product_id: str, trades: list[dict
 
 def publish_heartbeat(server: CoinbaseSimServer, counter: int) -> None:
     now = server.clock.now_ns()
+    beat = {"current_time": go_time(now, counter * 1_000_000_000), "heartbeat_counter": counter}
     for ws, conn in list(server.ws_conns.items()):
         if conn.subs["heartbeats"]:
-            send(server, ws, "heartbeats", [{"current_time": rfc3339(now), "heartbeat_counter": counter}])
+            send(server, ws, "heartbeats", [beat])

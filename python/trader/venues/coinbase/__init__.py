@@ -42,6 +42,10 @@ PROFILE = VenueProfile(
         "long; no paper environment: Coinbase's sandbox (api-sandbox.coinbase.com) answers static canned "
         "responses without auth and has no WebSocket, so `testnet` checks the simulator or live read-only"
     ),
+    no_testnet=(
+        "Coinbase has none that trades: its sandbox (api-sandbox.coinbase.com) answers canned responses "
+        "without auth or WebSocket, so it checks nothing of ours (keys, JWT, orders, streams): not used"
+    ),
 )
 
 

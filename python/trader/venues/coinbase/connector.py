@@ -9,14 +9,19 @@ heartbeats and user channels.
   listed for our products (Coinbase has no lookup by client id; a resend of the same client id returns the
   first order instead of placing another). A refused order is HTTP 200 with `success: false`; its
   `error_response.error` is classified (`errors.py`).
-- Orders: limit GTC/GTD (post-only allowed), IOC (`sor_limit_ioc`), FOK, market (by base size). Fees are in
-  the quote currency; `positions` are base-currency balances (available + hold).
+- Orders: limit GTC/GTD (post-only allowed), IOC (`sor_limit_ioc`), FOK, market by base size, and a market
+  buy by quote size (`submit(..., quote_size=Decimal)`: the engine's orders are in base units, so this is a
+  connector-level path, bounded by the gate's approved notional). Fees are in the quote currency;
+  `positions` are base-currency balances (available + hold).
 - Fills: a fill's id is `<order id>:<cumulative units>`, which both the user channel (an order's
   `cumulative_quantity`) and the REST fills (accumulated per order) state, so the engine de-duplicates one
-  execution heard both ways. The user channel does not say maker or taker: a stream fill is `maker` only for
-  a post-only order; the REST fill states it (`liquidity_indicator`).
+  execution heard both ways. The user channel does not say maker or taker (its order fields have no
+  liquidity), so a fill it tells of goes out as REST lists it (`GET /orders/historical/fills?order_ids=`,
+  `liquidity_indicator`), one request per order whose fills grew; only if REST does not list it within
+  ~1.5 s does the channel's own fill go out, maker inferred (post-only) and logged.
 - Clock: the venue's clock is measured at connect (`GET /time`) and the JWTs stamped with it; a 401 (a
-  JWT outside its nbf..exp window, as after a step of our clock) measures it again, once.
+  JWT outside its nbf..exp window, as after a step of our clock) measures it again, once for all requests
+  refused meanwhile, and signs the request once more; a second 401 is an `AuthenticationError`.
 - Rate limit: 30 private requests per second at `budget`; `x-ratelimit-*` headers are folded in and a 429
   backs the key off (`_http.HttpClient`).
 - No venue dead-man switch: the engine's watchdog cancels everything when a stream is lost too long.
@@ -87,6 +92,8 @@ CAPABILITIES = Capabilities(
     paper_environment=False,
     needs_credentials=True,
 )
+FILL_TRIES = 5  # REST reads of an order's fills before its channel fill goes out unconfirmed
+FILL_RETRY_S = 0.05  # the first wait between them (doubling: 1.55 s in all)
 _LIST_PAGES = 8  # how far back `query` looks for a client id it does not know (pages of ep.PAGE orders)
 MINUTE_NS = 60 * ep.SECOND_NS
 
@@ -137,6 +144,7 @@ class CoinbaseConnector:
         )
         self._info: dict[str, InstrumentInfo] = {}
         self._specs: dict[str, InstrumentSpec] = {}
+        self._quote_increment: dict[str, Decimal] = {}  # what a market buy's quote_size is a multiple of
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
@@ -146,11 +154,15 @@ class CoinbaseConnector:
         self._cids: dict[str, str] = {}  # Coinbase order id -> client order id
         self._qty: dict[str, int] = {}  # order id -> its size (the user channel states only what is left)
         self._progress: dict[str, parse.Progress] = {}  # order id -> fills the user channel told
+        self._told: dict[str, parse.Progress] = {}  # order id -> the part of those whose FillReports went out
+        self._last_user: dict[str, tuple[dict[str, Any], int]] = {}  # order id -> its last update, ts_event
+        self._fill_tasks: dict[str, asyncio.Task[None]] = {}  # order id -> its fills being read by REST
         self._open: set[str] = set()  # client ids last seen open
         self._last_event_ns = 0
         self.resyncs = 0  # level2 re-subscriptions after a sequence gap
         self._offset_ms = 0  # the venue's clock less ours (GET /time), for the JWTs' nbf/exp
         self._sync_task: asyncio.Task[int] | None = None
+        self._synced_ns = 0  # our monotonic time when the venue's clock was last measured
 
     # ---- plumbing --------------------------------------------------------------------------------
 
@@ -178,14 +190,19 @@ class CoinbaseConnector:
         body = await self._call("GET", ep.TIME, sync=False)
         t1 = self.clock.now_ns()
         self._offset_ms = int(body["epochMillis"]) - (t0 + t1) // 2_000_000
+        self._synced_ns = self.clock.monotonic_ns()
         return self._offset_ms
 
-    def _resync(self) -> None:
+    async def _remeasure(self, signed_ns: int) -> None:
         """A JWT refused (401: outside its nbf..exp window, as after a step of our clock): measure the
-        clock once, however many requests failed meanwhile."""
+        venue's clock again, once however many requests were refused meanwhile (one measurement at a time;
+        none when one finished after this request was signed)."""
+        if self._synced_ns > signed_ns:
+            return
         if self._sync_task is None or self._sync_task.done():
             self._sync_task = asyncio.get_running_loop().create_task(self.sync_time())
             self._sync_task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        await asyncio.shield(self._sync_task)
 
     async def _call(
         self,
@@ -198,24 +215,35 @@ class CoinbaseConnector:
         priority: bool = False,
         sync: bool = True,
     ) -> Any:
+        """One signed request. A 401 measures the venue's clock again and signs the request once more (the
+        venue refused it unread, so sending it again cannot place anything twice); a second 401 raises
+        `AuthenticationError`."""
         uri = f"{method} {self.endpoints.host}{path}"
-        jwt = self._signer.jwt(uri, self.now_s(), os.urandom(16).hex())
-        headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
-        try:
-            resp = await self._http.request(
-                method,
-                path,
-                query=urlencode(list(query)),
-                body=None if body is None else orjson.dumps(body),
-                headers=headers,
-                mutating=mutating,
-                priority=priority,
-            )
-        except AuthenticationError:
-            if sync:
-                self._resync()
-            raise
-        return orjson.loads(resp.body) if resp.body else None
+        for attempt in range(2 if sync else 1):
+            signed_ns = self.clock.monotonic_ns()
+            jwt = self._signer.jwt(uri, self.now_s(), os.urandom(16).hex())
+            headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
+            try:
+                resp = await self._http.request(
+                    method,
+                    path,
+                    query=urlencode(list(query)),
+                    body=None if body is None else orjson.dumps(body),
+                    headers=headers,
+                    mutating=mutating,
+                    priority=priority,
+                )
+            except AuthenticationError:
+                if attempt or not sync:
+                    raise
+                try:
+                    await self._remeasure(signed_ns)
+                except VenueError:
+                    raise AuthenticationError("Unauthorized; the venue's clock could not be measured",
+                                              venue=self.venue) from None  # fmt: skip
+                continue
+            return orjson.loads(resp.body) if resp.body else None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def spec_of(self, symbol: str) -> InstrumentSpec:
         return self._specs[symbol]
@@ -234,6 +262,7 @@ class CoinbaseConnector:
                 raise InvalidOrderError(f"{symbol} is not tradable ({p.get('status')})", venue=self.venue)
             self._info[symbol] = parse.instrument_info(p)
             self._specs[symbol] = self._info[symbol].spec()
+            self._quote_increment[symbol] = Decimal(str(p.get("quote_increment") or 0))
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -267,7 +296,9 @@ class CoinbaseConnector:
         self._health.stop()
         for c in self._clients:
             await c.close()
-        extra = [t for t in (self._catch_up_task, self._sync_task) if t is not None]
+        extra = [
+            t for t in (self._catch_up_task, self._sync_task, *self._fill_tasks.values()) if t is not None
+        ]
         tasks = [*self._tasks, *extra]
         for t in tasks:
             t.cancel()
@@ -302,17 +333,26 @@ class CoinbaseConnector:
 
     # ---- orders ----------------------------------------------------------------------------------
 
-    def order_body(self, approval: Approval, client_id: str, instrument: str) -> dict[str, Any]:
-        """The JSON of one approved order."""
+    def order_body(
+        self, approval: Approval, client_id: str, instrument: str, *, quote_size: Decimal | None = None
+    ) -> dict[str, Any]:
+        """The JSON of one approved order; a market buy with `quote_size` spends that much quote (fees
+        included) instead of buying the approval's base size (see `quote_config`)."""
         a = require_approval(approval)
         spec = self.spec_of(instrument)
         if a.reduce_only:
             raise InvalidOrderError("Coinbase spot has no reduce-only orders", venue=self.venue)
+        if quote_size is not None and (a.order_type != OrderType.MARKET or a.side != Side.BUY):
+            raise InvalidOrderError("a quote size is for market buys only", venue=self.venue)
         size = spec.format_qty(a.qty)
         if a.order_type == OrderType.MARKET:
             if a.post_only:
                 raise InvalidOrderError("a market order cannot be post-only", venue=self.venue)
-            config: dict[str, dict[str, str | bool]] = {"market_market_ioc": {"base_size": size}}
+            config: dict[str, dict[str, str | bool]] = {
+                "market_market_ioc": {"base_size": size}
+                if quote_size is None
+                else self.quote_config(a, instrument, quote_size)
+            }
         else:
             limit: dict[str, str | bool] = {"base_size": size, "limit_price": spec.format_price(a.price)}
             if a.tif == TimeInForce.GTC:
@@ -334,17 +374,39 @@ class CoinbaseConnector:
             "order_configuration": config,
         }
 
-    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+    def quote_config(self, a: Approval, instrument: str, quote_size: Decimal) -> dict[str, str | bool]:
+        """`market_market_ioc` by `quote_size` (a `Decimal` of the quote currency): on the product's
+        quote increment, at least its minimum, and at most the notional the gate approved (qty x protective
+        price), so the order never spends more than was approved. The base it buys is what that buys at
+        the fill prices: more than the approval's qty when it fills below the protective price."""
+        inc = self._quote_increment.get(instrument, Decimal(0))
+        if not quote_size.is_finite() or quote_size <= 0 or (inc and quote_size % inc):
+            raise InvalidOrderError(f"quote size {quote_size} is not a multiple of {inc}", venue=self.venue)
+        if quote_size < Decimal(self._info[instrument].min_notional or 0):
+            raise InvalidOrderError(
+                f"quote size {quote_size} is below the product's minimum", venue=self.venue
+            )
+        if quote_size > a.notional:
+            raise InvalidOrderError(
+                f"quote size {quote_size} is more than the approved notional {a.notional}", venue=self.venue
+            )
+        return {"quote_size": format(quote_size, "f")}
+
+    async def submit(
+        self, approval: Approval, client_id: str, instrument: str, *, quote_size: Decimal | None = None
+    ) -> SubmitAck:
+        """Place one approved order (`quote_size`: a market buy spending that much quote, fees included)."""
         if instrument not in self._info:
             raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
-        body = self.order_body(approval, client_id, instrument)
+        body = self.order_body(approval, client_id, instrument, quote_size=quote_size)
         r = await self._call("POST", ep.ORDERS, body=body, mutating=True)
         if not r.get("success"):
             code, message = parse.order_failure(r)
             raise error_from(self.venue, code, message)
         oid = str(r["success_response"]["order_id"])
         self._remember(client_id, oid)
-        self._qty[oid] = approval.qty
+        if quote_size is None:  # a quote-sized order's base size is what it buys
+            self._qty[oid] = approval.qty
         self._open.add(client_id)
         return SubmitAck(client_id, oid)
 
@@ -477,11 +539,16 @@ class CoinbaseConnector:
         order_ids = sorted({str(f["order_id"]) for f in await self._fills(since)})
         out: list[FillReport] = []
         for oid in order_ids:
-            every = await self._fills([("order_ids", oid)])
-            cid = await self._client_id(oid)
-            spec = self.spec_of(str(every[0]["product_id"]))
-            out += [f for f in parse.rest_fills(every, cid, spec, self.clock.now_ns()) if f.ts_event >= ts_ns]
+            out += [f for f in await self._order_fills(oid) if f.ts_event >= ts_ns]
         return sorted(out, key=lambda f: f.ts_event)
+
+    async def _order_fills(self, oid: str) -> list[FillReport]:
+        """Every fill of order `oid` that REST lists, oldest first, numbered as the user channel does."""
+        every = await self._fills([("order_ids", oid)])
+        if not every:
+            return []
+        cid = await self._client_id(oid)
+        return parse.rest_fills(every, cid, self.spec_of(str(every[0]["product_id"])), self.clock.now_ns())
 
     async def funding_since(self, ts_ns: int) -> list[FundingPayment]:
         """None: spot has no funding."""
@@ -517,9 +584,11 @@ class CoinbaseConnector:
         before = self._progress.get(oid, parse.Progress())
         if now.filled > before.filled:
             self._progress[oid] = now
-            fill = parse.stream_fill(o, before, now, spec, ts_event, ts_recv) if fills else None
-            if fill is not None:
-                self._queue.put_nowait(fill)
+            self._last_user[oid] = (o, ts_event)
+            if fills:
+                self._resolve_fills(oid)
+            else:  # a snapshot's fills happened before we listened: catch-up's REST fills tell them
+                self._told[oid] = now
         self._last_event_ns = max(self._last_event_ns, ts_event)
         report = parse.user_order_report(o, spec, ts_event, ts_recv)
         if report.venue_order_id in self._qty:  # a closed order's leaves are 0: its size is what we know
@@ -530,6 +599,62 @@ class CoinbaseConnector:
         else:
             self._open.discard(report.client_id)
         self._queue.put_nowait(report)
+
+    def _resolve_fills(self, oid: str) -> None:
+        """Read order `oid`'s fills by REST, one task per order at a time (it reads until it has what the
+        channel told, however much that grew meanwhile)."""
+        running = self._fill_tasks.get(oid)
+        if running is not None and not running.done():
+            return
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self._fill_tasks.get(oid) is t:
+                del self._fill_tasks[oid]
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("%s: fills of %s: %r", self.venue, oid, t.exception())
+
+        task = asyncio.get_running_loop().create_task(self._fills_of(oid))
+        task.add_done_callback(done)
+        self._fill_tasks[oid] = task
+
+    async def _fills_of(self, oid: str) -> None:
+        """The fills the user channel told of for order `oid`, as REST lists them: each with the venue's own
+        `liquidity_indicator` (the channel states sizes, value and fees, never maker or taker). REST may lag
+        the channel: tried `FILL_TRIES` times, backing off; after that the rest goes out as the channel's
+        fill with maker inferred (post-only makes, anything else is counted a taker) and a warning."""
+        delay = FILL_RETRY_S
+        for _ in range(FILL_TRIES):
+            target, told = self._progress[oid], self._told.get(oid, parse.Progress())
+            if target.filled <= told.filled:
+                return
+            try:
+                listed = await self._order_fills(oid)
+            except VenueError as e:
+                log.warning("%s: fills of %s not listed: %s", self.venue, oid, e)
+                listed = []
+            new = [f for f in listed if told.filled < parse.cumulative(f) <= target.filled]
+            if any(parse.cumulative(f) == target.filled for f in new):
+                for f in new:
+                    self._queue.put_nowait(f)
+                self._told[oid] = target
+                continue  # more may have filled meanwhile
+            await self.clock.sleep(delay)
+            delay *= 2
+        self._stream_fill(oid)
+
+    def _stream_fill(self, oid: str) -> None:
+        """What REST did not confirm, from the channel alone (maker inferred)."""
+        target, told = self._progress[oid], self._told.get(oid, parse.Progress())
+        o, ts_event = self._last_user[oid]
+        fill = parse.stream_fill(
+            o, told, target, self.spec_of(str(o["product_id"])), ts_event, self.clock.now_ns()
+        )
+        if fill is not None:
+            log.warning(
+                "%s: fill %s not listed by REST; maker inferred (%s)", self.venue, fill.trade_id, fill.maker
+            )
+            self._queue.put_nowait(fill)
+        self._told[oid] = target
 
     async def _catch_up(self) -> None:
         """After the user stream reconnected (or lost a message): open orders, the final state of each

@@ -170,9 +170,20 @@ def stream_fill(
         qty=qty,
         fee=now.fees - before.fees,
         ts_event=ts_event,
-        maker=bool(o.get("post_only")),  # the channel does not say; a post-only order only makes
+        maker=post_only(o),  # the channel does not say (see `connector._resolve_fills`); post-only only makes
         ts_recv=ts_recv,
     )
+
+
+def post_only(o: dict[str, Any]) -> bool:
+    """A user-channel order's `post_only`: the string "true"/"false" the channel sends (a JSON bool also)."""
+    v = o.get("post_only")
+    return v is True or (isinstance(v, str) and v.lower() == "true")
+
+
+def cumulative(fill: FillReport) -> int:
+    """The order's filled size after `fill`, in qty units: the tail of its id `<order id>:<cumulative>`."""
+    return int(fill.trade_id.rpartition(":")[2])
 
 
 def rest_fills(

@@ -83,18 +83,32 @@ class MarketStream:
                 self._invalidate(type(ev).__name__)
                 continue
             try:
-                msg = orjson.loads(ev.data)
-                if self._seq.gap(msg.get("sequence_num")):
-                    self._invalidate("sequence gap")
+                if self.handle(ev.data, ev.ts_recv):
                     conn.resyncs += 1
                     await subscribe(conn, self.ws, "level2", "unsubscribe")
                     await subscribe(conn, self.ws, "level2")
-                if msg.get("channel") == "l2_data":
-                    self.level2(ev.data, msg, ev.ts_recv)  # the levels straight from the bytes, in Rust
-                else:
-                    self.message(msg, ev.ts_recv)
             except (orjson.JSONDecodeError, ParseError, *_MALFORMED) as e:
                 log.warning("%s: malformed market message skipped: %s", conn.venue, type(e).__name__)
+
+    def handle(self, raw: bytes, ts_recv: int) -> bool:
+        """One market message; True when `level2` must be re-subscribed for a new snapshot: a message was
+        lost (a gap in `sequence_num`) or an `l2_data` message could not be read (the books missed it).
+        Only the envelope is read first (in Rust, the first hundred bytes): an `l2_data` message is never
+        parsed in Python, its levels go from the bytes to the books in one call per product."""
+        channel, seq, ts_event = Book.coinbase_head(raw)
+        resync = self._seq.gap(seq)
+        if resync:
+            self._invalidate("sequence gap")
+        if channel != "l2_data":
+            self.message(orjson.loads(raw), ts_recv)
+            return resync
+        try:
+            self.level2(raw, ts_event, ts_recv)
+        except ParseError as e:
+            log.warning("%s: unreadable level2 message, resyncing: %s", self._conn.venue, str(e)[:200])
+            self._invalidate("malformed level2")
+            return True
+        return resync
 
     def message(self, msg: dict[str, Any], ts_recv: int) -> None:
         channel = msg.get("channel")
@@ -108,11 +122,10 @@ class MarketStream:
                             parse.trade_tick(t, self._conn.spec_of(t["product_id"]), ts_recv)
                         )
 
-    def level2(self, raw: bytes, msg: dict[str, Any], ts_recv: int) -> None:
+    def level2(self, raw: bytes, ts_event: int, ts_recv: int) -> None:
         """An `l2_data` message into each product's book (the core parses the raw levels); a changed
         top becomes a `BookUpdate`. An update before its snapshot (after a gap) waits for the snapshot."""
         conn = self._conn
-        ts_event = parse.parse_time(str(msg.get("timestamp", "")))
         for symbol in conn.symbols:
             book = self._books.get(symbol)
             if book is None:
