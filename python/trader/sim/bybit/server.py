@@ -441,6 +441,7 @@ class BybitSimServer(VenueServer):
             ok = ws in self.private
             if ok:
                 self.private[ws].update(str(a) for a in args)
+                self.dcp.subscribed(self.private[ws])
             reply = {
                 "success": ok,
                 "ret_msg": "" if ok else "Request not authorized",

@@ -183,6 +183,12 @@ class Dcp:
                 return {}
         raise ApiError(PARAMS, "params error: timeWindow must be in [3, 300]")
 
+    def subscribed(self, topics: set[str]) -> None:
+        """A private connection subscribed: DCP watches the products whose `dcp` topic it named."""
+        for product, names in DCP_TOPICS.items():
+            if topics.intersection(names):
+                self._watched.add(product)
+
     def step(self) -> None:
         now = self.s._now_ms()
         for product, window in self.windows.items():
