@@ -637,8 +637,10 @@ class BybitSigner:
         timestamp_ms: int,
         recv_window_ms: int = 5000,
     ) -> SignedRequest:
-        """GET: params sorted into the query string; POST: a compact JSON body. Signed over
-        `timestamp + apiKey + recvWindow + payload`; X-BAPI-* headers."""
+        """pybit's request on every input: GET params sorted into `k=v&...` (signed unencoded, sent
+        percent-encoded as pybit's transport sends it; `%` and `#` always encoded), POST `json.dumps`
+        of the params (`{}` when empty). Signed over `timestamp + apiKey + recvWindow + payload`;
+        X-BAPI-* headers."""
     def signature(self, timestamp_ms: int, recv_window_ms: int, payload: bytes) -> str: ...
     def ws_auth(self, expires_ms: int) -> tuple[str, int, str]:
         """The private WebSocket's `auth` args: (apiKey, expires, hex HMAC-SHA256 of
