@@ -1,13 +1,15 @@
-"""Bybit's disconnect cancel protection (DCP) against the simulator's model of it: armed at connect where
-the account has it (the connector then states a dead-man switch), it cancels our resting orders once every
-private connection subscribed to `dcp.spot` has been gone for the window, and not when the stream comes
-back within it; an account without DCP leaves the engine's watchdog as the fallback. The simulator's clock
+"""Bybit's disconnect cancel protection (DCP) against the simulator's model of it: used where the account
+has it (`query-dcp-info` at connect; the connector then states a dead-man switch and may set the window),
+it cancels our resting orders once every private connection subscribed to `dcp.spot` / `dcp.future` has
+been gone for the window, and not when the stream comes back within it; an account without DCP (or
+`dcp=False`) leaves the engine's watchdog as the fallback. The simulator's clock
 is jumped past the window (`ShiftedClock.set`) instead of waiting it out."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
@@ -24,14 +26,16 @@ WINDOW_S = 3
 
 @asynccontextmanager
 async def venue(
-    *, enabled: bool = True, category: str = "spot"
+    *, enabled: bool = True, category: str = "spot", **kw: Any
 ) -> AsyncIterator[tuple[BybitSimServer, BybitConnector, ShiftedClock]]:
     clock = LiveClock()
     venue_clock = ShiftedClock(clock.now_ns())
     server = BybitSimServer(seed=4, step_ms=20, clock=venue_clock, dcp_enabled=enabled)
     await server.start(port=0)
-    conn = loopback(server.url, symbol="BTCUSDT", clock=clock, market_data=False, dcp_window_s=WINDOW_S,
-                    category=category)  # fmt: skip
+    options: dict[str, Any] = {"dcp_window_s": WINDOW_S, **kw}
+    conn = loopback(
+        server.url, symbol="BTCUSDT", clock=clock, market_data=False, category=category, **options
+    )
     try:
         await conn.connect()
         yield server, conn, venue_clock
@@ -60,7 +64,7 @@ def test_dcp_is_armed_and_cancels_when_the_private_stream_stays_gone(category: s
             assert conn.dcp_armed
             assert conn.capabilities.dead_man_switch, "the engine leaves it to the venue"
             product = "SPOT" if category == "spot" else "DERIVATIVES"
-            assert server.dcp.windows == {product: WINDOW_S}
+            assert server.dcp.windows[product] == WINDOW_S, "the window set at connect"
             assert conn.private is not None
             assert conn.private.topics[-1] == ("dcp.spot" if category == "spot" else "dcp.future")
             price = 4_000_000 if category == "spot" else 400_000
@@ -99,10 +103,31 @@ async def test_an_account_without_dcp_keeps_the_engines_watchdog() -> None:
     async with venue(enabled=False) as (server, conn, _):
         assert not conn.dcp_armed
         assert not conn.capabilities.dead_man_switch
-        assert server.dcp.windows == {}
+        assert server.requests["GET /v5/account/query-dcp-info"] == 1
+        assert server.requests["POST /v5/order/disconnected-cancel-all"] == 0
+        assert conn.private is not None
+        assert not [t for t in conn.private.topics if t.startswith("dcp")]
+
+
+@sync
+async def test_dcp_on_the_accounts_window_or_turned_off() -> None:
+    async with venue(dcp_window_s=None) as (server, conn, _):
+        assert conn.dcp_armed
+        assert conn.capabilities.dead_man_switch
+        assert server.dcp.windows == {"SPOT": 10, "DERIVATIVES": 10}, "the account's window, unchanged"
+        assert server.requests["POST /v5/order/disconnected-cancel-all"] == 0
+    async with venue(dcp_window_s=None, dcp=False) as (server, conn, _):
+        assert not conn.dcp_armed
+        assert not conn.capabilities.dead_man_switch
+        assert server.requests["GET /v5/account/query-dcp-info"] == 0
 
 
 def test_dcp_window_bounds_and_the_stream_it_needs() -> None:
-    for bad in ({"dcp_window_s": 2}, {"dcp_window_s": 301}, {"dcp_window_s": 10, "private_stream": False}):
+    for bad in (
+        {"dcp_window_s": 2},
+        {"dcp_window_s": 301},
+        {"dcp_window_s": 10, "private_stream": False},
+        {"dcp_window_s": 10, "dcp": False},
+    ):
         with pytest.raises(ValueError, match="dcp"):
             loopback("http://127.0.0.1:9", symbol="BTCUSDT", clock=LiveClock(), **bad)

@@ -59,7 +59,7 @@ class BybitSimServer(VenueServer):
         step_ms: int = 100,
         funding_interval_s: float = 8 * 3600,
         symbol: str = "BTCUSDT",
-        dcp_enabled: bool = True,
+        dcp_enabled: bool = False,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
         if symbol not in {s for _, s in Exchange.listed()}:
@@ -94,6 +94,7 @@ class BybitSimServer(VenueServer):
             "/v5/execution/list": self._executions,
             "/v5/account/wallet-balance": lambda p: ex.account.wallet(ex.locked()),
             "/v5/position/list": self._positions,
+            "/v5/account/query-dcp-info": self.dcp.info,
         }
         signed_post: dict[str, Handler] = {
             "/v5/order/create": self._create,

@@ -10,11 +10,13 @@ the REST handlers and answers `{"reqId", "retCode", "retMsg", "op", "data", "ret
 {"X-Bapi-Limit", "X-Bapi-Limit-Status", "X-Bapi-Limit-Reset-Timestamp", "Traceid", "Timenow"}, "connId"}`.
 An op before the login is refused with 10003 (the venue's code for it is not documented; unverified).
 
-DCP (`POST /v5/order/disconnected-cancel-all`, `product` OPTIONS | DERIVATIVES | SPOT, `timeWindow` 3..300 s):
-armed per product where the account has it (`dcp_enabled`; an account without it is refused with 10005,
-unverified). Once a private connection subscribed to `dcp` (or `dcp.spot` / `dcp.future`) was seen, the
-moment none is left starts the window; still none after `timeWindow`: every open order of the product is
-cancelled (`dcp_fired`). A reconnect that subscribes again within the window stops the count.
+DCP, on an account Bybit enabled it on (`dcp_enabled`: SPOT and DERIVATIVES, 10 s by default): `GET
+/v5/account/query-dcp-info` lists the products (`dcpStatus` ON, `timeWindow`; an account without DCP reads
+an empty list), `POST /v5/order/disconnected-cancel-all` (`product` OPTIONS | DERIVATIVES | SPOT,
+`timeWindow` 3..300 s) sets a window (an account without DCP is refused with 10005, unverified). Once a
+private connection subscribed to `dcp` (or `dcp.spot` / `dcp.future`) was seen, the moment none is left
+starts the window; still none after `timeWindow`: every open order of the product is cancelled
+(`fired`). A reconnect that subscribes again within the window stops the count.
 """
 
 from __future__ import annotations
@@ -165,10 +167,14 @@ class Dcp:
     def __init__(self, server: BybitSimServer, enabled: bool) -> None:
         self.s = server
         self.enabled = enabled
-        self.windows: dict[str, int] = {}  # product -> timeWindow (s)
+        self.windows: dict[str, int] = {"SPOT": 10, "DERIVATIVES": 10} if enabled else {}  # product -> s
         self._watched: set[str] = set()  # products whose dcp subscriber was seen
         self._gone_since: dict[str, int] = {}  # product -> ms when its last dcp subscriber went
         self.fired = 0
+
+    def info(self, p: dict[str, Any]) -> dict[str, Any]:
+        rows = [{"product": k, "dcpStatus": "ON", "timeWindow": str(v)} for k, v in self.windows.items()]
+        return {"dcpInfos": rows}
 
     def configure(self, p: dict[str, Any]) -> dict[str, Any]:
         if not self.enabled:

@@ -6,8 +6,9 @@ and trades; `private.py` the private stream (order, execution, position, wallet)
 paths and rate limits. The loopback simulator is `trader.sim.bybit`.
 
 Options of `[venues.bybit]`: `category` (spot | linear), `order_entry` (rest | ws: the trade WebSocket),
-`private_stream` (true; false polls the private events by REST), `dcp` (seconds, 3..300: Bybit's disconnect
-cancel protection, for accounts Bybit enabled it on).
+`private_stream` (true; false polls the private events by REST), `dcp` (true: use Bybit's disconnect cancel
+protection where the account has it; false: the engine's watchdog only), `dcp_window_s` (3..300: set the
+DCP window; else the account's).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ PROFILE = VenueProfile(
     client_id=ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "v5 create-order: <= 36"),
     notes=(
         "paper = testnet (environment = demo: Bybit's demo trading, which has no trade WebSocket); "
-        "dead-man switch: Bybit's DCP only where Bybit enabled it on the account (option dcp = seconds; "
+        "dead-man switch: Bybit's DCP where Bybit enabled it on the account (query-dcp-info at connect; "
         "the connector then states it), otherwise the engine's watchdog cancels on a lost session"
     ),
 )
@@ -92,7 +93,8 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BybitConnector:
             category=str(o.get("category", o.get("market", "spot"))),
             order_entry=str(o.get("order_entry", "rest")),
             private_stream=bool(o.get("private_stream", True)),
-            dcp_window_s=int(o["dcp"]) if "dcp" in o else None,
+            dcp=bool(o.get("dcp", True)),
+            dcp_window_s=int(o["dcp_window_s"]) if "dcp_window_s" in o else None,
         )
     except (ValueError, TypeError) as e:
         raise ConfigError(f"[venues.{cfg.name}] {e}") from None

@@ -33,11 +33,13 @@
 - Post-only: Bybit acks a post-only limit that would take and then cancels it; `submit` looks the order
   up once and raises `InvalidOrderError` for it (its report says REJECTED: it never rested).
 - Dead-man switch: Bybit's DCP (disconnect cancel protection), where the account has it (Bybit enables
-  it per account, for institutional clients): `dcp_window_s=N` sets `POST /v5/order/disconnected-cancel-all`
-  (`product` SPOT or DERIVATIVES, `timeWindow` 3..300 s) at connect and subscribes the private stream to
-  `dcp`; once accepted the connector states `dead_man_switch=True` (the venue cancels our orders when
-  every private connection subscribed to `dcp` is gone for the window). Without it, or when the venue
-  refuses it, `dead_man_switch=False` and the engine's watchdog is the fallback.
+  it per main account on request, for institutional clients). At connect `GET /v5/account/query-dcp-info`
+  says whether our product (SPOT, or DERIVATIVES for linear) has `dcpStatus` ON; if so the private stream
+  subscribes `dcp.spot` / `dcp.future` (the venue cancels our orders once every private connection
+  subscribed to it is gone for the window), `dcp_window_s=N` sets the window (`POST
+  /v5/order/disconnected-cancel-all`, 3..300 s; else the account's, 10 s by default), and the connector
+  states `dead_man_switch=True`. Otherwise (not enabled, a sub-account, which reads an empty list, or
+  `dcp=False`) `dead_man_switch=False` and the engine's watchdog is the fallback.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ class BybitConnector:
         reconcile_s: float = 30.0,
         fill_wait_s: float = 0.5,
         order_entry: str = "rest",
+        dcp: bool = True,
         dcp_window_s: int | None = None,
     ) -> None:
         if category not in CAPABILITIES_BY_CATEGORY:
@@ -162,8 +165,8 @@ class BybitConnector:
         lo, hi = ep.DCP_WINDOW_S
         if dcp_window_s is not None and not lo <= dcp_window_s <= hi:
             raise ValueError(f"dcp_window_s must be in [{lo}, {hi}]")
-        if dcp_window_s is not None and not private_stream:
-            raise ValueError("dcp_window_s needs the private stream (DCP watches it)")
+        if dcp_window_s is not None and not (private_stream and dcp):
+            raise ValueError("dcp_window_s needs dcp and the private stream (DCP watches it)")
         self.venue = venue
         self.capabilities = CAPABILITIES_BY_CATEGORY[category]
         self._order_limit = ep.ORDER_LIMITS_PER_S[category]
@@ -180,6 +183,7 @@ class BybitConnector:
         self.reconcile_s = reconcile_s
         self._fill_wait_s = fill_wait_s
         self.order_entry = order_entry
+        self._dcp = dcp and private_stream
         self.dcp_window_s = dcp_window_s
         self._market_data = market_data
         self.poll_s = poll_s
@@ -213,7 +217,7 @@ class BybitConnector:
         self.poller: PrivateLedger | None = None
         self.private: PrivateStream | None = None
         self.trade: TradeSession | None = None
-        self.dcp_armed = False
+        self.dcp_armed = False  # the account has DCP on our product and the private stream watches it
         self._offset_ms = 0  # venue clock minus ours
         self._resync: asyncio.Task[None] | None = None
         self._last_forced_sync_ns = -(10**18)
@@ -355,6 +359,7 @@ class BybitConnector:
             self._tasks.append(loop.create_task(self.public.run()))
         self.poller = PrivateLedger(self, self._fill_wait_s)
         await self.poller.prime()
+        self.dcp_armed = self._dcp and await self._dcp_on()
         if not self._private_stream:
             self._health.up(Stream.PRIVATE)
             self._tasks.append(loop.create_task(self.poller.run(self.poll_s)))
@@ -364,17 +369,21 @@ class BybitConnector:
             self.trade = TradeSession(self, self.endpoints.trade_ws, self._ws_auth)
             self._tasks.append(loop.create_task(self.trade.run()))
             await self.trade.wait_ready(self._timeout_s)
-        if self.dcp_window_s is not None:
-            await self._arm_dcp(self.dcp_window_s)
+        if self.dcp_armed:
+            if self.dcp_window_s is not None:
+                params: Params = [
+                    ("product", ep.DCP_PRODUCT[self.category]),
+                    ("timeWindow", self.dcp_window_s),
+                ]
+                await self._signed("POST", ep.DCP, params, mutating=True)
+            self.capabilities = dataclasses.replace(self.capabilities, dead_man_switch=True)
 
     async def _open_private(self, ledger: PrivateLedger) -> None:
         """The private stream, then REST reconciliation every `reconcile_s`. Connected means subscribed:
         an order sent now is heard. A refused login is an `AuthenticationError`; no answer in time: the
         private events are polled every `poll_s` instead (and the stream keeps trying)."""
         loop = asyncio.get_running_loop()
-        private = PrivateStream(
-            self, self.endpoints.private_ws, self._ws_auth, ledger, dcp=self.dcp_window_s is not None
-        )
+        private = PrivateStream(self, self.endpoints.private_ws, self._ws_auth, ledger, dcp=self.dcp_armed)
         self.private = private
         self._tasks.append(loop.create_task(private.run()))
         try:
@@ -387,21 +396,21 @@ class BybitConnector:
             raise AuthenticationError(f"private stream: {private.refused}", venue=self.venue, code="10004")
         self._tasks.append(loop.create_task(ledger.run(self.reconcile_s)))
 
-    async def _arm_dcp(self, window_s: int) -> None:
-        """DCP's window for our category's product; accepted: the connector states a dead-man switch.
-        Refused (an account without DCP): a warning, and the engine's watchdog stays the fallback."""
-        params: Params = [("product", ep.DCP_PRODUCT[self.category]), ("timeWindow", window_s)]
+    async def _dcp_on(self) -> bool:
+        """Whether the account has DCP on our category's product (`query-dcp-info`). Unreadable: no,
+        with a warning (the engine's watchdog is the fallback)."""
         try:
-            await self._signed("POST", ep.DCP, params, mutating=True)
+            res = await self._signed("GET", ep.DCP_INFO, [], mutating=False)
         except VenueError as e:
-            if isinstance(e, AuthenticationError) and e.code != "10005":
-                raise
             log.warning(
-                "%s: DCP not available (%s): the engine's watchdog is the fallback", self.venue, e.code
+                "%s: DCP info unreadable (%s): the engine's watchdog is the fallback", self.venue, e.code
             )
-            return
-        self.capabilities = dataclasses.replace(self.capabilities, dead_man_switch=True)
-        self.dcp_armed = True
+            return False
+        product = ep.DCP_PRODUCT[self.category]
+        return any(
+            str(i.get("product")) == product and str(i.get("dcpStatus")) == "ON"
+            for i in (res or {}).get("dcpInfos") or []
+        )
 
     async def close(self) -> None:
         for stream in (self.public, self.private, self.trade):

@@ -23,7 +23,8 @@ POSITIONS = "/v5/position/list"
 CREATE_BATCH = "/v5/order/create-batch"
 AMEND_BATCH = "/v5/order/amend-batch"
 CANCEL_BATCH = "/v5/order/cancel-batch"
-DCP = "/v5/order/disconnected-cancel-all"  # DCP's window (institutional accounts; bybit.md §5)
+DCP = "/v5/order/disconnected-cancel-all"  # DCP's window (institutional accounts)
+DCP_INFO = "/v5/account/query-dcp-info"  # the products with DCP on (main accounts; sub-accounts read [])
 
 # per UID per endpoint per second (bybit.md §6): orders spot 20/s, linear 10/s; reads 50/s
 ORDER_LIMITS_PER_S = {"spot": 20, "linear": 10}
