@@ -226,6 +226,18 @@ class Book:
         for an update before the first snapshot (nothing changed). The connection's sequence rule (every
         message, all channels) is the connector's.
         """
+    def apply_bybit_orderbook(
+        self, raw: bytes, topic: str, last_seq: int
+    ) -> tuple[int, int, int, bool, int] | None:
+        """Apply a Bybit `orderbook.N.<symbol>` frame of `topic` (a snapshot replaces the book, VALID at
+        its `u`; a delta sets absolute sizes, 0 removes, and must carry `u` = last `u` + 1 and a `seq`
+        above `last_seq` when it states one).
+
+        Returns (u, seq (0 if absent), ts ms, was a snapshot, levels applied), or None when the frame is
+        not `topic`'s book (nothing changed). Raises `ParseError` (nothing changed) for malformed JSON or
+        an off-unit level; `BookNotReadyError` for a delta before a snapshot or after a gap;
+        `SequenceGapError` for a broken chain (the book is INVALID until the next snapshot).
+        """
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
     def mark_invalid(self, expected: int, got: int) -> None:

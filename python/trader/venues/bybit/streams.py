@@ -1,8 +1,9 @@
 """Bybit's event sources as the connector reads them.
 
 - `PublicStream`: `/v5/public/<category>`, topics `orderbook.50.<symbol>` and `publicTrade.<symbol>`.
-  A snapshot resets the local book; a delta must carry `u` = last `u` + 1 (and a larger `seq`), else the
-  book is invalid (`BookInvalid`) and the topic is re-subscribed for a fresh snapshot. A drop or a silent
+  Book frames are parsed and applied from raw bytes by the core (`Book.apply_bybit_orderbook`): a
+  snapshot resets the book; a delta must carry `u` = last `u` + 1 (and a larger `seq`), else the book is
+  invalid (`BookInvalid`) and the topic is re-subscribed for a fresh snapshot. A drop or a silent
   stream is `BookInvalid` and `StreamStatus` down; the next snapshot brings it up.
 - The private events: `private.py` (`PrivateLedger`, `PrivateStream`), re-exported here.
 """
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from trader.core import Book, BookNotReadyError, SequenceGapError
 from trader.errors import VenueError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsDisconnected, WsMessage, WsStale
-from trader.venues.base import BookInvalid, Stream
+from trader.venues.base import BookInvalid, BookUpdate, Stream
 from trader.venues.bybit import parse
 from trader.venues.bybit.endpoints import BOOK_DEPTH
 from trader.venues.bybit.private import PrivateLedger, PrivateStream
@@ -35,11 +37,16 @@ class PublicStream:
         self._conn, self.ws = conn, ws
         self.book_topic = f"orderbook.{BOOK_DEPTH}.{conn.symbol}"
         self.trade_topic = f"publicTrade.{conn.symbol}"
-        self.bids: dict[int, int] = {}
-        self.asks: dict[int, int] = {}
+        self._book: Book | None = None  # the core's book: frames are parsed and applied from raw bytes
         self.u = 0  # last applied update id; 0: no snapshot yet
         self.seq = 0
         self.resyncs = 0
+
+    @property
+    def book(self) -> Book:
+        if self._book is None:
+            self._book = Book(self._conn.trading_spec())
+        return self._book
 
     @staticmethod
     async def subscribe(conn: BybitConnector, ws: WsClient) -> None:
@@ -47,8 +54,7 @@ class PublicStream:
         await ws.send(orjson.dumps({"req_id": "book", "op": "subscribe", "args": topics}))
 
     def _invalid(self, reason: str) -> None:
-        self.bids.clear()
-        self.asks.clear()
+        self.book.begin_resync()  # nothing but a snapshot applies now
         self.u = 0
         conn = self._conn
         conn.emit(BookInvalid(conn.symbol, reason, ts_recv=conn.clock.now_ns()))
@@ -68,49 +74,50 @@ class PublicStream:
             if not isinstance(ev, WsMessage):
                 continue
             try:
-                msg = orjson.loads(ev.data)
-                gap = self.message(msg, ev.ts_recv)
+                gap = self.frame(ev.data, ev.ts_recv)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, VenueError) as e:
                 log.warning("%s: malformed market data skipped: %s", conn.venue, type(e).__name__)
                 continue
             if gap:
                 await self._resync()
 
+    def frame(self, raw: bytes, ts_recv: int) -> bool:
+        """Apply one frame as received; True when the book broke and needs a new snapshot. The book's
+        frames go to the core's parser (`Book.apply_bybit_orderbook`: the `u` chain and a rising `seq`),
+        the rest (trades) through orjson. `ParseError` (a `ValueError`): malformed, nothing applied."""
+        conn = self._conn
+        try:
+            r = self.book.apply_bybit_orderbook(raw, self.book_topic, self.seq)
+        except SequenceGapError as e:
+            self._invalid(f"sequence gap after update id {self.u}: {e}")
+            return True
+        except BookNotReadyError:
+            return False  # a delta before the snapshot (or after a gap, whose resync is asked): wait
+        if r is None:
+            return self.message(orjson.loads(raw), ts_recv)
+        self.u, self.seq, ts_ms, snapshot, _ = r
+        if snapshot:
+            conn._health.up(Stream.MARKET)
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        conn.emit(
+            BookUpdate(
+                conn.symbol,
+                bid[0] if bid else None,
+                bid[1] if bid else 0,
+                ask[0] if ask else None,
+                ask[1] if ask else 0,
+                ts_ms * _MS,
+                ts_recv,
+            )
+        )
+        return False
+
     def message(self, msg: dict[str, Any], ts_recv: int) -> bool:
-        """Apply one frame; True when the book broke and needs a new snapshot."""
-        topic = msg.get("topic")
-        if topic == self.trade_topic:
+        """A frame that is not the book, decoded: trades are emitted, the rest ignored."""
+        if msg.get("topic") == self.trade_topic:
             spec = self._conn.trading_spec()
             for t in msg.get("data") or []:
                 self._conn.emit(parse.trade(t, spec, ts_recv))
-            return False
-        if topic != self.book_topic:
-            return False
-        return self.book(msg, ts_recv)
-
-    def book(self, msg: dict[str, Any], ts_recv: int) -> bool:
-        conn = self._conn
-        spec = conn.trading_spec()
-        data, kind = msg["data"], msg.get("type")
-        u, seq = int(data["u"]), int(data.get("seq", 0))
-        if kind == "snapshot":
-            self.bids = dict(parse.levels(data.get("b", []), spec))
-            self.asks = dict(parse.levels(data.get("a", []), spec))
-            conn._health.up(Stream.MARKET)
-        elif self.u == 0:
-            return False  # a delta before the snapshot: wait for it
-        elif u != self.u + 1 or (seq and seq <= self.seq):
-            self._invalid(f"sequence gap: update id {self.u} -> {u}")
-            return True
-        else:
-            for side, rows in ((self.bids, data.get("b", [])), (self.asks, data.get("a", []))):
-                for price, qty in parse.levels(rows, spec):
-                    if qty:
-                        side[price] = qty
-                    else:
-                        side.pop(price, None)
-        self.u, self.seq = u, seq
-        conn.emit(parse.top(conn.symbol, self.bids, self.asks, int(msg.get("ts", 0)) * _MS, ts_recv))
         return False
 
 
