@@ -83,6 +83,7 @@ impl PyBook {
     }
 
     /// (u, seq, ts ms, snapshot?, levels applied), or None when the frame is not `topic`'s book.
+    #[allow(clippy::type_complexity)]
     fn apply_bybit_orderbook(
         &mut self,
         raw: &[u8],
