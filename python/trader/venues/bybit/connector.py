@@ -128,6 +128,25 @@ _OPS = {
 }
 
 
+def _check_options(
+    category: str, budget: float, order_entry: str, endpoints: Endpoints, dcp_window_s: int | None, dcp: bool
+) -> None:
+    """The connector's options, refused with a `ValueError` naming the one that is wrong."""
+    if category not in CAPABILITIES_BY_CATEGORY:
+        raise ValueError(f"category must be spot or linear, not {category!r}")
+    if not 0 < budget <= 1:
+        raise ValueError("budget must be in (0, 1]")
+    if order_entry not in ("rest", "ws"):
+        raise ValueError(f"order_entry must be rest or ws, not {order_entry!r}")
+    if order_entry == "ws" and not endpoints.trade_ws:
+        raise ValueError("order_entry = ws: this environment has no trade WebSocket (demo trading)")
+    lo, hi = ep.DCP_WINDOW_S
+    if dcp_window_s is not None and not lo <= dcp_window_s <= hi:
+        raise ValueError(f"dcp_window_s must be in [{lo}, {hi}]")
+    if dcp_window_s is not None and not dcp:
+        raise ValueError("dcp_window_s needs dcp and the private stream (DCP watches it)")
+
+
 class BybitConnector:
     """One Bybit spot symbol on a unified account (or a simulator speaking its protocol)."""
 
@@ -154,19 +173,7 @@ class BybitConnector:
         dcp: bool = True,
         dcp_window_s: int | None = None,
     ) -> None:
-        if category not in CAPABILITIES_BY_CATEGORY:
-            raise ValueError(f"category must be spot or linear, not {category!r}")
-        if not 0 < budget <= 1:
-            raise ValueError("budget must be in (0, 1]")
-        if order_entry not in ("rest", "ws"):
-            raise ValueError(f"order_entry must be rest or ws, not {order_entry!r}")
-        if order_entry == "ws" and not endpoints.trade_ws:
-            raise ValueError("order_entry = ws: this environment has no trade WebSocket (demo trading)")
-        lo, hi = ep.DCP_WINDOW_S
-        if dcp_window_s is not None and not lo <= dcp_window_s <= hi:
-            raise ValueError(f"dcp_window_s must be in [{lo}, {hi}]")
-        if dcp_window_s is not None and not (private_stream and dcp):
-            raise ValueError("dcp_window_s needs dcp and the private stream (DCP watches it)")
+        _check_options(category, budget, order_entry, endpoints, dcp_window_s, dcp and private_stream)
         self.venue = venue
         self.capabilities = CAPABILITIES_BY_CATEGORY[category]
         self._order_limit = ep.ORDER_LIMITS_PER_S[category]
