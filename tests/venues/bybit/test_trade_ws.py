@@ -148,8 +148,8 @@ def test_pybit_trades_over_the_simulators_trade_websocket(
 
 
 def test_the_trade_desk_refuses_what_the_venue_refuses(sim: SimThread) -> None:
-    """A duplicate reqId (20006), an unknown op (10404), a stale timestamp (10002), an op before the login,
-    a repeated login (20001), a bad signature (10004)."""
+    """Its ping answer (`op: pong`), a duplicate reqId (20006), an unknown op (10404), a stale timestamp
+    (10002), an op before the login, a repeated login (20001), a bad signature (10004)."""
     from websockets.sync.client import connect
 
     from trader.core import BybitSigner
@@ -165,6 +165,9 @@ def test_the_trade_desk_refuses_what_the_venue_refuses(sim: SimThread) -> None:
         return dict(json.loads(c.recv(timeout=3)))
 
     with connect(f"ws://127.0.0.1:{sim.port}/v5/trade") as c:
+        c.send(json.dumps({"op": "ping"}))
+        pong = json.loads(c.recv(timeout=3))
+        assert (pong["op"], pong["retCode"], len(pong["data"])) == ("pong", 0, 1)
         assert op(c, "r0")["retCode"] == 10003
         key, expires, sig = BybitSigner(DEMO_KEY, "wrong").ws_auth(now + 10_000)
         c.send(json.dumps({"op": "auth", "args": [key, expires, sig]}))

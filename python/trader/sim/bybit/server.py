@@ -335,7 +335,10 @@ class BybitSimServer(VenueServer):
         table: dict[web.WebSocketResponse, set[str]],
         pong: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         on_close: Callable[[web.WebSocketResponse], None] | None = None,
+        own_pings: bool = False,
     ) -> web.WebSocketResponse:
+        """One connection: `on_msg` gets every JSON frame but pings, answered here (`pong`: the answer's
+        shape; else the public streams' `ret_msg: pong`) unless `own_pings`."""
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         self.sockets.add(ws)
@@ -345,8 +348,8 @@ class BybitSimServer(VenueServer):
                     continue
                 with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
                     msg = orjson.loads(m.data)
-                    if msg.get("op") == "ping" and on_close is not None:
-                        on_msg(ws, msg)  # the trade desk answers its own pings
+                    if msg.get("op") == "ping" and own_pings:
+                        on_msg(ws, msg)
                     elif msg.get("op") == "ping" and pong is not None:
                         self.send(ws, orjson.dumps(pong(msg)))
                     elif msg.get("op") == "ping":
@@ -465,7 +468,9 @@ class BybitSimServer(VenueServer):
 
     async def _trade_ws(self, request: web.Request) -> web.WebSocketResponse:
         """Order entry (`trade.TradeDesk`); its pings are answered by the desk (`op: pong`)."""
-        return await self._serve_ws(request, self.trade.message, {}, on_close=self.trade.closed)
+        return await self._serve_ws(
+            request, self.trade.message, {}, on_close=self.trade.closed, own_pings=True
+        )
 
     def _publish_private(self) -> None:
         events, self.ex.events = self.ex.events, []
