@@ -66,7 +66,11 @@ def test_dcp_is_armed_and_cancels_when_the_private_stream_stays_gone(category: s
             product = "SPOT" if category == "spot" else "DERIVATIVES"
             assert server.dcp.windows[product] == WINDOW_S, "the window set at connect"
             assert conn.private is not None
-            assert conn.private.topics[-1] == ("dcp.spot" if category == "spot" else "dcp.future")
+            topic = "dcp.spot" if category == "spot" else "dcp.future"
+            assert conn.private.dcp_topic == topic
+            assert conn.private.dcp_subscribed
+            assert any(topic in subs for subs in server.private.values()), "subscribed on its own"
+            assert topic not in conn.private.topics
             price = 4_000_000 if category == "spot" else 400_000
             await conn.submit(
                 approve(conn, Side.BUY, price, 1000 if category == "spot" else 10), "dcp-1", "BTCUSDT"
@@ -106,7 +110,8 @@ async def test_an_account_without_dcp_keeps_the_engines_watchdog() -> None:
         assert server.requests["GET /v5/account/query-dcp-info"] == 1
         assert server.requests["POST /v5/order/disconnected-cancel-all"] == 0
         assert conn.private is not None
-        assert not [t for t in conn.private.topics if t.startswith("dcp")]
+        assert conn.private.dcp_topic == ""
+        assert not any(t.startswith("dcp") for subs in server.private.values() for t in subs)
 
 
 @sync

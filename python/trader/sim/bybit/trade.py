@@ -82,8 +82,15 @@ class TradeDesk:
             self._op(ws, msg)
             self.s._publish_private()
 
-    def _send(self, ws: web.WebSocketResponse, body: dict[str, Any]) -> None:
-        self.s.send(ws, orjson.dumps({**body, "connId": f"sim-trade-{id(ws) % 10_000}"}))
+    def _send(self, ws: web.WebSocketResponse, body: dict[str, Any], *, later: bool = False) -> None:
+        """An answer; an op's comes a network round trip later (`later`), as the venue's does: pybit
+        records an op's callback only after sending it, so an instant answer from loopback races it (and
+        the private stream's events of the op overtake its answer, as they can at the venue)."""
+        frame = orjson.dumps({**body, "connId": f"sim-trade-{id(ws) % 10_000}"})
+        if later:
+            self.s._later(lambda: self.s.send(ws, frame))
+        else:
+            self.s.send(ws, frame)
 
     def _auth(self, ws: web.WebSocketResponse, msg: dict[str, Any]) -> None:
         rid = {"reqId": msg["reqId"]} if "reqId" in msg else {}
@@ -113,16 +120,15 @@ class TradeDesk:
         try:
             data, ext, headers = self._run(ws, op, rid, msg)
         except ApiError as e:
-            self._send(
-                ws, {**head, "retCode": e.code, "retMsg": e.msg, "op": op, "data": {}, "retExtInfo": {}}
-            )
+            answer = {**head, "retCode": e.code, "retMsg": e.msg, "op": op, "data": {}, "retExtInfo": {}}
+            self._send(ws, answer, later=True)
             return
         self.ops += 1
         if self.drop_answers > 0:
             self.drop_answers -= 1
             return
         body = {"retCode": 0, "retMsg": "OK", "op": op, "data": data, "retExtInfo": ext, "header": headers}
-        self._send(ws, {**head, **body})
+        self._send(ws, {**head, **body}, later=True)
 
     def _run(
         self, ws: web.WebSocketResponse, op: str, rid: Any, msg: dict[str, Any]

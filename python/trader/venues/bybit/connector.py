@@ -376,6 +376,8 @@ class BybitConnector:
             self.trade = TradeSession(self, self.endpoints.trade_ws, self._ws_auth)
             self._tasks.append(loop.create_task(self.trade.run()))
             await self.trade.wait_ready(self._timeout_s)
+        if self.dcp_armed and self.private is not None:
+            self.dcp_armed = await self._dcp_watched(self.private)
         if self.dcp_armed:
             if self.dcp_window_s is not None:
                 params: Params = [
@@ -402,6 +404,18 @@ class BybitConnector:
         if private.refused:
             raise AuthenticationError(f"private stream: {private.refused}", venue=self.venue, code="10004")
         self._tasks.append(loop.create_task(ledger.run(self.reconcile_s)))
+
+    async def _dcp_watched(self, private: PrivateStream) -> bool:
+        """The private stream's `dcp.*` subscription answered yes (DCP fires only for connections that
+        subscribed it); no answer in time, or a refusal: the engine's watchdog is the fallback."""
+        try:
+            await self.clock.wait_for(private.dcp_answered.wait(), self._timeout_s)
+        except TimeoutError:
+            log.warning(
+                "%s: %s not answered: the engine's watchdog is the fallback", self.venue, private.dcp_topic
+            )
+            return False
+        return private.dcp_subscribed
 
     async def _dcp_on(self) -> bool:
         """Whether the account has DCP on our category's product (`query-dcp-info`). Unreadable: no,

@@ -187,8 +187,11 @@ class PrivateStream:
         self._conn, self._auth, self._ledger = conn, auth, ledger
         # pinged every PING_S: silence for three of them is a dead connection
         self.ws = WsClient(conn.venue, url, clock=conn.clock, on_connect=self.login, stale_after_s=3 * PING_S)
-        dcp_topic = "dcp.spot" if conn.category == "spot" else "dcp.future"
-        self.topics = (*self.TOPICS, dcp_topic) if dcp else self.TOPICS
+        self.topics = self.TOPICS
+        # DCP's topic goes in a request of its own (all-in-one and categorised topics cannot share one)
+        self.dcp_topic = ("dcp.spot" if conn.category == "spot" else "dcp.future") if dcp else ""
+        self.dcp_answered = asyncio.Event()
+        self.dcp_subscribed = False
         self.catch_up: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()  # logged in and subscribed, or refused (`refused`)
         self.refused = ""
@@ -202,6 +205,8 @@ class PrivateStream:
         key, expires, signature = self._auth(conn.venue_now_ms() + 10_000)
         await ws.send(orjson.dumps({"req_id": "auth", "op": "auth", "args": [key, expires, signature]}))
         await ws.send(orjson.dumps({"req_id": "private", "op": "subscribe", "args": list(self.topics)}))
+        if self.dcp_topic:
+            await ws.send(orjson.dumps({"req_id": "dcp", "op": "subscribe", "args": [self.dcp_topic]}))
 
     async def run(self) -> None:
         conn = self._conn
@@ -240,6 +245,12 @@ class PrivateStream:
             log.error("%s: private stream login refused: %s", conn.venue, self.refused)
             self.ready.set()
             return False
+        if op == "subscribe" and msg.get("req_id") == "dcp":
+            self.dcp_subscribed = bool(msg.get("success"))
+            if not self.dcp_subscribed:
+                log.error("%s: %s refused: %s", conn.venue, self.dcp_topic, msg.get("ret_msg", ""))
+            self.dcp_answered.set()
+            return True
         if op == "subscribe" and msg.get("success"):
             self.connected = True
             self.ready.set()
