@@ -571,7 +571,12 @@ class BybitConnector:
             headers["X-BAPI-SIGN"] = self._signer.signature(ts, window, body)
             resp = await self._http.request("POST", path, body=body, headers=headers, mutating=True)
             envelope = orjson.loads(resp.body)
-            data = self._result(self.venue, resp)
+            try:
+                data = self._result(self.venue, resp)
+            except VenueError as e:
+                if e.code == ep.TIME_WINDOW_CODE:
+                    self._schedule_resync()
+                raise
             ext = envelope.get("retExtInfo") or {}
         rows, codes = list(data.get("list") or []), list(ext.get("list") or [])
         if len(rows) != len(items) or len(codes) != len(items):

@@ -8,11 +8,11 @@ for catch-up and reconciliation (and as the whole source with `private_stream=Fa
   a fill's reports arrive fills first, then the report that counts them. A report held for `fill_wait_s`
   triggers one REST read of the executions, then goes out whatever it found.
 - `PrivateStream`: `op: auth` (signed by the core's `BybitSigner.ws_auth`), then `order`, `execution`,
-  `position`, `wallet` (and `dcp.spot` or `dcp.future` with DCP armed: Bybit's DCP fires when every
-  private connection subscribed to it is gone for its window; the bare `dcp` topic is deprecated since
-  18 June per the docs); `{"op": "ping"}` every
-  `PING_S` (Bybit cuts a private connection idle for 10 min and recommends 20 s). A drop is `StreamStatus`
-  down; after the reconnect one REST catch-up (`PrivateLedger.poll`) runs before it is reported up.
+  `position`, `wallet`, and in a request of its own `dcp.spot` or `dcp.future` where DCP is used (Bybit's
+  DCP fires when every private connection subscribed to it is gone for its window; the bare `dcp` topic
+  is deprecated per the docs). `{"op": "ping"}` every `PING_S` (Bybit cuts a private connection idle for
+  10 min and recommends 20 s). A drop is `StreamStatus` down; after the reconnect one REST catch-up
+  (`PrivateLedger.poll`) runs before it is reported up.
   `position` and `wallet` rows are kept as the last ones heard (`position`, `wallet`): REST stays the
   source of `positions()` and `balances()`.
 """

@@ -26,6 +26,7 @@ import orjson
 
 from trader.errors import AuthenticationError, UnknownOutcomeError, VenueError, VenueUnavailableError
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
+from trader.venues.bybit.endpoints import TIME_WINDOW_CODE
 from trader.venues.bybit.errors import error_from
 from trader.venues.bybit.private import PING_S
 
@@ -149,6 +150,8 @@ class TradeSession:
             conn._fold_limits({str(k).lower(): str(v) for k, v in head.items()})
         code = int(msg.get("retCode", -1))
         if code != 0:
+            if str(code) == TIME_WINDOW_CODE:
+                conn._schedule_resync()  # the header's timestamp fell outside the recv window
             raise error_from(conn.venue, code, str(msg.get("retMsg", "")))
         return msg
 
