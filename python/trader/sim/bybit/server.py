@@ -172,8 +172,12 @@ class BybitSimServer(VenueServer):
             headers: dict[str, str] = {}
             try:
                 if request.method == "GET":
-                    raw = unquote(request.raw_path.partition("?")[2])
-                    params: dict[str, Any] = dict(request.query)
+                    query = request.raw_path.partition("?")[2]
+                    raw = unquote(query)  # percent-decoded, `+` kept: what pybit signs
+                    params: dict[str, Any] = {
+                        unquote(k): unquote(v)
+                        for k, _, v in (kv.partition("=") for kv in query.split("&") if kv)
+                    }
                 else:
                     raw = (await request.read()).decode()
                     params = orjson.loads(raw) if raw.strip() else {}
