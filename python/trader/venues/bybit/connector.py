@@ -5,16 +5,18 @@
   reduce-only orders; `positions()` reads `position/list`, `funding_since()` the executions of
   `execType=Funding` (`execFee` > 0 is paid).
 
-- Requests are signed by the core's `BybitSigner` (secrets stay in Rust): GET params sorted into the
-  query, POST a compact JSON body, `X-BAPI-*` headers. Every answer is Bybit's envelope; a non-zero
+- Requests are signed by the core's `BybitSigner` (secrets stay in Rust) and are pybit's: GET params
+  sorted into the query (signed unencoded, sent percent-encoded as pybit's transport sends them), POST
+  `json.dumps` of the params (`{}` when empty), `X-BAPI-*` headers. Every answer is Bybit's envelope; a non-zero
   `retCode` becomes a typed error through `errors.TABLE`.
 - Client ids travel as `orderLinkId` (<= 36 of `[A-Za-z0-9_-]`); `query` looks an order up by it.
 - Rate limits: per UID and endpoint, 20 creates/s and 20 cancels/s (spot; one local quota of both at
   `budget`) and 50 reads/s (reads share one local quota: conservative); the `X-Bapi-Limit` /
   `X-Bapi-Limit-Status` headers of order answers are folded into the local limiter, and a spent limit
   (status 0) blocks it until `X-Bapi-Limit-Reset-Timestamp`.
-- Market data: `orderbook.50.<symbol>` (snapshot, then deltas whose `u` must follow the last one by 1:
-  a gap is a `BookInvalid` and a re-subscription, whose snapshot resets the book) and `publicTrade`.
+- Market data: `orderbook.50.<symbol>` (parsed from raw bytes by the core's `Book`: snapshot, then
+  deltas whose `u` must follow the last one by 1: a gap is a `BookInvalid` and a re-subscription, whose
+  snapshot resets the book) and `publicTrade`.
 - Private events: pushed on the private WebSocket (`private.PrivateStream`: `order`, `execution`,
   `position`, `wallet`; its `op: auth` signed by the core's `BybitSigner.ws_auth`, checked against
   pybit). REST is the catch-up after a reconnect and a reconciliation every `reconcile_s`; with
