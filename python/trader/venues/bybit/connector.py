@@ -7,8 +7,8 @@
 
 - Requests are signed by the core's `BybitSigner` (secrets stay in Rust) and are pybit's: GET params
   sorted into the query (signed unencoded, sent percent-encoded as pybit's transport sends them),
-  POST `json.dumps` of the params (`{}` when empty), `X-BAPI-*` headers. Every answer is Bybit's envelope; a non-zero
-  `retCode` becomes a typed error through `errors.TABLE`.
+  POST `json.dumps` of the params (`{}` when empty), `X-BAPI-*` headers. Every answer is Bybit's
+  envelope; a non-zero `retCode` becomes a typed error through `errors.TABLE`.
 - Client ids travel as `orderLinkId` (<= 36 of `[A-Za-z0-9_-]`); `query` looks an order up by it.
 - Rate limits: per UID and endpoint, 20 creates/s and 20 cancels/s (spot; one local quota of both at
   `budget`) and 50 reads/s (reads share one local quota: conservative); the `X-Bapi-Limit` /
