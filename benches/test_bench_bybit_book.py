@@ -1,6 +1,7 @@
 """Bybit `orderbook.50` into a book: a snapshot (50 + 50 levels) and 20 deltas (5 changes a side each),
-from raw bytes, through the connector's `PublicStream` (orjson, units, the `u` chain check, the top of
-book) against pybit's own merge (`_process_delta_orderbook` on the same messages, json-decoded)."""
+from raw bytes, through the connector's `PublicStream` (the core's raw-bytes parser
+`Book.apply_bybit_orderbook`: units, the `u` chain check; then the top of book) against pybit's own merge
+(`_process_delta_orderbook` on the same messages, json-decoded)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def test_ours_bybit_book(benchmark: Any) -> None:
 
     def run() -> None:
         for raw in MESSAGES:
-            assert not stream.message(orjson.loads(raw), 0)
+            assert not stream.frame(raw, 0)
 
     benchmark(run)
     benchmark.extra_info.update(role="ours")

@@ -228,6 +228,18 @@ class Book:
     @staticmethod
     def coinbase_head(raw: bytes) -> tuple[str | None, int | None, int]:
         """A Coinbase message's (channel, sequence_num, timestamp ns or 0), events unread; or `ParseError`."""
+    def apply_bybit_orderbook(
+        self, raw: bytes, topic: str, last_seq: int
+    ) -> tuple[int, int, int, bool, int] | None:
+        """Apply a Bybit `orderbook.N.<symbol>` frame of `topic` (a snapshot replaces the book, VALID at
+        its `u`; a delta sets absolute sizes, 0 removes, and must carry `u` = last `u` + 1 and a `seq`
+        above `last_seq` when it states one).
+
+        Returns (u, seq (0 if absent), ts ms, was a snapshot, levels applied), or None when the frame is
+        not `topic`'s book (nothing changed). Raises `ParseError` (nothing changed) for malformed JSON or
+        an off-unit level; `BookNotReadyError` for a delta before a snapshot or after a gap;
+        `SequenceGapError` for a broken chain (the book is INVALID until the next snapshot).
+        """
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
     def mark_invalid(self, expected: int, got: int) -> None:
@@ -639,8 +651,10 @@ class BybitSigner:
         timestamp_ms: int,
         recv_window_ms: int = 5000,
     ) -> SignedRequest:
-        """GET: params sorted into the query string; POST: a compact JSON body. Signed over
-        `timestamp + apiKey + recvWindow + payload`; X-BAPI-* headers."""
+        """pybit's request on every input: GET params sorted into `k=v&...` (signed unencoded, sent
+        percent-encoded as pybit's transport sends it; `%` and `#` always encoded), POST `json.dumps`
+        of the params (`{}` when empty). Signed over `timestamp + apiKey + recvWindow + payload`;
+        X-BAPI-* headers."""
     def signature(self, timestamp_ms: int, recv_window_ms: int, payload: bytes) -> str: ...
     def ws_auth(self, expires_ms: int) -> tuple[str, int, str]:
         """The private WebSocket's `auth` args: (apiKey, expires, hex HMAC-SHA256 of

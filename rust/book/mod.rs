@@ -4,6 +4,7 @@
 //! and apply them in one call, after the venue's sequence rule (`sequence.rs`) has accepted them.
 
 pub mod binance;
+pub mod bybit;
 pub mod checksum;
 pub mod coinbase;
 pub mod ladder;

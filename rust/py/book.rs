@@ -89,6 +89,18 @@ impl PyBook {
         Ok((h.channel, h.sequence, h.ts_ns))
     }
 
+    /// (u, seq, ts ms, snapshot?, levels applied), or None when the frame is not `topic`'s book.
+    #[allow(clippy::type_complexity)]
+    fn apply_bybit_orderbook(
+        &mut self,
+        raw: &[u8],
+        topic: &str,
+        last_seq: u64,
+    ) -> PyResult<Option<(u64, u64, u64, bool, usize)>> {
+        let r = self.inner.apply_bybit_orderbook(raw, topic, last_seq).py()?;
+        Ok(r.map(|o| (o.update_id, o.seq, o.ts_ms, o.snapshot, o.applied)))
+    }
+
     #[allow(clippy::type_complexity)]
     fn apply_polymarket_changes(
         &mut self,

@@ -18,8 +18,10 @@ class BybitHarness(HttpHarness):
 
     rest_ticks, take_ticks, rest_lots, take_lots = 5000, 2000, 2000, 1000
     refused_qty = 70_000_000  # spot: 70 BTC (under the 71.7 BTC maximum) costs more than the account holds
-    STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {Stream.MARKET: ("/v5/public/",)}
-    POLLED = "GET /v5/execution/list"  # the private events are polled by REST (the connector says why)
+    STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {
+        Stream.MARKET: ("/v5/public/",),
+        Stream.PRIVATE: ("/v5/private",),
+    }
     clock_error = "10002"  # the request time exceeds the time window
 
     def __init__(self, market: str = "spot") -> None:
@@ -62,16 +64,6 @@ class BybitHarness(HttpHarness):
     async def refused_order(self, live: Live, top: tuple[int, int]) -> Approval:
         """A buy under the order maximum that costs (spot) or margins (linear) more than the account holds."""
         return self.approve(live, Side.BUY, self.rest_price(live, top), self.refused_qty)
-
-    async def drop_stream(self, live: Live, stream: Stream) -> None:
-        """The market stream: its WebSocket cut. The private events, polled by REST: the poll's
-        endpoint fails (503) until the connector has reported them down, then recovers."""
-        if stream is Stream.MARKET:
-            await super().drop_stream(live, stream)
-            return
-        self._faults(live, paths=(self.POLLED,), error_5xx_rate=1.0)
-        await WALL.sleep(0.8)
-        self.clear_faults(live)
 
     def gap(self, live: Live) -> None:
         self._faults(live, sequence_gap=True)

@@ -70,4 +70,4 @@ def test_bad_requests() -> None:
     r = BybitSigner("k", CANARY).sign(
         "POST", "/v5/order/create", [("qty", "1"), ("n", 3), ("reduceOnly", True)], 1
     )
-    assert r.body == b'{"qty":"1","n":3,"reduceOnly":true}'
+    assert r.body == b'{"qty": "1", "n": 3, "reduceOnly": true}'  # pybit's json.dumps form

@@ -49,3 +49,38 @@ def test_config_mistakes_name_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
             symbol="X",
             clock=clock,
         )
+
+
+def test_order_entry_private_stream_and_dcp_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BYBIT_KEY", "key")
+    monkeypatch.setenv("BYBIT_SECRET", "secret")
+    clock = LiveClock()
+
+    def build(env: str, **options: str | int | bool) -> bybit.BybitConnector:
+        return bybit.build(
+            VenueConfig("bybit", env, secrets=SECRETS, options=options), symbol="X", clock=clock
+        )
+
+    default = build("live")
+    assert (default.order_entry, default._private_stream, default._dcp, default.dcp_window_s) == (
+        "rest",
+        True,
+        True,
+        None,
+    )
+    ws = build("paper", order_entry="ws", dcp_window_s=20)
+    assert (ws.order_entry, ws.endpoints.trade_ws, ws.dcp_window_s) == (
+        "ws",
+        "wss://stream-testnet.bybit.com/v5/trade",
+        20,
+    )
+    polled = build("live", private_stream=False)
+    assert (polled._private_stream, polled._dcp) == (False, False)
+    for env, options, key in (
+        ("demo", {"order_entry": "ws"}, "trade WebSocket"),  # demo trading has none
+        ("live", {"order_entry": "fix"}, "order_entry"),
+        ("live", {"dcp_window_s": 1}, "dcp_window_s"),
+        ("live", {"dcp": False, "dcp_window_s": 10}, "dcp_window_s"),
+    ):
+        with pytest.raises(ConfigError, match=key):
+            build(env, **options)

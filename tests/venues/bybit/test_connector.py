@@ -1,6 +1,7 @@
 """The Bybit connector against the loopback Bybit simulator: instrument rules, a resting order found by
-orderLinkId and cancelled, a taking order's fill and report from the private poller, the book stream
-(a gap resyncs), typed retCode errors and the limit-status headers."""
+orderLinkId and cancelled, a taking order's fill and then its closing report from the private stream (the
+default: with the stream on, this test once missed the closing report), the book stream (a gap resyncs),
+typed retCode errors and the limit-status headers."""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
 """The Bybit v5 simulator server: REST under /v5 in Bybit's envelope, the public streams
 (`/v5/public/spot`, `/v5/public/linear`: orderbook.N snapshot/delta with `u`/`seq`, publicTrade) and the
-private stream (`/v5/private`: auth, order, execution, position). Linear positions pay or receive
-funding every `funding_interval_s` (Bybit: 8 h).
+private stream (`/v5/private`: auth, order, execution, position, wallet, dcp) and the trade WebSocket
+(`/v5/trade`, with DCP: `trade.py`). Linear positions pay or receive funding every `funding_interval_s`
+(Bybit: 8 h).
 
-Signatures are checked independently (stdlib hmac over `timestamp + key + recvWindow + payload`, the raw
-query or body received). Every answer carries the per-UID limit headers (`X-Bapi-Limit`,
-`X-Bapi-Limit-Status`, `X-Bapi-Limit-Reset-Timestamp`); a breach is retCode 10006.
+Signatures are checked independently (stdlib hmac over `timestamp + key + recvWindow + payload`): the body
+as received (POST); the query as received, percent-decoded (GET: pybit signs its `k=v&...` unencoded and
+its transport, `requests`, percent-encodes what a URL cannot carry; `+` stays `+`). Every answer carries
+the per-UID limit headers (`X-Bapi-Limit`, `X-Bapi-Limit-Status`, `X-Bapi-Limit-Reset-Timestamp`); a
+breach is retCode 10006.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -35,6 +39,7 @@ from trader.sim.bybit.state import (
     TOO_MANY,
     ApiError,
 )
+from trader.sim.bybit.trade import Dcp, TradeDesk
 from trader.sim.server import VenueServer
 
 Handler = Callable[[dict[str, Any]], Any]
@@ -54,6 +59,7 @@ class BybitSimServer(VenueServer):
         step_ms: int = 100,
         funding_interval_s: float = 8 * 3600,
         symbol: str = "BTCUSDT",
+        dcp_enabled: bool = False,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
         if symbol not in {s for _, s in Exchange.listed()}:
@@ -70,6 +76,8 @@ class BybitSimServer(VenueServer):
         self.snapshots = 0
         self.ack_delay_s = 0.02  # subscription answers come a round trip later (`_later`)
         self._gaps: set[tuple[str, str]] = set()  # books whose next delta skips an update id
+        self.trade = TradeDesk(self)
+        self.dcp = Dcp(self, dcp_enabled)
 
     def _now_ms(self) -> int:
         return self.clock.now_ns() // 1_000_000
@@ -86,6 +94,7 @@ class BybitSimServer(VenueServer):
             "/v5/execution/list": self._executions,
             "/v5/account/wallet-balance": lambda p: ex.account.wallet(ex.locked()),
             "/v5/position/list": self._positions,
+            "/v5/account/query-dcp-info": self.dcp.info,
         }
         signed_post: dict[str, Handler] = {
             "/v5/order/create": self._create,
@@ -95,6 +104,7 @@ class BybitSimServer(VenueServer):
             "/v5/order/create-batch": lambda p: self._batch(p, self._create),
             "/v5/order/amend-batch": lambda p: self._batch(p, self._amend),
             "/v5/order/cancel-batch": lambda p: self._batch(p, self._cancel),
+            "/v5/order/disconnected-cancel-all": self.dcp.configure,
         }
         public: dict[str, Handler] = {
             "/v5/market/time": self._time,
@@ -105,6 +115,7 @@ class BybitSimServer(VenueServer):
         out += [web.get(p, self._wrap(h, signed=True)) for p, h in signed_get.items()]
         out += [web.post(p, self._wrap(h, signed=True)) for p, h in signed_post.items()]
         out += [web.get("/v5/public/{category}", self._public_ws), web.get("/v5/private", self._private_ws)]
+        out.append(web.get("/v5/trade", self._trade_ws))
         return out
 
     # ---- REST plumbing ----------------------------------------------------------------------------
@@ -161,8 +172,12 @@ class BybitSimServer(VenueServer):
             headers: dict[str, str] = {}
             try:
                 if request.method == "GET":
-                    raw = request.raw_path.partition("?")[2]
-                    params: dict[str, Any] = dict(request.query)
+                    query = request.raw_path.partition("?")[2]
+                    raw = unquote(query)  # percent-decoded, `+` kept: what pybit signs
+                    params: dict[str, Any] = {
+                        unquote(k): unquote(v)
+                        for k, _, v in (kv.partition("=") for kv in query.split("&") if kv)
+                    }
                 else:
                     raw = (await request.read()).decode()
                     params = orjson.loads(raw) if raw.strip() else {}
@@ -322,7 +337,12 @@ class BybitSimServer(VenueServer):
         request: web.Request,
         on_msg: Callable[[web.WebSocketResponse, dict[str, Any]], None],
         table: dict[web.WebSocketResponse, set[str]],
+        pong: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        on_close: Callable[[web.WebSocketResponse], None] | None = None,
+        own_pings: bool = False,
     ) -> web.WebSocketResponse:
+        """One connection: `on_msg` gets every JSON frame but pings, answered here (`pong`: the answer's
+        shape; else the public streams' `ret_msg: pong`) unless `own_pings`."""
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         self.sockets.add(ws)
@@ -332,7 +352,11 @@ class BybitSimServer(VenueServer):
                     continue
                 with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
                     msg = orjson.loads(m.data)
-                    if msg.get("op") == "ping":
+                    if msg.get("op") == "ping" and own_pings:
+                        on_msg(ws, msg)
+                    elif msg.get("op") == "ping" and pong is not None:
+                        self.send(ws, orjson.dumps(pong(msg)))
+                    elif msg.get("op") == "ping":
                         self.send(
                             ws,
                             orjson.dumps(
@@ -344,6 +368,8 @@ class BybitSimServer(VenueServer):
         finally:
             self.sockets.discard(ws)
             table.pop(ws, None)
+            if on_close is not None:
+                on_close(ws)
         return ws
 
     async def _public_ws(self, request: web.Request) -> web.WebSocketResponse:
@@ -423,6 +449,7 @@ class BybitSimServer(VenueServer):
             ok = ws in self.private
             if ok:
                 self.private[ws].update(str(a) for a in args)
+                self.dcp.subscribed(self.private[ws])
             reply = {
                 "success": ok,
                 "ret_msg": "" if ok else "Request not authorized",
@@ -433,7 +460,21 @@ class BybitSimServer(VenueServer):
             self._later(lambda: self.send(ws, orjson.dumps(reply)))
 
     async def _private_ws(self, request: web.Request) -> web.WebSocketResponse:
-        return await self._serve_ws(request, self._private_msg, self.private)
+        def pong(msg: dict[str, Any]) -> dict[str, Any]:  # private: `op: pong` with the time
+            return {
+                "req_id": msg.get("req_id", ""),
+                "op": "pong",
+                "args": [str(self._now_ms())],
+                "conn_id": "sim",
+            }
+
+        return await self._serve_ws(request, self._private_msg, self.private, pong)
+
+    async def _trade_ws(self, request: web.Request) -> web.WebSocketResponse:
+        """Order entry (`trade.TradeDesk`); its pings are answered by the desk (`op: pong`)."""
+        return await self._serve_ws(
+            request, self.trade.message, {}, on_close=self.trade.closed, own_pings=True
+        )
 
     def _publish_private(self) -> None:
         events, self.ex.events = self.ex.events, []
@@ -505,6 +546,7 @@ class BybitSimServer(VenueServer):
         if self._until_funding_ns <= 0:
             self._until_funding_ns += self.funding_interval_ns
             self.ex.settle_funding()
+        self.dcp.step()
         self._publish_public()
         self._publish_private()
 
@@ -517,6 +559,8 @@ class BybitSimServer(VenueServer):
             "executions": len(ex.executions),
             "coins": {c: str(v) for c, v in ex.account.coins.items()},
             "snapshots": self.snapshots,
+            "dcp": {"windows": dict(self.dcp.windows), "fired": self.dcp.fired},
+            "trade_ops": self.trade.ops,
         }
 
     def balance(self, coin: str) -> Decimal:

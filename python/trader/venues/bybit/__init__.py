@@ -1,8 +1,14 @@
 """Bybit v5 (unified account): the venue package, categories `spot` and `linear` (USDT perpetuals).
 
-`connector.py` trades over REST; `streams.py` reads the public book and trades and polls private order
-and execution changes; `parse.py` turns Bybit's JSON into `trader` values; `errors.py` maps `retCode`s;
-`endpoints.py` holds URLs, paths and rate limits. The loopback simulator is `trader.sim.bybit`.
+`connector.py` trades over REST (or the trade WebSocket, `trade.py`); `streams.py` reads the public book
+and trades; `private.py` the private stream (order, execution, position, wallet) with REST catch-up;
+`parse.py` turns Bybit's JSON into `trader` values; `errors.py` maps `retCode`s; `endpoints.py` holds URLs,
+paths and rate limits. The loopback simulator is `trader.sim.bybit`.
+
+Options of `[venues.bybit]`: `category` (spot | linear), `order_entry` (rest | ws: the trade WebSocket),
+`private_stream` (true; false polls the private events by REST), `dcp` (true: use Bybit's disconnect cancel
+protection where the account has it; false: the engine's watchdog only), `dcp_window_s` (3..300: set the
+DCP window; else the account's).
 """
 
 from __future__ import annotations
@@ -34,15 +40,19 @@ VENUE = "bybit"
 PROFILE = VenueProfile(
     name=VENUE,
     tier=Tier.CRYPTO,
-    summary="spot and linear perpetuals (REST, public book stream, private events by REST); `--sim` offline",
+    summary=(
+        "spot and linear perpetuals (REST or trade WebSocket orders, public book and private streams); "
+        "`--sim` offline"
+    ),
     environments=("live", "paper", "sim"),
     capabilities={"spot": SPOT_CAPABILITIES, "linear": LINEAR_CAPABILITIES},
     default_symbol="BTCUSDT",
     strategies=("mm",),
     client_id=ClientIdRule("orderLinkId", re.compile(r"[A-Za-z0-9_-]{1,36}"), "v5 create-order: <= 36"),
     notes=(
-        "paper = testnet (environment = demo: Bybit's demo trading); no venue dead-man switch on spot "
-        "(Bybit's DCP covers derivatives): the engine's watchdog cancels on a lost session"
+        "paper = testnet (environment = demo: Bybit's demo trading, which has no trade WebSocket); "
+        "dead-man switch: Bybit's DCP where Bybit enabled it on the account (query-dcp-info at connect; "
+        "the connector then states it), otherwise the engine's watchdog cancels on a lost session"
     ),
 )
 
@@ -72,6 +82,7 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BybitConnector:
     """Live, paper (testnet), demo trading, or a running simulator (`environment = "sim"`, `url`)."""
     endpoints = _endpoints(cfg)
     key, secret = _key_and_secret(cfg)
+    o = cfg.options
     try:
         return BybitConnector(
             symbol=symbol,
@@ -79,9 +90,13 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BybitConnector:
             endpoints=endpoints,
             clock=clock,
             venue=cfg.name,
-            category=str(cfg.options.get("category", cfg.options.get("market", "spot"))),
+            category=str(o.get("category", o.get("market", "spot"))),
+            order_entry=str(o.get("order_entry", "rest")),
+            private_stream=bool(o.get("private_stream", True)),
+            dcp=bool(o.get("dcp", True)),
+            dcp_window_s=int(o["dcp_window_s"]) if "dcp_window_s" in o else None,
         )
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         raise ConfigError(f"[venues.{cfg.name}] {e}") from None
 
 
@@ -90,8 +105,6 @@ def loopback(url: str, *, symbol: str, clock: Clock, **options: Any) -> BybitCon
     (`market` is accepted for `category`, as `trader paper --market` says it)."""
     if "market" in options:
         options.setdefault("category", options.pop("market"))
-    if options.pop("order_entry", "rest") != "rest":
-        raise ConfigError("bybit: orders go over REST (the trade WebSocket is not built)")
     try:
         return loopback_connector(url, symbol=symbol, clock=clock, **options)
     except ValueError as e:
@@ -99,7 +112,7 @@ def loopback(url: str, *, symbol: str, clock: Clock, **options: Any) -> BybitCon
 
 
 def simulator(*, seed: int, clock: Clock, **options: Any) -> BybitSimServer:
-    """The Bybit simulator (spot REST, public and private streams), not yet started."""
+    """The Bybit simulator (spot and linear REST, public, private and trade streams), not yet started."""
     from trader.sim.bybit import BybitSimServer
 
     return BybitSimServer(seed=seed, clock=clock, **options)

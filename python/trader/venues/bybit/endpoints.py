@@ -20,12 +20,21 @@ HISTORY = "/v5/order/history"
 EXECUTIONS = "/v5/execution/list"
 WALLET = "/v5/account/wallet-balance"
 POSITIONS = "/v5/position/list"
+CREATE_BATCH = "/v5/order/create-batch"
+AMEND_BATCH = "/v5/order/amend-batch"
+CANCEL_BATCH = "/v5/order/cancel-batch"
+DCP = "/v5/order/disconnected-cancel-all"  # DCP's window (institutional accounts)
+DCP_INFO = "/v5/account/query-dcp-info"  # the products with DCP on (main accounts; sub-accounts read [])
 
 # per UID per endpoint per second (bybit.md §6): orders spot 20/s, linear 10/s; reads 50/s
 ORDER_LIMITS_PER_S = {"spot": 20, "linear": 10}
 ORDER_LIMIT_PER_S = ORDER_LIMITS_PER_S["spot"]
 READ_LIMIT_PER_S = 50
-ORDER_PATHS = (CREATE, AMEND, CANCEL, CANCEL_ALL)
+ORDER_PATHS = (CREATE, AMEND, CANCEL, CANCEL_ALL, CREATE_BATCH, AMEND_BATCH, CANCEL_BATCH)
+# orders per batch request (v5 batch-place: spot 10, linear 20)
+MAX_BATCH = {"spot": 10, "linear": 20}
+DCP_PRODUCT = {"spot": "SPOT", "linear": "DERIVATIVES"}
+DCP_WINDOW_S = (3, 300)  # the accepted timeWindow, seconds
 BOOK_DEPTH = 50  # orderbook.50: 20 ms pushes, snapshot then deltas
 EXECUTIONS_PAGE = 100
 MAX_PAGES = 50  # of one listing; more is a catch-up the engine does in several reads
@@ -39,25 +48,30 @@ class Endpoints:
     rest: str
     public_ws: str  # without the category: /v5/public/{spot,linear}
     private_ws: str
+    trade_ws: str = ""  # order entry; "" where the environment has none (demo trading)
 
     @classmethod
     def loopback(cls, url: str) -> Endpoints:
         """Every endpoint of a `trader.sim.bybit` server at `url` (http://127.0.0.1:PORT)."""
         base = url.rstrip("/")
         ws = "ws" + base[len("http") :] if base.startswith("http") else base
-        return cls(base, f"{ws}/v5/public", f"{ws}/v5/private")
+        return cls(base, f"{ws}/v5/public", f"{ws}/v5/private", f"{ws}/v5/trade")
 
 
 ENDPOINTS: dict[str, Endpoints] = {
     "live": Endpoints(
-        "https://api.bybit.com", "wss://stream.bybit.com/v5/public", "wss://stream.bybit.com/v5/private"
+        "https://api.bybit.com",
+        "wss://stream.bybit.com/v5/public",
+        "wss://stream.bybit.com/v5/private",
+        "wss://stream.bybit.com/v5/trade",
     ),
     "paper": Endpoints(  # testnet
         "https://api-testnet.bybit.com",
         "wss://stream-testnet.bybit.com/v5/public",
         "wss://stream-testnet.bybit.com/v5/private",
+        "wss://stream-testnet.bybit.com/v5/trade",
     ),
-    "demo": Endpoints(  # demo trading: mainnet public streams, the demo private stream
+    "demo": Endpoints(  # demo trading: mainnet public streams, the demo private stream, no trade WS
         "https://api-demo.bybit.com",
         "wss://stream.bybit.com/v5/public",
         "wss://stream-demo.bybit.com/v5/private",
