@@ -754,7 +754,9 @@ class PolymarketSigner:
     ) -> PolymarketOrder:
         """Amounts by py-clob-client-v2's rules in exact decimals (price on the tick, size floored to
         0.01), then the EIP-712 signature for the exchange the market trades on. `version=1` signs for the
-        legacy V1 exchange (nonce and fee_rate_bps signed; no timestamp, metadata or builder)."""
+        legacy V1 exchange (nonce and fee_rate_bps signed; no timestamp, metadata or builder); `version=3`
+        signs a Protocol V2 market's order (its token id is a position id) for ExchangeV3, EIP-712 domain
+        version "3", whatever `neg_risk` says."""
     def post_order(
         self,
         token_id: str,
