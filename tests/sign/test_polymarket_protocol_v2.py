@@ -24,7 +24,9 @@ from trader.venues.polymarket.markets import is_position_id, position_ids
 WALLET = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 keys = st.binary(min_size=32, max_size=32).filter(
-    lambda b: 0 < int.from_bytes(b, "big") < 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    lambda b: (
+        0 < int.from_bytes(b, "big") < 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    )
 )
 # a Protocol V2 market's condition id: module 01 (binary) or 02 (neg risk), 16 bytes, 14 zero bytes, then
 # the 00 the market id is padded with (polymarket-client `models/types.py` to_market_condition_id)

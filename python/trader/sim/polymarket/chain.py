@@ -1,5 +1,5 @@
-"""The Polymarket simulator's Polygon JSON-RPC: `eth_call` reads of pUSD and CTF balances, allowances
-and approvals (`POST /rpc`, single or batch)."""
+"""The Polymarket simulator's Polygon JSON-RPC: `eth_call` reads of pUSD, CTF and PositionManager
+balances, allowances and approvals (`POST /rpc`, single or batch)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from trader.sim.polymarket.state import (
     COLLATERAL,
     CTF,
     MAX_UINT256,
+    POSITION_MANAGER,
     SPENDERS,
+    V2_OPERATORS,
     Call,
     Wallet,
     _key,
@@ -68,6 +70,10 @@ def eth_call(srv: PolymarketSimServer, tx: dict[str, Any]) -> str:
         return _word(peek(srv, address(0)).tokens.get(str(int(args[1], 16)), 0))
     if to == _key(CTF) and selector == _SEL_APPROVED_FOR_ALL:
         return _word(int(address(1) in peek(srv, address(0)).approved))
+    if to == _key(POSITION_MANAGER) and selector == _SEL_BALANCE_OF_1155:
+        return _word(peek(srv, address(0)).tokens.get(str(int(args[1], 16)), 0))
+    if to == _key(POSITION_MANAGER) and selector == _SEL_APPROVED_FOR_ALL:
+        return _word(int(address(1) in peek(srv, address(0)).approved_v2))
     raise ValueError("unsupported call")
 
 
@@ -77,4 +83,5 @@ def peek(srv: PolymarketSimServer, address: str) -> Wallet:
         srv.default_collateral,
         allowance={_key(s): MAX_UINT256 for s in SPENDERS},
         approved={_key(s) for s in SPENDERS},
+        approved_v2={_key(s) for s in V2_OPERATORS},
     )

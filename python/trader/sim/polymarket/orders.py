@@ -127,7 +127,7 @@ def _verify(w: _Wire, m: Market) -> str:
             "primaryType": "Order",
             "domain": {
                 "name": "Polymarket CTF Exchange",
-                "version": "2",
+                "version": m.domain_version,
                 "chainId": CHAIN_ID,
                 "verifyingContract": m.exchange,
             },
@@ -225,7 +225,9 @@ def check_funds(srv: PolymarketSimServer, o: Order) -> None:
             raise ApiError(NO_BALANCE)
     else:
         held = sum(x.reserved() for x in mine if x.side == "SELL" and x.token == o.token)
-        if w.tokens.get(o.token, 0) - held < o.size or _key(o.market.exchange) not in w.approved:
+        if w.tokens.get(o.token, 0) - held < o.size or _key(o.market.exchange) not in (
+            w.approved_v2 if o.market.protocol_v2 else w.approved
+        ):
             raise ApiError(NO_BALANCE)
 
 

@@ -35,6 +35,7 @@ from trader.sim.polymarket.state import (
     SPENDERS,
     TAPE,
     UNIT,
+    V2_OPERATORS,
     ApiError,
     ApiKey,
     BackgroundParams,
@@ -146,14 +147,26 @@ class PolymarketSimServer(VenueServer):
         rewards_daily_rate: Decimal = Decimal(100),
         end_date: datetime | None = None,
         background: bool | None = None,
+        protocol_v2: bool = False,
     ) -> Market:
         """A new binary market; with a background market (default: the server's `background`) when the
         server has participants. Without `end_date` it ends at the UTC midnight `LIFETIME_DAYS` days from
-        the server clock's day."""
-        condition_id = "0x" + keccak(self._hash("condition", question)).hex()
+        the server clock's day. `protocol_v2`: a Protocol V2 market (position ids, ExchangeV3)."""
         now_s = self.clock.now_ns() // 1_000_000_000
         end_s = (now_s // DAY_S + LIFETIME_DAYS + 1) * DAY_S if end_date is None else _unix_s(end_date)
-        yes, no = (str(int.from_bytes(keccak(self._hash("token", condition_id, o)), "big")) for o in "YN")
+        if protocol_v2:
+            # module 01 (binary) or 02 (neg risk), 16 bytes, 14 zero bytes, and the 00 the market id is
+            # padded with; the position ids are the 31 bytes and the outcome index 00 / 01
+            body = (
+                ("02" if neg_risk else "01")
+                + keccak(self._hash("condition", question))[:16].hex()
+                + "00" * 14
+            )
+            condition_id = "0x" + body + "00"
+            yes, no = str(int(body + "00", 16)), str(int(body + "01", 16))
+        else:
+            condition_id = "0x" + keccak(self._hash("condition", question)).hex()
+            yes, no = (str(int.from_bytes(keccak(self._hash("token", condition_id, o)), "big")) for o in "YN")
         m = Market(
             condition_id=condition_id,
             question=question,
@@ -172,6 +185,7 @@ class PolymarketSimServer(VenueServer):
             created_s=now_s,
             end_s=end_s,
             rewards_daily_rate=to_units(rewards_daily_rate, UNIT),
+            protocol_v2=protocol_v2,
         )
         self.markets[condition_id] = m
         self.tokens[yes] = self.tokens[no] = m
@@ -186,6 +200,7 @@ class PolymarketSimServer(VenueServer):
                 self.default_collateral,
                 allowance={_key(s): MAX_UINT256 for s in SPENDERS},
                 approved={_key(s) for s in SPENDERS},
+                approved_v2={_key(s) for s in V2_OPERATORS},
             )
         return w
 
@@ -211,8 +226,10 @@ class PolymarketSimServer(VenueServer):
             MAX_UINT256 if amount == MAX_UINT256 else to_units(amount, UNIT)
         )
 
-    def set_approval(self, address: str, operator: str, approved: bool) -> None:
-        ops = self.wallet(address).approved
+    def set_approval(self, address: str, operator: str, approved: bool, *, v2: bool = False) -> None:
+        """`setApprovalForAll(operator, approved)` on the CTF, or (`v2`) on the PositionManager."""
+        w = self.wallet(address)
+        ops = w.approved_v2 if v2 else w.approved
         (ops.add if approved else ops.discard)(_key(operator))
 
     def link_funder(self, eoa: str, funder: str, signature_type: int) -> None:

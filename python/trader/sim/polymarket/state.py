@@ -27,7 +27,13 @@ CTF = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"  # Conditional Tokens (ERC-11
 EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"  # CTF Exchange V2
 NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"  # Neg Risk CTF Exchange V2
 NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
-SPENDERS = (EXCHANGE, NEG_RISK_EXCHANGE, NEG_RISK_ADAPTER)
+# Protocol V2 (polymarket-client 0.14.0 `environments.py`): ExchangeV3 (EIP-712 domain version "3"), the
+# PositionManager holding positions (ERC-1155) and the Router that splits, merges and redeems them
+EXCHANGE_V3 = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
+POSITION_MANAGER = "0x006F54F7f9A22e0000CC2AB60031000000ae9fEF"
+PROTOCOL_V2_ROUTER = "0x12121212006e4CD160D18e3f00711DA5c3372600"
+SPENDERS = (EXCHANGE, NEG_RISK_EXCHANGE, NEG_RISK_ADAPTER, EXCHANGE_V3, PROTOCOL_V2_ROUTER)
+V2_OPERATORS = (EXCHANGE_V3, PROTOCOL_V2_ROUTER)  # PositionManager operators trading needs
 
 ORDER_PATHS = ("POST /order", "DELETE /order", "DELETE /cancel-all", "DELETE /cancel-market-orders")
 START_CURSOR, END_CURSOR = "MA==", "LTE="
@@ -126,7 +132,8 @@ class Wallet:
     collateral: int
     tokens: dict[str, int] = field(default_factory=dict)
     allowance: dict[str, int] = field(default_factory=dict)  # spender (lower) -> pUSD units
-    approved: set[str] = field(default_factory=set)  # ERC-1155 operators (lower)
+    approved: set[str] = field(default_factory=set)  # CTF (ERC-1155) operators (lower)
+    approved_v2: set[str] = field(default_factory=set)  # PositionManager (ERC-1155) operators (lower)
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,7 @@ class Market:
     last_trade: dict[str, tuple[int, str]] = field(default_factory=dict)  # token -> (price, side)
     published: tuple[dict[int, int], dict[int, int]] = field(default_factory=lambda: ({}, {}))
     background: Background | None = None
+    protocol_v2: bool = False  # a Protocol V2 market: position ids, ExchangeV3, CONDITIONAL-V2
 
     def outcome(self, token: str) -> str:
         return self.outcomes[0] if token == self.yes else self.outcomes[1]
@@ -194,7 +202,14 @@ class Market:
 
     @property
     def exchange(self) -> str:
+        if self.protocol_v2:
+            return EXCHANGE_V3
         return NEG_RISK_EXCHANGE if self.neg_risk else EXCHANGE
+
+    @property
+    def domain_version(self) -> str:
+        """The exchange's EIP-712 domain version: "3" (ExchangeV3) or "2"."""
+        return "3" if self.protocol_v2 else "2"
 
 
 @dataclass
