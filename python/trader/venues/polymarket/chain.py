@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import orjson
 
-from trader.errors import VenueUnavailableError
+from trader.errors import TraderError, VenueUnavailableError
 from trader.venues._http import HttpClient
 from trader.venues.polymarket.endpoints import COLLATERAL, CTF, POSITION_MANAGER
 
@@ -78,3 +79,36 @@ async def chain_balance(
             raise VenueUnavailableError(f"eth_call {i}: {msg}", venue=venue)
         words.append(word(str(r["result"])))
     return ChainBalance(funder, words[0], words[1], dict(zip(tokens, words[3:], strict=True)), bool(words[2]))
+
+
+def rpc_host(url: str) -> str:
+    """The RPC's scheme and host only: a provider's URL often carries an API key in its path or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}" if parts.scheme else "?"
+
+
+async def rpc_check(rpc: HttpClient | None, url: str | None, chain_id: int) -> tuple[str, bool | None, str]:
+    """`trader testnet`'s Polygon RPC check: `eth_chainId` answers with the chain the wallet signs for."""
+    name = "polygon rpc"
+    if rpc is None or not url:
+        return name, None, "no rpc_url configured: chain_balance() and approvals need one"
+    body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+    try:
+        resp = await rpc.request(
+            "POST", "", body=body, headers={"Content-Type": "application/json"}, mutating=False
+        )
+        answer = orjson.loads(resp.body)
+        got = int(str(answer["result"]), 16)
+    except (TraderError, OSError, TimeoutError, ValueError, KeyError, TypeError) as e:
+        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        return (
+            name,
+            False,
+            (
+                f"the Polygon RPC {rpc_host(url)} does not answer ({why}): set rpc_url in [venues.polymarket] "
+                "to a node or provider you can reach"
+            ),
+        )
+    if got != chain_id:
+        return name, False, f"the Polygon RPC {rpc_host(url)} serves chain {got}, not {chain_id}"
+    return name, True, f"{rpc_host(url)} answers (chain {got})"

@@ -163,7 +163,7 @@ class PolymarketConnector:
         self._signer = PolymarketSigner(
             private_key, chain_id=chain_id, signature_type=signature_type, funder=funder
         )
-        self._signature_type = signature_type
+        self._signature_type, self._chain_id = signature_type, chain_id
         self._api_nonce = api_nonce
         self._price_unit = price_unit
         self._timeout_s = timeout_s
@@ -761,6 +761,10 @@ class PolymarketConnector:
         return await chain.chain_balance(
             self._rpc, self.venue, self.funder, self.exchange, self._tokens, v2=self.protocol_v2
         )
+
+    async def extra_checks(self) -> list[tuple[str, bool | None, str]]:
+        """`trader testnet`'s checks beyond the common ones: the Polygon RPC answers for our chain."""
+        return [await chain.rpc_check(self._rpc, self.endpoints.rpc, self._chain_id)]
 
     # ---- heartbeats (dead-man switch, see heartbeat.py) -------------------------------------------
 
