@@ -105,7 +105,8 @@ async def rpc_check(rpc: HttpClient | None, url: str | None, chain_id: int) -> t
             name,
             False,
             (
-                f"the Polygon RPC {rpc_host(url)} does not answer ({why}): set rpc_url in [venues.polymarket] "
+                f"the Polygon RPC {rpc_host(url)} does not answer ({why}): "
+                "set rpc_url in [venues.polymarket] "
                 "to a node or provider you can reach"
             ),
         )
