@@ -757,6 +757,11 @@ class PolymarketSigner:
         legacy V1 exchange (nonce and fee_rate_bps signed; no timestamp, metadata or builder); `version=3`
         signs a Protocol V2 market's order (its token id is a position id) for ExchangeV3, EIP-712 domain
         version "3", whatever `neg_risk` says."""
+    def sign_transaction(
+        self, *, nonce: int, gas_price: int, gas: int, to: str, data: str, value: int = 0
+    ) -> tuple[str, str]:
+        """A signed legacy EIP-155 Polygon transaction from the signing EOA (approvals, wrapping USDC.e
+        into pUSD): (raw transaction, transaction hash), 0x hex. The key never leaves the signer."""
     def post_order(
         self,
         token_id: str,

@@ -11,6 +11,7 @@ use crate::sign::coinbase::CoinbaseSigner;
 use crate::sign::kraken::KrakenSigner;
 use crate::sign::okx::OkxSigner;
 use crate::sign::polymarket::{OrderArgs, PolymarketSigner, SignatureType, SignedOrder};
+use crate::sign::polymarket_tx::TxArgs;
 use crate::sign::{keystore, Param, Secret, SignedRequest, SENSITIVE_HEADERS};
 use zeroize::Zeroizing;
 
@@ -513,6 +514,20 @@ impl PyPolymarketSigner {
         };
         let (o, r) = self.inner.post_order(&a, order_type, post_only, defer_exec, timestamp_s).py()?;
         Ok((PyPolymarketOrder { inner: o }, wrap(r)))
+    }
+    /// A signed legacy EIP-155 Polygon transaction from the signing EOA: (raw, hash), 0x hex.
+    #[pyo3(signature = (*, nonce, gas_price, gas, to, data, value=0))]
+    fn sign_transaction(
+        &self,
+        nonce: u64,
+        gas_price: u128,
+        gas: u64,
+        to: &str,
+        data: &str,
+        value: u128,
+    ) -> PyResult<(String, String)> {
+        let t = TxArgs { nonce, gas_price, gas, to, value, data };
+        self.inner.sign_transaction(&t).py()
     }
     fn __repr__(&self) -> String {
         format!("PolymarketSigner(address={})", self.inner.address())

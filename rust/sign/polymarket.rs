@@ -301,6 +301,15 @@ impl PolymarketSigner {
         &self.address
     }
 
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// A recoverable signature (r, s, v = 27 + recovery id) of a 32-byte digest (polymarket_tx.rs).
+    pub(super) fn sign_digest(&self, digest: &[u8; 32]) -> CoreResult<[u8; 65]> {
+        self.key.sign_hash(digest)
+    }
+
     pub fn funder(&self) -> &str {
         &self.funder_str
     }

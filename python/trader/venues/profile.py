@@ -22,12 +22,21 @@ for venue sessions (equity market hours follow the broker's clock).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trader.venues.base import Capabilities, Tier, VenueTime
 
-__all__ = ["STRICTEST", "ClientIdRule", "Simulator", "VenuePackage", "VenueProfile", "VenueTime"]
+__all__ = [
+    "STRICTEST",
+    "ApproveHook",
+    "ClientIdRule",
+    "Simulator",
+    "VenuePackage",
+    "VenueProfile",
+    "VenueTime",
+]
 
 
 @dataclass(frozen=True)
@@ -58,10 +67,21 @@ class VenueProfile:
     built: bool = True  # False: request signing only, no connector yet (the registry says so)
     client_id: ClientIdRule = STRICTEST  # the venue's rule for client order ids
     notes: str = ""  # operator-facing caveats (e.g. no venue dead-man switch: the engine's watchdog)
+    approve: ApproveHook | None = None  # on-chain approvals trading needs (`trader approve`); None: none
 
     @property
     def markets(self) -> tuple[str, ...]:
         return tuple(self.capabilities) or ("spot",)
+
+
+class ApproveHook(Protocol):
+    """`trader approve --exchange=NAME`: show the approvals (allowances) the venue's wallet needs before it
+    trades, and with `confirm` send the missing ones; `wrap` also converts that amount of the deposit
+    asset into the venue's collateral. Lines go to `out`; True when nothing is missing afterwards."""
+
+    async def __call__(
+        self, cfg: Any, *, clock: Any, confirm: bool, out: Callable[[str], None], wrap: str | None = None
+    ) -> bool: ...
 
 
 class Simulator(Protocol):

@@ -32,10 +32,8 @@ from trader.sim.polymarket.state import (
     MAX_UINT256,
     ORDER_PATHS,
     SCALE,
-    SPENDERS,
     TAPE,
     UNIT,
-    V2_OPERATORS,
     ApiError,
     ApiKey,
     BackgroundParams,
@@ -103,6 +101,8 @@ class PolymarketSimServer(VenueServer):
         self._secret = hashlib.sha256(f"polymarket-sim/{seed}".encode()).digest()
         self.keys: dict[str, ApiKey] = {}
         self.wallets: dict[str, Wallet] = {}
+        self.chain_nonces: dict[str, int] = {}  # address (lower) -> next transaction nonce
+        self.chain_receipts: dict[str, dict[str, Any]] = {}  # transaction hash -> receipt
         self.funders: dict[tuple[str, int], str] = {}  # (EOA lower, signature type) -> funder
         self.orders: dict[str, Order] = {}
         self.fills: dict[str, Fill] = {}
@@ -196,12 +196,7 @@ class PolymarketSimServer(VenueServer):
     def wallet(self, address: str) -> Wallet:
         w = self.wallets.get(_key(address))
         if w is None:
-            w = self.wallets[_key(address)] = Wallet(
-                self.default_collateral,
-                allowance={_key(s): MAX_UINT256 for s in SPENDERS},
-                approved={_key(s) for s in SPENDERS},
-                approved_v2={_key(s) for s in V2_OPERATORS},
-            )
+            w = self.wallets[_key(address)] = Wallet.fresh(self.default_collateral)
         return w
 
     def fund(

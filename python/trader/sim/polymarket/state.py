@@ -34,6 +34,16 @@ POSITION_MANAGER = "0x006F54F7f9A22e0000CC2AB60031000000ae9fEF"
 PROTOCOL_V2_ROUTER = "0x12121212006e4CD160D18e3f00711DA5c3372600"
 SPENDERS = (EXCHANGE, NEG_RISK_EXCHANGE, NEG_RISK_ADAPTER, EXCHANGE_V3, PROTOCOL_V2_ROUTER)
 V2_OPERATORS = (EXCHANGE_V3, PROTOCOL_V2_ROUTER)  # PositionManager operators trading needs
+COLLATERAL_ONRAMP = "0x93070a847efEf7F70739046A929D47a521F5B8ee"  # wraps USDC.e into pUSD
+# the rest of the approvals the official SDK requires (`_required_trading_approvals`): a new wallet of
+# the simulator has them all, as it has the ones above
+COLLATERAL_ADAPTERS = (
+    "0xAdA100Db00Ca00073811820692005400218FcE1f",
+    "0xadA2005600Dec949baf300f4C6120000bDB6eAab",
+)
+AUTO_REDEEM_OPERATOR = "0xa1200000d0002264C9a1698e001292D00E1b00af"
+MODULES = ("0x1000008dD9001B968442c1000017eaE6E0dA00Ba", "0x200000900045e3B6259600682756002200028933")
+USDC_E = "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174"
 
 ORDER_PATHS = ("POST /order", "DELETE /order", "DELETE /cancel-all", "DELETE /cancel-market-orders")
 START_CURSOR, END_CURSOR = "MA==", "LTE="
@@ -134,6 +144,16 @@ class Wallet:
     allowance: dict[str, int] = field(default_factory=dict)  # spender (lower) -> pUSD units
     approved: set[str] = field(default_factory=set)  # CTF (ERC-1155) operators (lower)
     approved_v2: set[str] = field(default_factory=set)  # PositionManager (ERC-1155) operators (lower)
+
+    @classmethod
+    def fresh(cls, collateral: int) -> Wallet:
+        """A new address: `collateral` pUSD and every approval trading needs, unlimited."""
+        return cls(
+            collateral,
+            allowance={_key(s): MAX_UINT256 for s in (*SPENDERS, *COLLATERAL_ADAPTERS)},
+            approved={_key(s) for s in (*SPENDERS, *COLLATERAL_ADAPTERS, AUTO_REDEEM_OPERATOR, *MODULES)},
+            approved_v2={_key(s) for s in (*V2_OPERATORS, AUTO_REDEEM_OPERATOR)},
+        )
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,14 @@ NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"  # `neg_risk_ada
 EXCHANGE_V3 = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"  # `exchange_v3`
 POSITION_MANAGER = "0x006F54F7f9A22e0000CC2AB60031000000ae9fEF"  # `position_manager`
 PROTOCOL_V2_ROUTER = "0x12121212006e4CD160D18e3f00711DA5c3372600"  # `protocol_v2_router`
-# USDC -> pUSD: the CollateralOnramp wraps USDC.e 1:1 [DOC docs.polymarket.com/v2-migration]; the SDK's
-# `collateral_adapter` is the contract its wallet flow wraps through
 COLLATERAL_ADAPTER = "0xAdA100Db00Ca00073811820692005400218FcE1f"  # `collateral_adapter`
+NEG_RISK_COLLATERAL_ADAPTER = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"  # `neg_risk_collateral_adapter`
+AUTO_REDEEM_OPERATOR = "0xa1200000d0002264C9a1698e001292D00E1b00af"  # `auto_redeem_operator`
+BINARY_MODULE = "0x1000008dD9001B968442c1000017eaE6E0dA00Ba"  # `binary_module`
+NEG_RISK_MODULE = "0x200000900045e3B6259600682756002200028933"  # `neg_risk_module`
+# USDC -> pUSD: approve USDC.e to the CollateralOnramp, then `wrap(USDC.e, to, amount)` on it, 1:1
+# [DOC docs.polymarket.com/concepts/pusd, "Wrapping — USDC.e → pUSD"]
+COLLATERAL_ONRAMP = "0x93070a847efEf7F70739046A929D47a521F5B8ee"
 USDC_E = "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174"  # bridged USDC on Polygon (polymarket.md §9)
 
 MICRO = Decimal("0.000001")  # pUSD and outcome tokens have 6 decimals
