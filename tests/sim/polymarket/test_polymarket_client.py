@@ -11,9 +11,11 @@ import asyncio
 import dataclasses
 import hashlib
 from decimal import Decimal
+from typing import Any
 
+import aiohttp
 from eth_account import Account
-from polymarket import SecureClient
+from polymarket import PublicClient, SecureClient
 from polymarket._internal.environment import PRODUCTION_CONFIG, create_environment
 from polymarket.environments import Environment
 
@@ -27,7 +29,7 @@ def environment(server: PolymarketSimServer) -> Environment:
         PRODUCTION_CONFIG,
         clob_url=url,
         gamma_url=f"{url}/gamma",
-        data_url=f"{url}/data",
+        data_url=f"{url}/data-api",
         rpc_url=f"{url}/rpc",
         relayer_url=f"{url}/relayer",
         clob_market_ws_url=url.replace("http", "ws") + "/ws/market",
@@ -81,5 +83,67 @@ def test_polymarket_client_derives_keys_posts_queries_and_cancels_on_both_kinds_
             assert again.credentials.key == alice.credentials.key
         finally:
             again.close()
+
+    run(t)
+
+
+async def _get(server: PolymarketSimServer, path: str, **query: str) -> Any:
+    async with aiohttp.ClientSession() as session, session.get(f"{server.url}{path}", params=query) as r:
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+
+def test_events_search_positions_trades_and_price_history_for_the_sdk_and_raw_clients() -> None:
+    """What clients call around trading: Gamma events and search, the data API's positions and trades,
+    price history; the official SDK's shapes (`PublicClient`) and the classic ones, from the same trade."""
+
+    async def t(server: PolymarketSimServer) -> None:
+        m = server.add_market("Will the data API see this V2 trade?", protocol_v2=True)
+        alice, bob = (
+            await asyncio.to_thread(client, server, "alice"),
+            await asyncio.to_thread(client, server, "bob"),
+        )
+        public = PublicClient(environment(server))
+        try:
+            server.fund(bob.wallet, tokens={m.yes: 20})
+            await asyncio.to_thread(
+                alice.place_limit_order, asset_id=m.yes, price="0.42", size=10, side="BUY"
+            )
+            await asyncio.to_thread(bob.place_limit_order, asset_id=m.yes, price="0.42", size=6, side="SELL")
+            me = str(alice.wallet)
+
+            positions = await asyncio.to_thread(lambda: list(public.list_positions(user=me).iter_items()))
+            assert [(p.asset_id, p.condition_id, p.current_size, p.avg_price) for p in positions] == [
+                (m.yes, m.condition_id, Decimal(6), Decimal("0.42"))
+            ]
+            trades = await asyncio.to_thread(lambda: list(public.list_trades(user=me).iter_items()))
+            assert [(x.asset_id, x.side, x.size, x.price) for x in trades] == [
+                (m.yes, "BUY", 6, Decimal("0.42"))
+            ]
+            history = await asyncio.to_thread(
+                lambda: list(public.list_price_history(asset_id=m.yes, interval="1h").iter_items())
+            )
+            assert [p.price for p in history] == [Decimal("0.42")]
+            event = await asyncio.to_thread(public.get_event, slug=m.slug)
+            assert event.title == m.question
+            found = await asyncio.to_thread(lambda: list(public.search(q="data API").iter_items()))
+            assert [e.title for r in found for e in r.events] == [m.question]
+            listed = await asyncio.to_thread(lambda: [e.title for e in public.list_events().iter_items()])
+            assert m.question in listed
+
+            classic = await _get(server, "/data-api/positions", user=me)
+            assert [(p["asset"], p["size"], p["avgPrice"], p["outcome"]) for p in classic] == [
+                (m.yes, 6, 0.42, "Yes")
+            ]
+            raw_trades = await _get(server, "/data-api/trades", user=me)
+            assert [(x["side"], x["size"], x["price"]) for x in raw_trades] == [("BUY", 6, 0.42)]
+            clob_history = await _get(server, "/prices-history", market=m.no, interval="1d")
+            assert [h["p"] for h in clob_history["history"]] == [0.58]  # the NO side of the same print
+            events = await _get(server, "/gamma/events", slug=m.slug)
+            assert [e["markets"][0]["positionIds"] for e in events] == [f'["{m.yes}", "{m.no}"]']
+        finally:
+            alice.close()
+            bob.close()
+            public.close()
 
     run(t)

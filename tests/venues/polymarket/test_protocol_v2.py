@@ -90,3 +90,46 @@ def test_the_simulator_refuses_a_v2_order_signed_for_the_wrong_domain() -> None:
                     await conn._private("POST", "/order", body=body, mutating=True)
 
     run(t)
+
+
+@pytest.mark.parametrize("protocol_v2", [False, True])
+def test_every_signature_type_the_venue_accepts(protocol_v2: bool) -> None:
+    """EOA, POLY_PROXY, POLY_GNOSIS_SAFE and POLY_1271 (a deposit wallet: the ERC-7739 wrapper, which the
+    simulator checks with eth-account) on both kinds of market; an account held to the deposit wallet
+    flow gets the venue's own answer for the others."""
+
+    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
+        m = server.add_market(f"Signature types, V2 {protocol_v2}?", protocol_v2=protocol_v2)
+        for sig_type in (0, 1, 2, 3):
+            funder = None if sig_type == 0 else "0x" + f"{sig_type + 10:02x}" * 20
+            conn = await connected(
+                server, stack, f"sig-{sig_type}", market=m, signature_type=sig_type, funder=funder
+            )
+            yes, _ = conn.symbols
+            ack = await conn.submit(approve(conn, yes, Side.BUY, "0.30", "10", post_only=True), "s1", yes)
+            resting = server.orders[ack.venue_order_id]
+            assert resting.maker.lower() == (funder or conn.address.lower())
+            assert resting.signer.lower() == (funder if sig_type == 3 else conn.address.lower())
+            await conn.cancel("s1")
+        server.deposit_wallet_only = True
+        eoa = await connected(server, stack, "sig-eoa-refused", market=m)
+        with pytest.raises(VenueError, match="maker address not allowed, please use the deposit wallet flow"):
+            await eoa.submit(approve(eoa, eoa.symbols[0], Side.BUY, "0.30", "10"), "e1", eoa.symbols[0])
+        wallet = await connected(
+            server, stack, "sig-1271-ok", market=m, signature_type=3, funder="0x" + "77" * 20
+        )
+        await wallet.submit(
+            approve(wallet, wallet.symbols[0], Side.BUY, "0.30", "10"), "w1", wallet.symbols[0]
+        )
+        # the wrapper is checked, not only the inner signature: a changed domain separator is refused
+        order = wallet._signer.order(
+            m.yes, "0.30", "10", Side.BUY, tick_size="0.01", neg_risk=False, salt=99,
+            timestamp_ms=server.now_ms(), version=3 if protocol_v2 else 2,
+        )  # fmt: skip
+        sig = order.signature
+        bad = sig[:132] + ("0" if sig[132] != "0" else "1") + sig[133:]
+        body = order.body(wallet._api_key, "GTC", False).replace(sig, bad).encode()
+        with pytest.raises(VenueError, match="invalid signature"):
+            await wallet._private("POST", "/order", body=body, mutating=True)
+
+    run(t)

@@ -561,7 +561,7 @@ def balance_allowance(srv: PolymarketSimServer, call: Call) -> dict[str, Any]:
         sig_type = int(q.get("signature_type", "-1"))
     except ValueError:
         raise ApiError("Invalid signature_type") from None
-    if sig_type not in (-1, 0, 1, 2):
+    if sig_type not in (-1, 0, 1, 2, 3):
         raise ApiError("Invalid signature_type")
     owner = srv.funders.get((_key(key.address), sig_type), key.address)
     w = srv.wallet(owner)

@@ -22,7 +22,7 @@ from eth_utils.crypto import keccak
 
 from trader.clock import Clock
 from trader.sim import matching
-from trader.sim.polymarket import chain, orders, rest, ws
+from trader.sim.polymarket import chain, data, orders, rest, ws
 from trader.sim.polymarket.state import (
     AMPLE,
     DAY_S,
@@ -72,8 +72,11 @@ class PolymarketSimServer(VenueServer):
         rate_limits: dict[str, tuple[int, int]] | None = None,
         background: bool = True,
         background_params: BackgroundParams | None = None,
+        deposit_wallet_only: bool = False,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        # True: orders must come from a deposit wallet (POLY_1271), as the venue answers new accounts
+        self.deposit_wallet_only = deposit_wallet_only
         self.background = background
         self.background_params = background_params or BackgroundParams()
         self.default_collateral = to_units(default_collateral, UNIT)
@@ -362,7 +365,20 @@ class PolymarketSimServer(VenueServer):
             r("POST", "/v1/heartbeats", partial(rest.heartbeat, self), "l2"),
             r("POST", "/heartbeats", partial(rest.heartbeat, self), "l2"),
             r("GET", "/gamma/markets", self.gamma_markets),
+            r("GET", "/gamma/markets/keyset", partial(data.markets_keyset, self)),
+            r("GET", "/gamma/markets/slug/{slug}", partial(data.gamma_market_by_slug, self)),
             r("GET", "/gamma/markets/{id}", partial(rest.gamma_market, self)),
+            r("GET", "/gamma/events", partial(data.gamma_events, self)),
+            r("GET", "/gamma/events/keyset", partial(data.events_keyset, self)),
+            r("GET", "/gamma/events/slug/{slug}", partial(data.gamma_event_by_slug, self)),
+            r("GET", "/gamma/events/{id}", partial(data.gamma_event, self)),
+            r("GET", "/gamma/public-search", partial(data.public_search, self)),
+            r("GET", "/prices-history", partial(data.prices_history, self)),
+            r("GET", "/data-api/positions", partial(data.classic_positions, self)),
+            r("GET", "/data-api/trades", partial(data.classic_trades, self)),
+            r("GET", "/data-api/v2/positions", partial(data.v2_positions, self)),
+            r("GET", "/data-api/v2/trades", partial(data.v2_trades, self)),
+            r("GET", "/data-api/v2/prices-history", partial(data.v2_prices_history, self)),
             r("POST", "/rpc", partial(chain.rpc, self)),
             r("POST", "/sim/fund", partial(rest.admin_fund, self)),
             r("POST", "/sim/resolve", partial(rest.admin_resolve, self)),
