@@ -15,7 +15,7 @@ from trader.core import Side
 from trader.errors import InsufficientFundsError, VenueError
 from trader.sim.polymarket import PolymarketSimServer
 from trader.venues.base import FillReport
-from trader.venues.polymarket import endpoints
+from trader.venues.polymarket import MetadataMismatchError, endpoints
 from trader.venues.polymarket.markets import asset_type, exchange_version, position_ids, trading_ids
 
 
@@ -131,5 +131,18 @@ def test_every_signature_type_the_venue_accepts(protocol_v2: bool) -> None:
         body = order.body(wallet._api_key, "GTC", False).replace(sig, bad).encode()
         with pytest.raises(VenueError, match="invalid signature"):
             await wallet._private("POST", "/order", body=body, mutating=True)
+
+    run(t)
+
+
+def test_gamma_that_calls_a_v2_market_v1_is_a_mismatch() -> None:
+    """Gamma's `version` chooses the ids; one that disagrees with the CLOB refuses the connection."""
+
+    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
+        m = server.add_market("Which version?", protocol_v2=True)
+        server.set_gamma_override(m.condition_id, {"version": "v1", "clobTokenIds": f'["{m.yes}", "{m.no}"]'})
+        with pytest.raises(MetadataMismatchError) as e:
+            await connected(server, stack, "gamma-v1", market=m)
+        assert e.value.fields == ("version",)
 
     run(t)

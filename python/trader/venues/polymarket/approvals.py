@@ -152,8 +152,11 @@ async def send(
         raw, tx_hash = signer.sign_transaction(
             nonce=nonce + i, gas_price=price, gas=GAS_LIMIT, to=to, data=data
         )
-        sent.append(str(await rpc.call("eth_sendRawTransaction", [raw])) or tx_hash)
-        out(f"  sent {sent[-1]}")
+        answer = await rpc.call("eth_sendRawTransaction", [raw])
+        if answer and str(answer).lower() != tx_hash.lower():
+            raise VenueError(f"the node named transaction {answer}, signed as {tx_hash}", venue=rpc.venue)
+        sent.append(tx_hash)
+        out(f"  sent {tx_hash}")
     ok = True
     for tx in sent:
         receipt = await _receipt(rpc, tx, clock)
