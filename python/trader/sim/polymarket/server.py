@@ -133,6 +133,10 @@ class PolymarketSimServer(VenueServer):
             )
         ):
             self.add_market(question, tick=Decimal(tick), neg_risk=neg_risk, slug=f"sim-market-{i}")
+        # and a Protocol V2 market (position ids, ExchangeV3), so any client finds both kinds
+        self.add_market(
+            "Will the simulated Protocol V2 market settle?", slug="sim-market-v2", protocol_v2=True
+        )
 
     def _hash(self, *parts: str) -> bytes:
         return hmac.new(self._secret, "/".join(parts).encode(), hashlib.sha256).digest()
