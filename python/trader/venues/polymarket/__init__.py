@@ -76,7 +76,10 @@ __all__ = [
 PROFILE = VenueProfile(
     name="polymarket",
     tier=Tier.PREDICTION,
-    summary="CLOB V2 connector, CTF and Protocol V2 markets, both tokens; `trader paper --exchange=polymarket --sim`",
+    summary=(
+        "CLOB V2 connector, CTF and Protocol V2 markets, both tokens; "
+        "`trader paper --exchange=polymarket --sim`"
+    ),
     environments=("live", "sim"),  # the venue has no testnet
     capabilities={"prediction": capabilities()},
     default_symbol="{condition_id}:YES",  # a market is chosen by its condition id (config option)
