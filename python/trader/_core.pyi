@@ -778,6 +778,7 @@ class PolymarketSigner:
         post_only: bool = False,
         defer_exec: bool = False,
         expiration: int = 0,
+        version: int = 2,
     ) -> tuple[PolymarketOrder, SignedRequest]:
         """`POST /order`: the signed order, its body serialized once, and L2 headers over that body."""
 

@@ -478,7 +478,7 @@ impl PyPolymarketSigner {
         Ok(PyPolymarketOrder { inner: self.inner.order(&a).py()? })
     }
     /// `POST /order`: sign the order, serialize the body once and sign that body for the L2 headers.
-    #[pyo3(signature = (token_id, price, size, side, *, tick_size, neg_risk, salt, timestamp_ms, timestamp_s, order_type="GTC", post_only=false, defer_exec=false, expiration=0))]
+    #[pyo3(signature = (token_id, price, size, side, *, tick_size, neg_risk, salt, timestamp_ms, timestamp_s, order_type="GTC", post_only=false, defer_exec=false, expiration=0, version=2))]
     #[allow(clippy::too_many_arguments)]
     fn post_order(
         &self,
@@ -495,6 +495,7 @@ impl PyPolymarketSigner {
         post_only: bool,
         defer_exec: bool,
         expiration: u64,
+        version: u8,
     ) -> PyResult<(PyPolymarketOrder, PySignedRequest)> {
         let a = OrderArgs {
             token_id,
@@ -508,7 +509,7 @@ impl PyPolymarketSigner {
             expiration,
             metadata: None,
             builder: None,
-            version: 2,
+            version,
             nonce: 0,
             fee_rate_bps: 0,
         };

@@ -193,6 +193,13 @@ def test_post_order_signs_the_exact_body() -> None:
     headers = dict(req.headers)
     assert headers["POLY_SIGNATURE"] == dict(s.l2_headers(2, "POST", "/order", req.body))["POLY_SIGNATURE"]
     assert "pass" not in repr(req)
+    # a Protocol V2 market's position id: the same body shape, signed for ExchangeV3 (domain "3")
+    kw = {"tick_size": "0.01", "neg_risk": False, "salt": 7, "timestamp_ms": 1}
+    v3, v3_req = s.post_order("256", "0.52", "100", Side.BUY, timestamp_s=2, version=3, **kw)  # type: ignore[arg-type]
+    assert v3.version == 3
+    assert v3.hash == s.order("256", "0.52", "100", Side.BUY, version=3, **kw).hash  # type: ignore[arg-type]
+    assert v3.hash != s.order("256", "0.52", "100", Side.BUY, version=2, **kw).hash  # type: ignore[arg-type]
+    assert v3_req.body == v3.body("api-key").encode()
     with pytest.raises(InvalidInputError, match="post-only"):
         s.post_order(
             "1",
