@@ -462,7 +462,7 @@ def test_py_clob_client_v2_trades_the_protocol_v2_market_by_position_id() -> Non
         assert server.orders[resp["orderID"]].market is v2
         server.fund(client.get_address(), tokens={v2.yes: 3})
         # the SDK has no constant for it and passes the asset type through
-        params = BalanceAllowanceParams(asset_type="CONDITIONAL-V2", token_id=v2.yes)  # type: ignore[arg-type]
+        params = BalanceAllowanceParams(asset_type="CONDITIONAL-V2", token_id=v2.yes)
         balance = await asyncio.to_thread(client.get_balance_allowance, params)
         assert balance["balance"] == str(3 * UNIT)
 
