@@ -770,7 +770,14 @@ class PolymarketSigner:
     ) -> PolymarketOrder:
         """Amounts by py-clob-client-v2's rules in exact decimals (price on the tick, size floored to
         0.01), then the EIP-712 signature for the exchange the market trades on. `version=1` signs for the
-        legacy V1 exchange (nonce and fee_rate_bps signed; no timestamp, metadata or builder)."""
+        legacy V1 exchange (nonce and fee_rate_bps signed; no timestamp, metadata or builder); `version=3`
+        signs a Protocol V2 market's order (its token id is a position id) for ExchangeV3, EIP-712 domain
+        version "3", whatever `neg_risk` says."""
+    def sign_transaction(
+        self, *, nonce: int, gas_price: int, gas: int, to: str, data: str, value: int = 0
+    ) -> tuple[str, str]:
+        """A signed legacy EIP-155 Polygon transaction from the signing EOA (approvals, wrapping USDC.e
+        into pUSD): (raw transaction, transaction hash), 0x hex. The key never leaves the signer."""
     def post_order(
         self,
         token_id: str,
@@ -787,6 +794,7 @@ class PolymarketSigner:
         post_only: bool = False,
         defer_exec: bool = False,
         expiration: int = 0,
+        version: int = 2,
     ) -> tuple[PolymarketOrder, SignedRequest]:
         """`POST /order`: the signed order, its body serialized once, and L2 headers over that body."""
 

@@ -11,6 +11,7 @@ use crate::sign::coinbase::CoinbaseSigner;
 use crate::sign::kraken::KrakenSigner;
 use crate::sign::okx::OkxSigner;
 use crate::sign::polymarket::{OrderArgs, PolymarketSigner, SignatureType, SignedOrder};
+use crate::sign::polymarket_tx::TxArgs;
 use crate::sign::{keystore, Param, Secret, SignedRequest, SENSITIVE_HEADERS};
 use zeroize::Zeroizing;
 
@@ -477,7 +478,7 @@ impl PyPolymarketSigner {
         Ok(PyPolymarketOrder { inner: self.inner.order(&a).py()? })
     }
     /// `POST /order`: sign the order, serialize the body once and sign that body for the L2 headers.
-    #[pyo3(signature = (token_id, price, size, side, *, tick_size, neg_risk, salt, timestamp_ms, timestamp_s, order_type="GTC", post_only=false, defer_exec=false, expiration=0))]
+    #[pyo3(signature = (token_id, price, size, side, *, tick_size, neg_risk, salt, timestamp_ms, timestamp_s, order_type="GTC", post_only=false, defer_exec=false, expiration=0, version=2))]
     #[allow(clippy::too_many_arguments)]
     fn post_order(
         &self,
@@ -494,6 +495,7 @@ impl PyPolymarketSigner {
         post_only: bool,
         defer_exec: bool,
         expiration: u64,
+        version: u8,
     ) -> PyResult<(PyPolymarketOrder, PySignedRequest)> {
         let a = OrderArgs {
             token_id,
@@ -507,12 +509,26 @@ impl PyPolymarketSigner {
             expiration,
             metadata: None,
             builder: None,
-            version: 2,
+            version,
             nonce: 0,
             fee_rate_bps: 0,
         };
         let (o, r) = self.inner.post_order(&a, order_type, post_only, defer_exec, timestamp_s).py()?;
         Ok((PyPolymarketOrder { inner: o }, wrap(r)))
+    }
+    /// A signed legacy EIP-155 Polygon transaction from the signing EOA: (raw, hash), 0x hex.
+    #[pyo3(signature = (*, nonce, gas_price, gas, to, data, value=0))]
+    fn sign_transaction(
+        &self,
+        nonce: u64,
+        gas_price: u128,
+        gas: u64,
+        to: &str,
+        data: &str,
+        value: u128,
+    ) -> PyResult<(String, String)> {
+        let t = TxArgs { nonce, gas_price, gas, to, value, data };
+        self.inner.sign_transaction(&t).py()
     }
     fn __repr__(&self) -> String {
         format!("PolymarketSigner(address={})", self.inner.address())

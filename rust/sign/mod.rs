@@ -14,6 +14,7 @@ pub mod keystore;
 pub mod kraken;
 pub mod okx;
 pub mod polymarket;
+pub mod polymarket_tx;
 pub mod secret;
 
 pub use encode::Param;

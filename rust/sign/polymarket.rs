@@ -26,6 +26,12 @@ address verifyingContract,bytes32 salt)";
 /// CLOB V2 exchange contracts (the same on Polygon 137 and Amoy 80002).
 pub const EXCHANGE_V2: &str = "0xE111180000d2663C0091e4f400237545B87B996B";
 pub const NEG_RISK_EXCHANGE_V2: &str = "0xe2222d279d744050d28e00520010520000310F59";
+/// Protocol V2 markets (position ids) trade on ExchangeV3, EIP-712 domain version "3", neg risk or not
+/// (polymarket-client 0.14.0: `environments.py` `exchange_v3`, `actions/orders/orders.py`
+/// `protocol_version="3" if is_v2_position_id(...)`, `context.py` `resolve_order_exchange_address`;
+/// py-clob-client-v2 1.2.1 `config.py`, whose Amoy ExchangeV3 differs).
+pub const EXCHANGE_V3: &str = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa";
+pub const EXCHANGE_V3_AMOY: &str = "0x9fE6e61422AdB6F610d8597F9684b16912D50C3D";
 const ORDER_TYPE_V1: &str = "Order(uint256 salt,address maker,address signer,address taker,uint256 tokenId,\
 uint256 makerAmount,uint256 takerAmount,uint256 expiration,uint256 nonce,uint256 feeRateBps,uint8 side,\
 uint8 signatureType)";
@@ -109,7 +115,7 @@ pub fn limit_amounts(side: Side, price: &str, size: &str, tick: &str) -> CoreRes
 /// A signed CLOB V2 order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedOrder {
-    /// Exchange version: 2 (production) or 1 (legacy).
+    /// Exchange version: 2 (CLOB V2, CTF markets), 3 (ExchangeV3, Protocol V2 markets) or 1 (legacy).
     pub version: u8,
     pub salt: u64,
     pub maker: String,
@@ -205,7 +211,8 @@ pub struct OrderArgs<'a> {
     pub expiration: u64,
     pub metadata: Option<&'a str>,
     pub builder: Option<&'a str>,
-    /// 2 (production) or 1 (legacy V1 exchange: nonce and feeRateBps are signed, no timestamp).
+    /// 2 (CLOB V2 exchanges: CTF markets), 3 (ExchangeV3, domain version "3": Protocol V2 markets,
+    /// whose token ids are position ids) or 1 (legacy V1 exchange: nonce and feeRateBps are signed).
     pub version: u8,
     pub nonce: u64,
     pub fee_rate_bps: u64,
@@ -226,7 +233,8 @@ pub struct PolymarketSigner {
     funder: [u8; 20],
     address: String,
     funder_str: String,
-    domains: [[u8; 32]; 2],
+    /// CTF Exchange V2, Neg Risk CTF Exchange V2, ExchangeV3
+    domains: [[u8; 32]; 3],
     order_typehash: [u8; 32],
     creds: Option<ApiCreds>,
 }
@@ -282,6 +290,7 @@ impl PolymarketSigner {
             domains: [
                 domain_separator("2", chain_id, EXCHANGE_V2)?,
                 domain_separator("2", chain_id, NEG_RISK_EXCHANGE_V2)?,
+                domain_separator("3", chain_id, if chain_id == 80002 { EXCHANGE_V3_AMOY } else { EXCHANGE_V3 })?,
             ],
             order_typehash: keccak(&[ORDER_TYPE.as_bytes()]),
             creds: None,
@@ -290,6 +299,15 @@ impl PolymarketSigner {
 
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// A recoverable signature (r, s, v = 27 + recovery id) of a 32-byte digest (polymarket_tx.rs).
+    pub(super) fn sign_digest(&self, digest: &[u8; 32]) -> CoreResult<[u8; 65]> {
+        self.key.sign_hash(digest)
     }
 
     pub fn funder(&self) -> &str {
@@ -366,12 +384,12 @@ impl PolymarketSigner {
         ])
     }
 
-    /// Build and sign a limit order for the V2 exchange (or the legacy V1 one).
+    /// Build and sign a limit order for the V2 exchanges, ExchangeV3 (version 3) or the legacy V1 one.
     pub fn order(&self, a: &OrderArgs<'_>) -> CoreResult<SignedOrder> {
         match a.version {
-            2 => self.order_v2(a),
+            2 | 3 => self.order_v2(a),
             1 => self.order_v1(a),
-            v => Err(CoreError::InvalidArgument(format!("exchange version {v} is not 1 or 2"))),
+            v => Err(CoreError::InvalidArgument(format!("exchange version {v} is not 1, 2 or 3"))),
         }
     }
 
@@ -448,7 +466,7 @@ impl PolymarketSigner {
             &metadata,
             &builder,
         ]);
-        let domain = &self.domains[usize::from(a.neg_risk)];
+        let domain = &self.domains[if a.version == 3 { 2 } else { usize::from(a.neg_risk) }];
         let digest = eip712_digest(domain, &st);
         let signature = if self.signature_type == SignatureType::Poly1271 {
             self.sign_1271(domain, &st, &signer)?
@@ -456,7 +474,7 @@ impl PolymarketSigner {
             format!("0x{}", hex_lower(&self.key.sign_hash(&digest)?))
         };
         Ok(SignedOrder {
-            version: 2,
+            version: a.version,
             salt: a.salt,
             maker: self.funder_str.clone(),
             signer: checksum_address(&signer),
@@ -562,6 +580,34 @@ mod tests {
         assert!(limit_amounts(Side::Buy, "0", "1", "0.01").is_err());
         assert!(limit_amounts(Side::Buy, "0.5", "0.001", "0.01").is_err());
         assert!(limit_amounts(Side::Buy, "0.5", "1", "0.02").is_err());
+    }
+
+    #[test]
+    fn exchange_v3_domain() {
+        // version 3 signs for ExchangeV3 whatever neg risk says; version 2 for the market's V2 exchange
+        let s = PolymarketSigner::new(&"11".repeat(32), 137, SignatureType::Eoa, None).unwrap();
+        let args = |version: u8, neg_risk: bool| OrderArgs {
+            token_id: "256",
+            price: "0.5",
+            size: "10",
+            side: Side::Buy,
+            tick_size: "0.01",
+            neg_risk,
+            salt: 7,
+            timestamp_ms: 1_000,
+            expiration: 0,
+            metadata: None,
+            builder: None,
+            version,
+            nonce: 0,
+            fee_rate_bps: 0,
+        };
+        let v3 = s.order(&args(3, false)).unwrap();
+        assert_eq!(v3.version, 3);
+        assert_eq!(v3.hash, s.order(&args(3, true)).unwrap().hash);
+        assert_ne!(v3.hash, s.order(&args(2, false)).unwrap().hash);
+        assert_ne!(v3.hash, s.order(&args(2, true)).unwrap().hash);
+        assert!(s.order(&args(4, false)).is_err());
     }
 
     #[test]

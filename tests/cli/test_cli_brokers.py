@@ -200,7 +200,9 @@ condition_id = "{market.condition_id}"
     )
     try:
         assert main(["testnet", f"--config={cfg}", "--order"]) == EXIT_OK
-        assert "0 failed, 5 passed" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "0 failed, 6 passed" in out
+        assert "polygon rpc" in out  # the venue's own check: its chain RPC answers
         env = {**os.environ, "HOME": str(tmp_path)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "trader", "live", "--exchange=polymarket", "--confirm", f"--config={cfg}"],

@@ -91,12 +91,13 @@ def _sdk_order(
     neg_risk: bool,
     salt_r: float,
     now_ms: int,
+    version: int = 2,
 ) -> object:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(time, "time_ns", lambda: now_ms * 1_000_000)
         mp.setattr(random, "random", lambda: salt_r)
         return OrderBuilder(Signer(pk, 137), sig_type, funder).build_order(
-            args, CreateOrderOptions(tick_size=tick, neg_risk=neg_risk), version=2
+            args, CreateOrderOptions(tick_size=tick, neg_risk=neg_risk), version=version
         )
 
 
@@ -112,6 +113,7 @@ def _sdk_order(
     st.floats(min_value=0.0, max_value=0.999),
     st.integers(min_value=1_700_000_000_000, max_value=1_900_000_000_000),
     st.sampled_from([0, 1, 2, 3]),
+    st.sampled_from([2, 3]),
 )
 def test_orders_match_sdk_byte_for_byte(
     key: bytes,
@@ -124,7 +126,10 @@ def test_orders_match_sdk_byte_for_byte(
     salt_r: float,
     now_ms: int,
     sig_type: int,
+    version: int,
 ) -> None:
+    """Version 2: a CTF market's token id (the market's V2 exchange); version 3: a Protocol V2 market's
+    position id, which py-clob-client-v2 signs for ExchangeV3 (domain version "3")."""
     pk = "0x" + key.hex()
     n_ticks = round(1 / float(tick))
     k = 1 + tick_count % (n_ticks - 1)  # tick <= price <= 1 - tick
@@ -134,19 +139,16 @@ def test_orders_match_sdk_byte_for_byte(
     funder = None if sig_type == 0 else SAFE
     salt = int(salt_r * now_ms)
     ours = PolymarketSigner(pk, signature_type=sig_type, funder=funder).order(
-        str(token), price, size, side, tick_size=tick, neg_risk=neg_risk, salt=salt, timestamp_ms=now_ms
-    )
+        str(token), price, size, side, tick_size=tick, neg_risk=neg_risk, salt=salt, timestamp_ms=now_ms,
+        version=version,
+    )  # fmt: skip
     side_s = "BUY" if side == Side.BUY else "SELL"
-    sdk = _sdk_order(
-        pk,
-        sig_type,
-        funder,
-        OrderArgsV2(str(token), float(price), float(size), side_s),
-        tick,
-        neg_risk,
-        salt_r,
-        now_ms,
+    args = (
+        OrderArgsV2(str(token), float(price), float(size), side_s)
+        if version == 2
+        else OrderArgsV2(price=float(price), size=float(size), side=side_s, position_id=str(token))
     )
+    sdk = _sdk_order(pk, sig_type, funder, args, tick, neg_risk, salt_r, now_ms, version)
     if (int(sdk.makerAmount), int(sdk.takerAmount)) != (ours.maker_amount, ours.taker_amount):  # type: ignore[attr-defined]
         # The SDK floors sizes with binary floats: floor(0.29 * 100) == 28. We compute exactly; any
         # disagreement must be that artifact (or the same for the price), never a different rule.
@@ -191,6 +193,13 @@ def test_post_order_signs_the_exact_body() -> None:
     headers = dict(req.headers)
     assert headers["POLY_SIGNATURE"] == dict(s.l2_headers(2, "POST", "/order", req.body))["POLY_SIGNATURE"]
     assert "pass" not in repr(req)
+    # a Protocol V2 market's position id: the same body shape, signed for ExchangeV3 (domain "3")
+    kw = {"tick_size": "0.01", "neg_risk": False, "salt": 7, "timestamp_ms": 1}
+    v3, v3_req = s.post_order("256", "0.52", "100", Side.BUY, timestamp_s=2, version=3, **kw)  # type: ignore[arg-type]
+    assert v3.version == 3
+    assert v3.hash == s.order("256", "0.52", "100", Side.BUY, version=3, **kw).hash  # type: ignore[arg-type]
+    assert v3.hash != s.order("256", "0.52", "100", Side.BUY, version=2, **kw).hash  # type: ignore[arg-type]
+    assert v3_req.body == v3.body("api-key").encode()
     with pytest.raises(InvalidInputError, match="post-only"):
         s.post_order(
             "1",

@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     from trader.cli.config import add_parser as add_config
 
     add_config(sub)
+    from trader.cli.approve import add_parser as add_approve
+
+    add_approve(sub)
     kill = sub.add_parser("kill", help="latch the kill switch of an engine and cancel its orders")
     kill.add_argument("--journal", type=Path, default=None, help="the running engine's journal")
     kill.add_argument(
@@ -492,6 +495,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from trader.cli.config import main as config
 
         return config(args)
+    if hasattr(args, "command_main"):  # a command that registers its own entry point (trader approve)
+        return int(args.command_main(args))
     _parser().print_help(sys.stderr)
     return EXIT_USAGE
 

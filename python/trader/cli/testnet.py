@@ -127,6 +127,9 @@ async def check_connector(
             add(name, None, "auth failed")
         return out
     add("auth", True, f"account readable ({len(positions)} positions)")
+    extra = getattr(conn, "extra_checks", None)  # a venue's own checks (e.g. a chain RPC it relies on)
+    for name, ok, detail in await extra() if extra is not None else []:
+        add(name, ok, detail)
     await _market_and_order(conn, info.spec(), symbol, order, clock, timeout_s, add)
     return out
 

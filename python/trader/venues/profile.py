@@ -22,12 +22,21 @@ for venue sessions (equity market hours follow the broker's clock).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trader.venues.base import Capabilities, Tier, VenueTime
 
-__all__ = ["STRICTEST", "ClientIdRule", "Simulator", "VenuePackage", "VenueProfile", "VenueTime"]
+__all__ = [
+    "STRICTEST",
+    "ApproveHook",
+    "ClientIdRule",
+    "Simulator",
+    "VenuePackage",
+    "VenueProfile",
+    "VenueTime",
+]
 
 
 @dataclass(frozen=True)
@@ -61,10 +70,21 @@ class VenueProfile:
     no_testnet: str = (
         ""  # a venue without a test environment that trades: what `trader testnet` could not check
     )
+    approve: ApproveHook | None = None  # on-chain approvals trading needs (`trader approve`); None: none
 
     @property
     def markets(self) -> tuple[str, ...]:
         return tuple(self.capabilities) or ("spot",)
+
+
+class ApproveHook(Protocol):
+    """`trader approve --exchange=NAME`: show the approvals (allowances) the venue's wallet needs before it
+    trades, and with `confirm` send the missing ones; `wrap` also converts that amount of the deposit
+    asset into the venue's collateral. Lines go to `out`; True when nothing is missing afterwards."""
+
+    async def __call__(
+        self, cfg: Any, *, clock: Any, confirm: bool, out: Callable[[str], None], wrap: str | None = None
+    ) -> bool: ...
 
 
 class Simulator(Protocol):

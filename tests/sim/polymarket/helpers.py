@@ -61,7 +61,7 @@ def run(test: Callable[[PolymarketSimServer], Awaitable[None]], **kw: Any) -> No
 
 
 def markets(server: PolymarketSimServer) -> tuple[Market, Market, Market]:
-    a, b, c = server.markets.values()
+    a, b, c, *_ = server.markets.values()  # then the Protocol V2 market
     assert (a.tick, b.tick, c.neg_risk) == (100, 10, True)
     return a, b, c
 

@@ -191,7 +191,8 @@ def test_background_is_deterministic_for_a_seed_and_conserves_tokens() -> None:
 
     quiet = PolymarketSimServer(seed=11, clock=SimClock(), background=False)
     quiet.on_step(10**9)
-    assert [levels(quiet, m, m.yes) for m in quiet.markets.values()] == [({}, {})] * 3
+    assert len(quiet.markets) == 4  # three CTF markets and a Protocol V2 one
+    assert [levels(quiet, m, m.yes) for m in quiet.markets.values()] == [({}, {})] * 4
     assert not quiet.tape
 
 

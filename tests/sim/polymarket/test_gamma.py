@@ -72,8 +72,15 @@ def test_gamma_markets_shape_follows_the_market_state() -> None:
         async with aiohttp.ClientSession() as session:
             status, rows = await gamma(session, server, "/markets")
             assert status == 200
-            assert [r["conditionId"] for r in rows] == [m.condition_id for m in (coin, rate, neg)]
-            for m, r in zip((coin, rate, neg), rows, strict=True):
+            assert [r["conditionId"] for r in rows] == [m.condition_id for m in server.markets.values()]
+            v2 = rows[3]  # the Protocol V2 market: its trading ids are its position ids
+            assert (v2["version"], "clobTokenIds" in v2) == ("v2", False)
+            assert json.loads(v2["positionIds"]) == [
+                server.markets[v2["conditionId"]].yes,
+                server.markets[v2["conditionId"]].no,
+            ]
+            assert all(r["version"] == "v1" for r in rows[:3])
+            for m, r in zip((coin, rate, neg), rows[:3], strict=True):
                 end = _assert_gamma_row(m, r)
                 tick = Decimal(m.tick) / SCALE
                 # the CLOB (read by its own SDK) tells the same end date and tick
@@ -115,7 +122,7 @@ def test_gamma_markets_shape_follows_the_market_state() -> None:
             _, closed = await gamma(session, server, "/markets", {"closed": "true"})
             assert [r["id"] for r in closed] == [neg.gamma_id]
             _, still_open = await gamma(session, server, "/markets", {"closed": "false"})
-            assert [r["id"] for r in still_open] == [coin.gamma_id, rate.gamma_id]
+            assert [r["id"] for r in still_open] == [coin.gamma_id, rate.gamma_id, v2["id"]]
 
     run(t)
 

@@ -447,3 +447,23 @@ def test_neg_risk_market_signs_for_the_neg_risk_exchange_and_a_proxy_funds_it() 
         assert await rejected(lambda: alice.post_order(plain)) == (400, {"error": "invalid signature"})
 
     run(t)
+
+
+def test_py_clob_client_v2_trades_the_protocol_v2_market_by_position_id() -> None:
+    """The older official SDK (py-clob-client-v2 1.2.1) signs a position id's order for ExchangeV3; the
+    simulator recovers it there, and its CONDITIONAL-V2 balance reads the position."""
+
+    async def t(server: PolymarketSimServer) -> None:
+        v2 = next(m for m in server.markets.values() if m.protocol_v2)
+        client = await new_client(server, "v2-trader")
+        args = OrderArgs(price=0.37, size=10, side="BUY", position_id=v2.yes)
+        resp = await asyncio.to_thread(client.create_and_post_order, args)
+        assert resp["success"]
+        assert server.orders[resp["orderID"]].market is v2
+        server.fund(client.get_address(), tokens={v2.yes: 3})
+        # the SDK has no constant for it and passes the asset type through
+        params = BalanceAllowanceParams(asset_type="CONDITIONAL-V2", token_id=v2.yes)
+        balance = await asyncio.to_thread(client.get_balance_allowance, params)
+        assert balance["balance"] == str(3 * UNIT)
+
+    run(t)

@@ -83,7 +83,7 @@ def test_connect_detects_v2_creates_creds_and_reads_market_rules() -> None:
         assert again.address == conn.address
 
         # the 0.001-tick market and the neg-risk market
-        _, rate, neg = server.markets.values()
+        _, rate, neg, *_ = server.markets.values()  # then the Protocol V2 market
         fine = await connected(server, stack, "alice", rate)
         assert (await fine.instrument_info(fine.symbols[0])).tick_size == "0.001"
         assert fine.trading_spec().price_to_units("0.123") == 123

@@ -62,7 +62,7 @@ def test_metadata_from_gamma_for_a_normal_and_a_neg_risk_market() -> None:
         assert (closed.closed, closed.accepting_orders, closed.active) == (True, False, False)
 
         # the neg-risk market: Gamma and the CLOB agree it is neg risk (orders go to the other exchange)
-        _, rate, neg = server.markets.values()
+        _, rate, neg, *_ = server.markets.values()  # then the Protocol V2 market
         negative = await connected(server, stack, "bob", neg)
         nmd = negative.market_metadata
         assert nmd is not None

@@ -1,4 +1,5 @@
-"""A loopback simulator of the Polymarket CLOB V2 (pUSD collateral, exchange domain version "2").
+"""A loopback simulator of the Polymarket CLOB V2 (pUSD collateral): CTF markets (exchange domain version
+"2") and Protocol V2 markets (ExchangeV3, domain version "3").
 
 REST, as `py-clob-client-v2` calls it: `/`, `/ok`, `/time`, `/version`; L1 (EIP-712 `ClobAuth`)
 `POST /auth/api-key` and `GET /auth/derive-api-key`; public market data (`/markets`, `/markets/{id}`,
@@ -45,8 +46,7 @@ JSON-encoded string arrays, `active`, `closed`, `archived`, `acceptingOrders`, `
 cents. [UNVERIFIED]: without `closed` both open and closed markets are listed (reports disagree on
 the venue's default); the default and largest `limit` (100, 500); error bodies (`{"error": ...}`, 404
 for an unknown id, 422 for a bad `limit`/`offset`/`closed`); `endDateIso` as the date part. Not served:
-`/events`, `/markets/slug/{slug}`, the keyset listing `/markets/keyset` the official SDK pages with,
-volumes and liquidity.
+volumes and liquidity. Events, search, keyset listings, the data API and price history: data.py.
 
 Admin (tests, rehearsals): `fund`, `set_allowance`, `set_approval`, `resolve`, `set_tick_size`,
 `set_end_date`, `set_gamma_override` (Gamma serves given fields instead of the market's: an indexer
@@ -57,8 +57,15 @@ Deviations from the venue (documented, deliberate):
 - trades settle at once: REST shows them CONFIRMED with a synthetic transaction hash; the user
   channel sends MATCHED then CONFIRMED;
 - resolution redeems automatically (on chain it takes `redeemPositions`);
-- POLY_1271 (signature type 3) orders are refused; for POLY_PROXY/POLY_GNOSIS_SAFE the maker (funder)
-  is accepted as signed and linked to the signer (the venue derives the proxy address);
+- every signature type the venue accepts: EOA (0), POLY_PROXY (1), POLY_GNOSIS_SAFE (2) as plain EIP-712
+  signatures, and POLY_1271 (3, a deposit wallet: ERC-7739 `TypedDataSign` over the order, checked with
+  eth-account, the wallet's ERC-1271 check being that the API key's EOA signed); the maker (funder) of
+  types 1-3 is accepted as signed and linked to the signer (the venue derives those addresses). With
+  `deposit_wallet_only`, types 0-2 get the venue's own answer to accounts that must use a deposit wallet,
+  "maker address not allowed, please use the deposit wallet flow" (reported verbatim in
+  Polymarket/py-clob-client-v2 issue 83); an unknown type is an invalid payload;
+- Protocol V2 markets (`add_market(..., protocol_v2=True)`): position ids, orders signed for ExchangeV3
+  (EIP-712 domain version "3"), balances of asset type CONDITIONAL-V2, PositionManager approvals;
 - no fees (`/fee-rate` is 0), no matching delay, no self-trade prevention, L1/L2 timestamps are not
   checked for age, throttling answers 429 at once (Cloudflare first queues);
 - reward scoring uses the plain midpoint (the venue's size-cutoff-adjusted midpoint is unpublished);

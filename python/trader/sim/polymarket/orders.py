@@ -116,36 +116,70 @@ def _decode(item: Any) -> _Wire:
     return wire
 
 
-def _verify(w: _Wire, m: Market) -> str:
-    """The order id (its EIP-712 hash on the market's exchange), once the signature checks out."""
+_ORDER_TYPE = (
+    "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,uint256 takerAmount,"
+    "uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"
+)
+_TYPED_DATA_SIGN = [
+    {"name": "contents", "type": "Order"},
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+    {"name": "salt", "type": "bytes32"},
+]
+
+
+def _domain(m: Market) -> dict[str, Any]:
+    return {
+        "name": "Polymarket CTF Exchange",
+        "version": m.domain_version,
+        "chainId": CHAIN_ID,
+        "verifyingContract": m.exchange,
+    }
+
+
+def _verify(w: _Wire, m: Market) -> tuple[str, str]:
+    """(order id: its EIP-712 hash on the market's exchange, the EOA that signed), once the signature
+    checks out: a plain EIP-712 signature (EOA, POLY_PROXY, POLY_GNOSIS_SAFE) or, for POLY_1271 (an
+    ERC-1271 deposit wallet, the order's `signer`), the ERC-7739 `TypedDataSign` wrapper the official SDKs
+    build (polymarket-client `typed_data.py`): 65 signature bytes, the exchange's domain separator, the
+    order's struct hash, the `Order` type string and its 2-byte length."""
+    types: dict[str, Any] = {
+        "EIP712Domain": [*_DOMAIN, {"name": "verifyingContract", "type": "address"}],
+        "Order": _ORDER,
+    }
     typed = encode_typed_data(
-        full_message={
-            "types": {
-                "EIP712Domain": [*_DOMAIN, {"name": "verifyingContract", "type": "address"}],
-                "Order": _ORDER,
-            },
-            "primaryType": "Order",
-            "domain": {
-                "name": "Polymarket CTF Exchange",
-                "version": "2",
-                "chainId": CHAIN_ID,
-                "verifyingContract": m.exchange,
-            },
-            "message": w.message,
-        }
+        full_message={"types": types, "primaryType": "Order", "domain": _domain(m), "message": w.message}
     )
     order_id = "0x" + _digest(typed).hex()
+    sig = w.signature
+    if w.sig_type == 3:
+        trailer = typed.header + typed.body + _ORDER_TYPE.encode() + len(_ORDER_TYPE).to_bytes(2, "big")
+        if sig[65:] != trailer:
+            raise ApiError("invalid signature")
+        message = {
+            "contents": w.message, "name": "DepositWallet", "version": "1", "chainId": CHAIN_ID,
+            "verifyingContract": w.signer, "salt": b"\x00" * 32,
+        }  # fmt: skip
+        typed = encode_typed_data(
+            full_message={
+                "types": {**types, "TypedDataSign": _TYPED_DATA_SIGN},
+                "primaryType": "TypedDataSign",
+                "domain": _domain(m),
+                "message": message,
+            }
+        )
+        sig = sig[:65]
     try:
-        recovered = Account.recover_message(typed, signature=w.signature)
+        recovered = Account.recover_message(typed, signature=sig)
     except Exception:  # malformed signature bytes: the same answer as a wrong signer
-        recovered = ""
-    if (
-        w.sig_type == 3
-        or _key(recovered) != _key(w.signer)
-        or (w.sig_type == 0 and _key(w.maker) != _key(w.signer))
+        raise ApiError("invalid signature") from None
+    if (w.sig_type != 3 and _key(recovered) != _key(w.signer)) or (
+        w.sig_type in (0, 3) and _key(w.maker) != _key(w.signer)
     ):
         raise ApiError("invalid signature")
-    return order_id
+    return order_id, recovered
 
 
 def _size_price(w: _Wire, m: Market, order_id: str) -> tuple[int, int]:
@@ -177,12 +211,14 @@ def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
     w = _decode(item)
     if item.get("owner") != key.key:
         raise ApiError("the order owner has to be the owner of the API KEY")
-    if _key(w.signer) != _key(key.address):
-        raise ApiError("the order signer address has to be the address of the API KEY")
     m = srv.tokens.get(w.token)
     if m is None:
         raise ApiError(BAD_PAYLOAD)
-    order_id = _verify(w, m)
+    order_id, eoa = _verify(w, m)
+    if _key(eoa) != _key(key.address):  # for POLY_1271, the EOA that signed for the wallet
+        raise ApiError("the order signer address has to be the address of the API KEY")
+    if srv.deposit_wallet_only and w.sig_type != 3:  # the venue's answer to new accounts (see __init__)
+        raise ApiError("maker address not allowed, please use the deposit wallet flow")
     if m.closed:
         raise ApiError("the market is not yet ready to process new orders")
     size, price = _size_price(w, m, order_id)
@@ -194,8 +230,8 @@ def parse(srv: PolymarketSimServer, item: Any, key: ApiKey) -> Order:
         raise ApiError("invalid expiration")
     if w.post_only and w.order_type not in ("GTC", "GTD"):
         raise ApiError("invalid post-only order: only GTC and GTD order types are allowed")
-    if w.sig_type in (1, 2):
-        srv.link_funder(w.signer, w.maker, w.sig_type)
+    if w.sig_type in (1, 2, 3):
+        srv.link_funder(eoa, w.maker, w.sig_type)
     return Order(
         id=order_id,
         key=key.key,
@@ -225,7 +261,9 @@ def check_funds(srv: PolymarketSimServer, o: Order) -> None:
             raise ApiError(NO_BALANCE)
     else:
         held = sum(x.reserved() for x in mine if x.side == "SELL" and x.token == o.token)
-        if w.tokens.get(o.token, 0) - held < o.size or _key(o.market.exchange) not in w.approved:
+        if w.tokens.get(o.token, 0) - held < o.size or _key(o.market.exchange) not in (
+            w.approved_v2 if o.market.protocol_v2 else w.approved
+        ):
             raise ApiError(NO_BALANCE)
 
 

@@ -37,6 +37,7 @@ from trader.sim.polymarket.state import (
     START_CURSOR,
     UNAUTHORIZED,
     UNIT,
+    V2_OPERATORS,
     ApiError,
     ApiKey,
     Call,
@@ -172,7 +173,13 @@ def gamma_json(srv: PolymarketSimServer, m: Market) -> dict[str, Any]:
         "endDateIso": _iso(m.end_s)[:10] if m.end_s else None,
         "startDateIso": created[:10],
         "secondsDelay": 0,
-        "clobTokenIds": json.dumps([m.yes, m.no]),
+        "version": "v2" if m.protocol_v2 else "v1",
+        # a Protocol V2 market trades under its position ids (polymarket-client `models/gamma/market.py`)
+        **(
+            {"positionIds": json.dumps([m.yes, m.no])}
+            if m.protocol_v2
+            else {"clobTokenIds": json.dumps([m.yes, m.no])}
+        ),
         "acceptingOrders": not m.closed,
         "negRisk": m.neg_risk,
         **({"negRiskMarketID": "0x" + keccak(text="event/" + m.slug).hex()} if m.neg_risk else {}),
@@ -554,7 +561,7 @@ def balance_allowance(srv: PolymarketSimServer, call: Call) -> dict[str, Any]:
         sig_type = int(q.get("signature_type", "-1"))
     except ValueError:
         raise ApiError("Invalid signature_type") from None
-    if sig_type not in (-1, 0, 1, 2):
+    if sig_type not in (-1, 0, 1, 2, 3):
         raise ApiError("Invalid signature_type")
     owner = srv.funders.get((_key(key.address), sig_type), key.address)
     w = srv.wallet(owner)
@@ -564,13 +571,17 @@ def balance_allowance(srv: PolymarketSimServer, call: Call) -> dict[str, Any]:
             "balance": str(w.collateral),
             "allowances": {s: str(w.allowance.get(_key(s), 0)) for s in SPENDERS},
         }
-    if asset == "CONDITIONAL":
+    if asset in ("CONDITIONAL", "CONDITIONAL-V2"):
         token = q.get("token_id", "")
-        if token not in srv.tokens:
+        m = srv.tokens.get(token)
+        if m is None:
             raise ApiError("Invalid token id")
+        if m.protocol_v2 != (asset == "CONDITIONAL-V2"):  # a position id is CONDITIONAL-V2 [UNVERIFIED]
+            raise ApiError("Invalid asset type")
+        ops, spenders = (w.approved_v2, V2_OPERATORS) if m.protocol_v2 else (w.approved, SPENDERS)
         return {
             "balance": str(w.tokens.get(token, 0)),
-            "allowances": {s: str(MAX_UINT256 if _key(s) in w.approved else 0) for s in SPENDERS},
+            "allowances": {s: str(MAX_UINT256 if _key(s) in ops else 0) for s in spenders},
         }
     raise ApiError("Invalid asset type")
 

@@ -22,7 +22,7 @@ from eth_utils.crypto import keccak
 
 from trader.clock import Clock
 from trader.sim import matching
-from trader.sim.polymarket import chain, orders, rest, ws
+from trader.sim.polymarket import chain, data, orders, rest, ws
 from trader.sim.polymarket.state import (
     AMPLE,
     DAY_S,
@@ -32,7 +32,6 @@ from trader.sim.polymarket.state import (
     MAX_UINT256,
     ORDER_PATHS,
     SCALE,
-    SPENDERS,
     TAPE,
     UNIT,
     ApiError,
@@ -73,8 +72,11 @@ class PolymarketSimServer(VenueServer):
         rate_limits: dict[str, tuple[int, int]] | None = None,
         background: bool = True,
         background_params: BackgroundParams | None = None,
+        deposit_wallet_only: bool = False,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        # True: orders must come from a deposit wallet (POLY_1271), as the venue answers new accounts
+        self.deposit_wallet_only = deposit_wallet_only
         self.background = background
         self.background_params = background_params or BackgroundParams()
         self.default_collateral = to_units(default_collateral, UNIT)
@@ -102,6 +104,8 @@ class PolymarketSimServer(VenueServer):
         self._secret = hashlib.sha256(f"polymarket-sim/{seed}".encode()).digest()
         self.keys: dict[str, ApiKey] = {}
         self.wallets: dict[str, Wallet] = {}
+        self.chain_nonces: dict[str, int] = {}  # address (lower) -> next transaction nonce
+        self.chain_receipts: dict[str, dict[str, Any]] = {}  # transaction hash -> receipt
         self.funders: dict[tuple[str, int], str] = {}  # (EOA lower, signature type) -> funder
         self.orders: dict[str, Order] = {}
         self.fills: dict[str, Fill] = {}
@@ -129,6 +133,10 @@ class PolymarketSimServer(VenueServer):
             )
         ):
             self.add_market(question, tick=Decimal(tick), neg_risk=neg_risk, slug=f"sim-market-{i}")
+        # and a Protocol V2 market (position ids, ExchangeV3), so any client finds both kinds
+        self.add_market(
+            "Will the simulated Protocol V2 market settle?", slug="sim-market-v2", protocol_v2=True
+        )
 
     def _hash(self, *parts: str) -> bytes:
         return hmac.new(self._secret, "/".join(parts).encode(), hashlib.sha256).digest()
@@ -146,14 +154,26 @@ class PolymarketSimServer(VenueServer):
         rewards_daily_rate: Decimal = Decimal(100),
         end_date: datetime | None = None,
         background: bool | None = None,
+        protocol_v2: bool = False,
     ) -> Market:
         """A new binary market; with a background market (default: the server's `background`) when the
         server has participants. Without `end_date` it ends at the UTC midnight `LIFETIME_DAYS` days from
-        the server clock's day."""
-        condition_id = "0x" + keccak(self._hash("condition", question)).hex()
+        the server clock's day. `protocol_v2`: a Protocol V2 market (position ids, ExchangeV3)."""
         now_s = self.clock.now_ns() // 1_000_000_000
         end_s = (now_s // DAY_S + LIFETIME_DAYS + 1) * DAY_S if end_date is None else _unix_s(end_date)
-        yes, no = (str(int.from_bytes(keccak(self._hash("token", condition_id, o)), "big")) for o in "YN")
+        if protocol_v2:
+            # module 01 (binary) or 02 (neg risk), 16 bytes, 14 zero bytes, and the 00 the market id is
+            # padded with; the position ids are the 31 bytes and the outcome index 00 / 01
+            body = (
+                ("02" if neg_risk else "01")
+                + keccak(self._hash("condition", question))[:16].hex()
+                + "00" * 14
+            )
+            condition_id = "0x" + body + "00"
+            yes, no = str(int(body + "00", 16)), str(int(body + "01", 16))
+        else:
+            condition_id = "0x" + keccak(self._hash("condition", question)).hex()
+            yes, no = (str(int.from_bytes(keccak(self._hash("token", condition_id, o)), "big")) for o in "YN")
         m = Market(
             condition_id=condition_id,
             question=question,
@@ -172,6 +192,7 @@ class PolymarketSimServer(VenueServer):
             created_s=now_s,
             end_s=end_s,
             rewards_daily_rate=to_units(rewards_daily_rate, UNIT),
+            protocol_v2=protocol_v2,
         )
         self.markets[condition_id] = m
         self.tokens[yes] = self.tokens[no] = m
@@ -182,11 +203,7 @@ class PolymarketSimServer(VenueServer):
     def wallet(self, address: str) -> Wallet:
         w = self.wallets.get(_key(address))
         if w is None:
-            w = self.wallets[_key(address)] = Wallet(
-                self.default_collateral,
-                allowance={_key(s): MAX_UINT256 for s in SPENDERS},
-                approved={_key(s) for s in SPENDERS},
-            )
+            w = self.wallets[_key(address)] = Wallet.fresh(self.default_collateral)
         return w
 
     def fund(
@@ -211,8 +228,10 @@ class PolymarketSimServer(VenueServer):
             MAX_UINT256 if amount == MAX_UINT256 else to_units(amount, UNIT)
         )
 
-    def set_approval(self, address: str, operator: str, approved: bool) -> None:
-        ops = self.wallet(address).approved
+    def set_approval(self, address: str, operator: str, approved: bool, *, v2: bool = False) -> None:
+        """`setApprovalForAll(operator, approved)` on the CTF, or (`v2`) on the PositionManager."""
+        w = self.wallet(address)
+        ops = w.approved_v2 if v2 else w.approved
         (ops.add if approved else ops.discard)(_key(operator))
 
     def link_funder(self, eoa: str, funder: str, signature_type: int) -> None:
@@ -350,7 +369,20 @@ class PolymarketSimServer(VenueServer):
             r("POST", "/v1/heartbeats", partial(rest.heartbeat, self), "l2"),
             r("POST", "/heartbeats", partial(rest.heartbeat, self), "l2"),
             r("GET", "/gamma/markets", self.gamma_markets),
+            r("GET", "/gamma/markets/keyset", partial(data.markets_keyset, self)),
+            r("GET", "/gamma/markets/slug/{slug}", partial(data.gamma_market_by_slug, self)),
             r("GET", "/gamma/markets/{id}", partial(rest.gamma_market, self)),
+            r("GET", "/gamma/events", partial(data.gamma_events, self)),
+            r("GET", "/gamma/events/keyset", partial(data.events_keyset, self)),
+            r("GET", "/gamma/events/slug/{slug}", partial(data.gamma_event_by_slug, self)),
+            r("GET", "/gamma/events/{id}", partial(data.gamma_event, self)),
+            r("GET", "/gamma/public-search", partial(data.public_search, self)),
+            r("GET", "/prices-history", partial(data.prices_history, self)),
+            r("GET", "/data-api/positions", partial(data.classic_positions, self)),
+            r("GET", "/data-api/trades", partial(data.classic_trades, self)),
+            r("GET", "/data-api/v2/positions", partial(data.v2_positions, self)),
+            r("GET", "/data-api/v2/trades", partial(data.v2_trades, self)),
+            r("GET", "/data-api/v2/prices-history", partial(data.v2_prices_history, self)),
             r("POST", "/rpc", partial(chain.rpc, self)),
             r("POST", "/sim/fund", partial(rest.admin_fund, self)),
             r("POST", "/sim/resolve", partial(rest.admin_resolve, self)),

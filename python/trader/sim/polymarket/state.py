@@ -27,7 +27,23 @@ CTF = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"  # Conditional Tokens (ERC-11
 EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"  # CTF Exchange V2
 NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"  # Neg Risk CTF Exchange V2
 NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
-SPENDERS = (EXCHANGE, NEG_RISK_EXCHANGE, NEG_RISK_ADAPTER)
+# Protocol V2 (polymarket-client 0.14.0 `environments.py`): ExchangeV3 (EIP-712 domain version "3"), the
+# PositionManager holding positions (ERC-1155) and the Router that splits, merges and redeems them
+EXCHANGE_V3 = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
+POSITION_MANAGER = "0x006F54F7f9A22e0000CC2AB60031000000ae9fEF"
+PROTOCOL_V2_ROUTER = "0x12121212006e4CD160D18e3f00711DA5c3372600"
+SPENDERS = (EXCHANGE, NEG_RISK_EXCHANGE, NEG_RISK_ADAPTER, EXCHANGE_V3, PROTOCOL_V2_ROUTER)
+V2_OPERATORS = (EXCHANGE_V3, PROTOCOL_V2_ROUTER)  # PositionManager operators trading needs
+COLLATERAL_ONRAMP = "0x93070a847efEf7F70739046A929D47a521F5B8ee"  # wraps USDC.e into pUSD
+# the rest of the approvals the official SDK requires (`_required_trading_approvals`): a new wallet of
+# the simulator has them all, as it has the ones above
+COLLATERAL_ADAPTERS = (
+    "0xAdA100Db00Ca00073811820692005400218FcE1f",
+    "0xadA2005600Dec949baf300f4C6120000bDB6eAab",
+)
+AUTO_REDEEM_OPERATOR = "0xa1200000d0002264C9a1698e001292D00E1b00af"
+MODULES = ("0x1000008dD9001B968442c1000017eaE6E0dA00Ba", "0x200000900045e3B6259600682756002200028933")
+USDC_E = "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174"
 
 ORDER_PATHS = ("POST /order", "DELETE /order", "DELETE /cancel-all", "DELETE /cancel-market-orders")
 START_CURSOR, END_CURSOR = "MA==", "LTE="
@@ -126,7 +142,18 @@ class Wallet:
     collateral: int
     tokens: dict[str, int] = field(default_factory=dict)
     allowance: dict[str, int] = field(default_factory=dict)  # spender (lower) -> pUSD units
-    approved: set[str] = field(default_factory=set)  # ERC-1155 operators (lower)
+    approved: set[str] = field(default_factory=set)  # CTF (ERC-1155) operators (lower)
+    approved_v2: set[str] = field(default_factory=set)  # PositionManager (ERC-1155) operators (lower)
+
+    @classmethod
+    def fresh(cls, collateral: int) -> Wallet:
+        """A new address: `collateral` pUSD and every approval trading needs, unlimited."""
+        return cls(
+            collateral,
+            allowance={_key(s): MAX_UINT256 for s in (*SPENDERS, *COLLATERAL_ADAPTERS)},
+            approved={_key(s) for s in (*SPENDERS, *COLLATERAL_ADAPTERS, AUTO_REDEEM_OPERATOR, *MODULES)},
+            approved_v2={_key(s) for s in (*V2_OPERATORS, AUTO_REDEEM_OPERATOR)},
+        )
 
 
 @dataclass(frozen=True)
@@ -185,6 +212,7 @@ class Market:
     last_trade: dict[str, tuple[int, str]] = field(default_factory=dict)  # token -> (price, side)
     published: tuple[dict[int, int], dict[int, int]] = field(default_factory=lambda: ({}, {}))
     background: Background | None = None
+    protocol_v2: bool = False  # a Protocol V2 market: position ids, ExchangeV3, CONDITIONAL-V2
 
     def outcome(self, token: str) -> str:
         return self.outcomes[0] if token == self.yes else self.outcomes[1]
@@ -194,7 +222,14 @@ class Market:
 
     @property
     def exchange(self) -> str:
+        if self.protocol_v2:
+            return EXCHANGE_V3
         return NEG_RISK_EXCHANGE if self.neg_risk else EXCHANGE
+
+    @property
+    def domain_version(self) -> str:
+        """The exchange's EIP-712 domain version: "3" (ExchangeV3) or "2"."""
+        return "3" if self.protocol_v2 else "2"
 
 
 @dataclass

@@ -4,7 +4,7 @@ The venue package contract (trader/venues/profile.py): `PROFILE`, `build`, `loop
 Files: endpoints.py (hosts, contracts, quotas), errors.py (error table), parse.py (pure payload parsers),
 connector.py (the Protocol's methods), streams.py (market and user channels), heartbeat.py (the dead-man
 switch), orders.py (tracking and the order log), funds.py (balance checks), chain.py (Polygon JSON-RPC),
-gamma.py (market metadata)."""
+gamma.py (market metadata), markets.py (CTF and Protocol V2 markets' ids), approvals.py (`trader approve`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from trader.clock import Clock
 from trader.errors import ConfigError
 from trader.venues.base import Tier
+from trader.venues.polymarket import approvals
 from trader.venues.polymarket.chain import ChainBalance
 from trader.venues.polymarket.connector import PolymarketConnector
 from trader.venues.polymarket.endpoints import (
@@ -75,13 +76,17 @@ __all__ = [
 PROFILE = VenueProfile(
     name="polymarket",
     tier=Tier.PREDICTION,
-    summary="CLOB V2 connector, both tokens; `trader paper --exchange=polymarket --sim`",
+    summary=(
+        "CLOB V2 connector, CTF and Protocol V2 markets, both tokens; "
+        "`trader paper --exchange=polymarket --sim`"
+    ),
     environments=("live", "sim"),  # the venue has no testnet
     capabilities={"prediction": capabilities()},
     default_symbol="{condition_id}:YES",  # a market is chosen by its condition id (config option)
     strategies=("binary-mm", "rewards", "event"),
     client_id=ClientIdRule("", None, "no client id: the connector maps ours to the order's hash"),
     notes="heartbeats are the dead-man switch: the venue cancels every order when they stop",
+    approve=approvals.approve,  # pUSD and token approvals to the exchanges: `trader approve`
 )
 
 

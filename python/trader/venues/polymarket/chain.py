@@ -1,16 +1,19 @@
 """The wallet on Polygon, read by JSON-RPC `eth_call` (one batch): pUSD balance and allowance for the
-market's exchange, the CTF approval, and each outcome token's ERC-1155 balance."""
+market's exchange, the ERC-1155 approval of that exchange, and each outcome's ERC-1155 balance. A CTF
+market's outcomes are Conditional Tokens; a Protocol V2 market's positions live in the PositionManager
+(approved to ExchangeV3), per polymarket-client 0.14.0 `_internal/actions/relayer/approvals.py`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import orjson
 
-from trader.errors import VenueUnavailableError
+from trader.errors import TraderError, VenueUnavailableError
 from trader.venues._http import HttpClient
-from trader.venues.polymarket.endpoints import COLLATERAL, CTF
+from trader.venues.polymarket.endpoints import COLLATERAL, CTF, POSITION_MANAGER
 
 SEL_BALANCE_OF = "70a08231"  # balanceOf(address)
 SEL_ALLOWANCE = "dd62ed3e"  # allowance(address,address)
@@ -26,7 +29,7 @@ class ChainBalance:
     collateral: int  # pUSD
     allowance: int  # pUSD the market's exchange may move
     tokens: dict[str, int]  # symbol -> micro-shares
-    approved: bool  # CTF setApprovalForAll(exchange)
+    approved: bool  # setApprovalForAll(exchange) on the CTF (PositionManager for a Protocol V2 market)
 
 
 def word(hex_word: str) -> int:
@@ -34,23 +37,26 @@ def word(hex_word: str) -> int:
     return int(hex_word, 16) if hex_word not in ("", "0x") else 0
 
 
-def calls(funder: str, exchange: str, tokens: Mapping[str, str]) -> list[tuple[str, str]]:
+def calls(
+    funder: str, exchange: str, tokens: Mapping[str, str], *, v2: bool = False
+) -> list[tuple[str, str]]:
     """(contract, call data without 0x) of the batch, in the order `chain_balance` reads them."""
     owner = funder.lower().removeprefix("0x").rjust(64, "0")
     spender = exchange.lower().removeprefix("0x").rjust(64, "0")
+    erc1155 = POSITION_MANAGER if v2 else CTF
     return [
         (COLLATERAL, SEL_BALANCE_OF + owner),
         (COLLATERAL, SEL_ALLOWANCE + owner + spender),
-        (CTF, SEL_APPROVED_FOR_ALL + owner + spender),
-        *[(CTF, SEL_BALANCE_OF_1155 + owner + f"{int(t):064x}") for t in tokens.values()],
+        (erc1155, SEL_APPROVED_FOR_ALL + owner + spender),
+        *[(erc1155, SEL_BALANCE_OF_1155 + owner + f"{int(t):064x}") for t in tokens.values()],
     ]
 
 
 async def chain_balance(
-    rpc: HttpClient, venue: str, funder: str, exchange: str, tokens: Mapping[str, str]
+    rpc: HttpClient, venue: str, funder: str, exchange: str, tokens: Mapping[str, str], *, v2: bool = False
 ) -> ChainBalance:
-    """The wallet `funder` on Polygon; `tokens` maps symbol -> token id."""
-    batch_calls = calls(funder, exchange, tokens)
+    """The wallet `funder` on Polygon; `tokens` maps symbol -> token id (position id with `v2`)."""
+    batch_calls = calls(funder, exchange, tokens, v2=v2)
     batch = [
         {
             "jsonrpc": "2.0",
@@ -73,3 +79,37 @@ async def chain_balance(
             raise VenueUnavailableError(f"eth_call {i}: {msg}", venue=venue)
         words.append(word(str(r["result"])))
     return ChainBalance(funder, words[0], words[1], dict(zip(tokens, words[3:], strict=True)), bool(words[2]))
+
+
+def rpc_host(url: str) -> str:
+    """The RPC's scheme and host only: a provider's URL often carries an API key in its path or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}" if parts.scheme else "?"
+
+
+async def rpc_check(rpc: HttpClient | None, url: str | None, chain_id: int) -> tuple[str, bool | None, str]:
+    """`trader testnet`'s Polygon RPC check: `eth_chainId` answers with the chain the wallet signs for."""
+    name = "polygon rpc"
+    if rpc is None or not url:
+        return name, None, "no rpc_url configured: chain_balance() and approvals need one"
+    body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+    try:
+        resp = await rpc.request(
+            "POST", "", body=body, headers={"Content-Type": "application/json"}, mutating=False
+        )
+        answer = orjson.loads(resp.body)
+        got = int(str(answer["result"]), 16)
+    except (TraderError, OSError, TimeoutError, ValueError, KeyError, TypeError) as e:
+        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        return (
+            name,
+            False,
+            (
+                f"the Polygon RPC {rpc_host(url)} does not answer ({why}): "
+                "set rpc_url in [venues.polymarket] "
+                "to a node or provider you can reach"
+            ),
+        )
+    if got != chain_id:
+        return name, False, f"the Polygon RPC {rpc_host(url)} serves chain {got}, not {chain_id}"
+    return name, True, f"{rpc_host(url)} answers (chain {got})"

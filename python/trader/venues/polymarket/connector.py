@@ -7,6 +7,8 @@ Protocol facts are in ../shared/venues/polymarket.md (§0 and §11: production r
 - Instruments: `"<condition_id>:YES"` and `"<condition_id>:NO"`, YES being the first token `/clob-markets`
   lists (`t[0]`) and NO the second, whatever the outcomes are called. The token ids are accepted as
   aliases wherever an instrument is expected; events and reports always carry the `:YES`/`:NO` symbol.
+  Both kinds of market trade (markets.py): CTF markets (token ids; CTF or Neg Risk Exchange V2, domain
+  "2"; `CONDITIONAL`) and Protocol V2 markets (position ids; ExchangeV3, domain "3"; `CONDITIONAL-V2`).
 - Units: prices in integer units of `price_unit` (by default the market's tick at connect, e.g. 0.01),
   quantities in micro-shares (0.000001, the outcome token's own decimals: marketable buys and the fills
   they cause are not whole 0.01 lots), orders in 0.01-share lots. Collateral amounts are Decimal pUSD.
@@ -65,7 +67,6 @@ from trader.core import (
     PolymarketOrder,
     PolymarketSigner,
     RateLimiter,
-    Side,
     Window,
 )
 from trader.errors import (
@@ -96,6 +97,7 @@ from trader.venues.polymarket.endpoints import (
     END_CURSOR,
     ENDPOINTS,
     EXCHANGE,
+    EXCHANGE_V3,
     LOT,
     MAX_BATCH,
     MICRO,
@@ -109,11 +111,11 @@ from trader.venues.polymarket.errors import (
     MetadataMismatchError,
     ProtocolVersionError,
     decode_error,
-    error_from,
 )
 from trader.venues.polymarket.heartbeat import Heartbeat
-from trader.venues.polymarket.orders import Order, OrderLog, order_kind
-from trader.venues.polymarket.parse import MarketMetadata, dec, norm
+from trader.venues.polymarket.markets import exchange_version
+from trader.venues.polymarket.orders import Order, OrderLog, apply_post_result, order_kind
+from trader.venues.polymarket.parse import MarketMetadata, norm
 from trader.venues.polymarket.streams import Phase
 from trader.venues.profile import VenueTime
 
@@ -161,7 +163,7 @@ class PolymarketConnector:
         self._signer = PolymarketSigner(
             private_key, chain_id=chain_id, signature_type=signature_type, funder=funder
         )
-        self._signature_type = signature_type
+        self._signature_type, self._chain_id = signature_type, chain_id
         self._api_nonce = api_nonce
         self._price_unit = price_unit
         self._timeout_s = timeout_s
@@ -205,6 +207,7 @@ class PolymarketConnector:
         self._symbol_of: dict[str, str] = {}  # token id -> symbol
         self._tick = ""
         self._neg_risk = False
+        self._version = 2  # the exchange's EIP-712 domain version: 2 (CTF market) or 3 (Protocol V2)
         self._min_size = "0"
         self._closed = False
         self.spec: InstrumentSpec | None = None
@@ -394,6 +397,7 @@ class PolymarketConnector:
             )
         self._tokens = dict(zip(self.symbols, tokens, strict=True))
         self._symbol_of = {t: s for s, t in self._tokens.items()}
+        self._version = exchange_version(tokens[0])  # 3: a Protocol V2 market (position ids)
         self._tick = norm(info.get("mts") or market.get("minimum_tick_size"))
         self._neg_risk = bool(info.get("nr", market.get("neg_risk", False)))
         self._min_size = norm(market.get("minimum_order_size", info.get("mos", 0)) or 0)
@@ -465,7 +469,13 @@ class PolymarketConnector:
 
     @property
     def exchange(self) -> str:
-        return NEG_RISK_EXCHANGE if self._neg_risk else EXCHANGE
+        """The market's exchange: ExchangeV3 for a Protocol V2 market, else the CTF or Neg Risk one."""
+        return EXCHANGE_V3 if self._version == 3 else NEG_RISK_EXCHANGE if self._neg_risk else EXCHANGE
+
+    @property
+    def protocol_v2(self) -> bool:
+        """A Protocol V2 market (position ids, ExchangeV3, asset type CONDITIONAL-V2)."""
+        return self._version == 3
 
     @property
     def address(self) -> str:
@@ -534,6 +544,7 @@ class PolymarketConnector:
                 salt=secrets.randbits(40),
                 timestamp_ms=now_ns // 1_000_000,
                 expiration=expiration,
+                version=self._version,
             )
         except InvalidInputError as e:
             raise InvalidOrderError(str(e), venue=self.venue) from None
@@ -570,7 +581,7 @@ class PolymarketConnector:
         finally:
             self._inflight -= 1
         result, now = orjson.loads(resp.body), self.clock.now_ns()
-        self._apply_post_result(tracked, result, now)
+        apply_post_result(self, tracked, result, now)
         return SubmitAck(client_id, tracked.order_id)
 
     async def submit_batch(self, orders: Sequence[tuple[Approval, str, str]]) -> list[SubmitAck | VenueError]:
@@ -605,7 +616,7 @@ class PolymarketConnector:
         out: list[SubmitAck | VenueError] = []
         for (tracked, *_), r in zip(signed, results if isinstance(results, list) else [], strict=False):
             try:
-                self._apply_post_result(tracked, r, now)
+                apply_post_result(self, tracked, r, now)
                 out.append(SubmitAck(tracked.client_id, tracked.order_id))
             except VenueError as e:
                 out.append(e)
@@ -613,36 +624,6 @@ class PolymarketConnector:
             for tracked, *_ in signed[len(out) :]:
                 out.append(UnknownOutcomeError(f"no result for {tracked.client_id}", venue=self.venue))
         return out
-
-    def _apply_post_result(self, tracked: Order, r: Any, ts_recv: int) -> None:
-        """Fold a `POST /order(s)` result (read at `ts_recv`) into the tracking; raise its error if failed."""
-        if not isinstance(r, dict) or not r.get("success", False):
-            msg = str(r.get("errorMsg") or "order refused") if isinstance(r, dict) else "malformed answer"
-            tracked.state, tracked.live = OrderState.REJECTED, False
-            raise error_from(self.venue, msg)
-        if r.get("orderID") and str(r["orderID"]).lower() != tracked.order_id.lower():
-            log.error("%s: venue order id %s differs from the signed hash", self.venue, r["orderID"])
-        shares = r.get("takingAmount") if tracked.side == Side.BUY else r.get("makingAmount")
-        matched = 0
-        with contextlib.suppress(ValueError):
-            matched = int(dec(shares) / MICRO) if shares else 0
-        tracked.filled = max(tracked.filled, matched)
-        if matched:
-            self._balances.clear()
-        resting = tracked.order_type in ("GTC", "GTD") and tracked.filled < tracked.qty
-        if resting:
-            tracked.state = OrderState.OPEN
-            return
-        tracked.live = False
-        done = tracked.filled >= tracked.qty
-        tracked.state = OrderState.FILLED if done else OrderState.EXPIRED
-        self._queue.put_nowait(
-            OrderReport(
-                tracked.client_id, tracked.order_id, tracked.symbol, tracked.side, tracked.price, tracked.qty,
-                tracked.filled, tracked.state, "" if done else f"{tracked.order_type}: rest canceled",
-                ts_event=0, ts_recv=ts_recv,
-            )
-        )  # fmt: skip
 
     async def cancel(self, client_id: str) -> None:
         oid = self._by_client.get(client_id)
@@ -765,12 +746,7 @@ class PolymarketConnector:
 
     async def positions(self) -> dict[str, int]:
         """Each token's balance at the venue, in micro-shares."""
-        out: dict[str, int] = {}
-        for symbol, token in self._tokens.items():
-            query = {"asset_type": "CONDITIONAL", "token_id": token, "signature_type": self._signature_type}
-            body = await self._private("GET", "/balance-allowance", query=query, mutating=False)
-            out[symbol] = int(body["balance"])
-        return out
+        return await funds.positions(self)
 
     async def collateral(self) -> Decimal:
         """The wallet's pUSD balance at the venue."""
@@ -782,7 +758,13 @@ class PolymarketConnector:
         exchange, both tokens' CTF balances and the CTF approval."""
         if self._rpc is None:
             raise ConfigError("no Polygon JSON-RPC endpoint configured (Endpoints.rpc)")
-        return await chain.chain_balance(self._rpc, self.venue, self.funder, self.exchange, self._tokens)
+        return await chain.chain_balance(
+            self._rpc, self.venue, self.funder, self.exchange, self._tokens, v2=self.protocol_v2
+        )
+
+    async def extra_checks(self) -> list[tuple[str, bool | None, str]]:
+        """`trader testnet`'s checks beyond the common ones: the Polygon RPC answers for our chain."""
+        return [await chain.rpc_check(self._rpc, self.endpoints.rpc, self._chain_id)]
 
     # ---- heartbeats (dead-man switch, see heartbeat.py) -------------------------------------------
 

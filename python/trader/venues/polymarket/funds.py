@@ -1,4 +1,5 @@
-"""Funds at the CLOB: `/balance-allowance` of the collateral (pUSD) or a token, cached for
+"""Funds at the CLOB: `/balance-allowance` of the collateral (pUSD) or a token (asset type `CONDITIONAL`,
+or `CONDITIONAL-V2` for a Protocol V2 market's position id), cached for
 `balance_ttl_s`, and the check before an order leaves: the balance minus what our live orders hold
 must cover it, and the market's exchange must be approved (else `InsufficientFundsError`, nothing sent).
 The wallet as Polygon sees it is in chain.py."""
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from trader.core import PolymarketOrder, Side
 from trader.errors import InsufficientFundsError
 from trader.venues.polymarket.endpoints import MICRO
+from trader.venues.polymarket.markets import asset_type
 from trader.venues.polymarket.orders import Order, held
 from trader.venues.polymarket.parse import dec
 
@@ -34,7 +36,7 @@ async def balance(c: PolymarketConnector, token: str | None) -> Balance:
     cached = c._balances.get(key)
     if cached is not None and now - cached.at_ns < c._balance_ttl_ns:
         return cached
-    query: dict[str, Any] = {"asset_type": "CONDITIONAL" if token else "COLLATERAL"}
+    query: dict[str, Any] = {"asset_type": asset_type(token) if token else "COLLATERAL"}
     if token:
         query["token_id"] = token
     query["signature_type"] = c._signature_type
@@ -71,3 +73,13 @@ async def check_funds(
                 venue=c.venue,
                 code="local",
             )
+
+
+async def positions(c: PolymarketConnector) -> dict[str, int]:
+    """Each token's balance at the venue, in micro-shares (`CONDITIONAL` or `CONDITIONAL-V2`)."""
+    out: dict[str, int] = {}
+    for symbol, token in c._tokens.items():
+        query = {"asset_type": asset_type(token), "token_id": token, "signature_type": c._signature_type}
+        body = await c._private("GET", "/balance-allowance", query=query, mutating=False)
+        out[symbol] = int(body["balance"])
+    return out

@@ -4,7 +4,8 @@ Metadata (`metadata()`, `MarketMetadata`): Gamma (`Endpoints.gamma`, another hos
 `GET /markets?condition_ids=<id>`, asked again with `closed=true` when the first answer is empty (the
 default of `closed` is contested). Numbers are read as Decimal (never through a binary float). The
 result is cross-checked against the CLOB market this connector trades: the token ids in order (YES
-first), the tick and neg risk must agree, else `MetadataMismatchError` (`fields` names the ones that
+first; Gamma's `version` "v2" names them `positionIds`, "v1" `clobTokenIds`), the protocol version, the
+tick and neg risk must agree, else `MetadataMismatchError` (`fields` names the ones that
 differ); a differing min order size is only logged. `connect()` does this once when `check_metadata`
 (default): a mismatch refuses the connection, an unreachable or unusable Gamma is logged and the
 connection goes on (`market_metadata` stays None until `metadata()` succeeds).
@@ -83,6 +84,9 @@ def cross_check(c: PolymarketConnector, md: MarketMetadata) -> None:
         diffs.append(("tick_size", f"tick Gamma {norm(md.tick_size)} != CLOB {c._tick}"))
     if md.neg_risk != c._neg_risk:
         diffs.append(("neg_risk", f"neg risk Gamma {md.neg_risk} != CLOB {c._neg_risk}"))
+    if (md.version == "v2") != c.protocol_v2:  # Gamma's version against the CLOB's id namespace
+        clob_kind = "position ids (Protocol V2)" if c.protocol_v2 else "CTF token ids"
+        diffs.append(("version", f"Gamma version {md.version} != CLOB {clob_kind}"))
     if diffs:
         raise MetadataMismatchError(
             f"market {c.condition_id}: " + "; ".join(d for _, d in diffs),

@@ -7,21 +7,26 @@ when configured, so another process can resolve it)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from trader.core import Approval, OrderType, Side, TimeInForce
 from trader.errors import InvalidOrderError
-from trader.venues.base import OrderState
-from trader.venues.polymarket.endpoints import GTD_THRESHOLD_S
-from trader.venues.polymarket.parse import side
+from trader.venues.base import OrderReport, OrderState
+from trader.venues.polymarket.endpoints import GTD_THRESHOLD_S, MICRO
+from trader.venues.polymarket.errors import error_from
+from trader.venues.polymarket.parse import dec, side
+
+if TYPE_CHECKING:
+    from trader.venues.polymarket.connector import PolymarketConnector
 
 log = logging.getLogger("trader.venues.polymarket")
 
@@ -120,3 +125,34 @@ def order_kind(a: Approval, venue: str) -> tuple[str, bool, int]:
             raise InvalidOrderError("a GTD order needs an expiry", venue=venue)
         expiration = -(-a.expire_ns // 1_000_000_000) + GTD_THRESHOLD_S
     return kind, a.post_only, expiration
+
+
+def apply_post_result(c: PolymarketConnector, tracked: Order, r: Any, ts_recv: int) -> None:
+    """Fold a `POST /order(s)` result (read at `ts_recv`) into the tracking; raise its error if failed."""
+    if not isinstance(r, dict) or not r.get("success", False):
+        msg = str(r.get("errorMsg") or "order refused") if isinstance(r, dict) else "malformed answer"
+        tracked.state, tracked.live = OrderState.REJECTED, False
+        raise error_from(c.venue, msg)
+    if r.get("orderID") and str(r["orderID"]).lower() != tracked.order_id.lower():
+        log.error("%s: venue order id %s differs from the signed hash", c.venue, r["orderID"])
+    shares = r.get("takingAmount") if tracked.side == Side.BUY else r.get("makingAmount")
+    matched = 0
+    with contextlib.suppress(ValueError):
+        matched = int(dec(shares) / MICRO) if shares else 0
+    tracked.filled = max(tracked.filled, matched)
+    if matched:
+        c._balances.clear()
+    resting = tracked.order_type in ("GTC", "GTD") and tracked.filled < tracked.qty
+    if resting:
+        tracked.state = OrderState.OPEN
+        return
+    tracked.live = False
+    done = tracked.filled >= tracked.qty
+    tracked.state = OrderState.FILLED if done else OrderState.EXPIRED
+    c._queue.put_nowait(
+        OrderReport(
+            tracked.client_id, tracked.order_id, tracked.symbol, tracked.side, tracked.price, tracked.qty,
+            tracked.filled, tracked.state, "" if done else f"{tracked.order_type}: rest canceled",
+            ts_event=0, ts_recv=ts_recv,
+        )
+    )  # fmt: skip

@@ -203,6 +203,7 @@ class MarketMetadata:
     active: bool
     closed: bool
     accepting_orders: bool
+    version: str = "v1"  # Gamma's `version`: "v1" (CTF: clobTokenIds) or "v2" (Protocol V2: positionIds)
 
     def until_end_ns(self, now_ns: int) -> int | None:
         """Nanoseconds left before the end date (negative once past it), or None without one."""
@@ -244,7 +245,9 @@ def iso_ns(text: str) -> int:
 def parse_gamma_market(raw: Mapping[str, Any], venue: str = "polymarket") -> MarketMetadata:
     """One Gamma `/markets` item (decoded with Decimal for JSON floats) as `MarketMetadata`."""
     try:
-        outcomes, tokens = json_list(raw.get("outcomes")), json_list(raw.get("clobTokenIds"))
+        version = str(raw.get("version") or "v1").lower()  # "v2": Protocol V2, traded by position id
+        ids = raw.get("positionIds") if version == "v2" else raw.get("clobTokenIds")
+        outcomes, tokens = json_list(raw.get("outcomes")), json_list(ids)
         if len(outcomes) != 2 or len(tokens) != 2:
             raise MarketMetadataError(
                 f"Gamma market {raw.get('conditionId')} is not binary ({len(outcomes)} outcomes, "
@@ -277,6 +280,7 @@ def parse_gamma_market(raw: Mapping[str, Any], venue: str = "polymarket") -> Mar
             active=bool(raw.get("active", False)),
             closed=closed,
             accepting_orders=bool(raw.get("acceptingOrders", not closed)),
+            version=version,
         )
     except (KeyError, TypeError, ValueError) as e:  # json.JSONDecodeError is a ValueError
         raise MarketMetadataError(
