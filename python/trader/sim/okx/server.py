@@ -6,7 +6,10 @@ ctVal 0.01 BTC, net positions, funding settled every `funding_interval_ms`).
 Options: `time_window_ms` (OKX refuses requests stamped more than 30 s off: 50102), `dead_man_min_s` (the
 shortest `cancel-all-after` timeOut accepted; OKX: 10), `funding_interval_ms` (OKX: 8 h),
 `buyer_fee_in_base` (OKX takes a spot buyer's fee from the bought asset; by default the simulator charges
-it in the quote, as the Binance simulator does)."""
+it in the quote, as the Binance simulator does), `acct_lv` and `pos_mode` (what `account/config` states:
+"2" spot-and-futures and "net_mode" by default; "long_short_mode" refuses swap orders without `posSide`).
+The private `positions` and `account` channels push a snapshot on subscription and an update on every
+order change, fill and funding settlement."""
 
 from __future__ import annotations
 
@@ -17,11 +20,18 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from trader.clock import Clock
-from trader.sim.okx.rest import Rest, sign_b64
+from trader.sim.okx.rest import Rest, bulk_code, sign_b64
 from trader.sim.okx.state import DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, Book, Instrument, Order, State
 from trader.sim.server import VenueServer
 
-WS_ORDER_OPS = ("order", "batch-orders", "cancel-order")
+WS_ORDER_OPS = (
+    "order",
+    "batch-orders",
+    "cancel-order",
+    "batch-cancel-orders",
+    "amend-order",
+    "batch-amend-orders",
+)
 DEPTH = 50  # levels the books channel carries in the simulator (OKX: 400)
 
 
@@ -39,9 +49,11 @@ class OkxSimServer(VenueServer):
         dead_man_min_s: int = 10,
         buyer_fee_in_base: bool = False,
         funding_interval_ms: int = 8 * 3600 * 1000,
+        acct_lv: str = "2",
+        pos_mode: str = "net_mode",
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
-        self.st = State(seed, buyer_fee_in_base=buyer_fee_in_base)
+        self.st = State(seed, buyer_fee_in_base=buyer_fee_in_base, acct_lv=acct_lv, pos_mode=pos_mode)
         self.time_window_ms = time_window_ms
         self.funding_interval_ms = funding_interval_ms
         now = self.now_ms()
@@ -51,6 +63,8 @@ class OkxSimServer(VenueServer):
         self.book_subs: dict[str, set[web.WebSocketResponse]] = {}
         self.trade_subs: dict[str, set[web.WebSocketResponse]] = {}
         self.order_subs: set[web.WebSocketResponse] = set()
+        self.position_subs: set[web.WebSocketResponse] = set()
+        self.account_subs: set[web.WebSocketResponse] = set()
         self.sent_depth: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
         self.book_snapshots = 0  # snapshots sent on the books channel (each (re)subscription)
 
@@ -77,7 +91,9 @@ class OkxSimServer(VenueServer):
         now = self.now_ms()
         st = self.st
         if now >= self.next_funding_ms:
-            st.settle_funding(now)
+            settled = st.settle_funding(now)
+            self.publish_positions(settled)
+            self.publish_account()
             self.next_funding_ms += self.funding_interval_ms * max(
                 1, (now - self.next_funding_ms) // self.funding_interval_ms + 1
             )
@@ -165,9 +181,33 @@ class OkxSimServer(VenueServer):
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def publish_orders(self, orders: list[Order]) -> None:
+        """Each order's push on `orders`; then, if any, the account (frozen and cash balances moved) and
+        the positions of the SWAP instruments that filled."""
         for o in orders:
             msg = {"arg": {"channel": "orders", "instType": "ANY", "uid": "1"}, "data": [o.wire()]}
             self._fan(self.order_subs, msg)
+        if orders:
+            self.publish_positions(sorted({o.inst.inst_id for o in orders if o.inst.swap and o.last}))
+            self.publish_account()
+
+    def _positions_msg(self, rows: list[dict[str, str]], event: str) -> dict[str, Any]:
+        arg = {"channel": "positions", "instType": "ANY", "uid": "1"}
+        return {"arg": arg, "eventType": event, "curPage": 1, "lastPage": True, "data": rows}
+
+    def publish_positions(self, inst_ids: list[str]) -> None:
+        """A `positions` update with these SWAP instruments' positions (flat ones say pos 0)."""
+        if inst_ids and self.position_subs:
+            rows = [self.st.position_row(i, self.now_ms()) for i in inst_ids]
+            self._fan(self.position_subs, self._positions_msg(rows, "event_update"))
+
+    def _account_msg(self, event: str) -> dict[str, Any]:
+        arg = {"channel": "account", "uid": "1"}
+        data = self.st.balance_rows(self.now_ms())
+        return {"arg": arg, "eventType": event, "curPage": 1, "lastPage": True, "data": data}
+
+    def publish_account(self) -> None:
+        if self.account_subs:
+            self._fan(self.account_subs, self._account_msg("event_update"))
 
     def _ws_order_op(self, req: dict[str, Any]) -> dict[str, Any]:
         """Order entry on the private WebSocket: `order`, `batch-orders`, `cancel-order` (the REST
@@ -178,9 +218,11 @@ class OkxSimServer(VenueServer):
             if "instIdCode" in a and "instId" not in a:
                 a["instId"] = codes.get(str(a["instIdCode"]), "")
         now = self.now_ms()
-        items = [self.rest.cancel_item(a) if op == "cancel-order" else self.rest.placed(a) for a in args]
-        failed = sum(1 for i in items if i["sCode"] != "0")
-        code = "0" if not failed else ("1" if failed == len(items) else "2")
+        r = self.rest
+        handler = {"cancel-order": r.cancel_item, "batch-cancel-orders": r.cancel_item,
+                   "amend-order": r.amend_item, "batch-amend-orders": r.amend_item}  # fmt: skip
+        items = [handler.get(op, r.placed)(a) for a in args]
+        code = bulk_code(items)
         return {"id": req.get("id", ""), "op": op, "code": code, "msg": "", "data": items,
                 "inTime": str(now * 1000), "outTime": str(self.now_ms() * 1000)}  # fmt: skip
 
@@ -207,7 +249,8 @@ class OkxSimServer(VenueServer):
                 await on_op(ws, req)
         finally:
             self.sockets.discard(ws)
-            self.order_subs.discard(ws)
+            for private in (self.order_subs, self.position_subs, self.account_subs):
+                private.discard(ws)
             for subs in (*self.book_subs.values(), *self.trade_subs.values()):
                 subs.discard(ws)
         return ws
@@ -278,15 +321,22 @@ class OkxSimServer(VenueServer):
         if req.get("op") in WS_ORDER_OPS:
             await ws.send_str(orjson.dumps(self._ws_order_op(req)).decode())
             return
+        tables = {"orders": self.order_subs, "positions": self.position_subs, "account": self.account_subs}
         for arg in req.get("args", []):
-            if arg.get("channel") != "orders":
+            table = tables.get(arg.get("channel"))
+            if table is None:
                 await ws.send_str(
                     orjson.dumps({"event": "error", "code": "60018", "msg": "Wrong channel"}).decode()
                 )
                 continue
-            self.order_subs.add(ws)
+            table.add(ws)
             await ws.send_str(
                 orjson.dumps(
                     {"id": req.get("id", ""), "event": "subscribe", "arg": arg, "connId": "1"}
                 ).decode()
             )
+            if arg["channel"] == "positions":  # OKX pushes the current state on subscription
+                rows = self.st.position_rows(self.now_ms())
+                await ws.send_str(orjson.dumps(self._positions_msg(rows, "snapshot")).decode())
+            elif arg["channel"] == "account":
+                await ws.send_str(orjson.dumps(self._account_msg("snapshot")).decode())

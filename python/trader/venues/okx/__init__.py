@@ -17,7 +17,7 @@ from trader.errors import ConfigError
 from trader.venues.base import Tier
 from trader.venues.okx.connector import CAPABILITIES, SWAP_CAPABILITIES, OkxConnector, loopback_connector
 from trader.venues.okx.endpoints import ENDPOINTS, Endpoints
-from trader.venues.okx.errors import decode_error, error_from
+from trader.venues.okx.errors import AccountModeError, decode_error, error_from
 from trader.venues.profile import ClientIdRule, VenueProfile
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> OkxConnector:
             market=str(o.get("market", "spot")),
             order_entry=str(o.get("order_entry", "rest")),
             leverage=int(o["leverage"]) if "leverage" in o else None,
+            position_mode=str(o.get("position_mode", "")),
         )
     except ValueError as e:
         raise ConfigError(f"[venues.okx] {e}") from None
@@ -92,6 +93,7 @@ __all__ = [
     "PROFILE",
     "SWAP_CAPABILITIES",
     "VENUE",
+    "AccountModeError",
     "Endpoints",
     "OkxConnector",
     "build",

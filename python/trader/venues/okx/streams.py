@@ -1,6 +1,6 @@
 """OKX's WebSocket streams: the public `books` (sequence-checked by `seqId`/`prevSeqId`: a gap invalidates
-the book and resubscribes for a new snapshot) and `trades`; the private `orders` channel after a login
-signed by the core's `OkxSigner`."""
+the book and resubscribes for a new snapshot) and `trades`; the private `orders`, `positions` and `account`
+channels after a login signed by the core's `OkxSigner`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     from trader.venues.okx.connector import OkxConnector
 
 log = logging.getLogger("trader.venues.okx")
+
+WS_ORDER_OPS = (
+    "order",
+    "batch-orders",
+    "cancel-order",
+    "amend-order",
+    "batch-amend-orders",
+    "batch-cancel-orders",
+)
 
 
 class SeqBook:
@@ -153,16 +162,26 @@ class PrivateStream:
     async def _message(self, msg: dict[str, Any], ts_recv: int) -> None:
         c = self.c
         event = msg.get("event")
-        if msg.get("op") in ("order", "batch-orders", "cancel-order"):
+        channel = msg.get("arg", {}).get("channel")
+        if msg.get("op") in WS_ORDER_OPS:
             c.ws_answer(msg)
         elif event == "login" and str(msg.get("code")) == "0":
-            args = [{"channel": "orders", "instType": "ANY"}]
+            args = [
+                {"channel": "orders", "instType": "ANY"},
+                {"channel": "positions", "instType": c.inst_type},
+                {"channel": "account"},
+            ]
             await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
         elif event == "subscribe":
-            await c.private_ready()
+            if channel == "orders":
+                await c.private_ready()
         elif event == "error":
             log.warning("%s: private stream error %s %s", c.venue, msg.get("code"), msg.get("msg"))
-        elif msg.get("arg", {}).get("channel") == "orders":
+        elif channel == "orders":
             for o in msg.get("data", []):
                 if o.get("instId") == c.inst_id:
                     c.on_order(o, ts_recv)
+        elif channel == "positions":
+            c.account.on_positions(c, msg)
+        elif channel == "account":
+            c.account.on_account(c, msg)
