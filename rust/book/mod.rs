@@ -7,6 +7,7 @@ pub mod binance;
 pub mod checksum;
 pub mod coinbase;
 pub mod ladder;
+pub mod okx;
 pub mod polymarket;
 mod scan;
 pub mod sequence;

@@ -14,6 +14,7 @@ order change, fill and funding settlement."""
 from __future__ import annotations
 
 import asyncio
+import zlib
 from typing import Any
 
 import orjson
@@ -35,6 +36,24 @@ WS_ORDER_OPS = (
 DEPTH = 50  # levels the books channel carries in the simulator (OKX: 400)
 
 
+CHECKSUM_DEPTH = 25
+
+
+def book_checksum(inst: Instrument, bids: dict[int, int], asks: dict[int, int]) -> int:
+    """OKX's `books` checksum, computed here independently of the core: the first 25 levels of each side
+    interleaved as `bidPx:bidSz:askPx:askSz:...` (the longer side's rest appended), in the strings sent,
+    CRC32 (zlib) as a signed 32-bit integer."""
+    b = sorted(bids.items(), reverse=True)[:CHECKSUM_DEPTH]
+    a = sorted(asks.items())[:CHECKSUM_DEPTH]
+    parts: list[str] = []
+    for i in range(max(len(b), len(a))):
+        for side in (b, a):
+            if i < len(side):
+                parts += (inst.plain_px(side[i][0]), inst.plain_sz(side[i][1]))
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - 2**32 if crc >= 2**31 else crc
+
+
 class OkxSimServer(VenueServer):
     FAULT_PATHS = ("POST /api/v5/trade/order", "POST /api/v5/trade/cancel-order")
     venue = "okx"
@@ -51,6 +70,7 @@ class OkxSimServer(VenueServer):
         funding_interval_ms: int = 8 * 3600 * 1000,
         acct_lv: str = "2",
         pos_mode: str = "net_mode",
+        book_checksum: bool = True,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
         self.st = State(seed, buyer_fee_in_base=buyer_fee_in_base, acct_lv=acct_lv, pos_mode=pos_mode)
@@ -66,6 +86,8 @@ class OkxSimServer(VenueServer):
         self.position_subs: set[web.WebSocketResponse] = set()
         self.account_subs: set[web.WebSocketResponse] = set()
         self.sent_depth: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+        self.book_checksum = book_checksum  # False: `checksum` 0, as OKX sends since it deprecated it
+        self.corrupt_checksum = False  # set: the next books push carries a wrong checksum
         self.book_snapshots = 0  # snapshots sent on the books channel (each (re)subscription)
 
     @property
@@ -123,7 +145,13 @@ class OkxSimServer(VenueServer):
     def _book_msg(
         self, book: Book, action: str, bids: list[list[str]], asks: list[list[str]], prev: int
     ) -> bytes:
-        data = {"asks": asks, "bids": bids, "ts": str(self.now_ms()), "checksum": 0,
+        checksum = 0
+        if self.book_checksum:  # over the book as the subscriber holds it after this push
+            checksum = book_checksum(book.inst, *self.sent_depth[book.inst.inst_id])
+            if self.corrupt_checksum:  # one push's checksum is wrong (the subscriber must resync)
+                self.corrupt_checksum = False
+                checksum = checksum + 1 if checksum < 2**31 - 1 else 1
+        data = {"asks": asks, "bids": bids, "ts": str(self.now_ms()), "checksum": checksum,
                 "prevSeqId": prev, "seqId": book.seq}  # fmt: skip
         arg = {"channel": "books", "instId": book.inst.inst_id}
         return orjson.dumps({"arg": arg, "action": action, "data": [data]})
@@ -137,8 +165,8 @@ class OkxSimServer(VenueServer):
         inst = book.inst
 
         def diff(old: dict[int, int], new: dict[int, int]) -> list[list[str]]:
-            rows = [[inst.px(p), inst.sz(q), "0", "1"] for p, q in new.items() if old.get(p) != q]
-            return rows + [[inst.px(p), "0", "0", "0"] for p in old if p not in new]
+            rows = [[inst.plain_px(p), inst.plain_sz(q), "0", "1"] for p, q in new.items() if old.get(p) != q]
+            return rows + [[inst.plain_px(p), "0", "0", "0"] for p in old if p not in new]
 
         db, da = diff(old_bids, bids), diff(old_asks, asks)
         if not db and not da:
@@ -153,8 +181,14 @@ class OkxSimServer(VenueServer):
         self._fan(subs, None, self._book_msg(book, "update", db, da, prev))
 
     def _snapshot(self, ws: web.WebSocketResponse, book: Book) -> None:
-        bids, asks = self._levels(book)
+        """A snapshot for `ws`. Other subscribers first get what changed since their last push, so that
+        every subscriber's book (and the checksum over it) is the one the snapshot states."""
         inst = book.inst
+        subs = self.book_subs.setdefault(inst.inst_id, set())
+        subs.discard(ws)  # ... and `ws` nothing before its snapshot
+        self._book_update(inst.inst_id, book, self.now_ms())
+        subs.add(ws)
+        bids, asks = self._levels(book)
         self.sent_depth[inst.inst_id] = (bids, asks)
         self.book_snapshots += 1
         rows = self._rows
@@ -162,7 +196,7 @@ class OkxSimServer(VenueServer):
 
     @staticmethod
     def _rows(inst: Instrument, levels: dict[int, int]) -> list[list[str]]:
-        return [[inst.px(p), inst.sz(q), "0", "1"] for p, q in levels.items()]
+        return [[inst.plain_px(p), inst.plain_sz(q), "0", "1"] for p, q in levels.items()]
 
     def _fan(self, subs: set[web.WebSocketResponse], msg: dict[str, Any] | None, raw: bytes = b"") -> None:
         payload = raw or orjson.dumps(msg)

@@ -58,6 +58,13 @@ class Instrument:
     def sz(self, units: int) -> str:
         return str(Decimal(units) * Decimal(self.lot_sz))
 
+    def plain_px(self, units: int) -> str:
+        """A price as OKX writes it in `books`: a plain decimal without trailing zeros (`3366`, `0.5`)."""
+        return format((Decimal(units) * Decimal(self.tick_sz)).normalize(), "f")
+
+    def plain_sz(self, units: int) -> str:
+        return format((Decimal(units) * Decimal(self.lot_sz)).normalize(), "f")
+
     def px_units(self, text: str) -> int:
         q = Decimal(text) / Decimal(self.tick_sz)
         if q != q.to_integral_value() or q <= 0:

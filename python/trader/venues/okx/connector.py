@@ -1,5 +1,6 @@
-"""OKX v5 spot: REST (`/api/v5`) for orders and account, the public WebSocket for `books` and `trades`, the
-private one for `orders` (login signed by the core's `OkxSigner`; secrets never leave it).
+"""OKX v5 spot and USDT swaps: REST (`/api/v5`) for orders and account, the public WebSocket for `books` and
+`trades`, the private one for `orders`, `positions` and `account` (login signed by the core's `OkxSigner`;
+secrets never leave it).
 
 - Every request is signed at send time with the venue's clock (ours plus `clock_offset_ms`, measured by
   `GET /api/v5/public/time` at connect and again, once, after a `50102 Timestamp request expired`).
@@ -11,20 +12,30 @@ private one for `orders` (login signed by the core's `OkxSigner`; secrets never 
   report says REJECTED). Without a report in time the ack stands and the later report tells.
 - `order_entry="ws"`: `submit` and `cancel` go over the private WebSocket (ops `order`,
   `cancel-order`, answered by `id`); no answer within `timeout_s` is `UnknownOutcomeError`.
-- Batch place (`submit_batch`, `batch-orders`) and batch cancel (`cancel_all`) in requests of up to 20,
-  signed over the exact JSON array sent; `amend` changes a resting order's price and/or size by clOrdId.
+- Batch place (`submit_batch`, `batch-orders`), batch amend (`amend_batch`, `amend-batch-orders` / WS
+  `batch-amend-orders`) and batch cancel (`cancel_batch` by clOrdId, `cancel_all`) in requests of up to 20,
+  signed over the exact JSON array sent (`batch.py`); each item's `sCode` is its own typed result. `amend`
+  changes a resting order's price and/or size by clOrdId.
 - Order types: GTC limit `limit`, post-only `post_only`, IOC `ioc`, FOK `fok`; a market order goes out as
   `ioc` at the gate's protective price (an OKX `market` order has no price limit). Spot has no
   reduce-only and no GTD: both are refused before anything is sent.
-- Rate limits: one local quota per group of endpoints (place, cancel, reads, account, public) at
-  `budget` of OKX's stated per-2-s limits (okx.md §3, §6); a 429 backs that group off.
+- Rate limits: one local quota per group of endpoints (place, cancel, reads, account, public) and one per
+  endpoint (`ep.LIMITS`: this instrument's, since trade limits count per instrument; batch endpoints count
+  orders; WebSocket order entry shares its REST endpoint's), all at `budget` of OKX's stated limits; a write
+  over a quota is refused locally (`RateLimitError`, code "local"), a read waits; a 429 backs the group off.
+- Account mode: `account/config` at connect; the swap market needs acctLv 2-4 in net position mode, else
+  `AccountModeError` (`position_mode="net"` switches a long/short account by `set-position-mode`).
+- Positions and balances: `positions()` and `balances()` read REST (the reconciliation source); the
+  `positions` and `account` channels keep `stream_positions()` / `stream_balances()` current in between.
 - Swap funding: after each funding time the type-8 bills become `FundingPayment` events
   (`funding_since` reads the same bills for reconciliation).
 - Swap leverage: `leverage=N` sets it (cross margin) at connect; `set_leverage` at any time.
 - Dead-man switch: while our orders rest, `POST /api/v5/trade/cancel-all-after` is armed with
   `dead_man_s` and refreshed every `dead_man_refresh_s`; with nothing resting it is disarmed (timeOut 0).
-- The book: a `books` snapshot, then updates whose `prevSeqId` must equal the last `seqId`; a gap is a
-  `BookInvalid` and a resubscription (a new snapshot). Checksums are not used (OKX sends 0 since 2026-06).
+- The book: a `books` snapshot, then updates whose `prevSeqId` must equal the last `seqId`, and whose
+  non-zero `checksum` (CRC32 over the top 25 levels) must match the book after them; both are checked in the
+  core on the raw bytes (`Book.apply_okx_books`). A gap or a mismatch is a `BookInvalid` and a
+  resubscription (a new snapshot). OKX sends `checksum` 0 since it deprecated it (2026-06): not checked.
 """
 
 from __future__ import annotations
