@@ -3,7 +3,9 @@
 the public and private WebSockets; `parse.py` turns OKX's JSON into `trader` values; `errors.py` holds its
 error table; `endpoints.py` its URLs, paths and quotas. The loopback simulator is `trader.sim.okx`. Demo
 trading (`environment = "paper"`) is the live REST host with `x-simulated-trading: 1` and the wspap
-WebSocket hosts, on a demo API key."""
+WebSocket hosts, on a demo API key. Options under `[venues.okx]`: `market` ("spot" | "swap"), `order_entry`
+("rest" | "ws"), `leverage` (swap), `position_mode` ("" refuses an account in long/short mode, "net" switches
+it to net mode at connect)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ VENUE = "okx"
 PROFILE = VenueProfile(
     name=VENUE,
     tier=Tier.CRYPTO,
-    summary="spot and USDT swaps (REST, books/trades/orders WebSockets); `trader paper --exchange=okx --sim`",
+    summary="spot and USDT swaps (REST; books/trades, orders/positions/account WebSockets); "
+    "`trader paper --exchange=okx --sim`",
     environments=("live", "paper", "sim"),
     capabilities={"spot": CAPABILITIES, "swap": SWAP_CAPABILITIES},
     default_symbol="BTC-USDT",

@@ -103,6 +103,7 @@ class PublicStream:
     def __init__(self, conn: OkxConnector, ws: WsClient) -> None:
         self.c, self.ws = conn, ws
         self.book = SeqBook()
+        self.book.configure(conn.spec, conn.ct)  # the instrument is loaded before the streams start
         self.snapshots = 0
 
     @staticmethod
@@ -126,7 +127,6 @@ class PublicStream:
 
     async def _raw(self, raw: bytes, ts_recv: int) -> None:
         """A books push goes to the core as bytes; anything else is decoded here."""
-        self.book.configure(self.c.spec, self.c.ct)
         try:
             verdict = self.book.apply_raw(raw, self.c.inst_id)
         except ParseError as e:
@@ -196,11 +196,9 @@ class PrivateStream:
         if msg.get("op") in WS_ORDER_OPS:
             c.ws_answer(msg)
         elif event == "login" and str(msg.get("code")) == "0":
-            args = [
-                {"channel": "orders", "instType": "ANY"},
-                {"channel": "positions", "instType": c.inst_type},
-                {"channel": "account"},
-            ]
+            args = [{"channel": "orders", "instType": "ANY"}, {"channel": "account"}]
+            if c.market == "swap":  # spot holds balances (the account channel), not positions
+                args.append({"channel": "positions", "instType": "SWAP"})
             await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
         elif event == "subscribe":
             if channel == "orders":
