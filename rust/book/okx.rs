@@ -257,7 +257,9 @@ impl Book {
                 _ => s.skip_value(2),
             }),
             "action" => s.plain_string().map(|v| action = Some(v)),
-            "data" => s.array(|s| entry(s, spec, scratch, &mut e)),
+            // OKX states `arg` first: the data of other channels and instruments is only walked
+            "data" if channel == Some("books") && inst == Some(inst_id) => s.array(|s| entry(s, spec, scratch, &mut e)),
+            "data" if channel.is_none() => Err("data before arg".into()),
             _ => s.skip_value(1),
         })
         .and_then(|()| s.end())
@@ -423,13 +425,19 @@ mod tests {
         let want = okx_checksum(&[("100", "1.5")], &[("100.1", "2")]);
         assert_eq!(b.okx_book_checksum(Some(&wire)), want);
         assert_eq!(b.apply_okx_books(snap.as_bytes(), "ETH-USDT", None).unwrap(), None);
-        let trades = br#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"px":"1"}]}"#;
+        let trades =
+            br#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"px":"1","ts":"1"},{"px":"2","ts":"2"}]}"#;
         assert_eq!(b.apply_okx_books(trades, "BTC-USDT", None).unwrap(), None);
+        let event = br#"{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3ae55"}"#;
+        assert_eq!(b.apply_okx_books(event, "BTC-USDT", None).unwrap(), None);
+        let other = msg("snapshot", r#"["1","1"],["2","1"]"#, "", -1, 1, 0).replace("BTC-USDT", "ETH-USDT");
+        assert_eq!(b.apply_okx_books(other.as_bytes(), "BTC-USDT", None).unwrap(), None);
         for bad in [
             &br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"bids":[["100.01","1"]],"seqId":2,"prevSeqId":1}]}"#[..],
             br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"bids":[],"prevSeqId":1}]}"#,
             br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"sideways","data":[{"bids":[],"seqId":2,"prevSeqId":1}]}"#,
             br#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"bids":[["100","1"]"#,
+            br#"{"action":"update","data":[],"arg":{"channel":"books","instId":"BTC-USDT"}}"#,
         ] {
             assert!(b.apply_okx_books(bad, "BTC-USDT", Some(&wire)).is_err(), "{}", String::from_utf8_lossy(bad));
             assert_eq!(b.best_bid(), Some((1000, 150)));

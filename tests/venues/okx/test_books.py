@@ -55,6 +55,9 @@ def test_recorded_pushes_with_checksums_in_contracts() -> None:
     assert book.apply_raw(upd, "BTC-USDT-SWAP") == "waiting"  # until a snapshot
     assert book.apply_raw(snap, "BTC-USDT-SWAP") == "snapshot"
     assert book.apply_raw(snap, "ETH-USDT-SWAP") is None
+    trades = {"arg": {"channel": "trades", "instId": "BTC-USDT-SWAP"}, "data": [{"px": "1"}, {"px": "2"}]}
+    assert book.apply_raw(orjson.dumps(trades), "BTC-USDT-SWAP") is None  # not a book: decoded elsewhere
+    assert seq_of(book) == 10
     with pytest.raises(ParseError):
         book.apply_raw(snap[:-5], "BTC-USDT-SWAP")
 
