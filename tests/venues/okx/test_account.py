@@ -212,6 +212,12 @@ def test_batch_amend_and_batch_cancel_with_per_item_errors(entry: str) -> None:
             grown = await conn.query("ba2")
             assert grown is not None
             assert grown.qty == 30
+            await conn.amend("ba2", price=bid - 250)  # one amend, over the same order entry
+            single = await conn.query("ba2")
+            assert single is not None
+            assert (single.price, single.qty) == (bid - 250, 30)
+            with pytest.raises(OrderNotFoundError):
+                await conn.amend("gone", price=bid - 250)
             gone = await conn.cancel_batch(["ba1", "ba2", "gone"])
             assert gone[:2] == [None, None]
             assert isinstance(gone[2], OrderNotFoundError)
