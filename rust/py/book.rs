@@ -82,6 +82,16 @@ impl PyBook {
         Ok(r.map(|l| (l.sequence, l.snapshot, l.applied)))
     }
 
+    #[allow(clippy::type_complexity)]
+    fn apply_polymarket_changes(
+        &mut self,
+        raw: &[u8],
+        asset_id: &str,
+    ) -> PyResult<(usize, Option<(Option<i64>, Option<i64>)>)> {
+        let c = self.inner.apply_polymarket_changes(raw, asset_id).py()?;
+        Ok((c.applied, c.top.map(|t| (t.bid, t.ask))))
+    }
+
     /// OKX `books`: (verdict, seqId, ts ms), or None when the message is not `inst_id`'s books.
     #[pyo3(signature = (raw, inst_id, wire=None))]
     fn apply_okx_books(
@@ -97,16 +107,6 @@ impl PyBook {
     #[pyo3(signature = (wire=None))]
     fn okx_book_checksum(&self, wire: Option<Bound<'_, PySpec>>) -> i32 {
         self.inner.okx_book_checksum(wire.as_ref().map(|w| &w.get().inner))
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn apply_polymarket_changes(
-        &mut self,
-        raw: &[u8],
-        asset_id: &str,
-    ) -> PyResult<(usize, Option<(Option<i64>, Option<i64>)>)> {
-        let c = self.inner.apply_polymarket_changes(raw, asset_id).py()?;
-        Ok((c.applied, c.top.map(|t| (t.bid, t.ask))))
     }
 
     fn begin_resync(&mut self) {
