@@ -259,6 +259,17 @@ class Book:
         """Walk the book as a taker of `side` for `qty`: (filled qty, sum of price*qty, worst price)."""
     def imbalance(self, n: int = 5) -> float | None:
         """(bid qty - ask qty) / (bid qty + ask qty) over the best `n` levels."""
+    def apply_okx_books(
+        self, raw: bytes, inst_id: str, wire: InstrumentSpec | None = None
+    ) -> tuple[str, int, int] | None:
+        """Apply an OKX `books` push of `inst_id`: (verdict, seqId, ts ms), or None when the message is
+        not `inst_id`'s books (nothing changed). Verdicts: "snapshot" (the book replaced, VALID),
+        "update" (its prevSeqId chained), "waiting" (an update before a snapshot: ignored), "gap"
+        (nothing applied, the book INVALID), "checksum" (the non-zero CRC32 over the top 25 levels
+        disagrees: INVALID). `wire`: the spec of the wire's strings when sizes are in other units
+        (swap contracts). Raises `ParseError` (nothing changed) for a malformed message."""
+    def okx_book_checksum(self, wire: InstrumentSpec | None = None) -> int:
+        """OKX's signed CRC32 over the first 25 levels per side, levels as plain decimals."""
     def kraken_checksum(self, price_decimals: int, qty_decimals: int) -> int:
         """Kraken CRC32 of the top 10 levels formatted at the pair's precision."""
     def __len__(self) -> int: ...

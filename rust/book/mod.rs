@@ -8,6 +8,7 @@ pub mod bybit;
 pub mod checksum;
 pub mod coinbase;
 pub mod ladder;
+pub mod okx;
 pub mod polymarket;
 mod scan;
 pub mod sequence;

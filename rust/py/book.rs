@@ -111,6 +111,23 @@ impl PyBook {
         Ok((c.applied, c.top.map(|t| (t.bid, t.ask))))
     }
 
+    /// OKX `books`: (verdict, seqId, ts ms), or None when the message is not `inst_id`'s books.
+    #[pyo3(signature = (raw, inst_id, wire=None))]
+    fn apply_okx_books(
+        &mut self,
+        raw: &[u8],
+        inst_id: &str,
+        wire: Option<Bound<'_, PySpec>>,
+    ) -> PyResult<Option<(&'static str, i64, u64)>> {
+        let r = self.inner.apply_okx_books(raw, inst_id, wire.as_ref().map(|w| &w.get().inner)).py()?;
+        Ok(r.map(|b| (b.verdict.as_str(), b.seq_id, b.ts_ms)))
+    }
+
+    #[pyo3(signature = (wire=None))]
+    fn okx_book_checksum(&self, wire: Option<Bound<'_, PySpec>>) -> i32 {
+        self.inner.okx_book_checksum(wire.as_ref().map(|w| &w.get().inner))
+    }
+
     fn begin_resync(&mut self) {
         self.inner.seq.begin_resync();
     }

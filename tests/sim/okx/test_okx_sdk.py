@@ -123,3 +123,30 @@ def test_sdk_trades_the_swap_and_reads_its_position(sim: SimThread, opened: list
         "BTC-USDT-SWAP", "cross", "buy", "market", "1", reduceOnly="true", clOrdId="sdkswap3"
     )
     assert ro["data"][0]["sCode"] == "51169"  # a buy cannot reduce a long
+
+
+def test_sdk_reads_the_account_config_and_amends_and_cancels_in_batch(
+    sim: SimThread, opened: list[Any]
+) -> None:
+    account = okx_account.AccountAPI(DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE, flag="1", domain=_url(sim))
+    trade = okx_trade.TradeAPI(DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE, flag="1", domain=_url(sim))
+    opened.extend([account, trade])
+    config = account.get_account_config()["data"][0]
+    assert (config["acctLv"], config["posMode"]) == ("2", "net_mode")
+    bad = account.set_position_mode("hedge")
+    assert bad["code"] == "51000"
+    for cid in ("sdkam1", "sdkam2"):
+        r = trade.place_order("BTC-USDT", "cash", "buy", "limit", "0.01", clOrdId=cid, px="40000")
+        assert r["data"][0]["sCode"] == "0", r
+    amends = [
+        {"instId": "BTC-USDT", "clOrdId": "sdkam1", "newPx": "39000"},
+        {"instId": "BTC-USDT", "clOrdId": "sdkam2", "newSz": "0.02"},
+        {"instId": "BTC-USDT", "clOrdId": "sdk-none", "newPx": "39000"},
+    ]
+    r = trade.amend_multiple_orders(amends)
+    assert r["code"] == "2"  # some items failed, each says why
+    assert [i["sCode"] for i in r["data"]] == ["0", "0", "51503"]
+    assert trade.get_order("BTC-USDT", clOrdId="sdkam1")["data"][0]["px"] == "39000.0"
+    assert trade.get_order("BTC-USDT", clOrdId="sdkam2")["data"][0]["sz"] == "0.0200"
+    gone = trade.cancel_multiple_orders([{"instId": "BTC-USDT", "clOrdId": c} for c in ("sdkam1", "sdkam2")])
+    assert [i["sCode"] for i in gone["data"]] == ["0", "0"]

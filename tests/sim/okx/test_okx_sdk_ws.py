@@ -126,3 +126,52 @@ def test_a_wrong_login_is_refused(sim: SimThread) -> None:
             await client.factory.close()
 
     asyncio.run(body())
+
+
+def test_sdk_streams_positions_and_account_and_amends_in_batch(sim: SimThread) -> None:
+    async def body() -> None:
+        seen: list[dict[str, Any]] = []
+        url = f"ws://127.0.0.1:{sim.port}/ws/v5/private"
+        client = ws_private.WsPrivateAsync(DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, url)
+        await client.connect()
+        client.callback = lambda m: seen.append(orjson.loads(m))
+        task = asyncio.get_running_loop().create_task(client.consume())
+
+        def push(channel: str, event: str) -> Callable[[dict[str, Any]], bool]:
+            return lambda m: m.get("arg", {}).get("channel") == channel and m.get("eventType") == event
+
+        try:
+            await client.login()
+            await until(seen, lambda m: m.get("event") == "login" and m.get("code") == "0")
+            channels = [{"channel": "positions", "instType": "ANY"}, {"channel": "account"}]
+            await client.send("subscribe", channels)
+            account = await until(seen, push("account", "snapshot"))
+            assert {d["ccy"] for d in account["data"][0]["details"]} >= {"USDT", "BTC"}
+            await until(seen, push("positions", "snapshot"))
+            swap = {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "sell", "ordType": "market",
+                    "sz": "1", "clOrdId": "sdkwspos"}  # fmt: skip
+            await client.place_order([swap], id="20")
+            moved = await until(
+                seen,
+                lambda m: push("positions", "event_update")(m) and m["data"][0]["instId"] == "BTC-USDT-SWAP",
+            )
+            assert moved["data"][0]["posSide"] == "net"
+            await until(seen, push("account", "event_update"))
+            rest = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+                    "px": "30000", "sz": "0.001", "clOrdId": "sdkwsam"}  # fmt: skip
+            await client.place_order([rest], id="21")
+            await until(seen, lambda m: m.get("id") == "21")
+            amends = [{"instId": "BTC-USDT", "clOrdId": "sdkwsam", "newPx": "30100"},
+                      {"instId": "BTC-USDT", "clOrdId": "sdkws-none", "newPx": "30100"}]  # fmt: skip
+            await client.batch_amend_orders(amends, id="22")
+            amended = await until(seen, lambda m: m.get("id") == "22")
+            assert (amended["op"], amended["code"]) == ("batch-amend-orders", "2")
+            assert [i["sCode"] for i in amended["data"]] == ["0", "51503"]
+            await client.batch_cancel_orders([{"instId": "BTC-USDT", "clOrdId": "sdkwsam"}], id="23")
+            canceled = await until(seen, lambda m: m.get("id") == "23")
+            assert canceled["data"][0]["sCode"] == "0"
+        finally:
+            task.cancel()
+            await client.factory.close()
+
+    asyncio.run(body())

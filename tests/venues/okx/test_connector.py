@@ -225,6 +225,14 @@ def test_build_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
         )
     with pytest.raises(ConfigError, match="url"):
         build(VenueConfig("okx", "sim", secrets), symbol=SYMBOL, clock=CLOCK)
+    swap = build(
+        VenueConfig("okx", "live", secrets, {"market": "swap", "position_mode": "net"}),
+        symbol=SYMBOL,
+        clock=CLOCK,
+    )
+    assert (swap.market, swap.inst_id, swap._position_mode) == ("swap", "BTC-USDT-SWAP", "net")
+    with pytest.raises(ConfigError, match="position_mode"):
+        build(VenueConfig("okx", "live", secrets, {"position_mode": "hedge"}), symbol=SYMBOL, clock=CLOCK)
     assert "s" not in repr(secrets["secret"]).replace("SecretRef", "").replace("OKX_SECRET", "")
 
 

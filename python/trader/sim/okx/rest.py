@@ -31,6 +31,17 @@ def ok(data: list[Any], code: str = "0", msg: str = "") -> web.Response:
     )
 
 
+def bulk_code(items: list[dict[str, str]]) -> str:
+    """A batch's top-level code: 0 all done, 1 all failed, 2 some failed (each item's sCode says)."""
+    failed = sum(1 for i in items if i["sCode"] != "0")
+    return "0" if not failed else ("1" if failed == len(items) else "2")
+
+
+def bulk(items: list[dict[str, str]]) -> web.Response:
+    code = bulk_code(items)
+    return ok(items, code, "" if code == "0" else "Bulk operation partially succeeded")
+
+
 def fail(e: ApiError) -> web.Response:
     body = {"code": e.code, "msg": e.msg, "data": []}
     return web.Response(body=orjson.dumps(body), status=e.status, content_type="application/json")
@@ -50,6 +61,9 @@ class Rest:
             web.get(f"{P}/trade/order", h(self.get_order)),
             web.post(f"{P}/trade/cancel-order", h(self.cancel)),
             web.post(f"{P}/trade/amend-order", h(self.amend)),
+            web.post(f"{P}/trade/amend-batch-orders", h(self.amend_batch)),
+            web.get(f"{P}/account/config", h(self.config)),
+            web.post(f"{P}/account/set-position-mode", h(self.set_position_mode)),
             web.post(f"{P}/trade/batch-orders", h(self.place_batch)),
             web.post(f"{P}/trade/cancel-batch-orders", h(self.cancel_batch)),
             web.get(f"{P}/trade/orders-pending", h(self.pending)),
@@ -150,20 +164,26 @@ class Rest:
     async def place_batch(self, args: list[dict[str, Any]]) -> web.Response:
         if not isinstance(args, list) or not 1 <= len(args) <= 20:
             raise ApiError("51000", "Parameter error: 1 to 20 orders", 400)
-        items = [self.placed(a) for a in args]
-        failed = sum(1 for i in items if i["sCode"] != "0")
-        code = "0" if not failed else ("1" if failed == len(items) else "2")
-        return ok(items, code, "" if code == "0" else "Bulk operation partially succeeded")
+        return bulk([self.placed(a) for a in args])
 
-    async def amend(self, args: dict[str, Any]) -> web.Response:
+    def amend_item(self, args: dict[str, Any]) -> dict[str, str]:
+        """One order amended: its result item (sCode 0, or the reason)."""
         try:
             o, touched = self.s.st.amend(args, self.s.now_ms())
         except ApiError as e:
-            item = {"ordId": str(args.get("ordId", "")), "clOrdId": str(args.get("clOrdId", "")), "ts": "",
+            return {"ordId": str(args.get("ordId", "")), "clOrdId": str(args.get("clOrdId", "")), "ts": "",
                     "reqId": str(args.get("reqId", "")), "sCode": e.code, "sMsg": e.msg}  # fmt: skip
-            return ok([item], "1", "All operations failed")
         self.s.publish_orders(touched)
-        return ok([{**self._item(o), "reqId": str(args.get("reqId", ""))}])
+        return {**self._item(o), "reqId": str(args.get("reqId", ""))}
+
+    async def amend(self, args: dict[str, Any]) -> web.Response:
+        item = self.amend_item(args)
+        return ok([item]) if item["sCode"] == "0" else ok([item], "1", "All operations failed")
+
+    async def amend_batch(self, args: list[dict[str, Any]]) -> web.Response:
+        if not isinstance(args, list) or not 1 <= len(args) <= 20:
+            raise ApiError("51000", "Parameter error: 1 to 20 orders", 400)
+        return bulk([self.amend_item(a) for a in args])
 
     def cancel_item(self, a: dict[str, Any]) -> dict[str, str]:
         """One order canceled: its result item (sCode 0, or the reason)."""
@@ -183,10 +203,7 @@ class Rest:
     async def cancel_batch(self, args: list[dict[str, Any]]) -> web.Response:
         if not isinstance(args, list) or len(args) > 20:
             raise ApiError("51000", "Parameter error: up to 20 orders", 400)
-        items = [self.cancel_item(a) for a in args]
-        failed = sum(1 for i in items if i["sCode"] != "0")
-        code = "0" if not failed else ("1" if failed == len(args) else "2")
-        return ok(items, code, "" if code == "0" else "Bulk operation partially succeeded")
+        return bulk([self.cancel_item(a) for a in args])
 
     async def get_order(self, args: dict[str, str]) -> web.Response:
         self.s.st.inst(args.get("instId", ""))
@@ -206,13 +223,18 @@ class Rest:
         return ok(list(reversed(rows))[: int(args.get("limit", "100"))])
 
     async def balance(self, args: dict[str, str]) -> web.Response:
+        return ok(self.s.st.balance_rows(self.s.now_ms()))
+
+    async def config(self, args: dict[str, str]) -> web.Response:
+        """`account/config`: the account level and position mode (options `acct_lv`, `pos_mode`)."""
         st = self.s.st
-        details = [
-            {"ccy": c, "eq": str(v), "cashBal": str(v), "availBal": str(st.available(c)),
-             "frozenBal": str(st.frozen(c)), "ordFrozen": str(st.frozen(c)), "upl": "0"}
-            for c, v in st.balances.items()
-        ]  # fmt: skip
-        return ok([{"totalEq": "", "uTime": str(self.s.now_ms()), "details": details}])
+        row = {"uid": "1", "mainUid": "1", "acctLv": st.acct_lv, "posMode": st.pos_mode, "autoLoan": False,
+               "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
+               "mgnIsoMode": "automatic", "label": "sim", "perm": "read_only,trade", "ip": ""}  # fmt: skip
+        return ok([row])
+
+    async def set_position_mode(self, args: dict[str, Any]) -> web.Response:
+        return ok([{"posMode": self.s.st.set_position_mode(str(args.get("posMode", "")))}])
 
     async def positions(self, args: dict[str, str]) -> web.Response:
         inst = args.get("instId", "")

@@ -58,6 +58,13 @@ class Instrument:
     def sz(self, units: int) -> str:
         return str(Decimal(units) * Decimal(self.lot_sz))
 
+    def plain_px(self, units: int) -> str:
+        """A price as OKX writes it in `books`: a plain decimal without trailing zeros (`3366`, `0.5`)."""
+        return format((Decimal(units) * Decimal(self.tick_sz)).normalize(), "f")
+
+    def plain_sz(self, units: int) -> str:
+        return format((Decimal(units) * Decimal(self.lot_sz)).normalize(), "f")
+
     def px_units(self, text: str) -> int:
         q = Decimal(text) / Decimal(self.tick_sz)
         if q != q.to_integral_value() or q <= 0:
@@ -185,8 +192,11 @@ class Position:
 class State:
     """The venue: books, the demo account, its orders, fills, SWAP positions and funding bills."""
 
-    def __init__(self, seed: int, *, buyer_fee_in_base: bool = False) -> None:
+    def __init__(
+        self, seed: int, *, buyer_fee_in_base: bool = False, acct_lv: str = "2", pos_mode: str = "net_mode"
+    ) -> None:
         self.buyer_fee_in_base = buyer_fee_in_base  # OKX charges a spot buyer in base; off: in the quote
+        self.acct_lv, self.pos_mode = acct_lv, pos_mode  # account/config: spot-and-futures, net positions
         self.books: dict[str, Book] = {}
         for n, inst in enumerate(INSTRUMENTS):
             engine = MatchingEngine(
@@ -234,6 +244,25 @@ class State:
     def lever(self, inst_id: str) -> Decimal:
         return self.levers.get(inst_id, LEVER)
 
+    def set_position_mode(self, mode: str) -> str:
+        """`account/set-position-mode`: refused while orders rest or positions are open (OKX: 59000)."""
+        if mode not in ("net_mode", "long_short_mode"):
+            raise ApiError("51000", "Parameter posMode error")
+        if self.open_orders() or any(p.pos for p in self.positions.values()):
+            raise ApiError("59000", "Settings failed. Delete any open orders or positions before updating")
+        self.pos_mode = mode
+        return mode
+
+    def balance_rows(self, now_ms: int) -> list[dict[str, Any]]:
+        """The `account/balance` data (and an `account` channel push's): every currency's details."""
+        details = [
+            {"ccy": c, "eq": str(v), "cashBal": str(v), "availBal": str(self.available(c)),
+             "frozenBal": str(self.frozen(c)), "ordFrozen": str(self.frozen(c)), "upl": "0",
+             "uTime": str(now_ms)}
+            for c, v in self.balances.items()
+        ]  # fmt: skip
+        return [{"totalEq": "", "uTime": str(now_ms), "details": details}]
+
     def set_leverage(self, args: dict[str, Any]) -> dict[str, str]:
         """`account/set-leverage` for a SWAP instrument in cross margin (1 to 125)."""
         book = self.inst(str(args.get("instId", "")))
@@ -262,6 +291,8 @@ class State:
             raise ApiError("51000", "Parameter side or ordType error")
         if args.get("tdMode") not in (("cross", "isolated") if inst.swap else ("cash",)):
             raise ApiError("51000", "Parameter tdMode error")
+        if inst.swap and self.pos_mode == "long_short_mode" and args.get("posSide") not in ("long", "short"):
+            raise ApiError("51000", "Parameter posSide error")
         sz = inst.sz_units(str(args.get("sz", "")))
         if sz < inst.sz_units(inst.min_sz):
             raise ApiError("51020", "Order quantity is less than the minimum")
@@ -438,11 +469,14 @@ class State:
         units = (bid + ask) / 2 if bid is not None and ask is not None else book.market.mid
         return Decimal(str(units)) * Decimal(book.inst.tick_sz)
 
-    def settle_funding(self, now_ms: int) -> None:
-        """Funding on every SWAP position: longs pay shorts when the rate is positive."""
+    def settle_funding(self, now_ms: int) -> list[str]:
+        """Funding on every SWAP position: longs pay shorts when the rate is positive. The instruments
+        settled."""
+        settled = []
         for inst_id, p in self.positions.items():
             if not p.pos:
                 continue
+            settled.append(inst_id)
             i = self.books[inst_id].inst
             value = i.notional(self.mark(inst_id), Decimal(i.sz(abs(p.pos))))
             amount = (-value if p.pos > 0 else value) * FUNDING_RATE
@@ -463,33 +497,33 @@ class State:
                     "mgnMode": "cross",
                 }
             )
+        return settled
 
     def position_rows(self, now_ms: int) -> list[dict[str, str]]:
-        rows = []
-        for inst_id, p in self.positions.items():
-            if not p.pos:
-                continue
-            i = self.books[inst_id].inst
-            mark = self.mark(inst_id)
-            upl = i.notional(mark - p.avg, Decimal(i.sz(p.pos)))
-            rows.append(
-                {
-                    "instType": "SWAP",
-                    "instId": inst_id,
-                    "posSide": "net",
-                    "pos": i.sz(p.pos),
-                    "avgPx": str(p.avg),
-                    "markPx": str(mark),
-                    "upl": str(upl),
-                    "lever": str(self.lever(inst_id)),
-                    "mgnMode": "cross",
-                    "ccy": i.settle,
-                    "cTime": str(p.c_time),
-                    "uTime": str(p.u_time or now_ms),
-                    "posId": f"{inst_id}-net",
-                }
-            )
-        return rows
+        """The open SWAP positions (`account/positions`, a `positions` channel snapshot)."""
+        return [self.position_row(i, now_ms) for i, p in self.positions.items() if p.pos]
+
+    def position_row(self, inst_id: str, now_ms: int) -> dict[str, str]:
+        """One SWAP position (net mode), flat ones included (a `positions` update on a close says pos 0)."""
+        p = self.positions.get(inst_id, Position())
+        i = self.books[inst_id].inst
+        mark = self.mark(inst_id)
+        upl = i.notional(mark - p.avg, Decimal(i.sz(p.pos)))
+        return {
+            "instType": "SWAP",
+            "instId": inst_id,
+            "posSide": "net",
+            "pos": i.sz(p.pos),
+            "avgPx": str(p.avg),
+            "markPx": str(mark),
+            "upl": str(upl),
+            "lever": str(self.lever(inst_id)),
+            "mgnMode": "cross",
+            "ccy": i.settle,
+            "cTime": str(p.c_time),
+            "uTime": str(p.u_time or now_ms),
+            "posId": f"{inst_id}-net",
+        }
 
     def find(self, inst_id: str, ord_id: str, cl_ord_id: str) -> Order | None:
         if ord_id:

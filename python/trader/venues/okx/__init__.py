@@ -3,7 +3,9 @@
 the public and private WebSockets; `parse.py` turns OKX's JSON into `trader` values; `errors.py` holds its
 error table; `endpoints.py` its URLs, paths and quotas. The loopback simulator is `trader.sim.okx`. Demo
 trading (`environment = "paper"`) is the live REST host with `x-simulated-trading: 1` and the wspap
-WebSocket hosts, on a demo API key."""
+WebSocket hosts, on a demo API key. Options under `[venues.okx]`: `market` ("spot" | "swap"), `order_entry`
+("rest" | "ws"), `leverage` (swap), `position_mode` ("" refuses an account in long/short mode, "net" switches
+it to net mode at connect)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from trader.errors import ConfigError
 from trader.venues.base import Tier
 from trader.venues.okx.connector import CAPABILITIES, SWAP_CAPABILITIES, OkxConnector, loopback_connector
 from trader.venues.okx.endpoints import ENDPOINTS, Endpoints
-from trader.venues.okx.errors import decode_error, error_from
+from trader.venues.okx.errors import AccountModeError, decode_error, error_from
 from trader.venues.profile import ClientIdRule, VenueProfile
 
 if TYPE_CHECKING:
@@ -28,7 +30,8 @@ VENUE = "okx"
 PROFILE = VenueProfile(
     name=VENUE,
     tier=Tier.CRYPTO,
-    summary="spot and USDT swaps (REST, books/trades/orders WebSockets); `trader paper --exchange=okx --sim`",
+    summary="spot and USDT swaps (REST; books/trades, orders/positions/account WebSockets); "
+    "`trader paper --exchange=okx --sim`",
     environments=("live", "paper", "sim"),
     capabilities={"spot": CAPABILITIES, "swap": SWAP_CAPABILITIES},
     default_symbol="BTC-USDT",
@@ -69,6 +72,7 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> OkxConnector:
             market=str(o.get("market", "spot")),
             order_entry=str(o.get("order_entry", "rest")),
             leverage=int(o["leverage"]) if "leverage" in o else None,
+            position_mode=str(o.get("position_mode", "")),
         )
     except ValueError as e:
         raise ConfigError(f"[venues.okx] {e}") from None
@@ -92,6 +96,7 @@ __all__ = [
     "PROFILE",
     "SWAP_CAPABILITIES",
     "VENUE",
+    "AccountModeError",
     "Endpoints",
     "OkxConnector",
     "build",

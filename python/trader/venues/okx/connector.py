@@ -1,5 +1,6 @@
-"""OKX v5 spot: REST (`/api/v5`) for orders and account, the public WebSocket for `books` and `trades`, the
-private one for `orders` (login signed by the core's `OkxSigner`; secrets never leave it).
+"""OKX v5 spot and USDT swaps: REST (`/api/v5`) for orders and account, the public WebSocket for `books` and
+`trades`, the private one for `orders`, `positions` and `account` (login signed by the core's `OkxSigner`;
+secrets never leave it).
 
 - Every request is signed at send time with the venue's clock (ours plus `clock_offset_ms`, measured by
   `GET /api/v5/public/time` at connect and again, once, after a `50102 Timestamp request expired`).
@@ -11,20 +12,30 @@ private one for `orders` (login signed by the core's `OkxSigner`; secrets never 
   report says REJECTED). Without a report in time the ack stands and the later report tells.
 - `order_entry="ws"`: `submit` and `cancel` go over the private WebSocket (ops `order`,
   `cancel-order`, answered by `id`); no answer within `timeout_s` is `UnknownOutcomeError`.
-- Batch place (`submit_batch`, `batch-orders`) and batch cancel (`cancel_all`) in requests of up to 20,
-  signed over the exact JSON array sent; `amend` changes a resting order's price and/or size by clOrdId.
+- Batch place (`submit_batch`, `batch-orders`), batch amend (`amend_batch`, `amend-batch-orders` / WS
+  `batch-amend-orders`) and batch cancel (`cancel_batch` by clOrdId, `cancel_all`) in requests of up to 20,
+  signed over the exact JSON array sent (`batch.py`); each item's `sCode` is its own typed result. `amend`
+  changes a resting order's price and/or size by clOrdId.
 - Order types: GTC limit `limit`, post-only `post_only`, IOC `ioc`, FOK `fok`; a market order goes out as
   `ioc` at the gate's protective price (an OKX `market` order has no price limit). Spot has no
   reduce-only and no GTD: both are refused before anything is sent.
-- Rate limits: one local quota per group of endpoints (place, cancel, reads, account, public) at
-  `budget` of OKX's stated per-2-s limits (okx.md §3, §6); a 429 backs that group off.
+- Rate limits: one local quota per group of endpoints (place, cancel, reads, account, public) and one per
+  endpoint (`ep.LIMITS`: this instrument's, since trade limits count per instrument; batch endpoints count
+  orders; WebSocket order entry shares its REST endpoint's), all at `budget` of OKX's stated limits; a write
+  over a quota is refused locally (`RateLimitError`, code "local"), a read waits; a 429 backs the group off.
+- Account mode: `account/config` at connect; the swap market needs acctLv 2-4 in net position mode, else
+  `AccountModeError` (`position_mode="net"` switches a long/short account by `set-position-mode`).
+- Positions and balances: `positions()` and `balances()` read REST (the reconciliation source); the
+  `positions` and `account` channels keep `stream_positions()` / `stream_balances()` current in between.
 - Swap funding: after each funding time the type-8 bills become `FundingPayment` events
   (`funding_since` reads the same bills for reconciliation).
 - Swap leverage: `leverage=N` sets it (cross margin) at connect; `set_leverage` at any time.
 - Dead-man switch: while our orders rest, `POST /api/v5/trade/cancel-all-after` is armed with
   `dead_man_s` and refreshed every `dead_man_refresh_s`; with nothing resting it is disarmed (timeOut 0).
-- The book: a `books` snapshot, then updates whose `prevSeqId` must equal the last `seqId`; a gap is a
-  `BookInvalid` and a resubscription (a new snapshot). Checksums are not used (OKX sends 0 since 2026-06).
+- The book: a `books` snapshot, then updates whose `prevSeqId` must equal the last `seqId`, and whose
+  non-zero `checksum` (CRC32 over the top 25 levels) must match the book after them; both are checked in the
+  core on the raw bytes (`Book.apply_okx_books`). A gap or a mismatch is a `BookInvalid` and a
+  resubscription (a new snapshot). OKX sends `checksum` 0 since it deprecated it (2026-06): not checked.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from trader.core import Approval, InstrumentSpec, OkxSigner, OrderType, RateLimi
 from trader.errors import (
     InvalidOrderError,
     OrderNotFoundError,
+    RateLimitError,
     UnknownOutcomeError,
     VenueError,
     VenueUnavailableError,
@@ -65,8 +77,9 @@ from trader.venues.base import (
     VenueEvent,
     require_approval,
 )
+from trader.venues.okx import batch, parse
 from trader.venues.okx import endpoints as ep
-from trader.venues.okx import parse
+from trader.venues.okx.account import POSITION_MODES, AccountView, check_mode, spot_lots
 from trader.venues.okx.endpoints import Endpoints
 from trader.venues.okx.errors import CLOCK, NOT_FOUND, decode_error, error_from
 from trader.venues.okx.streams import PrivateStream, PublicStream
@@ -95,6 +108,28 @@ MARKETS = {"spot": ("SPOT", "cash"), "swap": ("SWAP", "cross")}  # market -> (in
 _GROUPS = {"place": True, "cancel": True, "read": False, "account": False, "public": False, "dead_man": True}
 
 
+def _check_options(
+    budget: float,
+    dead_man_s: int,
+    dead_man_refresh_s: float,
+    order_entry: str,
+    market: str,
+    position_mode: str,
+) -> None:
+    if not 0 < budget <= 1:
+        raise ValueError("budget must be in (0, 1]")
+    if dead_man_s != 0 and not 1 <= dead_man_s <= 120:
+        raise ValueError("dead_man_s must be 0 (off) or at most 120 (OKX accepts 10 to 120)")
+    if dead_man_refresh_s < 1.0 / ep.DEAD_MAN_PER_S:
+        raise ValueError("dead_man_refresh_s must be at least 1 s (OKX: one cancel-all-after per second)")
+    if order_entry not in ("rest", "ws"):
+        raise ValueError(f"order_entry must be rest or ws, not {order_entry!r}")
+    if market not in MARKETS:
+        raise ValueError(f"market must be spot or swap, not {market!r}")
+    if position_mode not in POSITION_MODES:
+        raise ValueError(f'position_mode must be "" or "net", not {position_mode!r}')
+
+
 class OkxConnector:
     """One OKX instrument on one account (or a simulator speaking its protocol): `market` "spot", or
     "swap" (a USDT-margined perpetual, cross margin, net position; sizes in contracts on the wire, in
@@ -119,17 +154,9 @@ class OkxConnector:
         funding_delay_s: float = 2.0,
         order_entry: str = "rest",
         leverage: int | None = None,
+        position_mode: str = "",
     ) -> None:
-        if not 0 < budget <= 1:
-            raise ValueError("budget must be in (0, 1]")
-        if dead_man_s != 0 and not 1 <= dead_man_s <= 120:
-            raise ValueError("dead_man_s must be 0 (off) or at most 120 (OKX accepts 10 to 120)")
-        if dead_man_refresh_s < 1.0 / ep.DEAD_MAN_PER_S:
-            raise ValueError("dead_man_refresh_s must be at least 1 s (OKX: one cancel-all-after per second)")
-        if order_entry not in ("rest", "ws"):
-            raise ValueError(f"order_entry must be rest or ws, not {order_entry!r}")
-        if market not in MARKETS:
-            raise ValueError(f"market must be spot or swap, not {market!r}")
+        _check_options(budget, dead_man_s, dead_man_refresh_s, order_entry, market, position_mode)
         self.venue = venue
         self.market = market
         self.inst_type, self.td_mode = MARKETS[market]
@@ -152,10 +179,9 @@ class OkxConnector:
         self._ws_pending: dict[str, asyncio.Future[dict[str, Any]]] = {}  # order ops awaiting their answer
         self._ws_ids = 0  # after a funding time, until its bills are read
         self._first: dict[str, asyncio.Future[OrderReport]] = {}  # post-only orders awaiting a report
-        self._limiter = RateLimiter()
-        windows = {name: Window(max(1, int(n * budget)), ep.WINDOW_NS) for name, n in ep.QUOTAS.items()}
-        windows["dead_man"] = Window(ep.DEAD_MAN_PER_S, 1_000_000_000)  # not scaled: 1 per second
-        self._http = {name: self._client(name, w, timeout_s) for name, w in windows.items()}
+        self._limits(budget, timeout_s)
+        self._position_mode = position_mode
+        self.account = AccountView()  # positions and balances as the private streams state them
         self.spec = InstrumentSpec("1", "1")
         self._info: InstrumentInfo | None = None
         self.queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
@@ -172,6 +198,18 @@ class OkxConnector:
         self.public: PublicStream | None = None
 
     # ---- plumbing --------------------------------------------------------------------------------
+
+    def _limits(self, budget: float, timeout_s: float) -> None:
+        """The local limiter at `budget` of OKX's limits: one quota per group of endpoints (one HTTP client
+        each), and one per endpoint (`ep.LIMITS`, checked by `endpoint_gate`)."""
+        self._limiter = RateLimiter()
+        windows = {name: Window(max(1, int(n * budget)), ep.WINDOW_NS) for name, n in ep.QUOTAS.items()}
+        windows["dead_man"] = Window(ep.DEAD_MAN_PER_S, 1_000_000_000)  # not scaled: 1 per second
+        self._http = {name: self._client(name, w, timeout_s) for name, w in windows.items()}
+        self._endpoint_quota = {  # each endpoint's own limit, this instrument's
+            key: self._limiter.add_quota(key, [Window(max(1, int(n * budget)), window_ns)])
+            for key, (n, window_ns) in ep.LIMITS.items()
+        }
 
     def _client(self, name: str, window: Window, timeout_s: float) -> HttpClient:
         """The HTTP client of one endpoint group, charged to that group's local quota."""
@@ -191,9 +229,29 @@ class OkxConnector:
     def _decode(self, resp: HttpResponse) -> VenueError | None:
         return decode_error(self.venue, resp)
 
+    async def endpoint_gate(self, key: str, cost: int = 1, *, mutating: bool) -> None:
+        """The endpoint's own local limit (`ep.LIMITS`, "METHOD path"; batch endpoints count orders): a
+        write over it is refused at once (`RateLimitError`, code "local"), a read waits for its turn."""
+        quota = self._endpoint_quota.get(key)
+        if quota is None:
+            return
+        now = self.clock.now_ns()
+        priority = "cancel" in key
+        while (retry := self._limiter.try_acquire(quota, cost, now, priority)) is not None:
+            if mutating or retry - now > ep.WINDOW_NS:
+                raise RateLimitError(
+                    f"{key}: local rate limit ({self.inst_id})",
+                    venue=self.venue,
+                    code="local",
+                    retry_after_ns=retry,
+                )
+            await self.clock.sleep((retry - now) / 1e9)
+            now = self.clock.now_ns()
+
     async def _call(
         self, method: str, path: str, params: list[tuple[str, str]], *, group: str, signed: bool = True
     ) -> list[Any]:
+        await self.endpoint_gate(f"{method} {path}", mutating=_GROUPS[group])
         sent_ns = self.clock.monotonic_ns()
         if signed:
             req = self.signer.sign(method, path, params, self.venue_now_ms())
@@ -268,7 +326,8 @@ class OkxConnector:
             return  # connected already
         await self.sync_time()
         await self._load_info()
-        await self._call("GET", ep.BALANCE, [], group="account")  # the key works
+        await self.balances()  # the key works; seeds the balances the account channel keeps current
+        await check_mode(self, self._position_mode)
         if self._leverage is not None:
             await self.set_leverage(self._leverage)
         loop = asyncio.get_running_loop()
@@ -412,7 +471,7 @@ class OkxConnector:
             first = self._first[client_id] = asyncio.get_running_loop().create_future()
         try:
             if self._order_entry == "ws":
-                data = await self._ws_op("order", [dict(params)], mutating=True)
+                data = await self.ws_op("order", [dict(params)], mutating=True)
             else:
                 data = await self._call("POST", ep.ORDER, params, group="place")
             if first is not None:
@@ -438,7 +497,7 @@ class OkxConnector:
         `OrderNotFoundError` (51400) if it was already closed or unknown."""
         params = [("instId", self.inst_id), ("clOrdId", client_id)]
         if self._order_entry == "ws":
-            await self._ws_op("cancel-order", [dict(params)], mutating=True)
+            await self.ws_op("cancel-order", [dict(params)], mutating=True)
         else:
             await self._call("POST", ep.CANCEL, params, group="cancel")
         deadline = self.clock.monotonic_ns() + int(self._cancel_confirm_s * 1e9)
@@ -450,35 +509,32 @@ class OkxConnector:
                 raise VenueError(f"cancel of {client_id} not confirmed", venue=self.venue)
             await self.clock.sleep(0.02)
 
-    async def _post_raw(self, path: str, items: list[dict[str, str]], group: str) -> list[Any]:
-        """A POST whose body is a JSON array (batch endpoints): signed by the core's `OkxSigner` over
-        timestamp + method + path + the exact body sent. The per-item results (sCode each)."""
-        body = orjson.dumps(items)
-        req = self.signer.sign("POST", path, [], self.venue_now_ms())
-        headers = dict(req.headers)
-        stamp = headers["OK-ACCESS-TIMESTAMP"]
-        headers["OK-ACCESS-SIGN"] = self.signer.signature(f"{stamp}POST{path}".encode() + body)
-        resp = await self._http[group].request(
-            "POST", path, body=body, headers=headers, mutating=True, priority=group == "cancel"
-        )
-        code, msg, data = parse.envelope(orjson.loads(resp.body))
-        if code not in ("0", "1", "2"):  # 1, 2: every or some item failed, each says why
-            raise error_from(self.venue, code, msg)
-        return data
-
     async def cancel_all(self, instrument: str | None = None) -> int:
         """The open orders, canceled in batches of 20 (`cancel-batch-orders`); how many were canceled."""
-        rows = await self._pending()
-        n = 0
-        for i in range(0, len(rows), ep.MAX_BATCH):
-            batch = [
-                {"instId": str(r["instId"]), "ordId": str(r["ordId"])} for r in rows[i : i + ep.MAX_BATCH]
-            ]
-            data = await self._post_raw(ep.CANCEL_BATCH, batch, "cancel")
-            n += sum(1 for item in data if str(item.get("sCode")) == "0")
-        return n
+        return await batch.cancel_all(self)
 
-    async def _ws_op(
+    async def submit_batch(self, orders: Sequence[tuple[Approval, str]]) -> list[SubmitAck | VenueError]:
+        """Several approved orders in `batch-orders` requests of up to 20: per order its ack or its typed
+        refusal (in order). A lost answer raises `UnknownOutcomeError` for the whole batch (query each)."""
+        return await batch.submit_batch(self, orders)
+
+    async def amend_batch(self, amends: Sequence[batch.Amend]) -> list[VenueError | None]:
+        """(client id, new price or None, new qty or None) each, in `amend-batch-orders` requests of up to
+        20 (WS `batch-amend-orders`): per amend None (accepted) or its typed refusal (per-item sCode)."""
+        return await batch.amend_batch(self, amends)
+
+    async def cancel_batch(self, client_ids: Sequence[str]) -> list[VenueError | None]:
+        """`cancel-batch-orders` by clOrdId (WS `batch-cancel-orders`): per order None or its refusal."""
+        return await batch.cancel_batch(self, client_ids)
+
+    def http(self, group: str) -> HttpClient:
+        return self._http[group]
+
+    @property
+    def order_entry(self) -> str:
+        return self._order_entry
+
+    async def ws_op(
         self, op: str, args: list[dict[str, str]], *, mutating: bool, whole: bool = False
     ) -> list[Any]:
         """One order operation on the private WebSocket, answered by `id` (`ws_answer`). No answer in
@@ -486,6 +542,7 @@ class OkxConnector:
         ws = self._private_ws
         if ws is None:
             raise VenueUnavailableError("the private WebSocket is not connected", venue=self.venue)
+        await self.endpoint_gate(ep.WS_OPS.get(op, op), len(args), mutating=mutating)
         self._ws_ids += 1
         rid = f"{self._ws_ids}"
         answer = self._ws_pending[rid] = asyncio.get_running_loop().create_future()
@@ -512,38 +569,14 @@ class OkxConnector:
         if fut is not None and not fut.done():
             fut.set_result(msg)
 
-    async def submit_batch(self, orders: Sequence[tuple[Approval, str]]) -> list[SubmitAck | VenueError]:
-        """Several approved orders in `batch-orders` requests of up to 20: per order its ack or its typed
-        refusal (in order). A lost answer raises `UnknownOutcomeError` for the whole batch (query each)."""
-        out: list[SubmitAck | VenueError] = []
-        for i in range(0, len(orders), ep.MAX_BATCH):
-            chunk = orders[i : i + ep.MAX_BATCH]
-            items = [dict(self.order_params(a, cid)) for a, cid in chunk]
-            if self._order_entry == "ws":
-                data = await self._ws_op("batch-orders", items, mutating=True, whole=True)
-            else:
-                data = await self._post_raw(ep.BATCH_ORDERS, items, "place")
-            for (_, cid), item in zip(chunk, data, strict=True):
-                code = str(item.get("sCode", ""))
-                ok = code == "0"
-                out.append(
-                    SubmitAck(cid, str(item["ordId"]))
-                    if ok
-                    else error_from(self.venue, code, str(item.get("sMsg", "")))
-                )
-        return out
-
     async def amend(self, client_id: str, *, price: int | None = None, qty: int | None = None) -> None:
         """`amend-order` by clOrdId: a new price and/or a new total quantity (above what filled). The
         outcome arrives as the order's next report; `OrderNotFoundError` when it is no longer open."""
-        params = [("instId", self.inst_id), ("clOrdId", client_id)]
-        if qty is not None:
-            params.append(("newSz", parse.size_text(qty, self.spec, self.ct)))
-        if price is not None:
-            params.append(("newPx", self.spec.format_price(price)))
-        if len(params) == 2:
-            raise InvalidOrderError("an amend needs a new price or quantity", venue=self.venue)
-        await self._call("POST", ep.AMEND, params, group="place")
+        params = batch.amend_params(self, client_id, price, qty)
+        if self._order_entry == "ws":
+            await self.ws_op("amend-order", [dict(params)], mutating=True)
+        else:
+            await self._call("POST", ep.AMEND, params, group="place")
 
     async def query(self, client_id: str) -> OrderReport | None:
         try:
@@ -556,13 +589,13 @@ class OkxConnector:
             raise
         return self._report(data[0], self.clock.now_ns()) if data else None
 
-    async def _pending(self) -> list[dict[str, Any]]:
+    async def pending(self) -> list[dict[str, Any]]:
         params = [("instType", self.inst_type), ("instId", self.inst_id), ("limit", str(ep.PAGE))]
         return await self._call("GET", ep.PENDING, params, group="read")
 
     async def open_orders(self) -> list[OrderReport]:
         now = self.clock.now_ns()
-        return [self._report(o, now) for o in reversed(await self._pending())]
+        return [self._report(o, now) for o in reversed(await self.pending())]
 
     async def fills_since(self, ts_ns: int) -> list[FillReport]:
         begin = str(max(0, ts_ns // 1_000_000 - 1))
@@ -592,15 +625,33 @@ class OkxConnector:
 
     async def positions(self) -> dict[str, int]:
         """Swap: the net position (contracts, in base units). Spot: the base asset's cash balance, in lot
-        units (rounded down to a lot)."""
+        units (rounded down to a lot). Read by REST (the reconciliation source), which also reseeds what
+        the private streams keep (`stream_positions`)."""
         if self.market == "swap":
             rows = await self._call(
                 "GET", ep.POSITIONS, [("instType", "SWAP"), ("instId", self.inst_id)], group="account"
             )
-            return {self.symbol: parse.position_units(rows, self.inst_id, self.spec, self.ct)}
-        data = await self._call("GET", ep.BALANCE, [("ccy", self._base())], group="account")
-        held = parse.cash(data, self._base())
-        return {self.symbol: int(held / Decimal(self.spec.lot_size))}
+            units = parse.position_units(rows, self.inst_id, self.spec, self.ct)
+        else:
+            data = await self._call("GET", ep.BALANCE, [("ccy", self._base())], group="account")
+            units = spot_lots(parse.cash(data, self._base()), self)
+        self.account.positions[self.symbol] = units
+        return {self.symbol: units}
+
+    async def balances(self) -> dict[str, Decimal]:
+        """The cash balance per currency (`GET /api/v5/account/balance`); reseeds `stream_balances`."""
+        found = parse.account_push({"data": await self._call("GET", ep.BALANCE, [], group="account")})
+        self.account.balances = dict(found)
+        return found
+
+    def stream_positions(self) -> dict[str, int]:
+        """The position as the private streams last stated it (swap: `positions`; spot: the base balance of
+        `account`), without a request; {} before anything was heard."""
+        return self.account.held(self)
+
+    def stream_balances(self) -> dict[str, Decimal]:
+        """Cash per currency as the `account` channel last stated it (seeded by REST at connect)."""
+        return dict(self.account.balances)
 
     async def set_leverage(self, leverage: int) -> int:
         """Swap: the instrument's leverage in cross margin (`account/set-leverage`); the venue's answer."""

@@ -56,6 +56,9 @@ CANCEL_ALL_AFTER = "/api/v5/trade/cancel-all-after"
 BILLS = "/api/v5/account/bills"  # type 8: funding fees
 FUNDING_RATE = "/api/v5/public/funding-rate"
 SET_LEVERAGE = "/api/v5/account/set-leverage"
+ACCOUNT_CONFIG = "/api/v5/account/config"  # acctLv, posMode
+SET_POSITION_MODE = "/api/v5/account/set-position-mode"
+AMEND_BATCH = "/api/v5/trade/amend-batch-orders"
 
 MAX_BATCH = 20  # orders per batch request
 PAGE = 100  # rows per page of orders-pending and fills
@@ -64,3 +67,38 @@ WINDOW_NS = 2_000_000_000  # OKX states its limits per 2 s
 # requests per 2 s (okx.md §3): place/cancel per instrument, details 60, pending 60, balance 10
 QUOTAS: dict[str, int] = {"place": 60, "cancel": 60, "read": 20, "account": 10, "public": 20}
 DEAD_MAN_PER_S = 1  # cancel-all-after: 1 request per second
+
+S2, S1 = 2_000_000_000, 1_000_000_000
+# Each endpoint's own documented limit (okx.md §3; requests per window, batch endpoints: orders per window),
+# keyed "METHOD path". Trade endpoints count per instrument (UID + instId): a connector trades one instrument,
+# so its quotas are that instrument's. WebSocket order entry shares the REST endpoint's limit (WS_OPS).
+LIMITS: dict[str, tuple[int, int]] = {
+    f"POST {ORDER}": (60, S2),
+    f"POST {BATCH_ORDERS}": (300, S2),
+    f"POST {CANCEL}": (60, S2),
+    f"POST {CANCEL_BATCH}": (300, S2),
+    f"POST {AMEND}": (60, S2),
+    f"POST {AMEND_BATCH}": (300, S2),
+    f"GET {ORDER}": (60, S2),
+    f"GET {PENDING}": (60, S2),
+    f"GET {FILLS}": (60, S2),
+    f"GET {BALANCE}": (10, S2),
+    f"GET {POSITIONS}": (10, S2),
+    f"GET {BILLS}": (5, S1),
+    f"GET {ACCOUNT_CONFIG}": (5, S2),
+    f"POST {SET_POSITION_MODE}": (5, S2),
+    f"POST {SET_LEVERAGE}": (20, S2),
+    f"GET {SERVER_TIME}": (10, S2),
+    f"GET {INSTRUMENTS}": (20, S2),
+    f"GET {BOOKS}": (40, S2),
+    f"GET {FUNDING_RATE}": (20, S2),
+}
+# WebSocket order operations and the REST endpoint whose limit they share
+WS_OPS: dict[str, str] = {
+    "order": f"POST {ORDER}",
+    "batch-orders": f"POST {BATCH_ORDERS}",
+    "cancel-order": f"POST {CANCEL}",
+    "batch-cancel-orders": f"POST {CANCEL_BATCH}",
+    "amend-order": f"POST {AMEND}",
+    "batch-amend-orders": f"POST {AMEND_BATCH}",
+}

@@ -7,6 +7,7 @@ import orjson
 
 from trader.errors import (
     AuthenticationError,
+    ConfigError,
     InsufficientFundsError,
     InvalidOrderError,
     OrderNotFoundError,
@@ -56,3 +57,12 @@ def decode_error(venue: str, resp: HttpResponse) -> VenueError | None:
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
     return error_from(venue, code, msg)
+
+
+class AccountModeError(ConfigError):
+    """The OKX account is in a mode the connector does not trade in (`account/config`: `acctLv`,
+    `posMode`); the message says what to change."""
+
+    def __init__(self, msg: str, *, acct_lv: str, pos_mode: str) -> None:
+        super().__init__(msg)
+        self.acct_lv, self.pos_mode = acct_lv, pos_mode

@@ -223,3 +223,35 @@ def cash(data: list[Any], ccy: str) -> Decimal:
             if d.get("ccy") == ccy:
                 return Decimal(str(d.get("cashBal") or "0"))
     return Decimal(0)
+
+
+def position_push(msg: dict[str, Any], instrument: str, spec: InstrumentSpec, ct: Decimal) -> int | None:
+    """A `positions` channel push: the net position (`pos`, contracts, signed) of `instrument` in base
+    units, or None when the push says nothing of it. A snapshot (`eventType` "snapshot", one page) lists
+    every open position, so `instrument` missing from it is flat (0); an update lists only what changed."""
+    rows = [r for r in msg.get("data", []) if isinstance(r, dict) and r.get("instId") == instrument]
+    if rows:
+        return position_units(rows, instrument, spec, ct)
+    whole = msg.get("eventType") == "snapshot" and str(msg.get("curPage", 1)) == "1"
+    return 0 if whole and msg.get("lastPage", True) is not False else None
+
+
+def account_push(msg: dict[str, Any]) -> dict[str, Decimal]:
+    """An `account` channel push (or a `GET /api/v5/account/balance` data list under "data"): the cash
+    balance (`cashBal`) per currency it states. Updates carry the currencies that changed."""
+    out: dict[str, Decimal] = {}
+    for account in msg.get("data", []):
+        for d in account.get("details", []) if isinstance(account, dict) else []:
+            if d.get("ccy"):
+                out[str(d["ccy"])] = Decimal(str(d.get("cashBal") or "0"))
+    return out
+
+
+SUPPORTED_POS_MODE = "net_mode"  # we send no posSide: one net position per instrument
+SPOT_ONLY_LEVEL = "1"  # acctLv 1 (spot mode) cannot trade swaps; 2 spot and futures, 3 multi-currency, 4 PM
+
+
+def account_config(data: list[Any]) -> tuple[str, str]:
+    """`GET /api/v5/account/config`: (acctLv, posMode)."""
+    row = data[0] if data and isinstance(data[0], dict) else {}
+    return str(row.get("acctLv", "")), str(row.get("posMode", ""))

@@ -1,6 +1,6 @@
 """OKX's WebSocket streams: the public `books` (sequence-checked by `seqId`/`prevSeqId`: a gap invalidates
-the book and resubscribes for a new snapshot) and `trades`; the private `orders` channel after a login
-signed by the core's `OkxSigner`."""
+the book and resubscribes for a new snapshot) and `trades`; the private `orders`, `positions` and `account`
+channels after a login signed by the core's `OkxSigner`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from trader.core import Book, InstrumentSpec, Side
+from trader.core import Book, InstrumentSpec, ParseError
 from trader.errors import VenueError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
@@ -22,41 +22,68 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trader.venues.okx")
 
+INVALIDATES = {"gap": "sequence gap", "checksum": "checksum mismatch", "malformed": "malformed books push"}
+WS_ORDER_OPS = (
+    "order",
+    "batch-orders",
+    "cancel-order",
+    "amend-order",
+    "batch-amend-orders",
+    "batch-cancel-orders",
+)
+
 
 class SeqBook:
-    """One instrument's book from `books` pushes on the core's ladder (`trader.core.Book`, integer units);
-    `seq` is the last applied `seqId` (OKX's chain: each update's `prevSeqId` equals it)."""
+    """One instrument's book from `books` pushes on the core's ladder (`trader.core.Book`, integer units),
+    parsed from the raw bytes by the core (`Book.apply_okx_books`), which checks both of OKX's rules: each
+    update's `prevSeqId` equals the last `seqId`, and a non-zero `checksum` (CRC32 over the top 25 levels;
+    OKX sends 0 since it deprecated the field in 2026) matches the book after it. `seq` is the last applied
+    `seqId`, None while there is no valid book (before the snapshot, after a gap or a checksum mismatch)."""
 
     def __init__(self) -> None:
         self.book: Book | None = None
-        self.seq: int | None = None  # None: no valid snapshot (waiting for one)
+        self.wire: InstrumentSpec | None = None  # the wire's size unit when it differs (swap contracts)
+        self.seq: int | None = None
+        self.ts_ms = 0  # the last push's `ts`
+        self._key: tuple[InstrumentSpec, Decimal] | None = None
+
+    def configure(self, spec: InstrumentSpec, ct: Decimal = parse.ONE) -> None:
+        """Book in `spec`'s units; wire sizes are `ct` base each (SWAP contracts)."""
+        if self._key is not None and self._key == (spec, ct):
+            return
+        self._key = (spec, ct)
+        self.book, self.seq = Book(spec), None
+        wire_lot = Decimal(spec.qty_unit) / ct
+        self.wire = (
+            None if ct == parse.ONE else InstrumentSpec(spec.price_unit, format(wire_lot.normalize(), "f"))
+        )
 
     def reset(self) -> None:
         self.seq = None
         if self.book is not None:
             self.book.begin_resync()
 
-    def apply(self, action: str, d: dict[str, Any], spec: InstrumentSpec, ct: Decimal = parse.ONE) -> bool:
-        """Apply one push; False on a sequence gap (the book is then invalid until a new snapshot)."""
-        prev, seq = int(d.get("prevSeqId", -1)), int(d["seqId"])
-        bids, asks = parse.levels(d.get("bids", []), spec, ct), parse.levels(d.get("asks", []), spec, ct)
-        if action == "snapshot":
-            if self.book is None or self.book.spec != spec:
-                self.book = Book(spec)
-            self.book.apply_snapshot([lv for lv in bids if lv[1]], [lv for lv in asks if lv[1]], max(seq, 0))
+    def apply_raw(self, raw: bytes, inst_id: str) -> str | None:
+        """A raw push: the core's verdict ("snapshot", "update", "waiting", "gap", "checksum"), or None when
+        it is not `inst_id`'s books. Raises `ParseError` (nothing applied) when malformed."""
+        if self.book is None:
+            raise ValueError("configure the book first")
+        r = self.book.apply_okx_books(raw, inst_id, self.wire)
+        if r is None:
+            return None
+        verdict, seq, self.ts_ms = r
+        if verdict in ("snapshot", "update"):
             self.seq = seq
-            return True
-        if self.seq is None or self.book is None:
-            return True  # an update before the snapshot: ignored until the snapshot arrives
-        if prev != self.seq:
-            self.book.mark_invalid(self.seq, prev)
+        elif verdict != "waiting":
             self.seq = None
-            return False
-        for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
-            for price, qty in levels:
-                self.book.set_level(side, price, qty)
-        self.seq = seq
-        return True
+        return verdict
+
+    def apply(self, action: str, d: dict[str, Any], spec: InstrumentSpec, ct: Decimal = parse.ONE) -> bool:
+        """One push's data object (decoded): False on a sequence gap or a checksum mismatch (the book is
+        then invalid until a new snapshot)."""
+        self.configure(spec, ct)
+        msg = {"arg": {"channel": "books", "instId": "-"}, "action": action, "data": [d]}
+        return self.apply_raw(orjson.dumps(msg), "-") not in ("gap", "checksum")
 
     def top(self, instrument: str, ts_event: int, ts_recv: int) -> BookUpdate:
         bid = self.book.best_bid() if self.book is not None and self.seq is not None else None
@@ -76,6 +103,7 @@ class PublicStream:
     def __init__(self, conn: OkxConnector, ws: WsClient) -> None:
         self.c, self.ws = conn, ws
         self.book = SeqBook()
+        self.book.configure(conn.spec, conn.ct)  # the instrument is loaded before the streams start
         self.snapshots = 0
 
     @staticmethod
@@ -87,14 +115,27 @@ class PublicStream:
         c = self.c
         async for ev in self.ws.events():
             if isinstance(ev, WsConnected):
+                self.book.configure(c.spec, c.ct)
                 self.book.reset()
             elif isinstance(ev, WsMessage):
                 if ev.data != b"pong":
-                    await self._message(orjson.loads(ev.data), ev.ts_recv)
+                    await self._raw(ev.data, ev.ts_recv)
             elif isinstance(ev, WsDisconnected | WsStale):
                 self.book.reset()
                 c.health.down(Stream.MARKET, lost(ev))
                 c.queue.put_nowait(BookInvalid(c.symbol, lost(ev), ts_recv=c.clock.now_ns()))
+
+    async def _raw(self, raw: bytes, ts_recv: int) -> None:
+        """A books push goes to the core as bytes; anything else is decoded here."""
+        try:
+            verdict = self.book.apply_raw(raw, self.c.inst_id)
+        except ParseError as e:
+            log.warning("%s: malformed books push: %s", self.c.venue, e)
+            verdict = "malformed"
+        if verdict is None:
+            await self._message(orjson.loads(raw), ts_recv)
+        else:
+            await self._book(verdict, ts_recv)
 
     async def _message(self, msg: dict[str, Any], ts_recv: int) -> None:
         c = self.c
@@ -102,18 +143,16 @@ class PublicStream:
             if msg["event"] == "error":
                 log.warning("%s: public stream error %s %s", c.venue, msg.get("code"), msg.get("msg"))
             return
-        channel = msg.get("arg", {}).get("channel")
-        if channel == "trades":
+        if msg.get("arg", {}).get("channel") == "trades":
             for t in msg.get("data", []):
                 c.queue.put_nowait(parse.trade_tick(t, c.spec, ts_recv, c.ct, name=c.symbol))
-        elif channel == "books":
-            for d in msg.get("data", []):
-                await self._book(str(msg.get("action", "update")), d, ts_recv)
 
-    async def _book(self, action: str, d: dict[str, Any], ts_recv: int) -> None:
+    async def _book(self, verdict: str, ts_recv: int) -> None:
         c = self.c
-        if not self.book.apply(action, d, c.spec, c.ct):
-            c.queue.put_nowait(BookInvalid(c.symbol, "sequence gap", ts_recv=ts_recv))
+        if verdict in INVALIDATES:
+            if verdict == "malformed":
+                self.book.reset()
+            c.queue.put_nowait(BookInvalid(c.symbol, INVALIDATES[verdict], ts_recv=ts_recv))
             args = [{"channel": "books", "instId": c.inst_id}]
             try:  # resync: a fresh subscription starts with a snapshot
                 await self.ws.send(orjson.dumps({"op": "unsubscribe", "args": args}))
@@ -123,10 +162,10 @@ class PublicStream:
             return
         if self.book.seq is None:
             return
-        if action == "snapshot":
+        if verdict == "snapshot":
             self.snapshots += 1
             c.health.up(Stream.MARKET)
-        c.queue.put_nowait(self.book.top(c.symbol, parse._ms(d.get("ts")), ts_recv))
+        c.queue.put_nowait(self.book.top(c.symbol, self.book.ts_ms * parse.MS, ts_recv))
 
 
 class PrivateStream:
@@ -153,16 +192,24 @@ class PrivateStream:
     async def _message(self, msg: dict[str, Any], ts_recv: int) -> None:
         c = self.c
         event = msg.get("event")
-        if msg.get("op") in ("order", "batch-orders", "cancel-order"):
+        channel = msg.get("arg", {}).get("channel")
+        if msg.get("op") in WS_ORDER_OPS:
             c.ws_answer(msg)
         elif event == "login" and str(msg.get("code")) == "0":
-            args = [{"channel": "orders", "instType": "ANY"}]
+            args = [{"channel": "orders", "instType": "ANY"}, {"channel": "account"}]
+            if c.market == "swap":  # spot holds balances (the account channel), not positions
+                args.append({"channel": "positions", "instType": "SWAP"})
             await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
         elif event == "subscribe":
-            await c.private_ready()
+            if channel == "orders":
+                await c.private_ready()
         elif event == "error":
             log.warning("%s: private stream error %s %s", c.venue, msg.get("code"), msg.get("msg"))
-        elif msg.get("arg", {}).get("channel") == "orders":
+        elif channel == "orders":
             for o in msg.get("data", []):
                 if o.get("instId") == c.inst_id:
                     c.on_order(o, ts_recv)
+        elif channel == "positions":
+            c.account.on_positions(c, msg)
+        elif channel == "account":
+            c.account.on_account(c, msg)
