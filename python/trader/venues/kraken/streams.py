@@ -171,7 +171,7 @@ class PrivateStream:
         self._req_ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
-    async def request(self, method: str, params: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    async def request(self, method: str, params: dict[str, Any], timeout_s: float) -> Any:
         """One trading method (`add_order`, `cancel_order`); its answer's `result`. Nothing sent (no socket):
         `VenueUnavailableError`; sent and no answer in time or the socket lost: `UnknownOutcomeError`; a
         refusal: Kraken's error string, typed."""
@@ -190,8 +190,7 @@ class PrivateStream:
             self._pending.pop(req_id, None)
         if not answer.get("success"):
             raise error_from(conn.venue, str(answer.get("error") or "EGeneral:Unknown error"))
-        result: dict[str, Any] = answer.get("result") or {}
-        return result
+        return answer.get("result") or {}
 
     def _lost(self) -> None:
         for future in self._pending.values():
