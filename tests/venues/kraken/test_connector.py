@@ -329,3 +329,52 @@ def test_bad_input_is_skipped_or_typed() -> None:
                 await nope.connect()
 
     run(body)
+
+
+def test_a_session_journal_keeps_the_nonce_across_a_restart_with_the_clock_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI hands its session journal to `registry.build_connector(..., counters=journal)`: Kraken's
+    build keeps the last nonce in it, so a restart with the host clock an hour back still signs above it."""
+    from trader.config import SecretRef, VenueConfig
+    from trader.engine.journal import Journal
+    from trader.sim.kraken import DEMO_SECRET
+    from trader.venues import registry
+
+    monkeypatch.setenv("K_KEY", DEMO_KEY)
+    monkeypatch.setenv("K_SECRET", DEMO_SECRET)
+
+    async def body() -> None:
+        sim = KrakenSimServer(seed=5, step_ms=20)
+        await sim.start(port=0)
+        cfg = VenueConfig(
+            "kraken",
+            "sim",
+            secrets={"api_key": SecretRef("env", "K_KEY"), "secret": SecretRef("env", "K_SECRET")},
+            options={"url": sim.url, "dead_man_s": 0},
+        )
+        clock, db = BackClock(), tmp_path / "journal.db"
+        try:
+            for back_s in (0, 3600):  # a first session, then a restart an hour behind
+                clock.back_ns = back_s * 1_000_000_000
+                journal = Journal(db)
+                before = JournalNonces(journal, DEMO_KEY).load()
+                conn = registry.build_connector(cfg, symbol="XBTUSD", clock=clock, counters=journal)
+                assert isinstance(conn, KrakenConnector)
+                try:
+                    await conn.connect()  # refused (EAPI:Invalid nonce) if a nonce were reused
+                    await conn.positions()
+                    assert conn.last_nonce > before
+                    assert JournalNonces(journal, DEMO_KEY).load() == conn.last_nonce
+                    assert sim.state()["accounts"][DEMO_KEY]["last_nonce"] == conn.last_nonce
+                finally:
+                    await conn.close()
+                    journal.close()
+            forgetful = registry.build_connector(cfg, symbol="XBTUSD", clock=clock)  # no journal
+            assert isinstance(forgetful, KrakenConnector)
+            with pytest.raises(AuthenticationError, match="Invalid nonce"):
+                await forgetful.connect()
+        finally:
+            await sim.stop()
+
+    run(body)
