@@ -1,24 +1,35 @@
 """A loopback simulator of Kraken spot: REST `/0/public` and `/0/private` and WebSocket v2 (a documented
 subset, kraken.md).
 
-REST (`rest.py`): public Time, SystemStatus, AssetPairs, Depth, Ticker (GET); private AddOrder, CancelOrder,
-CancelAll, CancelAllOrdersAfter, OpenOrders, ClosedOrders, QueryOrders, TradesHistory, Balance,
-GetWebSocketsToken (POST, form-encoded). Answers are Kraken's envelope `{"error": [...], "result": ...}`
-with HTTP 200 even for errors. `API-Sign` is checked with the standard library (`hmac`, `hashlib`, `base64`):
+REST (`rest.py`): public Time, SystemStatus, AssetPairs, Depth, Ticker (GET); private AddOrder,
+AddOrderBatch, AmendOrder, CancelOrder, CancelAll, CancelAllOrdersAfter, OpenOrders, ClosedOrders,
+QueryOrders, TradesHistory, Balance, GetWebSocketsToken (POST, form-encoded, or JSON as AddOrderBatch
+needs). Answers are Kraken's envelope `{"error": [...], "result": ...}` with HTTP 200 even for errors.
+`API-Sign` is checked with the standard library (`hmac`, `hashlib`, `base64`):
 base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + body))); the nonce must grow strictly per
 key (`EAPI:Invalid nonce` otherwise).
 
 WebSocket v2 (`ws.py`): public `/v2` (`book` with Kraken's CRC32 checksum on every message, `trade`,
 heartbeats, ping) and private `/ws-auth/v2` (`executions` with a token from GetWebSocketsToken; order entry
-`add_order`, `cancel_order`, `cancel_all`).
+`add_order`, `amend_order`, `batch_add`, `cancel_order`, `cancel_all`).
+
+AmendOrder changes an open limit order in place (the same txid; a smaller quantity at the same price
+keeps its queue place, anything else re-queues it). AddOrderBatch takes 2 to 15 orders of one pair:
+validated as a whole first (one invalid order refuses the request), then placed one by one (an order the
+engine refuses, e.g. post-only that would take, is an `error` entry; the others stand).
+
+Rate counters (`rate_tier`: starter, intermediate or pro; None, the default, keeps none; `limits.py`):
+the key's REST call counter (`EAPI:Rate limit exceeded`) and the trading engine's counter per key and
+pair, with Kraken's costs by order age (`EOrder:Rate limit exceeded`), both decaying at the tier's rate.
 
 Market: XBT/USD and ETH/USD, each a seeded background market (`trader.sim.market`) on the pure-Python
 matching engine. Fees at Kraken's default tier (maker 0.25 %, taker 0.40 %), charged in the quote currency.
 
-Deviations: spot only (no margin, leverage, conditional close or stop/take-profit orders); no AmendOrder /
-EditOrder / batch calls; no REST call counter or trading-engine rate counter (Kraken's `EAPI:Rate limit
-exceeded`, `EOrder:Rate limit exceeded`); no `otp`; JSON request bodies are not accepted; an IOC's or a
-market order's unfilled rest ends `canceled`; the duplicate-cl_ord_id error string is unconfirmed.
+Deviations: spot only (no margin, leverage, conditional close or stop/take-profit orders); no EditOrder
+(the legacy replace) or CancelOrderBatch; CancelAll and the dead-man switch are not charged on the
+trading counter (Kraken does not say); `EService: Throttled` (concurrency) is never sent; no `otp`; an
+IOC's or a market order's unfilled rest ends `canceled`; the duplicate-cl_ord_id error string is
+unconfirmed.
 Admin hooks: `state()`, `top()`, `corrupt_checksum()` (the next book update carries a wrong checksum).
 """
 

@@ -1,7 +1,8 @@
 """The Kraken simulator's WebSocket v2: public `/v2` (`book` with the CRC32 checksum over the top ten
 levels on every message, `trade`, `heartbeat`, `ping`) and private `/ws-auth/v2` (`executions` with a
-token from GetWebSocketsToken, order entry `add_order` / `cancel_order` / `cancel_all`). Prices and
-quantities are JSON numbers, times RFC 3339, as Kraken sends them (kraken.md sections 4, 5)."""
+token from GetWebSocketsToken, order entry `add_order` / `amend_order` / `batch_add` / `cancel_order` /
+`cancel_all`). Prices and quantities are JSON numbers, times RFC 3339, as Kraken sends them (kraken.md
+sections 4, 5)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,16 @@
 """Kraken (spot): the venue package.
 
-`connector.py` trades over REST (`/0/public`, `/0/private`, signed by the core's `KrakenSigner`);
-`streams.py` reads WebSocket v2 (`book` with its checksum, `trade`, `executions`); `parse.py` turns
-Kraken's JSON into `trader` values; `errors.py` holds its error strings; `endpoints.py` its URLs, paths
-and asset names. The loopback simulator is `trader.sim.kraken`. Kraken has no spot testnet.
+`connector.py` trades over REST (`/0/public`, `/0/private`, signed by the core's `KrakenSigner`) or,
+with `order_entry = "ws"`, the authenticated WebSocket; `streams.py` reads WebSocket v2 (`book` applied
+and checksummed in the core from the raw bytes, `trade`, `executions`) and carries the socket's order
+entry; `ratelimit.py` keeps Kraken's rate counters locally; `parse.py` turns Kraken's JSON into `trader`
+values; `errors.py` holds its error strings; `endpoints.py` its URLs, paths and asset names. The loopback
+simulator is `trader.sim.kraken`. Kraken has no spot testnet.
+
+Config (`[venues.kraken]`): `environment` live or sim (`url`), `api_key` / `secret` references,
+`rate_tier` (starter | intermediate | pro | none; live default starter), `order_entry` (rest | ws;
+default rest), `dead_man_s`, `book_depth`, `nonce_file`; a live or paper session also keeps the last
+nonce in its journal.
 """
 
 from __future__ import annotations
