@@ -40,11 +40,23 @@ struct Entry<'a> {
 fn levels(s: &mut Scanner<'_>, side: Side, spec: &InstrumentSpec, out: &mut Vec<(Side, i64, i64)>) -> ScanResult<()> {
     s.array(|s| {
         let (mut price, mut qty) = (None, None);
-        s.object(|s, k| match k {
-            "price" => s.numeric().map(|v| price = Some(v)),
-            "qty" => s.numeric().map(|v| qty = Some(v)),
-            _ => s.skip_value(1),
-        })?;
+        // Kraken's layout, `{"price":N,"qty":N}`, read straight; anything else by the general walk
+        let mark = s.mark();
+        if s.take_if(br#"{"price":"#) {
+            price = Some(s.numeric()?);
+            if s.take_if(br#","qty":"#) {
+                qty = Some(s.numeric()?);
+            }
+        }
+        if qty.is_none() || !s.take_if(b"}") {
+            (price, qty) = (None, None);
+            s.reset(mark);
+            s.object(|s, k| match k {
+                "price" => s.numeric().map(|v| price = Some(v)),
+                "qty" => s.numeric().map(|v| qty = Some(v)),
+                _ => s.skip_value(1),
+            })?;
+        }
         let (Some(p), Some(q)) = (price, qty) else { return Err("book level without price or qty".into()) };
         let price = spec.price_units(p).map_err(|e| e.to_string())?;
         let qty = spec.qty_units(q).map_err(|e| e.to_string())?;
@@ -128,7 +140,7 @@ impl AtDecimals {
 
     /// Append the level's digits to `out` at `at`; the new end.
     #[inline]
-    fn digits(&self, units: i64, out: &mut [u8; CHECKSUM_BUF], at: usize) -> CoreResult<usize> {
+    fn digits(&self, units: i64, out: &mut [u8], at: usize) -> CoreResult<usize> {
         let v = u64::try_from(units)
             .ok()
             .and_then(|u| u.checked_mul(self.up))
@@ -161,8 +173,8 @@ impl AtDecimals {
     }
 }
 
-/// 20 levels x (price, qty) x at most 20 digits.
-const CHECKSUM_BUF: usize = 800;
+/// 20 levels x (price, qty) x at most 20 digits, and room for the last level's fixed-size copy.
+const CHECKSUM_BUF: usize = 840;
 
 /// One level of the last checksum: its price and qty and their digits.
 #[derive(Clone, Copy, Debug)]
@@ -180,21 +192,28 @@ const EMPTY: Rendered = Rendered { price: 0, qty: 0, len: 0, text: [0; 40] };
 #[derive(Clone, Debug)]
 pub struct ChecksumCache {
     decimals: (u32, u32),
-    sides: [([Rendered; 10], usize); 2], // asks, bids
+    sides: [Side10; 2], // asks, bids
+}
+
+/// One side's last ten levels, double-buffered: the next checksum reads `bufs[cur]`, writes the other.
+#[derive(Clone, Copy, Debug)]
+struct Side10 {
+    bufs: [[Rendered; 10]; 2],
+    len: usize,
+    cur: usize,
 }
 
 impl Default for ChecksumCache {
     fn default() -> Self {
-        ChecksumCache { decimals: (u32::MAX, u32::MAX), sides: [([EMPTY; 10], 0); 2] }
+        let side = Side10 { bufs: [[EMPTY; 10]; 2], len: 0, cur: 0 };
+        ChecksumCache { decimals: (u32::MAX, u32::MAX), sides: [side; 2] }
     }
 }
 
 fn render(p: i64, q: i64, price: &AtDecimals, qty: &AtDecimals) -> CoreResult<Rendered> {
-    let mut buf = [0u8; CHECKSUM_BUF];
-    let mid = price.digits(p, &mut buf, 0)?;
-    let end = qty.digits(q, &mut buf, mid)?;
-    let mut r = Rendered { price: p, qty: q, len: end as u8, text: [0; 40] };
-    r.text[..end].copy_from_slice(&buf[..end]);
+    let mut r = Rendered { price: p, qty: q, len: 0, text: [0; 40] };
+    let mid = price.digits(p, &mut r.text, 0)?;
+    r.len = qty.digits(q, &mut r.text, mid)? as u8;
     Ok(r)
 }
 
@@ -202,36 +221,37 @@ fn render(p: i64, q: i64, price: &AtDecimals, qty: &AtDecimals) -> CoreResult<Re
 fn side_digits(
     ladder: &super::Ladder,
     bids: bool,
-    cached: &mut ([Rendered; 10], usize),
+    cached: &mut Side10,
     units: (&AtDecimals, &AtDecimals),
     out: &mut [u8; CHECKSUM_BUF],
     at: usize,
 ) -> CoreResult<usize> {
-    let (prev, prev_n) = (cached.0, cached.1);
+    let (cur, prev_n) = (cached.cur, cached.len);
+    let [a, b] = &mut cached.bufs;
+    let (prev, next) = if cur == 0 { (&*a, b) } else { (&*b, a) };
     let (mut j, mut n, mut at) = (0, 0, at);
     ladder.try_for_each_top(10, |p, q| {
         while j < prev_n && (if bids { prev[j].price > p } else { prev[j].price < p }) {
             j += 1;
         }
-        let r = if j < prev_n && prev[j].price == p && prev[j].qty == q {
-            prev[j]
+        if j < prev_n && prev[j].price == p && prev[j].qty == q {
+            next[n] = prev[j];
         } else {
-            render(p, q, units.0, units.1)?
-        };
-        let len = usize::from(r.len);
-        out[at..at + len].copy_from_slice(&r.text[..len]);
-        at += len;
-        cached.0[n] = r;
+            next[n] = render(p, q, units.0, units.1)?;
+        }
+        let r = &next[n];
+        out[at..at + 40].copy_from_slice(&r.text); // a fixed-size copy (no call); only `len` counts
+        at += usize::from(r.len);
         n += 1;
         Ok::<(), CoreError>(())
     })?;
-    cached.1 = n;
+    (cached.len, cached.cur) = (n, 1 - cur);
     Ok(at)
 }
 
 impl Book {
     /// Kraken's checksum of the top ten levels at the pair's decimals, without building strings; the
-    /// digits of unchanged levels come from the last call's.
+    /// digits of levels the last call saw unchanged come from its cache (keyed by price and qty).
     pub fn kraken_checksum_fast(&mut self, price_decimals: u32, qty_decimals: u32) -> CoreResult<u32> {
         let (pu, qu) = (self.spec.price_unit, self.spec.qty_unit);
         let price = AtDecimals::new(pu.mantissa, pu.scale, price_decimals)?;
@@ -415,6 +435,60 @@ mod tests {
         let r = b.apply_kraken_book(good.as_bytes(), "BTC/USD", 10, 1, 8).unwrap().unwrap();
         assert!(r.checksum_ok);
         assert_eq!(b.best_bid(), Some((452_834, 154_582_015)));
+    }
+
+    #[test]
+    fn a_change_made_outside_is_not_hidden_by_the_cache() {
+        let mut b = book();
+        let raw = msg("snapshot", &side(&BIDS), &side(&ASKS), 3_310_070_434);
+        b.apply_kraken_book(raw.as_bytes(), "BTC/USD", 10, 1, 8).unwrap();
+        b.asks.set(452_864, 5); // the fifth ask's qty, changed behind the Kraken path
+                                // an update of the bids only, with the checksum of the book as Kraken has it (asks unchanged)
+        let upd = msg("update", r#"[{"price":45283.5,"qty":0.2}]"#, "[]", 0);
+        let mut kraken = book();
+        kraken.apply_kraken_book(raw.as_bytes(), "BTC/USD", 10, 1, 8).unwrap();
+        kraken.bids.set(452_835, 20_000_000);
+        let want = kraken.kraken_checksum(1, 8).unwrap();
+        let upd = upd.replace(r#""checksum":0"#, &format!(r#""checksum":{want}"#));
+        let r = b.apply_kraken_book(upd.as_bytes(), "BTC/USD", 10, 1, 8).unwrap().unwrap();
+        assert!(!r.checksum_ok, "the cached asks must not stand in for the changed ones");
+        let r = kraken.apply_kraken_book(upd.as_bytes(), "BTC/USD", 10, 1, 8).unwrap().unwrap();
+        assert!(r.checksum_ok);
+        // a change beyond the tenth level reuses the side's state and still checks out
+        let far = msg("update", r#"[{"price":45200.0,"qty":1}]"#, "[]", want.into());
+        let r = kraken.apply_kraken_book(far.as_bytes(), "BTC/USD", 10, 1, 8).unwrap().unwrap();
+        assert!(r.checksum_ok);
+        assert_eq!(kraken.bids.len(), 10);
+    }
+
+    #[test]
+    fn levels_in_another_layout_read_the_same() {
+        for layout in [
+            r#"[{"qty":2,"price":45284.0}]"#,
+            r#"[{"price":45284.0,"qty":2,"extra":[1,{"a":null}]}]"#,
+            r#"[ { "price" : 45284.0 , "qty" : 2 } ]"#,
+            r#"[{"price":"45284.0","qty":"2.00000000"}]"#,
+        ] {
+            let mut b = book();
+            b.apply_kraken_book(
+                msg("snapshot", &side(&BIDS), &side(&ASKS), 3_310_070_434).as_bytes(),
+                "BTC/USD",
+                10,
+                1,
+                8,
+            )
+            .unwrap();
+            let r = b.apply_kraken_book(msg("update", layout, "[]", 0).as_bytes(), "BTC/USD", 10, 1, 8).unwrap();
+            assert_eq!(r.map(|r| r.applied), Some(1), "{layout}");
+            assert_eq!(b.best_bid(), Some((452_840, 200_000_000)), "{layout}");
+        }
+        let mut b = book();
+        for bad in [r#"[{"price":45284.0,"qty":2"#, r#"[{"price":45284.0,"qty":}]"#, r#"[{"price":45284.0}]"#] {
+            assert!(
+                b.apply_kraken_book(msg("snapshot", bad, "[]", 0).as_bytes(), "BTC/USD", 10, 1, 8).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
