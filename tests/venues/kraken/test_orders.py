@@ -237,3 +237,39 @@ def test_the_order_costs_by_age() -> None:
     assert c.trading[XBT].value(clock.now_ns()) == 0
     with pytest.raises(ValueError, match="rate_tier"):
         Counters("platinum", clock)
+
+
+def test_an_order_whose_socket_answer_is_lost_is_unknown_and_not_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """WebSocket order entry: the venue placed the order and the socket dropped before its answer. The
+    connector says it does not know (`UnknownOutcomeError`), sends nothing again, and the order is found
+    by its client id."""
+    from aiohttp import web
+
+    from trader.errors import UnknownOutcomeError
+    from trader.sim.kraken import ws as sim_ws
+
+    answered = sim_ws._private_request
+
+    async def lose_the_answer(sim: KrakenSimServer, ws: web.WebSocketResponse, msg: Any) -> None:
+        if msg.get("method") != "add_order":
+            await answered(sim, ws, msg)
+            return
+        key = sim.tokens[str(msg["params"]["token"])]
+        sim.place(key, sim_ws._order_fields(msg["params"]))
+        await ws.close()
+
+    monkeypatch.setattr(sim_ws, "_private_request", lose_the_answer)
+
+    async def body() -> None:
+        async with venue(order_entry="ws") as (sim, conn):
+            with pytest.raises(UnknownOutcomeError):
+                await conn.submit(buy(conn, sim, 500), "k-lost", XBT)
+            placed = [o for o in sim.orders.values() if o.cl_ord_id == "k-lost"]
+            assert len(placed) == 1  # placed once, never resent
+            r = await conn.query("k-lost")
+            assert r is not None
+            assert (r.venue_order_id, r.state) == (placed[0].txid, OrderState.OPEN)
+
+    run(body)
