@@ -249,6 +249,108 @@ fn side_digits(
     Ok(at)
 }
 
+/// Kraken's own layout, `{"channel":"book","type":"update"|"snapshot","data":[{"symbol":"..","bids":[..],
+/// "asks":[..],"checksum":N[,"timestamp":".."]}]}` without whitespace, for `symbol`: read straight
+/// (snapshot?, the entry). `None` when the message is laid out otherwise or is another symbol's (the
+/// general walk decides then); an error when the layout fits and a value is malformed.
+fn fast<'a>(
+    raw: &'a [u8],
+    symbol: &str,
+    spec: &InstrumentSpec,
+    out: &mut Vec<(Side, i64, i64)>,
+) -> Option<ScanResult<(bool, Entry<'a>)>> {
+    out.clear();
+    let mut s = Scanner::new(raw);
+    if !s.take_if(br#"{"channel":"book","type":""#) {
+        return None;
+    }
+    let snapshot = if s.take_if(br#"update""#) {
+        false
+    } else if s.take_if(br#"snapshot""#) {
+        true
+    } else {
+        return None;
+    };
+    if !(s.take_if(br#","data":[{"symbol":""#) && s.take_if(symbol.as_bytes()) && s.take_if(br#"","bids":"#)) {
+        return None;
+    }
+    let mut entry = Entry::default();
+    let mut body = || -> ScanResult<bool> {
+        levels(&mut s, Side::Buy, spec, out)?;
+        if !s.take_if(br#","asks":"#) {
+            return Ok(false);
+        }
+        levels(&mut s, Side::Sell, spec, out)?;
+        if !s.take_if(br#","checksum":"#) {
+            return Ok(false);
+        }
+        entry.checksum = Some(s.uint()?);
+        if s.take_if(br#","timestamp":"#) {
+            entry.timestamp = Some(s.plain_string()?);
+        }
+        Ok(s.take_if(b"}]}") && s.end().is_ok())
+    };
+    match body() {
+        Ok(true) => Some(Ok((snapshot, entry))),
+        Ok(false) => {
+            out.clear();
+            None
+        }
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// Any layout of a `book` message: `symbol`'s entry (snapshot?, the entry), or `None` when the message is
+/// not `book` or holds none of it; its levels in `out`.
+fn general<'a>(
+    raw: &'a [u8],
+    symbol: &str,
+    spec: &InstrumentSpec,
+    out: &mut Vec<(Side, i64, i64)>,
+) -> CoreResult<Option<(bool, Entry<'a>)>> {
+    out.clear();
+    let (mut channel, mut kind, mut ours, mut found) = (None, None, Entry::default(), 0);
+    let mut s = Scanner::new(raw);
+    s.object(|s, k| match k {
+        "channel" => s.plain_string().map(|v| channel = Some(v)),
+        "type" => s.plain_string().map(|v| kind = Some(v)),
+        "data" => s.array(|s| {
+            let start = out.len();
+            let mut e = Entry::default();
+            s.object(|s, k| match k {
+                "symbol" => s.plain_string().map(|v| e.symbol = Some(v)),
+                "bids" => levels(s, Side::Buy, spec, out),
+                "asks" => levels(s, Side::Sell, spec, out),
+                "checksum" => s.uint().map(|v| e.checksum = Some(v)),
+                "timestamp" => s.plain_string().map(|v| e.timestamp = Some(v)),
+                _ => s.skip_value(1),
+            })?;
+            if e.symbol != Some(symbol) {
+                out.truncate(start);
+                return Ok(());
+            }
+            found += 1;
+            ours = e;
+            Ok(())
+        }),
+        _ => s.skip_value(1),
+    })
+    .and_then(|()| s.end())
+    .map_err(malformed)?;
+    if channel != Some("book") || found == 0 {
+        return Ok(None);
+    }
+    if found > 1 {
+        return Err(malformed(format!("{} entries for {}", found, clip(symbol))));
+    }
+    let snapshot = match kind {
+        Some("snapshot") => true,
+        Some("update") => false,
+        _ => return Err(malformed("book message of no known type")),
+    };
+    Ok(Some((snapshot, ours)))
+}
+
 impl Book {
     /// Kraken's checksum of the top ten levels at the pair's decimals, without building strings; the
     /// digits of levels the last call saw unchanged come from its cache (keyed by price and qty).
@@ -281,48 +383,11 @@ impl Book {
         price_decimals: u32,
         qty_decimals: u32,
     ) -> CoreResult<Option<KrakenBook>> {
-        let spec = &self.spec;
-        let scratch = &mut self.scratch;
-        scratch.clear();
-        let (mut channel, mut kind, mut ours, mut found) = (None, None, Entry::default(), 0);
-        let mut s = Scanner::new(raw);
-        s.object(|s, k| match k {
-            "channel" => s.plain_string().map(|v| channel = Some(v)),
-            "type" => s.plain_string().map(|v| kind = Some(v)),
-            "data" => s.array(|s| {
-                let start = scratch.len();
-                let mut e = Entry::default();
-                s.object(|s, k| match k {
-                    "symbol" => s.plain_string().map(|v| e.symbol = Some(v)),
-                    "bids" => levels(s, Side::Buy, spec, scratch),
-                    "asks" => levels(s, Side::Sell, spec, scratch),
-                    "checksum" => s.uint().map(|v| e.checksum = Some(v)),
-                    "timestamp" => s.plain_string().map(|v| e.timestamp = Some(v)),
-                    _ => s.skip_value(1),
-                })?;
-                if e.symbol != Some(symbol) {
-                    scratch.truncate(start);
-                    return Ok(());
-                }
-                found += 1;
-                ours = e;
-                Ok(())
-            }),
-            _ => s.skip_value(1),
-        })
-        .and_then(|()| s.end())
-        .map_err(malformed)?;
-        if channel != Some("book") || found == 0 {
-            return Ok(None);
-        }
-        if found > 1 {
-            return Err(malformed(format!("{} entries for {}", found, clip(symbol))));
-        }
-        let snapshot = match kind {
-            Some("snapshot") => true,
-            Some("update") => false,
-            _ => return Err(malformed("book message of no known type")),
+        let parsed = match fast(raw, symbol, &self.spec, &mut self.scratch) {
+            Some(r) => r.map(Some).map_err(malformed)?,
+            None => general(raw, symbol, &self.spec, &mut self.scratch)?,
         };
+        let Some((snapshot, ours)) = parsed else { return Ok(None) };
         let expected = ours.checksum.ok_or_else(|| malformed("book entry without checksum"))?;
         let expected = u32::try_from(expected).map_err(|_| malformed("checksum out of range"))?;
         let ts_event = ours.timestamp.map(parse_rfc3339).transpose()?.unwrap_or(0);
@@ -459,6 +524,33 @@ mod tests {
         let r = kraken.apply_kraken_book(far.as_bytes(), "BTC/USD", 10, 1, 8).unwrap().unwrap();
         assert!(r.checksum_ok);
         assert_eq!(kraken.bids.len(), 10);
+    }
+
+    #[test]
+    fn the_straight_read_and_the_general_walk_agree() {
+        let canonical = msg("snapshot", &side(&BIDS), &side(&ASKS), 3_310_070_434);
+        let spaced = canonical.replace(r#""channel":"book","#, r#" "channel" : "book" , "#);
+        let reordered = canonical
+            .replace(r#""channel":"book","type":"snapshot","#, r#""type":"snapshot","#)
+            .replace("}]}", r#"}],"channel":"book"}"#);
+        let (mut a, mut b, mut c) = (book(), book(), book());
+        let ra = a.apply_kraken_book(canonical.as_bytes(), "BTC/USD", 10, 1, 8).unwrap();
+        assert_eq!(ra, b.apply_kraken_book(spaced.as_bytes(), "BTC/USD", 10, 1, 8).unwrap());
+        assert_eq!(ra, c.apply_kraken_book(reordered.as_bytes(), "BTC/USD", 10, 1, 8).unwrap());
+        assert_eq!(
+            (a.depth(Side::Buy, 10), a.depth(Side::Sell, 10)),
+            (b.depth(Side::Buy, 10), b.depth(Side::Sell, 10))
+        );
+        assert_eq!(
+            (a.depth(Side::Buy, 10), a.depth(Side::Sell, 10)),
+            (c.depth(Side::Buy, 10), c.depth(Side::Sell, 10))
+        );
+        // a symbol that starts like ours, a snapshot without a timestamp, trailing bytes
+        let longer = canonical.replace("BTC/USD", "BTC/USDT");
+        assert_eq!(a.apply_kraken_book(longer.as_bytes(), "BTC/USD", 10, 1, 8).unwrap(), None);
+        let bare = canonical.replace(r#","timestamp":"2022-12-25T09:30:59.123456Z""#, "");
+        assert_eq!(a.apply_kraken_book(bare.as_bytes(), "BTC/USD", 10, 1, 8).unwrap().map(|r| r.ts_event), Some(0));
+        assert!(a.apply_kraken_book(format!("{canonical} x").as_bytes(), "BTC/USD", 10, 1, 8).is_err());
     }
 
     #[test]
