@@ -240,6 +240,19 @@ class Book:
         an off-unit level; `BookNotReadyError` for a delta before a snapshot or after a gap;
         `SequenceGapError` for a broken chain (the book is INVALID until the next snapshot).
         """
+    def apply_kraken_book(
+        self, raw: bytes, symbol: str, depth: int, price_decimals: int, qty_decimals: int
+    ) -> tuple[bool, int, int, bool] | None:
+        """Apply `symbol`'s entry of a Kraken WebSocket v2 `book` message (numbers read as their exact
+        text; a snapshot replaces the book, VALID; qty 0 removes), cut both sides to `depth` and compare
+        Kraken's CRC32 of the top ten levels (at the pair's decimals) with the entry's `checksum`.
+
+        Returns (was a snapshot, levels applied, ts_event ns (0 without a timestamp), checksum matched),
+        or None when the message is not `book` or holds nothing of the symbol (nothing changed). A
+        mismatch leaves the book RESYNCING (re-subscribe for a snapshot). Raises `ParseError` (nothing
+        changed) for malformed JSON, an off-unit level or a missing checksum; `BookNotReadyError` for an
+        update while the book awaits a snapshot (nothing changed).
+        """
     def begin_resync(self) -> None:
         """Mark the book RESYNCING (incremental updates are refused until the next snapshot)."""
     def mark_invalid(self, expected: int, got: int) -> None:

@@ -57,6 +57,16 @@ impl Ladder {
         }
     }
 
+    /// The best `n` levels, best first, without boxing the iterator (hot paths: Kraken's checksum).
+    #[inline]
+    pub fn try_for_each_top<E>(&self, n: usize, mut f: impl FnMut(i64, i64) -> Result<(), E>) -> Result<(), E> {
+        if self.is_bid {
+            self.levels.iter().rev().take(n).try_for_each(|(p, q)| f(*p, *q))
+        } else {
+            self.levels.iter().take(n).try_for_each(|(p, q)| f(*p, *q))
+        }
+    }
+
     /// Drop every level worse than the best `depth` (Kraken truncates to the subscribed depth).
     pub fn truncate(&mut self, depth: usize) {
         while self.levels.len() > depth {

@@ -7,6 +7,7 @@ pub mod binance;
 pub mod bybit;
 pub mod checksum;
 pub mod coinbase;
+pub mod kraken;
 pub mod ladder;
 pub mod okx;
 pub mod polymarket;
@@ -37,6 +38,8 @@ pub struct Book {
     pub seq: Sequence,
     /// Scratch buffer for parsed levels, reused so a message applies without allocating.
     pub(crate) scratch: Vec<(Side, i64, i64)>,
+    /// Kraken: the digits of the last checksum's levels (`kraken.rs`).
+    pub(crate) kraken_cache: kraken::ChecksumCache,
 }
 
 fn check_level(price: i64, qty: i64) -> CoreResult<()> {
@@ -54,6 +57,7 @@ impl Book {
             asks: Ladder::new(Side::Sell),
             seq: Sequence::default(),
             scratch: Vec::with_capacity(64),
+            kraken_cache: kraken::ChecksumCache::default(),
         }
     }
 

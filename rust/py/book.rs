@@ -101,6 +101,20 @@ impl PyBook {
         Ok(r.map(|o| (o.update_id, o.seq, o.ts_ms, o.snapshot, o.applied)))
     }
 
+    /// (snapshot?, levels applied, ts_event ns, checksum ok?), or None when the message has nothing of
+    /// the symbol. A mismatch leaves the book RESYNCING.
+    fn apply_kraken_book(
+        &mut self,
+        raw: &[u8],
+        symbol: &str,
+        depth: usize,
+        price_decimals: u32,
+        qty_decimals: u32,
+    ) -> PyResult<Option<(bool, usize, i64, bool)>> {
+        let r = self.inner.apply_kraken_book(raw, symbol, depth, price_decimals, qty_decimals).py()?;
+        Ok(r.map(|k| (k.snapshot, k.applied, k.ts_event, k.checksum_ok)))
+    }
+
     #[allow(clippy::type_complexity)]
     fn apply_polymarket_changes(
         &mut self,

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -30,7 +30,7 @@ from trader.errors import ConfigError, TraderError
 from trader.monitoring.session import Monitor, monitored
 from trader.venues import registry
 from trader.venues.base import Connector, Tier
-from trader.venues.profile import Simulator, VenueProfile
+from trader.venues.profile import Counters, Simulator, VenueProfile
 
 if TYPE_CHECKING:
     from trader.cli.testnet import Check
@@ -72,8 +72,37 @@ def connector_options(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+class SessionJournal:
+    """The session's journal, opened at its first use: the venues' durable counters (Kraken's nonce)
+    before the engine starts, so a start refused before any venue read one leaves no file behind."""
+
+    def __init__(self, path: Callable[[], str | Path]) -> None:
+        self._path = path
+        self._journal: Journal | None = None
+
+    def open(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal(self._path())
+        return self._journal
+
+    def get_counter(self, counter: str) -> int:
+        return self.open().get_counter(counter)
+
+    def set_counter_at_least(self, counter: str, value: int) -> None:
+        self.open().set_counter_at_least(counter, value)
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+
+
 async def open_venue(
-    args: argparse.Namespace, clock: Clock, *, also: tuple[str, ...] = (), true_clock: bool = False
+    args: argparse.Namespace,
+    clock: Clock,
+    *,
+    also: tuple[str, ...] = (),
+    true_clock: bool = False,
+    counters: Counters | None = None,
 ) -> Venue:
     """The connector of `--exchange`: its simulator (`--sim`, or a venue that is only simulated), a
     running simulator (`--venue-url`), the paper account of `--config`, or a venue that needs no
@@ -101,7 +130,8 @@ async def open_venue(
         if vcfg is None or vcfg.environment == "live":
             raise ConfigError(f"{args.config} has no paper [venues.{prof.name}] section (paper or sim)")
         symbol = registry.venue_symbol(vcfg, args.symbol or "")
-        return Venue(prof, pkg.build(vcfg, symbol=symbol, clock=clock), None, symbol)
+        conn = registry.build_connector(vcfg, symbol=symbol, clock=clock, counters=counters)
+        return Venue(prof, conn, None, symbol)
     caps = next(iter(prof.capabilities.values()), None)
     if caps is not None and not caps.needs_credentials and "paper" in prof.environments:
         options: dict[str, str | int | bool] = {k: str(v) for k, v in connector_options(args).items()}
@@ -120,8 +150,11 @@ class PaperRig(NamedTuple):
     rig: Rig
 
 
-async def paper_rig(args: argparse.Namespace, clock: Clock, risk: RiskLimits) -> PaperRig:
-    """The connector (and, with `--sim`, its simulator) and what the session trades on it."""
+async def paper_rig(
+    args: argparse.Namespace, clock: Clock, risk: RiskLimits, counters: Counters | None = None
+) -> PaperRig:
+    """The connector (and, with `--sim`, its simulator) and what the session trades on it. `counters`:
+    the session's journal, for a venue that keeps counters across restarts (a nonce)."""
     prof = registry.profile(args.exchange)
     strategy = args.strategy or strategies(prof)[0]
     if strategy == "pairs":
@@ -130,7 +163,7 @@ async def paper_rig(args: argparse.Namespace, clock: Clock, risk: RiskLimits) ->
         also = ()
     if strategy == "event" and not args.signal:  # before anything starts
         raise ConfigError("--strategy=event needs --signal=FILE (JSON lines) or --signal=http(s)://URL")
-    venue = await open_venue(args, clock, also=also)
+    venue = await open_venue(args, clock, also=also, counters=counters)
     req = RigRequest(strategy=strategy, symbol=venue.symbol, risk=risk, also=also, signal=args.signal)
     try:
         return PaperRig(venue, await rig(prof, venue.connector, req, clock))
@@ -182,8 +215,13 @@ async def paper_realtime(
     """The engine in real time, through the real connector and sockets, against a loopback simulator:
     a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly."""
     clock = LiveClock()
-    venue, r = await paper_rig(args, clock, risk or DEFAULT_RISK)
-    journal = Journal(args.journal if args.journal is not None else ":memory:")
+    session = SessionJournal(lambda: args.journal if args.journal is not None else ":memory:")
+    try:
+        venue, r = await paper_rig(args, clock, risk or DEFAULT_RISK, session)
+    except BaseException:
+        session.close()
+        raise
+    journal = session.open()
     try:
         engine = Engine(
             venue.connector, r.strategy, journal=journal, clock=clock, config=r.config, pre_trade=r.pre_trade
@@ -301,12 +339,14 @@ async def _sim_checks(args: argparse.Namespace, clock: Clock) -> list[Check]:
     return out + _no_testnet(name, "the simulator, not the venue")
 
 
-async def _checks(vcfg: VenueConfig, *, order: bool, clock: Clock) -> list[Check]:
+async def _checks(
+    vcfg: VenueConfig, *, order: bool, clock: Clock, counters: Counters | None = None
+) -> list[Check]:
     """The preflight of one configured venue, on a connection of its own (closed after)."""
     from trader.cli.testnet import check_connector
 
     symbol = registry.venue_symbol(vcfg)
-    conn = registry.build_connector(vcfg, symbol=symbol, clock=clock)
+    conn = registry.build_connector(vcfg, symbol=symbol, clock=clock, counters=counters)
     try:
         checks = await check_connector(conn, symbol, order=order, clock=clock)
     finally:
@@ -335,9 +375,16 @@ async def live_session(venues: Sequence[str], config: Config, monitor: Monitor |
     plans = plan(config, venues)  # a strategy that cannot run here fails before anything connects
     clock = LiveClock()
     conns: list[Connector] = []
+
+    def path() -> Path:
+        home = Path("~/.trader").expanduser()
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
+        return home / f"journal-{'+'.join(venues)}.db"
+
+    session = SessionJournal(path)  # opened when a venue reads its counters (a nonce), else after
     try:
         for name in venues:
-            conns.append(await _preflight(config.venues[name], clock))
+            conns.append(await _preflight(config.venues[name], clock, session))
         assert config.risk is not None
         setups, strategies_, services = [], [], []
         for p, conn in zip(plans, conns, strict=True):
@@ -346,26 +393,22 @@ async def live_session(venues: Sequence[str], config: Config, monitor: Monitor |
             strategy, more = _strategy(setups[-1], r, p.label, p.orders_per_second)
             strategies_.append(strategy)
             services += more
-        home = Path("~/.trader").expanduser()
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like the keystores in it
-        journal = Journal(home / f"journal-{'+'.join(venues)}.db")
         settings = EngineConfig(risk=config.risk)
-        engine = Engine(setups, strategies_, journal=journal, clock=clock, config=settings)
-        try:
-            return await run_engine(engine, services, None, None, monitor)
-        finally:
-            journal.close()
+        engine = Engine(setups, strategies_, journal=session.open(), clock=clock, config=settings)
+        return await run_engine(engine, services, None, None, monitor)
     finally:
         for conn in conns:
             await conn.close()
+        session.close()
 
 
-async def _preflight(vcfg: VenueConfig, clock: Clock) -> Connector:
-    """The venue's connector once its preflight passed (`TraderError` naming what failed otherwise)."""
+async def _preflight(vcfg: VenueConfig, clock: Clock, counters: Counters | None = None) -> Connector:
+    """The venue's connector once its preflight passed (`TraderError` naming what failed otherwise).
+    `counters`: the session's journal, for a venue that keeps counters across restarts (a nonce)."""
     symbol = registry.venue_symbol(vcfg)
     try:
-        checks = await _checks(vcfg, order=False, clock=clock)
-        conn = registry.build_connector(vcfg, symbol=symbol, clock=clock)
+        checks = await _checks(vcfg, order=False, clock=clock, counters=counters)
+        conn = registry.build_connector(vcfg, symbol=symbol, clock=clock, counters=counters)
     except ConfigError as e:
         raise TraderError(f"{vcfg.name}: preflight failed: {e}; nothing was sent") from None
     failed = [f"{c.name}: {c.detail}" for c in checks if c.ok is False]

@@ -47,15 +47,35 @@ def venue_list(text: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def no_test_environment(name: str, *, sim: bool) -> str:
+    """ "" for a venue with a paper/testnet environment (or only a simulator); else what `trader testnet`
+    checks of it and what it cannot (from the venue's profile: live and a simulator, nothing between)."""
+    from trader.venues import registry
+
+    envs = registry.profile(name).environments
+    if "paper" in envs or "live" not in envs:
+        return ""
+    where = (
+        "these checks ran against its local simulator, not the venue"
+        if sim
+        else "a live key is checked read-only (reachability, clock, auth, market data)"
+    )
+    return (
+        f"{name} has no testnet or sandbox (environments: {', '.join(envs)}): {where}; not checked: "
+        "an order on a real test venue (--order with a live key places a real order)"
+    )
+
+
 def _configured(config: Path, names: list[str]) -> None:
     """A config exists and configures every venue asked for; otherwise how to get one (`ConfigError`)."""
     from trader.config import load_config
 
     path = config.expanduser()
     if not path.exists():
+        notes = [n for n in (no_test_environment(name, sim=False) for name in names) if n]
         raise ConfigError(
             f"no config at {path}: `trader config init` writes one (then set the env: "
-            f"references it names), or {REHEARSE}"
+            f"references it names), or {REHEARSE}" + "".join(f"; {n}" for n in notes)
         )
     venues = load_config(path).venues
     if not venues:
@@ -82,6 +102,12 @@ async def run_checks(args: argparse.Namespace) -> list[Check]:
     for name in names:
         out += await testnet_checks(argparse.Namespace(**{**vars(args), "venue": name}))
     return out
+
+
+def notes(checks: list[Check], *, sim: bool) -> list[str]:
+    """For each venue checked that has no test environment: what was and was not checked."""
+    venues = dict.fromkeys(c.venue.split("/")[0] for c in checks)
+    return [n for n in (no_test_environment(v, sim=sim) for v in venues) if n]
 
 
 async def _first_book(

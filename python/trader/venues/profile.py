@@ -8,7 +8,9 @@ Each `trader/venues/<name>/__init__.py` (the fixed file set: `endpoints.py`, `er
     def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> Connector
         A connector from the operator's config section `[venues.<name>]` (live, paper/testnet, or a running
         simulator with `environment = "sim"` and `url`). Secrets are resolved here, straight into the
-        signer; config mistakes raise `ConfigError` naming the key.
+        signer; config mistakes raise `ConfigError` naming the key. A venue that must keep a counter across
+        restarts (Kraken's nonce) also takes `counters: Counters | None = None`: the session's journal,
+        which `registry.build_connector` hands only to a `build` that names it.
     def loopback(url: str, *, symbol: str, clock: Clock, **options: Any) -> Connector
         A connector to this venue's simulator listening at `url` (`trader sim <name>` or `simulator()`),
         with the simulator's demo credentials.
@@ -32,6 +34,7 @@ __all__ = [
     "STRICTEST",
     "ApproveHook",
     "ClientIdRule",
+    "Counters",
     "Simulator",
     "VenuePackage",
     "VenueProfile",
@@ -85,6 +88,15 @@ class ApproveHook(Protocol):
     async def __call__(
         self, cfg: Any, *, clock: Any, confirm: bool, out: Callable[[str], None], wrap: str | None = None
     ) -> bool: ...
+
+
+class Counters(Protocol):
+    """Durable named counters that never go down (the engine's journal): what a venue keeps across
+    restarts, such as the last nonce a key signed."""
+
+    def get_counter(self, counter: str) -> int: ...
+
+    def set_counter_at_least(self, counter: str, value: int) -> None: ...
 
 
 class Simulator(Protocol):

@@ -19,7 +19,7 @@ from trader.config import VenueConfig
 from trader.errors import ConfigError
 from trader.venues.base import Connector, Tier
 from trader.venues.binance import SIM_API_KEY, SIM_SECRET
-from trader.venues.profile import STRICTEST, ClientIdRule, Simulator, VenuePackage, VenueProfile
+from trader.venues.profile import STRICTEST, ClientIdRule, Counters, Simulator, VenuePackage, VenueProfile
 
 __all__ = [
     "ALIASES",
@@ -109,8 +109,10 @@ class _AliasPackage:
             capabilities={market: caps[market]} if market in caps else caps,
         )
 
-    def build(self, cfg: VenueConfig, *, symbol: str, clock: Clock) -> Any:
+    def build(self, cfg: VenueConfig, *, symbol: str, clock: Clock, **counters: Any) -> Any:
         filled = dataclasses.replace(cfg, options=self._options | cfg.options)
+        if counters and "counters" in inspect.signature(self._base.build).parameters:
+            return self._base.build(filled, symbol=symbol, clock=clock, **counters)
         return self._base.build(filled, symbol=symbol, clock=clock)
 
     def loopback(self, url: str, *, symbol: str, clock: Clock, **options: Any) -> Any:
@@ -141,10 +143,16 @@ def profile(name: str) -> VenueProfile:
     return package(name).PROFILE
 
 
-def build_connector(cfg: VenueConfig, *, symbol: str, clock: Clock) -> Connector:
+def build_connector(
+    cfg: VenueConfig, *, symbol: str, clock: Clock, counters: Counters | None = None
+) -> Connector:
     """A connector for a configured venue. Secrets are resolved by the venue's package, straight into
-    its signer; an alias venue's options fill the config's unless it sets them."""
-    return cast(Connector, package(cfg.name).build(cfg, symbol=symbol, clock=clock))
+    its signer; an alias venue's options fill the config's unless it sets them. `counters` (the session's
+    journal) goes to a venue whose `build` keeps counters across restarts (Kraken's nonce)."""
+    build: Any = package(cfg.name).build  # `counters` is an optional part of the contract
+    if counters is not None and "counters" in inspect.signature(build).parameters:
+        return cast(Connector, build(cfg, symbol=symbol, clock=clock, counters=counters))
+    return cast(Connector, build(cfg, symbol=symbol, clock=clock))
 
 
 def simulator(name: str, *, seed: int, clock: Clock, **options: Any) -> Simulator:

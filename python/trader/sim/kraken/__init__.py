@@ -1,5 +1,5 @@
 """The Kraken spot simulator: REST `/0/public`, `/0/private` (`rest.py`), WebSocket v2 (`ws.py`), its state
-(`state.py`) and the server that ties them (`server.py`)."""
+(`state.py`), Kraken's rate counters (`limits.py`) and the server that ties them (`server.py`)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from trader.sim.kraken.state import (
 if TYPE_CHECKING:
     from trader.sim.kraken.server import KrakenSimServer
 
-Fields = dict[str, str]
+Fields = dict[str, Any]  # form fields (text); a JSON body's lists and objects as they are
 
 
 def rfc3339(ns: int) -> str:
@@ -75,15 +75,32 @@ def routes(sim: KrakenSimServer) -> list[web.RouteDef]:
     ]
 
 
+def body_fields(request: web.Request, body: bytes) -> dict[str, Any]:
+    """A form body, or a JSON one (`Content-Type: application/json`, as AddOrderBatch needs): its
+    top-level scalars as text, lists and objects as they are."""
+    try:
+        if request.content_type == "application/json":
+            doc = orjson.loads(body)
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
+            return {k: v if isinstance(v, list | dict) else _text(v) for k, v in doc.items()}
+        return dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body)))
+    except (UnicodeDecodeError, ValueError):
+        raise KrakenError(INVALID_ARGUMENTS) from None
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    return "" if v is None else str(v)
+
+
 def authenticate(sim: KrakenSimServer, request: web.Request, body: bytes) -> tuple[str, Fields]:
     key = request.headers.get("API-Key", "")
     acct = sim.accounts.get(key)
     if acct is None:
         raise KrakenError(INVALID_KEY)
-    try:
-        fields = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body)))
-    except (UnicodeDecodeError, ValueError):
-        raise KrakenError(INVALID_ARGUMENTS) from None
+    fields = body_fields(request, body)
     nonce = fields.get("nonce", "")
     if not nonce.isdigit():
         raise KrakenError(INVALID_NONCE)
@@ -92,6 +109,10 @@ def authenticate(sim: KrakenSimServer, request: web.Request, body: bytes) -> tup
     if int(nonce) <= acct.last_nonce:
         raise KrakenError(INVALID_NONCE)
     acct.last_nonce = int(nonce)
+    if sim.limits is not None:
+        error = sim.limits.call(key, request.path.rsplit("/", 1)[-1], sim.now_ns())
+        if error:
+            raise KrakenError(error)
     return key, fields
 
 
@@ -160,6 +181,27 @@ def add_order(sim: KrakenSimServer, key: str, f: Fields) -> Any:
         return {"descr": {"order": o.describe()}}
     o = sim.place(key, f)
     return {"descr": {"order": o.describe()}, "txid": [o.txid]}
+
+
+def add_order_batch(sim: KrakenSimServer, key: str, f: Fields) -> Any:
+    orders = f.get("orders")
+    if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders):
+        raise KrakenError(INVALID_ARGUMENTS)
+    placed = sim.place_batch(
+        key, str(f.get("pair", "")), [{k: _text(v) for k, v in o.items()} for o in orders]
+    )
+    out: list[dict[str, Any]] = []
+    for o in placed:
+        if isinstance(o, KrakenError):
+            out.append({"error": o.message})
+        else:
+            out.append({"descr": {"order": o.describe()}, "txid": o.txid})
+    return {"orders": out}
+
+
+def amend_order(sim: KrakenSimServer, key: str, f: Fields) -> Any:
+    sim.amend(key, f)
+    return {"amend_id": sim.amend_id()}
 
 
 def cancel_order(sim: KrakenSimServer, key: str, f: Fields) -> Any:
@@ -246,6 +288,8 @@ def ws_token(sim: KrakenSimServer, key: str, f: Fields) -> Any:
 
 PRIVATE: dict[str, Callable[[KrakenSimServer, str, Fields], Any]] = {
     "AddOrder": add_order,
+    "AddOrderBatch": add_order_batch,
+    "AmendOrder": amend_order,
     "CancelOrder": cancel_order,
     "CancelAll": cancel_all,
     "CancelAllOrdersAfter": cancel_all_after,

@@ -1,24 +1,35 @@
 """A loopback simulator of Kraken spot: REST `/0/public` and `/0/private` and WebSocket v2 (a documented
 subset, kraken.md).
 
-REST (`rest.py`): public Time, SystemStatus, AssetPairs, Depth, Ticker (GET); private AddOrder, CancelOrder,
-CancelAll, CancelAllOrdersAfter, OpenOrders, ClosedOrders, QueryOrders, TradesHistory, Balance,
-GetWebSocketsToken (POST, form-encoded). Answers are Kraken's envelope `{"error": [...], "result": ...}`
-with HTTP 200 even for errors. `API-Sign` is checked with the standard library (`hmac`, `hashlib`, `base64`):
+REST (`rest.py`): public Time, SystemStatus, AssetPairs, Depth, Ticker (GET); private AddOrder,
+AddOrderBatch, AmendOrder, CancelOrder, CancelAll, CancelAllOrdersAfter, OpenOrders, ClosedOrders,
+QueryOrders, TradesHistory, Balance, GetWebSocketsToken (POST, form-encoded, or JSON as AddOrderBatch
+needs). Answers are Kraken's envelope `{"error": [...], "result": ...}` with HTTP 200 even for errors.
+`API-Sign` is checked with the standard library (`hmac`, `hashlib`, `base64`):
 base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + body))); the nonce must grow strictly per
 key (`EAPI:Invalid nonce` otherwise).
 
 WebSocket v2 (`ws.py`): public `/v2` (`book` with Kraken's CRC32 checksum on every message, `trade`,
 heartbeats, ping) and private `/ws-auth/v2` (`executions` with a token from GetWebSocketsToken; order entry
-`add_order`, `cancel_order`, `cancel_all`).
+`add_order`, `amend_order`, `batch_add`, `cancel_order`, `cancel_all`).
+
+AmendOrder changes an open limit order in place (the same txid; a smaller quantity at the same price
+keeps its queue place, anything else re-queues it). AddOrderBatch takes 2 to 15 orders of one pair:
+validated as a whole first (one invalid order refuses the request), then placed one by one (an order the
+engine refuses, e.g. post-only that would take, is an `error` entry; the others stand).
+
+Rate counters (`rate_tier`: starter, intermediate or pro; None, the default, keeps none; `limits.py`):
+the key's REST call counter (`EAPI:Rate limit exceeded`) and the trading engine's counter per key and
+pair, with Kraken's costs by order age (`EOrder:Rate limit exceeded`), both decaying at the tier's rate.
 
 Market: XBT/USD and ETH/USD, each a seeded background market (`trader.sim.market`) on the pure-Python
 matching engine. Fees at Kraken's default tier (maker 0.25 %, taker 0.40 %), charged in the quote currency.
 
-Deviations: spot only (no margin, leverage, conditional close or stop/take-profit orders); no AmendOrder /
-EditOrder / batch calls; no REST call counter or trading-engine rate counter (Kraken's `EAPI:Rate limit
-exceeded`, `EOrder:Rate limit exceeded`); no `otp`; JSON request bodies are not accepted; an IOC's or a
-market order's unfilled rest ends `canceled`; the duplicate-cl_ord_id error string is unconfirmed.
+Deviations: spot only (no margin, leverage, conditional close or stop/take-profit orders); no EditOrder
+(the legacy replace) or CancelOrderBatch; CancelAll and the dead-man switch are not charged on the
+trading counter (Kraken does not say); `EService: Throttled` (concurrency) is never sent; no `otp`; an
+IOC's or a market order's unfilled rest ends `canceled`; the duplicate-cl_ord_id error string is
+unconfirmed.
 Admin hooks: `state()`, `top()`, `corrupt_checksum()` (the next book update carries a wrong checksum).
 """
 
@@ -37,6 +48,7 @@ from aiohttp import web
 
 from trader.clock import Clock
 from trader.sim.kraken import rest, ws
+from trader.sim.kraken.limits import Limits, amend_cost, cancel_cost
 from trader.sim.kraken.state import (
     COST_MINIMUM,
     DEMO_KEY,
@@ -89,8 +101,10 @@ class KrakenSimServer(VenueServer):
         accounts: dict[str, str] | None = None,
         cash: Decimal = Decimal(1_000_000),
         coins: Decimal = Decimal(10),
+        rate_tier: str | None = None,
     ) -> None:
         super().__init__(seed=seed, clock=clock, step_ms=step_ms)
+        self.limits = Limits(rate_tier) if rate_tier is not None else None
         self._rng = random.Random(seed)
         self.accounts: dict[str, Account] = {}
         for key, secret in (accounts or {DEMO_KEY: DEMO_SECRET}).items():
@@ -141,6 +155,9 @@ class KrakenSimServer(VenueServer):
         """The next book update carries a wrong checksum (one-shot)."""
         self._bad_checksum = True
 
+    def amend_id(self) -> str:
+        return self._txid("T")
+
     def _txid(self, prefix: str) -> str:
         chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
         raw = "".join(self._rng.choice(chars) for _ in range(16))
@@ -182,7 +199,7 @@ class KrakenSimServer(VenueServer):
         if need > have:
             raise KrakenError(INSUFFICIENT_FUNDS)
 
-    def validate(self, key: str, f: dict[str, str]) -> Order:
+    def validate(self, key: str, f: dict[str, str], *, funds: bool = True) -> Order:
         """An order from AddOrder's (or add_order's) fields, checked as Kraken checks them."""
         m = self.market(f.get("pair", ""))
         p = m.pair
@@ -213,7 +230,8 @@ class KrakenSimServer(VenueServer):
                 raise KrakenError(INVALID_ARGUMENTS) from None
             if expire <= self.now_ns():
                 raise KrakenError(INVALID_ARGUMENTS)
-        self._check_funds(key, m, side, price, vol)
+        if funds:
+            self._check_funds(key, m, side, price, vol)
         post = "post" in f.get("oflags", "").split(",")
         userref = int(f.get("userref", "0") or 0)
         o = Order(
@@ -222,7 +240,14 @@ class KrakenSimServer(VenueServer):
         o.expiretm = expire
         return o
 
-    def place(self, key: str, f: dict[str, str]) -> Order:
+    def charge(self, key: str, pair: Pair, cost: float) -> None:
+        """The trading engine's counter of (key, pair), when the simulator keeps one."""
+        if self.limits is not None and cost:
+            error = self.limits.trade(key, pair.altname, cost, self.now_ns())
+            if error:
+                raise KrakenError(error)
+
+    def place(self, key: str, f: dict[str, str], cost: float = 1) -> Order:
         o = self.validate(key, f)
         m = self.market(o.pair.altname)
         best = m.engine.best_ask() if o.side == "buy" else m.engine.best_bid()
@@ -235,7 +260,8 @@ class KrakenSimServer(VenueServer):
             raise KrakenError(POST_ONLY)
         if o.ordertype == "market" and best is None:
             raise KrakenError(INVALID_PRICE)
-        o.engine_id = next(self._ids)
+        self.charge(key, o.pair, cost)
+        o.engine_id, o.touched = next(self._ids), self.now_ns()
         self.orders[o.txid] = o
         self.by_engine[o.engine_id] = o
         ws.execution(self, o, "pending_new")
@@ -265,10 +291,87 @@ class KrakenSimServer(VenueServer):
         ]
         if not found:
             raise KrakenError(UNKNOWN_ORDER)
+        now = self.now_ns()
+        for o in found:
+            self.charge(key, o.pair, cancel_cost(now - o.touched))
         for o in found:
             self.market(o.pair.altname).engine.cancel(o.engine_id)
             self._close(o, "canceled", "User requested")
         return len(found)
+
+    def place_batch(self, key: str, pair: str, orders: list[dict[str, str]]) -> list[Order | KrakenError]:
+        """AddOrderBatch / batch_add: 2 to 15 orders of one pair. The whole batch is validated first (one
+        invalid order refuses all of it, nothing placed); then each is placed, and one refused by the
+        engine (funds, post-only, the rate counter) leaves the others placed. Costs n/2 on the trading
+        counter, charged up front."""
+        m = self.market(pair)
+        if not 2 <= len(orders) <= 15:
+            raise KrakenError(INVALID_ARGUMENTS)
+        fields = [{**f, "pair": m.pair.altname} for f in orders]
+        cids = [f["cl_ord_id"] for f in fields if f.get("cl_ord_id")]
+        if len(set(cids)) != len(cids):
+            raise KrakenError(DUPLICATE_CLIENT_ID)
+        for f in fields:
+            self.validate(key, f, funds=False)
+        self.charge(key, m.pair, len(fields) / 2)
+        out: list[Order | KrakenError] = []
+        for f in fields:
+            try:
+                out.append(self.place(key, f, cost=0))
+            except KrakenError as e:
+                out.append(e)
+        return out
+
+    def amend(self, key: str, f: dict[str, str]) -> Order:
+        """AmendOrder / amend_order: a new total quantity (`order_qty`, above what filled) and/or limit
+        price (`limit_price`) for an open limit order, in place: the same txid. A smaller quantity at the
+        same price keeps the order's place in the queue; anything else re-queues it (and may trade)."""
+        ref = f.get("txid") or f.get("order_id") or f.get("cl_ord_id") or ""
+        if not ref or not (f.get("order_qty") or f.get("limit_price")):
+            raise KrakenError(INVALID_ARGUMENTS)
+        o = next(
+            (
+                o
+                for o in self.orders.values()
+                if o.key == key and o.status == "open" and ref in (o.txid, o.cl_ord_id)
+            ),
+            None,
+        )
+        if o is None or o.price is None:
+            raise KrakenError(UNKNOWN_ORDER)
+        p, m = o.pair, self.market(o.pair.altname)
+        vol = self._units(f["order_qty"], p.lot, INVALID_ARGUMENTS) if f.get("order_qty") else o.vol
+        price = self._units(f["limit_price"], p.tick, TICK_SIZE) if f.get("limit_price") else o.price
+        if vol <= o.vol_exec:
+            raise KrakenError(INVALID_ARGUMENTS)
+        if Decimal(vol) * p.lot < Decimal(p.ordermin):
+            raise KrakenError(ORDER_MINIMUM)
+        best = m.engine.best_ask() if o.side == "buy" else m.engine.best_bid()
+        if o.post_only and best is not None and (price - best) * (1 if o.side == "buy" else -1) >= 0:
+            raise KrakenError(POST_ONLY)
+        o.status = "amending"  # its own hold does not count against the new one
+        try:
+            self._check_funds(key, m, o.side, price, vol - o.vol_exec)
+        finally:
+            o.status = "open"
+        now = self.now_ns()
+        self.charge(key, p, amend_cost(now - o.touched))
+        rest_units, trades = vol - o.vol_exec, []
+        if price == o.price and vol <= o.vol:
+            m.engine.orders[o.engine_id].remaining = rest_units  # keeps its place
+        else:
+            m.engine.cancel(o.engine_id)
+            self.resting.pop(o.engine_id, None)
+            side = Side.BUY if o.side == "buy" else Side.SELL
+            sim = SimOrder(o.engine_id, key, side, price, rest_units, Tif.GTC, client_id=o.cl_ord_id)
+            result = m.engine.submit(sim)
+            if result.resting:
+                self.resting[o.engine_id] = o
+            trades = list(result.trades)
+        o.vol, o.price, o.touched = vol, price, now
+        ws.execution(self, o, "amended")
+        self._settle(m, trades)
+        return o
 
     def cancel_all(self, key: str) -> int:
         n = 0

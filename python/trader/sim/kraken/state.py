@@ -130,6 +130,7 @@ class Order:
     closetm: int = 0
     engine_id: int = 0
     trades: list[str] = field(default_factory=list)
+    touched: int = 0  # ns it was placed or last amended (the trading counter's order age)
 
     def json(self) -> dict[str, Any]:
         p = self.pair

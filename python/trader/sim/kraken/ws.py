@@ -1,7 +1,8 @@
 """The Kraken simulator's WebSocket v2: public `/v2` (`book` with the CRC32 checksum over the top ten
 levels on every message, `trade`, `heartbeat`, `ping`) and private `/ws-auth/v2` (`executions` with a
-token from GetWebSocketsToken, order entry `add_order` / `cancel_order` / `cancel_all`). Prices and
-quantities are JSON numbers, times RFC 3339, as Kraken sends them (kraken.md sections 4, 5)."""
+token from GetWebSocketsToken, order entry `add_order` / `amend_order` / `batch_add` / `cancel_order` /
+`cancel_all`). Prices and quantities are JSON numbers, times RFC 3339, as Kraken sends them (kraken.md
+sections 4, 5)."""
 
 from __future__ import annotations
 
@@ -212,6 +213,8 @@ async def _public_request(sim: KrakenSimServer, ws: web.WebSocketResponse, sub: 
 def execution_json(sim: KrakenSimServer, o: Order, exec_type: str, trade: Any = None) -> dict[str, Any]:
     p = o.pair
     status = {"pending_new": "pending_new", "new": "new", "trade": "partially_filled"}.get(exec_type, "")
+    if exec_type == "amended":
+        status = "partially_filled" if o.vol_exec else "new"
     if exec_type == "trade" and o.vol_exec >= o.vol:
         status = "filled"
     data: dict[str, Any] = {
@@ -333,6 +336,25 @@ def _trade_method(sim: KrakenSimServer, ws: web.WebSocketResponse, key: str, met
     if method == "add_order":
         o = sim.place(key, _order_fields(p))
         return {"order_id": o.txid, **({"cl_ord_id": o.cl_ord_id} if o.cl_ord_id else {})}
+    if method == "batch_add":
+        placed = sim.place_batch(
+            key, str(p.get("symbol", "")), [_order_fields(o) for o in p.get("orders") or []]
+        )
+        return [
+            {"error": o.message}
+            if isinstance(o, KrakenError)
+            else {"order_id": o.txid, "cl_ord_id": o.cl_ord_id}
+            for o in placed
+        ]
+    if method == "amend_order":
+        fields = {k: str(p[k]) for k in ("order_id", "cl_ord_id") if p.get(k)}
+        fields |= {k: f"{Decimal(str(p[k])):f}" for k in ("order_qty", "limit_price") if k in p}
+        o = sim.amend(key, fields)
+        return {
+            "amend_id": sim.amend_id(),
+            "order_id": o.txid,
+            **({"cl_ord_id": o.cl_ord_id} if o.cl_ord_id else {}),
+        }
     if method == "cancel_order":
         refs = [*(p.get("order_id") or []), *(p.get("cl_ord_id") or [])]
         if not refs:

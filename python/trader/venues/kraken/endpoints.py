@@ -13,6 +13,8 @@ TIME = PUBLIC + "Time"
 ASSET_PAIRS = PUBLIC + "AssetPairs"
 TICKER = PUBLIC + "Ticker"
 ADD_ORDER = PRIVATE + "AddOrder"
+ADD_ORDER_BATCH = PRIVATE + "AddOrderBatch"  # a JSON body: {"nonce", "orders": [...], "pair"}
+AMEND_ORDER = PRIVATE + "AmendOrder"  # in place, the same txid (EditOrder, the legacy call, replaces it)
 CANCEL_ORDER = PRIVATE + "CancelOrder"
 CANCEL_ALL = PRIVATE + "CancelAll"
 CANCEL_ALL_AFTER = PRIVATE + "CancelAllOrdersAfter"
@@ -25,18 +27,20 @@ WS_TOKEN = PRIVATE + "GetWebSocketsToken"
 
 TRADES_PAGE = 50  # TradesHistory answers 50 trades per page (`ofs` pages on)
 QUERY_BATCH = 50  # QueryOrders takes up to 50 txids
+MAX_BATCH = 15  # AddOrderBatch / batch_add: 2 to 15 orders of one pair
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)  # WebSocket v2 book depths
 
 # Kraken's rate counters per verification tier (kraken.md section 6): the REST call counter (max, decay per
 # second; +1 a call, +2 TradesHistory; AddOrder/CancelOrder excluded) and the trading engine's per-pair
-# counter (threshold, decay per second; +1 an order). Kept locally as rolling windows of `max` units over
-# max/decay seconds: the same burst and the same sustained rate.
+# counter (threshold, decay per second; +1 an order). Kept locally as the same decaying counters
+# (`ratelimit.py`).
 RATE_TIERS: dict[str, tuple[int, float, int, float]] = {
     "starter": (15, 0.33, 60, 1.0),
     "intermediate": (20, 0.5, 125, 2.34),
     "pro": (20, 1.0, 180, 3.75),
 }
-COUNTER_COST = {TRADES_HISTORY: 2, ADD_ORDER: 0, CANCEL_ORDER: 0}  # else 1
+# the REST call counter's cost of a private call (else 1); order entry is the trading counter's
+COUNTER_COST = {TRADES_HISTORY: 2, ADD_ORDER: 0, ADD_ORDER_BATCH: 0, AMEND_ORDER: 0, CANCEL_ORDER: 0}
 
 # Kraken's asset names (REST, legacy X/Z prefixes; WebSocket v1 XBT) -> the currency codes we use
 ASSETS = {

@@ -1,9 +1,11 @@
 """Kraken's WebSocket v2 streams as the connector reads them.
 
-- Public (`wss://ws.kraken.com/v2`): `book` at the connector's depth into the core's `Book`; after every
-  message the book is cut to the subscribed depth (Kraken sends no deletes for levels that fall out of
-  scope) and its CRC32 over the top ten levels (the core's `kraken_checksum`, at the pair's decimals) must
-  equal the message's `checksum`. A mismatch is a `BookInvalid` and a re-subscription (a fresh snapshot).
+- Public (`wss://ws.kraken.com/v2`): `book` at the connector's depth: the raw message goes to the core
+  (`Book.apply_kraken_book`: parsed from the bytes, levels in ticks/lots, applied, cut to the subscribed
+  depth since Kraken sends no deletes for levels that fall out of scope, and its CRC32 over the top ten
+  levels at the pair's decimals compared with the message's `checksum`, all in Rust). A mismatch is a
+  `BookInvalid` and a re-subscription (a fresh snapshot); a malformed message changes nothing and is
+  skipped.
   `trade` prints become `TradeTick`s (`side` is the taker's). A drop or a silent feed is a `BookInvalid`
   for every pair and `StreamStatus(MARKET, up=False)`; the next valid book brings it back up.
 - Private (`wss://ws-auth.kraken.com/v2`): `executions` with a fresh GetWebSocketsToken token on every
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from trader.core import Book, BookState, Side
+from trader.core import Book, BookNotReadyError
 from trader.errors import UnknownOutcomeError, VenueError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from trader.venues.kraken.connector import KrakenConnector
 
 log = logging.getLogger("trader.venues.kraken")
-MAX_LEVELS = 100_000
+BOOK = b'"book"'
 
 
 def _loads(data: bytes) -> Any:
@@ -50,6 +52,7 @@ class MarketStream:
         self._conn, self.ws = conn, ws
         self.books: dict[str, Book] = {}  # altname -> book
         self.resubscribes = 0  # after a checksum mismatch
+        self._needles: dict[str, bytes] = {}  # v2 symbol -> its JSON string
         self.checked = 0  # book messages whose checksum matched
 
     async def _subscribe(self, channel: str, symbols: list[str], method: str = "subscribe") -> None:
@@ -72,58 +75,64 @@ class MarketStream:
                     conn.put(BookInvalid(s, type(ev).__name__, ts_recv=conn.clock.now_ns()))
             elif isinstance(ev, WsMessage):
                 try:
-                    await self.message(_loads(ev.data), ev.ts_recv)
+                    await self.on_message(ev.data, ev.ts_recv)
                 except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, VenueError) as e:
                     log.warning("%s: malformed market data skipped: %s", conn.venue, type(e).__name__)
 
+    async def on_message(self, raw: bytes, ts_recv: int) -> None:
+        """A book message straight into the core; anything else parsed here."""
+        if BOOK in raw and await self.book(raw, ts_recv):
+            return
+        await self.message(_loads(raw), ts_recv)
+
     async def message(self, m: Any, ts_recv: int) -> None:
         channel = m.get("channel")
-        if channel == "book":
-            for d in m.get("data") or []:
-                await self.book(d, str(m.get("type")), ts_recv)
-        elif channel == "trade":
+        if channel == "trade":
             for d in m.get("data") or []:
                 self.trade(d, ts_recv)
         elif m.get("success") is False:
             log.error("%s: %s refused: %s", self._conn.venue, m.get("method"), m.get("error"))
 
-    async def book(self, d: dict[str, Any], kind: str, ts_recv: int) -> None:
-        conn = self._conn
-        pair = conn.by_symbol.get(str(d["symbol"]))
-        if pair is None:
-            return
-        book, spec = self.books[pair.altname], conn.specs[pair.altname]
-        bids, asks = parse.levels(spec, d.get("bids") or []), parse.levels(spec, d.get("asks") or [])
-        expected = int(d["checksum"])  # read before the book changes: a malformed message changes nothing
-        if kind == "snapshot":
-            book.apply_snapshot([lv for lv in bids if lv[1]], [lv for lv in asks if lv[1]], 0)
-        elif book.state != BookState.VALID:
-            return  # waiting for the snapshot of a re-subscription
-        else:
-            for side, rows in ((Side.BUY, bids), (Side.SELL, asks)):
-                for px, q in rows:
-                    book.set_level(side, px, q)
-        for side in (Side.BUY, Side.SELL):
-            for px, _ in book.depth(side, MAX_LEVELS)[conn.book_depth :]:
-                book.set_level(side, px, 0)
-        if book.kraken_checksum(pair.price_decimals, pair.qty_decimals) != expected:
-            await self.resync(pair.altname, pair.symbol, ts_recv)
-            return
-        self.checked += 1
-        ts_event = parse.parse_time(str(d["timestamp"])) if d.get("timestamp") else 0
-        bid, ask = book.best_bid(), book.best_ask()
-        conn.put(
-            BookUpdate(
-                pair.altname,
-                bid[0] if bid else None,
-                bid[1] if bid else 0,
-                ask[0] if ask else None,
-                ask[1] if ask else 0,
-                ts_event,
-                ts_recv,
+    async def book(self, raw: bytes, ts_recv: int) -> bool:
+        """A `book` message of our pairs applied by the core (whether it held one of them). `ParseError`
+        (malformed, nothing changed) goes to the caller."""
+        conn, handled = self._conn, False
+        for pair in conn.pairs.values():
+            needle = self._needles.get(pair.symbol)
+            if needle is None:
+                needle = self._needles[pair.symbol] = b'"' + pair.symbol.encode() + b'"'
+            if needle not in raw:
+                continue
+            book = self.books[pair.altname]
+            try:
+                r = book.apply_kraken_book(
+                    raw, pair.symbol, conn.book_depth, pair.price_decimals, pair.qty_decimals
+                )
+            except BookNotReadyError:  # waiting for the snapshot of a re-subscription
+                handled = True
+                continue
+            if r is None:
+                continue
+            handled = True
+            _, _, ts_event, ok = r
+            if not ok:
+                await self.resync(pair.altname, pair.symbol, ts_recv)
+                continue
+            self.checked += 1
+            bid, ask = book.best_bid(), book.best_ask()
+            conn.put(
+                BookUpdate(
+                    pair.altname,
+                    bid[0] if bid else None,
+                    bid[1] if bid else 0,
+                    ask[0] if ask else None,
+                    ask[1] if ask else 0,
+                    ts_event,
+                    ts_recv,
+                )
             )
-        )
-        conn._health.up(Stream.MARKET)
+            conn._health.up(Stream.MARKET)
+        return handled
 
     async def resync(self, instrument: str, symbol: str, ts_recv: int) -> None:
         """The checksum did not match: the book is invalid until a new snapshot (re-subscribe)."""
@@ -162,7 +171,7 @@ class PrivateStream:
         self._req_ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
-    async def request(self, method: str, params: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    async def request(self, method: str, params: dict[str, Any], timeout_s: float) -> Any:
         """One trading method (`add_order`, `cancel_order`); its answer's `result`. Nothing sent (no socket):
         `VenueUnavailableError`; sent and no answer in time or the socket lost: `UnknownOutcomeError`; a
         refusal: Kraken's error string, typed."""
@@ -181,8 +190,7 @@ class PrivateStream:
             self._pending.pop(req_id, None)
         if not answer.get("success"):
             raise error_from(conn.venue, str(answer.get("error") or "EGeneral:Unknown error"))
-        result: dict[str, Any] = answer.get("result") or {}
-        return result
+        return answer.get("result") or {}
 
     def _lost(self) -> None:
         for future in self._pending.values():
