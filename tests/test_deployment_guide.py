@@ -3,8 +3,8 @@
 - A ```console block is a sequence of `$ COMMAND   # exit N` lines (no `# exit`: 0). The lines under a
   command, up to the next `$`, are what it prints: each must appear in its stdout or stderr (`...` skips).
 - Each block runs in a fresh directory of its own, a "fresh machine": `./bin/trader`, the guide's first
-  unnamed ```toml block as `guide.toml`, every ```toml block that starts `# file: NAME` as NAME, and HOME set to
-  that directory (so no `~/.trader/config.toml`). Blocks run in parallel, their commands in order.
+  unnamed ```toml block as `guide.toml`, every ```toml block that starts `# file: NAME` as NAME, and HOME
+  set to that directory (so no `~/.trader/config.toml`). Blocks run in parallel, their commands in order.
 - Every ```python snippet is executed.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +69,6 @@ COMMANDS = [c for block in BLOCKS for c in block]
 class Result:
     returncode: int
     output: str
-    seconds: float
 
 
 def _workdir(base: Path, block: int) -> Path:
@@ -91,20 +89,19 @@ def _run_block(base: Path, block: list[Command]) -> dict[str, Result]:
     env = {**os.environ, "HOME": str(d)}
     results: dict[str, Result] = {}
     for c in block:
-        t0 = time.monotonic()
         try:
             out = subprocess.run(
                 ["bash", "-c", c.shell], cwd=d, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
             )
-            results[c.line] = Result(out.returncode, out.stdout + out.stderr, time.monotonic() - t0)
+            results[c.line] = Result(out.returncode, out.stdout + out.stderr)
         except subprocess.TimeoutExpired as e:
-            results[c.line] = Result(-1, f"timed out after {e.timeout} s", time.monotonic() - t0)
+            results[c.line] = Result(-1, f"timed out after {e.timeout} s")
     return results
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[int, str], Result]:
-    """Every block run once (in parallel); each command's exit code, output and wall time."""
+    """Every block run once (in parallel); each command's exit code and output."""
     base = tmp_path_factory.mktemp("guide")
     with ThreadPoolExecutor(WORKERS) as pool:
         # the longest blocks first, so that they do not start last
