@@ -21,7 +21,7 @@ max_depeg_bps = 100             # optional
 [venues.binance]                # a venue: an account on one exchange and market (binance-futures, ...)
 api_key = "env:BINANCE_API_KEY"                 # env:NAME
 secret = "keystore:~/.trader/binance.json"      # keystore:PATH (password from TRADER_KEYSTORE_PASSWORD)
-environment = "testnet"                         # live | testnet | paper | sim
+environment = "testnet"                         # live | testnet | paper | demo | sim
 market = "spot"                                 # options (plain values, not secrets): see VENUE_OPTIONS
 orders_per_second = 10                          # optional, this venue's order rate
 
@@ -104,7 +104,7 @@ __all__ = [
     "parse_config",
 ]
 
-ENVIRONMENTS = frozenset({"live", "testnet", "paper", "sim"})
+ENVIRONMENTS = frozenset({"live", "testnet", "paper", "demo", "sim"})
 # what `[strategies.X] kind` may be, and the fewest legs each trades
 STRATEGY_KINDS: dict[str, int] = {
     "mm": 1,
