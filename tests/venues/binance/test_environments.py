@@ -50,16 +50,21 @@ def test_each_environment_has_its_hosts() -> None:
         ("live", "margin", "https://api.binance.com", "https://fapi.binance.com"),
     ],
 )
-def test_the_config_names_the_environment(environment: str, market: str, rest: str, futures_rest: str) -> None:
+def test_the_config_names_the_environment(
+    environment: str, market: str, rest: str, futures_rest: str
+) -> None:
     cfg = _cfg("binance", f'environment = "{environment}"\nmarket = "{market}"\n')
     conn = registry.build_connector(cfg, symbol="BTCUSDT", clock=CLOCK)  # type: ignore[arg-type]
+    assert isinstance(conn, binance.BinanceConnector)
     assert (conn.endpoints.rest, conn.endpoints.futures_rest) == (rest, futures_rest)
     assert conn.market is Market(market)
 
 
 @pytest.mark.parametrize("environment", ["testnet", "paper", "demo"])
 @pytest.mark.parametrize(("venue", "market"), [("binance", 'market = "margin"\n'), ("binance-margin", "")])
-def test_margin_on_a_test_environment_is_refused_in_one_line(environment: str, venue: str, market: str) -> None:
+def test_margin_on_a_test_environment_is_refused_in_one_line(
+    environment: str, venue: str, market: str
+) -> None:
     cfg = _cfg(venue, f'environment = "{environment}"\n{market}')
     with pytest.raises(ConfigError) as err:
         binance.build(cfg, symbol="BTCUSDT", clock=CLOCK)  # type: ignore[arg-type]

@@ -139,8 +139,7 @@ class Tape:
                 body["prevClosePrice"] = self.px(s.open)
             body |= {"lastPrice": self.px(s.last), "lastQty": self.qty(s.last_qty)}
             if not self.futures:
-                body |= self._book(now_ms)
-                body.pop("symbol")
+                body |= {k: v for k, v in self._book(now_ms).items() if k != "symbol"}
             body |= {"openPrice": self.px(s.open), "highPrice": self.px(s.high), "lowPrice": self.px(s.low)}
             body |= {"volume": self.qty(s.volume), "quoteVolume": f"{s.quote:.8f}"}
         body |= {"openTime": now_ms - DAY_MS, "closeTime": now_ms, "firstId": s.first_id, "lastId": s.last_id}

@@ -117,7 +117,7 @@ def futures_commission(ops: Operations, market: Market, params: dict[str, str], 
 def leverage_brackets(ops: Operations, market: Market, params: dict[str, str], key: str) -> Any:
     """`GET /fapi/v1/leverageBracket`: a list of every symbol's, or (with `symbol`) that symbol's."""
     book = ops.sim.futures
-    book.check_symbol(params)
+    book.check_symbol(params, default=True)
     brackets = [
         {
             "bracket": i + 1,
@@ -136,7 +136,7 @@ def leverage_brackets(ops: Operations, market: Market, params: dict[str, str], k
 def premium_index(ops: Operations, market: Market, params: dict[str, str], key: str) -> Any:
     """`GET /fapi/v1/premiumIndex`: mark price (the futures mid), index (the spot mid), funding."""
     sim = ops.sim
-    sim.futures.check_symbol(params)
+    sim.futures.check_symbol(params, default=True)
     now, interval = sim.now_ms(), sim.funding.interval_ms
     body = {
         "symbol": sim.futures.symbol,
@@ -154,7 +154,7 @@ def premium_index(ops: Operations, market: Market, params: dict[str, str], key: 
 def funding_rate(ops: Operations, market: Market, params: dict[str, str], key: str) -> list[dict[str, Any]]:
     """`GET /fapi/v1/fundingRate`: the settlements made, oldest first (`startTime`, `endTime`, `limit`)."""
     sim = ops.sim
-    sim.futures.check_symbol(params)
+    sim.futures.check_symbol(params, default=True)
     limit = int(params.get("limit", "100") or 100)
     if not 1 <= limit <= 1000:
         raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
