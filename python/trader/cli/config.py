@@ -25,8 +25,7 @@ _TEMPLATE_SECRETS: dict[str, tuple[str, ...]] = {
     "polymarket": ("private_key",),
 }
 _DAY_TRADING = (
-    'day_trading_rule = "intraday_margin"  # FINRA 4210 as amended (2026-06-04)'
-    " | pattern_day_trader | none\n"
+    'day_trading_rule = "intraday_margin"  # FINRA 4210 as amended (2026-06-04) | pattern_day_trader | none\n'
 )
 _TEMPLATE_OPTIONS: dict[str, str] = {
     "ibkr": 'host = "127.0.0.1"\nport = 4002                     # paper Gateway (TWS: 7497)\n'
