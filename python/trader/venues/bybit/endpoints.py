@@ -49,17 +49,17 @@ class Endpoints:
 
 
 ENDPOINTS: dict[str, Endpoints] = {
-    "live": Endpoints(
+    "live": Endpoints(  # source: ../shared/venues/bybit.md §1 (bybit-exchange/docs v5 guide, wss-auth)
         "https://api.bybit.com", "wss://stream.bybit.com/v5/public", "wss://stream.bybit.com/v5/private"
     ),
-    "paper": Endpoints(  # testnet
-        "https://api-testnet.bybit.com",
-        "wss://stream-testnet.bybit.com/v5/public",
-        "wss://stream-testnet.bybit.com/v5/private",
+    "paper": Endpoints(  # testnet; source: bybit.md §1 (docs v5 guide)
+        "https://api-testnet.bybit.com",  # source: bybit.md §1
+        "wss://stream-testnet.bybit.com/v5/public",  # source: bybit.md §1
+        "wss://stream-testnet.bybit.com/v5/private",  # source: bybit.md §1
     ),
     "demo": Endpoints(  # demo trading: mainnet public streams, the demo private stream
-        "https://api-demo.bybit.com",
-        "wss://stream.bybit.com/v5/public",
-        "wss://stream-demo.bybit.com/v5/private",
+        "https://api-demo.bybit.com",  # source: bybit.md §1 (docs v5 demo.mdx)
+        "wss://stream.bybit.com/v5/public",  # source: bybit.md §1 ("use mainnet public streams")
+        "wss://stream-demo.bybit.com/v5/private",  # source: bybit.md §1 (demo.mdx)
     ),
 }
