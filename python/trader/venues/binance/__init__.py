@@ -58,6 +58,10 @@ PROFILE = VenueProfile(
     },
     default_symbol="BTCUSDT",
     strategies=("mm",),
+    notes=(
+        "environment = testnet (older name: paper) is the spot and USD-M testnets, demo is Binance's demo "
+        "trading (demo-api / demo-fapi); margin has neither: rehearse it with --sim"
+    ),
     client_id=ClientIdRule(
         "newClientOrderId", re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"), "API docs: <= 36 of [.A-Z:/a-z0-9_-]"
     ),
