@@ -14,8 +14,8 @@ diffs that continue the REST snapshot's `lastUpdateId`, `@trade`, `@aggTrade`, `
 Futures (`/fapi/...`, its own perpetual book and background market, same symbol name): ping, time,
 exchangeInfo, depth, ticker/24hr, ticker/bookTicker, ticker/price (v1, v2), trades, aggTrades, klines,
 premiumIndex (mark price), fundingRate (the settlements made); signed: order (POST LIMIT
-GTC/IOC/FOK/GTX and MARKET, positionSide BOTH, reduceOnly, newClientOrderId, newOrderRespType ACK|RESULT, selfTradePreventionMode; GET; DELETE),
-openOrder, openOrders, allOrders, allOpenOrders (DELETE), userTrades, leverage, marginType,
+GTC/IOC/FOK/GTX and MARKET, positionSide BOTH, reduceOnly, newClientOrderId, newOrderRespType
+ACK|RESULT, selfTradePreventionMode; GET; DELETE), openOrder, openOrders, allOrders, allOpenOrders (DELETE), userTrades, leverage, marginType,
 countdownCancelAll (the dead-man switch), v2/v3 positionRisk, balance and account, income, commissionRate,
 leverageBracket, positionSide/dual (one-way mode only); listenKey (POST/PUT/DELETE). Streams on the routed
 paths `/public/...` (depth, bookTicker), `/market/...` (the spot list's trade, ticker and kline streams,
