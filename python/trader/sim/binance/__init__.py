@@ -13,15 +13,15 @@ diffs that continue the REST snapshot's `lastUpdateId`, `@trade`, `@aggTrade`, `
 
 Futures (`/fapi/...`, its own perpetual book and background market, same symbol name): ping, time,
 exchangeInfo, depth, ticker/24hr, ticker/bookTicker, ticker/price (v1, v2), trades, aggTrades, klines,
-premiumIndex (mark price), fundingRate (the settlements made); signed: order (POST LIMIT
-GTC/IOC/FOK/GTX and MARKET, positionSide BOTH, reduceOnly, newClientOrderId, newOrderRespType
-ACK|RESULT, selfTradePreventionMode; GET; DELETE), openOrder, openOrders, allOrders, allOpenOrders (DELETE), userTrades, leverage, marginType,
-countdownCancelAll (the dead-man switch), v2/v3 positionRisk, balance and account, income, commissionRate,
-leverageBracket, positionSide/dual (one-way mode only); listenKey (POST/PUT/DELETE). Streams on the routed
-paths `/public/...` (depth, bookTicker), `/market/...` (the spot list's trade, ticker and kline streams,
-`@markPrice`), user data on `/private/...`
-(ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, ACCOUNT_CONFIG_UPDATE, listenKeyExpired). WebSocket API `/ws-fapi/v1`.
-Funding settles on open positions every `funding_interval_s` (8 h) at `funding_rate` (`funding.py`).
+premiumIndex (mark price), fundingRate (the settlements made); signed: order (POST LIMIT GTC/IOC/FOK/GTX and
+MARKET, positionSide BOTH, reduceOnly, newClientOrderId, newOrderRespType ACK|RESULT,
+selfTradePreventionMode; GET; DELETE), openOrder, openOrders, allOrders, allOpenOrders (DELETE), userTrades,
+leverage, marginType, countdownCancelAll (the dead-man switch), v2/v3 positionRisk, balance and account,
+income, commissionRate, leverageBracket, positionSide/dual (one-way mode only); listenKey (POST/PUT/DELETE).
+Streams on the routed paths `/public/...` (depth, bookTicker), `/market/...` (the spot list's trade, ticker
+and kline streams, `@markPrice`), user data on `/private/...` (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE,
+ACCOUNT_CONFIG_UPDATE, listenKeyExpired). WebSocket API `/ws-fapi/v1`. Funding settles on open positions
+every `funding_interval_s` (8 h) at `funding_rate` (`funding.py`).
 
 Margin (`/sapi/v1/...`, orders match on the spot book): margin/order (POST with sideEffectType
 NO_SIDE_EFFECT | MARGIN_BUY | AUTO_REPAY | AUTO_BORROW_REPAY; GET; DELETE), margin/openOrders (GET,
