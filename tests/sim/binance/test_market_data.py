@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.sim.binance.helpers import CLOCK, Client, run, sdk_session
+from tests.sim.binance.helpers import Client, run, sdk_session
 from trader.sim.binance import BinanceSimServer
 
 SPOT_24HR = {
@@ -20,13 +20,14 @@ SPOT_24HR = {
 FUTURES_24HR = SPOT_24HR - {"prevClosePrice", "bidPrice", "bidQty", "askPrice", "askQty"}
 
 
-async def _traded(server: BinanceSimServer) -> None:
-    """Let the background market print some trades on both books."""
-    for _ in range(200):
-        if len(server.spot_tape.prints) >= 3 and len(server.futures_tape.prints) >= 3:
-            return
-        await CLOCK.sleep(0.02)
-    raise AssertionError("no trades printed")
+async def _traded(server: BinanceSimServer, c: Client) -> None:
+    """Public trades on both books at once: market orders (the background market's come at random)."""
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET"}
+    for _ in range(3):
+        await c.ok("POST", "/api/v3/order", {**order, "quantity": "0.001"})
+        await c.ok("POST", "/fapi/v1/order", {**order, "quantity": "0.010"})
+    assert len(server.spot_tape.prints) >= 3
+    assert len(server.futures_tape.prints) >= 3
 
 
 def _check_klines(rows: list[list[Any]]) -> None:
@@ -42,7 +43,7 @@ def _check_klines(rows: list[list[Any]]) -> None:
 
 def test_python_binance_reads_the_spot_tape_status_and_fees() -> None:
     async def t(server: BinanceSimServer, c: Client) -> None:
-        await _traded(server)
+        await _traded(server, c)
 
         def body(client: Any) -> None:
             ticker = client.get_ticker(symbol="BTCUSDT")
@@ -93,7 +94,7 @@ def test_python_binance_reads_the_futures_tape_mark_price_funding_and_modes() ->
     from binance.exceptions import BinanceAPIException
 
     async def t(server: BinanceSimServer, c: Client) -> None:
-        await _traded(server)
+        await _traded(server, c)
 
         def body(client: Any) -> None:
             ticker = client.futures_ticker(symbol="BTCUSDT")
@@ -183,3 +184,34 @@ def test_market_orders_by_quote_amount() -> None:
         assert (status, err["code"]) == (400, -1106)
 
     run(t, step_ms=600_000)
+
+
+def test_tape_parameters() -> None:
+    """`type=MINI`, a time range of aggregate trades (at most an hour), klines from `startTime`."""
+
+    async def t(server: BinanceSimServer, c: Client) -> None:
+        await _traded(server, c)
+        now = server.now_ms()
+        status, mini, _ = await c.public("/api/v3/ticker/24hr", "symbol=BTCUSDT&type=MINI")
+        assert status == 200
+        assert set(mini) == {
+            "symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume", "quoteVolume",
+            "openTime", "closeTime", "firstId", "lastId", "count",
+        }  # fmt: skip
+        q = f"symbol=BTCUSDT&startTime={now - 7_200_000}&endTime={now}"
+        status, err, _ = await c.public("/api/v3/aggTrades", q)
+        assert (status, err["code"]) == (400, -1127)
+        status, aggs, _ = await c.public("/fapi/v1/aggTrades", f"symbol=BTCUSDT&startTime={now - 60_000}")
+        assert status == 200
+        assert aggs
+        assert all(a["T"] >= now - 60_000 for a in aggs)
+        status, rows, _ = await c.public(
+            "/api/v3/klines", f"symbol=BTCUSDT&interval=1s&startTime={now - 5000}"
+        )
+        assert status == 200
+        assert rows[0][0] >= now - 5000
+        assert rows[0][6] == rows[0][0] + 999
+        status, err, _ = await c.public("/api/v3/ticker/24hr", "symbol=ETHUSDT")
+        assert (status, err["code"]) == (400, -1121)
+
+    run(t)
