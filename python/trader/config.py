@@ -21,7 +21,7 @@ max_depeg_bps = 100             # optional
 [venues.binance]                # a venue: an account on one exchange and market (binance-futures, ...)
 api_key = "env:BINANCE_API_KEY"                 # env:NAME
 secret = "keystore:~/.trader/binance.json"      # keystore:PATH (password from TRADER_KEYSTORE_PASSWORD)
-environment = "testnet"                         # live | testnet | paper | sim
+environment = "testnet"                         # live | testnet | paper | demo | sim
 market = "spot"                                 # options (plain values, not secrets): see VENUE_OPTIONS
 orders_per_second = 10                          # optional, this venue's order rate
 
@@ -104,7 +104,7 @@ __all__ = [
     "parse_config",
 ]
 
-ENVIRONMENTS = frozenset({"live", "testnet", "paper", "sim"})
+ENVIRONMENTS = frozenset({"live", "testnet", "paper", "demo", "sim"})
 # what `[strategies.X] kind` may be, and the fewest legs each trades
 STRATEGY_KINDS: dict[str, int] = {
     "mm": 1,
@@ -141,6 +141,7 @@ VENUE_OPTIONS: dict[str, type] = {
     "feed": str,  # alpaca market data: iex | sip
     "allow_short": bool,  # brokers: short sales (denied by the equity rules unless true)
     "extended_hours": bool,  # brokers: trade the pre/post sessions (DAY limit orders only)
+    "day_trading_rule": str,  # brokers: intraday_margin (default; 4210 amended) | pattern_day_trader | none
     "condition_id": str,  # polymarket: the market (both its tokens) to trade
     "signature_type": int,  # polymarket: 0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE
     "funder": str,  # polymarket: the proxy/Safe wallet holding the funds (types 1 and 2)
@@ -232,6 +233,10 @@ def _option(where: str, key: str, val: object) -> str | int | bool:
         raise ConfigError(f"{where} {key} = {val} is out of range (0 to {MAX_OPTION_INT})")
     if key == "port" and not 0 < int(val) < 65536:
         raise ConfigError(f"{where} port = {val} is not a TCP port (1 to 65535)")
+    if key == "day_trading_rule":
+        from trader.engine.equity import day_trading_rule
+
+        day_trading_rule(val, f"{where} day_trading_rule")
     return val
 
 
@@ -271,6 +276,10 @@ def _known_venue(cfg: VenueConfig) -> VenueConfig:
     if cfg.name not in registry.names():
         raise ConfigError(
             f"[venues.{cfg.name}] unknown venue {cfg.name!r} (venues: {', '.join(registry.names())})"
+        )
+    if "day_trading_rule" in cfg.options and registry.profile(cfg.name).tier.value != "broker":
+        raise ConfigError(
+            f"[venues.{cfg.name}] day_trading_rule applies to broker venues only (alpaca, ibkr)"
         )
     fixed = registry.alias_options(cfg.name)
     for key, value in fixed.items():

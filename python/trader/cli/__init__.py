@@ -380,7 +380,22 @@ def _venues() -> int:
     for name in registry.names():
         p = registry.profile(name)
         print(f"{p.name:<{width}}{p.tier.value:<12}{p.summary}")
+        if p.tier.value == "broker":
+            for line in day_trading_lines():
+                print(f"{'':<{width + 12}}{line}")
     return EXIT_OK
+
+
+def day_trading_lines() -> list[str]:
+    """What `trader venues` says of a broker's day-trading rule (`[venues.X] day_trading_rule`): the
+    default with its dates, then the other choices."""
+    from trader.engine.equity import DEFAULT_RULE, RULE_DESCRIPTIONS, DayTradingRule
+
+    others = "; ".join(f"{r.value}: {RULE_DESCRIPTIONS[r]}" for r in DayTradingRule if r is not DEFAULT_RULE)
+    return [
+        f"day_trading_rule = {DEFAULT_RULE.value} (default): {RULE_DESCRIPTIONS[DEFAULT_RULE]}",
+        f"  or {others}",
+    ]
 
 
 def _live_venues(args: argparse.Namespace) -> tuple[list[str], Any]:

@@ -24,9 +24,13 @@ _TEMPLATE_SECRETS: dict[str, tuple[str, ...]] = {
     "sim": (),  # the simulator's demo account
     "polymarket": ("private_key",),
 }
+_DAY_TRADING = (
+    'day_trading_rule = "intraday_margin"  # FINRA 4210 as amended (2026-06-04) | pattern_day_trader | none\n'
+)
 _TEMPLATE_OPTIONS: dict[str, str] = {
     "ibkr": 'host = "127.0.0.1"\nport = 4002                     # paper Gateway (TWS: 7497)\n'
-    "client_id = 1\n",
+    "client_id = 1\n" + _DAY_TRADING,
+    "alpaca": _DAY_TRADING,
     "polymarket": 'condition_id = "0x0000000000000000000000000000000000000000000000000000000000000000"'
     "  # the market to trade\n"
     'url = "http://127.0.0.1:8766"      # a running `trader sim polymarket --port=8766`; live: no testnet\n',

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from trader.cli.rigs import RigRequest, strategies
 from trader.config import Config, RiskLimits, StrategyConfig, VenueConfig
+from trader.engine.equity import DEFAULT_RULE, day_trading_rule
 from trader.errors import ConfigError
 from trader.venues import registry
 
@@ -41,6 +42,7 @@ def default_request(vcfg: VenueConfig, risk: RiskLimits) -> RigRequest:
         sized=True,
         allow_short=bool(o.get("allow_short", False)),
         extended_hours=bool(o.get("extended_hours", False)),
+        day_trading=day_trading_rule(o.get("day_trading_rule", DEFAULT_RULE.value)),
     )
 
 
@@ -100,6 +102,7 @@ def _planned(config: Config, sc: StrategyConfig, risk: RiskLimits) -> Planned:
         sized=True,
         allow_short=base.allow_short,
         extended_hours=base.extended_hours,
+        day_trading=base.day_trading,
     )
     if sc.kind not in strategies(registry.profile(venue)):
         raise ConfigError(

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from trader.clock import Clock, ShiftedClock
 from trader.config import RiskLimits
 from trader.engine.engine import EngineConfig, PreTrade
-from trader.engine.equity import EquityConfig, EquityGate, EquityRules
+from trader.engine.equity import DEFAULT_RULE, DayTradingRule, EquityConfig, EquityGate, EquityRules
 from trader.engine.paper import (
     INSTRUMENT,
     binary_market_maker,
@@ -69,6 +69,7 @@ class RigRequest:
     sized: bool = False  # crypto: size the market maker from the venue's price even on the default symbol
     allow_short: bool = False
     extended_hours: bool = False
+    day_trading: DayTradingRule = DEFAULT_RULE  # brokers: `[venues.X] day_trading_rule`
 
 
 def strategies(profile: VenueProfile) -> tuple[str, ...]:
@@ -107,16 +108,21 @@ def _price_tick(info: InstrumentInfo) -> int:
     return int(Decimal(info.tick_size) / unit)
 
 
+def equity_config(req: RigRequest) -> EquityConfig:
+    """The equity rules a broker session runs under: shorts, extended hours, the day-trading rule."""
+    return EquityConfig(
+        allow_short=req.allow_short or req.strategy == "pairs",
+        extended_hours=req.extended_hours,
+        day_trading=req.day_trading,
+    )
+
+
 async def _broker(conn: Connector, req: RigRequest, clock: Clock) -> Rig:
     """An ETF market maker (or pairs) through a broker, behind the equity rules on the venue's clock."""
     await conn.connect()  # brokers qualify instruments and tell time in the session
     session = ShiftedClock((await conn.venue_time()).ts_ns, clock)  # the venue's clock: its market hours
     equity = await conn.equity() if isinstance(conn, WithEquity) else Decimal(100_000)
-    rules = EquityRules(
-        EquityConfig(
-            allow_short=req.allow_short or req.strategy == "pairs", extended_hours=req.extended_hours
-        )
-    )
+    rules = EquityRules(equity_config(req))
     gate = EquityGate(rules, equity=equity, session_clock=session)
     if req.strategy == "pairs":
         other = req.also[0] if req.also else ("QQQ" if req.symbol != "QQQ" else "SPY")

@@ -13,7 +13,9 @@ Three rules, one entry point (`EquityRules.check`, which returns `None` or a typ
    The calendar covers 2026 and 2027 only: a timestamp outside it raises `CalendarError` from `session`
    and is denied (`Denial.CALENDAR_UNKNOWN`) by `check`: fail closed, extend the tables each December.
 
-2. **Day trading** (`DayTradingRule`, selectable in `EquityConfig`). What applies in November 2026:
+2. **Day trading** (`DayTradingRule`, selectable in `EquityConfig` and, per broker venue, with the config
+   key `[venues.<broker>] day_trading_rule`; `RULE_DESCRIPTIONS` for `trader venues`). What applies in
+   November 2026:
 
    - FINRA filed SR-FINRA-2025-017 on 2025-12-29 to replace Rule 4210's day-trading provisions (the
      pattern-day-trader definition, 4+ day trades in 5 business days, and its $25,000 minimum equity,
@@ -180,6 +182,34 @@ class DayTradingRule(enum.Enum):
     INTRADAY_MARGIN = "intraday_margin"  # FINRA Rule 4210 as amended, effective 2026-06-04 (default)
     PATTERN_DAY_TRADER = "pattern_day_trader"  # the legacy $25,000 rule, 4210(f)(8)(B)
     NONE = "none"  # cash accounts
+
+
+# What each rule is and since/until when (see the module docstring for the sources), for the config key
+# `[venues.<broker>] day_trading_rule` and `trader venues`. Dates are facts about the rules: no code path
+# compares them with today's date (the default is the rule in force, whatever the day).
+RULE_EFFECTIVE = date(2026, 6, 4)  # FINRA's intraday margin amendment to Rule 4210 takes effect
+RULE_PHASE_IN_END = date(2027, 10, 20)  # the end of the implementation period (legacy rule allowed until)
+RULE_DESCRIPTIONS: dict[DayTradingRule, str] = {
+    DayTradingRule.INTRADAY_MARGIN: (
+        f"FINRA Rule 4210 intraday margin, in force since {RULE_EFFECTIVE} "
+        f"(firms phase it in until {RULE_PHASE_IN_END})"
+    ),
+    DayTradingRule.PATTERN_DAY_TRADER: (
+        f"the legacy pattern-day-trader rule, 4210(f)(8)(B) ($25,000; allowed until {RULE_PHASE_IN_END})"
+    ),
+    DayTradingRule.NONE: "no day-trading rule (a cash account)",
+}
+DEFAULT_RULE = DayTradingRule.INTRADAY_MARGIN
+
+
+def day_trading_rule(value: object, where: str = "day_trading_rule") -> DayTradingRule:
+    """The rule a config names (`intraday_margin`, `pattern_day_trader`, `none`); `ConfigError` in one
+    line naming the choices otherwise."""
+    choices = ", ".join(r.value for r in DayTradingRule)
+    try:
+        return DayTradingRule(value)
+    except ValueError:
+        raise ConfigError(f"{where} must be one of {choices}, not {value!r}") from None
 
 
 @dataclass(frozen=True)

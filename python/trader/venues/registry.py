@@ -17,7 +17,7 @@ from typing import Any, cast
 from trader.clock import Clock
 from trader.config import VenueConfig
 from trader.errors import ConfigError
-from trader.venues.base import Connector, Tier
+from trader.venues.base import Capabilities, Connector, Tier
 from trader.venues.binance import SIM_API_KEY, SIM_SECRET
 from trader.venues.profile import STRICTEST, ClientIdRule, Counters, Simulator, VenuePackage, VenueProfile
 
@@ -93,6 +93,13 @@ def alias_options(name: str) -> dict[str, str | int | bool]:
     return dict(ALIASES[name][1]) if name in ALIASES else {}
 
 
+def _environments(envs: tuple[str, ...], caps: Capabilities | None) -> tuple[str, ...]:
+    """An alias market's environments: without the test ones when the market has none (Binance margin)."""
+    if caps is None or caps.paper_environment:
+        return envs
+    return tuple(e for e in envs if e in ("live", "sim"))
+
+
 class _AliasPackage:
     """An alias venue's package: its base package with the alias's options filled in (unless the config
     sets them) and the connector named after the alias."""
@@ -107,6 +114,7 @@ class _AliasPackage:
             name=name,
             summary=f"{base_profile.name} {market} market as a venue of its own".replace("  ", " "),
             capabilities={market: caps[market]} if market in caps else caps,
+            environments=_environments(base_profile.environments, caps.get(market)),
         )
 
     def build(self, cfg: VenueConfig, *, symbol: str, clock: Clock, **counters: Any) -> Any:

@@ -185,6 +185,10 @@ def test_margin_listen_token_subscription_on_the_ws_api() -> None:
                 "mtok-1",
                 "NEW",
             )
+            balances = orjson.loads((await ws.receive(timeout=5)).data)["event"]  # the lock moved funds
+            assert balances["e"] == "outboundAccountPosition"
+            usdt = next(b for b in balances["B"] if b["a"] == "USDT")
+            assert Decimal(usdt["l"]) == Decimal(order["price"]) * Decimal("0.010")
             clock.advance(61_000_000_000)
             server.on_step(0)
             ended = orjson.loads((await ws.receive(timeout=5)).data)

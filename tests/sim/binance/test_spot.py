@@ -266,11 +266,16 @@ def test_ws_api_user_data_subscription_reports_executions() -> None:
             price = far_bid(server)
             await c.call("POST", "/api/v3/order", limit("BUY", price, newClientOrderId="u-1"))
             await c.call("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "u-1"})
-            events = [orjson.loads((await ws.receive()).data) for _ in range(2)]
+            events = [orjson.loads((await ws.receive()).data) for _ in range(4)]
             assert {e["subscriptionId"] for e in events} == {sub}
-            new, canceled = (e["event"] for e in events)
+            new, locked, canceled, released = (e["event"] for e in events)
             assert (new["e"], new["x"], new["c"], new["X"]) == ("executionReport", "NEW", "u-1", "NEW")
             assert (canceled["x"], canceled["C"], canceled["X"]) == ("CANCELED", "u-1", "CANCELED")
+            # each balance change is followed by the wallet's balances (Binance's outboundAccountPosition)
+            assert (locked["e"], released["e"]) == ("outboundAccountPosition", "outboundAccountPosition")
+            lock = {b["a"]: b for b in locked["B"]}
+            assert Decimal(lock["USDT"]["l"]) == Decimal(price) * Decimal("0.010")
+            assert {b["a"]: b["l"] for b in released["B"]} == {"BTC": "0.00000000", "USDT": "0.00000000"}
 
     run(t)
 

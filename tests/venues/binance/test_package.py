@@ -21,7 +21,7 @@ def test_profile() -> None:
     pkg: VenuePackage = binance  # a module checked against the Protocol
     assert pkg.PROFILE is PROFILE
     assert (PROFILE.name, PROFILE.tier, PROFILE.default_symbol) == ("binance", Tier.CRYPTO, "BTCUSDT")
-    assert PROFILE.environments == ("live", "paper", "sim")
+    assert PROFILE.environments == ("live", "paper", "testnet", "demo", "sim")
     assert PROFILE.markets == ("spot", "futures", "margin")
     assert PROFILE.strategies == ("mm",)
     assert PROFILE.summary == registry.profile("binance").summary

@@ -1,10 +1,10 @@
 """Market streams: one depth feed implementation for both books, told apart by its `FeedSpec`.
 
 Spot: `<s>@depth@100ms` / `<s>@depth` diffs whose `U` continues the REST snapshot's `lastUpdateId` (a
-`sequence_gap` fault skips one id), `<s>@trade`, `<s>@bookTicker`.
+`sequence_gap` fault skips one id), `<s>@bookTicker`.
 Futures: ids jump irregularly between events and only `pu` == previous `u` holds (as on Binance); a
-`sequence_gap` fault drops one event; `@depth@500ms` too, `E`/`T` on every event, `<s>@aggTrade` and
-`<s>@markPrice[@1s]` on the market channel.
+`sequence_gap` fault drops one event; `@depth@500ms` too, `E`/`T` on every event; `<s>@markPrice[@1s]`
+on the market channel. Trades, tickers and klines are the tape's (`tape.py`).
 """
 
 from __future__ import annotations
@@ -128,26 +128,3 @@ class DepthFeed:
         if self.spec.irregular_ids:
             ev |= {"T": now, "E": now}
         publish(self.send, self.subs, f"{self.symbol.lower()}@bookTicker", ev)
-
-
-def trade_event(
-    symbol: str, t: matching.Trade, px: str, qty: str, now: int, *, aggregate: bool
-) -> dict[str, Any]:
-    """A public trade: spot `trade`, futures `aggTrade` (one trade per aggregate here)."""
-    sell = t.taker_side is matching.Side.SELL
-    if aggregate:
-        return {
-            "e": "aggTrade", "E": now, "s": symbol, "a": t.trade_id, "p": px, "q": qty,
-            "f": t.trade_id, "l": t.trade_id, "T": now, "m": sell,
-        }  # fmt: skip
-    return {
-        "e": "trade",
-        "E": now,
-        "s": symbol,
-        "t": t.trade_id,
-        "p": px,
-        "q": qty,
-        "T": now,
-        "m": sell,
-        "M": True,
-    }

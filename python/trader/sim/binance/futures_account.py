@@ -7,6 +7,7 @@ leverage 1..125."""
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 from trader.sim.binance.errors import ApiError, illegal, mandatory, require
@@ -14,16 +15,19 @@ from trader.sim.binance.filters import FUTURES
 from trader.sim.binance.futuresbook import FuturesBook, fpx, fqty
 from trader.sim.binance.state import ZERO, money
 
+# A simplified BTCUSDT leverage bracket table (numbers unverified): (initial leverage, notional floor,
+# notional cap, maintenance margin ratio, maintenance amount `cum`), as `GET /fapi/v1/leverageBracket`.
+BRACKETS = (
+    (125, 0, 300_000, Decimal("0.004"), Decimal(0)),
+    (100, 300_000, 800_000, Decimal("0.005"), Decimal(300)),
+    (50, 800_000, 3_000_000, Decimal("0.01"), Decimal(4300)),
+    (20, 3_000_000, 12_000_000, Decimal("0.025"), Decimal(49_300)),
+)
+
 
 def max_notional(lev: int) -> str:
-    """A simplified BTCUSDT leverage bracket table (numbers unverified)."""
-    if lev > 100:
-        return "300000"
-    if lev > 50:
-        return "800000"
-    if lev > 20:
-        return "3000000"
-    return "12000000"
+    """The largest position notional at leverage `lev`: the cap of the last bracket that allows it."""
+    return str(next(cap for initial, _, cap, _, _ in reversed(BRACKETS) if lev <= initial))
 
 
 def leverage(book: FuturesBook, params: dict[str, str], key: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trader.sim.binance import funding, futures_account, info
+from trader.sim.binance import venue_info as vi
 from trader.sim.binance.errors import ApiError, no_such_order, unknown_order
 from trader.sim.binance.state import (
     FUTURES_MARKET,
@@ -208,6 +209,13 @@ ROUTES = (
     Route(S, "GET", "/api/v3/allOrders", Operations.all_orders, 20),
     Route(S, "GET", "/api/v3/myTrades", Operations.trades, 20, ws=("myTrades",)),
     Route(S, "GET", "/api/v3/account", Operations.account, 20, ws=("account.status",)),
+    Route(S, "GET", "/api/v3/account/commission", vi.account_commission, 20),
+    Route(S, "GET", "/api/v3/ticker/24hr", vi.ticker_24hr, vi.ticker_weight(2, 80), False),
+    Route(S, "GET", "/api/v3/ticker/bookTicker", vi.book_ticker, vi.ticker_weight(2, 4), False),
+    Route(S, "GET", "/api/v3/ticker/price", vi.price_ticker, vi.ticker_weight(2, 4), False),
+    Route(S, "GET", "/api/v3/trades", vi.recent_trades, 25, False),
+    Route(S, "GET", "/api/v3/aggTrades", vi.agg_trades, 4, False),
+    Route(S, "GET", "/api/v3/klines", vi.klines, 2, False),
     Route(F, "GET", "/fapi/v1/ping", Operations.ping, 1, False),
     Route(F, "GET", "/fapi/v1/time", Operations.time, 1, False),
     Route(F, "GET", "/fapi/v1/exchangeInfo", Operations.exchange_info, 1, False),
@@ -230,6 +238,19 @@ ROUTES = (
     Route(F, "GET", "/fapi/v2/account", Operations.account, 5, ws=("account.status", "v2/account.status")),
     Route(F, "GET", "/fapi/v3/account", Operations.account, 5),
     Route(F, "GET", "/fapi/v1/income", Operations.income, 30),
+    Route(F, "GET", "/fapi/v1/ticker/24hr", vi.ticker_24hr, vi.ticker_weight(1, 40), False),
+    Route(F, "GET", "/fapi/v1/ticker/bookTicker", vi.book_ticker, vi.ticker_weight(2, 5), False),
+    Route(F, "GET", "/fapi/v1/ticker/price", vi.price_ticker, vi.ticker_weight(1, 2), False),
+    Route(F, "GET", "/fapi/v2/ticker/price", vi.price_ticker, vi.ticker_weight(1, 2), False),
+    Route(F, "GET", "/fapi/v1/trades", vi.recent_trades, 5, False),
+    Route(F, "GET", "/fapi/v1/aggTrades", vi.agg_trades, 20, False),
+    Route(F, "GET", "/fapi/v1/klines", vi.klines, vi.futures_klines_weight, False),
+    Route(F, "GET", "/fapi/v1/premiumIndex", vi.premium_index, vi.ticker_weight(1, 10), False),
+    Route(F, "GET", "/fapi/v1/fundingRate", vi.funding_rate, 1, False),
+    Route(F, "GET", "/fapi/v1/commissionRate", vi.futures_commission, 20),
+    Route(F, "GET", "/fapi/v1/leverageBracket", vi.leverage_brackets, 1),
+    Route(F, "GET", "/fapi/v1/positionSide/dual", vi.position_mode, 30),
+    Route(F, "POST", "/fapi/v1/positionSide/dual", vi.change_position_mode, 1),
     Route(M, "POST", "/sapi/v1/margin/order", Operations.new_order, 6),
     Route(M, "GET", "/sapi/v1/margin/order", Operations.order_status, 10),
     Route(M, "DELETE", "/sapi/v1/margin/order", Operations.cancel_order, 10),
@@ -244,6 +265,8 @@ ROUTES = (
     Route(M, "POST", "/sapi/v1/margin/loan", Operations.loan, 3000),
     Route(M, "POST", "/sapi/v1/margin/repay", Operations.repay, 3000),
     Route(M, "POST", "/sapi/v1/userListenToken", Operations.listen_token, 1),
+    Route(M, "GET", "/sapi/v1/system/status", vi.system_status, 1, False),
+    Route(M, "GET", "/sapi/v1/asset/tradeFee", vi.trade_fee, 1),
 )
 # the listen-key endpoints of each market (POST create, PUT keep alive, DELETE close)
 LISTEN_KEY_PATHS = (

@@ -14,8 +14,8 @@ from trader.clock import Clock
 from trader.sim.auth import load_ed25519_public_key
 from trader.sim.binance import futures_account
 from trader.sim.binance.errors import ApiError
-from trader.sim.binance.feeds import FUTURES_FEED, SPOT_FEED, DepthFeed, publish, trade_event
-from trader.sim.binance.filters import INSTRUMENTS, SpotInstrument
+from trader.sim.binance.feeds import FUTURES_FEED, SPOT_FEED, DepthFeed, Subs, publish
+from trader.sim.binance.filters import FUTURES, INSTRUMENTS, SpotInstrument
 from trader.sim.binance.funding import Funding
 from trader.sim.binance.futuresbook import FuturesBook, Trades, fpx, fqty
 from trader.sim.binance.limits import Limits
@@ -35,6 +35,7 @@ from trader.sim.binance.state import (
     FuturesAccount,
     Market,
 )
+from trader.sim.binance.tape import Tape
 from trader.sim.binance.userdata import Event, UserData
 from trader.sim.binance.ws import Sockets
 from trader.sim.server import VenueServer
@@ -125,6 +126,15 @@ class BinanceSimServer(VenueServer):
             public_trades=self._futures_trades,
         )
         self.margin = MarginDesk(self.spot)
+        self.spot.public_trades = self._spot_trades
+        self.spot_tape = Tape(
+            inst.symbol, self._spot_px, self._spot_qty, self.spot.unit, futures=False,
+            top=lambda: _top(self.spot.engine), mid=lambda: round(self.spot.market.mid),
+        )  # fmt: skip
+        self.futures_tape = Tape(
+            futures_symbol, fpx, fqty, FUTURES.tick * FUTURES.step, futures=True,
+            top=lambda: _top(self.futures.engine), mid=lambda: round(self.futures.market.mid),
+        )  # fmt: skip
         self.spot_feed = DepthFeed(
             SPOT_FEED, self.spot.engine, self.spot.symbol, self._spot_px, self._spot_qty, self.send,
             self.sockets_api.spot_subs,
@@ -264,6 +274,9 @@ class BinanceSimServer(VenueServer):
             self._futures_trades(trades)
             self.publish_futures_depth()
             self._publish_mark()
+            if not self.faults.stale_feed:
+                subs = self.sockets_api.futures_market_subs
+                self._publish_all(subs, self.futures_tape.periodic_events(self.now_ms(), _wanted(subs)))
             self._settle_funding()
             self.futures.check_countdowns()
             self.user.expire_listen_keys()
@@ -278,29 +291,37 @@ class BinanceSimServer(VenueServer):
                 if t.maker_order_id in self.spot.orders or t.taker_order_id in self.spot.orders
             ]
         )
+        self._spot_trades(trades)
         now = self.now_ms()
-        stale = self.faults.stale_feed
-        if not stale:
-            for t in trades:
-                ev = trade_event(
-                    self.symbol, t, self._spot_px(t.price), self._spot_qty(t.qty), now, aggregate=False
-                )
-                publish(self.send, self.sockets_api.spot_subs, f"{self.symbol.lower()}@trade", ev)
-        if self.spot_feed.step(now, gap=self.faults.sequence_gap, stale=stale):
+        subs = self.sockets_api.spot_subs
+        if not self.faults.stale_feed:
+            self._publish_all(subs, self.spot_tape.periodic_events(now, _wanted(subs)))
+        if self.spot_feed.step(now, gap=self.faults.sequence_gap, stale=self.faults.stale_feed):
             self.faults.sequence_gap = False
+
+    def _spot_trades(self, trades: Trades) -> None:
+        """Public trades of the spot book (the background's and the API orders'): the tape, @trade and
+        @aggTrade."""
+        now = self.now_ms()
+        prints = self.spot_tape.record(trades, now)
+        if not self.faults.stale_feed:
+            self._publish_all(self.sockets_api.spot_subs, self.spot_tape.trade_events(prints, now))
+
+    def _publish_all(self, subs: Subs, events: list[tuple[str, Any]]) -> None:
+        for stream, ev in events:
+            publish(self.send, subs, stream, ev)
 
     def publish_futures_depth(self) -> None:
         if self.futures_feed.step(self.now_ms(), gap=self._futures_gap, stale=self.faults.stale_feed):
             self._futures_gap = False
 
     def _futures_trades(self, trades: Trades) -> None:
-        if self.faults.stale_feed:
-            return
         now = self.now_ms()
-        sym = self.futures.symbol
-        for t in trades:
-            ev = trade_event(sym, t, fpx(t.price), fqty(t.qty), now, aggregate=True)
-            publish(self.send, self.sockets_api.futures_market_subs, f"{sym.lower()}@aggTrade", ev)
+        prints = self.futures_tape.record(trades, now)
+        if not self.faults.stale_feed:
+            self._publish_all(
+                self.sockets_api.futures_market_subs, self.futures_tape.trade_events(prints, now)
+            )
 
     def _settle_funding(self) -> None:
         at = self.funding.due(self.now_ms())
@@ -361,3 +382,19 @@ class SpotSimServer(BinanceSimServer):
 
     def __init__(self, *, venue: str = "sim", **kw: Any) -> None:
         super().__init__(venue=venue, markets=(SPOT_MARKET,), **kw)
+
+
+def _top(engine: Any) -> tuple[int, int, int, int]:
+    """The best bid and ask with their sizes (ticks, lots; 0 for an empty side)."""
+    bids, asks = engine.depth(1)
+    bid, bid_qty = bids[0] if bids else (0, 0)
+    ask, ask_qty = asks[0] if asks else (0, 0)
+    return bid, bid_qty, ask, ask_qty
+
+
+def _wanted(subs: Subs) -> set[str]:
+    """Every stream some socket of `subs` is subscribed to."""
+    out: set[str] = set()
+    for streams, _ in subs.values():
+        out |= streams
+    return out

@@ -1,7 +1,10 @@
 """The spot book: spot orders and margin orders (from the cross or an isolated wallet) match here.
 
-A new order runs `parse -> filters -> admit -> fund -> match -> respond`; fills move balances of the
-order's wallet and publish `executionReport`s to that wallet's user-data subscribers. Commissions are
+A new order runs `parse -> filters -> admit -> fund -> match -> respond`; a market order may give
+`quoteOrderQty` instead of `quantity` (the quantity is what that much quote buys or sells down the book
+now). Fills move balances of the order's wallet and publish `executionReport`s, then the wallet's balances
+of both assets (`outboundAccountPosition`, also after a lock or a cancel), to that wallet's user-data
+subscribers. Commissions are
 charged in the quote asset on both sides by default; `buyer_fee_in_base=True` charges a buyer in the
 base asset, as Binance does unless fees are paid with BNB (the buyer receives the quantity minus the fee).
 """
@@ -36,6 +39,7 @@ class Draft:
     tif: str
     qty: int
     price: int
+    quote_qty: Decimal = ZERO  # `quoteOrderQty` of a market order
 
 
 class SpotBook:
@@ -74,6 +78,7 @@ class SpotBook:
         self.wallets: Callable[[str, str], tuple[dict[str, list[Decimal]], Account]] | None = None
         self.borrow_for: FundsHook | None = None
         self.after_fill: Callable[[Order], None] = lambda o: None
+        self.public_trades: Callable[[tuple[matching.Trade, ...]], None] = lambda trades: None
 
     def now_ms(self) -> int:
         return self.clock.now_ns() // 1_000_000
@@ -145,6 +150,11 @@ class SpotBook:
             raise ApiError(
                 -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."
             )
+        if "quoteOrderQty" in params and (otype != "MARKET" or "quantity" in params):
+            raise ApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
+        if otype == "MARKET" and "quoteOrderQty" in params:
+            quote = self._quote_amount(params["quoteOrderQty"])
+            return Draft(side, otype, tif, self._lots_for(side, quote), 0, quote)
         qty = spot_units("quantity", require(params, "quantity"), self.step, "LOT_SIZE")
         price = (
             0
@@ -152,6 +162,29 @@ class SpotBook:
             else spot_units("price", require(params, "price"), self.tick, "PRICE_FILTER")
         )
         return Draft(side, otype, tif, qty, price)
+
+    @staticmethod
+    def _quote_amount(text: str) -> Decimal:
+        try:
+            quote = Decimal(text)
+        except ArithmeticError:
+            raise ApiError(-1100, "Illegal characters found in parameter 'quoteOrderQty'.") from None
+        if not quote.is_finite() or quote <= 0:
+            raise ApiError(-1013, "Invalid quoteOrderQty.")  # [UNVERIFIED wording]
+        return quote
+
+    def _lots_for(self, side: str, quote: Decimal) -> int:
+        """The lots `quote` buys (asks upward) or sells (bids downward) at the book's prices now."""
+        bids, asks = self.engine.depth(1000)
+        levels = sorted(asks) if side == "BUY" else sorted(bids, reverse=True)
+        lots, left = 0, quote
+        for price, avail in levels:
+            per_lot = Decimal(price) * self.unit
+            take = min(avail, int(left / per_lot))
+            lots, left = lots + take, left - take * per_lot
+            if take < avail:
+                break
+        return lots
 
     def place(self, market: Market, params: dict[str, str], key: str) -> dict[str, Any]:
         """A new order from the market's wallet: parse, filters, order limits, funds, match, respond."""
@@ -165,11 +198,13 @@ class SpotBook:
             raise ApiError(-2010, "Duplicate order sent.")
         extra = self._fund(key, wallet, d, params)
         order = Order(next(self.order_ids), key, cid, d.side, d.type, d.tif or "GTC", d.price, d.qty, now)
-        order.update_ms, order.wallet = now, wallet
+        order.update_ms, order.wallet, order.quote_qty = now, wallet, d.quote_qty
         fills = self._match(order, d, counters, now)
         return self._respond(order, params, fills, now) | extra
 
     def _fund(self, key: str, wallet: str, d: Draft, params: dict[str, str]) -> dict[str, Any]:
+        if d.side == "BUY" and d.quote_qty:
+            return self._ensure_funds(key, wallet, self.quote, d.quote_qty * Decimal("1.0005"), params)
         if d.side == "BUY":
             ref = d.price or self.engine.best_ask() or self.engine.best_bid() or 0
             need = Decimal((d.price or ref * 105 // 100) * d.qty) * self.unit * Decimal("1.0005")
@@ -199,8 +234,10 @@ class SpotBook:
         self.orders[order.order_id] = order
         self.execution(order, "NEW")
         fills = self.settle(result.trades)
+        self.public_trades(result.trades)
         if result.resting:
             self._lock(order)
+            self.account_position(order.key, order.wallet)
         elif order.status not in ("FILLED", "EXPIRED") or not result.accepted:
             order.status = "EXPIRED"
             self.execution(order, "EXPIRED")
@@ -257,6 +294,8 @@ class SpotBook:
                 touched[oid] = o
         for o in touched.values():
             self.after_fill(o)
+        for key, wallet in {(o.key, o.wallet) for o in touched.values()}:
+            self.account_position(key, wallet)
         return fills
 
     def _fill(self, o: Order, t: matching.Trade, maker: bool, trade_id: int) -> dict[str, Any]:
@@ -339,7 +378,7 @@ class SpotBook:
                     "updateTime": o.update_ms,
                     "isWorking": o.status in LIVE,
                     "workingTime": o.time_ms,
-                    "origQuoteOrderQty": "0.00000000",
+                    "origQuoteOrderQty": f"{o.quote_qty:.8f}",
                     "selfTradePreventionMode": "EXPIRE_MAKER",
                 }
             )
@@ -377,6 +416,7 @@ class SpotBook:
         o.status = "CANCELED"
         o.update_ms = self.now_ms()
         self.execution(o, "CANCELED", cancel_cid=cancel_cid)
+        self.account_position(o.key, o.wallet)
         d = self.order_json(o, full=False)
         d.update({"origClientOrderId": o.client_id, "clientOrderId": cancel_cid, "transactTime": o.update_ms})
         return d
@@ -393,6 +433,17 @@ class SpotBook:
 
     def execution(self, o: Order, x: str, trade: dict[str, Any] | None = None, cancel_cid: str = "") -> None:
         self.emit((o.key, o.wallet), lambda: self._execution_report(o, x, trade, cancel_cid))
+
+    def account_position(self, key: str, wallet: str) -> None:
+        """`outboundAccountPosition`: the wallet's free and locked balances of the book's two assets."""
+        self.emit((key, wallet), lambda: self._account_position(key, wallet))
+
+    def _account_position(self, key: str, wallet: str) -> dict[str, Any]:
+        now = self.now_ms()
+        balances = self.balances(key, wallet)
+        assets = [a for a in (self.base, self.quote) if a in balances]
+        rows = [{"a": a, "f": f"{balances[a][0]:.8f}", "l": f"{balances[a][1]:.8f}"} for a in assets]
+        return {"e": "outboundAccountPosition", "E": now, "u": now, "B": rows}
 
     def _execution_report(
         self, o: Order, x: str, trade: dict[str, Any] | None, cancel_cid: str
@@ -430,7 +481,7 @@ class SpotBook:
             "O": o.time_ms,
             "Z": f"{o.quote:.8f}",
             "Y": trade["quoteQty"] if trade else "0.00000000",
-            "Q": "0.00000000",
+            "Q": f"{o.quote_qty:.8f}",
             "W": o.time_ms,
             "V": "EXPIRE_MAKER",
         }

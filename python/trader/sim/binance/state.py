@@ -124,6 +124,7 @@ class Order:
     locked: Decimal = ZERO  # what is still locked for the resting remainder
     update_ms: int = 0
     wallet: str = SPOT
+    quote_qty: Decimal = ZERO  # a market order's `quoteOrderQty` (0: by quantity)
 
 
 @dataclass

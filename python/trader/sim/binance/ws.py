@@ -2,7 +2,8 @@
 sockets, and one WebSocket API dispatcher for both books.
 
 Spot: `/ws/<stream>`, `/stream?streams=`, `/ws/<listenKey>` (spot or margin), `/ws-api/v3`
-(`userDataStream.subscribe.signature`, `userDataStream.subscribe.listenToken` with margin). Futures:
+(`userDataStream.subscribe.signature`, `userDataStream.subscribe.listenToken` with margin,
+`userDataStream.unsubscribe`). Futures:
 `/public/...` (depth, bookTicker), `/market/...` (aggTrade, markPrice), `/private/ws?listenKey=..&events=..`
 or `/private/ws/<listenKey>` or `/private/stream`, `/ws-fapi/v1` (`userDataStream.start/ping/stop`).
 WebSocket API: `{"id","method","params"}` in, `{"id","status","result"|"error","rateLimits"}` out; the
@@ -211,6 +212,13 @@ class Sockets:
             self.sim.user.add((key, SPOT), sub)
             mine.append(((key, SPOT), sub))
             return {"subscriptionId": sub.sub_id}
+        if method == "userDataStream.unsubscribe":  # the given subscription, else every one of this socket
+            limits.charge(market.order_path, 2)
+            wanted = params.get("subscriptionId")
+            for owner, sub in [m for m in mine if wanted is None or m[1].sub_id == int(wanted)]:
+                self.sim.user.discard(owner, sub)
+                mine.remove((owner, sub))
+            return {}
         if method == "userDataStream.subscribe.listenToken" and self.sim.has_margin:
             limits.charge(market.order_path, 2)
             owner, sub, expiry = self.sim.user.subscribe_token(ws, str(params.get("listenToken", "")))

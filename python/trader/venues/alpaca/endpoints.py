@@ -1,4 +1,5 @@
-"""Alpaca's environments (base URLs), request paths, price units and the rate limit (alpaca.md §1)."""
+"""Alpaca's environments (base URLs, each citing its source), request paths, price units and the rate limit
+(alpaca.md §1)."""
 
 from __future__ import annotations
 
@@ -39,15 +40,16 @@ class Endpoints:
         return cls(base, f"{ws}/stream", f"{ws}/v2")
 
 
+# Sources: [E] alpaca-py 0.44.0 `alpaca/common/enums.py` (BaseURL), read; [A] ../shared/venues/alpaca.md §1.
 ENDPOINTS: dict[str, Endpoints] = {
     "paper": Endpoints(
-        trading="https://paper-api.alpaca.markets",
-        trade_stream="wss://paper-api.alpaca.markets/stream",
-        data_stream="wss://stream.data.alpaca.markets/v2",
+        trading="https://paper-api.alpaca.markets",  # source: [E] BaseURL.TRADING_PAPER; [A]
+        trade_stream="wss://paper-api.alpaca.markets/stream",  # source: [E] BaseURL.TRADING_STREAM_PAPER
+        data_stream="wss://stream.data.alpaca.markets/v2",  # source: [E] MARKET_DATA_STREAM + /v2; [A]
     ),
     "live": Endpoints(
-        trading="https://api.alpaca.markets",
-        trade_stream="wss://api.alpaca.markets/stream",
-        data_stream="wss://stream.data.alpaca.markets/v2",
+        trading="https://api.alpaca.markets",  # source: [E] BaseURL.TRADING_LIVE; [A]
+        trade_stream="wss://api.alpaca.markets/stream",  # source: [E] BaseURL.TRADING_STREAM_LIVE; [A]
+        data_stream="wss://stream.data.alpaca.markets/v2",  # source: [E] MARKET_DATA_STREAM + /v2; [A]
     ),
 }

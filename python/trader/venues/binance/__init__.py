@@ -14,12 +14,14 @@ from trader.venues.base import Tier
 from trader.venues.binance.connector import BinanceConnector, capabilities
 from trader.venues.binance.endpoints import (
     ENDPOINTS,
+    MARGIN_TEST_ENVIRONMENT,
     SIDE_EFFECTS,
     SIM_API_KEY,
     SIM_SECRET,
     STP_MODES,
     Endpoints,
     Market,
+    endpoints_of,
 )
 from trader.venues.binance.errors import decode_error, error_from
 from trader.venues.profile import ClientIdRule, VenueProfile
@@ -48,7 +50,7 @@ PROFILE = VenueProfile(
     name="binance",
     tier=Tier.CRYPTO,
     summary="spot, USD-M futures, margin (REST or WebSocket API orders); `--sim` rehearses it offline",
-    environments=("live", "paper", "sim"),
+    environments=("live", "paper", "testnet", "demo", "sim"),  # paper = testnet
     capabilities={
         Market.SPOT.value: capabilities(Market.SPOT, ws_orders=True),
         Market.FUTURES.value: capabilities(Market.FUTURES, ws_orders=True),
@@ -56,6 +58,10 @@ PROFILE = VenueProfile(
     },
     default_symbol="BTCUSDT",
     strategies=("mm",),
+    notes=(
+        "environment = testnet (older name: paper) is the spot and USD-M testnets, demo is Binance's demo "
+        "trading (demo-api / demo-fapi); margin has neither: rehearse it with --sim"
+    ),
     client_id=ClientIdRule(
         "newClientOrderId", re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"), "API docs: <= 36 of [.A-Z:/a-z0-9_-]"
     ),
@@ -84,12 +90,18 @@ def _endpoints(cfg: VenueConfig) -> Endpoints:
         if "url" not in cfg.options:
             raise ConfigError('[venues.binance] environment = "sim" needs url = "http://127.0.0.1:PORT"')
         return Endpoints.loopback(str(cfg.options["url"]))
-    return ENDPOINTS["testnet" if cfg.environment == "paper" else cfg.environment]
+    if cfg.environment not in PROFILE.environments:
+        raise ConfigError(
+            f"[venues.{cfg.name}] environment must be one of {', '.join(PROFILE.environments)}, "
+            f"not {cfg.environment!r}"
+        )
+    return endpoints_of(cfg.environment)
 
 
 def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BinanceConnector:
-    """A connector from `[venues.binance]`: live, paper (the testnets) or a running simulator
-    (`environment = "sim"`, `url`). Secrets are resolved here, straight into the signer."""
+    """A connector from `[venues.binance]`: live, testnet (or its older name paper), demo, or a running
+    simulator (`environment = "sim"`, `url`). Margin has no test environment: refused with one line
+    (`MARGIN_TEST_ENVIRONMENT`). Secrets are resolved here, straight into the signer."""
     o = cfg.options
     try:
         market = Market(str(o.get("market", "spot")))
@@ -97,6 +109,8 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> BinanceConnector:
         raise ConfigError(
             f"[venues.binance] market must be spot, futures or margin, not {o['market']!r}"
         ) from None
+    if market is Market.MARGIN and cfg.environment not in ("live", "sim"):
+        raise ConfigError(f"[venues.{cfg.name}] environment = {cfg.environment!r}: {MARGIN_TEST_ENVIRONMENT}")
     endpoints = _endpoints(cfg)
     signer = _signer(cfg)
     try:

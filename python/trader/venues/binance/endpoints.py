@@ -1,6 +1,6 @@
-"""Where Binance answers and what each request costs: base URLs per environment (binance.md §1), the paths
-and weights that differ between markets (§3-4) and the documented quotas until exchangeInfo states them
-(§7)."""
+"""Where Binance answers and what each request costs: base URLs per environment (binance.md §1; every host
+cites its source), the paths and weights that differ between markets (§3-4) and the documented quotas
+until exchangeInfo states them (§7)."""
 
 from __future__ import annotations
 
@@ -33,24 +33,55 @@ class Endpoints:
         return cls(base, ws, f"{ws}/ws-api/v3", base, ws, f"{ws}/ws-fapi/v1")
 
 
+# Every host Binance is reached at, per environment. Sources, read for this table:
+#   [C] binance/binance-connector-python, common/src/binance_common/constants.py (the official SDK's
+#       constants, commit 0705b596): SPOT_* and DERIVATIVES_TRADING_USDS_FUTURES_* URLs.
+#   [P] sammchardy/python-binance 1.0.37, binance/base_client.py (API_*_URL, FUTURES_*_URL, WS_*_URL)
+#       and binance/ws/streams.py (STREAM_*_URL, FSTREAM_*_URL).
+#   [S] ../shared/venues/binance.md section 1 (spot docs: testnet/, demo-mode/general-info.md).
+# `testnet`: the spot testnet (testnet.binance.vision) and the USD-M testnet (testnet.binancefuture.com),
+# both still in both SDKs' tables. `demo`: Binance's demo trading (demo-api / demo-fapi), which the docs
+# now also call the futures "testnet". `paper` is the older name of `testnet`. Margin (/sapi) has neither:
+# it rehearses on `--sim` only (`MARGIN_TEST_ENVIRONMENT`).
 ENDPOINTS: dict[str, Endpoints] = {
     "live": Endpoints(
-        rest="https://api.binance.com",
-        stream="wss://stream.binance.com:9443",
-        ws_api="wss://ws-api.binance.com:443/ws-api/v3",
-        futures_rest="https://fapi.binance.com",
-        futures_stream="wss://fstream.binance.com",
-        futures_ws_api="wss://ws-fapi.binance.com/ws-fapi/v1",
+        rest="https://api.binance.com",  # source: [C] SPOT_REST_API_PROD_URL; [P] API_URL
+        stream="wss://stream.binance.com:9443",  # source: [C] SPOT_WS_STREAMS_PROD_URL; [P] STREAM_URL
+        ws_api="wss://ws-api.binance.com:443/ws-api/v3",  # source: [C] SPOT_WS_API_PROD_URL
+        futures_rest="https://fapi.binance.com",  # source: [C] ..._USDS_FUTURES_REST_API_PROD_URL; [P]
+        futures_stream="wss://fstream.binance.com",  # source: [C] ..._USDS_FUTURES_WS_STREAMS_PROD_URL
+        futures_ws_api="wss://ws-fapi.binance.com/ws-fapi/v1",  # source: [C] ..._WS_API_PROD_URL
     ),
     "testnet": Endpoints(
-        rest="https://testnet.binance.vision",
-        stream="wss://stream.testnet.binance.vision",
-        ws_api="wss://ws-api.testnet.binance.vision/ws-api/v3",
-        futures_rest="https://testnet.binancefuture.com",
-        futures_stream="wss://fstream.binancefuture.com",
-        futures_ws_api="wss://testnet.binancefuture.com/ws-fapi/v1",
+        rest="https://testnet.binance.vision",  # source: [C] SPOT_REST_API_TESTNET_URL; [P] API_TESTNET_URL
+        stream="wss://stream.testnet.binance.vision",  # source: [C] SPOT_WS_STREAMS_TESTNET_URL; [P]
+        ws_api="wss://ws-api.testnet.binance.vision/ws-api/v3",  # source: [C] SPOT_WS_API_TESTNET_URL
+        futures_rest="https://testnet.binancefuture.com",  # source: [C] ..._REST_API_TESTNET_URL; [P]
+        futures_stream="wss://fstream.binancefuture.com",  # source: [C] ..._WS_STREAMS_TESTNET_URL; [P]
+        futures_ws_api="wss://testnet.binancefuture.com/ws-fapi/v1",  # source: [C] ..._WS_API_TESTNET_URL
+    ),
+    "demo": Endpoints(
+        rest="https://demo-api.binance.com",  # source: [C] SPOT_REST_API_DEMO_URL; [P] API_DEMO_URL; [S]
+        stream="wss://demo-stream.binance.com:9443",  # source: [C] SPOT_WS_STREAMS_DEMO_URL; [S]
+        ws_api="wss://demo-ws-api.binance.com/ws-api/v3",  # source: [C] SPOT_WS_API_DEMO_URL; [P]
+        futures_rest="https://demo-fapi.binance.com",  # source: [C] ..._REST_API_DEMO_URL; [P]
+        # [C] has no USD-M demo stream or WebSocket API constant; python-binance's demo values are the
+        # testnet's (demo-fstream.binance.com, seen in third-party code, is unverified: binance.md section 1)
+        futures_stream="wss://fstream.binancefuture.com",  # source: [P] FSTREAM_DEMO_URL
+        futures_ws_api="wss://testnet.binancefuture.com/ws-fapi/v1",  # source: [P] WS_FUTURES_DEMO_URL
     ),
 }
+ENVIRONMENT_ALIASES = {"paper": "testnet"}  # the older name of the testnets
+MARGIN_TEST_ENVIRONMENT = (
+    "margin has no testnet or demo environment (Binance serves /sapi on live only): "
+    "rehearse margin with --sim"
+)
+
+
+def endpoints_of(environment: str) -> Endpoints:
+    """The hosts of a named environment (`live`, `testnet` or its older name `paper`, `demo`)."""
+    return ENDPOINTS[ENVIRONMENT_ALIASES.get(environment, environment)]
+
 
 # The loopback simulator's public demo account (documented; it exists only inside `trader sim`).
 SIM_API_KEY = "sim-demo-key"

@@ -59,21 +59,21 @@ class Endpoints:
 
 
 ENDPOINTS: dict[str, Endpoints] = {
-    "live": Endpoints(
-        "https://api.bybit.com",
-        "wss://stream.bybit.com/v5/public",
-        "wss://stream.bybit.com/v5/private",
-        "wss://stream.bybit.com/v5/trade",
+    "live": Endpoints(  # source: ../shared/venues/bybit.md §1 (bybit-exchange/docs v5 guide, wss-auth)
+        "https://api.bybit.com",  # source: bybit.md §1
+        "wss://stream.bybit.com/v5/public",  # source: bybit.md §1
+        "wss://stream.bybit.com/v5/private",  # source: bybit.md §1
+        "wss://stream.bybit.com/v5/trade",  # source: pybit WebSocketTrading (unified_trading.py)
     ),
-    "paper": Endpoints(  # testnet
-        "https://api-testnet.bybit.com",
-        "wss://stream-testnet.bybit.com/v5/public",
-        "wss://stream-testnet.bybit.com/v5/private",
-        "wss://stream-testnet.bybit.com/v5/trade",
+    "paper": Endpoints(  # testnet; source: bybit.md §1 (docs v5 guide)
+        "https://api-testnet.bybit.com",  # source: bybit.md §1
+        "wss://stream-testnet.bybit.com/v5/public",  # source: bybit.md §1
+        "wss://stream-testnet.bybit.com/v5/private",  # source: bybit.md §1
+        "wss://stream-testnet.bybit.com/v5/trade",  # source: pybit WebSocketTrading (testnet=True)
     ),
     "demo": Endpoints(  # demo trading: mainnet public streams, the demo private stream, no trade WS
-        "https://api-demo.bybit.com",
-        "wss://stream.bybit.com/v5/public",
-        "wss://stream-demo.bybit.com/v5/private",
+        "https://api-demo.bybit.com",  # source: bybit.md §1 (docs v5 demo.mdx)
+        "wss://stream.bybit.com/v5/public",  # source: bybit.md §1 ("use mainnet public streams")
+        "wss://stream-demo.bybit.com/v5/private",  # source: bybit.md §1 (demo.mdx)
     ),
 }

@@ -45,9 +45,12 @@ class Endpoints:
 
 ENDPOINTS: dict[str, Endpoints] = {
     "live": Endpoints(
-        rest="https://api.coinbase.com",
-        host="api.coinbase.com",
-        ws_market="wss://advanced-trade-ws.coinbase.com",
-        ws_user="wss://advanced-trade-ws-user.coinbase.com",
+        rest="https://api.coinbase.com",  # source: coinbase-advanced-py 1.8.4 BASE_URL; coinbase.md §1
+        host="api.coinbase.com",  # source: coinbase.md §1 (the JWT `uri` host)
+        ws_market="wss://advanced-trade-ws.coinbase.com",  # source: coinbase.md §1 (SDK WS_BASE_URL)
+        ws_user="wss://advanced-trade-ws-user.coinbase.com",  # source: coinbase.md §1 (SDK WS_USER_BASE_URL)
     ),
 }
+# Not an environment (named so that the docs and notes that mention it quote a host of this table): the
+# static sandbox answers canned responses without auth and has no WebSocket.
+SANDBOX_REST = "https://api-sandbox.coinbase.com"  # source: ../shared/venues/coinbase.md §1 ([DOC])

@@ -5,11 +5,12 @@ The Gateway holds the login; the connector opens one API session (host, port, cl
 
 from __future__ import annotations
 
-DEFAULT_HOST = "127.0.0.1"
-LIVE_GATEWAY_PORT = 4001
-PAPER_GATEWAY_PORT = 4002
-LIVE_TWS_PORT = 7496
-PAPER_TWS_PORT = 7497
+# The Gateway runs on the operator's machine: the host is loopback unless the config names another.
+DEFAULT_HOST = "127.0.0.1"  # source: ib_async 2.1.0 `IB.connect(host="127.0.0.1")`, read; ibkr.md §3
+LIVE_GATEWAY_PORT = 4001  # source: ../shared/venues/ibkr.md §6 (default API ports)
+PAPER_GATEWAY_PORT = 4002  # source: ibkr.md §6
+LIVE_TWS_PORT = 7496  # source: ibkr.md §6
+PAPER_TWS_PORT = 7497  # source: ibkr.md §6; ib_async's default port
 LIVE_PORTS = (LIVE_GATEWAY_PORT, LIVE_TWS_PORT)
 
 MAX_MESSAGES_PER_SECOND = 50  # the Gateway's limit per API client (error 100, then a disconnect)

@@ -89,5 +89,6 @@ class Endpoints:
 
 
 ENDPOINTS: dict[str, Endpoints] = {
+    # source: ../shared/venues/kraken.md §1 (docs.kraken.com spot-ws-intro, spot-rest-auth; python-kraken-sdk)
     "live": Endpoints("https://api.kraken.com", "wss://ws.kraken.com/v2", "wss://ws-auth.kraken.com/v2"),
 }

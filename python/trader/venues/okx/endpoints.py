@@ -26,16 +26,16 @@ PRIVATE_WS = "/ws/v5/private"
 
 ENDPOINTS: dict[str, Endpoints] = {
     "live": Endpoints(
-        "https://www.okx.com",
-        f"wss://ws.okx.com:8443{PUBLIC_WS}",
-        f"wss://ws.okx.com:8443{PRIVATE_WS}",
+        "https://www.okx.com",  # source: ../shared/venues/okx.md §1 (python-okx consts default; OKX v5 docs)
+        f"wss://ws.okx.com:8443{PUBLIC_WS}",  # source: okx.md §1 (#overview-production-trading-services)
+        f"wss://ws.okx.com:8443{PRIVATE_WS}",  # source: okx.md §1
         False,
     ),
     # demo trading: the same REST host with x-simulated-trading: 1, the wspap WebSocket hosts, demo keys
     "paper": Endpoints(
-        "https://www.okx.com",
-        f"wss://wspap.okx.com:8443{PUBLIC_WS}",
-        f"wss://wspap.okx.com:8443{PRIVATE_WS}",
+        "https://www.okx.com",  # source: okx.md §1 (the same REST host + x-simulated-trading: 1)
+        f"wss://wspap.okx.com:8443{PUBLIC_WS}",  # source: okx.md §1 (#overview-demo-trading-services)
+        f"wss://wspap.okx.com:8443{PRIVATE_WS}",  # source: okx.md §1
         True,
     ),
 }
