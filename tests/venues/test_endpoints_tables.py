@@ -33,6 +33,31 @@ CITED = {
     "assetmarketnews.com": "engine/equity.py cites a report of FINRA's notice",
     "www.nyse.com": "engine/equity.py cites NYSE's holiday calendar",
     "docs.polymarket.com": "strategies/rewards.py cites Polymarket's rewards documentation",
+    # deployment-5.md links each fact a reader may check to the venue's or regulator's own page (issue 21)
+    **dict.fromkeys(
+        (
+            "developers.binance.com",  # Binance's API documentation
+            "www.binance.com",  # Binance's terms of use
+            "docs.cdp.coinbase.com",  # Coinbase Advanced Trade documentation
+            "docs.kraken.com",  # Kraken's API documentation
+            "bybit-exchange.github.io",  # Bybit's API documentation
+            "interactivebrokers.github.io",  # the TWS API documentation
+            "www.interactivebrokers.com",  # IBKR Campus
+            "ibkrguides.com",  # IBKR's guide to the daily auto restart
+            "alpaca.markets",  # Alpaca's disclosures and fees
+            "www.govinfo.gov",  # the Federal Register notice of the Rule 4210 amendment
+            "www.assetmarketnews.com",  # a report of FINRA's notice
+            "finra.org",  # FINRA: membership application
+            "www.finra.org",  # FINRA: time frames, Notice to Members 92-72
+            "sec.gov",  # the SEC's 15c3-5 FAQ
+            "www.corporatefinancialweeklydigest.com",  # a summary of Rule 15c3-5
+            "www.chicagobusiness.com",  # Nasdaq's data centre in Carteret
+            "datacenterknowledge.com",  # Equinix NY5, NYSE Mahwah
+            "www.datacenterknowledge.com",  # Equinix NY4
+            "chainbulletin.com",  # a report of Binance's US restriction
+        ),
+        "deployment-5.md links it as the source of a fact",
+    ),
 }
 TLDS = "com|markets|vision|gov|org|io|net|us|dev|app|cloud|co"
 HOST = re.compile(rf"(?<![\w.@-])((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{TLDS}))(?![\w-])", re.I)
