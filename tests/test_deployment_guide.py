@@ -4,7 +4,8 @@
   command, up to the next `$`, are what it prints: each must appear in its stdout or stderr (`...` skips).
 - Each block runs in a fresh directory of its own, a "fresh machine": `./bin/trader`, the guide's first
   unnamed ```toml block as `guide.toml`, every ```toml block that starts `# file: NAME` as NAME, and HOME
-  set to that directory (so no `~/.trader/config.toml`). Blocks run in parallel, their commands in order.
+  set to that directory (so no `~/.trader/config.toml`), and no credentials in the environment. Blocks
+  run in parallel, their commands in order.
 - Every ```python snippet is executed.
 """
 
@@ -27,6 +28,7 @@ FILES = dict(re.findall(r"```toml\n# file: (\S+)\n(.*?)```", GUIDE, flags=re.S))
 SNIPPETS = re.findall(r"```python\n(.*?)```", GUIDE, flags=re.S)
 WORKERS = 4  # blocks at once: most of a block's time is a paper session's real-time seconds
 TIMEOUT_S = 120
+CREDENTIAL = re.compile(r"(API_KEY|SECRET|PASSPHRASE|PRIVATE_KEY|PASSWORD)$")  # not on a fresh machine
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def _run_block(base: Path, block: list[Command]) -> dict[str, Result]:
     if not block:
         return {}
     d = _workdir(base, block[0].block)
-    env = {**os.environ, "HOME": str(d)}
+    env = {k: v for k, v in os.environ.items() if not CREDENTIAL.search(k)} | {"HOME": str(d)}
     results: dict[str, Result] = {}
     for c in block:
         try:
