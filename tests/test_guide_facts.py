@@ -37,7 +37,7 @@ DOMAINS = {
 }
 # the venues' documentation (host, path prefix): links, not endpoints
 DOCS: dict[str, tuple[tuple[str, str], ...]] = {
-    "alpaca": (("docs.alpaca.markets", "/"), ("alpaca.markets", "/disclosures")),
+    "alpaca": (("docs.alpaca.markets", "/docs"),),
     "binance": (("developers.binance.com", "/docs"), ("www.binance.com", "/en/terms")),
     "bybit": (("bybit-exchange.github.io", "/docs"),),
     "coinbase": (("docs.cdp.coinbase.com", "/"),),
@@ -154,6 +154,13 @@ def test_ibkr_ports_and_the_simulator_demo_account() -> None:
     assert f"{ib.DEFAULT_HOST}:{ib.PAPER_GATEWAY_PORT}" in GUIDE
     bn = _endpoints("binance")
     assert f"`{bn.SIM_API_KEY}` / `{bn.SIM_SECRET}`" in GUIDE
+
+
+def test_no_unmeasured_profit_figure() -> None:
+    """Section 7 quotes what the paper runs measured; a profit rate per day is nothing they measured."""
+    per_day = re.compile(r"\$[\d,.]+\s*(?:[-\u2013]|to)\s*\$?[\d,.]+\s*(?:/|per)\s*day", re.I)
+    assert not per_day.search(GUIDE), per_day.search(GUIDE)
+    assert "Simulated results are not a forecast" in GUIDE
 
 
 @pytest.mark.parametrize("venue", VENUES)

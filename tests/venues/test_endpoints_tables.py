@@ -44,7 +44,6 @@ CITED = {
             "interactivebrokers.github.io",  # the TWS API documentation
             "www.interactivebrokers.com",  # IBKR Campus
             "ibkrguides.com",  # IBKR's guide to the daily auto restart
-            "alpaca.markets",  # Alpaca's disclosures and fees
             "www.govinfo.gov",  # the Federal Register notice of the Rule 4210 amendment
             "www.assetmarketnews.com",  # a report of FINRA's notice
             "finra.org",  # FINRA: membership application
