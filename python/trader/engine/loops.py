@@ -8,6 +8,9 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from trader.engine.eager import Ready
+from trader.venues.base import BookUpdate, VenueEvent
+
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
     from trader.engine.venue import VenueState
@@ -15,14 +18,50 @@ if TYPE_CHECKING:
 log = logging.getLogger("trader.engine")
 
 
+BURST = 4096  # at most this many events taken at once
+
+
 async def pump(engine: Engine, v: VenueState) -> None:
     """A venue's events into `handle`; an error handling one event is counted and the next one
-    follows. The stream itself failing ends the pump (and the session, loudly: `run`)."""
-    async for ev in v.connector.events():
+    follows. The stream itself failing ends the pump (and the session, loudly: `run`).
+
+    Every event already waiting is taken at once (nothing awaited) and conflated: a book update followed
+    in the burst by a newer one of the same instrument is skipped (counted, `Latency.conflated`), so when
+    the engine falls behind the strategies see the latest book, never a backlog. Everything else (fills,
+    order reports, book invalidations, trades) is handled, in order."""
+    source: Ready[VenueEvent] = Ready(v.connector.events())
+    ended = False
+    while not ended:
+        burst: list[VenueEvent] = []
         try:
-            engine.handle(ev, v)
-        except Exception as e:
-            engine._task_error(f"{v.name}: handling {type(ev).__name__}", e)
+            burst.append(await source.next())
+            while len(burst) < BURST:
+                there, ev = source.ready()
+                if not there:
+                    break
+                burst.append(ev)  # type: ignore[arg-type]  # there: an event
+        except StopAsyncIteration:
+            ended = True
+            if not burst:
+                return
+        for ev in conflate(engine, burst):
+            try:
+                engine.handle(ev, v)
+            except Exception as e:
+                engine._task_error(f"{v.name}: handling {type(ev).__name__}", e)
+
+
+def conflate(engine: Engine, burst: list[VenueEvent]) -> list[VenueEvent]:
+    """The burst without the book updates a later one of the same instrument supersedes."""
+    if len(burst) == 1:
+        return burst
+    latest: dict[str, int] = {}
+    for i, ev in enumerate(burst):
+        if isinstance(ev, BookUpdate):
+            latest[ev.instrument] = i
+    out = [ev for i, ev in enumerate(burst) if not isinstance(ev, BookUpdate) or latest[ev.instrument] == i]
+    engine.lat.conflated += len(burst) - len(out)
+    return out
 
 
 def next_feed_deadline(engine: Engine) -> int | None:

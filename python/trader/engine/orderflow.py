@@ -1,5 +1,10 @@
 """The engine's order paths after the gate: send once, record the outcome, cancel, catch up fills.
 
+The orders a market event produced are sent when the engine is done with that event (`send_approved`): in
+real time each send starts eagerly (`trader.engine.eager`), so its bytes are on the socket before control
+returns to the event loop, and the journal then writes their intents in one group commit
+(`Journal.flush`); in simulated time the intents are written first and the sends run as tasks.
+
 A timeout or 5xx on the send leaves the order UNKNOWN: it keeps counting against every limit and is
 resolved by asking the venue by client order id (`trader.engine.resolve`), never by sending it again.
 A cancel the venue cannot take yet (the order is in flight or unknown) is retried from the timer.
@@ -9,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from typing import TYPE_CHECKING
 
 from trader.core import Approval, UnknownOrderError
-from trader.engine import oms
+from trader.engine import eager, oms
 from trader.errors import BannedError, OrderNotFoundError, RateLimitError, UnknownOutcomeError, VenueError
 from trader.strategies.base import Intent
+from trader.venues import _wire
 from trader.venues.base import OrderReport, OrderState
 
 if TYPE_CHECKING:
@@ -25,11 +32,49 @@ if TYPE_CHECKING:
 log = logging.getLogger("trader.engine")
 
 
-async def send(engine: Engine, order: oms.Order, approval: Approval) -> None:
+def send_approved(engine: Engine) -> None:
+    """Send the orders approved while handling one event, then write their intents (see the docstring)."""
+    sends, engine._outbox = engine._outbox, []
+    if not engine.eager:
+        engine.journal.flush()
+    for order, approval, tick_ns in sends:
+        probe = _wire.WireProbe()
+        ctx = contextvars.copy_context()
+        ctx.run(_wire.PROBE.set, probe)
+        coro = send(engine, order, approval, probe, tick_ns)
+        if engine.eager:
+            task = eager.start(coro, ctx)
+            engine._tasks.add(task)
+            if task.done():
+                engine._task_done(task)
+            else:
+                task.add_done_callback(engine._task_done)
+        else:
+            engine._spawn(coro, ctx)
+    engine.journal.flush()
+
+
+async def send(
+    engine: Engine,
+    order: oms.Order,
+    approval: Approval,
+    probe: _wire.WireProbe | None = None,
+    tick_ns: int | None = None,
+) -> None:
+    acked: list[int] = []
+    try:
+        await _submit(engine, order, approval, acked)
+    finally:
+        if probe is not None and engine.latency_clock is engine.clock:
+            engine.lat.on_sent(tick_ns, probe.wire_ns, acked[0] if acked else None)
+
+
+async def _submit(engine: Engine, order: oms.Order, approval: Approval, acked: list[int]) -> None:
     cid = order.client_id
     v = engine.venues[order.venue]
     try:
         ack = await v.connector.submit(approval, cid, order.instrument)
+        acked.append(engine.clock.now_ns())
     except UnknownOutcomeError as e:
         engine._unknown(cid, approval, str(e))
         return
@@ -47,7 +92,7 @@ async def send(engine: Engine, order: oms.Order, approval: Approval) -> None:
         engine._unknown(cid, approval, f"submit failed: {type(e).__name__}")
         return
     v.health.on_outcome(rejected=False)
-    now = engine.clock.now_ns()  # a SubmitAck states no venue time: the ack's time is when we read it
+    now = acked[0]  # a SubmitAck states no venue time: the ack's time is when we read it
     engine._apply_report(
         OrderReport(
             cid,
@@ -206,3 +251,33 @@ async def settle(engine: Engine) -> None:
     """Wait until no send or cancel is in flight."""
     while engine._tasks:
         await asyncio.gather(*list(engine._tasks), return_exceptions=True)
+
+
+def throttled_live(engine: Engine) -> dict[str, int]:
+    """Live orders whose cancel a rate limit refused (not a ban), and when each may be tried again."""
+    return {
+        cid: at
+        for cid, at in engine.cancel_throttled.items()
+        if (o := engine.ledger.orders.get(cid)) is not None and o.is_live
+    }
+
+
+async def left_open(engine: Engine, v: VenueState, deadline_ns: int) -> int:
+    """Our orders the venue still lists as open (asked again while rate-limited, until the deadline)."""
+    if v.failed:  # never traded this session, and nothing of it touched (`cancel_venue`)
+        return 0
+    while True:
+        try:
+            return sum(r.client_id in engine.ledger.orders for r in await v.connector.open_orders())
+        except RateLimitError as e:
+            if isinstance(e, BannedError) or engine.clock.monotonic_ns() >= deadline_ns:
+                error: VenueError = e
+                break
+            await engine.clock.sleep(0.25)
+        except VenueError as e:  # cannot ask (an outage): our live orders are what may be left
+            error = e
+            break
+    engine._venue_error(v, error)
+    left = sum(o.venue == v.name for o in engine.ledger.live())
+    log.error("%s: open orders not verified at shutdown (%s): %d may be left", v.name, error, left)
+    return left

@@ -76,6 +76,9 @@ async def start(engine: Engine) -> None:
         raise ReconciliationError(
             "no venue is ready: " + "; ".join(f"{v.name}: {v.failed}" for v in engine.venues.values())
         )
+    engine.journal.prepare_ids(
+        engine.clock.now_ns()
+    )  # the first order waits on no disk write for its client id
 
 
 async def load_venue(engine: Engine, gate: RiskGate, v: VenueState) -> None:

@@ -7,6 +7,9 @@ nothing arrived for `stale_after_s` (the socket is then closed and reopened: a s
 traded on as if it were live). Backoff is exponential with seeded jitter and resets after a connection
 that delivered data.
 
+Latency: every connection has TCP_NODELAY (a small frame is never held back for Nagle); `send` stamps the
+current order's `WireProbe` (`trader.venues._wire`) once the frame was written to the transport.
+
 Nothing a connection carries is logged: the `websockets` library logs every frame and the handshake at
 DEBUG, and our frames include logins (Alpaca's key and secret, Binance's WS API logon, Polymarket's L2
 credentials). Each connection gets `FRAME_SAFE_LOG`, which logs a frame as its kind and size only.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +30,7 @@ from websockets.frames import Frame
 
 from trader.clock import Clock
 from trader.errors import VenueUnavailableError
+from trader.venues import _wire
 
 
 class _RedactedFrame(Frame):
@@ -96,6 +101,13 @@ class WsStale:
 WsEvent = WsConnected | WsMessage | WsDisconnected | WsStale
 
 
+def nodelay(conn: ClientConnection) -> None:
+    """TCP_NODELAY on the connection's socket (asyncio and uvloop set it on TCP too; said here once)."""
+    sock = conn.transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class WsClient:
     def __init__(
         self,
@@ -135,6 +147,7 @@ class WsClient:
             await conn.send(data if isinstance(data, str) else data.decode())
         except ConnectionClosed:
             raise VenueUnavailableError("websocket closed while sending", venue=self.venue) from None
+        _wire.stamp(self.clock)
 
     async def close(self) -> None:
         self._closed = True
@@ -170,6 +183,7 @@ class WsClient:
                 continue
             self._conn = conn
             self.connects += 1
+            nodelay(conn)
             got_data = False
             try:
                 if self._on_connect is not None:
