@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     testnet.add_argument("--sim", action="store_true", help="check the built-in simulator (no config)")
     testnet.add_argument("--order", action="store_true", help="also place and cancel a tiny far-away order")
     from trader.cli.config import add_parser as add_config
+    from trader.cli.latency import add_parser as add_latency
+
+    add_latency(sub)
 
     add_config(sub)
     kill = sub.add_parser("kill", help="latch the kill switch of an engine and cancel its orders")
@@ -465,6 +468,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from trader.cli.config import main as config
 
         return config(args)
+    if args.command == "latency":
+        from trader.cli.latency import main as latency
+
+        return latency(args)
     _parser().print_help(sys.stderr)
     return EXIT_USAGE
 

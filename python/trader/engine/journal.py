@@ -306,11 +306,15 @@ class Journal:
 
     def _append(self, ts_ns: int, client_id: str, kind: str, payload: dict[str, Any]) -> int:
         self.flush()
-        with self._db:
-            cur = self._db.execute(
-                "INSERT INTO events (ts_ns, client_id, kind, payload) VALUES (?, ?, ?, ?)",
-                (ts_ns, client_id, kind, json.dumps(payload, separators=(",", ":"))),
-            )
+        self._synchronous("NORMAL")
+        try:
+            with self._db:
+                cur = self._db.execute(
+                    "INSERT INTO events (ts_ns, client_id, kind, payload) VALUES (?, ?, ?, ?)",
+                    (ts_ns, client_id, kind, json.dumps(payload, separators=(",", ":"))),
+                )
+        finally:
+            self._synchronous("FULL")
         return int(cur.lastrowid or 0)
 
     def record_intent(
