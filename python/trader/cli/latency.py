@@ -114,10 +114,10 @@ def start_sim(seed: int) -> tuple[subprocess.Popen[str], str]:
 def stop_sim(proc: subprocess.Popen[str]) -> None:
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait()
+        proc.communicate()
 
 
 def pin(cpus: str | None) -> None:
