@@ -117,6 +117,7 @@ class Engine:
         eager = self.cfg.eager_send
         self.eager = isinstance(clock, LiveClock) if eager is None else eager
         self._outbox: list[tuple[oms.Order, Approval, int | None]] = []  # approved, not yet sent
+        self._cancels: list[str] = []  # cancels asked for, sent after the event's orders
         self._acting = 0  # nesting of `_act`: the outermost one sends what was approved
         self.recent_fills: list[OwnFill] = []
         self.venues: dict[str, VenueState] = {s.venue: self._venue_state(s) for s in setups}
@@ -510,7 +511,7 @@ class Engine:
                     intents += self._place(st, intent, tick_ns)
         finally:
             self._acting -= 1
-        if not self._acting and self._outbox:
+        if not self._acting and (self._outbox or self._cancels):
             orderflow.send_approved(self)
 
     def _leg(self, st: StrategyState, p: Place) -> Instrument | None:

@@ -33,7 +33,8 @@ log = logging.getLogger("trader.engine")
 
 
 def send_approved(engine: Engine) -> None:
-    """Send the orders approved while handling one event, then write their intents (see the docstring)."""
+    """Send the orders approved while handling one event, then write their intents (see the docstring),
+    then record and send the cancels it asked for."""
     sends, engine._outbox = engine._outbox, []
     if not engine.eager:
         engine.journal.flush()
@@ -52,6 +53,8 @@ def send_approved(engine: Engine) -> None:
         else:
             engine._spawn(coro, ctx)
     engine.journal.flush()
+    if engine._cancels:
+        _send_cancels(engine)
 
 
 async def send(
@@ -125,15 +128,29 @@ def unknown(engine: Engine, cid: str, approval: Approval, reason: str) -> None:
 
 
 def cancel(engine: Engine, client_id: str) -> list[Intent]:
+    """Cancel an order: recorded and sent once the orders of the event being handled are on the wire
+    (`send_approved`; at once outside an event), the record always before the cancel goes out."""
     order = engine.ledger.orders.get(client_id)
     if order is None or not order.is_live or order.status is oms.OrderStatus.CANCEL_PENDING:
+        return []
+    if client_id in engine._cancels:
         return []
     if order.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
         engine._cancel_retry.add(client_id)  # cancel once the venue has it (or it is resolved)
         return []
-    engine.ledger.apply(client_id, oms.CancelRequested(), engine.clock.now_ns())
-    engine._spawn(engine._cancel_now(client_id))
+    engine._cancels.append(client_id)
+    if not engine._acting:
+        send_approved(engine)
     return []
+
+
+def _send_cancels(engine: Engine) -> None:
+    cancels, engine._cancels = engine._cancels, []
+    for client_id in cancels:
+        order = engine.ledger.orders[client_id]
+        if order.is_live and order.status is not oms.OrderStatus.CANCEL_PENDING:
+            engine.ledger.apply(client_id, oms.CancelRequested(), engine.clock.now_ns())
+            engine._spawn(engine._cancel_now(client_id))
 
 
 async def cancel_now(engine: Engine, client_id: str) -> None:
