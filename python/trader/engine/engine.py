@@ -765,6 +765,7 @@ class Engine:
             await self.settle()
         left = {v.name: await orderflow.left_open(self, v, deadline) for v in self.venues.values()}
         summary = self.report(open_left=sum(left.values()))
+        self.journal.mark_clean()  # every order sent is journaled: a restart need not look for more
         for name, n in left.items():
             summary.venues[name]["open_orders_after_shutdown"] = n
         return summary

@@ -185,6 +185,11 @@ class Journal:
         self.flush()
         self._db.close()
 
+    @property
+    def pending(self) -> int:
+        """Deferred intent rows not yet written (`flush` writes them)."""
+        return len(self._pending)
+
     def _synchronous(self, level: str) -> None:
         if level != self._sync:
             self._db.execute(f"PRAGMA synchronous={level}")
@@ -218,6 +223,18 @@ class Journal:
             self._id_next = self._id_last - CLIENT_ID_BLOCK + 1
         if self._ahead is None:
             self._ahead = self._reserve("client_order_id", CLIENT_ID_BLOCK)
+
+    def mark_clean(self) -> None:
+        """The engine stopped cleanly: every order it sent is journaled, up to the counter as it is now."""
+        self.set_meta("client_ids_clean", str(self.get_counter("client_order_id")))
+
+    def unclean_numbers(self, highest_journaled: int) -> range:
+        """Client order numbers a process that did not stop cleanly may have sent without journaling
+        them: above the highest journaled one, up to the reserved counter (none after a clean stop)."""
+        counter = self.get_counter("client_order_id")
+        if self.get_meta("client_ids_clean") == str(counter):
+            return range(0)
+        return range(highest_journaled + 1, counter + 1)
 
     def client_id_reserved(self, n: int) -> bool:
         """Whether client order number `n` lies in a block this journal reserved (durably): an order of

@@ -29,6 +29,7 @@ import enum
 import functools
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -147,6 +148,17 @@ class OrderLedger:
             and parsed.instance == self.instance
             and self._journal.client_id_reserved(parsed.n)
         )
+
+    def maybe_sent(self, strategies: Iterable[str]) -> list[str]:
+        """Ids of ours a process that died may have sent without journaling them (in reserved blocks,
+        above every journaled number), for each of `strategies`: to be asked of the venue at start-up."""
+        numbers = [p.n for cid in self.orders if (p := parse_client_id(cid)) and p.instance == self.instance]
+        tags = sorted({strategy_tag(s) for s in strategies})
+        return [
+            f"{self.instance}{tag}{n}"
+            for n in self._journal.unclean_numbers(max(numbers, default=0))
+            for tag in tags
+        ]
 
     def owner(self, client_id: str) -> Owner:
         """Whose an order or fill the venue reports is: ours, another session's, or nobody's we know."""

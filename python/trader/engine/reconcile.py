@@ -61,24 +61,22 @@ async def adopt(engine: Engine, v: VenueState) -> int:
     """Adopt the orders of ours the venue has and the journal lacks (see the module docstring)."""
     ledger = engine.ledger
     found: dict[str, OrderReport | None] = {}
+
+    def lost(instrument: str, cid: str) -> bool:
+        return instrument in v.instruments and cid not in ledger.orders and ledger.reserved(cid)
+
     for r in await v.connector.open_orders():
-        if (
-            r.instrument in v.instruments
-            and r.client_id not in ledger.orders
-            and ledger.reserved(r.client_id)
-        ):
+        if lost(r.instrument, r.client_id):
             found[r.client_id] = r
     for f in await v.connector.fills_since(journal_since(engine)):
-        if (
-            f.instrument in v.instruments
-            and f.client_id not in ledger.orders
-            and ledger.reserved(f.client_id)
-        ):
+        if lost(f.instrument, f.client_id):
             found.setdefault(f.client_id, None)
+    for cid in ledger.maybe_sent(engine.strategies):  # done (canceled, expired) and never filled
+        found.setdefault(cid, None)
     for cid, report in found.items():
         if report is None:
             report = await v.connector.query(cid)
-        if report is None:  # a fill of an order the venue cannot describe: a mismatch later
+        if report is None or report.instrument not in v.instruments:  # never sent (or not here)
             continue
         parsed = parse_client_id(cid)
         tag = parsed.tag if parsed is not None else ""
