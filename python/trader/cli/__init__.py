@@ -150,7 +150,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's event loop: uvloop when it is installed (`pip install trader[fast]`), else asyncio."""
+    """Run a command's event loop: uvloop when it is installed (a dependency on Linux; elsewhere
+    `pip install trader[fast]`), else asyncio."""
     runner: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run
     with contextlib.suppress(ImportError):
         import uvloop
