@@ -66,6 +66,6 @@ def test_ws_send_is_stamped_and_the_socket_has_nodelay() -> None:
                 assert before <= probe.wire_ns <= CLOCK.now_ns()
             finally:
                 await ws.close()
-                await events.aclose()
+                await events.aclose()  # type: ignore[attr-defined]  # an async generator
 
     asyncio.run(go())
