@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from trader.engine.eager import Ready
+from trader.venues._events import DIRECT
 from trader.venues.base import BookUpdate, VenueEvent
 
 if TYPE_CHECKING:
@@ -28,7 +29,18 @@ async def pump(engine: Engine, v: VenueState) -> None:
     Every event already waiting is taken at once (nothing awaited) and conflated: a book update followed
     in the burst by a newer one of the same instrument is skipped (counted, `Latency.conflated`), so when
     the engine falls behind the strategies see the latest book, never a backlog. Everything else (fills,
-    order reports, book invalidations, trades) is handled, in order."""
+    order reports, book invalidations, trades) is handled, in order.
+
+    A connector whose events come through a `trader.venues._events.EventQueue` hands an event to `handle`
+    directly while the pump waits and nothing is queued (`DIRECT`): no hop through the event loop."""
+
+    def direct(ev: VenueEvent) -> None:
+        try:
+            engine.handle(ev, v)
+        except Exception as e:
+            engine._task_error(f"{v.name}: handling {type(ev).__name__}", e)
+
+    DIRECT.set(direct)  # this task's context: the connector's queue reads it while the pump waits
     source: Ready[VenueEvent] = Ready(v.connector.events())
     ended = False
     while not ended:

@@ -8,7 +8,9 @@ traded on as if it were live). Backoff is exponential with seeded jitter and res
 that delivered data.
 
 Latency: every connection has TCP_NODELAY (a small frame is never held back for Nagle); `send` stamps the
-current order's `WireProbe` (`trader.venues._wire`) once the frame was written to the transport.
+current order's `WireProbe` (`trader.venues._wire`) once the frame was written to the transport. A frame
+already received is taken at once (`_recv`: no trip through the event loop, no task per frame); only when
+none is there does the read wait, on the library's own future, with the staleness timeout.
 
 Nothing a connection carries is logged: the `websockets` library logs every frame and the handshake at
 DEBUG, and our frames include logins (Alpaca's key and secret, Binance's WS API logon, Polymarket's L2
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +101,27 @@ class WsStale:
 
 
 WsEvent = WsConnected | WsMessage | WsDisconnected | WsStale
+
+
+async def _recv(recv: Coroutine[Any, Any, Any], clock: Clock, timeout_s: float) -> Any:
+    """`recv`'s result: at once when a frame is already there; else waited for on the future it blocks
+    on (`clock.wait_for`, no task), `TimeoutError` (and `recv` closed) after `timeout_s` in all."""
+    deadline = clock.monotonic_ns() + int(timeout_s * 1e9)
+    while True:
+        try:
+            blocked_on = recv.send(None)
+        except StopIteration as done:
+            return done.value
+        if blocked_on is None:  # a bare yield: give the loop a turn
+            await clock.sleep(0)
+            continue
+        try:
+            await clock.wait_for(blocked_on, max(0.0, (deadline - clock.monotonic_ns()) / 1e9))
+        except BaseException:
+            if blocked_on.done() and not blocked_on.cancelled():
+                continue  # the library's future failed (a closed connection): `recv` says how
+            recv.close()  # a timeout, or our task cancelled: the read is abandoned
+            raise
 
 
 def nodelay(conn: ClientConnection) -> None:
@@ -191,7 +214,7 @@ class WsClient:
                 yield WsConnected(self.connects)
                 while True:
                     try:
-                        frame = await self.clock.wait_for(conn.recv(), self._stale_after_s)
+                        frame = await _recv(conn.recv(), self.clock, self._stale_after_s)
                     except TimeoutError:
                         yield WsStale(int(self._stale_after_s * 1e9))
                         break
