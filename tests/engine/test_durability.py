@@ -107,9 +107,11 @@ def test_sigkill_after_the_wire_before_the_intent_is_written(tmp_path: Path, ord
         first = Rig(journal, config=EngineConfig(eager_send=True))
         await first.engine.start()
         flush = journal.flush
+        died: list[bool] = []
 
         def dying() -> None:  # the process dies once orders are on the wire and before their intents
-            if journal.pending and len(first.venue.submissions) >= orders_before:
+            if died or (journal.pending and len(first.venue.submissions) >= orders_before):
+                died.append(True)  # and nothing is written after
                 raise _Killed
             flush()
 

@@ -511,7 +511,7 @@ class Engine:
                     intents += self._place(st, intent, tick_ns)
         finally:
             self._acting -= 1
-        if not self._acting and (self._outbox or self._cancels):
+        if not self._acting and (self._outbox or self._cancels or self.journal.pending):
             orderflow.send_approved(self)
 
     def _leg(self, st: StrategyState, p: Place) -> Instrument | None:
@@ -554,6 +554,8 @@ class Engine:
         v.orders += 1
         st.orders += 1
         self._outbox.append((order, verdict, tick_ns))
+        if self.eager:  # on the wire now, before the next intent is looked at
+            orderflow.send_out(self)
         return st.strategy.on_order(self._view(order))
 
     def _pre_trade(self, v: VenueState, inst: Instrument, p: Place, now: int) -> str | None:

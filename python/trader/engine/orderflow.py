@@ -33,8 +33,17 @@ log = logging.getLogger("trader.engine")
 
 
 def send_approved(engine: Engine) -> None:
-    """Send the orders approved while handling one event, then write their intents (see the docstring),
-    then record and send the cancels it asked for."""
+    """Send the orders approved while handling one event (in real time each went out as it was
+    approved), then write their intents (see the docstring), then record and send the cancels it asked
+    for."""
+    send_out(engine)
+    engine.journal.flush()
+    if engine._cancels:
+        _send_cancels(engine)
+
+
+def send_out(engine: Engine) -> None:
+    """Start the sends of the approved orders (in simulated time their intents are written first)."""
     sends, engine._outbox = engine._outbox, []
     if not engine.eager:
         engine.journal.flush()
@@ -52,9 +61,6 @@ def send_approved(engine: Engine) -> None:
                 task.add_done_callback(engine._task_done)
         else:
             engine._spawn(coro, ctx)
-    engine.journal.flush()
-    if engine._cancels:
-        _send_cancels(engine)
 
 
 async def send(
