@@ -53,12 +53,9 @@ def send_out(engine: Engine) -> None:
         ctx.run(_wire.PROBE.set, probe)
         coro = send(engine, order, approval, probe, tick_ns)
         if engine.eager:
-            task = eager.start(coro, ctx)
+            task = eager.start(coro, ctx)  # its bytes are on the socket now (or it failed)
             engine._tasks.add(task)
-            if task.done():
-                engine._task_done(task)
-            else:
-                task.add_done_callback(engine._task_done)
+            task.add_done_callback(engine._task_done)
         else:
             engine._spawn(coro, ctx)
 
