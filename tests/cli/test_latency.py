@@ -70,3 +70,8 @@ def test_histogram_buckets() -> None:
 def test_bad_input_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == EXIT_USAGE
     assert capsys.readouterr().err.startswith("trader latency: ")
+
+
+def test_paper_pins_to_a_cpu_list_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["paper", "--cpu", "x", "--duration", "1"]) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith("trader paper: --cpu=x: cannot pin")

@@ -80,6 +80,7 @@ def _add_paper(sub: Any) -> None:
     )
     paper.add_argument("--json", action="store_true", help="print the summary as JSON (and no live view)")
     paper.add_argument("--no-view", action="store_true", help="no live terminal view")
+    paper.add_argument("--cpu", default=None, help="pin the engine to these CPUs (e.g. 2 or 2,3; Linux)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -215,6 +216,9 @@ def _paper(args: argparse.Namespace) -> int:
 
     try:
         _check_paper_inputs(args)
+        from trader.cli.latency import pin
+
+        pin(args.cpu)
         risk = load_config(args.config).risk if args.config is not None else None
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
