@@ -208,3 +208,26 @@ def test_simulated_time_is_not_eager_and_real_time_is() -> None:
         config=EngineConfig(eager_send=False),
     )
     assert not off.eager
+
+
+def test_the_collector_runs_from_the_timer_and_restores_the_process_state() -> None:
+    import gc
+    import weakref
+
+    assert gc.isenabled()
+    c = loops.Collector()
+    c.start()
+    try:
+        assert not gc.isenabled(), "no automatic pass inside a tick"
+        assert gc.get_freeze_count() > 0, "start-up's objects frozen"
+        cycle = SimpleNamespace()
+        cycle.me = cycle
+        ref = weakref.ref(cycle)
+        del cycle
+        assert ref() is not None, "garbage waits for the timer"
+        c.tick()
+        assert ref() is None, "the timer's pass collects it"
+    finally:
+        c.stop()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import gc
 import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
@@ -119,6 +118,7 @@ class Engine:
         self._outbox: list[tuple[oms.Order, Approval, int | None]] = []  # approved, not yet sent
         self._cancels: list[str] = []  # cancels asked for, sent after the event's orders
         self._acting = 0  # nesting of `_act`: the outermost one sends what was approved
+        self.collector: loops.Collector | None = None  # garbage collection from the timer (real time)
         self.recent_fills: list[OwnFill] = []
         self.venues: dict[str, VenueState] = {s.venue: self._venue_state(s) for s in setups}
         self.strategies: dict[str, StrategyState] = {}
@@ -726,9 +726,9 @@ class Engine:
         """Start, trade until `duration_s` passes or `stop()` is called, then shut down. `services` run
         alongside (feeds that `deliver` inputs to the strategy) and are cancelled at shutdown."""
         await self.start()
-        if self.eager:  # real time: what start-up built is kept out of the collector's passes
-            gc.collect()
-            gc.freeze()
+        if self.eager:  # real time: garbage is collected from the timer, not inside a tick
+            self.collector = loops.Collector()
+            self.collector.start()
         disarm = killswitch.arm(self.journal, self._kill_signal)  # `trader kill` wakes us (SIGUSR1)
         loop = asyncio.get_running_loop()
         pumps = {loop.create_task(self._pump(v)): v for v in self.venues.values() if not v.failed}
@@ -745,6 +745,9 @@ class Engine:
             for p in pumps:
                 p.cancel()
             await asyncio.gather(*pumps, timer, return_exceptions=True)
+            if self.collector is not None:
+                self.collector.stop()
+                self.collector = None
         return summary
 
     async def shutdown(self) -> Summary:
