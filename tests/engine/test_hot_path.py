@@ -210,6 +210,10 @@ def test_simulated_time_is_not_eager_and_real_time_is() -> None:
     assert not off.eager
 
 
+class _Node:
+    me: object = None
+
+
 def test_the_collector_runs_from_the_timer_and_restores_the_process_state() -> None:
     import gc
     import weakref
@@ -220,7 +224,7 @@ def test_the_collector_runs_from_the_timer_and_restores_the_process_state() -> N
     try:
         assert not gc.isenabled(), "no automatic pass inside a tick"
         assert gc.get_freeze_count() > 0, "start-up's objects frozen"
-        cycle = SimpleNamespace()
+        cycle = _Node()
         cycle.me = cycle
         ref = weakref.ref(cycle)
         del cycle
