@@ -20,7 +20,7 @@ def _result(p99_ns: int, count: int = 10) -> Result:
 
 def test_a_short_run_reports_percentiles_and_breaks_an_impossible_budget() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "trader", "latency", "--duration", "2.5", "--json", "--max-p99", "0.001"],
+        [sys.executable, "-m", "trader", "latency", "--duration", "2", "--json", "--max-p99", "0.001"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,8 +5,11 @@
 A venue is an account on one exchange and market (`trader.engine.venue`); a strategy trades legs on one or
 several venues and sees each leg's book top, its own orders and its fills, named canonically with the venue
 they are on. Everything that touches the network is a task, so no handler waits on a venue. The order of
-work for a new order is fixed: the gate approves it, its intent is journaled (durable), then it is sent,
-once (`trader.engine.orderflow`): a timeout or 5xx leaves it UNKNOWN, asked of the venue, never resent.
+work for a new order is fixed: the gate approves it, its client id comes from a block already durable in
+the journal, it is sent once (in real time its bytes are on the socket before control returns to the event
+loop), then its intent is written (`trader.engine.orderflow`, `trader.engine.journal`: a restart finds at
+the venue what a crash kept from the journal); a timeout or 5xx leaves it UNKNOWN, asked of the venue,
+never resent. Tick-to-wire and the order round trip are measured on every order (`trader.engine.latency`).
 
 Start-up reconciles every venue before any strategy runs (`reconcile`); a venue that fails it does not
 trade, nor does any strategy that needs it, and the others go on. Per venue: unknown outcomes are resolved

@@ -71,7 +71,8 @@ async def adopt(engine: Engine, v: VenueState) -> int:
     for f in await v.connector.fills_since(journal_since(engine)):
         if lost(f.instrument, f.client_id):
             found.setdefault(f.client_id, None)
-    for cid in ledger.maybe_sent(engine.strategies):  # done (canceled, expired) and never filled
+    here = [n for n, st in engine.strategies.items() if not st.legs or any(g[0] == v.name for g in st.legs)]
+    for cid in ledger.maybe_sent(here):  # done (canceled, expired) and never filled: asked one by one
         found.setdefault(cid, None)
     for cid, report in found.items():
         if report is None:
