@@ -13,19 +13,33 @@ one-second smoke.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benches.test_bench_pipeline import _ours
+from benches.test_bench_pipeline import MESSAGES, PARAMS, _ours
 from trader.cli import _run
 from trader.cli.latency import Result, measure, start_sim, stop_sim
+from trader.clock import LiveClock
+from trader.core import Book, InstrumentSpec
+from trader.engine import loops
+from trader.engine.engine import Engine
+from trader.engine.journal import Journal
 from trader.engine.latency import percentile
+from trader.sim import matching
+from trader.sim.market import BackgroundMarket, MarketParams
+from trader.strategies.base import BookTop, Intent
+from trader.strategies.market_maker import MarketMaker
+from trader.venues._events import EventQueue
+from trader.venues.base import BookUpdate
+from trader.venues.sim import SimConnector
 
-SECONDS = 10.0
+SECONDS = 20.0
 GOAL_P50, GOAL_P99 = 4.0, 15.0
 
 
@@ -51,6 +65,7 @@ def _pipeline(n: int) -> tuple[int, int]:
     return percentile(samples, 0.5), percentile(samples, 0.99)
 
 
+@pytest.mark.benchmark(group="engine.tick_to_wire")
 @pytest.mark.parametrize("entry", ["rest", "ws"])
 def test_engine_tick_to_wire(entry: str, benchmark: Any, sim_url: str, tmp_path: Path) -> None:
     seconds = 1.0 if benchmark.disabled else SECONDS
@@ -85,4 +100,83 @@ def test_engine_tick_to_wire(entry: str, benchmark: Any, sim_url: str, tmp_path:
         f"p99 {wire['p99'] / 1000:.1f} µs max {wire['max'] / 1000:.1f} µs over {wire['count']} orders; "
         f"component pipeline p50 {p50 / 1000:.1f} µs p99 {p99 / 1000:.1f} µs; "
         f"ratio p50 {ratio50:.1f}x (goal <= {GOAL_P50:g}x), p99 {ratio99:.1f}x (goal <= {GOAL_P99:g}x)"
+    )
+
+
+class _Watcher(MarketMaker):
+    """The market maker's book handling, recording when each book reached it; it never trades."""
+
+    def __init__(self, clock: LiveClock) -> None:
+        super().__init__(PARAMS)
+        self.clock = clock
+        self.seen: list[int] = []
+
+    def on_book(self, top: BookTop) -> list[Intent]:
+        self.seen.append(self.clock.now_ns() - top.ts_ns)
+        super().on_book(top)
+        return []
+
+
+async def _throughput(n: int, direct: bool, burst: int) -> tuple[float, list[int], int]:
+    """`n` depth messages, `burst` at a time, through the core book and the connector's event queue
+    into the engine and the strategy: messages per second, tick-to-strategy samples, conflated count."""
+    clock = LiveClock()
+    eng = matching.MatchingEngine(
+        maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(0), unit_notional=Decimal(1)
+    )
+    market = BackgroundMarket(eng, MarketParams(mid=5_000_000, max_qty=200), seed=1)
+    venue = SimConnector(eng, market, "BTCUSDT", clock)
+    if direct:
+        venue._queue = EventQueue()  # as the Binance connector's: handed over while the pump waits
+    watcher = _Watcher(clock)
+    engine = Engine(venue, watcher, journal=Journal(":memory:"), clock=clock)
+    await engine.start()
+    pump = asyncio.get_running_loop().create_task(loops.pump(engine, engine.primary))
+    await clock.sleep(0)
+    book = Book(InstrumentSpec("0.01", "0.00001"))
+    t0 = time.perf_counter_ns()
+    for k in range(n):
+        if k % len(MESSAGES) == 0:  # the sequence starts over: a new snapshot
+            book.apply_snapshot([], [], 0)
+        book.apply_binance_depth(MESSAGES[k % len(MESSAGES)])
+        bid, ask = book.best_bid(), book.best_ask()
+        assert bid is not None
+        assert ask is not None
+        now = clock.now_ns()
+        venue._queue.put_nowait(BookUpdate("BTCUSDT", bid[0], bid[1], ask[0], ask[1], now, now))
+        if k % burst == burst - 1:
+            await clock.sleep(0)  # the socket's next read: the engine gets its turn
+    await clock.sleep(0)
+    elapsed = time.perf_counter_ns() - t0
+    pump.cancel()
+    await asyncio.gather(pump, return_exceptions=True)
+    await engine.shutdown()
+    return n / (elapsed / 1e9), watcher.seen, engine.lat.conflated
+
+
+@pytest.mark.benchmark(group="engine.depth_throughput")
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "queued"])
+def test_engine_depth_throughput(direct: bool, benchmark: Any) -> None:
+    """Depth messages per second into the strategy on one core (goal >= 20,000/s): `direct`, each handed
+    over in the call that produced it; `queued`, taken by the pump 64 at a time and conflated."""
+    n = 2_000 if benchmark.disabled else 40_000
+    out: list[tuple[float, list[int], int]] = []
+    benchmark.pedantic(lambda: out.append(asyncio.run(_throughput(n, direct, 64))), rounds=1, iterations=1)
+    rate, seen, conflated = out[0]
+    seen.sort()
+    assert len(seen) + conflated == n, "every message reached the strategy or was conflated"
+    assert (conflated == 0) if direct else (conflated > 0)
+    benchmark.extra_info.update(
+        role="engine",
+        messages_per_s=round(rate),
+        p50_us=percentile(seen, 0.5) / 1000,
+        p99_us=percentile(seen, 0.99) / 1000,
+        conflated=conflated,
+        goal="20000 messages/s",
+        met=rate >= 20_000,
+    )
+    p50, p99 = percentile(seen, 0.5) / 1000, percentile(seen, 0.99) / 1000
+    print(
+        f"\ndepth throughput ({'direct' if direct else 'queued'}): {rate:,.0f} messages/s, "
+        f"tick-to-strategy p50 {p50:.1f} µs p99 {p99:.1f} µs, {conflated} conflated"
     )
