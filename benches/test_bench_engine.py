@@ -138,11 +138,11 @@ async def _throughput(n: int, direct: bool, burst: int) -> tuple[float, list[int
     for k in range(n):
         if k % len(MESSAGES) == 0:  # the sequence starts over: a new snapshot
             book.apply_snapshot([], [], 0)
+        now = clock.now_ns()  # the frame's ts_recv: read, then parsed and applied
         book.apply_binance_depth(MESSAGES[k % len(MESSAGES)])
         bid, ask = book.best_bid(), book.best_ask()
         assert bid is not None
         assert ask is not None
-        now = clock.now_ns()
         venue._queue.put_nowait(BookUpdate("BTCUSDT", bid[0], bid[1], ask[0], ask[1], now, now))
         if k % burst == burst - 1:
             await clock.sleep(0)  # the socket's next read: the engine gets its turn
