@@ -15,7 +15,7 @@ import pytest
 from trader.clock import SimClock
 from trader.engine import eager, loops
 from trader.engine.latency import Latency, Series, percentile
-from trader.venues._events import DIRECT, EventQueue
+from trader.venues._events import BEHIND, DIRECT, EventQueue
 from trader.venues.base import BookInvalid, BookUpdate, VenueEvent
 
 TURN = SimClock()  # a zero sleep: one turn of the event loop
@@ -100,6 +100,10 @@ def test_event_queue_hands_events_over_in_order() -> None:
         q.put_nowait("a")
         await TURN.sleep(0)
         q.put_nowait("c")  # the queue is drained and the reader waits again: direct
+        BEHIND.set(True)  # the connector reads frames that were already waiting: queued, conflated
+        q.put_nowait("d")
+        BEHIND.set(False)
+        await TURN.sleep(0)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         plain: asyncio.Queue[object] = EventQueue()  # no handler named: a plain queue
@@ -113,6 +117,7 @@ def test_event_queue_hands_events_over_in_order() -> None:
         ("queued", "nested"),
         ("queued", "b"),
         ("direct", "c"),
+        ("queued", "d"),
     ]
 
 

@@ -1,5 +1,6 @@
 """Tick-to-wire stamps (`trader.venues._wire`): an order's send is stamped as its bytes go to the socket,
-over HTTP and WebSocket; reads and sends without a probe are not; order sockets have TCP_NODELAY."""
+over HTTP and WebSocket; reads and sends without a probe are not; order sockets have TCP_NODELAY. A frame
+already waiting when it is read marks the reader as behind (`_events.BEHIND`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from aiohttp import web
 
 from tests.venues.test_transport import CLOCK, serve, ws_server
 from trader.venues import _wire
+from trader.venues._events import BEHIND
 from trader.venues._http import HttpClient
-from trader.venues._ws import WsClient, WsConnected
+from trader.venues._ws import WsClient, WsConnected, WsMessage
 
 
 async def _probed(send: Callable[[], Coroutine[Any, Any, object]]) -> _wire.WireProbe:
@@ -64,6 +66,35 @@ def test_ws_send_is_stamped_and_the_socket_has_nodelay() -> None:
                 before = CLOCK.now_ns()
                 probe = await _probed(lambda: ws.send(b'{"method":"order.place"}'))
                 assert before <= probe.wire_ns <= CLOCK.now_ns()
+            finally:
+                await ws.close()
+                await events.aclose()  # type: ignore[attr-defined]  # an async generator
+
+    asyncio.run(go())
+
+
+def test_frames_already_waiting_mark_the_reader_behind() -> None:
+    async def handler(ws: web.WebSocketResponse, _attempt: int) -> None:
+        await ws.send_str("one")
+        await ws.send_str("two")
+        await CLOCK.sleep(0.3)
+        await ws.send_str("three")
+        async for _ in ws:
+            pass
+
+    async def go() -> None:
+        async with serve(ws_server(handler)) as url:
+            ws = WsClient("t", url.replace("http", "ws") + "/ws", clock=CLOCK)
+            events = ws.events()
+            try:
+                assert isinstance(await anext(events), WsConnected)
+                await CLOCK.sleep(0.1)  # both frames arrive while we are busy
+                seen = []
+                for _ in range(3):
+                    ev = await anext(events)
+                    assert isinstance(ev, WsMessage)
+                    seen.append((ev.data, BEHIND.get()))
+                assert seen == [(b"one", True), (b"two", True), (b"three", False)]
             finally:
                 await ws.close()
                 await events.aclose()  # type: ignore[attr-defined]  # an async generator

@@ -7,6 +7,11 @@ and handed to the strategy in the call that read it from the socket, with no tri
 The reader names its handler through `DIRECT` (a `ContextVar` its task sets: the engine's pump does);
 without one the queue is a plain queue. An event put while the handler runs (re-entrantly), or behind
 events already queued, waits in the queue: the order of events never changes.
+
+When the connector is behind (`BEHIND`, set by `trader.venues._ws` in the stream's task while it reads
+frames that were already waiting in the socket), its events are queued instead: once it has caught up, the
+reader takes them at once and conflates them (`trader.engine.loops.pump`), so the strategy sees the latest
+book, never a backlog.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 DIRECT: ContextVar[Callable[[Any], None] | None] = ContextVar("trader_direct_events", default=None)
+BEHIND: ContextVar[bool] = ContextVar("trader_reader_behind", default=False)
 
 
 class EventQueue(asyncio.Queue[T], Generic[T]):
@@ -40,7 +46,7 @@ class EventQueue(asyncio.Queue[T], Generic[T]):
 
     def put_nowait(self, item: T) -> None:
         handler = self._direct
-        if handler is None or self._delivering or not self.empty():
+        if handler is None or self._delivering or not self.empty() or BEHIND.get():
             super().put_nowait(item)
             return
         self._delivering = True

@@ -9,8 +9,9 @@ that delivered data.
 
 Latency: every connection has TCP_NODELAY (a small frame is never held back for Nagle); `send` stamps the
 current order's `WireProbe` (`trader.venues._wire`) once the frame was written to the transport. A frame
-already received is taken at once (`_recv`: no trip through the event loop, no task per frame); only when
-none is there does the read wait, on the library's own future, with the staleness timeout.
+already received is taken at once (`_recv`: no trip through the event loop, no task per frame), and marks
+the reader as behind (`_events.BEHIND`: its events are then queued and conflated); only when none is there
+does the read wait, on the library's own future, with the staleness timeout.
 
 Nothing a connection carries is logged: the `websockets` library logs every frame and the handshake at
 DEBUG, and our frames include logins (Alpaca's key and secret, Binance's WS API logon, Polymarket's L2
@@ -33,6 +34,7 @@ from websockets.frames import Frame
 from trader.clock import Clock
 from trader.errors import VenueUnavailableError
 from trader.venues import _wire
+from trader.venues._events import BEHIND
 
 
 class _RedactedFrame(Frame):
@@ -104,14 +106,18 @@ WsEvent = WsConnected | WsMessage | WsDisconnected | WsStale
 
 
 async def _recv(recv: Coroutine[Any, Any, Any], clock: Clock, timeout_s: float) -> Any:
-    """`recv`'s result: at once when a frame is already there; else waited for on the future it blocks
-    on (`clock.wait_for`, no task), `TimeoutError` (and `recv` closed) after `timeout_s` in all."""
+    """`recv`'s result: at once when a frame is already there (we are behind: `_events.BEHIND` is set
+    while it is handled); else waited for on the future it blocks on (`clock.wait_for`, no task),
+    `TimeoutError` (and `recv` closed) after `timeout_s` in all."""
     deadline = clock.monotonic_ns() + int(timeout_s * 1e9)
+    waited = False
     while True:
         try:
             blocked_on = recv.send(None)
         except StopIteration as done:
+            BEHIND.set(not waited)
             return done.value
+        waited = True
         if blocked_on is None:  # a bare yield: give the loop a turn
             await clock.sleep(0)
             continue
