@@ -169,14 +169,18 @@ def test_restart_reconciles_then_cancels_survivors_without_resending(tmp_path: P
     run(go)
 
 
-def test_restart_refuses_to_trade_on_a_mismatch(tmp_path: Path) -> None:
+def test_restart_adopts_our_orders_in_reserved_blocks_and_refuses_other_mismatches(tmp_path: Path) -> None:
     """Orders at the venue that carry this journal's id but that it does not know (here: the journal was
-    restored from an older copy) are mismatches; so is someone trading by hand on the account (ids that
-    are no trader session's: `test_client_ids.py`). Another trader session's orders are not."""
-    path, backup = tmp_path / "j.db", tmp_path / "backup.db"
+    restored from an older copy) are ours when their numbers lie in a block the journal reserved: they are
+    adopted (asked of the venue, recorded, canceled). With numbers beyond anything it reserved (a copy
+    older than the first order) they are mismatches; so is someone trading by hand on the account (ids
+    that are no trader session's: `test_client_ids.py`). Another trader session's orders are not."""
+    path, backup, oldest = tmp_path / "j.db", tmp_path / "backup.db", tmp_path / "oldest.db"
 
     async def go() -> None:
         first = Rig(Journal(path))
+        with sqlite3.connect(path) as src, sqlite3.connect(oldest) as dst:
+            src.backup(dst)  # a copy from before the first order: it reserved no ids
         await first.engine.start()
         await first.steps(30)
         with sqlite3.connect(path) as src, sqlite3.connect(backup) as dst:
@@ -187,10 +191,21 @@ def test_restart_refuses_to_trade_on_a_mismatch(tmp_path: Path) -> None:
         unknown = [r for r in await first.venue.open_orders() if r.client_id not in Journal(backup).replay()]
         assert unknown, "orders sent after the copy are still open"
         assert all(first.engine.ledger.owner(r.client_id) is Owner.OURS for r in unknown)
+        too_old = Rig(Journal(oldest), venue=first.venue)
+        assert too_old.engine.ledger.instance == mine
+        with pytest.raises(ReconciliationError, match="not in the journal"):
+            await too_old.engine.start()
+        too_old.engine.journal.close()
         restored = Rig(Journal(backup), venue=first.venue)
         assert restored.engine.ledger.instance == mine
-        with pytest.raises(ReconciliationError, match="not in the journal"):
-            await restored.engine.start()
+        await restored.engine.start()
+        for r in unknown:
+            adopted = restored.engine.ledger.orders[r.client_id]
+            assert (adopted.side, adopted.price, adopted.qty) == (r.side, r.price, r.qty)
+            assert not adopted.is_live, "canceled as every order that outlived its process"
+        assert not await first.venue.open_orders()
+        journaled = Journal(backup).replay()
+        assert all(r.client_id in journaled for r in unknown), "recorded in the journal"
 
     run(go)
 

@@ -86,6 +86,7 @@ def _add_paper(sub: Any) -> None:
     paper.add_argument("--json", action="store_true", help="print the summary as JSON (and no live view)")
     paper.add_argument("--no-view", action="store_true", help="no live terminal view")
     add_monitoring_flags(paper, report=True)
+    paper.add_argument("--cpu", default=None, help="pin the engine to these CPUs (e.g. 2 or 2,3; Linux)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     testnet.add_argument("--sim", action="store_true", help="check the built-in simulator (no config)")
     testnet.add_argument("--order", action="store_true", help="also place and cancel a tiny far-away order")
     from trader.cli.config import add_parser as add_config
+    from trader.cli.latency import add_parser as add_latency
+
+    add_latency(sub)
 
     add_config(sub)
     from trader.cli.approve import add_parser as add_approve
@@ -158,7 +162,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's event loop: uvloop when it is installed (`pip install trader[fast]`), else asyncio."""
+    """Run a command's event loop: uvloop when it is installed (a dependency on Linux; elsewhere
+    `pip install trader[fast]`), else asyncio."""
     runner: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run
     with contextlib.suppress(ImportError):
         import uvloop
@@ -224,6 +229,9 @@ def _paper(args: argparse.Namespace) -> int:
     try:
         _check_paper_inputs(args)
         report.check_flags(args)
+        from trader.cli.latency import pin
+
+        pin(args.cpu)
         risk = load_config(args.config).risk if args.config is not None else None
         monitor = report.monitor(args, args.config)
     except ConfigError as e:
@@ -512,7 +520,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from trader.cli.config import main as config
 
         return config(args)
-    if hasattr(args, "command_main"):  # a command that registers its own entry point (trader approve)
+    if hasattr(args, "command_main"):  # a command that registers its own entry point (approve, latency)
         return int(args.command_main(args))
     _parser().print_help(sys.stderr)
     return EXIT_USAGE

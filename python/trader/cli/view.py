@@ -30,6 +30,11 @@ def render(s: Snapshot, venue: str, elapsed_s: float) -> Group:
         ("orders", str(s.orders)),
         ("fills", str(s.fills)),
         ("tick-to-order p50 / p99", f"{s.p50_us} / {s.p99_us} µs"),
+        (
+            "tick-to-wire p50 / p99 / max",
+            f"{s.tick_to_wire_p50_us} / {s.tick_to_wire_p99_us} / {s.tick_to_wire_max_us} µs",
+        ),
+        ("conflated book updates", str(s.conflated)),
         ("denials", ", ".join(f"{k} {v}" for k, v in sorted(s.denials.items())) or "none"),
     ):
         stats.add_row(label, value)

@@ -5,8 +5,11 @@
 A venue is an account on one exchange and market (`trader.engine.venue`); a strategy trades legs on one or
 several venues and sees each leg's book top, its own orders and its fills, named canonically with the venue
 they are on. Everything that touches the network is a task, so no handler waits on a venue. The order of
-work for a new order is fixed: the gate approves it, its intent is journaled (durable), then it is sent,
-once (`trader.engine.orderflow`): a timeout or 5xx leaves it UNKNOWN, asked of the venue, never resent.
+work for a new order is fixed: the gate approves it, its client id comes from a block already durable in
+the journal, it is sent once (in real time its bytes are on the socket before control returns to the event
+loop), then its intent is written (`trader.engine.orderflow`, `trader.engine.journal`: a restart finds at
+the venue what a crash kept from the journal); a timeout or 5xx leaves it UNKNOWN, asked of the venue,
+never resent. Tick-to-wire and the order round trip are measured on every order (`trader.engine.latency`).
 
 Start-up reconciles every venue before any strategy runs (`reconcile`); a venue that fails it does not
 trade, nor does any strategy that needs it, and the others go on. Per venue: unknown outcomes are resolved
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
@@ -32,12 +36,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from trader.clock import Clock
+from trader.clock import Clock, LiveClock
 from trader.core import Approval, InstrumentSpec, RiskGate, UnknownOrderError
 from trader.engine import health as health_mod
 from trader.engine import killswitch, loops, oms, orderflow, startup
 from trader.engine.bans import VenueBan
 from trader.engine.journal import Journal
+from trader.engine.latency import Latency
 from trader.engine.ledger import OrderLedger, Owner
 from trader.engine.portfolio import Portfolio, Position
 from trader.engine.resolve import Resolver
@@ -45,7 +50,7 @@ from trader.engine.settings import DEFAULT_RISK, EngineConfig, collar_bps
 from trader.engine.staleness import FeedWatch, StaleRule
 from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize, venue_pnl
 from trader.engine.venue import Instrument, PreTrade, StrategySetup, StrategyState, VenueSetup, VenueState
-from trader.errors import BannedError, ConfigError, RateLimitError, VenueError
+from trader.errors import ConfigError, VenueError
 from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place, Strategy, TradePrint
 from trader.venues.base import (
     BookInvalid,
@@ -109,7 +114,14 @@ class Engine:
         self.by_strategy: dict[str, Portfolio] = {}  # positions and PnL per strategy (and "external")
         self.summary = Summary()
         self.denials: Counter[str] = Counter()
-        self.latencies: list[int] = []
+        self.latencies: list[int] = []  # tick-to-order (ns); tick-to-wire and round trips: `lat`
+        self.lat = Latency()
+        eager = self.cfg.eager_send
+        self.eager = isinstance(clock, LiveClock) if eager is None else eager
+        self._outbox: list[tuple[oms.Order, Approval, int | None]] = []  # approved, not yet sent
+        self._cancels: list[str] = []  # cancels asked for, sent after the event's orders
+        self._acting = 0  # nesting of `_act`: the outermost one sends what was approved
+        self.collector: loops.Collector | None = None  # garbage collection from the timer (real time)
         self.recent_fills: list[OwnFill] = []
         self.venues: dict[str, VenueState] = {s.venue: self._venue_state(s) for s in setups}
         self.strategies: dict[str, StrategyState] = {}
@@ -491,12 +503,19 @@ class Engine:
     # ---- intents ---------------------------------------------------------------------------------
 
     def _act(self, st: StrategyState, intents: list[Intent], tick_ns: int | None) -> None:
-        while intents:
-            intent = intents.pop(0)
-            if isinstance(intent, Cancel):
-                intents += self._cancel(intent.client_id)
-            else:
-                intents += self._place(st, intent, tick_ns)
+        """The strategy's intents through the gate; the approved orders are sent once it is done."""
+        self._acting += 1
+        try:
+            while intents:
+                intent = intents.pop(0)
+                if isinstance(intent, Cancel):
+                    intents += self._cancel(intent.client_id)
+                else:
+                    intents += self._place(st, intent, tick_ns)
+        finally:
+            self._acting -= 1
+        if not self._acting and (self._outbox or self._cancels or self.journal.pending):
+            orderflow.send_approved(self)
 
     def _leg(self, st: StrategyState, p: Place) -> Instrument | None:
         """The instrument a `Place` is for: its venue's (said, or the only one the strategy trades it on)."""
@@ -530,7 +549,7 @@ class Engine:
         if not isinstance(verdict, Approval):
             return self._deny(st, p, str(verdict.reason).rsplit(".", 1)[-1])
         order = self.ledger.create(
-            st.name, v.name, inst.symbol, p.side, verdict.price, verdict.qty, now, submitted=True
+            st.name, v.name, inst.symbol, p.side, verdict.price, verdict.qty, now, submitted=True, defer=True
         )
         self._keys[order.client_id] = verdict.key
         if tick_ns is not None:
@@ -538,7 +557,9 @@ class Engine:
         self.summary.orders += 1
         v.orders += 1
         st.orders += 1
-        self._spawn(self._send(order, verdict))
+        self._outbox.append((order, verdict, tick_ns))
+        if self.eager:  # on the wire now, before the next intent is looked at
+            orderflow.send_out(self)
         return st.strategy.on_order(self._view(order))
 
     def _pre_trade(self, v: VenueState, inst: Instrument, p: Place, now: int) -> str | None:
@@ -595,8 +616,8 @@ class Engine:
 
     # ---- the network side of orders (`trader.engine.orderflow`) ----------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, None], context: contextvars.Context | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(coro, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
@@ -609,9 +630,6 @@ class Engine:
         """A background task survived an error: logged with its traceback, counted in the summary."""
         self.summary.task_errors += 1
         log.error("%s failed (continuing): %r", what, e, exc_info=e)
-
-    async def _send(self, order: oms.Order, approval: Approval) -> None:
-        await orderflow.send(self, order, approval)
 
     def _unknown(self, cid: str, approval: Approval, reason: str) -> None:
         orderflow.unknown(self, cid, approval, reason)
@@ -715,6 +733,9 @@ class Engine:
         """Start, trade until `duration_s` passes or `stop()` is called, then shut down. `services` run
         alongside (feeds that `deliver` inputs to the strategy) and are cancelled at shutdown."""
         await self.start()
+        if self.eager:  # real time: garbage is collected from the timer, not inside a tick
+            self.collector = loops.Collector()
+            self.collector.start()
         disarm = killswitch.arm(self.journal, self._kill_signal)  # `trader kill` wakes us (SIGUSR1)
         loop = asyncio.get_running_loop()
         pumps = {loop.create_task(self._pump(v)): v for v in self.venues.values() if not v.failed}
@@ -731,6 +752,9 @@ class Engine:
             for p in pumps:
                 p.cancel()
             await asyncio.gather(*pumps, timer, return_exceptions=True)
+            if self.collector is not None:
+                self.collector.stop()
+                self.collector = None
         return summary
 
     async def shutdown(self) -> Summary:
@@ -744,46 +768,19 @@ class Engine:
         await self.cancel_everything()
         await self.settle()
         deadline = self.clock.monotonic_ns() + int(self.cfg.shutdown_timeout_s * 1e9)
-        while (throttled := self._throttled_live()) and self.clock.monotonic_ns() < deadline:
+        while (throttled := orderflow.throttled_live(self)) and self.clock.monotonic_ns() < deadline:
             wait_ns = min(throttled.values()) - self.clock.now_ns()
             left_ns = deadline - self.clock.monotonic_ns()
             await self.clock.sleep(max(min(wait_ns, left_ns), 50_000_000) / 1e9)
             for cid in throttled:
                 await self._cancel_now(cid)
             await self.settle()
-        left = {v.name: await self._left_open(v, deadline) for v in self.venues.values()}
+        left = {v.name: await orderflow.left_open(self, v, deadline) for v in self.venues.values()}
         summary = self.report(open_left=sum(left.values()))
+        self.journal.mark_clean()  # every order sent is journaled: a restart need not look for more
         for name, n in left.items():
             summary.venues[name]["open_orders_after_shutdown"] = n
         return summary
-
-    def _throttled_live(self) -> dict[str, int]:
-        """Live orders whose cancel a rate limit refused (not a ban), and when each may be tried again."""
-        return {
-            cid: at
-            for cid, at in self.cancel_throttled.items()
-            if (o := self.ledger.orders.get(cid)) is not None and o.is_live
-        }
-
-    async def _left_open(self, v: VenueState, deadline_ns: int) -> int:
-        """Our orders the venue still lists as open (asked again while rate-limited, until the deadline)."""
-        if v.failed:  # never traded this session, and nothing of it touched (`cancel_venue`)
-            return 0
-        while True:
-            try:
-                return sum(r.client_id in self.ledger.orders for r in await v.connector.open_orders())
-            except RateLimitError as e:
-                if isinstance(e, BannedError) or self.clock.monotonic_ns() >= deadline_ns:
-                    error: VenueError = e
-                    break
-                await self.clock.sleep(0.25)
-            except VenueError as e:  # cannot ask (an outage): our live orders are what may be left
-                error = e
-                break
-        self._venue_error(v, error)
-        left = sum(o.venue == v.name for o in self.ledger.live())
-        log.error("%s: open orders not verified at shutdown (%s): %d may be left", v.name, error, left)
-        return left
 
     # ---- reporting -------------------------------------------------------------------------------
 

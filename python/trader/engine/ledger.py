@@ -29,6 +29,7 @@ import enum
 import functools
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ from trader.errors import ConfigError, UnknownOrderError
 
 if TYPE_CHECKING:
     from trader.engine.journal import Journal
+    from trader.venues.base import OrderReport
     from trader.venues.profile import ClientIdRule
 
 INSTANCE_LEN = 6
@@ -140,6 +142,26 @@ class OrderLedger:
         self.orders: dict[str, oms.Order] = journal.replay()
         self.instance = journal.instance_id
 
+    def reserved(self, client_id: str) -> bool:
+        """One of our ids whose number lies in a block the journal reserved: we may have sent it."""
+        parsed = parse_client_id(client_id)
+        return (
+            parsed is not None
+            and parsed.instance == self.instance
+            and self._journal.client_id_reserved(parsed.n)
+        )
+
+    def maybe_sent(self, strategies: Iterable[str]) -> list[str]:
+        """Ids of ours a process that died may have sent without journaling them (in reserved blocks,
+        above every journaled number), for each of `strategies`: to be asked of the venue at start-up."""
+        numbers = [p.n for cid in self.orders if (p := parse_client_id(cid)) and p.instance == self.instance]
+        tags = sorted({strategy_tag(s) for s in strategies})
+        return [
+            f"{self.instance}{tag}{n}"
+            for n in self._journal.unclean_numbers(max(numbers, default=0))
+            for tag in tags
+        ]
+
     def owner(self, client_id: str) -> Owner:
         """Whose an order or fill the venue reports is: ours, another session's, or nobody's we know."""
         return owner_of(client_id, self.instance)
@@ -155,18 +177,39 @@ class OrderLedger:
         ts_ns: int,
         *,
         submitted: bool = False,
+        defer: bool = False,
     ) -> oms.Order:
         """A new order with a never-reused client id; its intent is durable before this returns.
-        `submitted`: it is about to be sent (recorded in the same write)."""
+        `submitted`: it is about to be sent (recorded in the same write). `defer`: the intent is written
+        at the journal's next `flush`, after the order went out; its id's block is durable already
+        (`trader.engine.journal`)."""
         strategy_tag(strategy)  # a bad name fails before a number is used (cached: no cost after)
         client_id = format_client_id(self.instance, strategy, self._journal.next_client_number())
         check_fits(client_id, venue)
         order = oms.Order(client_id, venue, instrument, side, price, qty, strategy=strategy)
-        self._journal.record_intent(order, ts_ns, submitted=submitted)
+        self._journal.record_intent(order, ts_ns, submitted=submitted, defer=defer)
         if submitted:
             order.apply(oms.Submitted())
         self.orders[order.client_id] = order
         self.observers.on_order(order, None, ts_ns)
+        return order
+
+    def adopt(self, venue: str, report: OrderReport, strategy: str, ts_ns: int) -> oms.Order:
+        """An order of ours the venue has and the journal lacks (its intent was not yet written when the
+        process died): recorded now from the venue's report, as sent and accepted; its fills follow."""
+        order = oms.Order(
+            report.client_id,
+            venue,
+            report.instrument,
+            report.side,
+            report.price,
+            report.qty,
+            strategy=strategy,
+        )
+        self._journal.record_intent(order, ts_ns, submitted=True)
+        order.apply(oms.Submitted())
+        self.orders[order.client_id] = order
+        self.apply(order.client_id, oms.Accepted(report.venue_order_id), ts_ns)
         return order
 
     def apply(self, client_id: str, event: oms.OrderEvent, ts_ns: int) -> bool:

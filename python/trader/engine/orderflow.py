@@ -1,5 +1,10 @@
 """The engine's order paths after the gate: send once, record the outcome, cancel, catch up fills.
 
+The orders a market event produced are sent when the engine is done with that event (`send_approved`): in
+real time each send starts eagerly (`trader.engine.eager`), so its bytes are on the socket before control
+returns to the event loop, and the journal then writes their intents in one group commit
+(`Journal.flush`); in simulated time the intents are written first and the sends run as tasks.
+
 A timeout or 5xx on the send leaves the order UNKNOWN: it keeps counting against every limit and is
 resolved by asking the venue by client order id (`trader.engine.resolve`), never by sending it again.
 A cancel the venue cannot take yet (the order is in flight or unknown) is retried from the timer.
@@ -9,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from typing import TYPE_CHECKING
 
 from trader.core import Approval, UnknownOrderError
-from trader.engine import oms
+from trader.engine import eager, oms
 from trader.errors import BannedError, OrderNotFoundError, RateLimitError, UnknownOutcomeError, VenueError
 from trader.strategies.base import Intent
+from trader.venues import _wire
 from trader.venues.base import OrderReport, OrderState
 
 if TYPE_CHECKING:
@@ -25,11 +32,55 @@ if TYPE_CHECKING:
 log = logging.getLogger("trader.engine")
 
 
-async def send(engine: Engine, order: oms.Order, approval: Approval) -> None:
+def send_approved(engine: Engine) -> None:
+    """Send the orders approved while handling one event (in real time each went out as it was
+    approved), then write their intents (see the docstring), then record and send the cancels it asked
+    for."""
+    send_out(engine)
+    engine.journal.flush()
+    if engine._cancels:
+        _send_cancels(engine)
+
+
+def send_out(engine: Engine) -> None:
+    """Start the sends of the approved orders (in simulated time their intents are written first)."""
+    sends, engine._outbox = engine._outbox, []
+    if not engine.eager:
+        engine.journal.flush()
+    for order, approval, tick_ns in sends:
+        probe = _wire.WireProbe()
+        ctx = contextvars.copy_context()
+        ctx.run(_wire.PROBE.set, probe)
+        coro = send(engine, order, approval, probe, tick_ns)
+        if engine.eager:
+            task = eager.start(coro, ctx)  # its bytes are on the socket now (or it failed)
+            engine._tasks.add(task)
+            task.add_done_callback(engine._task_done)
+        else:
+            engine._spawn(coro, ctx)
+
+
+async def send(
+    engine: Engine,
+    order: oms.Order,
+    approval: Approval,
+    probe: _wire.WireProbe | None = None,
+    tick_ns: int | None = None,
+) -> None:
+    acked: list[int] = []
+    try:
+        await _submit(engine, order, approval, acked)
+    finally:
+        if probe is not None and engine.latency_clock is engine.clock:
+            engine.lat.on_sent(tick_ns, probe.wire_ns, acked[0] if acked else None)
+
+
+async def _submit(engine: Engine, order: oms.Order, approval: Approval, acked: list[int]) -> None:
     cid = order.client_id
     v = engine.venues[order.venue]
     try:
         ack = await v.connector.submit(approval, cid, order.instrument)
+        acked.append(engine.clock.now_ns())
     except UnknownOutcomeError as e:
         engine._unknown(cid, approval, str(e))
         return
@@ -47,7 +98,7 @@ async def send(engine: Engine, order: oms.Order, approval: Approval) -> None:
         engine._unknown(cid, approval, f"submit failed: {type(e).__name__}")
         return
     v.health.on_outcome(rejected=False)
-    now = engine.clock.now_ns()  # a SubmitAck states no venue time: the ack's time is when we read it
+    now = acked[0]  # a SubmitAck states no venue time: the ack's time is when we read it
     engine._apply_report(
         OrderReport(
             cid,
@@ -80,15 +131,29 @@ def unknown(engine: Engine, cid: str, approval: Approval, reason: str) -> None:
 
 
 def cancel(engine: Engine, client_id: str) -> list[Intent]:
+    """Cancel an order: recorded and sent once the orders of the event being handled are on the wire
+    (`send_approved`; at once outside an event), the record always before the cancel goes out."""
     order = engine.ledger.orders.get(client_id)
     if order is None or not order.is_live or order.status is oms.OrderStatus.CANCEL_PENDING:
+        return []
+    if client_id in engine._cancels:
         return []
     if order.status in (oms.OrderStatus.SUBMITTED, oms.OrderStatus.UNKNOWN, oms.OrderStatus.LOST):
         engine._cancel_retry.add(client_id)  # cancel once the venue has it (or it is resolved)
         return []
-    engine.ledger.apply(client_id, oms.CancelRequested(), engine.clock.now_ns())
-    engine._spawn(engine._cancel_now(client_id))
+    engine._cancels.append(client_id)
+    if not engine._acting:
+        send_approved(engine)
     return []
+
+
+def _send_cancels(engine: Engine) -> None:
+    cancels, engine._cancels = engine._cancels, []
+    for client_id in cancels:
+        order = engine.ledger.orders[client_id]
+        if order.is_live and order.status is not oms.OrderStatus.CANCEL_PENDING:
+            engine.ledger.apply(client_id, oms.CancelRequested(), engine.clock.now_ns())
+            engine._spawn(engine._cancel_now(client_id))
 
 
 async def cancel_now(engine: Engine, client_id: str) -> None:
@@ -206,3 +271,33 @@ async def settle(engine: Engine) -> None:
     """Wait until no send or cancel is in flight."""
     while engine._tasks:
         await asyncio.gather(*list(engine._tasks), return_exceptions=True)
+
+
+def throttled_live(engine: Engine) -> dict[str, int]:
+    """Live orders whose cancel a rate limit refused (not a ban), and when each may be tried again."""
+    return {
+        cid: at
+        for cid, at in engine.cancel_throttled.items()
+        if (o := engine.ledger.orders.get(cid)) is not None and o.is_live
+    }
+
+
+async def left_open(engine: Engine, v: VenueState, deadline_ns: int) -> int:
+    """Our orders the venue still lists as open (asked again while rate-limited, until the deadline)."""
+    if v.failed:  # never traded this session, and nothing of it touched (`cancel_venue`)
+        return 0
+    while True:
+        try:
+            return sum(r.client_id in engine.ledger.orders for r in await v.connector.open_orders())
+        except RateLimitError as e:
+            if isinstance(e, BannedError) or engine.clock.monotonic_ns() >= deadline_ns:
+                error: VenueError = e
+                break
+            await engine.clock.sleep(0.25)
+        except VenueError as e:  # cannot ask (an outage): our live orders are what may be left
+            error = e
+            break
+    engine._venue_error(v, error)
+    left = sum(o.venue == v.name for o in engine.ledger.live())
+    log.error("%s: open orders not verified at shutdown (%s): %d may be left", v.name, error, left)
+    return left

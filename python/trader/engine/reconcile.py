@@ -1,7 +1,12 @@
 """Start-up reconciliation: before any strategy runs, the journal and the venue must agree.
 
-The journal's live orders are asked of the venue, fills the journal missed are applied, venue open orders
-the journal does not know and a position that does not add up are mismatches (`ReconciliationError`: the
+Orders of ours the journal lacks are adopted first: an order whose client id carries this journal's
+instance id and a number inside a block the journal reserved (durably, before any id in it was sent) may
+have been sent by a process that died before its intent was written (`trader.engine.journal`); the venue
+is asked about it, it is recorded from the venue's answer, its fills are accounted and, like every order
+that outlived the process, it is canceled. Then the journal's live orders are asked of the venue, fills
+the journal missed are applied, venue open orders the journal does not know and a position that does not
+add up are mismatches (`ReconciliationError`: the
 engine does not trade). Orders and fills of other trader sessions on the account (client ids with another
 journal's instance id, `trader.engine.ledger`) are not ours: never claimed, canceled or counted in our
 position; their fills only explain the account's position. Orders that survived a restart are then canceled:
@@ -17,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from trader.engine import oms
-from trader.engine.ledger import OtherSessions, Owner
+from trader.engine.ledger import OtherSessions, Owner, parse_client_id, strategy_tag
 from trader.errors import ReconciliationError, VenueError
 from trader.venues.base import OrderReport
 
@@ -31,6 +36,7 @@ log = logging.getLogger("trader.engine")
 async def reconcile(engine: Engine, v: VenueState) -> None:
     """Align the journal with one venue; raises `ReconciliationError` on what cannot be proven."""
     problems: list[str] = []
+    await adopt(engine, v)
     live = await _ask_about_live_orders(engine, v, problems)
     withheld, others = await _apply_missed_fills(engine, v)
     engine.summary.reconciled_at_start += len(live)
@@ -41,6 +47,50 @@ async def reconcile(engine: Engine, v: VenueState) -> None:
     _load_positions(engine, v, baselines, others)
     await _apply_funding(engine, v)
     await _cancel_leftovers(engine, v)
+
+
+def journal_since(engine: Engine) -> int:
+    """Since when the venue may hold orders and fills of this journal: its first record, or the first
+    reservation of client ids if that came first (a journal cut back may hold no record of them)."""
+    first = min((e.ts_ns for e in engine.journal.entries()), default=engine.clock.now_ns())
+    ids = engine.journal.get_meta("client_ids_since_ns")
+    return min(first, int(ids)) if ids is not None else first
+
+
+async def adopt(engine: Engine, v: VenueState) -> int:
+    """Adopt the orders of ours the venue has and the journal lacks (see the module docstring)."""
+    ledger = engine.ledger
+    found: dict[str, OrderReport | None] = {}
+
+    def lost(instrument: str, cid: str) -> bool:
+        return instrument in v.instruments and cid not in ledger.orders and ledger.reserved(cid)
+
+    for r in await v.connector.open_orders():
+        if lost(r.instrument, r.client_id):
+            found[r.client_id] = r
+    for f in await v.connector.fills_since(journal_since(engine)):
+        if lost(f.instrument, f.client_id):
+            found.setdefault(f.client_id, None)
+    here = [n for n, st in engine.strategies.items() if not st.legs or any(g[0] == v.name for g in st.legs)]
+    for cid in ledger.maybe_sent(here):  # done (canceled, expired) and never filled: asked one by one
+        found.setdefault(cid, None)
+    for cid, report in found.items():
+        if report is None:
+            report = await v.connector.query(cid)
+        if report is None or report.instrument not in v.instruments:  # never sent (or not here)
+            continue
+        parsed = parse_client_id(cid)
+        tag = parsed.tag if parsed is not None else ""
+        owner = next((n for n in engine.strategies if strategy_tag(n) == tag), "")
+        ledger.adopt(v.name, report, owner, engine.clock.now_ns())
+        log.warning(
+            "%s: order %s was sent but is not in the journal (the process died before writing it): "
+            "adopted from the venue (%s)",
+            v.name,
+            cid,
+            report.state.name,
+        )
+    return len(found)
 
 
 async def _apply_funding(engine: Engine, v: VenueState) -> None:
@@ -129,19 +179,18 @@ async def _apply_missed_fills(engine: Engine, v: VenueState) -> tuple[dict[str, 
     """Apply the fills of our orders the journal missed. Fills of other sessions' orders (another
     journal's instance id) are not claimed: only summed, since they moved the account's position.
     Returns the base-asset fees the venue withheld, per instrument, and the other sessions' net."""
-    now = engine.clock.now_ns()
-    first_ts = min((e.ts_ns for e in engine.journal.entries()), default=now)
-    since = {  # when each instrument's baseline was taken (journals before that record: first entry)
+    first_ts = journal_since(engine)
+    taken = {  # when each instrument's baseline was taken (journals before that record: first entry)
         s: int(engine.journal.get_meta(f"baseline_ns:{v.name}:{s}") or first_ts) for s in v.symbols
     }
     withheld: dict[str, Decimal] = {}
     others = OtherSessions()
-    for f in await v.connector.fills_since(min([first_ts, *since.values()])):
+    for f in await v.connector.fills_since(min([first_ts, *taken.values()])):
         if f.instrument not in v.instruments:
             continue
         if f.client_id in engine.ledger.orders:
             engine._apply_fill(f, v, react=False)
-        elif engine.ledger.owner(f.client_id) is Owner.SESSION and f.ts_event >= since[f.instrument]:
+        elif engine.ledger.owner(f.client_id) is Owner.SESSION and f.ts_event >= taken[f.instrument]:
             others.add_fill(f.instrument, f.side, f.qty)
         else:
             continue

@@ -68,6 +68,9 @@ class EngineConfig:
     venue_max_net_notional: str | None = None
     venue_daily_loss_limit: str | None = None
     venue_daily_loss_halt: str | None = None
+    # orders sent before control returns to the event loop (`trader.engine.eager`); None: in real time
+    # (a `LiveClock`), not in simulated time (tests and `--fast` keep their task order)
+    eager_send: bool | None = None
 
 
 def venue_config(base: EngineConfig, vcfg: VenueConfig) -> EngineConfig:

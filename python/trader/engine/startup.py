@@ -5,6 +5,7 @@ that needs it; the others go on (with one venue, the error is the engine's)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,21 @@ async def start(engine: Engine) -> None:
         raise ReconciliationError(
             "no venue is ready: " + "; ".join(f"{v.name}: {v.failed}" for v in engine.venues.values())
         )
+    engine.journal.prepare_ids(engine.clock.now_ns())  # no order waits on a disk write for its id
+    if engine.eager:
+        await warm(engine, [v for v in engine.venues.values() if not v.failed])
+
+
+WARM_CONNECTIONS = 2  # a quote pair goes out back to back: each order on a connection already open
+
+
+async def warm(engine: Engine, venues: list[VenueState]) -> None:
+    """Open the connections the first orders will use (real time): reads side by side, so a REST
+    connector's keep-alive pool holds that many; a failure only leaves a connection to open later."""
+    reads = [v.connector.open_orders() for v in venues for _ in range(WARM_CONNECTIONS)]
+    for result in await asyncio.gather(*reads, return_exceptions=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
 
 
 async def load_venue(engine: Engine, gate: RiskGate, v: VenueState) -> None:

@@ -9,6 +9,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from trader.core import InstrumentSpec
+from trader.engine.latency import us
 from trader.engine.portfolio import Position, to_decimal
 from trader.strategies.base import OwnFill, OwnOrder
 
@@ -37,6 +38,15 @@ class Summary:
     reconciled_at_start: int = 0
     tick_to_order_p50_us: float = 0.0
     tick_to_order_p99_us: float = 0.0
+    # tick-to-wire: market-data frame read -> the order's bytes handed to the socket (`engine.latency`)
+    tick_to_wire_p50_us: float = 0.0
+    tick_to_wire_p99_us: float = 0.0
+    tick_to_wire_max_us: float = 0.0
+    tick_to_wire_ns: dict[str, int] = field(default_factory=dict)  # count, p50, p90, p99, p999, max
+    order_round_trip_p50_us: float = 0.0  # the order's bytes out -> the venue's ack read
+    order_round_trip_p99_us: float = 0.0
+    order_round_trip_ns: dict[str, int] = field(default_factory=dict)
+    conflated: int = 0  # book updates skipped because a newer one had arrived (the engine was behind)
     open_orders_after_shutdown: int = 0
     killed: bool = False
     bans: int = 0  # times the venue banned us (418): the venue was HALTED until the ban was over
@@ -97,6 +107,10 @@ class Snapshot:
     venues: list[VenueLine] = field(default_factory=list)
     exposure: dict[str, str] = field(default_factory=dict)  # per asset: net position value, reporting ccy
     total_pnl: str = "0"
+    tick_to_wire_p50_us: float = 0.0  # over the last 2000 orders
+    tick_to_wire_p99_us: float = 0.0
+    tick_to_wire_max_us: float = 0.0
+    conflated: int = 0
 
 
 def percentiles(latencies: list[int]) -> tuple[float, float]:
@@ -273,6 +287,12 @@ def summarize(engine: Engine, open_left: int = 0) -> Summary:
     s.filled_qty = str(Decimal(primary.position.volume) * qty_unit)
     s.denials = dict(engine.denials)
     s.tick_to_order_p50_us, s.tick_to_order_p99_us = percentiles(engine.latencies)
+    s.tick_to_wire_ns = wire = engine.lat.tick_to_wire.stats()
+    s.tick_to_wire_p50_us, s.tick_to_wire_p99_us = us(wire["p50"]), us(wire["p99"])
+    s.tick_to_wire_max_us = us(wire["max"])
+    s.order_round_trip_ns = rtt = engine.lat.round_trip.stats()
+    s.order_round_trip_p50_us, s.order_round_trip_p99_us = us(rtt["p50"]), us(rtt["p99"])
+    s.conflated = engine.lat.conflated
     s.open_orders_after_shutdown = open_left
     s.reporting_currency = engine.cfg.risk.reporting_currency
     s.venues, s.strategies, s.assets = _breakdown(engine)
@@ -285,6 +305,7 @@ def snapshot_of(engine: Engine) -> Snapshot:
     spec, pos, mark = primary.spec, primary.position, primary.mark()
     pnl = pos.pnl(mark) if mark is not None else pos.realized - Fraction(pos.fees)
     p50, p99 = percentiles(engine.latencies[-2000:])
+    wire = engine.lat.tick_to_wire.stats(last=2000)
     venues, _, assets = _breakdown(engine)
     lines = []
     for v in engine.venues.values():
@@ -325,4 +346,8 @@ def snapshot_of(engine: Engine) -> Snapshot:
         p50_us=p50,
         p99_us=p99,
         spec=spec,
+        tick_to_wire_p50_us=us(wire["p50"]),
+        tick_to_wire_p99_us=us(wire["p99"]),
+        tick_to_wire_max_us=us(wire["max"]),
+        conflated=engine.lat.conflated,
     )

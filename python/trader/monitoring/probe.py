@@ -181,20 +181,26 @@ def sample(engine: Engine) -> Sample:
 
 
 class TickToWire:
-    """Tick-to-wire latency samples (ns) not taken yet. The source today is the engine's tick-to-order
-    figures (`engine.latencies`, from our read of the book message to the order leaving the strategy);
-    switch `take` to the wire stamp when the engine records it, and every consumer follows."""
+    """Tick-to-wire latency samples (ns) not taken yet: from our read of the market-data frame to the
+    order's bytes handed to the socket (`engine.lat.tick_to_wire`). A session in simulated time has no
+    real-time wire stamp; there the source is the engine's tick-to-order figures (`engine.latencies`,
+    on its wall clock), the only real latency such a session measures."""
 
     def __init__(self) -> None:
         self._seen = 0
 
     def take(self, engine: Engine) -> list[int]:
-        samples = engine.latencies
-        if len(samples) < self._seen:  # trimmed by the engine: start over
-            self._seen = 0
-        new = list(samples[self._seen :])
-        self._seen = len(samples)
-        return new
+        if engine.latency_clock is not engine.clock:  # simulated time: tick-to-order (a plain list)
+            samples = engine.latencies
+            if len(samples) < self._seen:  # trimmed by the engine: start over
+                self._seen = 0
+            new = list(samples[self._seen :])
+            self._seen = len(samples)
+            return new
+        series = engine.lat.tick_to_wire
+        fresh = series.count - self._seen
+        self._seen = series.count
+        return list(series.samples)[-min(fresh, len(series.samples)) :] if fresh > 0 else []
 
 
 def time_journal(engine: Engine, observe: Callable[[float], None]) -> Callable[[], None]:

@@ -19,12 +19,17 @@ What the caller learns from a failed request decides what the engine may do next
 
 Query strings and bodies are sent byte for byte as given (they were signed). Error messages carry the
 method, path, status and a short venue message, never headers, query strings or bodies.
+
+Latency: connections are kept alive (and aiohttp sets TCP_NODELAY on each); a mutating request stamps the
+order's `WireProbe` (`trader.venues._wire`) as its request line and headers are written to the socket, in
+the same synchronous step (aiohttp's `on_request_headers_sent`, then serialization and `transport.write`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import aiohttp
 from yarl import URL
@@ -39,6 +44,9 @@ from trader.errors import (
     VenueError,
     VenueUnavailableError,
 )
+from trader.venues import _wire
+
+_MUTATING = SimpleNamespace(what="mutating")  # the trace context of an order or cancel
 
 
 @dataclass(frozen=True)
@@ -102,10 +110,20 @@ class HttpClient:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=32, ttl_dns_cache=300, keepalive_timeout=30)
+            wire = aiohttp.TraceConfig()
+            wire.on_request_headers_sent.append(self._on_wire)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, headers={"User-Agent": self._user_agent}
+                connector=connector,
+                timeout=self._timeout,
+                headers={"User-Agent": self._user_agent},
+                trace_configs=[wire],
             )
         return self._session
+
+    async def _on_wire(self, _s: object, ctx: SimpleNamespace, _p: object) -> None:
+        """aiohttp is about to write the request line and headers (same step): an order's bytes leave."""
+        if ctx.trace_request_ctx is _MUTATING:
+            _wire.stamp(self.clock)
 
     def set_quota(self, quota: int) -> None:
         """Charge requests to another quota of the limiter (the venue's published limits arrived)."""
@@ -174,7 +192,7 @@ class HttpClient:
             last = attempt == attempts - 1
             await self._throttle(what, cost, priority, mutating)
             try:
-                resp = await self._send(method, path, query, body, headers)
+                resp = await self._send(method, path, query, body, headers, mutating)
             except (aiohttp.ClientConnectorError, aiohttp.ClientConnectorDNSError) as e:
                 if last:
                     raise VenueUnavailableError(
@@ -206,11 +224,20 @@ class HttpClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
-        self, method: str, path: str, query: str, body: bytes | None, headers: Mapping[str, str] | None
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        mutating: bool = False,
     ) -> HttpResponse:
         url = URL(f"{self.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
         t0 = self.clock.monotonic_ns()
-        async with self._client().request(method, url, data=body, headers=headers) as r:
+        ctx = _MUTATING if mutating else None
+        async with self._client().request(
+            method, url, data=body, headers=headers, trace_request_ctx=ctx
+        ) as r:
             data = await r.read()
             return HttpResponse(
                 r.status, {k.lower(): v for k, v in r.headers.items()}, data, self.clock.monotonic_ns() - t0

@@ -7,6 +7,12 @@ nothing arrived for `stale_after_s` (the socket is then closed and reopened: a s
 traded on as if it were live). Backoff is exponential with seeded jitter and resets after a connection
 that delivered data.
 
+Latency: every connection has TCP_NODELAY (a small frame is never held back for Nagle); `send` stamps the
+current order's `WireProbe` (`trader.venues._wire`) once the frame was written to the transport. A frame
+already received is taken at once (`_recv`: no trip through the event loop, no task per frame), and marks
+the reader as behind (`_events.BEHIND`: its events are then queued and conflated); only when none is there
+does the read wait, on the library's own future, with the staleness timeout.
+
 Nothing a connection carries is logged: the `websockets` library logs every frame and the handshake at
 DEBUG, and our frames include logins (Alpaca's key and secret, Binance's WS API logon, Polymarket's L2
 credentials). Each connection gets `FRAME_SAFE_LOG`, which logs a frame as its kind and size only.
@@ -16,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +33,8 @@ from websockets.frames import Frame
 
 from trader.clock import Clock
 from trader.errors import VenueUnavailableError
+from trader.venues import _wire
+from trader.venues._events import BEHIND
 
 
 class _RedactedFrame(Frame):
@@ -96,6 +105,38 @@ class WsStale:
 WsEvent = WsConnected | WsMessage | WsDisconnected | WsStale
 
 
+async def _recv(recv: Coroutine[Any, Any, Any], clock: Clock, timeout_s: float) -> Any:
+    """`recv`'s result: at once when a frame is already there (we are behind: `_events.BEHIND` is set
+    while it is handled); else waited for on the future it blocks on (`clock.wait_for`, no task),
+    `TimeoutError` (and `recv` closed) after `timeout_s` in all."""
+    deadline = clock.monotonic_ns() + int(timeout_s * 1e9)
+    waited = False
+    while True:
+        try:
+            blocked_on = recv.send(None)
+        except StopIteration as done:
+            BEHIND.set(not waited)
+            return done.value
+        waited = True
+        if blocked_on is None:  # a bare yield: give the loop a turn
+            await clock.sleep(0)
+            continue
+        try:
+            await clock.wait_for(blocked_on, max(0.0, (deadline - clock.monotonic_ns()) / 1e9))
+        except BaseException:
+            if blocked_on.done() and not blocked_on.cancelled():
+                continue  # the library's future failed (a closed connection): `recv` says how
+            recv.close()  # a timeout, or our task cancelled: the read is abandoned
+            raise
+
+
+def nodelay(conn: ClientConnection) -> None:
+    """TCP_NODELAY on the connection's socket (asyncio and uvloop set it on TCP too; said here once)."""
+    sock = conn.transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class WsClient:
     def __init__(
         self,
@@ -135,6 +176,7 @@ class WsClient:
             await conn.send(data if isinstance(data, str) else data.decode())
         except ConnectionClosed:
             raise VenueUnavailableError("websocket closed while sending", venue=self.venue) from None
+        _wire.stamp(self.clock)
 
     async def close(self) -> None:
         self._closed = True
@@ -170,6 +212,7 @@ class WsClient:
                 continue
             self._conn = conn
             self.connects += 1
+            nodelay(conn)
             got_data = False
             try:
                 if self._on_connect is not None:
@@ -177,7 +220,7 @@ class WsClient:
                 yield WsConnected(self.connects)
                 while True:
                     try:
-                        frame = await self.clock.wait_for(conn.recv(), self._stale_after_s)
+                        frame = await _recv(conn.recv(), self.clock, self._stale_after_s)
                     except TimeoutError:
                         yield WsStale(int(self._stale_after_s * 1e9))
                         break

@@ -52,6 +52,7 @@ from trader.errors import (
     VenueError,
     VenueUnavailableError,
 )
+from trader.venues._events import EventQueue
 from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -219,7 +220,7 @@ class BinanceConnector(BinanceStreams):
         self._info: InstrumentInfo | None = None
         self.spec: InstrumentSpec | None = None
         self.book: Book | None = None
-        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._queue: asyncio.Queue[VenueEvent] = EventQueue()  # direct to the engine (`_events`)
         self._health = StreamHealth(self._queue, self.clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: list[WsClient] = []

@@ -1,0 +1,57 @@
+"""The queue between a connector and the engine, with direct delivery (no hop on the hot path).
+
+A connector puts its events (`put_nowait`) and serves them from `events()` (`get`), as with an
+`asyncio.Queue`. When the reader is waiting for the next event and nothing is queued before it, an event is
+handed to the reader's handler in the same call instead: a market-data frame is parsed, applied to the book
+and handed to the strategy in the call that read it from the socket, with no trip through the event loop.
+The reader names its handler through `DIRECT` (a `ContextVar` its task sets: the engine's pump does);
+without one the queue is a plain queue. An event put while the handler runs (re-entrantly), or behind
+events already queued, waits in the queue: the order of events never changes.
+
+When the connector is behind (`BEHIND`, set by `trader.venues._ws` in the stream's task while it reads
+frames that were already waiting in the socket), its events are queued instead: once it has caught up, the
+reader takes them at once and conflates them (`trader.engine.loops.pump`), so the strategy sees the latest
+book, never a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+DIRECT: ContextVar[Callable[[Any], None] | None] = ContextVar("trader_direct_events", default=None)
+BEHIND: ContextVar[bool] = ContextVar("trader_reader_behind", default=False)
+
+
+class EventQueue(asyncio.Queue[T], Generic[T]):
+    def __init__(self) -> None:
+        super().__init__()
+        self._direct: Callable[[Any], None] | None = None
+        self._delivering = False
+        self.delivered = 0  # events handed over directly
+
+    async def get(self) -> T:
+        handler = DIRECT.get()
+        if handler is None or not self.empty():
+            return await super().get()
+        self._direct = handler
+        try:
+            return await super().get()
+        finally:
+            self._direct = None
+
+    def put_nowait(self, item: T) -> None:
+        handler = self._direct
+        if handler is None or self._delivering or not self.empty() or BEHIND.get():
+            super().put_nowait(item)
+            return
+        self._delivering = True
+        self.delivered += 1
+        try:
+            handler(item)
+        finally:
+            self._delivering = False

@@ -1,0 +1,77 @@
+"""`trader latency`: a short run against a simulator process, its JSON, and the budget's exit code (the
+figures themselves are `make bench` material, never asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from trader.cli import EXIT_FAILED, EXIT_USAGE, main
+from trader.cli.latency import EDGES_US, Result, histogram, judge
+
+
+def _result(p99_ns: int, count: int = 10) -> Result:
+    stats = {"count": count, "p50": p99_ns // 2, "p90": p99_ns, "p99": p99_ns, "p999": p99_ns, "max": p99_ns}
+    return Result("mm", "rest", "file", 1.0, count, stats, stats, stats, 0)
+
+
+def test_a_short_run_reports_percentiles_and_breaks_an_impossible_budget() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "trader", "latency", "--duration", "2", "--json", "--max-p99", "0.001"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == EXIT_FAILED, out.stderr[-2000:]
+    assert "over the budget 0.001 µs" in out.stderr
+    data = json.loads(out.stdout)
+    assert data["ok"] is False
+    assert data["max_p99_us"] == 0.001
+    assert data["orders"] > 0
+    for name in ("tick_to_wire_ns", "order_round_trip_ns", "tick_to_order_ns"):
+        stats = data[name]
+        assert set(stats) == {"count", "p50", "p90", "p99", "p999", "max"}, name
+        assert 0 < stats["p50"] <= stats["p90"] <= stats["p99"] <= stats["p999"] <= stats["max"], name
+    wire = data["tick_to_wire_ns"]
+    assert wire["count"] == sum(n for _, _, n in data["histogram_us"])
+    assert [lo for lo, _, _ in data["histogram_us"]] == [0, *EDGES_US]
+
+
+def test_the_budget_decides_the_exit() -> None:
+    assert judge(_result(900_000), 1000.0).ok
+    assert judge(_result(900_000), None).ok
+    over = judge(_result(1_100_000), 1000.0)
+    assert not over.ok
+    assert "1100.0 µs is over the budget 1000 µs" in over.why
+    none = judge(_result(0, count=0), None)
+    assert not none.ok, "a run that measured no order proves nothing"
+
+
+def test_histogram_buckets() -> None:
+    h = histogram([5_000, 10_000, 150_000, 10**9])
+    assert h[0] == (0, 10, 1)
+    assert h[1] == (10, 20, 1)
+    assert h[EDGES_US.index(100) + 1] == (100, 200, 1)
+    assert h[-1] == (EDGES_US[-1], 0, 1)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["latency", "--strategy", "nosuch"],
+        ["latency", "--strategy", "trader.strategies.market_maker:NoSuchClass"],
+        ["latency", "--duration", "0"],
+        ["latency", "--cpu", "x"],
+    ],
+)
+def test_bad_input_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith("trader latency: ")
+
+
+def test_paper_pins_to_a_cpu_list_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["paper", "--cpu", "x", "--duration", "1"]) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith("trader paper: --cpu=x: cannot pin")
