@@ -10,6 +10,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from trader.sim import fair
 from trader.sim.matching import MatchingEngine, Side, SimOrder, Tif, Trade
 
 OWNER = "market"
@@ -26,6 +27,11 @@ class MarketParams:
     mean_distance_ticks: float = 4.0  # mean distance of a limit order from the mid
     min_qty: int = 1
     max_qty: int = 10
+    # a shared fair price (`trader.sim.fair`): followed when a world is installed and the market names
+    # its asset and price unit (quote per price unit); `perp` adds a perpetual's premium
+    asset: str = ""
+    unit: float = 0.0
+    perp: bool = False
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -48,6 +54,12 @@ class BackgroundMarket:
         self.mid = float(params.mid)
         self._next_id = first_order_id
         self._resting: list[int] = []
+        world = fair.current() if params.asset and params.unit > 0 else None
+        self.anchor = (
+            world.anchor(params.asset, params.unit, self.mid, seed, perp=params.perp) if world else None
+        )
+        if self.anchor is not None:
+            self.mid = self.anchor.mid()
 
     def _id(self) -> int:
         self._next_id += 1
@@ -71,7 +83,10 @@ class BackgroundMarket:
         """Advance `dt_ns` of simulated time; returns the trades that happened (any owner's orders)."""
         dt = dt_ns / 1e9
         rng, p, t = self.rng, self.p, self.p.tick
-        self.mid = max(self.mid + rng.gauss(0.0, p.volatility_ticks * t * math.sqrt(dt)), t)
+        if self.anchor is not None:  # the shared fair price, as this venue sees it
+            self.mid = max(self.anchor.mid(dt_ns), t)
+        else:
+            self.mid = max(self.mid + rng.gauss(0.0, p.volatility_ticks * t * math.sqrt(dt)), t)
         trades: list[Trade] = []
         for _ in range(_poisson(rng, p.limit_rate * dt)):
             side = Side.BUY if rng.random() < 0.5 else Side.SELL
