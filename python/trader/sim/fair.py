@@ -8,9 +8,10 @@ says nothing. With a `FairWorld` installed, every background market that names i
     venue mid(t) = fair(t - latency) * (1 + (noise(t) + premium(t)) / 10_000)
 
 - `fair` is one seeded path per asset in the world's quote (USD = USDT here), on a fixed time grid
-  (`grid_ms`), geometric with `vol_bps` per square-root second: every venue of the asset reads the same path.
+  (`grid_ms`), geometric with `vol_bps` per square-root second and occasional jumps (`jump_per_s`, mean
+  `jump_bps`): every venue of the asset reads the same path.
 - `latency` is the venue's own delay in seeing it (drawn once per market, `latency_ms` range): a fast venue
-  moves first, the others follow, and a spread opens and closes.
+  moves first, the others follow, and a spread opens and closes (widest after a jump).
 - `noise` is the venue's own mean-reverting deviation (Ornstein-Uhlenbeck, `noise_bps` standard deviation,
   `noise_s` time constant): local order flow.
 - `premium` (perpetuals only, `MarketParams.perp`) is a second mean-reverting deviation around
@@ -41,7 +42,9 @@ class WorldParams:
     vol_bps: float = 1.0  # the fair price's volatility per sqrt(second), in bps (BTC: ~50 % a year)
     grid_ms: int = 100  # the fair path's time step
     keep_s: float = 120.0  # how much of the path is kept for latency lookbacks
-    latency_ms: tuple[float, float] = (20.0, 400.0)  # each market's delay, drawn uniformly once
+    jump_per_s: float = 1 / 30  # fair-price jumps (news, a large order elsewhere): their rate
+    jump_bps: float = 25.0  # and their mean size (exponential), either way
+    latency_ms: tuple[float, float] = (20.0, 600.0)  # each market's delay, drawn uniformly once
     noise_bps: float = 6.0  # each market's own deviation (stationary standard deviation)
     noise_s: float = 15.0  # its mean-reversion time constant
     premium_bps: float = 4.0  # a perpetual's mean premium over spot
@@ -60,12 +63,16 @@ class FairPath:
         self.values: deque[float] = deque([start], maxlen=max(2, int(params.keep_s * 1000 / params.grid_ms)))
         self.k_last = self.k0  # the grid point of values[-1]
         self._sd = params.vol_bps / 10_000 * math.sqrt(params.grid_ms / 1000)
+        self._jump_p = params.jump_per_s * params.grid_ms / 1000  # per grid step
 
     def at(self, t_ns: int) -> float:
         """The fair price at `t_ns` (the grid point at or before it; before the kept path: its oldest)."""
         k = t_ns // self.grid_ns
         while self.k_last < k:
-            self.values.append(self.values[-1] * math.exp(self.rng.gauss(0.0, self._sd)))
+            r = self.rng.gauss(0.0, self._sd)
+            if self.rng.random() < self._jump_p:
+                r += self.rng.choice((-1, 1)) * self.rng.expovariate(1 / self.p.jump_bps) / 10_000
+            self.values.append(self.values[-1] * math.exp(r))
             self.k_last += 1
         back = self.k_last - k
         if back >= len(self.values):
