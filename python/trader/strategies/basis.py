@@ -23,7 +23,8 @@ Delta. The strategy's delta is spot base + perpetual base (its own fills). Outsi
 is kept within `delta_tolerance`: a larger delta is taken back on the perpetual leg. An entry whose legs
 did not both fill is completed (the missing quantity, at up to `slippage_bps` through the touch); if it is
 not complete `leg_timeout_s` after it started, it is unwound (closed, as an exit). An exit is repeated
-until both legs are flat, its slippage doubled after `leg_timeout_s`. `delta_breach_ns` records the time
+until both legs are flat, its slippage doubled after `leg_timeout_s`. After an order that closed unfilled,
+the next waits `leg_timeout_s / 10` (no loop of IOCs at a price that is gone). `delta_breach_ns` records the time
 spent outside the tolerance, `max_delta` the largest delta seen.
 
 Spot shorting (`reverse`) sells base the spot account already holds; nothing is borrowed or transferred.
@@ -112,6 +113,7 @@ class Basis:
     _size: Fraction = Fraction(0)
     _last_ns: int = 0
     _breach: bool = False
+    _retry_ns: int = 0
 
     def __post_init__(self) -> None:
         self.desk = Desk((self.params.spot, self.params.perp))
@@ -133,7 +135,11 @@ class Basis:
 
     def on_order(self, order: OwnOrder) -> list[Intent]:
         w = self.desk.on_order(order)
-        return [] if w is None or order.live else self._step()
+        if w is None or order.live:
+            return []
+        if w.filled == 0:  # refused, or the price was gone: not again before the next moment
+            self._retry_ns = self.desk.now_ns + int(self.params.leg_timeout_s * NS / 10)
+        return self._step()
 
     def on_timer(self, now_ns: int) -> list[Intent]:
         self.desk.now_ns = max(self.desk.now_ns, now_ns)
@@ -166,8 +172,8 @@ class Basis:
 
     def _step(self) -> list[Intent]:
         self._watch_delta()
-        if self.desk.working("entry", "exit", "hedge"):
-            return []  # legs out: wait for them to close
+        if self.desk.working("entry", "exit", "hedge") or self.desk.now_ns < self._retry_ns:
+            return []  # legs out: wait for them to close (or a moment after one closed unfilled)
         if self.phase is Phase.FLAT:
             return self._enter()
         if self.phase is Phase.ENTERING:
