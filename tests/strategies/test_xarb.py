@@ -22,7 +22,10 @@ B = Leg("b", BTC, Fraction(1, 10), Fraction(1, 10_000), Fraction(8), Fraction(10
 
 def top(leg: Leg, bid: str, ask: str, ts: int, qty: str = "1") -> BookTop:
     """A top with prices and sizes given in the quote currency and base."""
-    px = lambda x: int(Fraction(x) / leg.price_unit)  # noqa: E731
+
+    def px(x: str) -> int:
+        return int(Fraction(x) / leg.price_unit)
+
     size = int(Fraction(qty) / leg.qty_unit)
     return BookTop(BTC, px(bid), size, px(ask), size, ts, leg.venue)
 

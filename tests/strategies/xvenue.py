@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from trader.clock import SimClock
 from trader.config import RiskLimits
+from trader.core import Approval
 from trader.engine.engine import Engine, EngineConfig, StrategySetup, VenueSetup
 from trader.engine.journal import Journal
 from trader.sim import fair, matching
@@ -17,8 +18,8 @@ from trader.sim.market import BackgroundMarket, MarketParams
 from trader.sim.session import drain
 from trader.strategies.base import Strategy
 from trader.strategies.legs import Leg
-from trader.venues.base import InstrumentInfo
-from trader.venues.sim import SimConnector
+from trader.venues.base import InstrumentInfo, SubmitAck
+from trader.venues.sim import SimConnector, errors
 
 T0 = 1_700_000_000_000_000_000
 STEP = 100_000_000
@@ -55,6 +56,20 @@ def leg(spec: Spec, canonical: str) -> Leg:
         min_notional=Fraction(5),
         reduce_only=spec.perp,
     )
+
+
+class Venue(SimConnector):
+    """A simulated venue that can be told to refuse every order (`refuse`), as a venue down or a leg
+    the exchange rejects."""
+
+    refuse = False
+    refused = 0
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        if self.refuse:
+            self.refused += 1
+            raise errors.error_from(self.venue, errors.REJECTED, "refused (test)")
+        return await super().submit(approval, client_id, instrument)
 
 
 class Rig:
@@ -95,7 +110,7 @@ class Rig:
             config=cfg,
         )
 
-    def _venue(self, s: Spec, seed: int) -> SimConnector:
+    def _venue(self, s: Spec, seed: int) -> Venue:
         unit = Decimal(s.tick) * Decimal(s.lot)
         eng = matching.MatchingEngine(
             maker_fee_bps=Decimal(s.maker_bps), taker_fee_bps=Decimal(s.taker_bps), unit_notional=unit
@@ -106,7 +121,7 @@ class Rig:
         mkt = BackgroundMarket(eng, params, seed=seed)
         mkt.seed_book(20)
         info = InstrumentInfo(s.symbol, "BTC", "USDT", s.tick, s.lot, s.lot, "5")
-        return SimConnector(eng, mkt, s.symbol, self.clock, info)
+        return Venue(eng, mkt, s.symbol, self.clock, info)
 
     async def drain(self) -> None:
         for n, v in self.venues.items():

@@ -23,9 +23,9 @@ Delta. The strategy's delta is spot base + perpetual base (its own fills). Outsi
 is kept within `delta_tolerance`: a larger delta is taken back on the perpetual leg. An entry whose legs
 did not both fill is completed (the missing quantity, at up to `slippage_bps` through the touch); if it is
 not complete `leg_timeout_s` after it started, it is unwound (closed, as an exit). An exit is repeated
-until both legs are flat, its slippage doubled after `leg_timeout_s`. After an order that closed unfilled,
-the next waits `leg_timeout_s / 10` (no loop of IOCs at a price that is gone). `delta_breach_ns` records the time
-spent outside the tolerance, `max_delta` the largest delta seen.
+until both legs are flat, its slippage doubled after `leg_timeout_s`. After an order that closed
+unfilled, the next waits `leg_timeout_s / 10` (no loop of IOCs at a price that is gone).
+`delta_breach_ns` records the time spent outside the tolerance, `max_delta` the largest delta seen.
 
 Spot shorting (`reverse`) sells base the spot account already holds; nothing is borrowed or transferred.
 Funding itself is accounted by the engine (`FundingPayment` into the perpetual position's PnL and into
