@@ -29,8 +29,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from trader.cli.plan import CrossPlanned
 from trader.clock import Clock, LiveClock
-from trader.config import RiskLimits
+from trader.config import Config, RiskLimits
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, StrategySetup, Summary, VenueSetup
 from trader.engine.journal import Journal
 from trader.engine.paper import sized_market_maker
@@ -292,10 +293,7 @@ class CrossSession:
             await self._book(perp.venue, PERP, conn, perp.symbol, risk)
 
     async def _book(self, venue: str, canonical: str, conn: Connector, symbol: str, risk: RiskLimits) -> None:
-        reference = getattr(conn, "reference", None)
-        if reference is None:
-            raise ConfigError(f"{venue} cannot price {symbol} before trading it")
-        info, mid = await reference()
+        info, mid = await _reference(venue, conn)
         cfg = EngineConfig(symbol=symbol, risk=risk)
         self.books[venue] = _Book(
             venue, symbol, conn, info, mid, cfg, leg(venue, canonical, info, perp=canonical == PERP)
@@ -383,6 +381,61 @@ def funding_poll(venue: str, poll_s: float = 5.0) -> Service:
 
     run.__name__ = f"funding@{venue}"
     return run
+
+
+async def live_cross(
+    config: Config, plans: Sequence[CrossPlanned], conns: Mapping[str, Connector], setups: list[VenueSetup]
+) -> tuple[list[VenueSetup], list[StrategySetup], list[Service]]:
+    """`trader live`: the configured cross-venue strategies on the session's connectors. Each leg is named
+    as its venue's setup names the instrument; a venue only they trade gets a setup of its own (its
+    `[venues.X.risk]` and kill thresholds applied); per-instrument limits widen to the legs' orders."""
+    from trader.engine.settings import health_rules, venue_config
+
+    assert config.risk is not None
+    by_name = {s.venue: s for s in setups}
+    strategies: list[StrategySetup] = []
+    services: list[Service] = []
+    mids: dict[str, Decimal] = {}
+    for p in plans:
+        legs: list[Leg] = []
+        for i, (venue, symbol) in enumerate(p.legs):
+            info, mids[venue] = await _reference(venue, conns[venue])
+            s = by_name.get(venue)
+            if s is None:
+                vcfg = config.venues[venue]
+                base = venue_config(EngineConfig(symbol=symbol, risk=config.risk), vcfg)
+                s = VenueSetup(conns[venue], base, health=health_rules(vcfg.kill), name=venue)
+            if symbol != s.config.symbol and symbol not in s.config.also:
+                s = dataclasses.replace(
+                    s, config=dataclasses.replace(s.config, also=(*s.config.also, symbol))
+                )
+            perp = p.kind == "basis" and i == 1
+            legs.append(leg(venue, s.canonical.get(symbol, symbol), info, perp=perp))
+            by_name[venue] = s
+            if perp and registry.ALIASES.get(venue, (venue, {}))[0] == "bybit":
+                services.append(funding_poll(venue))
+        where = f"[strategies.{p.label}]"
+        strategy: XArb | Basis
+        if p.kind == "xarb":
+            strategy = xarb(legs, p.params, where)
+            qty, inventory = strategy.params.qty, strategy.params.max_inventory
+        else:
+            strategy = basis(legs[0], legs[1], p.params, 8 * 3600.0, where)
+            qty, inventory = strategy.params.qty, 2 * strategy.params.qty
+        for venue, _ in p.legs:
+            s = by_name[venue]
+            by_name[venue] = dataclasses.replace(s, config=widened(s.config, qty, mids[venue], inventory))
+        names = tuple((lg.venue, lg.instrument) for lg in legs)
+        strategies.append(StrategySetup(strategy, names, p.label, p.orders_per_second))
+    return list(by_name.values()), strategies, services
+
+
+async def _reference(venue: str, conn: Connector) -> tuple[InstrumentInfo, Decimal]:
+    reference = getattr(conn, "reference", None)
+    if reference is None:
+        raise ConfigError(f"{venue} cannot price its instrument before trading it")
+    info, mid = await reference()
+    return info, Decimal(mid)
 
 
 def type_of(perp: Perp, seconds: float) -> float | int:
