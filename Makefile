@@ -79,8 +79,8 @@ release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install i
 	rm -f $(EXT_STAMP)
 	@echo "installed $$(ls dist/*.whl); try ./bin/trader --version"
 
-demo: $(EXT_STAMP) ## paper-trade four simulated venues at once under one risk gate (no credentials)
-	$(BIN)/trader paper --sim --exchange=sim,polymarket,alpaca,ibkr --duration=30 --seed=7
+demo: $(EXT_STAMP) ## rehearse on six simulated venues under one gate: market makers, arbitrage, basis (no credentials)
+	$(BIN)/trader paper --sim --exchange=binance,okx,bybit --strategy=mm,xarb,basis --duration=30 --seed=7
 
 clean: ## remove build outputs (keeps the cargo cache)
 	rm -rf dist $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -315,9 +316,10 @@ class CrossSession:
                 b = self.books[v]
                 mm, cfg = sized_market_maker(b.info, b.mid, min_spread_bps=10.0, risk=risk)
                 b.config = dataclasses.replace(cfg, symbol=b.symbol)
-                self.strategies.append(
-                    (MarketMaker(dataclasses.replace(mm.params, instrument=SPOT)), ((v, SPOT),), f"mm@{v}")
-                )
+                # on one fair price with jumps: a short horizon and a quickly forgotten jump, or the model's
+                # inventory skew (lots x gamma x sigma^2 x tau) quotes far from the market after each jump
+                params = dataclasses.replace(mm.params, instrument=SPOT, tau_s=1.0, sigma_halflife_s=5.0)
+                self.strategies.append((BandedMarketMaker(params), ((v, SPOT),), f"mm@{v}"))
         if "xarb" in self.kinds:
             x = xarb([self.books[v].leg for v in spots], {})
             self._add(x, spots, "xarb", x.params.qty, x.params.max_inventory)
@@ -359,6 +361,25 @@ class CrossSession:
                     f"outside tolerance {s.delta_breach_ns / 1e9:.2f} s"
                 )
         return out
+
+
+@dataclass
+class BandedMarketMaker(MarketMaker):
+    """The market maker with its quotes kept within `band_bps` of the mid. Its variance estimate (squared
+    mid changes over time) jumps with the fair price, and the model's spread and inventory skew with it:
+    unbounded, a quote would rest far from any price (harmless to the gate, which guards against
+    crossing, not against resting away)."""
+
+    band_bps: float = 100.0
+
+    def quotes(self, mid: float) -> tuple[int | None, int | None]:
+        bid, ask = super().quotes(mid)
+        tick, band = self.params.tick, mid * self.band_bps / 10_000
+        if bid is not None:
+            bid = max(bid, math.ceil((mid - band) / tick) * tick)
+        if ask is not None:
+            ask = min(ask, math.floor((mid + band) / tick) * tick)
+        return bid, ask
 
 
 def funding_poll(venue: str, poll_s: float = 5.0) -> Service:

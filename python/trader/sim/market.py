@@ -14,6 +14,7 @@ from trader.sim import fair
 from trader.sim.matching import MatchingEngine, Side, SimOrder, Tif, Trade
 
 OWNER = "market"
+BAND = 0.005  # a market order's protective limit from the mid, when following a fair price
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,15 @@ class BackgroundMarket:
                     if self.engine.submit(o).resting:
                         self._resting.append(o.order_id)
 
+    def _limit(self, side: Side) -> int | None:
+        """A market order's price: none (it takes what is there), or, following a fair price, a
+        protective limit `BAND` from the mid, as venues' price bands do (a thin book is not swept to an
+        order resting anywhere)."""
+        if self.anchor is None:
+            return None
+        t = self.p.tick
+        return max(round(self.mid * (1 + BAND if side is Side.BUY else 1 - BAND) / t) * t, t)
+
     def step(self, dt_ns: int) -> list[Trade]:
         """Advance `dt_ns` of simulated time; returns the trades that happened (any owner's orders)."""
         dt = dt_ns / 1e9
@@ -102,7 +112,9 @@ class BackgroundMarket:
         for _ in range(_poisson(rng, p.market_rate * dt)):
             side = Side.BUY if rng.random() < 0.5 else Side.SELL
             trades.extend(
-                self.engine.submit(SimOrder(self._id(), OWNER, side, None, self._qty(), Tif.IOC)).trades
+                self.engine.submit(
+                    SimOrder(self._id(), OWNER, side, self._limit(side), self._qty(), Tif.IOC)
+                ).trades
             )
         for _ in range(_poisson(rng, p.cancel_rate * dt)):
             self._resting = [i for i in self._resting if i in self.engine.orders]

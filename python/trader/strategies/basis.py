@@ -146,7 +146,9 @@ class Basis:
         return self.desk.overdue(self.params.leg_timeout_s, "entry", "exit", "hedge") + self._step()
 
     def on_denied(self, place: Place, reason: str) -> list[Intent]:
+        """The gate refused an order (nothing was sent): the next try waits, as after an unfilled one."""
         self.desk.on_denied(place)
+        self._retry_ns = self.desk.now_ns + int(self.params.leg_timeout_s * NS / 10)
         return []
 
     # ---- state -----------------------------------------------------------------------------------

@@ -145,8 +145,12 @@ class XArb:
         return out + self._decide()
 
     def on_denied(self, place: Place, reason: str) -> list[Intent]:
+        """The gate refused an order (nothing was sent): no new arbitrage for a moment, and that venue
+        last for hedges for a while (a hedge crossing our own quote there goes elsewhere)."""
         self.desk.on_denied(place)
-        self._denied_until_ns = self.desk.now_ns + int(self.params.leg_timeout_s * NS / 4)
+        now = self.desk.now_ns
+        self._denied_until_ns = now + int(self.params.leg_timeout_s * NS / 4)
+        self._avoid[place.venue] = now + int(self.params.leg_timeout_s * NS / 2)
         return []
 
     # ---- decisions -------------------------------------------------------------------------------
