@@ -318,7 +318,11 @@ class CrossSession:
                 b.config = dataclasses.replace(cfg, symbol=b.symbol)
                 # on one fair price with jumps: a short horizon and a quickly forgotten jump, or the model's
                 # inventory skew (lots x gamma x sigma^2 x tau) quotes far from the market after each jump
-                params = dataclasses.replace(mm.params, instrument=SPOT, tau_s=1.0, sigma_halflife_s=5.0)
+                # requoting on every tick of a fast fair price would spend the venues' request quotas
+                requote = max(1, int(b.mid * Decimal("0.0002") / Decimal(b.info.tick_size)))  # 2 bps
+                params = dataclasses.replace(
+                    mm.params, instrument=SPOT, tau_s=1.0, sigma_halflife_s=5.0, requote_ticks=requote
+                )
                 self.strategies.append((BandedMarketMaker(params), ((v, SPOT),), f"mm@{v}"))
         if "xarb" in self.kinds:
             x = xarb([self.books[v].leg for v in spots], {})

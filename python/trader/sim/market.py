@@ -15,6 +15,7 @@ from trader.sim.matching import MatchingEngine, Side, SimOrder, Tif, Trade
 
 OWNER = "market"
 BAND = 0.005  # a market order's protective limit from the mid, when following a fair price
+DEPTH = 0.0001  # and the mean distance of a limit order from the mid then (1 bp)
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,12 @@ class BackgroundMarket:
         else:
             self.mid = max(self.mid + rng.gauss(0.0, p.volatility_ticks * t * math.sqrt(dt)), t)
         trades: list[Trade] = []
+        mean_distance = p.mean_distance_ticks
+        if self.anchor is not None:  # a fair price moves in bps: the book spans a few bps around it
+            mean_distance = max(mean_distance, self.mid * DEPTH / t)
         for _ in range(_poisson(rng, p.limit_rate * dt)):
             side = Side.BUY if rng.random() < 0.5 else Side.SELL
-            distance = 1 + int(rng.expovariate(1 / p.mean_distance_ticks))
+            distance = 1 + int(rng.expovariate(1 / mean_distance))
             ticks = round(self.mid / t) + (-distance if side is Side.BUY else distance)
             if ticks <= 0:
                 continue
