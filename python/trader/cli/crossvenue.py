@@ -314,7 +314,9 @@ class CrossSession:
         if "mm" in self.kinds:
             for v in spots:
                 b = self.books[v]
-                mm, cfg = sized_market_maker(b.info, b.mid, min_spread_bps=10.0, risk=risk)
+                # wider than the cross-venue strategies' IOCs reach (touch + 10 bps): our quotes do not
+                # stand in their way (the gate refuses an order that would trade with our own)
+                mm, cfg = sized_market_maker(b.info, b.mid, min_spread_bps=30.0, risk=risk)
                 b.config = dataclasses.replace(cfg, symbol=b.symbol)
                 # on one fair price with jumps: a short horizon and a quickly forgotten jump, or the model's
                 # inventory skew (lots x gamma x sigma^2 x tau) quotes far from the market after each jump
