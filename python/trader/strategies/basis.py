@@ -24,7 +24,8 @@ is kept within `delta_tolerance`: a larger delta is taken back on the perpetual 
 did not both fill is completed (the missing quantity, at up to `slippage_bps` through the touch); if it is
 not complete `leg_timeout_s` after it started, it is unwound (closed, as an exit). An exit is repeated
 until both legs are flat, its slippage doubled after `leg_timeout_s`. After an order that closed
-unfilled, the next waits `leg_timeout_s / 10` (no loop of IOCs at a price that is gone).
+unfilled, the next waits `leg_timeout_s / 10` (no loop of IOCs at a price that is gone); an IOC the
+venue has not closed after `ioc_timeout_s` is canceled (the engine then looks up what it did).
 `delta_breach_ns` records the time spent outside the tolerance, `max_delta` the largest delta seen.
 
 Spot shorting (`reverse`) sells base the spot account already holds; nothing is borrowed or transferred.
@@ -70,6 +71,7 @@ class BasisParams:
     slippage_bps: Fraction = Fraction(10)
     max_age_s: float = 2.0
     reverse: bool = True
+    ioc_timeout_s: float = 1.0  # an IOC still open after this is canceled (its outcome is then looked up)
 
     def __post_init__(self) -> None:
         if self.spot.venue == self.perp.venue and self.spot.instrument == self.perp.instrument:
@@ -143,7 +145,8 @@ class Basis:
 
     def on_timer(self, now_ns: int) -> list[Intent]:
         self.desk.now_ns = max(self.desk.now_ns, now_ns)
-        return self.desk.overdue(self.params.leg_timeout_s, "entry", "exit", "hedge") + self._step()
+        timeout = min(self.params.ioc_timeout_s, self.params.leg_timeout_s)
+        return self.desk.overdue(timeout, "entry", "exit", "hedge") + self._step()
 
     def on_denied(self, place: Place, reason: str) -> list[Intent]:
         """The gate refused an order (nothing was sent): the next try waits, as after an unfilled one."""

@@ -28,7 +28,8 @@ ever is cheaper. A hedge that does not fill is tried again on the next event; on
 `leg_timeout_s`, the slippage allowed doubles (bound in time); a venue where an arbitrage or hedge order
 just closed unfilled (refused, or its price gone) is tried last for a while. No new arbitrage starts while
 a delta is open, and no arbitrage is larger than `qty` (bound in size). An IOC the venue has not closed
-after `leg_timeout_s` is canceled. `unhedged_max_ns` records the longest time a delta stayed open.
+after `ioc_timeout_s` is canceled (the engine then looks up what it did). `unhedged_max_ns` records the
+longest time a delta stayed open.
 
 Inventory and transfers. Each venue's position stays within +-`max_inventory` (base): an arbitrage or a
 quote that would take a venue past it is not made. The strategy never moves assets between venues (no
@@ -75,6 +76,7 @@ class XArbParams:
     max_age_s: float = 2.0  # a book top older than this is not traded on
     requote_bps: Fraction = Fraction(3)
     cooldown_s: float = 0.2  # between two taker-taker arbitrages
+    ioc_timeout_s: float = 1.0  # an IOC still open after this is canceled (its outcome is then looked up)
 
     def __post_init__(self) -> None:
         venues = [leg.venue for leg in self.legs]
@@ -141,7 +143,7 @@ class XArb:
 
     def on_timer(self, now_ns: int) -> list[Intent]:
         self.desk.now_ns = max(self.desk.now_ns, now_ns)
-        out = self.desk.overdue(self.params.leg_timeout_s, "arb", "hedge")
+        out = self.desk.overdue(min(self.params.ioc_timeout_s, self.params.leg_timeout_s), "arb", "hedge")
         return out + self._decide()
 
     def on_denied(self, place: Place, reason: str) -> list[Intent]:
