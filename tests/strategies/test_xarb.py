@@ -191,3 +191,12 @@ def test_parameters_are_checked() -> None:
     with pytest.raises(ConfigError, match="maker_venue"):
         arb(maker_venue="z")
     assert arb().params.maker is A  # the highest taker fee (a tie: the first)
+
+
+def test_a_hollow_book_is_not_traded_on() -> None:
+    # B's top is 60 bps wide (its book emptied, or only quotes far away are left): no decision on it
+    x = arb(min_edge_bps=Fraction(2))
+    x.on_book(top(A, "49999.99", "50000", S))
+    assert x.on_book(top(B, "50200", "50500", S)) == []
+    assert x.desk.fresh("b", 2.0) is None
+    assert places(x.on_book(top(B, "50200", "50201", S))) != []  # a real top there: the arbitrage

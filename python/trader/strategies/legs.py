@@ -114,8 +114,8 @@ class Desk:
     positions: dict[str, int] = field(default_factory=dict)  # venue -> quantity units (signed)
     orders: dict[str, Working] = field(default_factory=dict)  # client id -> live order
     pending: deque[Working] = field(default_factory=deque)
-    fees_paid_bps: Fraction = Fraction(0)
     now_ns: int = 0
+    max_spread_bps: Fraction = Fraction(50)  # a wider top is a hollow book (or only our own quotes)
 
     def leg(self, venue: str) -> Leg:
         for leg in self.legs:
@@ -159,11 +159,12 @@ class Desk:
         return True
 
     def fresh(self, venue: str, max_age_s: float) -> Top | None:
-        """The venue's top if it is two-sided, uncrossed and no older than `max_age_s`."""
+        """The venue's top if it is two-sided, uncrossed, no wider than `max_spread_bps` and no older
+        than `max_age_s`: the only tops a decision is taken on."""
         t = self.tops.get(venue)
         if t is None or t.bid is None or t.ask is None or t.bid >= t.ask:
             return None
-        if self.now_ns - t.ts_ns > max_age_s * NS:
+        if self.now_ns - t.ts_ns > max_age_s * NS or (t.ask - t.bid) * BPS > self.max_spread_bps * t.bid:
             return None
         return Top(t.bid, t.bid_qty, t.ask, t.ask_qty, t.ts_ns)
 
