@@ -176,3 +176,27 @@ def test_parameters_are_checked() -> None:
         basis(qty=Fraction(1, 10_000))
     with pytest.raises(ConfigError, match="stop_bps"):
         basis(stop_bps=Fraction(0))
+
+
+def test_exits_refused_again_and_again_shrink_and_an_order_never_closed_is_not_waited_for() -> None:
+    b = basis(leg_timeout_s=2.0)
+    _open(b)
+    out = book(b, ("50100", "50100.01"), ("50099.9", "50100"), 3 * S)  # converged: exit both
+    spot, perp = out
+    done(b, spot, "x1", spot.qty, 3 * S)
+    sizes = [perp.qty]
+    place, ts = perp, 3 * S
+    for i in range(4):  # the venue refuses the reduce-only close (it holds less than we think)
+        done(b, place, f"r{i}", 0, ts)
+        ts += S
+        (place,) = book(b, ("50100", "50100.01"), ("50099.9", "50100"), ts)
+        assert place.reduce_only
+        sizes.append(place.qty)
+    assert sizes == [10, 10, 10, 5, 2]  # halved after the third refusal, then again
+    # an IOC the venue never closes: canceled after ioc_timeout_s, forgotten after four
+    b.on_order(OwnOrder("r9", place.instrument, place.side, place.price, place.qty, True, place.venue))
+    cancels = b.on_timer(ts + 2 * S)
+    assert [c.client_id for c in cancels if not isinstance(c, Place)] == ["r9"]
+    assert b.desk.working("exit")
+    b.on_timer(ts + 5 * S)
+    assert not b.desk.working("exit")

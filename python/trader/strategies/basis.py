@@ -23,7 +23,9 @@ Delta. The strategy's delta is spot base + perpetual base (its own fills). Outsi
 is kept within `delta_tolerance`: a larger delta is taken back on the perpetual leg. An entry whose legs
 did not both fill is completed (the missing quantity, at up to `slippage_bps` through the touch); if it is
 not complete `leg_timeout_s` after it started, it is unwound (closed, as an exit). An exit is repeated
-until both legs are flat, its slippage doubled after `leg_timeout_s`. After an order that closed
+until both legs are flat, its slippage doubled after `leg_timeout_s` (after three exit orders in a row
+closed unfilled, the quantity halves each time: a venue refusing a reduce-only order larger than the
+position it holds is still closed down to its smallest order). After an order that closed
 unfilled, the next waits `leg_timeout_s / 10` (no loop of IOCs at a price that is gone); an IOC the
 venue has not closed after `ioc_timeout_s` is canceled (the engine then looks up what it did).
 `delta_breach_ns` records the time spent outside the tolerance, `max_delta` the largest delta seen.
@@ -116,6 +118,7 @@ class Basis:
     _last_ns: int = 0
     _breach: bool = False
     _retry_ns: int = 0
+    _misses: int = 0  # exit orders in a row that closed unfilled
 
     def __post_init__(self) -> None:
         self.desk = Desk((self.params.spot, self.params.perp))
@@ -141,6 +144,9 @@ class Basis:
             return []
         if w.filled == 0:  # refused, or the price was gone: not again before the next moment
             self._retry_ns = self.desk.now_ns + int(self.params.leg_timeout_s * NS / 10)
+            self._misses += w.kind == "exit"
+        elif w.kind == "exit":
+            self._misses = 0
         return self._step()
 
     def on_timer(self, now_ns: int) -> list[Intent]:
@@ -249,6 +255,10 @@ class Basis:
             if abs(miss) < self.desk.minimum(leg):
                 continue
             side = Side.BUY if miss > 0 else Side.SELL
+            if phase is Phase.EXITING and self._misses >= 3:  # refused again and again (a reduce-only
+                # larger than the venue's position, say): halve it, down to the leg's smallest order
+                shrunk = abs(miss) / 2 ** min(self._misses - 2, 6)
+                miss = max(shrunk, self.desk.minimum(leg)) * (1 if miss > 0 else -1)
             place = self.desk.take(
                 side,
                 abs(miss),

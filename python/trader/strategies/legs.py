@@ -226,12 +226,18 @@ class Desk:
         return out
 
     def overdue(self, timeout_s: float, *kinds: str) -> list[Intent]:
-        """Cancels for live orders of `kinds` out longer than `timeout_s` (an IOC the venue sits on)."""
+        """Cancels for live orders of `kinds` out longer than `timeout_s` (an IOC the venue sits on); one
+        still open three timeouts after its cancel is no longer waited for (its fills still count)."""
         out: list[Intent] = []
-        for cid, w in self.orders.items():
-            if w.kind in kinds and not w.cancel_sent and self.now_ns - w.placed_ns > timeout_s * NS:
+        for cid, w in list(self.orders.items()):
+            age = self.now_ns - w.placed_ns
+            if w.kind not in kinds or age <= timeout_s * NS:
+                continue
+            if not w.cancel_sent:
                 w.cancel_sent = True
                 out.append(Cancel(cid))
+            elif age > 4 * timeout_s * NS:
+                del self.orders[cid]
         return out
 
     # ---- taking --------------------------------------------------------------------------------
