@@ -88,9 +88,9 @@ release: $(DEV_STAMP) ## build the optimized abi3 wheel into dist/ and install i
 	rm -f $(EXT_STAMP)
 	@echo "installed $$(ls dist/*.whl); try ./bin/trader --version"
 
-demo: $(EXT_STAMP) ## paper-trade four simulated venues at once under one risk gate (no credentials)
+demo: $(EXT_STAMP) ## rehearse on six simulated venues under one gate: market makers, arbitrage, basis (no credentials)
 	@mkdir -p $(dir $(DEMO_REPORT))
-	$(BIN)/trader paper --sim --exchange=sim,polymarket,alpaca,ibkr --duration=30 --seed=7 --report=$(DEMO_REPORT)
+	$(BIN)/trader paper --sim --exchange=binance,okx,bybit --strategy=mm,xarb,basis --duration=30 --seed=7 --report=$(DEMO_REPORT)
 	@echo "the session's report: $(DEMO_REPORT) (open it in a browser)"
 
 clean: ## remove build outputs (keeps the cargo cache)

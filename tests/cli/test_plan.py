@@ -58,8 +58,9 @@ min_spread_bps = 15
     ("tables", "message"),
     [
         (
-            '[strategies.arb]\nkind = "xarb"\nlegs = ["binance:BTC-USDT", "binance-futures:BTC-USDT"]\n',
-            "cross-venue strategies (xarb, basis) are not built yet",
+            '[strategies.arb]\nkind = "xarb"\nlegs = ["binance:BTC-USDT", "binance-futures:BTC-USDT"]\n'
+            "[strategies.arb.params]\ngamma = 2\n",
+            "[strategies.arb] params: unknown gamma",
         ),
         (
             '[strategies.a]\nkind = "mm"\nlegs = ["binance:BTC-USDT"]\n'

@@ -62,7 +62,7 @@ def _add_paper(sub: Any) -> None:
         "--strategy",
         default=None,
         help="default: the venue's first; mm (market maker); pairs (stat-arb SPY/QQQ, ibkr); on polymarket: "
-        "binary-mm, rewards, event",
+        "binary-mm, rewards, event; across crypto exchanges: xarb, basis (with mm: e.g. mm,xarb,basis)",
     )
     paper.add_argument("--duration", type=float, default=60.0, help="seconds to run (simulated with --fast)")
     paper.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
@@ -188,15 +188,22 @@ def _paper_venues(args: argparse.Namespace) -> list[str]:
     exchanges = [e.strip() for e in args.exchange.split(",") if e.strip()]
     if not exchanges or len(set(exchanges)) != len(exchanges):
         raise ConfigError(f"--exchange={args.exchange!r}: name each venue once (e.g. binance,polymarket)")
+    cross = _cross_kinds(args)
     for name in exchanges:
         prof = registry.profile(name)
         registry.package(name)
         available = venue_strategies(prof)
-        if args.strategy is not None and args.strategy not in available:
+        if args.strategy is not None and not cross and args.strategy not in available:
             raise ConfigError(
                 f"strategy {args.strategy!r} is not available on {name} (available: {', '.join(available)})"
             )
-    if len(exchanges) > 1:
+    if cross:
+        from trader.cli.crossvenue import check_exchanges
+
+        if not args.sim:
+            raise ConfigError(f"--strategy={args.strategy} rehearses on the exchanges' simulators: add --sim")
+        check_exchanges(exchanges, cross)
+    if len(exchanges) > 1 or cross:
         for flag, given in (
             ("--fast", args.fast),
             ("--symbol", args.symbol),
@@ -207,6 +214,15 @@ def _paper_venues(args: argparse.Namespace) -> list[str]:
         if args.market:
             raise ConfigError("--market applies to one venue; name the market's venue (e.g. binance-futures)")
     return exchanges
+
+
+def _cross_kinds(args: argparse.Namespace) -> list[str]:
+    """`--strategy` naming a cross-venue strategy (xarb, basis; with mm beside them): its kinds, else []."""
+    from trader.cli.crossvenue import CROSS, kinds_of
+
+    if not args.strategy or not set(args.strategy.split(",")) & CROSS:
+        return []
+    return kinds_of(args.strategy)
 
 
 def _paper(args: argparse.Namespace) -> int:
@@ -239,7 +255,7 @@ def _paper(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         with report.report_journal(args):
-            summary = _paper_session(args, exchanges, risk, monitor)
+            summary, notes = _paper_run(args, exchanges, risk, monitor)
             if args.report is not None:
                 report.write(args.journal, args.report)
     except ConfigError as e:
@@ -255,27 +271,36 @@ def _paper(args: argparse.Namespace) -> int:
         clock = "simulated" if args.fast else "real"
         print(f"paper session on {args.exchange}: {summary.seconds:g} {clock} seconds, seed {args.seed}")
         _print_summary(data)
+        for line in notes:
+            print(f"  {line}")
     if summary.failure:
         print(f"trader: {summary.failure}", file=sys.stderr)
     return EXIT_OK if summary.open_orders_after_shutdown == 0 and not summary.failure else EXIT_FAILED
 
 
-def _paper_session(args: argparse.Namespace, exchanges: list[str], risk: Any, monitor: Any) -> Any:
-    """Run the paper session `args` asks for (several venues, simulated time, or one in real time)."""
+def _paper_run(
+    args: argparse.Namespace, exchanges: list[str], risk: Any, monitor: Any
+) -> tuple[Any, list[str]]:
+    """The paper session `args` asks for (cross-venue strategies, several venues, simulated time, or one
+    venue in real time): its summary, and a line per cross-venue strategy."""
+    if _cross_kinds(args):
+        from trader.cli.crossvenue import paper_cross
+
+        return _run(paper_cross(args, exchanges, _cross_kinds(args), risk, monitor))
     if len(exchanges) > 1:
         from trader.cli.run import paper_multi
 
-        return _run(paper_multi(args, exchanges, risk, monitor))
+        return _run(paper_multi(args, exchanges, risk, monitor)), []
     if args.fast:
         from trader.monitoring.session import monitored
         from trader.sim.session import PaperConfig, PaperSession
 
         config = PaperConfig(seed=args.seed, duration_s=args.duration, journal=args.journal, risk=risk)
         session = PaperSession(config)
-        return asyncio.run(monitored(monitor, session.engine, session.run_async()))
+        return asyncio.run(monitored(monitor, session.engine, session.run_async())), []
     from trader.cli.run import paper_realtime
 
-    return _run(paper_realtime(args, risk, monitor))
+    return _run(paper_realtime(args, risk, monitor)), []
 
 
 def _print_summary(data: dict[str, object]) -> None:

@@ -121,9 +121,24 @@ orders_per_second = 10
 [strategies.mm-btc.params]      # plain values for the strategy
 min_spread_bps = 30
 
-# [strategies.basis-btc]        # spot against the USD-M perpetual
+# [strategies.basis-btc]        # spot against the USD-M perpetual (spot leg first)
 # kind = "basis"
 # legs = ["binance:BTC-USDT", "binance-futures:BTC-USDT"]
+# [strategies.basis-btc.params]  # see trader.cli.crossvenue.BASIS_PARAMS
+# qty = 0.01                    # BTC per leg
+# entry_bps = 2                 # basis + expected funding - round-trip taker fees, to enter
+# exit_bps = -10                # exit once the basis converged past this
+# stop_bps = 40                 # exit when it ran this far against the entry
+# funding_bps = 1               # expected funding per settlement; hold_s: expected holding
+
+# [strategies.arb-btc]          # cross-exchange arbitrage: one leg per exchange, no transfers
+# kind = "xarb"
+# legs = ["binance:BTC-USDT", "okx:BTC-USDT"]
+# [strategies.arb-btc.params]   # see trader.cli.crossvenue.XARB_PARAMS
+# qty = 0.002                   # BTC per arbitrage
+# max_inventory = 0.01          # BTC each venue may hold either way
+# min_edge_bps = 2              # after both venues' default-tier fees
+# mode = "both"                 # taker (both legs IOC), maker (quote one venue, hedge on the other), both
 """
 
 

@@ -1,7 +1,8 @@
 """What a configured session trades on each venue: the `[strategies.NAME]` tables whose legs are on the
 venues of `--exchange`, each as the rig request of its venue (`trader.cli.rigs`); a venue no table names
-trades its default strategy. Strategies with legs on several venues (cross-exchange arbitrage, spot/perp
-basis) are refused until they are built, in one line naming the table."""
+trades its default strategy. Cross-venue strategies (`xarb`: cross-exchange arbitrage, `basis`: spot
+against a perpetual) are planned on their own (`cross_plans`): each trades its legs' venues beside
+whatever single-venue strategy those run (`trader.cli.crossvenue` builds them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from trader.config import Config, RiskLimits, StrategyConfig, VenueConfig
 from trader.engine.equity import DEFAULT_RULE, day_trading_rule
 from trader.errors import ConfigError
 from trader.venues import registry
+from trader.venues.base import Tier
 
 # the parameters a configured strategy may set, and what they are
 PARAMS: dict[str, str] = {
@@ -21,6 +23,7 @@ PARAMS: dict[str, str] = {
     "signal": "string: the probability feed of an event strategy (a file or an http(s) URL)",
 }
 SINGLE_VENUE = frozenset({"mm", "pairs", "binary-mm", "rewards", "event"})
+CROSS_VENUE = frozenset({"xarb", "basis"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,17 @@ class Planned:
     venue: str
     request: RigRequest
     label: str  # the strategy's name in the engine (and its client ids' tag)
+    orders_per_second: int | None = None
+
+
+@dataclass(frozen=True)
+class CrossPlanned:
+    """A cross-venue strategy of the config: its kind, its legs as (venue, the venue's symbol), params."""
+
+    kind: str
+    label: str
+    legs: tuple[tuple[str, str], ...]
+    params: dict[str, object]
     orders_per_second: int | None = None
 
 
@@ -47,13 +61,15 @@ def default_request(vcfg: VenueConfig, risk: RiskLimits) -> RigRequest:
 
 
 def plan(config: Config, venues: Sequence[str]) -> list[Planned]:
-    """One strategy per venue: the configured one, else the venue's default. `ConfigError` naming the
-    `[strategies.X]` table that cannot run here."""
+    """One strategy per venue: the configured one, else the venue's default (none for a venue that only a
+    cross-venue strategy names: it trades that alone). `ConfigError` naming the `[strategies.X]` table
+    that cannot run here."""
     assert config.risk is not None
     chosen: dict[str, Planned] = {}
+    crossed = {v for c in cross_plans(config, venues) for v, _ in c.legs}
     for sc in config.strategies.values():
-        if not all(v in venues for v, _ in sc.legs):
-            continue  # trades venues this session does not
+        if not all(v in venues for v, _ in sc.legs) or sc.kind in CROSS_VENUE:
+            continue  # trades venues this session does not, or several (planned by `cross_plans`)
         p = _planned(config, sc, config.risk)
         if p.venue in chosen:
             raise ConfigError(
@@ -65,9 +81,33 @@ def plan(config: Config, venues: Sequence[str]) -> list[Planned]:
     for name in venues:
         if name in chosen:
             out.append(chosen[name])
-        else:
+        elif name not in crossed:  # a venue only a cross-venue strategy names trades that alone
             req = default_request(config.venues[name], config.risk)
             out.append(Planned(name, req, f"{req.strategy}@{name}"))
+    return out
+
+
+def cross_plans(config: Config, venues: Sequence[str]) -> list[CrossPlanned]:
+    """The cross-venue strategies whose legs are all on `venues`. `ConfigError` naming the table whose
+    legs or parameters cannot work (xarb: distinct venues; basis: a spot and a perpetual leg)."""
+    from trader.cli.crossvenue import check_params
+
+    out = []
+    for sc in config.strategies.values():
+        if sc.kind not in CROSS_VENUE or not all(v in venues for v, _ in sc.legs):
+            continue
+        where = f"[strategies.{sc.name}]"
+        names = [v for v, _ in sc.legs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where} kind = {sc.kind!r}: one leg per venue, got {', '.join(names)}")
+        if sc.kind == "basis" and len(names) != 2:
+            raise ConfigError(f"{where} kind = 'basis': two legs, the spot first and the perpetual second")
+        for venue, _ in sc.legs:
+            if registry.profile(venue).tier not in (Tier.CRYPTO, Tier.SIMULATED):
+                raise ConfigError(f"{where} kind = {sc.kind!r}: {venue} is not a crypto venue")
+        check_params(where, sc.kind, sc.params)
+        legs = tuple((v, config.venue_symbol(v, s)) for v, s in sc.legs)
+        out.append(CrossPlanned(sc.kind, sc.name, legs, dict(sc.params), sc.orders_per_second))
     return out
 
 
@@ -76,8 +116,8 @@ def _planned(config: Config, sc: StrategyConfig, risk: RiskLimits) -> Planned:
     venues = {v for v, _ in sc.legs}
     if sc.kind not in SINGLE_VENUE or len(venues) > 1:
         raise ConfigError(
-            f"{where} kind = {sc.kind!r} with legs on {', '.join(sorted(venues))}: cross-venue "
-            "strategies (xarb, basis) are not built yet; run each leg's venue on its own"
+            f"{where} kind = {sc.kind!r} with legs on {', '.join(sorted(venues))}: a single-venue strategy "
+            "trades one venue"
         )
     unknown = sorted(set(sc.params) - set(PARAMS))
     if unknown:

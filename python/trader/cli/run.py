@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from rich.console import Console
 from rich.live import Live
 
-from trader.cli.plan import plan
+from trader.cli.plan import cross_plans, plan
 from trader.cli.rigs import Rig, RigRequest, rig, strategies
 from trader.clock import Clock, LiveClock, ShiftedClock
 from trader.config import Config, RiskLimits, VenueConfig, load_config
@@ -373,6 +373,7 @@ async def live_session(venues: Sequence[str], config: Config, monitor: Monitor |
     engine over all of them until Ctrl-C, each venue trading its configured strategy (`[strategies]`) or
     its default one. Raises `TraderError` when any preflight fails; nothing is sent then, at any venue."""
     plans = plan(config, venues)  # a strategy that cannot run here fails before anything connects
+    crosses = cross_plans(config, venues)
     clock = LiveClock()
     conns: list[Connector] = []
 
@@ -387,11 +388,18 @@ async def live_session(venues: Sequence[str], config: Config, monitor: Monitor |
             conns.append(await _preflight(config.venues[name], clock, session))
         assert config.risk is not None
         setups, strategies_, services = [], [], []
-        for p, conn in zip(plans, conns, strict=True):
-            r = await rig(registry.profile(p.venue), conn, p.request, clock)
-            setups.append(_venue_setup(config, p.venue, conn, r))
+        by_venue = dict(zip(venues, conns, strict=True))
+        for p in plans:
+            r = await rig(registry.profile(p.venue), by_venue[p.venue], p.request, clock)
+            setups.append(_venue_setup(config, p.venue, by_venue[p.venue], r))
             strategy, more = _strategy(setups[-1], r, p.label, p.orders_per_second)
             strategies_.append(strategy)
+            services += more
+        if crosses:  # cross-venue strategies beside them (their venues' setups widened for their legs)
+            from trader.cli.crossvenue import live_cross
+
+            setups, cross_setups, more = await live_cross(config, crosses, by_venue, setups)
+            strategies_ += cross_setups
             services += more
         settings = EngineConfig(risk=config.risk)
         engine = Engine(setups, strategies_, journal=session.open(), clock=clock, config=settings)

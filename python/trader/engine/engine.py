@@ -544,8 +544,9 @@ class Engine:
             if why is not None:
                 return self._deny(st, p, why)
         verdict = self.gate.check(
-            st.gate_id, inst.gate_id, p.side, p.price, p.qty, now, post_only=p.post_only
-        )
+            st.gate_id, inst.gate_id, p.side, p.price, p.qty, now,
+            tif=p.tif, reduce_only=p.reduce_only, post_only=p.post_only,
+        )  # fmt: skip
         if not isinstance(verdict, Approval):
             return self._deny(st, p, str(verdict.reason).rsplit(".", 1)[-1])
         order = self.ledger.create(

@@ -19,6 +19,7 @@ from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, Summary
 from trader.engine.journal import Journal
 from trader.engine.paper import INSTRUMENT, demo_market_maker
 from trader.sim import matching
+from trader.sim.binance.spotbook import MAKER_BPS, TAKER_BPS  # the sim venue: Binance spot's default tier
 from trader.sim.market import BackgroundMarket, MarketParams
 from trader.venues.sim import SimConnector
 
@@ -51,7 +52,7 @@ class PaperSession:
         self.clock = SimClock(start_ns=1_700_000_000_000_000_000)
         self.unit_notional = Decimal("0.00001")  # one price unit x one qty unit, in USDT
         self.matching = matching.MatchingEngine(
-            maker_fee_bps=Decimal("0"), taker_fee_bps=Decimal("5"), unit_notional=self.unit_notional
+            maker_fee_bps=MAKER_BPS, taker_fee_bps=TAKER_BPS, unit_notional=self.unit_notional
         )
         market = BackgroundMarket(self.matching, MarketParams(mid=5_000_000, max_qty=200), seed=config.seed)
         market.seed_book(20)

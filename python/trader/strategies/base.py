@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-from trader.core import Side
+from trader.core import Side, TimeInForce
 
 
 class BookTop(NamedTuple):
@@ -67,6 +67,8 @@ class Place(NamedTuple):
     post_only: bool = True
     tag: str = ""
     venue: str = ""  # which leg: "" when the strategy trades `instrument` on one venue only
+    tif: TimeInForce = TimeInForce.GTC  # IOC: take what is there now, the rest expires (arbitrage legs)
+    reduce_only: bool = False  # only shrinks a perpetual position (an exit); spot venues refuse it
 
 
 class Cancel(NamedTuple):

@@ -81,7 +81,16 @@ class FuturesBook:
             maker_fee_bps=Decimal(2), taker_fee_bps=Decimal(5), unit_notional=FUTURES.tick * FUTURES.step
         )
         self.market = BackgroundMarket(
-            self.engine, MarketParams(mid=500_000, max_qty=200, mean_distance_ticks=3.0), seed=seed + 1
+            self.engine,
+            MarketParams(
+                mid=500_000,
+                max_qty=200,
+                mean_distance_ticks=3.0,
+                asset="BTC",
+                unit=float(FUTURES.tick),
+                perp=True,
+            ),
+            seed=seed + 1,
         )
         self.market.seed_book(20)
         self.orders: dict[int, FuturesOrder] = {}

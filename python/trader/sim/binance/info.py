@@ -214,8 +214,8 @@ def futures_depth(book: FuturesBook, last_update_id: int, limit: int) -> dict[st
 
 def spot_account(book: SpotBook, account: Account) -> dict[str, Any]:
     return {
-        "makerCommission": 0,
-        "takerCommission": 5,
+        "makerCommission": int(book.engine.maker_fee_bps),  # bps: the default tier's
+        "takerCommission": int(book.engine.taker_fee_bps),
         "canTrade": True,
         "canWithdraw": False,
         "canDeposit": False,

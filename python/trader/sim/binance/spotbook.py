@@ -25,6 +25,11 @@ from trader.sim.binance.limits import Limits
 from trader.sim.binance.state import LIVE, SPOT, ZERO, Account, Market, Order, UserKey, order_id_param
 from trader.sim.market import BackgroundMarket, MarketParams
 
+# Binance spot's default (VIP 0) tier: 0.10 % maker, 0.10 % taker (the `sim` venue speaks this protocol and
+# charges the same); USD-M futures charge their own, 0.02 % / 0.05 % (`futuresbook`)
+MAKER_BPS = Decimal(10)
+TAKER_BPS = Decimal(10)
+
 UserSink = Callable[[UserKey, Callable[[], dict[str, Any]]], None]
 # the margin desk's hooks: funds check with borrowing, and auto-repay after fills
 FundsHook = Callable[[str, str, str, Decimal, dict[str, str]], dict[str, Any]]
@@ -60,13 +65,15 @@ class SpotBook:
         self.clock, self.limits, self.emit = clock, limits, emit
         self.buyer_fee_in_base = buyer_fee_in_base  # real Binance unless fees are paid in BNB
         self.engine = matching.MatchingEngine(
-            maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(5), unit_notional=self.unit
+            maker_fee_bps=MAKER_BPS, taker_fee_bps=TAKER_BPS, unit_notional=self.unit
         )
         params = MarketParams(
             mid=int(inst.mid / self.tick),
             max_qty=inst.max_lots,
             volatility_ticks=inst.volatility_ticks,
             mean_distance_ticks=inst.distance_ticks,
+            asset=inst.base,
+            unit=float(self.tick),
         )
         self.market = BackgroundMarket(self.engine, params, seed=seed)
         self.market.seed_book(20)

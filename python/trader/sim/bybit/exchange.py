@@ -58,7 +58,14 @@ class Book:
             unit_notional=inst.unit_notional,
         )
         qty = max(1, int(Decimal("0.001") / Decimal(inst.precision)))
-        params = MarketParams(mid=inst.mid, min_qty=qty, max_qty=qty * 50)
+        params = MarketParams(
+            mid=inst.mid,
+            min_qty=qty,
+            max_qty=qty * 50,
+            asset=inst.base,
+            unit=float(inst.tick),
+            perp=inst.category == "linear",
+        )
         self.market = BackgroundMarket(self.engine, params, seed)
         self.market.seed_book(20)
         self.u = 1  # orderbook update id

@@ -408,7 +408,16 @@ class BybitSimServer(VenueServer):
         asyncio.get_running_loop().call_later(self.ack_delay_s, answer)
 
     def _snapshot(self, ws: web.WebSocketResponse, b: Book, depth: int) -> None:
-        bids, asks = self._levels(b, depth)
+        # the levels the next delta is computed against (the book may have moved since the last publish:
+        # a level sent from the live book but absent there would never be removed)
+        key, inst = (b.inst.category, b.inst.symbol), b.inst
+        if key not in self._published:
+            levels = b.engine.depth(DEPTH)
+            self._published[key] = (dict(levels[0]), dict(levels[1]))
+        pub = self._published[key]
+        bids, asks = (
+            [[inst.price_text(p), inst.qty_text(q)] for p, q in list(side.items())[:depth]] for side in pub
+        )
         self.snapshots += 1
         data = {"s": b.inst.symbol, "b": bids, "a": asks, "u": b.u, "seq": b.seq}
         now = self._now_ms()

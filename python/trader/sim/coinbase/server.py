@@ -115,7 +115,14 @@ class CoinbaseSimServer(VenueServer):
             unit = p.quote_increment * p.base_increment
             engine = MatchingEngine(maker_fee_bps=MAKER_BPS, taker_fee_bps=TAKER_BPS, unit_notional=unit)
             lot = int(Decimal("0.001") / p.base_increment)
-            params = MarketParams(mid=p.mid, min_qty=lot, max_qty=lot * 50, volatility_ticks=3.0)
+            params = MarketParams(
+                mid=p.mid,
+                min_qty=lot,
+                max_qty=lot * 50,
+                volatility_ticks=3.0,
+                asset=p.base,
+                unit=float(p.quote_increment),
+            )
             market = BackgroundMarket(engine, params, seed=seed * 17 + i)
             market.seed_book(20)
             self.books[p.product_id] = Book(p, engine, market)

@@ -82,7 +82,14 @@ class Market:
         self.pair = pair
         unit = pair.tick * pair.lot
         self.engine = MatchingEngine(maker_fee_bps=MAKER_BPS, taker_fee_bps=TAKER_BPS, unit_notional=unit)
-        params = MarketParams(mid=pair.mid_ticks, min_qty=10_000, max_qty=5_000_000, market_rate=4.0)
+        params = MarketParams(
+            mid=pair.mid_ticks,
+            min_qty=10_000,
+            max_qty=5_000_000,
+            market_rate=4.0,
+            asset=pair.base,
+            unit=float(pair.tick),
+        )
         self.market = BackgroundMarket(self.engine, params, seed=seed)
         self.market.seed_book(30)
         self.trade_seq = 0

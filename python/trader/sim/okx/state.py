@@ -202,7 +202,14 @@ class State:
             engine = MatchingEngine(
                 maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(0), unit_notional=Decimal(1)
             )
-            params = MarketParams(mid=inst.px_units(inst.mid), min_qty=10, max_qty=300)
+            params = MarketParams(
+                mid=inst.px_units(inst.mid),
+                min_qty=10,
+                max_qty=300,
+                asset=inst.base,
+                unit=float(inst.tick_sz),
+                perp=inst.swap,
+            )
             market = BackgroundMarket(engine, params, seed + n)
             market.seed_book(20)
             self.books[inst.inst_id] = Book(inst, engine, market)

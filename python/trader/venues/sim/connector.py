@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from trader.clock import Clock
-from trader.core import Approval, Side
+from trader.core import Approval, Side, TimeInForce
 from trader.sim import matching
 from trader.sim.market import BackgroundMarket
 from trader.venues.base import (
@@ -42,6 +42,9 @@ CAPABILITIES = Capabilities(
     paper_environment=True,
     needs_credentials=False,
 )
+
+
+_TIF = {int(TimeInForce.IOC): matching.Tif.IOC, int(TimeInForce.FOK): matching.Tif.FOK}
 
 
 class SimConnector:
@@ -110,7 +113,14 @@ class SimConnector:
         side = parse.matching_side(a.side)
         result = self.engine.submit(
             matching.SimOrder(
-                sim_id, client_id, side, a.price, a.qty, post_only=a.post_only, client_id=client_id
+                sim_id,
+                client_id,
+                side,
+                a.price,
+                a.qty,
+                _TIF.get(int(a.tif), matching.Tif.GTC),
+                post_only=a.post_only,
+                client_id=client_id,
             )
         )
         if not result.accepted:
