@@ -157,6 +157,11 @@ class Harness:
     take_lots = 5
     clock_error = ""  # what the venue's refusal of a request stamped outside its window contains
     resigns_after_clock_error = False  # True: a refused request is signed again once, the clock re-measured
+    # the venue's request budget is per key and per wall-clock second, shared by every session of the key:
+    # a process restarted within the same second inherits the last one's usage (and our limiter, fed
+    # the venue's usage headers, refuses an order over it). A restart case starts the next process in
+    # the next second, as a real restart would.
+    rate_window_per_second = False
     collar_bps = 9000  # the test gate's collar: a market order's protective price is the reference +- it
 
     # -- identity and capabilities (PROFILE PLUG-IN: see `capabilities`) --

@@ -20,6 +20,7 @@ class CoinbaseHarness(HttpHarness):
 
     clock_error = "Unauthorized"  # 401: the JWT is outside its nbf..exp window
     resigns_after_clock_error = True  # the connector measures the clock again and signs once more
+    rate_window_per_second = True  # 30 private requests per key per second (x-ratelimit-* headers)
     rest_ticks, take_ticks, rest_lots, take_lots = 300, 50, 100_000, 50_000
     STREAM_PATHS: ClassVar[dict[Stream, tuple[str, ...]]] = {
         Stream.MARKET: ("/ws/market",),
