@@ -76,6 +76,7 @@ def test_paper_text_summary_lists_each_venue() -> None:
         (["--exchange=binance,binance"], "name each venue once"),
         (["--exchange=binance,nosuch"], "nosuch"),
         (["--exchange=binance,polymarket", "--fast"], "--fast applies to one venue"),
+        (["--exchange=binance", "--fast"], "--fast runs the built-in sim venue"),
         (["--exchange=binance,polymarket", "--symbol=ETHUSDT"], "--symbol applies to one venue"),
         (["--exchange=binance,alpaca", "--strategy=binary-mm"], "not available on binance"),
         (["--exchange=,"], "name each venue once"),

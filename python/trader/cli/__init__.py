@@ -213,6 +213,11 @@ def _paper_venues(args: argparse.Namespace) -> list[str]:
                 raise ConfigError(f"{flag} applies to one venue; with several, leave it out")
         if args.market:
             raise ConfigError("--market applies to one venue; name the market's venue (e.g. binance-futures)")
+    elif args.fast and exchanges != ["sim"]:
+        raise ConfigError(
+            f"--fast runs the built-in sim venue in simulated time; {exchanges[0]}'s simulator runs in real"
+            " time: leave --fast out"
+        )
     return exchanges
 
 
