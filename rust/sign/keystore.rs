@@ -44,14 +44,18 @@ pub fn decrypt(json: &[u8], password: &[u8]) -> CoreResult<Secret> {
     if c["cipher"].as_str() != Some("aes-128-ctr") {
         return Err(cred("cipher must be aes-128-ctr"));
     }
-    let iv = hex_bytes(&c["cipherparams"]["iv"], "iv")?;
+    let stated_iv = hex_bytes(&c["cipherparams"]["iv"], "iv")?;
     let ciphertext = hex_bytes(&c["ciphertext"], "ciphertext")?;
     let mac = hex_bytes(&c["mac"], "mac")?;
     let kp = &c["kdfparams"];
     let dklen = uint(&kp["dklen"], "dklen")? as usize;
-    if dklen < 32 || iv.len() != 16 {
-        return Err(cred("dklen must be >= 32 and the iv 16 bytes"));
+    if dklen < 32 || stated_iv.is_empty() || stated_iv.len() > 16 {
+        return Err(cred("dklen must be >= 32 and the iv at most 16 bytes"));
     }
+    // eth-keyfile (eth-account's wallet files) writes the iv as an integer, dropping leading zero bytes,
+    // and reads it back as one: a shorter iv is the same counter, left-padded with zeros.
+    let mut iv = [0u8; 16];
+    iv[16 - stated_iv.len()..].copy_from_slice(&stated_iv);
     let salt = hex_bytes(&kp["salt"], "salt")?;
     let mut derived = zeroize::Zeroizing::new(vec![0u8; dklen]);
     match c["kdf"].as_str() {
@@ -82,7 +86,7 @@ pub fn decrypt(json: &[u8], password: &[u8]) -> CoreResult<Secret> {
         return Err(cred("wrong password (MAC mismatch)"));
     }
     let mut plain = ciphertext;
-    Aes128Ctr::new(derived[..16].into(), iv.as_slice().into()).apply_keystream(&mut plain);
+    Aes128Ctr::new(derived[..16].into(), (&iv).into()).apply_keystream(&mut plain);
     Secret::new("keystore plaintext", plain)
 }
 

@@ -85,3 +85,19 @@ def test_alpaca_headers() -> None:
     assert "s3cret" not in repr(AlpacaSigner("AKID", "s3cret"))
     with pytest.raises(CredentialError, match="alpaca api secret is empty"):
         AlpacaSigner("AKID", "")
+
+
+def test_eth_account_wallet_file_whose_iv_lost_its_leading_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eth-keyfile writes the iv as an integer, so one wallet file in 256 states a 15-byte iv (its leading
+    zero byte dropped); eth-account decrypts it, and so must we."""
+    from Crypto import Random  # what eth-keyfile draws its salt and iv from
+
+    draws = iter([bytes(range(16, 32)), b"\x00" + bytes(range(1, 16))])  # the salt, then the iv
+    monkeypatch.setattr(Random, "get_random_bytes", lambda n: next(draws)[:n])
+    doc = Account.encrypt(KEY, "hunter2", kdf="pbkdf2", iterations=1000)
+    assert len(bytes.fromhex(doc["crypto"]["cipherparams"]["iv"])) == 15
+    assert bytes(Account.decrypt(doc, "hunter2")) == KEY
+    ks = Keystore.decrypt(json.dumps(doc), "hunter2")
+    assert PolymarketSigner(ks).address == Account.from_key(KEY).address
