@@ -6,7 +6,8 @@ loopback it connects without."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -29,6 +30,22 @@ def sim() -> Iterator[SimThread]:
         yield t
     finally:
         t.close()
+
+
+@contextlib.asynccontextmanager
+async def private_client(sim: SimThread, secret: str) -> AsyncIterator[tuple[Any, list[dict[str, Any]]]]:
+    """python-okx's private WebSocket client on the simulator, consuming, and the messages it received."""
+    seen: list[dict[str, Any]] = []
+    url = f"ws://127.0.0.1:{sim.port}/ws/v5/private"
+    client = ws_private.WsPrivateAsync(DEMO_KEY, DEMO_PASSPHRASE, secret, url)
+    await client.connect()
+    client.callback = lambda m: seen.append(orjson.loads(m))
+    task = asyncio.get_running_loop().create_task(client.consume())
+    try:
+        yield client, seen
+    finally:
+        task.cancel()
+        await client.factory.close()
 
 
 @pytest.fixture(autouse=True)
@@ -77,13 +94,7 @@ def test_sdk_streams_the_book_in_sequence(sim: SimThread) -> None:
 
 def test_sdk_logs_in_places_and_cancels_over_the_private_socket(sim: SimThread) -> None:
     async def body() -> None:
-        seen: list[dict[str, Any]] = []
-        url = f"ws://127.0.0.1:{sim.port}/ws/v5/private"
-        client = ws_private.WsPrivateAsync(DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, url)
-        await client.connect()
-        client.callback = lambda m: seen.append(orjson.loads(m))
-        task = asyncio.get_running_loop().create_task(client.consume())
-        try:
+        async with private_client(sim, DEMO_SECRET) as (client, seen):
             await client.login()
             await until(seen, lambda m: m.get("event") == "login" and m.get("code") == "0")
             await client.send("subscribe", [{"channel": "orders", "instType": "ANY"}])
@@ -102,45 +113,27 @@ def test_sdk_logs_in_places_and_cancels_over_the_private_socket(sim: SimThread) 
             await client.cancel_order([again], id="9")
             refused = await until(seen, lambda m: m.get("id") == "9")
             assert (refused["code"], refused["data"][0]["sCode"]) == ("1", "51400")
-        finally:
-            task.cancel()
-            await client.factory.close()
 
     asyncio.run(body())
 
 
 def test_a_wrong_login_is_refused(sim: SimThread) -> None:
     async def body() -> None:
-        seen: list[dict[str, Any]] = []
-        url = f"ws://127.0.0.1:{sim.port}/ws/v5/private"
-        client = ws_private.WsPrivateAsync(DEMO_KEY, DEMO_PASSPHRASE, "wrong-secret", url)
-        await client.connect()
-        client.callback = lambda m: seen.append(orjson.loads(m))
-        task = asyncio.get_running_loop().create_task(client.consume())
-        try:
+        async with private_client(sim, "wrong-secret") as (client, seen):
             await client.login()
             refused = await until(seen, lambda m: m.get("event") == "error")
             assert refused["code"] == "60009"
-        finally:
-            task.cancel()
-            await client.factory.close()
 
     asyncio.run(body())
 
 
 def test_sdk_streams_positions_and_account_and_amends_in_batch(sim: SimThread) -> None:
     async def body() -> None:
-        seen: list[dict[str, Any]] = []
-        url = f"ws://127.0.0.1:{sim.port}/ws/v5/private"
-        client = ws_private.WsPrivateAsync(DEMO_KEY, DEMO_PASSPHRASE, DEMO_SECRET, url)
-        await client.connect()
-        client.callback = lambda m: seen.append(orjson.loads(m))
-        task = asyncio.get_running_loop().create_task(client.consume())
+        async with private_client(sim, DEMO_SECRET) as (client, seen):
 
-        def push(channel: str, event: str) -> Callable[[dict[str, Any]], bool]:
-            return lambda m: m.get("arg", {}).get("channel") == channel and m.get("eventType") == event
+            def push(channel: str, event: str) -> Callable[[dict[str, Any]], bool]:
+                return lambda m: m.get("arg", {}).get("channel") == channel and m.get("eventType") == event
 
-        try:
             await client.login()
             await until(seen, lambda m: m.get("event") == "login" and m.get("code") == "0")
             channels = [{"channel": "positions", "instType": "ANY"}, {"channel": "account"}]
@@ -170,8 +163,5 @@ def test_sdk_streams_positions_and_account_and_amends_in_batch(sim: SimThread) -
             await client.batch_cancel_orders([{"instId": "BTC-USDT", "clOrdId": "sdkwsam"}], id="23")
             canceled = await until(seen, lambda m: m.get("id") == "23")
             assert canceled["data"][0]["sCode"] == "0"
-        finally:
-            task.cancel()
-            await client.factory.close()
 
     asyncio.run(body())
