@@ -334,12 +334,18 @@ class IbkrConnector:
             await self.clock.sleep(max(retry - now, 1_000_000) / 1e9)
 
     async def _ask(self, request: Callable[[], Awaitable[_T]], what: str, *, priority: bool = False) -> _T:
-        """One paced request and its answer; no session or no answer in time is `VenueUnavailableError`."""
-        await self._pace(priority=priority)
-        try:
-            return await self.clock.wait_for(request(), self._timeout_s)
-        except (TimeoutError, ConnectionError) as e:
-            raise VenueUnavailableError(f"{what}: {type(e).__name__}", venue=VENUE) from None
+        """One paced read and its answer, else `VenueUnavailableError`. ib_async keys some reads by name
+        (`openOrders`): a second one open at once takes its answer, so a timed-out read is asked anew."""
+        for attempt in (1, 2):
+            await self._pace(priority=priority)
+            try:
+                return await self.clock.wait_for(request(), self._timeout_s)
+            except TimeoutError:
+                if attempt == 2 or not self.ib.isConnected():
+                    raise VenueUnavailableError(f"{what}: TimeoutError", venue=VENUE) from None
+            except ConnectionError as e:
+                raise VenueUnavailableError(f"{what}: {type(e).__name__}", venue=VENUE) from None
+        raise AssertionError("unreachable")
 
     def rate_usage(self) -> list[tuple[int, int, int]]:
         return self._limiter.usage(self._quota, self.clock.now_ns())
