@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -17,7 +17,7 @@ from tests.helpers import gate_approval
 from trader.clock import LiveClock
 from trader.core import Approval, BybitSigner, OrderType, Side, TimeInForce
 from trader.errors import AuthenticationError, InsufficientFundsError, OrderNotFoundError
-from trader.sim.bybit import BybitSimServer
+from trader.sim.bybit import DEMO_KEY, BybitSimServer
 from trader.venues.base import BookInvalid, BookUpdate, FillReport, OrderReport, OrderState, VenueEvent
 from trader.venues.bybit import BybitConnector, Endpoints, loopback_connector
 
@@ -61,6 +61,25 @@ def approve(
         conn.trading_spec(), "BTCUSDT", side, price, qty, bid=ref - 100, ask=ref + 100,
         now_ns=conn.clock.now_ns(), order_type=order_type, tif=tif, post_only=post_only,
     )  # fmt: skip
+
+
+def watch_limit_folds(conn: BybitConnector) -> list[tuple[int, int]]:
+    """(used by the answer's headers, used by the local order quota) at each fold of `X-Bapi-Limit*`.
+
+    The quota's windows are fixed seconds, so usage read later can already be in the next window
+    (a CI run read 0); read right after the fold, at the instant the fold used (the quota's clock
+    never goes back, so `now=0` means "the last instant it saw")."""
+    seen: list[tuple[int, int]] = []
+    fold = conn._fold_limits
+
+    def spy(headers: Mapping[str, str]) -> None:
+        fold(headers)
+        limit, remaining = headers.get("x-bapi-limit", ""), headers.get("x-bapi-limit-status", "")
+        if limit.isdigit() and remaining.isdigit():
+            seen.append((int(limit) - int(remaining), conn._limiter.usage(conn._quota, 0)[0][1]))
+
+    conn._fold_limits = spy  # type: ignore[method-assign]
+    return seen
 
 
 async def next_of(conn: BybitConnector, kind: type[E], where: Callable[[E], bool] = lambda _: True) -> E:
@@ -157,10 +176,13 @@ async def test_a_book_gap_is_invalid_and_resyncs() -> None:
 
 @sync
 async def test_limit_status_headers_fold_into_the_local_limiter() -> None:
-    async with venue(market_data=False) as (_server, conn):
+    async with venue(market_data=False) as (server, conn):
+        # another bot on the same account spent 5 of the UID's cancel-all limit this second
+        server._calls[(DEMO_KEY, "/v5/order/cancel-all")] = [server._now_ms()] * 5
+        folds = watch_limit_folds(conn)
         await conn.cancel_all("BTCUSDT")
-        usage = conn._limiter.usage(conn._quota, conn.clock.now_ns())
-        assert usage[0][1] >= 1
+        assert [header for header, _ in folds] == [6], "the answer carried X-Bapi-Limit headers"
+        assert folds[0][1] >= 6, f"the venue's count, not only our one call, is in the limiter: {folds}"
 
 
 @sync
