@@ -92,11 +92,40 @@ def _tails(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _engine(rows: list[dict[str, Any]]) -> list[str]:
+    """The engine's tick-to-wire against the component pipeline of the same run (issue 18's goal), and the
+    same pipeline run at the engine's cadence (one tick every few ms, the process idle between: cold)."""
+    runs = [r for r in rows if "ratio_p50" in r["info"]]
+    if not runs:
+        return []
+    lines = [
+        "",
+        "| engine bench | tick-to-wire p50 / p99 | pipeline p50 / p99 | ratio p50 / p99 | goal | met "
+        "| pipeline at the engine's cadence p50 / p99 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(runs, key=lambda r: r["name"]):
+        i = r["info"]
+        cold = (
+            f"{i['pipeline_at_cadence_p50_us']:.0f} / {i['pipeline_at_cadence_p99_us']:.0f} µs "
+            f"(a tick every {i['cadence_ms']:g} ms)"
+            if "cadence_ms" in i
+            else "-"
+        )
+        lines.append(
+            f"| {r['name'].removeprefix('test_')} | {i['p50_us']:.0f} / {i['p99_us']:.0f} µs "
+            f"| {i['pipeline_p50_us']:.1f} / {i['pipeline_p99_us']:.1f} µs "
+            f"| {i['ratio_p50']:.1f}x / {i['ratio_p99']:.1f}x | {i['goal']} | {'yes' if i['met'] else 'NO'} "
+            f"| {cold} |"
+        )
+    return lines
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     rows = _rows(config)
     if not rows:
         return
-    lines = _table(rows) + _tails(rows)
+    lines = _table(rows) + _tails(rows) + _engine(rows)
     terminalreporter.write_sep("=", "trader: ratios against same-run baselines")
     for line in lines:
         terminalreporter.write_line(line)

@@ -3,19 +3,22 @@ figures themselves are `make bench` material, never asserted here)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
-from trader.cli import EXIT_FAILED, EXIT_USAGE, main
+from trader.cli import EXIT_FAILED, EXIT_USAGE, _run, main
 from trader.cli.latency import EDGES_US, Result, histogram, judge
+from trader.clock import LiveClock
 
 
 def _result(p99_ns: int, count: int = 10) -> Result:
     stats = {"count": count, "p50": p99_ns // 2, "p90": p99_ns, "p99": p99_ns, "p999": p99_ns, "max": p99_ns}
-    return Result("mm", "rest", "file", 1.0, count, stats, stats, stats, 0)
+    return Result("mm", "rest", "file", 1.0, count, stats, stats, stats, 0, 10)
 
 
 def test_a_short_run_reports_percentiles_and_breaks_an_impossible_budget() -> None:
@@ -75,3 +78,20 @@ def test_bad_input_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixtu
 def test_paper_pins_to_a_cpu_list_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["paper", "--cpu", "x", "--duration", "1"]) == EXIT_USAGE
     assert capsys.readouterr().err.startswith("trader paper: --cpu=x: cannot pin")
+
+
+def test_busy_poll_keeps_the_loop_off_the_kernel_sleep() -> None:
+    """`--busy-poll`: while the session waits, the process keeps running (CPU time ~ wall time); without
+    it, a wait costs no CPU. The spinner ends with the session."""
+
+    async def idle() -> tuple[float, int]:
+        cpu = time.process_time()
+        await LiveClock().sleep(0.3)
+        return time.process_time() - cpu, len(asyncio.all_tasks())
+
+    spun, tasks = _run(idle(), busy_poll=True)
+    assert spun > 0.05, f"busy-polling used {spun:.3f} s of CPU in 0.3 s"
+    assert tasks == 2, "the session and the spinner"
+    slept, tasks = _run(idle())
+    assert slept < 0.05, f"an idle loop used {slept:.3f} s of CPU in 0.3 s"
+    assert tasks == 1

@@ -130,7 +130,7 @@ def test_submit_never_waits_on_delivery() -> None:
             for i in range(8):  # a slow receiver; more than the queue holds
                 sender.submit(_alert(f"kill:{i}"))
             took_ms = (clock.monotonic_ns() - t0) / 1e6
-            assert took_ms < 50, took_ms
+            assert took_ms < 200, took_ms  # waiting on one delivery alone would take 300 ms
             assert sender.dropped >= 2  # dropped, not waited for
             await sender.close(timeout_s=0.2)
 

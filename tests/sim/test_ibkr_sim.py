@@ -108,7 +108,7 @@ def test_connect_completes_the_startup_sync_promptly(sdk: ModuleType) -> None:
             await ib.connectAsync("127.0.0.1", server.port, clientId=7, timeout=2)
             elapsed = (CLOCK.monotonic_ns() - t0) / 1e9
             try:
-                assert elapsed < 1.0
+                assert elapsed < 1.5  # a missing start-up answer makes ib_async wait out its 2 s timeout
                 assert ib.client.serverVersion() == SERVER_VERSION
                 assert ib.managedAccounts() == ["DU1234567"]
                 values = {v.tag: v.value for v in ib.accountValues() if v.currency == "USD"}

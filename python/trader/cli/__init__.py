@@ -87,6 +87,15 @@ def _add_paper(sub: Any) -> None:
     paper.add_argument("--no-view", action="store_true", help="no live terminal view")
     add_monitoring_flags(paper, report=True)
     paper.add_argument("--cpu", default=None, help="pin the engine to these CPUs (e.g. 2 or 2,3; Linux)")
+    add_busy_poll_flag(paper)
+
+
+def add_busy_poll_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--busy-poll",
+        action="store_true",
+        help="the event loop never sleeps: lower tick-to-wire for one whole core (pin it with --cpu)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     live.add_argument("--confirm", action="store_true", help="yes, send real orders")
     live.add_argument("--config", type=Path, default=Path("~/.trader/config.toml"), help="TOML config")
+    live.add_argument("--cpu", default=None, help="pin the engine to these CPUs (e.g. 2 or 2,3; Linux)")
+    add_busy_poll_flag(live)
     add_monitoring_flags(live, report=False)
     add_report_parser(sub)
     sub.add_parser("venues", help="list venues: tier, status and capabilities")
@@ -161,15 +172,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def _run(coro: Coroutine[Any, Any, T], *, busy_poll: bool = False) -> T:
     """Run a command's event loop: uvloop when it is installed (a dependency on Linux; elsewhere
-    `pip install trader[fast]`), else asyncio."""
+    `pip install trader[fast]`), else asyncio. `busy_poll`: the loop never sleeps in the kernel
+    (`trader.engine.loops.busy_poll`)."""
     runner: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run
     with contextlib.suppress(ImportError):
         import uvloop
 
         runner = uvloop.run
-    return runner(coro)
+    return runner(_polling(coro) if busy_poll else coro)
+
+
+async def _polling(coro: Coroutine[Any, Any, T]) -> T:
+    from trader.clock import LiveClock
+    from trader.engine.loops import busy_poll
+
+    spinner = asyncio.get_running_loop().create_task(busy_poll(LiveClock()))
+    try:
+        return await coro
+    finally:
+        spinner.cancel()
 
 
 def _version() -> str:
@@ -291,11 +314,11 @@ def _paper_run(
     if _cross_kinds(args):
         from trader.cli.crossvenue import paper_cross
 
-        return _run(paper_cross(args, exchanges, _cross_kinds(args), risk, monitor))
+        return _run(paper_cross(args, exchanges, _cross_kinds(args), risk, monitor), busy_poll=args.busy_poll)
     if len(exchanges) > 1:
         from trader.cli.run import paper_multi
 
-        return _run(paper_multi(args, exchanges, risk, monitor)), []
+        return _run(paper_multi(args, exchanges, risk, monitor), busy_poll=args.busy_poll), []
     if args.fast:
         from trader.monitoring.session import monitored
         from trader.sim.session import PaperConfig, PaperSession
@@ -305,7 +328,7 @@ def _paper_run(
         return asyncio.run(monitored(monitor, session.engine, session.run_async())), []
     from trader.cli.run import paper_realtime
 
-    return _run(paper_realtime(args, risk, monitor)), []
+    return _run(paper_realtime(args, risk, monitor), busy_poll=args.busy_poll), []
 
 
 def _print_summary(data: dict[str, object]) -> None:
@@ -470,6 +493,9 @@ def _live(args: argparse.Namespace) -> int:
     try:
         venues, config = _live_venues(args)
         report.check_flags(args)
+        from trader.cli.latency import pin
+
+        pin(args.cpu)
         monitor = report.monitor(args, args.config)
     except ConfigError as e:
         print(f"trader live: {e}", file=sys.stderr)
@@ -483,7 +509,7 @@ def _live(args: argparse.Namespace) -> int:
     from trader.errors import TraderError
 
     try:
-        summary = _run(live_session(venues, config, monitor))
+        summary = _run(live_session(venues, config, monitor), busy_poll=args.busy_poll)
     except TraderError as e:
         print(f"trader live: {e}", file=sys.stderr)
         return EXIT_FAILED

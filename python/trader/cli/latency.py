@@ -50,6 +50,9 @@ def add_parser(sub: Any) -> None:
         "--max-p99", type=float, default=None, help="exit 1 when tick-to-wire p99 exceeds this (µs)"
     )
     p.add_argument("--cpu", default=None, help="pin the engine to these CPUs (e.g. 2 or 2,3; Linux)")
+    from trader.cli import add_busy_poll_flag
+
+    add_busy_poll_flag(p)
     p.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(command_main=main)
@@ -66,8 +69,10 @@ class Result:
     order_round_trip_ns: dict[str, int]
     tick_to_order_ns: dict[str, int]
     conflated: int
+    ticks: int  # book updates handed to the strategy
     histogram_us: list[tuple[int, int, int]] = field(default_factory=list)  # (from, to, count); to 0: above
     max_p99_us: float | None = None
+    busy_poll: bool = False
     ok: bool = True
     why: str = ""
 
@@ -180,6 +185,7 @@ async def measure(args: argparse.Namespace, url: str, journal_path: str) -> Resu
         order_round_trip_ns=engine.lat.round_trip.stats(),
         tick_to_order_ns=order.stats(),
         conflated=engine.lat.conflated,
+        ticks=engine.lat.books,
         histogram_us=histogram(list(engine.lat.tick_to_wire.samples)),
     )
 
@@ -202,8 +208,9 @@ def _line(name: str, st: dict[str, int]) -> str:
 
 def render(r: Result) -> str:
     out = [
-        f"trader latency: {r.strategy} over {r.order_entry.upper()}, journal {r.journal}, {r.seconds:g} s, "
-        f"{r.orders} orders, {r.conflated} book updates conflated",
+        f"trader latency: {r.strategy} over {r.order_entry.upper()}, journal {r.journal}"
+        f"{', busy-poll' if r.busy_poll else ''}, {r.seconds:g} s, "
+        f"{r.orders} orders, {r.ticks} book updates, {r.conflated} conflated",
         _line("tick-to-wire", r.tick_to_wire_ns),
         _line("order round trip", r.order_round_trip_ns),
         _line("tick-to-order", r.tick_to_order_ns),
@@ -243,7 +250,8 @@ def main(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         stack.callback(stop_sim, proc)
         try:
-            result = judge(_run(measure(args, url, path)), args.max_p99)
+            result = judge(_run(measure(args, url, path), busy_poll=args.busy_poll), args.max_p99)
+            result.busy_poll = args.busy_poll
         except ConfigError as e:
             print(f"trader latency: {e}", file=sys.stderr)
             return EXIT_USAGE

@@ -306,6 +306,7 @@ class Engine:
         if self._blocked(v):
             return  # the venue is halted: the strategies saw an empty book and see the next one after
         top = BookTop(inst.canonical, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty, ev.ts_recv, v.name)
+        self.lat.books += 1
         # tick-to-order runs from our read of the message; in simulated time (a separate latency clock)
         # from the moment the engine took the event, since no wall clock stamped it
         tick = ev.ts_recv if self.latency_clock is self.clock else self.latency_clock.now_ns()

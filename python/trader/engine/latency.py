@@ -59,6 +59,7 @@ class Latency:
     tick_to_wire: Series = field(default_factory=Series)
     round_trip: Series = field(default_factory=Series)
     conflated: int = 0
+    books: int = 0  # book updates handed to the strategies (their cadence: how cold each tick runs)
 
     def on_sent(self, tick_ns: int | None, wire_ns: int, ack_ns: int | None) -> None:
         """An order's send ended: its bytes left at `wire_ns` (0: never), acknowledged at `ack_ns`."""

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from trader.clock import Clock
 from trader.engine.eager import Ready
 from trader.venues._events import DIRECT
 from trader.venues.base import BookUpdate, VenueEvent
@@ -101,6 +102,18 @@ class Collector:
         gc.unfreeze()
         if self.was_enabled:
             gc.enable()
+
+
+async def busy_poll(clock: Clock) -> None:
+    """Keep the event loop polling its sockets without ever sleeping in the kernel (`--busy-poll`), until
+    cancelled: a task that only yields, so the loop always has work and polls with a zero timeout.
+
+    What it buys: a core that never idles keeps its caches and branch predictors warm and is never woken
+    from a halt (on a VM, a descheduled vCPU), which is most of what one tick costs when ticks are
+    milliseconds apart (`benches/test_bench_engine.py` measures both ways). What it costs: one core, all
+    the time; use it on a colocated box with a core to give (pin it, `--cpu`), not on a shared laptop."""
+    while True:
+        await clock.sleep(0)
 
 
 def next_feed_deadline(engine: Engine) -> int | None:

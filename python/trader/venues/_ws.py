@@ -200,6 +200,7 @@ class WsClient:
                     ping_timeout=self._heartbeat_s,
                     open_timeout=self._open_timeout_s,
                     max_size=2**24,
+                    compression=None,  # no permessage-deflate: inflating every frame is latency
                     logger=FRAME_SAFE_LOG,
                 )
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
@@ -220,7 +221,7 @@ class WsClient:
                 yield WsConnected(self.connects)
                 while True:
                     try:
-                        frame = await _recv(conn.recv(), self.clock, self._stale_after_s)
+                        frame = await _recv(conn.recv(decode=False), self.clock, self._stale_after_s)
                     except TimeoutError:
                         yield WsStale(int(self._stale_after_s * 1e9))
                         break
