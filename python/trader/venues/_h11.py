@@ -30,6 +30,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable, Mapping
 from functools import cache
+from typing import cast
 from urllib.parse import urlsplit
 
 Response = tuple[int, dict[str, str], bytes]  # status, headers (lower-case names), body
@@ -81,8 +82,7 @@ class _Conn(asyncio.Protocol):
         self.body = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -441,7 +441,6 @@ class Client:
                 self._port,
                 ssl=ctx,
                 server_hostname=self._hostname if ctx is not None else None,
-                happy_eyeballs_delay=0.25,
             )
         )
         timed_out = False
