@@ -265,6 +265,22 @@ def test_a_connection_dying_after_the_request_left_is_an_unknown_outcome_and_a_r
     run(go())
 
 
+def test_only_a_read_is_resent_and_only_once_when_a_reused_connection_dies_unanswered() -> None:
+    async def go() -> None:
+        async with raw(answering(OK, then="close_after_request")) as (url, seen):
+            pool = _h11.Client(url, user_agent="t", timeout_s=2, connect_timeout_s=1)
+            try:
+                await pool.request("GET", "/a", "", None, None)
+                assert (await pool.request("GET", "/b", "", None, None, retry_stale=True))[2] == b"ok"
+                with pytest.raises(_h11.Disconnected):
+                    await pool.request("POST", "/o", "", None, None)  # an order: never resent
+                assert [h.split(b" ")[1] for h, _ in seen.requests] == [b"/a", b"/b", b"/b", b"/o"]
+            finally:
+                await pool.close()
+
+    run(go())
+
+
 @LOOPS
 def test_a_reset_after_the_request_was_written(loop: str) -> None:
     async def go() -> None:

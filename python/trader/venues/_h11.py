@@ -41,7 +41,7 @@ _STATUS = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _HEX = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?")
-_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _UNTIL_CLOSE, _IDLE = range(7)
+_IDLE, _HEAD, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(5)
 
 
 class ConnectFailed(Exception):  # noqa: N818 - named for what happened
@@ -79,7 +79,6 @@ class _Conn(asyncio.Protocol):
         self.need = 0
         self.status = 0
         self.headers: dict[str, str] = {}
-        self.body = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
@@ -156,42 +155,46 @@ class _Conn(asyncio.Protocol):
             self.fut.set_result((self.status, self.headers, body))
 
     def _parse(self) -> None:
-        while self.state != _IDLE:
-            step = self._STEPS[self.state]
-            if step is None or not step(self):
-                return
+        if self.state == _HEAD and not self._head():
+            return
+        buf = self.buf
+        if self.state == _LENGTH and len(buf) >= self.need:
+            body = bytes(buf[: self.need])
+            del buf[: self.need]
+            self._done(body)
+        elif self.state == _CHUNKED and (chunked := _dechunk(buf)) is not None:
+            del buf[: chunked[1]]
+            self._done(chunked[0])
 
     def _head(self) -> bool:
-        buf = self.buf
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > _MAX_LINE:
-                raise Malformed("the answer's head is too long")
-            return False
-        lines = buf[:end].decode("latin-1").split("\r\n")
-        del buf[: end + 4]
-        m = _STATUS.fullmatch(lines[0])
-        if m is None:
-            raise Malformed("not an HTTP/1.x status line")
-        status = self.status = int(m[2])
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep or not _TOKEN.fullmatch(name):
-                raise Malformed("a malformed header line")
-            key = name.lower()
-            if key in headers and key in ("content-length", "transfer-encoding"):
-                raise Malformed(f"{key} repeated")
-            headers[key] = value.strip(" \t")
-        if 100 <= status < 200:
+        """Read the status line and headers (past any 1xx) and choose how the body ends."""
+        while (end := self.buf.find(b"\r\n\r\n")) >= 0:
+            lines = self.buf[:end].decode("latin-1").split("\r\n")
+            del self.buf[: end + 4]
+            m = _STATUS.fullmatch(lines[0])
+            if m is None:
+                raise Malformed("not an HTTP/1.x status line")
+            status = self.status = int(m[2])
             if status == 101:
                 raise Malformed("a protocol switch nobody asked for")
-            return True  # informational: the answer follows
-        self.headers = headers
-        tokens = headers.get("connection", "").lower()
-        keep = "keep-alive" in tokens if m[1] == "0" else "close" not in tokens
-        self.reusable = self.reusable and keep
-        return self._framing(status, headers)
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                name, sep, value = line.partition(":")
+                if not sep or not _TOKEN.fullmatch(name):
+                    raise Malformed("a malformed header line")
+                key = name.lower()
+                if key in headers and key in ("content-length", "transfer-encoding"):
+                    raise Malformed(f"{key} repeated")
+                headers[key] = value.strip(" \t")
+            if status >= 200:  # else informational: the answer follows
+                self.headers = headers
+                tokens = headers.get("connection", "").lower()
+                keep = "keep-alive" in tokens if m[1] == "0" else "close" not in tokens
+                self.reusable = self.reusable and keep
+                return self._framing(status, headers)
+        if len(self.buf) > _MAX_LINE:
+            raise Malformed("the answer's head is too long")
+        return False
 
     def _framing(self, status: int, headers: dict[str, str]) -> bool:
         te, cl = headers.get("transfer-encoding"), headers.get("content-length")
@@ -201,7 +204,7 @@ class _Conn(asyncio.Protocol):
         if te is not None:
             if cl is not None or te.lower() != "chunked":
                 raise Malformed("an unsupported Transfer-Encoding")
-            self.body, self.state = bytearray(), _CHUNK_SIZE
+            self.state = _CHUNKED
         elif cl is not None:
             if not _DIGITS.fullmatch(cl):
                 raise Malformed("a malformed Content-Length")
@@ -210,67 +213,31 @@ class _Conn(asyncio.Protocol):
             self.state, self.reusable = _UNTIL_CLOSE, False
         return True
 
-    def _length(self) -> bool:
-        n = self.need
-        if len(self.buf) < n:
-            return False
-        body = bytes(self.buf[:n])
-        del self.buf[:n]
-        self._done(body)
-        return False
 
-    def _line(self) -> bytes | None:
-        i = self.buf.find(b"\r\n")
-        if i < 0:
-            if len(self.buf) > _MAX_LINE:
-                raise Malformed("a chunk line is too long")
-            return None
-        line = bytes(self.buf[:i])
-        del self.buf[: i + 2]
-        return line
-
-    def _chunk_size(self) -> bool:
-        line = self._line()
-        if line is None:
-            return False
-        m = _HEX.fullmatch(line)
+def _dechunk(buf: bytearray) -> tuple[bytes, int] | None:
+    """A chunked body complete in `buf` and its length there; None while incomplete."""
+    parts: list[bytes] = []
+    pos = 0
+    while (eol := buf.find(b"\r\n", pos)) >= 0:
+        m = _HEX.fullmatch(buf, pos, eol)
         if m is None:
             raise Malformed("a malformed chunk size")
-        self.need = int(m[1], 16)
-        self.state = _CHUNK_DATA if self.need else _TRAILER
-        return True
-
-    def _chunk_data(self) -> bool:
-        n = self.need
-        if len(self.buf) < n + 2:
-            return False
-        if self.buf[n : n + 2] != b"\r\n":
+        size, pos = int(m[1], 16), eol + 2
+        if not size:
+            while (eol := buf.find(b"\r\n", pos)) > pos:  # trailers, up to the blank line
+                if b":" not in buf[pos:eol]:
+                    raise Malformed("a malformed trailer")
+                pos = eol + 2
+            return (b"".join(parts), eol + 2) if eol == pos else None
+        if len(buf) < pos + size + 2:
+            return None
+        if buf[pos + size : pos + size + 2] != b"\r\n":
             raise Malformed("a chunk without its CRLF")
-        self.body += self.buf[:n]
-        del self.buf[: n + 2]
-        self.state = _CHUNK_SIZE
-        return True
-
-    def _trailer(self) -> bool:
-        line = self._line()
-        if line is None:
-            return False
-        if not line:
-            self._done(bytes(self.body))
-            return False
-        if b":" not in line:
-            raise Malformed("a malformed trailer")
-        return True
-
-    _STEPS: tuple[Callable[[_Conn], bool] | None, ...] = (
-        _head,
-        _length,
-        _chunk_size,
-        _chunk_data,
-        _trailer,
-        None,  # until close: connection_lost ends it
-        None,
-    )
+        parts.append(bytes(buf[pos : pos + size]))
+        pos += size + 2
+    if len(buf) - pos > _MAX_LINE:
+        raise Malformed("a chunk size line is too long")
+    return None
 
 
 class Client:
