@@ -1,15 +1,15 @@
-"""The HTTP transport every REST connector uses: one keep-alive aiohttp session, timeouts, the local
-rate limiter, and one classification of failures.
+"""The HTTP transport every REST connector uses: keep-alive connections (`_h11.Client`), timeouts, the
+local rate limiter, and one classification of failures.
 
 What the caller learns from a failed request decides what the engine may do next:
 
 - the local limiter refused: `RateLimitError`, nothing was sent (a read first waits for its turn, up to
   `max_local_wait_s`: our own pacing, not a failure; an order does not wait: its price is of now);
-- connection refused, DNS failure, connect timeout: `VenueUnavailableError`, nothing was sent (reads are
-  retried first);
-- read timeout, reset or disconnect after sending, and HTTP 5xx: for a mutating request (an order, a
-  cancel) `UnknownOutcomeError`: never resent, the engine asks the venue; reads are retried, then
-  `VenueUnavailableError`;
+- connection refused, DNS or TLS failure, connect timeout (`connect_timeout_s`), no free connection in
+  time: `VenueUnavailableError`, nothing was sent (reads are retried first);
+- timeout (`timeout_s`, the whole request), reset or disconnect after sending, a malformed answer, and
+  HTTP 5xx: for a mutating request (an order, a cancel) `UnknownOutcomeError`: never resent, the engine
+  asks the venue; reads are retried, then `VenueUnavailableError`;
 - HTTP 429: `RateLimitError` with `retry_after_ns`; 418: `BannedError`, likewise. Either backs off the
   whole key (every request of this client, any quota, any priority, and the limiter's quotas) until
   Retry-After plus `retry_margin_s` (venues round it down; coming back early draws a 418), or
@@ -20,19 +20,20 @@ What the caller learns from a failed request decides what the engine may do next
 Query strings and bodies are sent byte for byte as given (they were signed). Error messages carry the
 method, path, status and a short venue message, never headers, query strings or bodies.
 
-Latency: connections are kept alive (and aiohttp sets TCP_NODELAY on each); a mutating request stamps the
-order's `WireProbe` (`trader.venues._wire`) as its request line and headers are written to the socket, in
-the same synchronous step (aiohttp's `on_request_headers_sent`, then serialization and `transport.write`).
+Latency: connections are kept alive, with TCP_NODELAY on each. A request is built as one bytes object
+and handed to the socket with one `transport.write` (no URL objects, header multidicts, tracing hooks or
+request task); with an idle connection at hand that happens before the request's first `await`, so an
+order sent with the engine's eager start is on the wire before control returns to the event loop. A
+mutating request stamps the order's `WireProbe` (`trader.venues._wire`) in the same synchronous step as
+that write. Answers are parsed as they arrive and wake the request once, when complete.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
-
-import aiohttp
-from yarl import URL
+from functools import partial
 
 from trader import __version__
 from trader.clock import Clock
@@ -44,9 +45,7 @@ from trader.errors import (
     VenueError,
     VenueUnavailableError,
 )
-from trader.venues import _wire
-
-_MUTATING = SimpleNamespace(what="mutating")  # the trace context of an order or cancel
+from trader.venues import _h11, _wire
 
 
 @dataclass(frozen=True)
@@ -76,25 +75,33 @@ class HttpClient:
         max_local_wait_s: float = 10.0,
         retry_margin_s: float = 1.0,
         default_backoff_s: float = 1.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.venue = venue
         self.base_url = base_url.rstrip("/")
         self.clock = clock
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
+        self._conn = _h11.Client(
+            self.base_url,
+            user_agent=user_agent,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            limit=32,
+            keepalive_timeout_s=30.0,
+            ssl_context=ssl_context,
+        )
+        self._stamp = partial(_wire.stamp, clock)  # an order's bytes are handed to the socket now
         self._limiter = limiter
         self._quota = quota
         self._decode_error = decode_error
         self._on_response = on_response
         self._read_retries = read_retries
         self._backoff_s = retry_backoff_s
-        self._user_agent = user_agent
         self._max_wait_ns = int(max_local_wait_s * 1e9)
         self._margin_ns = int(retry_margin_s * 1e9)
         self._default_backoff_ns = int(default_backoff_s * 1e9)
         self._quotas: set[int] = {quota} if quota is not None else set()  # every quota charged
         self.backoff_until_ns = 0  # the venue told this key to back off until then (429, 418)
         self._banned = False  # ...and it was a ban
-        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -103,27 +110,7 @@ class HttpClient:
         await self.close()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=32, ttl_dns_cache=300, keepalive_timeout=30)
-            wire = aiohttp.TraceConfig()
-            wire.on_request_headers_sent.append(self._on_wire)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._timeout,
-                headers={"User-Agent": self._user_agent},
-                trace_configs=[wire],
-            )
-        return self._session
-
-    async def _on_wire(self, _s: object, ctx: SimpleNamespace, _p: object) -> None:
-        """aiohttp is about to write the request line and headers (same step): an order's bytes leave."""
-        if ctx.trace_request_ctx is _MUTATING:
-            _wire.stamp(self.clock)
+        await self._conn.close()
 
     def set_quota(self, quota: int) -> None:
         """Charge requests to another quota of the limiter (the venue's published limits arrived)."""
@@ -193,17 +180,10 @@ class HttpClient:
             await self._throttle(what, cost, priority, mutating)
             try:
                 resp = await self._send(method, path, query, body, headers, mutating)
-            except (aiohttp.ClientConnectorError, aiohttp.ClientConnectorDNSError) as e:
+            except _h11.ConnectFailed as e:
                 if last:
-                    raise VenueUnavailableError(
-                        f"{what}: cannot connect ({type(e).__name__})", venue=self.venue
-                    ) from None
-            except (
-                TimeoutError,
-                aiohttp.ServerDisconnectedError,
-                aiohttp.ClientOSError,
-                aiohttp.ClientPayloadError,
-            ) as e:
+                    raise VenueUnavailableError(f"{what}: cannot connect ({e})", venue=self.venue) from None
+            except (TimeoutError, _h11.Disconnected, _h11.Malformed) as e:
                 if mutating:
                     raise UnknownOutcomeError(
                         f"{what}: no response ({type(e).__name__})", venue=self.venue
@@ -232,16 +212,17 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         mutating: bool = False,
     ) -> HttpResponse:
-        url = URL(f"{self.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
         t0 = self.clock.monotonic_ns()
-        ctx = _MUTATING if mutating else None
-        async with self._client().request(
-            method, url, data=body, headers=headers, trace_request_ctx=ctx
-        ) as r:
-            data = await r.read()
-            return HttpResponse(
-                r.status, {k.lower(): v for k, v in r.headers.items()}, data, self.clock.monotonic_ns() - t0
-            )
+        status, hdrs, data = await self._conn.request(
+            method,
+            path,
+            query,
+            headers,
+            body,
+            on_wire=self._stamp if mutating else None,
+            retry_stale=not mutating,
+        )
+        return HttpResponse(status, hdrs, data, self.clock.monotonic_ns() - t0)
 
     def _classify(self, what: str, resp: HttpResponse, mutating: bool) -> VenueError:
         status = resp.status
