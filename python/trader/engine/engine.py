@@ -37,7 +37,7 @@ from fractions import Fraction
 from typing import Any
 
 from trader.clock import Clock, LiveClock
-from trader.core import Approval, InstrumentSpec, RiskGate, UnknownOrderError
+from trader.core import Approval, InstrumentSpec, RiskGate, Side, UnknownOrderError
 from trader.engine import health as health_mod
 from trader.engine import killswitch, loops, oms, orderflow, startup
 from trader.engine.bans import VenueBan
@@ -572,8 +572,10 @@ class Engine:
             for i in v.instruments.values()
             if (m := i.mark()) is not None
         }
+        working = self.ledger.working(v.name, inst.symbol, Side.SELL) if p.side == Side.SELL else 0
+        price, qty = spec.format_price(p.price), spec.format_qty(p.qty)
         return v.pre_trade.check(
-            inst.symbol, p.side, spec.format_price(p.price), spec.format_qty(p.qty), now, marks
+            inst.symbol, p.side, price, qty, now, marks, working_sell=spec.format_qty(working)
         )
 
     # ---- timer -----------------------------------------------------------------------------------

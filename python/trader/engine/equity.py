@@ -75,7 +75,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -515,15 +515,24 @@ class EquityGate:
         self.rules.day_trades.load_position(symbol, qty)
 
     def check(
-        self, symbol: str, side: Side, price: str, qty: str, now_ns: int, marks: Mapping[str, Decimal]
+        self,
+        symbol: str,
+        side: Side,
+        price: str,
+        qty: str,
+        now_ns: int,
+        marks: Mapping[str, Decimal],
+        working_sell: str = "0",
     ) -> str | None:
-        """None, or why not (a `Denial` name). `price`/`qty` are the venue's decimal strings."""
+        """None, or why not (a `Denial` name). `price`/`qty`/`working_sell` are the venue's decimal
+        strings; `working_sell` is held by our live sells (a broker will not sell those shares twice)."""
         shares = Decimal(qty)
         if shares != shares.to_integral_value():
             return Denial.INVALID_ORDER.name
         order = EquityOrder(symbol, side, int(shares), Decimal(price))
         ts = self.session_clock.now_ns() if self.session_clock is not None else now_ns
-        denial = self.rules.check(order, ts, self.equity, marks)
+        working = int(Decimal(working_sell).to_integral_value(rounding=ROUND_CEILING))
+        denial = self.rules.check(order, ts, self.equity, marks, working_sell_qty=working)
         return None if denial is None else denial.name
 
     def on_fill(self, symbol: str, side: Side, qty: str, ts_ns: int) -> None:

@@ -178,7 +178,7 @@ class Journal:
         self._id_next, self._id_last = 1, 0  # the block of client id numbers in use
         self._ahead: int | None = None  # the last number of the block reserved ahead (None: none yet)
         self._reserve_ahead = False  # the block ahead went into use: reserve another at the next flush
-        self._pending: list[tuple[int, str, str, str]] = []  # deferred intent rows, oldest first
+        self._pending: list[tuple[int, str, str, str | dict[str, Any]]] = []  # deferred intents, oldest first
         self._sync = "FULL"
 
     def close(self) -> None:
@@ -200,7 +200,11 @@ class Journal:
         of client ids if the one ahead went into use (fsynced). The engine calls it once the orders of an
         event are on the wire; any other write calls it first."""
         if self._pending:
-            rows, self._pending = self._pending, []
+            pending, self._pending = self._pending, []
+            rows = [
+                (ts, cid, kind, p if isinstance(p, str) else json.dumps(p, separators=(",", ":")))
+                for ts, cid, kind, p in pending
+            ]
             self._synchronous("NORMAL")
             try:
                 with self._db:
@@ -347,12 +351,14 @@ class Journal:
             "qty": order.qty,
             "strategy": order.strategy,
         }
+        if defer:  # encoded at the flush, after the order went out
+            self._pending.append((ts_ns, order.client_id, "Intent", payload))
+            if submitted:
+                self._pending.append((ts_ns, order.client_id, "Submitted", "{}"))
+            return
         rows = [(ts_ns, order.client_id, "Intent", json.dumps(payload, separators=(",", ":")))]
         if submitted:
             rows.append((ts_ns, order.client_id, "Submitted", "{}"))
-        if defer:
-            self._pending += rows
-            return
         self.flush()
         with self._db:
             self._db.executemany(

@@ -227,6 +227,15 @@ class OrderLedger:
         """Orders that still count: in flight, resting, unknown or lost."""
         return [o for o in self.orders.values() if o.is_live]
 
+    def working(self, venue: str, instrument: str, side: Side) -> int:
+        """What our live orders on one side of an instrument still offer (qty units): a cancel not yet
+        confirmed included, since the venue holds them until it is."""
+        return sum(
+            o.qty - o.filled
+            for o in self.orders.values()
+            if o.is_live and o.venue == venue and o.instrument == instrument and o.side == side
+        )
+
     def unresolved(self) -> list[oms.Order]:
         """Orders whose outcome must be asked of the venue (never resent)."""
         return [

@@ -38,8 +38,18 @@ class PreTrade(Protocol):
     def load_position(self, symbol: str, qty: int) -> None: ...
 
     def check(
-        self, symbol: str, side: Side, price: str, qty: str, now_ns: int, marks: Mapping[str, Decimal]
-    ) -> str | None: ...
+        self,
+        symbol: str,
+        side: Side,
+        price: str,
+        qty: str,
+        now_ns: int,
+        marks: Mapping[str, Decimal],
+        working_sell: str = "0",
+    ) -> str | None:
+        """None, or why not. `working_sell`: what our live sells of `symbol` still offer (a cancel not yet
+        confirmed included: the venue holds those shares until it is)."""
+        ...
 
     def on_fill(self, symbol: str, side: Side, qty: str, ts_ns: int) -> None: ...
 

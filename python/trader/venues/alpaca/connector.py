@@ -3,7 +3,7 @@
 One connector trades a set of symbols on one account, live or paper (`ENDPOINTS`; paper and live use
 different key pairs), or a loopback `trader.sim.alpaca` server (`Endpoints.loopback`).
 
-- REST over aiohttp (`_http.HttpClient`); the key headers come from the core's `AlpacaSigner` at each
+- REST over `_http.HttpClient`; the key headers come from the core's `AlpacaSigner` at each
   request. Prices are counted in 1/100 cent (`price_unit` 0.0001) so sub-penny fills and quotes convert
   exactly; orders go out on the penny tick. Quantities are whole shares.
 - `submit` is single-shot (`POST /v2/orders` with our `client_order_id`): a timeout, a dropped connection
