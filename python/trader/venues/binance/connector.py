@@ -230,6 +230,7 @@ class BinanceConnector(BinanceStreams):
         self._dead_man_armed = False
         self._arming: asyncio.Task[None] | None = None
         self._last_private_ms = 0
+        self._private_ready = asyncio.Event()  # the account's events are subscribed (first time)
         self._funding_seen: dict[tuple[str, int, Decimal], None] = {}  # funding told (insertion order)
         self._listen_key: str | None = None
         self._closing = False
@@ -394,9 +395,19 @@ class BinanceConnector(BinanceStreams):
         if self._ws_api is not None:
             self._clients.append(self._ws_api.ws)
             self._tasks.append(loop.create_task(self._ws_api.run()))
-            if self._order_entry == "ws":
-                with contextlib.suppress(TimeoutError):
-                    await self._ws_api.wait_ready(self._timeout_s)
+        await self._streams_ready()
+
+    async def _streams_ready(self) -> None:
+        """Wait (up to the timeout) for the WebSocket API of order entry and for the account's events:
+        an order sent once `connect` returns has its fills on the stream, none lost before it."""
+        if self._ws_api is not None and self._order_entry == "ws":
+            with contextlib.suppress(TimeoutError):
+                await self._ws_api.wait_ready(self._timeout_s)
+        if self._private_stream:
+            try:
+                await self.clock.wait_for(self._private_ready.wait(), self._timeout_s)
+            except TimeoutError:
+                log.warning("%s: account events not subscribed yet; fills are caught up later", self.venue)
 
     async def reference(self) -> tuple[InstrumentInfo, Decimal]:
         """The instrument's rules and its current mid, by REST only (before `connect`, to size a

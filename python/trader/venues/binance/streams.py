@@ -78,6 +78,7 @@ class BinanceStreams:
     _info: InstrumentInfo | None
     _funding_seen: dict[tuple[str, int, Decimal], None]
     _last_private_ms: int
+    _private_ready: asyncio.Event
     _order_ids: dict[int, str]
     _resting: set[str]
 
@@ -263,6 +264,7 @@ class BinanceStreams:
                 mutating=False,
                 timeout_s=self._timeout_s,
             )
+        self._private_ready.set()
         if attempt > 1 and await self._catch_up():
             self._health.up(Stream.PRIVATE)
 
@@ -331,6 +333,7 @@ class BinanceStreams:
         """One listen key's connection, until it ends or the key expires."""
         async for ev in ws.events():
             if isinstance(ev, WsConnected):
+                self._private_ready.set()
                 # a reconnect, or a new listen key's first connection after the old one expired
                 if (ev.attempt > 1 or self._health.is_down(Stream.PRIVATE)) and await self._catch_up():
                     self._health.up(Stream.PRIVATE)
