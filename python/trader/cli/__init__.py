@@ -94,7 +94,7 @@ def add_busy_poll_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--busy-poll",
         action="store_true",
-        help="the event loop never sleeps: lower tick-to-wire for one whole core (pin it with --cpu)",
+        help="the event loop never sleeps in the kernel: reads without a wake-up, for one whole core (--cpu)",
     )
 
 

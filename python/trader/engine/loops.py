@@ -108,10 +108,11 @@ async def busy_poll(clock: Clock) -> None:
     """Keep the event loop polling its sockets without ever sleeping in the kernel (`--busy-poll`), until
     cancelled: a task that only yields, so the loop always has work and polls with a zero timeout.
 
-    What it buys: a core that never idles keeps its caches and branch predictors warm and is never woken
-    from a halt (on a VM, a descheduled vCPU), which is most of what one tick costs when ticks are
-    milliseconds apart (`benches/test_bench_engine.py` measures both ways). What it costs: one core, all
-    the time; use it on a colocated box with a core to give (pin it, `--cpu`), not on a shared laptop."""
+    What it buys: a frame or an answer is read without the wake-up from an idle core. Measured on the
+    2-core VM of `make bench` (`benches/test_bench_engine.py` runs both ways), it shortens the order round
+    trip more than tick-to-wire: most of a tick's cost there is the code running cold (ticks ~100 ms
+    apart), which spinning does not keep warm. What it costs: one core, all the time; use it on a
+    colocated box with a core to give (pin it, `--cpu`), not on a shared laptop."""
     while True:
         await clock.sleep(0)
 
