@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ CONFIG = re.search(r"```toml\n(?!# file: )(.*?)```", GUIDE, flags=re.S)  # the f
 FILES = dict(re.findall(r"```toml\n# file: (\S+)\n(.*?)```", GUIDE, flags=re.S))
 SNIPPETS = re.findall(r"```python\n(.*?)```", GUIDE, flags=re.S)
 WORKERS = 4  # blocks at once: most of a block's time is a paper session's real-time seconds
-TIMEOUT_S = 120
+TIMEOUT_S = 60  # one command; the whole guide runs within pytest-timeout's 120 s
 CREDENTIAL = re.compile(r"(API_KEY|SECRET|PASSPHRASE|PRIVATE_KEY|PASSWORD)$")  # not on a fresh machine
 
 
@@ -91,14 +93,31 @@ def _run_block(base: Path, block: list[Command]) -> dict[str, Result]:
     env = {k: v for k, v in os.environ.items() if not CREDENTIAL.search(k)} | {"HOME": str(d)}
     results: dict[str, Result] = {}
     for c in block:
-        try:
-            out = subprocess.run(
-                ["bash", "-c", c.shell], cwd=d, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
-            )
-            results[c.line] = Result(out.returncode, out.stdout + out.stderr)
-        except subprocess.TimeoutExpired as e:
-            results[c.line] = Result(-1, f"timed out after {e.timeout} s")
+        results[c.line] = _run_command(c.shell, d, env)
     return results
+
+
+def _run_command(shell: str, cwd: Path, env: dict[str, str]) -> Result:
+    """One command in its own process group: on a timeout the whole group is killed (a background job
+    of the command keeps the output pipes open, and waiting for them would never end)."""
+    # the guide's own commands, run as written: that is the test
+    proc = subprocess.Popen(
+        ["bash", "-c", shell],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return Result(-1, f"timed out after {TIMEOUT_S} s")
+    return Result(proc.returncode, out)
 
 
 @pytest.fixture(scope="module")
