@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from trader.cli.latency import stop_sim
 from trader.clock import LiveClock
 from trader.sim.binance import BinanceSimServer
 
@@ -32,12 +33,7 @@ class SimProcess:
         self.url, self.ws_url = line
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
+        stop_sim(self.proc)
 
 
 async def _serve(seed: int) -> None:

@@ -12,6 +12,7 @@ from trader.core import AlpacaSigner, Side
 from trader.engine.engine import Engine, EngineConfig
 from trader.engine.equity import EquityConfig, EquityGate, EquityRules
 from trader.engine.journal import Journal
+from trader.engine.summary import Summary
 from trader.sim.alpaca import DEMO_KEY, DEMO_SECRET, AlpacaSimServer, eastern_ns
 from trader.strategies.base import BookTop, Cancel, Intent, OwnFill, OwnOrder, Place
 from trader.venues.alpaca import AlpacaConnector, Endpoints
@@ -41,6 +42,33 @@ def test_equity_gate_reasons() -> None:
     assert open_.check("SPY", Side.SELL, "600.00", "1", 0, marks, working_sell="1") is None
     assert open_.check("SPY", Side.SELL, "600.00", "1", 0, marks, working_sell="2") == "SHORT_SALE"
     assert open_.check("SPY", Side.BUY, "600.00", "1", 0, marks, working_sell="2") is None
+
+
+async def trade_on_alpaca(strategy: Any, seconds: float) -> tuple[AlpacaSimServer, Summary]:
+    """`strategy` trading SPY for `seconds` through the engine, with the equity rules as its pre-trade
+    check, against the Alpaca simulator in a Monday session."""
+    session = ShiftedClock(MONDAY_11AM, CLOCK)
+    server = AlpacaSimServer(seed=3, clock=session)
+    await server.start(port=0)
+    conn = AlpacaConnector(
+        symbols=["SPY"],
+        signer=AlpacaSigner(DEMO_KEY, DEMO_SECRET),
+        endpoints=Endpoints.loopback(server.url),
+        clock=CLOCK,
+    )
+    engine = Engine(
+        conn,
+        strategy,
+        journal=Journal(":memory:"),
+        clock=CLOCK,
+        config=EngineConfig(symbol="SPY", max_order_qty="5", max_position="5"),
+        pre_trade=EquityGate(EquityRules(), Decimal(100_000), session),
+    )
+    try:
+        return server, await engine.run(seconds)
+    finally:
+        await conn.close()
+        await server.stop()
 
 
 class SellFirst:
@@ -77,29 +105,8 @@ class SellFirst:
 
 def test_a_short_sale_is_refused_before_the_risk_gate_and_never_sent() -> None:
     async def go() -> None:
-        session = ShiftedClock(MONDAY_11AM, CLOCK)
-        server = AlpacaSimServer(seed=3, clock=session)
-        await server.start(port=0)
-        conn = AlpacaConnector(
-            symbols=["SPY"],
-            signer=AlpacaSigner(DEMO_KEY, DEMO_SECRET),
-            endpoints=Endpoints.loopback(server.url),
-            clock=CLOCK,
-        )
         strategy = SellFirst()
-        engine = Engine(
-            conn,
-            strategy,
-            journal=Journal(":memory:"),
-            clock=CLOCK,
-            config=EngineConfig(symbol="SPY", max_order_qty="5", max_position="5"),
-            pre_trade=EquityGate(EquityRules(), Decimal(100_000), session),
-        )
-        try:
-            summary = await engine.run(1.5)
-        finally:
-            await conn.close()
-            await server.stop()
+        server, summary = await trade_on_alpaca(strategy, 1.5)
         assert strategy.sent
         assert strategy.denied == ["SHORT_SALE"]
         assert summary.denials == {"SHORT_SALE": 1}
@@ -158,29 +165,8 @@ def test_a_replacement_sell_waits_for_the_cancel_of_the_one_holding_the_shares()
     rules refuse it here, where the broker would reject it ("insufficient qty available")."""
 
     async def go() -> None:
-        session = ShiftedClock(MONDAY_11AM, CLOCK)
-        server = AlpacaSimServer(seed=3, clock=session)
-        await server.start(port=0)
-        conn = AlpacaConnector(
-            symbols=["SPY"],
-            signer=AlpacaSigner(DEMO_KEY, DEMO_SECRET),
-            endpoints=Endpoints.loopback(server.url),
-            clock=CLOCK,
-        )
         strategy = SellTwice()
-        engine = Engine(
-            conn,
-            strategy,
-            journal=Journal(":memory:"),
-            clock=CLOCK,
-            config=EngineConfig(symbol="SPY", max_order_qty="5", max_position="5"),
-            pre_trade=EquityGate(EquityRules(), Decimal(100_000), session),
-        )
-        try:
-            summary = await engine.run(2.0)
-        finally:
-            await conn.close()
-            await server.stop()
+        server, summary = await trade_on_alpaca(strategy, 2.0)
         assert strategy.replaced, "the first sell rested and was replaced"
         assert strategy.denied == ["SHORT_SALE"]
         assert summary.rejects == 0, "nothing reached the broker to be rejected"

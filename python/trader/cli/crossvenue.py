@@ -31,6 +31,7 @@ from fractions import Fraction
 from typing import Any
 
 from trader.cli.plan import CrossPlanned
+from trader.cli.run import scaled
 from trader.clock import Clock, LiveClock
 from trader.config import Config, RiskLimits
 from trader.engine.engine import DEFAULT_RISK, Engine, EngineConfig, StrategySetup, Summary, VenueSetup
@@ -470,16 +471,6 @@ def type_of(perp: Perp, seconds: float) -> float | int:
     """The funding interval in the simulator option's unit (OKX counts milliseconds, as an int)."""
     value = seconds * perp.per_second
     return int(value) if perp.per_second != 1.0 else value
-
-
-def scaled(risk: RiskLimits, n: int) -> RiskLimits:
-    return dataclasses.replace(
-        risk,
-        max_gross_notional=risk.max_gross_notional * n,
-        max_net_notional=risk.max_net_notional * n,
-        max_open_orders=risk.max_open_orders * n,
-        max_orders_per_sec=risk.max_orders_per_sec * n,
-    )
 
 
 async def paper_cross(

@@ -232,8 +232,8 @@ class OrderLedger:
         confirmed included, since the venue holds them until it is."""
         return sum(
             o.qty - o.filled
-            for o in self.orders.values()
-            if o.is_live and o.venue == venue and o.instrument == instrument and o.side == side
+            for o in self.live()
+            if o.venue == venue and o.instrument == instrument and o.side == side
         )
 
     def unresolved(self) -> list[oms.Order]:
