@@ -70,18 +70,26 @@ def _pipeline(n: int, gap_s: float = 0.0) -> tuple[int, int]:
 
 
 @pytest.mark.benchmark(group="engine.tick_to_wire")
-@pytest.mark.parametrize("poll", ["sleep", "busy_poll"])
+@pytest.mark.parametrize("poll", ["sleep", "busy_poll", "busy_poll_rehearsed"])
 @pytest.mark.parametrize("entry", ["rest", "ws"])
 def test_engine_tick_to_wire(entry: str, poll: str, benchmark: Any, sim_url: str, tmp_path: Path) -> None:
-    """`poll`: the event loop sleeps in the kernel between events (the default), or never (`--busy-poll`)."""
+    """`poll`: the event loop sleeps in the kernel between events (the default), or never: polling only
+    (`--busy-poll --no-rehearsal`), or with the order path rehearsed in its idle turns (`--busy-poll`,
+    `trader.engine.rehearsal`)."""
     seconds = 1.0 if benchmark.disabled else SECONDS
     args = argparse.Namespace(strategy="mm", duration=seconds, order_entry=entry, seed=7)
     out: list[Result] = []
-    busy = poll == "busy_poll"
+    busy, rehearse = poll != "sleep", poll == "busy_poll_rehearsed"
     path = str(tmp_path / "journal.db")
     benchmark.pedantic(
-        lambda: out.append(_run(measure(args, sim_url, path), busy_poll=busy)), rounds=1, iterations=1
+        lambda: out.append(_run(measure(args, sim_url, path), busy_poll=busy, rehearse=rehearse)),
+        rounds=1,
+        iterations=1,
     )
+    if not rehearse:
+        assert out[0].rehearsals == 0
+    elif not benchmark.disabled:
+        assert out[0].rehearsals > 0, "the order path was rehearsed between orders"
     wire = out[0].tick_to_wire_ns
     assert wire["count"] > 0, "the engine sent orders"
     assert 0 < wire["p50"] <= wire["p99"] <= wire["max"]
@@ -98,6 +106,7 @@ def test_engine_tick_to_wire(entry: str, poll: str, benchmark: Any, sim_url: str
         round_trip_p50_us=out[0].order_round_trip_ns["p50"] / 1000,
         round_trip_p99_us=out[0].order_round_trip_ns["p99"] / 1000,
         conflated=out[0].conflated,
+        rehearsals=out[0].rehearsals,
         pipeline_p50_us=p50 / 1000,
         pipeline_p99_us=p99 / 1000,
         pipeline_at_cadence_p50_us=cold50 / 1000,

@@ -538,6 +538,22 @@ class RiskGate:
         `on_fill` fills it or `on_closed` ends it. A market order passes price 0 and gets a protective
         price through the collar.
         """
+    def rehearse(
+        self,
+        strategy: int,
+        instrument: int,
+        side: Side,
+        price: int,
+        qty: int,
+        now_ns: int,
+        order_type: OrderType = ...,
+        tif: TimeInForce = ...,
+        expire_ns: int = 0,
+        reduce_only: bool = False,
+        post_only: bool = False,
+    ) -> Denial | None:
+        """`check` without its effects (nothing tracked, no throttle consumed, no duplicate check): None when
+        the order would pass, else the `Denial`. The engine's rehearsal keeps the check's code warm."""
     def set_reference(self, instrument: int, bid: int, ask: int, ts_ns: int) -> None:
         """Fresh reference prices (0 = that side is empty) for the collar and the marks."""
     def invalidate_reference(self, instrument: int) -> None:

@@ -214,6 +214,36 @@ pub(crate) struct PyRiskGate {
     inner: RiskGate,
 }
 
+/// An order's request from the Python arguments of `check` / `rehearse`; a price or quantity beyond 64
+/// bits is a `Denial`, not an error.
+fn request(
+    strategy: u32,
+    instrument: u32,
+    side: PySide,
+    price: &Bound<'_, PyAny>,
+    qty: &Bound<'_, PyAny>,
+    (order_type, tif, expire_ns, reduce_only, post_only): (PyOrderType, PyTif, u64, bool, bool),
+) -> PyResult<Result<OrderRequest, Denial>> {
+    let (IntArg::Ok(price), IntArg::Ok(qty)) = (int_arg(price, "price")?, int_arg(qty, "qty")?) else {
+        return Ok(Err(Denial {
+            reason: DenyReason::NumericOverflow,
+            detail: "price or quantity beyond 64 bits".into(),
+        }));
+    };
+    Ok(Ok(OrderRequest {
+        strategy,
+        instrument,
+        side: side.into(),
+        order_type: order_type.into(),
+        price,
+        qty,
+        tif: tif.into(),
+        expire_ns,
+        reduce_only,
+        post_only,
+    }))
+}
+
 #[pymethods]
 impl PyRiskGate {
     #[new]
@@ -374,26 +404,46 @@ impl PyRiskGate {
         reduce_only: bool,
         post_only: bool,
     ) -> PyResult<PyObject> {
-        let (IntArg::Ok(price), IntArg::Ok(qty)) = (int_arg(price, "price")?, int_arg(qty, "qty")?) else {
-            let d = Denial { reason: DenyReason::NumericOverflow, detail: "price or quantity beyond 64 bits".into() };
-            return Ok(Py::new(py, PyDenial { inner: d })?.into_any());
+        let flags = (order_type, tif, expire_ns, reduce_only, post_only);
+        let verdict = match request(strategy, instrument, side, price, qty, flags)? {
+            Ok(req) => self.inner.check(&req, now_ns),
+            Err(d) => Err(d),
         };
-        let req = OrderRequest {
-            strategy,
-            instrument,
-            side: side.into(),
-            order_type: order_type.into(),
-            price,
-            qty,
-            tif: tif.into(),
-            expire_ns,
-            reduce_only,
-            post_only,
-        };
-        Ok(match self.inner.check(&req, now_ns) {
+        Ok(match verdict {
             Ok(a) => Py::new(py, PyApproval { inner: a })?.into_any(),
             Err(d) => Py::new(py, PyDenial { inner: d })?.into_any(),
         })
+    }
+
+    /// The check without its effects (nothing admitted, no throttle consumed, no duplicate check): the
+    /// engine's rehearsal of its last order, which keeps this code warm between orders. None when the
+    /// order would pass the limits, else the `Denial`.
+    #[pyo3(signature = (strategy, instrument, side, price, qty, now_ns, order_type=PyOrderType::Limit, tif=PyTif::Gtc, expire_ns=0, reduce_only=false, post_only=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn rehearse(
+        &self,
+        py: Python<'_>,
+        strategy: u32,
+        instrument: u32,
+        side: PySide,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        now_ns: u64,
+        order_type: PyOrderType,
+        tif: PyTif,
+        expire_ns: u64,
+        reduce_only: bool,
+        post_only: bool,
+    ) -> PyResult<Option<PyObject>> {
+        let flags = (order_type, tif, expire_ns, reduce_only, post_only);
+        let verdict = match request(strategy, instrument, side, price, qty, flags)? {
+            Ok(req) => self.inner.rehearse(&req, now_ns).map(|_| ()),
+            Err(d) => Err(d),
+        };
+        match verdict {
+            Ok(()) => Ok(None),
+            Err(d) => Ok(Some(Py::new(py, PyDenial { inner: d })?.into_any())),
+        }
     }
 
     fn set_reference(&mut self, instrument: u32, bid: i64, ask: i64, ts_ns: u64) -> PyResult<()> {

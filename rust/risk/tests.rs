@@ -685,3 +685,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_rehearsal_consumes_nothing_and_denies_as_the_check_would() {
+    let mut g = ready();
+    let o = limit(0, 0, Side::Buy, 196, 5);
+    // far more rehearsals than any throttle allows (global 40/s, strategy 25/s): none is consumed
+    for k in 0..1_000 {
+        assert_eq!(g.rehearse(&o, T0 + k), Ok(196));
+    }
+    assert_eq!(g.open_order_count(), 0);
+    let a = g.check(&o, T0 + 1_000).unwrap();
+    assert_eq!(g.open_order_count(), 1);
+    // the check stops a duplicate; the rehearsal repeats the last order, so it skips that check only
+    assert_eq!(reason(g.check(&o, T0 + 2_000)), DenyReason::DuplicateIntent);
+    assert_eq!(g.rehearse(&o, T0 + 2_000), Ok(196));
+    // every other limit denies as the check does
+    let through = limit(0, 0, Side::Buy, 230, 1);
+    assert_eq!(g.rehearse(&through, T0 + 3_000).unwrap_err().reason, DenyReason::PriceCollar);
+    assert_eq!(reason(g.check(&through, T0 + 3_000)), DenyReason::PriceCollar);
+    let big = limit(0, 0, Side::Buy, 196, 61);
+    let why = g.rehearse(&big, T0 + 3_000).unwrap_err().reason;
+    assert_eq!(why, reason(g.check(&big, T0 + 3_000)));
+    g.kill(Scope::Global, "test", T0 + 4_000).unwrap();
+    assert_eq!(g.rehearse(&o, T0 + 5_000).unwrap_err().reason, DenyReason::KillSwitch);
+    assert_eq!(g.open_order_count(), 1);
+    g.on_closed(a.key()).unwrap();
+}

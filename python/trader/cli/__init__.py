@@ -94,8 +94,17 @@ def add_busy_poll_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--busy-poll",
         action="store_true",
-        help="the event loop never sleeps in the kernel: reads without a wake-up, for one whole core (--cpu)",
+        help="the event loop never sleeps in the kernel: reads without a wake-up, and the last order is "
+        "rehearsed (nothing sent) about every millisecond to keep its code warm; one whole core (--cpu)",
     )
+    p.add_argument(
+        "--no-rehearsal", action="store_true", help="with --busy-poll: poll only, no rehearsal of orders"
+    )
+
+
+def polling(args: argparse.Namespace) -> dict[str, bool]:
+    """`_run`'s polling arguments from the flags of `add_busy_poll_flag`."""
+    return {"busy_poll": args.busy_poll, "rehearse": not args.no_rehearsal}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,23 +181,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run(coro: Coroutine[Any, Any, T], *, busy_poll: bool = False) -> T:
+def _run(coro: Coroutine[Any, Any, T], *, busy_poll: bool = False, rehearse: bool = True) -> T:
     """Run a command's event loop: uvloop when it is installed (a dependency on Linux; elsewhere
     `pip install trader[fast]`), else asyncio. `busy_poll`: the loop never sleeps in the kernel
-    (`trader.engine.loops.busy_poll`)."""
+    (`trader.engine.loops.busy_poll`), and with `rehearse` the engines rehearse their orders in its idle
+    turns (`trader.engine.rehearsal`)."""
     runner: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run
     with contextlib.suppress(ImportError):
         import uvloop
 
         runner = uvloop.run
-    return runner(_polling(coro) if busy_poll else coro)
+    return runner(_polling(coro, rehearse) if busy_poll else coro)
 
 
-async def _polling(coro: Coroutine[Any, Any, T]) -> T:
+async def _polling(coro: Coroutine[Any, Any, T], rehearse: bool) -> T:
     from trader.clock import LiveClock
-    from trader.engine.loops import busy_poll
+    from trader.engine.loops import IDLE, Idle, busy_poll
 
-    spinner = asyncio.get_running_loop().create_task(busy_poll(LiveClock()))
+    idle = Idle()
+    if rehearse:
+        IDLE.set(idle)  # the engines of `coro` (a task of this context) find it and rehearse in it
+    spinner = asyncio.get_running_loop().create_task(busy_poll(LiveClock(), idle))
     try:
         return await coro
     finally:
@@ -314,11 +327,11 @@ def _paper_run(
     if _cross_kinds(args):
         from trader.cli.crossvenue import paper_cross
 
-        return _run(paper_cross(args, exchanges, _cross_kinds(args), risk, monitor), busy_poll=args.busy_poll)
+        return _run(paper_cross(args, exchanges, _cross_kinds(args), risk, monitor), **polling(args))
     if len(exchanges) > 1:
         from trader.cli.run import paper_multi
 
-        return _run(paper_multi(args, exchanges, risk, monitor), busy_poll=args.busy_poll), []
+        return _run(paper_multi(args, exchanges, risk, monitor), **polling(args)), []
     if args.fast:
         from trader.monitoring.session import monitored
         from trader.sim.session import PaperConfig, PaperSession
@@ -328,7 +341,7 @@ def _paper_run(
         return asyncio.run(monitored(monitor, session.engine, session.run_async())), []
     from trader.cli.run import paper_realtime
 
-    return _run(paper_realtime(args, risk, monitor), busy_poll=args.busy_poll), []
+    return _run(paper_realtime(args, risk, monitor), **polling(args)), []
 
 
 def _print_summary(data: dict[str, object]) -> None:
@@ -509,7 +522,7 @@ def _live(args: argparse.Namespace) -> int:
     from trader.errors import TraderError
 
     try:
-        summary = _run(live_session(venues, config, monitor), busy_poll=args.busy_poll)
+        summary = _run(live_session(venues, config, monitor), **polling(args))
     except TraderError as e:
         print(f"trader live: {e}", file=sys.stderr)
         return EXIT_FAILED

@@ -73,6 +73,7 @@ class Result:
     histogram_us: list[tuple[int, int, int]] = field(default_factory=list)  # (from, to, count); to 0: above
     max_p99_us: float | None = None
     busy_poll: bool = False
+    rehearsals: int = 0  # orders rehearsed in the idle turns of a busy-polling loop (`--busy-poll`)
     ok: bool = True
     why: str = ""
 
@@ -186,6 +187,7 @@ async def measure(args: argparse.Namespace, url: str, journal_path: str) -> Resu
         tick_to_order_ns=order.stats(),
         conflated=engine.lat.conflated,
         ticks=engine.lat.books,
+        rehearsals=engine.rehearsal.count,
         histogram_us=histogram(list(engine.lat.tick_to_wire.samples)),
     )
 
@@ -209,7 +211,8 @@ def _line(name: str, st: dict[str, int]) -> str:
 def render(r: Result) -> str:
     out = [
         f"trader latency: {r.strategy} over {r.order_entry.upper()}, journal {r.journal}"
-        f"{', busy-poll' if r.busy_poll else ''}, {r.seconds:g} s, "
+        f"{', busy-poll' if r.busy_poll else ''}{f' ({r.rehearsals} rehearsals)' if r.rehearsals else ''}, "
+        f"{r.seconds:g} s, "
         f"{r.orders} orders, {r.ticks} book updates, {r.conflated} conflated",
         _line("tick-to-wire", r.tick_to_wire_ns),
         _line("order round trip", r.order_round_trip_ns),
@@ -224,7 +227,7 @@ def render(r: Result) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from trader.cli import _run
+    from trader.cli import _run, polling
     from trader.errors import ConfigError, TraderError
 
     if not 0 < args.duration <= 3600:
@@ -250,7 +253,7 @@ def main(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         stack.callback(stop_sim, proc)
         try:
-            result = judge(_run(measure(args, url, path), busy_poll=args.busy_poll), args.max_p99)
+            result = judge(_run(measure(args, url, path), **polling(args)), args.max_p99)
             result.busy_poll = args.busy_poll
         except ConfigError as e:
             print(f"trader latency: {e}", file=sys.stderr)

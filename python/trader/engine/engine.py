@@ -39,7 +39,7 @@ from typing import Any
 from trader.clock import Clock, LiveClock
 from trader.core import Approval, InstrumentSpec, RiskGate, Side, UnknownOrderError
 from trader.engine import health as health_mod
-from trader.engine import killswitch, loops, oms, orderflow, startup
+from trader.engine import killswitch, loops, oms, orderflow, rehearsal, startup
 from trader.engine.bans import VenueBan
 from trader.engine.journal import Journal
 from trader.engine.latency import Latency
@@ -47,7 +47,6 @@ from trader.engine.ledger import OrderLedger, Owner
 from trader.engine.portfolio import Portfolio, Position
 from trader.engine.resolve import Resolver
 from trader.engine.settings import DEFAULT_RISK, EngineConfig, collar_bps
-from trader.engine.staleness import FeedWatch, StaleRule
 from trader.engine.summary import Snapshot, Summary, snapshot_of, summarize, venue_pnl
 from trader.engine.venue import Instrument, PreTrade, StrategySetup, StrategyState, VenueSetup, VenueState
 from trader.errors import ConfigError, VenueError
@@ -122,8 +121,9 @@ class Engine:
         self._cancels: list[str] = []  # cancels asked for, sent after the event's orders
         self._acting = 0  # nesting of `_act`: the outermost one sends what was approved
         self.collector: loops.Collector | None = None  # garbage collection from the timer (real time)
+        self.rehearsal = rehearsal.Rehearsal(self)  # the order path kept warm when the loop busy-polls
         self.recent_fills: list[OwnFill] = []
-        self.venues: dict[str, VenueState] = {s.venue: self._venue_state(s) for s in setups}
+        self.venues: dict[str, VenueState] = {s.venue: startup.venue_state(self, s) for s in setups}
         self.strategies: dict[str, StrategyState] = {}
         self._keys: dict[str, int] = {}  # client id -> gate key, for orders of this process
         self._gate_done: set[str] = set()  # orders the gate no longer counts
@@ -142,25 +142,6 @@ class Engine:
         self.currency_ids: dict[str, int] = {}  # quote currency -> its id in the gate
         self.asset_ids: dict[str, int] = {}  # asset with an aggregate limit -> its id in the gate
         self.marks: dict[tuple[str, str], str] = {}  # (venue, symbol) whose mid marks a currency's rate
-
-    def _venue_state(self, s: VenueSetup) -> VenueState:
-        c = s.config
-        rules = s.health or health_mod.HealthRules()
-        caps = s.connector.capabilities
-        v = VenueState(
-            name=s.venue,
-            connector=s.connector,
-            cfg=c,
-            pre_trade=s.pre_trade,
-            setup=s,
-            feeds=FeedWatch(StaleRule(c.stale_min_s, c.stale_max_s, c.stale_rate_factor, c.stale_after_s)),
-            ban=None,  # type: ignore[arg-type]  # set below: both need the state
-            resolver=None,  # type: ignore[arg-type]
-            health=health_mod.VenueHealth(rules, caps.dead_man_switch),
-        )
-        v.ban = VenueBan(self, v)
-        v.resolver = Resolver(self, v)
-        return v
 
     # ---- the single-venue view (the first venue, the first strategy), for callers that trade one --------
 
@@ -562,6 +543,7 @@ class Engine:
         self._outbox.append((order, verdict, tick_ns))
         if self.eager:  # on the wire now, before the next intent is looked at
             orderflow.send_out(self)
+        self.rehearsal.note(st, inst, p, verdict, order.client_id)
         return st.strategy.on_order(self._view(order))
 
     def _pre_trade(self, v: VenueState, inst: Instrument, p: Place, now: int) -> str | None:

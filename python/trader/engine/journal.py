@@ -79,6 +79,22 @@ def _encode(event: oms.OrderEvent) -> tuple[str, dict[str, Any]]:
     return kind, {k: getattr(event, k) for k in getattr(event, "__dataclass_fields__", {})}
 
 
+def _intent(order: oms.Order) -> dict[str, Any]:
+    return {
+        "venue": order.venue,
+        "instrument": order.instrument,
+        "side": "BUY" if order.side == Side.BUY else "SELL",
+        "price": order.price,
+        "qty": order.qty,
+        "strategy": order.strategy,
+    }
+
+
+def _dumps(payload: dict[str, Any]) -> str:
+    """A row's payload: compact JSON."""
+    return json.dumps(payload, separators=(",", ":"))
+
+
 def _decode(kind: str, payload: dict[str, Any]) -> oms.OrderEvent:
     if kind == "Filled":
         return oms.Filled(
@@ -201,10 +217,7 @@ class Journal:
         event are on the wire; any other write calls it first."""
         if self._pending:
             pending, self._pending = self._pending, []
-            rows = [
-                (ts, cid, kind, p if isinstance(p, str) else json.dumps(p, separators=(",", ":")))
-                for ts, cid, kind, p in pending
-            ]
+            rows = [(ts, cid, kind, p if isinstance(p, str) else _dumps(p)) for ts, cid, kind, p in pending]
             self._synchronous("NORMAL")
             try:
                 with self._db:
@@ -308,6 +321,10 @@ class Journal:
         n, self._id_next = self._id_next, self._id_next + 1
         return n
 
+    def peek_client_number(self) -> int:
+        """The number `next_client_number` would give now, without taking it (the engine's rehearsal)."""
+        return self._id_next
+
     def next_client_id(self, strategy: str) -> str:
         """A new client order id for `strategy` (`trader.engine.ledger.format_client_id`)."""
         strategy_tag(strategy)  # a bad name fails before a number is used
@@ -332,7 +349,7 @@ class Journal:
             with self._db:
                 cur = self._db.execute(
                     "INSERT INTO events (ts_ns, client_id, kind, payload) VALUES (?, ?, ?, ?)",
-                    (ts_ns, client_id, kind, json.dumps(payload, separators=(",", ":"))),
+                    (ts_ns, client_id, kind, _dumps(payload)),
                 )
         finally:
             self._synchronous("FULL")
@@ -343,20 +360,13 @@ class Journal:
     ) -> None:
         """The order's intent (and, with `submitted`, that it is about to be sent) in one durable write;
         with `defer`, kept for the next `flush` (see the module docstring)."""
-        payload = {
-            "venue": order.venue,
-            "instrument": order.instrument,
-            "side": "BUY" if order.side == Side.BUY else "SELL",
-            "price": order.price,
-            "qty": order.qty,
-            "strategy": order.strategy,
-        }
+        payload = _intent(order)
         if defer:  # encoded at the flush, after the order went out
             self._pending.append((ts_ns, order.client_id, "Intent", payload))
             if submitted:
                 self._pending.append((ts_ns, order.client_id, "Submitted", "{}"))
             return
-        rows = [(ts_ns, order.client_id, "Intent", json.dumps(payload, separators=(",", ":")))]
+        rows = [(ts_ns, order.client_id, "Intent", _dumps(payload))]
         if submitted:
             rows.append((ts_ns, order.client_id, "Submitted", "{}"))
         self.flush()
@@ -364,6 +374,10 @@ class Journal:
             self._db.executemany(
                 "INSERT INTO events (ts_ns, client_id, kind, payload) VALUES (?, ?, ?, ?)", rows
             )
+
+    def encode_intent(self, order: oms.Order) -> str:
+        """The order's intent as `record_intent` writes it, without writing it (the engine's rehearsal)."""
+        return _dumps(_intent(order))
 
     def record_event(self, client_id: str, event: oms.OrderEvent, ts_ns: int) -> int:
         kind, payload = _encode(event)

@@ -184,15 +184,29 @@ class OrderLedger:
         at the journal's next `flush`, after the order went out; its id's block is durable already
         (`trader.engine.journal`)."""
         strategy_tag(strategy)  # a bad name fails before a number is used (cached: no cost after)
-        client_id = format_client_id(self.instance, strategy, self._journal.next_client_number())
-        check_fits(client_id, venue)
-        order = oms.Order(client_id, venue, instrument, side, price, qty, strategy=strategy)
+        order = self._build(strategy, venue, instrument, side, price, qty, self._journal.next_client_number())
         self._journal.record_intent(order, ts_ns, submitted=submitted, defer=defer)
         if submitted:
             order.apply(oms.Submitted())
         self.orders[order.client_id] = order
         self.observers.on_order(order, None, ts_ns)
         return order
+
+    def rehearse(self, strategy: str, venue: str, instrument: str, side: Side, price: int, qty: int) -> str:
+        """`create`'s work without its effects (the engine's rehearsal, `trader.engine.rehearsal`): the
+        order built with the next client number (not taken) and its intent encoded, then dropped; nothing
+        recorded, journaled or observed. The encoded intent."""
+        strategy_tag(strategy)
+        order = self._build(strategy, venue, instrument, side, price, qty, self._journal.peek_client_number())
+        order.apply(oms.Submitted())
+        return self._journal.encode_intent(order)
+
+    def _build(
+        self, strategy: str, venue: str, instrument: str, side: Side, price: int, qty: int, number: int
+    ) -> oms.Order:
+        client_id = format_client_id(self.instance, strategy, number)
+        check_fits(client_id, venue)
+        return oms.Order(client_id, venue, instrument, side, price, qty, strategy=strategy)
 
     def adopt(self, venue: str, report: OrderReport, strategy: str, ts_ns: int) -> oms.Order:
         """An order of ours the venue has and the journal lacks (its intent was not yet written when the

@@ -4,6 +4,7 @@ until the session ends (duration, `stop()`, or a loop that died: the session fai
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
 from collections.abc import Callable, Coroutine
@@ -104,17 +105,45 @@ class Collector:
             gc.enable()
 
 
-async def busy_poll(clock: Clock) -> None:
-    """Keep the event loop polling its sockets without ever sleeping in the kernel (`--busy-poll`), until
-    cancelled: a task that only yields, so the loop always has work and polls with a zero timeout.
+class Idle:
+    """Work for the idle turns of a busy-polling loop: each call registered here (an engine's rehearsal,
+    `trader.engine.rehearsal`) runs about every `every_ns`, between two polls of the sockets."""
 
-    What it buys: a frame or an answer is read without the wake-up from an idle core. Measured on the
-    2-core VM of `make bench` (`benches/test_bench_engine.py` runs both ways), it shortens the order round
-    trip more than tick-to-wire: most of a tick's cost there is the code running cold (ticks ~100 ms
-    apart), which spinning does not keep warm. What it costs: one core, all the time; use it on a
-    colocated box with a core to give (pin it, `--cpu`), not on a shared laptop."""
+    def __init__(self, every_ns: int = 1_000_000) -> None:
+        self.every_ns = every_ns
+        self.calls: list[Callable[[], None]] = []
+        self._next_ns = 0
+
+    def add(self, call: Callable[[], None]) -> Callable[[], None]:
+        """Register `call`; returns what removes it."""
+        self.calls.append(call)
+        return lambda: self.calls.remove(call)
+
+    def run(self, now_ns: int) -> None:
+        if now_ns >= self._next_ns and self.calls:
+            for call in self.calls:
+                call()
+            self._next_ns = now_ns + self.every_ns
+
+
+IDLE: contextvars.ContextVar[Idle | None] = contextvars.ContextVar("trader_idle", default=None)
+"""The busy-polling loop's `Idle`, for the engines it runs (None: the loop sleeps when it waits)."""
+
+
+async def busy_poll(clock: Clock, idle: Idle | None = None) -> None:
+    """Keep the event loop polling its sockets without ever sleeping in the kernel (`--busy-poll`), until
+    cancelled: a task that only yields, so the loop always has work and polls with a zero timeout; the
+    `idle` work runs between polls.
+
+    What it buys: a frame or an answer is read without the wake-up from an idle core, and with the
+    engine's rehearsal (`trader.engine.rehearsal`, in `idle`) the next order's code is warm when the
+    tick comes. Measured on the 2-core VM of `make bench` (`benches/test_bench_engine.py` runs both
+    ways). What it costs: one core, all the time; use it on a colocated box with a core to give (pin it,
+    `--cpu`), not on a shared laptop."""
     while True:
         await clock.sleep(0)
+        if idle is not None:
+            idle.run(clock.monotonic_ns())
 
 
 def next_feed_deadline(engine: Engine) -> int | None:
@@ -171,15 +200,19 @@ async def run_until(
     waiter = loop.create_task(engine._stop.wait())
     end = None if duration_s is None else engine.clock.monotonic_ns() + int(duration_s * 1e9)
     watched = {waiter, timer, *pumps}
-    while not any(t.done() for t in watched):
-        left = 0.25 if end is None else min(0.25, (end - engine.clock.monotonic_ns()) / 1e9)
-        if left <= 0:
-            break
-        tick = loop.create_task(engine.clock.sleep(left))
-        await asyncio.wait({*watched, tick}, return_when=asyncio.FIRST_COMPLETED)
-        tick.cancel()
-        if on_tick is not None:
-            on_tick(engine)
+    disarm = engine.rehearsal.arm()  # while the session runs, when the loop busy-polls
+    try:
+        while not any(t.done() for t in watched):
+            left = 0.25 if end is None else min(0.25, (end - engine.clock.monotonic_ns()) / 1e9)
+            if left <= 0:
+                break
+            tick = loop.create_task(engine.clock.sleep(left))
+            await asyncio.wait({*watched, tick}, return_when=asyncio.FIRST_COMPLETED)
+            tick.cancel()
+            if on_tick is not None:
+                on_tick(engine)
+    finally:
+        disarm()
     waiter.cancel()
     for task, what in (
         (timer, "timer"),

@@ -10,18 +10,43 @@ import logging
 from typing import TYPE_CHECKING
 
 from trader.core import RiskGate, TradingState
+from trader.engine import health as health_mod
 from trader.engine import killswitch
+from trader.engine.bans import VenueBan
 from trader.engine.ledger import strategy_tag
 from trader.engine.portfolio import Portfolio
 from trader.engine.reconcile import reconcile
+from trader.engine.resolve import Resolver
 from trader.engine.settings import collar_bps
-from trader.engine.venue import Instrument, StrategySetup, StrategyState, VenueState
+from trader.engine.staleness import FeedWatch, StaleRule
+from trader.engine.venue import Instrument, StrategySetup, StrategyState, VenueSetup, VenueState
 from trader.errors import ConfigError, ReconciliationError, VenueError
 
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
 
 log = logging.getLogger("trader.engine")
+
+
+def venue_state(engine: Engine, s: VenueSetup) -> VenueState:
+    """A venue's state before start-up: its feed watch, ban, resolver and health."""
+    c = s.config
+    rules = s.health or health_mod.HealthRules()
+    caps = s.connector.capabilities
+    v = VenueState(
+        name=s.venue,
+        connector=s.connector,
+        cfg=c,
+        pre_trade=s.pre_trade,
+        setup=s,
+        feeds=FeedWatch(StaleRule(c.stale_min_s, c.stale_max_s, c.stale_rate_factor, c.stale_after_s)),
+        ban=None,  # type: ignore[arg-type]  # set below: both need the state
+        resolver=None,  # type: ignore[arg-type]
+        health=health_mod.VenueHealth(rules, caps.dead_man_switch),
+    )
+    v.ban = VenueBan(engine, v)
+    v.resolver = Resolver(engine, v)
+    return v
 
 
 def new_gate(engine: Engine) -> RiskGate:

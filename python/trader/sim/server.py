@@ -46,7 +46,7 @@ class VenueServer:
         self.clock: Clock = clock or LiveClock()
         self.step_ms = step_ms
         self.faults = Faults(seed=seed, paths=self.FAULT_PATHS)
-        self.requests: collections.Counter[str] = collections.Counter()  # "METHOD /path" that arrived
+        self.requests: collections.Counter[str] = collections.Counter()  # "METHOD /path", "WS method": seen
         self.sockets: set[web.WebSocketResponse] = set()
         self._last_send: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Task[None]] = (
             weakref.WeakKeyDictionary()

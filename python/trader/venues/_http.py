@@ -203,6 +203,12 @@ class HttpClient:
             await self.clock.sleep(self._backoff_s * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def encode(
+        self, method: str, path: str, query: str = "", headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        """The bytes `request` would write for a request without a body (nothing is sent)."""
+        return self._conn.encode(method, path, query, headers, None)
+
     async def _send(
         self,
         method: str,

@@ -278,6 +278,18 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
+class Rehearses(Protocol):
+    """A connector that can rehearse an order (optional): the engine's rehearsal under busy-polling
+    (`trader.engine.rehearsal`) keeps the code of its next order warm between orders."""
+
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit`'s work up to the socket, without its effects: the order's parameters, signature and
+        request bytes, built and dropped; no rate-limit quota used, nothing sent or recorded. The size of
+        the request that `submit` would send."""
+        ...
+
+
 def require_approval(obj: object) -> Approval:
     """Connectors call this first: nothing but a gate-made `Approval` reaches a venue."""
     if not isinstance(obj, Approval):

@@ -16,6 +16,22 @@ impl RiskGate {
     /// its notional, the REDUCING-type rules, duplicates, self-cross and position, exposure (venue,
     /// asset, global), open-order counts, and the throttles last, since they consume capacity.
     pub fn check(&mut self, req: &OrderRequest, now_ns: u64) -> Result<Approval, Denial> {
+        let (price, notional, intent) = self.assess(req, now_ns, true)?;
+        self.throttles(req, now_ns)?;
+        Ok(self.admit(req, price, notional, intent, now_ns))
+    }
+
+    /// The check without its effects, to keep its code warm between orders (the engine's rehearsal
+    /// under busy-polling): every limit but the throttles, nothing admitted or consumed, and no
+    /// duplicate check (a rehearsal repeats the last order, which that check would stop before the
+    /// rest ran). `Ok` with the price the order would get.
+    pub fn rehearse(&self, req: &OrderRequest, now_ns: u64) -> Result<i64, Denial> {
+        self.assess(req, now_ns, false).map(|(price, _, _)| price)
+    }
+
+    /// Every limit that consumes nothing, in the order `check` documents: the price, notional and
+    /// intent of an order that passes them.
+    fn assess(&self, req: &OrderRequest, now_ns: u64, duplicates: bool) -> Result<(i64, i128, Intent), Denial> {
         let state = self.states(req)?;
         let inst = &self.instruments[req.instrument as usize];
         shape(req, inst, now_ns)?;
@@ -32,7 +48,7 @@ impl RiskGate {
             self.only_reducing(req, inst, state)?;
         }
         let intent = Intent { strategy: req.strategy, instrument: req.instrument, side: req.side, price, qty: req.qty };
-        self.books(req, inst, &intent, now_ns)?;
+        self.books(req, inst, &intent, now_ns, duplicates)?;
         self.exposure(req, inst, reduces)?;
         let venue = &self.venues[inst.venue as usize];
         if inst.open_orders >= inst.limits.max_open_orders
@@ -41,8 +57,7 @@ impl RiskGate {
         {
             return Err(deny(DenyReason::OpenOrderLimit, "open-order count limit"));
         }
-        self.throttles(req, now_ns)?;
-        Ok(self.admit(req, price, notional, intent, now_ns))
+        Ok((price, notional, intent))
     }
 
     /// Known instrument and strategy, no kill switch, not HALTED (by state or daily loss), tradable;
@@ -159,13 +174,20 @@ impl RiskGate {
         Ok(())
     }
 
-    /// Duplicate intent, self-cross and the worst-case position.
+    /// Duplicate intent (unless `duplicates` is false), self-cross and the worst-case position.
     #[inline]
-    fn books(&self, req: &OrderRequest, inst: &Instrument, intent: &Intent, now_ns: u64) -> Result<(), Denial> {
+    fn books(
+        &self,
+        req: &OrderRequest,
+        inst: &Instrument,
+        intent: &Intent,
+        now_ns: u64,
+        duplicates: bool,
+    ) -> Result<(), Denial> {
         use DenyReason as R;
         let (price, lim) = (intent.price, &inst.limits);
         let since = now_ns.saturating_sub(self.limits.duplicate_window_ns);
-        if self.recent_last.get(intent).is_some_and(|t| *t >= since) {
+        if duplicates && self.recent_last.get(intent).is_some_and(|t| *t >= since) {
             return Err(deny(R::DuplicateIntent, "same order within the duplicate window"));
         }
         let crosses = match req.side {

@@ -155,6 +155,7 @@ class Sockets:
                 raise TypeError("params")
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             return {"id": None, "status": 400, "error": {"code": -1100, "msg": "Malformed request."}}
+        self.sim.requests[f"WS {method}"] += 1  # as HTTP requests are counted ("POST /api/v3/order")
         key = ""
         try:
             result, key = self._call(ws, market, str(method), params, mine)

@@ -91,7 +91,7 @@ from trader.venues.binance.endpoints import (
 )
 from trader.venues.binance.errors import decode_error
 from trader.venues.binance.streams import BinanceStreams, Params
-from trader.venues.binance.wsapi import WsApi
+from trader.venues.binance.wsapi import WsApi, frame
 from trader.venues.profile import VenueTime
 
 log = logging.getLogger("trader.venues.binance")
@@ -516,6 +516,14 @@ class BinanceConnector(BinanceStreams):
             params.append(("sideEffectType", self._side_effect))
         return params
 
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to the socket without its effects (`trader.venues.base.Rehearses`): nothing sent."""
+        params, now_ms = self.order_params(approval, client_id), self._now_ms()
+        if self._order_entry == "ws":
+            return len(frame(0, "order.place", self._signer.ws_params(params, now_ms, self._recv_window)))
+        req = self._signer.sign("POST", self._api.order, params, now_ms, self._recv_window)
+        return len(self._http.encode("POST", req.path, req.query, dict(req.headers)))
+
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         if instrument != self.symbol:
             raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue, code="-1121")
@@ -687,10 +695,7 @@ class BinanceConnector(BinanceStreams):
 
     async def _position_risk(self) -> list[dict[str, Any]]:
         path, cost = FUTURES_POSITION
-        body: list[dict[str, Any]] = await self._signed(
-            "GET", path, [("symbol", self.symbol)], mutating=False, cost=cost
-        )
-        return body
+        return await self._signed("GET", path, [("symbol", self.symbol)], mutating=False, cost=cost)  # type: ignore[no-any-return]
 
     async def set_leverage(self, leverage: int) -> int:
         """Futures: the symbol's initial leverage (POST /fapi/v1/leverage)."""
@@ -726,13 +731,8 @@ class BinanceConnector(BinanceStreams):
         self._require(Market.MARGIN, kind.lower())
         if not amount.is_finite() or amount <= 0:
             raise InvalidOrderError(f"{kind.lower()} amount must be > 0", venue=self.venue)
-        params: Params = [
-            ("asset", asset),
-            ("isIsolated", "TRUE" if self._isolated else "FALSE"),
-            ("symbol", self.symbol),
-            ("amount", format(amount, "f")),
-            ("type", kind),
-        ]
+        params: Params = [("asset", asset), ("isIsolated", "TRUE" if self._isolated else "FALSE")]
+        params += [("symbol", self.symbol), ("amount", format(amount, "f")), ("type", kind)]
         path, cost = MARGIN_BORROW_REPAY
         body = await self._signed("POST", path, params, mutating=True, cost=cost)
         return int(body["tranId"])

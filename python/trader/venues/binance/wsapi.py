@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("trader.venues.binance")
 
 
+def frame(rid: int, method: str, params_json: str) -> bytes:
+    """One request's text: its id, method and signed parameters (`params_json`, the signer's)."""
+    return b'{"id":%d,"method":"%s","params":%s}' % (rid, method.encode(), params_json.encode())
+
+
 class WsApi:
     """A kept-open WebSocket API connection: signed requests matched to responses by id; events (the
     user-data subscription) handed to `on_event` with their frame's `ts_recv`; `on_connect` runs on every
@@ -102,7 +107,7 @@ class WsApi:
         rid = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
-        raw = b'{"id":%d,"method":"%s","params":%s}' % (rid, method.encode(), params_json.encode())
+        raw = frame(rid, method, params_json)
         try:
             await self.ws.send(raw)
         except VenueUnavailableError:
