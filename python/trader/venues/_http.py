@@ -204,10 +204,17 @@ class HttpClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def encode(
-        self, method: str, path: str, query: str = "", headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> bytes:
-        """The bytes `request` would write for a request without a body (nothing is sent)."""
-        return self._conn.encode(method, path, query, headers, None)
+        """The bytes `request` would write for this request, without sending them (a connector's
+        rehearsal of an order, `trader.venues.base.Rehearses`)."""
+        return self._conn.encode(method, path, query, headers, body)
 
     async def _send(
         self,

@@ -522,7 +522,7 @@ class BinanceConnector(BinanceStreams):
         if self._order_entry == "ws":
             return len(frame(0, "order.place", self._signer.ws_params(params, now_ms, self._recv_window)))
         req = self._signer.sign("POST", self._api.order, params, now_ms, self._recv_window)
-        return len(self._http.encode("POST", req.path, req.query, dict(req.headers)))
+        return len(self._http.encode("POST", req.path, query=req.query, headers=dict(req.headers)))
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         if instrument != self.symbol:
