@@ -223,3 +223,25 @@ def test_the_connector_rehearses_the_very_request_it_then_sends(
         assert size == len(built[0])
 
     asyncio.run(go())
+
+
+def test_each_venue_of_a_multi_venue_engine_is_rehearsed() -> None:
+    """Three venues, a market maker on each: the last order on every venue is rehearsed (one strategy
+    trading several venues keeps each leg warm), and no venue receives anything from it."""
+    from tests.engine.test_multivenue import NAMES, Multi, _shared_clock
+
+    async def go() -> None:
+        m = Multi(Journal(":memory:"), venues=_shared_clock())
+        await m.engine.start()
+        await m.steps(60)
+        assert set(m.engine.rehearsal.last) == {(f"mm-{n}", n) for n in NAMES}
+        sent = {n: len(v.submissions) for n, v in m.venues.items()}
+        rows = len(list(m.engine.journal.entries()))
+        for _ in range(50):
+            m.engine.rehearsal.run()
+        assert m.engine.rehearsal.count == 150
+        assert {n: len(v.submissions) for n, v in m.venues.items()} == sent
+        assert len(list(m.engine.journal.entries())) == rows
+        await m.engine.shutdown()
+
+    asyncio.run(go())

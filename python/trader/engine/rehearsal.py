@@ -1,18 +1,19 @@
-"""The engine's rehearsal: under `--busy-poll`, the last order of each strategy is run again through the
-order path, without its effects, about every millisecond, so that the next real order finds its code warm.
+"""The engine's rehearsal: under `--busy-poll`, the last order of each strategy on each venue is run again
+through the order path, without its effects, about every millisecond, so that the next real order finds its
+code warm.
 
 Why: an order path that runs once in a while runs cold. On the 2-core VM of `make bench` the same code
 costs ~15 µs back to back and ~200 µs when it runs once per 100 ms (`benches/test_bench_engine.py` measures
 both); caches, branch predictors and the interpreter's data are taken by whatever ran in between.
 Busy-polling keeps the core awake; the rehearsal keeps the order path's own code and data in it.
 
-What is rehearsed, for each strategy's last order: the equity venues' pre-trade check (pure), the risk
-gate's check (`RiskGate.rehearse`: every limit, nothing admitted, no throttle consumed), the ledger's
-order building and intent encoding (`OrderLedger.rehearse`: no client id taken, nothing journaled), and
-the connector's request up to the socket (`Rehearses.rehearse`: parameters, signature, request bytes;
-nothing sent, no quota used) where the connector can, and the eager start of a send (`eager.start` of a
-task that ends at once). Nothing else is touched: the strategy is not called (its state is its own), no
-event is recorded, no counter moves but `count`.
+What is rehearsed, for each strategy's last order on each venue: the equity venues' pre-trade check
+(pure), the risk gate's check (`RiskGate.rehearse`: every limit, nothing admitted, no throttle consumed),
+the ledger's order building and intent encoding (`OrderLedger.rehearse`: no client id taken, nothing
+journaled), the connector's request up to the socket (`Rehearses.rehearse`: parameters, signature, request
+bytes; nothing sent, no quota used), and the eager start of a send (`eager.start` of a task that ends at
+once). Nothing else is touched: the strategy is not called (its state is its own), no event is recorded,
+no counter moves but `count`.
 
 A rehearsal that raises stops rehearsing for the session (logged once): the real path is unaffected.
 """
@@ -51,14 +52,14 @@ class Rehearsal:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.last: dict[str, Last] = {}  # by strategy name
+        self.last: dict[tuple[str, str], Last] = {}  # by strategy and venue (each leg of an arbitrage)
         self.count = 0  # orders rehearsed
         self.stopped = ""  # why rehearsing stopped (an error), "" while it goes on
         self._requests: dict[str, Callable[[Approval, str, str], int] | None] = {}  # by venue
 
     def note(self, st: StrategyState, inst: Instrument, place: Place, approval: Approval, cid: str) -> None:
-        """An order went out: the next rehearsals repeat it."""
-        self.last[st.name] = Last(st, inst, place, approval, cid)
+        """An order went out: the next rehearsals repeat it (the last one of this strategy on this venue)."""
+        self.last[st.name, inst.venue] = Last(st, inst, place, approval, cid)
 
     def arm(self) -> Callable[[], None]:
         """Rehearse in the idle turns of the running loop when it busy-polls; returns what disarms it."""
