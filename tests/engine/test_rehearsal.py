@@ -102,6 +102,7 @@ def test_a_rehearsal_sends_records_and_takes_nothing(tmp_path: Path, entry: str)
 def test_rehearsals_run_only_while_the_loop_busy_polls(tmp_path: Path) -> None:
     busy, _, _ = _run(_session(tmp_path / "busy", "rest", 1.5), busy_poll=True)
     assert busy.rehearsal.count > 100, "about one per millisecond once an order went out"
+    assert busy.report().rehearsals == busy.rehearsal.count, "the summary says how many"
     bare, _, _ = _run(_session(tmp_path / "bare", "rest", 1.0), busy_poll=True, rehearse=False)
     assert bare.rehearsal.count == 0, "--no-rehearsal: polling only"
     asleep, _, _ = _run(_session(tmp_path / "asleep", "rest", 1.0))

@@ -47,6 +47,7 @@ class Summary:
     order_round_trip_p99_us: float = 0.0
     order_round_trip_ns: dict[str, int] = field(default_factory=dict)
     conflated: int = 0  # book updates skipped because a newer one had arrived (the engine was behind)
+    rehearsals: int = 0  # orders rehearsed between orders while the loop busy-polled (`engine.rehearsal`)
     open_orders_after_shutdown: int = 0
     killed: bool = False
     bans: int = 0  # times the venue banned us (418): the venue was HALTED until the ban was over
@@ -293,6 +294,7 @@ def summarize(engine: Engine, open_left: int = 0) -> Summary:
     s.order_round_trip_ns = rtt = engine.lat.round_trip.stats()
     s.order_round_trip_p50_us, s.order_round_trip_p99_us = us(rtt["p50"]), us(rtt["p99"])
     s.conflated = engine.lat.conflated
+    s.rehearsals = engine.rehearsal.count
     s.open_orders_after_shutdown = open_left
     s.reporting_currency = engine.cfg.risk.reporting_currency
     s.venues, s.strategies, s.assets = _breakdown(engine)
