@@ -274,15 +274,9 @@ class BybitConnector:
     async def _signed(
         self, method: str, path: str, params: Params, *, mutating: bool, priority: bool = False
     ) -> Any:
-        req = self._signer.sign(method, path, params, self.venue_now_ms(), self._recv_window)
+        query, body, headers = self._prepared(method, path, params)
         resp = await (self._http if mutating else self._reads).request(
-            method,
-            path,
-            query=req.query,
-            body=req.body if method == "POST" else None,
-            headers=dict(req.headers),
-            mutating=mutating,
-            priority=priority,
+            method, path, query=query, body=body, headers=headers, mutating=mutating, priority=priority
         )
         try:
             return self._result(self.venue, resp)
@@ -290,6 +284,11 @@ class BybitConnector:
             if e.code == ep.TIME_WINDOW_CODE:
                 self._schedule_resync()
             raise
+
+    def _prepared(self, method: str, path: str, params: Params) -> tuple[str, bytes | None, dict[str, str]]:
+        """The signed query, body and headers of one request (`_signed`'s, and a rehearsed order's)."""
+        req = self._signer.sign(method, path, params, self.venue_now_ms(), self._recv_window)
+        return req.query, req.body if method == "POST" else None, dict(req.headers)
 
     async def sync_time(self) -> int:
         """Measure the offset to the venue's clock (ms, half the round trip assumed each way)."""
@@ -503,9 +502,25 @@ class BybitConnector:
             return (await self.trade.request(op, [dict(params)])).get("data") or {}
         return await self._signed("POST", path, params, mutating=True, priority=priority)
 
-    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to the socket without its effects (`trader.venues.base.Rehearses`): the order's
+        parameters, then the signed `order/create` request's bytes (REST) or the `order.create` frame
+        with its timestamp header and the next reqId, untaken (trade WebSocket). No quota, nothing sent,
+        nothing watched. Needs the instrument's rules (`connect`): it loads nothing."""
+        self._check_instrument(instrument)
+        params = self.order_params(approval, client_id)
+        path, op = _OPS["create"]
+        if self.trade is not None:
+            return len(self.trade.frame(self.trade.next_id(), op, [dict(params)]))
+        query, body, headers = self._prepared("POST", path, params)
+        return len(self._http.encode("POST", path, query=query, body=body, headers=headers))
+
+    def _check_instrument(self, instrument: str) -> None:
         if instrument.upper() != self.symbol:
             raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        self._check_instrument(instrument)
         await self._load_info()
         a = require_approval(approval)
         res = await self._order_op("create", self.order_params(approval, client_id))

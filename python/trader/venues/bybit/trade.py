@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -56,7 +55,7 @@ class TradeSession:
             conn.venue, url, clock=conn.clock, on_connect=self._login, stale_after_s=3 * PING_S
         )
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._ids = itertools.count(1)
+        self._sent = 0  # operations sent (reqIds taken)
         self._prefix = f"t{conn.clock.now_ns() % 10**9:x}"  # reqIds stay unique across restarts
         self.ready = asyncio.Event()  # logged in (or refused: `refused`)
         self.logged_in = False
@@ -132,12 +131,13 @@ class TradeSession:
         if not self.logged_in:
             raise VenueUnavailableError("the trade WebSocket is not logged in", venue=conn.venue)
         conn._acquire_order_quota(op)
-        rid = f"{self._prefix}-{next(self._ids)}"
-        header = {"X-BAPI-TIMESTAMP": str(conn.venue_now_ms()), "X-BAPI-RECV-WINDOW": str(conn._recv_window)}
+        rid = self.next_id()
+        self._sent += 1
+        frame = self.frame(rid, op, args)
         fut = self._pending[rid] = asyncio.get_running_loop().create_future()
         self.requests += 1
         try:
-            await self.ws.send(orjson.dumps({"reqId": rid, "header": header, "op": op, "args": args}))
+            await self.ws.send(frame)
             msg: dict[str, Any] = await conn.clock.wait_for(asyncio.shield(fut), conn._timeout_s)
         except (TimeoutError, VenueUnavailableError):
             if not mutating:
@@ -154,6 +154,17 @@ class TradeSession:
                 conn._schedule_resync()  # the header's timestamp fell outside the recv window
             raise error_from(conn.venue, code, str(msg.get("retMsg", "")))
         return msg
+
+    def next_id(self) -> str:
+        """The reqId of the next operation sent (taken only by sending it)."""
+        return f"{self._prefix}-{self._sent + 1}"
+
+    def frame(self, rid: str, op: str, args: list[dict[str, Any]]) -> bytes:
+        """One operation as sent: its reqId, the header stamped with the venue's clock of now and the
+        recv window, the op and its args (`request`'s, and a rehearsed order's)."""
+        conn = self._conn
+        header = {"X-BAPI-TIMESTAMP": str(conn.venue_now_ms()), "X-BAPI-RECV-WINDOW": str(conn._recv_window)}
+        return orjson.dumps({"reqId": rid, "header": header, "op": op, "args": args})
 
     async def wait_ready(self, timeout_s: float) -> None:
         try:

@@ -177,7 +177,7 @@ class OkxConnector:
         self._order_entry, self._timeout_s, self._leverage = order_entry, timeout_s, leverage
         self._private_ws: WsClient | None = None
         self._ws_pending: dict[str, asyncio.Future[dict[str, Any]]] = {}  # order ops awaiting their answer
-        self._ws_ids = 0  # after a funding time, until its bills are read
+        self._ws_ids = 0  # order operations sent on the private WebSocket (ids taken)
         self._first: dict[str, asyncio.Future[OrderReport]] = {}  # post-only orders awaiting a report
         self._limits(budget, timeout_s)
         self._position_mode = position_mode
@@ -253,11 +253,7 @@ class OkxConnector:
     ) -> list[Any]:
         await self.endpoint_gate(f"{method} {path}", mutating=_GROUPS[group])
         sent_ns = self.clock.monotonic_ns()
-        if signed:
-            req = self.signer.sign(method, path, params, self.venue_now_ms())
-            query, body, headers = req.query, req.body or None, dict(req.headers)
-        else:
-            query, body, headers = urlencode(params), None, {}
+        query, body, headers = self._prepared(method, path, params, signed)
         try:
             resp = await self._http[group].request(
                 method,
@@ -276,6 +272,16 @@ class OkxConnector:
                 self._schedule_resync()  # once: not for requests signed before the last sync
             raise
         return data
+
+    def _prepared(
+        self, method: str, path: str, params: list[tuple[str, str]], signed: bool = True
+    ) -> tuple[str, bytes | None, dict[str, str]]:
+        """The query, body and headers of one request (`_call`'s, and a rehearsed order's), signed with
+        the venue's clock of now."""
+        if signed:
+            req = self.signer.sign(method, path, params, self.venue_now_ms())
+            return req.query, req.body or None, dict(req.headers)
+        return urlencode(params), None, {}
 
     def _schedule_resync(self) -> None:
         """One time resync at a time."""
@@ -462,10 +468,24 @@ class OkxConnector:
             params.append(("reduceOnly", "true"))
         return params
 
-    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+    def _placement(self, approval: Approval, client_id: str, instrument: str) -> list[tuple[str, str]]:
+        """`submit`'s order fields (and its rehearsal's): this connector's instrument only."""
         if instrument != self.symbol:
             raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
-        params = self.order_params(approval, client_id)
+        return self.order_params(approval, client_id)
+
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to the socket without its effects (`trader.venues.base.Rehearses`): the order's
+        fields, then the signed `POST trade/order` request's bytes (REST) or the `order` op's frame with
+        the next request id, untaken (WebSocket). No quota, no id, no future, nothing sent."""
+        params = self._placement(approval, client_id, instrument)
+        if self._order_entry == "ws":
+            return len(ws_frame(self._next_ws_id(), "order", [dict(params)]))
+        query, body, headers = self._prepared("POST", ep.ORDER, params)
+        return len(self._http["place"].encode("POST", ep.ORDER, query=query, body=body, headers=headers))
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        params = self._placement(approval, client_id, instrument)
         first: asyncio.Future[OrderReport] | None = None
         if approval.post_only:  # OKX places it, then cancels it (cancelSource 31) if it would take
             first = self._first[client_id] = asyncio.get_running_loop().create_future()
@@ -543,11 +563,11 @@ class OkxConnector:
         if ws is None:
             raise VenueUnavailableError("the private WebSocket is not connected", venue=self.venue)
         await self.endpoint_gate(ep.WS_OPS.get(op, op), len(args), mutating=mutating)
+        rid = self._next_ws_id()
         self._ws_ids += 1
-        rid = f"{self._ws_ids}"
         answer = self._ws_pending[rid] = asyncio.get_running_loop().create_future()
         try:
-            await ws.send(orjson.dumps({"id": rid, "op": op, "args": args}))
+            await ws.send(ws_frame(rid, op, args))
             msg = await self.clock.wait_for(asyncio.shield(answer), self._timeout_s)
         except (TimeoutError, VenueUnavailableError):
             if not mutating:
@@ -562,6 +582,10 @@ class OkxConnector:
             code, text = parse.first_item_error(data) or (str(msg.get("code")), str(msg.get("msg", "")))
             raise error_from(self.venue, code, text)
         return data
+
+    def _next_ws_id(self) -> str:
+        """The `id` of the next order operation sent on the private WebSocket (taken only by sending it)."""
+        return f"{self._ws_ids + 1}"
 
     def ws_answer(self, msg: dict[str, Any]) -> None:
         """An answer to an order operation sent on the private WebSocket (by its `id`)."""
@@ -702,6 +726,11 @@ class OkxConnector:
 
     async def _cancel_all_after(self, seconds: int) -> None:
         await self._call("POST", ep.CANCEL_ALL_AFTER, [("timeOut", str(seconds))], group="dead_man")
+
+
+def ws_frame(rid: str, op: str, args: list[dict[str, str]]) -> bytes:
+    """One order operation on the private WebSocket, as sent (answered by its `id`)."""
+    return orjson.dumps({"id": rid, "op": op, "args": args})
 
 
 def loopback_connector(url: str, *, symbol: str, clock: Clock, **options: Any) -> OkxConnector:
