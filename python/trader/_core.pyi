@@ -724,6 +724,8 @@ class KrakenSigner:
     def last_nonce(self) -> int: ...
     def sign(self, path: str, params: Sequence[_Param], now_ns: int) -> SignedRequest:
         """POST body `nonce=<n>&<params>` (form-encoded) with API-Key and API-Sign headers."""
+    def rehearse(self, path: str, params: Sequence[_Param], now_ns: int) -> SignedRequest:
+        """What `sign` would return at `now_ns`, its nonce left untaken: nothing the venue checks is used."""
     def signature(self, path: str, nonce: int, body: bytes) -> str: ...
 
 @final

@@ -289,6 +289,11 @@ impl PyKrakenSigner {
         let p = self::params(params)?;
         Ok(wrap(self.inner.sign(path, p, now_ns).py()?))
     }
+    /// What `sign` would return at `now_ns`, its nonce left untaken (an order's rehearsal).
+    fn rehearse(&self, path: &str, params: &Bound<'_, PyAny>, now_ns: u64) -> PyResult<PySignedRequest> {
+        let p = self::params(params)?;
+        Ok(wrap(self.inner.rehearse(path, p, now_ns).py()?))
+    }
     /// API-Sign for an exact body with a given nonce.
     fn signature(&self, path: &str, nonce: u64, body: &[u8]) -> String {
         self.inner.signature(path, nonce, body)

@@ -31,9 +31,15 @@ impl KrakenSigner {
         self.last_nonce
     }
 
-    /// The next nonce: milliseconds since the epoch, or one more than the last if the clock lags.
+    /// The nonce a request signed at `now_ns` would take (nothing taken): milliseconds since the epoch,
+    /// or one more than the last if the clock lags.
+    pub fn peek_nonce(&self, now_ns: u64) -> u64 {
+        (now_ns / 1_000_000).max(self.last_nonce.saturating_add(1))
+    }
+
+    /// The next nonce, taken: no later request signs with it or anything below it.
     pub fn next_nonce(&mut self, now_ns: u64) -> u64 {
-        let n = (now_ns / 1_000_000).max(self.last_nonce.saturating_add(1));
+        let n = self.peek_nonce(now_ns);
         self.last_nonce = n;
         n
     }
@@ -44,14 +50,27 @@ impl KrakenSigner {
         b64(&hmac_sha512(self.secret.expose(), &[uri_path.as_bytes(), &digest]))
     }
 
-    /// A private POST: body `nonce=<n>&<params>` (form-encoded), signed over the exact bytes.
+    /// A private POST: body `nonce=<n>&<params>` (form-encoded), signed over the exact bytes; its nonce
+    /// is taken (see `next_nonce`).
     pub fn sign(&mut self, uri_path: &str, params: Vec<(String, Param)>, now_ns: u64) -> CoreResult<SignedRequest> {
+        let nonce = self.peek_nonce(now_ns);
+        let req = self.request(uri_path, &params, nonce)?;
+        self.last_nonce = nonce;
+        Ok(req)
+    }
+
+    /// What `sign` would return at `now_ns`, its nonce left untaken (a rehearsal of a request: nothing
+    /// the venue checks is used up, and the next `sign` at the same instant builds the same bytes).
+    pub fn rehearse(&self, uri_path: &str, params: Vec<(String, Param)>, now_ns: u64) -> CoreResult<SignedRequest> {
+        self.request(uri_path, &params, self.peek_nonce(now_ns))
+    }
+
+    fn request(&self, uri_path: &str, params: &[(String, Param)], nonce: u64) -> CoreResult<SignedRequest> {
         let p = path(uri_path)?.to_owned();
         if params.iter().any(|(k, _)| k == "nonce") {
             return Err(CoreError::InvalidArgument("nonce is set by the signer".into()));
         }
-        let nonce = self.next_nonce(now_ns);
-        let rest = form(&params);
+        let rest = form(params);
         let body =
             if rest.is_empty() { format!("nonce={nonce}") } else { format!("nonce={nonce}&{rest}") }.into_bytes();
         let sig = self.signature(&p, nonce, &body);
@@ -120,5 +139,23 @@ mod tests {
         assert_eq!(t.next_nonce(0), 1_616_492_376_596);
         assert!(KrakenSigner::new("key", "not base64!", 0).is_err());
         assert!(KrakenSigner::new("key", "", 0).is_err());
+    }
+
+    #[test]
+    fn a_rehearsal_signs_the_next_request_and_takes_no_nonce() {
+        let mut s = KrakenSigner::new("key", "c2VjcmV0", 1_616_492_376_594).unwrap();
+        let params = vec![("pair".to_owned(), Param::Str("XBTUSD".into()))];
+        let at = 1_616_492_376_594_000_000; // the clock lags the last nonce: the next is last + 1
+        let rehearsed = s.rehearse("/0/private/AddOrder", params.clone(), at).unwrap();
+        let again = s.rehearse("/0/private/AddOrder", params.clone(), at).unwrap();
+        assert_eq!(s.last_nonce(), 1_616_492_376_594, "nothing taken");
+        let sent = s.sign("/0/private/AddOrder", params.clone(), at).unwrap();
+        assert_eq!(sent.body, b"nonce=1616492376595&pair=XBTUSD");
+        assert_eq!((&rehearsed.body, &rehearsed.headers), (&sent.body, &sent.headers));
+        assert_eq!((&again.body, &again.headers), (&sent.body, &sent.headers));
+        assert_eq!(s.last_nonce(), 1_616_492_376_595);
+        assert!(s.rehearse("/0/private/AddOrder", vec![("nonce".to_owned(), Param::Int(1))], at).is_err());
+        assert!(s.sign("/0/private/AddOrder", vec![("nonce".to_owned(), Param::Int(1))], at).is_err());
+        assert_eq!(s.last_nonce(), 1_616_492_376_595, "a refused request takes no nonce");
     }
 }

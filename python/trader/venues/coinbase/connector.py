@@ -23,7 +23,8 @@ heartbeats and user channels.
   JWT outside its nbf..exp window, as after a step of our clock) measures it again, once for all requests
   refused meanwhile, and signs the request once more; a second 401 is an `AuthenticationError`.
 - Rate limit: 30 private requests per second at `budget`; `x-ratelimit-*` headers are folded in and a 429
-  backs the key off (`_http.HttpClient`).
+  backs the key off (`_http.HttpClient`). An order's rehearsal (`rehearse`) builds the request with its own
+  JWT and uses none of it.
 - No venue dead-man switch: the engine's watchdog cancels everything when a stream is lost too long.
 """
 
@@ -218,17 +219,15 @@ class CoinbaseConnector:
         """One signed request. A 401 measures the venue's clock again and signs the request once more (the
         venue refused it unread, so sending it again cannot place anything twice); a second 401 raises
         `AuthenticationError`."""
-        uri = f"{method} {self.endpoints.host}{path}"
         for attempt in range(2 if sync else 1):
             signed_ns = self.clock.monotonic_ns()
-            jwt = self._signer.jwt(uri, self.now_s(), os.urandom(16).hex())
-            headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
+            query_s, data, headers = self._signed(method, path, query, body)
             try:
                 resp = await self._http.request(
                     method,
                     path,
-                    query=urlencode(list(query)),
-                    body=None if body is None else orjson.dumps(body),
+                    query=query_s,
+                    body=data,
                     headers=headers,
                     mutating=mutating,
                     priority=priority,
@@ -244,6 +243,15 @@ class CoinbaseConnector:
                 continue
             return orjson.loads(resp.body) if resp.body else None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _signed(
+        self, method: str, path: str, query: Sequence[tuple[str, str]], body: dict[str, Any] | None
+    ) -> tuple[str, bytes | None, dict[str, str]]:
+        """One request's query string, body and headers, with a fresh JWT (its `uri` the method, host and
+        path; stamped with the venue's time as we estimate it; a random nonce)."""
+        jwt = self._signer.jwt(f"{method} {self.endpoints.host}{path}", self.now_s(), os.urandom(16).hex())
+        headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
+        return urlencode(list(query)), None if body is None else orjson.dumps(body), headers
 
     def spec_of(self, symbol: str) -> InstrumentSpec:
         return self._specs[symbol]
@@ -392,13 +400,25 @@ class CoinbaseConnector:
             )
         return {"quote_size": format(quote_size, "f")}
 
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to the socket without its effects (`trader.venues.base.Rehearses`): the order's JSON,
+        a JWT (its own random nonce) and the request bytes; no quota used, nothing sent or remembered."""
+        body = self._order(approval, client_id, instrument, None)
+        query, data, headers = self._signed("POST", ep.ORDERS, (), body)
+        return len(self._http.encode("POST", ep.ORDERS, query=query, body=data, headers=headers))
+
+    def _order(
+        self, approval: Approval, client_id: str, instrument: str, quote_size: Decimal | None
+    ) -> dict[str, Any]:
+        if instrument not in self._info:
+            raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
+        return self.order_body(approval, client_id, instrument, quote_size=quote_size)
+
     async def submit(
         self, approval: Approval, client_id: str, instrument: str, *, quote_size: Decimal | None = None
     ) -> SubmitAck:
         """Place one approved order (`quote_size`: a market buy spending that much quote, fees included)."""
-        if instrument not in self._info:
-            raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
-        body = self.order_body(approval, client_id, instrument, quote_size=quote_size)
+        body = self._order(approval, client_id, instrument, quote_size)
         r = await self._call("POST", ep.ORDERS, body=body, mutating=True)
         if not r.get("success"):
             code, message = parse.order_failure(r)

@@ -5,7 +5,9 @@
   `{"error": [...], "result": ...}`: a non-empty `error` is classified by `errors.py`.
 - Nonces: the signer issues max(now in ms, last + 1), so a clock stepping back never reuses one. The last
   nonce used is handed to `nonce_store` after every signed request (a file, the journal's counters) and
-  comes back as `last_nonce` on the next start, so a restart never reuses one either.
+  comes back as `last_nonce` on the next start, so a restart never reuses one either. An order's
+  rehearsal (`rehearse`, the engine's under busy-polling) signs with the nonce the next request will take
+  and takes none, so a rehearsal never pushes a later nonce up.
 - Orders: AddOrder with our id as `cl_ord_id`; `submit` is single-shot (a timeout or 5xx is
   `UnknownOutcomeError`; `query` finds the order by `cl_ord_id` in OpenOrders, then ClosedOrders).
   Limit GTC / IOC / GTD (`expiretm`), post-only (`oflags=post`), market orders. With `order_entry="ws"`
@@ -223,15 +225,18 @@ class KrakenConnector:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _signed(
-        self, path: str, params: Sequence[tuple[str, str]], doc: dict[str, Any] | None
+        self, path: str, params: Sequence[tuple[str, str]], doc: dict[str, Any] | None, *, take: bool = True
     ) -> tuple[bytes, dict[str, str]]:
-        """The body and headers of one private call, its nonce fresh from the signer (and persisted)."""
-        req = self._signer.sign(path, list(params) if doc is None else [], self.clock.now_ns())
-        nonce = self._signer.last_nonce
-        if self._nonce_store is not None:
-            self._nonce_store(nonce)
+        """The body and headers of one private call, its nonce fresh from the signer (and persisted). With
+        `take=False` (a rehearsal) the same call signed with the nonce the next one would take: none taken
+        or persisted, so no later nonce is pushed up."""
+        sign = self._signer.sign if take else self._signer.rehearse
+        req = sign(path, list(params) if doc is None else [], self.clock.now_ns())
+        if take and self._nonce_store is not None:
+            self._nonce_store(self._signer.last_nonce)
         if doc is None:
             return req.body, dict(req.headers)
+        nonce = int(req.body.removeprefix(b"nonce="))  # no params: the form is the nonce alone
         body = orjson.dumps({"nonce": nonce, **doc})  # the signature covers this exact JSON
         headers = {k: v for k, v in req.headers if k.lower() not in ("api-sign", "content-type")}
         headers |= {"API-Sign": self._signer.signature(path, nonce, body), "Content-Type": "application/json"}
@@ -352,6 +357,17 @@ class KrakenConnector:
             if a.post_only:
                 params.append(("oflags", "post"))
         return params
+
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to the socket without its effects (`trader.venues.base.Rehearses`): AddOrder signed
+        with the nonce the next call would take (untaken) and its request bytes, or the `add_order` frame
+        (request id 0: only a sent request takes one). No counter charged, nothing sent or remembered."""
+        params = self.order_params(approval, client_id, instrument)
+        if self.ws_orders and self.executions is not None:
+            order = ws_order(params, self.pairs[instrument].symbol)
+            return len(self.executions.frame("add_order", order, 0))
+        body, headers = self._signed(ep.ADD_ORDER, params, None, take=False)
+        return len(self._http.encode("POST", ep.ADD_ORDER, body=body, headers=headers))
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         params = self.order_params(approval, client_id, instrument)

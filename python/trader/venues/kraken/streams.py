@@ -180,8 +180,7 @@ class PrivateStream:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
         try:
-            msg = {"method": method, "params": {**params, "token": self._token}, "req_id": req_id}
-            await self.ws.send(orjson.dumps(msg))
+            await self.ws.send(self.frame(method, params, req_id))
             try:
                 answer = await conn.clock.wait_for(future, timeout_s)
             except TimeoutError:
@@ -191,6 +190,10 @@ class PrivateStream:
         if not answer.get("success"):
             raise error_from(conn.venue, str(answer.get("error") or "EGeneral:Unknown error"))
         return answer.get("result") or {}
+
+    def frame(self, method: str, params: dict[str, Any], req_id: int) -> bytes:
+        """One trading method's message, with the session's token."""
+        return orjson.dumps({"method": method, "params": {**params, "token": self._token}, "req_id": req_id})
 
     def _lost(self) -> None:
         for future in self._pending.values():
