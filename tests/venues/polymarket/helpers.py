@@ -74,7 +74,7 @@ async def connected(
     conn = PolymarketConnector(
         condition_id=(market or coin(server)).condition_id,
         private_key=kw.pop("private_key", key(name)),
-        clock=CLOCK,
+        clock=kw.pop("clock", CLOCK),
         endpoints=kw.pop("endpoints", Endpoints.loopback(server.url)),
         **kw,
     )

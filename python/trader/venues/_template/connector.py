@@ -62,6 +62,23 @@ class TemplateConnector:
         require_approval(approval)
         raise NotImplementedError(_TODO)
 
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to the socket without its effects (optional: `trader.venues.base.Rehearses`; under
+        `--busy-poll` the engine calls it about every millisecond with the last order it sent, so the
+        next order's code is warm). Fill in, calling the very functions `submit`'s path calls (factor
+        them out of it; never copy them): the order's parameters, its signature, and the request bytes
+        from `self._http.encode(method, path, query=..., body=..., headers=...)` (what `request` would
+        write, unsent) or the WebSocket frame; return their length. Then test that the rehearsed bytes
+        are the sent ones (tests/engine/test_rehearsal.py, a frozen wall clock).
+
+        It must not: send, await, log, use a rate-limit quota (no `try_acquire`), record anything (no
+        ids, no open-order sets, no order log), take an id, nonce or sequence number the venue checks,
+        or read funds. Leave out checks of passing state (session down, heartbeat failing), and do not
+        refuse a used client id (the rehearsed order was sent): a rehearsal that raises stops for the
+        session. A venue whose request cannot be built without sending it: delete this method."""
+        require_approval(approval)
+        raise NotImplementedError(_TODO)
+
     async def cancel(self, client_id: str) -> None:
         raise NotImplementedError(_TODO)
 

@@ -8,6 +8,7 @@ different key pairs), or a loopback `trader.sim.alpaca` server (`Endpoints.loopb
   exactly; orders go out on the penny tick. Quantities are whole shares.
 - `submit` is single-shot (`POST /v2/orders` with our `client_order_id`): a timeout, a dropped connection
   or a 5xx raises `UnknownOutcomeError` and the engine asks `query` (`GET /v2/orders:by_client_order_id`).
+  `rehearse` builds that request's bytes (the same body and key headers) and sends nothing.
 - Private events: `/stream` (`authenticate`, then `listen` to `trade_updates`) become `OrderReport`s and
   `FillReport`s. A fill's trade id is `<order id>:<cumulative shares>`, which the stream event (the order's
   `filled_qty`) and the FILL activity (`cum_qty`) both state, so the engine de-duplicates fills that reach
@@ -183,6 +184,15 @@ class AlpacaConnector:
         if resp.status == 429 and reset.isdigit():
             self._limiter.block_until(self._quota, int(reset) * 1_000_000_000)
 
+    def _prepared(self, body: dict[str, Any] | None) -> tuple[bytes | None, dict[str, str]]:
+        """A request's body bytes and headers: the key headers, and the JSON type when it has a body."""
+        headers = dict(self._signer.headers())
+        payload = None
+        if body is not None:
+            payload = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        return payload, headers
+
     async def _call(
         self,
         method: str,
@@ -193,11 +203,7 @@ class AlpacaConnector:
         mutating: bool,
         priority: bool = False,
     ) -> Any:
-        headers = dict(self._signer.headers())
-        payload = None
-        if body is not None:
-            payload = orjson.dumps(body)
-            headers["Content-Type"] = "application/json"
+        payload, headers = self._prepared(body)
         resp = await self._http.request(
             method,
             path,
@@ -304,10 +310,22 @@ class AlpacaConnector:
                 body["extended_hours"] = True
         return body
 
-    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+    def _order(self, approval: Approval, client_id: str, instrument: str) -> dict[str, Any]:
+        """The JSON of one approved order for an instrument of this connector (`submit`, `rehearse`)."""
         if instrument not in self._info:
             raise InvalidOrderError(f"unknown instrument {instrument}", venue=self.venue)
-        body = self.order_body(approval, client_id, instrument)
+        return self.order_body(approval, client_id, instrument)
+
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to the socket without its effects (`trader.venues.base.Rehearses`): the order's
+        JSON, the key headers and the `POST /v2/orders` request bytes, built by the very functions
+        `submit` uses and dropped. Nothing sent, no rate-limit quota used, no id remembered. The size
+        of the request."""
+        payload, headers = self._prepared(self._order(approval, client_id, instrument))
+        return len(self._http.encode("POST", ep.ORDERS, body=payload, headers=headers))
+
+    async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
+        body = self._order(approval, client_id, instrument)
         o = await self._call("POST", ep.ORDERS, body=body, mutating=True)
         self._remember(str(o["client_order_id"]), str(o["id"]))
         self._open.add(client_id)

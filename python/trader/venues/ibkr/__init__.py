@@ -1,7 +1,8 @@
 """Interactive Brokers (US stocks) through a running IB Gateway or TWS: the venue package.
 
-`connector.py` trades on ib_async; `depth.py` keeps the SMART depth book; `parse.py` turns what the SDK
-decoded into `trader` values; `errors.py` holds the TWS error codes; `endpoints.py` the ports and pacing.
+`connector.py` trades on ib_async; `orders.py` builds the SDK orders; `depth.py` keeps the SMART depth
+book; `parse.py` turns what the SDK decoded into `trader` values; `errors.py` holds the TWS error codes;
+`endpoints.py` the ports and pacing.
 The loopback simulator is `trader.sim.ibkr` (the TWS socket protocol).
 """
 
@@ -14,7 +15,7 @@ from trader.clock import Clock
 from trader.config import VenueConfig
 from trader.errors import ConfigError
 from trader.venues.base import Tier
-from trader.venues.ibkr.connector import CAPABILITIES, IbkrConnector
+from trader.venues.ibkr.connector import IbkrConnector
 from trader.venues.ibkr.depth import DepthBooks, DepthGapError, DepthRows
 from trader.venues.ibkr.endpoints import (
     DEFAULT_HOST,
@@ -27,6 +28,7 @@ from trader.venues.ibkr.endpoints import (
     paper_port,
 )
 from trader.venues.ibkr.errors import VENUE, AmbiguousContractError, UnknownContractError, error_from
+from trader.venues.ibkr.orders import CAPABILITIES
 from trader.venues.ibkr.parse import IbExecution, StockSpec, base_currency_values, exact
 from trader.venues.profile import ClientIdRule, VenueProfile, VenueTime
 

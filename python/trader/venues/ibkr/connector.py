@@ -12,8 +12,8 @@ stocks in one account. The loopback simulator `trader.sim.ibkr` speaks the same 
 - Money: a limit price leaves as an exact decimal string (the SDK formats fields with `str()`, and it is
   handed a `Decimal`), quantities as whole shares; the SDK decodes incoming prices to floats, which are
   turned back into the wire's decimal text through their shortest repr and become integer units once,
-  in `parse.py` (which also builds every report; `depth.py` keeps the depth book, `errors.py` holds the
-  TWS error codes, `endpoints.py` the ports and pacing).
+  in `parse.py` (which also builds every report; `orders.py` builds the SDK order, `depth.py` keeps the
+  depth book, `errors.py` holds the TWS error codes, `endpoints.py` the ports and pacing).
 - Pacing: IB allows 50 messages a second per client (error 100, then a disconnect). Every request this
   connector sends is charged to a core `RateLimiter` window of `max_messages_per_second` (40 by default)
   with a reserve for cancels; a new order over budget raises `RateLimitError` (nothing sent), other
@@ -63,7 +63,7 @@ from ib_async import (
 )
 
 from trader.clock import Clock
-from trader.core import Approval, Book, InstrumentSpec, OrderType, RateLimiter, Side, TimeInForce, Window
+from trader.core import Approval, Book, InstrumentSpec, RateLimiter, Window
 from trader.errors import (
     AuthenticationError,
     ConfigError,
@@ -78,7 +78,6 @@ from trader.venues._status import StreamHealth
 from trader.venues.base import (
     BookInvalid,
     BookUpdate,
-    Capabilities,
     FillReport,
     FundingPayment,
     InstrumentInfo,
@@ -86,11 +85,10 @@ from trader.venues.base import (
     OrderState,
     Stream,
     SubmitAck,
-    Tier,
     VenueEvent,
     require_approval,
 )
-from trader.venues.ibkr import errors, parse
+from trader.venues.ibkr import errors, orders, parse
 from trader.venues.ibkr.depth import DepthBooks
 from trader.venues.ibkr.endpoints import (
     DEFAULT_MESSAGES_PER_SECOND,
@@ -102,6 +100,7 @@ from trader.venues.ibkr.endpoints import (
     PAPER_GATEWAY_PORT,
 )
 from trader.venues.ibkr.errors import VENUE, AmbiguousContractError, UnknownContractError, error_from
+from trader.venues.ibkr.orders import CAPABILITIES
 from trader.venues.ibkr.parse import ACKED_STATUSES as _ACKED
 from trader.venues.ibkr.parse import OPEN_STATUSES as _OPEN
 from trader.venues.ibkr.parse import IbExecution, StockSpec, perm_id
@@ -120,21 +119,6 @@ class _CancelConfirmations(logging.Filter):
 
 logging.getLogger("ib_async.wrapper").addFilter(_CancelConfirmations())
 _T = TypeVar("_T")
-
-CAPABILITIES = Capabilities(
-    venue=VENUE,
-    tier=Tier.BROKER,
-    order_types=frozenset({"LIMIT", "MARKET"}),
-    time_in_force=frozenset({"GTC", "IOC"}),
-    post_only=False,
-    reduce_only=False,
-    cancel_all=True,
-    dead_man_switch=False,  # the TWS API has no cancel-on-disconnect
-    ws_order_entry=False,
-    max_batch=1,
-    paper_environment=True,
-    needs_credentials=False,  # the Gateway holds the login
-)
 
 
 class IbkrConnector:
@@ -363,27 +347,19 @@ class IbkrConnector:
     def build_order(self, approval: Approval, client_id: str, instrument: str) -> Order:
         """The SDK order for one approval (exact decimal price and quantity)."""
         a = require_approval(approval)
-        spec = self.trading_spec(instrument)
-        if a.post_only or a.reduce_only:
-            raise InvalidOrderError(
-                "post-only and reduce-only orders are not offered for stocks", venue=VENUE
-            )
-        tif = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC"}.get(a.tif)
-        if tif is None:
-            raise InvalidOrderError(f"time in force {a.tif} is not supported", venue=VENUE)
-        o = Order(
-            action="BUY" if a.side == Side.BUY else "SELL",
-            totalQuantity=a.qty,  # whole shares: the spec counts quantity in shares (lot 1)
-            tif=tif,
-            orderRef=client_id,
-            account=self.account,
-        )
-        if a.order_type == OrderType.MARKET:
-            o.orderType = "MKT"
-        else:
-            o.orderType = "LMT"
-            o.lmtPrice = Decimal(spec.format_price(a.price))
-        return o
+        return orders.order_of(a, client_id, self.trading_spec(instrument), self.account)
+
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to ib_async without its effects (`trader.venues.base.Rehearses`): the qualified
+        `Contract` (the one `qualify` keeps) and the `Order` built by `build_order`, as `submit` hands
+        them to `placeOrder`, then dropped. Not placed, no order id taken from ib_async (it assigns one
+        when placing), no pacing quota used, nothing remembered. The size: the number of fields of the
+        two that are set (`orders.fields_set`; the TWS message itself is only built while ib_async sends
+        it). The client id is not checked for reuse: the engine rehearses the order it last sent."""
+        contract = self._contracts.get(instrument)
+        if contract is None:
+            raise VenueError(f"{instrument} is not qualified yet (connect first)", venue=VENUE)
+        return orders.fields_set(contract, self.build_order(approval, client_id, instrument))
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
         require_approval(approval)

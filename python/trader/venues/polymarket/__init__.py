@@ -3,8 +3,9 @@
 The venue package contract (trader/venues/profile.py): `PROFILE`, `build`, `loopback`, `simulator`.
 Files: endpoints.py (hosts, contracts, quotas), errors.py (error table), parse.py (pure payload parsers),
 connector.py (the Protocol's methods), streams.py (market and user channels), heartbeat.py (the dead-man
-switch), orders.py (tracking and the order log), funds.py (balance checks), chain.py (Polygon JSON-RPC),
-gamma.py (market metadata), markets.py (CTF and Protocol V2 markets' ids), approvals.py (`trader approve`)."""
+switch), orders.py (tracking and the order log), signing.py (an order's signed request), funds.py
+(balance checks), chain.py (Polygon JSON-RPC), gamma.py (market metadata), markets.py (CTF and Protocol V2
+markets' ids), approvals.py (`trader approve`)."""
 
 from __future__ import annotations
 

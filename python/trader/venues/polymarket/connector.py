@@ -17,7 +17,8 @@ Protocol facts are in ../shared/venues/polymarket.md (§0 and §11: production r
   are not kept in Python. Every private call carries L2 (HMAC) headers made by the signer. The user
   channel, which wants the secret in its subscribe frame, re-derives the key by L1 on every (re)connect
   and builds the frame in a local variable; websockets' frame logging is redacted for it.
-- Orders: the signer builds and signs the V2 order and the `POST /order` body. GTC (post-only from the
+- Orders: the signer builds and signs the V2 order and the `POST /order` body (signing.py, which
+  `rehearse` shares: the request built, nothing sent or recorded). GTC (post-only from the
   approval), GTD (expiration = expiry + the venue's 60 s threshold), IOC -> FAK, FOK -> FOK; market
   orders are FAK (FOK with tif FOK) at the approval's protective price. Note the venue's rule for
   marketable BUYs: a FAK/FOK BUY spends its whole collateral amount (qty x price), so when the book is
@@ -47,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from decimal import Decimal
@@ -62,9 +62,7 @@ from trader.core import (
     Approval,
     Book,
     InstrumentSpec,
-    InvalidInputError,
     Keystore,
-    PolymarketOrder,
     PolymarketSigner,
     RateLimiter,
     Window,
@@ -91,7 +89,7 @@ from trader.venues.base import (
     VenueEvent,
     require_approval,
 )
-from trader.venues.polymarket import chain, funds, gamma, parse, streams
+from trader.venues.polymarket import chain, funds, gamma, parse, signing, streams
 from trader.venues.polymarket.chain import ChainBalance
 from trader.venues.polymarket.endpoints import (
     END_CURSOR,
@@ -114,7 +112,7 @@ from trader.venues.polymarket.errors import (
 )
 from trader.venues.polymarket.heartbeat import Heartbeat
 from trader.venues.polymarket.markets import exchange_version
-from trader.venues.polymarket.orders import Order, OrderLog, apply_post_result, order_kind
+from trader.venues.polymarket.orders import Order, OrderLog, apply_post_result
 from trader.venues.polymarket.parse import MarketMetadata, norm
 from trader.venues.polymarket.streams import Phase
 from trader.venues.profile import VenueTime
@@ -305,9 +303,7 @@ class PolymarketConnector:
         priority: bool = False,
     ) -> Any:
         self._acquire(route or f"{method} {path}", priority)
-        headers = dict(self._signer.l2_headers(self._now_s(), method, path, body))
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        headers = signing.l2_headers(self, method, path, body)
         resp = await self._http.request(
             method,
             path,
@@ -508,66 +504,31 @@ class PolymarketConnector:
 
     # ---- orders ----------------------------------------------------------------------------------
 
-    def _check_tradable(self) -> None:
-        if self.spec is None:
-            raise VenueError("not connected", venue=self.venue)
-        if self._closed:
-            raise InvalidOrderError(f"market {self.condition_id} is closed", venue=self.venue)
+    def _sign(self, a: Approval, client_id: str, instrument: str) -> signing.Signed:
+        """Check and sign one approved order for `submit` (its client id not used before). Nothing is
+        sent or recorded."""
+        return signing.sign(self, require_approval(a), client_id, instrument, self._by_client)
 
-    def _sign(
-        self, a: Approval, client_id: str, instrument: str
-    ) -> tuple[Order, PolymarketOrder, str, bool, int]:
-        """Validate and sign one approved order: (tracking record, signed order, type, post only,
-        expiration). Nothing is sent."""
-        a = require_approval(a)
-        self._check_tradable()
-        if client_id in self._by_client:
-            raise InvalidOrderError(f"client order id {client_id} was already used", venue=self.venue)
-        symbol, token = self._resolve(instrument)
-        kind, post_only, expiration = order_kind(a, self.venue)
-        spec = self.trading_spec()
-        tick_units = spec.price_to_units(self._tick) if self._tick_representable() else spec.tick
-        if a.price <= 0 or a.price % tick_units or a.qty <= 0 or a.qty % spec.lot:
-            raise InvalidOrderError(
-                f"price {a.price} or qty {a.qty} is not on the tick {self._tick} / lot {LOT}",
-                venue=self.venue,
-            )
-        now_ns = self.clock.now_ns() + self._offset_s * 1_000_000_000
-        try:
-            order = self._signer.order(
-                token,
-                spec.format_price(a.price),
-                spec.format_qty(a.qty),
-                a.side,
-                tick_size=self._tick,
-                neg_risk=self._neg_risk,
-                salt=secrets.randbits(40),
-                timestamp_ms=now_ns // 1_000_000,
-                expiration=expiration,
-                version=self._version,
-            )
-        except InvalidInputError as e:
-            raise InvalidOrderError(str(e), venue=self.venue) from None
-        tracked = Order(client_id, order.hash, symbol, token, a.side, a.price, a.qty, kind)
-        return tracked, order, kind, post_only, expiration
+    def rehearse(self, approval: Approval, client_id: str, instrument: str) -> int:
+        """`submit` up to the socket without its effects (`trader.venues.base.Rehearses`): the order
+        checked and signed (EIP-712, a fresh salt) and its `POST /order` body, L2 headers and request
+        bytes, built by the functions `submit` uses (signing.py) and dropped. The size of the request.
 
-    def _tick_representable(self) -> bool:
-        spec = self.trading_spec()
-        try:
-            spec.price_to_units(self._tick)
-        except InvalidInputError:
-            return False
-        return True
+        Left out, being effects or I/O: the heartbeat (its state and arming), the funds check (a
+        `/balance-allowance` read), the rate limit (no quota used), the client-id map (nothing recorded,
+        and the id is not checked for reuse: the engine rehearses the order it last sent)."""
+        signed = signing.sign(self, require_approval(approval), client_id, instrument, ())
+        body, headers = signing.order_request(self, signed)
+        return len(self._http.encode("POST", "/order", body=body, headers=headers))
 
     async def submit(self, approval: Approval, client_id: str, instrument: str) -> SubmitAck:
-        tracked, order, kind, post_only, _ = self._sign(approval, client_id, instrument)
+        signed = self._sign(approval, client_id, instrument)
+        tracked = signed.tracked
         self._hb.refuse_if_failing()
-        await funds.check_funds(self, [tracked], [order])
+        await funds.check_funds(self, [tracked], [signed.order])
         await self._hb.arm()
         self._acquire("POST /order")
-        body = order.body(self._api_key, kind, post_only).encode()
-        headers = dict(self._signer.l2_headers(self._now_s(), "POST", "/order", body))
-        headers["Content-Type"] = "application/json"
+        body, headers = signing.order_request(self, signed)
         self._record(tracked)
         self._inflight += 1
         try:
@@ -593,12 +554,10 @@ class PolymarketConnector:
             raise InvalidOrderError("client order ids repeat within the batch", venue=self.venue)
         signed = [self._sign(a, cid, inst) for a, cid, inst in orders]
         self._hb.refuse_if_failing()
-        await funds.check_funds(self, [s[0] for s in signed], [s[1] for s in signed])
+        await funds.check_funds(self, [s.tracked for s in signed], [s.order for s in signed])
         await self._hb.arm()
         self._acquire("POST /orders")
-        body = ("[" + ",".join(o.body(self._api_key, k, p) for _, o, k, p, _ in signed) + "]").encode()
-        headers = dict(self._signer.l2_headers(self._now_s(), "POST", "/orders", body))
-        headers["Content-Type"] = "application/json"
+        body, headers = signing.batch_request(self, signed)
         for tracked, *_ in signed:
             self._record(tracked)
         self._inflight += 1

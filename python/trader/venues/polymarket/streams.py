@@ -32,7 +32,7 @@ from trader.errors import VenueError, VenueUnavailableError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
 from trader.venues.base import BookInvalid, BookUpdate, FillReport, OrderState, Stream
-from trader.venues.polymarket import parse
+from trader.venues.polymarket import parse, signing
 from trader.venues.polymarket.endpoints import LOT
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ def on_tick_size(c: PolymarketConnector, tick: str) -> None:
         return
     old, c._tick = c._tick, tick
     spec = c.spec
-    if not c._tick_representable():
+    if not signing.tick_representable(c):
         for s in c.symbols:
             invalidate(
                 c, s, f"tick size {old} -> {tick}, finer than the price unit {spec.price_unit}: reconnect "
