@@ -5,9 +5,12 @@ charts and screenshot each one."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -43,6 +46,7 @@ class Browser:
                 f"--user-data-dir={self._profile.name}", "--window-size=1280,900", "about:blank",
             ],
             stdout=subprocess.DEVNULL, stderr=self._stderr,
+            start_new_session=True,  # its helper processes in one group, which `close` ends whole
         )  # fmt: skip
         url = None
         deadline = 200  # x 50 ms: chromium prints its DevTools address first thing
@@ -135,5 +139,15 @@ class Browser:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        # chromium's helpers (renderer, crash handler) may outlive it, still writing into the profile:
+        # the group goes, then the profile (a helper's last write can race the removal: tried again)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self._stderr.close()
+        for _ in range(50):
+            try:
+                self._profile.cleanup()
+                return
+            except OSError:
+                time.sleep(0.05)
         self._profile.cleanup()
