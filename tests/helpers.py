@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from trader.clock import LiveClock
 from trader.core import Approval, InstrumentSpec, OrderType, RiskGate, Side, TimeInForce
 
 BIG = "1000000000"
@@ -99,3 +100,15 @@ def wait_until(cond: Callable[[], bool], seconds: float, poll_s: float = 0.05) -
             return True
         time.sleep(poll_s)
     return cond()
+
+
+class FrozenClock(LiveClock):
+    """Real time, except the wall clock, which stays where it was: two requests signed (two JWTs, two
+    nonces taken) at the same instant are byte for byte the same, and local quotas are read at one
+    instant. For the rehearsal tests: the rehearsed request against the one then sent."""
+
+    def __init__(self) -> None:
+        self.at = LiveClock().now_ns()
+
+    def now_ns(self) -> int:
+        return self.at

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import gate_approval
+from tests.helpers import FrozenClock, gate_approval
 from trader.cli import _run
 from trader.clock import LiveClock
 from trader.core import Approval, Side
@@ -169,17 +169,6 @@ def test_idle_work_runs_at_its_period_and_can_be_removed() -> None:
     assert loops.IDLE.get() is None, "outside a busy-polling run there is none"
 
 
-class _Frozen(LiveClock):
-    """Real time, except the wall clock, which stays where it was: two requests signed at the same
-    instant are byte for byte the same."""
-
-    def __init__(self) -> None:
-        self.at = LiveClock().now_ns()
-
-    def now_ns(self) -> int:
-        return self.at
-
-
 @pytest.mark.parametrize("entry", ["rest", "ws"])
 def test_the_connector_rehearses_the_very_request_it_then_sends(
     entry: str, monkeypatch: pytest.MonkeyPatch
@@ -200,7 +189,7 @@ def test_the_connector_rehearses_the_very_request_it_then_sends(
     async def go() -> None:
         server = BinanceSimServer(seed=3, clock=LiveClock(), venue="sim", symbol=INSTRUMENT)
         await server.start(port=0)
-        conn = loopback_connector(server.url, symbol=INSTRUMENT, clock=_Frozen(), order_entry=entry)
+        conn = loopback_connector(server.url, symbol=INSTRUMENT, clock=FrozenClock(), order_entry=entry)
         try:
             await conn.connect()
             monkeypatch.setattr(conn._http._conn, "encode", recording(conn._http._conn.encode))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import gate_approval
+from tests.helpers import FrozenClock, gate_approval
 from trader.clock import LiveClock
 from trader.core import Approval, Side
 from trader.sim.bybit import BybitSimServer
@@ -27,24 +27,13 @@ ORDER = b"POST /v5/order/create "
 WALL = LiveClock()
 
 
-class _Frozen(LiveClock):
-    """Real time, except the wall clock, which stays where it was: two requests signed at the same
-    instant are byte for byte the same (and the local quotas are read at one instant)."""
-
-    def __init__(self) -> None:
-        self.at = LiveClock().now_ns()
-
-    def now_ns(self) -> int:
-        return self.at
-
-
 @asynccontextmanager
 async def venue(category: str, entry: str) -> AsyncIterator[tuple[BybitSimServer, BybitConnector, Approval]]:
     """The simulator, a connected connector on a frozen wall clock, and an order that rests."""
     server = BybitSimServer(seed=9, step_ms=20, clock=LiveClock())
     await server.start(port=0)
     conn = loopback_connector(
-        server.url, symbol="BTCUSDT", clock=_Frozen(), category=category, order_entry=entry
+        server.url, symbol="BTCUSDT", clock=FrozenClock(), category=category, order_entry=entry
     )
     try:
         await conn.connect()

@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.helpers import gate_approval
+from tests.helpers import FrozenClock, gate_approval
 from trader.clock import Clock, LiveClock
 from trader.core import Approval, Side
 from trader.sim.coinbase import DEMO_KEY_NAME, CoinbaseSimServer, verify_jwt
@@ -24,17 +24,6 @@ from trader.venues.coinbase import CoinbaseConnector, loopback_connector
 WALL = LiveClock()
 SYMBOL = "BTC-USD"
 ORDERS = "POST /api/v3/brokerage/orders"
-
-
-class Frozen(LiveClock):
-    """Real time, except the wall clock, which stays where it was: two JWTs made at the same instant carry
-    the same `nbf` and `exp`."""
-
-    def __init__(self) -> None:
-        self.at = LiveClock().now_ns()
-
-    def now_ns(self) -> int:
-        return self.at
 
 
 @asynccontextmanager
@@ -82,7 +71,7 @@ def test_the_rehearsal_is_the_request_submit_then_sends_but_for_the_jwt_nonce(
     checked: list[str] = []
 
     async def body() -> None:
-        async with opened(Frozen()) as (server, conn):
+        async with opened(FrozenClock()) as (server, conn):
             assert isinstance(conn, Rehearses)
             http = conn._http._conn
             encode = http.encode

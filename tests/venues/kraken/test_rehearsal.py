@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import gate_approval
+from tests.helpers import FrozenClock, gate_approval
 from trader.clock import Clock, LiveClock
 from trader.core import Approval, Side
 from trader.sim.kraken import KrakenSimServer
@@ -24,17 +24,6 @@ from trader.venues.kraken import KrakenConnector, loopback_connector
 WALL = LiveClock()
 XBT = "XBTUSD"
 ADD_ORDER = "POST /0/private/AddOrder"
-
-
-class Frozen(LiveClock):
-    """Real time, except the wall clock, which stays where it was: two requests signed at the same instant
-    (with the same nonce) are byte for byte the same."""
-
-    def __init__(self) -> None:
-        self.at = LiveClock().now_ns()
-
-    def now_ns(self) -> int:
-        return self.at
 
 
 @asynccontextmanager
@@ -100,7 +89,7 @@ def test_the_rehearsal_is_the_request_submit_then_sends(entry: str, monkeypatch:
     frames: list[bytes | str] = []
 
     async def body() -> None:
-        async with venue(Frozen(), order_entry=entry, nonce_store=stored.append) as (sim, conn):
+        async with venue(FrozenClock(), order_entry=entry, nonce_store=stored.append) as (sim, conn):
             assert isinstance(conn, Rehearses)
             http = conn._http._conn
             adds = recording(http.encode, built, lambda out: b"/0/private/AddOrder " in out.split(b"\r\n")[0])

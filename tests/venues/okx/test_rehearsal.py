@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import gate_approval
+from tests.helpers import FrozenClock, gate_approval
 from trader.clock import LiveClock
 from trader.core import Approval, Side
 from trader.venues import registry
@@ -26,17 +26,6 @@ SYMBOLS = {"spot": "BTC-USDT", "swap": "BTC-USDT-SWAP"}
 WALL = LiveClock()
 
 
-class _Frozen(LiveClock):
-    """Real time, except the wall clock, which stays where it was: two requests signed at the same
-    instant are byte for byte the same (and the local quotas are read at one instant)."""
-
-    def __init__(self) -> None:
-        self.at = LiveClock().now_ns()
-
-    def now_ns(self) -> int:
-        return self.at
-
-
 @asynccontextmanager
 async def venue(market: str, entry: str) -> AsyncIterator[tuple[Any, OkxConnector, Approval]]:
     """The simulator, a connected connector on a frozen wall clock, and an order that rests."""
@@ -44,7 +33,7 @@ async def venue(market: str, entry: str) -> AsyncIterator[tuple[Any, OkxConnecto
     await server.start(port=0)
     symbol = SYMBOLS[market]
     conn = registry.loopback_connector(
-        server.url, symbol=symbol, clock=_Frozen(), venue="okx", market=market, order_entry=entry
+        server.url, symbol=symbol, clock=FrozenClock(), venue="okx", market=market, order_entry=entry
     )
     try:
         await conn.connect()

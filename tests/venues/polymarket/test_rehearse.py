@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.helpers import FrozenClock
 from tests.venues.polymarket.helpers import approve, connected, run
 from trader.clock import LiveClock
 from trader.core import Side
@@ -25,16 +26,6 @@ from trader.errors import InvalidOrderError
 from trader.sim.polymarket import PolymarketSimServer
 from trader.venues.base import Rehearses
 from trader.venues.polymarket import PolymarketConnector
-
-
-class _Frozen(LiveClock):
-    """Real time but for the wall clock, which stays where it was (two signatures at one instant)."""
-
-    def __init__(self) -> None:
-        self.at = LiveClock().now_ns()
-
-    def now_ns(self) -> int:
-        return self.at
 
 
 def record_orders(conn: PolymarketConnector, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
@@ -57,7 +48,7 @@ async def rehearsed_then_sent(
 ) -> tuple[int, list[bytes]]:
     """One order rehearsed, then submitted, by a connector on a frozen wall clock: (the size the
     rehearsal gave, [the rehearsed request, the sent request])."""
-    conn = await connected(server, stack, "rehearse", clock=_Frozen())
+    conn = await connected(server, stack, "rehearse", clock=FrozenClock())
     assert isinstance(conn, Rehearses)
     built = record_orders(conn, monkeypatch)
     yes = conn.symbols[0]
