@@ -385,3 +385,28 @@ def test_a_currency_may_be_marked_from_a_venue_book() -> None:
     c = parse_config(FULL.replace("max_depeg_bps = 100\n", 'max_depeg_bps = 100\nmark = "binance:USDTUSD"\n'))
     assert c.risk is not None
     assert c.risk.currencies["USDT"].mark == ("binance", "USDTUSD")
+
+
+def test_the_engine_section_says_how_the_engine_runs() -> None:
+    from trader.config import EngineSettings
+
+    assert parse_config(GOOD).engine == EngineSettings(None, busy_poll=False, rehearsal=True)
+    c = parse_config(GOOD + '\n[engine]\ncpu = "2,3"\nbusy_poll = true\nrehearsal = false\n')
+    assert c.engine == EngineSettings("2,3", busy_poll=True, rehearsal=False)
+    assert parse_config(GOOD + "\n[engine]\ncpu = 2\n").engine.cpu == "2"
+
+
+@pytest.mark.parametrize(
+    ("engine", "message"),
+    [
+        ('cpu = "two"', "cpu must name CPUs"),
+        ('cpu = "2-3"', "cpu must name CPUs"),
+        ("cpu = true", "cpu must name CPUs"),
+        ('busy_poll = "yes"', "busy_poll must be true or false"),
+        ("rehearsal = 1", "rehearsal must be true or false"),
+        ("busy_pol = true", "unknown keys: busy_pol"),
+    ],
+)
+def test_a_bad_engine_section_is_refused(engine: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(f"{GOOD}\n[engine]\n{engine}\n")

@@ -41,6 +41,11 @@ kind = "mm"                     # one of STRATEGY_KINDS
 legs = ["binance:BTC-USDT"]     # venue:symbol (canonical, or the venue's own when no [symbols] maps it)
 orders_per_second = 10          # optional
 [strategies.mm-btc.params]      # plain values for the strategy
+
+[engine]                        # optional: how the engine runs on its machine (the flags add to it)
+cpu = "2"                       # pin to these CPUs, as --cpu (Linux)
+busy_poll = true                # as --busy-poll: the loop never sleeps; orders rehearsed between orders
+rehearsal = true                # false: as --no-rehearsal
 ```
 
 Validation refuses, in one line naming the key: unknown sections/keys/venues, a leg on a venue without
@@ -52,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -117,7 +123,7 @@ STRATEGY_KINDS: dict[str, int] = {
 }
 MAX_PARAM_TEXT = 1024
 SECTIONS = frozenset(
-    {"risk", "venues", "symbols", "strategies", "monitoring", "alerts", "logging"}
+    {"risk", "venues", "symbols", "strategies", "engine", "monitoring", "alerts", "logging"}
 )  # the top-level tables; any other is a typo, refused (the last three: `trader.monitoring.settings`)
 
 MAX_OPTION_INT = 2**31 - 1  # venue options (ports, client ids, leverage) fit an int32
@@ -209,12 +215,23 @@ class StrategyConfig:
 
 
 @dataclass(frozen=True)
+class EngineSettings:
+    """`[engine]`: how the engine runs on its machine, as the flags of `paper` and `live` say it (a flag
+    adds to the config: `--busy-poll` turns polling on, `--no-rehearsal` the rehearsal off, `--cpu` wins)."""
+
+    cpu: str | None = None  # pin to these CPUs, "2" or "2,3" (as --cpu; Linux)
+    busy_poll: bool = False  # the event loop never sleeps in the kernel (as --busy-poll)
+    rehearsal: bool = True  # with busy_poll: orders rehearsed between orders (false: as --no-rehearsal)
+
+
+@dataclass(frozen=True)
 class Config:
     risk: RiskLimits | None
     venues: dict[str, VenueConfig]
     symbols: dict[str, SymbolEntry] = field(default_factory=dict)
     strategies: dict[str, StrategyConfig] = field(default_factory=dict)
     monitoring: MonitoringSettings | None = None  # [monitoring], [alerts], [logging]
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
     def symbol_map(self) -> SymbolMap:
         return SymbolMap(self.symbols)
@@ -355,6 +372,24 @@ def _table(raw: dict[str, object], key: str) -> dict[str, object]:
     return value
 
 
+def _engine(raw: dict[str, object]) -> EngineSettings:
+    t = _table(raw, "engine")
+    unknown = set(t) - {"cpu", "busy_poll", "rehearsal"}
+    if unknown:
+        raise ConfigError(
+            f"[engine] has unknown keys: {', '.join(sorted(unknown))} (known: busy_poll, cpu, rehearsal)"
+        )
+    for key in ("busy_poll", "rehearsal"):
+        if key in t and not isinstance(t[key], bool):
+            raise ConfigError(f"[engine] {key} must be true or false, got {t[key]!r}")
+    cpu = t.get("cpu")
+    if isinstance(cpu, int) and not isinstance(cpu, bool):
+        cpu = str(cpu)
+    if cpu is not None and not (isinstance(cpu, str) and re.fullmatch(r"\d{1,4}(,\d{1,4})*", cpu)):
+        raise ConfigError(f'[engine] cpu must name CPUs, as "2" or "2,3", got {cpu!r}')
+    return EngineSettings(cpu, bool(t.get("busy_poll", False)), bool(t.get("rehearsal", True)))
+
+
 def _cross_check(config: Config) -> None:
     """What one section says about another: legs on configured venues and mapped symbols, and no venue or
     strategy limit looser than the aggregate's."""
@@ -405,7 +440,7 @@ def parse_config(text: str) -> Config:
     strategies = {name: _strategy(name, s) for name, s in _table(raw, "strategies").items()}
     from trader.monitoring.settings import parse_monitoring
 
-    config = Config(risk, venues, symbols, strategies, parse_monitoring(raw))
+    config = Config(risk, venues, symbols, strategies, parse_monitoring(raw), _engine(raw))
     _cross_check(config)
     return config
 

@@ -193,6 +193,31 @@ def test_paper_enforces_config_limits(capsys: pytest.CaptureFixture[str], tmp_pa
     assert main(["paper", "--config", str(tmp_path / "missing.toml")]) == EXIT_USAGE
 
 
+def test_paper_runs_as_the_config_engine_section_says(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`[engine]` busy_poll: the session busy-polls and rehearses its orders, as with --busy-poll;
+    `cpu` pins as --cpu does (a CPU the machine lacks is refused before anything starts)."""
+    import json
+
+    risk = (
+        '[risk]\nmax_gross_notional = "100000"\nmax_net_notional = "100000"\nmax_open_orders = 20\n'
+        'orders_per_second = 20\ndaily_loss_limit = "500"\n'
+    )
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(risk + "\n[engine]\nbusy_poll = true\n")
+    assert main(["paper", "--duration", "2", "--json", "--no-view", "--config", str(cfg)]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["orders"] > 0
+    assert data["rehearsals"] > 0, "busy-polled and rehearsed, from the config alone"
+    cfg.write_text(risk + "\n[engine]\nbusy_poll = true\nrehearsal = false\n")
+    assert main(["paper", "--duration", "1", "--json", "--no-view", "--config", str(cfg)]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["rehearsals"] == 0
+    cfg.write_text(risk + '\n[engine]\ncpu = "4095"\n')
+    assert main(["paper", "--duration", "1", "--config", str(cfg)]) == EXIT_USAGE
+    assert "cannot pin" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["testnet", "paper", "sim"])
 @pytest.mark.parametrize("venue", ["future", "nope"])
 def test_a_venue_without_a_connector_says_so_and_exits_non_zero(

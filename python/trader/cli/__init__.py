@@ -12,12 +12,15 @@ import math
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from trader import __version__
 from trader.cli.report import add_monitoring_flags
 from trader.cli.report import add_parser as add_report_parser
+
+if TYPE_CHECKING:
+    from trader.config import EngineSettings
 
 T = TypeVar("T")
 
@@ -105,6 +108,15 @@ def add_busy_poll_flag(p: argparse.ArgumentParser) -> None:
 def polling(args: argparse.Namespace) -> dict[str, bool]:
     """`_run`'s polling arguments from the flags of `add_busy_poll_flag`."""
     return {"busy_poll": args.busy_poll, "rehearse": not args.no_rehearsal}
+
+
+def engine_flags(args: argparse.Namespace, settings: "EngineSettings") -> None:
+    """The config's `[engine]` under the command's flags: `--cpu` wins over `cpu`, `--busy-poll` and
+    `--no-rehearsal` add to `busy_poll` and `rehearsal`."""
+    if args.cpu is None:
+        args.cpu = settings.cpu
+    args.busy_poll = args.busy_poll or settings.busy_poll
+    args.no_rehearsal = args.no_rehearsal or not settings.rehearsal
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -288,8 +300,11 @@ def _paper(args: argparse.Namespace) -> int:
         report.check_flags(args)
         from trader.cli.latency import pin
 
+        config = load_config(args.config) if args.config is not None else None
+        if config is not None:
+            engine_flags(args, config.engine)
         pin(args.cpu)
-        risk = load_config(args.config).risk if args.config is not None else None
+        risk = config.risk if config is not None else None
         monitor = report.monitor(args, args.config)
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
@@ -508,6 +523,7 @@ def _live(args: argparse.Namespace) -> int:
         report.check_flags(args)
         from trader.cli.latency import pin
 
+        engine_flags(args, config.engine)
         pin(args.cpu)
         monitor = report.monitor(args, args.config)
     except ConfigError as e:

@@ -87,6 +87,11 @@ max_depeg_bps = 100
 rate = "1"
 max_depeg_bps = 100
 # mark = "binance:USDCUSDT"     # the rate from a book a venue of the session trades (mid x USDT's rate)
+
+[engine]                        # how the engine runs on its machine (`--cpu`, `--busy-poll` add to it)
+# cpu = "2"                     # pin it to these CPUs (Linux): a core of its own on a colocated box
+busy_poll = false               # true: the loop never sleeps (one whole core); orders rehearsed between
+rehearsal = true                # orders to keep their code warm (false: polling only)
 """
 
 _VENUE_LIMITS = """\
@@ -271,6 +276,7 @@ def report(config: Config) -> dict[str, Any]:
     }
     return {
         "aggregate": aggregate,
+        "engine": vars(config.engine),
         "venues": {name: _venue_report(v, agg) for name, v in config.venues.items()},
         "symbols": {
             c: {"asset": e.asset, "quote": e.quote, "venues": dict(e.venues)}
@@ -301,6 +307,11 @@ def _print_text(path: Path, r: dict[str, Any]) -> None:
         print(f"  asset {a:<16} " + ", ".join(f"{k} {v}" for k, v in lim.items() if v is not None))
     for c, rate in agg["currencies"].items():
         print(f"  currency {c:<13} " + ", ".join(f"{k} {v}" for k, v in rate.items() if v is not None))
+    e = r["engine"]
+    print(
+        f"engine: cpu {e['cpu'] or 'any'}, busy_poll {str(e['busy_poll']).lower()}, "
+        f"rehearsal {str(e['rehearsal']).lower()}"
+    )
     print("venues:")
     for name, v in r["venues"].items():
         built = "built" if v["built"] else "NOT BUILT (no connector yet)"
