@@ -232,7 +232,14 @@ CASES = [
     Case("non-utf8", f"{FAST} {CFG}", 2, "not UTF-8", text("c.toml", b"[risk]\n# \xff\xfe\n")),
     Case("not-toml", f"{FAST} {CFG}", 2, "not valid TOML", text("c.toml", "[risk\n")),
     Case(
-        "unknown-section", f"{FAST} {CFG}", 2, "unknown sections: engine", text("c.toml", "[engine]\nx = 1\n")
+        "unknown-section", f"{FAST} {CFG}", 2, "unknown sections: engin", text("c.toml", "[engin]\nx = 1\n")
+    ),
+    Case(
+        "unknown-engine-key",
+        f"{FAST} {CFG}",
+        2,
+        "[engine] has unknown keys: x",
+        text("c.toml", "[engine]\nx = 1\n"),
     ),
     Case("config-is-dir", f"{FAST} --config={{d}}", 2, "cannot read config"),
     Case("live-non-utf8", LIVE, 2, "not UTF-8", text("c.toml", b"\xff")),
