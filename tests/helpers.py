@@ -7,6 +7,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +113,19 @@ class FrozenClock(LiveClock):
 
     def now_ns(self) -> int:
         return self.at
+
+
+def record_requests(http: Any, monkeypatch: pytest.MonkeyPatch, line: bytes) -> list[bytes]:
+    """The requests a connector's `HttpClient` (`http`) encodes from now on whose request line starts with
+    `line` (as b"POST /v2/orders "), rehearsed or sent, as bytes: the rehearsal tests' witness."""
+    built: list[bytes] = []
+    encode = http._conn.encode
+
+    def recording(*a: Any) -> bytes:
+        out: bytes = encode(*a)
+        if out.startswith(line):
+            built.append(out)
+        return out
+
+    monkeypatch.setattr(http._conn, "encode", recording)
+    return built

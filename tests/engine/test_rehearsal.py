@@ -67,24 +67,22 @@ def test_a_rehearsal_sends_records_and_takes_nothing(tmp_path: Path, entry: str)
         assert engine.gate is not None
         conn: Any = engine.connector
         now = engine.clock.now_ns()
-        before = (
-            server.requests[ORDER[entry]],
-            len(engine.ledger.orders),
-            len(engine.journal._pending),
-            engine.journal.peek_client_number(),
-            engine.gate.open_order_count(),
-            conn._limiter.usage(conn._orders_quota, now),
-        )
+        gate = engine.gate
+
+        def state() -> tuple[Any, ...]:
+            return (
+                server.requests[ORDER[entry]],
+                len(engine.ledger.orders),
+                len(engine.journal._pending),
+                engine.journal.peek_client_number(),
+                gate.open_order_count(),
+                conn._limiter.usage(conn._orders_quota, now),
+            )
+
+        before = state()
         for _ in range(1000):
             engine.rehearsal.run()
-        after = (
-            server.requests[ORDER[entry]],
-            len(engine.ledger.orders),
-            len(engine.journal._pending),
-            engine.journal.peek_client_number(),
-            engine.gate.open_order_count(),
-            conn._limiter.usage(conn._orders_quota, now),
-        )
+        after = state()
         seen.update(before=before, after=after, count=engine.rehearsal.count)
 
     engine, server, intents = asyncio.run(_session(tmp_path, entry, 3.0, rehearse))

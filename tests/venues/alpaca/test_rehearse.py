@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import record_requests
 from tests.venues.test_alpaca_connector import CENT, approve, venue
 from trader.core import Side
 from trader.sim.alpaca import AlpacaSimServer
@@ -19,26 +20,11 @@ from trader.venues.base import Rehearses
 ORDER = "POST /v2/orders"
 
 
-def record_orders(conn: AlpacaConnector, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every order request the connector's HTTP client encodes (rehearsed or sent), as bytes."""
-    built: list[bytes] = []
-    encode = conn._http._conn.encode
-
-    def recording(*a: Any) -> bytes:
-        out: bytes = encode(*a)
-        if out.startswith(b"POST /v2/orders "):
-            built.append(out)
-        return out
-
-    monkeypatch.setattr(conn._http._conn, "encode", recording)
-    return built
-
-
 def test_alpaca_rehearses_the_very_request_it_then_sends(monkeypatch: pytest.MonkeyPatch) -> None:
     async def go() -> None:
         async with venue() as (server, conn):
             assert isinstance(conn, Rehearses)
-            built = record_orders(conn, monkeypatch)
+            built = record_requests(conn._http, monkeypatch, b"POST /v2/orders ")
             a = approve(conn, "SPY", Side.BUY, 440 * 100 * CENT, 3)  # far below the market: it rests
             size = conn.rehearse(a, "r-1", "SPY")
             assert server.requests[ORDER] == 0

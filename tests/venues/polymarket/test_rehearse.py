@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.helpers import FrozenClock
+from tests.helpers import FrozenClock, record_requests
 from tests.venues.polymarket.helpers import approve, connected, run
 from trader.clock import LiveClock
 from trader.core import Side
@@ -28,21 +28,6 @@ from trader.venues.base import Rehearses
 from trader.venues.polymarket import PolymarketConnector
 
 
-def record_orders(conn: PolymarketConnector, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every `POST /order` request the connector's HTTP client encodes (rehearsed or sent), as bytes."""
-    built: list[bytes] = []
-    encode = conn._http._conn.encode
-
-    def recording(*a: Any) -> bytes:
-        out: bytes = encode(*a)
-        if out.startswith(b"POST /order "):
-            built.append(out)
-        return out
-
-    monkeypatch.setattr(conn._http._conn, "encode", recording)
-    return built
-
-
 async def rehearsed_then_sent(
     server: PolymarketSimServer, stack: AsyncExitStack, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[int, list[bytes]]:
@@ -50,7 +35,7 @@ async def rehearsed_then_sent(
     rehearsal gave, [the rehearsed request, the sent request])."""
     conn = await connected(server, stack, "rehearse", clock=FrozenClock())
     assert isinstance(conn, Rehearses)
-    built = record_orders(conn, monkeypatch)
+    built = record_requests(conn._http, monkeypatch, b"POST /order ")
     yes = conn.symbols[0]
     a = approve(conn, yes, Side.BUY, "0.30", "10")
     size = conn.rehearse(a, "r-1", yes)
