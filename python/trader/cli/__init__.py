@@ -210,9 +210,8 @@ async def _polling(coro: Coroutine[Any, Any, T], rehearse: bool) -> T:
     from trader.clock import LiveClock
     from trader.engine.loops import IDLE, Idle, busy_poll
 
-    idle = Idle()
-    if rehearse:
-        IDLE.set(idle)  # the engines of `coro` (a task of this context) find it and rehearse in it
+    idle = Idle() if rehearse else None
+    IDLE.set(idle)  # the engines of `coro` (a task of this context) find it and rehearse in it
     spinner = asyncio.get_running_loop().create_task(busy_poll(LiveClock(), idle))
     try:
         return await coro

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from trader.core import Approval
 from trader.engine import eager
 from trader.engine.loops import IDLE
 from trader.strategies.base import Place
-from trader.venues.base import Rehearses
 
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
@@ -55,7 +54,6 @@ class Rehearsal:
         self.last: dict[tuple[str, str], Last] = {}  # by strategy and venue (each leg of an arbitrage)
         self.count = 0  # orders rehearsed
         self.stopped = ""  # why rehearsing stopped (an error), "" while it goes on
-        self._requests: dict[str, Callable[[Approval, str, str], int] | None] = {}  # by venue
 
     def note(self, st: StrategyState, inst: Instrument, place: Place, approval: Approval, cid: str) -> None:
         """An order went out: the next rehearsals repeat it (the last one of this strategy on this venue)."""
@@ -82,23 +80,14 @@ class Rehearsal:
                     tif=p.tif, reduce_only=p.reduce_only, post_only=p.post_only,
                 )  # fmt: skip
                 e.ledger.rehearse(st.name, v.name, inst.symbol, p.side, approval.price, approval.qty)
-                if (request := self._requests.get(v.name, _UNSET)) is _UNSET:
-                    request = self._requests[v.name] = _request_of(v.connector)
-                if request is not None:
-                    request(approval, cid, inst.symbol)
+                if v.rehearse is not None:
+                    v.rehearse(approval, cid, inst.symbol)
                 self.count += 1
             if e.eager:
                 eager.start(_nothing())  # the machinery of a send's eager start (a task that ends at once)
         except Exception as err:  # the rehearsal is an optimization: it stops, the session goes on
             self.stopped = f"{type(err).__name__}: {err}"
             log.warning("order rehearsal stopped (the orders themselves are not affected): %s", self.stopped)
-
-
-_UNSET: Any = object()
-
-
-def _request_of(connector: object) -> Callable[[Approval, str, str], int] | None:
-    return connector.rehearse if isinstance(connector, Rehearses) else None
 
 
 async def _nothing() -> None:

@@ -21,6 +21,7 @@ from trader.engine.settings import collar_bps
 from trader.engine.staleness import FeedWatch, StaleRule
 from trader.engine.venue import Instrument, StrategySetup, StrategyState, VenueSetup, VenueState
 from trader.errors import ConfigError, ReconciliationError, VenueError
+from trader.venues.base import Rehearses
 
 if TYPE_CHECKING:
     from trader.engine.engine import Engine
@@ -29,7 +30,7 @@ log = logging.getLogger("trader.engine")
 
 
 def venue_state(engine: Engine, s: VenueSetup) -> VenueState:
-    """A venue's state before start-up: its feed watch, ban, resolver and health."""
+    """A venue's state before start-up: its feed watch, ban, resolver, health and order rehearsal."""
     c = s.config
     rules = s.health or health_mod.HealthRules()
     caps = s.connector.capabilities
@@ -43,6 +44,7 @@ def venue_state(engine: Engine, s: VenueSetup) -> VenueState:
         ban=None,  # type: ignore[arg-type]  # set below: both need the state
         resolver=None,  # type: ignore[arg-type]
         health=health_mod.VenueHealth(rules, caps.dead_man_switch),
+        rehearse=s.connector.rehearse if isinstance(s.connector, Rehearses) else None,
     )
     v.ban = VenueBan(engine, v)
     v.resolver = Resolver(engine, v)

@@ -11,13 +11,13 @@ engine keeps for each while it runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol
 
-from trader.core import InstrumentSpec
+from trader.core import Approval, InstrumentSpec
 from trader.engine.portfolio import Position
 from trader.engine.settings import EngineConfig
 from trader.strategies.base import Strategy
@@ -142,6 +142,7 @@ class VenueState:
     ban: VenueBan
     resolver: Resolver
     health: VenueHealth
+    rehearse: Callable[[Approval, str, str], int] | None = None  # the connector's `Rehearses.rehearse`
     gate_id: int = -1
     instruments: dict[str, Instrument] = field(default_factory=dict)  # by venue symbol
     by_canonical: dict[str, Instrument] = field(default_factory=dict)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import FrozenClock, gate_approval
+from tests.venues.bybit.test_connector import next_of
 from trader.clock import LiveClock
 from trader.core import Approval, Side
 from trader.sim.bybit import BybitSimServer
@@ -37,8 +38,9 @@ async def venue(category: str, entry: str) -> AsyncIterator[tuple[BybitSimServer
     )
     try:
         await conn.connect()
-        top = await first(conn, lambda e: isinstance(e, BookUpdate) and bool(e.bid and e.ask))
-        price = top.bid - top.bid // 100  # 1% under the bid: it rests
+        bid = (await next_of(conn, BookUpdate, lambda e: bool(e.bid and e.ask))).bid
+        assert bid is not None
+        price = bid - bid // 100  # 1% under the bid: it rests
         qty = 1000 if category == "spot" else 10
         spec = conn.trading_spec()
         a = gate_approval(spec, "BTCUSDT", Side.BUY, price, qty, bid=price, ask=price + 1, now_ns=1)
@@ -46,16 +48,6 @@ async def venue(category: str, entry: str) -> AsyncIterator[tuple[BybitSimServer
     finally:
         await conn.close()
         await server.stop()
-
-
-async def first(conn: BybitConnector, match: Any) -> Any:
-    async def wait() -> Any:
-        async for ev in conn.events():
-            if match(ev):
-                return ev
-        return None
-
-    return await WALL.wait_for(wait(), 5)
 
 
 def _built(conn: BybitConnector, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
@@ -122,7 +114,7 @@ def test_the_rehearsed_request_is_the_one_submit_sends(
             assert len(built) == 1, "one request built"
             rehearsed = built.pop()
             await conn.submit(a, "rh-1", "BTCUSDT")
-            opened = await first(conn, lambda e: isinstance(e, OrderReport) and e.client_id == "rh-1")
+            opened = await next_of(conn, OrderReport, lambda e: e.client_id == "rh-1")
             assert opened.state is OrderState.OPEN
             sent = [f for f in frames if b'"op":"order.create"' in f] if entry == "ws" else built
             assert len(sent) == 1, "submit sent the order once"

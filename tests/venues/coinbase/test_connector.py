@@ -32,7 +32,7 @@ SYMBOL = "BTC-USD"
 async def opened(**options: Any) -> AsyncIterator[tuple[CoinbaseSimServer, CoinbaseConnector]]:
     server = CoinbaseSimServer(seed=21, step_ms=20)
     await server.start(port=0)
-    conn = loopback_connector(server.url, symbols=[SYMBOL], clock=CLOCK, **options)
+    conn = loopback_connector(server.url, symbols=[SYMBOL], clock=options.pop("clock", CLOCK), **options)
     try:
         await conn.connect()
         yield server, conn

@@ -7,36 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
 
 from tests.helpers import FrozenClock, gate_approval
-from trader.clock import Clock, LiveClock
+from tests.venues.coinbase.test_connector import opened
+from trader.clock import LiveClock
 from trader.core import Approval, Side
 from trader.sim.coinbase import DEMO_KEY_NAME, CoinbaseSimServer, verify_jwt
 from trader.venues.base import Rehearses
-from trader.venues.coinbase import CoinbaseConnector, loopback_connector
+from trader.venues.coinbase import CoinbaseConnector
 
 WALL = LiveClock()
 SYMBOL = "BTC-USD"
 ORDERS = "POST /api/v3/brokerage/orders"
-
-
-@asynccontextmanager
-async def opened(clock: Clock) -> AsyncIterator[tuple[CoinbaseSimServer, CoinbaseConnector]]:
-    server = CoinbaseSimServer(seed=21, step_ms=20)
-    await server.start(port=0)
-    conn = loopback_connector(server.url, symbols=[SYMBOL], clock=clock, market_data=False)
-    try:
-        await conn.connect()
-        yield server, conn
-    finally:
-        await conn.close()
-        await server.stop()
 
 
 def approval(conn: CoinbaseConnector, server: CoinbaseSimServer, qty: int = 100_000) -> Approval:
@@ -71,7 +58,7 @@ def test_the_rehearsal_is_the_request_submit_then_sends_but_for_the_jwt_nonce(
     checked: list[str] = []
 
     async def body() -> None:
-        async with opened(FrozenClock()) as (server, conn):
+        async with opened(clock=FrozenClock(), market_data=False) as (server, conn):
             assert isinstance(conn, Rehearses)
             http = conn._http._conn
             encode = http.encode
@@ -113,7 +100,7 @@ def test_rehearsals_send_nothing_use_no_quota_and_record_nothing(
     goes through and is counted."""
 
     async def body() -> None:
-        async with opened(WALL) as (server, conn):
+        async with opened(clock=WALL, market_data=False) as (server, conn):
             await conn.submit(approval(conn, server), "cb-1", SYMBOL)
 
             def api() -> dict[str, int]:  # the REST requests (the user socket may connect meanwhile)

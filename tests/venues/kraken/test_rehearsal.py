@@ -8,35 +8,23 @@ import asyncio
 import dataclasses
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.helpers import FrozenClock, gate_approval
-from trader.clock import Clock, LiveClock
+from tests.venues.kraken.test_connector import venue
+from trader.clock import LiveClock
 from trader.core import Approval, Side
 from trader.sim.kraken import KrakenSimServer
 from trader.venues.base import Rehearses
-from trader.venues.kraken import KrakenConnector, loopback_connector
+from trader.venues.kraken import KrakenConnector
 
 WALL = LiveClock()
 XBT = "XBTUSD"
 ADD_ORDER = "POST /0/private/AddOrder"
-
-
-@asynccontextmanager
-async def venue(clock: Clock, **options: Any) -> AsyncIterator[tuple[KrakenSimServer, KrakenConnector]]:
-    sim = KrakenSimServer(seed=5, step_ms=20)
-    await sim.start(port=0)
-    conn = loopback_connector(sim.url, symbols=[XBT], clock=clock, market_data=False, dead_man_s=0, **options)
-    try:
-        await conn.connect()
-        yield sim, conn
-    finally:
-        await conn.close()
-        await sim.stop()
+QUIET: dict[str, Any] = {"market_data": False, "dead_man_s": 0}  # orders only: no book, no dead-man switch
 
 
 def approval(conn: KrakenConnector, sim: KrakenSimServer, qty: int = 100_000) -> Approval:
@@ -89,7 +77,10 @@ def test_the_rehearsal_is_the_request_submit_then_sends(entry: str, monkeypatch:
     frames: list[bytes | str] = []
 
     async def body() -> None:
-        async with venue(FrozenClock(), order_entry=entry, nonce_store=stored.append) as (sim, conn):
+        async with venue(clock=FrozenClock(), **QUIET, order_entry=entry, nonce_store=stored.append) as (
+            sim,
+            conn,
+        ):
             assert isinstance(conn, Rehearses)
             http = conn._http._conn
             adds = recording(http.encode, built, lambda out: b"/0/private/AddOrder " in out.split(b"\r\n")[0])
@@ -164,7 +155,7 @@ def test_rehearsals_send_nothing_charge_no_counter_and_take_no_nonce(
 
     async def body() -> None:
         options = {"order_entry": entry, "rate_tier": "starter", "nonce_store": stored.append}
-        async with venue(WALL, **options) as (sim, conn):
+        async with venue(clock=WALL, **QUIET, **options) as (sim, conn):
             await conn.submit(approval(conn, sim), "k-1", XBT)  # an order resting: counters and ids in use
             frames = sent_frames(conn, monkeypatch)
             a = approval(conn, sim, 50_000)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import FrozenClock, gate_approval
+from tests.venues.okx.test_connector import first
 from trader.clock import LiveClock
 from trader.core import Approval, Side
 from trader.venues import registry
@@ -44,16 +45,6 @@ async def venue(market: str, entry: str) -> AsyncIterator[tuple[Any, OkxConnecto
     finally:
         await conn.close()
         await server.stop()
-
-
-async def first(conn: OkxConnector, match: Any) -> Any:
-    async def wait() -> Any:
-        async for ev in conn.events():
-            if match(ev):
-                return ev
-        return None
-
-    return await WALL.wait_for(wait(), 5)
 
 
 def _sent_frames(conn: OkxConnector, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
