@@ -7,11 +7,20 @@ nothing arrived for `stale_after_s` (the socket is then closed and reopened: a s
 traded on as if it were live). Backoff is exponential with seeded jitter and resets after a connection
 that delivered data.
 
-Latency: every connection has TCP_NODELAY (a small frame is never held back for Nagle); `send` stamps the
-current order's `WireProbe` (`trader.venues._wire`) once the frame was written to the transport. A frame
-already received is taken at once (`_recv`: no trip through the event loop, no task per frame), and marks
-the reader as behind (`_events.BEHIND`: its events are then queued and conflated); only when none is there
-does the read wait, on the library's own future, with the staleness timeout.
+The protocol is websockets' own sans-I/O implementation (handshake, framing, masking, ping replies, the
+closing handshake), driven here directly by the transport's callbacks (`_Link`): no task per connection
+or frame, no lock, no queue between the socket and us.
+
+Latency: every connection has TCP_NODELAY (a small frame is never held back for Nagle); `send` writes the
+frame in the calling step and stamps the current order's `WireProbe` (`trader.venues._wire`). A message is
+stamped (`ts_recv`) when the read that completed it returns. With `on_message` (a synchronous handler
+that returns whether it took the message), a message is handed over in the very call that read it from
+the socket when the reader is waiting and nothing is queued before it: a market-data frame is parsed,
+applied to the book and handed to the engine there, with no trip through the event loop. Otherwise it is
+queued and the reader hands it over (or yields it, if the handler declines it) in order. `_events.BEHIND`
+tells the handler whether newer messages were already read (its events are then queued and conflated):
+in a direct hand-over, a message is behind when the same read carried a later one; from the queue, when it
+was already waiting.
 
 Nothing a connection carries is logged: the `websockets` library logs every frame and the handshake at
 DEBUG, and our frames include logins (Alpaca's key and secret, Binance's WS API logon, Polymarket's L2
@@ -20,16 +29,24 @@ credentials). Each connection gets `FRAME_SAFE_LOG`, which logs a frame as its k
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+import ssl
+import struct
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.frames import Frame
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake, InvalidURI
+from websockets.frames import Frame, Opcode
+from websockets.http11 import USER_AGENT
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from trader.clock import Clock
 from trader.errors import VenueUnavailableError
@@ -105,36 +122,204 @@ class WsStale:
 WsEvent = WsConnected | WsMessage | WsDisconnected | WsStale
 
 
-async def _recv(recv: Coroutine[Any, Any, Any], clock: Clock, timeout_s: float) -> Any:
-    """`recv`'s result: at once when a frame is already there (we are behind: `_events.BEHIND` is set
-    while it is handled); else waited for on the future it blocks on (`clock.wait_for`, no task),
-    `TimeoutError` (and `recv` closed) after `timeout_s` in all."""
-    deadline = clock.monotonic_ns() + int(timeout_s * 1e9)
-    waited = False
-    while True:
-        try:
-            blocked_on = recv.send(None)
-        except StopIteration as done:
-            BEHIND.set(not waited)
-            return done.value
-        waited = True
-        if blocked_on is None:  # a bare yield: give the loop a turn
-            await clock.sleep(0)
-            continue
-        try:
-            await clock.wait_for(blocked_on, max(0.0, (deadline - clock.monotonic_ns()) / 1e9))
-        except BaseException:
-            if blocked_on.done() and not blocked_on.cancelled():
-                continue  # the library's future failed (a closed connection): `recv` says how
-            recv.close()  # a timeout, or our task cancelled: the read is abandoned
-            raise
+OnMessage = Callable[[bytes, int], bool]
+_HIGH, _LOW = 4096, 1024  # queued messages at which reading pauses, and resumes
 
 
-def nodelay(conn: ClientConnection) -> None:
-    """TCP_NODELAY on the connection's socket (asyncio and uvloop set it on TCP too; said here once)."""
-    sock = conn.transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class _Link(asyncio.Protocol):
+    """One connection: websockets' sans-I/O protocol (handshake, framing, masking, ping replies, the
+    closing handshake) driven directly by the transport's callbacks, with no task and no lock of its own.
+
+    A message is stamped when the read that completed it returns (`ts_recv`). It is handed to the client's
+    `on_message` in that same call when the reader is waiting and nothing is queued before it (no trip
+    through the event loop); else it is queued for the reader, in order."""
+
+    def __init__(self, client: WsClient, proto: ClientProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        self.client, self.proto, self.loop = client, proto, loop
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.inbox: deque[tuple[bytes, int]] = deque()
+        self.waiter: asyncio.Future[None] | None = None  # the reader, waiting with nothing queued
+        self.error: BaseException | None = None  # raised by `on_message` in a read: the reader's to raise
+        self.parts: list[bytes] = []  # a fragmented message so far
+        self.messages = 0
+        self.rx_mono = 0  # our monotonic clock at the last message
+        self.ping_data: bytes | None = None  # the keepalive ping not answered yet
+        self.timer: asyncio.TimerHandle | None = None
+        self.paused = False
+        self.writable: asyncio.Future[None] | None = None  # set while the transport asks us to pause
+        self.why = ""  # why we ended it, when we did (a keepalive without answer)
+
+    # ---- transport callbacks ----
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        request = self.proto.connect()
+        request.headers["User-Agent"] = USER_AGENT
+        self.proto.send_request(request)
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        ts = self.client.clock.now_ns()
+        self.proto.receive_data(data)
+        events = self.proto.events_received()
+        self.flush()
+        done: list[bytes] = []
+        for ev in events:
+            if isinstance(ev, Frame):
+                self._frame(ev, done)
+            elif not self.opened.done():  # the handshake's answer
+                exc = self.proto.handshake_exc
+                self.opened.set_exception(exc) if exc is not None else self.opened.set_result(None)
+        if done:
+            self.messages += len(done)
+            self.rx_mono = self.client.clock.monotonic_ns()
+            last = len(done) - 1
+            for i, msg in enumerate(done):
+                self._arrived(msg, ts, i < last)
+        if self.proto.handshake_exc is not None and self.transport is not None:
+            self.transport.close()
+
+    def _frame(self, ev: Frame, done: list[bytes]) -> None:
+        """A data frame completes a message into `done` (or is one part of it); a pong answers a ping."""
+        if ev.opcode is Opcode.TEXT or ev.opcode is Opcode.BINARY:
+            data = ev.data if type(ev.data) is bytes else bytes(ev.data)  # the reader's may be a bytearray
+            if ev.fin:
+                done.append(data)
+            else:
+                self.parts = [data]
+        elif ev.opcode is Opcode.CONT:
+            self.parts.append(ev.data)
+            if ev.fin:
+                done.append(b"".join(self.parts))
+                self.parts = []
+        elif ev.opcode is Opcode.PONG and bytes(ev.data) == self.ping_data:
+            self.ping_data = None
+
+    def eof_received(self) -> bool | None:
+        self.proto.receive_eof()
+        self.flush()
+        return None  # the transport closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.proto.receive_eof()  # idempotent: the protocol is CLOSED now
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("the connection closed during the handshake"))
+        self.stop_keepalive()
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self._wake()
+
+    def pause_writing(self) -> None:
+        self.writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        self.writable = None
+
+    # ---- messages ----
+
+    def _arrived(self, msg: bytes, ts: int, behind: bool) -> None:
+        handler = self.client.on_message
+        if handler is not None and self.waiter is not None and not self.inbox and self.error is None:
+            token = BEHIND.set(behind)
+            try:
+                if handler(msg, ts):
+                    return
+            except Exception as e:  # the reader raises it, in its own task, as a handler it ran would
+                self.error = e
+                self.abort()
+                self._wake()
+                return
+            finally:
+                BEHIND.reset(token)
+        self.inbox.append((msg, ts))
+        if len(self.inbox) >= _HIGH and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def take(self) -> tuple[bytes, int] | None:
+        if not self.inbox:
+            return None
+        item = self.inbox.popleft()
+        if self.paused and len(self.inbox) <= _LOW and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        return item
+
+    def _wake(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ---- sending ----
+
+    def flush(self) -> None:
+        """Write what the protocol has to send (frames; an empty chunk is the end of our side)."""
+        transport = self.transport
+        if transport is None:
+            return
+        for data in self.proto.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():
+                with contextlib.suppress(OSError, RuntimeError):  # uvloop may raise RuntimeError
+                    transport.write_eof()
+            else:
+                transport.close()
+
+    def is_open(self) -> bool:
+        return self.proto.state is State.OPEN and not self.lost.done()
+
+    def keepalive(self, every_s: float) -> None:
+        """A ping every `every_s`; one not answered by the next ends the connection. It runs on the event
+        loop's own timer, as the library's keepalive did: it is about the socket, not the trading clock."""
+
+        def tick() -> None:
+            if not self.is_open():
+                return
+            if self.ping_data is not None:
+                self.why = "keepalive ping timeout"
+                self.abort()
+                return
+            self.ping_data = struct.pack("!I", random.getrandbits(32))
+            self.proto.send_ping(self.ping_data)
+            self.flush()
+            self.timer = self.loop.call_later(every_s, tick)
+
+        self.timer = self.loop.call_later(every_s, tick)
+
+    def stop_keepalive(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def close(self, timeout_s: float) -> None:
+        """The closing handshake (1000), the server given `timeout_s` to end the connection."""
+        if self.proto.state is State.OPEN:
+            self.proto.send_close(1000)
+            self.flush()
+        if not self.lost.done():
+            try:
+                await self.client.clock.wait_for(asyncio.shield(self.lost), timeout_s)
+            except TimeoutError:
+                self.abort()
+
+    def reason(self) -> str:
+        exc = self.proto.close_exc
+        return str(exc) or type(exc).__name__
 
 
 class WsClient:
@@ -145,6 +330,7 @@ class WsClient:
         *,
         clock: Clock,
         on_connect: Callable[[WsClient], Awaitable[None]] | None = None,
+        on_message: OnMessage | None = None,
         heartbeat_s: float = 20.0,
         stale_after_s: float = 30.0,
         backoff_initial_s: float = 0.1,
@@ -152,11 +338,13 @@ class WsClient:
         max_attempts: int | None = None,
         seed: int = 0,
         open_timeout_s: float = 5.0,
+        close_timeout_s: float = 1.0,
     ) -> None:
         self.venue = venue
         self.url = url
         self.clock = clock
         self._on_connect = on_connect
+        self.on_message = on_message
         self._heartbeat_s = heartbeat_s
         self._stale_after_s = stale_after_s
         self._backoff_initial_s = backoff_initial_s
@@ -164,24 +352,30 @@ class WsClient:
         self._max_attempts = max_attempts
         self._rng = random.Random(seed)
         self._open_timeout_s = open_timeout_s
-        self._conn: ClientConnection | None = None
+        self._close_timeout_s = close_timeout_s
+        self._conn: _Link | None = None
         self._closed = False
         self.connects = 0
 
     async def send(self, data: bytes | str) -> None:
-        conn = self._conn
-        if conn is None:
+        """Write one text frame (stamped for tick-to-wire once it is handed to the socket)."""
+        link = self._conn
+        if link is None or not link.is_open():
             raise VenueUnavailableError("websocket not connected", venue=self.venue)
-        try:
-            await conn.send(data if isinstance(data, str) else data.decode())
-        except ConnectionClosed:
-            raise VenueUnavailableError("websocket closed while sending", venue=self.venue) from None
+        if link.writable is not None:  # the socket's buffer is full: wait until it drains
+            await link.writable
+            if not link.is_open():
+                raise VenueUnavailableError("websocket closed while sending", venue=self.venue)
+        link.proto.send_text(data if isinstance(data, bytes) else data.encode())
+        link.flush()
         _wire.stamp(self.clock)
 
     async def close(self) -> None:
         self._closed = True
-        if self._conn is not None:
-            await self._conn.close()
+        link = self._conn
+        if link is not None:
+            await link.close(self._close_timeout_s)
+            link._wake()
 
     def closed(self) -> bool:
         return self._closed
@@ -190,19 +384,87 @@ class WsClient:
         base: float = min(self._backoff_max_s, self._backoff_initial_s * 2.0 ** max(0, failures - 1))
         return base * (0.5 + self._rng.random() / 2)
 
+    async def _open(self) -> _Link:
+        uri = parse_uri(self.url)
+        loop = asyncio.get_running_loop()
+        proto = ClientProtocol(uri, max_size=2**24, logger=FRAME_SAFE_LOG)  # no compression: latency
+
+        async def opened() -> _Link:
+            _, link = await loop.create_connection(
+                lambda: _Link(self, proto, loop),
+                uri.host,
+                uri.port,
+                ssl=ssl.create_default_context() if uri.secure else None,
+            )
+            try:
+                await link.opened
+            except BaseException:
+                link.abort()
+                raise
+            return link
+
+        return await self.clock.wait_for(opened(), self._open_timeout_s)
+
+    async def _next(self, link: _Link) -> tuple[bytes, int] | WsStale | None:
+        """The next queued message (BEHIND says whether it was already waiting), `WsStale` after
+        `stale_after_s` without one, None once the connection is gone. Messages that `on_message` takes
+        are handed to it here too, in order."""
+        stale_ns = int(self._stale_after_s * 1e9)
+        waited = False
+        while not self._closed:
+            if link.error is not None:
+                raise link.error
+            item = link.take()
+            if item is not None:
+                BEHIND.set(not waited)
+                if self.on_message is None or not self.on_message(*item):
+                    return item
+                waited = False
+                continue
+            if link.lost.done():
+                return None
+            remaining = link.rx_mono + stale_ns - self.clock.monotonic_ns()
+            if remaining <= 0:
+                return WsStale(stale_ns)
+            link.waiter = asyncio.get_running_loop().create_future()
+            waited = True
+            try:
+                await self.clock.wait_for(link.waiter, remaining / 1e9)
+            except TimeoutError:
+                pass
+            finally:
+                link.waiter = None
+        return None
+
+    async def _session(self, link: _Link) -> AsyncGenerator[WsEvent, None]:
+        """One connection's events, from `WsConnected` to its end."""
+        link.rx_mono = self.clock.monotonic_ns()
+        link.keepalive(self._heartbeat_s)
+        try:
+            if self._on_connect is not None:
+                await self._on_connect(self)
+            yield WsConnected(self.connects)
+            while True:
+                item = await self._next(link)
+                if item is None:
+                    if not self._closed:
+                        yield WsDisconnected(link.why or link.reason())
+                    return
+                if isinstance(item, WsStale):
+                    yield item
+                    return
+                yield WsMessage(*item)
+        except VenueUnavailableError as e:  # on_connect could not send: the connection went
+            if not self._closed:
+                yield WsDisconnected(str(e))
+        finally:
+            link.stop_keepalive()
+
     async def events(self) -> AsyncIterator[WsEvent]:
         failures = 0
         while not self._closed:
             try:
-                conn = await connect(
-                    self.url,
-                    ping_interval=self._heartbeat_s,
-                    ping_timeout=self._heartbeat_s,
-                    open_timeout=self._open_timeout_s,
-                    max_size=2**24,
-                    compression=None,  # no permessage-deflate: inflating every frame is latency
-                    logger=FRAME_SAFE_LOG,
-                )
+                link = await self._open()
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
                 failures += 1
                 if self._max_attempts is not None and failures >= self._max_attempts:
@@ -211,30 +473,16 @@ class WsClient:
                     ) from None
                 await self.clock.sleep(self._backoff(failures))
                 continue
-            self._conn = conn
+            self._conn = link
             self.connects += 1
-            nodelay(conn)
-            got_data = False
             try:
-                if self._on_connect is not None:
-                    await self._on_connect(self)
-                yield WsConnected(self.connects)
-                while True:
-                    try:
-                        frame = await _recv(conn.recv(decode=False), self.clock, self._stale_after_s)
-                    except TimeoutError:
-                        yield WsStale(int(self._stale_after_s * 1e9))
-                        break
-                    got_data = True
-                    data = frame.encode() if isinstance(frame, str) else frame
-                    yield WsMessage(data, self.clock.now_ns())
-            except (ConnectionClosed, VenueUnavailableError) as e:
-                if not self._closed:
-                    yield WsDisconnected(str(e) or type(e).__name__)
+                async with contextlib.aclosing(self._session(link)) as session:
+                    async for ev in session:
+                        yield ev
             finally:
                 self._conn = None
-                await conn.close()
-            failures = 0 if got_data else failures + 1
+                await link.close(self._close_timeout_s)
+            failures = 0 if link.messages else failures + 1
             if self.closed():
                 return
             if self._max_attempts is not None and failures >= self._max_attempts:

@@ -117,55 +117,44 @@ class BinanceStreams:
         return f"{self.endpoints.stream.rstrip('/')}/ws/{streams}"
 
     async def _market_data_stream(self) -> None:
-        url = self._stream_url(f"{self.symbol.lower()}@depth@100ms", "public")
-        ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=self._stale_after_s)
-        self._clients.append(ws)
-        buffered: list[WsMessage] | None = None
-        snapshot: asyncio.Task[bytes] | None = None
         book = self.book
         if book is None:
             return
-        async for ev in ws.events():
+        depth = _Depth(self, book)
+        url = self._stream_url(f"{self.symbol.lower()}@depth@100ms", "public")
+        ws = WsClient(
+            self.venue, url, clock=self.clock, stale_after_s=self._stale_after_s, on_message=depth.on_message
+        )
+        self._clients.append(ws)
+        async for ev in ws.events():  # every message goes to `depth.on_message`: here the connection's life
             if isinstance(ev, WsConnected):
-                buffered, snapshot = [], self._fetch_snapshot()
-                continue
-            if isinstance(ev, WsDisconnected | WsStale):
+                depth.rebuild()
+            elif isinstance(ev, WsDisconnected | WsStale):
                 self._health.down(Stream.MARKET, lost(ev))
                 book.begin_resync()
                 self._queue.put_nowait(
                     BookInvalid(self.symbol, type(ev).__name__, ts_recv=self.clock.now_ns())
                 )
-                buffered = None
-                continue
-            if buffered is None:
-                if not self._apply(book, ev):
-                    buffered, snapshot = [], self._fetch_snapshot()
-                continue
-            buffered.append(ev)
-            if snapshot is None or not snapshot.done():
-                continue
-            if await self._replay(book, snapshot.result(), buffered):
-                buffered = None
-                self._health.up(Stream.MARKET)  # back, on a snapshot and the diffs after it
-            else:
-                buffered, snapshot = [], self._fetch_snapshot()
+                depth.stop()
 
-    def _fetch_snapshot(self) -> asyncio.Task[bytes]:
-        return asyncio.get_running_loop().create_task(self._snapshot())
+    def _fetch_snapshot(self, delay_s: float = 0.0) -> asyncio.Task[bytes]:
+        return asyncio.get_running_loop().create_task(self._snapshot(delay_s))
 
-    async def _replay(self, book: Book, snapshot: bytes, buffered: list[WsMessage]) -> bool:
-        """Load the snapshot and apply the buffered diffs; False when the book must be rebuilt."""
+    def _replay(self, book: Book, snapshot: bytes, buffered: list[WsMessage]) -> float | None:
+        """Load the snapshot and apply the buffered diffs: None when the book is live, else in how many
+        seconds to fetch the next snapshot (a gap: at once; an unusable snapshot: after a second)."""
         try:
             book.apply_binance_snapshot(snapshot)
         except (VenueError, ParseError) as e:
             log.warning("%s: depth snapshot unusable: %s", self.venue, e)
-            await self.clock.sleep(1.0)
-            return False
-        return all(self._apply(book, m) for m in buffered)
+            return 1.0
+        return None if all(self._apply(book, m) for m in buffered) else 0.0
 
-    async def _snapshot(self) -> bytes:
-        """The REST depth snapshot; failures are retried here with backoff (one request in flight,
-        never a storm), waiting out a local rate limit instead of spinning on it."""
+    async def _snapshot(self, delay_s: float = 0.0) -> bytes:
+        """The REST depth snapshot (after `delay_s`); failures are retried here with backoff (one request
+        in flight, never a storm), waiting out a local rate limit instead of spinning on it."""
+        if delay_s:
+            await self.clock.sleep(delay_s)
         delay = 0.2
         while True:
             try:
@@ -373,3 +362,42 @@ class BinanceStreams:
         else:
             self._resting.discard(u.client_id)
         self._queue.put_nowait(u.report)
+
+
+class _Depth:
+    """The depth stream's messages, handled as they are read (the transport's `on_message`, in the call
+    that read them when the engine waits for events: no trip through the event loop). Live, each diff is
+    applied and the new top handed on; after a connect or a gap, diffs are buffered until the REST
+    snapshot is in, then replayed over it (binance.md §5)."""
+
+    def __init__(self, streams: BinanceStreams, book: Book) -> None:
+        self.streams, self.book = streams, book
+        self.buffered: list[WsMessage] | None = None  # None: live (or not connected)
+        self.snapshot: asyncio.Task[bytes] | None = None
+
+    def rebuild(self, delay_s: float = 0.0) -> None:
+        self.buffered, self.snapshot = [], self.streams._fetch_snapshot(delay_s)
+
+    def stop(self) -> None:
+        self.buffered = None
+        if self.snapshot is not None:
+            self.snapshot.cancel()
+            self.snapshot = None
+
+    def on_message(self, data: bytes, ts_recv: int) -> bool:
+        s, m = self.streams, WsMessage(data, ts_recv)
+        if self.buffered is None:
+            if not s._apply(self.book, m):
+                self.rebuild()
+            return True
+        self.buffered.append(m)
+        snapshot = self.snapshot
+        if snapshot is None or not snapshot.done() or snapshot.cancelled():
+            return True
+        retry_s = s._replay(self.book, snapshot.result(), self.buffered)
+        if retry_s is None:
+            self.buffered, self.snapshot = None, None
+            s._health.up(Stream.MARKET)  # back, on a snapshot and the diffs after it
+        else:
+            self.rebuild(retry_s)
+        return True

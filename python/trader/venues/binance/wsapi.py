@@ -50,7 +50,7 @@ class WsApi:
         self._ids = itertools.count(1)
         self._ready = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
-        self.ws = WsClient(conn.venue, url, clock=conn.clock, stale_after_s=3600)
+        self.ws = WsClient(conn.venue, url, clock=conn.clock, stale_after_s=3600, on_message=self._response)
 
     async def wait_ready(self, timeout_s: float) -> None:
         await self.ws.clock.wait_for(self._ready.wait(), timeout_s)
@@ -73,15 +73,27 @@ class WsApi:
             except orjson.JSONDecodeError:
                 log.warning("malformed WebSocket API message skipped")
                 continue
-            rid = msg.get("id")
-            if isinstance(rid, int) and rid in self._pending:
-                fut = self._pending.pop(rid)
-                if not fut.done():
-                    fut.set_result(msg)
-            elif isinstance(msg.get("event"), dict) and self._on_event is not None:
+            if isinstance(msg.get("event"), dict) and self._on_event is not None:
                 await self._on_event(msg["event"], ev.ts_recv)
             elif msg.get("status") not in (None, 200):
                 log.error("%s: WebSocket API: %s", self._conn.venue, msg.get("error", {}).get("msg", "?"))
+
+    def _response(self, data: bytes, ts_recv: int) -> bool:
+        """A response to a request we wait for, handed to its caller in the read that brought it (the
+        transport's `on_message`); anything else (an event, a malformed message) goes to `run`."""
+        if not self._pending:
+            return False
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return False
+        rid = msg.get("id") if isinstance(msg, dict) else None
+        fut = self._pending.pop(rid, None) if isinstance(rid, int) else None
+        if fut is None:
+            return False
+        if not fut.done():
+            fut.set_result(msg)
+        return True
 
     async def _connected(self, attempt: int) -> None:
         assert self._on_connect is not None
