@@ -61,6 +61,7 @@ def test_ws_send_is_stamped_and_the_socket_has_nodelay() -> None:
                 assert isinstance(await anext(events), WsConnected)
                 conn = ws._conn
                 assert conn is not None
+                assert conn.transport is not None
                 sock = conn.transport.get_extra_info("socket")
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
                 before = CLOCK.now_ns()
