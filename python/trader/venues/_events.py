@@ -8,8 +8,8 @@ The reader names its handler through `DIRECT` (a `ContextVar` its task sets: the
 without one the queue is a plain queue. An event put while the handler runs (re-entrantly), or behind
 events already queued, waits in the queue: the order of events never changes.
 
-When the connector is behind (`BEHIND`, set by `trader.venues._ws` in the stream's task while it reads
-frames that were already waiting in the socket), its events are queued instead: once it has caught up, the
+When the connector is behind (`BEHIND`, set by `trader.venues._ws` for a frame when a later one was
+already read: in the same read, or waiting for the stream's reader), its events are queued instead: once it has caught up, the
 reader takes them at once and conflates them (`trader.engine.loops.pump`), so the strategy sees the latest
 book, never a backlog.
 """
