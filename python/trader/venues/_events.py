@@ -9,9 +9,9 @@ without one the queue is a plain queue. An event put while the handler runs (re-
 events already queued, waits in the queue: the order of events never changes.
 
 When the connector is behind (`BEHIND`, set by `trader.venues._ws` for a frame when a later one was
-already read: in the same read, or waiting for the stream's reader), its events are queued instead: once it has caught up, the
-reader takes them at once and conflates them (`trader.engine.loops.pump`), so the strategy sees the latest
-book, never a backlog.
+already read: in the same read, or waiting for the stream's reader), its events are queued instead: once
+it has caught up, the reader takes them at once and conflates them (`trader.engine.loops.pump`), so the
+strategy sees the latest book, never a backlog.
 """
 
 from __future__ import annotations
