@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -252,3 +253,31 @@ def test_a_refused_handshake_is_a_failed_connect() -> None:
                     pass
 
     run(body)
+
+
+def test_frames_and_credentials_are_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """At DEBUG the protocol logs every frame and the handshake: a frame shows as its kind and size, a
+    header that may carry a credential loses its value (`_ws.FRAME_SAFE_LOG`)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await client_frame(reader)  # the login
+        writer.write(frame(0x1, b'{"token":"server-secret"}'))
+        await until_closed(reader)
+
+    async def body() -> None:
+        async def login(c: WsClient) -> None:
+            await c.send(b'{"op":"login","secret":"client-secret"}')
+
+        async with raw_server(script) as url:
+            ws = WsClient("t", url.replace("ws://", "ws://user:pass-secret@"), clock=CLOCK, on_connect=login)
+            async for ev in ws.events():
+                if isinstance(ev, WsMessage):
+                    await ws.close()
+
+    with caplog.at_level(logging.DEBUG, logger="websockets.client"):
+        run(body)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "TEXT [" in text, "frames are logged, by kind and size"
+    assert "Authorization: <redacted>" in text
+    for secret in ("client-secret", "server-secret", "pass-secret", "dXNlcjpwYXNzLXNlY3JldA"):
+        assert secret not in text
