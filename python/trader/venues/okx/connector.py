@@ -11,7 +11,8 @@ secrets never leave it).
   up to `post_only_confirm_s` for the stream's first report and raises `InvalidOrderError` then (the
   report says REJECTED). Without a report in time the ack stands and the later report tells.
 - `order_entry="ws"`: `submit` and `cancel` go over the private WebSocket (ops `order`,
-  `cancel-order`, answered by `id`); no answer within `timeout_s` is `UnknownOutcomeError`.
+  `cancel-order`, answered by `id`, the answer handed to its caller in the read that brought it); no
+  answer within `timeout_s` is `UnknownOutcomeError`.
 - Batch place (`submit_batch`, `batch-orders`), batch amend (`amend_batch`, `amend-batch-orders` / WS
   `batch-amend-orders`) and batch cancel (`cancel_batch` by clOrdId, `cancel_all`) in requests of up to 20,
   signed over the exact JSON array sent (`batch.py`); each item's `sCode` is its own typed result. `amend`
@@ -36,6 +37,8 @@ secrets never leave it).
   non-zero `checksum` (CRC32 over the top 25 levels) must match the book after them; both are checked in the
   core on the raw bytes (`Book.apply_okx_books`). A gap or a mismatch is a `BookInvalid` and a
   resubscription (a new snapshot). OKX sends `checksum` 0 since it deprecated it (2026-06): not checked.
+  No hop on the market-data path: a `books` or `trades` frame is handled in the read that brought it and
+  its event handed to the engine there (`streams.PublicStream.on_message`, the queue an `EventQueue`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from trader.errors import (
     VenueError,
     VenueUnavailableError,
 )
+from trader.venues._events import EventQueue
 from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -184,7 +188,7 @@ class OkxConnector:
         self.account = AccountView()  # positions and balances as the private streams state them
         self.spec = InstrumentSpec("1", "1")
         self._info: InstrumentInfo | None = None
-        self.queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self.queue: asyncio.Queue[VenueEvent] = EventQueue()  # direct to the engine (`_events`)
         self.health = StreamHealth(self.queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: list[WsClient] = []
@@ -369,6 +373,8 @@ class OkxConnector:
         for c in self._clients:
             await c.close()
         tasks = [*self._tasks, *([self._resync] if self._resync else [])]
+        if self.public is not None:
+            tasks += self.public.tasks()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -587,11 +593,18 @@ class OkxConnector:
         """The `id` of the next order operation sent on the private WebSocket (taken only by sending it)."""
         return f"{self._ws_ids + 1}"
 
-    def ws_answer(self, msg: dict[str, Any]) -> None:
-        """An answer to an order operation sent on the private WebSocket (by its `id`)."""
+    def ws_awaiting(self) -> bool:
+        """Whether an order operation sent on the private WebSocket waits for its answer."""
+        return bool(self._ws_pending)
+
+    def ws_answer(self, msg: dict[str, Any]) -> bool:
+        """An answer to an order operation sent on the private WebSocket (by its `id`): True when it was
+        awaited (its caller has it now), False when no operation waits for it (late, or not ours)."""
         fut = self._ws_pending.get(str(msg.get("id", "")))
-        if fut is not None and not fut.done():
-            fut.set_result(msg)
+        if fut is None or fut.done():
+            return False
+        fut.set_result(msg)
+        return True
 
     async def amend(self, client_id: str, *, price: int | None = None, qty: int | None = None) -> None:
         """`amend-order` by clOrdId: a new price and/or a new total quantity (above what filled). The

@@ -4,6 +4,7 @@ channels after a login signed by the core's `OkxSigner`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ WS_ORDER_OPS = (
     "batch-amend-orders",
     "batch-cancel-orders",
 )
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError, ArithmeticError)  # a push we cannot read
 
 
 class SeqBook:
@@ -100,11 +102,20 @@ class SeqBook:
 
 
 class PublicStream:
+    """`books` and `trades`, handled as they are read: `on_message` is the transport's handler, called in the
+    read that brought a frame when the engine waits for events (parsed, applied to the book and handed to
+    the engine with no trip through the event loop), else by the reader, in order. It takes every message
+    and never raises for what the venue sent: a malformed push is logged and skipped (a malformed books
+    push also invalidates the book). The resubscription after a gap, a checksum mismatch or a malformed
+    books push is a task started from the handler; `run` follows the connection's life."""
+
     def __init__(self, conn: OkxConnector, ws: WsClient) -> None:
         self.c, self.ws = conn, ws
         self.book = SeqBook()
         self.book.configure(conn.spec, conn.ct)  # the instrument is loaded before the streams start
         self.snapshots = 0
+        self.resubscribing: asyncio.Task[None] | None = None
+        ws.on_message = self.on_message
 
     @staticmethod
     async def subscribe(conn: OkxConnector, ws: WsClient) -> None:
@@ -113,52 +124,62 @@ class PublicStream:
 
     async def run(self) -> None:
         c = self.c
-        async for ev in self.ws.events():
+        async for ev in self.ws.events():  # every message goes to `on_message`: here the connection's life
             if isinstance(ev, WsConnected):
                 self.book.configure(c.spec, c.ct)
                 self.book.reset()
-            elif isinstance(ev, WsMessage):
-                if ev.data != b"pong":
-                    await self._raw(ev.data, ev.ts_recv)
             elif isinstance(ev, WsDisconnected | WsStale):
+                if self.resubscribing is not None:  # the reconnect subscribes afresh
+                    self.resubscribing.cancel()
+                    self.resubscribing = None
                 self.book.reset()
                 c.health.down(Stream.MARKET, lost(ev))
                 c.queue.put_nowait(BookInvalid(c.symbol, lost(ev), ts_recv=c.clock.now_ns()))
 
-    async def _raw(self, raw: bytes, ts_recv: int) -> None:
-        """A books push goes to the core as bytes; anything else is decoded here."""
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The resubscription in flight, if any (the connector cancels it on close)."""
+        return [self.resubscribing] if self.resubscribing is not None else []
+
+    def on_message(self, raw: bytes, ts_recv: int) -> bool:
+        """A books push goes to the core as bytes; anything else is decoded here. Every message is taken."""
+        if raw == b"pong":
+            return True
         try:
             verdict = self.book.apply_raw(raw, self.c.inst_id)
         except ParseError as e:
             log.warning("%s: malformed books push: %s", self.c.venue, e)
             verdict = "malformed"
         if verdict is None:
-            await self._message(orjson.loads(raw), ts_recv)
+            self._message(raw, ts_recv)
         else:
-            await self._book(verdict, ts_recv)
+            self._book(verdict, ts_recv)
+        return True
 
-    async def _message(self, msg: dict[str, Any], ts_recv: int) -> None:
+    def _message(self, raw: bytes, ts_recv: int) -> None:
         c = self.c
-        if "event" in msg:
-            if msg["event"] == "error":
-                log.warning("%s: public stream error %s %s", c.venue, msg.get("code"), msg.get("msg"))
+        try:
+            msg = orjson.loads(raw)
+            arg = msg.get("arg") or {}
+            if "event" in msg:
+                if msg["event"] == "error":
+                    log.warning("%s: public stream error %s %s", c.venue, msg.get("code"), msg.get("msg"))
+                return
+            if arg.get("channel") != "trades":
+                return
+            ticks = [parse.trade_tick(t, c.spec, ts_recv, c.ct, name=c.symbol) for t in msg.get("data", [])]
+        except MALFORMED as e:
+            log.warning("%s: malformed public message skipped: %s", c.venue, type(e).__name__)
             return
-        if msg.get("arg", {}).get("channel") == "trades":
-            for t in msg.get("data", []):
-                c.queue.put_nowait(parse.trade_tick(t, c.spec, ts_recv, c.ct, name=c.symbol))
+        for tick in ticks:
+            c.queue.put_nowait(tick)
 
-    async def _book(self, verdict: str, ts_recv: int) -> None:
+    def _book(self, verdict: str, ts_recv: int) -> None:
         c = self.c
         if verdict in INVALIDATES:
             if verdict == "malformed":
                 self.book.reset()
             c.queue.put_nowait(BookInvalid(c.symbol, INVALIDATES[verdict], ts_recv=ts_recv))
-            args = [{"channel": "books", "instId": c.inst_id}]
-            try:  # resync: a fresh subscription starts with a snapshot
-                await self.ws.send(orjson.dumps({"op": "unsubscribe", "args": args}))
-                await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
-            except VenueError:
-                pass  # the connection is gone: the reconnect resubscribes
+            self._resubscribe()
             return
         if self.book.seq is None:
             return
@@ -167,12 +188,29 @@ class PublicStream:
             c.health.up(Stream.MARKET)
         c.queue.put_nowait(self.book.top(c.symbol, self.book.ts_ms * parse.MS, ts_recv))
 
+    def _resubscribe(self) -> None:
+        """Resync: a fresh subscription starts with a snapshot. One at a time: a resubscription not done
+        yet has its `subscribe` still to send, so the snapshot it brings follows this invalidation too."""
+        if self.resubscribing is None or self.resubscribing.done():
+            self.resubscribing = asyncio.get_running_loop().create_task(self._send_resubscribe())
+
+    async def _send_resubscribe(self) -> None:
+        args = [{"channel": "books", "instId": self.c.inst_id}]
+        try:
+            await self.ws.send(orjson.dumps({"op": "unsubscribe", "args": args}))
+            await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
+        except VenueError:
+            pass  # the connection is gone: the reconnect resubscribes
+
 
 class PrivateStream:
-    """Login, then the `orders` channel; after a reconnect, a REST catch-up before `up`."""
+    """Login, then the `orders` channel; after a reconnect, a REST catch-up before `up`. The answer to an
+    order operation we wait for is handed to its caller in the read that brought it (`answer`, the
+    transport's `on_message`); everything else goes to `run`."""
 
     def __init__(self, conn: OkxConnector, ws: WsClient) -> None:
         self.c, self.ws = conn, ws
+        ws.on_message = self.answer
 
     @staticmethod
     async def login(conn: OkxConnector, ws: WsClient) -> None:
@@ -180,12 +218,29 @@ class PrivateStream:
         args = [{"apiKey": key, "passphrase": passphrase, "timestamp": ts, "sign": sign}]
         await ws.send(orjson.dumps({"op": "login", "args": args}))
 
+    def answer(self, raw: bytes, ts_recv: int) -> bool:
+        """True when `raw` answered an order operation still waiting for it (its future is now set)."""
+        if not self.c.ws_awaiting() or raw == b"pong":
+            return False
+        try:
+            msg = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return False  # `run` logs it
+        return isinstance(msg, dict) and msg.get("op") in WS_ORDER_OPS and self.c.ws_answer(msg)
+
     async def run(self) -> None:
         c = self.c
         async for ev in self.ws.events():
             if isinstance(ev, WsMessage):
-                if ev.data != b"pong":
-                    await self._message(orjson.loads(ev.data), ev.ts_recv)
+                if ev.data == b"pong":
+                    continue
+                try:
+                    msg = orjson.loads(ev.data)
+                except orjson.JSONDecodeError:
+                    log.warning("%s: malformed private message skipped", c.venue)
+                    continue
+                if isinstance(msg, dict):
+                    await self._message(msg, ev.ts_recv)
             elif isinstance(ev, WsDisconnected | WsStale):
                 c.health.down(Stream.PRIVATE, lost(ev))
 
