@@ -5,7 +5,8 @@ take on a later turn of the event loop.
 
 Here a reader stands in for the engine's pump (`trader.engine.loops.pump`): it names its handler through
 `_events.DIRECT` and waits on the connector's `events()`. The steady state is checked: of the first ten
-book updates of the instrument, the last five all reached the handler outside any task."""
+book updates of the instrument, the last five all reached the handler outside any task (an update that
+came through the queue reaches it from the reader's task)."""
 
 from __future__ import annotations
 
@@ -27,20 +28,27 @@ async def handed_over(h: Harness) -> None:
         conn = live.conn
         direct: list[bool] = []  # per book update: handed over in the read (True) or by the queue
 
-        def handler(ev: VenueEvent) -> None:
-            if isinstance(ev, BookUpdate) and ev.instrument == live.symbol:
-                direct.append(asyncio.current_task() is None)
+        def handler(burst: list[VenueEvent]) -> None:
+            for ev in burst:
+                if isinstance(ev, BookUpdate) and ev.instrument == live.symbol:
+                    direct.append(asyncio.current_task() is None)
 
         async def pump() -> None:
             DIRECT.set(handler)  # this task's context, as the engine's pump sets it
-            events = conn.events()
-            while len(direct) < BOOKS:
-                ev = await anext(events)
-                if isinstance(ev, BookUpdate) and ev.instrument == live.symbol:
-                    direct.append(False)  # it came through the queue
+            async for ev in conn.events():
+                handler([ev])  # it came through the queue: the handler runs in this task
 
-        await LiveClock().wait_for(asyncio.get_running_loop().create_task(pump()), 15)
-        assert direct[-STEADY:] == [True] * STEADY, (
+        async def counted() -> None:
+            while len(direct) < BOOKS:
+                await live.clock.sleep(0.01)
+
+        reader = asyncio.get_running_loop().create_task(pump())
+        try:
+            await LiveClock().wait_for(counted(), 15)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        assert direct[BOOKS - STEADY : BOOKS] == [True] * STEADY, (
             f"{h.id}: book updates handed over in the read that brought them: {direct}"
         )
 

@@ -82,9 +82,9 @@ def test_event_queue_hands_events_over_in_order() -> None:
     async def go() -> None:
         q: EventQueue[object] = EventQueue()
 
-        def handler(ev: object) -> None:
-            got.append(("direct", ev))
-            if ev == "a":
+        def handler(burst: list[object]) -> None:
+            got.append(("direct", burst))
+            if burst == ["a"]:
                 q.put_nowait("nested")  # put while handling: queued, after
                 q.put_nowait("b")  # behind a queued event: queued
 
@@ -100,8 +100,13 @@ def test_event_queue_hands_events_over_in_order() -> None:
         q.put_nowait("a")
         await TURN.sleep(0)
         q.put_nowait("c")  # the queue is drained and the reader waits again: direct
-        BEHIND.set(True)  # the connector reads frames that were already waiting: queued, conflated
+        BEHIND.set(True)  # frames of one read with a later one after them: held
         q.put_nowait("d")
+        q.put_nowait("e")
+        BEHIND.set(False)
+        q.put_nowait("f")  # the read's last frame: takes them along, in order, in one burst
+        BEHIND.set(True)
+        q.put_nowait("g")  # held, and nothing follows in the read: the reader takes it on its turn
         BEHIND.set(False)
         await TURN.sleep(0)
         task.cancel()
@@ -109,15 +114,17 @@ def test_event_queue_hands_events_over_in_order() -> None:
         plain: asyncio.Queue[object] = EventQueue()  # no handler named: a plain queue
         plain.put_nowait(1)
         assert plain.get_nowait() == 1
+        assert q.delivered == 1 + 1 + 3
 
     asyncio.run(go())
     assert got == [
         ("queued", "before"),
-        ("direct", "a"),
+        ("direct", ["a"]),
         ("queued", "nested"),
         ("queued", "b"),
-        ("direct", "c"),
-        ("queued", "d"),
+        ("direct", ["c"]),
+        ("direct", ["d", "e", "f"]),
+        ("queued", "g"),
     ]
 
 

@@ -34,14 +34,16 @@ async def pump(engine: Engine, v: VenueState) -> None:
     the engine falls behind the strategies see the latest book, never a backlog. Everything else (fills,
     order reports, book invalidations, trades) is handled, in order.
 
-    A connector whose events come through a `trader.venues._events.EventQueue` hands an event to `handle`
-    directly while the pump waits and nothing is queued (`DIRECT`): no hop through the event loop."""
+    A connector whose events come through a `trader.venues._events.EventQueue` hands its events to the
+    pump's handler directly while the pump waits (`DIRECT`): a burst, conflated the same way, in the call
+    that read them from the socket, with no hop through the event loop."""
 
-    def direct(ev: VenueEvent) -> None:
-        try:
-            engine.handle(ev, v)
-        except Exception as e:
-            engine._task_error(f"{v.name}: handling {type(ev).__name__}", e)
+    def direct(burst: list[VenueEvent]) -> None:
+        for ev in conflate(engine, burst):
+            try:
+                engine.handle(ev, v)
+            except Exception as e:
+                engine._task_error(f"{v.name}: handling {type(ev).__name__}", e)
 
     DIRECT.set(direct)  # this task's context: the connector's queue reads it while the pump waits
     source: Ready[VenueEvent] = Ready(v.connector.events())
@@ -59,11 +61,7 @@ async def pump(engine: Engine, v: VenueState) -> None:
             ended = True
             if not burst:
                 return
-        for ev in conflate(engine, burst):
-            try:
-                engine.handle(ev, v)
-            except Exception as e:
-                engine._task_error(f"{v.name}: handling {type(ev).__name__}", e)
+        direct(burst)
 
 
 def conflate(engine: Engine, burst: list[VenueEvent]) -> list[VenueEvent]:
