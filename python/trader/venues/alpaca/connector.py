@@ -55,6 +55,7 @@ from trader.errors import (
     OrderNotFoundError,
     VenueError,
 )
+from trader.venues._events import EventQueue
 from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -156,7 +157,7 @@ class AlpacaConnector:
         )
         self.spec = parse.spec()
         self._info: dict[str, InstrumentInfo] = {}
-        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._queue: EventQueue[VenueEvent] = EventQueue()
         self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: list[WsClient] = []
@@ -251,8 +252,10 @@ class AlpacaConnector:
                 on_connect=lambda ws: MarketData.login(self, ws),
                 stale_after_s=self._stale_after_s,
             )
+            data = MarketData(self, self.data_stream)
+            self.data_stream.on_message = data.on_message
             self._clients.append(self.data_stream)
-            self._tasks.append(loop.create_task(MarketData(self, self.data_stream).run()))
+            self._tasks.append(loop.create_task(data.run()))
 
     async def venue_time(self) -> VenueTime:
         """The venue's clock: `GET /v2/clock`'s timestamp, to the resolution its fraction states."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from trader.core import InstrumentSpec, Side
@@ -108,8 +108,14 @@ def venue_time(clock_body: dict[str, Any]) -> VenueTime:
 
 
 def dec(v: Any) -> str:
-    """A JSON number or string as exact decimal text (data-stream numbers are parsed as `Decimal`)."""
-    d = v if isinstance(v, Decimal) else Decimal(str(v))
+    """A JSON number or string as exact decimal text (data-stream numbers are parsed as `Decimal`); a
+    `ValueError` for anything else (never decimal's own `InvalidOperation`, which handlers do not expect)."""
+    try:
+        d = v if isinstance(v, Decimal) else Decimal(str(v))
+    except InvalidOperation:
+        raise ValueError(f"not a number: {v!r}") from None
+    if not d.is_finite():
+        raise ValueError(f"not a finite number: {v!r}")
     return format(d.normalize(), "f") if d == d.to_integral_value() else format(d, "f")
 
 

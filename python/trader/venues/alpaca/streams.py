@@ -4,7 +4,9 @@
   `FillReport`s; after a reconnect the connector catches up by REST.
 - The stock market-data stream (`/v2/iex` or `/v2/sip`, JSON mode; numbers parsed as `Decimal`): quotes
   become `BookUpdate`s, trades `TradeTick`s with the aggressor inferred from the last quote. A drop or a
-  silent feed is a `BookInvalid`; an auth or subscription error (402, 409) stops the stream.
+  silent feed is a `BookInvalid`; an auth or subscription error (402, 409) stops the stream. Its frames
+  are handled as they are read (`MarketData.on_message`): with the connector's `EventQueue`, a quote
+  reaches the engine in the call that read it.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class MarketData:
         await ws.send(orjson.dumps({"action": "subscribe", "quotes": symbols, "trades": symbols}))
 
     async def run(self) -> None:
+        """The stream's life (drops, silence, a stop); its messages go to `on_message`."""
         conn, ws = self._conn, self.ws
         async for ev in ws.events():
             if isinstance(ev, WsDisconnected | WsStale):
@@ -112,18 +115,24 @@ class MarketData:
                 self._quotes.clear()
                 for s in conn.symbols:
                     conn._queue.put_nowait(BookInvalid(s, type(ev).__name__, ts_recv=conn.clock.now_ns()))
-                continue
-            if not isinstance(ev, WsMessage):
-                continue
-            try:
-                msgs = json.loads(ev.data, parse_float=Decimal)
-                for m in msgs if isinstance(msgs, list) else [msgs]:
-                    self.message(m, ev.ts_recv)
-            except (ValueError, KeyError, TypeError, AttributeError, VenueError) as e:
-                log.warning("%s: malformed market data skipped: %s", conn.venue, type(e).__name__)
-            if self._stop:
+            elif isinstance(ev, WsMessage) and self._stop:  # the message that stopped the stream
                 await ws.close()
                 return
+
+    def on_message(self, data: bytes, ts_recv: int) -> bool:
+        """One frame, handled as it is read (the transport's `on_message`: in the call that read it when
+        the engine waits for events, no trip through the event loop). A malformed one is logged and
+        skipped, never raised (that would end the stream). False (the frame goes on to `run`, which
+        closes the stream) once an auth or subscription error stopped it."""
+        if self._stop:
+            return False
+        try:
+            msgs = json.loads(data, parse_float=Decimal)
+            for m in msgs if isinstance(msgs, list) else [msgs]:
+                self.message(m, ts_recv)
+        except (ValueError, KeyError, TypeError, AttributeError, VenueError) as e:
+            log.warning("%s: malformed market data skipped: %s", self._conn.venue, type(e).__name__)
+        return not self._stop
 
     def message(self, m: dict[str, Any], ts_recv: int) -> None:
         conn = self._conn

@@ -34,6 +34,9 @@ stocks in one account. The loopback simulator `trader.sim.ibkr` speaks the same 
   reset empties the rows (those that follow rebuild them); a row for a position the ladder does not have
   is a gap: a new request (at most once a second); 1100/2103/a dropped socket make it not ready until a new
   request after 1101/1102/2104 or the reconnect. The engine's BookUpdates still come from the top ticks.
+- No hop: ib_async decodes in its socket's read callback and calls `_on_tickers` there (once per read);
+  a new top goes into an `EventQueue`, handed to the waiting engine in that call. An order's answer wakes
+  the `submit`/`cancel` waiting for it in its read too (`_tell`).
 - Paper first: with `paper=True` (the default) the connector refuses an account that is not a paper
   account (ids starting with "D", e.g. DU1234567); the default ports are the paper ones.
 - `cancel_all()` without an instrument is `reqGlobalCancel` (every open order of the account, whichever
@@ -74,6 +77,7 @@ from trader.errors import (
     VenueError,
     VenueUnavailableError,
 )
+from trader.venues._events import EventQueue
 from trader.venues._status import StreamHealth
 from trader.venues.base import (
     BookInvalid,
@@ -171,7 +175,7 @@ class IbkrConnector:
         self._by_con: dict[int, str] = {}
         self._tickers: dict[str, Ticker] = {}
         self._tops: dict[str, tuple[int | None, int, int | None, int]] = {}
-        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._queue: EventQueue[VenueEvent] = EventQueue()
         self._health = StreamHealth(self._queue, clock)
         self._trades: dict[str, Trade] = {}  # client order id -> the SDK's live trade
         self._reported: dict[str, tuple[OrderState, int]] = {}
@@ -181,6 +185,7 @@ class IbkrConnector:
         self._rejected: dict[str, str] = {}  # client order id -> why
         self._cancel_asked: set[str] = set()
         self._order_errors: dict[int, asyncio.Future[VenueError]] = {}
+        self._news: set[asyncio.Future[None]] = set()  # the waits of `_until`
         self._depth = DepthBooks(self)
         self._farm_ok = True
         self._closing = False
@@ -393,8 +398,10 @@ class IbkrConnector:
         return SubmitAck(client_id, str(trade.orderStatus.permId))
 
     async def _until(self, cond: Any, error: asyncio.Future[VenueError] | None = None) -> None:
-        """Wait until `cond()` holds, an order error arrives, the session drops, or `timeout_s` passes."""
+        """Wait until `cond()` holds, an order error arrives, the session drops, or `timeout_s` passes:
+        looked at again on news of an order (`_tell`, in the read that brought it), else every 2 ms."""
         deadline = self.clock.monotonic_ns() + int(self._timeout_s * 1e9)
+        loop = asyncio.get_running_loop()
         while not cond():
             if error is not None and error.done():
                 raise error.result()
@@ -402,7 +409,20 @@ class IbkrConnector:
                 raise VenueUnavailableError("the API session dropped", venue=VENUE)
             if self.clock.monotonic_ns() > deadline:
                 raise TimeoutError
-            await self.clock.sleep(0.002)
+            news: asyncio.Future[None] = loop.create_future()
+            self._news.add(news)
+            try:
+                await self.clock.wait_for(news, 0.002)
+            except TimeoutError:
+                pass
+            finally:
+                self._news.discard(news)
+
+    def _tell(self) -> None:
+        """News of an order (in the read that brought it): the waits in `_until` look again now."""
+        for news in self._news:
+            if not news.done():
+                news.set_result(None)
 
     async def _find(self, client_id: str) -> Trade | None:
         """The order as the Gateway knows it: from this session, else from its open and completed orders.
@@ -600,6 +620,7 @@ class IbkrConnector:
             return None
 
     def _on_status(self, trade: Trade) -> None:
+        self._tell()
         cid = trade.order.orderRef
         if not cid:
             return
@@ -668,6 +689,7 @@ class IbkrConnector:
         fut = self._order_errors.get(req_id)
         if fut is not None and not fut.done():
             fut.set_result(error_from(code, text))
+            self._tell()
         if req_id <= 0:
             return
         for cid, t in self._trades.items():
@@ -678,6 +700,7 @@ class IbkrConnector:
         for fut in self._order_errors.values():
             if not fut.done():
                 fut.set_result(VenueUnavailableError("the API session dropped", venue=VENUE))
+        self._tell()
         self._depth.on_disconnected()  # requests die with the socket
         self._health.down(Stream.PRIVATE, "API session dropped")
         self._invalidate("API session dropped")

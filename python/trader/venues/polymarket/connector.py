@@ -76,6 +76,7 @@ from trader.errors import (
     UnknownOutcomeError,
     VenueError,
 )
+from trader.venues._events import EventQueue
 from trader.venues._http import HttpClient
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -190,7 +191,7 @@ class PolymarketConnector:
             venue, clock, self._send_heartbeat, interval_s=heartbeat_interval_s, timeout_s=heartbeat_timeout_s
         )
         # plumbing
-        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._queue: EventQueue[VenueEvent] = EventQueue()
         self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Task[None]] = set()

@@ -5,7 +5,9 @@ sizes), `last_trade_price` (`TradeTick`), `tick_size_change`, `market_resolved`.
 levels go into it from the raw message in Rust (`Book.apply_polymarket_book` / `apply_polymarket_changes`).
 After a disconnect, a stale feed or any inconsistency (crossed book, best bid/ask differing from the
 venue's, a malformed message) the token gets `BookInvalid` and is resynced from REST `/book` while its
-stream messages are buffered and replayed.
+stream messages are buffered and replayed. Its messages are handled as they are read (`market_message`,
+the transport's `on_message`): with the connector's `EventQueue`, a book frame is applied and its top
+handed to the engine in the call that read it; only the REST resync runs as a task.
 
 User channel (`/ws/user`): `order` events -> `OrderReport`, `trade` events -> `FillReport`; after every
 reconnect, open orders and trades are reconciled by REST.
@@ -30,7 +32,7 @@ from websockets.frames import Frame
 from trader.core import Book, BookState, InstrumentSpec, InvalidInputError
 from trader.errors import VenueError, VenueUnavailableError
 from trader.venues._status import lost
-from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
+from trader.venues._ws import OnMessage, WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
 from trader.venues.base import BookInvalid, BookUpdate, FillReport, OrderState, Stream
 from trader.venues.polymarket import parse, signing
 from trader.venues.polymarket.endpoints import LOT
@@ -79,13 +81,17 @@ async def pinger(c: PolymarketConnector, ws: WsClient) -> None:
 
 
 def ws_client(
-    c: PolymarketConnector, path: str, on_connect: Callable[[WsClient], Awaitable[None]]
+    c: PolymarketConnector,
+    path: str,
+    on_connect: Callable[[WsClient], Awaitable[None]],
+    on_message: OnMessage | None = None,
 ) -> WsClient:
     ws = WsClient(
         c.venue,
         f"{c.endpoints.ws.rstrip('/')}{path}",
         clock=c.clock,
         on_connect=on_connect,
+        on_message=on_message,
         stale_after_s=c._stale_after_s,
     )
     c._clients.append(ws)
@@ -108,26 +114,36 @@ async def market_subscribe(c: PolymarketConnector, ws: WsClient) -> None:
 
 
 async def market_loop(c: PolymarketConnector) -> None:
-    ws = ws_client(c, "/ws/market", lambda ws: market_subscribe(c, ws))
+    """The market channel's life (connects, drops, silence); its messages go to `market_message`."""
+    ws = ws_client(c, "/ws/market", lambda ws: market_subscribe(c, ws), lambda d, t: market_message(c, d, t))
     async for ev in ws.events():
         if isinstance(ev, WsConnected):
             if ev.attempt > 1:
                 for s in c.symbols:
                     resync(c, s, "reconnected")
-            continue
-        if isinstance(ev, WsDisconnected | WsStale):
+        elif isinstance(ev, WsDisconnected | WsStale):
             c._health.down(Stream.MARKET, lost(ev))
             for s in c.symbols:
                 invalidate(c, s, f"market channel {type(ev).__name__}")
-            continue
-        if ev.data.strip() in (b"PONG", b""):
-            continue
-        try:
-            items = frames(ev.data)
-        except orjson.JSONDecodeError:
-            log.warning("%s: non-JSON market message skipped", c.venue)
-            continue
-        on_market(c, items, ev)
+
+
+def market_message(c: PolymarketConnector, data: bytes, ts_recv: int) -> bool:
+    """One market-channel message, handled as it is read (the transport's `on_message`: in the call that
+    read it when the engine waits for events, no trip through the event loop). It takes every message:
+    a malformed one is logged and skipped, never raised (that would end the channel); a resync's REST
+    snapshot runs as a task of its own."""
+    if data.strip() in (b"PONG", b""):
+        return True
+    try:
+        items = frames(data)
+    except orjson.JSONDecodeError:
+        log.warning("%s: non-JSON market message skipped", c.venue)
+        return True
+    try:
+        on_market(c, items, WsMessage(data, ts_recv))
+    except (*_BOOK_ERRORS, AttributeError) as e:
+        log.warning("%s: malformed market message skipped: %s", c.venue, type(e).__name__)
+    return True
 
 
 def _tokens_in(items: list[dict[str, Any]], kind: str) -> set[str]:
@@ -303,6 +319,8 @@ async def rest_snapshot(c: PolymarketConnector, symbol: str) -> None:
 def on_tick_size(c: PolymarketConnector, tick: str) -> None:
     if tick == c._tick or c.spec is None:
         return
+    if parse.dec(tick) <= 0:
+        raise ValueError(f"tick size {tick}")  # (before any state changes: the message is skipped)
     old, c._tick = c._tick, tick
     spec = c.spec
     if not signing.tick_representable(c):
