@@ -3,9 +3,11 @@ made-up planned venue, and reading a running engine's journal from another proce
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 
 from trader.clock import LiveClock
 from trader.core import Approval, InstrumentSpec, OrderType, RiskGate, Side, TimeInForce
+from trader.venues._events import DIRECT
 
 BIG = "1000000000"
 
@@ -129,3 +132,27 @@ def record_requests(http: Any, monkeypatch: pytest.MonkeyPatch, line: bytes) -> 
 
     monkeypatch.setattr(http._conn, "encode", recording)
     return built
+
+
+Seen = list[tuple[Any, bool]]
+"""Events a stand-in pump got, each with whether it reached the handler in a read (outside any task)."""
+
+
+def stand_in_pump(conn: Any, stack: AsyncExitStack) -> Seen:
+    """A reader standing in for the engine's pump (`trader.engine.loops.pump`), as a task closed with
+    `stack`: it names its handler through `_events.DIRECT` (a burst, handed over in the read that brought
+    it while the reader waits) and waits on `conn.events()` (what came through the queue instead)."""
+    seen: Seen = []
+
+    def handler(burst: list[Any]) -> None:
+        in_read = asyncio.current_task() is None
+        seen.extend((ev, in_read) for ev in burst)
+
+    async def pump() -> None:
+        DIRECT.set(handler)
+        async for ev in conn.events():
+            seen.append((ev, False))
+
+    task = asyncio.get_running_loop().create_task(pump())
+    stack.callback(task.cancel)
+    return seen

@@ -10,44 +10,27 @@ came through the queue reaches it from the reader's task)."""
 
 from __future__ import annotations
 
-import asyncio
+from contextlib import AsyncExitStack
 
 import pytest
 
 from tests.conformance.cases import Case, venues
-from tests.conformance.harness import Harness
-from trader.clock import LiveClock
-from trader.venues._events import DIRECT
-from trader.venues.base import BookUpdate, VenueEvent
+from tests.conformance.harness import Harness, until
+from tests.helpers import stand_in_pump
+from trader.venues.base import BookUpdate
 
 BOOKS, STEADY = 10, 5
 
 
 async def handed_over(h: Harness) -> None:
-    async with h.open() as live:
-        conn = live.conn
-        direct: list[bool] = []  # per book update: handed over in the read (True) or by the queue
+    async with h.open() as live, AsyncExitStack() as stack:
+        seen = stand_in_pump(live.conn, stack)
 
-        def handler(burst: list[VenueEvent]) -> None:
-            for ev in burst:
-                if isinstance(ev, BookUpdate) and ev.instrument == live.symbol:
-                    direct.append(asyncio.current_task() is None)
+        def books() -> list[bool]:  # per book update: handed over in the read (True) or by the queue
+            return [d for ev, d in seen if isinstance(ev, BookUpdate) and ev.instrument == live.symbol]
 
-        async def pump() -> None:
-            DIRECT.set(handler)  # this task's context, as the engine's pump sets it
-            async for ev in conn.events():
-                handler([ev])  # it came through the queue: the handler runs in this task
-
-        async def counted() -> None:
-            while len(direct) < BOOKS:
-                await live.clock.sleep(0.01)
-
-        reader = asyncio.get_running_loop().create_task(pump())
-        try:
-            await LiveClock().wait_for(counted(), 15)
-        finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+        await until(lambda: len(books()) >= BOOKS, 15, "ten book updates")
+        direct = books()
         assert direct[BOOKS - STEADY : BOOKS] == [True] * STEADY, (
             f"{h.id}: book updates handed over in the read that brought them: {direct}"
         )

@@ -11,29 +11,13 @@ from contextlib import AsyncExitStack
 
 import pytest
 
+from tests.helpers import Seen, stand_in_pump
 from tests.venues.test_alpaca_connector import venue
 from trader.clock import LiveClock
 from trader.sim.alpaca import AlpacaSimServer
-from trader.venues._events import DIRECT
-from trader.venues.alpaca import AlpacaConnector
-from trader.venues.base import BookUpdate, VenueEvent
+from trader.venues.base import BookUpdate
 
 CLOCK = LiveClock()
-Seen = list[tuple[VenueEvent, bool]]  # an event, and whether it reached the engine in a read (no task)
-
-
-def engine(conn: AlpacaConnector, stack: AsyncExitStack) -> Seen:
-    """A reader standing in for the engine's pump: its handler takes events put while it waits."""
-    seen: Seen = []
-
-    async def pump() -> None:
-        DIRECT.set(lambda ev: seen.append((ev, asyncio.current_task() is None)))
-        async for ev in conn.events():
-            seen.append((ev, False))
-
-    task = asyncio.get_running_loop().create_task(pump())
-    stack.callback(task.cancel)
-    return seen
 
 
 async def inject(server: AlpacaSimServer, *frames: str) -> None:
@@ -61,7 +45,7 @@ def test_malformed_frames_in_the_read_are_skipped_and_quotes_keep_coming_in_the_
     async def go() -> None:
         async with venue() as (server, conn), AsyncExitStack() as stack:
             assert conn.data_stream is not None
-            seen = engine(conn, stack)
+            seen = stand_in_pump(conn, stack)
             await until(lambda: quotes(seen, direct=True))
             await inject(
                 server,
@@ -88,7 +72,7 @@ def test_a_stop_error_met_in_the_read_closes_the_stream(code: int) -> None:
         async with venue() as (server, conn), AsyncExitStack() as stack:
             ws = conn.data_stream
             assert ws is not None
-            seen = engine(conn, stack)
+            seen = stand_in_pump(conn, stack)
             await until(lambda: quotes(seen, direct=True))
             await inject(server, f'[{{"T": "error", "code": {code}, "msg": "no"}}, {{"T": "q", "S": "SPY"}}]')
             await until(ws.closed)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 
+from tests.helpers import stand_in_pump
 from tests.venues.ibkr.harness import CLOCK, approve, cents, next_of, run
 from trader.clock import SimClock
 from trader.core import Side
 from trader.sim.ibkr import IbkrSimServer
-from trader.venues._events import DIRECT
-from trader.venues.base import BookInvalid, BookUpdate, VenueEvent
+from trader.venues.base import BookInvalid, BookUpdate
 from trader.venues.ibkr import IbkrConnector
 
 STEP_NS = 100_000_000
@@ -34,14 +35,8 @@ def test_tops_and_a_lost_farm_reach_the_engine_in_the_read() -> None:
         await next_of(conn, BookUpdate, lambda e: e.instrument == "SPY")  # subscribed
         while not conn._queue.empty():
             conn._queue.get_nowait()
-        seen: list[tuple[VenueEvent, bool]] = []  # an event, and whether it came in a read (no task)
-
-        async def pump() -> None:  # stands in for the engine's pump
-            DIRECT.set(lambda ev: seen.append((ev, asyncio.current_task() is None)))
-            async for ev in conn.events():
-                seen.append((ev, False))
-
-        task = asyncio.get_running_loop().create_task(pump())
+        stack = AsyncExitStack()
+        seen = stand_in_pump(conn, stack)
         try:
             await CLOCK.sleep(0.01)  # the engine waits
             delivered = conn._queue.delivered
@@ -54,7 +49,7 @@ def test_tops_and_a_lost_farm_reach_the_engine_in_the_read() -> None:
             server.restore_farm(data_lost=False)
             await settle(lambda: any(isinstance(e, BookUpdate) for e, _ in seen[n:]))
         finally:
-            task.cancel()
+            await stack.aclose()
         market = [(type(e).__name__, direct) for e, direct in seen if isinstance(e, BookUpdate | BookInvalid)]
         assert all(direct for _, direct in market), market
         assert conn._queue.delivered - delivered == len(seen)

@@ -4,34 +4,16 @@ skipped and the channel goes on; an inconsistent book met there starts the REST 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import AsyncExitStack
 
 import pytest
 
+from tests.helpers import stand_in_pump
 from tests.venues.polymarket.helpers import CLOCK, SHARE, approve, connected, drain, run, until
 from trader.core import Side
 from trader.sim.polymarket import PolymarketSimServer
-from trader.venues._events import DIRECT
-from trader.venues.base import BookInvalid, BookUpdate, VenueEvent
-from trader.venues.polymarket import PolymarketConnector
-
-Seen = list[tuple[VenueEvent, bool]]  # an event, and whether it reached the engine in a read (no task)
-
-
-def engine(conn: PolymarketConnector, stack: AsyncExitStack) -> Seen:
-    """A reader standing in for the engine's pump: its handler takes events put while it waits."""
-    seen: Seen = []
-
-    async def pump() -> None:
-        DIRECT.set(lambda ev: seen.append((ev, asyncio.current_task() is None)))
-        async for ev in conn.events():
-            seen.append((ev, False))
-
-    task = asyncio.get_running_loop().create_task(pump())
-    stack.callback(task.cancel)
-    return seen
+from trader.venues.base import BookInvalid, BookUpdate
 
 
 def inject(server: PolymarketSimServer, *frames: str) -> None:
@@ -49,7 +31,7 @@ def test_malformed_frames_in_the_read_are_skipped_and_the_channel_goes_on(
         yes = alice.symbols[0]
         drain(alice)
         tick, token = alice._tick, alice._tokens[yes]
-        seen = engine(alice, stack)
+        seen = stand_in_pump(alice, stack)
         await CLOCK.sleep(0)  # the engine waits
         inject(
             server,
@@ -84,7 +66,7 @@ def test_an_inconsistent_book_met_in_the_read_starts_the_resync() -> None:
         await bob.submit(approve(bob, yes, Side.BUY, "0.40", "20"), "b1", yes)
         await until(lambda: alice.books[yes].best_bid() == (40, 20 * SHARE))
         drain(alice)
-        seen = engine(alice, stack)
+        seen = stand_in_pump(alice, stack)
         alice.books[yes].set_level(Side.BUY, 45, SHARE)  # a level the venue never had
         rest = server.requests["GET /book"]
         await bob.submit(approve(bob, yes, Side.BUY, "0.30", "5"), "b2", yes)  # its best_bid says 0.40
