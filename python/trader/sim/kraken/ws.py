@@ -34,6 +34,7 @@ class PublicSub:
     books: dict[str, int] = field(default_factory=dict)  # v2 symbol -> depth
     views: dict[str, tuple[Levels, Levels]] = field(default_factory=dict)  # what the client was sent
     trades: set[str] = field(default_factory=set)
+    quiet: bool = True  # nothing sent on the channels since the last heartbeat's turn
 
 
 @dataclass
@@ -102,9 +103,12 @@ def publish_books(sim: KrakenSimServer, *, bad_checksum: bool, heartbeat: bool) 
                 raw = book_message(sim, m, sub, kind, bad_checksum)
                 if raw is not None:
                     sim.send(ws, raw)
+                    sub.quiet = False
                     sent_bad = sent_bad or bad_checksum
-        if heartbeat and (sub.books or sub.trades):
-            sim.send(ws, b'{"channel":"heartbeat"}')
+        if heartbeat:  # ~1/s, only when the channels sent nothing meanwhile (kraken.md section 4)
+            if sub.quiet and (sub.books or sub.trades):
+                sim.send(ws, b'{"channel":"heartbeat"}')
+            sub.quiet = True
     return sent_bad
 
 
@@ -125,6 +129,7 @@ def public_trade(sim: KrakenSimServer, m: Market, t: Trade) -> None:
     for ws, sub in list(sim.public.items()):
         if pair.symbol in sub.trades:
             sim.send(ws, raw)
+            sub.quiet = False
 
 
 def _ack(method: str, req_id: Any, sim: KrakenSimServer, result: Any = None, error: str = "") -> bytes:

@@ -25,6 +25,9 @@ heartbeats and user channels.
 - Rate limit: 30 private requests per second at `budget`; `x-ratelimit-*` headers are folded in and a 429
   backs the key off (`_http.HttpClient`). An order's rehearsal (`rehearse`) builds the request with its own
   JWT and uses none of it.
+- Market data: the books (`level2`) and the prints (`market_trades`) on a WebSocket connection each,
+  every message handled in the read that brought it (`streams.py`) and handed to the engine there when it
+  waits (the queue is an `EventQueue`: no trip through the event loop).
 - No venue dead-man switch: the engine's watchdog cancels everything when a stream is lost too long.
 """
 
@@ -54,6 +57,7 @@ from trader.core import (
     Window,
 )
 from trader.errors import AuthenticationError, InvalidOrderError, OrderNotFoundError, VenueError
+from trader.venues._events import EventQueue
 from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -74,7 +78,7 @@ from trader.venues.coinbase import endpoints as ep
 from trader.venues.coinbase import parse
 from trader.venues.coinbase.endpoints import Endpoints
 from trader.venues.coinbase.errors import decode_error, error_from
-from trader.venues.coinbase.streams import MarketStream, UserStream
+from trader.venues.coinbase.streams import MarketStream, TradeStream, UserStream
 from trader.venues.profile import VenueTime
 
 log = logging.getLogger("trader.venues.coinbase")
@@ -146,7 +150,7 @@ class CoinbaseConnector:
         self._info: dict[str, InstrumentInfo] = {}
         self._specs: dict[str, InstrumentSpec] = {}
         self._quote_increment: dict[str, Decimal] = {}  # what a market buy's quote_size is a multiple of
-        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._queue: EventQueue[VenueEvent] = EventQueue()  # handed to the engine in the put when it waits
         self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: list[WsClient] = []
@@ -161,6 +165,8 @@ class CoinbaseConnector:
         self._open: set[str] = set()  # client ids last seen open
         self._last_event_ns = 0
         self.resyncs = 0  # level2 re-subscriptions after a sequence gap
+        self.market: MarketStream | None = None  # the books' connection
+        self.trades: TradeStream | None = None  # the prints' connection
         self._offset_ms = 0  # the venue's clock less ours (GET /time), for the JWTs' nbf/exp
         self._sync_task: asyncio.Task[int] | None = None
         self._synced_ns = 0  # our monotonic time when the venue's clock was last measured
@@ -297,8 +303,16 @@ class CoinbaseConnector:
                 on_connect=lambda ws: MarketStream.login(self, ws),
                 stale_after_s=self._stale_after_s,
             )
-            self._clients.append(market)
-            self._tasks.append(loop.create_task(MarketStream(self, market).run()))
+            trades = WsClient(
+                self.venue,
+                self.endpoints.ws_market,
+                clock=self.clock,
+                on_connect=lambda ws: TradeStream.login(self, ws),
+                stale_after_s=max(self._stale_after_s, 5.0),  # heartbeats each second keep it talking
+            )
+            self._clients += [market, trades]
+            self.market, self.trades = MarketStream(self, market), TradeStream(self, trades)
+            self._tasks += [loop.create_task(self.market.run()), loop.create_task(self.trades.run())]
 
     async def close(self) -> None:
         self._health.stop()

@@ -1,14 +1,23 @@
-"""Coinbase's WebSocket as the connector reads it: one market connection (`level2`, `market_trades`,
-`heartbeats`) and one user connection (`user`, `heartbeats`), each subscription message carrying a fresh JWT.
+"""Coinbase's WebSocket as the connector reads them: two market connections, one for the books
+(`level2`, `heartbeats`) and one for the prints (`market_trades`, `heartbeats`), and one user connection
+(`user`, `heartbeats`), each subscription message carrying a fresh JWT.
 
-- Every message's `sequence_num` counts the connection's messages: a gap (a message lost) invalidates every
-  book (`BookInvalid`) and re-subscribes `level2`, whose new snapshot rebuilds it; updates before that
-  snapshot are ignored. The top of each book goes out as `BookUpdate` when it changes.
-- `market_trades` become `TradeTick`s (the message's `side` is the maker's).
+- Every message's `sequence_num` counts the connection's messages: a gap (a message lost) on the books'
+  connection invalidates every book (`BookInvalid`) and re-subscribes `level2`, whose new snapshot rebuilds
+  it; updates before that snapshot are ignored. The top of each book goes out as `BookUpdate` when it
+  changes.
+- `market_trades` become `TradeTick`s (the message's `side` is the maker's). They have a connection of
+  their own: a print read together with a book message would hold the book update back (`BEHIND`: queued
+  for conflation), so the books' connection carries books (and heartbeats) only.
+- The market connections' messages are handled as they are read (`on_message`, the transport's
+  synchronous handler: in the call that read the message when the engine waits for events, no trip
+  through the event loop; a resync's re-subscription is a task); their async loops only follow the
+  connections' life. Malformed messages are logged and skipped, never ending a stream.
 - The user channel's order updates become `OrderReport`s, and the growth of an order's cumulative size a
   `FillReport` (see `parse.stream_fill`). After a reconnect the connector catches up by REST.
 - A drop or silence (`heartbeats` each second keep a quiet connection alive) is a `StreamStatus` down; the
-  market stream is up again at its first snapshot, the user stream after its catch-up.
+  market stream (the books' connection) is up again at its first snapshot, the user stream after its
+  catch-up. The prints' connection is reopened without a status: the books are the market's state.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from trader.core import Book, BookNotReadyError, BookState, ParseError, SequenceGapError
+from trader.errors import VenueError
 from trader.venues._status import lost
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
 from trader.venues.base import BookInvalid, BookUpdate, Stream
@@ -53,16 +63,32 @@ class Sequence:
         return lost
 
 
+def market_message(conn: CoinbaseConnector, msg: dict[str, Any], ts_recv: int) -> None:
+    """A market message other than `l2_data`: prints become `TradeTick`s, an error is logged."""
+    if msg.get("type") == "error":
+        log.error("%s: market stream error: %s", conn.venue, str(msg.get("message", ""))[:200])
+    elif msg.get("channel") == "market_trades":
+        for event in msg.get("events") or []:
+            for t in event.get("trades") or []:
+                if t.get("product_id") in conn.symbols:
+                    conn._queue.put_nowait(parse.trade_tick(t, conn.spec_of(t["product_id"]), ts_recv))
+
+
 class MarketStream:
+    """The books' connection. Every message goes to `on_message` (the transport's handler); `run` only
+    follows the connection's life."""
+
     def __init__(self, conn: CoinbaseConnector, ws: WsClient) -> None:
         self._conn, self.ws = conn, ws
+        ws.on_message = self.on_message
         self._seq = Sequence()
         self._books: dict[str, Book] = {}  # synced books (the core's ladder: O(log n) per level)
         self._tops: dict[str, tuple[int | None, int, int | None, int]] = {}
+        self._sends: set[asyncio.Task[None]] = set()  # re-subscriptions started from a message
 
     @staticmethod
     async def login(conn: CoinbaseConnector, ws: WsClient) -> None:
-        for channel in ("heartbeats", "level2", "market_trades"):
+        for channel in ("heartbeats", "level2"):
             await subscribe(conn, ws, channel)
 
     def _invalidate(self, reason: str) -> None:
@@ -74,21 +100,40 @@ class MarketStream:
 
     async def run(self) -> None:
         conn = self._conn
-        async for ev in self.ws.events():
-            if isinstance(ev, WsConnected):
-                self._seq = Sequence()
-                continue
-            if isinstance(ev, WsDisconnected | WsStale):
-                conn._health.down(Stream.MARKET, lost(ev))
-                self._invalidate(type(ev).__name__)
-                continue
-            try:
-                if self.handle(ev.data, ev.ts_recv):
-                    conn.resyncs += 1
-                    await subscribe(conn, self.ws, "level2", "unsubscribe")
-                    await subscribe(conn, self.ws, "level2")
-            except (orjson.JSONDecodeError, ParseError, *_MALFORMED) as e:
-                log.warning("%s: malformed market message skipped: %s", conn.venue, type(e).__name__)
+        try:
+            async for ev in self.ws.events():  # messages went to `on_message`: here the connection's life
+                if isinstance(ev, WsConnected):
+                    self._seq = Sequence()
+                elif isinstance(ev, WsDisconnected | WsStale):
+                    conn._health.down(Stream.MARKET, lost(ev))
+                    self._invalidate(type(ev).__name__)
+        finally:
+            for task in self._sends:
+                task.cancel()
+
+    def on_message(self, raw: bytes, ts_recv: int) -> bool:
+        """One message of the books' connection (always taken), in the read that brought it when the
+        stream's reader waits. A gap or an unreadable `l2_data` starts the re-subscription (a task: the
+        handler never waits); anything malformed is logged and skipped."""
+        conn = self._conn
+        try:
+            if self.handle(raw, ts_recv):
+                conn.resyncs += 1
+                task = asyncio.get_running_loop().create_task(self._resubscribe())
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+        except (orjson.JSONDecodeError, ParseError, *_MALFORMED) as e:
+            log.warning("%s: malformed market message skipped: %s", conn.venue, type(e).__name__)
+        return True
+
+    async def _resubscribe(self) -> None:
+        """`level2` again, for a new snapshot. The socket gone meanwhile: the reconnect subscribes."""
+        conn = self._conn
+        try:
+            await subscribe(conn, self.ws, "level2", "unsubscribe")
+            await subscribe(conn, self.ws, "level2")
+        except VenueError as e:
+            log.warning("%s: level2 re-subscription not sent: %s", conn.venue, e)
 
     def handle(self, raw: bytes, ts_recv: int) -> bool:
         """One market message; True when `level2` must be re-subscribed for a new snapshot: a message was
@@ -100,7 +145,7 @@ class MarketStream:
         if resync:
             self._invalidate("sequence gap")
         if channel != "l2_data":
-            self.message(orjson.loads(raw), ts_recv)
+            market_message(self._conn, orjson.loads(raw), ts_recv)
             return resync
         try:
             self.level2(raw, ts_event, ts_recv)
@@ -109,18 +154,6 @@ class MarketStream:
             self._invalidate("malformed level2")
             return True
         return resync
-
-    def message(self, msg: dict[str, Any], ts_recv: int) -> None:
-        channel = msg.get("channel")
-        if msg.get("type") == "error":
-            log.error("%s: market stream error: %s", self._conn.venue, str(msg.get("message", ""))[:200])
-        elif channel == "market_trades":
-            for event in msg.get("events") or []:
-                for t in event.get("trades") or []:
-                    if t.get("product_id") in self._conn.symbols:
-                        self._conn._queue.put_nowait(
-                            parse.trade_tick(t, self._conn.spec_of(t["product_id"]), ts_recv)
-                        )
 
     def level2(self, raw: bytes, ts_event: int, ts_recv: int) -> None:
         """An `l2_data` message into each product's book (the core parses the raw levels); a changed
@@ -150,6 +183,33 @@ class MarketStream:
                 and all(b.state == BookState.VALID for b in books)
             ):
                 conn._health.up(Stream.MARKET)  # every product's snapshot is in
+
+
+class TradeStream:
+    """The prints' connection (`market_trades`): its messages go to `on_message` as they are read; a
+    drop or a silent feed is logged and the connection reopened (nothing of a book was lost)."""
+
+    def __init__(self, conn: CoinbaseConnector, ws: WsClient) -> None:
+        self._conn, self.ws = conn, ws
+        ws.on_message = self.on_message
+
+    @staticmethod
+    async def login(conn: CoinbaseConnector, ws: WsClient) -> None:
+        for channel in ("heartbeats", "market_trades"):
+            await subscribe(conn, ws, channel)
+
+    async def run(self) -> None:
+        async for ev in self.ws.events():  # messages went to `on_message`: here the connection's life
+            if isinstance(ev, WsDisconnected | WsStale):
+                log.warning("%s: market_trades stream %s: reconnecting", self._conn.venue, lost(ev))
+
+    def on_message(self, raw: bytes, ts_recv: int) -> bool:
+        """One message of the prints' connection (always taken); a malformed one is logged and skipped."""
+        try:
+            market_message(self._conn, orjson.loads(raw), ts_recv)
+        except (orjson.JSONDecodeError, *_MALFORMED) as e:
+            log.warning("%s: malformed market message skipped: %s", self._conn.venue, type(e).__name__)
+        return True
 
 
 class UserStream:

@@ -21,8 +21,10 @@
 - Dead-man switch: while our orders rest, CancelAllOrdersAfter(`dead_man_s`) is re-sent every
   `dead_man_refresh_s`; when none rest it is disarmed (timeout 0).
 - Streams: the public `book` (the core's book, Kraken's CRC32 checked on every message; a mismatch is a
-  `BookInvalid` and a re-subscription) and `trade`; the private `executions` (token from
-  GetWebSocketsToken) as `OrderReport`s and `FillReport`s, caught up by REST after a reconnect.
+  `BookInvalid` and a re-subscription) and `trade` (a connection each), both handled in the read that
+  brought them and handed to the engine there when it waits (the queue is an `EventQueue`); the private
+  `executions` (token from GetWebSocketsToken) as `OrderReport`s and `FillReport`s, caught up by REST
+  after a reconnect; order answers on that socket are handed to their request in the read.
 - Rate limits (`rate_tier`, Kraken's verification tier; default starter): Kraken's own decaying counters
   kept locally (`ratelimit.py`): the key's REST call counter (+1 a call, +2 TradesHistory; reads wait their
   turn) and the trading engine's counter per pair (add, batch, amend and cancel by the order's age); an
@@ -63,6 +65,7 @@ from trader.errors import (
     VenueError,
     VenueUnavailableError,
 )
+from trader.venues._events import EventQueue
 from trader.venues._http import HttpClient
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -85,7 +88,7 @@ from trader.venues.kraken.endpoints import Endpoints
 from trader.venues.kraken.errors import INVALID_NONCE, error_from
 from trader.venues.kraken.parse import PairInfo
 from trader.venues.kraken.ratelimit import Counters
-from trader.venues.kraken.streams import MarketStream, PrivateStream
+from trader.venues.kraken.streams import MarketStream, PrivateStream, TradeStream
 from trader.venues.profile import VenueTime
 
 log = logging.getLogger("trader.venues.kraken")
@@ -162,7 +165,7 @@ class KrakenConnector:
         self.pairs: dict[str, PairInfo] = {}  # altname -> pair
         self.by_symbol: dict[str, PairInfo] = {}  # v2 symbol -> pair
         self.specs: dict[str, InstrumentSpec] = {}
-        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._queue: EventQueue[VenueEvent] = EventQueue()  # handed to the engine in the put when it waits
         self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: list[WsClient] = []
@@ -173,6 +176,7 @@ class KrakenConnector:
         self.dead_man_armed = False
         self.last_event_ns = 0
         self.market: MarketStream | None = None
+        self.trades: TradeStream | None = None
         self.executions: PrivateStream | None = None
 
     @property
@@ -277,7 +281,8 @@ class KrakenConnector:
         loop = asyncio.get_running_loop()
         if self._market_data:
             self.market = MarketStream(self, self._ws(self.endpoints.ws_public, self._stale_after_s))
-            self._tasks.append(loop.create_task(self.market.run()))
+            self.trades = TradeStream(self, self._ws(self.endpoints.ws_public, self._stale_after_s))
+            self._tasks += [loop.create_task(self.market.run()), loop.create_task(self.trades.run())]
         self.executions = PrivateStream(self, self._ws(self.endpoints.ws_private, 3600.0))
         self._tasks.append(loop.create_task(self.executions.run()))
         try:  # orders only once their executions can be heard

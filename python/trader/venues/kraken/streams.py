@@ -1,18 +1,24 @@
 """Kraken's WebSocket v2 streams as the connector reads them.
 
-- Public (`wss://ws.kraken.com/v2`): `book` at the connector's depth: the raw message goes to the core
-  (`Book.apply_kraken_book`: parsed from the bytes, levels in ticks/lots, applied, cut to the subscribed
-  depth since Kraken sends no deletes for levels that fall out of scope, and its CRC32 over the top ten
-  levels at the pair's decimals compared with the message's `checksum`, all in Rust). A mismatch is a
-  `BookInvalid` and a re-subscription (a fresh snapshot); a malformed message changes nothing and is
-  skipped.
-  `trade` prints become `TradeTick`s (`side` is the taker's). A drop or a silent feed is a `BookInvalid`
-  for every pair and `StreamStatus(MARKET, up=False)`; the next valid book brings it back up.
+- Public (`wss://ws.kraken.com/v2`), two connections. `book` at the connector's depth: the raw message
+  goes to the core (`Book.apply_kraken_book`: parsed from the bytes, levels in ticks/lots, applied, cut to
+  the subscribed depth since Kraken sends no deletes for levels that fall out of scope, and its CRC32 over
+  the top ten levels at the pair's decimals compared with the message's `checksum`, all in Rust). A
+  mismatch is a `BookInvalid` and a re-subscription (a fresh snapshot); a malformed message changes
+  nothing and is skipped. A drop or a silent feed is a `BookInvalid` for every pair and
+  `StreamStatus(MARKET, up=False)`; the next valid book brings it back up.
+  `trade` prints, on a connection of their own (as Binance's), become `TradeTick`s (`side` is the
+  taker's): a print read together with a book message would hold the book update back (`BEHIND`: queued
+  for conflation), so the book's connection carries books only.
+  Both are handled as they are read (`on_message`, the transport's synchronous handler: in the call that
+  read the message when the engine waits for events, no trip through the event loop); the async loops
+  only follow the connections' life.
 - Private (`wss://ws-auth.kraken.com/v2`): `executions` with a fresh GetWebSocketsToken token on every
   connect; order events become `OrderReport`s, `trade` events also `FillReport`s (their `exec_id` is the
   REST trade id, so fills heard both ways are one). After a reconnect the connector catches up by REST.
   With `ws_orders=True` the connector also sends orders and cancels on this socket (`add_order`,
-  `cancel_order`, numbers written as the exact decimal text).
+  `cancel_order`, numbers written as the exact decimal text); their answers are handed to the waiting
+  request in the read that brought them (`PrivateStream.answer`).
 """
 
 from __future__ import annotations
@@ -39,61 +45,69 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trader.venues.kraken")
 BOOK = b'"book"'
+REQ_ID = b'"req_id"'
 
 
 def _loads(data: bytes) -> Any:
     return json.loads(data, parse_float=Decimal)
 
 
+async def subscribe(
+    ws: WsClient, channel: str, symbols: list[str], depth: int = 0, method: str = "subscribe"
+) -> None:
+    params: dict[str, Any] = {"channel": channel, "symbol": symbols}
+    if channel == "book":
+        params.update({"depth": depth, "snapshot": True})
+    await ws.send(orjson.dumps({"method": method, "params": params}))
+
+
+def _refused(venue: str, m: Any) -> None:
+    if m.get("success") is False:
+        log.error("%s: %s refused: %s", venue, m.get("method"), m.get("error"))
+
+
 class MarketStream:
-    """The public `book` and `trade` channels of the connector's pairs."""
+    """The public `book` channel of the connector's pairs. Every message goes to `on_message` (the
+    transport's handler: in the call that read it when the engine waits for events, no trip through the
+    event loop); `run` only follows the connection's life."""
 
     def __init__(self, conn: KrakenConnector, ws: WsClient) -> None:
         self._conn, self.ws = conn, ws
+        ws.on_message = self.on_message
         self.books: dict[str, Book] = {}  # altname -> book
         self.resubscribes = 0  # after a checksum mismatch
         self._needles: dict[str, bytes] = {}  # v2 symbol -> its JSON string
         self.checked = 0  # book messages whose checksum matched
-
-    async def _subscribe(self, channel: str, symbols: list[str], method: str = "subscribe") -> None:
-        params: dict[str, Any] = {"channel": channel, "symbol": symbols}
-        if channel == "book":
-            params.update({"depth": self._conn.book_depth, "snapshot": True})
-        await self.ws.send(orjson.dumps({"method": method, "params": params}))
+        self._sends: set[asyncio.Task[None]] = set()  # re-subscriptions started from a message
 
     async def run(self) -> None:
         conn = self._conn
-        async for ev in self.ws.events():
-            if isinstance(ev, WsConnected):
-                self.books = {s: Book(conn.specs[s]) for s in conn.pairs}
-                symbols = [p.symbol for p in conn.pairs.values()]
-                await self._subscribe("book", symbols)
-                await self._subscribe("trade", symbols)
-            elif isinstance(ev, WsDisconnected | WsStale):
-                conn._health.down(Stream.MARKET, lost(ev))
-                for s in conn.pairs:
-                    conn.put(BookInvalid(s, type(ev).__name__, ts_recv=conn.clock.now_ns()))
-            elif isinstance(ev, WsMessage):
-                try:
-                    await self.on_message(ev.data, ev.ts_recv)
-                except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, VenueError) as e:
-                    log.warning("%s: malformed market data skipped: %s", conn.venue, type(e).__name__)
+        try:
+            async for ev in self.ws.events():  # messages went to `on_message`: here the connection's life
+                if isinstance(ev, WsConnected):
+                    self.books = {s: Book(conn.specs[s]) for s in conn.pairs}
+                    await subscribe(self.ws, "book", [p.symbol for p in conn.pairs.values()], conn.book_depth)
+                elif isinstance(ev, WsDisconnected | WsStale):
+                    conn._health.down(Stream.MARKET, lost(ev))
+                    for s in conn.pairs:
+                        conn.put(BookInvalid(s, type(ev).__name__, ts_recv=conn.clock.now_ns()))
+        finally:
+            for task in self._sends:
+                task.cancel()
 
-    async def on_message(self, raw: bytes, ts_recv: int) -> None:
-        """A book message straight into the core; anything else parsed here."""
-        if BOOK in raw and await self.book(raw, ts_recv):
-            return
-        await self.message(_loads(raw), ts_recv)
+    def on_message(self, raw: bytes, ts_recv: int) -> bool:
+        """One message of the book connection (always taken): a book message straight into the core,
+        anything else (a subscription's answer, a heartbeat) parsed here. A malformed one is logged and
+        skipped: nothing raised, the stream goes on."""
+        try:
+            if BOOK in raw and self.book(raw, ts_recv):
+                return True
+            _refused(self._conn.venue, _loads(raw))
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, VenueError) as e:
+            log.warning("%s: malformed market data skipped: %s", self._conn.venue, type(e).__name__)
+        return True
 
-    async def message(self, m: Any, ts_recv: int) -> None:
-        channel = m.get("channel")
-        if channel == "trade":
-            for d in m.get("data") or []:
-                self.trade(d, ts_recv)
-        elif m.get("success") is False:
-            log.error("%s: %s refused: %s", self._conn.venue, m.get("method"), m.get("error"))
-
-    async def book(self, raw: bytes, ts_recv: int) -> bool:
+    def book(self, raw: bytes, ts_recv: int) -> bool:
         """A `book` message of our pairs applied by the core (whether it held one of them). `ParseError`
         (malformed, nothing changed) goes to the caller."""
         conn, handled = self._conn, False
@@ -116,7 +130,7 @@ class MarketStream:
             handled = True
             _, _, ts_event, ok = r
             if not ok:
-                await self.resync(pair.altname, pair.symbol, ts_recv)
+                self.resync(pair.altname, pair.symbol, ts_recv)
                 continue
             self.checked += 1
             bid, ask = book.best_bid(), book.best_ask()
@@ -134,14 +148,56 @@ class MarketStream:
             conn._health.up(Stream.MARKET)
         return handled
 
-    async def resync(self, instrument: str, symbol: str, ts_recv: int) -> None:
-        """The checksum did not match: the book is invalid until a new snapshot (re-subscribe)."""
+    def resync(self, instrument: str, symbol: str, ts_recv: int) -> None:
+        """The checksum did not match: the book is invalid until a new snapshot. The re-subscription is
+        sent by a task (a message's handler never waits)."""
         log.warning("%s: %s book checksum mismatch: re-subscribing", self._conn.venue, instrument)
         self.books[instrument].begin_resync()
         self.resubscribes += 1
         self._conn.put(BookInvalid(instrument, "checksum mismatch", ts_recv=ts_recv))
-        await self._subscribe("book", [symbol], "unsubscribe")
-        await self._subscribe("book", [symbol])
+        task = asyncio.get_running_loop().create_task(self._resubscribe(symbol))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _resubscribe(self, symbol: str) -> None:
+        """A fresh snapshot of one pair's book. The socket gone meanwhile: the reconnect subscribes all."""
+        depth = self._conn.book_depth
+        try:
+            await subscribe(self.ws, "book", [symbol], depth, "unsubscribe")
+            await subscribe(self.ws, "book", [symbol], depth)
+        except VenueError as e:
+            log.warning("%s: %s book re-subscription not sent: %s", self._conn.venue, symbol, e)
+
+
+class TradeStream:
+    """The public `trade` channel of the connector's pairs, on its own connection. Its messages go to
+    `on_message` as they are read; a drop or a silent feed is logged and the connection reopened (the
+    book is the market's state: its connection reports the stream's health)."""
+
+    def __init__(self, conn: KrakenConnector, ws: WsClient) -> None:
+        self._conn, self.ws = conn, ws
+        ws.on_message = self.on_message
+
+    async def run(self) -> None:
+        conn = self._conn
+        async for ev in self.ws.events():  # messages went to `on_message`: here the connection's life
+            if isinstance(ev, WsConnected):
+                await subscribe(self.ws, "trade", [p.symbol for p in conn.pairs.values()])
+            elif isinstance(ev, WsDisconnected | WsStale):
+                log.warning("%s: trade stream %s: reconnecting", conn.venue, lost(ev))
+
+    def on_message(self, raw: bytes, ts_recv: int) -> bool:
+        """One message of the trade connection (always taken); a malformed one is logged and skipped."""
+        try:
+            m = _loads(raw)
+            if m.get("channel") == "trade":
+                for d in m.get("data") or []:
+                    self.trade(d, ts_recv)
+            else:
+                _refused(self._conn.venue, m)
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, VenueError) as e:
+            log.warning("%s: malformed trade skipped: %s", self._conn.venue, type(e).__name__)
+        return True
 
     def trade(self, d: dict[str, Any], ts_recv: int) -> None:
         conn = self._conn
@@ -166,6 +222,7 @@ class PrivateStream:
 
     def __init__(self, conn: KrakenConnector, ws: WsClient) -> None:
         self._conn, self.ws = conn, ws
+        ws.on_message = self.answer
         self._reconnected = False
         self._token = ""
         self._req_ids = itertools.count(1)
@@ -194,6 +251,23 @@ class PrivateStream:
     def frame(self, method: str, params: dict[str, Any], req_id: int) -> bytes:
         """One trading method's message, with the session's token."""
         return orjson.dumps({"method": method, "params": {**params, "token": self._token}, "req_id": req_id})
+
+    def answer(self, data: bytes, ts_recv: int) -> bool:
+        """The answer to a request we wait for, handed to its caller in the read that brought it (the
+        transport's `on_message`); anything else (executions, a malformed message) goes to `run`."""
+        if not self._pending or REQ_ID not in data:
+            return False
+        try:
+            m = _loads(data)
+        except ValueError:
+            return False
+        req_id = m.get("req_id") if isinstance(m, dict) else None
+        future = self._pending.get(req_id) if type(req_id) is int else None
+        if future is None:
+            return False
+        if not future.done():
+            future.set_result(m)
+        return True
 
     def _lost(self) -> None:
         for future in self._pending.values():
@@ -224,10 +298,6 @@ class PrivateStream:
 
     def message(self, m: Any, ts_recv: int) -> None:
         conn = self._conn
-        future = self._pending.get(m.get("req_id")) if "req_id" in m else None
-        if future is not None and not future.done():
-            future.set_result(m)
-            return
         if m.get("method") == "subscribe":
             if not m.get("success"):
                 log.error("%s: executions refused: %s", conn.venue, m.get("error"))
