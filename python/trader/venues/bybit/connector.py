@@ -16,7 +16,8 @@
   (status 0) blocks it until `X-Bapi-Limit-Reset-Timestamp`.
 - Market data: `orderbook.50.<symbol>` (parsed from raw bytes by the core's `Book`: snapshot, then
   deltas whose `u` must follow the last one by 1: a gap is a `BookInvalid` and a re-subscription, whose
-  snapshot resets the book) and `publicTrade`.
+  snapshot resets the book) and `publicTrade`. No hop: a frame is parsed, applied and handed to the
+  engine in the read that brought it (`PublicStream.on_message`, the events' `EventQueue`).
 - Private events: pushed on the private WebSocket (`private.PrivateStream`: `order`, `execution`,
   `position`, `wallet`; its `op: auth` signed by the core's `BybitSigner.ws_auth`, checked against
   pybit). REST is the catch-up after a reconnect and a reconciliation every `reconcile_s`; with
@@ -69,6 +70,7 @@ from trader.core import (
     Window,
 )
 from trader.errors import AuthenticationError, InvalidOrderError, RateLimitError, VenueError
+from trader.venues._events import EventQueue
 from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._status import StreamHealth
 from trader.venues._ws import WsClient
@@ -219,7 +221,7 @@ class BybitConnector:
         )
         self._info: InstrumentInfo | None = None
         self._spec: InstrumentSpec | None = None
-        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._queue: EventQueue[VenueEvent] = EventQueue()  # handed to a waiting engine in the same call
         self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self.public: PublicStream | None = None
@@ -440,7 +442,8 @@ class BybitConnector:
                 await stream.ws.close()
         catch_up = self.private.catch_up if self.private is not None else None
         timers = self.poller.stop() if self.poller is not None else []
-        tasks = [*self._tasks, *timers, *(t for t in (self._resync, catch_up) if t is not None)]
+        book_resync = self.public.resync_task if self.public is not None else None
+        tasks = [*self._tasks, *timers, *(t for t in (self._resync, catch_up, book_resync) if t is not None)]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,11 +5,15 @@
   snapshot resets the book; a delta must carry `u` = last `u` + 1 (and a larger `seq`), else the book is
   invalid (`BookInvalid`) and the topic is re-subscribed for a fresh snapshot. A drop or a silent
   stream is `BookInvalid` and `StreamStatus` down; the next snapshot brings it up.
+  Every frame is handled as it is read (`on_message`, the transport's synchronous handler: in the call
+  that read it when the engine waits for events, no trip through the event loop); the re-subscription
+  after a gap is a task started there (`resync_task`), and `run` only follows the connection's life.
 - The private events: `private.py` (`PrivateLedger`, `PrivateStream`), re-exported here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +22,7 @@ import orjson
 from trader.core import Book, BookNotReadyError, SequenceGapError
 from trader.errors import VenueError
 from trader.venues._status import lost
-from trader.venues._ws import WsClient, WsDisconnected, WsMessage, WsStale
+from trader.venues._ws import WsClient, WsDisconnected, WsStale
 from trader.venues.base import BookInvalid, BookUpdate, Stream
 from trader.venues.bybit import parse
 from trader.venues.bybit.endpoints import BOOK_DEPTH
@@ -41,6 +45,8 @@ class PublicStream:
         self.u = 0  # last applied update id; 0: no snapshot yet
         self.seq = 0
         self.resyncs = 0
+        self.resync_task: asyncio.Task[None] | None = None  # the re-subscription after a gap, in flight
+        ws.on_message = self.on_message  # every frame is ours: `events()` yields the connection's life
 
     @property
     def book(self) -> Book:
@@ -59,27 +65,40 @@ class PublicStream:
         conn = self._conn
         conn.emit(BookInvalid(conn.symbol, reason, ts_recv=conn.clock.now_ns()))
 
-    async def _resync(self) -> None:
+    def _start_resync(self) -> None:
+        """Re-subscribe the book topic for a fresh snapshot, in a task (the handler cannot await). One
+        still in flight covers a later gap: its subscription is not sent yet, so its snapshot follows."""
+        if self.resync_task is not None and not self.resync_task.done():
+            return
         self.resyncs += 1
-        for op in ("unsubscribe", "subscribe"):
-            await self.ws.send(orjson.dumps({"req_id": "resync", "op": op, "args": [self.book_topic]}))
+        self.resync_task = asyncio.get_running_loop().create_task(self._resync())
+
+    async def _resync(self) -> None:
+        try:
+            for op in ("unsubscribe", "subscribe"):
+                await self.ws.send(orjson.dumps({"req_id": "resync", "op": op, "args": [self.book_topic]}))
+        except VenueError as e:  # the socket went: the reconnect subscribes anew (and gets a snapshot)
+            log.warning("%s: book resync not sent: %s", self._conn.venue, e)
 
     async def run(self) -> None:
+        """The connection's life: a drop or a silent stream invalidates the book (frames: `on_message`)."""
         conn = self._conn
         async for ev in self.ws.events():
             if isinstance(ev, WsDisconnected | WsStale):
                 conn._health.down(Stream.MARKET, lost(ev))
                 self._invalid(type(ev).__name__)
-                continue
-            if not isinstance(ev, WsMessage):
-                continue
-            try:
-                gap = self.frame(ev.data, ev.ts_recv)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, VenueError) as e:
-                log.warning("%s: malformed market data skipped: %s", conn.venue, type(e).__name__)
-                continue
-            if gap:
-                await self._resync()
+
+    def on_message(self, data: bytes, ts_recv: int) -> bool:
+        """One frame, as it is read (the transport's `on_message`): applied and handed on, a gap starting
+        the resync; a malformed frame is logged and skipped (never raised: that would end the stream)."""
+        try:
+            gap = self.frame(data, ts_recv)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, VenueError) as e:
+            log.warning("%s: malformed market data skipped: %s", self._conn.venue, type(e).__name__)
+            return True
+        if gap:
+            self._start_resync()
+        return True
 
     def frame(self, raw: bytes, ts_recv: int) -> bool:
         """Apply one frame as received; True when the book broke and needs a new snapshot. The book's
