@@ -16,7 +16,9 @@
   (status 0) blocks it until `X-Bapi-Limit-Reset-Timestamp`.
 - Market data: `orderbook.50.<symbol>` (parsed from raw bytes by the core's `Book`: snapshot, then
   deltas whose `u` must follow the last one by 1: a gap is a `BookInvalid` and a re-subscription, whose
-  snapshot resets the book) and `publicTrade`.
+  snapshot resets the book) and `publicTrade`, each on its own connection. No hop: a frame is parsed,
+  applied and handed to the engine in the read that brought it (`PublicStream.on_message`, the events'
+  `EventQueue`).
 - Private events: pushed on the private WebSocket (`private.PrivateStream`: `order`, `execution`,
   `position`, `wallet`; its `op: auth` signed by the core's `BybitSigner.ws_auth`, checked against
   pybit). REST is the catch-up after a reconnect and a reconciliation every `reconcile_s`; with
@@ -69,9 +71,9 @@ from trader.core import (
     Window,
 )
 from trader.errors import AuthenticationError, InvalidOrderError, RateLimitError, VenueError
+from trader.venues._events import EventQueue
 from trader.venues._http import HttpClient, HttpResponse
 from trader.venues._status import StreamHealth
-from trader.venues._ws import WsClient
 from trader.venues.base import (
     Capabilities,
     FillReport,
@@ -219,7 +221,7 @@ class BybitConnector:
         )
         self._info: InstrumentInfo | None = None
         self._spec: InstrumentSpec | None = None
-        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._queue: EventQueue[VenueEvent] = EventQueue()  # handed to a waiting engine in the same call
         self._health = StreamHealth(self._queue, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self.public: PublicStream | None = None
@@ -356,15 +358,9 @@ class BybitConnector:
         await self._load_info()
         loop = asyncio.get_running_loop()
         if self._market_data:
-            ws = WsClient(
-                self.venue,
-                f"{self.endpoints.public_ws}/{self.category}",
-                clock=self.clock,
-                on_connect=lambda c: PublicStream.subscribe(self, c),
-                stale_after_s=self.stale_after_s,
-            )
-            self.public = PublicStream(self, ws)
-            self._tasks.append(loop.create_task(self.public.run()))
+            url = f"{self.endpoints.public_ws}/{self.category}"
+            self.public = PublicStream.open(self, url, self.stale_after_s)
+            self._tasks += [loop.create_task(self.public.run()), loop.create_task(self.public.run_trades())]
         self.poller = PrivateLedger(self, self._fill_wait_s)
         await self.poller.prime()
         self.dcp_armed = self._dcp and await self._dcp_on()
@@ -435,12 +431,15 @@ class BybitConnector:
         )
 
     async def close(self) -> None:
-        for stream in (self.public, self.private, self.trade):
+        if self.public is not None:
+            await self.public.close()
+        for stream in (self.private, self.trade):
             if stream is not None:
                 await stream.ws.close()
         catch_up = self.private.catch_up if self.private is not None else None
         timers = self.poller.stop() if self.poller is not None else []
-        tasks = [*self._tasks, *timers, *(t for t in (self._resync, catch_up) if t is not None)]
+        book_resync = self.public.resync_task if self.public is not None else None
+        tasks = [*self._tasks, *timers, *(t for t in (self._resync, catch_up, book_resync) if t is not None)]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -10,6 +10,8 @@
   is a typed error (`errors.TABLE`), the `header`'s `X-Bapi-Limit*` fold into the local limiter like the
   REST headers. No answer within `timeout_s`, or the socket gone with the request in flight:
   `UnknownOutcomeError` (the engine resolves it with `query`, never by resending).
+- An operation's answer resolves its caller's future in the read that brought it (`_response`, the
+  transport's `on_message`: no trip through the event loop); the login's answer and pongs go to `run`.
 - Liveness: `{"op": "ping"}` every `PING_S`; a drop is logged and the socket reconnects (and logs in) on
   its own: the private stream, not this one, carries the events.
 """
@@ -52,7 +54,12 @@ class TradeSession:
     def __init__(self, conn: BybitConnector, url: str, auth: WsAuth) -> None:
         self._conn, self._auth = conn, auth
         self.ws = WsClient(
-            conn.venue, url, clock=conn.clock, on_connect=self._login, stale_after_s=3 * PING_S
+            conn.venue,
+            url,
+            clock=conn.clock,
+            on_connect=self._login,
+            on_message=self._response,
+            stale_after_s=3 * PING_S,
         )
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._sent = 0  # operations sent (reqIds taken)
@@ -105,8 +112,27 @@ class TradeSession:
                 )
         self._pending.clear()
 
+    def _response(self, data: bytes, ts_recv: int) -> bool:
+        """The answer to an operation we wait for, handed to its caller in the read that brought it (the
+        transport's `on_message`); anything else (the login's answer, a pong, a malformed frame) goes to
+        `run`."""
+        if not self._pending:
+            return False
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(msg, dict) or msg.get("op") in ("auth", "pong"):
+            return False
+        fut = self._pending.pop(str(msg.get("reqId", "")), None)
+        if fut is None:
+            return False
+        if not fut.done():
+            fut.set_result(msg)
+        return True
+
     def answer(self, msg: dict[str, Any]) -> bool:
-        """One frame; False when the login was refused (the session stops)."""
+        """One frame `_response` did not take; False when the login was refused (the session stops)."""
         op = msg.get("op")
         if op == "auth":
             if int(msg.get("retCode", -1)) == 0:
