@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.helpers import Seen, stand_in_pump
 from tests.venues.bybit.test_connector import approve, next_of, sync, venue
 from tests.venues.bybit.test_parse import spot_info
 from trader.clock import LiveClock
 from trader.core import Side
-from trader.venues._events import DIRECT
 from trader.venues.base import BookInvalid, BookUpdate, OrderReport, OrderState, TradeTick, VenueEvent
 from trader.venues.bybit import BybitConnector, loopback_connector
 from trader.venues.bybit.streams import PublicStream
@@ -115,29 +116,18 @@ def test_the_book_handler_applies_skips_bad_input_and_resyncs_a_gap_in_a_task(
     assert caplog.text.count("malformed trade data skipped") >= 7
 
 
-async def _watch(conn: BybitConnector, until: Any, timeout_s: float = 5.0) -> list[tuple[VenueEvent, bool]]:
-    """The engine's pump, as `tests/conformance/test_direct.py` stands in for it: each event with whether
-    it came in the read that brought it (outside any task), until `until(seen)`."""
-    seen: list[tuple[VenueEvent, bool]] = []
-    done = asyncio.get_running_loop().create_future()
+async def _watch(conn: BybitConnector, until: Any, timeout_s: float = 5.0) -> Seen:
+    """The engine's pump, stood in for (`tests.helpers.stand_in_pump`): each event with whether it came in
+    the read that brought it (outside any task), until `until(seen)`."""
+    async with AsyncExitStack() as stack:
+        seen = stand_in_pump(conn, stack)
 
-    def note(ev: VenueEvent, direct: bool) -> None:
-        seen.append((ev, direct))
-        if until(seen) and not done.done():
-            done.set_result(None)
+        async def done() -> None:
+            while not until(seen):
+                await LiveClock().sleep(0.005)
 
-    async def pump() -> None:
-        DIRECT.set(lambda ev: note(ev, asyncio.current_task() is None))  # this task's context
-        async for ev in conn.events():
-            note(ev, False)
-
-    task = asyncio.get_running_loop().create_task(pump())
-    try:
-        await LiveClock().wait_for(done, timeout_s)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    return seen
+        await LiveClock().wait_for(done(), timeout_s)
+        return list(seen)
 
 
 def _books(seen: list[tuple[VenueEvent, bool]]) -> int:

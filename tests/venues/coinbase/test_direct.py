@@ -7,28 +7,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
+from tests.helpers import Seen, stand_in_pump
 from tests.venues.coinbase.test_connector import CLOCK, opened
-from trader.venues._events import DIRECT
-from trader.venues.base import BookInvalid, BookUpdate, TradeTick, VenueEvent
+from trader.venues.base import BookInvalid, BookUpdate, TradeTick
 from trader.venues.coinbase import CoinbaseConnector
 
 
 class Engine:
-    """Stands in for the engine's pump: names its handler through `DIRECT` and waits on `events()`. Each
-    event is recorded with whether it came in a read callback (outside any task)."""
+    """What a stand-in for the engine's pump got (`tests.helpers.stand_in_pump`): each event with whether it
+    came in a read callback (outside any task)."""
 
-    def __init__(self) -> None:
-        self.seen: list[tuple[VenueEvent, bool]] = []
-
-    def handler(self, ev: VenueEvent) -> None:
-        self.seen.append((ev, asyncio.current_task() is None))
-
-    async def pump(self, conn: CoinbaseConnector) -> None:
-        DIRECT.set(self.handler)
-        async for ev in conn.events():
-            self.seen.append((ev, False))
+    def __init__(self, seen: Seen) -> None:
+        self.seen = seen
 
     async def until(self, done: Callable[[], bool], timeout: float = 5.0) -> None:
         async def wait() -> None:
@@ -45,12 +37,8 @@ class Engine:
 
 @asynccontextmanager
 async def engine(conn: CoinbaseConnector) -> AsyncIterator[Engine]:
-    e = Engine()
-    task = asyncio.get_running_loop().create_task(e.pump(conn))
-    try:
-        yield e
-    finally:
-        task.cancel()
+    async with AsyncExitStack() as stack:
+        yield Engine(stand_in_pump(conn, stack))
 
 
 def test_a_sequence_gap_in_the_read_invalidates_and_resubscribes_from_a_task() -> None:

@@ -7,33 +7,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import orjson
 
-from tests.helpers import gate_approval
+from tests.helpers import Seen, gate_approval, stand_in_pump
 from tests.venues.kraken.test_connector import WALL, run, venue
 from trader.core import Side
-from trader.venues._events import DIRECT
-from trader.venues.base import BookInvalid, BookUpdate, TradeTick, VenueEvent
+from trader.venues.base import BookInvalid, BookUpdate, TradeTick
 from trader.venues.kraken import KrakenConnector
 
 
 class Engine:
-    """Stands in for the engine's pump: names its handler through `DIRECT` and waits on `events()`. Each
-    event is recorded with whether it came in a read callback (outside any task)."""
+    """What a stand-in for the engine's pump got (`tests.helpers.stand_in_pump`): each event with whether it
+    came in a read callback (outside any task)."""
 
-    def __init__(self) -> None:
-        self.seen: list[tuple[VenueEvent, bool]] = []
-
-    def handler(self, ev: VenueEvent) -> None:
-        self.seen.append((ev, asyncio.current_task() is None))
-
-    async def pump(self, conn: KrakenConnector) -> None:
-        DIRECT.set(self.handler)
-        async for ev in conn.events():
-            self.seen.append((ev, False))
+    def __init__(self, seen: Seen) -> None:
+        self.seen = seen
 
     async def until(self, done: Callable[[], bool], timeout: float = 5.0) -> None:
         async def wait() -> None:
@@ -48,12 +39,8 @@ class Engine:
 
 @asynccontextmanager
 async def engine(conn: KrakenConnector) -> AsyncIterator[Engine]:
-    e = Engine()
-    task = asyncio.get_running_loop().create_task(e.pump(conn))
-    try:
-        yield e
-    finally:
-        task.cancel()
+    async with AsyncExitStack() as stack:
+        yield Engine(stand_in_pump(conn, stack))
 
 
 def test_a_checksum_mismatch_in_the_read_invalidates_and_resubscribes_from_a_task() -> None:
