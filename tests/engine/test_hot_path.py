@@ -15,7 +15,7 @@ import pytest
 from trader.clock import SimClock
 from trader.engine import eager, loops
 from trader.engine.latency import Latency, Series, percentile
-from trader.venues._events import BEHIND, DIRECT, EventQueue
+from trader.venues._events import BEHIND, DIRECT, EventQueue, end_of_read
 from trader.venues.base import BookInvalid, BookUpdate, VenueEvent
 
 TURN = SimClock()  # a zero sleep: one turn of the event loop
@@ -106,7 +106,11 @@ def test_event_queue_hands_events_over_in_order() -> None:
         BEHIND.set(False)
         q.put_nowait("f")  # the read's last frame: takes them along, in order, in one burst
         BEHIND.set(True)
-        q.put_nowait("g")  # held, and nothing follows in the read: the reader takes it on its turn
+        q.put_nowait("g")  # held; the read's later frames put nothing (a heartbeat, a pong)
+        BEHIND.set(False)
+        end_of_read()  # the transport is done with the read: handed over now
+        BEHIND.set(True)
+        q.put_nowait("h")  # held, and no read ends (the stream's reader took it): the pump takes it
         BEHIND.set(False)
         await TURN.sleep(0)
         task.cancel()
@@ -114,7 +118,7 @@ def test_event_queue_hands_events_over_in_order() -> None:
         plain: asyncio.Queue[object] = EventQueue()  # no handler named: a plain queue
         plain.put_nowait(1)
         assert plain.get_nowait() == 1
-        assert q.delivered == 1 + 1 + 3
+        assert q.delivered == 1 + 1 + 3 + 1
 
     asyncio.run(go())
     assert got == [
@@ -124,7 +128,8 @@ def test_event_queue_hands_events_over_in_order() -> None:
         ("queued", "b"),
         ("direct", ["c"]),
         ("direct", ["d", "e", "f"]),
-        ("queued", "g"),
+        ("direct", ["g"]),
+        ("queued", "h"),
     ]
 
 

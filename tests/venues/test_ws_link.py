@@ -12,13 +12,13 @@ import hashlib
 import logging
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 
 from trader.clock import LiveClock
 from trader.errors import VenueUnavailableError
-from trader.venues._events import BEHIND
+from trader.venues._events import BEHIND, DIRECT, EventQueue
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsEvent, WsMessage
 
 CLOCK = LiveClock()
@@ -281,3 +281,52 @@ def test_frames_and_credentials_are_never_logged(caplog: pytest.LogCaptureFixtur
     assert "Authorization: <redacted>" in text
     for secret in ("client-secret", "server-secret", "pass-secret", "dXNlcjpwYXNzLXNlY3JldA"):
         assert secret not in text
+
+
+def test_an_event_of_a_read_reaches_the_engine_in_that_read_though_a_heartbeat_followed_it() -> None:
+    """A book frame and then a heartbeat in one segment: the book's event, held while a later frame of
+    the read was still to come, reaches the waiting engine when the read ends, not on a later turn."""
+    go = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await go.wait()
+        writer.write(frame(0x1, b"book") + frame(0x1, b"heartbeat"))
+        await until_closed(reader)
+
+    async def body() -> None:
+        queue: EventQueue[bytes] = EventQueue()
+        got: list[tuple[bytes, bool]] = []
+
+        def handle(data: bytes, ts_recv: int) -> bool:
+            if data != b"heartbeat":
+                queue.put_nowait(data)
+            return True
+
+        def engine(burst: list[bytes]) -> None:
+            got.extend((ev, asyncio.current_task() is None) for ev in burst)
+
+        async def pump() -> None:
+            DIRECT.set(engine)
+            while True:
+                got.append((await queue.get(), False))
+
+        async with raw_server(script) as url, AsyncExitStack() as stack:
+            ws = WsClient("t", url, clock=CLOCK, on_message=handle)
+            events = ws.events()
+            stack.push_async_callback(ws.close)
+            assert isinstance(await anext(events), WsConnected)
+
+            async def next_event() -> WsEvent:
+                return await anext(events)
+
+            reader = asyncio.get_running_loop().create_task(next_event())  # the stream's reader waits
+            engine_task = asyncio.get_running_loop().create_task(pump())
+            stack.callback(reader.cancel)
+            stack.callback(engine_task.cancel)
+            await CLOCK.sleep(0.05)
+            go.set()
+            while not got:
+                await CLOCK.sleep(0.01)
+            assert got == [(b"book", True)]
+
+    run(body)

@@ -9,8 +9,9 @@ events, oldest first (the pump conflates it). Without a handler the queue is a p
 
 When the connector is behind (`BEHIND`, set by `trader.venues._ws` for a frame when a later one was
 already read: in the same read, or waiting for the stream's reader), its events are held in the queue;
-the next event put while not behind takes them along, in order, in one burst (the frames of one read
-reach the engine in that read, conflated: the strategy sees the latest book, never a backlog). Events
+the next event put while not behind takes them along, in order, in one burst, or the end of the read
+does (`end_of_read`): the frames of one read reach the engine in that read, conflated (the strategy sees
+the latest book, never a backlog). Events
 put while the handler runs (re-entrantly) wait in the queue for the reader's next turn; the order of
 events never changes.
 """
@@ -46,17 +47,40 @@ class EventQueue(asyncio.Queue[T], Generic[T]):
             self._direct = None
 
     def put_nowait(self, item: T) -> None:
-        handler = self._direct
-        if handler is None or self._delivering or BEHIND.get():
+        if self._direct is None or self._delivering:
             super().put_nowait(item)
-            return
+        elif BEHIND.get():  # a later frame of the same read follows: held until the read's end
+            super().put_nowait(item)
+            _HELD.add(self)
+        else:
+            self._hand_over(item)
+
+    def _hand_over(self, item: T | None = None) -> None:
+        """The events held (or not yet taken), oldest first, then `item`, in one burst to the handler."""
+        handler = self._direct
+        assert handler is not None
         burst: list[T] = []
-        while not self.empty():  # held while behind (or not yet taken): they go first, in order
+        while not self.empty():
             burst.append(super().get_nowait())
-        burst.append(item)
+        if item is not None:
+            burst.append(item)
+        if not burst:
+            return
         self._delivering = True
         self.delivered += len(burst)
         try:
             handler(burst)
         finally:
             self._delivering = False
+
+
+_HELD: set[EventQueue[Any]] = set()  # queues holding events of the read being handed over
+
+
+def end_of_read() -> None:
+    """The transport handed over every message of one read (`trader.venues._ws`): events held for a later
+    message that put none (a heartbeat, a pong, an acknowledgement) go to their waiting readers now."""
+    while _HELD:
+        q = _HELD.pop()
+        if q._direct is not None and not q._delivering:
+            q._hand_over()

@@ -51,7 +51,7 @@ from websockets.uri import parse_uri
 from trader.clock import Clock
 from trader.errors import VenueUnavailableError
 from trader.venues import _wire
-from trader.venues._events import BEHIND
+from trader.venues._events import BEHIND, end_of_read
 
 
 class _RedactedFrame(Frame):
@@ -181,6 +181,8 @@ class _Link(asyncio.Protocol):
             last = len(done) - 1
             for i, msg in enumerate(done):
                 self._arrived(msg, ts, i < last)
+            if last:
+                end_of_read()
         if self.proto.handshake_exc is not None and self.transport is not None:
             self.transport.close()
 
