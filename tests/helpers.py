@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from trader.clock import LiveClock
 from trader.core import Approval, InstrumentSpec, OrderType, RiskGate, Side, TimeInForce
 from trader.venues._events import DIRECT
+from trader.venues.base import BookUpdate
 
 BIG = "1000000000"
 
@@ -156,3 +157,32 @@ def stand_in_pump(conn: Any, stack: AsyncExitStack) -> Seen:
     task = asyncio.get_running_loop().create_task(pump())
     stack.callback(task.cancel)
     return seen
+
+
+class Pumped:
+    """What a stand-in pump got (`stand_in_pump`), with a wait over it and its two-sided book updates."""
+
+    def __init__(self, seen: Seen) -> None:
+        self.seen = seen
+
+    async def until(self, done: Callable[[], bool], timeout: float = 5.0) -> None:
+        clock = LiveClock()
+
+        async def wait() -> None:
+            while not done():
+                await clock.sleep(0.005)
+
+        await clock.wait_for(wait(), timeout)
+
+    def books(self, since: int = 0) -> list[tuple[BookUpdate, bool]]:
+        """Each two-sided book update after the first `since` events, with whether it came in a read."""
+        return [
+            (e, d) for e, d in self.seen[since:] if isinstance(e, BookUpdate) and None not in (e.bid, e.ask)
+        ]
+
+
+@asynccontextmanager
+async def stand_in_engine(conn: Any) -> AsyncIterator[Pumped]:
+    """`async with stand_in_engine(conn) as engine:` a stand-in pump on `conn` while the block runs."""
+    async with AsyncExitStack() as stack:
+        yield Pumped(stand_in_pump(conn, stack))

@@ -6,44 +6,15 @@ prints come on a connection of their own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
 
-from tests.helpers import Seen, stand_in_pump
-from tests.venues.coinbase.test_connector import CLOCK, opened
-from trader.venues.base import BookInvalid, BookUpdate, TradeTick
-from trader.venues.coinbase import CoinbaseConnector
-
-
-class Engine:
-    """What a stand-in for the engine's pump got (`tests.helpers.stand_in_pump`): each event with whether it
-    came in a read callback (outside any task)."""
-
-    def __init__(self, seen: Seen) -> None:
-        self.seen = seen
-
-    async def until(self, done: Callable[[], bool], timeout: float = 5.0) -> None:
-        async def wait() -> None:
-            while not done():
-                await CLOCK.sleep(0.005)
-
-        await CLOCK.wait_for(wait(), timeout)
-
-    def books(self, since: int = 0) -> list[tuple[BookUpdate, bool]]:
-        return [
-            (e, d) for e, d in self.seen[since:] if isinstance(e, BookUpdate) and None not in (e.bid, e.ask)
-        ]
-
-
-@asynccontextmanager
-async def engine(conn: CoinbaseConnector) -> AsyncIterator[Engine]:
-    async with AsyncExitStack() as stack:
-        yield Engine(stand_in_pump(conn, stack))
+from tests.helpers import stand_in_engine
+from tests.venues.coinbase.test_connector import opened
+from trader.venues.base import BookInvalid, TradeTick
 
 
 def test_a_sequence_gap_in_the_read_invalidates_and_resubscribes_from_a_task() -> None:
     async def go() -> None:
-        async with opened() as (server, conn), engine(conn) as eng:
+        async with opened() as (server, conn), stand_in_engine(conn) as eng:
             market = conn.market
             assert market is not None
             met: list[tuple[str, bool]] = []
@@ -72,7 +43,7 @@ def test_a_sequence_gap_in_the_read_invalidates_and_resubscribes_from_a_task() -
 
 def test_malformed_frames_in_the_read_are_skipped_and_the_streams_go_on() -> None:
     async def go() -> None:
-        async with opened() as (server, conn), engine(conn) as eng:
+        async with opened() as (server, conn), stand_in_engine(conn) as eng:
             await eng.until(lambda: len(eng.books()) >= 2)
             for ws in list(server.ws_conns):  # the books', the prints' and the user connection
                 for bad in (
@@ -93,7 +64,7 @@ def test_malformed_frames_in_the_read_are_skipped_and_the_streams_go_on() -> Non
 
 def test_prints_come_on_their_own_connection_and_reach_the_engine_in_the_read() -> None:
     async def go() -> None:
-        async with opened() as (server, conn), engine(conn) as eng:
+        async with opened() as (server, conn), stand_in_engine(conn) as eng:
             # a print read alone is handed over in the read (one read behind another waits in the queue)
             await eng.until(lambda: any(isinstance(e, TradeTick) and d for e, d in eng.seen), 10.0)
             channels = sorted(

@@ -6,46 +6,19 @@ their own, and a WebSocket order's answer is handed to the waiting request in th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import orjson
 
-from tests.helpers import Seen, gate_approval, stand_in_pump
+from tests.helpers import gate_approval, stand_in_engine
 from tests.venues.kraken.test_connector import WALL, run, venue
 from trader.core import Side
 from trader.venues.base import BookInvalid, BookUpdate, TradeTick
-from trader.venues.kraken import KrakenConnector
-
-
-class Engine:
-    """What a stand-in for the engine's pump got (`tests.helpers.stand_in_pump`): each event with whether it
-    came in a read callback (outside any task)."""
-
-    def __init__(self, seen: Seen) -> None:
-        self.seen = seen
-
-    async def until(self, done: Callable[[], bool], timeout: float = 5.0) -> None:
-        async def wait() -> None:
-            while not done():
-                await WALL.sleep(0.005)
-
-        await WALL.wait_for(wait(), timeout)
-
-    def books(self) -> list[tuple[BookUpdate, bool]]:
-        return [(e, d) for e, d in self.seen if isinstance(e, BookUpdate) and None not in (e.bid, e.ask)]
-
-
-@asynccontextmanager
-async def engine(conn: KrakenConnector) -> AsyncIterator[Engine]:
-    async with AsyncExitStack() as stack:
-        yield Engine(stand_in_pump(conn, stack))
 
 
 def test_a_checksum_mismatch_in_the_read_invalidates_and_resubscribes_from_a_task() -> None:
     async def body() -> None:
-        async with venue() as (sim, conn), engine(conn) as eng:
+        async with venue() as (sim, conn), stand_in_engine(conn) as eng:
             market = conn.market
             assert market is not None
             in_read: list[bool] = []
@@ -72,7 +45,7 @@ def test_a_checksum_mismatch_in_the_read_invalidates_and_resubscribes_from_a_tas
 
 def test_malformed_frames_in_the_read_are_skipped_and_the_streams_go_on() -> None:
     async def body() -> None:
-        async with venue() as (sim, conn), engine(conn) as eng:
+        async with venue() as (sim, conn), stand_in_engine(conn) as eng:
             await eng.until(lambda: len(eng.books()) >= 2)
             for ws in list(sim.public):  # the book's connection and the trades'
                 for bad in (
@@ -96,7 +69,7 @@ def test_malformed_frames_in_the_read_are_skipped_and_the_streams_go_on() -> Non
 
 def test_trades_come_on_their_own_connection_and_reach_the_engine_in_the_read() -> None:
     async def body() -> None:
-        async with venue() as (sim, conn), engine(conn) as eng:
+        async with venue() as (sim, conn), stand_in_engine(conn) as eng:
             # a print read alone is handed over in the read (one read behind another waits in the queue)
             await eng.until(lambda: any(isinstance(e, TradeTick) and d for e, d in eng.seen), 10.0)
             subs = sorted(sim.public.values(), key=lambda s: bool(s.trades))
