@@ -18,6 +18,7 @@ import pytest
 
 from trader.clock import LiveClock
 from trader.errors import VenueUnavailableError
+from trader.venues import _ws
 from trader.venues._events import BEHIND, DIRECT, EventQueue
 from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsEvent, WsMessage
 
@@ -328,5 +329,35 @@ def test_an_event_of_a_read_reaches_the_engine_in_that_read_though_a_heartbeat_f
             while not got:
                 await CLOCK.sleep(0.01)
             assert got == [(b"book", True)]
+
+    run(body)
+
+
+def test_a_reader_far_behind_pauses_the_socket_and_loses_nothing() -> None:
+    """Past `_HIGH` queued messages the link stops reading the socket (the kernel holds the rest) and
+    resumes once the reader has taken the queue down to `_LOW`: every message arrives, in order."""
+    count = _ws._HIGH + 1500
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"".join(frame(0x1, b"%d" % i) for i in range(count)))
+        await writer.drain()
+        await until_closed(reader)
+
+    async def body() -> None:
+        paused: list[bool] = []
+        async with raw_server(script) as url:
+            ws = WsClient("t", url, clock=CLOCK)
+            got: list[int] = []
+            async for ev in ws.events():
+                if isinstance(ev, WsConnected):
+                    await CLOCK.sleep(0.3)  # busy while everything arrives
+                    assert ws._conn is not None
+                    paused.append(ws._conn.paused)
+                elif isinstance(ev, WsMessage):
+                    got.append(int(ev.data))
+                    if len(got) == count:
+                        await ws.close()
+            assert paused == [True], "reading paused while the reader was behind"
+            assert got == list(range(count))
 
     run(body)
