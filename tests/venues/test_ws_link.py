@@ -336,10 +336,13 @@ def test_an_event_of_a_read_reaches_the_engine_in_that_read_though_a_heartbeat_f
 def test_a_reader_far_behind_pauses_the_socket_and_loses_nothing() -> None:
     """Past `_HIGH` queued messages the link stops reading the socket (the kernel holds the rest) and
     resumes once the reader has taken the queue down to `_LOW`: every message arrives, in order."""
-    count = _ws._HIGH + 1500
+    first, count = _ws._HIGH + 1500, _ws._HIGH + 1600
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"".join(frame(0x1, b"%d" % i) for i in range(count)))
+        writer.write(b"".join(frame(0x1, b"%d" % i) for i in range(first)))
+        await writer.drain()
+        await asyncio.sleep(0.1)  # noqa: TID251 - the raw server keeps real time
+        writer.write(b"".join(frame(0x1, b"%d" % i) for i in range(first, count)))  # read once resumed
         await writer.drain()
         await until_closed(reader)
 
