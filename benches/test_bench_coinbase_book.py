@@ -101,12 +101,14 @@ def test_python_orjson_sorteddict_level2(benchmark: Any) -> None:
 def _market_stream() -> Any:
     """The connector's market stream, not connected: its books hold SPEC's product."""
     from trader.clock import SimClock
+    from trader.venues._ws import WsClient
     from trader.venues.coinbase import loopback_connector
     from trader.venues.coinbase.streams import MarketStream
 
-    conn = loopback_connector("http://127.0.0.1:9", symbols=[PRODUCT], clock=SimClock(start_ns=0))
+    clock = SimClock(start_ns=0)
+    conn = loopback_connector("http://127.0.0.1:9", symbols=[PRODUCT], clock=clock)
     conn._specs[PRODUCT] = SPEC
-    stream = MarketStream(conn, None)  # type: ignore[arg-type]  # handle() never touches the socket
+    stream = MarketStream(conn, WsClient("coinbase", "ws://127.0.0.1:9", clock=clock))  # never opened
     assert not stream.handle(SNAPSHOT, 1)
     return stream
 
