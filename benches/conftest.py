@@ -121,11 +121,30 @@ def _engine(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _throughput(rows: list[dict[str, Any]]) -> list[str]:
+    """Messages per second through a connector into the strategy (issue 18's goal), with their latency."""
+    runs = [r for r in rows if "messages_per_s" in r["info"]]
+    if not runs:
+        return []
+    lines = [
+        "",
+        "| throughput bench | messages/s | tick-to-strategy p50 / p99 | conflated | goal | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sorted(runs, key=lambda r: r["name"]):
+        i = r["info"]
+        lines.append(
+            f"| {r['name'].removeprefix('test_')} | {i['messages_per_s']:,} | {i['p50_us']:.1f} / "
+            f"{i['p99_us']:.1f} µs | {i['conflated']:,} | {i['goal']} | {'yes' if i['met'] else 'NO'} |"
+        )
+    return lines
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     rows = _rows(config)
     if not rows:
         return
-    lines = _table(rows) + _tails(rows) + _engine(rows)
+    lines = _table(rows) + _tails(rows) + _engine(rows) + _throughput(rows)
     terminalreporter.write_sep("=", "trader: ratios against same-run baselines")
     for line in lines:
         terminalreporter.write_line(line)
