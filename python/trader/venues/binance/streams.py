@@ -272,8 +272,9 @@ class BinanceStreams:
             return False
         return True
 
-    async def _event(self, e: dict[str, Any], ts_recv: int) -> None:
-        """One private event, read at `ts_recv` (our clock, when its frame was read)."""
+    def _event(self, e: dict[str, Any], ts_recv: int) -> None:
+        """One private event, read at `ts_recv` (our clock, when its frame was read): in the read that
+        brought it (the WebSocket API's or the listen key connection's `on_message`)."""
         try:
             kind = e.get("e")
             if kind == "executionReport":
@@ -307,7 +308,7 @@ class BinanceStreams:
                 continue
             root = self.endpoints.futures_stream.rstrip("/")
             url = f"{root}/private/ws?listenKey={self._listen_key}&events=ORDER_TRADE_UPDATE/ACCOUNT_UPDATE"
-            ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=3600)
+            ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=3600, on_message=self._user_data)
             if self.closing():
                 return
             self._clients.append(ws)
@@ -335,9 +336,22 @@ class BinanceStreams:
             except orjson.JSONDecodeError:
                 log.warning("malformed private message skipped")
                 continue
-            await self._event(msg.get("data", msg), ev.ts_recv)
+            self._event(msg.get("data", msg) if isinstance(msg, dict) else {}, ev.ts_recv)
             if self._listen_key is None:  # expired: new key, new connection
                 return
+
+    def _user_data(self, data: bytes, ts_recv: int) -> bool:
+        """A listen key connection's event, handled in the read that brought it (its `on_message`); the
+        key's expiry, and what does not parse, go to `_listen`."""
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return False
+        e = msg.get("data", msg) if isinstance(msg, dict) else None
+        if not isinstance(e, dict) or e.get("e") == "listenKeyExpired":
+            return False
+        self._event(e, ts_recv)
+        return True
 
     def _funding(self, p: FundingPayment) -> None:
         """A funding payment, once: the stream's event (no id) and the income history's row (its tranId) of

@@ -33,7 +33,8 @@ def frame(rid: int, method: str, params_json: str) -> bytes:
 class WsApi:
     """A kept-open WebSocket API connection: signed requests matched to responses by id; events (the
     user-data subscription) handed to `on_event` with their frame's `ts_recv`; `on_connect` runs on every
-    (re)connect."""
+    (re)connect. Responses and events are handled in the read that brought them (`_message`, the
+    transport's `on_message`)."""
 
     def __init__(
         self,
@@ -41,7 +42,7 @@ class WsApi:
         url: str,
         *,
         on_connect: Callable[[WsApi, int], Awaitable[None]] | None = None,
-        on_event: Callable[[dict[str, Any], int], Awaitable[None]] | None = None,
+        on_event: Callable[[dict[str, Any], int], None] | None = None,
     ) -> None:
         self._conn = conn
         self._on_connect = on_connect
@@ -50,7 +51,7 @@ class WsApi:
         self._ids = itertools.count(1)
         self._ready = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
-        self.ws = WsClient(conn.venue, url, clock=conn.clock, stale_after_s=3600, on_message=self._response)
+        self.ws = WsClient(conn.venue, url, clock=conn.clock, stale_after_s=3600, on_message=self._message)
 
     async def wait_ready(self, timeout_s: float) -> None:
         await self.ws.clock.wait_for(self._ready.wait(), timeout_s)
@@ -73,27 +74,30 @@ class WsApi:
             except orjson.JSONDecodeError:
                 log.warning("malformed WebSocket API message skipped")
                 continue
-            if isinstance(msg.get("event"), dict) and self._on_event is not None:
-                await self._on_event(msg["event"], ev.ts_recv)
-            elif msg.get("status") not in (None, 200):
+            if isinstance(msg, dict) and msg.get("status") not in (None, 200):
                 log.error("%s: WebSocket API: %s", self._conn.venue, msg.get("error", {}).get("msg", "?"))
 
-    def _response(self, data: bytes, ts_recv: int) -> bool:
-        """A response to a request we wait for, handed to its caller in the read that brought it (the
-        transport's `on_message`); anything else (an event, a malformed message) goes to `run`."""
-        if not self._pending:
-            return False
+    def _message(self, data: bytes, ts_recv: int) -> bool:
+        """A response to a request we wait for (handed to its caller) or a user-data event (to `on_event`),
+        in the read that brought it (the transport's `on_message`); anything else (an unmatched or failed
+        response, a malformed message) goes to `run`."""
         try:
             msg = orjson.loads(data)
         except orjson.JSONDecodeError:
             return False
-        rid = msg.get("id") if isinstance(msg, dict) else None
-        fut = self._pending.pop(rid, None) if isinstance(rid, int) else None
-        if fut is None:
+        if not isinstance(msg, dict):
             return False
-        if not fut.done():
-            fut.set_result(msg)
-        return True
+        rid = msg.get("id")
+        fut = self._pending.pop(rid, None) if isinstance(rid, int) else None
+        if fut is not None:
+            if not fut.done():
+                fut.set_result(msg)
+            return True
+        event = msg.get("event")
+        if isinstance(event, dict) and self._on_event is not None:
+            self._on_event(event, ts_recv)
+            return True
+        return False
 
     async def _connected(self, attempt: int) -> None:
         assert self._on_connect is not None
