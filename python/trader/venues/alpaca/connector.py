@@ -10,10 +10,11 @@ different key pairs), or a loopback `trader.sim.alpaca` server (`Endpoints.loopb
   or a 5xx raises `UnknownOutcomeError` and the engine asks `query` (`GET /v2/orders:by_client_order_id`).
   `rehearse` builds that request's bytes (the same body and key headers) and sends nothing.
 - Private events: `/stream` (`authenticate`, then `listen` to `trade_updates`) become `OrderReport`s and
-  `FillReport`s. A fill's trade id is `<order id>:<cumulative shares>`, which the stream event (the order's
-  `filled_qty`) and the FILL activity (`cum_qty`) both state, so the engine de-duplicates fills that reach
-  it both ways. After a reconnect the connector catches up by REST: the open orders, the final state of
-  each order that was open before and is not now, and FILL activities since the last event (less a minute).
+  `FillReport`s, handed to the waiting engine in the read that brought them (streams.py). A fill's trade
+  id is `<order id>:<cumulative shares>`, which the stream event (the order's `filled_qty`) and the FILL
+  activity (`cum_qty`) both state, so the engine de-duplicates fills that reach it both ways. After a
+  reconnect the connector catches up by REST (a task): the open orders, the final state of each order
+  that was open before and is not now, and FILL activities since the last event (less a minute).
 - `gtc_as="day"` sends GTC approvals as Alpaca DAY orders; `extended_hours=True` (with day orders) lets
   limit orders trade in the pre- and after-market sessions.
 - Market data: the stock stream (`/v2/iex` or `/v2/sip`, JSON mode; numbers parsed as `Decimal`): quotes
@@ -241,8 +242,10 @@ class AlpacaConnector:
             on_connect=lambda ws: TradeUpdates.login(self, ws),
             stale_after_s=3600,
         )
+        trades = TradeUpdates(self, self.trade_stream)
+        self.trade_stream.on_message = trades.on_message
         self._clients.append(self.trade_stream)
-        self._tasks.append(loop.create_task(TradeUpdates(self, self.trade_stream).run()))
+        self._tasks.append(loop.create_task(trades.run()))
         if self._market_data:
             url = f"{self.endpoints.data_stream.rstrip('/')}/{self._feed}"
             self.data_stream = WsClient(

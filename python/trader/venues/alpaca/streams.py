@@ -1,7 +1,8 @@
 """Alpaca's two WebSocket streams as the connector reads them.
 
 - `/stream` (`authenticate`, then `listen` to `trade_updates`): order events become `OrderReport`s and
-  `FillReport`s; after a reconnect the connector catches up by REST.
+  `FillReport`s, handled as they are read (`TradeUpdates.on_message`): a fill of ours reaches the
+  engine in the call that read it. After a reconnect the connector catches up by REST (a task).
 - The stock market-data stream (`/v2/iex` or `/v2/sip`, JSON mode; numbers parsed as `Decimal`): quotes
   become `BookUpdate`s, trades `TradeTick`s with the aggressor inferred from the last quote. A drop or a
   silent feed is a `BookInvalid`; an auth or subscription error (402, 409) stops the stream. Its frames
@@ -39,10 +40,15 @@ def _credentials(conn: AlpacaConnector) -> tuple[str, str]:
 
 
 class TradeUpdates:
-    """The private `trade_updates` stream of one connector."""
+    """The private `trade_updates` stream of one connector. Its frames are handled as they are read
+    (`on_message`): with the connector's `EventQueue`, a fill of ours reaches the engine in the call that
+    read it. The catch-up after a reconnect runs as a task (started when the stream says it listens
+    again); a refused login ends the stream in `run`."""
 
     def __init__(self, conn: AlpacaConnector, ws: WsClient) -> None:
         self._conn, self.ws = conn, ws
+        self._reconnected = False  # connected again: catch up once the stream listens
+        self._stop = False  # the login was refused
 
     @staticmethod
     async def login(conn: AlpacaConnector, ws: WsClient) -> None:
@@ -51,33 +57,47 @@ class TradeUpdates:
         await ws.send(orjson.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}))
 
     async def run(self) -> None:
+        """The stream's life (connects, drops, silence, a refused login); its messages go to
+        `on_message`."""
         conn, ws = self._conn, self.ws
-        reconnected = False
         async for ev in ws.events():
             if isinstance(ev, WsConnected):
-                reconnected = ev.attempt > 1
-                continue
-            if isinstance(ev, WsDisconnected | WsStale):
+                self._reconnected = ev.attempt > 1
+            elif isinstance(ev, WsDisconnected | WsStale):
                 conn._health.down(Stream.PRIVATE, lost(ev))
-                continue
-            try:
-                msg = orjson.loads(ev.data)
-                stream, data = msg.get("stream"), msg.get("data") or {}
-            except (orjson.JSONDecodeError, AttributeError):
-                log.warning("%s: malformed trade stream message skipped", conn.venue)
-                continue
-            if stream == "authorization" and data.get("status") != "authorized":
-                log.error("%s: trade stream: not authorized (%s)", conn.venue, data.get("message", ""))
+            elif isinstance(ev, WsMessage) and self._stop:  # the refusal that stopped the stream
                 await ws.close()
                 return
-            if stream == "listening" and reconnected:
-                reconnected = False
-                conn._catch_up_task = asyncio.get_running_loop().create_task(conn._catch_up())
-            elif stream == "trade_updates":
-                try:
-                    self.update(data, ev.ts_recv)
-                except (KeyError, TypeError, ValueError, VenueError) as e:
-                    log.warning("%s: malformed trade update skipped: %s", conn.venue, type(e).__name__)
+
+    def on_message(self, data: bytes, ts_recv: int) -> bool:
+        """One frame, handled as it is read (the transport's `on_message`: in the call that read it when
+        the engine waits for events, no trip through the event loop). A malformed one is logged and
+        skipped, never raised (that would end the stream). False (the frame goes on to `run`, which
+        closes the stream) once a refused login stopped it."""
+        conn = self._conn
+        if self._stop:
+            return False
+        try:
+            msg = orjson.loads(data)
+            stream, payload = msg.get("stream"), msg.get("data") or {}
+        except (orjson.JSONDecodeError, AttributeError):
+            payload = None
+        if not isinstance(payload, dict):
+            log.warning("%s: malformed trade stream message skipped", conn.venue)
+            return True
+        if stream == "authorization" and payload.get("status") != "authorized":
+            log.error("%s: trade stream: not authorized (%s)", conn.venue, payload.get("message", ""))
+            self._stop = True
+            return False
+        if stream == "listening" and self._reconnected:
+            self._reconnected = False
+            conn._catch_up_task = asyncio.get_running_loop().create_task(conn._catch_up())
+        elif stream == "trade_updates":
+            try:
+                self.update(payload, ts_recv)
+            except (KeyError, TypeError, ValueError, AttributeError, VenueError) as e:
+                log.warning("%s: malformed trade update skipped: %s", conn.venue, type(e).__name__)
+        return True
 
     def update(self, data: dict[str, Any], ts_recv: int) -> None:
         conn = self._conn

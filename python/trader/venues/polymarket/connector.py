@@ -694,9 +694,9 @@ class PolymarketConnector:
     def _ours(self, owner: str, order_id: str) -> bool:
         return owner == self._api_key or order_id in self._orders
 
-    def _fills_of(self, t: dict[str, Any]) -> list[FillReport]:
-        """Our fills in one trade (see `parse.fills_of`)."""
-        spec, now = self.trading_spec(), self.clock.now_ns()
+    def _fills_of(self, t: dict[str, Any], ts_recv: int | None = None) -> list[FillReport]:
+        """Our fills in one trade (see `parse.fills_of`), read at `ts_recv` (by default now)."""
+        spec, now = self.trading_spec(), self.clock.now_ns() if ts_recv is None else ts_recv
         return parse.fills_of(t, spec, self._symbol_of, self._client_of, self._ours, now)
 
     async def funding_since(self, ts_ns: int) -> list[FundingPayment]:

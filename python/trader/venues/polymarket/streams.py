@@ -9,8 +9,10 @@ stream messages are buffered and replayed. Its messages are handled as they are 
 the transport's `on_message`): with the connector's `EventQueue`, a book frame is applied and its top
 handed to the engine in the call that read it; only the REST resync runs as a task.
 
-User channel (`/ws/user`): `order` events -> `OrderReport`, `trade` events -> `FillReport`; after every
-reconnect, open orders and trades are reconciled by REST.
+User channel (`/ws/user`): `order` events -> `OrderReport`, `trade` events -> `FillReport`, handled as
+they are read too (`user_message`, the transport's `on_message`): a fill of ours reaches the waiting
+engine in the call that read it. After every reconnect (and after a FAILED trade), open orders and trades
+are reconciled by REST, in a task.
 
 Health: a channel's drop or silence is `StreamStatus(down)`; it is back up (`StreamStatus(up)`) when every
 book is live again (market) or the reconciliation after the reconnect is done (user).
@@ -374,36 +376,45 @@ async def user_subscribe(c: PolymarketConnector, ws: WsClient) -> None:
 
 
 async def user_loop(c: PolymarketConnector) -> None:
-    ws = ws_client(c, "/ws/user", lambda ws: user_subscribe(c, ws))
+    """The user channel's life (connects, drops, silence); its messages go to `user_message`. The
+    reconciliation after a reconnect runs as a task of its own."""
+    ws = ws_client(c, "/ws/user", lambda ws: user_subscribe(c, ws), lambda d, t: user_message(c, d, t))
     async for ev in ws.events():
         if isinstance(ev, WsConnected):
             if ev.attempt > 1:
                 c._spawn(reconcile(c, reconnected=True))
-            continue
-        if isinstance(ev, WsDisconnected | WsStale):
+        elif isinstance(ev, WsDisconnected | WsStale):
             c._health.down(Stream.PRIVATE, lost(ev))
             c._user_ready.clear()
             log.warning("%s: user channel %s; will reconcile after reconnect", c.venue, type(ev).__name__)
-            continue
-        data = ev.data.strip()
-        if data == b"PONG":
-            if c._await_pong:
-                c._await_pong = False
-                c._user_ready.set()
-            continue
+
+
+def user_message(c: PolymarketConnector, data: bytes, ts_recv: int) -> bool:
+    """One user-channel message, handled as it is read (the transport's `on_message`: in the call that
+    read it when the engine waits for events, no trip through the event loop): the subscription's PONG,
+    `order` events (`OrderReport`) and `trade` events (`FillReport`). It takes every message: a malformed
+    one is logged and skipped, never raised (that would end the channel); the reconciliation after a
+    failed trade runs as a task of its own."""
+    data = data.strip()
+    if data == b"PONG":
+        if c._await_pong:  # the answer to the PING after the subscription: it was read
+            c._await_pong = False
+            c._user_ready.set()
+        return True
+    try:
+        items = frames(data)
+    except orjson.JSONDecodeError:
+        log.warning("%s: non-JSON user message skipped", c.venue)
+        return True
+    for m in items:
         try:
-            items = frames(data)
-        except orjson.JSONDecodeError:
-            log.warning("%s: non-JSON user message skipped", c.venue)
-            continue
-        for m in items:
-            try:
-                if m.get("event_type") == "order":
-                    on_order_event(c, m, ev.ts_recv)
-                elif m.get("event_type") == "trade":
-                    on_trade_event(c, m)
-            except (KeyError, TypeError, ValueError, InvalidInputError) as e:
-                log.warning("%s: malformed user event skipped: %s", c.venue, type(e).__name__)
+            if m.get("event_type") == "order":
+                on_order_event(c, m, ts_recv)
+            elif m.get("event_type") == "trade":
+                on_trade_event(c, m, ts_recv)
+        except (KeyError, TypeError, ValueError, AttributeError, InvalidInputError) as e:
+            log.warning("%s: malformed user event skipped: %s", c.venue, type(e).__name__)
+    return True
 
 
 def on_order_event(c: PolymarketConnector, m: dict[str, Any], ts_recv: int) -> None:
@@ -428,12 +439,14 @@ def emit_fills(c: PolymarketConnector, fills: list[FillReport]) -> None:
         c._queue.put_nowait(f)
 
 
-def on_trade_event(c: PolymarketConnector, m: dict[str, Any]) -> None:
+def on_trade_event(c: PolymarketConnector, m: dict[str, Any], ts_recv: int) -> None:
+    """A `trade` event read at `ts_recv`: our fills in it, each once; a FAILED one starts a
+    reconciliation (a task: this runs in the read)."""
     if str(m.get("status", "")).upper() == "FAILED":
         log.error("%s: trade %s FAILED on chain; reconciling", c.venue, m.get("id"))
         c._spawn(reconcile(c))
         return
-    emit_fills(c, c._fills_of(m))
+    emit_fills(c, c._fills_of(m, ts_recv))
 
 
 async def reconcile(c: PolymarketConnector, *, reconnected: bool = False) -> None:
