@@ -1,14 +1,16 @@
 """OKX's streams as the transport's synchronous `on_message` handlers (no hop on the market-data path): the
 public handler applies `books` pushes and decodes `trades` in the call that read them, starts the
 resubscription after a gap as a task, skips what it cannot read without raising (the stream goes on);
-the private handler resolves the answer to a waiting order operation in the read and leaves everything
-else to the stream's loop."""
+the private handler resolves the answer to a waiting order operation and hands an `orders` push's fill
+and report to the engine in the read, skips what it cannot read, and leaves the login's and the
+subscriptions' answers (which await) to the stream's loop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -17,8 +19,18 @@ import pytest
 from trader.clock import LiveClock
 from trader.core import InstrumentSpec, Side
 from trader.venues import registry
-from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsEvent
-from trader.venues.base import BookInvalid, BookUpdate, Stream, StreamStatus, TradeTick, VenueEvent
+from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsEvent, WsMessage
+from trader.venues.base import (
+    BookInvalid,
+    BookUpdate,
+    FillReport,
+    OrderReport,
+    OrderState,
+    Stream,
+    StreamStatus,
+    TradeTick,
+    VenueEvent,
+)
 from trader.venues.okx import OkxConnector
 from trader.venues.okx.streams import PrivateStream, PublicStream
 
@@ -236,22 +248,160 @@ def test_pongs_are_taken_and_trades_are_handed_on_in_the_read() -> None:
     asyncio.run(body())
 
 
-def test_an_order_answer_is_resolved_in_the_read_and_the_rest_goes_to_the_loop() -> None:
+def test_an_order_answer_is_resolved_in_the_read_and_a_late_one_is_dropped_there() -> None:
     async def body() -> None:
         conn, ws = connector(), Recorder()
         stream = PrivateStream(conn, ws)
-        assert ws.on_message == stream.answer
+        assert ws.on_message == stream.on_message  # the stream is the transport's handler
         answer = {"id": "1", "op": "order", "code": "0", "data": [{"ordId": "9", "sCode": "0"}]}
-        assert not stream.answer(orjson.dumps(answer), 1)  # nothing waits: to the loop
+        assert stream.on_message(orjson.dumps(answer), 1)  # nothing waits: taken, dropped
         fut = conn._ws_pending["1"] = asyncio.get_running_loop().create_future()
         orders = {"arg": {"channel": "orders"}, "data": []}
         others = [orjson.dumps(orders), b"pong", b"{not json", b"[1]", orjson.dumps({**answer, "id": "2"})]
         for other in others:
-            assert not stream.answer(other, 2)
+            assert stream.on_message(other, 2)  # taken, and none of them answers "1"
         assert not fut.done()
-        assert stream.answer(orjson.dumps(answer), 3)  # its caller has it, set in this very call
+        assert stream.on_message(orjson.dumps(answer), 3)  # its caller has it, set in this very call
         assert fut.done()
         assert fut.result() == answer
-        assert not stream.answer(orjson.dumps(answer), 4)  # a repeat: nothing waits for it any more
+        assert stream.on_message(orjson.dumps(answer), 4)  # a repeat: nothing waits for it any more
+        assert fut.result() == answer
+        assert drain(conn) == []
+        assert ws.sent == []
+
+    asyncio.run(body())
+
+
+ORDER = {"instId": INST, "ordId": "9", "clOrdId": "c1", "side": "buy", "px": "100.0", "sz": "0.5",
+         "accFillSz": "0.5", "state": "filled", "tradeId": "7", "fillSz": "0.5", "fillPx": "100.0",
+         "fillFee": "-0.05", "fillFeeCcy": "USDT", "fillTime": "1700000000000", "execType": "T",
+         "uTime": "1700000000000"}  # fmt: skip
+
+
+def orders(*rows: Any) -> bytes:
+    return orjson.dumps({"arg": {"channel": "orders", "instType": "ANY"}, "data": list(rows)})
+
+
+def account(cash: str) -> bytes:
+    return orjson.dumps(
+        {"arg": {"channel": "account"}, "data": [{"details": [{"ccy": "USDT", "cashBal": cash}]}]}
+    )
+
+
+def test_private_pushes_are_handled_in_the_read() -> None:
+    """An `orders` push's fill and report reach the queue in the call (with its read's `ts_recv`); another
+    instrument's order is not ours; an `account` push moves the balances; an error event is logged."""
+
+    async def body() -> None:
+        conn, ws = connector(), Recorder()
+        stream = PrivateStream(conn, ws)
+        assert stream.on_message(orders({**ORDER, "instId": "ETH-USDT"}, ORDER), 5)
+        f, r = drain(conn)
+        assert isinstance(f, FillReport)
+        assert (f.client_id, f.trade_id, f.price, f.qty, f.side, f.maker, f.ts_recv) == (
+            "c1", "9:7", 1000, 5000, Side.BUY, False, 5)  # fmt: skip
+        assert isinstance(r, OrderReport)
+        assert (r.client_id, r.state, r.filled, r.ts_recv) == ("c1", OrderState.FILLED, 5000, 5)
+        assert stream.on_message(account("12.5"), 6)
+        assert conn.stream_balances() == {"USDT": Decimal("12.5")}
+        assert stream.on_message(b'{"event": "error", "code": "60018", "msg": "Wrong channel"}', 7)
+        assert drain(conn) == []
+        assert ws.sent == []
+
+    asyncio.run(body())
+
+
+PRIVATE_JUNK = [
+    b"{not json",
+    b"[1]",
+    b'"orders"',
+    b'{"arg": "orders", "data": [1]}',
+    b'{"arg": {"channel": "orders"}, "data": 5}',
+    orders("row"),
+    orders({"instId": INST}),
+    orders({**ORDER, "sz": "abc"}),
+    orders({**ORDER, "fillPx": "1e"}),
+    orders({**ORDER, "px": "1.23456", "tradeId": ""}),  # off the tick
+    orders({**ORDER, "accFillSz": "0.00001"}),  # off the lot
+    account("x"),
+    b'{"arg": {"channel": "account"}, "data": [{"details": 3}]}',
+]
+
+
+@pytest.mark.parametrize("raw", PRIVATE_JUNK)
+def test_a_malformed_private_message_in_the_read_is_skipped_and_the_stream_goes_on(
+    raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body() -> None:
+        conn, ws = connector(), Recorder()
+        stream = PrivateStream(conn, ws)
+        with caplog.at_level(logging.WARNING, "trader.venues.okx"):
+            assert stream.on_message(raw, 1)  # taken, never raised
+        assert drain(conn) == []
+        assert conn.stream_balances() == {}
+        assert stream.on_message(orders(ORDER), 2)  # the stream goes on
+        assert [type(e) for e in drain(conn)] == [FillReport, OrderReport]
+
+    asyncio.run(body())
+    if raw not in (b"[1]", b'"orders"', b'{"arg": "orders", "data": [1]}'):  # not OKX's: quietly dropped
+        assert caplog.records, "logged"
+
+
+def test_a_malformed_order_is_skipped_alone() -> None:
+    async def body() -> None:
+        conn, ws = connector(), Recorder()
+        stream = PrivateStream(conn, ws)
+        assert stream.on_message(orders({**ORDER, "sz": "abc"}, {**ORDER, "tradeId": "8"}), 1)
+        f, r = drain(conn)
+        assert isinstance(f, FillReport)
+        assert f.trade_id == "9:8"
+        assert isinstance(r, OrderReport)
+
+    asyncio.run(body())
+
+
+LOGIN = {"event": "login", "code": "0", "msg": "", "connId": "1"}
+
+
+def subscribed(channel: str) -> bytes:
+    return orjson.dumps({"event": "subscribe", "arg": {"channel": channel}, "connId": "1"})
+
+
+@pytest.mark.parametrize("market", ["spot", "swap"])
+def test_the_login_and_subscription_answers_go_to_the_loop_which_catches_up_after_a_reconnect(
+    market: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They await (a subscription to send; the REST catch-up after a reconnect, then `up`): `on_message`
+    declines them and `run` handles them, in order with what the handler took."""
+
+    async def body() -> None:
+        conn = registry.loopback_connector(
+            "http://127.0.0.1:1", symbol=INST, clock=CLOCK, venue="okx", market=market
+        )
+        assert isinstance(conn, OkxConnector)
+        login, orders_ok, account_ok = orjson.dumps(LOGIN), subscribed("orders"), subscribed("account")
+        session: list[WsEvent] = [
+            WsConnected(1),
+            WsMessage(login, 1),
+            WsMessage(orders_ok, 2),
+            WsMessage(account_ok, 3),
+        ]
+        ws = Recorder(*session, WsDisconnected("reset"), *session)
+        stream = PrivateStream(conn, ws)
+        for declined in (login, orders_ok, account_ok, orjson.dumps({**LOGIN, "code": "1"})):
+            assert not stream.on_message(declined, 1)
+        catch_ups: list[int] = []
+
+        async def catch_up() -> None:
+            catch_ups.append(len(ws.sent))
+
+        monkeypatch.setattr(conn, "_catch_up", catch_up)
+        await stream.run()
+        channels = ["orders", "account", *(["positions"] if market == "swap" else [])]
+        assert [[a["channel"] for a in m["args"]] for m in ws.sent] == [channels] * 2
+        assert catch_ups == [2]  # after the reconnect's subscription only
+        assert conn._ready.is_set()
+        statuses = [e for e in drain(conn) if isinstance(e, StreamStatus)]
+        assert [(s.stream, s.up) for s in statuses] == [(Stream.PRIVATE, False), (Stream.PRIVATE, True)]
 
     asyncio.run(body())

@@ -23,7 +23,9 @@
   `position`, `wallet`; its `op: auth` signed by the core's `BybitSigner.ws_auth`, checked against
   pybit). REST is the catch-up after a reconnect and a reconciliation every `reconcile_s`; with
   `private_stream=False` it is the whole source, every `poll_s`. Both feed one `private.PrivateLedger`:
-  each execution once, and a report that counts fills only after those fills (why: `private.py`).
+  each execution once, and a report that counts fills only after those fills (why: `private.py`). No
+  hop here either: a pushed fill (and the report it releases) reaches the engine in the read that brought
+  it (`PrivateStream.on_message`); with `private_stream=False` fills come from the REST poll's task.
 - Order entry: REST by default; `order_entry="ws"` sends create/amend/cancel and the batches over the
   trade WebSocket (`trade.TradeSession`, `/v5/trade`). REST is the default because it works in every
   environment (demo trading has no trade WebSocket), needs no second authenticated session whose loss

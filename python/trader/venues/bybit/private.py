@@ -12,7 +12,8 @@ for catch-up and reconciliation (and as the whole source with `private_stream=Fa
   DCP fires when every private connection subscribed to it is gone for its window; the bare `dcp` topic
   is deprecated per the docs). `{"op": "ping"}` every `PING_S` (Bybit cuts a private connection idle for
   10 min and recommends 20 s). A drop is `StreamStatus` down; after the reconnect one REST catch-up
-  (`PrivateLedger.poll`) runs before it is reported up.
+  (`PrivateLedger.poll`) runs before it is reported up. Frames are handled in the read that brought them
+  (`PrivateStream.on_message`): a fill of ours reaches the engine there; the catch-up is a task.
   `position` and `wallet` rows are kept as the last ones heard (`position`, `wallet`): REST stays the
   source of `positions()` and `balances()`.
 """
@@ -29,7 +30,7 @@ import orjson
 from trader.core import InstrumentSpec
 from trader.errors import VenueError
 from trader.venues._status import lost
-from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
+from trader.venues._ws import WsClient, WsDisconnected, WsMessage, WsStale
 from trader.venues.base import InstrumentInfo, OrderReport, OrderState, Stream
 from trader.venues.bybit import parse
 
@@ -39,7 +40,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("trader.venues.bybit")
 
 PING_S = 20.0
-_ERRORS = (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, VenueError)
+# what a malformed frame raises while it is read (a bad decimal: ArithmeticError)
+_ERRORS = (
+    orjson.JSONDecodeError,
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    ArithmeticError,
+    VenueError,
+)
 
 
 class PrivateLedger:
@@ -115,11 +125,13 @@ class PrivateLedger:
 
     def fill(self, x: dict[str, Any], info: InstrumentInfo, spec: InstrumentSpec, now: int) -> None:
         """An execution heard (by REST or on the private stream): emitted once per `execId`."""
-        if str(x["execId"]) in self._execs:
+        exec_id = str(x["execId"])
+        if exec_id in self._execs:
             return
-        self._execs.add(str(x["execId"]))
-        self._since_ms = max(self._since_ms, int(x["execTime"]) - 1000)
-        f = parse.fill(x, info, spec, now)
+        f = parse.fill(x, info, spec, now)  # read whole first: a malformed one is not marked heard
+        since_ms = int(x["execTime"]) - 1000
+        self._execs.add(exec_id)
+        self._since_ms = max(self._since_ms, since_ms)
         self._watch.add(f.client_id)
         self._filled[f.client_id] = self._filled.get(f.client_id, 0) + f.qty
         self._conn.emit(f)
@@ -177,7 +189,14 @@ class PrivateLedger:
 
 
 class PrivateStream:
-    """`/v5/private`: login, the private topics, app-level pings; events go through the ledger."""
+    """`/v5/private`: login, the private topics, app-level pings; events go through the ledger.
+
+    Every frame is handled in the read that brought it (`on_message`, the transport's synchronous
+    handler, called there when the engine waits for events, else by the reader, in order): a fill of ours
+    and the reports it releases reach the engine in that call, with no trip through the event loop. A
+    malformed frame is logged and skipped there (never raised: that would end the stream); the catch-up
+    after a reconnect is a task started there (`catch_up`). Only a refused login goes to `run` (which
+    ends the stream); `run` otherwise follows the connection's life."""
 
     TOPICS = ("order", "execution", "position", "wallet")
 
@@ -186,7 +205,14 @@ class PrivateStream:
     ) -> None:
         self._conn, self._auth, self._ledger = conn, auth, ledger
         # pinged every PING_S: silence for three of them is a dead connection
-        self.ws = WsClient(conn.venue, url, clock=conn.clock, on_connect=self.login, stale_after_s=3 * PING_S)
+        self.ws = WsClient(
+            conn.venue,
+            url,
+            clock=conn.clock,
+            on_connect=self.login,
+            on_message=self.on_message,
+            stale_after_s=3 * PING_S,
+        )
         self.topics = self.TOPICS
         # DCP's topic goes in a request of its own (all-in-one and categorised topics cannot share one)
         self.dcp_topic = ("dcp.spot" if conn.category == "spot" else "dcp.future") if dcp else ""
@@ -209,25 +235,39 @@ class PrivateStream:
             await ws.send(orjson.dumps({"req_id": "dcp", "op": "subscribe", "args": [self.dcp_topic]}))
 
     async def run(self) -> None:
+        """The connection's life (its frames: `on_message`), and a refused login, which ends it."""
         conn = self._conn
-        reconnected = False
         pinger = asyncio.get_running_loop().create_task(self._ping())
         try:
             async for ev in self.ws.events():
-                if isinstance(ev, WsConnected):
-                    reconnected = ev.attempt > 1
-                elif isinstance(ev, WsDisconnected | WsStale):
+                if isinstance(ev, WsDisconnected | WsStale):
                     self.connected = False
                     conn._health.down(Stream.PRIVATE, lost(ev))
-                else:
-                    try:
-                        if not self.message(orjson.loads(ev.data), ev.ts_recv, reconnected):
-                            await self.ws.close()
-                            return
-                    except _ERRORS as e:
-                        log.warning("%s: malformed private message skipped: %s", conn.venue, type(e).__name__)
+                elif isinstance(ev, WsMessage) and not self._goes_on(ev):
+                    await self.ws.close()
+                    return
         finally:
             pinger.cancel()
+
+    def _goes_on(self, ev: WsMessage) -> bool:
+        """A frame `on_message` declined (a refused login, the only one): False, the stream stops there."""
+        return self.message(orjson.loads(ev.data), ev.ts_recv, self.reconnected())
+
+    def reconnected(self) -> bool:
+        """Whether the current connection is a reconnect (what it missed is caught up by REST)."""
+        return self.ws.connects > 1
+
+    def on_message(self, data: bytes, ts_recv: int) -> bool:
+        """One frame, as it is read (the transport's `on_message`): applied through the ledger; a
+        malformed frame is logged and skipped. Every frame is taken but a refused login (for `run`)."""
+        try:
+            msg = orjson.loads(data)
+            if msg.get("op") == "auth" and not msg.get("success"):
+                return False
+            self.message(msg, ts_recv, self.reconnected())
+        except _ERRORS as e:
+            log.warning("%s: malformed private message skipped: %s", self._conn.venue, type(e).__name__)
+        return True
 
     async def _ping(self) -> None:
         while True:
@@ -254,7 +294,9 @@ class PrivateStream:
         if op == "subscribe" and msg.get("success"):
             self.connected = True
             self.ready.set()
-            if reconnected:
+            if reconnected:  # a task: the handler cannot await (one at a time: the latest drop's)
+                if self.catch_up is not None:
+                    self.catch_up.cancel()
                 self.catch_up = asyncio.get_running_loop().create_task(self._poll_once())
             else:
                 conn._health.up(Stream.PRIVATE)

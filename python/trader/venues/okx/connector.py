@@ -39,6 +39,10 @@ secrets never leave it).
   resubscription (a new snapshot). OKX sends `checksum` 0 since it deprecated it (2026-06): not checked.
   No hop on the market-data path: a `books` or `trades` frame is handled in the read that brought it and
   its event handed to the engine there (`streams.PublicStream.on_message`, the queue an `EventQueue`).
+  Nor on the private one: an `orders` push (a fill of ours, an order's report), a `positions` or
+  `account` push and a WebSocket order answer are handled in the read that brought them
+  (`streams.PrivateStream.on_message`); the login's and subscriptions' answers (which send and catch up
+  by REST) stay in the stream's loop.
 """
 
 from __future__ import annotations
@@ -409,11 +413,14 @@ class OkxConnector:
         self.health.up(Stream.PRIVATE)
 
     def on_order(self, o: dict[str, Any], ts_recv: int) -> None:
-        self._last_event_ns = ts_recv
+        """An `orders` push's order: its fill (if it carries one), then its report, to the engine (in the
+        read that brought it). Raises for a malformed order (nothing handed over)."""
         f = parse.order_fill(o, self.spec, self._base(), ts_recv, self.ct, name=self.symbol)
+        r = self._report(o, ts_recv)
+        self._last_event_ns = ts_recv
         if f is not None:
             self.queue.put_nowait(f)
-        self.queue.put_nowait(self._report(o, ts_recv))
+        self.queue.put_nowait(r)
 
     def _base(self) -> str:
         return self._info.base if self._info is not None else ""

@@ -204,13 +204,20 @@ class PublicStream:
 
 
 class PrivateStream:
-    """Login, then the `orders` channel; after a reconnect, a REST catch-up before `up`. The answer to an
-    order operation we wait for is handed to its caller in the read that brought it (`answer`, the
-    transport's `on_message`); everything else goes to `run`."""
+    """Login, then the `orders` and `account` channels (and `positions` on the swap market); after a
+    reconnect, a REST catch-up before `up`.
+
+    Handled in the read that brought it (`on_message`, the transport's handler, called there when the
+    engine waits for events, else by the reader, in order): the answer to an order operation (to its
+    caller), an `orders` push (its fill and report to the engine, with no trip through the event loop),
+    a `positions` or `account` push, an error event. It never raises for what the venue sent: a malformed
+    message is logged and skipped. The login's answer and the `orders` subscription's (which subscribe,
+    and catch up by REST after a reconnect: they await) go to `run`, which also follows the connection's
+    life; what arrives while it awaits waits in the transport's queue and is handled after, in order."""
 
     def __init__(self, conn: OkxConnector, ws: WsClient) -> None:
         self.c, self.ws = conn, ws
-        ws.on_message = self.answer
+        ws.on_message = self.on_message
 
     @staticmethod
     async def login(conn: OkxConnector, ws: WsClient) -> None:
@@ -218,53 +225,71 @@ class PrivateStream:
         args = [{"apiKey": key, "passphrase": passphrase, "timestamp": ts, "sign": sign}]
         await ws.send(orjson.dumps({"op": "login", "args": args}))
 
-    def answer(self, raw: bytes, ts_recv: int) -> bool:
-        """True when `raw` answered an order operation still waiting for it (its future is now set)."""
-        if not self.c.ws_awaiting() or raw == b"pong":
-            return False
+    def on_message(self, raw: bytes, ts_recv: int) -> bool:
+        """Every message is taken here but the login's and the subscriptions' answers (for `run`)."""
+        if raw == b"pong":
+            return True
         try:
             msg = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return False  # `run` logs it
-        return isinstance(msg, dict) and msg.get("op") in WS_ORDER_OPS and self.c.ws_answer(msg)
+            log.warning("%s: malformed private message skipped", self.c.venue)
+            return True
+        if not isinstance(msg, dict):
+            return True  # not a message of OKX's
+        if msg.get("op") not in WS_ORDER_OPS and msg.get("event") in ("login", "subscribe"):
+            return False
+        try:
+            self._push(msg, ts_recv)
+        except MALFORMED as e:
+            log.warning("%s: malformed private message skipped: %s", self.c.venue, type(e).__name__)
+        return True
 
-    async def run(self) -> None:
+    def _push(self, msg: dict[str, Any], ts_recv: int) -> None:
         c = self.c
-        async for ev in self.ws.events():
-            if isinstance(ev, WsMessage):
-                if ev.data == b"pong":
-                    continue
-                try:
-                    msg = orjson.loads(ev.data)
-                except orjson.JSONDecodeError:
-                    log.warning("%s: malformed private message skipped", c.venue)
-                    continue
-                if isinstance(msg, dict):
-                    await self._message(msg, ev.ts_recv)
-            elif isinstance(ev, WsDisconnected | WsStale):
-                c.health.down(Stream.PRIVATE, lost(ev))
-
-    async def _message(self, msg: dict[str, Any], ts_recv: int) -> None:
-        c = self.c
-        event = msg.get("event")
-        channel = msg.get("arg", {}).get("channel")
         if msg.get("op") in WS_ORDER_OPS:
-            c.ws_answer(msg)
-        elif event == "login" and str(msg.get("code")) == "0":
-            args = [{"channel": "orders", "instType": "ANY"}, {"channel": "account"}]
-            if c.market == "swap":  # spot holds balances (the account channel), not positions
-                args.append({"channel": "positions", "instType": "SWAP"})
-            await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
-        elif event == "subscribe":
-            if channel == "orders":
-                await c.private_ready()
-        elif event == "error":
+            c.ws_answer(msg)  # False when nothing waits for it any more (late): dropped
+            return
+        if msg.get("event") == "error":
             log.warning("%s: private stream error %s %s", c.venue, msg.get("code"), msg.get("msg"))
-        elif channel == "orders":
+            return
+        channel = _channel(msg)
+        if channel == "orders":
             for o in msg.get("data", []):
-                if o.get("instId") == c.inst_id:
-                    c.on_order(o, ts_recv)
+                self._order(o, ts_recv)
         elif channel == "positions":
             c.account.on_positions(c, msg)
         elif channel == "account":
             c.account.on_account(c, msg)
+
+    def _order(self, o: Any, ts_recv: int) -> None:
+        """One order of an `orders` push (ours if of our instrument); a malformed one is skipped alone."""
+        try:
+            if o.get("instId") == self.c.inst_id:
+                self.c.on_order(o, ts_recv)
+        except MALFORMED as e:
+            log.warning("%s: malformed order push skipped: %s", self.c.venue, type(e).__name__)
+
+    async def run(self) -> None:
+        c = self.c
+        async for ev in self.ws.events():  # the login's and subscriptions' answers, and the connection's life
+            if isinstance(ev, WsMessage):
+                msg = orjson.loads(ev.data)  # `on_message` declined only what it read
+                await self._answer(msg)
+            elif isinstance(ev, WsDisconnected | WsStale):
+                c.health.down(Stream.PRIVATE, lost(ev))
+
+    async def _answer(self, msg: dict[str, Any]) -> None:
+        """The login's answer (then subscribe) or a subscription's (the `orders` one: catch up, `up`)."""
+        c = self.c
+        if msg.get("event") == "login" and str(msg.get("code")) == "0":
+            args = [{"channel": "orders", "instType": "ANY"}, {"channel": "account"}]
+            if c.market == "swap":  # spot holds balances (the account channel), not positions
+                args.append({"channel": "positions", "instType": "SWAP"})
+            await self.ws.send(orjson.dumps({"op": "subscribe", "args": args}))
+        elif msg.get("event") == "subscribe" and _channel(msg) == "orders":
+            await c.private_ready()
+
+
+def _channel(msg: dict[str, Any]) -> Any:
+    arg = msg.get("arg")
+    return arg.get("channel") if isinstance(arg, dict) else None
