@@ -459,19 +459,27 @@ def test_a_fill_rest_does_not_list_goes_out_from_the_channel(monkeypatch: pytest
 
     async def go() -> None:
         async with opened() as (server, conn):
-            ref = await top(conn)
+            bid, ask = await top(conn)
+            assert ask - bid >= 2  # room inside the spread: our bid is alone at the top
+            # a plain limit order that rests and fills at its limit: only REST can say maker or taker
+            await conn.submit(approve(conn, Side.BUY, bid + 1, 100_000, (bid, ask)), "rest-2", SYMBOL)
+            await first(conn, lambda e: isinstance(e, OrderReport) and e.client_id == "rest-2")
             server.faults.paths = ("GET /api/v3/brokerage/orders/historical/fills",)
             server.faults.error_5xx_rate = 1.0
-            take = approve(conn, Side.BUY, ref[1] + 5_000, 100_000, ref, tif=TimeInForce.IOC)
-            await conn.submit(take, "take-2", SYMBOL)
+            hit = approve(conn, Side.SELL, bid + 1, 100_000, (bid, ask), tif=TimeInForce.IOC)
+            await conn.submit(hit, "hit-2", SYMBOL)  # it trades with our own bid
             got: list[FillReport] = []
             while sum(f.qty for f in got) < 100_000:
-                got.append(await first(conn, lambda e: isinstance(e, FillReport) and e.client_id == "take-2"))
+                got.append(await first(conn, lambda e: isinstance(e, FillReport) and e.client_id == "rest-2"))
             assert (
                 server.requests["GET /api/v3/brokerage/orders/historical/fills"] >= module.FILL_TRIES
             )  # (+ retries)
-            assert not any(f.maker for f in got)  # inferred: not post-only
+            assert not any(f.maker for f in got)  # inferred: not post-only (though it rested)
             server.faults.error_5xx_rate = 0.0
-            assert sum(f.qty for f in await conn.fills_since(CLOCK.now_ns() - 60_000_000_000)) == 100_000
+            listed = [
+                f for f in await conn.fills_since(CLOCK.now_ns() - 60_000_000_000) if f.client_id == "rest-2"
+            ]
+            assert sum(f.qty for f in listed) == 100_000
+            assert all(f.maker for f in listed)  # what REST would have said
 
     asyncio.run(go())

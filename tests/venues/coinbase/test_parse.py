@@ -203,3 +203,39 @@ def test_post_only_as_the_user_channel_spells_it() -> None:
     )
     assert fill is not None
     assert not fill.maker
+
+
+def test_the_channel_tells_maker_or_taker_only_of_one_execution_whose_liquidity_is_certain() -> None:
+    """`channel_maker`: one execution (`number_of_fills` + 1) of a post-only order makes; of a market, IOC
+    or FOK order, or of a limit order filled better than its limit, takes; anything else is REST's to say
+    (None): a plain limit order filled at its limit (it may have rested), several executions in one update
+    (REST lists each under its own id), or a count the channel did not give."""
+    o = {"order_type": "Limit", "time_in_force": "GOOD_UNTIL_CANCELLED", "post_only": "false"}
+    limit = {**o, "limit_price": "60000.00"}
+    none, one = parse.Progress(), parse.Progress(10, Decimal("0.006"), Decimal(0), 1)  # 10 sat at 60,000
+    better = parse.Progress(10, Decimal("0.0059999"), Decimal(0), 1)  # at 59,999
+    assert parse.user_progress({"number_of_fills": "3"}, SPEC).count == 3
+    for missing in (None, "", "x", "²", True, -1):
+        assert parse.user_progress({"number_of_fills": missing}, SPEC).count is None
+    for order, before, now, expected in [
+        ({**limit, "post_only": "true"}, none, one, True),
+        ({**o, "order_type": "Market", "time_in_force": "IMMEDIATE_OR_CANCEL"}, none, one, False),
+        ({**limit, "time_in_force": "IMMEDIATE_OR_CANCEL"}, none, one, False),
+        ({**limit, "time_in_force": "FILL_OR_KILL"}, none, one, False),
+        ({**limit, "order_side": "BUY"}, none, better, False),  # better than its limit: it took
+        (limit, none, one, None),  # at its limit: maker or taker, REST says
+        ({**limit, "post_only": "true"}, none, parse.Progress(10, Decimal("0.006"), Decimal(0), 2), None),
+        ({**limit, "post_only": "true"}, none, parse.Progress(10, Decimal("0.006"), Decimal(0)), None),
+        ({**limit, "post_only": "true"}, parse.Progress(5, Decimal("0.003"), Decimal(0)), one, None),
+        (
+            {**limit, "post_only": "true"},
+            parse.Progress(5, Decimal("0.003"), Decimal(0), 1),
+            parse.Progress(10, Decimal("0.006"), Decimal(0), 2),
+            True,
+        ),
+    ]:
+        assert parse.channel_maker(order, before, now, SPEC) is expected, (order, before, now)
+    told = {"client_order_id": "c", "order_id": "o", "product_id": "BTC-USD", "order_side": "BUY", **limit}
+    fill = parse.stream_fill(told, none, one, SPEC, 1, 2, maker=True)
+    assert fill is not None
+    assert (fill.maker, fill.price, fill.qty, fill.trade_id) == (True, 6_000_000, 10, "o:10")

@@ -15,8 +15,12 @@ heartbeats and user channels.
   `positions` are base-currency balances (available + hold).
 - Fills: a fill's id is `<order id>:<cumulative units>`, which both the user channel (an order's
   `cumulative_quantity`) and the REST fills (accumulated per order) state, so the engine de-duplicates one
-  execution heard both ways. The user channel does not say maker or taker (its order fields have no
-  liquidity), so a fill it tells of goes out as REST lists it (`GET /orders/historical/fills?order_ids=`,
+  execution heard both ways. The user channel's messages are handled in the read that brought them
+  (`streams.UserStream.on_message`). Its order fields have no liquidity: when the order itself says it
+  (post-only makes; market, IOC and FOK take; a limit order filled better than its limit took) and the
+  update is one execution (`number_of_fills` + 1: size, price and fee exactly REST's), the channel's fill
+  goes to the engine in that read. Otherwise (a plain limit order filled at its limit, several executions
+  in one update) it goes out as REST lists it (`GET /orders/historical/fills?order_ids=`,
   `liquidity_indicator`), one request per order whose fills grew; only if REST does not list it within
   ~1.5 s does the channel's own fill go out, maker inferred (post-only) and logged.
 - Clock: the venue's clock is measured at connect (`GET /time`) and the JWTs stamped with it; a 401 (a
@@ -167,6 +171,7 @@ class CoinbaseConnector:
         self.resyncs = 0  # level2 re-subscriptions after a sequence gap
         self.market: MarketStream | None = None  # the books' connection
         self.trades: TradeStream | None = None  # the prints' connection
+        self.user: UserStream | None = None  # the user channel's connection
         self._offset_ms = 0  # the venue's clock less ours (GET /time), for the JWTs' nbf/exp
         self._sync_task: asyncio.Task[int] | None = None
         self._synced_ns = 0  # our monotonic time when the venue's clock was last measured
@@ -294,7 +299,8 @@ class CoinbaseConnector:
             stale_after_s=max(self._stale_after_s, 5.0),  # heartbeats each second keep it talking
         )
         self._clients.append(user)
-        self._tasks.append(loop.create_task(UserStream(self, user).run()))
+        self.user = UserStream(self, user)
+        self._tasks.append(loop.create_task(self.user.run()))
         if self._market_data:
             market = WsClient(
                 self.venue,
@@ -619,10 +625,10 @@ class CoinbaseConnector:
         if now.filled > before.filled:
             self._progress[oid] = now
             self._last_user[oid] = (o, ts_event)
-            if fills:
-                self._resolve_fills(oid)
-            else:  # a snapshot's fills happened before we listened: catch-up's REST fills tell them
+            if not fills:  # a snapshot's fills happened before we listened: catch-up's REST fills tell them
                 self._told[oid] = now
+            elif not self._fill_told(o, before, now, ts_event, ts_recv):
+                self._resolve_fills(oid)
         self._last_event_ns = max(self._last_event_ns, ts_event)
         report = parse.user_order_report(o, spec, ts_event, ts_recv)
         if report.venue_order_id in self._qty:  # a closed order's leaves are 0: its size is what we know
@@ -633,6 +639,27 @@ class CoinbaseConnector:
         else:
             self._open.discard(report.client_id)
         self._queue.put_nowait(report)
+
+    def _fill_told(
+        self, o: dict[str, Any], before: parse.Progress, now: parse.Progress, ts_event: int, ts_recv: int
+    ) -> bool:
+        """The channel's fill, handed over here (in the read that brought it) when the channel alone tells it
+        exactly (`parse.channel_maker`) and every earlier fill of the order went out (none is still read by
+        REST: the fills keep their order). False: REST must tell it."""
+        oid = str(o["order_id"])
+        running = self._fill_tasks.get(oid)
+        if self._told.get(oid, parse.Progress()).filled != before.filled or (running and not running.done()):
+            return False
+        spec = self.spec_of(str(o["product_id"]))
+        maker = parse.channel_maker(o, before, now, spec)
+        if maker is None:
+            return False
+        fill = parse.stream_fill(o, before, now, spec, ts_event, ts_recv, maker=maker)
+        if fill is None:  # nothing more filled
+            return False
+        self._told[oid] = now
+        self._queue.put_nowait(fill)
+        return True
 
     def _resolve_fills(self, oid: str) -> None:
         """Read order `oid`'s fills by REST, one task per order at a time (it reads until it has what the

@@ -131,19 +131,53 @@ def user_order_report(o: dict[str, Any], spec: InstrumentSpec, ts_event: int, ts
 
 @dataclass(frozen=True)
 class Progress:
-    """What the user channel said of an order's fills so far: cumulative size (units), value, fees."""
+    """What the user channel said of an order's fills so far: cumulative size (units), value, fees, and how
+    many executions (`number_of_fills`; None when the channel did not say)."""
 
     filled: int = 0
     value: Decimal = Decimal(0)
     fees: Decimal = Decimal(0)
+    count: int | None = None
 
 
 def user_progress(o: dict[str, Any], spec: InstrumentSpec) -> Progress:
+    n = o.get("number_of_fills")
+    count = (
+        n
+        if type(n) is int and n >= 0
+        else int(n)
+        if isinstance(n, str) and n.isascii() and n.isdigit()
+        else None
+    )
     return Progress(
         _units(spec, str(o.get("cumulative_quantity") or "0"), False),
         Decimal(str(o.get("filled_value") or "0")),
         Decimal(str(o.get("total_fees") or "0")),
+        count,
     )
+
+
+TAKING_TIFS = ("IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")  # never rest: every fill takes
+
+
+def channel_maker(o: dict[str, Any], before: Progress, now: Progress, spec: InstrumentSpec) -> bool | None:
+    """Whether the growth between two user-channel states of one order was a maker's fill (True) or a
+    taker's (False), when the channel alone says so exactly; None when only REST's `liquidity_indicator`
+    can. Exact only for ONE execution (`number_of_fills` grew by one: its size, price and fee are REST's
+    fill's, under the same id) of an order whose liquidity is certain: post-only (makes), market, IOC or
+    FOK (take), or a limit order filled at a better price than its limit (a maker trades at its own
+    price). A plain limit order filled at its limit may have rested: REST says."""
+    was = 0 if before.filled == 0 else before.count
+    if was is None or now.count is None or now.count - was != 1:
+        return None
+    if post_only(o):
+        return True
+    if str(o.get("order_type", "")).upper() == "MARKET" or o.get("time_in_force") in TAKING_TIFS:
+        return False
+    limit = _units(spec, str(o.get("limit_price") or "0"), True)
+    if limit and price_units(spec, now.value - before.value, now.filled - before.filled) != limit:
+        return False
+    return None
 
 
 def price_units(spec: InstrumentSpec, value: Decimal, qty: int) -> int:
@@ -154,10 +188,18 @@ def price_units(spec: InstrumentSpec, value: Decimal, qty: int) -> int:
 
 
 def stream_fill(
-    o: dict[str, Any], before: Progress, now: Progress, spec: InstrumentSpec, ts_event: int, ts_recv: int
+    o: dict[str, Any],
+    before: Progress,
+    now: Progress,
+    spec: InstrumentSpec,
+    ts_event: int,
+    ts_recv: int,
+    *,
+    maker: bool | None = None,
 ) -> FillReport | None:
     """The execution between two user-channel states of one order (None when nothing more filled). Its id,
-    `<order id>:<cumulative units>`, is the one `rest_fills` gives the same execution."""
+    `<order id>:<cumulative units>`, is the one `rest_fills` gives the same execution. `maker` as known
+    (`channel_maker`), else inferred: post-only makes."""
     qty = now.filled - before.filled
     if qty <= 0:
         return None
@@ -170,7 +212,7 @@ def stream_fill(
         qty=qty,
         fee=now.fees - before.fees,
         ts_event=ts_event,
-        maker=post_only(o),  # the channel does not say (see `connector._resolve_fills`); post-only only makes
+        maker=post_only(o) if maker is None else maker,  # the channel does not say: see `channel_maker`
         ts_recv=ts_recv,
     )
 

@@ -14,7 +14,10 @@
   through the event loop; a resync's re-subscription is a task); their async loops only follow the
   connections' life. Malformed messages are logged and skipped, never ending a stream.
 - The user channel's order updates become `OrderReport`s, and the growth of an order's cumulative size a
-  `FillReport` (see `parse.stream_fill`). After a reconnect the connector catches up by REST.
+  `FillReport` (see `parse.stream_fill`; the connector's `_on_user_order`), handled in the read that
+  brought them too (`UserStream.on_message`): a fill the channel tells exactly reaches the engine there;
+  one only REST can tell (maker or taker) is read by a task. After a reconnect, or a message lost (a gap
+  in `sequence_num`), the connector catches up by REST, in a task started from the read.
 - A drop or silence (`heartbeats` each second keep a quiet connection alive) is a `StreamStatus` down; the
   market stream (the books' connection) is up again at its first snapshot, the user stream after its
   catch-up. The prints' connection is reopened without a status: the books are the market's state.
@@ -213,8 +216,13 @@ class TradeStream:
 
 
 class UserStream:
+    """The user channel's connection. Every message goes to `on_message` (the transport's handler: in the
+    call that read it when the stream's reader waits, no trip through the event loop); `run` only follows
+    the connection's life."""
+
     def __init__(self, conn: CoinbaseConnector, ws: WsClient) -> None:
         self._conn, self.ws = conn, ws
+        ws.on_message = self.on_message
         self._seq = Sequence()
         self._reconnected = False
 
@@ -225,22 +233,26 @@ class UserStream:
 
     async def run(self) -> None:
         conn = self._conn
-        async for ev in self.ws.events():
-            if isinstance(ev, WsConnected):
+        async for ev in self.ws.events():  # messages went to `on_message`: here the connection's life
+            if isinstance(ev, WsConnected):  # before any message of the new connection is handled
                 self._seq = Sequence()
                 self._reconnected = ev.attempt > 1
-                continue
-            if isinstance(ev, WsDisconnected | WsStale):
+            elif isinstance(ev, WsDisconnected | WsStale):
                 conn._health.down(Stream.PRIVATE, lost(ev))
-                continue
-            try:
-                msg = orjson.loads(ev.data)
-                if self._seq.gap(msg.get("sequence_num")):
-                    self._reconnected = True  # a lost order update: catch up by REST
-                    self._catch_up()
-                self.message(msg, ev.ts_recv)
-            except (orjson.JSONDecodeError, *_MALFORMED) as e:
-                log.warning("%s: malformed user message skipped: %s", conn.venue, type(e).__name__)
+
+    def on_message(self, raw: bytes, ts_recv: int) -> bool:
+        """One message of the user connection (always taken). A gap in `sequence_num` (an order update
+        lost) starts the REST catch-up (a task: the handler never waits); anything malformed is logged and
+        skipped."""
+        try:
+            msg = orjson.loads(raw)
+            if self._seq.gap(msg.get("sequence_num")):
+                self._reconnected = True  # a lost order update: catch up by REST
+                self._catch_up()
+            self.message(msg, ts_recv)
+        except (orjson.JSONDecodeError, *_MALFORMED) as e:
+            log.warning("%s: malformed user message skipped: %s", self._conn.venue, type(e).__name__)
+        return True
 
     def _catch_up(self) -> None:
         conn = self._conn

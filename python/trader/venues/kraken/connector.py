@@ -23,8 +23,9 @@
 - Streams: the public `book` (the core's book, Kraken's CRC32 checked on every message; a mismatch is a
   `BookInvalid` and a re-subscription) and `trade` (a connection each), both handled in the read that
   brought them and handed to the engine there when it waits (the queue is an `EventQueue`); the private
-  `executions` (token from GetWebSocketsToken) as `OrderReport`s and `FillReport`s, caught up by REST
-  after a reconnect; order answers on that socket are handed to their request in the read.
+  `executions` (token from GetWebSocketsToken) as `OrderReport`s and `FillReport`s, handed to the engine
+  in the read that brought them too, caught up by REST after a reconnect (a task started from the read);
+  order answers on that socket are handed to their request in the read.
 - Rate limits (`rate_tier`, Kraken's verification tier; default starter): Kraken's own decaying counters
   kept locally (`ratelimit.py`): the key's REST call counter (+1 a call, +2 TradesHistory; reads wait their
   turn) and the trading engine's counter per pair (add, batch, amend and cancel by the order's age); an

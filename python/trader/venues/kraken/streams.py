@@ -15,10 +15,13 @@
   only follow the connections' life.
 - Private (`wss://ws-auth.kraken.com/v2`): `executions` with a fresh GetWebSocketsToken token on every
   connect; order events become `OrderReport`s, `trade` events also `FillReport`s (their `exec_id` is the
-  REST trade id, so fills heard both ways are one). After a reconnect the connector catches up by REST.
-  With `ws_orders=True` the connector also sends orders and cancels on this socket (`add_order`,
-  `cancel_order`, numbers written as the exact decimal text); their answers are handed to the waiting
-  request in the read that brought them (`PrivateStream.answer`).
+  REST trade id, so fills heard both ways are one). Every message is handled in the read that brought it
+  (`PrivateStream.on_message`): a fill of ours reaches the waiting engine there, no trip through the event
+  loop. After a reconnect the connector catches up by REST, in a task started from the read that brought
+  the subscription's acknowledgement (the handler never waits); the loop only follows the connection's
+  life (the token, the subscription, the stream's health). With `ws_orders=True` the connector also sends
+  orders and cancels on this socket (`add_order`, `cancel_order`, numbers written as the exact decimal
+  text); their answers are handed to the waiting request in the read (`PrivateStream.answer`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import orjson
 from trader.core import Book, BookNotReadyError
 from trader.errors import UnknownOutcomeError, VenueError
 from trader.venues._status import lost
-from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsMessage, WsStale
+from trader.venues._ws import WsClient, WsConnected, WsDisconnected, WsStale
 from trader.venues.base import BookInvalid, BookUpdate, Stream, TradeTick
 from trader.venues.kraken import parse
 from trader.venues.kraken.errors import error_from
@@ -218,11 +221,14 @@ class TradeStream:
 
 
 class PrivateStream:
-    """The authenticated `executions` channel, and order entry on the same socket (`request`)."""
+    """The authenticated `executions` channel, and order entry on the same socket (`request`). Every
+    message goes to `on_message` (the transport's handler: in the call that read it when the engine waits
+    for events); `run` only follows the connection's life."""
 
     def __init__(self, conn: KrakenConnector, ws: WsClient) -> None:
         self._conn, self.ws = conn, ws
-        ws.on_message = self.answer
+        ws.on_message = self.on_message
+        self.catch_ups: set[asyncio.Task[None]] = set()  # REST catch-ups started from a message
         self._reconnected = False
         self._token = ""
         self._req_ids = itertools.count(1)
@@ -252,9 +258,21 @@ class PrivateStream:
         """One trading method's message, with the session's token."""
         return orjson.dumps({"method": method, "params": {**params, "token": self._token}, "req_id": req_id})
 
+    def on_message(self, data: bytes, ts_recv: int) -> bool:
+        """One message of the private socket (always taken): the answer to a request we wait for, else an
+        execution, a subscription's answer or a heartbeat. A malformed one is logged and skipped: nothing
+        raised, the stream goes on."""
+        if self.answer(data, ts_recv):
+            return True
+        try:
+            self.message(_loads(data), ts_recv)
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, VenueError) as e:
+            log.warning("%s: malformed execution skipped: %s", self._conn.venue, type(e).__name__)
+        return True
+
     def answer(self, data: bytes, ts_recv: int) -> bool:
-        """The answer to a request we wait for, handed to its caller in the read that brought it (the
-        transport's `on_message`); anything else (executions, a malformed message) goes to `run`."""
+        """The answer to a request we wait for, handed to its caller (whether it was one); anything else
+        (executions, a malformed message) is `on_message`'s."""
         if not self._pending or REQ_ID not in data:
             return False
         try:
@@ -276,25 +294,29 @@ class PrivateStream:
 
     async def run(self) -> None:
         conn = self._conn
-        async for ev in self.ws.events():
-            if isinstance(ev, WsConnected):
-                self._reconnected = ev.attempt > 1
-                try:
-                    token = await conn.ws_token()
-                except VenueError as e:
-                    log.error("%s: no WebSocket token: %s", conn.venue, e)
-                    continue
-                self._token = token
-                params = {"channel": "executions", "token": token, "snap_orders": True, "snap_trades": False}
-                await self.ws.send(orjson.dumps({"method": "subscribe", "params": params}))
-            elif isinstance(ev, WsDisconnected | WsStale):
-                self._lost()
-                conn._health.down(Stream.PRIVATE, lost(ev))
-            elif isinstance(ev, WsMessage):
-                try:
-                    self.message(_loads(ev.data), ev.ts_recv)
-                except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, VenueError) as e:
-                    log.warning("%s: malformed execution skipped: %s", conn.venue, type(e).__name__)
+        try:
+            async for ev in self.ws.events():  # messages went to `on_message`: here the connection's life
+                if isinstance(ev, WsConnected):
+                    self._reconnected = ev.attempt > 1
+                    try:
+                        token = await conn.ws_token()
+                    except VenueError as e:
+                        log.error("%s: no WebSocket token: %s", conn.venue, e)
+                        continue
+                    self._token = token
+                    params = {
+                        "channel": "executions",
+                        "token": token,
+                        "snap_orders": True,
+                        "snap_trades": False,
+                    }
+                    await self.ws.send(orjson.dumps({"method": "subscribe", "params": params}))
+                elif isinstance(ev, WsDisconnected | WsStale):
+                    self._lost()
+                    conn._health.down(Stream.PRIVATE, lost(ev))
+        finally:
+            for task in self.catch_ups:
+                task.cancel()
 
     def message(self, m: Any, ts_recv: int) -> None:
         conn = self._conn
@@ -305,12 +327,19 @@ class PrivateStream:
             conn.private_ready.set()
             if self._reconnected:
                 self._reconnected = False
-                asyncio.get_running_loop().create_task(conn.catch_up())
+                self.catch_up()
             return
         if m.get("channel") != "executions":
             return
         for d in m.get("data") or []:
             self.execution(d, ts_recv)
+
+    def catch_up(self) -> None:
+        """The connector's REST catch-up after a reconnect, in a task (a message's handler never waits),
+        cancelled when the stream ends."""
+        task = asyncio.get_running_loop().create_task(self._conn.catch_up())
+        self.catch_ups.add(task)
+        task.add_done_callback(self.catch_ups.discard)
 
     def execution(self, d: dict[str, Any], ts_recv: int) -> None:
         conn = self._conn
