@@ -186,3 +186,17 @@ async def stand_in_engine(conn: Any) -> AsyncIterator[Pumped]:
     """`async with stand_in_engine(conn) as engine:` a stand-in pump on `conn` while the block runs."""
     async with AsyncExitStack() as stack:
         yield Pumped(stand_in_pump(conn, stack))
+
+
+def calls_in_read(obj: Any, name: str) -> list[bool]:
+    """Wrap `obj.name` (a method of this object): per call, whether it ran in a read callback (outside any
+    task, `_ws._Link.data_received`) or in a task."""
+    original = getattr(obj, name)
+    calls: list[bool] = []
+
+    def recorded(*args: Any) -> Any:
+        calls.append(asyncio.current_task() is None)
+        return original(*args)
+
+    setattr(obj, name, recorded)
+    return calls

@@ -18,11 +18,12 @@ import pytest
 
 from tests.helpers import stand_in_pump
 from tests.venues.bybit.test_connector import approve, next_of, venue
+from tests.venues.bybit.test_in_the_read import _drain
 from tests.venues.bybit.test_parse import spot_info
 from trader.clock import LiveClock
 from trader.core import Side, TimeInForce
 from trader.venues._ws import OnMessage, WsEvent, WsMessage
-from trader.venues.base import BookUpdate, FillReport, OrderReport, Stream, StreamStatus, VenueEvent
+from trader.venues.base import BookUpdate, FillReport, OrderReport, Stream, StreamStatus
 from trader.venues.bybit import BybitConnector, loopback_connector
 from trader.venues.bybit.private import PrivateLedger, PrivateStream
 
@@ -49,13 +50,6 @@ def _private() -> tuple[BybitConnector, PrivateStream]:
     ledger = PrivateLedger(conn, fill_wait_s=60)
     private = PrivateStream(conn, "ws://127.0.0.1:9/v5/private", lambda exp: ("k", exp, "sig"), ledger)
     return conn, private
-
-
-def _drain(conn: BybitConnector) -> list[VenueEvent]:
-    out = []
-    while not conn._queue.empty():
-        out.append(conn._queue.get_nowait())
-    return out
 
 
 BAD = [

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.helpers import stand_in_engine
+from tests.helpers import calls_in_read, stand_in_engine
 from tests.venues.coinbase.test_connector import CLOCK, SYMBOL, approve, opened
 from trader.core import Side, TimeInForce
 from trader.sim.coinbase import CoinbaseSimServer
@@ -101,14 +101,7 @@ def test_malformed_user_messages_in_the_read_are_skipped_and_the_stream_goes_on(
         async with opened(market_data=False) as (server, conn):
             user = conn.user
             assert user is not None
-            in_read: list[bool] = []
-            message = user.message
-
-            def spy(msg: Any, ts_recv: int) -> None:
-                in_read.append(asyncio.current_task() is None)
-                message(msg, ts_recv)
-
-            user.message = spy  # type: ignore[method-assign]
+            in_read = calls_in_read(user, "message")
             async with stand_in_engine(conn) as eng:
                 await listening(server)
                 ws = user_socket(server)
@@ -139,14 +132,7 @@ def test_a_lost_user_message_starts_the_catch_up_from_the_read() -> None:
         async with opened(market_data=False) as (server, conn):
             user = conn.user
             assert user is not None
-            started: list[bool] = []
-            catch_up = user._catch_up
-
-            def spy() -> None:
-                started.append(asyncio.current_task() is None)
-                catch_up()
-
-            user._catch_up = spy  # type: ignore[method-assign]
+            started = calls_in_read(user, "_catch_up")
             async with stand_in_engine(conn) as eng:
                 await listening(server)
                 ws = user_socket(server)
@@ -183,14 +169,7 @@ def test_the_catch_up_after_a_reconnect_starts_from_the_read_and_brings_a_fill_m
         async with opened(market_data=False) as (server, conn):
             user = conn.user
             assert user is not None
-            started: list[bool] = []
-            catch_up = user._catch_up
-
-            def spy() -> None:
-                started.append(asyncio.current_task() is None)
-                catch_up()
-
-            user._catch_up = spy  # type: ignore[method-assign]
+            started = calls_in_read(user, "_catch_up")
             async with stand_in_engine(conn) as eng:
 
                 def status() -> list[bool]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from tests.helpers import gate_approval, stand_in_engine
+from tests.helpers import calls_in_read, gate_approval, stand_in_engine
 from tests.venues.kraken.test_connector import WALL, run, venue
 from trader.core import Side
 from trader.venues.base import BookInvalid, BookUpdate, TradeTick
@@ -21,14 +21,7 @@ def test_a_checksum_mismatch_in_the_read_invalidates_and_resubscribes_from_a_tas
         async with venue() as (sim, conn), stand_in_engine(conn) as eng:
             market = conn.market
             assert market is not None
-            in_read: list[bool] = []
-            resync = market.resync
-
-            def spy(instrument: str, symbol: str, ts_recv: int) -> None:
-                in_read.append(asyncio.current_task() is None)
-                resync(instrument, symbol, ts_recv)
-
-            market.resync = spy  # type: ignore[method-assign]
+            in_read = calls_in_read(market, "resync")
             await eng.until(lambda: len(eng.books()) >= 3)
             sim.corrupt_checksum()
             await eng.until(lambda: any(isinstance(e, BookInvalid) for e, _ in eng.seen))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import gate_approval, stand_in_engine
+from tests.helpers import calls_in_read, gate_approval, stand_in_engine
 from tests.venues.kraken.test_connector import WALL, run, venue
 from trader.core import Side, TimeInForce
 from trader.sim.kraken import KrakenSimServer
@@ -66,14 +66,7 @@ def test_malformed_private_messages_in_the_read_are_skipped_and_the_stream_goes_
         async with venue(market_data=False, dead_man_s=0) as (sim, conn):
             stream = conn.executions
             assert stream is not None
-            in_read: list[bool] = []
-            message = stream.message
-
-            def spy(m: Any, ts_recv: int) -> None:
-                in_read.append(asyncio.current_task() is None)
-                message(m, ts_recv)
-
-            stream.message = spy  # type: ignore[method-assign]
+            in_read = calls_in_read(stream, "message")
             async with stand_in_engine(conn) as eng:
                 (ws,) = list(sim.private)
                 for bad in (
@@ -102,14 +95,7 @@ def test_the_catch_up_after_a_reconnect_starts_from_the_read_and_brings_a_fill_m
         async with venue(market_data=False, dead_man_s=0) as (sim, conn):
             stream = conn.executions
             assert stream is not None
-            started: list[bool] = []
-            catch_up = stream.catch_up
-
-            def spy() -> None:
-                started.append(asyncio.current_task() is None)
-                catch_up()
-
-            stream.catch_up = spy  # type: ignore[method-assign]
+            started = calls_in_read(stream, "catch_up")
             gate = asyncio.Event()  # the new connection subscribes once our order filled
             token = conn.ws_token
 
