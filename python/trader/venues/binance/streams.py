@@ -148,7 +148,7 @@ class BinanceStreams:
         except (VenueError, ParseError) as e:
             log.warning("%s: depth snapshot unusable: %s", self.venue, e)
             return 1.0
-        return None if all(self._apply(book, m) for m in buffered) else 0.0
+        return None if all(self._apply(book, m.data, m.ts_recv) for m in buffered) else 0.0
 
     async def _snapshot(self, delay_s: float = 0.0) -> bytes:
         """The REST depth snapshot (after `delay_s`); failures are retried here with backoff (one request
@@ -175,13 +175,13 @@ class BinanceStreams:
                 await self.clock.sleep(delay)
             delay = min(delay * 2, 10.0)
 
-    def _apply(self, book: Book, m: WsMessage) -> bool:
-        """Apply one diff; False when the book must be rebuilt (a gap)."""
+    def _apply(self, book: Book, data: bytes, ts_recv: int) -> bool:
+        """Apply one diff read at `ts_recv`; False when the book must be rebuilt (a gap)."""
         try:
-            if not book.apply_binance_depth(m.data):
+            if not book.apply_binance_depth(data):
                 return True  # older than the snapshot
         except (SequenceGapError, BookNotReadyError) as e:
-            self._queue.put_nowait(BookInvalid(self.symbol, f"sequence: {e}", ts_recv=m.ts_recv))
+            self._queue.put_nowait(BookInvalid(self.symbol, f"sequence: {e}", ts_recv=ts_recv))
             book.begin_resync()
             return False
         except ParseError as e:
@@ -195,8 +195,8 @@ class BinanceStreams:
                 bid[1] if bid else 0,
                 ask[0] if ask else None,
                 ask[1] if ask else 0,
-                m.ts_recv,  # ts_event: a top built from snapshot and diffs has no one venue stamp
-                m.ts_recv,
+                ts_recv,  # ts_event: a top built from snapshot and diffs has no one venue stamp
+                ts_recv,
             )
         )
         return True
@@ -331,24 +331,19 @@ class BinanceStreams:
             if isinstance(ev, WsDisconnected | WsStale):
                 self._health.down(Stream.PRIVATE, lost(ev))
                 continue
-            try:
-                msg = orjson.loads(ev.data)
-            except orjson.JSONDecodeError:
+            e = _user_event(ev.data)  # what `_user_data` declined: the key's expiry, or not an event
+            if e is None:
                 log.warning("malformed private message skipped")
                 continue
-            self._event(msg.get("data", msg) if isinstance(msg, dict) else {}, ev.ts_recv)
+            self._event(e, ev.ts_recv)
             if self._listen_key is None:  # expired: new key, new connection
                 return
 
     def _user_data(self, data: bytes, ts_recv: int) -> bool:
         """A listen key connection's event, handled in the read that brought it (its `on_message`); the
         key's expiry, and what does not parse, go to `_listen`."""
-        try:
-            msg = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return False
-        e = msg.get("data", msg) if isinstance(msg, dict) else None
-        if not isinstance(e, dict) or e.get("e") == "listenKeyExpired":
+        e = _user_event(data)
+        if e is None or e.get("e") == "listenKeyExpired":
             return False
         self._event(e, ts_recv)
         return True
@@ -378,6 +373,17 @@ class BinanceStreams:
         self._queue.put_nowait(u.report)
 
 
+def _user_event(data: bytes) -> dict[str, Any] | None:
+    """The event a user-data frame carries (bare, or wrapped in a combined stream's `data`); None when
+    it carries none."""
+    try:
+        msg = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    e = msg.get("data", msg) if isinstance(msg, dict) else None
+    return e if isinstance(e, dict) else None
+
+
 class _Depth:
     """The depth stream's messages, handled as they are read (the transport's `on_message`, in the call
     that read them when the engine waits for events: no trip through the event loop). Live, each diff is
@@ -399,12 +405,12 @@ class _Depth:
             self.snapshot = None
 
     def on_message(self, data: bytes, ts_recv: int) -> bool:
-        s, m = self.streams, WsMessage(data, ts_recv)
-        if self.buffered is None:
-            if not s._apply(self.book, m):
+        s = self.streams
+        if self.buffered is None:  # live: applied as read, nothing kept
+            if not s._apply(self.book, data, ts_recv):
                 self.rebuild()
             return True
-        self.buffered.append(m)
+        self.buffered.append(WsMessage(data, ts_recv))
         snapshot = self.snapshot
         if snapshot is None or not snapshot.done() or snapshot.cancelled():
             return True
