@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import ssl
 from collections import deque
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import cast
 from urllib.parse import urlsplit
+
+from trader.venues import _wire
 
 Response = tuple[int, dict[str, str], bytes]  # status, headers (lower-case names), body
 
@@ -82,9 +83,7 @@ class _Conn(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _wire.nodelay(transport)
         self.client._open.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

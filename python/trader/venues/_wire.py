@@ -9,6 +9,8 @@ without a probe (a cancel, a read, a test) costs one `ContextVar.get`.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -31,3 +33,11 @@ def stamp(clock: Clock) -> None:
     probe = PROBE.get()
     if probe is not None and not probe.wire_ns:
         probe.wire_ns = clock.now_ns()
+
+
+def nodelay(transport: asyncio.BaseTransport) -> None:
+    """TCP_NODELAY on a new connection's socket (a small request or frame is never held back for Nagle);
+    the HTTP and WebSocket transports call it when a connection is made."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

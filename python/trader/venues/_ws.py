@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 import ssl
 import struct
 from collections import deque
@@ -155,9 +154,7 @@ class _Link(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _wire.nodelay(transport)
         request = self.proto.connect()
         request.headers["User-Agent"] = USER_AGENT
         self.proto.send_request(request)
