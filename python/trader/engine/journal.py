@@ -12,8 +12,13 @@ What is durable when (`synchronous=FULL`: on disk, fsynced, before the call retu
   is found at the venue: an order whose id carries this journal's instance id and a number inside the
   reserved counter is ours (`client_id_reserved`), and start-up reconciliation adopts it (asks the venue,
   records it, accounts its fills, cancels it). So no id is ever sent twice and every order sent is found.
-- Every other record (acks, fills, cancels, rejects, kills, meta) is appended and fsynced before it is
-  acted on, as before; a deferred intent is always written before any record that follows it.
+- Every other order record (acks, fills, cancels, rejects, kills) is written before it is acted on, with
+  `synchronous=NORMAL` too: in the OS when the call returns, so a crash of the process loses none of it; a
+  power loss may take it back to the last fsync, and start-up reconciliation then learns from the venue
+  what the journal lacks (fills included). Counters and meta are fsynced (`synchronous=FULL`). A deferred
+  intent is always written before any record that follows it.
+- WAL checkpoints run on a thread of their own (`trader.engine.checkpoints`), never inside a write on the
+  engine's thread.
 
 Replaying the journal rebuilds every order's state. Nothing secret is written here: payloads are order
 fields, venue ids and reasons.
@@ -29,6 +34,7 @@ import json
 import os
 import sqlite3
 import stat
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +43,7 @@ from typing import Any
 
 from trader.core import Side
 from trader.engine import oms
+from trader.engine.checkpoints import CHECKPOINTS
 from trader.engine.ledger import format_client_id, new_instance_id, strategy_tag
 from trader.errors import ConfigError
 
@@ -184,6 +191,7 @@ class Journal:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread's work, not a write's
             self._db.executescript(_SCHEMA)
             self._db.execute("SELECT count(*) FROM events").fetchone()  # reads the table's pages
         except sqlite3.Error as e:
@@ -196,9 +204,16 @@ class Journal:
         self._reserve_ahead = False  # the block ahead went into use: reserve another at the next flush
         self._pending: list[tuple[int, str, str, str | dict[str, Any]]] = []  # deferred intents, oldest first
         self._sync = "FULL"
+        # registered after the connection: the thread's own connection is never the last one open
+        self._checkpoints = (
+            weakref.finalize(self, CHECKPOINTS.remove, CHECKPOINTS.add(self.path)) if self.path else None
+        )
 
     def close(self) -> None:
+        """Write what is deferred and close; the files may be moved or replaced once this returns."""
         self.flush()
+        if self._checkpoints is not None:
+            self._checkpoints()  # the checkpoint thread's connection closes first (not the last one)
         self._db.close()
 
     @property
