@@ -151,9 +151,11 @@ VENUE_OPTIONS: dict[str, type] = {
     "condition_id": str,  # polymarket: the market (both its tokens) to trade
     "signature_type": int,  # polymarket: 0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE
     "funder": str,  # polymarket: the proxy/Safe wallet holding the funds (types 1 and 2)
-    "rpc_url": str,  # polymarket: a Polygon JSON-RPC for on-chain balance checks
+    "rpc_url": str,  # polymarket: a Polygon JSON-RPC for on-chain balance checks (or env:NAME)
     "order_log": str,  # polymarket: file of client id -> order id, kept across restarts
 }
+URL_OPTIONS = frozenset({"rpc_url"})
+"""Options that may be written as `env:NAME` instead: a provider's URL often carries its API key."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,12 @@ class VenueConfig:
     orders_per_second: int | None = None  # this venue's order rate (None: the aggregate's only)
     risk: VenueRisk | None = None  # [venues.X.risk] (None: the aggregate limits only)
     kill: KillThresholds = field(default_factory=KillThresholds)  # [venues.X.kill]
+
+    def url(self, key: str) -> str | None:
+        """A URL option (`URL_OPTIONS`) as written, or read from its `env:NAME`; None when not set."""
+        if key in self.secrets:
+            return str(self.secrets[key].resolve())
+        return str(self.options[key]) if key in self.options else None
 
 
 @dataclass(frozen=True)
@@ -269,7 +277,11 @@ def _venue(name: str, v: object) -> VenueConfig:
     for k, val in v.items():
         if k in ("environment", "orders_per_second", "risk", "kill"):
             continue
-        if k in VENUE_OPTIONS:
+        if k in URL_OPTIONS and isinstance(val, str) and val.startswith(("env:", "keystore:")):
+            secrets[k] = SecretRef.parse(f"{where} {k}", val)
+            if secrets[k].kind != "env":
+                raise ConfigError(f"{where} {k}: a URL is read from env:NAME, not from a keystore")
+        elif k in VENUE_OPTIONS:
             options[k] = _option(where, k, val)
         else:
             secrets[k] = SecretRef.parse(f"{where} {k}", val)

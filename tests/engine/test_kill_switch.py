@@ -155,6 +155,9 @@ def test_reset_needs_proof_and_is_audited(
     monkeypatch.setenv("K", SIM_API_KEY)
     assert main(["kill", "--journal", str(path)]) == EXIT_OK
     assert main([*reset[:-1], "bob", "--config", str(cfg)]) == EXIT_USAGE, "a secret that is not there"
+    url_only = tmp_path / "url-only.toml"
+    url_only.write_text('[venues.polymarket]\nenvironment = "live"\nrpc_url = "env:K"\n')
+    assert main([*reset[:-1], "bob", "--config", str(url_only)]) == EXIT_USAGE, "a provider's URL is no proof"
     monkeypatch.setenv("S", SIM_SECRET)
     assert main([*reset[:-1], "bob", "--config", str(cfg)]) == EXIT_OK
     j = Journal(path)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from trader.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _run
 from trader.clock import LiveClock
-from trader.config import Config, load_config
+from trader.config import URL_OPTIONS, Config, load_config
 from trader.engine import killswitch
 from trader.engine.journal import Journal
 from trader.errors import ConfigError, TraderError
@@ -206,7 +206,13 @@ def _proof(args: argparse.Namespace, journal: Journal) -> str | None:
         return "token" if killswitch.token_matches(journal, token) else None
     config = load_config(args.config)
     names = _venues(args.venue) or list(config.venues)
-    refs = [ref for n in names if n in config.venues for ref in config.venues[n].secrets.values()]
+    refs = [
+        ref
+        for n in names
+        if n in config.venues
+        for k, ref in config.venues[n].secrets.items()
+        if k not in URL_OPTIONS  # a provider's URL proves nothing
+    ]
     if not refs:
         raise ConfigError(f"{args.config} has no venue with credentials to prove the reset with")
     for ref in refs:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import dataclasses
 from contextlib import AsyncExitStack
 
-from tests.venues.polymarket.helpers import connected, run
+import pytest
+
+from tests.venues.polymarket.helpers import CLOCK, coin, connected, key, run
+from trader.config import parse_config
+from trader.errors import ConfigError
 from trader.sim.polymarket import PolymarketSimServer
-from trader.venues.polymarket import ENDPOINTS, Endpoints
+from trader.venues.polymarket import ENDPOINTS, Endpoints, build
 from trader.venues.polymarket.chain import rpc_host
 from trader.venues.polymarket.endpoints import POLYGON_RPC
 
@@ -40,3 +44,44 @@ def test_testnet_check_passes_on_a_live_rpc_and_says_when_it_does_not_answer() -
         assert (await off.extra_checks())[0][1] is None
 
     run(t)
+
+
+def test_rpc_url_may_be_read_from_the_environment_and_its_key_never_shows(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PM_KEY", key("rpc-env"))
+
+    async def t(server: PolymarketSimServer, stack: AsyncExitStack) -> None:
+        monkeypatch.setenv("PM_RPC", f"{server.url}/rpc?apikey=KEY123")
+        text = f"""
+[venues.polymarket]
+private_key = "env:PM_KEY"
+environment = "sim"
+url = "{server.url}"
+condition_id = "{coin(server).condition_id}"
+rpc_url = "env:PM_RPC"
+"""
+        cfg = parse_config(text).venues["polymarket"]
+        assert "rpc_url" not in cfg.options
+        assert "KEY123" not in repr(cfg)
+        conn = build(cfg, symbol="", clock=CLOCK)
+        stack.push_async_callback(conn.close)
+        assert conn.endpoints.rpc == f"{server.url}/rpc?apikey=KEY123"
+        await conn.connect()
+        [(name, passed, detail)] = await conn.extra_checks()
+        assert (name, passed) == ("polygon rpc", True), detail
+        assert "KEY123" not in detail
+        monkeypatch.delenv("PM_RPC")
+        with pytest.raises(ConfigError, match="PM_RPC is not set"):
+            build(cfg, symbol="", clock=CLOCK)
+
+    run(t)
+    assert "KEY123" not in capsys.readouterr().out
+
+
+def test_rpc_url_is_a_plain_url_or_an_env_reference_never_a_keystore() -> None:
+    with pytest.raises(ConfigError, match="a URL is read from env:NAME, not from a keystore"):
+        parse_config('[venues.polymarket]\nenvironment = "live"\nrpc_url = "keystore:~/rpc.json"\n')
+    plain = parse_config('[venues.polymarket]\nenvironment = "live"\nrpc_url = "https://node.example"\n')
+    assert plain.venues["polymarket"].url("rpc_url") == "https://node.example"
+    assert plain.venues["polymarket"].url("url") is None

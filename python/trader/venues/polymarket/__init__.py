@@ -107,8 +107,9 @@ def build(cfg: VenueConfig, *, symbol: str, clock: Clock) -> PolymarketConnector
         endpoints = ENDPOINTS["live"]
     else:
         raise ConfigError("[venues.polymarket] environment must be live or sim (the venue has no testnet)")
-    if "rpc_url" in o:
-        endpoints = dataclasses.replace(endpoints, rpc=str(o["rpc_url"]))
+    rpc_url = cfg.url("rpc_url")
+    if rpc_url is not None:
+        endpoints = dataclasses.replace(endpoints, rpc=rpc_url)
     try:
         return PolymarketConnector(
             condition_id=str(o["condition_id"]),

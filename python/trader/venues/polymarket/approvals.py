@@ -179,9 +179,9 @@ def _rpc_url(cfg: VenueConfig) -> str:
     """`rpc_url`, else the simulator's (`environment = "sim"`), else the public default."""
     from trader.venues.polymarket import ENDPOINTS, Endpoints
 
-    o = cfg.options
-    if "rpc_url" in o:
-        return str(o["rpc_url"])
+    o, own = cfg.options, cfg.url("rpc_url")
+    if own is not None:
+        return own
     url = Endpoints.loopback(str(o["url"])).rpc if cfg.environment == "sim" and "url" in o else None
     return url or str(ENDPOINTS["live"].rpc)
 
