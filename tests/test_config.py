@@ -410,3 +410,26 @@ def test_the_engine_section_says_how_the_engine_runs() -> None:
 def test_a_bad_engine_section_is_refused(engine: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(f"{GOOD}\n[engine]\n{engine}\n")
+
+
+@pytest.mark.parametrize(
+    ("venue", "environment", "refused"),
+    [
+        ("binance", "testnet", None),
+        ("binance-futures", "demo", None),
+        ("bybit", "demo", None),  # Bybit's demo trading
+        ("binance-margin", "demo", "binance-margin has no test environment (live, sim only)"),
+    ],
+)
+def test_a_market_without_the_venues_test_environment_is_refused_by_the_config(
+    venue: str, environment: str, refused: str | None
+) -> None:
+    """What `trader config check` accepts, the connector builds: a market's own environments."""
+    text = f'[venues.{venue}]\nenvironment = "{environment}"\n'
+    if refused is None:
+        assert parse_config(text).venues[venue].environment == environment
+        return
+    with pytest.raises(ConfigError) as err:
+        parse_config(text)
+    want = f"[venues.{venue}] environment = {environment!r}: {refused}: rehearse it with --sim"
+    assert str(err.value) == want

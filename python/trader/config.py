@@ -317,9 +317,19 @@ def _known_venue(cfg: VenueConfig) -> VenueConfig:
                 f"[venues.{cfg.name}] {key} = {cfg.options[key]!r} contradicts the venue "
                 f"({cfg.name} is {key} {value!r})"
             )
-    if not fixed:
-        return cfg
-    return dataclasses.replace(cfg, options=fixed | cfg.options)
+    if fixed:
+        cfg = dataclasses.replace(cfg, options=fixed | cfg.options)
+    offered = registry.environments(cfg)
+    base = registry.ALIASES[cfg.name][0] if fixed else cfg.name
+    if cfg.environment not in offered and cfg.environment in registry.profile(base).environments:
+        # the venue has this environment, the market does not (Binance margin); a venue's own list is
+        # checked where its connector is built, with its reasons
+        market = "" if fixed else f" {cfg.options['market']}"
+        raise ConfigError(
+            f"[venues.{cfg.name}] environment = {cfg.environment!r}: {cfg.name}{market} has no test "
+            f"environment ({', '.join(offered)} only): rehearse it with --sim"
+        )
+    return cfg
 
 
 def _param(where: str, key: str, val: object) -> str | int | bool | Decimal:

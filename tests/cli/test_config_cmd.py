@@ -355,6 +355,7 @@ def test_an_alias_builds_its_market_under_its_own_name(monkeypatch: pytest.Monke
     secrets = (
         parse_config(
             '[venues.binance-margin]\napi_key = "env:SIM_BINANCE_KEY"\nsecret = "env:SIM_BINANCE_SECRET"\n'
+            'environment = "live"\n'
         )
         .venues["binance-margin"]
         .secrets

@@ -31,6 +31,7 @@ __all__ = [
     "alias_options",
     "build_connector",
     "client_id_rule",
+    "environments",
     "loopback_connector",
     "names",
     "package",
@@ -91,6 +92,15 @@ def names() -> list[str]:
 def alias_options(name: str) -> dict[str, str | int | bool]:
     """The options an alias venue fixes (`binance-futures`: market = "futures"); {} for any other."""
     return dict(ALIASES[name][1]) if name in ALIASES else {}
+
+
+def environments(cfg: VenueConfig) -> tuple[str, ...]:
+    """The environments a configured venue offers for the market its options choose (Binance margin:
+    live and sim only); () for a venue not built."""
+    prof = profile(cfg.name)
+    market = cfg.options.get("market")
+    caps = prof.capabilities.get(str(market)) if market is not None else None
+    return _environments(prof.environments, caps)
 
 
 def _environments(envs: tuple[str, ...], caps: Capabilities | None) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from trader.clock import LiveClock
-from trader.config import parse_config
+from trader.config import VenueConfig, parse_config
 from trader.errors import ConfigError
 from trader.venues import binance, registry
 from trader.venues.binance import ENDPOINTS, PROFILE, Market
@@ -16,7 +16,7 @@ CLOCK = LiveClock()
 KEYS = '\napi_key = "env:BK"\nsecret = "env:BS"\n'
 
 
-def _cfg(venue: str, body: str) -> object:
+def _cfg(venue: str, body: str) -> VenueConfig:
     return parse_config(f"[venues.{venue}]{KEYS}{body}").venues[venue]
 
 
@@ -54,7 +54,7 @@ def test_the_config_names_the_environment(
     environment: str, market: str, rest: str, futures_rest: str
 ) -> None:
     cfg = _cfg("binance", f'environment = "{environment}"\nmarket = "{market}"\n')
-    conn = registry.build_connector(cfg, symbol="BTCUSDT", clock=CLOCK)  # type: ignore[arg-type]
+    conn = registry.build_connector(cfg, symbol="BTCUSDT", clock=CLOCK)
     assert isinstance(conn, binance.BinanceConnector)
     assert (conn.endpoints.rest, conn.endpoints.futures_rest) == (rest, futures_rest)
     assert conn.market is Market(market)
@@ -65,22 +65,27 @@ def test_the_config_names_the_environment(
 def test_margin_on_a_test_environment_is_refused_in_one_line(
     environment: str, venue: str, market: str
 ) -> None:
-    cfg = _cfg(venue, f'environment = "{environment}"\n{market}')
-    with pytest.raises(ConfigError) as err:
-        binance.build(cfg, symbol="BTCUSDT", clock=CLOCK)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as err:  # by the config itself: `trader config check` says so
+        _cfg(venue, f'environment = "{environment}"\n{market}')
+    name = "binance margin" if market else venue
     text = str(err.value)
-    assert "\n" not in text
-    assert text == f"[venues.{venue}] environment = {environment!r}: {MARGIN_TEST_ENVIRONMENT}"
-    assert "--sim" in text
+    assert text == (
+        f"[venues.{venue}] environment = {environment!r}: {name} has no test environment (live, sim only): "
+        "rehearse it with --sim"
+    )
+    # and by the connector, for a VenueConfig built in code rather than parsed
+    cfg = VenueConfig(venue, environment, _cfg(venue, 'environment = "live"\n').secrets, {"market": "margin"})
+    with pytest.raises(ConfigError) as err:
+        binance.build(cfg, symbol="BTCUSDT", clock=CLOCK)
+    assert str(err.value) == f"[venues.{venue}] environment = {environment!r}: {MARGIN_TEST_ENVIRONMENT}"
 
 
 def test_margin_defaults_to_the_testnet_and_is_refused() -> None:
-    cfg = _cfg("binance-margin", "")  # no environment: the config's default, "testnet"
-    with pytest.raises(ConfigError, match="rehearse margin with --sim"):
-        registry.build_connector(cfg, symbol="BTCUSDT", clock=CLOCK)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="rehearse it with --sim"):
+        _cfg("binance-margin", "")  # no environment: the config's default, "testnet"
 
 
 def test_margin_on_the_simulator_is_built() -> None:
     cfg = _cfg("binance-margin", 'environment = "sim"\nurl = "http://127.0.0.1:9"\n')
-    conn = binance.build(cfg, symbol="BTCUSDT", clock=CLOCK)  # type: ignore[arg-type]
+    conn = binance.build(cfg, symbol="BTCUSDT", clock=CLOCK)
     assert (conn.market, conn.endpoints.rest) == (Market.MARGIN, "http://127.0.0.1:9")

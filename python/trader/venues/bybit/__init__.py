@@ -44,7 +44,7 @@ PROFILE = VenueProfile(
         "spot and linear perpetuals (REST or trade WebSocket orders, public book and private streams); "
         "`--sim` offline"
     ),
-    environments=("live", "paper", "sim"),
+    environments=("live", "paper", "demo", "sim"),
     capabilities={"spot": SPOT_CAPABILITIES, "linear": LINEAR_CAPABILITIES},
     default_symbol="BTCUSDT",
     strategies=("mm",),
