@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trader.clock import SimClock
@@ -58,6 +58,7 @@ STRATEGIES = ("mm", "pairs", "binary_mm", "rewards", "event")
     ),
     n=st.integers(1, MAX_COUNTER),
 )
+@settings(deadline=None)  # the first example imports every venue package (registry.names): no time limit
 def test_every_id_fits_every_venue_and_parses_back(instance: str, strategy: str, n: int) -> None:
     cid = format_client_id(instance, strategy, n)
     assert len(cid) <= CLIENT_ID_MAX_LEN == 18

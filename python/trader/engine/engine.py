@@ -485,15 +485,22 @@ class Engine:
     # ---- intents ---------------------------------------------------------------------------------
 
     def _act(self, st: StrategyState, intents: list[Intent], tick_ns: int | None) -> None:
-        """The strategy's intents through the gate; the approved orders are sent once it is done."""
+        """The strategy's intents through the gate; the approved orders are sent once it is done. Its
+        orders are looked at before its cancels: a cancel goes out after the event's orders anyway
+        (`orderflow.send_approved`), so handling it first would only hold the first order back."""
         self._acting += 1
         try:
+            cancels: list[Cancel] = []
             while intents:
                 intent = intents.pop(0)
                 if isinstance(intent, Cancel):
-                    intents += self._cancel(intent.client_id)
+                    cancels.append(intent)
                 else:
                     intents += self._place(st, intent, tick_ns)
+                if not intents:
+                    for c in cancels:
+                        intents += self._cancel(c.client_id)
+                    cancels = []
         finally:
             self._acting -= 1
         if not self._acting and (self._outbox or self._cancels or self.journal.pending):
