@@ -11,11 +11,13 @@ import pytest
 from tests.engine.rig import T0, Rig, run, status
 from trader.config import RiskLimits
 from trader.core import Side, TradingState
-from trader.engine import oms
-from trader.engine.engine import EngineConfig
+from trader.engine import oms, orderflow
+from trader.engine.engine import Engine, EngineConfig
 from trader.engine.journal import Journal
 from trader.engine.ledger import Owner, format_client_id
+from trader.engine.venue import StrategyState
 from trader.errors import ReconciliationError
+from trader.strategies.base import Intent
 from trader.venues.base import FillReport
 
 
@@ -288,5 +290,43 @@ def test_an_overfill_counts_in_the_position_and_is_reported() -> None:
             )
         )
         assert rig.engine.summary.overfills == 1
+
+    run(go)
+
+
+def test_a_requotes_order_goes_out_before_its_cancel_is_handled() -> None:
+    """The market maker requotes as [Cancel(old), Place(new)]: the new order is approved and its send
+    started before the cancel is looked at, and the cancel follows in the same event."""
+
+    async def go() -> None:
+        rig = Rig(Journal(":memory:"), config=EngineConfig(eager_send=True))
+        calls: list[str] = []
+        cancel, send_out, act = rig.engine._cancel, orderflow.send_out, rig.engine._act
+
+        def spy_cancel(client_id: str) -> list[Intent]:
+            calls.append("cancel")
+            return cancel(client_id)
+
+        def spy_send_out(engine: Engine) -> None:
+            calls.extend("sent" for _ in engine._outbox)
+            send_out(engine)
+
+        def spy_act(st: StrategyState, intents: list[Intent], tick_ns: int | None) -> None:
+            if not rig.engine._acting:  # an event's outermost call (an eager send may handle another inside)
+                calls.append("|")
+            act(st, intents, tick_ns)
+
+        rig.engine._cancel = spy_cancel  # type: ignore[method-assign]
+        rig.engine._act = spy_act  # type: ignore[method-assign]
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(orderflow, "send_out", spy_send_out)
+            await rig.engine.start()
+            await rig.steps(200)
+        events = " ".join(calls).split("|")
+        requotes = [e.split() for e in events if "cancel" in e and "sent" in e]
+        assert requotes, "the market maker requoted"
+        for e in requotes:
+            assert e.index("cancel") > e.index("sent"), e
+        await rig.engine.shutdown()
 
     run(go)
