@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 
 from tests.helpers import plan_a_venue
 from trader.cli import EXIT_OK, EXIT_USAGE, main
+from trader.cli.config import template
 from trader.clock import LiveClock
 from trader.config import VenueConfig, parse_config
 from trader.errors import ConfigError
@@ -380,3 +384,44 @@ def test_an_alias_builds_its_market_under_its_own_name(monkeypatch: pytest.Monke
         asyncio.run(c.close())
     with pytest.raises(ConfigError, match="unknown venue 'binance-spot'"):
         registry.package("binance-spot")
+
+
+RISK = """[risk]
+max_gross_notional = "100000"
+max_net_notional = "50000"
+max_open_orders = 50
+orders_per_second = 20
+daily_loss_limit = "500"
+daily_loss_halt = "1000"
+"""
+
+
+def test_the_polymarket_simulator_says_which_market_a_config_can_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`config init` writes a placeholder condition id; `trader sim polymarket` prints the one it serves,
+    and a config naming it trades against the running simulator (the placeholder is "market not found")."""
+    assert "`trader sim polymarket` prints its own" in template()
+    cmd = [sys.executable, "-m", "trader", "sim", "polymarket", "--port", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split("listening on ")[1].strip()
+        said = re.fullmatch(
+            r"sim venue polymarket trades (0x[0-9a-f]{64}):YES by default\n", proc.stdout.readline()
+        )
+        assert said is not None
+        monkeypatch.setenv("PM_TEST_KEY", "0x" + "ab" * 32)
+        cfg = tmp_path / "pm.toml"
+        venue = f'[venues.polymarket]\nprivate_key = "env:PM_TEST_KEY"\nenvironment = "sim"\nurl = "{url}"\n'
+        paper = ["paper", "--config", str(cfg), "--exchange", "polymarket", "--duration", "1", "--no-view"]
+        cfg.write_text(RISK + venue + 'condition_id = "0x' + "0" * 64 + '"\n')
+        assert main(paper) != EXIT_OK
+        assert "market not found" in capsys.readouterr().err
+        cfg.write_text(RISK + venue + f'condition_id = "{said.group(1)}"\n')
+        assert main(paper) == EXIT_OK
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        if proc.stdout is not None:
+            proc.stdout.close()

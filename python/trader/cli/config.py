@@ -32,7 +32,7 @@ _TEMPLATE_OPTIONS: dict[str, str] = {
     "client_id = 1\n" + _DAY_TRADING,
     "alpaca": _DAY_TRADING,
     "polymarket": 'condition_id = "0x0000000000000000000000000000000000000000000000000000000000000000"'
-    "  # the market to trade\n"
+    "  # the market to trade (`trader sim polymarket` prints its own: CONDITION_ID:YES)\n"
     'url = "http://127.0.0.1:8766"      # a running `trader sim polymarket --port=8766`; live: no testnet\n',
     "sim": 'url = "http://127.0.0.1:8765"      # a running `trader sim sim --port=8765`\n',
 }

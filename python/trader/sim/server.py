@@ -241,6 +241,8 @@ def run_forever(venue: str, port: int, seed: int, host: str = "127.0.0.1") -> in
         server = registry.simulator(venue, seed=seed, clock=LiveClock())
         await server.start(host, port)
         print(f"sim venue {venue} listening on {server.url}", flush=True)
+        if server.default_symbol:  # what a config names (Polymarket: the market's condition id)
+            print(f"sim venue {venue} trades {server.default_symbol} by default", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
