@@ -5,8 +5,10 @@ demo trading), and `trader testnet` end to end."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -310,5 +312,50 @@ def test_order_entry_over_the_private_websocket() -> None:
             assert [type(x).__name__ for x in acks] == ["SubmitAck", "InsufficientFundsError"]
             assert server.requests["POST /api/v5/trade/order"] == 0  # nothing went over REST
             assert server.requests["POST /api/v5/trade/batch-orders"] == 0
+
+    run(body)
+
+
+def test_a_sweep_pushes_every_fill_and_the_stream_reports_each() -> None:
+    """A taker that takes several resting orders: OKX pushes one `orders` row per fill (its own fillSz,
+    tradeId, and the order's accFillSz after it), then the IOC's rest canceled; the connector reports every
+    fill from the stream, the ones REST lists (the simulator used to push the last fill only, once per
+    fill)."""
+
+    async def body() -> None:
+        async with venue() as (server, conn):
+            rows: list[dict[str, str]] = []
+            fan = server._fan
+
+            def spy(subs: Any, msg: dict[str, Any] | None, raw: bytes = b"") -> None:
+                if subs is server.order_subs and msg is not None:
+                    rows.extend(r for r in msg["data"] if r["clOrdId"] == "sweep1")
+                fan(subs, msg, raw)
+
+            server._fan = spy
+            t = await top(conn)
+            assert t.ask is not None
+            a = gate_approval(
+                conn.spec, SYMBOL, Side.BUY, t.ask + 2000, 5000,
+                bid=t.ask - 1, ask=t.ask, now_ns=CLOCK.now_ns(), tif=TimeInForce.IOC,
+            )  # fmt: skip
+            await conn.submit(a, "sweep1", SYMBOL)
+            rest = [r for r in await conn.fills_since(0) if r.client_id == "sweep1"]
+            assert len(rest) >= 2, "the order took more than one resting order"
+            fills = [r for r in rows if r["tradeId"]]
+            assert len(fills) == len({r["tradeId"] for r in fills}) == len(rest), "a push per fill"
+            acc = [Decimal(r["accFillSz"]) for r in fills]
+            assert acc == sorted(set(acc)), "each pushed after its own fill"
+            assert [Decimal(r["fillSz"]) for r in fills] == [
+                acc[0],
+                *(b - a for a, b in itertools.pairwise(acc)),
+            ]
+            assert rows[-1]["state"] == "canceled", "then the IOC's rest"
+            reported: list[FillReport] = []
+            while sum(f.qty for f in reported) < sum(r.qty for r in rest):
+                reported.append(
+                    await first(conn, lambda e: isinstance(e, FillReport) and e.client_id == "sweep1")
+                )
+            assert sorted(f.trade_id for f in reported) == sorted(r.trade_id for r in rest)
 
     run(body)

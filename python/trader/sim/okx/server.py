@@ -215,11 +215,16 @@ class OkxSimServer(VenueServer):
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def publish_orders(self, orders: list[Order]) -> None:
-        """Each order's push on `orders`; then, if any, the account (frozen and cash balances moved) and
-        the positions of the SWAP instruments that filled."""
+        """Each order's pushes on `orders`, one per fill (`Order.take_pushes`), in the order the orders
+        were touched; then, if any, the account (frozen and cash balances moved) and the positions of the
+        SWAP instruments that filled."""
+        arg = {"channel": "orders", "instType": "ANY", "uid": "1"}
+        seen: set[int] = set()  # an order a sweep filled twice is listed twice: its pushes go once
         for o in orders:
-            msg = {"arg": {"channel": "orders", "instType": "ANY", "uid": "1"}, "data": [o.wire()]}
-            self._fan(self.order_subs, msg)
+            if id(o) not in seen:
+                seen.add(id(o))
+                for row in o.take_pushes():
+                    self._fan(self.order_subs, {"arg": arg, "data": [row]})
         if orders:
             self.publish_positions(sorted({o.inst.inst_id for o in orders if o.inst.swap and o.last}))
             self.publish_account()

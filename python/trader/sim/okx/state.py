@@ -133,8 +133,11 @@ class Order:
     reduce_only: bool = False
     cancel_source: str = ""  # 31: a post-only order would have taken; 14: FOK/IOC not filled
     last: dict[str, str] = field(default_factory=dict)  # the latest fill's fields
+    pushes: list[dict[str, str]] = field(default_factory=list)  # one per fill since the last publish
 
-    def wire(self) -> dict[str, str]:
+    def wire(self, fill: bool = True) -> dict[str, str]:
+        """The order as `orders` pushes it; `fill`: with the fields of its latest fill (the push a fill
+        brings), else with none (a push for anything else: placed, amended, canceled)."""
         i = self.inst
         avg = str(self.notional / (Decimal(self.filled) * Decimal(i.lot_sz))) if self.filled else ""
         return {
@@ -167,8 +170,17 @@ class Order:
             "code": "0",
             "msg": "",
             "cancelSource": self.cancel_source,
-            **self.last,
+            **(self.last if fill else {}),
         }
+
+    def take_pushes(self) -> list[dict[str, str]]:
+        """What the `orders` channel pushes for this order now: a row per fill since the last time (each
+        with that fill's fields and the order as it stood after it: OKX pushes every fill), then, if its
+        state moved on since (an IOC's rest canceled) or nothing filled, the order as it is."""
+        rows, self.pushes = self.pushes, []
+        if not rows or rows[-1]["state"] != self.state:
+            rows.append(self.wire(fill=False))
+        return rows
 
 
 @dataclass
@@ -450,6 +462,7 @@ class State:
             "execType": "M" if maker else "T",
             "fillTime": str(now_ms),
         }
+        o.pushes.append(o.wire())
         self.fills.append(
             {
                 "instType": inst.inst_type,
