@@ -22,6 +22,9 @@ from tests.sim.binance.helpers import (
 )
 from trader.clock import SimClock
 from trader.sim.binance import DEMO_KEY, BinanceSimServer
+from trader.sim.binance.errors import ApiError
+from trader.sim.binance.limits import Limits
+from trader.sim.binance.state import FUTURES_MARKET, Account
 
 
 def test_futures_public_endpoints_and_usage_headers() -> None:
@@ -455,3 +458,38 @@ def test_futures_user_data_order_and_account_updates() -> None:
             assert (r.status, (await r.json())["code"]) == (400, -1125)
 
     run(t)
+
+
+def test_order_windows_count_what_is_inside_them_and_forget_the_rest() -> None:
+    """The order-rate windows (10 s, and 1 min for futures) count the orders inside them, as the headers
+    say, refuse the one over a limit (-1015) and forget what left the longest window."""
+    clock = SimClock(1_700_000_000_000_000_000)
+    limits = Limits(
+        clock, weight_limit=6000, orders_per_10s=3, futures_weight_limit=2400,
+        futures_orders_per_10s=3, futures_orders_per_1m=4,
+    )  # fmt: skip
+    acct = Account(b"s", {})
+
+    def order() -> None:
+        now = limits.admit_order(FUTURES_MARKET, acct)  # as the books do: admitted, then recorded
+        acct.order_times.append(now)
+
+    def counts() -> list[int]:
+        return [n for _, n in limits.order_counts(FUTURES_MARKET, acct)]
+
+    for _ in range(3):
+        order()
+    assert counts() == [3, 3]
+    with pytest.raises(ApiError) as e:
+        order()
+    assert e.value.code == -1015
+    clock.advance(10_000_000_000)  # the 10 s window moves past them; the minute does not
+    assert counts() == [0, 3]
+    order()
+    with pytest.raises(ApiError, match="current limit is 4 orders per MINUTE"):
+        order()
+    clock.advance(51_000_000_000)  # the first three leave the minute too
+    assert counts() == [0, 1]
+    order()
+    assert counts() == [1, 2]
+    assert len(acct.order_times) == 2, "what left the longest window is forgotten"
