@@ -336,7 +336,7 @@ async def _sim_checks(args: argparse.Namespace, clock: Clock) -> list[Check]:
             await close_venue(venue)
         label = f"{name}/{market}" if len(markets) > 1 else name
         out += [dataclasses.replace(c, venue=label) for c in checks]
-    return out + _no_testnet(name, "the simulator, not the venue")
+    return out
 
 
 async def _checks(
@@ -351,21 +351,7 @@ async def _checks(
         checks = await check_connector(conn, symbol, order=order, clock=clock)
     finally:
         await conn.close()
-    where = f"a simulator (environment = {vcfg.environment!r})"
-    if vcfg.environment == "live":
-        where = "the live venue " + (
-            "(--order placed and canceled one real order)" if order else "read-only (orders not checked)"
-        )
-    return checks + _no_testnet(vcfg.name, where)
-
-
-def _no_testnet(name: str, where: str) -> list[Check]:
-    """A venue with no test environment that trades says so: a skipped `testnet` row, what the checks
-    above ran against and what could not be checked."""
-    from trader.cli.testnet import Check
-
-    note = registry.profile(name).no_testnet
-    return [Check(name, "testnet", None, f"{note}; the checks above ran against {where}")] if note else []
+    return checks
 
 
 async def live_session(venues: Sequence[str], config: Config, monitor: Monitor | None = None) -> Summary:

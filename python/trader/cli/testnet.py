@@ -52,7 +52,8 @@ def no_test_environment(name: str, *, sim: bool) -> str:
     checks of it and what it cannot (from the venue's profile: live and a simulator, nothing between)."""
     from trader.venues import registry
 
-    envs = registry.profile(name).environments
+    prof = registry.profile(name)
+    envs = prof.environments
     if "paper" in envs or "live" not in envs:
         return ""
     where = (
@@ -60,8 +61,9 @@ def no_test_environment(name: str, *, sim: bool) -> str:
         if sim
         else "a live key is checked read-only (reachability, clock, auth, market data)"
     )
+    why = f" that trades ({prof.no_testnet})" if prof.no_testnet else ""
     return (
-        f"{name} has no testnet or sandbox (environments: {', '.join(envs)}): {where}; not checked: "
+        f"{name} has no testnet or sandbox (environments: {', '.join(envs)}){why}: {where}; not checked: "
         "an order on a real test venue (--order with a live key places a real order)"
     )
 
@@ -104,10 +106,15 @@ async def run_checks(args: argparse.Namespace) -> list[Check]:
     return out
 
 
-def notes(checks: list[Check], *, sim: bool) -> list[str]:
-    """For each venue checked that has no test environment: what was and was not checked."""
+def notes(checks: list[Check], *, sim: bool, config: Path | None = None) -> list[str]:
+    """For each venue checked that has no test environment: what was and was not checked (its simulator,
+    with `--sim` or a configured `environment = "sim"`; else the live venue, read-only)."""
+    from trader.config import load_config
+
     venues = dict.fromkeys(c.venue.split("/")[0] for c in checks)
-    return [n for n in (no_test_environment(v, sim=sim) for v in venues) if n]
+    configured = {} if sim or config is None else load_config(config.expanduser()).venues
+    on_sim = {v: sim or (v in configured and configured[v].environment == "sim") for v in venues}
+    return [n for n in (no_test_environment(v, sim=on_sim[v]) for v in venues) if n]
 
 
 async def _first_book(

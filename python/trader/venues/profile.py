@@ -71,7 +71,7 @@ class VenueProfile:
     client_id: ClientIdRule = STRICTEST  # the venue's rule for client order ids
     notes: str = ""  # operator-facing caveats (e.g. no venue dead-man switch: the engine's watchdog)
     no_testnet: str = (
-        ""  # a venue without a test environment that trades: what `trader testnet` could not check
+        ""  # a venue with a test environment that does not trade: why `trader testnet` does not use it
     )
     approve: ApproveHook | None = None  # on-chain approvals trading needs (`trader approve`); None: none
 

@@ -43,8 +43,8 @@ PROFILE = VenueProfile(
         "responses without auth and has no WebSocket, so `testnet` checks the simulator or live read-only"
     ),
     no_testnet=(
-        "Coinbase has none that trades: its sandbox (api-sandbox.coinbase.com) answers canned responses "
-        "without auth or WebSocket, so it checks nothing of ours (keys, JWT, orders, streams): not used"
+        "its sandbox, api-sandbox.coinbase.com, answers canned responses without auth or WebSocket: it "
+        "would check nothing of ours (keys, JWT, orders, streams)"
     ),
 )
 
