@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -218,20 +219,30 @@ class BinanceStreams:
         )
 
     async def _tick_stream(self, url: str, trade: str) -> None:
-        ws = WsClient(self.venue, url, clock=self.clock, stale_after_s=3600)
+        """One connection of prints and book tickers: each message is handled in the read that brought it
+        (`_tick`, the transport's `on_message`), like the depth; this loop only keeps the connection."""
+        ws = WsClient(
+            self.venue, url, clock=self.clock, stale_after_s=3600, on_message=partial(self._tick, trade)
+        )
         self._clients.append(ws)
-        async for ev in ws.events():
-            if not isinstance(ev, WsMessage) or self.spec is None:
-                continue
-            try:
-                msg = orjson.loads(ev.data)
-                d = msg.get("data", msg)
-                if d.get("e") == trade:
-                    self._queue.put_nowait(parse.trade_tick(d, self.spec, self.symbol, ev.ts_recv))
-                elif parse.is_book_ticker(d):
-                    self._queue.put_nowait(parse.book_ticker(d, self.spec, self.symbol, ev.ts_recv))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
-                log.warning("malformed market message skipped: %s", type(e).__name__)
+        async for _ in ws.events():
+            pass  # every message is taken by `_tick`; a drop is the transport's to reconnect
+
+    def _tick(self, trade: str, data: bytes, ts_recv: int) -> bool:
+        """A print (`trade` / `aggTrade`) or a book ticker, into the connector's queue; a malformed one is
+        logged and skipped."""
+        if self.spec is None:
+            return True
+        try:
+            msg = orjson.loads(data)
+            d = msg.get("data", msg)
+            if d.get("e") == trade:
+                self._queue.put_nowait(parse.trade_tick(d, self.spec, self.symbol, ts_recv))
+            elif parse.is_book_ticker(d):
+                self._queue.put_nowait(parse.book_ticker(d, self.spec, self.symbol, ts_recv))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+            log.warning("malformed market message skipped: %s", type(e).__name__)
+        return True
 
     # ---- private streams -------------------------------------------------------------------------
 
