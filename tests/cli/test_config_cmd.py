@@ -120,15 +120,20 @@ def test_init_default_path_is_under_home(
 
 # ---- config check ----
 
-CONFIG = """
-[risk]
+RISK = """[risk]
 max_gross_notional = "100000"
 max_net_notional = "50000"
 max_open_orders = 50
 orders_per_second = 20
 daily_loss_limit = "500"
 daily_loss_halt = "1000"
+"""
 
+
+CONFIG = (
+    "\n"
+    + RISK
+    + """
 [risk.assets.BTC]
 max_net_notional = "20000"
 
@@ -163,6 +168,7 @@ binance-futures = "BTCUSDT"
 kind = "basis"
 legs = ["binance:BTC-USDT", "binance-futures:BTC-USDT"]
 """
+)
 
 
 @pytest.fixture
@@ -384,16 +390,6 @@ def test_an_alias_builds_its_market_under_its_own_name(monkeypatch: pytest.Monke
         asyncio.run(c.close())
     with pytest.raises(ConfigError, match="unknown venue 'binance-spot'"):
         registry.package("binance-spot")
-
-
-RISK = """[risk]
-max_gross_notional = "100000"
-max_net_notional = "50000"
-max_open_orders = 50
-orders_per_second = 20
-daily_loss_limit = "500"
-daily_loss_halt = "1000"
-"""
 
 
 def test_the_polymarket_simulator_says_which_market_a_config_can_name(
