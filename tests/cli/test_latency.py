@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,8 +13,9 @@ import time
 import pytest
 
 from trader.cli import EXIT_FAILED, EXIT_USAGE, _run, main
-from trader.cli.latency import EDGES_US, Result, histogram, judge
+from trader.cli.latency import EDGES_US, Result, cpu_set, histogram, judge, start_sim, stop_sim
 from trader.clock import LiveClock
+from trader.errors import ConfigError
 
 
 def _result(p99_ns: int, count: int = 10) -> Result:
@@ -95,3 +97,26 @@ def test_busy_poll_keeps_the_loop_off_the_kernel_sleep() -> None:
     slept, tasks = _run(idle())
     assert slept < 0.05, f"an idle loop used {slept:.3f} s of CPU in 0.3 s"
     assert tasks == 1
+
+
+def test_a_pinned_engine_keeps_its_simulator_off_its_cpu() -> None:
+    """`--cpu N`: the engine runs on N and the simulator on the other CPUs (it was started after the pin
+    and inherited it: both processes on one core)."""
+    mine = os.sched_getaffinity(0)
+    engine = frozenset({min(mine)})
+    proc, _url = start_sim(7, avoid=engine)
+    try:
+        assert os.sched_getaffinity(proc.pid) == ((mine - engine) or mine)
+    finally:
+        stop_sim(proc)
+    with pytest.raises(ConfigError, match="cannot pin to it"):
+        cpu_set(str(max(mine) + 4096))
+    assert cpu_set(f"{min(mine)}") == engine
+    out = subprocess.run(
+        [sys.executable, "-m", "trader", "latency", "--duration", "1", "--json", "--cpu", str(min(mine))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["tick_to_wire_ns"]["count"] > 0

@@ -9,7 +9,8 @@ durable path production uses), and prints:
 - order round trip: those bytes -> the venue's ack read back;
 - percentiles (p50, p90, p99, p99.9, max) and a histogram of tick-to-wire.
 
-`--json` prints one JSON object (the same figures, in ns). The exit code is 1 when `--max-p99` (µs) is
+`--cpu` pins the engine to those CPUs and keeps the simulator on the others (it is started first: it would
+inherit them). `--json` prints one JSON object (the same figures, in ns). The exit code is 1 when `--max-p99` (µs) is
 broken or no order was measured, 2 for a usage error, else 0. Two shared cores measure the machine as much
 as the engine: give CI a budget with room, and compare runs on one machine.
 """
@@ -102,11 +103,16 @@ def load_strategy(spec: str) -> Any:
         raise ConfigError(f"--strategy={spec}: cannot build it ({type(e).__name__}: {e})") from None
 
 
-def start_sim(seed: int) -> tuple[subprocess.Popen[str], str]:
-    """`trader sim sim --port 0` in its own process, and its URL once it listens."""
+def start_sim(seed: int, avoid: frozenset[int] = frozenset()) -> tuple[subprocess.Popen[str], str]:
+    """`trader sim sim --port 0` in its own process, and its URL once it listens; kept off the CPUs in
+    `avoid` (the engine's, when it is pinned: a venue is another machine) while any other is left."""
     cmd = [sys.executable, "-m", "trader", "sim", "sim", "--port", "0", "--seed", str(seed)]
     # our own CLI, by this interpreter, with fixed arguments (the seed is an int)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    if avoid and hasattr(os, "sched_setaffinity"):
+        others = os.sched_getaffinity(proc.pid) - avoid
+        if others:
+            os.sched_setaffinity(proc.pid, others)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "listening on " not in line:
@@ -127,17 +133,28 @@ def stop_sim(proc: subprocess.Popen[str]) -> None:
         proc.communicate()
 
 
-def pin(cpus: str | None) -> None:
-    """Pin this process to `cpus` (Linux; `ConfigError` for a bad list)."""
+def cpu_set(cpus: str | None) -> frozenset[int]:
+    """The CPUs `--cpu` names ("2" or "2,3"; empty: not given), each one this process may run on
+    (Linux; `ConfigError` otherwise)."""
     if cpus is None:
-        return
+        return frozenset()
     from trader.errors import ConfigError
 
     try:
-        chosen = {int(c) for c in cpus.split(",") if c.strip()}
-        os.sched_setaffinity(0, chosen)
-    except (ValueError, OSError, AttributeError) as e:
+        chosen = frozenset(int(c) for c in cpus.split(",") if c.strip())
+        allowed = os.sched_getaffinity(0)
+    except (ValueError, AttributeError) as e:
         raise ConfigError(f"--cpu={cpus}: cannot pin to it ({e})") from None
+    if not chosen or not chosen <= allowed:
+        raise ConfigError(f"--cpu={cpus}: cannot pin to it (this process may run on {sorted(allowed)})")
+    return chosen
+
+
+def pin(cpus: str | None) -> None:
+    """Pin this process to `cpus` (Linux; `ConfigError` for a bad list)."""
+    chosen = cpu_set(cpus)
+    if chosen:
+        os.sched_setaffinity(0, chosen)
 
 
 async def measure(args: argparse.Namespace, url: str, journal_path: str) -> Result:
@@ -234,7 +251,7 @@ def main(args: argparse.Namespace) -> int:
         print("trader latency: --duration must be > 0 and at most 3600 s", file=sys.stderr)
         return EXIT_USAGE
     try:
-        pin(args.cpu)
+        engine_cpus = cpu_set(args.cpu)
         if ":" in args.strategy:
             load_strategy(args.strategy)  # fails before anything starts
         elif args.strategy != "mm":
@@ -247,11 +264,13 @@ def main(args: argparse.Namespace) -> int:
         if path is None:
             path = str(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "journal.db")
         try:
-            proc, url = start_sim(args.seed)
+            proc, url = start_sim(args.seed, avoid=engine_cpus)  # off the engine's CPUs
         except TraderError as e:
             print(f"trader latency: {e}", file=sys.stderr)
             return EXIT_FAILED
         stack.callback(stop_sim, proc)
+        if engine_cpus:  # after the simulator started: it would inherit the engine's CPUs
+            os.sched_setaffinity(0, engine_cpus)
         try:
             result = judge(_run(measure(args, url, path), **polling(args)), args.max_p99)
             result.busy_poll = args.busy_poll
