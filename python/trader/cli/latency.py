@@ -10,9 +10,9 @@ durable path production uses), and prints:
 - percentiles (p50, p90, p99, p99.9, max) and a histogram of tick-to-wire.
 
 `--cpu` pins the engine to those CPUs and keeps the simulator on the others (it is started first: it would
-inherit them). `--json` prints one JSON object (the same figures, in ns). The exit code is 1 when `--max-p99` (µs) is
-broken or no order was measured, 2 for a usage error, else 0. Two shared cores measure the machine as much
-as the engine: give CI a budget with room, and compare runs on one machine.
+inherit them). `--json` prints one JSON object (the same figures, in ns). The exit code is 1 when
+`--max-p99` (µs) is broken or no order was measured, 2 for a usage error, else 0. Two shared cores measure
+the machine as much as the engine: give CI a budget with room, and compare runs on one machine.
 """
 
 from __future__ import annotations
