@@ -12,11 +12,11 @@ What is durable when (`synchronous=FULL`: on disk, fsynced, before the call retu
   is found at the venue: an order whose id carries this journal's instance id and a number inside the
   reserved counter is ours (`client_id_reserved`), and start-up reconciliation adopts it (asks the venue,
   records it, accounts its fills, cancels it). So no id is ever sent twice and every order sent is found.
-- Every other order record (acks, fills, cancels, rejects, kills) is written before it is acted on, with
+- Every other order record (acks, fills, cancels, rejects) is written before it is acted on, with
   `synchronous=NORMAL` too: in the OS when the call returns, so a crash of the process loses none of it; a
   power loss may take it back to the last fsync, and start-up reconciliation then learns from the venue
-  what the journal lacks (fills included). Counters and meta are fsynced (`synchronous=FULL`). A deferred
-  intent is always written before any record that follows it.
+  what the journal lacks (fills included). Counters and meta (the kill switch, its audit records) are
+  fsynced (`synchronous=FULL`). A deferred intent is always written before any record that follows it.
 - WAL checkpoints run on a thread of their own (`trader.engine.checkpoints`), never inside a write on the
   engine's thread.
 
