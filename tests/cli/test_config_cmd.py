@@ -421,3 +421,19 @@ def test_the_polymarket_simulator_says_which_market_a_config_can_name(
         proc.wait(timeout=20)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_the_perpetual_aliases_trade_their_market_on_the_simulators(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`okx-swap` and `bybit-linear`: OKX's swap and Bybit's linear market as venues of their own, each
+    with its market's default instrument; their testnet checks pass an order round trip on the
+    simulators."""
+    assert registry.profile("okx-swap").default_symbol == "BTC-USDT-SWAP"
+    assert list(registry.profile("bybit-linear").capabilities) == ["linear"]
+    assert main(["testnet", "--sim", "--exchange=okx-swap,bybit-linear", "--order"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "0 failed, 10 passed, 0 skipped" in out
+    for venue in ("okx-swap", "bybit-linear"):
+        (row,) = [r for r in out.splitlines() if r.split()[:3] == [venue, "order", "round"]]
+        assert "placed in" in row

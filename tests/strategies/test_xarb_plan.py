@@ -154,3 +154,64 @@ def test_paper_kinds_are_checked() -> None:
     assert kinds_of("mm,xarb,basis") == ["mm", "xarb", "basis"]
     with pytest.raises(ConfigError, match="name each of mm, xarb, basis once"):
         kinds_of("xarb,pairs")
+
+
+PERP_VENUES = """
+[venues.okx-swap]
+api_key = "env:K"
+secret = "env:S"
+passphrase = "env:P"
+
+[venues.bybit]
+api_key = "env:K"
+secret = "env:S"
+
+[venues.bybit-linear]
+api_key = "env:K"
+secret = "env:S"
+
+[symbols.BTC-USDT]
+okx = "BTC-USDT"
+okx-swap = "BTC-USDT-SWAP"
+bybit = "BTCUSDT"
+bybit-linear = "BTCUSDT"
+
+[strategies.okx-carry]
+kind = "basis"
+legs = ["okx:BTC-USDT", "okx-swap:BTC-USDT"]
+
+[strategies.bybit-carry]
+kind = "basis"
+legs = ["bybit:BTC-USDT", "bybit-linear:BTC-USDT"]
+"""
+
+
+def test_basis_runs_live_on_okx_and_bybit_perpetuals_as_venues_of_their_own() -> None:
+    """`okx-swap` and `bybit-linear` are venues a config names (OKX's swap and Bybit's linear market),
+    so `trader live` builds the spot/perpetual basis there too, each leg with its market's fees."""
+    risk = CONFIG[: CONFIG.index("[venues.binance]")]
+    okx_table = CONFIG[CONFIG.index("[venues.okx]") : CONFIG.index("[symbols.BTC-USDT]")]
+    cfg = parse_config(risk + okx_table + PERP_VENUES)
+    venues = ["okx", "okx-swap", "bybit", "bybit-linear"]
+    assert cfg.venues["okx-swap"].options["market"] == "swap"
+    assert cfg.venues["bybit-linear"].options["market"] == "linear"
+    okx = InstrumentInfo("BTC-USDT", "BTC", "USDT", "0.1", "0.00000001", "0.00001", "0")
+    swap = InstrumentInfo("BTC-USDT-SWAP", "BTC", "USDT", "0.1", "0.01", "0.01", "0")
+    by = InstrumentInfo("BTCUSDT", "BTC", "USDT", "0.01", "0.000001", "0.000001", "5")
+    conns = {
+        "okx": _Referenced(okx, "50000"),
+        "okx-swap": _Referenced(swap, "50020"),
+        "bybit": _Referenced(by, "50000"),
+        "bybit-linear": _Referenced(by, "50020"),
+    }
+    setups, strategies, services = asyncio.run(live_cross(cfg, cross_plans(cfg, venues), conns, []))  # type: ignore[arg-type]
+    by_label = {s.label: s for s in strategies}
+    assert by_label["okx-carry"].legs == (("okx", "BTC-USDT"), ("okx-swap", "BTC-USDT-SWAP"))
+    assert by_label["bybit-carry"].legs == (("bybit", "BTCUSDT"), ("bybit-linear", "BTCUSDT"))
+    for label, perp in (("okx-carry", "okx-swap"), ("bybit-carry", "bybit-linear")):
+        carry = by_label[label].strategy
+        assert isinstance(carry, Basis)
+        assert (carry.params.perp.venue, carry.params.perp.reduce_only) == (perp, True)
+        assert (carry.params.perp.maker_bps, carry.params.perp.taker_bps) == FEES[perp]
+    assert {s.venue for s in setups} == set(venues)
+    assert len(services) == 1, "Bybit's funding is asked for (its connector does not stream it)"

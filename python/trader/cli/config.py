@@ -45,7 +45,9 @@ _SYMBOLS: dict[str, dict[str, str]] = {  # canonical -> venue -> that venue's sy
         "coinbase": "BTC-USDT",
         "kraken": "XBT/USDT",
         "okx": "BTC-USDT",
+        "okx-swap": "BTC-USDT-SWAP",
         "bybit": "BTCUSDT",
+        "bybit-linear": "BTCUSDT",
     },
     "ETH-USDT": {
         "binance": "ETHUSDT",
@@ -54,7 +56,9 @@ _SYMBOLS: dict[str, dict[str, str]] = {  # canonical -> venue -> that venue's sy
         "coinbase": "ETH-USDT",
         "kraken": "ETH/USDT",
         "okx": "ETH-USDT",
+        "okx-swap": "ETH-USDT-SWAP",
         "bybit": "ETHUSDT",
+        "bybit-linear": "ETHUSDT",
     },
 }
 

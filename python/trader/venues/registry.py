@@ -23,6 +23,7 @@ from trader.venues.profile import STRICTEST, ClientIdRule, Counters, Simulator, 
 
 __all__ = [
     "ALIASES",
+    "ALIAS_SYMBOLS",
     "PACKAGES",
     "PLANNED",
     "SIM_API_KEY",
@@ -59,7 +60,11 @@ PACKAGES: dict[str, str] = {
 ALIASES: dict[str, tuple[str, dict[str, str | int | bool]]] = {
     "binance-futures": ("binance", {"market": "futures"}),
     "binance-margin": ("binance", {"market": "margin"}),
+    "okx-swap": ("okx", {"market": "swap"}),  # the spot/perpetual basis on one exchange: two venues
+    "bybit-linear": ("bybit", {"market": "linear"}),
 }
+# what an alias trades by default when its market names instruments otherwise (else its base's default)
+ALIAS_SYMBOLS: dict[str, str] = {"okx-swap": "BTC-USDT-SWAP"}
 
 
 def _planned(name: str, signer: str, client_id: ClientIdRule) -> VenueProfile:
@@ -125,6 +130,7 @@ class _AliasPackage:
             summary=f"{base_profile.name} {market} market as a venue of its own".replace("  ", " "),
             capabilities={market: caps[market]} if market in caps else caps,
             environments=_environments(base_profile.environments, caps.get(market)),
+            default_symbol=ALIAS_SYMBOLS.get(name, base_profile.default_symbol),
         )
 
     def build(self, cfg: VenueConfig, *, symbol: str, clock: Clock, **counters: Any) -> Any:
