@@ -431,6 +431,9 @@ def test_the_perpetual_aliases_trade_their_market_on_the_simulators(
     simulators."""
     assert registry.profile("okx-swap").default_symbol == "BTC-USDT-SWAP"
     assert list(registry.profile("bybit-linear").capabilities) == ["linear"]
+    for alias in ("okx-swap", "bybit-linear"):  # a connector to its simulator is named after the alias
+        conn = registry.loopback_connector("http://127.0.0.1:9", symbol="X", clock=LiveClock(), venue=alias)
+        assert conn.venue == alias
     assert main(["testnet", "--sim", "--exchange=okx-swap,bybit-linear", "--order"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "0 failed, 10 passed, 0 skipped" in out

@@ -140,7 +140,8 @@ class _AliasPackage:
         return self._base.build(filled, symbol=symbol, clock=clock)
 
     def loopback(self, url: str, *, symbol: str, clock: Clock, **options: Any) -> Any:
-        if "venue" in inspect.signature(self._base.loopback).parameters:
+        params = inspect.signature(self._base.loopback).parameters.values()
+        if any(p.name == "venue" or p.kind is p.VAR_KEYWORD for p in params):  # named after the alias
             options.setdefault("venue", self.name)
         return self._base.loopback(url, symbol=symbol, clock=clock, **(self._options | options))
 
