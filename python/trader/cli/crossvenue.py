@@ -75,23 +75,20 @@ FEES: dict[str, tuple[Fraction, Fraction]] = {
 
 @dataclass(frozen=True)
 class Perp:
-    """An exchange's perpetual as a venue of its own: its name, symbol, connector options, and the
-    simulator option that sets its funding interval (and that option's unit per second)."""
+    """An exchange's perpetual as a venue of its own (a registry alias: its market and default instrument
+    are the registry's), and the simulator option that sets its funding interval (and that option's unit
+    per second)."""
 
     venue: str
-    symbol: str
-    options: Mapping[str, str]
     funding_option: str
     per_second: float = 1.0
     funding_polled: bool = False  # its connector does not stream funding: asked for it (`funding_poll`)
 
 
 PERPS: dict[str, Perp] = {
-    "binance": Perp("binance-futures", "BTCUSDT", {"market": "futures"}, "funding_interval_s"),
-    "okx": Perp("okx-swap", "BTC-USDT-SWAP", {"market": "swap"}, "funding_interval_ms", 1000.0),
-    "bybit": Perp(
-        "bybit-linear", "BTCUSDT", {"category": "linear"}, "funding_interval_s", funding_polled=True
-    ),
+    "binance": Perp("binance-futures", "funding_interval_s"),
+    "okx": Perp("okx-swap", "funding_interval_ms", 1000.0),
+    "bybit": Perp("bybit-linear", "funding_interval_s", funding_polled=True),
 }
 
 # [strategies.X.params] of the cross-venue kinds, and what they are
@@ -292,8 +289,9 @@ class CrossSession:
         symbol = server.default_symbol or registry.profile(name).default_symbol
         await self._book(name, SPOT, pkg.loopback(server.url, symbol=symbol, clock=clock), symbol, risk)
         if perp is not None:
-            conn = pkg.loopback(server.url, symbol=perp.symbol, clock=clock, venue=perp.venue, **perp.options)
-            await self._book(perp.venue, PERP, conn, perp.symbol, risk)
+            perp_symbol = registry.profile(perp.venue).default_symbol
+            conn = registry.package(perp.venue).loopback(server.url, symbol=perp_symbol, clock=clock)
+            await self._book(perp.venue, PERP, conn, perp_symbol, risk)
 
     async def _book(self, venue: str, canonical: str, conn: Connector, symbol: str, risk: RiskLimits) -> None:
         info, mid = await _reference(venue, conn)
