@@ -84,7 +84,8 @@ def _add_paper(sub: Any) -> None:
         "--config",
         type=Path,
         default=None,
-        help="TOML config: [risk] limits; [monitoring], [alerts], [logging]",
+        help="TOML config: [risk] limits; [strategies] (as trader live trades them, unless --strategy); "
+        "[venues.X] (a paper account, its risk); [monitoring], [alerts], [logging]",
     )
     paper.add_argument("--json", action="store_true", help="print the summary as JSON (and no live view)")
     paper.add_argument("--no-view", action="store_true", help="no live terminal view")
@@ -303,14 +304,15 @@ def _paper(args: argparse.Namespace) -> int:
         if config is not None:
             engine_flags(args, config.engine)
         pin(args.cpu)
-        risk = config.risk if config is not None else None
+        planned, unplanned = _configured(args, config, exchanges)
         monitor = report.monitor(args, args.config)
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
         with report.report_journal(args):
-            summary, notes = _paper_run(args, exchanges, risk, monitor)
+            summary, notes = _paper_run(args, exchanges, config, monitor, planned)
+            notes = unplanned + notes
             if args.report is not None:
                 report.write(args.journal, args.report)
     except ConfigError as e:
@@ -333,11 +335,39 @@ def _paper(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.open_orders_after_shutdown == 0 and not summary.failure else EXIT_FAILED
 
 
+def _configured(
+    args: argparse.Namespace, config: Any, exchanges: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Without `--strategy`, the config's single-venue `[strategies]` on the paper venues, by venue (each
+    trades there as under `trader live`), and a note per cross-venue table this session does not run."""
+    if config is None or args.strategy is not None:
+        return {}, []
+    from trader.cli.plan import CROSS_VENUE, configured
+    from trader.engine.engine import DEFAULT_RISK
+    from trader.errors import ConfigError
+
+    planned = configured(config, exchanges, config.risk or DEFAULT_RISK)
+    if args.fast and planned:
+        names = ", ".join(f"[strategies.{p.label}]" for p in planned.values())
+        raise ConfigError(
+            f"--fast runs the built-in market maker, not {names}: leave --fast out to rehearse it"
+        )
+    notes = [
+        f"[strategies.{sc.name}] ({sc.kind} on {', '.join(v for v, _ in sc.legs)}) is not run by paper "
+        f"--config; rehearse it with --strategy={sc.kind} --sim"
+        for sc in config.strategies.values()
+        if sc.kind in CROSS_VENUE and all(v in exchanges for v, _ in sc.legs)
+    ]
+    return planned, notes
+
+
 def _paper_run(
-    args: argparse.Namespace, exchanges: list[str], risk: Any, monitor: Any
+    args: argparse.Namespace, exchanges: list[str], config: Any, monitor: Any, planned: dict[str, Any]
 ) -> tuple[Any, list[str]]:
     """The paper session `args` asks for (cross-venue strategies, several venues, simulated time, or one
-    venue in real time): its summary, and a line per cross-venue strategy."""
+    venue in real time): its summary, and a line per cross-venue strategy. `planned`: the config's
+    strategies by venue (`_configured`)."""
+    risk = config.risk if config is not None else None
     if _cross_kinds(args):
         from trader.cli.crossvenue import paper_cross
 
@@ -345,7 +375,7 @@ def _paper_run(
     if len(exchanges) > 1:
         from trader.cli.run import paper_multi
 
-        return _run(paper_multi(args, exchanges, risk, monitor), **polling(args)), []
+        return _run(paper_multi(args, exchanges, risk, monitor, config, planned), **polling(args)), []
     if args.fast:
         from trader.monitoring.session import monitored
         from trader.sim.session import PaperConfig, PaperSession
@@ -355,7 +385,7 @@ def _paper_run(
         return asyncio.run(monitored(monitor, session.engine, session.run_async())), []
     from trader.cli.run import paper_realtime
 
-    return _run(paper_realtime(args, risk, monitor), **polling(args)), []
+    return _run(paper_realtime(args, risk, monitor, config, planned), **polling(args)), []
 
 
 def _print_summary(data: dict[str, object]) -> None:

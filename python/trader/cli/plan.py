@@ -65,18 +65,8 @@ def plan(config: Config, venues: Sequence[str]) -> list[Planned]:
     cross-venue strategy names: it trades that alone). `ConfigError` naming the `[strategies.X]` table
     that cannot run here."""
     assert config.risk is not None
-    chosen: dict[str, Planned] = {}
+    chosen = configured(config, venues, config.risk)
     crossed = {v for c in cross_plans(config, venues) for v, _ in c.legs}
-    for sc in config.strategies.values():
-        if not all(v in venues for v, _ in sc.legs) or sc.kind in CROSS_VENUE:
-            continue  # trades venues this session does not, or several (planned by `cross_plans`)
-        p = _planned(config, sc, config.risk)
-        if p.venue in chosen:
-            raise ConfigError(
-                f"[strategies.{sc.name}] and [strategies.{chosen[p.venue].label}] both trade {p.venue}: "
-                "one strategy per venue"
-            )
-        chosen[p.venue] = p
     out = []
     for name in venues:
         if name in chosen:
@@ -85,6 +75,23 @@ def plan(config: Config, venues: Sequence[str]) -> list[Planned]:
             req = default_request(config.venues[name], config.risk)
             out.append(Planned(name, req, f"{req.strategy}@{name}"))
     return out
+
+
+def configured(config: Config, venues: Sequence[str], risk: RiskLimits) -> dict[str, Planned]:
+    """The single-venue `[strategies.NAME]` tables on `venues`, by venue (`trader paper --config`
+    rehearses these as `trader live` trades them). `ConfigError` naming a table that cannot run there."""
+    chosen: dict[str, Planned] = {}
+    for sc in config.strategies.values():
+        if not all(v in venues for v, _ in sc.legs) or sc.kind in CROSS_VENUE:
+            continue  # trades venues this session does not, or several (planned by `cross_plans`)
+        p = _planned(config, sc, risk)
+        if p.venue in chosen:
+            raise ConfigError(
+                f"[strategies.{sc.name}] and [strategies.{chosen[p.venue].label}] both trade {p.venue}: "
+                "one strategy per venue"
+            )
+        chosen[p.venue] = p
+    return chosen
 
 
 def cross_plans(config: Config, venues: Sequence[str]) -> list[CrossPlanned]:

@@ -11,14 +11,14 @@ import asyncio
 import dataclasses
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.console import Console
 from rich.live import Live
 
-from trader.cli.plan import cross_plans, plan
+from trader.cli.plan import Planned, cross_plans, plan
 from trader.cli.rigs import Rig, RigRequest, rig, strategies
 from trader.clock import Clock, LiveClock, ShiftedClock
 from trader.config import Config, RiskLimits, VenueConfig, load_config
@@ -151,20 +151,33 @@ class PaperRig(NamedTuple):
 
 
 async def paper_rig(
-    args: argparse.Namespace, clock: Clock, risk: RiskLimits, counters: Counters | None = None
+    args: argparse.Namespace,
+    clock: Clock,
+    risk: RiskLimits,
+    counters: Counters | None = None,
+    planned: Planned | None = None,
 ) -> PaperRig:
     """The connector (and, with `--sim`, its simulator) and what the session trades on it. `counters`:
-    the session's journal, for a venue that keeps counters across restarts (a nonce)."""
+    the session's journal, for a venue that keeps counters across restarts (a nonce). `planned`: the
+    config's strategy for the venue (`trader.cli.plan.configured`): its kind and parameters, and on a
+    paper account its instruments (a simulator keeps its own unless `--symbol`)."""
     prof = registry.profile(args.exchange)
-    strategy = args.strategy or strategies(prof)[0]
-    if strategy == "pairs":
-        also: tuple[str, ...] = ("QQQ" if (args.symbol or prof.default_symbol) != "QQQ" else "SPY",)
+    strategy = args.strategy or (planned.request.strategy if planned else strategies(prof)[0])
+    on_sim = args.sim or args.venue_url or prof.environments == ("sim",)
+    if planned is not None and not on_sim and not args.symbol:
+        args = argparse.Namespace(**{**vars(args), "symbol": planned.request.symbol})
+        also = planned.request.also
+    elif strategy == "pairs":
+        also = ("QQQ" if (args.symbol or prof.default_symbol) != "QQQ" else "SPY",)
     else:
         also = ()
-    if strategy == "event" and not args.signal:  # before anything starts
+    signal = args.signal or (planned.request.signal if planned else None)
+    if strategy == "event" and not signal:  # before anything starts
         raise ConfigError("--strategy=event needs --signal=FILE (JSON lines) or --signal=http(s)://URL")
     venue = await open_venue(args, clock, also=also, counters=counters)
-    req = RigRequest(strategy=strategy, symbol=venue.symbol, risk=risk, also=also, signal=args.signal)
+    req = RigRequest(strategy=strategy, symbol=venue.symbol, risk=risk, also=also, signal=signal)
+    if planned is not None:  # the config's parameters (its spread, sized from the venue's filters)
+        req = dataclasses.replace(planned.request, symbol=venue.symbol, risk=risk, also=also, signal=signal)
     try:
         return PaperRig(venue, await rig(prof, venue.connector, req, clock))
     except BaseException:
@@ -210,27 +223,43 @@ async def run_engine(
 
 
 async def paper_realtime(
-    args: argparse.Namespace, risk: RiskLimits | None, monitor: Monitor | None = None
+    args: argparse.Namespace,
+    risk: RiskLimits | None,
+    monitor: Monitor | None = None,
+    config: Config | None = None,
+    planned: Mapping[str, Planned] | None = None,
 ) -> Summary:
     """The engine in real time, through the real connector and sockets, against a loopback simulator:
-    a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly."""
+    a new in-process one, or a running `trader sim` (`--venue-url`). Ctrl-C stops it cleanly. `config`:
+    `--config`'s; `planned`: its strategies by venue (`trader.cli.plan.configured`)."""
     clock = LiveClock()
     session = SessionJournal(lambda: args.journal if args.journal is not None else ":memory:")
+    p = (planned or {}).get(args.exchange)
     try:
-        venue, r = await paper_rig(args, clock, risk or DEFAULT_RISK, session)
+        venue, r = await paper_rig(args, clock, risk or DEFAULT_RISK, session, p)
     except BaseException:
         session.close()
         raise
     journal = session.open()
     try:
-        engine = Engine(
-            venue.connector, r.strategy, journal=journal, clock=clock, config=r.config, pre_trade=r.pre_trade
+        setup = _paper_setup(config, args.exchange, PaperRig(venue, r))
+        strategy, services = _strategy(
+            setup, r, p.label if p else r.strategy.name, p.orders_per_second if p else None
         )
+        engine = Engine([setup], [strategy], journal=journal, clock=clock, config=r.config)
         show = not args.json and not args.no_view and sys.stdout.isatty()
-        return await run_engine(engine, r.services, args.duration, args.exchange if show else None, monitor)
+        return await run_engine(engine, services, args.duration, args.exchange if show else None, monitor)
     finally:
         journal.close()
         await close_venue(venue)
+
+
+def _paper_setup(config: Config | None, name: str, pr: PaperRig) -> VenueSetup:
+    """A paper venue for the engine: as `trader live` sets it up when `config` configures it (its
+    `[venues.X.risk]`, kill thresholds and `[symbols]`), else as its rig sized it."""
+    if config is not None and name in config.venues:
+        return _venue_setup(config, name, pr.venue.connector, pr.rig)
+    return VenueSetup(pr.venue.connector, pr.rig.config, pr.rig.pre_trade, name=name)
 
 
 def scaled(risk: RiskLimits, n: int) -> RiskLimits:
@@ -249,30 +278,30 @@ async def paper_multi(
     exchanges: Sequence[str],
     risk: RiskLimits | None,
     monitor: Monitor | None = None,
+    config: Config | None = None,
+    planned: Mapping[str, Planned] | None = None,
 ) -> Summary:
     """Several venues at once under one gate and one journal: each venue's simulator and connector and
-    the strategy its rig chooses, one engine over all of them, in real time over loopback."""
+    the strategy its rig chooses (or the config's, `planned`), one engine over all of them, in real time
+    over loopback."""
     clock = LiveClock()
     total = risk or scaled(DEFAULT_RISK, len(exchanges))
+    planned = planned or {}
     opened: list[tuple[str, PaperRig]] = []
     journal = Journal(args.journal if args.journal is not None else ":memory:")
     try:
         for name in exchanges:
             ns = argparse.Namespace(**{**vars(args), "exchange": name})
-            opened.append((name, await paper_rig(ns, clock, total)))
-        config = load_config(args.config) if args.config is not None else None
-        venues = [
-            _venue_setup(config, name, pr.venue.connector, pr.rig)
-            if config is not None and name in config.venues
-            else VenueSetup(pr.venue.connector, pr.rig.config, pr.rig.pre_trade, name=name)
-            for name, pr in opened
-        ]
-        setups, services = [], []
-        for (name, pr), venue in zip(opened, venues, strict=True):
-            strategy, more = _strategy(venue, pr.rig, f"{pr.rig.strategy.name}@{name}")
-            setups.append(strategy)
+            opened.append((name, await paper_rig(ns, clock, total, planned=planned.get(name))))
+        setups, strategies_, services = [], [], []
+        for name, pr in opened:
+            setups.append(_paper_setup(config, name, pr))
+            p = planned.get(name)
+            label = p.label if p else f"{pr.rig.strategy.name}@{name}"
+            strategy, more = _strategy(setups[-1], pr.rig, label, p.orders_per_second if p else None)
+            strategies_.append(strategy)
             services += more
-        engine = Engine(venues, setups, journal=journal, clock=clock, config=EngineConfig(risk=total))
+        engine = Engine(setups, strategies_, journal=journal, clock=clock, config=EngineConfig(risk=total))
         show = not args.json and not args.no_view and sys.stdout.isatty()
         view = ",".join(exchanges) if show else None
         return await run_engine(engine, services, args.duration, view, monitor)
