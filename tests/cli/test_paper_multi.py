@@ -109,14 +109,21 @@ def test_live_view_shows_each_venue_and_the_aggregate() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kill signal path is Linux-only")
 def test_trader_kill_halts_one_venue_then_all_of_a_running_engine(tmp_path: Path) -> None:
-    journal = tmp_path / "j.db"
+    journal, log = tmp_path / "j.db", tmp_path / "engine.log"
     cmd = [sys.executable, "-m", "trader", "paper", "--sim", "--exchange=binance,polymarket"]
-    engine = subprocess.Popen(
-        [*cmd, f"--journal={journal}", "--json", "--duration=60"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+
+    def halted(n: int) -> bool:
+        """The engine has logged its `n`th HALT: every order it approved before is journaled by then (its
+        intents are written in the step that sent it, and the signal is handled in a later one)."""
+        return log.read_text().count("HALTED") >= n
+
+    with log.open("w") as err:
+        engine = subprocess.Popen(
+            [*cmd, f"--journal={journal}", "--json", "--duration=60"],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     try:
         assert wait_until(
             lambda: all(intents_per_venue(journal).get(v, 0) > 0 for v in ("binance", "polymarket")), 40
@@ -124,17 +131,17 @@ def test_trader_kill_halts_one_venue_then_all_of_a_running_engine(tmp_path: Path
         one = _trader("kill", f"--journal={journal}", "--venue=polymarket")
         assert one.returncode == 0, one.stderr
         assert "venue polymarket" in one.stdout
-        time.sleep(0.5)
-        halted = intents_per_venue(journal)
-        assert wait_until(lambda: intents_per_venue(journal)["binance"] > halted["binance"] + 2, 20), (
+        assert wait_until(lambda: halted(1), 20), log.read_text()[-2000:]
+        at_halt = intents_per_venue(journal)
+        assert wait_until(lambda: intents_per_venue(journal)["binance"] > at_halt["binance"] + 2, 20), (
             "binance stopped too"
         )
-        assert intents_per_venue(journal)["polymarket"] == halted["polymarket"], (
+        assert intents_per_venue(journal)["polymarket"] == at_halt["polymarket"], (
             "the killed venue still got orders"
         )
         every = _trader("kill", f"--journal={journal}")
         assert every.returncode == 0, every.stderr
-        time.sleep(0.5)
+        assert wait_until(lambda: halted(2), 20), log.read_text()[-2000:]
         after = intents_per_venue(journal)
         time.sleep(1.0)
         assert intents_per_venue(journal) == after, "orders after the kill of everything"
@@ -143,8 +150,8 @@ def test_trader_kill_halts_one_venue_then_all_of_a_running_engine(tmp_path: Path
         assert "not kraken" in wrong.stderr
     finally:
         engine.send_signal(signal.SIGINT)
-        out, err = engine.communicate(timeout=60)
-    assert engine.returncode == 0, err[-2000:]
+        out, _ = engine.communicate(timeout=60)
+    assert engine.returncode == 0, log.read_text()[-2000:]
     s = json.loads(out)
     assert s["killed"] is True
     assert s["killed_venues"] == ["polymarket"]

@@ -593,3 +593,28 @@ def test_a_mark_on_an_instrument_the_session_does_not_trade_is_refused() -> None
             await m.engine.start()
 
     run(go)
+
+
+def test_a_venue_kill_the_poll_saw_first_does_not_halt_everything_when_its_signal_comes() -> None:
+    """`trader kill --venue` latches the venue's counter, then signals: when the timer's poll of the
+    journal comes in between, it halts the venue and the signal that follows halts nothing more (it once
+    halted every venue, as a bare SIGUSR1 does)."""
+
+    async def go() -> None:
+        journal = Journal(":memory:")
+        m = Multi(journal, venues=_shared_clock())
+        await m.engine.start()
+        await m.steps(10)
+        journal.next_value("kill:sim-b")  # as `trader kill --journal J --venue=sim-b`
+        await m.engine._poll_kill()  # the timer's poll, before the signal is handled
+        m.engine._kill_signal()  # the signal
+        gate = m.engine.gate
+        assert gate is not None
+        assert gate.is_killed(venue=m.engine.venues["sim-b"].gate_id)
+        assert not gate.is_killed(), "the venue's kill halted everything"
+        assert not gate.is_killed(venue=m.engine.venues["sim-a"].gate_id)
+        m.engine._kill_signal()  # another signal and no latch: a bare SIGUSR1, everything halts
+        assert gate.is_killed()
+        await m.engine.shutdown()
+
+    run(go)

@@ -78,6 +78,10 @@ __all__ = [
 
 log = logging.getLogger("trader.engine")
 
+# a signal this soon after the timer's poll acted on a kill counter, with no counter moved since, is that
+# kill's own signal (`trader kill` latches, then signals), not a bare SIGUSR1 halting everything
+KILL_SIGNAL_LATE_NS = 5_000_000_000
+
 
 class Engine:
     def __init__(
@@ -132,6 +136,7 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._started_ns = 0
         self._kill_seen: dict[str, int] = {}  # journal kill counter -> the value acted on
+        self._kill_polled_ns: int | None = None  # when the timer's poll last acted on a kill counter
         self.kill_halted_ns: int | None = None  # when SIGUSR1 last HALTED the gate (monotonic)
         self.kill_latency_ns: int | None = None  # signal handled -> gate HALTED (measured, logged)
         self._stop = asyncio.Event()
@@ -589,6 +594,7 @@ class Engine:
             now_count = self.journal.get_counter(key)
             if now_count > seen:
                 self._kill_seen[key] = now_count
+                self._kill_polled_ns = self.clock.monotonic_ns()  # its signal may still come
                 await self.kill("operator: trader kill", venue=key.partition(":")[2] or None)
 
     async def _retries(self, now: int) -> None:
@@ -683,7 +689,12 @@ class Engine:
         venues = [
             k.partition(":")[2] for k, seen in self._kill_seen.items() if self.journal.get_counter(k) > seen
         ]
-        if not venues or "" in venues:
+        polled = self._kill_polled_ns
+        self._kill_polled_ns = None  # one signal per `trader kill`: a later bare one halts everything
+        if not venues and polled is not None and received - polled < KILL_SIGNAL_LATE_NS:
+            log.warning("kill signal: its kill was already acted on (the journal's poll came first)")
+            return  # `trader kill` latches, then signals: the poll may see the latch in between
+        if not venues or "" in venues:  # a bare SIGUSR1 (no latch of a venue): everything halts
             venues = [""]
         for name in venues:
             self._latch("operator: trader kill", name or None)
