@@ -66,6 +66,23 @@ from trader.venues.ibkr import (
 # ---- contract, orders, fills ---------------------------------------------------------------------------
 
 
+def test_reads_keyed_by_name_at_the_same_time_share_one_request() -> None:
+    """ib_async keys `reqOpenOrders` by name: a second one open at once takes the first's answer. Reads at
+    the same time (the engine asking while a resync runs) share one request; the first used to wait out
+    its whole timeout (30 s here) and ask again."""
+
+    async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
+        spec = conn.trading_spec("SPY")
+        bid, _ = server.top("SPY")
+        await conn.submit(approve(spec, "SPY", Side.BUY, cents(bid) - 25, 3), "k-1", "SPY")
+        reads = await CLOCK.wait_for(asyncio.gather(*(conn.open_orders() for _ in range(3))), 10)
+        assert [[r.client_id for r in got] for got in reads] == [["k-1"]] * 3
+        assert [r.client_id for r in await conn.open_orders()] == ["k-1"], "a later read asks anew"
+        await conn.cancel("k-1")
+
+    run(test, timeout_s=30.0)
+
+
 def test_contract_and_a_resting_order_lifecycle() -> None:
     async def test(server: IbkrSimServer, conn: IbkrConnector) -> None:
         assert isinstance(conn, Connector)

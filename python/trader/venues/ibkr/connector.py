@@ -190,6 +190,7 @@ class IbkrConnector:
         self._farm_ok = True
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._shared: dict[str, asyncio.Future[list[Trade]]] = {}  # reads ib_async keys by name, in flight
         ib = self.ib
         ib.errorEvent += self._on_error
         ib.orderStatusEvent += self._on_status
@@ -323,18 +324,32 @@ class IbkrConnector:
             await self.clock.sleep(max(retry - now, 1_000_000) / 1e9)
 
     async def _ask(self, request: Callable[[], Awaitable[_T]], what: str, *, priority: bool = False) -> _T:
-        """One paced read and its answer, else `VenueUnavailableError`. ib_async keys some reads by name
-        (`openOrders`): a second one open at once takes its answer, so a timed-out read is asked anew."""
-        for attempt in (1, 2):
-            await self._pace(priority=priority)
-            try:
-                return await self.clock.wait_for(request(), self._timeout_s)
-            except TimeoutError:
-                if attempt == 2 or not self.ib.isConnected():
-                    raise VenueUnavailableError(f"{what}: TimeoutError", venue=VENUE) from None
-            except ConnectionError as e:
-                raise VenueUnavailableError(f"{what}: {type(e).__name__}", venue=VENUE) from None
-        raise AssertionError("unreachable")
+        """One paced read and its answer; no session or no answer in time is `VenueUnavailableError`."""
+        await self._pace(priority=priority)
+        try:
+            return await self.clock.wait_for(request(), self._timeout_s)
+        except (TimeoutError, ConnectionError) as e:
+            raise VenueUnavailableError(f"{what}: {type(e).__name__}", venue=VENUE) from None
+
+    async def _ask_shared(self, key: str, request: Callable[[], Awaitable[list[Trade]]]) -> list[Trade]:
+        """A read ib_async keys by name (`openOrders`, `completedOrders`): a second one open at the same
+        time would take the first's answer and leave the first unanswered, so callers at the same time
+        share the one in flight (`_ask`); a read after it has answered asks anew."""
+        task = self._shared.get(key)
+        if task is None or task.done():
+            task = self._shared[key] = asyncio.ensure_future(self._ask(request, key))
+
+            def forget(done: asyncio.Future[list[Trade]]) -> None:
+                if self._shared.get(key) is done:
+                    del self._shared[key]
+                if not done.cancelled():
+                    done.exception()  # retrieved: its callers got it (or all of them left)
+
+            task.add_done_callback(forget)
+        return await asyncio.shield(task)
+
+    async def _open_orders(self) -> list[Trade]:
+        return await self._ask_shared("openOrders", self.ib.reqOpenOrdersAsync)
 
     def rate_usage(self) -> list[tuple[int, int, int]]:
         return self._limiter.usage(self._quota, self.clock.now_ns())
@@ -432,12 +447,12 @@ class IbkrConnector:
             return trade
         await self._session_back()  # "not found" is an answer only the Gateway can give
         if self.ib.isConnected():
-            for t in await self._ask(self.ib.reqOpenOrdersAsync, "reqOpenOrdersAsync"):
+            for t in await self._open_orders():
                 self._adopt(t)
             trade = self._trades.get(client_id)
             if trade is None or not perm_id(trade):
-                for t in await self._ask(
-                    lambda: self.ib.reqCompletedOrdersAsync(False), "reqCompletedOrdersAsync"
+                for t in await self._ask_shared(
+                    "completedOrders", lambda: self.ib.reqCompletedOrdersAsync(False)
                 ):
                     self._adopt(t)
         trade = self._trades.get(client_id)
@@ -475,7 +490,7 @@ class IbkrConnector:
         self._require_session()
         if instrument is not None:
             con_id = (await self.qualify(instrument)).conId
-            trades = await self._ask(self.ib.reqOpenOrdersAsync, "reqOpenOrdersAsync")
+            trades = await self._open_orders()
             mine = [t for t in trades if t.contract.conId == con_id and t.orderStatus.status in _OPEN]
             n = 0
             for t in mine:
@@ -524,7 +539,7 @@ class IbkrConnector:
     async def open_orders(self) -> list[OrderReport]:
         """This client id's open orders in the account (placed by this session or an earlier one)."""
         self._require_connected()
-        trades = await self._ask(self.ib.reqOpenOrdersAsync, "reqOpenOrdersAsync")
+        trades = await self._open_orders()
         out = []
         for t in trades:
             if t.order.account not in ("", self.account) or t.orderStatus.status not in _OPEN:
@@ -735,7 +750,7 @@ class IbkrConnector:
         try:
             if resubscribe and self._market_data:
                 await self._subscribe_all()
-            for t in await self._ask(self.ib.reqOpenOrdersAsync, "reqOpenOrdersAsync"):
+            for t in await self._open_orders():
                 self._adopt(t)
             for cid, t in list(self._trades.items()):
                 self._reported.pop(cid, None)
