@@ -50,6 +50,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, TypeVar
 
 from ib_async import (
@@ -108,6 +109,7 @@ from trader.venues.ibkr.orders import CAPABILITIES
 from trader.venues.ibkr.parse import ACKED_STATUSES as _ACKED
 from trader.venues.ibkr.parse import OPEN_STATUSES as _OPEN
 from trader.venues.ibkr.parse import IbExecution, StockSpec, perm_id
+from trader.venues.ibkr.reads import KeyedReads
 from trader.venues.profile import VenueTime
 
 log = logging.getLogger("trader.venues.ibkr")
@@ -190,7 +192,7 @@ class IbkrConnector:
         self._farm_ok = True
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._shared: dict[str, asyncio.Future[list[Trade]]] = {}  # reads ib_async keys by name, in flight
+        self._reads = KeyedReads(self._ask)  # reads ib_async keys by name: one in flight per key
         ib = self.ib
         ib.errorEvent += self._on_error
         ib.orderStatusEvent += self._on_status
@@ -331,25 +333,10 @@ class IbkrConnector:
         except (TimeoutError, ConnectionError) as e:
             raise VenueUnavailableError(f"{what}: {type(e).__name__}", venue=VENUE) from None
 
-    async def _ask_shared(self, key: str, request: Callable[[], Awaitable[list[Trade]]]) -> list[Trade]:
-        """A read ib_async keys by name (`openOrders`, `completedOrders`): a second one open at the same
-        time would take the first's answer and leave the first unanswered, so callers at the same time
-        share the one in flight (`_ask`); a read after it has answered asks anew."""
-        task = self._shared.get(key)
-        if task is None or task.done():
-            task = self._shared[key] = asyncio.ensure_future(self._ask(request, key))
-
-            def forget(done: asyncio.Future[list[Trade]]) -> None:
-                if self._shared.get(key) is done:
-                    del self._shared[key]
-                if not done.cancelled():
-                    done.exception()  # retrieved: its callers got it (or all of them left)
-
-            task.add_done_callback(forget)
-        return await asyncio.shield(task)
-
-    async def _open_orders(self) -> list[Trade]:
-        return await self._ask_shared("openOrders", self.ib.reqOpenOrdersAsync)
+    async def _open_orders(self, *, every_client: bool = False) -> list[Trade]:
+        """Open orders (`every_client`: of every API client and TWS); one read at a time (`.reads`)."""
+        read = self.ib.reqAllOpenOrdersAsync if every_client else self.ib.reqOpenOrdersAsync
+        return await self._reads.ask("openOrders", read, read.__name__, priority=every_client)
 
     def rate_usage(self) -> list[tuple[int, int, int]]:
         return self._limiter.usage(self._quota, self.clock.now_ns())
@@ -451,9 +438,8 @@ class IbkrConnector:
                 self._adopt(t)
             trade = self._trades.get(client_id)
             if trade is None or not perm_id(trade):
-                for t in await self._ask_shared(
-                    "completedOrders", lambda: self.ib.reqCompletedOrdersAsync(False)
-                ):
+                completed = partial(self.ib.reqCompletedOrdersAsync, False)
+                for t in await self._reads.ask("completedOrders", completed, "reqCompletedOrdersAsync"):
                     self._adopt(t)
         trade = self._trades.get(client_id)
         return trade if trade is not None and perm_id(trade) else None
@@ -500,7 +486,7 @@ class IbkrConnector:
                         await self.cancel(t.order.orderRef)
                         n += 1
             return n
-        before = await self._ask(self.ib.reqAllOpenOrdersAsync, "reqAllOpenOrdersAsync", priority=True)
+        before = await self._open_orders(every_client=True)
         count = len([t for t in before if t.orderStatus.status in _OPEN])
         for t in before:
             if t.order.orderRef:
@@ -510,7 +496,7 @@ class IbkrConnector:
         deadline = self.clock.monotonic_ns() + int(self._timeout_s * 1e9)
         while True:  # verify: nothing of the account is open any more
             await self.clock.sleep(0.01)
-            left = await self._ask(self.ib.reqAllOpenOrdersAsync, "reqAllOpenOrdersAsync", priority=True)
+            left = await self._open_orders(every_client=True)
             if not [t for t in left if t.orderStatus.status in _OPEN]:
                 return count
             if self.clock.monotonic_ns() > deadline:
@@ -597,7 +583,7 @@ class IbkrConnector:
     async def positions(self) -> dict[str, int]:
         self._require_connected()
         out = {name: 0 for name in self.instruments}
-        for p in await self._ask(self.ib.reqPositionsAsync, "reqPositionsAsync"):
+        for p in await self._reads.ask("positions", self.ib.reqPositionsAsync, "reqPositionsAsync"):
             if p.account == self.account:
                 out[self._by_con.get(p.contract.conId, p.contract.symbol)] = parse.shares(p.position)
         return out
