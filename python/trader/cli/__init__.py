@@ -467,11 +467,11 @@ def _kill(args: argparse.Namespace) -> int:
 
 
 def _testnet(args: argparse.Namespace) -> int:
-    from trader.cli.testnet import notes, run_checks
+    from trader.cli.testnet import run_checks
     from trader.errors import ConfigError, TraderError
 
     try:
-        checks = _run(run_checks(args))
+        checks, notes = _run(run_checks(args))
     except ConfigError as e:
         print(f"trader testnet: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -485,7 +485,7 @@ def _testnet(args: argparse.Namespace) -> int:
     failed = [c for c in checks if c.ok is False]
     passed, skipped = sum(c.ok is True for c in checks), sum(c.ok is None for c in checks)
     print(f"{len(failed)} failed, {passed} passed, {skipped} skipped")
-    for note in notes(checks, sim=args.sim, config=args.config):  # a venue without a testnet: what ran
+    for note in notes:  # a venue without a testnet: what ran
         print(f"note: {note}")
     return EXIT_FAILED if failed or not checks else EXIT_OK
 

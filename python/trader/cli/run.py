@@ -322,15 +322,14 @@ async def cancel_at(url: str) -> int:
         await connector.close()
 
 
-async def testnet_checks(args: argparse.Namespace) -> list[Check]:
-    """The checks of `trader testnet` for every configured venue, or with `--sim` for the simulator of
-    `--exchange` (every market the venue has, unless `--market`)."""
+async def testnet_checks(args: argparse.Namespace, config: Config | None) -> list[Check]:
+    """The checks of `trader testnet` for every venue of `config` (`args.venue`: that one), or with
+    `--sim` for the simulator of `--exchange` (every market the venue has, unless `--market`)."""
     from trader.cli.testnet import Check
 
     clock = LiveClock()
-    if args.sim:
+    if args.sim or config is None:
         return await _sim_checks(args, clock)
-    config = load_config(args.config)
     out: list[Check] = []
     for name, vcfg in config.venues.items():
         if args.venue is not None and name != args.venue:

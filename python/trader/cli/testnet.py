@@ -10,6 +10,7 @@ from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 from trader.clock import Clock, LiveClock
+from trader.config import Config
 from trader.core import Approval, InstrumentSpec, RiskGate, Side
 from trader.errors import ConfigError, TraderError
 from trader.venues.base import BookUpdate, Connector
@@ -68,8 +69,9 @@ def no_test_environment(name: str, *, sim: bool) -> str:
     )
 
 
-def _configured(config: Path, names: list[str]) -> None:
-    """A config exists and configures every venue asked for; otherwise how to get one (`ConfigError`)."""
+def _configured(config: Path, names: list[str]) -> Config:
+    """The config, when it exists and configures every venue asked for; otherwise how to get one
+    (`ConfigError`)."""
     from trader.config import load_config
 
     path = config.expanduser()
@@ -79,7 +81,8 @@ def _configured(config: Path, names: list[str]) -> None:
             f"no config at {path}: `trader config init` writes one (then set the env: "
             f"references it names), or {REHEARSE}" + "".join(f"; {n}" for n in notes)
         )
-    venues = load_config(path).venues
+    loaded = load_config(path)
+    venues = loaded.venues
     if not venues:
         raise ConfigError(
             f"{path} configures no venue ([venues.NAME]; `trader config init` writes every one), "
@@ -88,31 +91,29 @@ def _configured(config: Path, names: list[str]) -> None:
     for name in names:
         if name not in venues:
             raise ConfigError(f"{path} has no [venues.{name}] table (configured: {', '.join(venues)})")
+    return loaded
 
 
-async def run_checks(args: argparse.Namespace) -> list[Check]:
+async def run_checks(args: argparse.Namespace) -> tuple[list[Check], list[str]]:
     """`trader testnet`: the checks of each venue `--exchange` names (comma-separated), else of every
-    configured venue; with `--sim`, of those venues' simulators (default: sim)."""
+    configured venue; with `--sim`, of those venues' simulators (default: sim). With them, a note for
+    each venue checked that has no test environment (`notes`)."""
     from trader.cli.run import testnet_checks
 
     names = venue_list(args.venue)
-    if not args.sim:
-        _configured(args.config, names)
-    if not names:
-        return await testnet_checks(args)
+    config = None if args.sim else _configured(args.config, names)
     out: list[Check] = []
-    for name in names:
-        out += await testnet_checks(argparse.Namespace(**{**vars(args), "venue": name}))
-    return out
+    each: list[str | None] = [*names] or [None]  # None: every configured venue
+    for name in each:
+        out += await testnet_checks(argparse.Namespace(**{**vars(args), "venue": name}), config)
+    return out, notes(out, sim=args.sim, config=config)
 
 
-def notes(checks: list[Check], *, sim: bool, config: Path | None = None) -> list[str]:
+def notes(checks: list[Check], *, sim: bool, config: Config | None = None) -> list[str]:
     """For each venue checked that has no test environment: what was and was not checked (its simulator,
     with `--sim` or a configured `environment = "sim"`; else the live venue, read-only)."""
-    from trader.config import load_config
-
     venues = dict.fromkeys(c.venue.split("/")[0] for c in checks)
-    configured = {} if sim or config is None else load_config(config.expanduser()).venues
+    configured = {} if sim or config is None else config.venues
     on_sim = {v: sim or (v in configured and configured[v].environment == "sim") for v in venues}
     return [n for n in (no_test_environment(v, sim=on_sim[v]) for v in venues) if n]
 
