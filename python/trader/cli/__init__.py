@@ -304,7 +304,7 @@ def _paper(args: argparse.Namespace) -> int:
         if config is not None:
             engine_flags(args, config.engine)
         pin(args.cpu)
-        planned, unplanned = _configured(args, config, exchanges)
+        planned, unplanned = _config_strategies(args, config, exchanges)
         monitor = report.monitor(args, args.config)
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
@@ -335,7 +335,7 @@ def _paper(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.open_orders_after_shutdown == 0 and not summary.failure else EXIT_FAILED
 
 
-def _configured(
+def _config_strategies(
     args: argparse.Namespace, config: Any, exchanges: list[str]
 ) -> tuple[dict[str, Any], list[str]]:
     """Without `--strategy`, the config's single-venue `[strategies]` on the paper venues, by venue (each
@@ -366,7 +366,7 @@ def _paper_run(
 ) -> tuple[Any, list[str]]:
     """The paper session `args` asks for (cross-venue strategies, several venues, simulated time, or one
     venue in real time): its summary, and a line per cross-venue strategy. `planned`: the config's
-    strategies by venue (`_configured`)."""
+    strategies by venue (`_config_strategies`)."""
     risk = config.risk if config is not None else None
     if _cross_kinds(args):
         from trader.cli.crossvenue import paper_cross
