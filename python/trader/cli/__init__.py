@@ -304,14 +304,14 @@ def _paper(args: argparse.Namespace) -> int:
         if config is not None:
             engine_flags(args, config.engine)
         pin(args.cpu)
-        planned, unplanned = _config_strategies(args, config, exchanges)
+        planned, cross, unplanned = _config_strategies(args, config, exchanges)
         monitor = report.monitor(args, args.config)
     except ConfigError as e:
         print(f"trader paper: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
         with report.report_journal(args):
-            summary, notes = _paper_run(args, exchanges, config, monitor, planned)
+            summary, notes = _paper_run(args, exchanges, config, monitor, planned, cross)
             notes = unplanned + notes
             if args.report is not None:
                 report.write(args.journal, args.report)
@@ -337,12 +337,13 @@ def _paper(args: argparse.Namespace) -> int:
 
 def _config_strategies(
     args: argparse.Namespace, config: Any, exchanges: list[str]
-) -> tuple[dict[str, Any], list[str]]:
-    """Without `--strategy`, the config's single-venue `[strategies]` on the paper venues, by venue (each
-    trades there as under `trader live`), and a note per cross-venue table this session does not run."""
+) -> tuple[dict[str, Any], Any, list[str]]:
+    """Without `--strategy`, what the config's `[strategies]` trade on the paper venues, as under `trader
+    live`: the single-venue ones by venue; the cross-venue session when the config has cross-venue ones
+    here and `--sim` (its spot exchanges, kinds and `crossvenue.Configured`), else a note for each."""
     if config is None or args.strategy is not None:
-        return {}, []
-    from trader.cli.plan import CROSS_VENUE, configured
+        return {}, None, []
+    from trader.cli.plan import configured, cross_plans
     from trader.engine.engine import DEFAULT_RISK
     from trader.errors import ConfigError
 
@@ -352,22 +353,38 @@ def _config_strategies(
         raise ConfigError(
             f"--fast runs the built-in market maker, not {names}: leave --fast out to rehearse it"
         )
+    crosses = cross_plans(config, exchanges)
+    if crosses and args.sim:
+        from trader.cli.crossvenue import Configured, configured_session
+
+        both = Configured(tuple(crosses), planned)
+        spots, kinds = configured_session(exchanges, both)
+        return planned, (spots, kinds, both), []
     notes = [
-        f"[strategies.{sc.name}] ({sc.kind} on {', '.join(v for v, _ in sc.legs)}) is not run by paper "
-        f"--config; rehearse it with --strategy={sc.kind} --sim"
-        for sc in config.strategies.values()
-        if sc.kind in CROSS_VENUE and all(v in exchanges for v, _ in sc.legs)
+        f"[strategies.{c.label}] ({c.kind} on {', '.join(v for v, _ in c.legs)}) is not run here: "
+        "a paper rehearsal runs it on the exchanges' simulators (--sim)"
+        for c in crosses
     ]
-    return planned, notes
+    return planned, None, notes
 
 
 def _paper_run(
-    args: argparse.Namespace, exchanges: list[str], config: Any, monitor: Any, planned: dict[str, Any]
+    args: argparse.Namespace,
+    exchanges: list[str],
+    config: Any,
+    monitor: Any,
+    planned: dict[str, Any],
+    cross: Any = None,
 ) -> tuple[Any, list[str]]:
     """The paper session `args` asks for (cross-venue strategies, several venues, simulated time, or one
-    venue in real time): its summary, and a line per cross-venue strategy. `planned`: the config's
-    strategies by venue (`_config_strategies`)."""
+    venue in real time): its summary, and a line per cross-venue strategy. `planned`, `cross`: what the
+    config's strategies trade (`_config_strategies`)."""
     risk = config.risk if config is not None else None
+    if cross is not None:
+        from trader.cli.crossvenue import paper_cross
+
+        spots, kinds, configured = cross
+        return _run(paper_cross(args, spots, kinds, risk, monitor, configured), **polling(args))
     if _cross_kinds(args):
         from trader.cli.crossvenue import paper_cross
 

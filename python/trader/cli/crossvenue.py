@@ -30,7 +30,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from trader.cli.plan import CrossPlanned
+from trader.cli.plan import CrossPlanned, Planned
 from trader.cli.run import scaled
 from trader.clock import Clock, LiveClock
 from trader.config import Config, RiskLimits
@@ -244,6 +244,42 @@ def check_exchanges(exchanges: Sequence[str], kinds: Sequence[str]) -> None:
         raise ConfigError(f"--strategy=basis needs an exchange with a perpetual ({', '.join(PERPS)})")
 
 
+@dataclass(frozen=True)
+class Configured:
+    """A config's strategies in a cross-venue paper session (`trader paper --config --sim`): its
+    cross-venue tables, and its single-venue ones by venue (market makers on the spot exchanges)."""
+
+    crosses: tuple[CrossPlanned, ...]
+    singles: Mapping[str, Planned]
+
+
+def configured_session(exchanges: Sequence[str], configured: Configured) -> tuple[list[str], list[str]]:
+    """The spot exchanges and the kinds of a paper session that rehearses a config's cross-venue tables
+    on one fair price; `ConfigError` for what such a rehearsal cannot hold (a perpetual without its
+    exchange, a basis across two exchanges, a single-venue strategy other than a market maker)."""
+    perps = {p.venue: spot for spot, p in PERPS.items()}
+    spots = [e for e in exchanges if e not in perps]
+    for e in exchanges:
+        if e in perps and perps[e] not in spots:
+            raise ConfigError(f"{e} is rehearsed on its exchange's simulator: add {perps[e]} to --exchange")
+    for c in configured.crosses:
+        if c.kind == "basis" and (c.legs[0][0] not in PERPS or PERPS[c.legs[0][0]].venue != c.legs[1][0]):
+            raise ConfigError(
+                f"[strategies.{c.label}]: a rehearsal pairs a spot leg with its own exchange's perpetual "
+                f"({', '.join(f'{s} with {p.venue}' for s, p in PERPS.items())})"
+            )
+    for venue, single in configured.singles.items():
+        if single.request.strategy != "mm" or venue not in spots:
+            raise ConfigError(
+                f"[strategies.{single.label}] ({single.request.strategy} on {venue}) does not run beside the "
+                "cross-venue strategies' rehearsal (market makers on its spot exchanges only): leave "
+                f"{venue} out of --exchange"
+            )
+    kinds = sorted({c.kind for c in configured.crosses}) + (["mm"] if configured.singles else [])
+    check_exchanges(spots, kinds)
+    return spots, kinds
+
+
 @dataclass
 class _Book:
     """One venue of the session: its connector, the leg, its engine settings."""
@@ -260,11 +296,18 @@ class _Book:
 class CrossSession:
     """The simulators, connectors, strategies and engine of one cross-venue paper session."""
 
-    def __init__(self, args: argparse.Namespace, exchanges: Sequence[str], kinds: Sequence[str]) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        exchanges: Sequence[str],
+        kinds: Sequence[str],
+        configured: Configured | None = None,
+    ) -> None:
         self.args, self.exchanges, self.kinds = args, list(exchanges), list(kinds)
+        self.configured = configured  # the config's strategies, else each kind's defaults
         self.servers: list[Simulator] = []
         self.books: dict[str, _Book] = {}
-        self.strategies: list[tuple[Strategy, tuple[tuple[str, str], ...], str]] = []
+        self.strategies: list[StrategySetup] = []
 
     async def open(self, clock: Clock, risk: RiskLimits) -> None:
         from trader.sim import fair
@@ -280,6 +323,10 @@ class CrossSession:
     async def _exchange(self, name: str, clock: Clock, risk: RiskLimits) -> None:
         pkg = registry.package(name)
         perp = PERPS.get(name) if "basis" in self.kinds else None
+        if self.configured is not None and not any(
+            c.kind == "basis" and c.legs[0][0] == name for c in self.configured.crosses
+        ):
+            perp = None  # a perpetual only under a configured basis
         options: dict[str, Any] = {}
         if perp is not None:
             options[perp.funding_option] = type_of(perp, FUNDING_REHEARSAL_S)
@@ -301,31 +348,43 @@ class CrossSession:
         )
 
     def _add(
-        self, strategy: Strategy, venues: Sequence[str], label: str, qty: Fraction, inv: Fraction
+        self,
+        strategy: Strategy,
+        venues: Sequence[str],
+        label: str,
+        qty: Fraction,
+        inv: Fraction,
+        orders_per_second: int | None = None,
     ) -> None:
         for v in venues:
             b = self.books[v]
             b.config = widened(b.config, qty, b.mid, inv)
         legs = tuple((v, self.books[v].leg.instrument) for v in venues)
-        self.strategies.append((strategy, legs, label))
+        self.strategies.append(StrategySetup(strategy, legs, label, orders_per_second))
+
+    def _mm(self, venue: str, risk: RiskLimits, min_spread_bps: float, label: str, ops: int | None) -> None:
+        b = self.books[venue]
+        # wider than the cross-venue strategies' IOCs reach (touch + 10 bps): our quotes do not stand in
+        # their way (the gate refuses an order that would trade with our own)
+        mm, cfg = sized_market_maker(b.info, b.mid, min_spread_bps=min_spread_bps, risk=risk)
+        b.config = dataclasses.replace(cfg, symbol=b.symbol)
+        # on one fair price with jumps: a short horizon and a quickly forgotten jump, or the model's
+        # inventory skew (lots x gamma x sigma^2 x tau) quotes far from the market after each jump
+        # requoting on every tick of a fast fair price would spend the venues' request quotas
+        requote = max(1, int(b.mid * Decimal("0.0002") / Decimal(b.info.tick_size)))  # 2 bps
+        params = dataclasses.replace(
+            mm.params, instrument=SPOT, tau_s=1.0, sigma_halflife_s=5.0, requote_ticks=requote
+        )
+        self.strategies.append(StrategySetup(BandedMarketMaker(params), ((venue, SPOT),), label, ops))
 
     def _strategies(self, risk: RiskLimits) -> None:
+        if self.configured is not None:
+            self._configured_strategies(risk, self.configured)
+            return
         spots = [e for e in self.exchanges if e in self.books]
         if "mm" in self.kinds:
             for v in spots:
-                b = self.books[v]
-                # wider than the cross-venue strategies' IOCs reach (touch + 10 bps): our quotes do not
-                # stand in their way (the gate refuses an order that would trade with our own)
-                mm, cfg = sized_market_maker(b.info, b.mid, min_spread_bps=30.0, risk=risk)
-                b.config = dataclasses.replace(cfg, symbol=b.symbol)
-                # on one fair price with jumps: a short horizon and a quickly forgotten jump, or the model's
-                # inventory skew (lots x gamma x sigma^2 x tau) quotes far from the market after each jump
-                # requoting on every tick of a fast fair price would spend the venues' request quotas
-                requote = max(1, int(b.mid * Decimal("0.0002") / Decimal(b.info.tick_size)))  # 2 bps
-                params = dataclasses.replace(
-                    mm.params, instrument=SPOT, tau_s=1.0, sigma_halflife_s=5.0, requote_ticks=requote
-                )
-                self.strategies.append((BandedMarketMaker(params), ((v, SPOT),), f"mm@{v}"))
+                self._mm(v, risk, 30.0, f"mm@{v}", None)
         if "xarb" in self.kinds:
             x = xarb([self.books[v].leg for v in spots], {})
             self._add(x, spots, "xarb", x.params.qty, x.params.max_inventory)
@@ -335,13 +394,27 @@ class CrossSession:
                     bs = basis(self.books[e].leg, self.books[PERPS[e].venue].leg, {}, FUNDING_REHEARSAL_S)
                     self._add(bs, (e, PERPS[e].venue), f"basis@{e}", bs.params.qty, 2 * bs.params.qty)
 
+    def _configured_strategies(self, risk: RiskLimits, configured: Configured) -> None:
+        """The config's strategies on the session's books, under their names and rates (the legs on the
+        simulators' instruments)."""
+        for venue, single in configured.singles.items():
+            self._mm(venue, risk, single.request.min_spread_bps, single.label, single.orders_per_second)
+        for c in configured.crosses:
+            where, venues = f"[strategies.{c.label}]", [v for v, _ in c.legs]
+            legs = [self.books[v].leg for v in venues]
+            if c.kind == "xarb":
+                x = xarb(legs, c.params, where)
+                self._add(x, venues, c.label, x.params.qty, x.params.max_inventory, c.orders_per_second)
+            else:
+                bs = basis(legs[0], legs[1], c.params, FUNDING_REHEARSAL_S, where)
+                self._add(bs, venues, c.label, bs.params.qty, 2 * bs.params.qty, c.orders_per_second)
+
     def engine(self, journal: Journal, clock: Clock, risk: RiskLimits) -> Engine:
         venues = [
             VenueSetup(b.connector, b.config, canonical={b.symbol: b.leg.instrument}, name=b.venue)
             for b in self.books.values()
         ]
-        setups = [StrategySetup(s, legs, label) for s, legs, label in self.strategies]
-        return Engine(venues, setups, journal=journal, clock=clock, config=EngineConfig(risk=risk))
+        return Engine(venues, self.strategies, journal=journal, clock=clock, config=EngineConfig(risk=risk))
 
     async def close(self) -> None:
         for b in self.books.values():
@@ -352,7 +425,8 @@ class CrossSession:
     def notes(self) -> list[str]:
         """What each cross-venue strategy did, beyond the engine's summary."""
         out = []
-        for s, _, label in self.strategies:
+        for setup in self.strategies:
+            s, label = setup.strategy, setup.label
             if isinstance(s, XArb):
                 mean = sum(s.edges_bps, Fraction(0)) / len(s.edges_bps) if s.edges_bps else Fraction(0)
                 out.append(
@@ -477,16 +551,18 @@ async def paper_cross(
     kinds: Sequence[str],
     risk: RiskLimits | None,
     monitor: Monitor | None = None,
+    configured: Configured | None = None,
 ) -> tuple[Summary, list[str]]:
     """The exchanges' simulators on one fair price, their spot (and perpetual) venues, the strategies of
-    `kinds`, one engine; in real time over loopback. Returns the summary and a line per strategy."""
+    `kinds` (or the config's, `configured`), one engine; in real time over loopback. Returns the summary
+    and a line per strategy."""
     import sys
 
     from trader.cli.run import run_engine
 
     check_exchanges(exchanges, kinds)
     clock = LiveClock()
-    session = CrossSession(args, exchanges, kinds)
+    session = CrossSession(args, exchanges, kinds, configured)
     journal = Journal(args.journal if args.journal is not None else ":memory:")
     try:
         n = len(exchanges) + sum(e in PERPS for e in exchanges) * ("basis" in kinds)
