@@ -322,11 +322,11 @@ class CrossSession:
 
     async def _exchange(self, name: str, clock: Clock, risk: RiskLimits) -> None:
         pkg = registry.package(name)
-        perp = PERPS.get(name) if "basis" in self.kinds else None
-        if self.configured is not None and not any(
-            c.kind == "basis" and c.legs[0][0] == name for c in self.configured.crosses
-        ):
-            perp = None  # a perpetual only under a configured basis
+        if self.configured is None:
+            wants_perp = "basis" in self.kinds
+        else:  # a perpetual only under a configured basis
+            wants_perp = any(c.kind == "basis" and c.legs[0][0] == name for c in self.configured.crosses)
+        perp = PERPS.get(name) if wants_perp else None
         options: dict[str, Any] = {}
         if perp is not None:
             options[perp.funding_option] = type_of(perp, FUNDING_REHEARSAL_S)

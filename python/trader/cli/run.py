@@ -175,9 +175,11 @@ async def paper_rig(
     if strategy == "event" and not signal:  # before anything starts
         raise ConfigError("--strategy=event needs --signal=FILE (JSON lines) or --signal=http(s)://URL")
     venue = await open_venue(args, clock, also=also, counters=counters)
-    req = RigRequest(strategy=strategy, symbol=venue.symbol, risk=risk, also=also, signal=signal)
-    if planned is not None:  # the config's parameters (its spread, sized from the venue's filters)
-        req = dataclasses.replace(planned.request, symbol=venue.symbol, risk=risk, also=also, signal=signal)
+    req = (  # the config's parameters (its spread, sized from the venue's filters), else the defaults
+        dataclasses.replace(planned.request, symbol=venue.symbol, risk=risk, also=also, signal=signal)
+        if planned is not None
+        else RigRequest(strategy=strategy, symbol=venue.symbol, risk=risk, also=also, signal=signal)
+    )
     try:
         return PaperRig(venue, await rig(prof, venue.connector, req, clock))
     except BaseException:
@@ -242,9 +244,8 @@ async def paper_realtime(
         raise
     journal = session.open()
     try:
-        setup = _paper_setup(config, args.exchange, PaperRig(venue, r))
-        strategy, services = _strategy(
-            setup, r, p.label if p else r.strategy.name, p.orders_per_second if p else None
+        setup, strategy, services = _paper_venue(
+            config, args.exchange, PaperRig(venue, r), p, r.strategy.name
         )
         engine = Engine([setup], [strategy], journal=journal, clock=clock, config=r.config)
         show = not args.json and not args.no_view and sys.stdout.isatty()
@@ -254,12 +255,20 @@ async def paper_realtime(
         await close_venue(venue)
 
 
-def _paper_setup(config: Config | None, name: str, pr: PaperRig) -> VenueSetup:
-    """A paper venue for the engine: as `trader live` sets it up when `config` configures it (its
-    `[venues.X.risk]`, kill thresholds and `[symbols]`), else as its rig sized it."""
+def _paper_venue(
+    config: Config | None, name: str, pr: PaperRig, planned: Planned | None, label: str
+) -> tuple[VenueSetup, StrategySetup, list[Service]]:
+    """A paper venue for the engine, set up as `trader live` sets it when `config` configures it (its
+    `[venues.X.risk]`, kill thresholds and `[symbols]`), else as its rig sized it; and its strategy, under
+    the config's name and rate when `planned`, else under `label`."""
     if config is not None and name in config.venues:
-        return _venue_setup(config, name, pr.venue.connector, pr.rig)
-    return VenueSetup(pr.venue.connector, pr.rig.config, pr.rig.pre_trade, name=name)
+        setup = _venue_setup(config, name, pr.venue.connector, pr.rig)
+    else:
+        setup = VenueSetup(pr.venue.connector, pr.rig.config, pr.rig.pre_trade, name=name)
+    if planned is not None:
+        label = planned.label
+    strategy, services = _strategy(setup, pr.rig, label, planned.orders_per_second if planned else None)
+    return setup, strategy, services
 
 
 def scaled(risk: RiskLimits, n: int) -> RiskLimits:
@@ -295,10 +304,10 @@ async def paper_multi(
             opened.append((name, await paper_rig(ns, clock, total, planned=planned.get(name))))
         setups, strategies_, services = [], [], []
         for name, pr in opened:
-            setups.append(_paper_setup(config, name, pr))
-            p = planned.get(name)
-            label = p.label if p else f"{pr.rig.strategy.name}@{name}"
-            strategy, more = _strategy(setups[-1], pr.rig, label, p.orders_per_second if p else None)
+            setup, strategy, more = _paper_venue(
+                config, name, pr, planned.get(name), f"{pr.rig.strategy.name}@{name}"
+            )
+            setups.append(setup)
             strategies_.append(strategy)
             services += more
         engine = Engine(setups, strategies_, journal=journal, clock=clock, config=EngineConfig(risk=total))
